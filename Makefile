@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both bootstrap .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.ready
+OUT := out/demo
+# Blender writes logs to stdout itself; keep ours readable.
+FORGE := $(BIN)/python scripts/forge.py
+
+.PHONY: all venv build lint test demo clean
+
+all: test
+
+$(READY): requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found: Avatar Forge needs Python 3.11 (the bpy module is built for it)" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+venv: $(READY)
+
+build: $(READY)
+	$(BIN)/python build.py
+
+lint: $(READY)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy addon scripts build.py bench tests
+
+test: lint build
+	$(BIN)/python -m pytest
+
+demo: build
+	@mkdir -p $(OUT)
+	$(FORGE) demo-avatar --out $(OUT)/Avatar.blend --render $(OUT)/Avatar.png --force
+	@echo
+	@echo "demo results:"
+	@echo "  extension zip   $$(ls dist/avatar_forge-*.zip)"
+	@echo "  demo avatar     $(OUT)/Avatar.blend"
+	@echo "  front render    $(OUT)/Avatar.png"
+
+clean:
+	rm -rf dist out

@@ -1,0 +1,1 @@
+"""Blender-facing code: reads Blender into core's plain data and acts on core's decisions."""

@@ -1,0 +1,73 @@
+"""Headless renders of the scene: the README picture, the VRM thumbnail, the socket's screenshot."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import bpy
+from mathutils import Vector
+
+from . import context
+
+ENGINES = {"workbench": "BLENDER_WORKBENCH", "cycles": "CYCLES"}
+
+
+def render_still(path: Path, width: int = 640, height: int = 640, engine: str = "workbench") -> Path:
+    """Renders the scene camera (or a temporary front view when there is none) to a PNG at `path`."""
+    scene = context.scene()
+    render = scene.render
+    saved = (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
+             render.filepath, render.image_settings.file_format, scene.camera)  # fmt: skip
+    temporary = None
+    try:
+        if scene.camera is None:
+            temporary = _front_camera(scene)
+            scene.camera = temporary
+        render.engine = ENGINES[engine]  # type: ignore[assignment]
+        render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
+        render.image_settings.file_format = "PNG"
+        render.filepath = str(path)
+        if engine == "workbench":
+            shading = scene.display.shading  # type: ignore[union-attr]
+            shading.light = "STUDIO"  # type: ignore[union-attr]
+            shading.color_type = "TEXTURE"  # type: ignore[union-attr]
+        else:
+            cycles: Any = scene.cycles
+            cycles.samples = 16
+            cycles.device = "CPU"
+            if scene.world is None:
+                scene.world = bpy.data.worlds.new("World")
+        bpy.ops.render.render(write_still=True)
+    finally:
+        (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
+         render.filepath, render.image_settings.file_format, scene.camera) = saved  # fmt: skip
+        if temporary is not None:
+            camera_data = temporary.data
+            bpy.data.objects.remove(temporary)
+            if isinstance(camera_data, bpy.types.Camera):
+                bpy.data.cameras.remove(camera_data)
+    return path
+
+
+def _front_camera(scene: bpy.types.Scene) -> bpy.types.Object:
+    """A camera in front of (-Y) everything visible, far enough to frame it all."""
+    points = [obj.matrix_world @ Vector(corner) for obj in scene.objects if obj.type == "MESH"
+              for corner in obj.bound_box]  # fmt: skip
+    if points:
+        lo = [min(p[i] for p in points) for i in range(3)]
+        hi = [max(p[i] for p in points) for i in range(3)]
+    else:
+        lo, hi = [-1.0, -1.0, 0.0], [1.0, 1.0, 2.0]
+    centre = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
+    extent = max(hi[0] - lo[0], hi[2] - lo[2], 0.1)
+    data = bpy.data.cameras.new("AvatarForgeView")
+    data.lens = 50
+    camera = bpy.data.objects.new("AvatarForgeView", data)
+    # A 50 mm lens on a 36 mm sensor sees about 0.72 of the distance across.
+    distance = extent / 0.72 * 1.15 + (hi[1] - lo[1]) / 2
+    camera.location = (centre[0], lo[1] - distance, centre[2])
+    camera.rotation_euler = (math.radians(90.0), 0.0, 0.0)
+    scene.collection.objects.link(camera)
+    return camera

@@ -1,0 +1,80 @@
+"""Finding, enabling and talking to the VRM Add-on for Blender (legacy `io_scene_vrm` or an extension)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import bpy
+
+from ..core import humanoid
+from . import context
+
+# fake-bpy-module types addon_utils' functions as returning None.
+addon_utils: Any = importlib.import_module("addon_utils")
+
+INSTALL_HINT = (
+    "the VRM Add-on for Blender is not installed: in Blender open Edit > Preferences > Get Extensions and "
+    "install 'VRM format', or run `pip install bpy-vrm-format` beside the bpy module"
+)
+
+
+class VrmAddonMissingError(RuntimeError):
+    """The VRM Add-on is neither enabled nor installable from what this Blender has."""
+
+
+def _is_vrm_module(name: str) -> bool:
+    return name == "io_scene_vrm" or (name.startswith("bl_ext.") and name.endswith(".vrm"))
+
+
+def is_enabled() -> bool:
+    return hasattr(bpy.types.Armature, "vrm_addon_extension")
+
+
+def ensure_enabled() -> str:
+    """Enables the VRM Add-on when it is installed and returns its module name; raises VrmAddonMissingError."""
+    for name in context.preferences().addons.keys():  # noqa: SIM118 (keys are the module names)
+        if _is_vrm_module(name) and is_enabled():
+            return name
+    candidates = [m.__name__ for m in addon_utils.modules() if _is_vrm_module(m.__name__)]
+    candidates.append("io_scene_vrm")  # the PyPI package lives in site-packages, outside the add-on paths
+    for name in map(str, candidates):
+        try:
+            module = addon_utils.enable(name, default_set=True, handle_error=lambda _exc: None)
+        except ImportError:
+            module = None
+        if module is not None and is_enabled():
+            return name
+    raise VrmAddonMissingError(INSTALL_HINT)
+
+
+def map_humanoid(armature: bpy.types.Object, mapping: dict[str, str]) -> None:
+    """Writes VRM bone -> Blender bone into the add-on's VRM 1.0 humanoid data, which its exporter reads."""
+    data = armature.data
+    human_bones = data.vrm_addon_extension.vrm1.humanoid.human_bones  # type: ignore[union-attr]
+    for vrm_bone, bone_name in mapping.items():
+        getattr(human_bones, humanoid.snake_case(vrm_bone)).node.bone_name = bone_name
+
+
+def humanoid_mapping(armature: bpy.types.Object) -> dict[str, str]:
+    """The VRM 1.0 humanoid mapping the add-on holds for this armature (unmapped bones left out)."""
+    data = armature.data
+    human_bones = data.vrm_addon_extension.vrm1.humanoid.human_bones  # type: ignore[union-attr]
+    mapping: dict[str, str] = {}
+    for vrm_bone in humanoid.HUMAN_BONES:
+        name = getattr(human_bones, humanoid.snake_case(vrm_bone)).node.bone_name
+        if name:
+            mapping[vrm_bone] = name
+    return mapping
+
+
+def version() -> str | None:
+    """The installed VRM Add-on's version, or None when it cannot be found."""
+    for module in addon_utils.modules():
+        if _is_vrm_module(module.__name__):
+            return ".".join(str(v) for v in addon_utils.module_bl_info(module).get("version", ()))
+    try:
+        import io_scene_vrm
+    except ImportError:
+        return None
+    return ".".join(str(v) for v in io_scene_vrm.bl_info.get("version", ()))

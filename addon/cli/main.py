@@ -1,0 +1,103 @@
+"""Argument parsing, the --blend/--json conventions, and exit codes, shared by every subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from . import cmd_demo, cmd_version
+from .command import EXIT_INTERNAL, EXIT_USAGE, Command, Result, UsageError
+from .paths import existing_file
+
+COMMANDS: tuple[Command, ...] = (cmd_version.COMMAND, cmd_demo.COMMAND)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--blend", type=Path, help="open this .blend file first")
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser = argparse.ArgumentParser(
+        prog="forge.py",
+        description="Avatar Forge: build, check, export and publish VRM avatars, headless.",
+        epilog="exit codes: 0 ok, 1 the work found problems, 2 bad usage or bad input",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, parents=[common], description=command.help)
+        command.add_arguments(p)
+        p.set_defaults(_command=command)
+    return parser
+
+
+@contextlib.contextmanager
+def _stdout_reserved(reserve: bool) -> Iterator[int | None]:
+    """With --json, point fd 1 at stderr while working: Blender writes logs to fd 1 itself.
+
+    Yields a duplicate of the real stdout to write the one JSON document to, or None.
+    """
+    if not reserve:
+        yield None
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield saved
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _open_blend(path: Path) -> None:
+    import bpy
+
+    blend = existing_file(path, ".blend")
+    try:
+        bpy.ops.wm.open_mainfile(filepath=str(blend))
+    except RuntimeError as exc:
+        raise UsageError(f"cannot open {blend}: {str(exc).strip().splitlines()[-1]}") from None
+
+
+def _execute(args: argparse.Namespace) -> Result:
+    command: Command = args._command
+    if args.blend is not None:
+        if not command.needs_bpy:
+            raise UsageError(f"{command.name} does not use a .blend file")
+        _open_blend(args.blend)
+    return command.run(args)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Runs one subcommand and returns its exit code; never raises for a user's mistake."""
+    try:
+        args = _parser().parse_args(list(argv))
+    except SystemExit as exc:  # argparse has printed usage and the error
+        return int(exc.code or 0)
+    with _stdout_reserved(args.json) as json_fd:
+        try:
+            result = _execute(args)
+        except UsageError as exc:
+            print(f"forge: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            print("forge: interrupted", file=sys.stderr)
+            return 130
+        except Exception:
+            traceback.print_exc()
+            print(
+                f"forge: internal error in {args.command}; please report it with the traceback above", file=sys.stderr
+            )
+            return EXIT_INTERNAL
+        if json_fd is not None:
+            os.write(json_fd, (json.dumps(result.data, indent=2, sort_keys=True) + "\n").encode())
+        else:
+            for line in result.lines:
+                print(line)
+    return result.exit_code

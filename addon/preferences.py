@@ -1,0 +1,78 @@
+"""Add-on preferences: saved with Blender's user preferences, never in a .blend, and holding no secret
+(S3 credentials come from the standard AWS chain; a server token lives in a file the user names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+
+from .core import settings
+
+
+class AvatarForgePreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    storage_root: StringProperty(  # type: ignore[valid-type]
+        name="Storage root",
+        description="Folder publishes go to: the Kasm rclone mount of the avatars bucket",
+        default=settings.DEFAULT_STORAGE_ROOT,
+        subtype="DIR_PATH",
+    )
+    s3_endpoint_url: StringProperty(  # type: ignore[valid-type]
+        name="S3 endpoint URL",
+        description="Publish straight to S3 at this endpoint instead of the storage root (empty: AWS default)",
+        default="",
+    )
+    s3_bucket: StringProperty(name="S3 bucket", default=settings.DEFAULT_S3_BUCKET)  # type: ignore[valid-type]
+    s3_prefix: StringProperty(name="S3 prefix", default=settings.DEFAULT_S3_PREFIX)  # type: ignore[valid-type]
+    mcp_host: StringProperty(  # type: ignore[valid-type]
+        name="MCP host",
+        description="Address the MCP socket server binds; anything but loopback needs a token file",
+        default=settings.DEFAULT_MCP_HOST,
+    )
+    mcp_port: IntProperty(  # type: ignore[valid-type]
+        name="MCP port", default=settings.DEFAULT_MCP_PORT, min=1, max=65535
+    )
+    mcp_token_file: StringProperty(  # type: ignore[valid-type]
+        name="Token file",
+        description="File holding the token clients must send first (required for non-loopback hosts)",
+        default="",
+        subtype="FILE_PATH",
+    )
+    mcp_auto_start: BoolProperty(  # type: ignore[valid-type]
+        name="Start with Blender", description="Start the MCP socket server when Blender loads", default=False
+    )
+    execute_code_policy: EnumProperty(  # type: ignore[valid-type]
+        name="Execute code",
+        description="Whether MCP clients may run arbitrary Python in this Blender",
+        items=[
+            ("allow", "Allow", "execute_code runs the code it is sent"),
+            ("deny", "Deny", "execute_code answers with an error"),
+        ],
+        default=settings.DEFAULT_EXECUTE_CODE_POLICY,
+    )
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        assert layout is not None
+        col = layout.column(heading="Storage")
+        col.prop(self, "storage_root")
+        col.prop(self, "s3_endpoint_url")
+        col.prop(self, "s3_bucket")
+        col.prop(self, "s3_prefix")
+        col = layout.column(heading="MCP server")
+        col.prop(self, "mcp_host")
+        col.prop(self, "mcp_port")
+        col.prop(self, "mcp_token_file")
+        col.prop(self, "mcp_auto_start")
+        col.prop(self, "execute_code_policy")
+
+
+def get(context: bpy.types.Context | None = None) -> AvatarForgePreferences | None:
+    """This add-on's preferences, or None when it is not enabled (the CLI then uses core's defaults)."""
+    prefs_root = (context or bpy.context).preferences
+    addon = prefs_root.addons.get(__package__ or "") if prefs_root else None
+    prefs: Any = addon.preferences if addon is not None else None
+    return prefs if isinstance(prefs, AvatarForgePreferences) else None

@@ -1,0 +1,1 @@
+"""Sidebar panels (draw only) and the operators behind their buttons."""

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Builds dist/avatar_forge-<version>.zip: addon/ + the manifest + wheels/, byte-identical for the same
+sources, then validates it with Blender's own extension validator from the installed bpy.
+
+    python build.py [--out-dir dist] [--no-validate]
+
+Exit 0 with the zip's path on stdout, or 1 with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import re
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+ADDON = ROOT / "addon"
+MANIFEST = ROOT / "blender_manifest.toml"
+WHEELS = ROOT / "wheels"
+# Zip entries get this date and these modes, so the archive depends on file contents alone.
+FIXED_DATE = (2024, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644
+SKIP_DIRS = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+_WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)-.+\.whl$")
+
+
+class BuildError(Exception):
+    pass
+
+
+def manifest() -> dict[str, object]:
+    try:
+        with MANIFEST.open("rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BuildError(f"cannot read {MANIFEST.name}: {exc}") from None
+
+
+def addon_version() -> str:
+    text = (ADDON / "core" / "version.py").read_text()
+    match = re.search(r'^VERSION = "([^"]+)"', text, re.MULTILINE)
+    if not match:
+        raise BuildError("addon/core/version.py has no VERSION")
+    return match.group(1)
+
+
+def wheel_files(data: dict[str, object]) -> list[Path]:
+    wheels = data.get("wheels", [])
+    if not isinstance(wheels, list):
+        raise BuildError("manifest 'wheels' must be a list")
+    return [ROOT / str(w) for w in wheels]
+
+
+def fetch_wheels(wheels: list[Path]) -> None:
+    """Downloads the pinned wheels the manifest names and that are not on disk yet (pure Python, 3.11)."""
+    missing = [w for w in wheels if not w.is_file()]
+    if not missing:
+        return
+    WHEELS.mkdir(exist_ok=True)
+    specs = []
+    for wheel in missing:
+        match = _WHEEL_NAME.match(wheel.name)
+        if not match:
+            raise BuildError(f"cannot tell the package of wheel {wheel.name}")
+        specs.append(f"{match['name'].replace('_', '-')}=={match['version']}")
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+           "--python-version", "3.11", "--dest", str(WHEELS), *specs]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    still = [w.name for w in missing if not w.is_file()]
+    if done.returncode != 0 or still:
+        reason = (done.stderr.strip().splitlines() or ["pip gave no reason"])[-1]
+        raise BuildError(f"could not fetch wheels {', '.join(still)}: {reason}")
+
+
+def staged_files(wheels: list[Path]) -> list[tuple[str, Path]]:
+    """(name in the zip, source) for every file, sorted: the add-on package, the manifest, the wheels."""
+    entries = [("blender_manifest.toml", MANIFEST)]
+    for path in sorted(ADDON.rglob("*")):
+        rel = path.relative_to(ADDON)
+        if path.is_file() and not SKIP_DIRS.intersection(rel.parts) and path.suffix != ".pyc":
+            entries.append((rel.as_posix(), path))
+    entries.extend((f"wheels/{w.name}", w) for w in wheels)
+    return sorted(entries)
+
+
+def write_zip(out: Path, entries: list[tuple[str, Path]]) -> None:
+    tmp = out.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for name, source in entries:
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+            info.external_attr = FILE_MODE << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, whatever machine builds it
+            zf.writestr(info, source.read_bytes(), compresslevel=9)
+    tmp.replace(out)
+
+
+def blender_ext_script() -> Path:
+    spec = importlib.util.find_spec("bpy")
+    if spec is None or spec.origin is None:
+        raise BuildError("the bpy module is not installed, so Blender's validator cannot run (make .venv)")
+    found = sorted(Path(spec.origin).parent.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
+    if not found:
+        raise BuildError("Blender's extension validator (bl_pkg/cli/blender_ext.py) is not in this bpy")
+    return found[-1]
+
+
+def validate(zip_path: Path) -> None:
+    script = blender_ext_script()
+    tags = script.parents[3] / "modules" / "_bpy_internal" / "extensions" / "tags.py"
+    cmd = [sys.executable, str(script), "validate", str(zip_path), f"--valid-tags={tags}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0 or "error" in done.stdout.lower():
+        lines = (done.stdout + done.stderr).strip().splitlines() or ["no output"]
+        raise BuildError(f"Blender's validator rejected {zip_path.name}: {lines[-1]}")
+
+
+def build(out_dir: Path, check: bool = True) -> Path:
+    data = manifest()
+    version = str(data.get("version", ""))
+    if version != addon_version():
+        raise BuildError(f"manifest version {version} differs from addon/core/version.py {addon_version()}")
+    if data.get("id") != "avatar_forge":
+        raise BuildError("manifest id must be avatar_forge")
+    wheels = wheel_files(data)
+    fetch_wheels(wheels)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"avatar_forge-{version}.zip"
+    write_zip(out, staged_files(wheels))
+    if check:
+        validate(out)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "dist")
+    parser.add_argument("--no-validate", action="store_true", help="skip Blender's validator")
+    args = parser.parse_args()
+    try:
+        out = build(args.out_dir, check=not args.no_validate)
+    except BuildError as exc:
+        print(f"build: error: {exc}", file=sys.stderr)
+        return 1
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    print(f"{out}  sha256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

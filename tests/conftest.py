@@ -1,0 +1,114 @@
+"""Test harness: the real bpy with a throwaway user folder, Avatar Forge enabled as an extension.
+
+`addon` is importable as a plain package (`from addon.core import humanoid`), so core tests need no bpy.
+Blender tests ask for the `blender` fixture: it imports bpy with BLENDER_USER_RESOURCES pointing at a
+temporary folder whose user_default extension repository links to this checkout's addon/, and enables
+both the VRM Add-on and `bl_ext.user_default.avatar_forge` (so operators, panels and preferences are
+registered). Modules imported as `addon.*` and as `bl_ext.user_default.avatar_forge.*` are two copies of
+the same code: keep module-level state (a running server, say) on one side per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FORGE = ROOT / "scripts" / "forge.py"
+EXTENSION = "bl_ext.user_default.avatar_forge"
+
+# Set before anything imports bpy: Blender reads it once, at import.
+_USER_RESOURCES = Path(tempfile.mkdtemp(prefix="avatar-forge-user-"))
+os.environ["BLENDER_USER_RESOURCES"] = str(_USER_RESOURCES)
+
+
+def _link_extension(user_resources: Path) -> None:
+    repo = user_resources / "extensions" / "user_default"
+    repo.mkdir(parents=True, exist_ok=True)
+    link = repo / "avatar_forge"
+    if not link.exists():
+        link.symlink_to(ROOT / "addon", target_is_directory=True)
+
+
+@pytest.fixture(scope="session")
+def blender() -> ModuleType:
+    """The bpy module with the VRM Add-on and Avatar Forge enabled; returns the enabled extension."""
+    _link_extension(_USER_RESOURCES)
+    import addon_utils
+    import bpy
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    for name in ("io_scene_vrm", EXTENSION):
+        if addon_utils.enable(name, default_set=True) is None:
+            pytest.fail(f"could not enable {name}")
+    return sys.modules[EXTENSION]
+
+
+@pytest.fixture
+def empty_scene(blender: ModuleType) -> Iterator[Any]:
+    """An empty file (add-ons stay enabled); yields bpy."""
+    import bpy
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    yield bpy
+
+
+@dataclass
+class ForgeRun:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_forge(*args: str | Path, user_resources: Path | None = None, timeout: float = 300) -> ForgeRun:
+    """Runs `python scripts/forge.py ARGS` the way a user does, in its own process and user folder."""
+    env = dict(os.environ)
+    env["BLENDER_USER_RESOURCES"] = str(user_resources or Path(tempfile.mkdtemp(prefix="forge-user-")))
+    done = subprocess.run(
+        [sys.executable, str(FORGE), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    return ForgeRun(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def demo_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo avatar at detail 1, built once per session by the CLI."""
+    out = tmp_path_factory.mktemp("demo") / "Avatar.blend"
+    result = run_forge("demo-avatar", "--out", out)
+    assert result.code == 0, result.stderr
+    return out
+
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status  # noqa: PLW0603
+    _exit_status = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # A process that imported bpy and the VRM Add-on can hang at interpreter exit (DESIGN.md).
+    if "bpy" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status)

@@ -1,0 +1,91 @@
+"""The demo avatar, built in-process with the real bpy and the VRM Add-on."""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+import pytest
+
+from addon.blender import demo_avatar, vrm_addon
+from addon.core import demo_look, humanoid
+
+
+@pytest.fixture(scope="module")
+def avatar(blender):
+    bpy.ops.wm.read_homefile(use_empty=True)
+    return demo_avatar.build_demo_avatar(1)
+
+
+def _weights(body):
+    """Per vertex: {group name: weight}, read the slow way (fine at 10k vertices)."""
+    names = {g.index: g.name for g in body.vertex_groups}
+    return [{names[g.group]: g.weight for g in v.groups if g.weight > 0} for v in body.data.vertices]
+
+
+def test_detail_one_is_about_ten_thousand_vertices(avatar):
+    assert 8_000 <= len(avatar.body.data.vertices) <= 12_000
+
+
+def test_every_vertex_is_weighted_normalized_with_at_most_four_influences(avatar):
+    weights = _weights(avatar.body)
+    assert all(1 <= len(w) <= 4 for w in weights)
+    sums = np.array([sum(w.values()) for w in weights])
+    assert np.abs(sums - 1.0).max() < 1e-5
+    bones = {b.name for b in avatar.armature.data.bones}
+    assert {name for w in weights for name in w} <= bones
+
+
+def test_body_is_skinned_to_the_armature(avatar):
+    modifiers = [m for m in avatar.body.modifiers if m.type == "ARMATURE"]
+    assert len(modifiers) == 1 and modifiers[0].object == avatar.armature
+    assert avatar.body.parent == avatar.armature
+
+
+def test_stands_on_the_ground_facing_minus_y(avatar):
+    co = np.empty(len(avatar.body.data.vertices) * 3)
+    avatar.body.data.vertices.foreach_get("co", co)
+    co = co.reshape(-1, 3)
+    assert abs(co[:, 2].min()) < 1e-5
+    assert 1.6 < co[:, 2].max() < 1.85
+    bones = avatar.armature.data.bones
+    assert bones["Toes.L"].tail_local[1] < bones["Foot.L"].head_local[1]
+    assert bones["Hand.L"].tail_local[0] > 0.7 and bones["Hand.R"].tail_local[0] < -0.7
+
+
+def test_has_every_expression_shape_key_and_each_moves_something(avatar):
+    keys = avatar.body.data.shape_keys.key_blocks
+    assert [k.name for k in keys][1:] == list(demo_look.SHAPE_KEYS)
+    basis = np.empty(len(keys[0].data) * 3)
+    keys[0].data.foreach_get("co", basis)
+    for key in list(keys)[1:]:
+        co = np.empty_like(basis)
+        key.data.foreach_get("co", co)
+        assert np.abs(co - basis).max() > 1e-3, key.name
+
+
+def test_one_material_with_a_packed_image_texture(avatar):
+    materials = avatar.body.data.materials
+    assert len(materials) == 1
+    images = [n.image for n in materials[0].node_tree.nodes if n.type == "TEX_IMAGE"]
+    assert len(images) == 1 and images[0].packed_file is not None
+    assert tuple(images[0].size) == (1024, 1024)
+    assert avatar.body.data.uv_layers.active is not None
+
+
+def test_vrm_humanoid_mapping_is_written_into_the_vrm_addon(avatar):
+    mapping = vrm_addon.humanoid_mapping(avatar.armature)
+    assert set(mapping) >= humanoid.REQUIRED_VRM0
+    assert mapping["leftUpperArm"] == "UpperArm.L"
+    assert mapping["rightThumbMetacarpal"] == "Thumb1.R"
+
+
+def test_the_vrm_addon_exports_it(avatar, tmp_path):
+    out = tmp_path / "demo.vrm"
+    result = bpy.ops.export_scene.vrm(filepath=str(out), armature_object_name=avatar.armature.name)
+    assert result == {"FINISHED"}
+    assert out.read_bytes()[:4] == b"glTF"
+
+
+def test_detail_out_of_range_is_refused(blender):
+    with pytest.raises(ValueError, match="detail"):
+        demo_avatar.build_demo_avatar(0)
