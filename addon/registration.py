@@ -1,4 +1,9 @@
-"""The one list of classes this add-on registers, in registration order."""
+"""The one list of classes this add-on registers, in registration order, and the properties it hangs
+on Blender's types.
+
+Pointers go on WindowManager for runtime state (never saved) and on Scene for the artist's choices
+(saved with the .blend, so never a secret).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,10 @@ import bpy
 
 from .preferences import AvatarForgePreferences
 from .ui.ops_demo import AVATARFORGE_OT_add_demo_avatar
-from .ui.panels import AVATARFORGE_PT_export, AVATARFORGE_PT_mcp, AVATARFORGE_PT_publish, AVATARFORGE_PT_rig
+from .ui.panel_export import AVATARFORGE_PT_export
+from .ui.panel_mcp import AVATARFORGE_PT_mcp
+from .ui.panel_publish import AVATARFORGE_PT_publish
+from .ui.panel_rig import AVATARFORGE_PT_rig
 
 CLASSES: tuple[type, ...] = (
     AvatarForgePreferences,
@@ -17,12 +25,19 @@ CLASSES: tuple[type, ...] = (
     AVATARFORGE_PT_publish,
 )
 
+# (Blender type, attribute name, PropertyGroup class registered above)
+POINTERS: tuple[tuple[type[bpy.types.ID], str, type[bpy.types.PropertyGroup]], ...] = ()
+
 
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
+    for owner, attribute, group in POINTERS:
+        setattr(owner, attribute, bpy.props.PointerProperty(type=group))  # type: ignore[func-returns-value]
 
 
 def unregister() -> None:
+    for owner, attribute, _group in reversed(POINTERS):
+        delattr(owner, attribute)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pytest
+
+from addon.core import presets
+
+SHIPPED = presets.SHIPPED_DIR / "companions-web.toml"
+
+
+def test_shipped_presets_carry_the_targets_budgets():
+    found = presets.load_presets()
+    assert list(found) == ["companions-web", "companions-web-lite", "vrm0-legacy"]
+    web, lite, legacy = found["companions-web"], found["companions-web-lite"], found["vrm0-legacy"]
+    assert (web.budgets.triangles, web.budgets.materials, web.budgets.bones) == (32000, 8, 150)
+    assert (web.budgets.texture_size, web.budgets.file_size_mb, web.spec_version) == (2048, 25, "1.0")
+    assert (lite.budgets.triangles, lite.max_texture_size, lite.budgets.file_size_mb) == (15000, 1024, 10)
+    assert legacy.spec_version == "0.x"
+    assert web.meta.license_url == "https://vrm.dev/licenses/1.0/"
+
+
+def test_a_user_preset_replaces_a_shipped_one_of_the_same_name(tmp_path: Path):
+    (tmp_path / "mine.toml").write_text(SHIPPED.read_text().replace("triangles = 32000", "triangles = 1234"))
+    found = presets.load_presets(tmp_path)
+    assert found["companions-web"].budgets.triangles == 1234
+    assert found["companions-web"].source == tmp_path / "mine.toml"
+    assert found["companions-web-lite"].budgets.triangles == 15000
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('spec_version = "1.0"', 'spec_version = "2.0"', "spec_version must be one of"),
+        ("triangles = 32000", 'triangles = "many"', "'triangles' must be a int"),
+        ("triangles = 32000", "triangles = true", "'triangles' must be a int"),
+        ("max_texture_size = 2048", "max_texture_size = 1000", "power of two"),
+        ('license_url = "https://vrm.dev/licenses/1.0/"', 'license_url = "https://example.com"', "license_url"),
+        ('commercial_usage = "personalNonProfit"', 'commercial_usage = "free"', "meta.commercial_usage"),
+        ('name = "companions-web"', 'name = "../evil"', "name '../evil'"),
+        ("[export]", "[exports]", "missing [export] table"),
+        ("[budgets]", "[budgets", "not valid TOML"),
+    ],
+)
+def test_a_broken_preset_is_refused_with_the_file_and_key_named(tmp_path: Path, old: str, new: str, message: str):
+    text = SHIPPED.read_text()
+    assert old in text
+    path = tmp_path / "broken.toml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(presets.PresetError, match=r"broken\.toml") as err:
+        presets.load_presets(tmp_path)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(presets.PresetError, match="known: companions-web, companions-web-lite, vrm0-legacy"):
+        presets.get_preset("nope")
