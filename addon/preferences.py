@@ -42,7 +42,9 @@ class AvatarForgePreferences(bpy.types.AddonPreferences):
         subtype="FILE_PATH",
     )
     mcp_auto_start: BoolProperty(  # type: ignore[valid-type]
-        name="Start with Blender", description="Start the MCP socket server when Blender loads", default=False
+        name="Start with Blender",
+        description="Start the MCP socket server when Blender loads",
+        default=settings.DEFAULT_MCP_AUTO_START,
     )
     execute_code_policy: EnumProperty(  # type: ignore[valid-type]
         name="Execute code",

@@ -1,9 +1,16 @@
-"""Defaults shared by the preferences, the CLI and the server, so none of them invents its own."""
+"""Defaults shared by the preferences, the CLI and the server, so none of them invents its own.
 
-DEFAULT_STORAGE_ROOT = "/s3/blender-avatars"
+An image can change a default with an environment variable (the Kasm image turns MCP auto-start on);
+a value the user saved in Blender's preferences still wins over it.
+"""
+
+import os
+
+DEFAULT_STORAGE_ROOT = os.environ.get("AVATAR_FORGE_STORAGE_ROOT", "/s3/blender-avatars")
 DEFAULT_S3_BUCKET = "kasm"
 DEFAULT_S3_PREFIX = "blender-avatars"
 DEFAULT_MCP_HOST = "127.0.0.1"
 DEFAULT_MCP_PORT = 9876
 EXECUTE_CODE_POLICIES = ("allow", "deny")
 DEFAULT_EXECUTE_CODE_POLICY = "allow"
+DEFAULT_MCP_AUTO_START = os.environ.get("AVATAR_FORGE_MCP_AUTO_START", "").lower() in ("1", "true", "yes", "on")
