@@ -94,7 +94,7 @@ class RequestDecoder:
         messages.extend(self._skip_garbage())
         return messages
 
-    def _skip_garbage(self) -> list[BadMessage]:
+    def _skip_garbage(self) -> list[Request | BadMessage]:
         """Bytes outside any object that are not whitespace: one error, then resume at the next '{'."""
         if self._depth or self._in_string or not self._buffer:
             return []
@@ -107,7 +107,8 @@ class RequestDecoder:
         brace = self._buffer.find(b"{", first.start())
         del self._buffer[: brace if brace >= 0 else len(self._buffer)]
         self._scanned = 0
-        return [BadMessage("malformed JSON: a request must start with '{'")] + self.feed(b"")
+        skipped: list[Request | BadMessage] = [BadMessage("malformed JSON: a request must start with '{'")]
+        return skipped + self.feed(b"")
 
     def _scan(self) -> int | None:
         """The end offset of the first complete top-level object in the buffer, or None."""
