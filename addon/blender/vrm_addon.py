@@ -78,3 +78,23 @@ def version() -> str | None:
     except ImportError:
         return None
     return ".".join(str(v) for v in io_scene_vrm.bl_info.get("version", ()))
+
+
+def map_humanoid_vrm0(armature: bpy.types.Object, mapping: dict[str, str]) -> None:
+    """Writes a VRM 1.0-named mapping into the add-on's VRM 0.x humanoid, which its 0.x writer reads."""
+    human_bones = armature.data.vrm_addon_extension.vrm0.humanoid.human_bones  # type: ignore[union-attr]
+    by_name = {entry.bone: entry for entry in human_bones}
+    for vrm_bone, bone_name in mapping.items():
+        vrm0_bone = humanoid.VRM0_NAME.get(vrm_bone, vrm_bone)
+        entry = by_name.get(vrm0_bone)
+        if entry is None:
+            entry = by_name[vrm0_bone] = human_bones.add()
+            entry.bone = vrm0_bone
+        entry.node.bone_name = bone_name
+
+
+def humanoid_mapping_vrm0(armature: bpy.types.Object) -> dict[str, str]:
+    """The add-on's VRM 0.x humanoid mapping, in VRM 1.0 bone names (unmapped bones left out)."""
+    vrm1_name = {v0: v1 for v1, v0 in humanoid.VRM0_NAME.items()}
+    human_bones = armature.data.vrm_addon_extension.vrm0.humanoid.human_bones  # type: ignore[union-attr]
+    return {vrm1_name.get(e.bone, e.bone): e.node.bone_name for e in human_bones if e.bone and e.node.bone_name}

@@ -1,0 +1,333 @@
+"""Exports the avatar to .vrm with a preset, through the VRM Add-on's own exporter.
+
+The sidebar's Export button, `forge.py export` and the socket's `avatar_export_vrm` all call export_vrm().
+It runs the rig check first and refuses on errors, applies the preset to the armature's VRM settings
+(spec version, meta, expressions: the one undoable change to the scene), writes downscaled textures and
+the thumbnail only into the exported copy, and writes the file under a temporary name before renaming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..core import expressions, humanoid, vrm_meta
+from ..core.presets import Preset
+from . import context, render, rig_check, vrm_addon
+
+THUMBNAIL_SIZE = 1024
+# The add-on's spec_version enum values for a preset's spec version.
+_SPEC = {"1.0": "1.0", "0.x": "0.0"}
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    bytes: int
+    sha256: str
+    spec_version: str
+    stats: dict[str, Any]
+    findings: list[Any]
+    seconds: float
+    expressions: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "spec_version": self.spec_version,
+            "stats": self.stats,
+            "findings": [f.to_json() if hasattr(f, "to_json") else f for f in self.findings],
+            "seconds": round(self.seconds, 3),
+            "expressions": self.expressions,
+        }
+
+
+class ExportRefusedError(Exception):
+    """The rig check found errors: nothing was written. `report` is the rig check's CheckReport."""
+
+    def __init__(self, report: Any) -> None:
+        errors = [f for f in report.findings if getattr(f, "severity", "") == "error"]
+        super().__init__(f"the rig check found {len(errors)} error(s); nothing was exported")
+        self.report = report
+
+
+class ExportFailedError(RuntimeError):
+    """The VRM Add-on cancelled the export (it says why in Blender's log); nothing was written."""
+
+
+def export_vrm(
+    out: Path,
+    preset: Preset,
+    *,
+    armature_name: str | None = None,
+    meta_overrides: dict[str, str] | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Exports the checked avatar to `out` with `preset`; raises ExportRefusedError, FileExistsError,
+    vrm_addon.VrmAddonMissingError or ExportFailedError, leaving `out` as it was in every case.
+
+    meta_overrides: "name", "author" and "version" replace the preset's (and the armature's) meta.
+    """
+    step = progress or (lambda _fraction, _what: None)
+    started = time.perf_counter()
+    out = out.expanduser().absolute()
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists")
+    vrm_addon.ensure_enabled()
+    step(0.05, "checking the rig")
+    report = rig_check.check_rig(armature_name, preset)
+    if not report.ok:
+        raise ExportRefusedError(report)
+    armature = _armature(report.armature)
+    step(0.2, "applying the preset")
+    mapping = vrm_addon.humanoid_mapping(armature)
+    assigned = apply_preset(armature, preset, meta_overrides or {}, mapping)
+    step(0.3, "preparing textures and thumbnail")
+    with _scratch_file(out) as scratch:
+        with _downscaled_images(preset.max_texture_size), _thumbnail(armature, preset):
+            step(0.45, "writing the VRM")
+            data = _run_exporter(armature, preset, scratch)
+        _move_into_place(scratch, out, overwrite)
+    stats = dict(report.stats)
+    stats["file_size_mb"] = round(len(data) / 1e6, 3)
+    step(1.0, "done")
+    return ExportResult(
+        path=out,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        spec_version=preset.spec_version,
+        stats=stats,
+        findings=list(report.findings),
+        seconds=time.perf_counter() - started,
+        expressions=assigned,
+    )
+
+
+def _armature(found: Any) -> bpy.types.Object:
+    """The rig check names its armature by object or by name; either way, the object."""
+    obj = bpy.data.objects.get(found) if isinstance(found, str) else found
+    assert isinstance(obj, bpy.types.Object) and obj.type == "ARMATURE", f"rig check returned {found!r}"
+    return obj
+
+
+def apply_preset(
+    armature: bpy.types.Object, preset: Preset, overrides: dict[str, str], mapping: dict[str, str]
+) -> dict[str, list[str]]:
+    """Spec version, meta and expressions from the preset onto the armature's VRM data.
+
+    Expressions the user bound by hand stay; returns every bound expression -> its shape keys.
+    """
+    ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
+    ext.spec_version = _SPEC[preset.spec_version]
+    current = ext.vrm1.meta
+    name = overrides.get("name") or current.vrm_name or armature.name
+    version = overrides.get("version") or current.version or "1"
+    author = overrides.get("author")
+    authors = (author,) if author else tuple(a.value for a in current.authors if a.value) or preset.meta.authors
+    if preset.spec_version == "1.0":
+        _set_fields(current, vrm_meta.vrm1_meta(preset.meta, name, version, authors))
+    else:
+        vrm_addon.map_humanoid_vrm0(armature, mapping)
+        _set_fields(ext.vrm0.meta, vrm_meta.vrm0_meta(preset.meta, name, version, authors))
+    return _assign_expressions(armature, preset.spec_version)
+
+
+def _set_fields(group: Any, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if key == "authors":
+            group.authors.clear()
+            for author in value:
+                group.authors.add().value = author
+        else:
+            setattr(group, key, value)
+
+
+def _export_meshes(armature: bpy.types.Object) -> list[bpy.types.Object]:
+    """Meshes deformed by the armature (or parented to it) that carry shape keys."""
+    meshes = []
+    for obj in context.scene().objects:
+        if obj.type != "MESH" or not isinstance(obj.data, bpy.types.Mesh) or obj.data.shape_keys is None:
+            continue
+        deformed = any(m.type == "ARMATURE" and getattr(m, "object", None) == armature for m in obj.modifiers)
+        if deformed or obj.parent == armature:
+            meshes.append(obj)
+    return meshes
+
+
+def _assign_expressions(armature: bpy.types.Object, spec_version: str) -> dict[str, list[str]]:
+    ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
+    for obj in _export_meshes(armature):
+        mesh = obj.data
+        assert isinstance(mesh, bpy.types.Mesh) and mesh.shape_keys is not None
+        names = [k.name for k in mesh.shape_keys.key_blocks[1:]]
+        if spec_version == "1.0":
+            _assign_vrm1(ext.vrm1.expressions, obj.name, names)
+        else:
+            _assign_vrm0(ext.vrm0.blend_shape_master.blend_shape_groups, obj.name, names)
+    return bound_expressions(armature, spec_version)
+
+
+def bound_expressions(armature: bpy.types.Object, spec_version: str) -> dict[str, list[str]]:
+    """Expression (VRM 1.0 name) -> the shape keys bound to it, as the add-on will export them."""
+    ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
+    bound: dict[str, list[str]] = {}
+    if spec_version == "1.0":
+        preset = ext.vrm1.expressions.preset
+        for expression in expressions.PRESETS:
+            keys = [b.index for b in getattr(preset, humanoid.snake_case(expression)).morph_target_binds]
+            if keys:
+                bound[expression] = keys
+        return bound
+    vrm1_name = {v0: v1 for v1, v0 in expressions.VRM0_PRESET.items()}
+    for group in ext.vrm0.blend_shape_master.blend_shape_groups:
+        keys = [b.index for b in group.binds]
+        if keys:
+            bound[vrm1_name.get(group.preset_name, group.name)] = keys
+    return bound
+
+
+def _assign_vrm1(expressions_group: Any, mesh_name: str, shape_keys: list[str]) -> None:
+    preset = expressions_group.preset
+    by_name = {e: getattr(preset, humanoid.snake_case(e)) for e in expressions.PRESETS}
+    by_hand = [e for e, group in by_name.items() if len(group.morph_target_binds) or len(group.material_color_binds)]
+    found = expressions.map_shape_keys(shape_keys, keep=by_hand)
+    for expression, keys in found.items():
+        for key in keys:
+            bind = by_name[expression].morph_target_binds.add()
+            bind.node.mesh_object_name = mesh_name
+            bind.index = key
+            bind.weight = 1.0
+
+
+def _assign_vrm0(groups: Any, mesh_name: str, shape_keys: list[str]) -> None:
+    def preset_of(expression: str) -> str:
+        return expressions.VRM0_PRESET.get(expression, "unknown")
+
+    by_expression: dict[str, Any] = {}
+    for group in groups:
+        for expression in expressions.PRESETS:
+            if (group.preset_name == preset_of(expression) != "unknown") or group.name.casefold() == expression:
+                by_expression.setdefault(expression, group)
+    by_hand = [e for e, group in by_expression.items() if len(group.binds) or len(group.material_values)]
+    found = expressions.map_shape_keys(shape_keys, keep=by_hand)
+    for expression, keys in found.items():
+        group = by_expression.get(expression)
+        if group is None:
+            group = by_expression[expression] = groups.add()
+            group.name = expression  # custom groups (surprised) keep the VRM 1.0 name consumers ask for
+            group.preset_name = preset_of(expression)
+        for key in keys:
+            bind = group.binds.add()
+            bind.mesh.mesh_object_name = mesh_name
+            bind.index = key
+            bind.weight = 1.0
+
+
+@contextlib.contextmanager
+def _downscaled_images(max_size: int) -> Iterator[list[str]]:
+    """Swaps every image larger than `max_size` for a downscaled, packed copy under the same name, and
+    restores the user's image afterwards: the user's pixels, file and packing are never touched."""
+    swaps: list[tuple[bpy.types.Image, bpy.types.Image, str]] = []
+    try:
+        for image in list(bpy.data.images):
+            width, height = image.size
+            if image.users == 0 or max(width, height) <= max_size:
+                continue
+            scale = max_size / max(width, height)
+            copy = image.copy()
+            copy.scale(max(1, round(width * scale)), max(1, round(height * scale)))
+            copy.pack()
+            name = image.name
+            image.user_remap(copy)
+            swaps.append((image, copy, name))
+            image.name = f"{name}.avatar-forge-original"
+            copy.name = name
+        yield [name for _, _, name in swaps]
+    finally:
+        for image, copy, name in reversed(swaps):
+            copy.user_remap(image)
+            copy.name = f"{name}.avatar-forge-copy"
+            image.name = name
+            bpy.data.images.remove(copy)
+
+
+@contextlib.contextmanager
+def _thumbnail(armature: bpy.types.Object, preset: Preset) -> Iterator[None]:
+    """Renders a 1024² front view into the meta for this export, unless the user set a thumbnail."""
+    ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
+    meta = ext.vrm1.meta if preset.spec_version == "1.0" else ext.vrm0.meta
+    attribute = "thumbnail_image" if preset.spec_version == "1.0" else "texture"
+    if not preset.thumbnail or getattr(meta, attribute) is not None:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="avatar-forge-thumb-") as folder:
+        png = render.render_still(Path(folder) / "thumbnail.png", THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+        image = bpy.data.images.load(str(png))
+        image.pack()
+    image.name = "thumbnail"
+    setattr(meta, attribute, image)
+    try:
+        yield
+    finally:
+        setattr(meta, attribute, None)
+        bpy.data.images.remove(image)
+
+
+def _run_exporter(armature: bpy.types.Object, preset: Preset, scratch: Path) -> bytes:
+    """The VRM Add-on's export into `scratch`; returns the file's bytes."""
+    result = bpy.ops.export_scene.vrm(  # type: ignore[attr-defined]
+        filepath=str(scratch),
+        armature_object_name=armature.name,
+        ignore_warning=True,
+        enable_advanced_preferences=True,
+        export_invisibles=preset.export.export_invisibles,
+        export_only_selections=preset.export.export_only_selections,
+        export_all_influences=preset.export.export_all_influences,
+    )
+    data = scratch.read_bytes() if scratch.is_file() else b""
+    if "FINISHED" not in result or not data:
+        raise ExportFailedError("the VRM Add-on cancelled the export; its reason is in Blender's log")
+    return data
+
+
+@contextlib.contextmanager
+def _scratch_file(out: Path) -> Iterator[Path]:
+    """A temporary name in the destination folder (so the final rename is atomic), removed unless renamed."""
+    handle, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part.vrm", dir=out.parent)
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)  # mkstemp's 0600 would make the final file private
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def _move_into_place(scratch: Path, out: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(scratch, out)
+        return
+    try:
+        # A hard link fails when `out` appeared meanwhile: another file is never clobbered.
+        os.link(scratch, out)
+    except FileExistsError:
+        raise FileExistsError(f"{out} exists") from None
+    except OSError:  # a file system without hard links
+        if out.exists():
+            raise FileExistsError(f"{out} exists") from None
+        os.replace(scratch, out)

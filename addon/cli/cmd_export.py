@@ -1,0 +1,62 @@
+"""`forge.py export`: the avatar to .vrm with a preset, after the rig check (refused on its errors)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..core.presets import PresetError, get_preset
+from .command import EXIT_PROBLEMS, Command, Result, UsageError
+from .paths import new_output_path
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", required=True, help="export preset (see `forge.py presets`)")
+    parser.add_argument("--out", required=True, type=Path, help="the .vrm file to write")
+    parser.add_argument("--armature", help="the armature to export (default: the only one in the scene)")
+    parser.add_argument("--name", help="the avatar's name in the VRM meta")
+    parser.add_argument("--author", help="the author in the VRM meta (replaces the preset's)")
+    parser.add_argument("--version", help="the avatar's version in the VRM meta")
+    parser.add_argument("--force", action="store_true", help="replace --out when it exists")
+
+
+def _finding_lines(findings: list[dict[str, object]]) -> list[str]:
+    return [f"  {f.get('severity', '?')}: {f.get('message', f)}" for f in findings]
+
+
+def _run(args: argparse.Namespace) -> Result:
+    from ..blender import paths, vrm_addon, vrm_export
+
+    out = new_output_path(args.out, ".vrm", args.force)
+    try:
+        preset = get_preset(args.preset, paths.user_presets_dir())
+    except PresetError as exc:
+        raise UsageError(str(exc)) from None
+    overrides = {k: v for k in ("name", "author", "version") if (v := getattr(args, k))}
+    try:
+        result = vrm_export.export_vrm(
+            out, preset, armature_name=args.armature, meta_overrides=overrides, overwrite=args.force
+        )
+    except vrm_addon.VrmAddonMissingError as exc:
+        raise UsageError(str(exc)) from None
+    except FileExistsError as exc:
+        raise UsageError(f"{exc}; pass --force to replace it") from None
+    except vrm_export.ExportRefusedError as exc:
+        report = exc.report.to_json()
+        data = {"exported": False, "preset": preset.name, "reason": str(exc), **report}
+        lines = [f"not exported: {exc}", *_finding_lines(report.get("findings", []))]
+        return Result(data, lines, EXIT_PROBLEMS)
+    except vrm_export.ExportFailedError as exc:
+        return Result({"exported": False, "preset": preset.name, "reason": str(exc)}, [str(exc)], EXIT_PROBLEMS)
+    data = {"exported": True, "preset": preset.name, **result.to_json()}
+    triangles = result.stats.get("triangles", "?")
+    lines = [
+        f"wrote {result.path} ({result.bytes / 1e6:.2f} MB, VRM {result.spec_version}, {triangles} triangles, "
+        f"{len(result.expressions)} expressions) in {result.seconds:.1f} s",
+        f"sha256 {result.sha256}",
+        *_finding_lines(data["findings"]),
+    ]
+    return Result(data, lines)
+
+
+COMMAND = Command("export", "export the avatar to .vrm with a preset (rig check first)", _add_arguments, _run)

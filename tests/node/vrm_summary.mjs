@@ -1,0 +1,79 @@
+// Loads .vrm files the way companions-frontend does (three + @pixiv/three-vrm) and validates them with the
+// Khronos glTF validator; prints one JSON array, one summary per file.
+//   node vrm_summary.mjs FILE.vrm [FILE.vrm ...]
+// A file three-vrm cannot load gets {"file", "error"} instead of a summary; the exit code is then 1.
+import { readFile } from 'node:fs/promises';
+import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
+import { Vector3 } from 'three';
+import { VRMLoaderPlugin } from '@pixiv/three-vrm';
+import validator from 'gltf-validator';
+
+// three's loaders expect a browser: no WebGL is needed to parse, only these two globals.
+globalThis.self ??= globalThis;
+// Textures are not drawn here; a stand-in bitmap of the right kind is enough to build the materials.
+globalThis.createImageBitmap ??= async () => ({ width: 1, height: 1, close() {} });
+
+async function validate(bytes) {
+  const report = await validator.validateBytes(new Uint8Array(bytes), { maxIssues: 200 });
+  const errors = report.issues.messages.filter((m) => m.severity === 0);
+  return {
+    errors: report.issues.numErrors,
+    warnings: report.issues.numWarnings,
+    error_messages: errors.slice(0, 10).map((m) => `${m.code} ${m.pointer ?? ''}: ${m.message}`),
+  };
+}
+
+function metaOf(meta) {
+  if (meta.metaVersion === '1') {
+    return { metaVersion: '1', name: meta.name, version: meta.version, authors: meta.authors, licenseUrl: meta.licenseUrl };
+  }
+  return { metaVersion: '0', name: meta.title, version: meta.version, authors: [meta.author], licenseUrl: meta.otherLicenseUrl };
+}
+
+function thumbnailIndex(json) {
+  const ext = json.extensions ?? {};
+  return ext.VRMC_vrm ? ext.VRMC_vrm.meta.thumbnailImage : ext.VRM?.meta?.texture;
+}
+
+async function summarize(file) {
+  const bytes = await readFile(file);
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const loader = new GLTFLoader();
+  loader.register((parser) => new VRMLoaderPlugin(parser));
+  const gltf = await loader.parseAsync(buffer, '');
+  const vrm = gltf.userData.vrm;
+  if (!vrm || !vrm.meta) throw new Error('three-vrm found no VRM in the file (VRMC_vrm / VRM extension or meta missing)');
+  gltf.scene.updateMatrixWorld(true);
+  const humanBones = {};
+  for (const [bone, entry] of Object.entries(vrm.humanoid.humanBones)) {
+    if (entry?.node) humanBones[bone] = entry.node.name;
+  }
+  const world = (bone) => {
+    const node = vrm.humanoid.getRawBoneNode(bone);
+    return node ? node.getWorldPosition(new Vector3()).toArray() : null;
+  };
+  return {
+    file,
+    meta: metaOf(vrm.meta),
+    humanBones,
+    expressions: vrm.expressionManager ? vrm.expressionManager.expressions.map((e) => e.expressionName).sort() : [],
+    leftHand: world('leftHand'),
+    head: world('head'),
+    // three-vrm skips loading the thumbnail by default: read whether the meta points at one.
+    thumbnail: thumbnailIndex(gltf.parser.json) != null,
+    validator: await validate(bytes),
+  };
+}
+
+let failed = false;
+const results = [];
+for (const file of process.argv.slice(2)) {
+  try {
+    results.push(await summarize(file));
+  } catch (error) {
+    failed = true;
+    results.push({ file, error: String(error?.stack ?? error) });
+  }
+}
+process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+process.exitCode = failed ? 1 : 0;
