@@ -2,7 +2,10 @@
 """Builds dist/avatar_forge-<version>.zip: addon/ + the manifest + wheels/, byte-identical for the same
 sources, then validates it with Blender's own extension validator from the installed bpy.
 
-    python build.py [--out-dir dist] [--no-validate]
+    python build.py [--out-dir dist] [--no-validate] [--kasm]
+
+--kasm also writes dist/vrm-<version>.zip, the VRM Add-on for Blender as an extension zip, made from
+the bpy-vrm-format wheel pinned in requirements.txt (the version the tests ran with), for the image.
 
 Exit 0 with the zip's path on stdout, or 1 with a one-line reason on stderr.
 """
@@ -89,7 +92,7 @@ def staged_files(wheels: list[Path]) -> list[tuple[str, Path]]:
     return sorted(entries)
 
 
-def write_zip(out: Path, entries: list[tuple[str, Path]]) -> None:
+def write_zip(out: Path, entries: list[tuple[str, Path]] | list[tuple[str, bytes]]) -> None:
     tmp = out.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
         for name, source in entries:
@@ -97,8 +100,44 @@ def write_zip(out: Path, entries: list[tuple[str, Path]]) -> None:
             info.external_attr = FILE_MODE << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, whatever machine builds it
-            zf.writestr(info, source.read_bytes(), compresslevel=9)
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            zf.writestr(info, data, compresslevel=9)
     tmp.replace(out)
+
+
+def pinned_version(package: str) -> str:
+    match = re.search(rf"^{re.escape(package)}==(\S+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    if not match:
+        raise BuildError(f"requirements.txt pins no {package}")
+    return match.group(1)
+
+
+def build_vrm_addon(out_dir: Path, check: bool = True) -> Path:
+    """The VRM Add-on as an extension zip: the wheel's io_scene_vrm/ folder holds its manifest."""
+    version = pinned_version("bpy-vrm-format")
+    wheel = WHEELS / "kasm" / f"bpy_vrm_format-{version}-py3-none-any.whl"
+    if not wheel.is_file():
+        wheel.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+               "--dest", str(wheel.parent), f"bpy-vrm-format=={version}"]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not wheel.is_file():
+            reason = (done.stderr.strip().splitlines() or ["pip gave no reason"])[-1]
+            raise BuildError(f"could not fetch bpy-vrm-format {version}: {reason}")
+    prefix = "io_scene_vrm/"
+    with zipfile.ZipFile(wheel) as zf:
+        entries = sorted(
+            (name[len(prefix) :], zf.read(name))
+            for name in zf.namelist()
+            if name.startswith(prefix) and not name.endswith("/") and "__pycache__" not in name
+        )
+    if not any(name == "blender_manifest.toml" for name, _ in entries):
+        raise BuildError(f"bpy-vrm-format {version} has no blender_manifest.toml in io_scene_vrm/")
+    out = out_dir / f"vrm-{version}.zip"
+    write_zip(out, entries)
+    if check:
+        validate(out)
+    return out
 
 
 def blender_ext_script() -> Path:
@@ -142,14 +181,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out-dir", type=Path, default=ROOT / "dist")
     parser.add_argument("--no-validate", action="store_true", help="skip Blender's validator")
+    parser.add_argument("--kasm", action="store_true", help="also build the VRM Add-on zip the Kasm image installs")
     args = parser.parse_args()
     try:
-        out = build(args.out_dir, check=not args.no_validate)
+        outputs = [build(args.out_dir, check=not args.no_validate)]
+        if args.kasm:
+            outputs.append(build_vrm_addon(args.out_dir, check=not args.no_validate))
     except BuildError as exc:
         print(f"build: error: {exc}", file=sys.stderr)
         return 1
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    print(f"{out}  sha256 {digest}")
+    for out in outputs:
+        print(f"{out}  sha256 {hashlib.sha256(out.read_bytes()).hexdigest()}")
     return 0
 
 
