@@ -1,0 +1,83 @@
+"""`forge.py serve`: the sidebar's MCP socket server, headless, with its own main-thread loop until
+SIGINT or SIGTERM; then every socket is closed and it exits 0."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from ..core import settings
+from .command import Command, Result, UsageError
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=settings.DEFAULT_MCP_HOST, help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=settings.DEFAULT_MCP_PORT, help="TCP port (default 9876; 0: any free port)"
+    )
+    parser.add_argument("--token-file", type=Path, help="clients must first send the token in this file")
+    parser.add_argument(
+        "--execute-code",
+        choices=settings.EXECUTE_CODE_POLICIES,
+        default=settings.DEFAULT_EXECUTE_CODE_POLICY,
+        help="whether clients may run Python (default allow)",
+    )
+    parser.add_argument("--audit-code", action="store_true", help="also write execute_code bodies to the audit log")
+
+
+def _run(args: argparse.Namespace) -> Result:
+    import bpy
+
+    from ..blender.paths import config_dir
+    from ..server.config import ConfigError, ServerConfig, read_token
+    from ..server.server import Server
+
+    try:
+        config = ServerConfig(
+            host=args.host,
+            port=args.port,
+            token=read_token(args.token_file) if args.token_file else None,
+            execute_code_policy=args.execute_code,
+            audit_code=args.audit_code,
+            audit_dir=config_dir(),
+            blender_version=bpy.app.version_string,
+        )
+        server = Server(config)
+        server.start()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    host, port = server.address
+    started = time.perf_counter()
+    # The one line a supervisor (or a test) waits for; with --port 0 it is how the port is learnt.
+    print(f"forge: MCP server listening on {host}:{port}", file=sys.stderr, flush=True)
+    try:
+        while not stop.is_set():
+            server.pump(wait=0.1, budget=0.5)
+    finally:
+        status = server.status()
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    data = {
+        "host": host,
+        "port": port,
+        "commands": status["commands"],
+        "last_error": status["last_error"],
+        "audit_log": status["audit_log"],
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return Result(data, [f"served {status['commands']} command(s) on {host}:{port}; stopped"])
+
+
+COMMAND = Command("serve", "run the MCP socket server headless until SIGINT or SIGTERM", _add_arguments, _run)

@@ -1,0 +1,45 @@
+"""The command table: every type a client may send, its handler, and whether it needs Blender's main
+thread. Unknown params are ignored by every handler; unknown types get BlenderMCP's own error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import avatar_commands, info_commands, scene_commands
+from .config import ServerConfig
+
+Handler = Callable[[dict[str, Any], ServerConfig], Any]
+
+
+@dataclass(frozen=True)
+class Command:
+    run: Handler
+    main_thread: bool = True  # False: touches no bpy, answered on the network thread when nothing is queued
+
+
+def _table() -> dict[str, Command]:
+    table = {
+        "get_scene_info": Command(scene_commands.get_scene_info),
+        "get_object_info": Command(scene_commands.get_object_info),
+        "get_viewport_screenshot": Command(scene_commands.get_viewport_screenshot),
+        "execute_code": Command(scene_commands.execute_code),
+        "ping": Command(info_commands.ping, main_thread=False),
+        "get_telemetry_consent": Command(info_commands.telemetry_consent, main_thread=False),
+        **{
+            f"get_{name}_status": Command(info_commands.integration_status(name), main_thread=False)
+            for name in info_commands.INTEGRATIONS
+        },
+        "avatar_list_presets": Command(avatar_commands.list_presets),
+        **{name: Command(avatar_commands.routed(name)) for name in avatar_commands.ROUTES},
+    }
+    table["get_addon_info"] = Command(info_commands.addon_info(sorted([*table, "get_addon_info"])), main_thread=False)
+    return table
+
+
+COMMANDS: dict[str, Command] = _table()
+
+
+def unknown(command: str) -> str:
+    return f"Unknown command type: {command}"

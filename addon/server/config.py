@@ -1,0 +1,64 @@
+"""What a server is started with, and the checks made before anything binds. No bpy here."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core import settings
+from ..core.protocol import MAX_MESSAGE_BYTES
+
+
+class ConfigError(ValueError):
+    """A server that must not start as asked; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = settings.DEFAULT_MCP_HOST
+    port: int = settings.DEFAULT_MCP_PORT
+    token: str | None = None  # when set, every client authenticates first
+    execute_code_policy: str = settings.DEFAULT_EXECUTE_CODE_POLICY
+    audit_code: bool = False  # write execute_code bodies into the audit log
+    audit_dir: Path | None = None  # None: no audit log (tests that do not look at it)
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    blender_version: str = ""  # read on the main thread before the network thread starts
+
+    def __post_init__(self) -> None:
+        if self.execute_code_policy not in settings.EXECUTE_CODE_POLICIES:
+            raise ConfigError(
+                f"execute-code policy must be one of {', '.join(settings.EXECUTE_CODE_POLICIES)}, "
+                f"got {self.execute_code_policy!r}"
+            )
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be between 0 (any free port) and 65535, got {self.port}")
+        if self.token is None and not is_loopback(self.host):
+            raise ConfigError(
+                f"binding {self.host} lets other machines in: give a token file (--token-file, or the "
+                "'Token file' preference), or keep 127.0.0.1 and use an SSH tunnel"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost may resolve to anything
+        return False
+
+
+def read_token(path: Path) -> str:
+    """The token in `path`: its first line, stripped; at least 16 characters so it cannot be guessed."""
+    try:
+        text = path.expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"token file {path} is not UTF-8 text") from None
+    lines = text.strip().splitlines()
+    token = lines[0].strip() if lines else ""
+    if len(token) < 16:
+        raise ConfigError(f"token file {path} must hold a token of at least 16 characters on its first line")
+    return token

@@ -1,0 +1,58 @@
+"""Commands that need no Blender, answered on the network thread: liveness, versions, and the
+integrations we do not ship (we send no telemetry and fetch no third-party assets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.version import VERSION
+from .config import ServerConfig
+
+# What get_addon_info reports. Newer BlenderMCP servers (mcp-for-blender) read `protocol_version` to pick
+# between their newest commands and fallbacks built on these; 1 makes them use the fallbacks.
+PROTOCOL_VERSION = 1
+INTEGRATIONS = {
+    "polyhaven": "PolyHaven",
+    "hyper3d": "Hyper3D Rodin",
+    "sketchfab": "Sketchfab",
+    "hunyuan3d": "Hunyuan3D",
+}
+
+
+def ping(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    return {"pong": True}
+
+
+def telemetry_consent(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    # Avatar Forge sends no telemetry anywhere, and tells MCP servers that ask that the user did not consent.
+    return {"consent": False}
+
+
+def integration_status(name: str) -> Any:
+    label = INTEGRATIONS[name]
+
+    def status(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+        return {
+            "enabled": False,
+            "message": (
+                f"{label} integration is disabled: Avatar Forge's MCP server does not download third-party "
+                f"assets. To use {label}, install the BlenderMCP add-on in this Blender, enable {label} in its "
+                "sidebar panel, and start that server on another port."
+            ),
+        }
+
+    return status
+
+
+def addon_info(capabilities: list[str]) -> Any:
+    def info(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+        return {
+            "name": "Avatar Forge",
+            "addon_version": [int(part) for part in VERSION.split(".")],
+            "protocol_version": PROTOCOL_VERSION,
+            "capabilities": capabilities,
+            "blender_version": config.blender_version,
+            "premium_generators": [],
+        }
+
+    return info

@@ -1,0 +1,161 @@
+"""BlenderMCP's scene commands, run on Blender's main thread: results shaped as BlenderMCP's add-on
+shapes them, except that get_scene_info lists every object (offset/limit page through huge scenes)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+import bpy
+from mathutils import Vector
+
+from ..blender import context, render
+from .config import ServerConfig
+
+UNDO_MESSAGE = "MCP execute_code"
+
+
+def _count(params: dict[str, Any], key: str, default: int | None) -> int | None:
+    value = params.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"'{key}' must be a whole number of at least 0, got {value!r}")
+    return value
+
+
+def _rounded(values: Any) -> list[float]:
+    return [round(float(v), 4) for v in values]
+
+
+def get_scene_info(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    scene = context.scene()
+    offset = _count(params, "offset", 0) or 0
+    limit = _count(params, "limit", None)
+    objects = list(scene.objects)
+    page = objects[offset:] if limit is None else objects[offset : offset + limit]
+    return {
+        "name": scene.name,
+        "object_count": len(objects),
+        "objects": [{"name": o.name, "type": o.type, "location": _rounded(o.location)} for o in page],
+        "materials_count": len(bpy.data.materials),
+        "offset": offset,
+        "returned_count": len(page),
+    }
+
+
+def get_object_info(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    name = params.get("name")
+    obj: bpy.types.Object | None = bpy.data.objects.get(name) if isinstance(name, str) else None
+    if obj is None:
+        raise ValueError(f"Object not found: {name}")
+    info: dict[str, Any] = {
+        "name": obj.name,
+        "type": obj.type,
+        "location": _rounded(obj.location),
+        "rotation": _rounded(obj.rotation_euler),
+        "scale": _rounded(obj.scale),
+        "visible": obj.visible_get(),
+        "materials": [slot.material.name for slot in obj.material_slots if slot.material],
+    }
+    data = obj.data
+    if isinstance(data, bpy.types.Mesh):
+        corners = [obj.matrix_world @ Vector(corner) for corner in obj.bound_box]
+        info["world_bounding_box"] = [
+            [min(c[i] for c in corners) for i in range(3)],
+            [max(c[i] for c in corners) for i in range(3)],
+        ]
+        info["mesh"] = {"vertices": len(data.vertices), "edges": len(data.edges), "polygons": len(data.polygons)}
+    return info
+
+
+def execute_code(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    if config.execute_code_policy == "deny":
+        raise PermissionError(
+            "execute_code is denied by Avatar Forge's 'Execute code' preference (execute_code_policy = deny; "
+            "headless: forge.py serve --execute-code deny); set it to Allow to let MCP clients run Python"
+        )
+    code = params.get("code")
+    if not isinstance(code, str):
+        raise ValueError("'code' must be a string of Python")
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            exec(compile(code, "<execute_code>", "exec"), {"bpy": bpy, "__name__": "__main__"})
+    except Exception as exc:
+        # The shape newer BlenderMCP servers parse; older ones show the whole message, traceback included.
+        raise RuntimeError(
+            json.dumps(
+                {
+                    "exception_type": type(exc).__name__,
+                    "message": str(exc),
+                    # From the sent code's first frame on: our exec() line is noise to the sender.
+                    "traceback": "".join(
+                        traceback.format_exception(type(exc), exc, exc.__traceback__ and exc.__traceback__.tb_next)
+                    ),
+                    "output": captured.getvalue(),
+                }
+            )
+        ) from None
+    finally:
+        if not bpy.app.background:
+            bpy.ops.ed.undo_push(message=UNDO_MESSAGE)  # whatever the code did is one step to undo
+    return {"executed": True, "result": captured.getvalue()}
+
+
+def _temp_png(value: Any) -> Path:
+    """The requested screenshot path, if it is a .png inside the system temp folder (symlinks resolved)."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("'filepath' must name a .png file inside the system temp folder")
+    temp = Path(tempfile.gettempdir()).resolve()
+    path = Path(value).expanduser()
+    resolved = path.parent.resolve() / path.name
+    if not resolved.is_relative_to(temp) or resolved.parent == resolved or path.suffix.lower() != ".png":
+        raise PermissionError(f"screenshots are written only as .png files inside {temp}; refused {value}")
+    if resolved.is_symlink() or resolved.is_dir():
+        raise PermissionError(f"refused {value}: it is a link or a folder")
+    return resolved
+
+
+def _view3d() -> tuple[bpy.types.Window, bpy.types.Area] | None:
+    manager = bpy.context.window_manager
+    for window in manager.windows if manager is not None else []:
+        screen = window.screen
+        for area in screen.areas if screen is not None else []:
+            if area.type == "VIEW_3D":
+                return window, area
+    return None
+
+
+def get_viewport_screenshot(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    path = _temp_png(params.get("filepath"))
+    if str(params.get("format", "png")).lower() != "png":
+        raise ValueError("only 'png' screenshots are written")
+    max_size = _count(params, "max_size", 800) or 800
+    view = None if bpy.app.background else _view3d()
+    if view is not None:
+        with bpy.context.temp_override(window=view[0], area=view[1]):
+            bpy.ops.screen.screenshot_area(filepath=str(path))
+        image = bpy.data.images.load(str(path))
+        try:
+            width, height = image.size
+            if max(width, height) > max_size:
+                factor = max_size / max(width, height)
+                width, height = max(1, int(width * factor)), max(1, int(height * factor))
+                image.scale(width, height)
+                image.save()
+        finally:
+            bpy.data.images.remove(image)
+    else:
+        # Headless there is no viewport: render the scene camera, or a front view of everything.
+        settings = context.scene().render
+        aspect = settings.resolution_y / max(settings.resolution_x, 1)
+        width, height = (max_size, max(1, round(max_size * aspect))) if aspect <= 1 else (
+            max(1, round(max_size / aspect)), max_size)  # fmt: skip
+        render.render_still(path, width, height)
+    return {"success": True, "width": width, "height": height, "filepath": str(path)}
