@@ -1,0 +1,125 @@
+"""Publishes the avatar: rig check and export into local temporary storage, a saved copy of the .blend,
+then upload and queue through addon/storage (the part that needs no Blender).
+
+The sidebar's Publish button, `forge.py publish` and the socket's `avatar_publish` all call publish().
+"""
+
+from __future__ import annotations
+
+import getpass
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..core import naming
+from ..core.presets import Preset
+from ..core.promotion import Artifact, Request
+from ..core.version import VERSION
+from ..storage.base import Storage
+from ..storage.release import Release, publish_files
+from . import vrm_addon, vrm_export
+
+Progress = Callable[[float, str], None]
+# Share of the progress bar the export takes; uploading takes the rest.
+_EXPORT_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    release: Release
+    export: vrm_export.ExportResult
+    seconds: float
+
+    @property
+    def request(self) -> Request:
+        return self.release.request
+
+    def to_json(self) -> dict[str, Any]:
+        request = self.request
+        return {
+            "published": True,
+            "name": request.name,
+            "version": request.version,
+            "location": self.release.location,
+            "vrm": {**request.vrm.to_json(), "url": self.release.vrm_url},
+            "blend": {**request.blend.to_json(), "url": self.release.blend_url},
+            "request": self.release.request_url,
+            "preset": request.preset,
+            "spec_version": request.spec_version,
+            "stats": request.stats,
+            "check": request.check,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def check_summary(findings: list[Any]) -> dict[str, Any]:
+    """The rig check's findings, counted by severity, with their codes (what the request records)."""
+    data = [f.to_json() if hasattr(f, "to_json") else dict(f) for f in findings]
+    severities = Counter(str(f.get("severity", "")) for f in data)
+    return {
+        "errors": severities.get("error", 0),
+        "warnings": severities.get("warning", 0),
+        "codes": sorted({str(f.get("code")) for f in data if f.get("code")}),
+    }
+
+
+def publish(
+    name: str,
+    preset: Preset,
+    target: Storage,
+    *,
+    armature_name: str | None = None,
+    progress: Progress | None = None,
+) -> PublishResult:
+    """Exports the avatar with `preset` and publishes it as the next version of `name` to `target`.
+
+    Raises naming.InvalidNameError before doing anything, vrm_export's errors when the export is refused
+    or fails (nothing is uploaded then), and StorageError when the storage fails (nothing is queued then).
+    The artist's open file is left as it was: the .blend goes up as a saved copy.
+    """
+    naming.check_name(name)
+    step = progress or (lambda _fraction, _what: None)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="avatar-forge-publish-") as scratch:
+        vrm = Path(scratch) / f"{name}.vrm"
+        exported = vrm_export.export_vrm(
+            vrm,
+            preset,
+            armature_name=armature_name,
+            progress=lambda fraction, what: step(fraction * _EXPORT_SHARE, what),
+        )
+        step(_EXPORT_SHARE, "saving a copy of the .blend")
+        blend = Path(scratch) / f"{name}.blend"
+        bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True, check_existing=False)
+
+        def describe(stem: naming.Versioned, vrm_artifact: Artifact, blend_artifact: Artifact) -> Request:
+            return Request(
+                name=stem.name,
+                version=stem.version,
+                vrm=vrm_artifact,
+                blend=blend_artifact,
+                preset=preset.name,
+                spec_version=exported.spec_version,
+                stats=exported.stats,
+                check=check_summary(exported.findings),
+                blender_version=bpy.app.version_string,
+                vrm_addon_version=vrm_addon.version(),
+                avatar_forge_version=VERSION,
+                created_by=getpass.getuser(),
+            )
+
+        release = publish_files(
+            target,
+            name,
+            vrm,
+            blend,
+            describe=describe,
+            progress=lambda fraction, what: step(_EXPORT_SHARE + fraction * (1 - _EXPORT_SHARE), what),
+        )
+    return PublishResult(release, exported, time.perf_counter() - started)

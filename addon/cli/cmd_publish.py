@@ -1,0 +1,63 @@
+"""`forge.py publish`: export the avatar and publish it as the next version to a storage root or S3."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..core.naming import InvalidNameError, check_name
+from ..core.presets import PresetError, get_preset
+from ..storage.base import StorageError
+from ..storage.targets import open_storage
+from .command import EXIT_PROBLEMS, Command, Result, UsageError
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", required=True, help="model name: letters, digits, '-', '_' (versions are added)")
+    parser.add_argument("--preset", required=True, help="export preset (see `forge.py presets`)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--root", help="storage root folder (the Kasm mount: /s3/blender-avatars)")
+    where.add_argument("--s3", metavar="s3://BUCKET/PREFIX", help="publish to S3 (credentials: the AWS chain)")
+    parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS, or AWS_ENDPOINT_URL)")
+    parser.add_argument("--armature", help="the armature to export (default: the only one in the scene)")
+
+
+def _run(args: argparse.Namespace) -> Result:
+    from ..blender import paths, publish, vrm_addon, vrm_export
+
+    try:
+        name = check_name(args.name)
+        preset = get_preset(args.preset, paths.user_presets_dir())
+        target = open_storage(root=args.root, s3_url=args.s3, endpoint_url=args.endpoint_url)
+    except (InvalidNameError, PresetError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.endpoint_url and not args.s3:
+        raise UsageError("--endpoint-url goes with --s3")
+
+    def progress(fraction: float, what: str) -> None:
+        print(f"publish: {fraction * 100:3.0f}% {what}", file=sys.stderr)
+
+    try:
+        result = publish.publish(name, preset, target, armature_name=args.armature, progress=progress)
+    except vrm_addon.VrmAddonMissingError as exc:
+        raise UsageError(str(exc)) from None
+    except vrm_export.ExportRefusedError as exc:
+        report = exc.report.to_json()
+        findings = [f"  {f.get('severity')}: {f.get('message')}" for f in report.get("findings", [])]
+        data = {"published": False, "reason": str(exc), **report}
+        return Result(data, [f"not published: {exc}", *findings], EXIT_PROBLEMS)
+    except (vrm_export.ExportFailedError, StorageError) as exc:
+        return Result({"published": False, "reason": str(exc)}, [f"not published: {exc}"], EXIT_PROBLEMS)
+    data = result.to_json()
+    lines = [
+        f"published {name} v{data['version']} ({data['vrm']['size'] / 1e6:.2f} MB) to {data['location']}",
+        f"  {data['vrm']['url']}",
+        f"  {data['blend']['url']}",
+        f"  queued {data['request']}",
+    ]
+    return Result(data, lines)
+
+
+COMMAND = Command(
+    "publish", "export the avatar and publish it as the next version, queued for promotion", _add_arguments, _run
+)

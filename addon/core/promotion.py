@@ -1,0 +1,212 @@
+"""The promotion request a publish writes last, the record the promoter leaves, and a target's index.json.
+
+The request is the contract between the Blender side (which writes it to promotion/queue/) and the
+promoter (which runs without Blender): every artifact is named by its key, sha256 and size, so the
+promoter can prove it copies exactly what was published.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from .naming import InvalidNameError, Versioned, check_name
+
+FORMAT: Final = "avatar-forge/promotion-request@1"
+INDEX_FORMAT: Final = "avatar-forge/index@1"
+_SHA256_HEX_LENGTH: Final = 64
+
+
+class RequestError(ValueError):
+    """A request document that cannot be trusted; the message says which field."""
+
+
+def utc_now() -> str:
+    """An ISO 8601 UTC timestamp with a Z, to the second."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    key: str
+    sha256: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "sha256": self.sha256, "size": self.size}
+
+
+@dataclass(frozen=True)
+class Request:
+    name: str
+    version: int
+    vrm: Artifact
+    blend: Artifact
+    preset: str
+    spec_version: str
+    stats: dict[str, Any]
+    check: dict[str, Any]  # the rig check's summary: error and warning counts, finding codes
+    blender_version: str
+    vrm_addon_version: str | None
+    avatar_forge_version: str
+    created_by: str
+    created_at: str = field(default_factory=utc_now)
+
+    @property
+    def versioned(self) -> Versioned:
+        return Versioned(self.name, self.version)
+
+    @property
+    def artifacts(self) -> tuple[Artifact, ...]:
+        return (self.vrm, self.blend)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "version": self.version,
+            "artifacts": {"vrm": self.vrm.to_json(), "blend": self.blend.to_json()},
+            "preset": self.preset,
+            "spec_version": self.spec_version,
+            "stats": self.stats,
+            "check": self.check,
+            "blender_version": self.blender_version,
+            "vrm_addon_version": self.vrm_addon_version,
+            "avatar_forge_version": self.avatar_forge_version,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+        }
+
+    def encode(self) -> bytes:
+        return (json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n").encode()
+
+
+def _field(data: dict[str, Any], key: str, kind: type) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RequestError(f"request field {key!r} must be a {kind.__name__}")
+    return value
+
+
+def _artifact(data: dict[str, Any], role: str, expected_key: str) -> Artifact:
+    artifacts = _field(data, "artifacts", dict)
+    entry = artifacts.get(role)
+    if not isinstance(entry, dict):
+        raise RequestError(f"request lacks the {role} artifact")
+    key = _field(entry, "key", str)
+    if key != expected_key:
+        # Only the keys the name and version imply: a request cannot point the promoter anywhere else.
+        raise RequestError(f"{role} artifact key {key!r} should be {expected_key!r}")
+    sha = _field(entry, "sha256", str)
+    if len(sha) != _SHA256_HEX_LENGTH or any(c not in "0123456789abcdef" for c in sha):
+        raise RequestError(f"{role} artifact sha256 is not 64 lower-case hex digits")
+    size = _field(entry, "size", int)
+    if size < 0:
+        raise RequestError(f"{role} artifact size is negative")
+    return Artifact(key, sha, size)
+
+
+def parse_request(raw: bytes) -> Request:
+    """A request from its JSON bytes; raises RequestError when anything is missing or inconsistent."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(f"request is not JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise RequestError(f"request format is not {FORMAT}")
+    try:
+        name = check_name(_field(data, "name", str))
+    except InvalidNameError as exc:
+        raise RequestError(str(exc)) from None
+    version = _field(data, "version", int)
+    if version < 1:
+        raise RequestError("request version must be 1 or more")
+    stem = Versioned(name, version)
+    addon_version = data.get("vrm_addon_version")
+    return Request(
+        name=name,
+        version=version,
+        vrm=_artifact(data, "vrm", stem.export_key()),
+        blend=_artifact(data, "blend", stem.project_key()),
+        preset=_field(data, "preset", str),
+        spec_version=_field(data, "spec_version", str),
+        stats=_field(data, "stats", dict),
+        check=_field(data, "check", dict),
+        blender_version=_field(data, "blender_version", str),
+        vrm_addon_version=addon_version if isinstance(addon_version, str) else None,
+        avatar_forge_version=_field(data, "avatar_forge_version", str),
+        created_by=_field(data, "created_by", str),
+        created_at=_field(data, "created_at", str),
+    )
+
+
+def outcome_record(request_raw: bytes, status: str, detail: dict[str, Any]) -> bytes:
+    """What goes to promotion/done/ or failed/: the request as it was queued plus the promoter's result.
+
+    The original bytes are kept even when they do not parse, so a failed record shows what was sent.
+    """
+    try:
+        request: Any = json.loads(request_raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        request = request_raw.decode("utf-8", "replace")
+    record = {"request": request, "result": {"status": status, "at": utc_now(), **detail}}
+    return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    name: str
+    version: int
+    file: str
+    sha256: str
+    size: int
+    promoted_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "file": self.file,
+            "sha256": self.sha256,
+            "size": self.size,
+            "promoted_at": self.promoted_at,
+        }
+
+
+def parse_index(raw: bytes | None) -> list[dict[str, Any]]:
+    """The models an index.json lists (none when there is no index yet)."""
+    if not raw:
+        return []
+    data = json.loads(raw)
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, list):
+        raise ValueError("index.json has no 'models' list")
+    return [m for m in models if isinstance(m, dict)]
+
+
+def merge_index(raw: bytes | None, entry: IndexEntry) -> tuple[bytes, bool]:
+    """index.json with `entry` in it, sorted by name and version; False when it was already there.
+
+    An entry for the same file is kept as first written: promoting again must not change promoted_at.
+    """
+    models = parse_index(raw)
+    if any(m.get("file") == entry.file for m in models):
+        return raw or b"", False
+    models.append(entry.to_json())
+    models.sort(key=lambda m: (str(m.get("name")), int(m.get("version") or 0)))
+    document = {"format": INDEX_FORMAT, "models": models}
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode(), True
+
+
+def allowlist_lines(files: list[str]) -> list[str]:
+    """What a reviewer pastes into the frontend to make newly promoted models selectable."""
+    if not files:
+        return []
+    return [
+        "# Go, AllowedAvatarModels:",
+        *(f'\t"{f}": true,' for f in files),
+        "# static/js/avatar.js:",
+        *(f"  '{f}'," for f in files),
+    ]

@@ -1,0 +1,82 @@
+"""The promoter's TOML config: rclone remotes for the source bucket and the serving targets.
+
+    [source]
+    remote = "kasm:kasm/blender-avatars"      # any rclone path: remote:bucket/prefix, or a local folder
+
+    [targets.nfs]
+    remote = "/avatar-models"
+    [targets.mirror]
+    remote = "mirror:avatar-models"
+    s3 = true                                  # S3 targets are served with immutable Cache-Control
+    [targets.r2]
+    remote = "r2:avatar-models"
+    s3 = true
+
+    poll_seconds = 60                          # between runs without --once (before any table)
+    rclone = "rclone"                          # optional: the rclone binary
+
+Remotes come from rclone's config file or from RCLONE_CONFIG_<NAME>_* environment variables.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+TARGET_NAMES: Final = ("nfs", "mirror", "r2")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; one line naming the file and the key."""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    remote: str
+    s3: bool
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    targets: tuple[Target, ...]
+    poll_seconds: float
+    rclone: str | None
+
+
+def _remote(table: Any, where: str) -> str:
+    remote = table.get("remote") if isinstance(table, dict) else None
+    if not isinstance(remote, str) or not remote.strip():
+        raise ConfigError(f"{where}: 'remote' must be a non-empty rclone path")
+    return remote.strip()
+
+
+def load_config(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    source = _remote(data.get("source"), f"{path.name} [source]")
+    tables = data.get("targets")
+    if not isinstance(tables, dict) or not tables:
+        raise ConfigError(f"{path.name}: no [targets.nfs], [targets.mirror] or [targets.r2]")
+    targets = []
+    for name, table in tables.items():
+        if name not in TARGET_NAMES:
+            raise ConfigError(f"{path.name}: unknown target {name!r}; targets are {', '.join(TARGET_NAMES)}")
+        s3 = table.get("s3", False) if isinstance(table, dict) else False
+        if not isinstance(s3, bool):
+            raise ConfigError(f"{path.name} [targets.{name}]: 's3' must be true or false")
+        targets.append(Target(name, _remote(table, f"{path.name} [targets.{name}]"), s3))
+    poll = data.get("poll_seconds", 60)
+    if not isinstance(poll, int | float) or isinstance(poll, bool) or poll <= 0:
+        raise ConfigError(f"{path.name}: 'poll_seconds' must be a positive number")
+    binary = data.get("rclone")
+    if binary is not None and not isinstance(binary, str):
+        raise ConfigError(f"{path.name}: 'rclone' must be a path")
+    return Config(source, tuple(targets), float(poll), binary)

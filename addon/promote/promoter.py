@@ -1,0 +1,187 @@
+"""One pass over the promotion queue, oldest first.
+
+For each request: download and verify every artifact (size, sha256), check the VRM's structure, copy it
+to every target with `rclone copyto --immutable --checksum`, add it to each target's index.json, then
+record the outcome in promotion/done/ and remove the queue entry. A request that fails verification goes
+to promotion/failed/ with its reason and nothing of it is copied. Every step can be repeated, so a run
+killed anywhere is completed by the next one; storage trouble leaves the request queued for a retry.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core import naming
+from ..core.digest import digest_file
+from ..core.promotion import (
+    IndexEntry,
+    Request,
+    RequestError,
+    allowlist_lines,
+    merge_index,
+    outcome_record,
+    parse_request,
+    utc_now,
+)
+from ..core.vrm_inspect import inspect_vrm
+from .config import Config, Target
+from .rclone import IMMUTABLE_CACHE, INDEX_CACHE, Rclone, RcloneError, join
+
+Log = Callable[[str], None]
+
+
+class _RejectedError(Exception):
+    """The request or its artifacts are bad: it goes to failed/ and is never copied."""
+
+
+@dataclass
+class Outcome:
+    request: str  # the queue entry's file name
+    status: str  # promoted | failed | error | would promote | would fail
+    reason: str | None = None
+    file: str | None = None
+    targets: dict[str, str] = field(default_factory=dict)  # target -> copied | already there
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request": self.request,
+            "status": self.status,
+            "reason": self.reason,
+            "file": self.file,
+            "targets": self.targets,
+        }
+
+
+@dataclass
+class PassReport:
+    dry_run: bool
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def newly_promoted(self) -> list[str]:
+        # A request finished by this run; one whose outcome an earlier, killed run recorded has no file here.
+        return [o.file for o in self.outcomes if o.status == "promoted" and o.file]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status in ("promoted", "would promote") for o in self.outcomes)
+
+    def to_json(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            counts[o.status] = counts.get(o.status, 0) + 1
+        return {
+            "dry_run": self.dry_run,
+            "counts": counts,
+            "outcomes": [o.to_json() for o in self.outcomes],
+            "allowlist": allowlist_lines(self.newly_promoted),
+        }
+
+
+class Promoter:
+    def __init__(self, config: Config, rclone: Rclone, log: Log | None = None) -> None:
+        self.config = config
+        self.rclone = rclone
+        self.log = log or (lambda _line: None)
+
+    def _source(self, key: str) -> str:
+        return join(self.config.source, key)
+
+    def queued(self) -> list[str]:
+        """Queue entries, oldest first (by upload time, then name)."""
+        entries = self.rclone.lsjson(self._source(naming.QUEUE))
+        ordered = sorted(entries, key=lambda e: (str(e.get("ModTime", "")), str(e.get("Name", ""))))
+        return [str(e["Name"]) for e in ordered if str(e.get("Name", "")).endswith(".json")]
+
+    def run_pass(self, dry_run: bool = False) -> PassReport:
+        report = PassReport(dry_run)
+        for entry in self.queued():
+            outcome = self._one(entry, dry_run)
+            self.log(f"{entry}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
+            report.outcomes.append(outcome)
+        return report
+
+    def _one(self, entry: str, dry_run: bool) -> Outcome:
+        queue_key = f"{naming.QUEUE}{entry}"
+        try:
+            raw = self.rclone.cat(self._source(queue_key))
+            if raw is None:  # another promoter took it meanwhile
+                return Outcome(entry, "error", "the queue entry vanished")
+            if not dry_run and self._already_recorded(entry):
+                # A run killed after recording the outcome: only the queue entry is left to remove.
+                self.rclone.deletefile(self._source(queue_key))
+                return Outcome(entry, "promoted", "recorded by an earlier run")
+            with tempfile.TemporaryDirectory(prefix="avatar-forge-promote-") as scratch:
+                try:
+                    request, vrm = self._verified(entry, raw, Path(scratch))
+                except _RejectedError as exc:
+                    if not dry_run:
+                        self._record(entry, raw, naming.FAILED, {"reason": str(exc)})
+                    return Outcome(entry, "would fail" if dry_run else "failed", str(exc))
+                file = f"{request.versioned.stem}.vrm"
+                if dry_run:
+                    return Outcome(entry, "would promote", file=file)
+                targets = {t.name: self._deliver(t, vrm, request, file) for t in self.config.targets}
+            detail = {"file": file, "sha256": request.vrm.sha256, "size": request.vrm.size, "targets": targets}
+            self._record(entry, raw, naming.DONE, detail)
+            return Outcome(entry, "promoted", file=file, targets=targets)
+        except RcloneError as exc:
+            return Outcome(entry, "error", f"{exc}; left queued for the next run")
+
+    def _already_recorded(self, entry: str) -> bool:
+        return any(self.rclone.exists(self._source(f"{folder}{entry}")) for folder in (naming.DONE, naming.FAILED))
+
+    def _verified(self, entry: str, raw: bytes, scratch: Path) -> tuple[Request, Path]:
+        """The request and a local copy of its VRM whose bytes are proven to be what was published."""
+        try:
+            request = parse_request(raw)
+        except RequestError as exc:
+            raise _RejectedError(str(exc)) from None
+        if f"{request.versioned.stem}.json" != entry:
+            raise _RejectedError(f"queue entry {entry} describes {request.versioned.stem}")
+        local: dict[str, Path] = {}
+        for artifact in request.artifacts:
+            path = scratch / artifact.key.rsplit("/", 1)[-1]
+            if not self.rclone.exists(self._source(artifact.key)):
+                raise _RejectedError(f"{artifact.key} is missing")
+            self.rclone.copyto(self._source(artifact.key), str(path), immutable=False)
+            digest = digest_file(path)
+            if digest.size != artifact.size:
+                raise _RejectedError(f"{artifact.key} is {digest.size} bytes, the request says {artifact.size}")
+            if digest.sha256 != artifact.sha256:
+                raise _RejectedError(f"{artifact.key} sha256 {digest.sha256} differs from the request's")
+            local[artifact.key] = path
+        vrm = local[request.vrm.key]
+        problems = inspect_vrm(vrm.read_bytes()).problems
+        if problems:
+            raise _RejectedError(f"{request.vrm.key} is not a valid VRM: {'; '.join(problems)}")
+        return request, vrm
+
+    def _deliver(self, target: Target, vrm: Path, request: Request, file: str) -> str:
+        """Copies the verified VRM to a target and lists it in the target's index.json."""
+        dest = join(target.remote, file)
+        existed = self.rclone.exists(dest)
+        # --immutable: an existing file with other content is an error, never replaced.
+        self.rclone.copyto(str(vrm), dest, immutable=True, header=IMMUTABLE_CACHE if target.s3 else None)
+        index_path = join(target.remote, "index.json")
+        entry = IndexEntry(request.name, request.version, file, request.vrm.sha256, request.vrm.size, utc_now())
+        updated, changed = merge_index(self.rclone.cat(index_path), entry)
+        if changed:
+            with tempfile.TemporaryDirectory(prefix="avatar-forge-index-") as scratch:
+                local = Path(scratch) / "index.json"
+                local.write_bytes(updated)
+                self.rclone.copyto(str(local), index_path, immutable=False, header=INDEX_CACHE if target.s3 else None)
+        return "already there" if existed else "copied"
+
+    def _record(self, entry: str, raw: bytes, folder: str, detail: dict[str, Any]) -> None:
+        """Writes the outcome beside the queue, then removes the queue entry (in that order: see _one)."""
+        status = "promoted" if folder == naming.DONE else "failed"
+        with tempfile.TemporaryDirectory(prefix="avatar-forge-record-") as scratch:
+            local = Path(scratch) / entry
+            local.write_bytes(outcome_record(raw, status, detail))
+            self.rclone.copyto(str(local), self._source(f"{folder}{entry}"), immutable=False)
+        self.rclone.deletefile(self._source(f"{naming.QUEUE}{entry}"))
