@@ -156,12 +156,17 @@ def _body_mesh(spacing: float, name: str) -> tuple[bpy.types.Mesh, list[tuple[in
     eye_ranges: list[tuple[int, int]] = []
     for bone in demo_rig.demo_bones():
         if bone.vrm in ("leftEye", "rightEye"):
-            start = len(bm.verts)
-            segments = 16
+            # Built apart and appended: create_uvsphere inside a 200k-vertex bmesh takes seconds.
+            eye = bmesh.new()
             bmesh.ops.create_uvsphere(
-                bm, u_segments=segments, v_segments=segments // 2, radius=_EYE_RADIUS,
-                matrix=Matrix.Translation(bone.head),
-            )  # fmt: skip
+                eye, u_segments=16, v_segments=8, radius=_EYE_RADIUS, matrix=Matrix.Translation(bone.head)
+            )
+            eye_mesh = bpy.data.meshes.new("eye")
+            eye.to_mesh(eye_mesh)
+            eye.free()
+            start = len(bm.verts)
+            bm.from_mesh(eye_mesh)
+            bpy.data.meshes.remove(eye_mesh)
             eye_ranges.append((start, len(bm.verts)))
     mesh = bpy.data.meshes.new(name)
     bm.to_mesh(mesh)
@@ -196,7 +201,7 @@ def _armature(name: str, lift: float, scene: bpy.types.Scene) -> bpy.types.Objec
 
 
 def _skin_weights(body: bpy.types.Object, co: FloatArray, eye_ranges: list[tuple[int, int]], lift: float) -> IntArray:
-    """Vertex groups for every bone; returns each vertex's strongest bone name index (into bones)."""
+    """Vertex groups for every bone; returns each vertex's body part (index into demo_look.PARTS)."""
     bones = [b for b in demo_rig.demo_bones() if b.radius_head is not None]
     eyes = [b for b in demo_rig.demo_bones() if b.vrm in ("leftEye", "rightEye")]
     all_bones = bones + eyes
@@ -224,7 +229,8 @@ def _skin_weights(body: bpy.types.Object, co: FloatArray, eye_ranges: list[tuple
     for eye, (start, stop) in zip(eyes, eye_ranges, strict=True):
         groups[eye.name].add(list(range(start, stop)), 1.0, "REPLACE")
         owner[start:stop] = all_bones.index(eye)
-    return np.array([demo_look.PARTS.index(demo_look.part_of_bone(all_bones[i].name)) for i in owner])
+    part_of = np.array([demo_look.PARTS.index(demo_look.part_of_bone(b.name)) for b in all_bones])
+    return part_of[owner]
 
 
 def _uvs_and_material(body: bpy.types.Object, co: FloatArray, part: IntArray, name: str) -> None:
