@@ -77,6 +77,7 @@ def routed(command: str) -> Callable[[dict[str, Any], ServerConfig], Any]:
     route = ROUTES[command]
 
     def handler(params: dict[str, Any], config: ServerConfig) -> Any:
+        args, kwargs = route.arguments(params)  # bad params are the client's error, whatever has landed
         try:
             module = importlib.import_module(f"..blender.{route.module}", __package__)
             function = getattr(module, route.function)
@@ -88,7 +89,6 @@ def routed(command: str) -> Callable[[dict[str, Any], ServerConfig], Any]:
                 f"{command} is not available yet: this build of Avatar Forge has no "
                 f"blender.{route.module}.{route.function}"
             ) from None
-        args, kwargs = route.arguments(params)
         result = function(*args, **kwargs)
         return result.to_json() if hasattr(result, "to_json") else result
 

@@ -11,6 +11,7 @@ import hmac
 import selectors
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +20,9 @@ from ..core.protocol import BadMessage, MessageTooLargeError, Request, RequestDe
 from .config import ConfigError, ServerConfig
 
 READ_SIZE = 65536
+# After refusing a client, its unread bytes are drained for this long before the socket closes: closing
+# with unread input sends a reset, which can destroy the error reply before the client reads it.
+DRAIN_SECONDS = 5.0
 AUTH_HELP = 'authentication required: send {"type": "auth", "params": {"token": "<token>"}} first'
 
 
@@ -39,6 +43,7 @@ class _Connection:
     outbox: bytearray = field(default_factory=bytearray)
     in_flight: int = 0  # jobs queued for the main thread, whose replies must come before any later one
     closing: bool = False  # close once the outbox is written
+    drain_until: float = 0.0  # set once closing: reads are discarded until EOF or then
 
 
 # (request, peer) -> the reply, when it can be answered without Blender; None sends it to the main thread
@@ -117,6 +122,9 @@ class Listener:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
+            now = time.monotonic()
+            for expired in [c for c in self._connections.values() if c.drain_until and c.drain_until < now]:
+                self._drop(expired)
             for key, events in self._selector.select(timeout=1.0):
                 if key.data == "accept":
                     self._accept()
@@ -172,7 +180,7 @@ class Listener:
         if not data:  # the client left, maybe mid-request: its queued jobs' replies are dropped
             self._drop(conn)
             return
-        if conn.closing:
+        if conn.closing:  # refused: whatever else it sends is discarded
             return
         try:
             messages = conn.decoder.feed(data)
@@ -226,7 +234,11 @@ class Listener:
             self._drop(conn)
             return
         if not conn.outbox and conn.closing:
-            self._drop(conn)
+            if not conn.drain_until:
+                conn.drain_until = time.monotonic() + DRAIN_SECONDS
+                with contextlib.suppress(OSError):
+                    conn.sock.shutdown(socket.SHUT_WR)
+            self._selector.modify(conn.sock, selectors.EVENT_READ, conn.id)
             return
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbox else 0)
         self._selector.modify(conn.sock, events, conn.id)
