@@ -95,7 +95,8 @@ class Client:
                     pass
                 else:
                     self._buffer = text[end:].encode()
-                    return value
+                    reply: dict[str, Any] = value
+                    return reply
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise ConnectionError("server closed the connection")

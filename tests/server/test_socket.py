@@ -24,7 +24,7 @@ TOKEN = "s3cret-token-0123456789"
 def server(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory):
     temp = tmp_path_factory.mktemp("server-temp")
     with Serving("--blend", demo_blend, env={"TMPDIR": str(temp)}) as serving:
-        serving.temp = temp  # type: ignore[attr-defined]
+        serving.temp = temp
         yield serving
 
 
