@@ -23,13 +23,17 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> Result:
+    try:
+        # The name first, before Blender's modules load: a bad one is refused at once.
+        name = check_name(args.name)
+    except InvalidNameError as exc:
+        raise UsageError(str(exc)) from None
     from ..blender import paths, publish, vrm_addon, vrm_export
 
     try:
-        name = check_name(args.name)
         preset = get_preset(args.preset, paths.user_presets_dir())
         target = open_storage(root=args.root, s3_url=args.s3, endpoint_url=args.endpoint_url)
-    except (InvalidNameError, PresetError, ValueError) as exc:
+    except (PresetError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     if args.endpoint_url and not args.s3:
         raise UsageError("--endpoint-url goes with --s3")

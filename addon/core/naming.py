@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import Final, NamedTuple
 
 NAME_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
-_NAME: Final = re.compile(rf"^{NAME_PATTERN}$")
-_VERSIONED: Final = re.compile(rf"^(?P<name>{NAME_PATTERN})-v(?P<version>[1-9][0-9]{{0,8}})$")
+_NAME: Final = re.compile(NAME_PATTERN)
+_VERSIONED: Final = re.compile(rf"(?P<name>{NAME_PATTERN})-v(?P<version>[1-9][0-9]{{0,8}})")
 
 EXPORTS: Final = "exports/"
 PROJECTS: Final = "projects/"
@@ -49,7 +49,7 @@ class Versioned(NamedTuple):
 
 def check_name(name: str) -> str:
     """`name` when it is a valid model name; raises InvalidNameError otherwise."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidNameError(
             f"invalid model name {name!r}: use 1-64 letters, digits, '-' or '_', starting with a letter or digit"
         )
@@ -58,7 +58,7 @@ def check_name(name: str) -> str:
 
 def parse_stem(stem: str) -> Versioned | None:
     """`Companion-A-v2` -> ("Companion-A", 2); None for anything else."""
-    match = _VERSIONED.match(stem)
+    match = _VERSIONED.fullmatch(stem)
     return Versioned(match["name"], int(match["version"])) if match else None
 
 

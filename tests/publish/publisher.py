@@ -1,0 +1,64 @@
+"""A publisher without Blender, for tests and benchmarks: the same upload path publish() takes after its
+export (claim a version, upload the .vrm and the .blend, queue the request last), on ready-made files.
+
+    python -m tests.publish.publisher --name N --vrm F --blend F (--root DIR | --s3 URL [--endpoint-url E])
+                                      [--wait]
+
+--wait prints "ready" once imports are done and starts on the next line of stdin, so a test can start
+several at the same instant, or time a kill to land inside the publish rather than in Python's start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from addon.core.naming import Versioned
+from addon.core.promotion import Artifact, Request
+from addon.storage.release import publish_files
+from addon.storage.targets import open_storage
+
+
+def describe(stem: Versioned, vrm: Artifact, blend: Artifact) -> Request:
+    return Request(
+        name=stem.name,
+        version=stem.version,
+        vrm=vrm,
+        blend=blend,
+        preset="companions-web",
+        spec_version="1.0",
+        stats={"triangles": 12},
+        check={"errors": 0, "warnings": 0, "codes": []},
+        blender_version="none (test publisher)",
+        vrm_addon_version=None,
+        avatar_forge_version="0.1.0",
+        created_by="tests",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--vrm", required=True, type=Path)
+    parser.add_argument("--blend", required=True, type=Path)
+    parser.add_argument("--root")
+    parser.add_argument("--s3")
+    parser.add_argument("--endpoint-url")
+    parser.add_argument("--wait", action="store_true")
+    args = parser.parse_args()
+    storage = open_storage(root=args.root, s3_url=args.s3, endpoint_url=args.endpoint_url)
+    if args.wait:
+        print("ready", flush=True)
+        sys.stdin.readline()
+    started = time.perf_counter()
+    release = publish_files(storage, args.name, args.vrm, args.blend, describe=describe)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"version": release.request.version, "vrm": release.vrm_url, "seconds": seconds}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

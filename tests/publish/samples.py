@@ -1,0 +1,53 @@
+"""Small VRM files made in plain Python (no Blender), for tests and benchmarks of publishing.
+
+They are structurally real VRM 1.0 GLBs (header, JSON and BIN chunks, VRMC_vrm with every required bone
+on a node), so the promoter's checks pass or fail on them for the reasons a real export would.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+from addon.core.humanoid import REQUIRED_VRM1
+from addon.core.presets import VRM1_LICENSE_URL
+
+
+def make_vrm(
+    size: int = 4096,
+    *,
+    license_url: str = VRM1_LICENSE_URL,
+    drop_bones: tuple[str, ...] = (),
+    salt: str = "",
+) -> bytes:
+    """A VRM 1.0 GLB of about `size` bytes (the BIN chunk is padding that varies with `salt`)."""
+    bones = sorted(REQUIRED_VRM1 - set(drop_bones))
+    document: dict[str, Any] = {
+        "asset": {"version": "2.0", "generator": "avatar-forge tests"},
+        "extensionsUsed": ["VRMC_vrm"],
+        "nodes": [{"name": b} for b in bones],
+        "extensions": {
+            "VRMC_vrm": {
+                "specVersion": "1.0",
+                "meta": {"name": f"sample{salt}", "authors": ["tests"], "licenseUrl": license_url},
+                "humanoid": {"humanBones": {b: {"node": i} for i, b in enumerate(bones)}},
+            }
+        },
+    }
+    text = json.dumps(document).encode()
+    text += b" " * (-len(text) % 4)
+    pattern = (salt.encode() or b"\x00") + b"avatar-forge"
+    body_size = max(0, size - 28 - len(text))
+    body_size -= body_size % 4
+    body = (pattern * (body_size // len(pattern) + 1))[:body_size]
+    total = 12 + 8 + len(text) + 8 + len(body)
+    return b"".join(
+        [
+            struct.pack("<4sII", b"glTF", 2, total),
+            struct.pack("<II", len(text), 0x4E4F534A),
+            text,
+            struct.pack("<II", len(body), 0x004E4942),
+            body,
+        ]
+    )

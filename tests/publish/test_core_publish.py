@@ -1,0 +1,127 @@
+"""Names, versions, the request format and the structural VRM check: pure Python, no Blender."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from addon.core import naming
+from addon.core.promotion import Artifact, IndexEntry, Request, RequestError, merge_index, parse_request
+from addon.core.vrm_inspect import inspect_vrm
+from tests.publish.samples import make_vrm
+
+
+@pytest.mark.parametrize("name", ["../x", "a b", "", ".hidden", "-dash", "x/y", "a.b", "é", "x" * 65, "A\n"])
+def test_names_that_could_escape_or_confuse_are_refused(name):
+    with pytest.raises(naming.InvalidNameError, match="invalid model name"):
+        naming.check_name(name)
+
+
+@pytest.mark.parametrize("name", ["Companion-A", "a", "X_1", "0" * 64])
+def test_plain_names_are_accepted(name):
+    assert naming.check_name(name) == name
+
+
+def test_next_version_counts_exports_queue_done_failed_and_claims_of_that_name_only():
+    keys = [
+        "exports/A-v1.vrm",
+        "projects/A-v9.blend",  # projects/ alone does not count: the issue says exports/ and promotion/
+        "promotion/done/A-v2.json",
+        "promotion/failed/A-v3.json",
+        "promotion/claims/A-v5/123-host-1-ab",
+        "exports/A-B-v7.vrm",  # another model whose name starts the same
+        "exports/.A-v8.vrm.1a2b.tmp",  # an interrupted copy is not a version
+    ]
+    assert naming.next_version("A", keys) == 6
+    assert naming.next_version("A-B", keys) == 8
+    assert naming.next_version("New", keys) == 1
+
+
+def test_versioned_keys_follow_the_storage_layout():
+    stem = naming.Versioned("Companion-A", 2)
+    assert stem.export_key() == "exports/Companion-A-v2.vrm"
+    assert stem.project_key() == "projects/Companion-A-v2.blend"
+    assert stem.request_key() == "promotion/queue/Companion-A-v2.json"
+    assert naming.parse_key("promotion/done/Companion-A-v2.json") == stem
+
+
+def _request(**changes) -> bytes:
+    request = Request(
+        name="A",
+        version=1,
+        vrm=Artifact("exports/A-v1.vrm", "a" * 64, 10),
+        blend=Artifact("projects/A-v1.blend", "b" * 64, 20),
+        preset="companions-web",
+        spec_version="1.0",
+        stats={"triangles": 3},
+        check={"errors": 0, "warnings": 1, "codes": []},
+        blender_version="4.5.0",
+        vrm_addon_version="3.0.0",
+        avatar_forge_version="0.1.0",
+        created_by="artist",
+    )
+    data = request.to_json()
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+def test_a_request_round_trips_with_every_field_the_promoter_needs():
+    request = parse_request(_request())
+    assert request.versioned == naming.Versioned("A", 1)
+    assert request.vrm.sha256 == "a" * 64 and request.blend.size == 20
+    data = json.loads(_request())
+    assert data["created_at"].endswith("Z")
+    for key in ("preset", "spec_version", "stats", "check", "blender_version", "vrm_addon_version", "created_by"):
+        assert key in data
+
+
+def test_a_request_cannot_point_the_promoter_at_another_key():
+    data = json.loads(_request())
+    data["artifacts"]["vrm"]["key"] = "exports/B-v1.vrm"
+    with pytest.raises(RequestError, match=re.escape("should be 'exports/A-v1.vrm'")):
+        parse_request(json.dumps(data).encode())
+    with pytest.raises(RequestError, match="invalid model name"):
+        parse_request(_request(name="../etc"))
+    with pytest.raises(RequestError, match="not JSON"):
+        parse_request(b"{")
+
+
+def test_index_gains_an_entry_once_and_keeps_the_first_promotion_time():
+    first = IndexEntry("A", 1, "A-v1.vrm", "a" * 64, 10, "2026-01-01T00:00:00Z")
+    raw, changed = merge_index(None, first)
+    assert changed
+    again, changed = merge_index(raw, IndexEntry("A", 1, "A-v1.vrm", "a" * 64, 10, "2027-01-01T00:00:00Z"))
+    assert not changed and again == raw
+    raw, _ = merge_index(raw, IndexEntry("A", 2, "A-v2.vrm", "c" * 64, 11, "2026-01-02T00:00:00Z"))
+    models = json.loads(raw)["models"]
+    assert [m["file"] for m in models] == ["A-v1.vrm", "A-v2.vrm"]
+    assert models[0]["promoted_at"] == "2026-01-01T00:00:00Z"
+
+
+def test_a_sample_vrm_passes_the_structural_check():
+    report = inspect_vrm(make_vrm())
+    assert report.ok, report.problems
+    assert report.spec_version == "1.0" and len(report.bones) == 15
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (make_vrm()[:-8], "truncated"),
+        (b"PK\x03\x04" + make_vrm()[4:], "no glTF magic"),
+        (make_vrm(license_url="https://example.com/mine"), "licenseUrl"),
+        (make_vrm(drop_bones=("leftHand", "hips")), "required humanoid bones not mapped: hips, leftHand"),
+        (make_vrm()[:12], "only 12 bytes"),
+    ],
+)
+def test_broken_vrms_are_rejected_with_the_reason(data, problem):
+    report = inspect_vrm(data)
+    assert not report.ok
+    assert problem in "; ".join(report.problems)
+
+
+def test_a_plain_gltf_is_not_a_vrm():
+    data = make_vrm().replace(b'"VRMC_vrm"', b'"XXXX_vrm"')
+    assert "no VRMC_vrm or VRM extension" in inspect_vrm(data).problems[0]

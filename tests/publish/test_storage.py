@@ -1,0 +1,184 @@
+"""Publishing's upload path on both backends (a folder root and a real S3 server), without Blender:
+versions, racing publishers, and kill -9 at random instants."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from addon.core.naming import QUEUE
+from addon.core.promotion import parse_request
+from tests.conftest import ROOT
+from tests.publish.conftest import publisher_command, run_publisher
+from tests.publish.samples import make_vrm
+
+
+@dataclass
+class Backend:
+    kind: str
+    args: list[str]
+    # Every object a reader can see under a final name, with its bytes.
+    objects: Callable[[], dict[str, bytes]]
+    put: Callable[[str, bytes], None]
+
+
+@pytest.fixture(params=["root", "s3"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "root":
+        root = tmp_path / "s3-mount-standin"
+        root.mkdir()
+
+        def objects() -> dict[str, bytes]:
+            # Everything in the folder, not what our lister chooses to show: hidden temporaries are the one
+            # thing allowed to be partial.
+            return {
+                p.relative_to(root).as_posix(): p.read_bytes()
+                for p in root.rglob("*")
+                if p.is_file() and not p.name.startswith(".")
+            }
+
+        def put(key: str, data: bytes) -> None:
+            (root / key).parent.mkdir(parents=True, exist_ok=True)
+            (root / key).write_bytes(data)
+
+        return Backend("root", ["--root", str(root)], objects, put)
+    url = request.getfixturevalue("s3_url")
+    server = request.getfixturevalue("kasm")
+    client = server.client()
+    bucket, prefix = url[len("s3://") :].split("/", 1)
+
+    def s3_objects() -> dict[str, bytes]:
+        listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("Contents", [])
+        return {
+            o["Key"][len(prefix) + 1 :]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed
+        }
+
+    def s3_put(key: str, data: bytes) -> None:
+        client.put_object(Bucket=bucket, Key=f"{prefix}/{key}", Body=data)
+
+    return Backend("s3", ["--s3", url, "--endpoint-url", server.endpoint], s3_objects, s3_put)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A VRM just over the multipart threshold (so S3 uploads go in parts) and a 1 MB stand-in .blend."""
+    folder = tmp_path_factory.mktemp("artifacts")
+    vrm, blend = folder / "model.vrm", folder / "model.blend"
+    vrm.write_bytes(make_vrm(17 * 1024 * 1024))
+    blend.write_bytes(b"BLENDER-v405" + os.urandom(1024 * 1024))
+    return vrm, blend
+
+
+def assert_consistent(objects: dict[str, bytes], vrm: bytes, blend: bytes) -> list[int]:
+    """No partial object under a final name, no queue entry without both complete artifacts; the queued versions."""
+    for key, data in objects.items():
+        if key.startswith("exports/"):
+            assert data == vrm, f"{key} is not the whole VRM ({len(data)} of {len(vrm)} bytes)"
+        elif key.startswith("projects/"):
+            assert data == blend, f"{key} is not the whole .blend ({len(data)} of {len(blend)} bytes)"
+    versions = []
+    for key, data in objects.items():
+        if key.startswith(QUEUE):
+            request = parse_request(data)
+            for artifact in request.artifacts:
+                assert artifact.key in objects, f"{key} queued without {artifact.key}"
+                assert hashlib.sha256(objects[artifact.key]).hexdigest() == artifact.sha256
+            versions.append(request.version)
+    return sorted(versions)
+
+
+def test_an_existing_v3_makes_the_next_publish_v4_and_nothing_is_overwritten(backend, files):
+    vrm, blend = files
+    backend.put("exports/Companion-A-v3.vrm", b"the v3 that was there")
+    result = run_publisher("Companion-A", vrm, blend, backend.args)
+    assert result["version"] == 4
+    objects = backend.objects()
+    assert objects["exports/Companion-A-v3.vrm"] == b"the v3 that was there"
+    assert objects["exports/Companion-A-v4.vrm"] == vrm.read_bytes()
+    assert objects["projects/Companion-A-v4.blend"] == blend.read_bytes()
+    request = parse_request(objects["promotion/queue/Companion-A-v4.json"])
+    assert request.vrm.sha256 == hashlib.sha256(vrm.read_bytes()).hexdigest()
+    assert request.blend.size == blend.stat().st_size
+
+
+def test_s3_objects_carry_rclone_md5_and_our_sha256(kasm, s3_url, files):
+    vrm, blend = files
+    run_publisher("Meta", vrm, blend, ["--s3", s3_url, "--endpoint-url", kasm.endpoint])
+    bucket, prefix = s3_url[len("s3://") :].split("/", 1)
+    head = kasm.client().head_object(Bucket=bucket, Key=f"{prefix}/exports/Meta-v1.vrm")
+    metadata = {k.lower(): v for k, v in head["Metadata"].items()}
+    data = vrm.read_bytes()
+    import base64
+
+    assert metadata["md5chksum"] == base64.b64encode(hashlib.md5(data).digest()).decode()
+    assert metadata["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def _start_waiting(name: str, vrm: Path, blend: Path, args: list[str]) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        publisher_command(name, vrm, blend, args, wait=True),
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
+def test_publishers_racing_for_one_name_get_distinct_versions(backend, files):
+    vrm, blend = files
+    racers = [_start_waiting("Racer", vrm, blend, backend.args) for _ in range(3)]
+    for process in racers:  # all go at once
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    versions = []
+    for process in racers:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        versions.append(json.loads(out)["version"])
+    assert sorted(versions) == [1, 2, 3]
+    assert assert_consistent(backend.objects(), vrm.read_bytes(), blend.read_bytes()) == [1, 2, 3]
+
+
+TRIALS_PER_BACKEND = 12
+
+
+def test_kill_9_at_random_instants_leaves_no_partial_object_and_no_orphan_queue_entry(backend, files):
+    vrm, blend = files
+    vrm_bytes, blend_bytes = vrm.read_bytes(), blend.read_bytes()
+    # One uninterrupted publish measures how long a publish takes on this backend, here, now.
+    timer = _start_waiting("Victim", vrm, blend, backend.args)
+    out, err = timer.communicate("go\n", timeout=120)
+    assert timer.returncode == 0, err
+    duration = json.loads(out)["seconds"]
+    rng = random.Random(6)
+    outcomes = {"killed": 0, "finished": 0}
+    for _ in range(TRIALS_PER_BACKEND):
+        process = _start_waiting("Victim", vrm, blend, backend.args)
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        time.sleep(rng.uniform(0.0, duration))
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+        outcomes["killed" if process.returncode == -signal.SIGKILL else "finished"] += 1
+        assert_consistent(backend.objects(), vrm_bytes, blend_bytes)
+    assert outcomes["killed"] >= TRIALS_PER_BACKEND // 2, outcomes  # most kills must land inside a publish
+    # And publishing still works after all that debris: the next version is above every claim.
+    after = run_publisher("Victim", vrm, blend, backend.args)
+    versions = assert_consistent(backend.objects(), vrm_bytes, blend_bytes)
+    assert after["version"] == max(versions)
