@@ -55,6 +55,11 @@ class AvatarForgePreferences(bpy.types.AddonPreferences):
         ],
         default=settings.DEFAULT_EXECUTE_CODE_POLICY,
     )
+    mcp_audit_code: BoolProperty(  # type: ignore[valid-type]
+        name="Log executed code",
+        description="Also write the code MCP clients execute into the audit log (it may hold anything they sent)",
+        default=False,
+    )
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -70,6 +75,7 @@ class AvatarForgePreferences(bpy.types.AddonPreferences):
         col.prop(self, "mcp_token_file")
         col.prop(self, "mcp_auto_start")
         col.prop(self, "execute_code_policy")
+        col.prop(self, "mcp_audit_code")
 
 
 def get(context: bpy.types.Context | None = None) -> AvatarForgePreferences | None:

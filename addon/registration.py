@@ -10,7 +10,9 @@ from __future__ import annotations
 import bpy
 
 from .preferences import AvatarForgePreferences
+from .server import runtime as mcp_runtime
 from .ui.ops_demo import AVATARFORGE_OT_add_demo_avatar
+from .ui.ops_server import AVATARFORGE_OT_mcp_start, AVATARFORGE_OT_mcp_stop
 from .ui.panel_export import AVATARFORGE_PT_export
 from .ui.panel_mcp import AVATARFORGE_PT_mcp
 from .ui.panel_publish import AVATARFORGE_PT_publish
@@ -19,6 +21,8 @@ from .ui.panel_rig import AVATARFORGE_PT_rig
 CLASSES: tuple[type, ...] = (
     AvatarForgePreferences,
     AVATARFORGE_OT_add_demo_avatar,
+    AVATARFORGE_OT_mcp_start,
+    AVATARFORGE_OT_mcp_stop,
     AVATARFORGE_PT_mcp,
     AVATARFORGE_PT_rig,
     AVATARFORGE_PT_export,
@@ -34,9 +38,11 @@ def register() -> None:
         bpy.utils.register_class(cls)
     for owner, attribute, group in POINTERS:
         setattr(owner, attribute, bpy.props.PointerProperty(type=group))  # type: ignore[func-returns-value]
+    mcp_runtime.register()  # MCP server auto-start (a preference)
 
 
 def unregister() -> None:
+    mcp_runtime.unregister()  # stops a running MCP server: its sockets must not outlive the add-on
     for owner, attribute, _group in reversed(POINTERS):
         delattr(owner, attribute)
     for cls in reversed(CLASSES):

@@ -60,8 +60,8 @@ def served(demo_blend: Path):
 
 @pytest.fixture(scope="module")
 def blender_mcp(served: Serving, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    prompt = {"user_prompt": "test"}
-    calls = [
+    prompt: dict[str, Any] = {"user_prompt": "test"}
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("get_scene_info", prompt),
         ("get_object_info", {"object_name": "AvatarBody", **prompt}),
         ("execute_blender_code", {"code": "print(bpy.data.objects['Avatar'].type)", **prompt}),
@@ -134,8 +134,8 @@ def test_blender_mcp_pings_with_polyhaven_status_and_every_command_succeeded(ble
 def mcp_for_blender(served: Serving, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if not MCP_FOR_BLENDER.exists():
         pytest.fail("mcp-for-blender is missing: run `make venv` (it builds .venv-mcp4b)")
-    prompt = {"user_prompt": "test"}
-    calls = [
+    prompt: dict[str, Any] = {"user_prompt": "test"}
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("execute_blender_code", {"code": "print(sorted(o.name for o in bpy.data.objects)[:2])", **prompt}),
         ("execute_blender_code", {"code": "x = 1\nraise RuntimeError('bad weights')", **prompt}),
     ]
