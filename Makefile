@@ -19,6 +19,19 @@ $(READY): requirements.txt
 
 venv: $(READY)
 
+# mcp-for-blender (BlenderMCP's newer MCP server) for the socket server's compatibility tests. It gets a
+# virtualenv of its own: it installs into the same `blender_mcp` package as blender-mcp 1.5.5 in .venv.
+MCP4B := .venv-mcp4b
+MCP4B_READY := $(MCP4B)/.ready
+
+$(MCP4B_READY): requirements-mcp4b.txt
+	@test -x $(MCP4B)/bin/python || $(PYTHON) -m venv $(MCP4B)
+	$(MCP4B)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-mcp4b.txt
+	@touch $@
+
+venv: $(MCP4B_READY)
+test: $(MCP4B_READY)
+
 build: $(READY)
 	$(BIN)/python build.py
 
