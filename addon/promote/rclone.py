@@ -14,8 +14,16 @@ IMMUTABLE_CACHE: Final = "Cache-Control: public, max-age=31536000, immutable"
 INDEX_CACHE: Final = "Cache-Control: no-cache"
 
 
+# rclone's exit code for a missing file or folder.
+NOT_FOUND: Final = 3
+
+
 class RcloneError(RuntimeError):
     """rclone failed: storage unreachable, permission refused, or an immutable file that differs."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def find_rclone(configured: str | None = None) -> str:
@@ -25,7 +33,9 @@ def find_rclone(configured: str | None = None) -> str:
         found = shutil.which(candidate)
         if found:
             return found
-    raise RcloneError(f"rclone not found (tried {', '.join(candidates)}); install it or set 'rclone' in the config")
+    raise RcloneError(
+        f"rclone not found (tried {', '.join(candidates)}); install it or set 'rclone' in the config", NOT_FOUND
+    )
 
 
 def join(remote: str, key: str) -> str:
@@ -47,7 +57,7 @@ class Rclone:
         if done.returncode != 0:
             lines = [line for line in done.stderr.decode(errors="replace").splitlines() if "ERROR" in line]
             detail = (lines or done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
-            raise RcloneError(f"rclone {args[0]} failed: {detail}")
+            raise RcloneError(f"rclone {args[0]} failed: {detail}", done.returncode)
         return done.stdout
 
     def lsjson(self, path: str) -> list[dict[str, Any]]:
@@ -55,18 +65,22 @@ class Rclone:
         try:
             entries = json.loads(self.run("lsjson", "--files-only", path))
         except RcloneError as exc:
-            if "directory not found" in str(exc):
+            if exc.code == NOT_FOUND:
                 return []
             raise
         return [e for e in entries if isinstance(e, dict)]
 
-    def exists(self, path: str) -> bool:
-        parent, _, name = path.rpartition("/")
-        return any(e.get("Name") == name for e in self.lsjson(parent + "/"))
+    def names(self, path: str) -> set[str]:
+        return {str(e.get("Name")) for e in self.lsjson(path)}
 
     def cat(self, path: str) -> bytes | None:
         """A small object's bytes, or None when it does not exist."""
-        return self.run("cat", path) if self.exists(path) else None
+        try:
+            return self.run("cat", path)
+        except RcloneError as exc:
+            if exc.code == NOT_FOUND:
+                return None
+            raise
 
     def copyto(self, source: str, dest: str, *, immutable: bool, header: str | None = None) -> None:
         flags = ["--checksum"] + (["--immutable"] if immutable else [])

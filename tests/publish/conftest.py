@@ -45,7 +45,10 @@ class S3Server:
         )
 
     def bucket(self, name: str) -> str:
-        (self.root / name).mkdir(exist_ok=True)
+        """Creates the bucket through the S3 API (a folder made behind the server's back stays unseen a while)."""
+        client = self.client()
+        if name not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+            client.create_bucket(Bucket=name)
         return name
 
     def rclone_env(self, remote: str) -> dict[str, str]:

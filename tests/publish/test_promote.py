@@ -1,0 +1,226 @@
+"""`forge.py promote` against real storage: the kasm bucket and the mirror are `rclone serve s3` servers,
+NFS and R2 are local stand-in folders. Every run blocks bpy, as the promoter's container has none."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FORGE, ROOT, ForgeRun
+from tests.publish.conftest import S3Server, run_publisher
+from tests.publish.samples import make_vrm
+
+# Importing any of these in the promoter is a bug: the cluster image has no Blender.
+_BLOCK_BLENDER = (
+    "import runpy, sys\n"
+    "for m in ('bpy', 'bmesh', 'mathutils', 'addon_utils', 'io_scene_vrm'): sys.modules[m] = None\n"
+    "sys.argv = [{forge!r}] + sys.argv[1:]\n"
+    "runpy.run_path({forge!r}, run_name='__main__')\n"
+)
+
+
+@dataclass
+class Promotion:
+    source_url: str  # s3://kasm/<prefix>/blender-avatars, where publishers publish
+    config: Path
+    nfs: Path
+    r2: Path
+    mirror: S3Server
+    mirror_bucket: str
+    kasm: S3Server
+    vrm_dir: Path
+
+    def promote(self, *args: str, background: bool = False) -> Any:
+        command = [sys.executable, "-c", _BLOCK_BLENDER.format(forge=str(FORGE)), "promote", "--config",
+                   str(self.config), *args]  # fmt: skip
+        if background:
+            return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+        return ForgeRun(done.returncode, done.stdout, done.stderr)
+
+    def publish(self, name: str, vrm: bytes) -> int:
+        path = self.vrm_dir / f"{name}-{uuid.uuid4().hex[:6]}.vrm"
+        path.write_bytes(vrm)
+        blend = self.vrm_dir / "source.blend"
+        if not blend.exists():
+            blend.write_bytes(b"BLENDER-v405" + os.urandom(4096))
+        where = ["--s3", self.source_url, "--endpoint-url", self.kasm.endpoint]
+        return int(run_publisher(name, path, blend, where)["version"])
+
+    def source_key(self, key: str) -> tuple[str, str]:
+        bucket, prefix = self.source_url[len("s3://") :].split("/", 1)
+        return bucket, f"{prefix}/{key}"
+
+    def source_keys(self, folder: str) -> list[str]:
+        bucket, prefix = self.source_key(folder)
+        listed = self.kasm.client().list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        return sorted(o["Key"][len(prefix) :] for o in listed)
+
+    def source_object(self, key: str) -> bytes:
+        bucket, full = self.source_key(key)
+        return bytes(self.kasm.client().get_object(Bucket=bucket, Key=full)["Body"].read())
+
+    def mirror_files(self) -> dict[str, bytes]:
+        client = self.mirror.client()
+        listed = client.list_objects_v2(Bucket=self.mirror_bucket).get("Contents", [])
+        return {
+            o["Key"]: bytes(client.get_object(Bucket=self.mirror_bucket, Key=o["Key"])["Body"].read()) for o in listed
+        }
+
+    def targets(self) -> dict[str, dict[str, bytes]]:
+        """Every file at every target, by name."""
+        folders = {"nfs": self.nfs, "r2": self.r2}
+        found = {t: {p.name: p.read_bytes() for p in f.iterdir() if p.is_file()} for t, f in folders.items()}
+        found["mirror"] = self.mirror_files()
+        return found
+
+
+@pytest.fixture
+def promotion(kasm, s3_pair, tmp_path, monkeypatch) -> Promotion:
+    mirror = s3_pair[1]
+    mirror_bucket = mirror.bucket(f"avatar-models-{uuid.uuid4().hex[:8]}")
+    source_url = f"s3://{kasm.bucket('kasm')}/t-{uuid.uuid4().hex[:8]}/blender-avatars"
+    for key, value in {**kasm.rclone_env("kasm"), **mirror.rclone_env("mirror")}.items():
+        monkeypatch.setenv(key, value)
+    nfs, r2 = tmp_path / "nfs-standin", tmp_path / "r2-standin"
+    nfs.mkdir()
+    r2.mkdir()
+    config = tmp_path / "promote.toml"
+    config.write_text(
+        f'[source]\nremote = "kasm:{source_url[len("s3://") :]}"\n\n'
+        f'[targets.nfs]\nremote = "{nfs}"\n\n'
+        f'[targets.mirror]\nremote = "mirror:{mirror_bucket}"\ns3 = true\n\n'
+        f'[targets.r2]\nremote = "{r2}"\n'
+    )
+    vrm_dir = tmp_path / "published"
+    vrm_dir.mkdir()
+    return Promotion(source_url, config, nfs, r2, mirror, mirror_bucket, kasm, vrm_dir)
+
+
+def _index(data: bytes) -> dict[str, dict[str, Any]]:
+    return {m["file"]: m for m in json.loads(data)["models"]}
+
+
+def test_promote_copies_verifies_indexes_and_records_done(promotion):
+    first, second = make_vrm(salt="one"), make_vrm(8192, salt="two")
+    assert promotion.publish("Companion-A", first) == 1
+    assert promotion.publish("Companion-A", second) == 2
+    run = promotion.promote("--once", "--json")
+    assert run.code == 0, run.stderr
+    report = run.json()
+    assert report["counts"] == {"promoted": 2}
+    targets = promotion.targets()
+    for name, files in targets.items():
+        assert files["Companion-A-v1.vrm"] == first, name
+        assert files["Companion-A-v2.vrm"] == second, name
+        index = _index(files["index.json"])
+        assert index["Companion-A-v2.vrm"]["version"] == 2
+        assert index["Companion-A-v2.vrm"]["size"] == len(second)
+        import hashlib
+
+        assert index["Companion-A-v1.vrm"]["sha256"] == hashlib.sha256(first).hexdigest()
+    client = promotion.mirror.client()
+    head = client.head_object(Bucket=promotion.mirror_bucket, Key="Companion-A-v1.vrm")
+    assert head["CacheControl"] == "public, max-age=31536000, immutable"
+    assert client.head_object(Bucket=promotion.mirror_bucket, Key="index.json")["CacheControl"] == "no-cache"
+    assert promotion.source_keys("promotion/queue/") == []
+    done = json.loads(promotion.source_object("promotion/done/Companion-A-v1.json"))
+    assert done["result"]["status"] == "promoted" and done["request"]["version"] == 1
+    assert set(done["result"]["targets"]) == {"nfs", "mirror", "r2"}
+    # The frontend's allowlists are printed for a reviewer, never edited.
+    assert any('"Companion-A-v2.vrm"' in line for line in report["allowlist"])
+    assert any("'Companion-A-v1.vrm'" in line for line in report["allowlist"])
+
+
+def test_a_second_promote_is_a_no_op(promotion):
+    promotion.publish("Calm", make_vrm())
+    assert promotion.promote("--once").code == 0
+    before = promotion.targets()
+    stamps = {p: p.stat().st_mtime_ns for p in [*promotion.nfs.iterdir(), *promotion.r2.iterdir()]}
+    again = promotion.promote("--once")
+    assert again.code == 0, again.stderr
+    assert again.stdout.strip() == "nothing queued"
+    assert promotion.targets() == before
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_a_tampered_or_invalid_artifact_lands_in_failed_and_is_never_copied(promotion):
+    promotion.publish("Good", make_vrm(salt="good"))
+    promotion.publish("Tampered", make_vrm(salt="tampered"))
+    promotion.publish("NoLicense", make_vrm(license_url="https://example.com/all-rights-reserved"))
+    bucket, key = promotion.source_key("exports/Tampered-v1.vrm")
+    original = promotion.source_object("exports/Tampered-v1.vrm")
+    flipped = original[:-1] + bytes([original[-1] ^ 0xFF])  # same size, one bit pattern changed
+    promotion.kasm.client().put_object(Bucket=bucket, Key=key, Body=flipped)
+    run = promotion.promote("--once", "--json")
+    assert run.code == 1  # the work found problems
+    statuses = {o["request"]: (o["status"], o["reason"]) for o in run.json()["outcomes"]}
+    assert statuses["Good-v1.json"][0] == "promoted"
+    assert statuses["Tampered-v1.json"][0] == "failed" and "sha256" in statuses["Tampered-v1.json"][1]
+    assert statuses["NoLicense-v1.json"][0] == "failed" and "licenseUrl" in statuses["NoLicense-v1.json"][1]
+    failed = json.loads(promotion.source_object("promotion/failed/Tampered-v1.json"))
+    assert "sha256" in failed["result"]["reason"]
+    assert promotion.source_keys("promotion/queue/") == []
+    for name, files in promotion.targets().items():
+        assert "Good-v1.vrm" in files, name
+        assert not any(f.startswith(("Tampered", "NoLicense")) for f in files), name
+        assert set(_index(files["index.json"])) == {"Good-v1.vrm"}
+    assert run.json()["allowlist"] and not any("Tampered" in line for line in run.json()["allowlist"])
+
+
+def test_a_dry_run_verifies_but_copies_and_moves_nothing(promotion):
+    promotion.publish("Dry", make_vrm())
+    run = promotion.promote("--dry-run", "--json")
+    assert run.code == 0, run.stderr
+    assert [o["status"] for o in run.json()["outcomes"]] == ["would promote"]
+    assert promotion.source_keys("promotion/queue/") == ["Dry-v1.json"]
+    assert promotion.targets() == {"nfs": {}, "r2": {}, "mirror": {}}
+
+
+def test_a_promoter_killed_midway_is_completed_by_the_next_run(promotion):
+    models = {f"Batch{i}": make_vrm(salt=f"batch{i}") for i in range(4)}
+    for name, data in models.items():
+        promotion.publish(name, data)
+    rng = random.Random(9)
+    process = promotion.promote("--once", background=True)
+    time.sleep(rng.uniform(1.0, 2.5))  # past start-up, inside the pass
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL  # it was still at work when killed
+    run = promotion.promote("--once", "--json")
+    assert run.code == 0, run.stderr
+    assert promotion.source_keys("promotion/queue/") == []
+    assert sorted(promotion.source_keys("promotion/done/")) == sorted(f"{n}-v1.json" for n in models)
+    for name, files in promotion.targets().items():
+        for model, data in models.items():
+            assert files[f"{model}-v1.vrm"] == data, (name, model)
+        entries = json.loads(files["index.json"])["models"]
+        assert sorted(m["file"] for m in entries) == sorted(f"{n}-v1.vrm" for n in models), name
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[source]\nremote = 'x:'\n", "no [targets"),
+        ("[source]\nremote = 'x:'\n[targets.cdn]\nremote = '/tmp'\n", "unknown target 'cdn'"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
+def test_a_bad_config_exits_2_with_one_line(promotion, text, message):
+    promotion.config.write_text(text)
+    run = promotion.promote("--once")
+    assert run.code == 2
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("forge: error:")
+    assert message in run.stderr
