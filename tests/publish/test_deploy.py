@@ -1,0 +1,112 @@
+"""The Kubernetes manifests in deploy/k8s, checked offline against the Kubernetes JSON schemas
+(kubernetes-validate carries them) and for the promises the issue makes about them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate  # type: ignore[import-untyped]
+import pytest
+import yaml  # type: ignore[import-untyped]
+
+from addon.promote.config import load_config
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy" / "k8s"
+KUBERNETES = "1.33.0"
+# CRDs: kubernetes-validate ships only the built-in kinds' schemas (checked below), so these are checked by hand.
+CUSTOM_KINDS = {"ExternalSecret"}
+
+
+def _documents() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted(DEPLOY.glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def _by_kind(kind: str) -> list[dict[str, Any]]:
+    return [d for d in _documents() if d["kind"] == kind]
+
+
+def _cronjob(name: str) -> dict[str, Any]:
+    return next(d for d in _by_kind("CronJob") if d["metadata"]["name"] == name)
+
+
+def _container(cronjob: dict[str, Any]) -> dict[str, Any]:
+    containers = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+@pytest.mark.parametrize("doc", _documents(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_every_manifest_matches_the_kubernetes_schema_strictly(doc):
+    if doc["kind"] in CUSTOM_KINDS:
+        with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+        return
+    kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+
+
+def test_a_schema_violation_is_caught():
+    # The check above is real: a CronJob with a misspelt field fails it.
+    cronjob = _cronjob("avatar-promoter")
+    broken = {**cronjob, "spec": {**cronjob["spec"], "concurrencyPolicyy": "Forbid"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES, strict=True)
+
+
+def test_the_frontend_claim_is_nfs_fast_and_read_only_many():
+    (claim,) = _by_kind("PersistentVolumeClaim")
+    assert claim["metadata"]["name"] == "avatar-models"
+    assert claim["spec"]["storageClassName"] == "nfs-fast"
+    assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]
+    (volume,) = _by_kind("PersistentVolume")
+    assert claim["spec"]["volumeName"] == volume["metadata"]["name"]
+    assert volume["spec"]["nfs"]["path"] == "/avatar-models"
+
+
+def test_the_promoter_cronjob_runs_promote_once_alone_with_its_config(tmp_path):
+    cronjob = _cronjob("avatar-promoter")
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    container = _container(cronjob)
+    args = container["args"]
+    assert args[0] == "promote" and "--once" in args
+    config_path = Path(args[args.index("--config") + 1])
+    (config_map,) = _by_kind("ConfigMap")
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts[str(config_path.parent)] == "config"
+    # The config it mounts is one the promoter accepts, feeding the NFS mount and the mirror.
+    local = tmp_path / config_path.name
+    local.write_text(config_map["data"][config_path.name])
+    config = load_config(local)
+    targets = {t.name: t for t in config.targets}
+    assert targets["nfs"].remote in mounts
+    assert targets["mirror"].s3
+
+
+def test_the_r2_cronjob_copies_immutably_and_never_syncs():
+    container = _container(_cronjob("avatar-r2-copy"))
+    script = " ".join(container["args"])
+    assert "rclone copy --immutable --checksum" in script
+    assert "sync" not in script.split() and "--delete" not in script
+    assert "mirror:avatar-models r2:avatar-models" in script
+
+
+def _secret_named(name: str) -> bool:
+    return any(word in name.upper() for word in ("SECRET", "KEY", "TOKEN", "PASSWORD"))
+
+
+def test_secrets_come_only_through_external_secrets():
+    assert _by_kind("Secret") == []  # never a Secret with data in the repository
+    targets = {e["spec"]["target"]["name"] for e in _by_kind("ExternalSecret")}
+    for external in _by_kind("ExternalSecret"):
+        assert external["apiVersion"].startswith("external-secrets.io/")
+        assert external["spec"]["secretStoreRef"]["name"]
+        assert all(item["remoteRef"]["key"] for item in external["spec"]["data"])
+    for cronjob in _by_kind("CronJob"):
+        container = _container(cronjob)
+        assert not [e["name"] for e in container.get("env", []) if _secret_named(e["name"]) and "value" in e]
+        refs = {s["secretRef"]["name"] for s in container.get("envFrom", [])}
+        assert refs and refs <= targets, cronjob["metadata"]["name"]
