@@ -167,6 +167,8 @@ def test_scene_info_lists_every_object_and_pages_with_offset_and_limit(server):
         names = [o["name"] for o in everything["objects"]]
         assert len(names) == everything["object_count"]
         assert {f"Crowd{i:04d}" for i in range(1000)} <= set(names)
+        crowd = {o["name"]: o for o in everything["objects"] if o["name"].startswith("Crowd")}
+        assert crowd["Crowd0007"] == {"name": "Crowd0007", "type": "EMPTY", "location": [7.0, 0.0, 0.0]}
         page = client.result("get_scene_info", offset=10, limit=25)
         assert [o["name"] for o in page["objects"]] == names[10:35]
         assert page["returned_count"] == 25 and page["object_count"] == everything["object_count"]
