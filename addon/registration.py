@@ -12,11 +12,13 @@ import bpy
 from .preferences import AvatarForgePreferences
 from .server import runtime as mcp_runtime
 from .ui.ops_demo import AVATARFORGE_OT_add_demo_avatar
+from .ui.ops_publish import AVATARFORGE_OT_publish
 from .ui.ops_server import AVATARFORGE_OT_mcp_start, AVATARFORGE_OT_mcp_stop
 from .ui.panel_export import AVATARFORGE_PT_export
 from .ui.panel_mcp import AVATARFORGE_PT_mcp
 from .ui.panel_publish import AVATARFORGE_PT_publish
 from .ui.panel_rig import AVATARFORGE_PT_rig
+from .ui.props_publish import AVATARFORGE_PG_publish_result, AVATARFORGE_PG_publish_settings
 
 CLASSES: tuple[type, ...] = (
     AvatarForgePreferences,
@@ -26,11 +28,17 @@ CLASSES: tuple[type, ...] = (
     AVATARFORGE_PT_mcp,
     AVATARFORGE_PT_rig,
     AVATARFORGE_PT_export,
+    AVATARFORGE_PG_publish_settings,
+    AVATARFORGE_PG_publish_result,
+    AVATARFORGE_OT_publish,
     AVATARFORGE_PT_publish,
 )
 
 # (Blender type, attribute name, PropertyGroup class registered above)
-POINTERS: tuple[tuple[type[bpy.types.ID], str, type[bpy.types.PropertyGroup]], ...] = ()
+POINTERS: tuple[tuple[type[bpy.types.ID], str, type[bpy.types.PropertyGroup]], ...] = (
+    (bpy.types.Scene, "avatar_forge_publish", AVATARFORGE_PG_publish_settings),
+    (bpy.types.WindowManager, "avatar_forge_publish_result", AVATARFORGE_PG_publish_result),
+)
 
 
 def register() -> None:

@@ -17,12 +17,13 @@ from typing import Any
 
 import bpy
 
-from ..core import naming
+from ..core import naming, settings
 from ..core.presets import Preset
 from ..core.promotion import Artifact, Request
 from ..core.version import VERSION
 from ..storage.base import Storage
 from ..storage.release import Release, publish_files
+from ..storage.targets import open_storage
 from . import vrm_addon, vrm_export
 
 Progress = Callable[[float, str], None]
@@ -123,3 +124,20 @@ def publish(
             progress=lambda fraction, what: step(_EXPORT_SHARE + fraction * (1 - _EXPORT_SHARE), what),
         )
     return PublishResult(release, exported, time.perf_counter() - started)
+
+
+def preferred_storage(destination: str = "root") -> Storage:
+    """The storage the preferences name: the storage root folder, or S3 ("s3") at endpoint/bucket/prefix.
+
+    Raises ValueError when it cannot be used (no such folder, a bad bucket or prefix).
+    """
+    from .. import preferences
+
+    prefs = preferences.get()
+    if destination == "s3":
+        bucket = prefs.s3_bucket if prefs else settings.DEFAULT_S3_BUCKET
+        prefix = prefs.s3_prefix if prefs else settings.DEFAULT_S3_PREFIX
+        endpoint = prefs.s3_endpoint_url if prefs else ""
+        return open_storage(s3_url=f"s3://{bucket}/{prefix}", endpoint_url=endpoint or None)
+    root = bpy.path.abspath(prefs.storage_root) if prefs and prefs.storage_root else settings.DEFAULT_STORAGE_ROOT
+    return open_storage(root=root)

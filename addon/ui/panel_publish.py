@@ -1,6 +1,8 @@
-"""Sidebar panel: publish to the avatars bucket."""
+"""Sidebar panel: publish to the avatars bucket (name, destination, Publish, the last result)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import bpy
 
@@ -13,4 +15,21 @@ class AVATARFORGE_PT_publish(AvatarPanel):
     bl_label = "Publish"
 
     def draw(self, context: bpy.types.Context) -> None:
-        layout(self).label(text="Publishing arrives with the publish feature.")
+        scene: Any = context.scene
+        column = layout(self).column()
+        settings = scene.avatar_forge_publish
+        column.prop(settings, "name")
+        column.prop(scene.avatar_forge_export, "preset")
+        column.prop(settings, "destination")
+        row = column.row()
+        row.enabled = bool(settings.name)
+        row.operator("avatar_forge.publish", icon="EXPORT")
+        result: Any = context.window_manager.avatar_forge_publish_result  # type: ignore[union-attr]
+        if not result.done:
+            return
+        box = column.box()
+        box.label(text=result.message, icon="CHECKMARK" if result.published else "ERROR")
+        if result.published:
+            box.label(text=f"version {result.version}, {result.size_mb:.2f} MB")
+            box.label(text=result.where)
+            box.label(text="queued for promotion")
