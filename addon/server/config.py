@@ -50,7 +50,7 @@ def is_loopback(host: str) -> bool:
 
 
 def read_token(path: Path) -> str:
-    """The token in `path`: its first line, stripped; at least 16 characters so it cannot be guessed."""
+    """The token in `path`: its first non-blank line, stripped; at least 16 characters, so not guessable."""
     try:
         text = path.expanduser().read_text(encoding="utf-8")
     except OSError as exc:

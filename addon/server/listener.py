@@ -23,6 +23,10 @@ READ_SIZE = 65536
 # After refusing a client, its unread bytes are drained for this long before the socket closes: closing
 # with unread input sends a reset, which can destroy the error reply before the client reads it.
 DRAIN_SECONDS = 5.0
+# Backpressure: a client that sends faster than it reads is not read from while this much is pending,
+# so neither its replies nor its queued jobs can grow without bound.
+MAX_OUTBOX_BYTES = 8 * 1024 * 1024
+MAX_IN_FLIGHT = 32
 AUTH_HELP = 'authentication required: send {"type": "auth", "params": {"token": "<token>"}} first'
 
 
@@ -44,6 +48,7 @@ class _Connection:
     in_flight: int = 0  # jobs queued for the main thread, whose replies must come before any later one
     closing: bool = False  # close once the outbox is written
     drain_until: float = 0.0  # set once closing: reads are discarded until EOF or then
+    events: int = selectors.EVENT_READ  # what the selector watches for on this socket (0: not registered)
 
 
 # (request, peer) -> the reply, when it can be answered without Blender; None sends it to the main thread
@@ -188,8 +193,11 @@ class Listener:
             messages = []
             self._queue(conn, protocol.error(f"{exc}: refused, closing the connection"), close=True)
         for message in messages:
-            if not conn.closing:
-                self._handle(conn, message)
+            if conn.closing or conn.id not in self._connections:
+                break
+            self._handle(conn, message)
+        if conn.id in self._connections:
+            self._watch(conn)
 
     def _handle(self, conn: _Connection, message: Request | BadMessage) -> None:
         if not conn.authenticated:
@@ -233,15 +241,27 @@ class Listener:
         except OSError:
             self._drop(conn)
             return
-        if not conn.outbox and conn.closing:
-            if not conn.drain_until:
-                conn.drain_until = time.monotonic() + DRAIN_SECONDS
-                with contextlib.suppress(OSError):
-                    conn.sock.shutdown(socket.SHUT_WR)
-            self._selector.modify(conn.sock, selectors.EVENT_READ, conn.id)
+        if not conn.outbox and conn.closing and not conn.drain_until:
+            conn.drain_until = time.monotonic() + DRAIN_SECONDS
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_WR)
+        self._watch(conn)
+
+    def _watch(self, conn: _Connection) -> None:
+        """Reads while the client is not too far ahead (or while draining); writes while replies wait."""
+        behind = len(conn.outbox) >= MAX_OUTBOX_BYTES or conn.in_flight >= MAX_IN_FLIGHT
+        events = (selectors.EVENT_READ if conn.closing or not behind else 0) | (
+            selectors.EVENT_WRITE if conn.outbox else 0
+        )
+        if events == conn.events:
             return
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbox else 0)
-        self._selector.modify(conn.sock, events, conn.id)
+        if not events:
+            self._selector.unregister(conn.sock)
+        elif not conn.events:
+            self._selector.register(conn.sock, events, conn.id)
+        else:
+            self._selector.modify(conn.sock, events, conn.id)
+        conn.events = events
 
     def _drop(self, conn: _Connection) -> None:
         self._connections.pop(conn.id, None)

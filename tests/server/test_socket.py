@@ -86,6 +86,13 @@ def _send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
 
 
+def test_hundreds_of_pipelined_requests_are_all_answered_in_order(server):
+    client = server.client()
+    requests = [{"type": "execute_code", "params": {"code": f"print({i})"}} for i in range(300)]
+    client.send(b"".join(json.dumps(r).encode() for r in requests))  # far more than the server keeps queued
+    assert [client.reply()["result"]["result"] for _ in requests] == [f"{i}\n" for i in range(300)]
+
+
 def test_sixteen_clients_at_once_each_get_their_own_answers(server):
     errors: list[str] = []
 
