@@ -55,8 +55,14 @@ def _export_vrm_args(params: dict[str, Any]) -> Arguments:
 
 
 def _publish_args(params: dict[str, Any]) -> Arguments:
-    # Passed through as keywords until publish() lands; the lead narrows this to its signature then.
-    return (), dict(params)
+    from ..blender.publish import preferred_storage
+
+    name = _text(params, "name", required=True)
+    destination = params.get("destination", "root")
+    if destination not in ("root", "s3"):
+        raise ValueError("'destination' must be 'root' (the storage root folder) or 's3'")
+    preset = _preset(params, required=True)
+    return (name, preset, preferred_storage(destination)), {"armature_name": _text(params, "armature")}
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,15 @@ def routed(command: str) -> Callable[[dict[str, Any], ServerConfig], Any]:
                 f"{command} is not available yet: this build of Avatar Forge has no "
                 f"blender.{route.module}.{route.function}"
             ) from None
-        result = function(*args, **kwargs)
+        try:
+            result = function(*args, **kwargs)
+        except Exception as exc:
+            report = getattr(exc, "report", None)  # a refused export says why: the rig check's findings
+            if report is None or not hasattr(report, "to_json"):
+                raise
+            findings = report.to_json().get("findings", [])
+            details = "; ".join(f"{f.get('severity')}: {f.get('message')}" for f in findings)
+            raise RuntimeError(f"{exc}: {details}") from None
         return result.to_json() if hasattr(result, "to_json") else result
 
     return handler
