@@ -7,7 +7,9 @@ OUT := out/demo
 # Blender writes logs to stdout itself; keep ours readable.
 FORGE := $(BIN)/python scripts/forge.py
 
-.PHONY: all venv build lint test demo clean
+NODE_READY := tests/node/node_modules/.package-lock.json
+
+.PHONY: all venv build lint test demo clean node
 
 all: test
 
@@ -32,6 +34,14 @@ $(MCP4B_READY): requirements-mcp4b.txt
 venv: $(MCP4B_READY)
 test: $(MCP4B_READY)
 
+# The VRM consumers the export tests load files in: three + @pixiv/three-vrm, and the Khronos validator.
+$(NODE_READY): tests/node/package.json tests/node/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: npm not found: the VRM export tests need Node.js 20+ and npm" >&2; exit 1; }
+	npm ci --prefix tests/node --no-audit --no-fund
+	@touch $@
+
+node: $(NODE_READY)
+
 build: $(READY)
 	$(BIN)/python build.py
 
@@ -40,17 +50,21 @@ lint: $(READY)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy addon scripts build.py bench tests
 
-test: lint build
+test: lint build node
 	$(BIN)/python -m pytest
 
-demo: build
+demo: build node
 	@mkdir -p $(OUT)
 	$(FORGE) demo-avatar --out $(OUT)/Avatar.blend --render $(OUT)/Avatar.png --force
+	$(FORGE) export --blend $(OUT)/Avatar.blend --preset companions-web --out $(OUT)/Avatar.vrm --force
+	@echo "three-vrm and the glTF validator on $(OUT)/Avatar.vrm:"
+	@node tests/node/vrm_summary.mjs $(OUT)/Avatar.vrm
 	@echo
 	@echo "demo results:"
 	@echo "  extension zip   $$(ls dist/avatar_forge-*.zip)"
 	@echo "  demo avatar     $(OUT)/Avatar.blend"
 	@echo "  front render    $(OUT)/Avatar.png"
+	@echo "  VRM export      $(OUT)/Avatar.vrm"
 
 clean:
 	rm -rf dist out

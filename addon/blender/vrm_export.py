@@ -104,6 +104,12 @@ def export_vrm(
         _move_into_place(scratch, out, overwrite)
     stats = dict(report.stats)
     stats["file_size_mb"] = round(len(data) / 1e6, 3)
+    findings: list[Any] = list(report.findings)
+    budget = preset.budgets.file_size_mb
+    if stats["file_size_mb"] > budget:
+        # Only known once written: the file is kept (the rig check passed) and the excess reported.
+        message = f"the file is {stats['file_size_mb']:.1f} MB, over {preset.name}'s {budget:g} MB budget"
+        findings.append({"severity": "warning", "code": "file_size", "message": message})
     step(1.0, "done")
     return ExportResult(
         path=out,
@@ -111,7 +117,7 @@ def export_vrm(
         sha256=hashlib.sha256(data).hexdigest(),
         spec_version=preset.spec_version,
         stats=stats,
-        findings=list(report.findings),
+        findings=findings,
         seconds=time.perf_counter() - started,
         expressions=assigned,
     )

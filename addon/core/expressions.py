@@ -34,7 +34,7 @@ _ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "aa": ("aa", "vrcvaa", "fclmtha", "a", "mouth_a", "vowela", "あ", "jawopen"),
     "ih": ("ih", "vrcvih", "fclmthi", "i", "mouth_i", "voweli", "い"),
     "ou": ("ou", "vrcvou", "fclmthu", "u", "mouth_u", "vowelu", "う", "mouthfunnel"),
-    "ee": ("ee", "vrcvee", "fclmthe", "e", "mouth_e", "vowele", "え"),
+    "ee": ("ee", "vrcve", "vrcvee", "fclmthe", "e", "mouth_e", "vowele", "え"),
     "oh": ("oh", "vrcvoh", "fclmtho", "o", "mouth_o", "vowelo", "お", "mouthpucker"),
     "blink": ("blink", "vrcblink", "fcleyeclose", "eyeclose", "eyesclosed", "まばたき"),
     "blinkLeft": ("blinkleft", "blinkl", "vrcblinkleft", "vrcblinkl", "fcleyeclosel", "eyeblinkleft", "winkl"),

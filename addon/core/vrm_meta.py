@@ -40,9 +40,11 @@ def vrm1_meta(meta: Meta, name: str, version: str, authors: tuple[str, ...]) -> 
 def vrm0_meta(meta: Meta, name: str, version: str, authors: tuple[str, ...]) -> dict[str, Any]:
     """VRM 0.x meta fields by the add-on's property names, mapped from the preset's VRM 1.0-style fields.
 
-    VRM 0.x has one author string and coarser permissions; the VRM Public License the 1.0 fields
-    describe is named as the "Other" license by its URL.
+    VRM 0.x has one author string and coarser permissions. Without redistribution its own
+    "Redistribution_Prohibited" license says it; otherwise the VRM Public License the 1.0 fields describe
+    is named as the "Other" license by its URL (importers ask the user to confirm such a URL).
     """
+    redistributable = meta.allow_redistribution
     return {
         "title": name,
         "version": version,
@@ -51,6 +53,6 @@ def vrm0_meta(meta: Meta, name: str, version: str, authors: tuple[str, ...]) -> 
         "violent_ussage_name": _allow(meta.allow_excessively_violent_usage),
         "sexual_ussage_name": _allow(meta.allow_excessively_sexual_usage),
         "commercial_ussage_name": _allow(meta.commercial_usage != "personalNonProfit"),
-        "license_name": "Other",
-        "other_license_url": meta.license_url,
+        "license_name": "Other" if redistributable else "Redistribution_Prohibited",
+        "other_license_url": meta.license_url if redistributable else "",
     }

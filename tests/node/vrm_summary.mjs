@@ -27,7 +27,7 @@ function metaOf(meta) {
   if (meta.metaVersion === '1') {
     return { metaVersion: '1', name: meta.name, version: meta.version, authors: meta.authors, licenseUrl: meta.licenseUrl };
   }
-  return { metaVersion: '0', name: meta.title, version: meta.version, authors: [meta.author], licenseUrl: meta.otherLicenseUrl };
+  return { metaVersion: '0', name: meta.title, version: meta.version, authors: [meta.author], licenseName: meta.licenseName, licenseUrl: meta.otherLicenseUrl };
 }
 
 function thumbnailIndex(json) {
@@ -44,9 +44,11 @@ async function summarize(file) {
   const vrm = gltf.userData.vrm;
   if (!vrm || !vrm.meta) throw new Error('three-vrm found no VRM in the file (VRMC_vrm / VRM extension or meta missing)');
   gltf.scene.updateMatrixWorld(true);
+  // three sanitizes object names ("UpperArm.L" becomes "UpperArmL"): report the file's own node names.
+  const nodeName = (object) => gltf.parser.json.nodes[gltf.parser.associations.get(object).nodes].name;
   const humanBones = {};
   for (const [bone, entry] of Object.entries(vrm.humanoid.humanBones)) {
-    if (entry?.node) humanBones[bone] = entry.node.name;
+    if (entry?.node) humanBones[bone] = nodeName(entry.node);
   }
   const world = (bone) => {
     const node = vrm.humanoid.getRawBoneNode(bone);

@@ -1,0 +1,69 @@
+"""Operator: export the avatar to .vrm with the chosen preset (the same export_vrm() the CLI calls)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..blender import paths, vrm_addon, vrm_export
+from ..core.presets import PresetError, get_preset
+from .types import OperatorReturn
+
+
+def _record(result: Any, *, exported: bool, message: str, findings: list[Any], stats: dict[str, Any]) -> None:
+    result.done, result.exported, result.message = True, exported, message
+    result.triangles = int(stats.get("triangles", 0) or 0)
+    result.findings.clear()
+    for finding in findings:
+        data = finding.to_json() if hasattr(finding, "to_json") else dict(finding)
+        item = result.findings.add()
+        item.severity, item.message = str(data.get("severity", "")), str(data.get("message", data))
+
+
+class AVATARFORGE_OT_export_vrm(bpy.types.Operator):
+    """Check the rig, then export the avatar to .vrm with the chosen preset"""
+
+    bl_idname = "avatar_forge.export_vrm"
+    bl_label = "Export VRM"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
+        settings = context.scene.avatar_forge_export  # type: ignore[union-attr]
+        wm = context.window_manager
+        assert wm is not None
+        result = wm.avatar_forge_export_result  # type: ignore[attr-defined]
+        try:
+            preset = get_preset(settings.preset, paths.user_presets_dir())
+        except PresetError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        out = Path(bpy.path.abspath(settings.filepath))
+        overrides = {"name": settings.vrm_name, "author": settings.author, "version": settings.version}
+        wm.progress_begin(0, 100)
+        try:
+            done = vrm_export.export_vrm(
+                out,
+                preset,
+                meta_overrides={k: v for k, v in overrides.items() if v},
+                overwrite=settings.overwrite,
+                progress=lambda fraction, _what: wm.progress_update(int(fraction * 100)),
+            )
+        except vrm_export.ExportRefusedError as exc:
+            _record(result, exported=False, message=str(exc), findings=exc.report.findings, stats=exc.report.stats)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        except (vrm_addon.VrmAddonMissingError, FileExistsError, vrm_export.ExportFailedError) as exc:
+            message = (
+                f"{exc}; tick 'Replace existing file' to replace it" if isinstance(exc, FileExistsError) else str(exc)
+            )
+            _record(result, exported=False, message=message, findings=[], stats={})
+            self.report({"ERROR"}, message)
+            return {"CANCELLED"}
+        finally:
+            wm.progress_end()
+        _record(result, exported=True, message=f"Exported {done.path.name}", findings=done.findings, stats=done.stats)
+        result.path, result.size_mb, result.seconds = str(done.path), done.bytes / 1e6, done.seconds
+        self.report({"INFO"}, f"Exported {done.path} ({done.bytes / 1e6:.2f} MB, VRM {done.spec_version})")
+        return {"FINISHED"}

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Export time of the demo avatar with a preset, beside a bare `bpy.ops.export_scene.vrm` of the same scene.
+
+    python bench/bench_export.py [--detail 1 20] [--repeat 3] [--preset companions-web]
+
+Both run in this process on the same scene, thumbnail off; the best of --repeat runs is reported and the
+ratio is Avatar Forge's time over the bare exporter's (the price of the rig check, preset and atomic write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _best(repeat: int, run: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detail", type=int, nargs="+", default=[1, 20])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--preset", default="companions-web")
+    args = parser.parse_args()
+    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="bench-export-"))
+    sys.path.insert(0, str(ROOT))
+    import bpy  # before addon_utils, which only exists once bpy is loaded
+
+    addon_utils = importlib.import_module("addon_utils")
+
+    from addon.blender import demo_avatar, vrm_addon, vrm_export
+    from addon.core.presets import get_preset
+
+    addon_utils.enable("io_scene_vrm", default_set=True)
+    vrm_addon.ensure_enabled()
+    preset = dataclasses.replace(get_preset(args.preset), thumbnail=False)
+    out = Path(tempfile.mkdtemp(prefix="bench-export-out-"))
+    print(f"preset {preset.name}, best of {args.repeat}", flush=True)
+    print(f"{'detail':>6} {'vertices':>9} {'MB':>6} {'forge s':>8} {'bare s':>8} {'ratio':>6}", flush=True)
+    for detail in args.detail:
+        bpy.ops.wm.read_homefile(use_empty=True)
+        avatar = demo_avatar.build_demo_avatar(detail)
+        forge_file, bare_file = out / f"forge-{detail}.vrm", out / f"bare-{detail}.vrm"
+        forge = _best(args.repeat, partial(vrm_export.export_vrm, forge_file, preset, overwrite=True))
+        bare_export = partial(
+            bpy.ops.export_scene.vrm, filepath=str(bare_file), armature_object_name=avatar.armature.name
+        )
+        bare = _best(args.repeat, partial(bare_export, ignore_warning=True))
+        vertices = len(avatar.body.data.vertices)  # type: ignore[union-attr]
+        size = forge_file.stat().st_size / 1e6
+        print(f"{detail:>6} {vertices:>9} {size:>6.1f} {forge:>8.2f} {bare:>8.2f} {forge / bare:>6.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # bpy and the VRM Add-on can hang interpreter shutdown

@@ -1,0 +1,406 @@
+"""VRM export, proven on the real consumers: every file is loaded by three + @pixiv/three-vrm and checked
+by the Khronos glTF validator (tests/node), and re-imported by the VRM Add-on.
+
+Each file is exported once per module; the consumers run once over all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import stat
+import struct
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import bpy  # first: bmesh and mathutils exist only after it
+import numpy as np
+import pytest
+
+from addon.blender import context, demo_avatar, vrm_addon, vrm_export
+from addon.core.presets import VRM1_LICENSE_URL, Preset, get_preset
+from tests.conftest import ROOT, run_forge
+
+NODE_DIR = ROOT / "tests" / "node"
+DEMO_EXPRESSIONS = {"aa", "ih", "ou", "ee", "oh", "blink", "blinkLeft", "blinkRight",
+                    "happy", "angry", "sad", "relaxed", "surprised"}  # fmt: skip
+
+
+def consumers(files: list[Path]) -> dict[str, dict[str, Any]]:
+    """three-vrm's and the validator's view of each file, by path."""
+    if not (NODE_DIR / "node_modules" / "@pixiv" / "three-vrm").is_dir():
+        pytest.fail("the VRM consumers are not installed: run `make node` (npm ci in tests/node)")
+    command = ["node", "vrm_summary.mjs", *map(str, files)]
+    done = subprocess.run(command, cwd=NODE_DIR, capture_output=True, text=True, timeout=120, check=False)
+    summaries = json.loads(done.stdout)
+    return {s["file"]: s for s in summaries}
+
+
+_SIDE = {"left": "L", "right": "R"}
+_FINGERS = ("Thumb", "Index", "Middle", "Ring", "Little")
+
+
+def _split(vrm_bone: str) -> tuple[str, str]:
+    """ "leftUpperArm" -> ("left", "UpperArm"); "hips" -> ("", "Hips")."""
+    for side in _SIDE:
+        if vrm_bone.startswith(side):
+            return side, vrm_bone[len(side) :]
+    return "", vrm_bone[0].upper() + vrm_bone[1:]
+
+
+def _finger(part: str) -> tuple[str, int] | None:
+    """ "ThumbProximal" -> ("Thumb", 2): the finger and the joint's number from the hand out."""
+    for finger in _FINGERS:
+        if part.startswith(finger):
+            segs = ("Metacarpal", "Proximal", "Distal") if finger == "Thumb" else ("Proximal", "Intermediate", "Distal")
+            return finger, segs.index(part[len(finger) :]) + 1
+    return None
+
+
+def mixamo(vrm_bone: str) -> str:
+    side, part = _split(vrm_bone)
+    names = {"Chest": "Spine1", "UpperChest": "Spine2", "UpperLeg": "UpLeg", "LowerLeg": "Leg", "Toes": "ToeBase",
+             "UpperArm": "Arm", "LowerArm": "ForeArm"}  # fmt: skip
+    if found := _finger(part):
+        finger, joint = found
+        return f"mixamorig:{side.capitalize()}Hand{'Pinky' if finger == 'Little' else finger}{joint}"
+    return f"mixamorig:{side.capitalize()}{names.get(part, part)}"
+
+
+def vroid(vrm_bone: str) -> str:
+    side, part = _split(vrm_bone)
+    if part == "Eye":
+        return f"J_Adj_{_SIDE[side]}_FaceEye"
+    if found := _finger(part):
+        return f"J_Bip_{_SIDE[side]}_{found[0]}{found[1]}"
+    return f"J_Bip_{_SIDE.get(side, 'C')}_{ {'Toes': 'ToeBase'}.get(part, part) }"
+
+
+def unreal(vrm_bone: str) -> str:
+    side, part = _split(vrm_bone)
+    names = {"Hips": "pelvis", "Spine": "spine_01", "Chest": "spine_02", "UpperChest": "spine_03", "Neck": "neck_01",
+             "Head": "head", "Eye": "eye", "UpperLeg": "thigh", "LowerLeg": "calf", "Foot": "foot", "Toes": "ball",
+             "Shoulder": "clavicle", "UpperArm": "upperarm", "LowerArm": "lowerarm", "Hand": "hand"}  # fmt: skip
+    if found := _finger(part):
+        finger, joint = found
+        return f"{'pinky' if finger == 'Little' else finger.lower()}_0{joint}_{_SIDE[side].lower()}"
+    return f"{names[part]}_{_SIDE[side].lower()}" if side else names[part]
+
+
+# Demo shape key -> the name each convention gives it; keys a convention has no name for get an unrelated one.
+VRCHAT_KEYS = {"aa": "vrc.v_aa", "ih": "vrc.v_ih", "ou": "vrc.v_ou", "ee": "vrc.v_e", "oh": "vrc.v_oh",
+               "blink": "vrc.blink", "blinkLeft": "Blink_L", "blinkRight": "Blink_R", "happy": "Smile",
+               "angry": "Angry", "sad": "Sad", "relaxed": "Relaxed", "surprised": "Surprised"}  # fmt: skip
+VROID_KEYS = {"aa": "Fcl_MTH_A", "ih": "Fcl_MTH_I", "ou": "Fcl_MTH_U", "ee": "Fcl_MTH_E", "oh": "Fcl_MTH_O",
+              "blink": "Fcl_EYE_Close", "blinkLeft": "Fcl_EYE_Close_L", "blinkRight": "Fcl_EYE_Close_R",
+              "happy": "Fcl_ALL_Joy", "angry": "Fcl_ALL_Angry", "sad": "Fcl_ALL_Sorrow", "relaxed": "Fcl_ALL_Fun",
+              "surprised": "Fcl_ALL_Surprised"}  # fmt: skip
+ARKIT_KEYS = {"aa": "jawOpen", "ih": "mouthSmileLeft", "ou": "mouthFunnel", "ee": "mouthStretchLeft",
+              "oh": "mouthPucker", "blink": "browInnerUp", "blinkLeft": "eyeBlinkLeft", "blinkRight": "eyeBlinkRight",
+              "happy": "mouthSmileRight", "angry": "browDownLeft", "sad": "mouthFrownLeft", "relaxed": "cheekPuff",
+              "surprised": "eyeWideLeft"}  # fmt: skip
+# convention -> (bone namer, shape key names, the expressions those keys must give, preset); with the demo
+# avatar's two CLI exports, both spec versions are covered (VRM 0.x is the slow writer: once is enough).
+CONVENTIONS: dict[str, tuple[Any, dict[str, str], set[str], str]] = {
+    "mixamo-vrchat": (mixamo, VRCHAT_KEYS, DEMO_EXPRESSIONS, "companions-web"),
+    "vroid": (vroid, VROID_KEYS, DEMO_EXPRESSIONS, "vrm0-legacy"),
+    "unreal-arkit": (unreal, ARKIT_KEYS, {"aa", "ou", "oh", "blinkLeft", "blinkRight"}, "companions-web-lite"),
+}
+
+
+def _renamed_demo(bone_name: Any, shape_keys: dict[str, str]) -> tuple[bpy.types.Object, dict[str, str]]:
+    """The demo avatar with bones and shape keys named in another convention, mapped as the rig check would."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    avatar = demo_avatar.build_demo_avatar(1)
+    bones: Any = avatar.armature.data
+    mapping = {}
+    for vrm_bone, name in vrm_addon.humanoid_mapping(avatar.armature).items():
+        bones.bones[name].name = mapping[vrm_bone] = bone_name(vrm_bone)  # renames the vertex groups too
+    vrm_addon.map_humanoid(avatar.armature, mapping)
+    mesh: Any = avatar.body.data
+    for key in mesh.shape_keys.key_blocks[1:]:
+        key.name = shape_keys[key.name]
+    assert {g.name for g in avatar.body.vertex_groups} >= {mapping["hips"], mapping["leftHand"]}
+    return avatar.armature, mapping
+
+
+def _quick(preset: Preset) -> Preset:
+    """The preset without its thumbnail render (the CLI exports cover the thumbnail)."""
+    return dataclasses.replace(preset, thumbnail=False)
+
+
+@dataclasses.dataclass
+class Exported:
+    label: str
+    path: Path
+    spec_version: str
+    mapping: dict[str, str]  # VRM 1.0 bone -> Blender bone, as the add-on held it before the export
+    expressions: set[str]
+    meta: dict[str, Any]
+    reimported: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def cli_exports(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The demo avatar exported by `forge.py export` with both shipped spec versions (thumbnails on)."""
+    folder = tmp_path_factory.mktemp("cli-export")
+    runs = {}
+    for preset in ("companions-web", "vrm0-legacy"):
+        out = folder / f"{preset}.vrm"
+        meta = ["--name", "Companion A", "--author", "Ada Artist", "--version", "2.1"]
+        runs[preset] = run_forge("export", "--blend", demo_blend, "--preset", preset, "--out", out, *meta, "--json")
+    return {"folder": folder, "runs": runs}
+
+
+@pytest.fixture(scope="module")
+def exports(blender: Any, cli_exports: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> list[Exported]:
+    """Every file this module checks: the CLI's two, then the in-process ones, each re-imported."""
+    folder = tmp_path_factory.mktemp("export")
+    found: list[Exported] = []
+    bpy.ops.wm.read_homefile(use_empty=True)
+    avatar = demo_avatar.build_demo_avatar(1)
+    demo_mapping = vrm_addon.humanoid_mapping(avatar.armature)
+    meta = {"name": "Companion A", "authors": ["Ada Artist"], "version": "2.1"}
+    for preset, run in cli_exports["runs"].items():
+        assert run.code == 0, run.stderr
+        spec = get_preset(preset).spec_version
+        found.append(Exported(f"cli-{preset}", Path(run.json()["path"]), spec, demo_mapping, DEMO_EXPRESSIONS, meta))
+    for convention, (bone_name, shape_keys, expected) in CONVENTIONS.items():
+        armature, mapping = _renamed_demo(bone_name, shape_keys)
+        rig_meta = {"name": convention, "authors": ["Rig Tester"], "version": "1"}
+        overrides = {"name": convention, "author": "Rig Tester", "version": "1"}
+        for preset in ("companions-web", "vrm0-legacy"):
+            path = folder / f"{convention}-{preset}.vrm"
+            vrm_export.export_vrm(
+                path, _quick(get_preset(preset)), armature_name=armature.name, meta_overrides=overrides
+            )
+            spec = get_preset(preset).spec_version
+            found.append(Exported(f"{convention}-{preset}", path, spec, mapping, expected, rig_meta))
+    for exported in found:
+        exported.reimported = _reimport(exported.path, exported.spec_version)
+    return found
+
+
+def _reimport(path: Path, spec_version: str) -> dict[str, str]:
+    """The humanoid mapping the VRM Add-on's importer reads back from the file."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    result = bpy.ops.import_scene.vrm(filepath=str(path), use_addon_preferences=False)
+    assert result == {"FINISHED"}, f"the VRM Add-on could not import {path.name}"
+    armature = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    if spec_version == "1.0":
+        return vrm_addon.humanoid_mapping(armature)
+    return vrm_addon.humanoid_mapping_vrm0(armature)
+
+
+@pytest.fixture(scope="module")
+def summaries(exports: list[Exported]) -> dict[str, dict[str, Any]]:
+    return consumers([e.path for e in exports])
+
+
+def test_cli_json_describes_the_file_it_wrote(cli_exports):
+    for preset, run in cli_exports["runs"].items():
+        data = run.json()
+        path = Path(data["path"])
+        assert data["exported"] is True and data["preset"] == preset
+        assert path.read_bytes()[:4] == b"glTF"
+        assert data["bytes"] == path.stat().st_size
+        assert data["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert data["spec_version"] == get_preset(preset).spec_version
+        assert data["stats"]["file_size_mb"] > 0 and data["seconds"] > 0
+        assert isinstance(data["findings"], list)
+        assert set(data["expressions"]) == DEMO_EXPRESSIONS
+        # Readable like any file the user saves (a temp file's 0600 would make it private).
+        assert path.stat().st_mode & stat.S_IRGRP
+    # Written under a temp name and renamed: nothing but the two files is left behind.
+    assert sorted(p.name for p in cli_exports["folder"].iterdir()) == ["companions-web.vrm", "vrm0-legacy.vrm"]
+
+
+def test_three_vrm_loads_every_export_and_the_validator_finds_no_errors(exports, summaries):
+    for exported in exports:
+        summary = summaries[str(exported.path)]
+        assert "error" not in summary, f"{exported.label}: three-vrm failed: {summary.get('error')}"
+        assert summary["validator"]["errors"] == 0, (exported.label, summary["validator"]["error_messages"])
+
+
+def test_three_vrm_sees_the_meta(exports, summaries):
+    for exported in exports:
+        meta = summaries[str(exported.path)]["meta"]
+        assert meta["metaVersion"] == ("1" if exported.spec_version == "1.0" else "0"), exported.label
+        assert meta["name"] == exported.meta["name"], exported.label
+        assert meta["authors"] == exported.meta["authors"], exported.label
+        assert meta["version"] == exported.meta["version"], exported.label
+        if exported.spec_version == "1.0":
+            assert meta["licenseUrl"] == VRM1_LICENSE_URL, exported.label
+        else:  # the shipped presets forbid redistribution, which VRM 0.x names itself
+            assert meta["licenseName"] == "Redistribution_Prohibited", exported.label
+
+
+def test_three_vrm_maps_every_humanoid_bone(exports, summaries):
+    for exported in exports:
+        assert summaries[str(exported.path)]["humanBones"] == exported.mapping, exported.label
+
+
+def test_three_vrm_finds_the_expressions(exports, summaries):
+    for exported in exports:
+        names = set(summaries[str(exported.path)]["expressions"])
+        assert exported.expressions <= names, (exported.label, exported.expressions - names)
+
+
+def test_vrm1_exports_face_plus_z(exports, summaries):
+    for exported in (e for e in exports if e.spec_version == "1.0"):
+        summary = summaries[str(exported.path)]
+        # VRM 1.0 models face +Z: the avatar's left hand is on +X.
+        assert summary["leftHand"][0] > 0.2, exported.label
+        assert summary["head"][1] > 1.0, exported.label
+
+
+def test_the_vrm_addon_reimports_the_same_humanoid_mapping(exports):
+    for exported in exports:
+        assert exported.reimported == exported.mapping, exported.label
+
+
+def test_thumbnail_is_rendered_into_the_meta(cli_exports, summaries):
+    for run in cli_exports["runs"].values():
+        assert summaries[run.json()["path"]]["thumbnail"] is True
+
+
+def _vrm(armature: bpy.types.Object) -> Any:
+    """The VRM Add-on's data on an armature (the stubs do not know it)."""
+    data: Any = armature.data
+    return data.vrm_addon_extension
+
+
+def _texture(material: Any) -> Any:
+    return next(n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE")
+
+
+def _glb_images(path: Path) -> list[tuple[int, int]]:
+    """(width, height) of each PNG embedded in a .glb/.vrm, read from the PNG headers."""
+    data = path.read_bytes()
+    json_length = struct.unpack_from("<I", data, 12)[0]
+    gltf = json.loads(data[20 : 20 + json_length])
+    binary = 20 + json_length + 8
+    sizes = []
+    for image in gltf.get("images", []):
+        view = gltf["bufferViews"][image["bufferView"]]
+        start = binary + view.get("byteOffset", 0)
+        assert data[start : start + 8] == b"\x89PNG\r\n\x1a\n", image.get("mimeType")
+        sizes.append(struct.unpack_from(">II", data, start + 16))
+    return sizes
+
+
+def test_textures_are_downscaled_only_in_the_exported_copy(blender, tmp_path):
+    bpy.ops.wm.read_homefile(use_empty=True)
+    avatar = demo_avatar.build_demo_avatar(1)
+    material = avatar.body.material_slots[0].material
+    image = _texture(material)
+    image.scale(2048, 2048)
+    image.pack()
+    blend = tmp_path / "Artist.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True)
+    saved = blend.read_bytes()
+    before = np.empty(2048 * 2048 * 4, dtype=np.float32)
+    image.pixels.foreach_get(before)
+    packed = bytes(image.packed_file.data)
+
+    out = tmp_path / "lite.vrm"
+    vrm_export.export_vrm(out, _quick(get_preset("companions-web-lite")))
+
+    assert _glb_images(out) == [(1024, 1024)]
+    assert tuple(image.size) == (2048, 2048) and image.name == "AvatarTexture"
+    after = np.empty_like(before)
+    image.pixels.foreach_get(after)
+    assert np.array_equal(before, after)
+    assert bytes(image.packed_file.data) == packed
+    assert _texture(material) == image
+    assert [i.name for i in bpy.data.images if i.name != "Render Result"] == ["AvatarTexture"]
+    assert blend.read_bytes() == saved
+
+
+def test_expressions_bound_by_hand_are_kept(blender, tmp_path):
+    bpy.ops.wm.read_homefile(use_empty=True)
+    avatar = demo_avatar.build_demo_avatar(1)
+    blink = _vrm(avatar.armature).vrm1.expressions.preset.blink
+    bind = blink.morph_target_binds.add()
+    bind.node.mesh_object_name, bind.index = avatar.body.name, "happy"  # the artist's own choice
+
+    result = vrm_export.export_vrm(tmp_path / "a.vrm", _quick(get_preset("companions-web")))
+
+    assert result.expressions["blink"] == ["happy"]
+    assert result.expressions["blinkLeft"] == ["blinkLeft"]
+    assert [b.index for b in blink.morph_target_binds] == ["happy"]
+
+
+def test_a_rig_with_errors_is_refused_and_nothing_is_written(blender, tmp_path):
+    bpy.ops.wm.read_homefile(use_empty=True)
+    avatar = demo_avatar.build_demo_avatar(1)
+    human_bones = _vrm(avatar.armature).vrm1.humanoid.human_bones
+    human_bones.left_hand.node.bone_name = ""  # a required bone unmapped
+
+    with pytest.raises(vrm_export.ExportRefusedError) as refused:
+        vrm_export.export_vrm(tmp_path / "a.vrm", _quick(get_preset("companions-web")))
+
+    assert not refused.value.report.ok
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_file_is_never_replaced_unless_asked(blender, tmp_path):
+    bpy.ops.wm.read_homefile(use_empty=True)
+    demo_avatar.build_demo_avatar(1)
+    out = tmp_path / "a.vrm"
+    out.write_bytes(b"precious")
+    with pytest.raises(FileExistsError):
+        vrm_export.export_vrm(out, _quick(get_preset("companions-web")))
+    assert out.read_bytes() == b"precious"
+    vrm_export.export_vrm(out, _quick(get_preset("companions-web")), overwrite=True)
+    assert out.read_bytes()[:4] == b"glTF"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.vrm"]
+
+
+def test_the_sidebar_button_exports_with_the_scene_settings_and_reports(blender, tmp_path):
+    bpy.ops.wm.read_homefile(use_empty=True)
+    demo_avatar.build_demo_avatar(1)
+    settings = context.scene().avatar_forge_export  # type: ignore[attr-defined]
+    settings.preset = "companions-web-lite"
+    settings.filepath = str(tmp_path / "button.vrm")
+    settings.vrm_name = "Button"
+    assert bpy.ops.avatar_forge.export_vrm() == {"FINISHED"}
+    result: Any = bpy.context.window_manager
+    result = result.avatar_forge_export_result
+    assert result.exported and Path(result.path) == tmp_path / "button.vrm"
+    assert result.size_mb > 0.1 and result.triangles > 1000
+    summary = consumers([tmp_path / "button.vrm"])[str(tmp_path / "button.vrm")]
+    assert summary["meta"]["name"] == "Button" and summary["validator"]["errors"] == 0
+
+
+def test_cli_refuses_bad_input_with_one_line_and_writes_nothing(demo_blend, tmp_path):
+    keep = tmp_path / "keep.vrm"
+    keep.write_bytes(b"precious")
+    for args, message in (
+        (["--preset", "no-such", "--out", tmp_path / "x.vrm"], "unknown preset"),
+        (["--preset", "companions-web", "--out", keep], "exists"),
+        (["--preset", "companions-web", "--out", tmp_path / "x.glb"], "must end in .vrm"),
+    ):
+        result = run_forge("export", "--blend", demo_blend, *args)
+        assert result.code == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert message in result.stderr.strip().splitlines()[-1]
+    assert keep.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.vrm"]
+
+
+def test_presets_lists_shipped_and_user_presets(tmp_path):
+    user = tmp_path / "user"
+    folder = user / "config" / "avatar_forge" / "presets"
+    folder.mkdir(parents=True)
+    shipped = (ROOT / "addon" / "presets" / "companions-web.toml").read_text()
+    (folder / "kiosk.toml").write_text(shipped.replace('name = "companions-web"', 'name = "kiosk"'))
+    result = run_forge("presets", "--json", user_resources=user)
+    assert result.code == 0, result.stderr
+    data = result.json()
+    names = [p["name"] for p in data["presets"]]
+    assert names == ["companions-web", "companions-web-lite", "kiosk", "vrm0-legacy"]
+    assert Path(data["user_dir"]) == folder
+    assert {p["name"]: p["spec_version"] for p in data["presets"]}["vrm0-legacy"] == "0.x"
