@@ -1,20 +1,23 @@
-"""One pass over the promotion queue, oldest first.
+"""One pass over the promotion queue, oldest first, in batches.
 
-For each request: download and verify every artifact (size, sha256), check the VRM's structure, and copy
-it to every target with `rclone copyto --immutable --checksum`. Then each target's index.json gains the
-copied models (one read and one write per target per pass), and only then is each outcome recorded in
-promotion/done/ and its queue entry removed. A request that fails verification goes to promotion/failed/
-with its reason and nothing of it is copied. Every step can be repeated, so a run killed anywhere is
-completed by the next one; storage trouble leaves the request queued for a retry.
+For each request: download and verify every artifact (size, sha256) and check the VRM's structure. The
+verified VRMs then go to every target with `rclone copy --immutable --checksum`, each target's index.json
+gains them, and only then is each outcome recorded in promotion/done/ and its queue entry removed. A
+request that fails verification goes to promotion/failed/ with its reason and nothing of it is copied.
+
+Every step can be repeated (immutable copies skip what is there, the index keeps the first entry), so a
+run killed anywhere is completed by the next one; storage trouble leaves requests queued for a retry.
+rclone runs a fixed number of times per batch, not per model: starting it costs more than a small copy.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ..core import naming
 from ..core.digest import digest_file
@@ -29,10 +32,12 @@ from ..core.promotion import (
     utc_now,
 )
 from ..core.vrm_inspect import inspect_vrm
-from .config import Config, Target
-from .rclone import IMMUTABLE_CACHE, INDEX_CACHE, NOT_FOUND, Rclone, RcloneError, join
+from .config import Config
+from .rclone import IMMUTABLE_CACHE, INDEX_CACHE, Rclone, RcloneError, join
 
 Log = Callable[[str], None]
+# Requests verified together: their artifacts share the scratch folder, so this bounds its size.
+BATCH: Final = 20
 
 
 class _RejectedError(Exception):
@@ -58,12 +63,10 @@ class Outcome:
 
 
 @dataclass
-class _Copied:
-    """A verified request now on every target, waiting for its index entries and its done record."""
-
-    entry: str
+class _Verified:
     raw: bytes
     request: Request
+    vrm: Path
     outcome: Outcome
 
 
@@ -93,6 +96,10 @@ class PassReport:
         }
 
 
+def _error(outcome: Outcome, exc: Exception) -> None:
+    outcome.status, outcome.reason, outcome.targets = "error", f"{exc}; left queued for the next run", {}
+
+
 class Promoter:
     def __init__(self, config: Config, rclone: Rclone, log: Log | None = None) -> None:
         self.config = config
@@ -111,125 +118,164 @@ class Promoter:
     def run_pass(self, dry_run: bool = False) -> PassReport:
         report = PassReport(dry_run)
         queue = self.queued()
-        if not queue:
-            return report
-        recorded = self.rclone.names(self._source(naming.DONE)) | self.rclone.names(self._source(naming.FAILED))
-        present = {t.name: self.rclone.names(join(t.remote, "")) for t in self.config.targets}
-        copied: list[_Copied] = []
-        with tempfile.TemporaryDirectory(prefix="avatar-forge-promote-") as scratch:
-            for number, entry in enumerate(queue):
-                outcome, done = self._one(entry, entry in recorded, present, Path(scratch) / str(number), dry_run)
-                if done is not None:
-                    copied.append(done)
-                report.outcomes.append(outcome)
-        self._index(copied)
-        for item in copied:
-            if item.outcome.status == "promoted":
-                detail = {"file": item.outcome.file, "sha256": item.request.vrm.sha256, "targets": item.outcome.targets}
-                try:
-                    self._record(item.entry, item.raw, naming.DONE, detail)
-                except RcloneError as exc:
-                    item.outcome.status, item.outcome.reason = "error", f"{exc}; left queued for the next run"
+        if queue:
+            recorded = self.rclone.names(self._source(naming.DONE)) | self.rclone.names(self._source(naming.FAILED))
+            present = {t.name: self.rclone.names(join(t.remote, "")) for t in self.config.targets}
+            for start in range(0, len(queue), BATCH):
+                report.outcomes += self._batch(queue[start : start + BATCH], recorded, present, dry_run)
         for outcome in report.outcomes:
             self.log(f"{outcome.request}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
         return report
 
-    def _one(
-        self, entry: str, recorded: bool, present: dict[str, set[str]], scratch: Path, dry_run: bool
-    ) -> tuple[Outcome, _Copied | None]:
-        queue_key = f"{naming.QUEUE}{entry}"
-        try:
-            raw = self.rclone.cat(self._source(queue_key))
-            if raw is None:  # another promoter finished it meanwhile
-                return Outcome(entry, "error", "the queue entry vanished"), None
-            if recorded and not dry_run:
-                # A run killed after recording the outcome: only the queue entry is left to remove.
-                self.rclone.deletefile(self._source(queue_key))
-                return Outcome(entry, "promoted", "recorded by an earlier run"), None
-            scratch.mkdir()
-            try:
-                request, vrm = self._verified(entry, raw, scratch)
-            except _RejectedError as exc:
-                if not dry_run:
-                    self._record(entry, raw, naming.FAILED, {"reason": str(exc)})
-                return Outcome(entry, "would fail" if dry_run else "failed", str(exc)), None
-            file = f"{request.versioned.stem}.vrm"
-            if dry_run:
-                return Outcome(entry, "would promote", file=file), None
-            targets = {t.name: self._copy(t, vrm, file, present[t.name]) for t in self.config.targets}
-            outcome = Outcome(entry, "promoted", file=file, targets=targets)
-            return outcome, _Copied(entry, raw, request, outcome)
-        except RcloneError as exc:
-            return Outcome(entry, "error", f"{exc}; left queued for the next run"), None
+    def _fetch(self, keys: list[str], into: Path) -> None:
+        """Downloads source keys under `into` (same relative paths) in one rclone run; missing ones are skipped."""
+        listing = into / ".keys"
+        listing.write_text("".join(f"{k}\n" for k in keys))
+        self.rclone.run("copy", "--files-from-raw", str(listing), self.config.source, str(into))
 
-    def _verified(self, entry: str, raw: bytes, scratch: Path) -> tuple[Request, Path]:
-        """The request and a local copy of its VRM whose bytes are proven to be what was published."""
-        try:
-            request = parse_request(raw)
-        except RequestError as exc:
-            raise _RejectedError(str(exc)) from None
-        if f"{request.versioned.stem}.json" != entry:
-            raise _RejectedError(f"queue entry {entry} describes {request.versioned.stem}")
-        local: dict[str, Path] = {}
-        for artifact in request.artifacts:
-            path = scratch / artifact.key.rsplit("/", 1)[-1]
+    def _batch(
+        self, entries: list[str], recorded: set[str], present: dict[str, set[str]], dry_run: bool
+    ) -> list[Outcome]:
+        outcomes = {e: Outcome(e, "error") for e in entries}
+        with tempfile.TemporaryDirectory(prefix="avatar-forge-promote-") as scratch:
+            root = Path(scratch)
             try:
-                self.rclone.copyto(self._source(artifact.key), str(path), immutable=False)
+                self._fetch([f"{naming.QUEUE}{e}" for e in entries], root)
+                raws = {
+                    e: (root / naming.QUEUE / e).read_bytes() for e in entries if (root / naming.QUEUE / e).is_file()
+                }
+                for entry in set(entries) - set(raws):
+                    outcomes[entry].reason = "the queue entry vanished (another promoter?)"
+                # A run killed after recording these: only their queue entries are left to remove.
+                finished = [e for e in raws if e in recorded]
+                for entry in finished:
+                    outcomes[entry].status, outcomes[entry].reason = "promoted", "recorded by an earlier run"
+                verified, rejected = self._verify({e: raws[e] for e in raws if e not in recorded}, root)
             except RcloneError as exc:
-                if exc.code == NOT_FOUND:
-                    raise _RejectedError(f"{artifact.key} is missing") from None
-                raise
-            digest = digest_file(path)
-            if digest.size != artifact.size:
-                raise _RejectedError(f"{artifact.key} is {digest.size} bytes, the request says {artifact.size}")
-            if digest.sha256 != artifact.sha256:
-                raise _RejectedError(f"{artifact.key} sha256 {digest.sha256} differs from the request's")
-            local[artifact.key] = path
-        vrm = local[request.vrm.key]
-        problems = inspect_vrm(vrm.read_bytes()).problems
-        if problems:
-            raise _RejectedError(f"{request.vrm.key} is not a valid VRM: {'; '.join(problems)}")
-        return request, vrm
+                for outcome in outcomes.values():
+                    _error(outcome, exc)
+                return list(outcomes.values())
+            for entry, (_raw, reason) in rejected.items():
+                outcomes[entry].status, outcomes[entry].reason = "would fail" if dry_run else "failed", reason
+            for entry, item in verified.items():
+                item.outcome = outcomes[entry]
+                item.outcome.file = f"{item.request.versioned.stem}.vrm"
+                item.outcome.status = "would promote" if dry_run else "promoted"
+            if not dry_run:
+                self._deliver(list(verified.values()), root / ".stage", present)
+                self._conclude(verified, rejected, finished, root / ".records")
+        return [outcomes[e] for e in entries]
 
-    def _copy(self, target: Target, vrm: Path, file: str, present: set[str]) -> str:
-        # --immutable: an existing file with other content is an error, never replaced; the same content is skipped.
-        header = IMMUTABLE_CACHE if target.s3 else None
-        self.rclone.copyto(str(vrm), join(target.remote, file), immutable=True, header=header)
-        return "already there" if file in present else "copied"
-
-    def _index(self, copied: list[_Copied]) -> None:
-        """Adds the copied models to each target's index.json; a target that fails leaves them queued."""
-        if not copied:
-            return
-        for target in self.config.targets:
-            index_path = join(target.remote, "index.json")
+    def _verify(self, raws: dict[str, bytes], root: Path) -> tuple[dict[str, _Verified], dict[str, tuple[bytes, str]]]:
+        """Requests whose artifacts are exactly what was published, and the rejected ones with their reason."""
+        requests: dict[str, Request] = {}
+        rejected: dict[str, tuple[bytes, str]] = {}
+        for entry, raw in raws.items():
             try:
-                raw = self.rclone.cat(index_path)
-                changed = False
-                for item in copied:
-                    request = item.request
-                    entry = IndexEntry(
-                        request.name, request.version, str(item.outcome.file), request.vrm.sha256, request.vrm.size,
-                        utc_now(),
-                    )  # fmt: skip
-                    raw, added = merge_index(raw, entry)
-                    changed = changed or added
-                if changed and raw is not None:
-                    with tempfile.TemporaryDirectory(prefix="avatar-forge-index-") as scratch:
-                        local = Path(scratch) / "index.json"
-                        local.write_bytes(raw)
-                        header = INDEX_CACHE if target.s3 else None
-                        self.rclone.copyto(str(local), index_path, immutable=False, header=header)
-            except (RcloneError, ValueError) as exc:
-                for item in copied:
-                    item.outcome.status = "error"
-                    item.outcome.reason = f"index.json at {target.name}: {exc}; left queued for the next run"
+                request = parse_request(raw)
+                if f"{request.versioned.stem}.json" != entry:
+                    raise _RejectedError(f"queue entry {entry} describes {request.versioned.stem}")
+                requests[entry] = request
+            except (RequestError, _RejectedError) as exc:
+                rejected[entry] = (raw, str(exc))
+        self._fetch([a.key for r in requests.values() for a in r.artifacts], root)
+        verified: dict[str, _Verified] = {}
+        for entry, request in requests.items():
+            try:
+                for artifact in request.artifacts:
+                    path = root / artifact.key
+                    if not path.is_file():
+                        raise _RejectedError(f"{artifact.key} is missing")
+                    digest = digest_file(path)
+                    if digest.size != artifact.size:
+                        raise _RejectedError(f"{artifact.key} is {digest.size} bytes, the request says {artifact.size}")
+                    if digest.sha256 != artifact.sha256:
+                        raise _RejectedError(f"{artifact.key} sha256 {digest.sha256} differs from the request's")
+                vrm = root / request.vrm.key
+                problems = inspect_vrm(vrm.read_bytes()).problems
+                if problems:
+                    raise _RejectedError(f"{request.vrm.key} is not a valid VRM: {'; '.join(problems)}")
+                verified[entry] = _Verified(raws[entry], request, vrm, Outcome(entry, "promoted"))
+            except _RejectedError as exc:
+                rejected[entry] = (raws[entry], str(exc))
+        return verified, rejected
 
-    def _record(self, entry: str, raw: bytes, folder: str, detail: dict[str, Any]) -> None:
-        """Writes the outcome beside the queue, then removes the queue entry (in that order: see _one)."""
-        status = "promoted" if folder == naming.DONE else "failed"
-        with tempfile.TemporaryDirectory(prefix="avatar-forge-record-") as scratch:
-            local = Path(scratch) / entry
-            local.write_bytes(outcome_record(raw, status, detail))
-            self.rclone.copyto(str(local), self._source(f"{folder}{entry}"), immutable=False)
-        self.rclone.deletefile(self._source(f"{naming.QUEUE}{entry}"))
+    def _deliver(self, items: list[_Verified], stage: Path, present: dict[str, set[str]]) -> None:
+        """Copies the verified VRMs to every target, then adds them to each target's index.json."""
+        if not items:
+            return
+        stage.mkdir()
+        for item in items:
+            shutil.copyfile(item.vrm, stage / str(item.outcome.file))
+        for target in self.config.targets:
+            copying = [i for i in items if i.outcome.status == "promoted"]
+            try:
+                # --immutable: a file already there with other content is an error and is never replaced.
+                flags = ["--header-upload", IMMUTABLE_CACHE] if target.s3 else []
+                self.rclone.run("copy", "--immutable", "--checksum", *flags, str(stage), join(target.remote, ""))
+                self._index(target.remote, target.s3, copying)
+            except (RcloneError, ValueError) as exc:
+                for item in copying:
+                    _error(item.outcome, RuntimeError(f"{target.name}: {exc}"))
+                continue
+            for item in copying:
+                item.outcome.targets[target.name] = (
+                    "already there" if item.outcome.file in present[target.name] else "copied"
+                )
+
+    def _index(self, remote: str, s3: bool, items: list[_Verified]) -> None:
+        index_path = join(remote, "index.json")
+        raw = self.rclone.cat(index_path)
+        changed = False
+        for item in items:
+            request = item.request
+            entry = IndexEntry(
+                request.name, request.version, str(item.outcome.file), request.vrm.sha256, request.vrm.size, utc_now()
+            )
+            raw, added = merge_index(raw, entry)
+            changed = changed or added
+        if changed and raw is not None:
+            with tempfile.TemporaryDirectory(prefix="avatar-forge-index-") as scratch:
+                local = Path(scratch) / "index.json"
+                local.write_bytes(raw)
+                self.rclone.copyto(str(local), index_path, immutable=False, header=INDEX_CACHE if s3 else None)
+
+    def _conclude(
+        self,
+        verified: dict[str, _Verified],
+        rejected: dict[str, tuple[bytes, str]],
+        finished: list[str],
+        records: Path,
+    ) -> None:
+        """Writes done/ and failed/ records, then removes the queue entries they conclude (in that order)."""
+        concluded = list(finished)
+        for folder, status in ((naming.DONE, "promoted"), (naming.FAILED, "failed")):
+            local = records / folder
+            local.mkdir(parents=True)
+            if folder == naming.DONE:
+                items = {
+                    e: (i.raw, {"file": i.outcome.file, "sha256": i.request.vrm.sha256, "targets": i.outcome.targets})
+                    for e, i in verified.items()
+                    if i.outcome.status == "promoted"
+                }
+            else:
+                items = {e: (raw, {"reason": reason}) for e, (raw, reason) in rejected.items()}
+            for entry, (raw, detail) in items.items():
+                (local / entry).write_bytes(outcome_record(raw, status, detail))
+            if items:
+                try:
+                    self.rclone.run("copy", str(local), self._source(folder))
+                except RcloneError as exc:
+                    for entry in items:
+                        if entry in verified:
+                            _error(verified[entry].outcome, exc)
+                    continue
+                concluded += items
+        if concluded:
+            listing = records / ".queue"
+            listing.write_text("".join(f"{e}\n" for e in concluded))
+            try:
+                self.rclone.run("delete", "--files-from-raw", str(listing), self._source(naming.QUEUE))
+            except RcloneError as exc:
+                # The outcomes are recorded: the next run sees that and only removes these entries.
+                self.log(f"queue entries stay until the next run: {exc}")

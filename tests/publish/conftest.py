@@ -69,7 +69,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(root: Path) -> S3Server:
+def serve_s3(root: Path) -> S3Server:
+    """Starts `rclone serve s3` on a free local port over `root`; the caller terminates it."""
     root.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     process = subprocess.Popen(
@@ -92,7 +93,7 @@ def _serve(root: Path) -> S3Server:
 @pytest.fixture(scope="session")
 def s3_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S3Server, S3Server]]:
     """(kasm, mirror): two S3 servers for the whole session."""
-    servers = (_serve(tmp_path_factory.mktemp("kasm-s3")), _serve(tmp_path_factory.mktemp("mirror-s3")))
+    servers = (serve_s3(tmp_path_factory.mktemp("kasm-s3")), serve_s3(tmp_path_factory.mktemp("mirror-s3")))
     yield servers
     for server in servers:
         server.process.terminate()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -192,12 +191,16 @@ def test_a_promoter_killed_midway_is_completed_by_the_next_run(promotion):
     models = {f"Batch{i}": make_vrm(salt=f"batch{i}") for i in range(4)}
     for name, data in models.items():
         promotion.publish(name, data)
-    rng = random.Random(9)
     process = promotion.promote("--once", background=True)
-    time.sleep(rng.uniform(1.0, 2.5))  # past start-up, inside the pass
+    # Killed the moment the first model reaches the NFS stand-in: mid-pass, before any index or record.
+    deadline = time.monotonic() + 120
+    while not any(p.suffix == ".vrm" for p in promotion.nfs.iterdir()):
+        assert process.poll() is None and time.monotonic() < deadline, "the promoter never reached NFS"
+        time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL  # it was still at work when killed
+    assert len(promotion.source_keys("promotion/queue/")) == len(models)  # nothing concluded yet
     run = promotion.promote("--once", "--json")
     assert run.code == 0, run.stderr
     assert promotion.source_keys("promotion/queue/") == []
