@@ -59,12 +59,17 @@ demo: build node
 	$(FORGE) export --blend $(OUT)/Avatar.blend --preset companions-web --out $(OUT)/Avatar.vrm --force
 	@echo "three-vrm and the glTF validator on $(OUT)/Avatar.vrm:"
 	@node tests/node/vrm_summary.mjs $(OUT)/Avatar.vrm
+	@rm -rf $(OUT)/storage $(OUT)/serving && mkdir -p $(OUT)/storage
+	$(FORGE) publish --blend $(OUT)/Avatar.blend --name Avatar --preset companions-web --root $(OUT)/storage
+	$(FORGE) promote --config deploy/demo-promote.toml --once
 	@echo
 	@echo "demo results:"
 	@echo "  extension zip   $$(ls dist/avatar_forge-*.zip)"
 	@echo "  demo avatar     $(OUT)/Avatar.blend"
 	@echo "  front render    $(OUT)/Avatar.png"
 	@echo "  VRM export      $(OUT)/Avatar.vrm"
+	@echo "  published       $(OUT)/storage/exports/Avatar-v1.vrm (and projects/, promotion/done/)"
+	@echo "  promoted        $(OUT)/serving/{nfs,mirror,r2}-standin/Avatar-v1.vrm + index.json"
 
 clean:
 	rm -rf dist out
