@@ -1,0 +1,215 @@
+"""Reads the scene into core's rig model once: bulk `foreach_get` for positions and bones, one pass over
+the vertices for vertex-group weights (bpy 4.5 has no bulk read for them)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import bpy
+import numpy as np
+
+from ..core import humanoid
+from ..core.rig_model import ArmatureInfo, BoneTable, FloatArray, IntArray, MeshInfo, RigModel, TextureInfo, Transform
+from . import context, vrm_addon
+
+
+class ArmatureNotFoundError(LookupError):
+    """The armature asked for is not in the scene; the message is one line for the user."""
+
+
+def armatures() -> list[bpy.types.Object]:
+    return sorted((o for o in context.scene().objects if o.type == "ARMATURE"), key=lambda o: o.name)
+
+
+def pick_armature(name: str | None) -> bpy.types.Object | None:
+    """The named armature (ArmatureNotFoundError when absent), else the one with the most VRM bones mapped."""
+    found = armatures()
+    if name is not None:
+        for obj in found:
+            if obj.name == name:
+                return obj
+        known = ", ".join(o.name for o in found) or "none"
+        raise ArmatureNotFoundError(f"no armature '{name}' in the scene; armatures: {known}")
+    if not found:
+        return None
+    if not vrm_addon.is_enabled():
+        return found[0]
+    return max(found, key=lambda o: (len(vrm_addon.humanoid_mapping(o)), -found.index(o)))
+
+
+def transform_of(obj: bpy.types.Object) -> Transform:
+    if obj.rotation_mode == "QUATERNION":
+        rotation = obj.rotation_quaternion.copy()
+    elif obj.rotation_mode == "AXIS_ANGLE":
+        rotation = obj.matrix_basis.to_quaternion()
+    else:
+        rotation = obj.rotation_euler.to_quaternion()
+    return Transform(
+        location=(obj.location[0], obj.location[1], obj.location[2]),
+        rotation=(rotation[0], rotation[1], rotation[2], rotation[3]),
+        scale=(obj.scale[0], obj.scale[1], obj.scale[2]),
+        matrix_world=tuple(tuple(row) for row in obj.matrix_world),
+    )
+
+
+def bone_table(armature: bpy.types.Object) -> BoneTable:
+    data = armature.data
+    assert isinstance(data, bpy.types.Armature)
+    bones = data.bones
+    n = len(bones)
+    heads = np.empty(n * 3)
+    tails = np.empty(n * 3)
+    deform = np.empty(n, dtype=bool)
+    bones.foreach_get("head_local", heads)
+    bones.foreach_get("tail_local", tails)
+    bones.foreach_get("use_deform", deform)
+    names = [b.name for b in bones]
+    index = {name: i for i, name in enumerate(names)}
+    parents = [index[b.parent.name] if b.parent is not None else -1 for b in bones]
+    return BoneTable(names, parents, heads.reshape(-1, 3), tails.reshape(-1, 3), deform)
+
+
+def _addon_suggestion(armature: bpy.types.Object) -> dict[str, str]:
+    """The VRM Add-on's own mapper's proposal (its name tables and structure detection), VRM bone -> bone."""
+    try:
+        mapper = importlib.import_module("io_scene_vrm.common.human_bone_mapper.human_bone_mapper")
+        found = mapper.create_human_bone_mapping(armature)
+    except (ImportError, AttributeError, TypeError):  # another add-on version: our own mapper stands alone
+        return {}
+    return {str(spec.name.value): bone for bone, spec in found.items()}
+
+
+def armature_info(armature: bpy.types.Object) -> ArmatureInfo:
+    mapping = vrm_addon.humanoid_mapping(armature) if vrm_addon.is_enabled() else {}
+    bones = bone_table(armature)
+    # Only a rig missing bones needs a proposal (and asking the VRM Add-on's mapper takes time).
+    complete = all(mapping.get(b) in bones.index for b in humanoid.REQUIRED_VRM0)
+    suggested = {} if complete or not vrm_addon.is_enabled() else _addon_suggestion(armature)
+    return ArmatureInfo(armature.name, transform_of(armature), bones, mapping, suggested)
+
+
+def read_weights(mesh: bpy.types.Mesh) -> tuple[IntArray, FloatArray]:
+    """Per vertex its vertex groups and weights, padded to (N, K) (group -1 / weight 0 in empty slots)."""
+    n = len(mesh.vertices)
+    counts = np.zeros(n, dtype=np.int64)
+    groups: list[int] = []
+    weights: list[float] = []
+    # One pass in Python is the only exact read (see DESIGN.md); local names keep the loop tight.
+    add_group, add_weight = groups.append, weights.append
+    for i, vertex in enumerate(mesh.vertices):
+        elements = vertex.groups
+        counts[i] = len(elements)
+        for element in elements:
+            add_group(element.group)
+            add_weight(element.weight)
+    k = int(counts.max()) if n else 0
+    index = np.full((n, k), -1, dtype=np.int64)
+    weight = np.zeros((n, k), dtype=np.float64)
+    if groups:
+        rows = np.repeat(np.arange(n), counts)
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        cols = np.arange(len(groups)) - starts
+        index[rows, cols] = groups
+        weight[rows, cols] = weights
+    return index, weight
+
+
+def belongs_to(obj: bpy.types.Object, armature: bpy.types.Object, bone_names: set[str]) -> bool:
+    """A mesh is part of the avatar when the armature deforms it, is its ancestor, or names its groups."""
+    if any(m.type == "ARMATURE" and m.object == armature for m in obj.modifiers):  # type: ignore[attr-defined]
+        return True
+    parent = obj.parent
+    while parent is not None:
+        if parent == armature:
+            return True
+        parent = parent.parent
+    deformed_by_other = any(m.type == "ARMATURE" and m.object is not None for m in obj.modifiers)  # type: ignore[attr-defined]
+    return not deformed_by_other and any(g.name in bone_names for g in obj.vertex_groups)
+
+
+def mesh_info(obj: bpy.types.Object) -> MeshInfo:
+    mesh = obj.data
+    assert isinstance(mesh, bpy.types.Mesh)
+    co = np.empty(len(mesh.vertices) * 3)
+    mesh.vertices.foreach_get("co", co)
+    loop_total = np.empty(len(mesh.polygons), dtype=np.int64)
+    mesh.polygons.foreach_get("loop_total", loop_total)
+    index, weight = read_weights(mesh)
+    keys = mesh.shape_keys
+    return MeshInfo(
+        name=obj.name,
+        transform=transform_of(obj),
+        parent=obj.parent.name if obj.parent is not None else None,
+        positions=co.reshape(-1, 3),
+        group_names=[g.name for g in obj.vertex_groups],
+        group_index=index,
+        group_weight=weight,
+        armature_modifiers=tuple(
+            (m.object.name if m.object is not None else "")  # type: ignore[attr-defined]
+            for m in obj.modifiers
+            if m.type == "ARMATURE"
+        ),
+        shape_keys=tuple(k.name for k in keys.key_blocks[1:]) if keys is not None else (),
+        triangles=int((loop_total - 2).sum()),
+        materials=tuple(m.name for m in mesh.materials if m is not None),
+    )
+
+
+def _image_bytes(image: bpy.types.Image) -> int:
+    if image.packed_file is not None:
+        return int(image.packed_file.size)
+    path = bpy.path.abspath(image.filepath) if image.filepath else ""
+    return os.path.getsize(path) if path and os.path.isfile(path) else 0
+
+
+def textures_of(meshes: list[bpy.types.Object]) -> list[TextureInfo]:
+    images: dict[str, bpy.types.Image] = {}
+    for obj in meshes:
+        for material in obj.data.materials:  # type: ignore[union-attr]
+            if material is None or material.node_tree is None:
+                continue
+            for node in material.node_tree.nodes:
+                if isinstance(node, bpy.types.ShaderNodeTexImage) and node.image is not None:
+                    images[node.image.name] = node.image
+    return [
+        TextureInfo(name, int(image.size[0]), int(image.size[1]), _image_bytes(image))
+        for name, image in sorted(images.items())
+    ]
+
+
+def _bound_expressions(armature: bpy.types.Object) -> frozenset[str]:
+    """VRM expressions the artist bound to shape keys in the VRM Add-on (names other than ours count)."""
+    if not vrm_addon.is_enabled():
+        return frozenset()
+    preset = armature.data.vrm_addon_extension.vrm1.expressions.preset  # type: ignore[union-attr]
+    names = ("aa", "ih", "ou", "ee", "oh", "blink", "blink_left", "blink_right", "happy", "angry", "sad",
+             "relaxed", "surprised")  # fmt: skip
+    bound = {n for n in names if len(getattr(preset, n).morph_target_binds) > 0}
+    return frozenset(n.replace("_l", "L").replace("_r", "R").lower() for n in bound)
+
+
+def avatar_meshes(armature: bpy.types.Object) -> list[bpy.types.Object]:
+    bone_names = {b.name for b in armature.data.bones}  # type: ignore[union-attr]
+    objects = context.scene().objects
+    return sorted(
+        (o for o in objects if o.type == "MESH" and belongs_to(o, armature, bone_names)), key=lambda o: o.name
+    )
+
+
+def read_rig(armature_name: str | None = None) -> RigModel:
+    """The scene as core's rig model; raises ArmatureNotFoundError for an unknown `armature_name`."""
+    armature = pick_armature(armature_name)
+    names = [o.name for o in armatures()]
+    if armature is None:
+        meshes = [o for o in context.scene().objects if o.type == "MESH"]
+        return RigModel(None, names, [mesh_info(o) for o in meshes], textures_of(meshes))
+    meshes = avatar_meshes(armature)
+    return RigModel(
+        armature=armature_info(armature),
+        armature_names=names,
+        meshes=[mesh_info(o) for o in meshes],
+        textures=textures_of(meshes),
+        bound_expressions=_bound_expressions(armature),
+        user_chose_armature=armature_name is not None,
+    )

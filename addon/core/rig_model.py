@@ -1,0 +1,109 @@
+"""The rig as plain data: what the checks need from Blender, read out once (see blender/rig_reader.py).
+
+Positions are numpy arrays; vertex-group weights are a padded (N, K) pair: group indices (-1 = empty slot)
+and weights (0 in empty slots), K being the most groups any vertex of the mesh is in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Transform:
+    """An object's own location / rotation (quaternion w, x, y, z) / scale, and its world matrix."""
+
+    location: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    rotation: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+    scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    matrix_world: tuple[tuple[float, ...], ...] = ((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 0, 1))
+
+    def to_world(self, points: FloatArray) -> FloatArray:
+        m = np.asarray(self.matrix_world, dtype=np.float64)
+        return np.asarray(points @ m[:3, :3].T + m[:3, 3], dtype=np.float64)
+
+
+@dataclass
+class BoneTable:
+    """An armature's bones in armature space, parents before children as Blender lists them."""
+
+    names: list[str]
+    parents: list[int]  # index into names, -1 for a root
+    heads: FloatArray  # (B, 3)
+    tails: FloatArray  # (B, 3)
+    deform: BoolArray  # (B,)
+
+    def __post_init__(self) -> None:
+        self.index = {name: i for i, name in enumerate(self.names)}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def parent_of(self, name: str) -> str | None:
+        p = self.parents[self.index[name]]
+        return None if p < 0 else self.names[p]
+
+    def children(self, name: str) -> list[str]:
+        i = self.index[name]
+        return [self.names[c] for c, p in enumerate(self.parents) if p == i]
+
+    def is_ancestor(self, ancestor: str, name: str) -> bool:
+        """Whether `ancestor` is a proper ancestor of `name`."""
+        p = self.parents[self.index[name]]
+        target = self.index[ancestor]
+        while p >= 0:
+            if p == target:
+                return True
+            p = self.parents[p]
+        return False
+
+
+@dataclass
+class ArmatureInfo:
+    name: str
+    transform: Transform
+    bones: BoneTable
+    mapping: dict[str, str]  # what the VRM Add-on holds now: VRM bone -> Blender bone name (may name no bone)
+    suggested: dict[str, str] = field(default_factory=dict)  # the VRM Add-on's own mapper's proposal
+
+
+@dataclass
+class MeshInfo:
+    name: str
+    transform: Transform
+    parent: str | None
+    positions: FloatArray  # (N, 3), object space
+    group_names: list[str]
+    group_index: IntArray  # (N, K), -1 in empty slots
+    group_weight: FloatArray  # (N, K), 0 in empty slots
+    armature_modifiers: tuple[str, ...]  # the object each armature modifier deforms with ("" when unset)
+    shape_keys: tuple[str, ...]  # without the basis
+    triangles: int
+    materials: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TextureInfo:
+    name: str
+    width: int
+    height: int
+    bytes: int  # packed or file size; 0 when unknown
+
+
+@dataclass
+class RigModel:
+    """Everything one check looks at: the armature checked, the others' names, its meshes and their looks."""
+
+    armature: ArmatureInfo | None
+    armature_names: list[str]
+    meshes: list[MeshInfo]
+    textures: list[TextureInfo] = field(default_factory=list)
+    bound_expressions: frozenset[str] = frozenset()  # VRM expressions already bound in the VRM Add-on
+    user_chose_armature: bool = False
