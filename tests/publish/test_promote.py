@@ -1,5 +1,5 @@
 """`forge.py promote` against real storage: the kasm bucket and the mirror are `rclone serve s3` servers,
-NFS and R2 are local stand-in folders. Every run blocks bpy, as the promoter's container has none."""
+NFS and R2 are local stand-in folders. Every run blocks bpy, numpy and boto3, which its container lacks."""
 
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ from tests.conftest import FORGE, ROOT, ForgeRun
 from tests.publish.conftest import S3Server, run_publisher
 from tests.publish.samples import make_vrm
 
-# Importing any of these in the promoter is a bug: the cluster image has no Blender.
-_BLOCK_BLENDER = (
+# The promoter's image (deploy/promoter) has Python and rclone only: importing any of these there is a bug.
+_ONLY_STDLIB = (
     "import runpy, sys\n"
-    "for m in ('bpy', 'bmesh', 'mathutils', 'addon_utils', 'io_scene_vrm'): sys.modules[m] = None\n"
+    "for m in ('bpy', 'bmesh', 'mathutils', 'addon_utils', 'io_scene_vrm', 'numpy', 'boto3', 'botocore'):\n"
+    "    sys.modules[m] = None\n"
     "sys.argv = [{forge!r}] + sys.argv[1:]\n"
     "runpy.run_path({forge!r}, run_name='__main__')\n"
 )
@@ -41,7 +42,7 @@ class Promotion:
     vrm_dir: Path
 
     def promote(self, *args: str, background: bool = False) -> Any:
-        command = [sys.executable, "-c", _BLOCK_BLENDER.format(forge=str(FORGE)), "promote", "--config",
+        command = [sys.executable, "-c", _ONLY_STDLIB.format(forge=str(FORGE)), "promote", "--config",
                    str(self.config), *args]  # fmt: skip
         if background:
             return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
