@@ -1,0 +1,101 @@
+"""Publishing from Blender: forge.py publish (a real export of the demo avatar by the VRM Add-on) to a
+folder root and to a real S3 server, and the sidebar's Publish operator."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import bpy  # noqa: F401  (first: addon_utils and Blender's modules exist only after it)
+import pytest
+
+from addon.core.promotion import parse_request
+from addon.core.vrm_inspect import inspect_vrm
+from tests.conftest import EXTENSION, run_forge
+
+# A .blend starts with this, or with zstd's magic when Blender compressed it.
+_BLEND_MAGIC = (b"BLENDER", b"\x28\xb5\x2f\xfd")
+
+
+def _publish(blend, name, *where):
+    return run_forge("publish", "--blend", blend, "--name", name, "--preset", "companions-web", *where, "--json")
+
+
+def test_publishing_twice_gives_v1_then_v2_and_leaves_the_artists_file_alone(demo_blend, tmp_path):
+    root = tmp_path / "s3-mount-standin"
+    root.mkdir()
+    before = demo_blend.read_bytes()
+    first = _publish(demo_blend, "Demo", "--root", root)
+    assert first.code == 0, first.stderr
+    second = _publish(demo_blend, "Demo", "--root", root)
+    assert second.code == 0, second.stderr
+    assert (first.json()["version"], second.json()["version"]) == (1, 2)
+    assert demo_blend.read_bytes() == before
+    vrm = (root / "exports" / "Demo-v2.vrm").read_bytes()
+    report = inspect_vrm(vrm)
+    assert report.ok and report.spec_version == "1.0", report.problems
+    assert (root / "projects" / "Demo-v2.blend").read_bytes().startswith(_BLEND_MAGIC)
+    request = parse_request((root / "promotion" / "queue" / "Demo-v2.json").read_bytes())
+    assert request.vrm.sha256 == hashlib.sha256(vrm).hexdigest() == second.json()["vrm"]["sha256"]
+    assert request.preset == "companions-web" and request.check["errors"] == 0
+    assert request.blender_version.startswith("4.5") and request.vrm_addon_version
+    assert request.stats["triangles"] > 1000
+    # Nothing but the two versions' artifacts, queue entries and claims: no temporaries left behind.
+    leftovers = [p for p in root.rglob("*") if p.is_file() and "claims" not in p.parts]
+    assert sorted(p.relative_to(root).as_posix() for p in leftovers) == [
+        "exports/Demo-v1.vrm", "exports/Demo-v2.vrm", "projects/Demo-v1.blend", "projects/Demo-v2.blend",
+        "promotion/queue/Demo-v1.json", "promotion/queue/Demo-v2.json",
+    ]  # fmt: skip
+
+
+def test_publishing_to_s3_over_an_existing_v3_gives_v4(demo_blend, kasm, s3_url):
+    bucket, prefix = s3_url[len("s3://") :].split("/", 1)
+    client = kasm.client()
+    client.put_object(Bucket=bucket, Key=f"{prefix}/exports/Demo-v3.vrm", Body=b"an older v3")
+    run = _publish(demo_blend, "Demo", "--s3", s3_url, "--endpoint-url", kasm.endpoint)
+    assert run.code == 0, run.stderr
+    data = run.json()
+    assert data["version"] == 4 and data["vrm"]["url"] == f"{s3_url}/exports/Demo-v4.vrm"
+    assert client.get_object(Bucket=bucket, Key=f"{prefix}/exports/Demo-v3.vrm")["Body"].read() == b"an older v3"
+    vrm = client.get_object(Bucket=bucket, Key=f"{prefix}/exports/Demo-v4.vrm")["Body"].read()
+    assert hashlib.sha256(vrm).hexdigest() == data["vrm"]["sha256"]
+    queued = json.loads(client.get_object(Bucket=bucket, Key=f"{prefix}/promotion/queue/Demo-v4.json")["Body"].read())
+    assert queued["artifacts"]["blend"]["key"] == "projects/Demo-v4.blend"
+
+
+@pytest.mark.parametrize("name", ["../x", "a b"])
+def test_a_name_with_path_tricks_or_spaces_exits_2_and_writes_nothing(demo_blend, tmp_path, name):
+    root = tmp_path / "s3-mount-standin"
+    root.mkdir()
+    run = _publish(demo_blend, name, "--root", root)
+    assert run.code == 2
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("forge: error: invalid model name")
+    assert list(root.iterdir()) == []
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_sidebar_publish_button_publishes_and_shows_the_result(empty_scene, tmp_path):
+    context: Any = empty_scene.context  # the add-on's properties are beyond the type stubs
+    ops: Any = empty_scene.ops
+    root = tmp_path / "s3-mount-standin"
+    root.mkdir()
+    extension = __import__(f"{EXTENSION}.blender.demo_avatar", fromlist=["build_demo_avatar"])
+    extension.build_demo_avatar(1)
+    preferences = context.preferences.addons[EXTENSION].preferences
+    preferences.storage_root = str(root)
+    scene = context.scene
+    scene.avatar_forge_export.preset = "companions-web"
+    scene.avatar_forge_publish.name = "Sidebar"
+    assert ops.avatar_forge.publish() == {"FINISHED"}
+    result = context.window_manager.avatar_forge_publish_result
+    assert result.published and result.version == 1
+    assert result.where == str(root / "exports" / "Sidebar-v1.vrm")
+    assert result.size_mb == pytest.approx((root / "exports" / "Sidebar-v1.vrm").stat().st_size / 1e6)
+    assert (root / "promotion" / "queue" / "Sidebar-v1.json").is_file()
+    assert empty_scene.data.filepath == ""  # the open file was not re-pointed at the saved copy
+    scene.avatar_forge_publish.name = "../escape"
+    with pytest.raises(RuntimeError, match="invalid model name"):  # how bpy.ops reports a cancelled operator
+        ops.avatar_forge.publish()
+    assert not result.published and "invalid model name" in result.message
