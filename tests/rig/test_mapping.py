@@ -1,0 +1,21 @@
+"""Auto-mapping in every naming convention: the exact VRM mapping, written into the VRM Add-on."""
+
+from __future__ import annotations
+
+import bpy  # noqa: F401  (before addon.blender: bmesh and mathutils exist only after bpy)
+import pytest
+
+from addon.blender import rig_check, rig_fixes, vrm_addon
+from tests import rigs
+
+
+@pytest.mark.parametrize("convention", list(rigs.CONVENTIONS))
+def test_auto_map_finds_every_bone_in_each_naming_convention(empty_scene, convention):
+    avatar = rigs.build_rig(convention)
+    before = rig_check.check_rig()
+    assert before.ids()[0] == "missing_required_bone" and before.mapping == {}
+    rig_fixes.auto_map(avatar.armature)
+    assert vrm_addon.humanoid_mapping(avatar.armature) == rigs.expected_mapping(convention)
+    after = rig_check.check_rig()
+    assert after.ok, after.findings
+    assert after.findings == []

@@ -1,0 +1,160 @@
+"""Test rigs in the naming conventions artists bring: the demo avatar with its bones (and so its vertex
+groups) renamed and the VRM mapping cleared, as an imported rig arrives.
+
+    avatar = build_rig("mixamo")                  # in the current scene; returns the DemoAvatar
+    expected_mapping("mixamo")["leftUpperArm"]    # "mixamorig:LeftArm"
+
+Shared by the rig-check and the export tests. Needs bpy (import bpy before this module).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import bpy
+
+from addon.blender import demo_avatar
+from addon.core import demo_rig, humanoid
+
+_FINGERS = ("Thumb", "Index", "Middle", "Ring", "Little")
+_RIGIFY_CENTER = {
+    "Hips": "spine", "Spine": "spine.001", "Chest": "spine.002", "UpperChest": "spine.003",
+    "Neck": "spine.004", "Head": "spine.006",
+}  # fmt: skip
+_RIGIFY_SIDED = {
+    "Shoulder": "shoulder", "UpperArm": "upper_arm", "LowerArm": "forearm", "Hand": "hand",
+    "UpperLeg": "thigh", "LowerLeg": "shin", "Foot": "foot", "Toes": "toe", "Eye": "eye",
+    "Thumb": "thumb", "Index": "f_index", "Middle": "f_middle", "Ring": "f_ring", "Little": "f_pinky",
+}  # fmt: skip
+_MIXAMO = {
+    "Hips": "Hips", "Spine": "Spine", "Chest": "Spine1", "UpperChest": "Spine2", "Neck": "Neck", "Head": "Head",
+    "Shoulder": "Shoulder", "UpperArm": "Arm", "LowerArm": "ForeArm", "Hand": "Hand", "UpperLeg": "UpLeg",
+    "LowerLeg": "Leg", "Foot": "Foot", "Toes": "ToeBase", "Eye": "Eye", "Thumb": "HandThumb",
+    "Index": "HandIndex", "Middle": "HandMiddle", "Ring": "HandRing", "Little": "HandPinky",
+}  # fmt: skip
+_VROID = {
+    "Hips": "C_Hips", "Spine": "C_Spine", "Chest": "C_Chest", "UpperChest": "C_UpperChest", "Neck": "C_Neck",
+    "Head": "C_Head", "Toes": "ToeBase", "Eye": "FaceEye",
+}  # fmt: skip
+_UNREAL = {
+    "Hips": "pelvis", "Spine": "spine_01", "Chest": "spine_02", "UpperChest": "spine_03", "Neck": "neck_01",
+    "Head": "head", "Shoulder": "clavicle", "UpperArm": "upperarm", "LowerArm": "lowerarm", "Hand": "hand",
+    "UpperLeg": "thigh", "LowerLeg": "calf", "Foot": "foot", "Toes": "ball", "Eye": "eye", "Thumb": "thumb",
+    "Index": "index", "Middle": "middle", "Ring": "ring", "Little": "pinky",
+}  # fmt: skip
+
+
+def _split(demo_name: str) -> tuple[str, str, int]:
+    """Demo bone name -> (part, side "L"/"R"/"", finger segment 1-3 or 0)."""
+    m = re.match(r"^([A-Za-z]+?)(\d?)(?:\.([LR]))?$", demo_name)
+    assert m is not None, demo_name
+    return m.group(1), m.group(3) or "", int(m.group(2) or 0)
+
+
+def _snake(part: str) -> str:
+    return humanoid.snake_case(part)
+
+
+def _rigify(prefix: str) -> Callable[[str, str, int], str]:
+    def name(part: str, side: str, seg: int) -> str:
+        if not side:
+            return prefix + _RIGIFY_CENTER[part]
+        return f"{prefix}{_RIGIFY_SIDED[part]}{f'.0{seg}' if seg else ''}.{side}"
+
+    return name
+
+
+def _mixamo(part: str, side: str, seg: int) -> str:
+    word = {"L": "Left", "R": "Right", "": ""}[side]
+    return f"mixamorig:{word}{_MIXAMO[part]}{seg or ''}"
+
+
+def _vroid(part: str, side: str, seg: int) -> str:
+    if not side:
+        return "J_Bip_" + _VROID[part]
+    if part == "Eye":
+        return f"J_Adj_{side}_FaceEye"
+    return f"J_Bip_{side}_{_VROID.get(part, part)}{seg or ''}"
+
+
+def _unreal(part: str, side: str, seg: int) -> str:
+    return _UNREAL[part] + (f"_0{seg}" if seg else "") + (f"_{side.lower()}" if side else "")
+
+
+def _left_right(part: str, side: str, seg: int) -> str:
+    return {"L": "Left", "R": "Right", "": ""}[side] + part + (str(seg) if seg else "")
+
+
+def _suffix_lr(part: str, side: str, seg: int) -> str:
+    return _snake(part) + (str(seg) if seg else "") + (f"_{side.lower()}" if side else "")
+
+
+def _dot_lr(part: str, side: str, seg: int) -> str:
+    return part + (str(seg) if seg else "") + (f".{side}" if side else "")
+
+
+CONVENTIONS: dict[str, Callable[[str, str, int], str]] = {
+    "metarig": _rigify(""),
+    "rigify": _rigify("DEF-"),
+    "mixamo": _mixamo,
+    "vroid": _vroid,
+    "unreal": _unreal,
+    "left_right": _left_right,
+    "suffix_lr": _suffix_lr,
+    "dot_lr": _dot_lr,
+}
+
+
+def convention_names(convention: str) -> dict[str, str]:
+    """Demo bone name -> its name in `convention`."""
+    rename = CONVENTIONS[convention]
+    return {b.name: rename(*_split(b.name)) for b in demo_rig.demo_bones()}
+
+
+def expected_mapping(convention: str) -> dict[str, str]:
+    """VRM bone -> bone name, every VRM bone the demo rig has, in `convention`."""
+    names = convention_names(convention)
+    return {vrm: names[bone] for vrm, bone in demo_rig.vrm_mapping().items()}
+
+
+def clear_mapping(armature: bpy.types.Object) -> None:
+    """Empties the VRM Add-on's humanoid mapping, as on a rig imported from another tool."""
+    human_bones = armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
+    for vrm in humanoid.HUMAN_BONES:
+        getattr(human_bones, humanoid.snake_case(vrm)).node.bone_name = ""
+
+
+def rename_bones(armature: bpy.types.Object, names: dict[str, str]) -> None:
+    """Renames bones; Blender renames the vertex groups of the meshes the armature deforms with them."""
+    for old, new in names.items():
+        armature.data.bones[old].name = new
+
+
+def _add_org_twins(armature: bpy.types.Object) -> None:
+    """Rigify's non-deforming ORG- copies of every DEF- bone, which a mapper must not pick."""
+    view_layer = bpy.context.view_layer
+    view_layer.objects.active = armature
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        bones = armature.data.edit_bones
+        for bone in list(bones):
+            twin = bones.new("ORG-" + bone.name.removeprefix("DEF-"))
+            twin.head, twin.tail, twin.use_deform = bone.head, bone.tail, False
+        for bone in list(bones):
+            if bone.name.startswith("ORG-") and bone.parent is None:
+                source = bones["DEF-" + bone.name.removeprefix("ORG-")]
+                if source.parent is not None:
+                    bone.parent = bones["ORG-" + source.parent.name.removeprefix("DEF-")]
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+
+
+def build_rig(convention: str, detail: int = 1, name: str = "Avatar") -> demo_avatar.DemoAvatar:
+    """The demo avatar in `convention`'s bone names, VRM mapping cleared (Rigify also gets ORG- twins)."""
+    avatar = demo_avatar.build_demo_avatar(detail, name)
+    rename_bones(avatar.armature, convention_names(convention))
+    if convention == "rigify":
+        _add_org_twins(avatar.armature)
+    clear_mapping(avatar.armature)
+    return avatar
