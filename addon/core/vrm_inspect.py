@@ -19,6 +19,11 @@ _JSON_CHUNK: Final = 0x4E4F534A
 _BIN_CHUNK: Final = 0x004E4942
 _HEADER: Final = struct.Struct("<4sII")
 _CHUNK_HEADER: Final = struct.Struct("<II")
+# VRM 0.x meta.licenseName values (the 0.x specification's enum).
+VRM0_LICENSES: Final = frozenset(
+    {"Redistribution_Prohibited", "CC0", "CC_BY", "CC_BY_NC", "CC_BY_SA", "CC_BY_NC_SA", "CC_BY_ND", "CC_BY_NC_ND",
+     "Other"}
+)  # fmt: skip
 
 
 @dataclass
@@ -115,8 +120,8 @@ def _vrm0(ext: dict[str, Any], nodes: int, report: VrmReport) -> None:
     license_name = meta.get("licenseName")
     other_url = meta.get("otherLicenseUrl")
     report.license_url = other_url if isinstance(other_url, str) and other_url else None
-    if not isinstance(license_name, str) or not license_name:
-        report.problems.append("VRM 0.x meta.licenseName is missing")
+    if license_name not in VRM0_LICENSES:
+        report.problems.append(f"VRM 0.x meta.licenseName is {license_name!r}, not one of the specification's")
     elif license_name == "Other" and not (report.license_url or "").startswith(("https://", "http://")):
         report.problems.append("VRM 0.x licenseName is Other but meta.otherLicenseUrl is not a URL")
     humanoid = _obj(ext, "humanoid")

@@ -10,7 +10,7 @@ import json
 import struct
 from typing import Any
 
-from addon.core.humanoid import REQUIRED_VRM1
+from addon.core.humanoid import REQUIRED_VRM0, REQUIRED_VRM1
 from addon.core.presets import VRM1_LICENSE_URL
 
 
@@ -20,9 +20,11 @@ def make_vrm(
     license_url: str = VRM1_LICENSE_URL,
     drop_bones: tuple[str, ...] = (),
     salt: str = "",
+    vrm0_license: str | None = None,
 ) -> bytes:
-    """A VRM 1.0 GLB of about `size` bytes (the BIN chunk is padding that varies with `salt`)."""
-    bones = sorted(REQUIRED_VRM1 - set(drop_bones))
+    """A VRM 1.0 GLB of about `size` bytes (the BIN chunk is padding that varies with `salt`); with
+    `vrm0_license`, a VRM 0.x one carrying that meta.licenseName instead."""
+    bones = sorted((REQUIRED_VRM0 if vrm0_license is not None else REQUIRED_VRM1) - set(drop_bones))
     document: dict[str, Any] = {
         "asset": {"version": "2.0", "generator": "avatar-forge tests"},
         "extensionsUsed": ["VRMC_vrm"],
@@ -35,6 +37,14 @@ def make_vrm(
             }
         },
     }
+    if vrm0_license is not None:
+        document["extensionsUsed"] = ["VRM"]
+        document["extensions"] = {
+            "VRM": {
+                "meta": {"title": f"sample{salt}", "licenseName": vrm0_license, "otherLicenseUrl": ""},
+                "humanoid": {"humanBones": [{"bone": b, "node": i} for i, b in enumerate(bones)]},
+            }
+        }
     text = json.dumps(document).encode()
     text += b" " * (-len(text) % 4)
     pattern = (salt.encode() or b"\x00") + b"avatar-forge"

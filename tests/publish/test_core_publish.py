@@ -114,12 +114,21 @@ def test_a_sample_vrm_passes_the_structural_check():
         (make_vrm(license_url="https://example.com/mine"), "licenseUrl"),
         (make_vrm(drop_bones=("leftHand", "hips")), "required humanoid bones not mapped: hips, leftHand"),
         (make_vrm()[:12], "only 12 bytes"),
+        (make_vrm(vrm0_license="All mine"), "licenseName is 'All mine'"),
+        (make_vrm(vrm0_license="Other"), "otherLicenseUrl is not a URL"),
+        (make_vrm(vrm0_license="CC0", drop_bones=("neck",)), "not mapped: neck"),  # 0.x also requires neck
     ],
 )
 def test_broken_vrms_are_rejected_with_the_reason(data, problem):
     report = inspect_vrm(data)
     assert not report.ok
     assert problem in "; ".join(report.problems)
+
+
+def test_a_vrm0_sample_passes_as_0x():
+    report = inspect_vrm(make_vrm(vrm0_license="CC_BY"))
+    assert report.ok, report.problems
+    assert report.spec_version == "0.x" and len(report.bones) == 17
 
 
 def test_a_plain_gltf_is_not_a_vrm():
