@@ -33,6 +33,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> Result:
     import bpy
 
+    from ..blender import vrm_addon
     from ..blender.paths import config_dir
     from ..server.config import ConfigError, ServerConfig, read_token
     from ..server.server import Server
@@ -47,7 +48,15 @@ def _run(args: argparse.Namespace) -> Result:
             audit_dir=config_dir(),
             blender_version=bpy.app.version_string,
         )
-        server = Server(config)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        # As in the artist's Blender: the avatar commands read and write the VRM Add-on's data.
+        vrm_addon.ensure_enabled()
+    except vrm_addon.VrmAddonMissingError as exc:
+        print(f"forge: warning: {exc}; avatar_* commands will report it", file=sys.stderr)
+    server = Server(config)
+    try:
         server.start()
     except ConfigError as exc:
         raise UsageError(str(exc)) from None

@@ -1,0 +1,63 @@
+"""Avatar Forge's own commands on the socket: the rig check, the VRM export and the publish the sidebar
+buttons run, reached by a client of `forge.py serve` with the demo avatar loaded."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.server.serving import Serving
+
+
+@pytest.fixture(scope="module")
+def server(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory):
+    storage = tmp_path_factory.mktemp("storage")
+    # The storage root default an image sets; the server has no saved preferences of its own.
+    with Serving("--blend", demo_blend, env={"AVATAR_FORGE_STORAGE_ROOT": str(storage)}) as serving:
+        serving.storage = storage
+        yield serving
+
+
+def test_check_rig_reports_the_demo_avatar_as_ready(server):
+    report = server.client().result("avatar_check_rig", preset="companions-web")
+    assert report["ok"] is True and report["armature"] == "Avatar"
+    assert report["mapping"]["hips"] == "Hips" and len(report["mapping"]) >= 15
+    assert report["stats"]["bones"] == 54
+
+
+def test_check_rig_names_a_missing_preset_or_armature(server):
+    client = server.client()
+    reply = client.request("avatar_check_rig", preset="no-such-preset")
+    assert reply["status"] == "error" and "unknown preset 'no-such-preset'" in reply["message"]
+    reply = client.request("avatar_check_rig", armature="Nobody")
+    assert reply["status"] == "error" and "Nobody" in reply["message"]
+
+
+def test_export_vrm_writes_the_file_it_describes_and_never_overwrites_by_default(server, tmp_path):
+    out = tmp_path / "Avatar.vrm"
+    client = server.client()
+    result = client.result("avatar_export_vrm", out=str(out), preset="companions-web", meta={"name": "Socket"})
+    data = out.read_bytes()
+    assert result["path"] == str(out) and result["bytes"] == len(data) > 100_000
+    assert result["sha256"] == hashlib.sha256(data).hexdigest() and data[:4] == b"glTF"
+
+    again = client.request("avatar_export_vrm", out=str(out), preset="companions-web")
+    assert again["status"] == "error" and "exists" in again["message"]
+    assert out.read_bytes() == data
+
+
+def test_export_vrm_needs_a_preset(server, tmp_path):
+    reply = server.client().request("avatar_export_vrm", out=str(tmp_path / "x.vrm"))
+    assert reply == {"status": "error", "message": "'preset' must be a non-empty string"}
+    assert not (tmp_path / "x.vrm").exists()
+
+
+def test_publish_puts_the_next_version_into_the_storage_root(server):
+    client = server.client()
+    first = client.result("avatar_publish", name="Socket-Avatar", preset="companions-web")
+    assert first["published"] is True and first["name"] == "Socket-Avatar" and first["version"] == 1
+    assert (server.storage / "exports" / "Socket-Avatar-v1.vrm").is_file()
+    bad = client.request("avatar_publish", name="no spaces allowed", preset="companions-web")
+    assert bad["status"] == "error" and "invalid model name" in bad["message"]
