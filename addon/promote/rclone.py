@@ -55,8 +55,10 @@ class Rclone:
             check=False,
         )
         if done.returncode != 0:
-            lines = [line for line in done.stderr.decode(errors="replace").splitlines() if "ERROR" in line]
-            detail = (lines or done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+            log = done.stderr.decode(errors="replace").splitlines()
+            # The first ERROR names the file and the cause; later ones only sum up ("can't retry ...").
+            errors = [line.split("ERROR : ", 1)[-1] for line in log if "ERROR : " in line]
+            detail = (errors or [line for line in log if line.strip()][-1:] or ["no output"])[0]
             raise RcloneError(f"rclone {args[0]} failed: {detail}", done.returncode)
         return done.stdout
 

@@ -228,3 +228,16 @@ def test_a_bad_config_exits_2_with_one_line(promotion, text, message):
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith("forge: error:")
     assert message in run.stderr
+
+
+def test_a_different_file_already_at_a_target_is_never_replaced(promotion):
+    (promotion.nfs / "Clash-v1.vrm").write_bytes(b"someone else's Clash-v1")
+    promotion.publish("Clash", make_vrm(salt="clash"))
+    run = promotion.promote("--once", "--json")
+    assert run.code == 1
+    (outcome,) = run.json()["outcomes"]
+    assert outcome["status"] == "error", outcome
+    assert outcome["reason"].startswith("nfs: ") and "Clash-v1.vrm" in outcome["reason"]
+    assert (promotion.nfs / "Clash-v1.vrm").read_bytes() == b"someone else's Clash-v1"
+    assert promotion.source_keys("promotion/queue/") == ["Clash-v1.json"]  # left for a person to resolve
+    assert run.json()["allowlist"] == []
