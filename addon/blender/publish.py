@@ -60,13 +60,13 @@ class PublishResult:
 
 
 def check_summary(findings: list[Any]) -> dict[str, Any]:
-    """The rig check's findings, counted by severity, with their codes (what the request records)."""
+    """The rig check's findings, counted by severity, with their ids (what the request records)."""
     data = [f.to_json() if hasattr(f, "to_json") else dict(f) for f in findings]
     severities = Counter(str(f.get("severity", "")) for f in data)
     return {
         "errors": severities.get("error", 0),
         "warnings": severities.get("warning", 0),
-        "codes": sorted({str(f.get("code")) for f in data if f.get("code")}),
+        "findings": sorted({str(f.get("id")) for f in data if f.get("id")}),
     }
 
 

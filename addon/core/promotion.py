@@ -47,7 +47,7 @@ class Request:
     preset: str
     spec_version: str
     stats: dict[str, Any]
-    check: dict[str, Any]  # the rig check's summary: error and warning counts, finding codes
+    check: dict[str, Any]  # the rig check's summary: error and warning counts, finding ids
     blender_version: str
     vrm_addon_version: str | None
     avatar_forge_version: str

@@ -31,7 +31,7 @@ def describe(stem: Versioned, vrm: Artifact, blend: Artifact) -> Request:
         preset="companions-web",
         spec_version="1.0",
         stats={"triangles": 12},
-        check={"errors": 0, "warnings": 0, "codes": []},
+        check={"errors": 0, "warnings": 0, "findings": []},
         blender_version="none (test publisher)",
         vrm_addon_version=None,
         avatar_forge_version="0.1.0",

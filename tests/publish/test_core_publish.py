@@ -56,7 +56,7 @@ def _request(**changes) -> bytes:
         preset="companions-web",
         spec_version="1.0",
         stats={"triangles": 3},
-        check={"errors": 0, "warnings": 1, "codes": []},
+        check={"errors": 0, "warnings": 1, "findings": []},
         blender_version="4.5.0",
         vrm_addon_version="3.0.0",
         avatar_forge_version="0.1.0",
