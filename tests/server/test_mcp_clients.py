@@ -28,14 +28,22 @@ def _text(result: Any) -> str:
     return "".join(part.text for part in result.content if part.type == "text")
 
 
-def _session(command: Path, port: int, home: Path, calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """Starts the MCP server over stdio, lists its tools, then makes each call in order."""
+def _session(
+    command: Path,
+    port: int,
+    home: Path,
+    calls: list[tuple[str, dict[str, Any]]],
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Starts the MCP server over stdio, lists its tools, then makes each call in order.
+
+    `env` replaces the BlenderMCP settings (host, port, telemetry) when a test takes them from a config.
+    """
+    settings = env or {"DISABLE_TELEMETRY": "true", "BLENDER_HOST": "127.0.0.1", "BLENDER_PORT": str(port)}
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(home),  # whatever state these servers keep goes into a throwaway home
-        "DISABLE_TELEMETRY": "true",
-        "BLENDER_HOST": "127.0.0.1",
-        "BLENDER_PORT": str(port),
+        **settings,
     }
 
     async def run() -> dict[str, Any]:
