@@ -12,17 +12,27 @@ import bpy
 from .preferences import AvatarForgePreferences
 from .server import runtime as mcp_runtime
 from .ui.ops_demo import AVATARFORGE_OT_add_demo_avatar
+from .ui.ops_export import AVATARFORGE_OT_export_vrm
 from .ui.ops_publish import AVATARFORGE_OT_publish
 from .ui.ops_server import AVATARFORGE_OT_mcp_start, AVATARFORGE_OT_mcp_stop
 from .ui.panel_export import AVATARFORGE_PT_export
 from .ui.panel_mcp import AVATARFORGE_PT_mcp
 from .ui.panel_publish import AVATARFORGE_PT_publish
 from .ui.panel_rig import AVATARFORGE_PT_rig
+from .ui.props_export import (
+    AVATARFORGE_PG_export_finding,
+    AVATARFORGE_PG_export_result,
+    AVATARFORGE_PG_export_settings,
+)
 from .ui.props_publish import AVATARFORGE_PG_publish_result, AVATARFORGE_PG_publish_settings
 
 CLASSES: tuple[type, ...] = (
     AvatarForgePreferences,
     AVATARFORGE_OT_add_demo_avatar,
+    AVATARFORGE_PG_export_settings,
+    AVATARFORGE_PG_export_finding,
+    AVATARFORGE_PG_export_result,
+    AVATARFORGE_OT_export_vrm,
     AVATARFORGE_OT_mcp_start,
     AVATARFORGE_OT_mcp_stop,
     AVATARFORGE_PT_mcp,
@@ -36,6 +46,8 @@ CLASSES: tuple[type, ...] = (
 
 # (Blender type, attribute name, PropertyGroup class registered above)
 POINTERS: tuple[tuple[type[bpy.types.ID], str, type[bpy.types.PropertyGroup]], ...] = (
+    (bpy.types.Scene, "avatar_forge_export", AVATARFORGE_PG_export_settings),
+    (bpy.types.WindowManager, "avatar_forge_export_result", AVATARFORGE_PG_export_result),
     (bpy.types.Scene, "avatar_forge_publish", AVATARFORGE_PG_publish_settings),
     (bpy.types.WindowManager, "avatar_forge_publish_result", AVATARFORGE_PG_publish_result),
 )

@@ -110,10 +110,15 @@ CONVENTIONS: dict[str, tuple[Any, dict[str, str], set[str], str]] = {
 }
 
 
-def _renamed_demo(bone_name: Any, shape_keys: dict[str, str]) -> tuple[bpy.types.Object, dict[str, str]]:
+def open_demo(blend: Path) -> demo_avatar.DemoAvatar:
+    """The session's demo avatar, opened fresh (much faster than building it again)."""
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    return demo_avatar.DemoAvatar(bpy.data.objects["Avatar"], bpy.data.objects["AvatarBody"])
+
+
+def _renamed_demo(blend: Path, bone_name: Any, shape_keys: dict[str, str]) -> tuple[bpy.types.Object, dict[str, str]]:
     """The demo avatar with bones and shape keys named in another convention, mapped as the rig check would."""
-    bpy.ops.wm.read_homefile(use_empty=True)
-    avatar = demo_avatar.build_demo_avatar(1)
+    avatar = open_demo(blend)
     bones: Any = avatar.armature.data
     mapping = {}
     for vrm_bone, name in vrm_addon.humanoid_mapping(avatar.armature).items():
@@ -144,10 +149,10 @@ class Exported:
 
 @pytest.fixture(scope="module")
 def cli_exports(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The demo avatar exported by `forge.py export` with both shipped spec versions (thumbnails on)."""
+    """The demo avatar exported by `forge.py export` (thumbnail on); VRM 0.x is covered in-process."""
     folder = tmp_path_factory.mktemp("cli-export")
     runs = {}
-    for preset in ("companions-web", "vrm0-legacy"):
+    for preset in ("companions-web",):
         out = folder / f"{preset}.vrm"
         meta = ["--name", "Companion A", "--author", "Ada Artist", "--version", "2.1"]
         runs[preset] = run_forge("export", "--blend", demo_blend, "--preset", preset, "--out", out, *meta, "--json")
@@ -155,29 +160,28 @@ def cli_exports(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> d
 
 
 @pytest.fixture(scope="module")
-def exports(blender: Any, cli_exports: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> list[Exported]:
+def exports(
+    blender: Any, demo_blend: Path, cli_exports: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> list[Exported]:
     """Every file this module checks: the CLI's two, then the in-process ones, each re-imported."""
     folder = tmp_path_factory.mktemp("export")
     found: list[Exported] = []
-    bpy.ops.wm.read_homefile(use_empty=True)
-    avatar = demo_avatar.build_demo_avatar(1)
+    avatar = open_demo(demo_blend)
     demo_mapping = vrm_addon.humanoid_mapping(avatar.armature)
     meta = {"name": "Companion A", "authors": ["Ada Artist"], "version": "2.1"}
     for preset, run in cli_exports["runs"].items():
         assert run.code == 0, run.stderr
         spec = get_preset(preset).spec_version
         found.append(Exported(f"cli-{preset}", Path(run.json()["path"]), spec, demo_mapping, DEMO_EXPRESSIONS, meta))
-    for convention, (bone_name, shape_keys, expected) in CONVENTIONS.items():
-        armature, mapping = _renamed_demo(bone_name, shape_keys)
+    for convention, (bone_name, shape_keys, expected, preset) in CONVENTIONS.items():
+        armature, mapping = _renamed_demo(demo_blend, bone_name, shape_keys)
         rig_meta = {"name": convention, "authors": ["Rig Tester"], "version": "1"}
         overrides = {"name": convention, "author": "Rig Tester", "version": "1"}
-        for preset in ("companions-web", "vrm0-legacy"):
-            path = folder / f"{convention}-{preset}.vrm"
-            vrm_export.export_vrm(
-                path, _quick(get_preset(preset)), armature_name=armature.name, meta_overrides=overrides
-            )
-            spec = get_preset(preset).spec_version
-            found.append(Exported(f"{convention}-{preset}", path, spec, mapping, expected, rig_meta))
+        path = folder / f"{convention}-{preset}.vrm"
+        # The VRM 0.x export keeps its thumbnail: the CLI's export covers VRM 1.0's.
+        chosen = get_preset(preset) if preset == "vrm0-legacy" else _quick(get_preset(preset))
+        vrm_export.export_vrm(path, chosen, armature_name=armature.name, meta_overrides=overrides)
+        found.append(Exported(f"{convention}-{preset}", path, chosen.spec_version, mapping, expected, rig_meta))
     for exported in found:
         exported.reimported = _reimport(exported.path, exported.spec_version)
     return found
@@ -214,7 +218,7 @@ def test_cli_json_describes_the_file_it_wrote(cli_exports):
         # Readable like any file the user saves (a temp file's 0600 would make it private).
         assert path.stat().st_mode & stat.S_IRGRP
     # Written under a temp name and renamed: nothing but the two files is left behind.
-    assert sorted(p.name for p in cli_exports["folder"].iterdir()) == ["companions-web.vrm", "vrm0-legacy.vrm"]
+    assert sorted(p.name for p in cli_exports["folder"].iterdir()) == ["companions-web.vrm"]
 
 
 def test_three_vrm_loads_every_export_and_the_validator_finds_no_errors(exports, summaries):
@@ -261,9 +265,11 @@ def test_the_vrm_addon_reimports_the_same_humanoid_mapping(exports):
         assert exported.reimported == exported.mapping, exported.label
 
 
-def test_thumbnail_is_rendered_into_the_meta(cli_exports, summaries):
-    for run in cli_exports["runs"].values():
-        assert summaries[run.json()["path"]]["thumbnail"] is True
+def test_thumbnail_is_rendered_into_the_meta_when_the_preset_asks(exports, summaries):
+    # The CLI's VRM 1.0 export and VRoid's VRM 0.x one render it; the others are exported without.
+    with_thumbnail = {"cli-companions-web", "vroid-vrm0-legacy"}
+    for exported in exports:
+        assert summaries[str(exported.path)]["thumbnail"] is (exported.label in with_thumbnail), exported.label
 
 
 def _vrm(armature: bpy.types.Object) -> Any:
@@ -291,9 +297,8 @@ def _glb_images(path: Path) -> list[tuple[int, int]]:
     return sizes
 
 
-def test_textures_are_downscaled_only_in_the_exported_copy(blender, tmp_path):
-    bpy.ops.wm.read_homefile(use_empty=True)
-    avatar = demo_avatar.build_demo_avatar(1)
+def test_textures_are_downscaled_only_in_the_exported_copy(blender, demo_blend, tmp_path):
+    avatar = open_demo(demo_blend)
     material = avatar.body.material_slots[0].material
     image = _texture(material)
     image.scale(2048, 2048)
@@ -319,9 +324,8 @@ def test_textures_are_downscaled_only_in_the_exported_copy(blender, tmp_path):
     assert blend.read_bytes() == saved
 
 
-def test_expressions_bound_by_hand_are_kept(blender, tmp_path):
-    bpy.ops.wm.read_homefile(use_empty=True)
-    avatar = demo_avatar.build_demo_avatar(1)
+def test_expressions_bound_by_hand_are_kept(blender, demo_blend, tmp_path):
+    avatar = open_demo(demo_blend)
     blink = _vrm(avatar.armature).vrm1.expressions.preset.blink
     bind = blink.morph_target_binds.add()
     bind.node.mesh_object_name, bind.index = avatar.body.name, "happy"  # the artist's own choice
@@ -333,9 +337,8 @@ def test_expressions_bound_by_hand_are_kept(blender, tmp_path):
     assert [b.index for b in blink.morph_target_binds] == ["happy"]
 
 
-def test_a_rig_with_errors_is_refused_and_nothing_is_written(blender, tmp_path):
-    bpy.ops.wm.read_homefile(use_empty=True)
-    avatar = demo_avatar.build_demo_avatar(1)
+def test_a_rig_with_errors_is_refused_and_nothing_is_written(blender, demo_blend, tmp_path):
+    avatar = open_demo(demo_blend)
     human_bones = _vrm(avatar.armature).vrm1.humanoid.human_bones
     human_bones.left_hand.node.bone_name = ""  # a required bone unmapped
 
@@ -346,9 +349,8 @@ def test_a_rig_with_errors_is_refused_and_nothing_is_written(blender, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_existing_file_is_never_replaced_unless_asked(blender, tmp_path):
-    bpy.ops.wm.read_homefile(use_empty=True)
-    demo_avatar.build_demo_avatar(1)
+def test_an_existing_file_is_never_replaced_unless_asked(blender, demo_blend, tmp_path):
+    open_demo(demo_blend)
     out = tmp_path / "a.vrm"
     out.write_bytes(b"precious")
     with pytest.raises(FileExistsError):
@@ -359,10 +361,9 @@ def test_an_existing_file_is_never_replaced_unless_asked(blender, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.vrm"]
 
 
-def test_the_sidebar_button_exports_with_the_scene_settings_and_reports(blender, tmp_path):
-    bpy.ops.wm.read_homefile(use_empty=True)
-    demo_avatar.build_demo_avatar(1)
-    settings = context.scene().avatar_forge_export  # type: ignore[attr-defined]
+def test_the_sidebar_button_exports_with_the_scene_settings_and_reports(blender, demo_blend, tmp_path):
+    open_demo(demo_blend)
+    settings = context.scene().avatar_forge_export
     settings.preset = "companions-web-lite"
     settings.filepath = str(tmp_path / "button.vrm")
     settings.vrm_name = "Button"

@@ -94,15 +94,14 @@ def export_vrm(
         raise ExportRefusedError(report)
     armature = _armature(report.armature)
     step(0.2, "applying the preset")
-    mapping = vrm_addon.humanoid_mapping(armature)
-    assigned = apply_preset(armature, preset, meta_overrides or {}, mapping)
+    assigned = apply_preset(armature, preset, meta_overrides or {}, report.mapping)
     step(0.3, "preparing textures and thumbnail")
     with _scratch_file(out) as scratch:
         with _downscaled_images(preset.max_texture_size), _thumbnail(armature, preset):
             step(0.45, "writing the VRM")
             data = _run_exporter(armature, preset, scratch)
         _move_into_place(scratch, out, overwrite)
-    stats = dict(report.stats)
+    stats: dict[str, Any] = dict(report.stats)
     stats["file_size_mb"] = round(len(data) / 1e6, 3)
     findings: list[Any] = list(report.findings)
     budget = preset.budgets.file_size_mb
@@ -133,22 +132,27 @@ def _armature(found: Any) -> bpy.types.Object:
 def apply_preset(
     armature: bpy.types.Object, preset: Preset, overrides: dict[str, str], mapping: dict[str, str]
 ) -> dict[str, list[str]]:
-    """Spec version, meta and expressions from the preset onto the armature's VRM data.
+    """Spec version, meta, the checked humanoid mapping and expressions onto the armature's VRM data.
 
     Expressions the user bound by hand stay; returns every bound expression -> its shape keys.
     """
     ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
     ext.spec_version = _SPEC[preset.spec_version]
-    current = ext.vrm1.meta
-    name = overrides.get("name") or current.vrm_name or armature.name
-    version = overrides.get("version") or current.version or "1"
-    author = overrides.get("author")
-    authors = (author,) if author else tuple(a.value for a in current.authors if a.value) or preset.meta.authors
+    vrm1, vrm0 = ext.vrm1.meta, ext.vrm0.meta
+    # Name, version and authors already in the armature's meta of that spec stay unless overridden.
     if preset.spec_version == "1.0":
-        _set_fields(current, vrm_meta.vrm1_meta(preset.meta, name, version, authors))
+        kept = (vrm1.vrm_name, vrm1.version, tuple(a.value for a in vrm1.authors if a.value))
+    else:
+        kept = (vrm0.title, vrm0.version, (vrm0.author,) if vrm0.author else ())
+    name = overrides.get("name") or kept[0] or armature.name
+    version = overrides.get("version") or kept[1] or "1"
+    authors = (overrides["author"],) if overrides.get("author") else kept[2] or preset.meta.authors
+    if preset.spec_version == "1.0":
+        vrm_addon.map_humanoid(armature, mapping)
+        _set_fields(vrm1, vrm_meta.vrm1_meta(preset.meta, name, version, authors))
     else:
         vrm_addon.map_humanoid_vrm0(armature, mapping)
-        _set_fields(ext.vrm0.meta, vrm_meta.vrm0_meta(preset.meta, name, version, authors))
+        _set_fields(vrm0, vrm_meta.vrm0_meta(preset.meta, name, version, authors))
     return _assign_expressions(armature, preset.spec_version)
 
 
