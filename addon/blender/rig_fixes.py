@@ -8,7 +8,7 @@ from collections.abc import Callable
 import bpy
 import numpy as np
 
-from ..core import bone_mapping, checks, skinning, weight_fixes
+from ..core import bone_mapping, checks, humanoid, skinning, weight_fixes
 from ..core.findings import Finding
 from ..core.rig_model import FloatArray, IntArray
 from . import context, rig_reader, vrm_addon
@@ -40,7 +40,10 @@ def auto_map(armature: bpy.types.Object) -> dict[str, str]:
     """Maps every VRM bone it can find and the artist has not mapped; returns what it added."""
     info = rig_reader.armature_info(armature)
     current = checks.valid_mapping(info)
-    proposal = bone_mapping.propose_mapping(info.bones, current, info.suggested or None)
+    proposal = bone_mapping.propose_mapping(info.bones, current)
+    if not humanoid.REQUIRED_VRM0 <= proposal.keys() and vrm_addon.is_enabled():
+        # Names we do not know: the VRM Add-on's own tables may (slow, so only when ours fall short).
+        proposal = bone_mapping.propose_mapping(info.bones, current, rig_reader.addon_suggestion(armature))
     added = {vrm: name for vrm, name in proposal.items() if vrm not in current}
     vrm_addon.map_humanoid(armature, added)
     return added

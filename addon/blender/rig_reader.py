@@ -9,7 +9,6 @@ import os
 import bpy
 import numpy as np
 
-from ..core import humanoid
 from ..core.rig_model import ArmatureInfo, BoneTable, FloatArray, IntArray, MeshInfo, RigModel, TextureInfo, Transform
 from . import context, vrm_addon
 
@@ -70,8 +69,9 @@ def bone_table(armature: bpy.types.Object) -> BoneTable:
     return BoneTable(names, parents, heads.reshape(-1, 3), tails.reshape(-1, 3), deform)
 
 
-def _addon_suggestion(armature: bpy.types.Object) -> dict[str, str]:
-    """The VRM Add-on's own mapper's proposal (its name tables and structure detection), VRM bone -> bone."""
+def addon_suggestion(armature: bpy.types.Object) -> dict[str, str]:
+    """The VRM Add-on's own mapper's proposal, VRM bone -> bone: its name tables (MMD, Biped, Rocketbox...),
+    then its structure search, which takes tens of seconds on a rig its tables do not know."""
     try:
         mapper = importlib.import_module("io_scene_vrm.common.human_bone_mapper.human_bone_mapper")
         found = mapper.create_human_bone_mapping(armature)
@@ -82,11 +82,7 @@ def _addon_suggestion(armature: bpy.types.Object) -> dict[str, str]:
 
 def armature_info(armature: bpy.types.Object) -> ArmatureInfo:
     mapping = vrm_addon.humanoid_mapping(armature) if vrm_addon.is_enabled() else {}
-    bones = bone_table(armature)
-    # Only a rig missing bones needs a proposal (and asking the VRM Add-on's mapper takes time).
-    complete = all(mapping.get(b) in bones.index for b in humanoid.REQUIRED_VRM0)
-    suggested = {} if complete or not vrm_addon.is_enabled() else _addon_suggestion(armature)
-    return ArmatureInfo(armature.name, transform_of(armature), bones, mapping, suggested)
+    return ArmatureInfo(armature.name, transform_of(armature), bone_table(armature), mapping)
 
 
 def read_weights(mesh: bpy.types.Mesh) -> tuple[IntArray, FloatArray]:

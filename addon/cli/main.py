@@ -11,13 +11,14 @@ import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import cmd_demo, cmd_export, cmd_presets, cmd_promote, cmd_publish, cmd_serve, cmd_version
+from . import cmd_check, cmd_demo, cmd_export, cmd_presets, cmd_promote, cmd_publish, cmd_serve, cmd_version
 from .command import EXIT_INTERNAL, EXIT_USAGE, Command, Result, UsageError
 from .paths import existing_file
 
 COMMANDS: tuple[Command, ...] = (
     cmd_version.COMMAND,
     cmd_demo.COMMAND,
+    cmd_check.COMMAND,
     cmd_presets.COMMAND,
     cmd_export.COMMAND,
     cmd_serve.COMMAND,

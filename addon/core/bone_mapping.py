@@ -227,8 +227,8 @@ def _leg_chain(bones: BoneTable, start: str) -> list[str]:
 def propose_mapping(
     bones: BoneTable, current: Mapping[str, str], suggested: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The mapping auto-map writes: what is set now (never overwritten), then names, the VRM Add-on's own
-    mapper, the hierarchy; each Blender bone used once."""
+    """The mapping auto-map writes: what is set now (never overwritten), then names, then `suggested`
+    (the VRM Add-on's own mapper), then the hierarchy; each Blender bone used once."""
     result = {vrm: name for vrm, name in current.items() if name in bones.index}
     used = set(result.values())
     for source in (map_by_name(bones), dict(suggested or {}), map_by_structure(bones)):

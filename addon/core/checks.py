@@ -75,7 +75,7 @@ def check_mapping(armature: ArmatureInfo, spec_version: str) -> list[Finding]:
     required = [b for b in humanoid.HUMAN_BONES if b in humanoid.required_bones(spec_version)]
     missing = [b for b in required if b not in mapping]
     if missing:
-        proposal = bone_mapping.propose_mapping(armature.bones, mapping, armature.suggested)
+        proposal = bone_mapping.propose_mapping(armature.bones, mapping)
         stale = [f"{b} -> '{armature.mapping[b]}'" for b in missing if armature.mapping.get(b)]
         found = [b for b in missing if b in proposal]
         message = f"{len(missing)} required VRM bone(s) not mapped on '{armature.name}': {_names(missing)}"

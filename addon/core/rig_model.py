@@ -71,7 +71,6 @@ class ArmatureInfo:
     transform: Transform
     bones: BoneTable
     mapping: dict[str, str]  # what the VRM Add-on holds now: VRM bone -> Blender bone name (may name no bone)
-    suggested: dict[str, str] = field(default_factory=dict)  # the VRM Add-on's own mapper's proposal
 
 
 @dataclass

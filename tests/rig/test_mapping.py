@@ -10,8 +10,8 @@ from tests import rigs
 
 
 @pytest.mark.parametrize("convention", list(rigs.CONVENTIONS))
-def test_auto_map_finds_every_bone_in_each_naming_convention(empty_scene, convention):
-    avatar = rigs.build_rig(convention)
+def test_auto_map_finds_every_bone_in_each_naming_convention(blender, demo_blend, convention):
+    avatar = rigs.build_rig(convention, demo_blend)
     before = rig_check.check_rig()
     assert before.ids()[0] == "missing_required_bone" and before.mapping == {}
     rig_fixes.auto_map(avatar.armature)

@@ -1,0 +1,57 @@
+"""`forge.py check`: the humanoid rig check, optionally with every safe fix (then the file is saved)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..core.findings import CheckReport
+from ..core.presets import PresetError, get_preset
+from .command import EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
+
+DEFAULT_TARGET = "companions-web"
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--armature", help="the armature to check (default: the one with most VRM bones mapped)")
+    parser.add_argument("--target", default=DEFAULT_TARGET, help=f"preset for spec and budgets ({DEFAULT_TARGET})")
+    parser.add_argument("--fix", action="store_true", help="run every safe fix, then save the --blend file")
+
+
+def report_lines(report: CheckReport) -> list[str]:
+    """What a person reads: one line per finding, errors first, and a verdict."""
+    lines = [f"{f.severity:<7} {f.id:<28} {f.message}{'  [fixable]' if f.fixable else ''}" for f in report.findings]
+    errors = len(report.errors())
+    verdict = "ready" if report.ok else f"{errors} error(s)"
+    lines.append(
+        f"{report.armature or 'no armature'}: {verdict}, {len(report.findings) - errors} other finding(s), "
+        f"{len(report.mapping)} VRM bones mapped ({report.seconds:.2f} s)"
+    )
+    return lines
+
+
+def _run(args: argparse.Namespace) -> Result:
+    import bpy
+
+    from ..blender import paths, rig_check, rig_reader, vrm_addon
+
+    try:
+        preset = get_preset(args.target, paths.user_presets_dir())
+    except PresetError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        vrm_addon.ensure_enabled()
+    except vrm_addon.VrmAddonMissingError as exc:
+        print(f"forge: warning: {exc}; no VRM mapping can be read or written", file=sys.stderr)
+    if args.fix and not bpy.data.filepath:
+        raise UsageError("--fix needs a .blend file (--blend FILE): the fixes are saved into it")
+    try:
+        report = rig_check.check_rig(args.armature, preset, fix=args.fix)
+    except rig_reader.ArmatureNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    if args.fix and bpy.data.is_dirty:
+        bpy.ops.wm.save_mainfile()
+    return Result(report.to_json(), report_lines(report), EXIT_OK if report.ok else EXIT_PROBLEMS)
+
+
+COMMAND = Command("check", "check the humanoid rig for VRM (and fix what is safe with --fix)", _add_arguments, _run)
