@@ -4,7 +4,6 @@ folder root and to a real S3 server, and the sidebar's Publish operator."""
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 import bpy  # noqa: F401  (first: addon_utils and Blender's modules exist only after it)
@@ -49,19 +48,20 @@ def test_publishing_twice_gives_v1_then_v2_and_leaves_the_artists_file_alone(dem
     ]  # fmt: skip
 
 
-def test_publishing_to_s3_over_an_existing_v3_gives_v4(demo_blend, kasm, s3_url):
-    bucket, prefix = s3_url[len("s3://") :].split("/", 1)
-    client = kasm.client()
-    client.put_object(Bucket=bucket, Key=f"{prefix}/exports/Demo-v3.vrm", Body=b"an older v3")
-    run = _publish(demo_blend, "Demo", "--s3", s3_url, "--endpoint-url", kasm.endpoint)
-    assert run.code == 0, run.stderr
-    data = run.json()
-    assert data["version"] == 4 and data["vrm"]["url"] == f"{s3_url}/exports/Demo-v4.vrm"
-    assert client.get_object(Bucket=bucket, Key=f"{prefix}/exports/Demo-v3.vrm")["Body"].read() == b"an older v3"
-    vrm = client.get_object(Bucket=bucket, Key=f"{prefix}/exports/Demo-v4.vrm")["Body"].read()
-    assert hashlib.sha256(vrm).hexdigest() == data["vrm"]["sha256"]
-    queued = json.loads(client.get_object(Bucket=bucket, Key=f"{prefix}/promotion/queue/Demo-v4.json")["Body"].read())
-    assert queued["artifacts"]["blend"]["key"] == "projects/Demo-v4.blend"
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--s3", "http://bucket/prefix"], "is not an s3://bucket/prefix URL"),
+        (["--root", "nowhere-at-all"], "is not a folder"),
+        (["--s3", "s3://kasm/x", "--root", "."], "not allowed with argument"),
+        (["--preset", "no-such-preset", "--root", "."], "unknown preset"),
+    ],
+)
+def test_bad_destinations_and_presets_exit_2(demo_blend, args, message):
+    base = ["publish", "--blend", demo_blend, "--name", "Demo"]
+    run = run_forge(*base, *([] if "--preset" in args else ["--preset", "companions-web"]), *args)
+    assert run.code == 2
+    assert "Traceback" not in run.stderr and message in run.stderr
 
 
 @pytest.mark.parametrize("name", ["../x", "a b"])
@@ -76,24 +76,32 @@ def test_a_name_with_path_tricks_or_spaces_exits_2_and_writes_nothing(demo_blend
     assert not (tmp_path / "x").exists()
 
 
-def test_the_sidebar_publish_button_publishes_and_shows_the_result(empty_scene, tmp_path):
+def test_the_sidebar_publish_button_publishes_to_s3_over_an_existing_v3(empty_scene, kasm, s3_url):
     context: Any = empty_scene.context  # the add-on's properties are beyond the type stubs
     ops: Any = empty_scene.ops
-    root = tmp_path / "s3-mount-standin"
-    root.mkdir()
+    bucket, prefix = s3_url[len("s3://") :].split("/", 1)
+    client = kasm.client()
+    client.put_object(Bucket=bucket, Key=f"{prefix}/exports/Sidebar-v3.vrm", Body=b"an older v3")
     extension = __import__(f"{EXTENSION}.blender.demo_avatar", fromlist=["build_demo_avatar"])
     extension.build_demo_avatar(1)
     preferences = context.preferences.addons[EXTENSION].preferences
-    preferences.storage_root = str(root)
+    preferences.s3_endpoint_url, preferences.s3_bucket, preferences.s3_prefix = kasm.endpoint, bucket, prefix
     scene = context.scene
     scene.avatar_forge_export.preset = "companions-web"
     scene.avatar_forge_publish.name = "Sidebar"
+    scene.avatar_forge_publish.destination = "s3"
     assert ops.avatar_forge.publish() == {"FINISHED"}
     result = context.window_manager.avatar_forge_publish_result
-    assert result.published and result.version == 1
-    assert result.where == str(root / "exports" / "Sidebar-v1.vrm")
-    assert result.size_mb == pytest.approx((root / "exports" / "Sidebar-v1.vrm").stat().st_size / 1e6)
-    assert (root / "promotion" / "queue" / "Sidebar-v1.json").is_file()
+    assert result.published and result.version == 4
+    assert result.where == f"{s3_url}/exports/Sidebar-v4.vrm"
+    vrm = client.get_object(Bucket=bucket, Key=f"{prefix}/exports/Sidebar-v4.vrm")["Body"].read()
+    assert result.size_mb == pytest.approx(len(vrm) / 1e6)
+    assert inspect_vrm(vrm).ok
+    assert client.get_object(Bucket=bucket, Key=f"{prefix}/exports/Sidebar-v3.vrm")["Body"].read() == b"an older v3"
+    queued = parse_request(
+        client.get_object(Bucket=bucket, Key=f"{prefix}/promotion/queue/Sidebar-v4.json")["Body"].read()
+    )
+    assert queued.vrm.sha256 == hashlib.sha256(vrm).hexdigest()
     assert empty_scene.data.filepath == ""  # the open file was not re-pointed at the saved copy
     scene.avatar_forge_publish.name = "../escape"
     with pytest.raises(RuntimeError, match="invalid model name"):  # how bpy.ops reports a cancelled operator
