@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..core.naming import InvalidNameError, check_name
@@ -11,13 +12,19 @@ from ..storage.base import StorageError
 from ..storage.targets import open_storage
 from .command import EXIT_PROBLEMS, Command, Result, UsageError
 
+S3_URL_ENV = "AVATAR_FORGE_S3_URL"
+
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="model name: letters, digits, '-', '_' (versions are added)")
     parser.add_argument("--preset", required=True, help="export preset (see `forge.py presets`)")
-    where = parser.add_mutually_exclusive_group(required=True)
+    where = parser.add_mutually_exclusive_group()
     where.add_argument("--root", help="storage root folder (the Kasm mount: /s3/blender-avatars)")
-    where.add_argument("--s3", metavar="s3://BUCKET/PREFIX", help="publish to S3 (credentials: the AWS chain)")
+    where.add_argument(
+        "--s3",
+        metavar="s3://BUCKET/PREFIX",
+        help=f"publish to S3, credentials from the AWS chain (default: ${S3_URL_ENV})",
+    )
     parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS, or AWS_ENDPOINT_URL)")
     parser.add_argument("--armature", help="the armature to export (default: the only one in the scene)")
 
@@ -32,10 +39,13 @@ def _run(args: argparse.Namespace) -> Result:
 
     try:
         preset = get_preset(args.preset, paths.user_presets_dir())
-        target = open_storage(root=args.root, s3_url=args.s3, endpoint_url=args.endpoint_url)
+        s3_url = args.s3 or (None if args.root else os.environ.get(S3_URL_ENV) or None)
+        if args.root is None and s3_url is None:
+            raise UsageError(f"say where to publish: --root DIR or --s3 s3://BUCKET/PREFIX (or set {S3_URL_ENV})")
+        target = open_storage(root=args.root, s3_url=s3_url, endpoint_url=args.endpoint_url)
     except (PresetError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    if args.endpoint_url and not args.s3:
+    if args.endpoint_url and s3_url is None:
         raise UsageError("--endpoint-url goes with --s3")
 
     def progress(fraction: float, what: str) -> None:

@@ -49,15 +49,20 @@ def test_publishing_twice_gives_v1_then_v2_and_leaves_the_artists_file_alone(dem
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "env", "message"),
     [
-        (["--s3", "http://bucket/prefix"], "is not an s3://bucket/prefix URL"),
-        (["--root", "nowhere-at-all"], "is not a folder"),
-        (["--s3", "s3://kasm/x", "--root", "."], "not allowed with argument"),
-        (["--preset", "no-such-preset", "--root", "."], "unknown preset"),
+        (["--s3", "http://bucket/prefix"], None, "is not an s3://bucket/prefix URL"),
+        ([], "http://from-the-environment/prefix", "'http://from-the-environment/prefix' is not an s3://"),
+        ([], None, "say where to publish"),
+        (["--root", "nowhere-at-all"], None, "is not a folder"),
+        (["--s3", "s3://kasm/x", "--root", "."], None, "not allowed with argument"),
+        (["--preset", "no-such-preset", "--root", "."], None, "unknown preset"),
     ],
 )
-def test_bad_destinations_and_presets_exit_2(demo_blend, args, message):
+def test_bad_destinations_and_presets_exit_2(demo_blend, monkeypatch, args, env, message):
+    monkeypatch.delenv("AVATAR_FORGE_S3_URL", raising=False)
+    if env is not None:
+        monkeypatch.setenv("AVATAR_FORGE_S3_URL", env)
     base = ["publish", "--blend", demo_blend, "--name", "Demo"]
     run = run_forge(*base, *([] if "--preset" in args else ["--preset", "companions-web"]), *args)
     assert run.code == 2
