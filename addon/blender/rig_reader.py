@@ -195,6 +195,7 @@ def avatar_meshes(armature: bpy.types.Object) -> list[bpy.types.Object]:
 
 def read_rig(armature_name: str | None = None) -> RigModel:
     """The scene as core's rig model; raises ArmatureNotFoundError for an unknown `armature_name`."""
+    context.view_layer().update()  # world matrices are stale after a script moved something
     armature = pick_armature(armature_name)
     names = [o.name for o in armatures()]
     if armature is None:

@@ -247,14 +247,13 @@ def check_transforms(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
             )
         )
     if unapplied:
-        findings.append(
-            _finding(
-                "unapplied_transforms",
-                "warning",
-                f"rotation or scale not applied on {_names(unapplied)}",
-                [u.split(" (")[0] for u in unapplied],
-            )
-        )
+        names = [u.split(" (")[0] for u in unapplied]
+        # Applying a parent's scale hands it to the children: they are applied with it.
+        children = [m.name for m in model.meshes if m.parent in names and m.name not in names]
+        message = f"rotation or scale not applied on {_names(unapplied)}"
+        if children:
+            message += f"; applied together with the child meshes {_names(children)}"
+        findings.append(_finding("unapplied_transforms", "warning", message, names + children))
     return findings
 
 
