@@ -45,13 +45,18 @@ def _run(args: argparse.Namespace) -> Result:
         raise UsageError(str(exc)) from None
     promoter = Promoter(config, rclone, log=lambda line: print(f"promote: {line}", file=sys.stderr))
     while True:
-        report = promoter.run_pass(dry_run=args.dry_run)
-        if args.once or args.dry_run:
-            break
-        for line in _lines(report) if report.outcomes else []:
-            print(line, flush=True)
+        try:
+            report = promoter.run_pass(dry_run=args.dry_run)
+        except RcloneError as exc:  # the source cannot even be listed: nothing was touched
+            if args.once or args.dry_run:
+                return Result({"error": str(exc)}, [f"promote: {exc}"], EXIT_PROBLEMS)
+            print(f"promote: {exc}; retrying in {config.poll_seconds:g} s", file=sys.stderr, flush=True)
+        else:
+            if args.once or args.dry_run:
+                return Result(report.to_json(), _lines(report), EXIT_OK if report.ok else EXIT_PROBLEMS)
+            for line in _lines(report) if report.outcomes else []:
+                print(line, flush=True)
         time.sleep(config.poll_seconds)
-    return Result(report.to_json(), _lines(report), EXIT_OK if report.ok else EXIT_PROBLEMS)
 
 
 COMMAND = Command(

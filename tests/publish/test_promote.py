@@ -241,3 +241,11 @@ def test_a_different_file_already_at_a_target_is_never_replaced(promotion):
     assert (promotion.nfs / "Clash-v1.vrm").read_bytes() == b"someone else's Clash-v1"
     assert promotion.source_keys("promotion/queue/") == ["Clash-v1.json"]  # left for a person to resolve
     assert run.json()["allowlist"] == []
+
+
+def test_an_unreachable_source_is_one_line_and_exit_1(promotion):
+    promotion.config.write_text('[source]\nremote = "nosuchremote:bucket"\n[targets.nfs]\nremote = "/tmp"\n')
+    run = promotion.promote("--once")
+    assert run.code == 1
+    assert "Traceback" not in run.stderr
+    assert run.stdout.startswith("promote: rclone lsjson failed:") and "nosuchremote" in run.stdout
