@@ -19,9 +19,10 @@ import bpy  # first: bmesh and mathutils exist only after it
 import numpy as np
 import pytest
 
-from addon.blender import context, demo_avatar, vrm_addon, vrm_export
+from addon.blender import context, demo_avatar, rig_check, vrm_addon, vrm_export
 from addon.core.presets import VRM1_LICENSE_URL, Preset, get_preset
-from tests.conftest import ROOT, run_forge
+from tests import rigs
+from tests.conftest import ROOT, ForgeRun, run_forge
 
 NODE_DIR = ROOT / "tests" / "node"
 DEMO_EXPRESSIONS = {"aa", "ih", "ou", "ee", "oh", "blink", "blinkLeft", "blinkRight",
@@ -38,57 +39,6 @@ def consumers(files: list[Path]) -> dict[str, dict[str, Any]]:
     return {s["file"]: s for s in summaries}
 
 
-_SIDE = {"left": "L", "right": "R"}
-_FINGERS = ("Thumb", "Index", "Middle", "Ring", "Little")
-
-
-def _split(vrm_bone: str) -> tuple[str, str]:
-    """ "leftUpperArm" -> ("left", "UpperArm"); "hips" -> ("", "Hips")."""
-    for side in _SIDE:
-        if vrm_bone.startswith(side):
-            return side, vrm_bone[len(side) :]
-    return "", vrm_bone[0].upper() + vrm_bone[1:]
-
-
-def _finger(part: str) -> tuple[str, int] | None:
-    """ "ThumbProximal" -> ("Thumb", 2): the finger and the joint's number from the hand out."""
-    for finger in _FINGERS:
-        if part.startswith(finger):
-            segs = ("Metacarpal", "Proximal", "Distal") if finger == "Thumb" else ("Proximal", "Intermediate", "Distal")
-            return finger, segs.index(part[len(finger) :]) + 1
-    return None
-
-
-def mixamo(vrm_bone: str) -> str:
-    side, part = _split(vrm_bone)
-    names = {"Chest": "Spine1", "UpperChest": "Spine2", "UpperLeg": "UpLeg", "LowerLeg": "Leg", "Toes": "ToeBase",
-             "UpperArm": "Arm", "LowerArm": "ForeArm"}  # fmt: skip
-    if found := _finger(part):
-        finger, joint = found
-        return f"mixamorig:{side.capitalize()}Hand{'Pinky' if finger == 'Little' else finger}{joint}"
-    return f"mixamorig:{side.capitalize()}{names.get(part, part)}"
-
-
-def vroid(vrm_bone: str) -> str:
-    side, part = _split(vrm_bone)
-    if part == "Eye":
-        return f"J_Adj_{_SIDE[side]}_FaceEye"
-    if found := _finger(part):
-        return f"J_Bip_{_SIDE[side]}_{found[0]}{found[1]}"
-    return f"J_Bip_{_SIDE.get(side, 'C')}_{ {'Toes': 'ToeBase'}.get(part, part) }"
-
-
-def unreal(vrm_bone: str) -> str:
-    side, part = _split(vrm_bone)
-    names = {"Hips": "pelvis", "Spine": "spine_01", "Chest": "spine_02", "UpperChest": "spine_03", "Neck": "neck_01",
-             "Head": "head", "Eye": "eye", "UpperLeg": "thigh", "LowerLeg": "calf", "Foot": "foot", "Toes": "ball",
-             "Shoulder": "clavicle", "UpperArm": "upperarm", "LowerArm": "lowerarm", "Hand": "hand"}  # fmt: skip
-    if found := _finger(part):
-        finger, joint = found
-        return f"{'pinky' if finger == 'Little' else finger.lower()}_0{joint}_{_SIDE[side].lower()}"
-    return f"{names[part]}_{_SIDE[side].lower()}" if side else names[part]
-
-
 # Demo shape key -> the name each convention gives it; keys a convention has no name for get an unrelated one.
 VRCHAT_KEYS = {"aa": "vrc.v_aa", "ih": "vrc.v_ih", "ou": "vrc.v_ou", "ee": "vrc.v_e", "oh": "vrc.v_oh",
                "blink": "vrc.blink", "blinkLeft": "Blink_L", "blinkRight": "Blink_R", "happy": "Smile",
@@ -101,12 +51,13 @@ ARKIT_KEYS = {"aa": "jawOpen", "ih": "mouthSmileLeft", "ou": "mouthFunnel", "ee"
               "oh": "mouthPucker", "blink": "browInnerUp", "blinkLeft": "eyeBlinkLeft", "blinkRight": "eyeBlinkRight",
               "happy": "mouthSmileRight", "angry": "browDownLeft", "sad": "mouthFrownLeft", "relaxed": "cheekPuff",
               "surprised": "eyeWideLeft"}  # fmt: skip
-# convention -> (bone namer, shape key names, the expressions those keys must give, preset); with the demo
-# avatar's two CLI exports, both spec versions are covered (VRM 0.x is the slow writer: once is enough).
-CONVENTIONS: dict[str, tuple[Any, dict[str, str], set[str], str]] = {
-    "mixamo-vrchat": (mixamo, VRCHAT_KEYS, DEMO_EXPRESSIONS, "companions-web"),
-    "vroid": (vroid, VROID_KEYS, DEMO_EXPRESSIONS, "vrm0-legacy"),
-    "unreal-arkit": (unreal, ARKIT_KEYS, {"aa", "ou", "oh", "blinkLeft", "blinkRight"}, "companions-web-lite"),
+# tests/rigs.py convention -> (shape key names, the expressions those keys must give, preset); with the demo
+# avatar's CLI export, both spec versions are covered (VRM 0.x is the slow writer: once is enough).
+CONVENTIONS: dict[str, tuple[dict[str, str], set[str], str]] = {
+    "mixamo": (VRCHAT_KEYS, DEMO_EXPRESSIONS, "companions-web"),
+    "vroid": (VROID_KEYS, DEMO_EXPRESSIONS, "vrm0-legacy"),
+    "unreal": (ARKIT_KEYS, {"aa", "ou", "oh", "blinkLeft", "blinkRight"}, "companions-web-lite"),
+    "rigify": (VRCHAT_KEYS, DEMO_EXPRESSIONS, "companions-web"),
 }
 
 
@@ -116,19 +67,15 @@ def open_demo(blend: Path) -> demo_avatar.DemoAvatar:
     return demo_avatar.DemoAvatar(bpy.data.objects["Avatar"], bpy.data.objects["AvatarBody"])
 
 
-def _renamed_demo(blend: Path, bone_name: Any, shape_keys: dict[str, str]) -> tuple[bpy.types.Object, dict[str, str]]:
-    """The demo avatar with bones and shape keys named in another convention, mapped as the rig check would."""
-    avatar = open_demo(blend)
-    bones: Any = avatar.armature.data
-    mapping = {}
-    for vrm_bone, name in vrm_addon.humanoid_mapping(avatar.armature).items():
-        bones.bones[name].name = mapping[vrm_bone] = bone_name(vrm_bone)  # renames the vertex groups too
-    vrm_addon.map_humanoid(avatar.armature, mapping)
+def _convention_rig(blend: Path, convention: str, shape_keys: dict[str, str]) -> bpy.types.Object:
+    """A rig as it arrives from another tool (tests/rigs.py: bones renamed, VRM mapping empty), its shape keys
+    renamed too, after the rig check's safe fixes mapped it, as the artist does before exporting."""
+    avatar = rigs.build_rig(convention, blend)
     mesh: Any = avatar.body.data
     for key in mesh.shape_keys.key_blocks[1:]:
         key.name = shape_keys[key.name]
-    assert {g.name for g in avatar.body.vertex_groups} >= {mapping["hips"], mapping["leftHand"]}
-    return avatar.armature, mapping
+    assert rig_check.check_rig(fix=True).ok
+    return avatar.armature
 
 
 def _quick(preset: Preset) -> Preset:
@@ -148,33 +95,29 @@ class Exported:
 
 
 @pytest.fixture(scope="module")
-def cli_exports(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The demo avatar exported by `forge.py export` (thumbnail on); VRM 0.x is covered in-process."""
-    folder = tmp_path_factory.mktemp("cli-export")
-    runs = {}
-    for preset in ("companions-web",):
-        out = folder / f"{preset}.vrm"
-        meta = ["--name", "Companion A", "--author", "Ada Artist", "--version", "2.1"]
-        runs[preset] = run_forge("export", "--blend", demo_blend, "--preset", preset, "--out", out, *meta, "--json")
-    return {"folder": folder, "runs": runs}
+def cli_export(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> ForgeRun:
+    """The demo avatar exported by `forge.py export` with companions-web (thumbnail on, meta overridden)."""
+    out = tmp_path_factory.mktemp("cli-export") / "Companion-A.vrm"
+    meta = ["--name", "Companion A", "--author", "Ada Artist", "--version", "2.1"]
+    return run_forge("export", "--blend", demo_blend, "--preset", "companions-web", "--out", out, *meta, "--json")
 
 
 @pytest.fixture(scope="module")
 def exports(
-    blender: Any, demo_blend: Path, cli_exports: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+    blender: Any, demo_blend: Path, cli_export: ForgeRun, tmp_path_factory: pytest.TempPathFactory
 ) -> list[Exported]:
-    """Every file this module checks: the CLI's two, then the in-process ones, each re-imported."""
+    """Every file this module checks: the CLI's, then the naming conventions' in-process, each re-imported."""
     folder = tmp_path_factory.mktemp("export")
     found: list[Exported] = []
     avatar = open_demo(demo_blend)
     demo_mapping = vrm_addon.humanoid_mapping(avatar.armature)
     meta = {"name": "Companion A", "authors": ["Ada Artist"], "version": "2.1"}
-    for preset, run in cli_exports["runs"].items():
-        assert run.code == 0, run.stderr
-        spec = get_preset(preset).spec_version
-        found.append(Exported(f"cli-{preset}", Path(run.json()["path"]), spec, demo_mapping, DEMO_EXPRESSIONS, meta))
-    for convention, (bone_name, shape_keys, expected, preset) in CONVENTIONS.items():
-        armature, mapping = _renamed_demo(demo_blend, bone_name, shape_keys)
+    assert cli_export.code == 0, cli_export.stderr
+    cli_path = Path(cli_export.json()["path"])
+    found.append(Exported("cli-companions-web", cli_path, "1.0", demo_mapping, DEMO_EXPRESSIONS, meta))
+    for convention, (shape_keys, expected, preset) in CONVENTIONS.items():
+        armature = _convention_rig(demo_blend, convention, shape_keys)
+        mapping = rigs.expected_mapping(convention)
         rig_meta = {"name": convention, "authors": ["Rig Tester"], "version": "1"}
         overrides = {"name": convention, "author": "Rig Tester", "version": "1"}
         path = folder / f"{convention}-{preset}.vrm"
@@ -203,22 +146,22 @@ def summaries(exports: list[Exported]) -> dict[str, dict[str, Any]]:
     return consumers([e.path for e in exports])
 
 
-def test_cli_json_describes_the_file_it_wrote(cli_exports):
-    for preset, run in cli_exports["runs"].items():
-        data = run.json()
-        path = Path(data["path"])
-        assert data["exported"] is True and data["preset"] == preset
-        assert path.read_bytes()[:4] == b"glTF"
-        assert data["bytes"] == path.stat().st_size
-        assert data["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-        assert data["spec_version"] == get_preset(preset).spec_version
-        assert data["stats"]["file_size_mb"] > 0 and data["seconds"] > 0
-        assert isinstance(data["findings"], list)
-        assert set(data["expressions"]) == DEMO_EXPRESSIONS
-        # Readable like any file the user saves (a temp file's 0600 would make it private).
-        assert path.stat().st_mode & stat.S_IRGRP
-    # Written under a temp name and renamed: nothing but the two files is left behind.
-    assert sorted(p.name for p in cli_exports["folder"].iterdir()) == ["companions-web.vrm"]
+def test_cli_json_describes_the_file_it_wrote(cli_export):
+    assert cli_export.code == 0, cli_export.stderr
+    data = cli_export.json()
+    path = Path(data["path"])
+    assert data["exported"] is True and data["preset"] == "companions-web"
+    assert path.read_bytes()[:4] == b"glTF"
+    assert data["bytes"] == path.stat().st_size
+    assert data["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert data["spec_version"] == "1.0"
+    assert data["stats"]["triangles"] > 1000 and data["stats"]["file_size_mb"] > 0 and data["seconds"] > 0
+    assert [f for f in data["findings"] if f["severity"] == "error"] == []
+    assert set(data["expressions"]) == DEMO_EXPRESSIONS
+    # Readable like any file the user saves (a temp file's 0600 would make it private).
+    assert path.stat().st_mode & stat.S_IRGRP
+    # Written under a temp name and renamed: nothing else is left behind.
+    assert [p.name for p in path.parent.iterdir()] == ["Companion-A.vrm"]
 
 
 def test_three_vrm_loads_every_export_and_the_validator_finds_no_errors(exports, summaries):
@@ -347,6 +290,15 @@ def test_a_rig_with_errors_is_refused_and_nothing_is_written(blender, demo_blend
 
     assert not refused.value.report.ok
     assert list(tmp_path.iterdir()) == []
+    # The same through the CLI: exit 1, the findings in the JSON, still nothing written.
+    blend = tmp_path / "broken.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True)
+    out = tmp_path / "a.vrm"
+    result = run_forge("export", "--blend", blend, "--preset", "companions-web", "--out", out, "--json")
+    assert result.code == 1, result.stderr
+    data = result.json()
+    assert data["exported"] is False and any(f["severity"] == "error" for f in data["findings"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.blend"]
 
 
 def test_an_existing_file_is_never_replaced_unless_asked(blender, demo_blend, tmp_path):
@@ -383,6 +335,7 @@ def test_cli_refuses_bad_input_with_one_line_and_writes_nothing(demo_blend, tmp_
         (["--preset", "no-such", "--out", tmp_path / "x.vrm"], "unknown preset"),
         (["--preset", "companions-web", "--out", keep], "exists"),
         (["--preset", "companions-web", "--out", tmp_path / "x.glb"], "must end in .vrm"),
+        (["--preset", "companions-web", "--out", tmp_path / "x.vrm", "--armature", "Nobody"], "no armature"),
     ):
         result = run_forge("export", "--blend", demo_blend, *args)
         assert result.code == 2, result.stderr

@@ -25,7 +25,7 @@ def _finding_lines(findings: list[dict[str, object]]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> Result:
-    from ..blender import paths, vrm_addon, vrm_export
+    from ..blender import paths, rig_reader, vrm_addon, vrm_export
 
     out = new_output_path(args.out, ".vrm", args.force)
     try:
@@ -37,7 +37,7 @@ def _run(args: argparse.Namespace) -> Result:
         result = vrm_export.export_vrm(
             out, preset, armature_name=args.armature, meta_overrides=overrides, overwrite=args.force
         )
-    except vrm_addon.VrmAddonMissingError as exc:
+    except (vrm_addon.VrmAddonMissingError, rig_reader.ArmatureNotFoundError) as exc:
         raise UsageError(str(exc)) from None
     except FileExistsError as exc:
         raise UsageError(f"{exc}; pass --force to replace it") from None
