@@ -14,17 +14,24 @@ from .server import runtime as mcp_runtime
 from .ui.ops_demo import AVATARFORGE_OT_add_demo_avatar
 from .ui.ops_export import AVATARFORGE_OT_export_vrm
 from .ui.ops_publish import AVATARFORGE_OT_publish
+from .ui.ops_rig import (
+    AVATARFORGE_OT_auto_map_bones,
+    AVATARFORGE_OT_check_rig,
+    AVATARFORGE_OT_fix_rig_all,
+    AVATARFORGE_OT_fix_rig_finding,
+)
 from .ui.ops_server import AVATARFORGE_OT_mcp_start, AVATARFORGE_OT_mcp_stop
 from .ui.panel_export import AVATARFORGE_PT_export
 from .ui.panel_mcp import AVATARFORGE_PT_mcp
 from .ui.panel_publish import AVATARFORGE_PT_publish
-from .ui.panel_rig import AVATARFORGE_PT_rig
+from .ui.panel_rig import AVATARFORGE_PT_rig, AVATARFORGE_UL_rig_findings
 from .ui.props_export import (
     AVATARFORGE_PG_export_finding,
     AVATARFORGE_PG_export_result,
     AVATARFORGE_PG_export_settings,
 )
 from .ui.props_publish import AVATARFORGE_PG_publish_result, AVATARFORGE_PG_publish_settings
+from .ui.props_rig import AVATARFORGE_PG_rig_check, AVATARFORGE_PG_rig_finding
 
 CLASSES: tuple[type, ...] = (
     AvatarForgePreferences,
@@ -36,6 +43,13 @@ CLASSES: tuple[type, ...] = (
     AVATARFORGE_OT_mcp_start,
     AVATARFORGE_OT_mcp_stop,
     AVATARFORGE_PT_mcp,
+    AVATARFORGE_PG_rig_finding,
+    AVATARFORGE_PG_rig_check,
+    AVATARFORGE_OT_check_rig,
+    AVATARFORGE_OT_fix_rig_finding,
+    AVATARFORGE_OT_fix_rig_all,
+    AVATARFORGE_OT_auto_map_bones,
+    AVATARFORGE_UL_rig_findings,
     AVATARFORGE_PT_rig,
     AVATARFORGE_PT_export,
     AVATARFORGE_PG_publish_settings,
@@ -47,6 +61,7 @@ CLASSES: tuple[type, ...] = (
 # (Blender type, attribute name, PropertyGroup class registered above)
 POINTERS: tuple[tuple[type[bpy.types.ID], str, type[bpy.types.PropertyGroup]], ...] = (
     (bpy.types.Scene, "avatar_forge_export", AVATARFORGE_PG_export_settings),
+    (bpy.types.WindowManager, "avatar_forge_rig", AVATARFORGE_PG_rig_check),
     (bpy.types.WindowManager, "avatar_forge_export_result", AVATARFORGE_PG_export_result),
     (bpy.types.Scene, "avatar_forge_publish", AVATARFORGE_PG_publish_settings),
     (bpy.types.WindowManager, "avatar_forge_publish_result", AVATARFORGE_PG_publish_result),

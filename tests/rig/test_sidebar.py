@@ -1,0 +1,44 @@
+"""The Rig panel's operators, run as the artist's buttons run them (registered from the extension)."""
+
+from __future__ import annotations
+
+import bpy
+import pytest
+
+
+def test_check_then_fix_one_then_fix_all_from_the_sidebar(blender, demo_blend):
+    bpy.ops.wm.open_mainfile(filepath=str(demo_blend))
+    avatar, body = bpy.data.objects["Avatar"], bpy.data.objects["AvatarBody"]
+    avatar.location.z = 0.4
+    body.modifiers.remove(body.modifiers["Armature"])
+    state = bpy.context.window_manager.avatar_forge_rig
+
+    assert bpy.ops.avatar_forge.check_rig() == {"FINISHED"}
+    assert state.checked and not state.ok and state.armature == "Avatar"
+    assert sorted(f.finding_id for f in state.findings) == ["missing_armature_modifier", "not_grounded"]
+    assert all(f.fixable for f in state.findings) and state.findings[0].severity == "error"
+
+    assert bpy.ops.avatar_forge.fix_rig_finding(finding_id="not_grounded") == {"FINISHED"}
+    assert [f.finding_id for f in state.findings] == ["missing_armature_modifier"]
+    assert abs(avatar.location.z) < 1e-4
+
+    assert bpy.ops.avatar_forge.fix_rig_all() == {"FINISHED"}
+    assert state.ok and len(state.findings) == 0
+    assert body.modifiers[0].object == avatar
+
+
+def test_fixing_a_finding_that_is_not_there_is_refused(blender, demo_blend):
+    bpy.ops.wm.open_mainfile(filepath=str(demo_blend))
+    with pytest.raises(RuntimeError, match="no finding 'not_grounded' to fix"):
+        bpy.ops.avatar_forge.fix_rig_finding(finding_id="not_grounded")
+
+
+def test_auto_map_button_maps_a_renamed_rig(blender, demo_blend):
+    from tests import rigs
+
+    avatar = rigs.build_rig("vroid", demo_blend)
+    assert bpy.ops.avatar_forge.auto_map_bones() == {"FINISHED"}
+    state = bpy.context.window_manager.avatar_forge_rig
+    assert state.ok and state.mapped == 54
+    human_bones = avatar.armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
+    assert human_bones.left_upper_arm.node.bone_name == "J_Bip_L_UpperArm"
