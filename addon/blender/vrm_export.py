@@ -21,6 +21,7 @@ from typing import Any
 import bpy
 
 from ..core import expressions, humanoid, vrm_meta
+from ..core.findings import CheckReport, Finding
 from ..core.presets import Preset
 from . import context, render, rig_check, vrm_addon
 
@@ -29,6 +30,7 @@ THUMBNAIL_SIZE = 1024
 _SPEC = {"1.0": "1.0", "0.x": "0.0"}
 
 Progress = Callable[[float, str], None]
+_FILE_SIZE = "over_budget_file_size"  # the rig check's id for its estimate
 
 
 @dataclass
@@ -38,7 +40,7 @@ class ExportResult:
     sha256: str
     spec_version: str
     stats: dict[str, Any]
-    findings: list[Any]
+    findings: list[Finding]
     seconds: float
     expressions: dict[str, list[str]] = field(default_factory=dict)
 
@@ -49,7 +51,7 @@ class ExportResult:
             "sha256": self.sha256,
             "spec_version": self.spec_version,
             "stats": self.stats,
-            "findings": [f.to_json() if hasattr(f, "to_json") else f for f in self.findings],
+            "findings": [f.to_json() for f in self.findings],
             "seconds": round(self.seconds, 3),
             "expressions": self.expressions,
         }
@@ -58,9 +60,10 @@ class ExportResult:
 class ExportRefusedError(Exception):
     """The rig check found errors: nothing was written. `report` is the rig check's CheckReport."""
 
-    def __init__(self, report: Any) -> None:
-        errors = [f for f in report.findings if getattr(f, "severity", "") == "error"]
-        super().__init__(f"the rig check found {len(errors)} error(s); nothing was exported")
+    def __init__(self, report: CheckReport) -> None:
+        errors = report.errors()
+        summary = errors[0].message + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+        super().__init__(f"not exported: the rig check found errors: {summary}")
         self.report = report
 
 
@@ -92,7 +95,8 @@ def export_vrm(
     report = rig_check.check_rig(armature_name, preset)
     if not report.ok:
         raise ExportRefusedError(report)
-    armature = _armature(report.armature)
+    armature = bpy.data.objects[report.armature] if report.armature else None
+    assert armature is not None, "a rig check without errors names its armature"
     step(0.2, "applying the preset")
     assigned = apply_preset(armature, preset, meta_overrides or {}, report.mapping)
     step(0.3, "preparing textures and thumbnail")
@@ -103,12 +107,7 @@ def export_vrm(
         _move_into_place(scratch, out, overwrite)
     stats: dict[str, Any] = dict(report.stats)
     stats["file_size_mb"] = round(len(data) / 1e6, 3)
-    findings: list[Any] = list(report.findings)
-    budget = preset.budgets.file_size_mb
-    if stats["file_size_mb"] > budget:
-        # Only known once written: the file is kept (the rig check passed) and the excess reported.
-        message = f"the file is {stats['file_size_mb']:.1f} MB, over {preset.name}'s {budget:g} MB budget"
-        findings.append({"severity": "warning", "code": "file_size", "message": message})
+    findings = _with_actual_file_size(report.findings, stats["file_size_mb"], preset)
     step(1.0, "done")
     return ExportResult(
         path=out,
@@ -122,11 +121,15 @@ def export_vrm(
     )
 
 
-def _armature(found: Any) -> bpy.types.Object:
-    """The rig check names its armature by object or by name; either way, the object."""
-    obj = bpy.data.objects.get(found) if isinstance(found, str) else found
-    assert isinstance(obj, bpy.types.Object) and obj.type == "ARMATURE", f"rig check returned {found!r}"
-    return obj
+def _with_actual_file_size(findings: list[Finding], megabytes: float, preset: Preset) -> list[Finding]:
+    """The rig check's findings with its file size estimate replaced by the written file's size."""
+    kept = [f for f in findings if f.id != _FILE_SIZE]
+    if megabytes > preset.budgets.file_size_mb:
+        # The file is kept (the rig check passed); the excess is reported.
+        budget = preset.budgets.file_size_mb
+        message = f"file size: {megabytes:g} MB over the '{preset.name}' budget of {budget:g} MB"
+        kept.append(Finding(_FILE_SIZE, "warning", message, fixable=False))
+    return kept
 
 
 def apply_preset(

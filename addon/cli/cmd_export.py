@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> Result:
     except vrm_export.ExportRefusedError as exc:
         report = exc.report.to_json()
         data = {"exported": False, "preset": preset.name, "reason": str(exc), **report}
-        lines = [f"not exported: {exc}", *_finding_lines(report.get("findings", []))]
+        lines = [str(exc), *_finding_lines(report["findings"])]
         return Result(data, lines, EXIT_PROBLEMS)
     except vrm_export.ExportFailedError as exc:
         return Result({"exported": False, "preset": preset.name, "reason": str(exc)}, [str(exc)], EXIT_PROBLEMS)

@@ -8,18 +8,18 @@ from typing import Any
 import bpy
 
 from ..blender import paths, vrm_addon, vrm_export
+from ..core.findings import Finding
 from ..core.presets import PresetError, get_preset
 from .types import OperatorReturn
 
 
-def _record(result: Any, *, exported: bool, message: str, findings: list[Any], stats: dict[str, Any]) -> None:
+def _record(result: Any, *, exported: bool, message: str, findings: list[Finding], stats: dict[str, Any]) -> None:
     result.done, result.exported, result.message = True, exported, message
-    result.triangles = int(stats.get("triangles", 0) or 0)
+    result.triangles = int(stats.get("triangles", 0))
     result.findings.clear()
     for finding in findings:
-        data = finding.to_json() if hasattr(finding, "to_json") else dict(finding)
         item = result.findings.add()
-        item.severity, item.message = str(data.get("severity", "")), str(data.get("message", data))
+        item.severity, item.message = finding.severity, finding.message
 
 
 class AVATARFORGE_OT_export_vrm(bpy.types.Operator):
