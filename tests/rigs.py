@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import bpy
 
-from addon.blender import demo_avatar
+from addon.blender import context, demo_avatar
 from addon.core import demo_rig, humanoid
 
 _FINGERS = ("Thumb", "Index", "Middle", "Ring", "Little")
@@ -122,7 +123,8 @@ def expected_mapping(convention: str) -> dict[str, str]:
 
 def clear_mapping(armature: bpy.types.Object) -> None:
     """Empties the VRM Add-on's humanoid mapping, as on a rig imported from another tool."""
-    human_bones = armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
+    data: Any = armature.data
+    human_bones = data.vrm_addon_extension.vrm1.humanoid.human_bones
     for vrm in humanoid.HUMAN_BONES:
         # The add-on stores a bone's uuid; emptying it directly skips a 50 ms re-validation per bone.
         getattr(human_bones, humanoid.snake_case(vrm)).node.bone_uuid = ""
@@ -130,17 +132,18 @@ def clear_mapping(armature: bpy.types.Object) -> None:
 
 def rename_bones(armature: bpy.types.Object, names: dict[str, str]) -> None:
     """Renames bones; Blender renames the vertex groups of the meshes the armature deforms with them."""
+    data: Any = armature.data
     for old, new in names.items():
-        armature.data.bones[old].name = new
+        data.bones[old].name = new
 
 
 def _add_org_twins(armature: bpy.types.Object) -> None:
     """Rigify's non-deforming ORG- copies of every DEF- bone, which a mapper must not pick."""
-    view_layer = bpy.context.view_layer
-    view_layer.objects.active = armature
+    context.view_layer().objects.active = armature
     bpy.ops.object.mode_set(mode="EDIT")
     try:
-        bones = armature.data.edit_bones
+        data: Any = armature.data
+        bones = data.edit_bones
         for bone in list(bones):
             twin = bones.new("ORG-" + bone.name.removeprefix("DEF-"))
             twin.head, twin.tail, twin.use_deform = bone.head, bone.tail, False

@@ -26,10 +26,9 @@ FIX_ORDER: tuple[str, ...] = (
 
 
 def _object(name: str) -> bpy.types.Object:
-    obj = bpy.data.objects.get(name)
-    if obj is None:
+    if name not in bpy.data.objects:
         raise LookupError(f"no object '{name}'")
-    return obj
+    return bpy.data.objects[name]
 
 
 def _meshes(finding: Finding) -> list[bpy.types.Object]:
@@ -41,7 +40,7 @@ def auto_map(armature: bpy.types.Object) -> dict[str, str]:
     info = rig_reader.armature_info(armature)
     current = checks.valid_mapping(info)
     proposal = bone_mapping.propose_mapping(info.bones, current)
-    if not humanoid.REQUIRED_VRM0 <= proposal.keys() and vrm_addon.is_enabled():
+    if not proposal.keys() >= humanoid.REQUIRED_VRM0 and vrm_addon.is_enabled():
         # Names we do not know: the VRM Add-on's own tables may (slow, so only when ours fall short).
         proposal = bone_mapping.propose_mapping(info.bones, current, rig_reader.addon_suggestion(armature))
     added = {vrm: name for vrm, name in proposal.items() if vrm not in current}

@@ -48,7 +48,7 @@ def transform_of(obj: bpy.types.Object) -> Transform:
         location=(obj.location[0], obj.location[1], obj.location[2]),
         rotation=(rotation[0], rotation[1], rotation[2], rotation[3]),
         scale=(obj.scale[0], obj.scale[1], obj.scale[2]),
-        matrix_world=tuple(tuple(row) for row in obj.matrix_world),
+        matrix_world=tuple(tuple(obj.matrix_world[i][j] for j in range(4)) for i in range(4)),
     )
 
 

@@ -98,12 +98,51 @@ def _rigify_spine(cores: set[str]) -> bool:
     return "spine001" in cores and "hips" not in cores and "pelvis" not in cores
 
 
+_RIGIFY_TORSO: Final = ("hips", "spine", "chest", "upperChest", "neck", None, "head")
+Candidates = dict[str, list[tuple[int, int, str]]]  # VRM bone -> (rank, bone order, bone name)
+
+
+def _direct(side: str, core: str, rigify: bool) -> str | None:
+    """The VRM bone a name means on its own (numbered spines and fingers need their siblings)."""
+    if not side:
+        spine = _SPINE.match(core)
+        if spine is None:
+            return _CENTER.get(core)
+        number = int(spine.group(1) or 0)
+        return _RIGIFY_TORSO[number] if rigify and number < len(_RIGIFY_TORSO) else None
+    if core in _SIDED:
+        return side + _SIDED[core]
+    if (m := _FINGER_NAMED.match(core)) is not None:
+        return side + _FINGER_WORDS[m.group(1)] + m.group(2).capitalize()
+    return None
+
+
+def _add_spines(candidates: Candidates, spines: list[tuple[int, int, str]], bones: BoneTable) -> None:
+    """Numbered spines (Spine, Spine1, Spine2 / spine_01..03): spine, then chest and upperChest unless named."""
+    free = [b for b in ("spine", "chest", "upperChest") if b == "spine" or b not in candidates]
+    best_rank = min((r for _, r, _ in spines), default=0)
+    numbered = sorted((n, name) for n, r, name in spines if r == best_rank)
+    for vrm, (_, name) in zip(free, numbered, strict=False):
+        candidates.setdefault(vrm, []).append((best_rank, bones.index[name], name))
+
+
+def _add_fingers(candidates: Candidates, fingers: dict[tuple[str, str], list[tuple[int, int, str]]],
+                 bones: BoneTable) -> None:  # fmt: skip
+    """Numbered finger joints, lowest number first, whether they count from 0, 1 or 01."""
+    for (side, finger), found in fingers.items():
+        best = min(r for _, r, _ in found)
+        numbers = sorted({n for n, r, _ in found if r == best})
+        for n, r, name in found:
+            if r == best and numbers.index(n) < 3:
+                vrm = side + finger + _FINGER_SEGMENTS[finger][numbers.index(n)]
+                candidates.setdefault(vrm, []).append((r, bones.index[name], name))
+
+
 def map_by_name(bones: BoneTable) -> dict[str, str]:
     """VRM bone -> Blender bone for every bone whose name says what it is (deform bones preferred)."""
     parsed = {name: parse_name(name) for name in bones.names}
-    cores = {p[1] for p in parsed.values() if p is not None}
-    rigify = _rigify_spine(cores)
-    candidates: dict[str, list[tuple[int, int, str]]] = {}
+    rigify = _rigify_spine({p[1] for p in parsed.values() if p is not None})
+    candidates: Candidates = {}
     spines: list[tuple[int, int, str]] = []
     fingers: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
     for order, name in enumerate(bones.names):
@@ -112,36 +151,15 @@ def map_by_name(bones: BoneTable) -> dict[str, str]:
             continue
         side, core, rank = p
         rank = rank if bones.deform[order] else rank + 8
-        vrm: str | None = None
-        if not side:
-            if (spine := _SPINE.match(core)) is not None:
-                if rigify:
-                    vrm = ("hips", "spine", "chest", "upperChest", "neck", None, "head")[int(spine.group(1) or 0)]
-                else:
-                    spines.append((int(spine.group(1) or -1), rank, name))
-            else:
-                vrm = _CENTER.get(core)
-        elif core in _SIDED:
-            vrm = side + _SIDED[core]
-        elif (m := _FINGER_NAMED.match(core)) is not None:
-            vrm = side + _FINGER_WORDS[m.group(1)] + m.group(2).capitalize()
-        elif (m := _FINGER_NUMBERED.match(core)) is not None:
-            fingers.setdefault((side, _FINGER_WORDS[m.group(1)]), []).append((int(m.group(2)), rank, name))
+        vrm = _direct(side, core, rigify)
         if vrm is not None:
             candidates.setdefault(vrm, []).append((rank, order, name))
-    # Numbered spines (Spine, Spine1, Spine2 / spine_01..03): spine, then chest and upperChest unless named.
-    free = [b for b in ("spine", "chest", "upperChest") if b == "spine" or b not in candidates]
-    best_rank = min((r for _, r, _ in spines), default=0)
-    numbered = sorted((n, name) for n, r, name in spines if r == best_rank)
-    for vrm, (_, name) in zip(free, numbered, strict=False):
-        candidates.setdefault(vrm, []).append((best_rank, bones.index[name], name))
-    for (side, finger), found in fingers.items():
-        best = min(r for _, r, _ in found)
-        numbers = sorted({n for n, r, _ in found if r == best})
-        for n, r, name in found:
-            if r == best and numbers.index(n) < 3:
-                vrm = side + finger + _FINGER_SEGMENTS[finger][numbers.index(n)]
-                candidates.setdefault(vrm, []).append((r, bones.index[name], name))
+        elif not side and not rigify and (spine := _SPINE.match(core)) is not None:
+            spines.append((int(spine.group(1) or -1), rank, name))
+        elif side and (m := _FINGER_NUMBERED.match(core)) is not None:
+            fingers.setdefault((side, _FINGER_WORDS[m.group(1)]), []).append((int(m.group(2)), rank, name))
+    _add_spines(candidates, spines, bones)
+    _add_fingers(candidates, fingers, bones)
     return {vrm: min(found)[2] for vrm, found in candidates.items() if vrm in humanoid.PARENT}
 
 
@@ -154,8 +172,8 @@ def _descendants(bones: BoneTable) -> list[int]:
     return count
 
 
-def _chain(bones: BoneTable, start: str, size: list[int]) -> list[str]:
-    """From `start`, follow the child with the most descendants while there is exactly one child."""
+def _chain(bones: BoneTable, start: str) -> list[str]:
+    """From `start`, down while a bone has exactly one child."""
     chain = [start]
     while len(kids := bones.children(chain[-1])) == 1:
         chain.append(kids[0])
@@ -180,35 +198,38 @@ def map_by_structure(bones: BoneTable) -> dict[str, str]:
     z = {name: (bones.heads[i][2] + bones.tails[i][2]) / 2 for i, name in enumerate(bones.names)}
     x = {name: (bones.heads[i][0] + bones.tails[i][0]) / 2 for i, name in enumerate(bones.names)}
     ranked = sorted(kids, key=lambda k: -size[bones.index[k]])[:3]
-    spine = max(ranked, key=lambda k: z[_chain(bones, k, size)[-1]])
+    spine = max(ranked, key=lambda k: z[_chain(bones, k)[-1]])
     legs = sorted((k for k in ranked if k != spine), key=lambda k: -x[k])
     for side, leg in zip(("left", "right"), legs, strict=True):
         for vrm, name in zip(("UpperLeg", "LowerLeg", "Foot", "Toes"), _leg_chain(bones, leg), strict=False):
             mapping[side + vrm] = name
-    torso = _chain(bones, spine, size)
+    torso = _chain(bones, spine)
     mapping["spine"] = torso[0]
     if len(torso) >= 2:
         mapping["chest"] = torso[1]
     if len(torso) >= 3:
         mapping["upperChest"] = torso[-1]
     branches = bones.children(torso[-1])
-    if len(branches) < 3:
-        return mapping
+    if len(branches) >= 3:
+        _map_neck_and_arms(bones, branches, x, mapping)
+    return mapping
+
+
+def _map_neck_and_arms(bones: BoneTable, branches: list[str], x: dict[str, float], mapping: dict[str, str]) -> None:
+    """From the top of the torso: the middle branch is neck and head, the outer ones the arms."""
     neck = min(branches, key=lambda k: abs(x[k]))
     arms = sorted((b for b in branches if b != neck), key=lambda k: -x[k])
-    head_chain = _chain(bones, neck, size)
+    head_chain = _chain(bones, neck)
     if len(head_chain) >= 2:
         mapping["neck"], mapping["head"] = head_chain[0], head_chain[1]
     else:
         mapping["head"] = head_chain[0]
+    parts = ("Shoulder", "UpperArm", "LowerArm", "Hand")
     for side, arm in zip(("left", "right"), (arms[0], arms[-1]), strict=True):
-        chain = _chain(bones, arm, size)
-        names = ("Shoulder", "UpperArm", "LowerArm", "Hand")[-len(chain) :] if len(chain) <= 4 else ()
-        if len(chain) > 4:
-            chain, names = chain[:4], ("Shoulder", "UpperArm", "LowerArm", "Hand")
-        for vrm, name in zip(names, chain, strict=True):
+        chain = _chain(bones, arm)[:4]
+        # A short chain has no shoulder: it ends at the hand either way.
+        for vrm, name in zip(parts[-len(chain) :], chain, strict=True):
             mapping[side + vrm] = name
-    return mapping
 
 
 def _leg_chain(bones: BoneTable, start: str) -> list[str]:

@@ -242,7 +242,8 @@ def check_transforms(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
             _finding(
                 "negative_scale",
                 "error",
-                f"negative scale on {_names(negative)}: the VRM Add-on refuses to export it; mirror the mesh data instead",
+                f"negative scale on {_names(negative)}: the VRM Add-on refuses to export it; "
+                "mirror the mesh data instead",
                 negative,
             )
         )
@@ -416,7 +417,7 @@ def check_budgets(model: RigModel, stats: dict[str, int], preset: Preset) -> lis
     meshes = [m.name for m in model.meshes]
     findings: list[Finding] = []
 
-    def over(id_: str, what: str, value: float, limit: float, objects: list[str], unit: str = "") -> None:
+    def over(id_: str, what: str, value: float, limit: float, objects: list[str], *, unit: str = "") -> None:
         if value > limit:
             message = f"{what}: {value:g}{unit} over the '{preset.name}' budget of {limit:g}{unit}"
             findings.append(_finding(id_, "warning", message, objects))
@@ -425,10 +426,10 @@ def check_budgets(model: RigModel, stats: dict[str, int], preset: Preset) -> lis
     over("over_budget_materials", "materials", stats["materials"], b.materials, meshes)
     over("over_budget_bones", "bones", stats["bones"], b.bones, [model.armature.name] if model.armature else [])
     big = [t.name for t in model.textures if max(t.width, t.height) > b.texture_size]
-    over("over_budget_texture_size", "largest texture", stats["max_texture_size"], b.texture_size, big, " px")
+    over("over_budget_texture_size", "largest texture", stats["max_texture_size"], b.texture_size, big, unit=" px")
     over("over_budget_textures", "textures", stats["textures"], b.textures, [t.name for t in model.textures])
     megabytes = round(estimate_file_size(model) / 1e6, 1)
-    over("over_budget_file_size", "estimated file size", megabytes, b.file_size_mb, meshes, " MB")
+    over("over_budget_file_size", "estimated file size", megabytes, b.file_size_mb, meshes, unit=" MB")
     return findings
 
 

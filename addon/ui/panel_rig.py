@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import bpy
 
 from ..blender import vrm_addon
@@ -10,22 +12,24 @@ from ..core import humanoid
 from .panel_base import AvatarPanel
 from .props_rig import AVATARFORGE_PG_rig_finding, rig_state
 
-SEVERITY_ICONS = {"error": "CANCEL", "warning": "ERROR", "info": "INFO"}
+Icon = Literal["CANCEL", "ERROR", "INFO", "DOT"]
+SEVERITY_ICONS: dict[str, Icon] = {"error": "CANCEL", "warning": "ERROR", "info": "INFO"}
 
 
 class AVATARFORGE_UL_rig_findings(bpy.types.UIList):
     def draw_item(  # noqa: PLR0917 (Blender's signature)
         self,
-        context: bpy.types.Context | None,
+        context: bpy.types.Context,
         layout: bpy.types.UILayout,
-        data: object,
-        item: AVATARFORGE_PG_rig_finding,
+        data: Any | None,
+        item: Any | None,
         icon: int | None,
-        active_data: object,
+        active_data: Any,
         active_property: str | None,
-        index: int | None = 0,
-        flt_flag: int | None = 0,
+        index: int | None,
+        flt_flag: int | None,
     ) -> None:
+        assert isinstance(item, AVATARFORGE_PG_rig_finding)
         row = layout.row(align=True)
         row.label(text=item.message, icon=SEVERITY_ICONS.get(item.severity, "DOT"))
         if item.fixable:
@@ -57,9 +61,9 @@ class AVATARFORGE_PT_rig(AvatarPanel):
                     box.label(text=line)
                 if active.objects:
                     box.label(text=active.objects, icon="OBJECT_DATA")
-        armature = bpy.data.objects.get(state.armature)
-        if armature is None or armature.type != "ARMATURE" or not vrm_addon.is_enabled():
+        if state.armature not in bpy.data.objects or not vrm_addon.is_enabled():
             return
+        armature = bpy.data.objects[state.armature]
         col.prop(state, "show_mapping", icon="TRIA_DOWN" if state.show_mapping else "TRIA_RIGHT")
         if state.show_mapping:
             _draw_mapping(col, armature)

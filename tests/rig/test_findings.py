@@ -10,7 +10,7 @@ import bpy
 import numpy as np
 import pytest
 
-from addon.blender import rig_check, rig_fixes, vrm_addon
+from addon.blender import context, rig_check, rig_fixes, vrm_addon
 from addon.core.presets import get_preset
 from tests import rigs
 
@@ -54,7 +54,7 @@ def test_no_armature(empty_scene):
 
 def test_multiple_armatures_names_them_all_and_checks_the_mapped_one(avatar):
     extra = bpy.data.objects.new("Prop", bpy.data.armatures.new("PropRig"))
-    bpy.context.scene.collection.objects.link(extra)
+    context.scene().collection.objects.link(extra)
     report = rig_check.check_rig(None, WEB)
     assert report.ids() == ["multiple_armatures"] and report.armature == "Avatar"
     assert set(report.findings[0].objects) == {"Avatar", "Prop"}
@@ -114,7 +114,7 @@ def test_bad_hierarchy_upper_chest_needs_chest(avatar):
 
 
 def _edit(armature, change):
-    bpy.context.view_layer.objects.active = armature
+    context.view_layer().objects.active = armature
     bpy.ops.object.mode_set(mode="EDIT")
     change(armature.data.edit_bones)
     bpy.ops.object.mode_set(mode="OBJECT")
@@ -135,8 +135,8 @@ def test_wrong_facing(avatar):
     armature, body = avatar
     armature.rotation_euler.z = math.pi
     for obj in (armature, body):
-        bpy.context.view_layer.objects.active = obj
-        for other in bpy.context.view_layer.objects:
+        context.view_layer().objects.active = obj
+        for other in context.view_layer().objects:
             other.select_set(other == obj)
         bpy.ops.object.transform_apply(location=False, rotation=True, scale=False)
     report = rig_check.check_rig(None, WEB)
@@ -148,7 +148,7 @@ def test_not_grounded_is_grounded(avatar):
     armature.location.z = 0.3
     assert _ids() == ["not_grounded"]
     assert _fixed("not_grounded") == []
-    bpy.context.view_layer.update()
+    context.view_layer().update()
     assert abs(_world_lowest(body)) < 1e-4
 
 
@@ -161,7 +161,7 @@ def test_off_center(avatar):
 def test_unapplied_scale_is_applied_and_the_body_stays_where_it_was(avatar):
     armature, body = avatar
     armature.scale = (2.0, 2.0, 2.0)
-    bpy.context.view_layer.update()
+    context.view_layer().update()
     top = body.matrix_world @ body.data.vertices[0].co
     report = rig_check.check_rig(None, WEB)
     assert report.ids() == ["unapplied_transforms"] and report.findings[0].objects == ("Avatar", "AvatarBody")

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 import pytest
+
+
+def _state() -> Any:
+    """The last check, as the Rig panel shows it."""
+    window_manager: Any = bpy.context.window_manager
+    return window_manager.avatar_forge_rig
 
 
 def test_check_then_fix_one_then_fix_all_from_the_sidebar(blender, demo_blend):
@@ -11,7 +19,7 @@ def test_check_then_fix_one_then_fix_all_from_the_sidebar(blender, demo_blend):
     avatar, body = bpy.data.objects["Avatar"], bpy.data.objects["AvatarBody"]
     avatar.location.z = 0.4
     body.modifiers.remove(body.modifiers["Armature"])
-    state = bpy.context.window_manager.avatar_forge_rig
+    state = _state()
 
     assert bpy.ops.avatar_forge.check_rig() == {"FINISHED"}
     assert state.checked and not state.ok and state.armature == "Avatar"
@@ -38,7 +46,8 @@ def test_auto_map_button_maps_a_renamed_rig(blender, demo_blend):
 
     avatar = rigs.build_rig("vroid", demo_blend)
     assert bpy.ops.avatar_forge.auto_map_bones() == {"FINISHED"}
-    state = bpy.context.window_manager.avatar_forge_rig
+    state = _state()
     assert state.ok and state.mapped == 54
-    human_bones = avatar.armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
+    data: Any = avatar.armature.data
+    human_bones = data.vrm_addon_extension.vrm1.humanoid.human_bones
     assert human_bones.left_upper_arm.node.bone_name == "J_Bip_L_UpperArm"
