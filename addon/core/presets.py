@@ -121,7 +121,7 @@ def parse_preset(text: str, source: Path) -> Preset:
     except tomllib.TOMLDecodeError as exc:
         raise PresetError(f"{where}: not valid TOML ({exc})") from None
     name = _typed(data, "name", str, where)
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise PresetError(f"{where}: name '{name}' must be lower-case letters, digits and dashes")
     spec = _typed(data, "spec_version", str, where)
     if spec not in SPEC_VERSIONS:
