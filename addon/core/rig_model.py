@@ -7,6 +7,7 @@ and weights (0 in empty slots), K being the most groups any vertex of the mesh i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,21 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+
+
+def padded_weights(dense: npt.NDArray[np.floating[Any]]) -> tuple[IntArray, FloatArray]:
+    """(N, G) weights (0: no influence) -> the padded (N, K) group indices and weights, K the most
+    influences any vertex has; each row's groups in group order."""
+    rows, cols = np.nonzero(dense > 0.0)  # row-major: each row's entries together, in column order
+    n = len(dense)
+    counts = np.bincount(rows, minlength=n)
+    k = int(counts.max()) if n else 0
+    index = np.full((n, k), -1, dtype=np.int64)
+    weight = np.zeros((n, k), dtype=np.float64)
+    slots = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    index[rows, slots] = cols
+    weight[rows, slots] = dense[rows, cols]
+    return index, weight
 
 
 @dataclass(frozen=True)

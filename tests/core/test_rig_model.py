@@ -1,0 +1,29 @@
+"""The padded weight form the checks read, and the weight fixes' decisions (no bpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from addon.core import weight_fixes
+from addon.core.rig_model import padded_weights
+
+
+def test_padded_weights_keeps_each_vertex_influences_in_group_order():
+    dense = np.array([[0.0, 0.5, 0.0, 0.5], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    index, weight = padded_weights(dense)
+    assert index.tolist() == [[1, 3], [-1, -1], [0, -1]]
+    assert weight.tolist() == [[0.5, 0.5], [0.0, 0.0], [1.0, 0.0]]
+
+
+def test_limited_keeps_the_strongest_four_and_the_total():
+    weights = np.array([[0.3, 0.05, 0.25, 0.2, 0.1, 0.1], [0.5, 0.5, 0, 0, 0, 0]])
+    rows, new = weight_fixes.limited(weights)
+    assert rows.tolist() == [0]  # the second vertex is left alone
+    assert np.count_nonzero(new[0]) == 4 and new[0][1] == 0.0
+    assert abs(new[0].sum() - 1.0) < 1e-12 and new[0][0] > new[0][2] > new[0][3]
+
+
+def test_normalized_scales_only_rows_off_one():
+    weights = np.array([[0.25, 0.25], [0.5, 0.5], [0.0, 0.0]])
+    rows, new = weight_fixes.normalized(weights, 1e-3)
+    assert rows.tolist() == [0] and new.tolist() == [[0.5, 0.5]]
