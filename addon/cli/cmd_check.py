@@ -46,10 +46,12 @@ def _run(args: argparse.Namespace) -> Result:
     if args.fix and not bpy.data.filepath:
         raise UsageError("--fix needs a .blend file (--blend FILE): the fixes are saved into it")
     try:
-        report = rig_check.check_rig(args.armature, preset, fix=args.fix)
+        report = rig_check.check_rig(args.armature, preset)
     except rig_reader.ArmatureNotFoundError as exc:
         raise UsageError(str(exc)) from None
-    if args.fix and bpy.data.is_dirty:
+    if args.fix and any(f.fixable for f in report.findings):
+        report = rig_check.check_rig(report.armature, preset, fix=True)
+        # Blender keeps the previous version beside it as FILE.blend1.
         bpy.ops.wm.save_mainfile()
     return Result(report.to_json(), report_lines(report), EXIT_OK if report.ok else EXIT_PROBLEMS)
 
