@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import bpy  # first: bmesh and mathutils exist only after it
+import bpy  # before addon.blender: bmesh and mathutils exist only after it
 import numpy as np
 import pytest
 
@@ -35,6 +35,8 @@ def consumers(files: list[Path]) -> dict[str, dict[str, Any]]:
         pytest.fail("the VRM consumers are not installed: run `make node` (npm ci in tests/node)")
     command = ["node", "vrm_summary.mjs", *map(str, files)]
     done = subprocess.run(command, cwd=NODE_DIR, capture_output=True, text=True, timeout=120, check=False)
+    if not done.stdout.strip():
+        pytest.fail(f"vrm_summary.mjs printed nothing (exit {done.returncode}): {done.stderr[-2000:]}")
     summaries = json.loads(done.stdout)
     return {s["file"]: s for s in summaries}
 
