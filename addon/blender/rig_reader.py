@@ -236,6 +236,9 @@ def avatar_meshes(armature: bpy.types.Object) -> list[bpy.types.Object]:
 
 def read_rig(armature_name: str | None = None) -> RigModel:
     """The scene as core's rig model; raises ArmatureNotFoundError for an unknown `armature_name`."""
+    for obj in context.view_layer().objects:
+        if obj is not None and obj.mode == "EDIT":
+            obj.update_from_editmode()  # what the artist is editing, without leaving edit mode
     context.view_layer().update()  # world matrices are stale after a script moved something
     armature = pick_armature(armature_name)
     names = [o.name for o in armatures()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import bpy
 import numpy as np
@@ -129,6 +130,16 @@ def test_not_t_pose_when_an_arm_hangs(avatar):
     _edit(armature, lower_arm)
     report = rig_check.check_rig(None, WEB)
     assert report.ids() == ["not_t_pose"] and "leftUpperArm" in report.findings[0].message
+
+
+def test_an_armature_in_edit_mode_is_checked_as_edited(avatar):
+    armature, _ = avatar
+    context.view_layer().objects.active = armature
+    bpy.ops.object.mode_set(mode="EDIT")
+    data: Any = armature.data
+    data.edit_bones["UpperArm.R"].tail.z += 0.25
+    assert _ids() == ["not_t_pose"] and armature.mode == "EDIT"
+    bpy.ops.object.mode_set(mode="OBJECT")
 
 
 def test_wrong_facing(avatar):
