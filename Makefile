@@ -56,6 +56,7 @@ test: lint build node
 demo: build node
 	@mkdir -p $(OUT)
 	$(FORGE) demo-avatar --out $(OUT)/Avatar.blend --render $(OUT)/Avatar.png --force
+	$(FORGE) check --blend $(OUT)/Avatar.blend --target companions-web
 	$(FORGE) export --blend $(OUT)/Avatar.blend --preset companions-web --out $(OUT)/Avatar.vrm --force
 	@echo "three-vrm and the glTF validator on $(OUT)/Avatar.vrm:"
 	@node tests/node/vrm_summary.mjs $(OUT)/Avatar.vrm
