@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from . import bone_mapping, humanoid
+from . import bone_mapping, expressions, humanoid
 from .findings import CheckReport, Finding, Severity
 from .presets import Preset
 from .rig_model import ArmatureInfo, FloatArray, MeshInfo, RigModel
@@ -37,7 +37,6 @@ TRANSFORM_TOLERANCE = 1e-4
 VISEMES = ("aa", "ih", "ou", "ee", "oh")
 EXPRESSIONS = ("happy", "angry", "sad", "relaxed", "surprised")
 # Upper-case: shape-key names other tools use for the same expression (VRoid's Fcl_MTH_A, VRChat's vrc.v_aa).
-_ALIASES = {"a": "aa", "i": "ih", "u": "ou", "e": "ee", "o": "oh", "joy": "happy", "fun": "relaxed", "sorrow": "sad"}
 # A needs-parent rule of the VRM specification: these optional bones are only valid with their parent mapped.
 NEEDS_PARENT: dict[str, str] = {
     "upperChest": "chest",
@@ -357,13 +356,10 @@ def _weights(mesh: MeshInfo, armature: ArmatureInfo) -> list[Finding]:
 
 
 def _expression_names(model: RigModel) -> set[str]:
+    """Lower-cased VRM expressions the rig has: bound in the VRM Add-on, or a shape key the exporter maps."""
     names = set(model.bound_expressions)
     for mesh in model.meshes:
-        for key in mesh.shape_keys:
-            low = key.lower()
-            names.add(low)
-            tail = low.rsplit(".", 1)[-1].rsplit("_", 1)[-1].removeprefix("v_")
-            names.add(_ALIASES.get(tail, tail))
+        names.update(e for key in mesh.shape_keys if (e := expressions.expression_for(key)) is not None)
     return {n.lower() for n in names}
 
 

@@ -274,6 +274,20 @@ def test_missing_expressions_are_warnings(avatar):
     assert "aa" in messages["missing_visemes"] and "happy, sad" in messages["missing_expressions"]
 
 
+def test_expression_keys_in_other_conventions_count_as_present(avatar):
+    """The check knows every name the exporter maps: VRoid, VRChat and ARKit keys are not 'missing'."""
+    _, body = avatar
+    keys = body.data.shape_keys.key_blocks
+    renamed = {"aa": "Fcl_MTH_A", "ih": "vrc.v_ih", "ou": "mouthFunnel", "ee": "vrc.v_e", "oh": "Fcl_MTH_O",
+               "blink": "eyeBlink_both", "blinkLeft": "eyeBlinkLeft", "blinkRight": "eyeBlinkRight",
+               "happy": "Fcl_ALL_Joy", "sad": "Fcl_ALL_Sorrow", "relaxed": "Fcl_ALL_Fun"}  # fmt: skip
+    for old, new in renamed.items():
+        keys[old].name = new
+    assert "missing_visemes" not in _ids() and "missing_expressions" not in _ids()
+    keys["Fcl_MTH_A"].name = "mouth shape 1"  # means nothing to either
+    assert _ids() == ["missing_visemes"]
+
+
 def test_budgets_of_the_target(avatar):
     assert _ids(get_preset("companions-web-lite")) == ["over_budget_triangles"]
     tiny = dataclasses.replace(
