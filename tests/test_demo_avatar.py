@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from addon.blender import demo_avatar, vrm_addon
-from addon.core import demo_look, humanoid
+from addon.core import demo_look, demo_rig, humanoid
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +89,17 @@ def test_the_vrm_addon_exports_it(avatar, tmp_path):
 def test_detail_out_of_range_is_refused(blender):
     with pytest.raises(ValueError, match="detail"):
         demo_avatar.build_demo_avatar(0)
+
+
+def test_mapping_written_in_one_batch_reads_back_through_the_addon_and_validates(avatar):
+    """map_humanoid writes most bones without the add-on's per-bone setter; the add-on must still see
+    every one of them, and its own validation must find the mapping complete."""
+    human_bones = avatar.armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
+    for vrm_bone in humanoid.HUMAN_BONES:
+        getattr(human_bones, humanoid.snake_case(vrm_bone)).node.bone_name = ""
+    assert vrm_addon.humanoid_mapping(avatar.armature) == {}
+    vrm_addon.map_humanoid(avatar.armature, {"hips": "Hips", "spine": "Spine", "head": "NoSuchBone"})
+    assert vrm_addon.humanoid_mapping(avatar.armature) == {"hips": "Hips", "spine": "Spine"}
+    vrm_addon.map_humanoid(avatar.armature, demo_rig.vrm_mapping())
+    assert vrm_addon.humanoid_mapping(avatar.armature) == demo_rig.vrm_mapping()
+    assert list(human_bones.error_messages()) == []

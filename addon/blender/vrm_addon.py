@@ -48,12 +48,43 @@ def ensure_enabled() -> str:
     raise VrmAddonMissingError(INSTALL_HINT)
 
 
+def _write_bone_names(armature: bpy.types.Object, assignments: list[tuple[Any, str]]) -> None:
+    """Sets `node.bone_name = name` for each (add-on bone node, Blender bone name).
+
+    The add-on's setter re-validates the whole humanoid on every call (about 50 ms a bone). So the first
+    bone goes through the setter (it gives every bone its UUID), the middle ones store the UUID the setter
+    would store, and the last one goes through the setter, from cleared, to validate once. Every name is
+    read back through the add-on's getter and any that did not take is set the slow way, so an add-on
+    version that stores mappings differently stays correct, only slower.
+    """
+    bones = armature.data.bones  # type: ignore[union-attr]
+    valid = [(node, name) for node, name in assignments if name in bones]
+    for node, name in assignments:
+        if name not in bones:
+            node.bone_name = name  # the add-on clears it
+    if not valid:
+        return
+    valid[0][0].bone_name = valid[0][1]
+    for node, name in valid[1:-1]:
+        uuid = getattr(getattr(bones[name], "vrm_addon_extension", None), "uuid", None)
+        if uuid is None or not hasattr(node, "bone_uuid"):
+            break
+        node.bone_uuid = uuid
+    last, last_name = valid[-1]
+    if hasattr(last, "bone_uuid"):
+        last.bone_uuid = ""  # an unchanged value would skip the validation this call is for
+    last.bone_name = last_name
+    for node, name in valid:
+        if node.bone_name != name:
+            node.bone_name = name
+
+
 def map_humanoid(armature: bpy.types.Object, mapping: dict[str, str]) -> None:
     """Writes VRM bone -> Blender bone into the add-on's VRM 1.0 humanoid data, which its exporter reads."""
     data = armature.data
     human_bones = data.vrm_addon_extension.vrm1.humanoid.human_bones  # type: ignore[union-attr]
-    for vrm_bone, bone_name in mapping.items():
-        getattr(human_bones, humanoid.snake_case(vrm_bone)).node.bone_name = bone_name
+    nodes = [(getattr(human_bones, humanoid.snake_case(v)).node, name) for v, name in mapping.items()]
+    _write_bone_names(armature, nodes)
 
 
 def humanoid_mapping(armature: bpy.types.Object) -> dict[str, str]:
@@ -84,13 +115,15 @@ def map_humanoid_vrm0(armature: bpy.types.Object, mapping: dict[str, str]) -> No
     """Writes a VRM 1.0-named mapping into the add-on's VRM 0.x humanoid, which its 0.x writer reads."""
     human_bones = armature.data.vrm_addon_extension.vrm0.humanoid.human_bones  # type: ignore[union-attr]
     by_name = {entry.bone: entry for entry in human_bones}
+    nodes: list[tuple[Any, str]] = []
     for vrm_bone, bone_name in mapping.items():
         vrm0_bone = humanoid.VRM0_NAME.get(vrm_bone, vrm_bone)
         entry = by_name.get(vrm0_bone)
         if entry is None:
             entry = by_name[vrm0_bone] = human_bones.add()
             entry.bone = vrm0_bone
-        entry.node.bone_name = bone_name
+        nodes.append((entry.node, bone_name))
+    _write_bone_names(armature, nodes)
 
 
 def humanoid_mapping_vrm0(armature: bpy.types.Object) -> dict[str, str]:
