@@ -150,8 +150,11 @@ def test_publishers_racing_for_one_name_get_distinct_versions(backend, files):
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
         versions.append(json.loads(out)["version"])
-    assert sorted(versions) == [1, 2, 3]
-    assert assert_consistent(backend.objects(), vrm.read_bytes(), blend.read_bytes()) == [1, 2, 3]
+    # Distinct, every one complete. Not necessarily 1-2-3: while racers withdraw a claim they all saw,
+    # a fourth look can find it still there and count past it (the next version is one more than the
+    # highest present), which leaves a gap, never a shared number.
+    assert len(set(versions)) == 3 and min(versions) >= 1
+    assert assert_consistent(backend.objects(), vrm.read_bytes(), blend.read_bytes()) == sorted(versions)
 
 
 TRIALS_PER_BACKEND = 10  # x 2 backends: 20 trials
