@@ -13,24 +13,14 @@ way, a Python pass over every vertex's groups.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _best(repeat: int, run: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
+# Run as a script (python bench/NAME.py), the checkout is not on the path yet.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import best_of, start_blender
 
 
 def main() -> int:
@@ -39,18 +29,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--preset", default="companions-web")
     args = parser.parse_args()
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="bench-check-"))
-    sys.path.insert(0, str(ROOT))
-    import bpy  # before addon_utils, which only exists once bpy is loaded
-
-    addon_utils = importlib.import_module("addon_utils")
-
-    from addon.blender import demo_avatar, rig_check, rig_reader, vrm_addon
+    bpy = start_blender("bench-check-")
+    from addon.blender import demo_avatar, rig_check, rig_reader
     from addon.core import checks
     from addon.core.presets import get_preset
 
-    addon_utils.enable("io_scene_vrm", default_set=True)
-    vrm_addon.ensure_enabled()
     preset = get_preset(args.preset)
     bpy.ops.wm.read_homefile(use_empty=True)
     demo_avatar.build_demo_avatar(args.detail)
@@ -59,19 +42,19 @@ def main() -> int:
     bpy.ops.wm.open_mainfile(filepath=str(blend))
 
     report = rig_check.check_rig("Avatar", preset)
-    ours = _best(args.repeat, lambda: rig_check.check_rig("Avatar", preset))
     model = rig_reader.read_rig("Avatar")
-    reading = _best(args.repeat, lambda: rig_reader.read_rig("Avatar"))
-    deciding = _best(args.repeat, lambda: checks.run_checks(model, preset))
+    reading = best_of(args.repeat, lambda: rig_reader.read_rig("Avatar"))[0]
+    deciding = best_of(args.repeat, lambda: checks.run_checks(model, preset))[0]
     body = bpy.data.objects["AvatarBody"]
     mesh = body.data
     assert isinstance(mesh, bpy.types.Mesh)
     groups = [g.name for g in body.vertex_groups]
-    weights_gn = _best(args.repeat, lambda: rig_reader.dense_weights(mesh, groups))
-    weights_loop = _best(args.repeat, lambda: [(g.group, g.weight) for v in mesh.vertices for g in v.groups])
+    weights_gn = best_of(args.repeat, lambda: rig_reader.dense_weights(mesh, groups))[0]
+    weights_loop = best_of(args.repeat, lambda: [(g.group, g.weight) for v in mesh.vertices for g in v.groups])[0]
     addon_result = bpy.ops.vrm.model_validate(show_successful_message=False, armature_object_name="Avatar")
-    theirs = _best(
+    ours, theirs = best_of(  # alternating, so load on a shared machine falls on both alike
         args.repeat,
+        lambda: rig_check.check_rig("Avatar", preset),
         lambda: bpy.ops.vrm.model_validate(show_successful_message=False, armature_object_name="Avatar"),
     )
     print(f"demo avatar --detail {args.detail}: {report.stats['vertices']} vertices, "

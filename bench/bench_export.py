@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _best_of_interleaved(repeat: int, *runs: Callable[[], object]) -> list[float]:
-    """The best time of each run over `repeat` rounds, the runs alternating so that load on a shared
-    machine falls on both alike."""
-    best = [float("inf")] * len(runs)
-    for _ in range(repeat):
-        for i, run in enumerate(runs):
-            started = time.perf_counter()
-            run()
-            best[i] = min(best[i], time.perf_counter() - started)
-    return best
+# Run as a script (python bench/NAME.py), the checkout is not on the path yet.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import best_of, start_blender
 
 
 def main() -> int:
@@ -42,17 +29,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--preset", default="companions-web")
     args = parser.parse_args()
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="bench-export-"))
-    sys.path.insert(0, str(ROOT))
-    import bpy  # before addon_utils, which only exists once bpy is loaded
-
-    addon_utils = importlib.import_module("addon_utils")
-
-    from addon.blender import demo_avatar, vrm_addon, vrm_export
+    bpy = start_blender("bench-export-")
+    from addon.blender import demo_avatar, vrm_export
     from addon.core.presets import get_preset
 
-    addon_utils.enable("io_scene_vrm", default_set=True)
-    vrm_addon.ensure_enabled()
     preset = dataclasses.replace(get_preset(args.preset), thumbnail=False)
     out = Path(tempfile.mkdtemp(prefix="bench-export-out-"))
     print(f"preset {preset.name}, best of {args.repeat}", flush=True)
@@ -61,7 +41,7 @@ def main() -> int:
         bpy.ops.wm.read_homefile(use_empty=True)
         avatar = demo_avatar.build_demo_avatar(detail)
         forge_file, bare_file = out / f"forge-{detail}.vrm", out / f"bare-{detail}.vrm"
-        forge, bare = _best_of_interleaved(
+        forge, bare = best_of(
             args.repeat,
             partial(vrm_export.export_vrm, forge_file, preset, overwrite=True),
             partial(bpy.ops.export_scene.vrm, filepath=str(bare_file), armature_object_name=avatar.armature.name),
