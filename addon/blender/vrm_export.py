@@ -88,6 +88,13 @@ def export_vrm(
     step = progress or (lambda _fraction, _what: None)
     started = time.perf_counter()
     out = out.expanduser().absolute()
+    # Here, not in each caller: the socket, the sidebar and the CLI all write through this function.
+    if out.suffix.lower() != ".vrm":
+        raise ValueError(f"{out} must end in .vrm")
+    if not out.parent.is_dir():
+        raise ValueError(f"folder {out.parent} does not exist")
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists")
     vrm_addon.ensure_enabled()

@@ -80,7 +80,9 @@ class RequestDecoder:
                 break
             if end > self.max_bytes:
                 raise MessageTooLargeError(f"message larger than {self.max_bytes} bytes")
-            raw = bytes(self._buffer[:end])
+            # Whitespace before the object (a newline after the previous one) is no part of it; raw_decode
+            # would call it malformed.
+            raw = bytes(self._buffer[:end]).lstrip()
             del self._buffer[:end]
             self._scanned = 0
             try:
@@ -101,6 +103,7 @@ class RequestDecoder:
         first = _START.search(self._buffer)
         if first is None:
             self._buffer.clear()
+            self._scanned = 0  # or the next message is scanned from a stale offset, and never found
             return []
         if self._buffer[first.start()] == ord("{"):
             return []

@@ -84,7 +84,7 @@ class Dispatcher:
         else:
             try:
                 result: Any = command.run(request.params, self.config)
-            except Exception as exc:  # the client's error reply; the server carries on
+            except (Exception, SystemExit) as exc:  # the client's error reply; the server carries on
                 error = str(exc) or type(exc).__name__
                 reply = protocol.error(error)
             else:

@@ -29,6 +29,8 @@ MAX_OUTBOX_BYTES = 8 * 1024 * 1024
 MAX_IN_FLIGHT = 32
 AUTH_HELP = 'authentication required: send {"type": "auth", "params": {"token": "<token>"}} first'
 
+PRE_AUTH_MAX_BYTES = 64 * 1024
+
 
 @dataclass(frozen=True)
 class Job:
@@ -132,15 +134,22 @@ class Listener:
                 self._drop(expired)
             for key, events in self._selector.select(timeout=1.0):
                 if key.data == "accept":
-                    self._accept()
+                    try:
+                        self._accept()
+                    except OSError:  # out of file descriptors, say: refuse this one, keep serving
+                        time.sleep(0.05)
                 elif key.data == "wake":
                     self._take_replies()
                 else:
                     conn = self._connections.get(key.data)
-                    if conn is not None and events & selectors.EVENT_READ:
-                        self._read(conn)
-                    if conn is not None and conn.id in self._connections and events & selectors.EVENT_WRITE:
-                        self._write(conn)
+                    try:
+                        if conn is not None and events & selectors.EVENT_READ:
+                            self._read(conn)
+                        if conn is not None and conn.id in self._connections and events & selectors.EVENT_WRITE:
+                            self._write(conn)
+                    except Exception:  # one client's surprise must not end the thread serving them all
+                        if conn is not None:
+                            self._drop(conn)
 
     def _accept(self) -> None:
         assert self._server is not None
@@ -154,7 +163,8 @@ class Listener:
             id=self._next_id,
             sock=sock,
             peer=f"{address[0]}:{address[1]}",
-            decoder=RequestDecoder(self.config.max_message_bytes),
+            # Until a client proves it holds the token it gets no room for big messages.
+            decoder=RequestDecoder(self.config.max_message_bytes if self.config.token is None else PRE_AUTH_MAX_BYTES),
             authenticated=self.config.token is None,
         )
         self._next_id += 1
@@ -220,8 +230,12 @@ class Listener:
             self._queue(conn, protocol.error(AUTH_HELP), close=True)
             return
         token = message.params.get("token")
-        if isinstance(token, str) and hmac.compare_digest(token.encode(), self.config.token.encode()):
+        # surrogatepass: a lone surrogate in the JSON is a wrong token, not an encoding error.
+        if isinstance(token, str) and hmac.compare_digest(
+            token.encode("utf-8", "surrogatepass"), self.config.token.encode("utf-8")
+        ):
             conn.authenticated = True
+            conn.decoder.max_bytes = self.config.max_message_bytes
             self._queue(conn, protocol.success({"authenticated": True}))
         else:
             self._queue(conn, protocol.error("authentication failed: wrong token"), close=True)

@@ -21,6 +21,9 @@ from .config import ServerConfig
 UNDO_MESSAGE = "MCP execute_code"
 
 
+MAX_SCREENSHOT_SIZE = 4096
+
+
 def _count(params: dict[str, Any], key: str, default: int | None) -> int | None:
     value = params.get(key, default)
     if value is None:
@@ -92,7 +95,7 @@ def execute_code(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]
     try:
         with contextlib.redirect_stdout(captured):
             exec(compile(code, "<execute_code>", "exec"), {"bpy": bpy, "__name__": "__main__"})
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in sent code must not end the server
         # The shape newer BlenderMCP servers parse; older ones show the whole message, traceback included.
         raise RuntimeError(
             json.dumps(
@@ -142,6 +145,8 @@ def get_viewport_screenshot(params: dict[str, Any], config: ServerConfig) -> dic
     if str(params.get("format", "png")).lower() != "png":
         raise ValueError("only 'png' screenshots are written")
     max_size = _count(params, "max_size", 800) or 800
+    if max_size > MAX_SCREENSHOT_SIZE:  # a render that size would stall Blender's main thread
+        raise ValueError(f"'max_size' must be at most {MAX_SCREENSHOT_SIZE}")
     view = None if bpy.app.background else _view3d()
     if view is not None:
         with bpy.context.temp_override(window=view[0], area=view[1]):

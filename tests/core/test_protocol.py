@@ -49,6 +49,20 @@ def test_garbage_before_a_request_is_reported_once_and_skipped():
     assert isinstance(got[0], BadMessage)
     assert got[1] == Request("ping")
     assert decoder.feed(b"\r\n  ") == []  # whitespace between messages is no error
+    assert decoder.feed(b'{"type": "ping"}') == [Request("ping")]  # and the next request still comes through
+
+
+def test_newline_terminated_requests_each_get_through():
+    """Clients that end each message with a newline send whitespace between messages, often in a read
+    of its own."""
+    decoder = RequestDecoder()
+    assert decoder.feed(b'{"type": "ping"}\n') == [Request("ping")]
+    assert decoder.feed(b'{"type": "ping"}') == [Request("ping")]
+    assert decoder.feed(b"   ") == []
+    assert decoder.feed(b'{"type": "get_scene_info"}\n{"type": "ping"}\n') == [
+        Request("get_scene_info"),
+        Request("ping"),
+    ]
 
 
 def test_pure_garbage_does_not_pile_up_in_the_buffer():

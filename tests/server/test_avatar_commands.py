@@ -48,6 +48,17 @@ def test_export_vrm_writes_the_file_it_describes_and_never_overwrites_by_default
     assert out.read_bytes() == data
 
 
+def test_export_vrm_writes_only_vrm_files_even_when_asked_to_overwrite(server, tmp_path):
+    """A client denied execute_code must not be able to clobber other files through the exporter."""
+    victim = tmp_path / "notes.txt"
+    victim.write_text("precious")
+    reply = server.client().request("avatar_export_vrm", out=str(victim), preset="companions-web", overwrite=True)
+    assert reply["status"] == "error" and "must end in .vrm" in reply["message"]
+    assert victim.read_text() == "precious"
+    reply = server.client().request("avatar_export_vrm", out=str(tmp_path / "no" / "x.vrm"), preset="companions-web")
+    assert reply["status"] == "error" and "does not exist" in reply["message"]
+
+
 def test_export_vrm_needs_a_preset(server, tmp_path):
     reply = server.client().request("avatar_export_vrm", out=str(tmp_path / "x.vrm"))
     assert reply == {"status": "error", "message": "'preset' must be a non-empty string"}

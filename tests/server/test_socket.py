@@ -157,6 +157,10 @@ def test_execute_code_returns_stdout_and_a_traceback_on_error(server):
     detail = json.loads(reply["message"])
     assert detail["exception_type"] == "KeyError" and detail["output"] == "before\n"
     assert 'File "<execute_code>", line 3' in detail["traceback"] and "missing bone" in detail["traceback"]
+    # sys.exit() in sent code is the sender's error; the server answers it and goes on.
+    reply = client.request("execute_code", code="import sys\nsys.exit(3)")
+    assert reply["status"] == "error" and json.loads(reply["message"])["exception_type"] == "SystemExit"
+    assert client.result("ping") == {"pong": True}
 
 
 def test_scene_info_lists_every_object_and_pages_with_offset_and_limit(server):
@@ -215,6 +219,8 @@ def test_screenshot_headless_renders_a_png_inside_the_temp_folder_only(server, t
     escape = client.request("get_viewport_screenshot", filepath=str(server.temp / ".." / "escape.png"))
     assert escape["status"] == "error"
     assert not outside.exists() and not (server.temp.parent / "escape.png").exists()
+    huge = client.request("get_viewport_screenshot", filepath=str(inside), max_size=100_000)
+    assert huge["status"] == "error" and "at most 4096" in huge["message"]
 
 
 def test_integrations_we_do_not_ship_say_disabled_and_how_to_enable(server):
@@ -272,6 +278,17 @@ def test_token_required_refused_and_accepted(tmp_path):
         reply = wrong.request("auth", token="guess-guess-guess-guess")
         assert reply == {"status": "error", "message": "authentication failed: wrong token"}
         assert wrong.closed_by_server()
+
+        # A lone surrogate cannot be encoded: still just a wrong token, and the server keeps serving.
+        odd = serving.client()
+        reply = odd.request("auth", token="\ud800")
+        assert reply == {"status": "error", "message": "authentication failed: wrong token"}
+
+        # Before authenticating, a client gets no room for big messages (64 KiB, not 64 MiB).
+        bulky = serving.client()
+        reply = bulky.request("auth", token="x" * 100_000)
+        assert reply["status"] == "error" and "larger than 65536 bytes" in reply["message"]
+        assert bulky.closed_by_server()
 
         friend = serving.client()
         assert friend.result("auth", token=TOKEN) == {"authenticated": True}
