@@ -127,7 +127,11 @@ def _vrm0(ext: dict[str, Any], nodes: int, report: VrmReport) -> None:
     humanoid = _obj(ext, "humanoid")
     entries = humanoid.get("humanBones")
     entries = entries if isinstance(entries, list) else []
-    _check_bones({e.get("bone"): e.get("node") for e in entries if isinstance(e, dict)}, nodes, report)
+    _check_bones(
+        {e["bone"]: e.get("node") for e in entries if isinstance(e, dict) and isinstance(e.get("bone"), str)},
+        nodes,
+        report,
+    )
 
 
 def _check_bones(mapping: dict[Any, Any], nodes: int, report: VrmReport) -> None:
@@ -154,11 +158,16 @@ def inspect_vrm(data: bytes) -> VrmReport:
         report.problems.append(str(exc))
         return report
     extensions = _obj(document, "extensions")
-    nodes = len(document.get("nodes") or [])
-    if "VRMC_vrm" in extensions:
-        _vrm1(_obj(extensions, "VRMC_vrm"), nodes, report)
-    elif "VRM" in extensions:
-        _vrm0(_obj(extensions, "VRM"), nodes, report)
-    else:
-        report.problems.append("no VRMC_vrm or VRM extension: a plain glTF, not a VRM")
+    nodes = document.get("nodes")
+    node_count = len(nodes) if isinstance(nodes, list) else 0
+    try:
+        if "VRMC_vrm" in extensions:
+            _vrm1(_obj(extensions, "VRMC_vrm"), node_count, report)
+        elif "VRM" in extensions:
+            _vrm0(_obj(extensions, "VRM"), node_count, report)
+        else:
+            report.problems.append("no VRMC_vrm or VRM extension: a plain glTF, not a VRM")
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        # A value of an unexpected JSON type somewhere deep: a broken file, never a crashed promoter.
+        report.problems.append(f"malformed VRM extension ({type(exc).__name__}: {exc})")
     return report

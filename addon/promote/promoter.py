@@ -119,7 +119,10 @@ class Promoter:
         report = PassReport(dry_run)
         queue = self.queued()
         if queue:
-            recorded = self.rclone.names(self._source(naming.DONE)) | self.rclone.names(self._source(naming.FAILED))
+            recorded = {
+                **dict.fromkeys(self.rclone.names(self._source(naming.FAILED)), "failed"),
+                **dict.fromkeys(self.rclone.names(self._source(naming.DONE)), "promoted"),
+            }
             present = {t.name: self.rclone.names(join(t.remote, "")) for t in self.config.targets}
             for start in range(0, len(queue), BATCH):
                 report.outcomes += self._batch(queue[start : start + BATCH], recorded, present, dry_run)
@@ -134,7 +137,7 @@ class Promoter:
         self.rclone.run("copy", "--files-from-raw", str(listing), self.config.source, str(into))
 
     def _batch(
-        self, entries: list[str], recorded: set[str], present: dict[str, set[str]], dry_run: bool
+        self, entries: list[str], recorded: dict[str, str], present: dict[str, set[str]], dry_run: bool
     ) -> list[Outcome]:
         outcomes = {e: Outcome(e, "error") for e in entries}
         with tempfile.TemporaryDirectory(prefix="avatar-forge-promote-") as scratch:
@@ -149,7 +152,7 @@ class Promoter:
                 # A run killed after recording these: only their queue entries are left to remove.
                 finished = [e for e in raws if e in recorded]
                 for entry in finished:
-                    outcomes[entry].status, outcomes[entry].reason = "promoted", "recorded by an earlier run"
+                    outcomes[entry].status, outcomes[entry].reason = recorded[entry], "recorded by an earlier run"
                 verified, rejected = self._verify({e: raws[e] for e in raws if e not in recorded}, root)
             except RcloneError as exc:
                 for outcome in outcomes.values():
@@ -208,11 +211,20 @@ class Promoter:
         for item in items:
             shutil.copyfile(item.vrm, stage / str(item.outcome.file))
         for target in self.config.targets:
+            for item in items:  # what failed at an earlier target goes to no later one
+                if item.outcome.status != "promoted":
+                    (stage / str(item.outcome.file)).unlink(missing_ok=True)
             copying = [i for i in items if i.outcome.status == "promoted"]
+            if not copying:
+                continue
+            # --immutable: a file already there with other content is an error and is never replaced.
+            flags = ["--header-upload", IMMUTABLE_CACHE] if target.s3 else []
             try:
-                # --immutable: a file already there with other content is an error and is never replaced.
-                flags = ["--header-upload", IMMUTABLE_CACHE] if target.s3 else []
                 self.rclone.run("copy", "--immutable", "--checksum", *flags, str(stage), join(target.remote, ""))
+            except RcloneError:
+                # One conflicting file fails the whole copy: find it, and let the others go out.
+                copying = self._copy_each(target.remote, flags, stage, copying, target.name)
+            try:
                 self._index(target.remote, target.s3, copying)
             except (RcloneError, ValueError) as exc:
                 for item in copying:
@@ -222,6 +234,31 @@ class Promoter:
                 item.outcome.targets[target.name] = (
                     "already there" if item.outcome.file in present[target.name] else "copied"
                 )
+
+    def _copy_each(
+        self, remote: str, flags: list[str], stage: Path, items: list[_Verified], target: str
+    ) -> list[_Verified]:
+        """Copies item by item; the ones that fail are left queued with the reason. Returns the rest.
+
+        Each is a `copy` of the stage limited to one file, not a `copyto`: rclone 1.75's copyto replaces a
+        different file at the destination despite --immutable.
+        """
+        copied = []
+        listing = stage.parent / "one-file"
+        for item in items:
+            name = str(item.outcome.file)
+            listing.write_text(name + "\n")
+            try:
+                self.rclone.run(
+                    "copy", "--immutable", "--checksum", *flags, "--files-from-raw", str(listing), str(stage),
+                    join(remote, ""),
+                )  # fmt: skip
+            except RcloneError as exc:
+                _error(item.outcome, RuntimeError(f"{target}: {exc}"))
+                (stage / name).unlink(missing_ok=True)
+            else:
+                copied.append(item)
+        return copied
 
     def _index(self, remote: str, s3: bool, items: list[_Verified]) -> None:
         index_path = join(remote, "index.json")

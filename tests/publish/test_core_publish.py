@@ -134,3 +134,19 @@ def test_a_vrm0_sample_passes_as_0x():
 def test_a_plain_gltf_is_not_a_vrm():
     data = make_vrm().replace(b'"VRMC_vrm"', b'"XXXX_vrm"')
     assert "no VRMC_vrm or VRM extension" in inspect_vrm(data).problems[0]
+
+
+@pytest.mark.parametrize(
+    ("vrm0", "old", "new"),
+    [
+        (True, b'"bone": "chest"', b'"bone": ["che"]'),  # a list where a bone name belongs: unhashable
+        (False, b'"node": 10}', b'"node": []}'),  # a list where a node index belongs
+    ],
+)
+def test_wrong_json_types_deep_in_a_vrm_are_problems_not_crashes(vrm0, old, new):
+    """One odd file must not crash the promoter, which would leave it, and everything queued after it,
+    stuck in the queue for every later run. (Replacements keep the JSON chunk's length.)"""
+    data = make_vrm(vrm0_license="CC_BY") if vrm0 else make_vrm()
+    assert old in data and len(old) == len(new)
+    report = inspect_vrm(data.replace(old, new, 1))
+    assert not report.ok and report.problems

@@ -179,6 +179,20 @@ def test_a_tampered_or_invalid_artifact_lands_in_failed_and_is_never_copied(prom
     assert run.json()["allowlist"] and not any("Tampered" in line for line in run.json()["allowlist"])
 
 
+def test_a_request_already_in_failed_is_reported_failed_again_not_promoted(promotion):
+    """A run killed between recording failed/ and removing the queue entry, or a person re-queueing it."""
+    promotion.publish("Broken", make_vrm(license_url="https://example.com/all-rights-reserved"))
+    queued = promotion.source_object("promotion/queue/Broken-v1.json")
+    assert promotion.promote("--once").code == 1
+    bucket, key = promotion.source_key("promotion/queue/Broken-v1.json")
+    promotion.kasm.client().put_object(Bucket=bucket, Key=key, Body=queued)
+    run = promotion.promote("--once", "--json")
+    assert run.code == 1
+    (outcome,) = run.json()["outcomes"]
+    assert (outcome["status"], outcome["reason"]) == ("failed", "recorded by an earlier run")
+    assert promotion.targets() == {"nfs": {}, "r2": {}, "mirror": {}}
+
+
 def test_a_dry_run_verifies_but_copies_and_moves_nothing(promotion):
     promotion.publish("Dry", make_vrm())
     run = promotion.promote("--dry-run", "--json")
@@ -233,14 +247,20 @@ def test_a_bad_config_exits_2_with_one_line(promotion, text, message):
 def test_a_different_file_already_at_a_target_is_never_replaced(promotion):
     (promotion.nfs / "Clash-v1.vrm").write_bytes(b"someone else's Clash-v1")
     promotion.publish("Clash", make_vrm(salt="clash"))
+    promotion.publish("Bystander", make_vrm(salt="bystander"))  # same batch, nothing wrong with it
     run = promotion.promote("--once", "--json")
     assert run.code == 1
-    (outcome,) = run.json()["outcomes"]
+    outcomes = {o["request"]: o for o in run.json()["outcomes"]}
+    outcome = outcomes["Clash-v1.json"]
     assert outcome["status"] == "error", outcome
     assert outcome["reason"].startswith("nfs: ") and "Clash-v1.vrm" in outcome["reason"]
     assert (promotion.nfs / "Clash-v1.vrm").read_bytes() == b"someone else's Clash-v1"
     assert promotion.source_keys("promotion/queue/") == ["Clash-v1.json"]  # left for a person to resolve
-    assert run.json()["allowlist"] == []
+    assert outcomes["Bystander-v1.json"]["status"] == "promoted"
+    for name, files in promotion.targets().items():
+        # The clash goes to no later target either, so nothing reaches the CDN without a record.
+        assert "Bystander-v1.vrm" in files and (name == "nfs") == ("Clash-v1.vrm" in files), name
+    assert [line for line in run.json()["allowlist"] if "Clash" in line] == []
 
 
 def test_an_unreachable_source_is_one_line_and_exit_1(promotion):
