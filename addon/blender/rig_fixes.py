@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core import bone_mapping, checks, humanoid, skinning, weight_fixes
 from ..core.findings import Finding
-from ..core.rig_model import FloatArray, IntArray
+from ..core.rig_model import BoolArray, FloatArray, IntArray
 from . import context, rig_reader, vrm_addon
 
 # Mapping first (other checks read it), transforms before anything measured in the world, grounding last.
@@ -75,12 +75,17 @@ def _depth(obj: bpy.types.Object) -> int:
     return depth
 
 
-def _write_rows(mesh: bpy.types.Object, rows: IntArray, group_index: IntArray, new: FloatArray) -> None:
-    """Writes new weights for the given vertices: a 0 removes the vertex from that group."""
+def _write_rows(
+    mesh: bpy.types.Object, rows: IntArray, group_index: IntArray, new: FloatArray, deform: BoolArray
+) -> None:
+    """Writes new deform weights for the given vertices: a 0 removes the vertex from that group.
+
+    Groups that are no deform bone's (masks, cloth pins) are left alone: their slots read as 0 here.
+    """
     groups = mesh.vertex_groups
     for row, vertex in enumerate(rows.tolist()):
         for slot, g in enumerate(group_index[vertex].tolist()):
-            if g < 0:
+            if g < 0 or not deform[g]:
                 continue
             w = float(new[row, slot])
             if w > 0.0:
@@ -89,22 +94,23 @@ def _write_rows(mesh: bpy.types.Object, rows: IntArray, group_index: IntArray, n
                 groups[g].remove([vertex])
 
 
-def _deform_weights(mesh: bpy.types.Object, armature: bpy.types.Object) -> tuple[IntArray, FloatArray]:
+def _deform_weights(mesh: bpy.types.Object, armature: bpy.types.Object) -> tuple[IntArray, FloatArray, BoolArray]:
     info = rig_reader.mesh_info(mesh)
-    return info.group_index, checks.deform_weights(info, rig_reader.armature_info(armature))
+    arm = rig_reader.armature_info(armature)
+    return info.group_index, checks.deform_weights(info, arm), checks.deform_groups(info, arm)
 
 
 def limit_influences(mesh: bpy.types.Object, armature: bpy.types.Object) -> int:
-    index, weights = _deform_weights(mesh, armature)
+    index, weights, deform = _deform_weights(mesh, armature)
     rows, new = weight_fixes.limited(weights)
-    _write_rows(mesh, rows, index, new)
+    _write_rows(mesh, rows, index, new, deform)
     return len(rows)
 
 
 def normalize_weights(mesh: bpy.types.Object, armature: bpy.types.Object) -> int:
-    index, weights = _deform_weights(mesh, armature)
+    index, weights, deform = _deform_weights(mesh, armature)
     rows, new = weight_fixes.normalized(weights, checks.WEIGHT_TOLERANCE)
-    _write_rows(mesh, rows, index, new)
+    _write_rows(mesh, rows, index, new, deform)
     return len(rows)
 
 

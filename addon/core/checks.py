@@ -14,7 +14,7 @@ import numpy as np
 from . import bone_mapping, expressions, humanoid
 from .findings import CheckReport, Finding, Severity
 from .presets import Preset
-from .rig_model import ArmatureInfo, FloatArray, MeshInfo, RigModel
+from .rig_model import ArmatureInfo, BoolArray, FloatArray, MeshInfo, RigModel
 
 # Fix ids: the finding each fix removes. Everything else is reported, never changed automatically.
 FIXABLE: frozenset[str] = frozenset(
@@ -260,14 +260,18 @@ def check_transforms(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
 # --- skinning --------------------------------------------------------------------------------------------
 
 
-def deform_weights(mesh: MeshInfo, armature: ArmatureInfo) -> FloatArray:
-    """(N, K) weights counting only groups named after a deform bone of the armature."""
-    deform = np.array(
+def deform_groups(mesh: MeshInfo, armature: ArmatureInfo) -> BoolArray:
+    """Per vertex group (and one False more, for the padding index -1): named after a deform bone?"""
+    return np.array(
         [name in armature.bones.index and bool(armature.bones.deform[armature.bones.index[name]])
          for name in mesh.group_names] + [False],
         dtype=bool,
     )  # fmt: skip
-    return np.where(deform[mesh.group_index], mesh.group_weight, 0.0)
+
+
+def deform_weights(mesh: MeshInfo, armature: ArmatureInfo) -> FloatArray:
+    """(N, K) weights counting only groups named after a deform bone of the armature."""
+    return np.where(deform_groups(mesh, armature)[mesh.group_index], mesh.group_weight, 0.0)
 
 
 def is_skinned_to(mesh: MeshInfo, armature: ArmatureInfo) -> bool:

@@ -21,14 +21,15 @@ def normalized(weights: FloatArray, tolerance: float) -> tuple[IntArray, FloatAr
 
 def limited(weights: FloatArray, limit: int = MAX_INFLUENCES) -> tuple[IntArray, FloatArray]:
     """Rows with more than `limit` positive weights: the strongest `limit` kept (rescaled to the row's
-    former total, so normalized rows stay normalized), the rest set to 0."""
+    former total, at most 1, so normalized rows stay normalized and none goes past Blender's cap of
+    1 per weight), the rest set to 0."""
     rows = np.nonzero((weights > 0.0).sum(axis=1) > limit)[0]
     sub = weights[rows]
     order = np.argsort(-sub, axis=1, kind="stable")
     keep = np.zeros_like(sub, dtype=bool)
     np.put_along_axis(keep, order[:, :limit], True, axis=1)
     kept = np.where(keep, sub, 0.0)
-    scale = sub.sum(axis=1) / np.maximum(kept.sum(axis=1), 1e-12)
+    scale = np.minimum(sub.sum(axis=1), 1.0) / np.maximum(kept.sum(axis=1), 1e-12)
     return rows.astype(np.int64), kept * scale[:, None]
 
 

@@ -23,6 +23,13 @@ def test_limited_keeps_the_strongest_four_and_the_total():
     assert abs(new[0].sum() - 1.0) < 1e-12 and new[0][0] > new[0][2] > new[0][3]
 
 
+def test_limited_never_scales_a_weight_past_one():
+    """Blender caps each weight at 1: rescaling an over-full row to its old total would flatten it."""
+    rows, new = weight_fixes.limited(np.array([[1.0, 0.9, 0.8, 0.7, 0.6]]))
+    assert rows.tolist() == [0] and new[0].max() <= 1.0 and abs(new[0].sum() - 1.0) < 1e-12
+    assert np.allclose(new[0][:4] / new[0][0], [1.0, 0.9, 0.8, 0.7]) and new[0][4] == 0.0
+
+
 def test_normalized_scales_only_rows_off_one():
     weights = np.array([[0.25, 0.25], [0.5, 0.5], [0.0, 0.0]])
     rows, new = weight_fixes.normalized(weights, 1e-3)
