@@ -6,7 +6,7 @@ import bpy
 import numpy as np
 import pytest
 
-from addon.blender import demo_avatar, vrm_addon
+from addon.blender import demo_avatar, render, vrm_addon
 from addon.core import demo_look, demo_rig, humanoid
 
 
@@ -103,3 +103,23 @@ def test_mapping_written_in_one_batch_reads_back_through_the_addon_and_validates
     vrm_addon.map_humanoid(avatar.armature, demo_rig.vrm_mapping())
     assert vrm_addon.humanoid_mapping(avatar.armature) == demo_rig.vrm_mapping()
     assert list(human_bones.error_messages()) == []
+
+
+@pytest.mark.parametrize("engine", ["workbench", "cycles"])
+def test_rendering_leaves_every_scene_setting_as_it_was(avatar, tmp_path, engine):
+    """Thumbnails and previews render through render_still; the artist's scene must not change."""
+    scene = bpy.context.scene
+    shading = scene.display.shading
+    shading.light, shading.color_type = "FLAT", "SINGLE"
+    scene.render.engine, scene.render.resolution_x, scene.render.filepath = "BLENDER_EEVEE_NEXT", 1234, "//mine"
+    world, camera = scene.world, scene.camera
+
+    def settings():
+        return (shading.light, shading.color_type, scene.render.engine, scene.render.resolution_x,
+                scene.render.filepath, scene.render.image_settings.file_format, scene.world, scene.camera,
+                scene.cycles.samples, len(bpy.data.objects), len(bpy.data.worlds))  # fmt: skip
+
+    before = settings()
+    out = render.render_still(tmp_path / "shot.png", 48, 48, engine=engine)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert settings() == before and scene.world is world and scene.camera is camera

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,40 +16,57 @@ from . import context
 ENGINES = {"workbench": "BLENDER_WORKBENCH", "cycles": "CYCLES"}
 
 
+@contextlib.contextmanager
+def _settings(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    """Sets each (owner, attribute, value) and puts every old value back afterwards, even on error."""
+    old = [(owner, name, getattr(owner, name)) for owner, name, _value in changes]
+    try:
+        for owner, name, value in changes:
+            setattr(owner, name, value)
+        yield
+    finally:
+        for owner, name, value in reversed(old):
+            setattr(owner, name, value)
+
+
 def render_still(path: Path, width: int = 640, height: int = 640, engine: str = "workbench") -> Path:
-    """Renders the scene camera (or a temporary front view when there is none) to a PNG at `path`."""
+    """Renders the scene camera (or a temporary front view when there is none) to a PNG at `path`.
+
+    Every render and shading setting it touches is restored: a thumbnail must not change the scene the
+    artist saves.
+    """
     scene = context.scene()
     render = scene.render
-    saved = (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
-             render.filepath, render.image_settings.file_format, scene.camera)  # fmt: skip
-    temporary = None
+    temporary = _front_camera(scene) if scene.camera is None else None
+    world = bpy.data.worlds.new("AvatarForgeWorld") if engine == "cycles" and scene.world is None else None
+    changes: list[tuple[Any, str, Any]] = [
+        (scene, "camera", scene.camera or temporary),
+        (render, "engine", ENGINES[engine]),
+        (render, "resolution_x", width),
+        (render, "resolution_y", height),
+        (render, "resolution_percentage", 100),
+        (render.image_settings, "file_format", "PNG"),
+        (render, "filepath", str(path)),
+    ]
+    if engine == "workbench":
+        shading: Any = scene.display.shading  # type: ignore[union-attr]
+        changes += [(shading, "light", "STUDIO"), (shading, "color_type", "TEXTURE")]
+    else:
+        cycles: Any = scene.cycles
+        changes += [(cycles, "samples", 16), (cycles, "device", "CPU")]
+        if world is not None:
+            changes.append((scene, "world", world))
     try:
-        if scene.camera is None:
-            temporary = _front_camera(scene)
-            scene.camera = temporary
-        render.engine = ENGINES[engine]  # type: ignore[assignment]
-        render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
-        render.image_settings.file_format = "PNG"
-        render.filepath = str(path)
-        if engine == "workbench":
-            shading = scene.display.shading  # type: ignore[union-attr]
-            shading.light = "STUDIO"  # type: ignore[union-attr]
-            shading.color_type = "TEXTURE"  # type: ignore[union-attr]
-        else:
-            cycles: Any = scene.cycles
-            cycles.samples = 16
-            cycles.device = "CPU"
-            if scene.world is None:
-                scene.world = bpy.data.worlds.new("World")
-        bpy.ops.render.render(write_still=True)
+        with _settings(changes):
+            bpy.ops.render.render(write_still=True)
     finally:
-        (render.engine, render.resolution_x, render.resolution_y, render.resolution_percentage,
-         render.filepath, render.image_settings.file_format, scene.camera) = saved  # fmt: skip
         if temporary is not None:
             camera_data = temporary.data
             bpy.data.objects.remove(temporary)
             if isinstance(camera_data, bpy.types.Camera):
                 bpy.data.cameras.remove(camera_data)
+        if world is not None:
+            bpy.data.worlds.remove(world)
     return path
 
 
