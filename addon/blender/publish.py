@@ -70,6 +70,27 @@ def check_summary(findings: list[Any]) -> dict[str, Any]:
     }
 
 
+def save_self_contained_copy(path: Path) -> None:
+    """Saves a copy of the open file with every image that lives in a file packed into it.
+
+    The published .blend is opened later from projects/, on other machines: textures the artist keeps
+    beside their own file would be missing there. The open file is left as it was (packed for the save,
+    unpacked again after, the image files themselves untouched).
+    """
+    packed_here = []
+    for image in bpy.data.images:
+        if image.packed_file is None and image.source == "FILE" and image.filepath:
+            source = Path(bpy.path.abspath(image.filepath, library=image.library))
+            if source.is_file():
+                image.pack()
+                packed_here.append(image)
+    try:
+        bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True, check_existing=False)
+    finally:
+        for image in packed_here:
+            image.unpack(method="REMOVE")
+
+
 def publish(
     name: str,
     preset: Preset,
@@ -97,7 +118,7 @@ def publish(
         )
         step(_EXPORT_SHARE, "saving a copy of the .blend")
         blend = Path(scratch) / f"{name}.blend"
-        bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True, check_existing=False)
+        save_self_contained_copy(blend)
 
         def describe(stem: naming.Versioned, vrm_artifact: Artifact, blend_artifact: Artifact) -> Request:
             return Request(

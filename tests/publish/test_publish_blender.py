@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import bpy  # noqa: F401  (first: addon_utils and Blender's modules exist only after it)
+import bpy  # first: addon_utils and Blender's modules exist only after it
 import pytest
 
 from addon.core.promotion import parse_request
@@ -112,3 +112,32 @@ def test_the_sidebar_publish_button_publishes_to_s3_over_an_existing_v3(empty_sc
     with pytest.raises(RuntimeError, match="invalid model name"):  # how bpy.ops reports a cancelled operator
         ops.avatar_forge.publish()
     assert not result.published and "invalid model name" in result.message
+
+
+def test_the_published_blend_carries_textures_the_artist_keeps_beside_their_file(empty_scene, tmp_path):
+    """projects/<Name>-vN.blend is opened elsewhere later: an image kept in a file must travel packed,
+    while the artist's open file and the image file stay as they were."""
+    from addon.blender.publish import save_self_contained_copy
+
+    texture = tmp_path / "textures" / "skin.png"
+    texture.parent.mkdir()
+    image = bpy.data.images.new("Skin", 4, 4)
+    image.filepath_raw = str(texture)
+    image.file_format = "PNG"
+    image.save()
+    image.use_fake_user = True  # an image nothing uses would not be saved at all
+    original = texture.read_bytes()
+    artist = tmp_path / "artist.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(artist), relative_remap=True)
+    image = bpy.data.images["Skin"]
+    image.filepath = "//textures/skin.png"
+    assert image.packed_file is None
+
+    copy = tmp_path / "elsewhere" / "Published-v1.blend"
+    copy.parent.mkdir()
+    save_self_contained_copy(copy)
+    assert image.packed_file is None and image.filepath == "//textures/skin.png"  # the open file as it was
+    assert bpy.data.filepath == str(artist) and texture.read_bytes() == original
+    with bpy.data.libraries.load(str(copy)) as (_source, loaded):
+        loaded.images = ["Skin"]
+    assert loaded.images[0].packed_file is not None
