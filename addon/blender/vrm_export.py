@@ -22,6 +22,7 @@ import bpy
 
 from ..core import expressions, humanoid, vrm_meta
 from ..core.findings import CheckReport, Finding
+from ..core.outputs import output_path
 from ..core.presets import Preset
 from . import context, render, rig_check, vrm_addon
 
@@ -87,16 +88,8 @@ def export_vrm(
     """
     step = progress or (lambda _fraction, _what: None)
     started = time.perf_counter()
-    out = out.expanduser().absolute()
-    # Here, not in each caller: the socket, the sidebar and the CLI all write through this function.
-    if out.suffix.lower() != ".vrm":
-        raise ValueError(f"{out} must end in .vrm")
-    if not out.parent.is_dir():
-        raise ValueError(f"folder {out.parent} does not exist")
-    if out.is_dir():
-        raise ValueError(f"{out} is a folder")
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists")
+    # Here, not only in the CLI: the socket and the sidebar write through this function too.
+    out = output_path(out, ".vrm", overwrite=overwrite)
     vrm_addon.ensure_enabled()
     step(0.05, "checking the rig")
     report = rig_check.check_rig(armature_name, preset)

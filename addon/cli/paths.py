@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.outputs import output_path
 from .command import UsageError
 
 
 def new_output_path(path: Path, suffix: str, force: bool) -> Path:
     """An absolute output path that may be written: right suffix, existing folder, not clobbering."""
-    path = path.expanduser().absolute()
-    if path.suffix.lower() != suffix:
-        raise UsageError(f"{path} must end in {suffix}")
-    if not path.parent.is_dir():
-        raise UsageError(f"folder {path.parent} does not exist")
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder")
-    if path.exists() and not force:
-        raise UsageError(f"{path} exists; pass --force to replace it")
-    return path
+    try:
+        return output_path(path, suffix, overwrite=force)
+    except FileExistsError as exc:
+        raise UsageError(f"{exc}; pass --force to replace it") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def existing_file(path: Path, suffix: str) -> Path:
