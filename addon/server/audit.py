@@ -6,11 +6,23 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
 from pathlib import Path
+from typing import Any
 
 FILE_NAME = "mcp-audit.log"
 MAX_BYTES = 1024 * 1024
 BACKUPS = 3
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every log file it opens (the first and each after a rollover) is readable by its owner only: it
+    may hold code the user sent."""
+
+    def _open(self) -> Any:
+        stream = super()._open()
+        os.chmod(self.baseFilename, 0o600)
+        return stream
 
 
 class AuditLog:
@@ -24,7 +36,7 @@ class AuditLog:
         self._handler: logging.Handler | None = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handler = logging.handlers.RotatingFileHandler(
+            self._handler = _PrivateRotatingFileHandler(
                 self.path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
             )
             self._handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))

@@ -33,3 +33,13 @@ def test_the_log_rotates_and_stays_bounded(tmp_path):
     assert files == [FILE_NAME] + [f"{FILE_NAME}.{n}" for n in range(1, BACKUPS + 1)]
     assert all((tmp_path / name).stat().st_size <= MAX_BYTES for name in files)
     assert "command_" in (tmp_path / FILE_NAME).read_text()
+
+
+def test_every_log_file_is_readable_by_its_owner_only(tmp_path):
+    log = AuditLog(tmp_path, include_code=True)
+    for i in range(2 * MAX_BYTES // 80):  # past one rollover
+        log.record("127.0.0.1:5000", "execute_code", 0.001, code=f"print({i})")
+    log.close()
+    files = sorted(tmp_path.glob(FILE_NAME + "*"))
+    assert len(files) >= 2
+    assert {oct(f.stat().st_mode & 0o777) for f in files} == {"0o600"}
