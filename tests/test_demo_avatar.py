@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 import numpy as np
 import pytest
@@ -108,7 +110,7 @@ def test_mapping_written_in_one_batch_reads_back_through_the_addon_and_validates
 @pytest.mark.parametrize("engine", ["workbench", "cycles"])
 def test_rendering_leaves_every_scene_setting_as_it_was(avatar, tmp_path, engine):
     """Thumbnails and previews render through render_still; the artist's scene must not change."""
-    scene = bpy.context.scene
+    scene: Any = bpy.context.scene
     shading = scene.display.shading
     shading.light, shading.color_type = "FLAT", "SINGLE"
     scene.render.engine, scene.render.resolution_x, scene.render.filepath = "BLENDER_EEVEE_NEXT", 1234, "//mine"
