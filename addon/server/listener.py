@@ -58,10 +58,17 @@ InlineAnswer = Callable[[Request, str], bytes | None]
 
 
 class Listener:
-    def __init__(self, config: ServerConfig, submit: Callable[[Job], None], answer_inline: InlineAnswer) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        submit: Callable[[Job], None],
+        answer_inline: InlineAnswer,
+        refused: Callable[[str, str], None] = lambda _peer, _reason: None,
+    ) -> None:
         self.config = config
         self._submit = submit
         self._answer_inline = answer_inline
+        self._refused = refused  # (peer, reason) of each client turned away at authentication
         self._selector = selectors.DefaultSelector()
         self._server: socket.socket | None = None
         self._wake_r, self._wake_w = socket.socketpair()
@@ -227,6 +234,7 @@ class Listener:
     def _authenticate(self, conn: _Connection, message: Request | BadMessage) -> None:
         assert self.config.token is not None
         if not isinstance(message, Request) or message.type != protocol.AUTH_COMMAND:
+            self._refused(conn.peer, "authentication required")
             self._queue(conn, protocol.error(AUTH_HELP), close=True)
             return
         token = message.params.get("token")
@@ -238,6 +246,7 @@ class Listener:
             conn.decoder.max_bytes = self.config.max_message_bytes
             self._queue(conn, protocol.success({"authenticated": True}))
         else:
+            self._refused(conn.peer, "authentication failed: wrong token")  # never the token itself
             self._queue(conn, protocol.error("authentication failed: wrong token"), close=True)
 
     def _queue(self, conn: _Connection, data: bytes, close: bool = False) -> None:

@@ -17,7 +17,12 @@ class Server:
         self.audit = AuditLog(config.audit_dir, include_code=config.audit_code)
         # The dispatcher replies through the listener, which is built next: _send looks it up per call.
         self.dispatcher = Dispatcher(config, self.audit, self._send)
-        self._listener = Listener(config, self.dispatcher.submit, self.dispatcher.answer_inline)
+        self._listener = Listener(
+            config,
+            self.dispatcher.submit,
+            self.dispatcher.answer_inline,
+            refused=lambda peer, reason: self.audit.record(peer, "auth", 0.0, reason),
+        )
 
     def _send(self, connection: int, data: bytes) -> None:
         self._listener.send(connection, data)

@@ -296,6 +296,10 @@ def test_token_required_refused_and_accepted(tmp_path):
         code, summary = serving.stop()
     assert code == 0
     assert summary["commands"] == 1  # only the authenticated client's command ran
+    refusals = [line for line in serving.audit_log.read_text().splitlines() if 'type="auth"' in line]
+    assert len(refusals) == 3 and all("outcome=error" in line for line in refusals)  # anonymous, wrong, odd
+    assert sum("authentication required" in line for line in refusals) == 1
+    assert "guess-guess" not in serving.audit_log.read_text()
 
 
 def test_binding_beyond_loopback_needs_a_token_file(tmp_path):
