@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..core.findings import CheckReport
-from ..core.presets import PresetError, get_preset
+from .blender_args import enable_vrm_addon
+from .blender_args import preset as cli_preset
 from .command import EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
 
 DEFAULT_TARGET = "companions-web"
@@ -33,16 +33,10 @@ def report_lines(report: CheckReport) -> list[str]:
 def _run(args: argparse.Namespace) -> Result:
     import bpy
 
-    from ..blender import paths, rig_check, rig_reader, vrm_addon
+    from ..blender import rig_check, rig_reader
 
-    try:
-        preset = get_preset(args.target, paths.user_presets_dir())
-    except PresetError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        vrm_addon.ensure_enabled()
-    except vrm_addon.VrmAddonMissingError as exc:
-        print(f"forge: warning: {exc}; no VRM mapping can be read or written", file=sys.stderr)
+    preset = cli_preset(args.target)
+    enable_vrm_addon("no VRM mapping can be read or written")
     if args.fix and not bpy.data.filepath:
         raise UsageError("--fix needs a .blend file (--blend FILE): the fixes are saved into it")
     try:

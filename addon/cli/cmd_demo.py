@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+from .blender_args import enable_vrm_addon
 from .command import Command, Result, UsageError
 from .paths import new_output_path
 
@@ -29,10 +29,7 @@ def _run(args: argparse.Namespace) -> Result:
     if not 1 <= args.detail <= demo_avatar.MAX_DETAIL:
         raise UsageError(f"--detail must be between 1 and {demo_avatar.MAX_DETAIL}, got {args.detail}")
     started = time.perf_counter()
-    try:
-        vrm_addon.ensure_enabled()
-    except vrm_addon.VrmAddonMissingError as exc:
-        print(f"forge: warning: {exc}; the avatar is built without its VRM mapping", file=sys.stderr)
+    enable_vrm_addon("the avatar is built without its VRM mapping")
     if not args.blend:
         bpy.ops.wm.read_homefile(use_empty=True)
     avatar = demo_avatar.build_demo_avatar(args.detail)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..core.presets import PresetError, get_preset
+from .blender_args import preset as cli_preset
 from .command import EXIT_PROBLEMS, Command, Result, UsageError
 from .paths import new_output_path
 
@@ -25,13 +25,10 @@ def _finding_lines(findings: list[dict[str, object]]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> Result:
-    from ..blender import paths, rig_reader, vrm_addon, vrm_export
+    from ..blender import rig_reader, vrm_addon, vrm_export
 
     out = new_output_path(args.out, ".vrm", args.force)
-    try:
-        preset = get_preset(args.preset, paths.user_presets_dir())
-    except PresetError as exc:
-        raise UsageError(str(exc)) from None
+    preset = cli_preset(args.preset)
     overrides = {k: v for k in ("name", "author", "version") if (v := getattr(args, k))}
     try:
         result = vrm_export.export_vrm(

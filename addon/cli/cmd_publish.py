@@ -7,9 +7,9 @@ import os
 import sys
 
 from ..core.naming import InvalidNameError, check_name
-from ..core.presets import PresetError, get_preset
 from ..storage.base import StorageError
 from ..storage.targets import open_storage
+from .blender_args import preset as cli_preset
 from .command import EXIT_PROBLEMS, Command, Result, UsageError
 
 S3_URL_ENV = "AVATAR_FORGE_S3_URL"
@@ -35,15 +35,15 @@ def _run(args: argparse.Namespace) -> Result:
         name = check_name(args.name)
     except InvalidNameError as exc:
         raise UsageError(str(exc)) from None
-    from ..blender import paths, publish, vrm_addon, vrm_export
+    from ..blender import publish, vrm_addon, vrm_export
 
+    preset = cli_preset(args.preset)
     try:
-        preset = get_preset(args.preset, paths.user_presets_dir())
         s3_url = args.s3 or (None if args.root else os.environ.get(S3_URL_ENV) or None)
         if args.root is None and s3_url is None:
             raise UsageError(f"say where to publish: --root DIR or --s3 s3://BUCKET/PREFIX (or set {S3_URL_ENV})")
         target = open_storage(root=args.root, s3_url=s3_url, endpoint_url=args.endpoint_url)
-    except (PresetError, ValueError) as exc:
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.endpoint_url and s3_url is None:
         raise UsageError("--endpoint-url goes with --s3")

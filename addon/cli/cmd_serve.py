@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from ..core import settings
+from .blender_args import enable_vrm_addon
 from .command import Command, Result, UsageError
 
 
@@ -33,7 +34,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> Result:
     import bpy
 
-    from ..blender import vrm_addon
     from ..blender.paths import config_dir
     from ..server.config import ConfigError, ServerConfig, read_token
     from ..server.server import Server
@@ -50,11 +50,8 @@ def _run(args: argparse.Namespace) -> Result:
         )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    try:
-        # As in the artist's Blender: the avatar commands read and write the VRM Add-on's data.
-        vrm_addon.ensure_enabled()
-    except vrm_addon.VrmAddonMissingError as exc:
-        print(f"forge: warning: {exc}; avatar_* commands will report it", file=sys.stderr)
+    # As in the artist's Blender: the avatar commands read and write the VRM Add-on's data.
+    enable_vrm_addon("avatar_* commands will report it")
     server = Server(config)
     try:
         server.start()

@@ -1,0 +1,31 @@
+"""What several Blender subcommands do with their arguments before the work: the preset they name,
+and the VRM Add-on they need. Blender's modules load only when called (promote runs without bpy)."""
+
+from __future__ import annotations
+
+import sys
+
+from ..core.presets import Preset, PresetError, get_preset
+from .command import UsageError
+
+
+def preset(name: str) -> Preset:
+    """The shipped or user preset called `name`; an unknown or broken one is a usage error."""
+    from ..blender import paths
+
+    try:
+        return get_preset(name, paths.user_presets_dir())
+    except PresetError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def enable_vrm_addon(without_it: str) -> bool:
+    """Enables the VRM Add-on; when it is missing, warns on stderr with what happens without it."""
+    from ..blender import vrm_addon
+
+    try:
+        vrm_addon.ensure_enabled()
+    except vrm_addon.VrmAddonMissingError as exc:
+        print(f"forge: warning: {exc}; {without_it}", file=sys.stderr)
+        return False
+    return True
