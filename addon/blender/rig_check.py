@@ -3,37 +3,68 @@
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from ..core import checks
-from ..core.findings import CheckReport
+from ..core.findings import CheckReport, Finding
 from ..core.presets import Preset
 from . import rig_fixes, rig_reader
 
+FixLevel = Literal["safe", "all"]
+_MAX_ROUNDS = 32  # each round fixes one finding id; a fix that does not clear its finding is not retried
 
-def check_rig(armature_name: str | None = None, preset: Preset | None = None, *, fix: bool = False) -> CheckReport:
-    """Checks the armature (by default the one with the most VRM bones mapped) and its meshes against
-    `preset`'s spec version and budgets; with `fix`, runs every safe fix first and checks again.
 
-    Raises rig_reader.ArmatureNotFoundError when `armature_name` is not in the scene.
+def _wanted(finding: Finding, level: FixLevel) -> bool:
+    return finding.fixable and (level == "all" or not finding.structural)
+
+
+def check_rig(
+    armature_name: str | None = None, preset: Preset | None = None, *, fix: bool | FixLevel = False
+) -> CheckReport:
+    """Checks the armature (by default the one that deforms or carries the meshes) and its meshes against
+    `preset`'s spec version and budgets.
+
+    With `fix` ("safe" or True: the safe fixes; "all": the structural ones too), fixes every instance of every
+    fixable finding, checks again, and repeats until nothing fixable is left; the report's `fixes` says what
+    was done, and a fix Blender refused becomes a `fix_failed` finding. Raises
+    rig_reader.ArmatureNotFoundError when `armature_name` is not in the scene.
     """
     started = time.perf_counter()
     report = checks.run_checks(rig_reader.read_rig(armature_name), preset)
-    if fix and report.armature is not None:
-        for fix_id in rig_fixes.FIX_ORDER:
-            finding = next((f for f in report.findings if f.id == fix_id and f.fixable), None)
-            if finding is not None:
-                rig_fixes.apply_fix(finding, report.armature)
-                # Later fixes see what earlier ones changed (applied transforms move the mesh, say).
-                report = checks.run_checks(rig_reader.read_rig(report.armature), preset)
+    level: FixLevel | None = "safe" if fix is True else (fix or None)
+    done: list[str] = []
+    failed: list[Finding] = []
+    tried: set[tuple[str, tuple[str, ...]]] = set()
+    for _ in range(_MAX_ROUNDS if level and report.armature is not None else 0):
+        todo = [f for f in report.findings if _wanted(f, level) and (f.id, f.objects) not in tried]  # type: ignore[arg-type]
+        if not todo or report.armature is None:
+            break
+        first = min(todo, key=lambda f: rig_fixes.FIX_ORDER.index(f.id))
+        for finding in (f for f in todo if f.id == first.id):
+            tried.add((finding.id, finding.objects))
+            try:
+                done.append(rig_fixes.apply_fix(finding, report.armature))
+            except rig_fixes.FixFailedError as exc:
+                failed.append(Finding("fix_failed", "warning", str(exc), False, finding.objects))
+        # Later fixes see what earlier ones changed (applied transforms move the mesh, say).
+        report = checks.run_checks(rig_reader.read_rig(report.armature), preset)
+    if failed:
+        report = CheckReport.from_findings(
+            report.armature, report.mapping, report.findings + failed, report.stats, report.auto_mapped
+        )
+    report.fixes = done
     report.seconds = time.perf_counter() - started
     return report
 
 
 def fix_finding(finding_id: str, armature_name: str | None = None, preset: Preset | None = None) -> CheckReport:
-    """Fixes the one finding with this id (KeyError when it is absent or has no safe fix), then re-checks."""
+    """Fixes every instance of the finding with this id (KeyError when it is absent or has no fix), then
+    re-checks. Raises rig_fixes.FixFailedError when Blender refuses the fix."""
     report = check_rig(armature_name, preset)
-    finding = next((f for f in report.findings if f.id == finding_id), None)
-    if finding is None or report.armature is None:
+    findings = [f for f in report.findings if f.id == finding_id and f.fixable]
+    if not findings or report.armature is None:
         raise KeyError(f"no finding '{finding_id}' to fix")
-    rig_fixes.apply_fix(finding, report.armature)
-    return check_rig(report.armature, preset)
+    done = [rig_fixes.apply_fix(f, report.armature) for f in findings]
+    after = check_rig(report.armature, preset)
+    after.fixes = done
+    return after

@@ -1,20 +1,27 @@
-"""The safe fixes, one per fixable finding id. Each changes only the objects and vertices its finding names;
-the operators wrap each in one undo step, `forge.py check --fix` runs them in FIX_ORDER."""
+"""The fixes, one per fixable finding id. Each changes only the objects and vertices its finding names and
+says what it did in one line; the operators wrap each in one undo step, `forge.py check --fix` runs them in
+FIX_ORDER until nothing fixable is left.
+
+Safe fixes keep every vertex and bone where it is in the rest pose (grounding moves the whole avatar as
+one); structural ones (checks.Finding.structural) change the skeleton and run only when asked for.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import bpy
 import numpy as np
 
-from ..core import bone_mapping, checks, humanoid, skinning, weight_fixes
+from ..core import checks, skinning, weight_fixes
 from ..core.findings import Finding
 from ..core.rig_model import BoolArray, FloatArray, IntArray
 from . import context, rig_reader, vrm_addon
 
 # Mapping first (other checks read it), transforms before anything measured in the world, grounding last.
 FIX_ORDER: tuple[str, ...] = (
+    "mapping_not_stored",
     "missing_required_bone",
     "missing_armature_modifier",
     "unapplied_transforms",
@@ -25,6 +32,10 @@ FIX_ORDER: tuple[str, ...] = (
 )
 
 
+class FixFailedError(RuntimeError):
+    """A fix could not run (Blender refused it); the message is one line for the user."""
+
+
 def _object(name: str) -> bpy.types.Object:
     if name not in bpy.data.objects:
         raise LookupError(f"no object '{name}'")
@@ -32,40 +43,96 @@ def _object(name: str) -> bpy.types.Object:
 
 
 def _meshes(finding: Finding) -> list[bpy.types.Object]:
-    return [o for o in map(_object, finding.objects) if o.type == "MESH"]
+    """The finding's meshes, one object per mesh datablock (weights live in the shared data)."""
+    seen: set[str] = set()
+    found = []
+    for obj in map(_object, finding.objects):
+        if obj.type == "MESH" and obj.data is not None and obj.data.name not in seen:
+            seen.add(obj.data.name)
+            found.append(obj)
+    return found
 
 
-def auto_map(armature: bpy.types.Object) -> dict[str, str]:
-    """Maps every VRM bone it can find and the artist has not mapped; returns what it added."""
-    info = rig_reader.armature_info(armature)
-    current = checks.valid_mapping(info)
-    proposal = bone_mapping.propose_mapping(info.bones, current)
-    if not proposal.keys() >= humanoid.REQUIRED_VRM0 and vrm_addon.is_enabled():
-        # Names we do not know: the VRM Add-on's own tables may (slow, so only when ours fall short).
-        proposal = bone_mapping.propose_mapping(info.bones, current, rig_reader.addon_suggestion(armature))
-    added = {vrm: name for vrm, name in proposal.items() if vrm not in current}
+def auto_map(armature: bpy.types.Object, spec_version: str = "1.0") -> dict[str, str]:
+    """Writes every VRM bone the check finds automatically into the VRM Add-on; the artist's own stay.
+    Returns what it added."""
+    solved = checks.effective_mapping(rig_reader.armature_info(armature), spec_version)
+    added = {vrm: solved.mapping[vrm] for vrm in solved.auto}
     vrm_addon.map_humanoid(armature, added)
     return added
 
 
-def add_armature_modifier(mesh: bpy.types.Object, armature: bpy.types.Object) -> None:
+@contextlib.contextmanager
+def _edit_mode(armature: bpy.types.Object) -> Iterator[bpy.types.ArmatureEditBones]:
+    view_layer = context.view_layer()
+    active = view_layer.objects.active
+    view_layer.objects.active = armature
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        data = armature.data
+        assert isinstance(data, bpy.types.Armature)
+        yield data.edit_bones
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+        view_layer.objects.active = active
+
+
+def reparent_bones(armature: bpy.types.Object, plan: dict[str, str]) -> str:
+    """Hangs each bone of `plan` from its new parent, unconnected: rest positions (and so every vertex in
+    the rest pose) stay where they are."""
+    with _edit_mode(armature) as bones:
+        for bone, parent in plan.items():
+            bones[bone].use_connect = False
+            bones[bone].parent = bones[parent]
+    moves = ", ".join(f"'{b}' under '{p}'" for b, p in plan.items())
+    return f"reparented {moves} in '{armature.name}'"
+
+
+def add_armature_modifier(mesh: bpy.types.Object, armature: bpy.types.Object) -> str:
+    if mesh.parent == armature and mesh.parent_type == "BONE":
+        return f"left '{mesh.name}' alone: it is parented to a bone (an Armature modifier would move it twice)"
     modifier = mesh.modifiers.new("Armature", "ARMATURE")
     assert isinstance(modifier, bpy.types.ArmatureModifier)
     modifier.object = armature
     # First in the stack: skinning works on the rest mesh, before mirror or subdivision change it.
     mesh.modifiers.move(len(mesh.modifiers) - 1, 0)
+    return f"added an Armature modifier for '{armature.name}' to '{mesh.name}'"
 
 
-def apply_transforms(objects: list[bpy.types.Object]) -> None:
-    """Applies rotation and scale (parents first; Blender keeps the children where they are)."""
+@contextlib.contextmanager
+def _rest_pose() -> Iterator[None]:
+    """Every armature in its rest position: transforms are applied and compared where the rest pose is."""
+    armatures = [a for a in bpy.data.armatures if a.pose_position != "REST"]
+    for data in armatures:
+        data.pose_position = "REST"
+    context.view_layer().update()
+    try:
+        yield
+    finally:
+        for data in armatures:
+            data.pose_position = "POSE"
+        context.view_layer().update()
+
+
+def apply_transforms(objects: list[bpy.types.Object]) -> str:
+    """Applies rotation and scale, parents first. Every child (bone-parented parts too, which Blender's own
+    apply moves) is put back where it was in the world; a shared mesh gets its own copy first."""
     view_layer = context.view_layer()
-    for obj in sorted(objects, key=_depth):
-        for other in view_layer.objects:
-            if other is not None:
-                other.select_set(False)
-        obj.select_set(True)
-        view_layer.objects.active = obj
-        bpy.ops.object.transform_apply(location=False, rotation=True, scale=True)
+    with _rest_pose():
+        for obj in sorted(objects, key=_depth):
+            children = [c for c in bpy.data.objects if c.parent == obj]
+            placed = {c.name: c.matrix_world.copy() for c in children}
+            for other in view_layer.objects:
+                if other is not None:
+                    other.select_set(False)
+            obj.select_set(True)
+            view_layer.objects.active = obj
+            bpy.ops.object.transform_apply(location=False, rotation=True, scale=True, isolate_users=True)
+            view_layer.update()
+            for child in children:
+                child.matrix_world = placed[child.name]
+            view_layer.update()
+    return f"applied rotation and scale on {', '.join(o.name for o in objects)}"
 
 
 def _depth(obj: bpy.types.Object) -> int:
@@ -100,28 +167,28 @@ def _deform_weights(mesh: bpy.types.Object, armature: bpy.types.Object) -> tuple
     return info.group_index, checks.deform_weights(info, arm), checks.deform_groups(info, arm)
 
 
-def limit_influences(mesh: bpy.types.Object, armature: bpy.types.Object) -> int:
+def limit_influences(mesh: bpy.types.Object, armature: bpy.types.Object) -> str:
     index, weights, deform = _deform_weights(mesh, armature)
     rows, new = weight_fixes.limited(weights)
     _write_rows(mesh, rows, index, new, deform)
-    return len(rows)
+    return f"kept the 4 strongest influences on {len(rows)} vertices of '{mesh.name}'"
 
 
-def normalize_weights(mesh: bpy.types.Object, armature: bpy.types.Object) -> int:
+def normalize_weights(mesh: bpy.types.Object, armature: bpy.types.Object) -> str:
     index, weights, deform = _deform_weights(mesh, armature)
     rows, new = weight_fixes.normalized(weights, checks.WEIGHT_TOLERANCE)
     _write_rows(mesh, rows, index, new, deform)
-    return len(rows)
+    return f"normalized the weights of {len(rows)} vertices of '{mesh.name}'"
 
 
-def weight_to_nearest_bone(mesh: bpy.types.Object, armature: bpy.types.Object) -> int:
+def weight_to_nearest_bone(mesh: bpy.types.Object, armature: bpy.types.Object) -> str:
     """Gives each vertex without deform weight fully to the nearest deform bone (by bone segment)."""
     info = rig_reader.mesh_info(mesh)
     arm = rig_reader.armature_info(armature)
     lonely = np.nonzero(weight_fixes.unweighted(checks.deform_weights(info, arm), checks.WEIGHT_TOLERANCE))[0]
     deform = np.nonzero(arm.bones.deform)[0]
     if not len(lonely) or not len(deform):
-        return 0
+        return f"no vertex of '{mesh.name}' to weight"
     points = info.transform.to_world(info.positions[lonely])
     heads = arm.transform.to_world(arm.bones.heads[deform])
     tails = arm.transform.to_world(arm.bones.tails[deform])
@@ -130,45 +197,48 @@ def weight_to_nearest_bone(mesh: bpy.types.Object, armature: bpy.types.Object) -
         name = arm.bones.names[deform[b]]
         group = mesh.vertex_groups.get(name) or mesh.vertex_groups.new(name=name)
         group.add(lonely[nearest == b].tolist(), 1.0, "REPLACE")
-    return len(lonely)
+    return f"weighted {len(lonely)} vertices of '{mesh.name}' to their nearest bone"
 
 
-def ground(armature: bpy.types.Object) -> float:
+def ground(armature: bpy.types.Object) -> str:
     """Moves the avatar (armature and its meshes together) so its lowest point rests on z=0."""
     model = rig_reader.read_rig(armature.name)
     assert model.armature is not None
-    low = checks.lowest_point(model, model.armature)
+    low = checks.lowest_point(model, model.armature, checks.effective_mapping(model.armature).mapping)
     if low is None:
-        return 0.0
-    movers = [armature, *(o for o in rig_reader.avatar_meshes(armature) if not _descends_from(o, armature))]
+        return "nothing to ground"
+    movers = [armature, *(o for o in rig_reader.avatar_meshes(armature) if not rig_reader.descends_from(o, armature))]
     for obj in movers:
         if obj.parent is None or obj.parent not in movers:
             obj.location.z -= low
     context.view_layer().update()
-    return -low
-
-
-def _descends_from(obj: bpy.types.Object, ancestor: bpy.types.Object) -> bool:
-    parent = obj.parent
-    while parent is not None:
-        if parent == ancestor:
-            return True
-        parent = parent.parent
-    return False
+    return f"moved '{armature.name}' and its meshes {-low:+.3f} m onto the ground"
 
 
 def _per_mesh(
-    fix: Callable[[bpy.types.Object, bpy.types.Object], object],
-) -> Callable[[Finding, bpy.types.Object], None]:
-    def run(finding: Finding, armature: bpy.types.Object) -> None:
-        for mesh in _meshes(finding):
-            fix(mesh, armature)
+    fix: Callable[[bpy.types.Object, bpy.types.Object], str],
+) -> Callable[[Finding, bpy.types.Object], str]:
+    def run(finding: Finding, armature: bpy.types.Object) -> str:
+        return "; ".join(fix(mesh, armature) for mesh in _meshes(finding))
 
     return run
 
 
-FIXES: dict[str, Callable[[Finding, bpy.types.Object], object]] = {
-    "missing_required_bone": lambda _finding, armature: auto_map(armature),
+def _restructure(_finding: Finding, armature: bpy.types.Object) -> str:
+    plan = checks.reparent_plan(rig_reader.armature_info(armature), "1.0")
+    if not plan:
+        raise FixFailedError(f"no reparenting makes '{armature.name}' a VRM humanoid")
+    return reparent_bones(armature, plan)
+
+
+def _store_mapping(_finding: Finding, armature: bpy.types.Object) -> str:
+    added = auto_map(armature)
+    return f"stored {len(added)} automatically found VRM bone(s) of '{armature.name}' in the VRM Add-on"
+
+
+FIXES: dict[str, Callable[[Finding, bpy.types.Object], str]] = {
+    "mapping_not_stored": _store_mapping,
+    "missing_required_bone": _restructure,
     "missing_armature_modifier": _per_mesh(add_armature_modifier),
     "unapplied_transforms": lambda finding, _armature: apply_transforms(list(map(_object, finding.objects))),
     "too_many_influences": _per_mesh(limit_influences),
@@ -178,10 +248,17 @@ FIXES: dict[str, Callable[[Finding, bpy.types.Object], object]] = {
 }
 
 
-def apply_fix(finding: Finding, armature_name: str) -> None:
-    """Runs the fix for one finding of a report on `armature_name`; raises KeyError when it has none."""
+def apply_fix(finding: Finding, armature_name: str) -> str:
+    """Runs the fix for one finding of a report on `armature_name` and says what it did; raises KeyError
+    when it has none, FixFailedError (one line) when Blender refuses it."""
     if not finding.fixable:
-        raise KeyError(f"finding '{finding.id}' has no safe fix")
+        raise KeyError(f"finding '{finding.id}' has no fix")
     if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
-    FIXES[finding.id](finding, _object(armature_name))
+    try:
+        return FIXES[finding.id](finding, _object(armature_name))
+    except (RuntimeError, ValueError, LookupError) as exc:
+        if isinstance(exc, FixFailedError):
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        raise FixFailedError(f"could not fix {finding.id} on {', '.join(finding.objects)}: {reason}") from None

@@ -31,8 +31,18 @@ def armatures() -> list[bpy.types.Object]:
     return sorted((o for o in context.scene().objects if o.type == "ARMATURE"), key=lambda o: o.name)
 
 
+def drives(armature: bpy.types.Object) -> int:
+    """How many vertices the armature deforms or carries (0 for a Rigify metarig or a widget rig)."""
+    return sum(
+        len(o.data.vertices)  # type: ignore[union-attr]
+        for o in context.scene().objects
+        if o.type == "MESH" and (_deformed_by(o, armature) or descends_from(o, armature))
+    )
+
+
 def pick_armature(name: str | None) -> bpy.types.Object | None:
-    """The named armature (ArmatureNotFoundError when absent), else the one with the most VRM bones mapped."""
+    """The named armature (ArmatureNotFoundError when absent), else the one that deforms or carries the most
+    geometry (then the one with most VRM bones mapped, then by name): never a metarig beside its rig."""
     found = armatures()
     if name is not None:
         for obj in found:
@@ -42,9 +52,8 @@ def pick_armature(name: str | None) -> bpy.types.Object | None:
         raise ArmatureNotFoundError(f"no armature '{name}' in the scene; armatures: {known}")
     if not found:
         return None
-    if not vrm_addon.is_enabled():
-        return found[0]
-    return max(found, key=lambda o: (len(vrm_addon.humanoid_mapping(o)), -found.index(o)))
+    mapped = (lambda o: len(vrm_addon.humanoid_mapping(o))) if vrm_addon.is_enabled() else (lambda _o: 0)
+    return max(found, key=lambda o: (drives(o), mapped(o), -found.index(o)))
 
 
 def transform_of(obj: bpy.types.Object) -> Transform:
@@ -151,15 +160,23 @@ def _store_groups(tree: bpy.types.NodeTree, group_names: list[str]) -> None:
     links.new(geometry, output.inputs[0])
 
 
-def belongs_to(obj: bpy.types.Object, armature: bpy.types.Object, bone_names: set[str]) -> bool:
-    """A mesh is part of the avatar when the armature deforms it, is its ancestor, or names its groups."""
-    if any(m.type == "ARMATURE" and m.object == armature for m in obj.modifiers):  # type: ignore[attr-defined]
-        return True
+def _deformed_by(obj: bpy.types.Object, armature: bpy.types.Object) -> bool:
+    return any(m.type == "ARMATURE" and m.object == armature for m in obj.modifiers)  # type: ignore[attr-defined]
+
+
+def descends_from(obj: bpy.types.Object, ancestor: bpy.types.Object) -> bool:
     parent = obj.parent
     while parent is not None:
-        if parent == armature:
+        if parent == ancestor:
             return True
         parent = parent.parent
+    return False
+
+
+def belongs_to(obj: bpy.types.Object, armature: bpy.types.Object, bone_names: set[str]) -> bool:
+    """A mesh is part of the avatar when the armature deforms it, is its ancestor, or names its groups."""
+    if _deformed_by(obj, armature) or descends_from(obj, armature):
+        return True
     deformed_by_other = any(m.type == "ARMATURE" and m.object is not None for m in obj.modifiers)  # type: ignore[attr-defined]
     return not deformed_by_other and any(g.name in bone_names for g in obj.vertex_groups)
 
@@ -190,6 +207,8 @@ def mesh_info(obj: bpy.types.Object) -> MeshInfo:
         shape_keys=tuple(k.name for k in keys.key_blocks[1:]) if keys is not None else (),
         triangles=int((loop_total - 2).sum()),
         materials=tuple(m.name for m in mesh.materials if m is not None),
+        parent_type=obj.parent_type if obj.parent is not None else "OBJECT",
+        parent_bone=obj.parent_bone if obj.parent is not None and obj.parent_type == "BONE" else "",
     )
 
 
@@ -246,9 +265,11 @@ def read_rig(armature_name: str | None = None) -> RigModel:
         meshes = [o for o in context.scene().objects if o.type == "MESH"]
         return RigModel(None, names, [mesh_info(o) for o in meshes], textures_of(meshes))
     meshes = avatar_meshes(armature)
+    rivals = [o.name for o in armatures() if o != armature and drives(o)]
     return RigModel(
         armature=armature_info(armature),
         armature_names=names,
+        rival_armatures=rivals,
         meshes=[mesh_info(o) for o in meshes],
         textures=textures_of(meshes),
         bound_expressions=_bound_expressions(armature),

@@ -15,12 +15,21 @@ DEFAULT_TARGET = "companions-web"
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--armature", help="the armature to check (default: the one with most VRM bones mapped)")
     parser.add_argument("--target", default=DEFAULT_TARGET, help=f"preset for spec and budgets ({DEFAULT_TARGET})")
-    parser.add_argument("--fix", action="store_true", help="run every safe fix, then save the --blend file")
+    parser.add_argument(
+        "--fix",
+        nargs="?",
+        const="safe",
+        choices=("safe", "all"),
+        help="fix what can be fixed, then save the --blend file: 'safe' (the default) keeps every vertex where it "
+        "is; 'all' also changes the skeleton where that makes it a VRM humanoid",
+    )
 
 
 def report_lines(report: CheckReport) -> list[str]:
     """What a person reads: one line per finding, errors first, and a verdict."""
-    lines = [f"{f.severity:<7} {f.id:<28} {f.message}{'  [fixable]' if f.fixable else ''}" for f in report.findings]
+    tag = {"safe": "  [fixable]", "structural": "  [fixable with --fix all]", None: ""}
+    lines = [f"fixed   {line}" for line in report.fixes]
+    lines += [f"{f.severity:<7} {f.id:<28} {f.message}{tag[f.fix]}" for f in report.findings]
     errors = len(report.errors())
     verdict = "ready" if report.ok else f"{errors} error(s)"
     lines.append(
@@ -43,8 +52,8 @@ def _run(args: argparse.Namespace) -> Result:
         report = rig_check.check_rig(args.armature, preset)
     except rig_reader.ArmatureNotFoundError as exc:
         raise UsageError(str(exc)) from None
-    if args.fix and any(f.fixable for f in report.findings):
-        report = rig_check.check_rig(report.armature, preset, fix=True)
+    if args.fix and any(f.fixable and (args.fix == "all" or not f.structural) for f in report.findings):
+        report = rig_check.check_rig(report.armature, preset, fix=args.fix)
         # Blender keeps the previous version beside it as FILE.blend1.
         bpy.ops.wm.save_mainfile()
     return Result(report.to_json(), report_lines(report), EXIT_OK if report.ok else EXIT_PROBLEMS)

@@ -1,16 +1,25 @@
-"""Blender bone names -> VRM humanoid bones, from the naming conventions artists bring, with the hierarchy
-as a fall-back when names don't help.
+"""Blender bone names -> VRM humanoid bones: one mapping that satisfies VRM's hierarchy as a whole.
 
-Conventions: Blender metarig and Rigify (DEF-/ORG- prefixes, .L/.R, spine.001...), Mixamo
-(`mixamorig:LeftArm`), VRoid (`J_Bip_L_UpperArm`), Unreal mannequin (`upperarm_l`, `spine_01`), and
-generic names with Left/Right, _l/_r, .L/.R. A name is split into prefix, side and a core word; the
-core word is looked up in one table of synonyms.
+Three steps, each on plain data:
+1. Which bones may be mapped at all (`exclusion`): never rig controls, IK, pole or target bones, tip
+   (`_end`) bones, Rigify ORG- bones beside their DEF- twins, or bones that do not deform when others do.
+2. What each bone's name says (`name_evidence`): conventions of Blender's metarig and Rigify, Mixamo (with or
+   without `mixamorig:`), VRoid, Unreal, MakeHuman, 3ds Max Biped, MMD (Japanese), and generic names with
+   Left/Right, _l/_r, .L/.R or a glued L/R. A name may mean several bones (`Left leg` is an upper leg
+   beside a knee, a lower leg beside an up-leg), each with a strength.
+3. `solve`: the hips (a named hips bone or where legs and spine branch, whichever is anatomically plausible),
+   then each chain (legs, torso, arms, fingers, eyes) fitted below its parent so that every VRM bone
+   descends from its VRM parent. Bones the user mapped by hand are kept as they are.
+
+Deterministic and scale-free: ties go to the bone Blender lists first; geometry only compares distances.
+Up is +Z and the character's left is +X only for the structural fall-back on unnamed rigs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -18,38 +27,92 @@ import numpy as np
 from . import humanoid
 from .rig_model import BoneTable
 
-# Leading parts that carry no meaning for the mapping (rank: lower is preferred among equal matches).
+# --- which bones may be mapped ----------------------------------------------------------------------------
+
+_TOKEN: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_RIG_PREFIX: Final = re.compile(r"^(MCH|CTRL|CTL|WGT|VIS|TGT|MECH)[-_.]", re.IGNORECASE)
+_IK_TOKENS: Final = frozenset({"ik", "fk", "ikfk"})
+_TARGET_TOKENS: Final = frozenset({"pole", "target", "tgt"})
+_CONTROL_TOKENS: Final = frozenset({"ctrl", "ctl", "control", "controller", "mch", "wgt", "helper", "locator"})
+_TIP_TOKENS: Final = frozenset({"end", "tip", "nub"})
+
+
+def _tokens(name: str) -> list[str]:
+    return [t.lower() for t in _TOKEN.findall(name)]
+
+
+def exclusion(name: str, *, deform: bool, any_deform: bool, has_def: bool) -> str | None:
+    """Why a bone is never a humanoid bone ("an IK bone"...), or None when it may be mapped."""
+    tokens = set(_tokens(name))
+    last = _tokens(name)[-1:] or [""]
+    rules = (
+        (name.startswith("J_Sec_"), "a secondary (hair or cloth) bone"),
+        (bool(tokens & _IK_TOKENS), "an IK bone"),
+        (bool(tokens & _TARGET_TOKENS), "an IK pole or target bone"),
+        (bool(_RIG_PREFIX.match(name) or tokens & _CONTROL_TOKENS), "a rig control bone"),
+        (last[0] in _TIP_TOKENS, "a tip bone (it only marks where its parent ends)"),
+        (has_def and name.startswith("ORG-"), "a Rigify ORG- bone (its DEF- twin deforms)"),
+        (any_deform and not deform, "a bone that does not deform"),
+    )
+    return next((why for applies, why in rules if applies), None)
+
+
+def exclusions(bones: BoneTable) -> list[str | None]:
+    """`exclusion` for every bone of the table."""
+    any_deform = bool(bones.deform.any())
+    has_def = any(n.startswith("DEF-") for n in bones.names)
+    return [
+        exclusion(n, deform=bool(d), any_deform=any_deform, has_def=has_def)
+        for n, d in zip(bones.names, bones.deform, strict=True)
+    ]
+
+
+# --- what names say ---------------------------------------------------------------------------------------
+
+# Leading parts that carry no meaning (rank: lower is preferred among equal matches).
 _PREFIXES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
     (re.compile(r"^DEF[-_.]"), 0),
     (re.compile(r"^mixamorig\d*[:_]", re.IGNORECASE), 1),
     (re.compile(r"^J_Bip_"), 1),
     (re.compile(r"^J_Adj_"), 1),
+    (re.compile(r"^Bip\d*[ _]"), 1),
     (re.compile(r"^ORG[-_.]"), 3),
 )
-# Never humanoid bones: rig controls, mechanism and secondary (hair, skirt) bones.
-_SKIP: Final = re.compile(r"^(MCH|CTRL|CTL|IK|FK|TGT|VIS|WGT|J_Sec)[-_.]|(^|[-_.])(ik|pole|target)($|[-_.])", re.I)
 # Rigify splits long bones into segments: DEF-upper_arm.L.001 is the second half of the upper arm.
 _SEGMENT: Final = re.compile(r"^(.*[._-](?:L|R|l|r))\.(\d{3})$")
 _SIDE_SUFFIX: Final = re.compile(r"^(.+?)[._\- ](L|R|l|r|Left|Right|left|right)$")
 _SIDE_PREFIX: Final = re.compile(r"^(Left|Right|left|right|LEFT|RIGHT)[._\- ]?(.+)$")
 _SIDE_LETTER_PREFIX: Final = re.compile(r"^(L|R|C|l|r)[._\- ](.+)$")
+_SIDE_GLUED: Final = re.compile(r"^(.*[a-z0-9])(L|R)$")  # UpperArmL
+_SIDE_KANJI: Final = re.compile(r"^([左右])(.+)$")
 
-_CENTER: Final[dict[str, str]] = {
-    "hips": "hips", "hip": "hips", "pelvis": "hips",
-    "chest": "chest", "upperchest": "upperChest",
-    "neck": "neck", "neck01": "neck", "neck1": "neck",
-    "head": "head", "jaw": "jaw",
+# Word -> ((VRM bone, strength), ...). Strength 3: the word names that bone; 2: usually; 1: when nothing better.
+Meaning = tuple[tuple[str, float], ...]
+_CENTER: Final[dict[str, Meaning]] = {
+    "hips": (("hips", 3),), "hip": (("hips", 3),), "pelvis": (("hips", 3),),
+    "abdomen": (("spine", 3),), "torso": (("spine", 2), ("chest", 1)), "上半身": (("spine", 3),),
+    "chest": (("chest", 3),), "upperchest": (("upperChest", 3),), "上半身2": (("chest", 3),),
+    "neck": (("neck", 3),), "首": (("neck", 3),),
+    "head": (("head", 3),), "頭": (("head", 3),),
+    "jaw": (("jaw", 3),), "あご": (("jaw", 3),),
 }  # fmt: skip
-_SIDED: Final[dict[str, str]] = {
-    "shoulder": "Shoulder", "clavicle": "Shoulder", "collarbone": "Shoulder",
-    "upperarm": "UpperArm", "arm": "UpperArm", "uparm": "UpperArm",
-    "lowerarm": "LowerArm", "forearm": "LowerArm",
-    "hand": "Hand", "wrist": "Hand",
-    "upperleg": "UpperLeg", "upleg": "UpperLeg", "thigh": "UpperLeg",
-    "lowerleg": "LowerLeg", "leg": "LowerLeg", "shin": "LowerLeg", "calf": "LowerLeg",
-    "foot": "Foot", "ankle": "Foot",
-    "toes": "Toes", "toe": "Toes", "toebase": "Toes", "ball": "Toes",
-    "eye": "Eye", "faceeye": "Eye",
+_SIDED: Final[dict[str, Meaning]] = {
+    "shoulder": (("Shoulder", 3),), "clavicle": (("Shoulder", 3),), "collarbone": (("Shoulder", 3),),
+    "肩": (("Shoulder", 3),),
+    "upperarm": (("UpperArm", 3),), "uparm": (("UpperArm", 3),), "arm": (("UpperArm", 2),), "腕": (("UpperArm", 2),),
+    "lowerarm": (("LowerArm", 3),), "forearm": (("LowerArm", 3),), "elbow": (("LowerArm", 2),),
+    "ひじ": (("LowerArm", 2),),
+    "hand": (("Hand", 3),), "wrist": (("Hand", 2),), "手首": (("Hand", 2),), "palm": (("Hand", 1),),
+    "fist": (("Hand", 1),),
+    "upperleg": (("UpperLeg", 3),), "upleg": (("UpperLeg", 3),), "thigh": (("UpperLeg", 3),),
+    "足": (("UpperLeg", 2),),
+    "lowerleg": (("LowerLeg", 3),), "calf": (("LowerLeg", 3),), "shin": (("LowerLeg", 3),),
+    "knee": (("LowerLeg", 2),), "ひざ": (("LowerLeg", 2),),
+    "leg": (("LowerLeg", 2), ("UpperLeg", 1)),
+    "foot": (("Foot", 3),), "ankle": (("Foot", 2),), "足首": (("Foot", 3),),
+    "toes": (("Toes", 3),), "toe": (("Toes", 3),), "toebase": (("Toes", 3),), "ball": (("Toes", 2),),
+    "つま先": (("Toes", 2),),
+    "eye": (("Eye", 3),), "faceeye": (("Eye", 3),), "目": (("Eye", 3),),
 }  # fmt: skip
 _FINGER_WORDS: Final[dict[str, str]] = {
     "thumb": "Thumb", "index": "Index", "middle": "Middle", "ring": "Ring", "little": "Little", "pinky": "Little",
@@ -62,16 +125,51 @@ _FINGER_NUMBERED: Final = re.compile(r"^(?:hand)?f?(thumb|index|middle|ring|litt
 _FINGER_NAMED: Final = re.compile(
     r"^(?:hand)?f?(thumb|index|middle|ring|little|pinky)(metacarpal|proximal|intermediate|distal)$"
 )
+_MAKEHUMAN_FINGER: Final = re.compile(r"^finger([1-5])-([1-3])$")  # finger1 is the thumb
+_NUMBERED_WORD: Final = re.compile(r"^([a-z]+)0*(\d+)$")  # upperarm01, neck02
 _SPINE: Final = re.compile(r"^spine(\d*)$")
+_RIGIFY_TORSO: Final = ("hips", "spine", "chest", "upperChest", "neck", None, "head")
 
 
 def _core(word: str) -> str:
     return re.sub(r"[._\- ]", "", word).lower()
 
 
-def parse_name(name: str) -> tuple[str, str, int] | None:
-    """(side "left"/"right"/"", core word, rank) for a bone name, or None for a bone never mapped."""
-    if _SKIP.search(name):
+def _split_side(rest: str) -> tuple[str, str]:
+    """(side "l"/"r"/"", what is left of the name)."""
+    if (m := _SIDE_SUFFIX.match(rest)) is not None:
+        return m.group(2)[0].lower(), m.group(1)
+    if (m := _SIDE_PREFIX.match(rest)) is not None:
+        return m.group(1)[0].lower(), m.group(2)
+    if (m := _SIDE_LETTER_PREFIX.match(rest)) is not None:
+        side = m.group(1).lower()
+        return ("" if side == "c" else side), m.group(2)
+    if (m := _SIDE_KANJI.match(rest)) is not None:
+        return ("l" if m.group(1) == "左" else "r"), m.group(2)
+    if (m := _SIDE_GLUED.match(rest)) is not None and _known_sided(_core(m.group(1))):
+        return m.group(2).lower(), m.group(1)
+    return "", rest
+
+
+def _known_sided(core: str) -> bool:
+    return core in _SIDED or bool(_FINGER_NAMED.match(core) or _FINGER_NUMBERED.match(core))
+
+
+def _without_rig_words(name: str) -> str:
+    """The name without its rig words: `IK_Foot.L` -> `Foot.L`, `MCH-forearm_ik.L` -> `forearm_.L`."""
+    rig_words = _IK_TOKENS | _TARGET_TOKENS | _CONTROL_TOKENS
+    for m in reversed(list(_TOKEN.finditer(name))):
+        if m.group().lower() in rig_words:
+            name = name[: m.start()] + name[m.end() :]
+    return _RIG_PREFIX.sub("", name).strip("_-. ")
+
+
+def parse_name(name: str, *, rig_bones_too: bool = False) -> tuple[str, str, int] | None:
+    """(side "left"/"right"/"", core word, rank) for a bone name, or None for a rig bone never mapped
+    (with `rig_bones_too`, what a rig bone's name says without its rig words: to explain why it is not used)."""
+    if rig_bones_too:
+        name = _without_rig_words(name)
+    elif exclusion(name, deform=True, any_deform=False, has_def=False) is not None:
         return None
     rank = 2
     rest = name
@@ -82,85 +180,97 @@ def parse_name(name: str) -> tuple[str, str, int] | None:
             break
     if (segment := _SEGMENT.match(rest)) is not None:
         rest, rank = segment.group(1), rank + 4
-    side = ""
-    if (m := _SIDE_SUFFIX.match(rest)) is not None:
-        rest, side = m.group(1), m.group(2)[0].lower()
-    elif (m := _SIDE_PREFIX.match(rest)) is not None:
-        side, rest = m.group(1)[0].lower(), m.group(2)
-    elif (m := _SIDE_LETTER_PREFIX.match(rest)) is not None:
-        side, rest = m.group(1).lower(), m.group(2)
-        side = "" if side == "c" else side
+    side, rest = _split_side(rest)
+    if side and (m := _MAKEHUMAN_FINGER.match(rest.lower())) is not None:
+        return {"l": "left", "r": "right"}[side], f"finger{m.group(1)}-{m.group(2)}", rank
     return {"l": "left", "r": "right", "": ""}[side], _core(rest), rank
 
 
-def _rigify_spine(cores: set[str]) -> bool:
-    # Rigify's metarig names its torso chain spine, spine.001, ... spine.006: `spine` is the hips there.
-    return "spine001" in cores and "hips" not in cores and "pelvis" not in cores
+Evidence = dict[str, list[tuple[float, int]]]  # VRM bone -> [(score, bone index)], best first
+_Adder = Callable[[str, float, int, int], None]  # (VRM bone, strength, rank, bone index)
 
 
-_RIGIFY_TORSO: Final = ("hips", "spine", "chest", "upperChest", "neck", None, "head")
-Candidates = dict[str, list[tuple[int, int, str]]]  # VRM bone -> (rank, bone order, bone name)
+def _word_meaning(side: str, core: str) -> Meaning:
+    table = _SIDED if side else _CENTER
+    if core in table:
+        return tuple((side + vrm, s) for vrm, s in table[core])
+    if (m := _NUMBERED_WORD.match(core)) is not None and m.group(1) in table and not _SPINE.match(core):
+        # upperarm01 is the upper arm; upperarm02 a twist segment of it, a weak candidate at best.
+        first = int(m.group(2)) <= 1
+        return tuple((side + vrm, s - 0.5 if first else 0.5) for vrm, s in table[m.group(1)])
+    if side and (m := _FINGER_NAMED.match(core)) is not None:
+        return ((side + _FINGER_WORDS[m.group(1)] + m.group(2).capitalize(), 3),)
+    if side and (m := _MAKEHUMAN_FINGER.match(core)) is not None:
+        finger = ("Thumb", "Index", "Middle", "Ring", "Little")[int(m.group(1)) - 1]
+        return ((side + finger + _FINGER_SEGMENTS[finger][int(m.group(2)) - 1], 3),)
+    return ()
 
 
-def _direct(side: str, core: str, rigify: bool) -> str | None:
-    """The VRM bone a name means on its own (numbered spines and fingers need their siblings)."""
-    if not side:
-        spine = _SPINE.match(core)
-        if spine is None:
-            return _CENTER.get(core)
-        number = int(spine.group(1) or 0)
-        return _RIGIFY_TORSO[number] if rigify and number < len(_RIGIFY_TORSO) else None
-    if core in _SIDED:
-        return side + _SIDED[core]
-    if (m := _FINGER_NAMED.match(core)) is not None:
-        return side + _FINGER_WORDS[m.group(1)] + m.group(2).capitalize()
-    return None
+def name_evidence(bones: BoneTable, allowed: Iterable[int] | None = None, *, rig_bones_too: bool = False) -> Evidence:
+    """What the names of the `allowed` bones (default: all) say, per VRM bone."""
+    allowed_set = set(range(len(bones))) if allowed is None else set(allowed)
+    parsed = {i: parse_name(bones.names[i], rig_bones_too=rig_bones_too) for i in sorted(allowed_set)}
+    centers = {p[1] for p in parsed.values() if p is not None and not p[0]}
+    rigify = "spine001" in centers and not centers & {"hips", "hip", "pelvis"}
+    evidence: Evidence = {}
 
+    def add(vrm: str, strength: float, rank: int, i: int) -> None:
+        if vrm in humanoid.PARENT:
+            evidence.setdefault(vrm, []).append((strength * 10 - rank, i))
 
-def _add_spines(candidates: Candidates, spines: list[tuple[int, int, str]], bones: BoneTable) -> None:
-    """Numbered spines (Spine, Spine1, Spine2 / spine_01..03): spine, then chest and upperChest unless named."""
-    free = [b for b in ("spine", "chest", "upperChest") if b == "spine" or b not in candidates]
-    best_rank = min((r for _, r, _ in spines), default=0)
-    numbered = sorted((n, name) for n, r, name in spines if r == best_rank)
-    for vrm, (_, name) in zip(free, numbered, strict=False):
-        candidates.setdefault(vrm, []).append((best_rank, bones.index[name], name))
-
-
-def _add_fingers(candidates: Candidates, fingers: dict[tuple[str, str], list[tuple[int, int, str]]],
-                 bones: BoneTable) -> None:  # fmt: skip
-    """Numbered finger joints, lowest number first, whether they count from 0, 1 or 01."""
-    for (side, finger), found in fingers.items():
-        best = min(r for _, r, _ in found)
-        numbers = sorted({n for n, r, _ in found if r == best})
-        for n, r, name in found:
-            if r == best and numbers.index(n) < 3:
-                vrm = side + finger + _FINGER_SEGMENTS[finger][numbers.index(n)]
-                candidates.setdefault(vrm, []).append((r, bones.index[name], name))
-
-
-def map_by_name(bones: BoneTable) -> dict[str, str]:
-    """VRM bone -> Blender bone for every bone whose name says what it is (deform bones preferred)."""
-    parsed = {name: parse_name(name) for name in bones.names}
-    rigify = _rigify_spine({p[1] for p in parsed.values() if p is not None})
-    candidates: Candidates = {}
-    spines: list[tuple[int, int, str]] = []
-    fingers: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
-    for order, name in enumerate(bones.names):
-        p = parsed[name]
+    spines: list[tuple[int, int]] = []  # (rank, bone)
+    fingers: dict[tuple[str, str], list[tuple[int, int, int]]] = {}  # (side, finger) -> [(number, rank, bone)]
+    for i, p in parsed.items():
         if p is None:
             continue
         side, core, rank = p
-        rank = rank if bones.deform[order] else rank + 8
-        vrm = _direct(side, core, rigify)
-        if vrm is not None:
-            candidates.setdefault(vrm, []).append((rank, order, name))
-        elif not side and not rigify and (spine := _SPINE.match(core)) is not None:
-            spines.append((int(spine.group(1) or -1), rank, name))
-        elif side and (m := _FINGER_NUMBERED.match(core)) is not None:
-            fingers.setdefault((side, _FINGER_WORDS[m.group(1)]), []).append((int(m.group(2)), rank, name))
-    _add_spines(candidates, spines, bones)
-    _add_fingers(candidates, fingers, bones)
-    return {vrm: min(found)[2] for vrm, found in candidates.items() if vrm in humanoid.PARENT}
+        if not side and (spine := _SPINE.match(core)) is not None:
+            number = int(spine.group(1) or 0)
+            if not rigify:
+                spines.append((rank, i))
+            elif number < len(_RIGIFY_TORSO) and (vrm := _RIGIFY_TORSO[number]) is not None:
+                add(vrm, 3, rank, i)
+            continue
+        for vrm, strength in _word_meaning(side, core):
+            add(vrm, strength, rank, i)
+        if side and (m := _FINGER_NUMBERED.match(core)) is not None:
+            fingers.setdefault((side, _FINGER_WORDS[m.group(1)]), []).append((int(m.group(2)), rank, i))
+    _spine_evidence(bones, spines, add)
+    for (side, finger), found in fingers.items():
+        best = min(r for _, r, _ in found)
+        numbers = sorted({n for n, r, _ in found if r == best})
+        for n, r, i in found:
+            if r == best and numbers.index(n) < 3:
+                add(side + finger + _FINGER_SEGMENTS[finger][numbers.index(n)], 3, r, i)
+    for found in evidence.values():
+        found.sort(key=lambda e: (-e[0], e[1]))
+    return evidence
+
+
+def _spine_evidence(bones: BoneTable, spines: list[tuple[int, int]], add: _Adder) -> None:
+    """Numbered spines (Spine, Spine1, Spine2; spine_01..03; MakeHuman's spine05..spine01 upward), in
+    hierarchy order: the lowest is the spine, the next the chest, the top one the upper chest."""
+    if not spines:
+        return
+    best = min(r for r, _ in spines)
+    chain = sorted((i for r, i in spines if r == best), key=lambda i: (_depth(bones, i), i))
+    # Named chest bones win over numbered ones (2.5 < 3).
+    add("spine", 3, best, chain[0])
+    if len(chain) == 2:
+        add("chest", 2.5, best, chain[1])
+    elif len(chain) >= 3:
+        add("chest", 2.5, best, chain[(len(chain) - 1) // 2])
+        add("upperChest", 2.5, best, chain[-1])
+
+
+def _depth(bones: BoneTable, i: int) -> int:
+    depth, p = 0, bones.parents[i]
+    while p >= 0:
+        depth, p = depth + 1, bones.parents[p]
+    return depth
+
+
+# --- the hierarchy alone ------------------------------------------------------------------------------------
 
 
 def _descendants(bones: BoneTable) -> list[int]:
@@ -245,17 +355,304 @@ def _leg_chain(bones: BoneTable, start: str) -> list[str]:
     return chain[:4]
 
 
-def propose_mapping(
-    bones: BoneTable, current: Mapping[str, str], suggested: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """The mapping auto-map writes: what is set now (never overwritten), then names, then `suggested`
-    (the VRM Add-on's own mapper), then the hierarchy; each Blender bone used once."""
-    result = {vrm: name for vrm, name in current.items() if name in bones.index}
-    used = set(result.values())
-    for source in (map_by_name(bones), dict(suggested or {}), map_by_structure(bones)):
-        for vrm in humanoid.HUMAN_BONES:
-            name = source.get(vrm)
-            if name is not None and vrm not in result and name in bones.index and name not in used:
-                result[vrm] = name
-                used.add(name)
+def reduced(bones: BoneTable, keep: list[bool]) -> tuple[BoneTable, list[int]]:
+    """The table of the kept bones only, each hanging from its nearest kept ancestor; and, per kept bone,
+    its index in `bones`. Ancestry among kept bones is the same as in `bones`."""
+    old = [i for i, k in enumerate(keep) if k]
+    new_index = {o: n for n, o in enumerate(old)}
+    parents = []
+    for o in old:
+        p = bones.parents[o]
+        while p >= 0 and not keep[p]:
+            p = bones.parents[p]
+        parents.append(new_index[p] if p >= 0 else -1)
+    table = BoneTable([bones.names[o] for o in old], parents, bones.heads[old], bones.tails[old], bones.deform[old])
+    return table, old
+
+
+# --- solving ------------------------------------------------------------------------------------------------
+
+_LEG: Final = ("UpperLeg", "LowerLeg", "Foot", "Toes")
+_ARM: Final = ("Shoulder", "UpperArm", "LowerArm", "Hand")
+_TORSO: Final = ("spine", "chest", "upperChest", "neck", "head")
+_REQUIRED: Final = humanoid.REQUIRED_VRM1
+_STRUCTURE_STRENGTH: Final = 0.5  # the hierarchy's guess counts below any name
+
+
+@dataclass
+class MappingResult:
+    """The effective mapping: VRM bone -> Blender bone, the entries found automatically (the rest were set by
+    hand), and for each required VRM bone left unmapped, why (root causes first)."""
+
+    mapping: dict[str, str]
+    auto: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    # VRM bone -> (the bone that would be it, the bone it should hang from): what a reparent could mend.
+    misplaced: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+class _Solver:
+    def __init__(self, bones: BoneTable, fixed: dict[str, int]) -> None:
+        self.bones = bones
+        self.fixed = fixed
+        self.why = exclusions(bones)
+        keep = [w is None for w in self.why]
+        if not any(keep[i] and self.bones.deform[i] for i in range(len(bones))):
+            keep = [w is None or w == "a bone that does not deform" for w in self.why]
+        self.eligible = [k and i not in fixed.values() for i, k in enumerate(keep)]
+        self.ancestors = self._ancestors()
+        self.evidence = name_evidence(bones, [i for i, e in enumerate(self.eligible) if e])
+        self._add_structure(keep)
+
+    def _ancestors(self) -> list[frozenset[int]]:
+        out: list[frozenset[int]] = []
+        for p in self.bones.parents:  # parents come before children
+            out.append(frozenset() if p < 0 else out[p] | {p})
+        return out
+
+    def _add_structure(self, keep: list[bool]) -> None:
+        table, old = reduced(self.bones, keep)
+        named = {i for found in self.evidence.values() for _, i in found}
+        for vrm, name in map_by_structure(table).items():
+            i = old[table.index[name]]
+            # Only for bones whose names say nothing: a named bone is never taken for another one.
+            if self.eligible[i] and i not in named:
+                self.evidence.setdefault(vrm, []).append((_STRUCTURE_STRENGTH * 10, i))
+
+    def below(self, ancestor: int | None, i: int) -> bool:
+        return ancestor is None or ancestor in self.ancestors[i]
+
+    def fit(self, slots: list[str], anchor: int | None, used: set[int]) -> dict[str, int]:
+        """The best assignment of `slots` (a chain, top first), each below the previous one and `anchor`:
+        most required bones, then most bones, then the strongest names; ties to the first found."""
+        best: tuple[tuple[int, int, float], dict[str, int]] = ((-1, -1, 0.0), {})
+
+        def walk(k: int, prev: int | None, acc: dict[str, int], req: int, score: float) -> None:
+            nonlocal best
+            if k == len(slots):
+                key = (req, len(acc), score)
+                if key > best[0]:
+                    best = (key, dict(acc))
+                return
+            vrm = slots[k]
+            if vrm in self.fixed:
+                acc[vrm] = self.fixed[vrm]
+                walk(k + 1, self.fixed[vrm], acc, req + (vrm in _REQUIRED), score)
+                del acc[vrm]
+                return
+            for s, i in self.evidence.get(vrm, []):
+                if i in used or i in acc.values() or not self.below(prev, i):
+                    continue
+                acc[vrm] = i
+                walk(k + 1, i, acc, req + (vrm in _REQUIRED), score + s)
+                del acc[vrm]
+            walk(k + 1, prev, acc, req, score)
+
+        walk(0, anchor, {}, 0, 0.0)
+        return best[1]
+
+    def build(self, hips: int | None) -> dict[str, int]:
+        m: dict[str, int] = {} if hips is None else {"hips": hips}
+        used = set(m.values())
+
+        def take(found: dict[str, int]) -> None:
+            m.update(found)
+            used.update(found.values())
+
+        for side in ("left", "right"):
+            take(self.fit([side + s for s in _LEG], hips, used))
+        torso = self.fit(list(_TORSO), hips, used)
+        arms, torso = self._arms(torso, hips, used)
+        take(torso)
+        take(arms)
+        for side in ("left", "right"):
+            hand = m.get(side + "Hand")
+            if hand is None:
+                continue
+            for finger, segments in _FINGER_SEGMENTS.items():
+                take(self.fit([side + finger + s for s in segments], hand, used))
+        if "head" in m:
+            for vrm in ("leftEye", "rightEye", "jaw"):
+                take(self.fit([vrm], m["head"], used))
+        return m
+
+    def _arms(self, torso: dict[str, int], hips: int | None, used: set[int]) -> tuple[dict[str, int], dict[str, int]]:
+        """Arms below the top of the torso; when they branch off lower down (a chest mapped above the
+        shoulders), the torso is cut back to where they branch."""
+        best: tuple[tuple[int, int], dict[str, int], dict[str, int]] = ((-1, -1), {}, torso)
+        for drop in ((), ("upperChest",), ("upperChest", "chest")):
+            if any(d in self.fixed for d in drop):
+                continue
+            kept = {k: v for k, v in torso.items() if k not in drop}
+            anchor = next((kept[t] for t in ("upperChest", "chest", "spine") if t in kept), hips)
+            taken = used | set(kept.values())
+            arms: dict[str, int] = {}
+            for side in ("left", "right"):
+                arms.update(self.fit([side + s for s in _ARM], anchor, taken | set(arms.values())))
+            key = (sum(v in _REQUIRED for v in arms), len(arms))
+            if key > best[0]:
+                best = (key, arms, kept)
+        return best[1], best[2]
+
+    def hips_candidates(self) -> list[int | None]:
+        if "hips" in self.fixed:
+            return [self.fixed["hips"]]
+        found = [i for _, i in self.evidence.get("hips", [])]
+        tops = [self._first(f"{side}UpperLeg") for side in ("left", "right")] + [self._first("spine")]
+        if all(t is not None for t in tops):
+            lca = self._common_ancestor([t for t in tops if t is not None])
+            if lca is not None and lca not in found:
+                found.append(lca)
+        # A root bone at the feet is never the hips, even when everything hangs from it.
+        plausible = [h for h in found if self._plausible_hips(h)]
+        return (plausible or found)[:6] or [None]
+
+    def _first(self, vrm: str) -> int | None:
+        found = self.evidence.get(vrm)
+        return found[0][1] if found else None
+
+    def _common_ancestor(self, bones: list[int]) -> int | None:
+        shared = frozenset.intersection(*(self.ancestors[b] | {b} for b in bones))
+        eligible = [a for a in shared if self.eligible[a]]
+        return max(eligible, key=lambda a: len(self.ancestors[a])) if eligible else None
+
+    def _plausible_hips(self, hips: int) -> bool:
+        """The hips sit nearer the tops of the legs than the feet (a root bone at the feet does not)."""
+        head = self.bones.heads[hips]
+        for side in ("left", "right"):
+            top, foot = self._first(f"{side}UpperLeg"), self._first(f"{side}Foot")
+            if top is None or foot is None:
+                continue
+            near = float(np.linalg.norm(self.bones.heads[top] - head))
+            if near >= float(np.linalg.norm(self.bones.heads[foot] - head)):
+                return False
+        return True
+
+
+def _score(m: dict[str, int]) -> tuple[int, int]:
+    return (sum(v in _REQUIRED for v in m), len(m))
+
+
+def solve(
+    bones: BoneTable, current: Mapping[str, str] | None = None, required: frozenset[str] = _REQUIRED
+) -> MappingResult:
+    """The mapping the check and the export use: `current` (set by hand; kept even when wrong, the check
+    reports it), then every other VRM bone found, the hierarchy satisfied as a whole. `reasons` covers the
+    `required` bones (VRM 0.x also requires chest and neck)."""
+    hand = {vrm: name for vrm, name in (current or {}).items() if name in bones.index and vrm in humanoid.PARENT}
+    solver = _Solver(bones, {vrm: bones.index[name] for vrm, name in hand.items()})
+    best: dict[str, int] = {}
+    for hips in solver.hips_candidates():
+        found = solver.build(hips)
+        if _score(found) > _score(best) or not best:
+            best = found
+    mapping = {vrm: bones.names[best[vrm]] for vrm in humanoid.HUMAN_BONES if vrm in best}
+    auto = [vrm for vrm in mapping if vrm not in hand]
+    result = MappingResult(mapping, auto)
+    _explain(solver, best, required, result)
     return result
+
+
+def _explain(solver: _Solver, found: dict[str, int], required: frozenset[str], result: MappingResult) -> None:
+    """Why each required VRM bone is unmapped; a bone whose VRM parent is itself unmapped is left out (its
+    parent's reason is the root cause)."""
+    bones = solver.bones
+    everything = name_evidence(bones, rig_bones_too=True)
+    for vrm in humanoid.HUMAN_BONES:
+        if vrm not in required or vrm in found:
+            continue
+        parent_vrm = humanoid.PARENT[vrm]
+        if parent_vrm is not None and parent_vrm in required and parent_vrm not in found:
+            continue
+        anchor_vrm = humanoid.mapped_parent(vrm, frozenset(found))
+        anchor = found.get(anchor_vrm) if anchor_vrm else None
+        result.reasons[vrm] = _reason(solver, everything.get(vrm, []), anchor_vrm, anchor, found)
+        misplaced = _misplaced(solver, everything.get(vrm, []), anchor, found)
+        if misplaced is not None:
+            result.misplaced[vrm] = misplaced
+
+
+def _reason(
+    solver: _Solver, named: list[tuple[float, int]], anchor_vrm: str | None, anchor: int | None, found: dict[str, int]
+) -> str:
+    bones = solver.bones
+    used = set(found.values())
+    where = f"{anchor_vrm} '{bones.names[anchor]}'" if anchor is not None and anchor_vrm else "the hips"
+    if anchor_vrm == "hips" and anchor is not None:
+        where = f"the hips bone '{bones.names[anchor]}'"
+    for _, i in named:
+        name = bones.names[i]
+        if i in used:
+            continue
+        if solver.why[i] is not None and solver.why[i] != "a bone that does not deform":
+            outside = "" if solver.below(anchor, i) else f", outside the chain below {where}"
+            return f"'{name}' is {solver.why[i]}{outside}"
+        if not solver.below(anchor, i):
+            parent = bones.parent_of(name)
+            return f"'{name}' hangs from '{parent}', not from {where}" if parent else f"'{name}' is not below {where}"
+        if solver.why[i] is not None:
+            return f"'{name}' is {solver.why[i]}"
+    if anchor is None:
+        return "no bone is named like it"
+    return f"no bone found under '{bones.names[anchor]}'"
+
+
+def _misplaced(
+    solver: _Solver, named: list[tuple[float, int]], anchor: int | None, found: dict[str, int]
+) -> tuple[str, str] | None:
+    """The best-named mappable bone outside the chain below `anchor`, and `anchor`: a reparent mends it."""
+    if anchor is None:
+        return None
+    for _, i in named:
+        if i in found.values() or not solver.eligible[i] or solver.below(anchor, i):
+            continue
+        if i in solver.ancestors[anchor]:  # reparenting an ancestor below its descendant is a cycle
+            continue
+        return solver.bones.names[i], solver.bones.names[anchor]
+    return None
+
+
+def reparented(bones: BoneTable, changes: Mapping[str, str]) -> BoneTable:
+    """The table with each bone of `changes` hanging from its new parent, parents still before children."""
+    parent = {n: (changes.get(n) or bones.parent_of(n)) for n in bones.names}
+    order: list[str] = []
+    placed: set[str] = set()
+
+    def place(name: str) -> None:
+        if name in placed:
+            return
+        if parent[name] is not None:
+            place(str(parent[name]))
+        placed.add(name)
+        order.append(name)
+
+    for name in bones.names:
+        place(name)
+    idx = [bones.index[n] for n in order]
+    where = {n: k for k, n in enumerate(order)}
+    parents = [where[p] if (p := parent[n]) is not None else -1 for n in order]
+    return BoneTable(order, parents, bones.heads[idx], bones.tails[idx], bones.deform[idx])
+
+
+def restructure(
+    bones: BoneTable, current: Mapping[str, str] | None = None, required: frozenset[str] = _REQUIRED
+) -> dict[str, str] | None:
+    """Reparents (bone -> new parent) after which every `required` VRM bone maps, rest positions unchanged;
+    None when reparenting deform bones cannot make this skeleton a VRM humanoid."""
+    changes: dict[str, str] = {}
+    table = bones
+    for _ in range(len(required)):
+        result = solve(table, current, required)
+        if not result.reasons:
+            return changes or None
+        if not result.misplaced:
+            return None
+        step = dict(result.misplaced.values())
+        changes |= step
+        table = reparented(table, step)
+    return None
+
+
+def propose_mapping(bones: BoneTable, current: Mapping[str, str]) -> dict[str, str]:
+    """The effective mapping for `current` (see `solve`)."""
+    return solve(bones, current).mapping

@@ -17,8 +17,11 @@ from .presets import Preset
 from .rig_model import ArmatureInfo, BoolArray, FloatArray, MeshInfo, RigModel
 
 # Fix ids: the finding each fix removes. Everything else is reported, never changed automatically.
+# Safe fixes keep every vertex where it is in the rest pose (or move the whole avatar as one, to the
+# ground); structural ones change the skeleton or the rest pose and run only when asked for.
 FIXABLE: frozenset[str] = frozenset(
     {
+        "mapping_not_stored",
         "missing_required_bone",
         "not_grounded",
         "unapplied_transforms",
@@ -65,26 +68,29 @@ def valid_mapping(armature: ArmatureInfo) -> dict[str, str]:
     return {vrm: name for vrm, name in armature.mapping.items() if name in armature.bones.index}
 
 
+def effective_mapping(armature: ArmatureInfo, spec_version: str = "1.0") -> bone_mapping.MappingResult:
+    """What the export will use: the bones set by hand, and auto-map for the ones not set."""
+    return bone_mapping.solve(armature.bones, valid_mapping(armature), humanoid.required_bones(spec_version))
+
+
 # --- structure -------------------------------------------------------------------------------------------
 
 
-def check_mapping(armature: ArmatureInfo, spec_version: str) -> list[Finding]:
-    mapping = valid_mapping(armature)
+def check_mapping(armature: ArmatureInfo, spec_version: str, solved: bone_mapping.MappingResult) -> list[Finding]:
+    mapping = solved.mapping
     findings: list[Finding] = []
-    required = [b for b in humanoid.HUMAN_BONES if b in humanoid.required_bones(spec_version)]
-    missing = [b for b in required if b not in mapping]
-    if missing:
-        proposal = bone_mapping.propose_mapping(armature.bones, mapping)
-        stale = [f"{b} -> '{armature.mapping[b]}'" for b in missing if armature.mapping.get(b)]
-        found = [b for b in missing if b in proposal]
-        message = f"{len(missing)} required VRM bone(s) not mapped on '{armature.name}': {_names(missing)}"
-        if stale:
-            message += f" (mapped to bones that do not exist: {_names(stale)})"
-        if found:
-            message += f"; auto-map finds {_names(f'{b}={proposal[b]}' for b in found)}"
-        findings.append(
-            Finding("missing_required_bone", "error", message, len(found) == len(missing), (armature.name,))
+    if solved.reasons:
+        findings.append(_missing_bones(armature, spec_version, solved))
+    elif solved.auto:
+        message = (
+            f"{len(solved.auto)} VRM bone(s) of '{armature.name}' found automatically "
+            f"({_names(f'{b}={mapping[b]}' for b in solved.auto)}); the export writes them into the VRM Add-on"
         )
+        findings.append(_finding("mapping_not_stored", "info", message, (armature.name,)))
+    stale = [f"{b} -> '{name}'" for b, name in armature.mapping.items() if name and name not in armature.bones.index]
+    if stale:
+        message = f"the VRM mapping of '{armature.name}' names bones that do not exist: {_names(stale)}"
+        findings.append(_finding("stale_mapping", "warning", message, (armature.name,)))
     by_bone: dict[str, list[str]] = {}
     for vrm, name in mapping.items():
         by_bone.setdefault(name, []).append(vrm)
@@ -100,6 +106,30 @@ def check_mapping(armature: ArmatureInfo, spec_version: str) -> list[Finding]:
             )
     findings.extend(_hierarchy(armature, mapping))
     return findings
+
+
+def _missing_bones(armature: ArmatureInfo, spec_version: str, solved: bone_mapping.MappingResult) -> Finding:
+    """The required bones that cannot be mapped, each with its root cause; with the skeleton change that
+    would mend them when one exists (a structural fix)."""
+    required = humanoid.required_bones(spec_version)
+    missing = [b for b in humanoid.HUMAN_BONES if b in required and b not in solved.mapping]
+    causes = "; ".join(f"{vrm}: {why}" for vrm, why in solved.reasons.items())
+    below = [b for b in missing if b not in solved.reasons]
+    message = f"'{armature.name}' lacks required VRM bone(s): {causes}"
+    if below:
+        message += f" (so {', '.join(below)} cannot be mapped either)"
+    plan = bone_mapping.restructure(armature.bones, valid_mapping(armature), required)
+    if plan:
+        moves = ", ".join(f"'{b}' under '{p}'" for b, p in plan.items())
+        message += f"; structural fix: reparent {moves} (no vertex moves in the rest pose)"
+    return Finding("missing_required_bone", "error", message, bool(plan), (armature.name,), structural=True)
+
+
+def reparent_plan(armature: ArmatureInfo, spec_version: str) -> dict[str, str]:
+    """The reparents the structural fix of missing_required_bone makes (empty when none mends the rig)."""
+    return (
+        bone_mapping.restructure(armature.bones, valid_mapping(armature), humanoid.required_bones(spec_version)) or {}
+    )
 
 
 def _hierarchy(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
@@ -142,8 +172,7 @@ def _angle_from_horizontal(head: FloatArray, tail: FloatArray) -> float:
     return 0.0 if length < 1e-9 else math.degrees(math.asin(min(1.0, abs(float(d[2])) / length)))
 
 
-def check_pose(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
-    mapping = valid_mapping(armature)
+def check_pose(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
     findings: list[Finding] = []
     off: list[str] = []
     for vrm in ("leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm"):
@@ -187,12 +216,11 @@ def _facing(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
     return []
 
 
-def lowest_point(model: RigModel, armature: ArmatureInfo) -> float | None:
+def lowest_point(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str]) -> float | None:
     """The lowest z of the avatar in the world: its meshes, else its foot and toe bones."""
     lows = [float(m.transform.to_world(m.positions)[:, 2].min()) for m in model.meshes if len(m.positions)]
     if lows:
         return min(lows)
-    mapping = valid_mapping(armature)
     ends = [z for vrm in ("leftFoot", "rightFoot", "leftToes", "rightToes") if vrm in mapping
             for z in (float(p[2]) for p in _bone_world(armature, mapping[vrm]))]  # fmt: skip
     return min(ends) if ends else None
@@ -200,7 +228,7 @@ def lowest_point(model: RigModel, armature: ArmatureInfo) -> float | None:
 
 def _placement(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
     findings: list[Finding] = []
-    low = lowest_point(model, armature)
+    low = lowest_point(model, armature, mapping)
     if low is not None and abs(low) > GROUND_TOLERANCE:
         findings.append(
             _finding(
@@ -275,15 +303,23 @@ def deform_weights(mesh: MeshInfo, armature: ArmatureInfo) -> FloatArray:
 
 
 def is_skinned_to(mesh: MeshInfo, armature: ArmatureInfo) -> bool:
-    return armature.name in mesh.armature_modifiers
+    """Deformed by the armature: an Armature modifier, or Blender's armature parenting (which deforms alike)."""
+    return armature.name in mesh.armature_modifiers or (mesh.parent == armature.name and mesh.parent_type == "ARMATURE")
+
+
+def is_rigid_part(mesh: MeshInfo, armature: ArmatureInfo) -> bool:
+    """A mesh parented to a bone moves with it, unskinned: a normal VRM part (a robot's plates, say)."""
+    return mesh.parent == armature.name and mesh.parent_type == "BONE" and not is_skinned_to(mesh, armature)
 
 
 def check_skinning(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
     findings: list[Finding] = []
     for mesh in model.meshes:
-        bone_groups = [g for g in mesh.group_names if g in armature.bones.index]
+        if is_rigid_part(mesh, armature):
+            continue
         if not is_skinned_to(mesh, armature):
-            if bone_groups or mesh.parent == armature.name:
+            # Groups named after bones mean it was meant to bend with them; without them it is a rigid part.
+            if any(g in armature.bones.index for g in mesh.group_names):
                 message = f"'{mesh.name}' is not deformed by '{armature.name}': it has no Armature modifier for it"
                 findings.append(_finding("missing_armature_modifier", "error", message, (mesh.name,)))
             continue
@@ -445,13 +481,18 @@ def run_checks(model: RigModel, preset: Preset | None = None) -> CheckReport:
     if armature is None:
         findings.append(_finding("no_armature", "error", "no armature in the scene: a VRM needs a humanoid rig"))
         return CheckReport.from_findings(None, {}, findings, stats)
-    if len(model.armature_names) > 1 and not model.user_chose_armature:
-        others = [n for n in model.armature_names if n != armature.name]
-        message = f"{len(model.armature_names)} armatures in the scene; checked '{armature.name}', not {_names(others)}"
-        findings.append(_finding("multiple_armatures", "warning", message, model.armature_names))
+    if model.rival_armatures and not model.user_chose_armature:
+        others = model.rival_armatures
+        message = (
+            f"{len(others) + 1} armatures deform or carry meshes; checked '{armature.name}', not {_names(others)} "
+            "(choose with --armature)"
+        )
+        findings.append(_finding("multiple_armatures", "warning", message, [armature.name, *others]))
+    solved = effective_mapping(armature, spec)
+    mapping = solved.mapping
     steps: list[Callable[[], list[Finding]]] = [
-        lambda: check_mapping(armature, spec),
-        lambda: check_pose(model, armature),
+        lambda: check_mapping(armature, spec, solved),
+        lambda: check_pose(model, armature, mapping),
         lambda: check_transforms(model, armature),
         lambda: check_skinning(model, armature),
         lambda: check_expressions(model),
@@ -460,4 +501,4 @@ def run_checks(model: RigModel, preset: Preset | None = None) -> CheckReport:
         steps.append(lambda: check_budgets(model, stats, preset))
     for step in steps:
         findings.extend(step())
-    return CheckReport.from_findings(armature.name, valid_mapping(armature), findings, stats)
+    return CheckReport.from_findings(armature.name, mapping, findings, stats, solved.auto)

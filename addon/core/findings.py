@@ -10,13 +10,26 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 STAT_KEYS = ("vertices", "triangles", "materials", "bones", "textures", "max_texture_size", "shape_keys")
 
 
+FixKind = Literal["safe", "structural"]
+
+
 @dataclass(frozen=True)
 class Finding:
+    """One problem. `fixable`: a fix exists; `structural`: that fix changes the skeleton or the rest pose, so
+    it runs only when asked for (`--fix all`, or the sidebar after asking), never among the safe fixes."""
+
     id: str
     severity: Severity
     message: str
     fixable: bool
     objects: tuple[str, ...] = ()
+    structural: bool = False
+
+    @property
+    def fix(self) -> FixKind | None:
+        if not self.fixable:
+            return None
+        return "structural" if self.structural else "safe"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -24,6 +37,7 @@ class Finding:
             "severity": self.severity,
             "message": self.message,
             "fixable": self.fixable,
+            "fix": self.fix,
             "objects": list(self.objects),
         }
 
@@ -36,14 +50,22 @@ class CheckReport:
     findings: list[Finding]
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAT_KEYS, 0))
     seconds: float = 0.0
+    auto_mapped: list[str] = field(default_factory=list)  # VRM bones of `mapping` found automatically
+    fixes: list[str] = field(default_factory=list)  # what the fixes of this run did, one line each
 
     @classmethod
     def from_findings(
-        cls, armature: str | None, mapping: dict[str, str], findings: list[Finding], stats: dict[str, int]
+        cls,
+        armature: str | None,
+        mapping: dict[str, str],
+        findings: list[Finding],
+        stats: dict[str, int],
+        auto_mapped: list[str] | None = None,
     ) -> CheckReport:
         """A report whose findings are sorted errors first; ok when none is an error."""
         ordered = sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
-        return cls(not any(f.severity == "error" for f in ordered), armature, mapping, ordered, stats)
+        ok = not any(f.severity == "error" for f in ordered)
+        return cls(ok, armature, mapping, ordered, stats, auto_mapped=list(auto_mapped or []))
 
     def ids(self) -> list[str]:
         return [f.id for f in self.findings]
@@ -56,6 +78,8 @@ class CheckReport:
             "ok": self.ok,
             "armature": self.armature,
             "mapping": dict(self.mapping),
+            "auto_mapped": list(self.auto_mapped),
+            "fixes": list(self.fixes),
             "findings": [f.to_json() for f in self.findings],
             "stats": {key: int(self.stats.get(key, 0)) for key in STAT_KEYS},
             "seconds": round(self.seconds, 4),

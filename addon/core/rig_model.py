@@ -102,6 +102,8 @@ class MeshInfo:
     shape_keys: tuple[str, ...]  # without the basis
     triangles: int
     materials: tuple[str, ...]
+    parent_type: str = "OBJECT"  # Blender's: OBJECT, ARMATURE (deforms like a modifier), BONE (a rigid part)...
+    parent_bone: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,3 +124,5 @@ class RigModel:
     textures: list[TextureInfo] = field(default_factory=list)
     bound_expressions: frozenset[str] = frozenset()  # VRM expressions already bound in the VRM Add-on
     user_chose_armature: bool = False
+    # Other armatures that drive geometry too (one that drives none, a Rigify metarig, is no rival).
+    rival_armatures: list[str] = field(default_factory=list)

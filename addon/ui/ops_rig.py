@@ -62,18 +62,26 @@ class AVATARFORGE_OT_check_rig(_RigOperator):
 
 
 class AVATARFORGE_OT_fix_rig_finding(_RigOperator):
-    """Apply the safe fix for this finding; it changes only the objects the finding names"""
+    """Apply the fix for this finding; it changes only the objects the finding names (a fix that changes the
+    skeleton asks first)"""
 
     bl_idname = "avatar_forge.fix_rig_finding"
     bl_label = "Fix"
 
     finding_id: StringProperty(name="Finding")  # type: ignore[valid-type]
 
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[OperatorReturn]:
+        structural = any(f.finding_id == self.finding_id and f.structural for f in rig_state(context).findings)
+        if structural:
+            message = "This fix changes the skeleton (see the finding). Apply it?"
+            return context.window_manager.invoke_confirm(self, event, message=message)  # type: ignore[union-attr,no-any-return]
+        return self.execute(context)
+
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         _leave_edit_mode(context)
         try:
             report = rig_check.fix_finding(self.finding_id, _armature(context), _target(context))
-        except (KeyError, rig_reader.ArmatureNotFoundError) as exc:
+        except (KeyError, rig_reader.ArmatureNotFoundError, rig_fixes.FixFailedError) as exc:
             self.report({"ERROR"}, str(exc).strip("'\""))
             return {"CANCELLED"}
         return self._done(context, report)
@@ -88,7 +96,7 @@ class AVATARFORGE_OT_fix_rig_all(_RigOperator):
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         _leave_edit_mode(context)
         try:
-            report = rig_check.check_rig(_armature(context), _target(context), fix=True)
+            report = rig_check.check_rig(_armature(context), _target(context), fix="safe")
         except rig_reader.ArmatureNotFoundError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -33,7 +33,8 @@ class AVATARFORGE_UL_rig_findings(bpy.types.UIList):
         row = layout.row(align=True)
         row.label(text=item.message, icon=SEVERITY_ICONS.get(item.severity, "DOT"))
         if item.fixable:
-            row.operator("avatar_forge.fix_rig_finding", text="Fix").finding_id = item.finding_id
+            text = "Fix…" if item.structural else "Fix"
+            row.operator("avatar_forge.fix_rig_finding", text=text).finding_id = item.finding_id
 
 
 class AVATARFORGE_PT_rig(AvatarPanel):

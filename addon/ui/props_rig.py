@@ -13,6 +13,7 @@ class AVATARFORGE_PG_rig_finding(bpy.types.PropertyGroup):
     severity: StringProperty()  # type: ignore[valid-type]
     message: StringProperty()  # type: ignore[valid-type]
     fixable: BoolProperty()  # type: ignore[valid-type]
+    structural: BoolProperty()  # type: ignore[valid-type]
     objects: StringProperty()  # type: ignore[valid-type]
 
 
@@ -35,6 +36,7 @@ class AVATARFORGE_PG_rig_check(bpy.types.PropertyGroup):
             item = self.findings.add()
             item.finding_id, item.severity, item.message = finding.id, finding.severity, finding.message
             item.fixable, item.objects = finding.fixable, ", ".join(finding.objects)
+            item.structural = finding.structural
 
 
 def rig_state(context: bpy.types.Context) -> AVATARFORGE_PG_rig_check:

@@ -60,3 +60,362 @@ def test_propose_keeps_what_is_set_and_uses_each_bone_once():
     assert proposal["leftHand"] == "Hand.R" and proposal["hips"] == "Hips"
     assert "rightHand" not in proposal
     assert len(set(proposal.values())) == len(proposal)
+
+
+# --- skeletons as third-party tools build them (positions from the demo rig, names and structure theirs) ---
+
+_REQUIRED_BODY = sorted(humanoid.REQUIRED_VRM1)
+
+
+def _table(rename, reparent=None, extra=(), deform=None) -> BoneTable:
+    """The demo skeleton with bones renamed (None drops a bone, its children move to its parent), parents
+    changed ({name: new parent or None}) and extra bones ((name, parent, head, tail)) added."""
+    demo = demo_rig.demo_bones()
+    names = {b.name: rename(b.name) for b in demo}
+    rows = []
+    for b in demo:
+        if names[b.name] is None:
+            continue
+        parent = b.parent
+        while parent is not None and names[parent] is None:
+            parent = next(d.parent for d in demo if d.name == parent)
+        rows.append([names[b.name], names[parent] if parent else None, b.head, b.tail])
+    rows += [list(e) for e in extra]
+    for row in rows:
+        if reparent and row[0] in reparent:
+            row[1] = reparent[row[0]]
+    ordered, placed = [], set()
+    while len(ordered) < len(rows):  # parents before children, as Blender lists bones
+        for row in rows:
+            if row[0] not in placed and (row[1] is None or row[1] in placed):
+                ordered.append(row)
+                placed.add(row[0])
+    index = {row[0]: i for i, row in enumerate(ordered)}
+    flags = np.array([True if deform is None else deform(row[0]) for row in ordered], dtype=bool)
+    return BoneTable(
+        [r[0] for r in ordered],
+        [index[r[1]] if r[1] else -1 for r in ordered],
+        np.array([r[2] for r in ordered], dtype=float),
+        np.array([r[3] for r in ordered], dtype=float),
+        flags,
+    )
+
+
+def _expected(rename, vrm_bones=None) -> dict[str, str]:
+    return {vrm: rename(name) for vrm, name in demo_rig.vrm_mapping().items() if vrm in (vrm_bones or [vrm])}
+
+
+def _game_rig(legs_under_root: bool) -> BoneTable:
+    """FBX2glTF-style game rig: `Root` at the feet above `Hips`, IK feet and pole targets under the root,
+    `_end` tips, no fingers."""
+
+    def rename(name):
+        return (
+            None
+            if name[:-2] in {f"{f}{n}" for f in ("Thumb", "Index", "Middle", "Ring", "Little") for n in (1, 2, 3)}
+            else name
+        )
+
+    extra = [("Root", None, (0, 0, 0), (0, 0.1, 0)), ("Head_end", "Head", (0, -0.01, 1.7), (0, -0.01, 1.8))]
+    for side, x in (("L", 0.1), ("R", -0.1)):
+        extra += [
+            (f"IKFoot.{side}", "Root", (x, 0.01, 0.09), (x, -0.1, 0.09)),
+            (f"PoleTarget{side}", "Root", (x, -0.5, 0.5), (x, -0.6, 0.5)),
+            (f"Thumb2.{side}_end", f"Hand.{side}", (x * 8, -0.05, 1.38), (x * 8.2, -0.05, 1.38)),
+        ]
+    reparent = {"Hips": "Root"}
+    if legs_under_root:
+        reparent |= {"UpperLeg.L": "Root", "UpperLeg.R": "Root"}
+    return _table(rename, reparent, extra)
+
+
+def test_ik_feet_pole_targets_and_tips_are_never_mapped():
+    result = bone_mapping.solve(_game_rig(legs_under_root=False))
+    expected = _expected(lambda n: n)
+    assert {v: n for v, n in result.mapping.items()} == {v: n for v, n in expected.items() if v in result.mapping}
+    assert result.mapping.keys() >= humanoid.REQUIRED_VRM0 and result.reasons == {}
+    assert not {"Root", "IKFoot.L", "PoleTargetL", "Head_end", "Thumb2.L_end"} & set(result.mapping.values())
+    assert sorted(result.auto) == sorted(result.mapping)
+
+
+def test_legs_hanging_from_the_root_are_reported_with_their_root_cause():
+    result = bone_mapping.solve(_game_rig(legs_under_root=True))
+    assert result.mapping["hips"] == "Hips" and result.mapping["spine"] == "Spine"
+    assert "leftUpperLeg" not in result.mapping and "leftLowerLeg" not in result.mapping
+    assert result.reasons == {
+        "leftUpperLeg": "'UpperLeg.L' hangs from 'Root', not from the hips bone 'Hips'",
+        "rightUpperLeg": "'UpperLeg.R' hangs from 'Root', not from the hips bone 'Hips'",
+    }
+
+
+def test_an_ik_foot_outside_the_leg_chain_is_named_as_such():
+    table = _table(lambda n: {"Foot.L": "IK_Foot.L"}.get(n, n), reparent={"IK_Foot.L": "Hips"})
+    result = bone_mapping.solve(table)
+    assert result.reasons == {
+        "leftFoot": "'IK_Foot.L' is an IK bone, outside the chain below leftLowerLeg 'LowerLeg.L'"
+    }
+
+
+def test_one_missing_hand_is_named_alone():
+    table = _table(
+        lambda n: (
+            None if n.endswith(".L") and n[:-2] in ("Hand", *(f"{f}{i}" for f in _FINGERS for i in (1, 2, 3))) else n
+        )
+    )
+    result = bone_mapping.solve(table)
+    assert result.reasons == {"leftHand": "no bone found under 'LowerArm.L'"}
+
+
+_SPOKEN = {
+    "Hips": "Hips",
+    "Spine": "Spine",
+    "Chest": "Chest",
+    "UpperChest": None,
+    "Neck": "Neck",
+    "Head": "Head",
+    "Shoulder": "{s} shoulder",
+    "UpperArm": "{s} arm",
+    "LowerArm": "{s} elbow",
+    "Hand": "{s} wrist",
+    "UpperLeg": "{s} leg",
+    "LowerLeg": "{s} knee",
+    "Foot": "{s} ankle",
+    "Toes": "{s} toe",
+    "Eye": "Eye_{s}",
+}
+
+
+def _spoken(name):
+    part, side = (name[:-2], name[-1]) if name[-2:] in (".L", ".R") else (name, "")
+    if part[-1].isdigit():
+        return None
+    word = {"L": "Left", "R": "Right", "": ""}[side]
+    pattern = _SPOKEN[part]
+    return None if pattern is None else pattern.format(s=word)
+
+
+def rigs_mixamo(name):
+    part, side = (name[:-2], name[-1]) if name[-2:] in (".L", ".R") else (name, "")
+    table = {
+        "Hips": "Hips",
+        "Spine": "Spine",
+        "Chest": "Spine1",
+        "UpperChest": "Spine2",
+        "Neck": "Neck",
+        "Head": "Head",
+        "Shoulder": "Shoulder",
+        "UpperArm": "Arm",
+        "LowerArm": "ForeArm",
+        "Hand": "Hand",
+        "UpperLeg": "UpLeg",
+        "LowerLeg": "Leg",
+        "Foot": "Foot",
+        "Toes": "ToeBase",
+        "Eye": "Eye",
+    }
+    if part[-1].isdigit():
+        return {"L": "Left", "R": "Right"}[side] + "Hand" + part[:-1].replace("Little", "Pinky") + part[-1]
+    return {"L": "Left", "R": "Right", "": ""}[side] + table[part]
+
+
+@pytest.mark.parametrize(
+    ("label", "rename", "expected"),
+    [
+        (
+            "spoken words (Left leg, Left knee, Left ankle, Left wrist)",
+            _spoken,
+            {
+                "leftUpperLeg": "Left leg",
+                "leftLowerLeg": "Left knee",
+                "leftFoot": "Left ankle",
+                "leftHand": "Left wrist",
+                "leftUpperArm": "Left arm",
+                "leftLowerArm": "Left elbow",
+                "chest": "Chest",
+                "spine": "Spine",
+            },
+        ),
+        (
+            "glued sides (UpperArmL)",
+            lambda n: n.replace(".", "") if "." in n else n,
+            {
+                "leftUpperArm": "UpperArmL",
+                "rightLowerLeg": "LowerLegR",
+                "leftHand": "HandL",
+                "leftIndexProximal": "Index1L",
+            },
+        ),
+        (
+            "Mixamo without its prefix",
+            rigs_mixamo,
+            {
+                "hips": "Hips",
+                "leftUpperLeg": "LeftUpLeg",
+                "leftLowerLeg": "LeftLeg",
+                "leftUpperArm": "LeftArm",
+                "leftLowerArm": "LeftForeArm",
+                "spine": "Spine",
+                "chest": "Spine1",
+                "upperChest": "Spine2",
+            },
+        ),
+    ],
+)
+def test_conventions_found_in_real_files(label, rename, expected):
+    result = bone_mapping.solve(_table(rename))
+    assert result.reasons == {}, label
+    assert {v: result.mapping.get(v) for v in expected} == expected, label
+
+
+def test_abdomen_torso_chest_body_above_hips_and_palm_hands():
+    def rename(name):
+        return {
+            "Spine": "Abdomen",
+            "Chest": "Torso",
+            "UpperChest": "Chest",
+            "Hand.L": "Palm.L",
+            "Hand.R": "Palm.R",
+        }.get(name, name)
+
+    extra = [("Body", None, (0, 0, 0.85), (0, 0, 0.9)), ("Fist.L", "Palm.L", (0.75, 0, 1.4), (0.8, 0, 1.4))]
+    result = bone_mapping.solve(_table(rename, {"Hips": "Body"}, extra))
+    assert result.reasons == {}
+    assert result.mapping["hips"] == "Hips" and result.mapping["spine"] == "Abdomen"
+    assert result.mapping["chest"] == "Chest" and result.mapping["leftHand"] == "Palm.L"
+    assert "Body" not in result.mapping.values() and "Torso" not in result.mapping.values()
+
+
+def _makehuman() -> BoneTable:
+    """MakeHuman's default skeleton: `root` at the pelvis, `pelvis.L` the hip joint, spine05 (lowest) up to
+    spine01, clavicle -> shoulder01 -> upperarm01 -> upperarm02 -> lowerarm01 -> lowerarm02 -> wrist."""
+    rows = [("root", None, (0, 0, 0.95), (0, 0, 1.0))]
+    z = 1.0
+    parent = "root"
+    for n in (5, 4, 3, 2, 1):
+        rows.append((f"spine0{n}", parent, (0, 0, z), (0, 0, z + 0.08)))
+        parent, z = f"spine0{n}", z + 0.08
+    rows += [
+        ("neck01", "spine01", (0, 0, 1.42), (0, 0, 1.46)),
+        ("neck02", "neck01", (0, 0, 1.46), (0, 0, 1.5)),
+        ("head", "neck02", (0, 0, 1.5), (0, 0, 1.7)),
+    ]
+    for s, x in (("L", 1), ("R", -1)):
+        chain = [
+            ("clavicle", 0.02, 0.12),
+            ("shoulder01", 0.12, 0.17),
+            ("upperarm01", 0.17, 0.3),
+            ("upperarm02", 0.3, 0.44),
+            ("lowerarm01", 0.44, 0.56),
+            ("lowerarm02", 0.56, 0.69),
+            ("wrist", 0.69, 0.75),
+        ]
+        parent = "spine01"
+        for name, a, b in chain:
+            rows.append((f"{name}.{s}", parent, (x * a, 0, 1.4), (x * b, 0, 1.4)))
+            parent = f"{name}.{s}"
+        for f in range(1, 6):
+            parent = f"wrist.{s}"
+            for seg in range(1, 4):
+                px = 0.75 + 0.03 * seg
+                rows.append((f"finger{f}-{seg}.{s}", parent, (x * px, 0.01 * f, 1.4), (x * (px + 0.03), 0.01 * f, 1.4)))
+                parent = f"finger{f}-{seg}.{s}"
+        legs = [
+            ("pelvis", (0, 0, 0.95), (0.1, 0, 0.92)),
+            ("upperleg01", (0.1, 0, 0.92), (0.1, 0, 0.7)),
+            ("upperleg02", (0.1, 0, 0.7), (0.1, 0, 0.5)),
+            ("lowerleg01", (0.1, 0, 0.5), (0.1, 0, 0.3)),
+            ("lowerleg02", (0.1, 0, 0.3), (0.1, 0, 0.09)),
+            ("foot", (0.1, 0, 0.09), (0.1, -0.1, 0.03)),
+            ("toe1-1", (0.1, -0.1, 0.03), (0.1, -0.15, 0.02)),
+        ]
+        parent = "root"
+        for name, h, t in legs:
+            rows.append((f"{name}.{s}", parent, (x * h[0], h[1], h[2]), (x * t[0], t[1], t[2])))
+            parent = f"{name}.{s}"
+    index = {r[0]: i for i, r in enumerate(rows)}
+    return BoneTable(
+        [r[0] for r in rows],
+        [index[r[1]] if r[1] else -1 for r in rows],
+        np.array([r[2] for r in rows], float),
+        np.array([r[3] for r in rows], float),
+        np.ones(len(rows), bool),
+    )
+
+
+def test_makehuman_default_skeleton():
+    result = bone_mapping.solve(_makehuman())
+    assert result.reasons == {}
+    expected = {
+        "hips": "root",
+        "spine": "spine05",
+        "neck": "neck01",
+        "head": "head",
+        "leftShoulder": "clavicle.L",
+        "leftUpperArm": "upperarm01.L",
+        "leftLowerArm": "lowerarm01.L",
+        "leftHand": "wrist.L",
+        "leftUpperLeg": "upperleg01.L",
+        "leftLowerLeg": "lowerleg01.L",
+        "leftFoot": "foot.L",
+        "leftThumbMetacarpal": "finger1-1.L",
+        "leftLittleDistal": "finger5-3.L",
+    }
+    assert {v: result.mapping.get(v) for v in expected} == expected
+    assert "pelvis.L" not in result.mapping.values()
+
+
+def test_rigify_deform_bones_only_with_its_pelvis_and_control_twins():
+    def rename(name):
+        return rigs_rigify(name)
+
+    table = _table(
+        rename,
+        extra=[
+            ("DEF-pelvis.L", "DEF-spine", (0, 0, 0.95), (0.1, -0.1, 0.9)),
+            ("hips", None, (0, 0, 0.92), (0, 0.1, 0.92)),
+            ("chest", "hips", (0, 0, 1.2), (0, 0, 1.3)),
+            ("MCH-thigh_ik.L", "hips", (0.1, 0, 0.92), (0.1, 0, 0.5)),
+        ],
+        deform=lambda n: n.startswith("DEF-"),
+    )
+    result = bone_mapping.solve(table)
+    assert result.reasons == {}
+    assert all(name.startswith("DEF-") for name in result.mapping.values()), result.mapping
+    assert result.mapping["hips"] == "DEF-spine" and result.mapping["spine"] == "DEF-spine.001"
+
+
+def rigs_rigify(name):
+    part, side = (name[:-2], name[-1]) if name[-2:] in (".L", ".R") else (name, "")
+    center = {
+        "Hips": "spine",
+        "Spine": "spine.001",
+        "Chest": "spine.002",
+        "UpperChest": "spine.003",
+        "Neck": "spine.004",
+        "Head": "spine.006",
+    }
+    if not side:
+        return "DEF-" + center[part]
+    sided = {
+        "Shoulder": "shoulder",
+        "UpperArm": "upper_arm",
+        "LowerArm": "forearm",
+        "Hand": "hand",
+        "UpperLeg": "thigh",
+        "LowerLeg": "shin",
+        "Foot": "foot",
+        "Toes": "toe",
+        "Eye": "eye",
+    }
+    if part[-1].isdigit():
+        finger = {"Thumb": "thumb", "Index": "f_index", "Middle": "f_middle", "Ring": "f_ring", "Little": "f_pinky"}
+        return f"DEF-{finger[part[:-1]]}.0{part[-1]}.{side}"
+    return f"DEF-{sided[part]}.{side}"
+
+
+def test_the_same_rig_maps_the_same_at_any_scale_and_every_run():
+    table = _game_rig(legs_under_root=False)
+    first = bone_mapping.solve(table)
+    scaled = BoneTable(table.names, table.parents, table.heads * 100, table.tails * 100, table.deform)
+    assert bone_mapping.solve(scaled).mapping == first.mapping
+    assert all(bone_mapping.solve(table).mapping == first.mapping for _ in range(5))

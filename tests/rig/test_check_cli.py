@@ -13,8 +13,9 @@ def test_the_demo_avatar_passes_with_the_documented_json(demo_blend):
     result = run_forge("check", "--blend", demo_blend, "--json")
     assert result.code == 0, result.stderr
     data = result.json()
-    assert set(data) == {"ok", "armature", "mapping", "findings", "stats", "seconds"}
+    assert set(data) == {"ok", "armature", "mapping", "auto_mapped", "fixes", "findings", "stats", "seconds"}
     assert data["ok"] is True and data["armature"] == "Avatar" and data["findings"] == []
+    assert data["auto_mapped"] == [] and data["fixes"] == []
     assert data["mapping"]["leftUpperArm"] == "UpperArm.L" and len(data["mapping"]) == 54
     assert set(data["stats"]) == {"vertices", "triangles", "materials", "bones", "textures", "max_texture_size",
                                   "shape_keys"}  # fmt: skip
@@ -55,13 +56,17 @@ def test_fix_repairs_and_saves_a_rig_imported_from_mixamo(blender, demo_blend, t
     blend = tmp_path / "imported.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True)
 
-    plain = run_forge("check", "--blend", blend)
-    assert plain.code == 1
-    assert "missing_required_bone" in plain.stdout and "not_grounded" in plain.stdout
+    # A rig in a known convention passes as it is: the check uses the mapping the export will use.
+    plain = run_forge("check", "--blend", blend, "--json")
+    assert plain.code == 0, plain.stderr
+    assert [f["id"] for f in plain.json()["findings"]] == ["not_grounded", "mapping_not_stored"]
+    assert plain.json()["mapping"] == rigs.expected_mapping("mixamo")
+    assert sorted(plain.json()["auto_mapped"]) == sorted(rigs.expected_mapping("mixamo"))
 
     fixed = run_forge("check", "--blend", blend, "--fix", "--json")
     assert fixed.code == 0, fixed.stderr
     assert fixed.json()["findings"] == [] and fixed.json()["mapping"] == rigs.expected_mapping("mixamo")
+    assert fixed.json()["auto_mapped"] == [] and len(fixed.json()["fixes"]) == 2
 
     again = run_forge("check", "--blend", blend, "--json")  # the fixes were saved into the file
     assert again.code == 0 and again.json()["mapping"]["leftUpperArm"] == "mixamorig:LeftArm"

@@ -53,51 +53,58 @@ def test_no_armature(empty_scene):
     assert report.ids() == ["no_armature"] and not report.ok and report.armature is None
 
 
-def test_multiple_armatures_names_them_all_and_checks_the_mapped_one(avatar):
+def test_multiple_armatures_names_the_rivals_and_checks_the_one_with_the_body(avatar):
     extra = bpy.data.objects.new("Prop", bpy.data.armatures.new("PropRig"))
     context.scene().collection.objects.link(extra)
+    # An armature that drives no geometry (a Rigify metarig, a widget rig) is no rival: nothing to say.
+    assert _ids() == []
+    bpy.ops.mesh.primitive_cube_add()
+    context.view_layer().objects.active.parent = extra
     report = rig_check.check_rig(None, WEB)
     assert report.ids() == ["multiple_armatures"] and report.armature == "Avatar"
     assert set(report.findings[0].objects) == {"Avatar", "Prop"}
     assert _ids(armature="Avatar") == []  # chosen explicitly: nothing to warn about
 
 
-def test_missing_required_bone_is_auto_mapped_back(avatar):
+def test_the_armature_that_carries_the_body_is_checked_not_the_one_with_a_mapping(avatar):
+    armature, _ = avatar
+    metarig = bpy.data.objects.new("metarig", armature.data.copy())
+    context.scene().collection.objects.link(metarig)
+    vrm_addon.map_humanoid(metarig, {"hips": "Hips"})
+    rigs.clear_mapping(armature)
+    report = rig_check.check_rig(None, WEB)
+    assert report.armature == "Avatar" and report.ok and report.ids() == ["mapping_not_stored"]
+
+
+def test_a_bone_cleared_by_hand_is_found_again_and_stored_by_its_fix(avatar):
     armature, _ = avatar
     armature.data.vrm_addon_extension.vrm1.humanoid.human_bones.left_hand.node.bone_uuid = ""
     report = rig_check.check_rig(None, WEB)
-    assert report.ids() == ["missing_required_bone"] and report.findings[0].fixable
-    assert "leftHand" in report.findings[0].message and "Hand.L" in report.findings[0].message
-    assert _fixed("missing_required_bone") == []
+    assert report.ok and report.ids() == ["mapping_not_stored"] and report.auto_mapped == ["leftHand"]
+    assert report.mapping["leftHand"] == "Hand.L" and "leftHand=Hand.L" in report.findings[0].message
+    assert _fixed("mapping_not_stored") == []
     assert vrm_addon.humanoid_mapping(armature)["leftHand"] == "Hand.L"
+
+
+def _delete_bone(armature, name):
+    """Removes a bone, its children hanging from its parent (as an artist's rig without it would)."""
+    context.view_layer().objects.active = armature
+    bpy.ops.object.mode_set(mode="EDIT")
+    bones = armature.data.edit_bones
+    bone = bones[name]
+    for child in bone.children:
+        child.parent = bone.parent
+    bones.remove(bone)
+    bpy.ops.object.mode_set(mode="OBJECT")
 
 
 def test_vrm0_targets_also_require_chest_and_neck(avatar):
     armature, _ = avatar
-    armature.data.vrm_addon_extension.vrm1.humanoid.human_bones.neck.node.bone_uuid = ""
-    armature.data.bones["Neck"].name = "Thing"  # a name no mapper knows, so no fix either
-    assert _ids() == []
+    _delete_bone(armature, "Neck")
+    assert rig_check.check_rig(None, WEB).ok  # VRM 1.0 needs no neck (its weights are left over: warnings)
     report = rig_check.check_rig(None, get_preset("vrm0-legacy"))
-    assert report.ids() == ["missing_required_bone"] and "neck" in report.findings[0].message
-
-
-def test_auto_map_never_overwrites_a_mapping_set_by_hand(avatar):
-    armature, _ = avatar
-    human_bones = armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
-    human_bones.left_hand.node.bone_uuid = ""
-    vrm_addon.map_humanoid(armature, {"leftToes": "Toes.R", "rightToes": ""})
-    rig_fixes.auto_map(armature)
-    mapping = vrm_addon.humanoid_mapping(armature)
-    assert mapping["leftHand"] == "Hand.L" and mapping["leftToes"] == "Toes.R"
-    assert "rightToes" not in mapping  # Toes.R is taken by hand; no bone is mapped twice
-
-
-def test_duplicate_mapping(avatar):
-    armature, _ = avatar
-    vrm_addon.map_humanoid(armature, {"jaw": "Eye.L"})
-    report = rig_check.check_rig(None, WEB)
-    assert report.ids() == ["duplicate_mapping"] and not report.findings[0].fixable
-    assert "Eye.L" in report.findings[0].message and "jaw" in report.findings[0].message
+    assert report.ids()[0] == "missing_required_bone"
+    assert "neck: no bone found under 'UpperChest'" in report.findings[0].message
 
 
 def test_bad_hierarchy_swapped_arm_bones(avatar):
@@ -109,9 +116,10 @@ def test_bad_hierarchy_swapped_arm_bones(avatar):
 
 def test_bad_hierarchy_upper_chest_needs_chest(avatar):
     armature, _ = avatar
-    armature.data.vrm_addon_extension.vrm1.humanoid.human_bones.chest.node.bone_uuid = ""
+    _delete_bone(armature, "Chest")
     report = rig_check.check_rig(None, WEB)
-    assert report.ids() == ["bad_hierarchy"] and "upperChest" in report.findings[0].message
+    assert report.errors()[0].id == "bad_hierarchy" and len(report.errors()) == 1
+    assert "upperChest ('UpperChest') needs chest mapped" in report.errors()[0].message
 
 
 def _edit(armature, change):
@@ -330,7 +338,7 @@ def test_fix_all_repairs_a_broken_import(blender, demo_blend):
     avatar.armature.scale = (1.5, 1.5, 1.5)
     avatar.body.modifiers.remove(avatar.body.modifiers["Armature"])
     before = rig_check.check_rig(None, WEB)
-    assert sorted(before.ids()) == ["missing_armature_modifier", "missing_required_bone", "not_grounded",
+    assert sorted(before.ids()) == ["mapping_not_stored", "missing_armature_modifier", "not_grounded",
                                     "unapplied_transforms"]  # fmt: skip
     after = rig_check.check_rig(None, WEB, fix=True)
     assert after.ok and after.findings == [], after.findings
