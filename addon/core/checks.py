@@ -253,10 +253,12 @@ def _placement(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str])
 
 
 def check_transforms(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
-    objects = [(armature.name, armature.transform), *((m.name, m.transform) for m in model.meshes)]
-    negative = [name for name, t in objects if min(t.scale) < 0.0]
+    everything = [(armature.name, armature.transform), *((m.name, m.transform) for m in model.meshes)]
+    negative = [name for name, t in everything if min(t.scale) < 0.0]
+    # A rigid part's own rotation and scale under its bone are part of its placement, not a skinning hazard.
+    meshes = [m for m in model.meshes if not is_rigid_part(m, armature)]
     unapplied: list[str] = []
-    for name, t in objects:
+    for name, t in [(armature.name, armature.transform), *((m.name, m.transform) for m in meshes)]:
         w = abs(t.rotation[0])
         rotated = 2.0 * math.degrees(math.acos(min(1.0, w))) > math.degrees(TRANSFORM_TOLERANCE)
         scaled = any(abs(abs(s) - 1.0) > TRANSFORM_TOLERANCE for s in t.scale)
@@ -277,7 +279,7 @@ def check_transforms(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
     if unapplied:
         names = [u.split(" (")[0] for u in unapplied]
         # Applying a parent's scale hands it to the children: they are applied with it.
-        children = [m.name for m in model.meshes if m.parent in names and m.name not in names]
+        children = [m.name for m in meshes if m.parent in names and m.name not in names]
         message = f"rotation or scale not applied on {_names(unapplied)}"
         if children:
             message += f"; applied together with the child meshes {_names(children)}"

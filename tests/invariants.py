@@ -1,0 +1,60 @@
+"""What a fix must not move: every vertex's world position and every bone's world rest position, taken in
+the rest pose. `snapshot()` before a fix, `moved(before, snapshot())` after: the largest move in metres.
+
+Needs bpy (import bpy before this module).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+Points = dict[str, np.ndarray]
+
+
+@dataclass
+class Snapshot:
+    vertices: Points  # object name -> (N, 3) world positions
+    bones: Points  # "armature/bone" -> (2, 3) world head and tail
+
+
+def snapshot() -> Snapshot:
+    """World positions in the rest pose of every mesh vertex (undeformed, shape-key basis) and bone end."""
+    posed = [a for a in bpy.data.armatures if a.pose_position != "REST"]
+    for data in posed:
+        data.pose_position = "REST"
+    bpy.context.view_layer.update()
+    try:
+        vertices: Points = {}
+        bones: Points = {}
+        for obj in bpy.context.scene.objects:
+            m = np.array(obj.matrix_world, dtype=np.float64)
+            if obj.type == "MESH":
+                co = np.empty(len(obj.data.vertices) * 3)
+                obj.data.vertices.foreach_get("co", co)
+                vertices[obj.name] = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+            elif obj.type == "ARMATURE":
+                for bone in obj.data.bones:
+                    ends = np.array([bone.head_local, bone.tail_local], dtype=np.float64)
+                    bones[f"{obj.name}/{bone.name}"] = ends @ m[:3, :3].T + m[:3, 3]
+        return Snapshot(vertices, bones)
+    finally:
+        for data in posed:
+            data.pose_position = "POSE"
+        bpy.context.view_layer.update()
+
+
+def moved(before: Snapshot, after: Snapshot, offset: np.ndarray | None = None) -> dict[str, float]:
+    """The largest world move of each object's vertices and of all bones, less a rigid `offset` applied
+    to the whole avatar (grounding). Objects must keep their vertex counts."""
+    shift = np.zeros(3) if offset is None else offset
+    out: dict[str, float] = {}
+    assert before.vertices.keys() == after.vertices.keys(), "objects came or went"
+    for name, points in before.vertices.items():
+        assert after.vertices[name].shape == points.shape, f"{name} changed its vertex count"
+        out[name] = float(np.abs(after.vertices[name] - points - shift).max(initial=0.0))
+    assert before.bones.keys() == after.bones.keys(), "bones came or went"
+    out["bones"] = max((float(np.abs(after.bones[k] - v - shift).max()) for k, v in before.bones.items()), default=0.0)
+    return out

@@ -1,0 +1,164 @@
+"""Rigs as other tools export them, fixed without damage: every vertex and bone stays where it was in the
+rest pose (tests/invariants.py), every instance of a finding is fixed in one run, rigid parts stay rigid,
+and a skeleton that is not a VRM humanoid is restructured only when asked for."""
+
+from __future__ import annotations
+
+import bpy
+import mathutils
+import pytest
+
+from addon.blender import context, rig_check
+from addon.core.presets import get_preset
+from tests import invariants, rigs
+
+WEB = get_preset("companions-web")
+TOLERANCE = 1e-5  # metres
+
+
+@pytest.fixture
+def avatar(blender, demo_blend):
+    bpy.ops.wm.open_mainfile(filepath=str(demo_blend))
+    return bpy.data.objects["Avatar"], bpy.data.objects["AvatarBody"]
+
+
+def _edit(armature, change):
+    context.view_layer().objects.active = armature
+    bpy.ops.object.mode_set(mode="EDIT")
+    change(armature.data.edit_bones)
+    bpy.ops.object.mode_set(mode="OBJECT")
+
+
+def _parent_to_bone(obj, armature, bone):
+    world = obj.matrix_world.copy()
+    obj.parent, obj.parent_type, obj.parent_bone = armature, "BONE", bone
+    obj.matrix_world = world
+
+
+def _plate(name, location, mesh=None):
+    """A small box: a robot's plate, or a helmet. With `mesh`, it shares that mesh datablock."""
+    if mesh is None:
+        bpy.ops.mesh.primitive_cube_add(size=0.08, location=location)
+        obj = context.view_layer().objects.active
+    else:
+        obj = bpy.data.objects.new(name, mesh)
+        context.scene().collection.objects.link(obj)
+        obj.location = location
+    obj.name = name
+    context.view_layer().update()
+    return obj
+
+
+def _in_centimetres_at_scale_100(armature, body):
+    """The armature object scaled 100 over bones and skin in centimetres/100, as FBX2glTF writes them."""
+
+    def shrink(bones):
+        for bone in bones:
+            bone.head, bone.tail = bone.head * 0.01, bone.tail * 0.01
+
+    _edit(armature, shrink)
+    armature.scale = (100.0, 100.0, 100.0)
+    body.data.transform(mathutils.Matrix.Scale(0.01, 4), shape_keys=True)
+    context.view_layer().update()
+
+
+def test_scale_100_with_bone_parented_parts_sharing_a_mesh_is_applied_without_moving_anything(avatar):
+    armature, body = avatar
+    _in_centimetres_at_scale_100(armature, body)
+    helmet = _plate("Helmet", (0.0, 0.0, 1.62))
+    gauntlet = _plate("Gauntlet", (0.7, 0.0, 1.4), mesh=helmet.data)  # one mesh datablock, two parts
+    _parent_to_bone(helmet, armature, "Head")
+    _parent_to_bone(gauntlet, armature, "Hand.L")
+    context.view_layer().update()
+    before = invariants.snapshot()
+
+    report = rig_check.check_rig(None, WEB)
+    assert "unapplied_transforms" in report.ids() and "missing_armature_modifier" not in report.ids()
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+
+    assert fixed.ok and "unapplied_transforms" not in fixed.ids() and "fix_failed" not in fixed.ids(), fixed.findings
+    assert tuple(armature.scale) == pytest.approx((1, 1, 1)) and tuple(body.scale) == pytest.approx((1, 1, 1))
+    assert max(invariants.moved(before, invariants.snapshot()).values()) < TOLERANCE
+    assert helmet.parent_bone == "Head" and gauntlet.parent_bone == "Hand.L"
+    assert not [m for o in (helmet, gauntlet) for m in o.modifiers]  # rigid parts stay rigid
+
+
+def test_rigid_parts_are_valid_vrm_parts_counted_in_the_budget(avatar):
+    armature, body = avatar
+    plates = [_plate(f"Plate{i}", (0.0, -0.1, 1.0 + 0.1 * i)) for i in range(3)]
+    for plate in plates:
+        _parent_to_bone(plate, armature, "Spine")
+    report = rig_check.check_rig(None, WEB)
+    assert report.ok and report.findings == [], report.findings
+    assert report.stats["vertices"] == len(body.data.vertices) + 3 * 8
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert fixed.fixes == [] and not [m for p in plates for m in p.modifiers]
+
+
+def test_every_instance_of_a_finding_is_fixed_in_one_run(avatar):
+    armature, body = avatar
+    parts = []
+    for i in range(3):
+        part = body.copy()
+        part.data = body.data.copy()
+        part.name = f"Part{i}"
+        part.modifiers.remove(part.modifiers["Armature"])
+        context.scene().collection.objects.link(part)
+        parts.append(part)
+    report = rig_check.check_rig(None, WEB)
+    assert report.ids().count("missing_armature_modifier") == 3
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "missing_armature_modifier" not in fixed.ids()
+    assert all(p.modifiers[0].object == armature for p in parts)
+    assert len(fixed.fixes) == 3 and all("added an Armature modifier" in line for line in fixed.fixes)
+
+
+def test_meshes_sharing_mesh_data_are_fixed_without_a_traceback(avatar):
+    armature, body = avatar
+    twin = bpy.data.objects.new("BodyTwin", body.data)  # the same mesh datablock
+    context.scene().collection.objects.link(twin)
+    twin.parent = armature
+    twin.modifiers.new("Armature", "ARMATURE").object = armature
+    twin.scale = (1.0, 1.0, 1.0)
+    body.scale = (2.0, 2.0, 2.0)
+    body.location.z = 0.0
+    context.view_layer().update()
+    before = invariants.snapshot()
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "fix_failed" not in fixed.ids() and "unapplied_transforms" not in fixed.ids(), fixed.findings
+    after = invariants.snapshot()
+    moves = invariants.moved(before, after, offset=after.vertices["BodyTwin"][0] - before.vertices["BodyTwin"][0])
+    assert moves["AvatarBody"] < TOLERANCE and moves["BodyTwin"] < TOLERANCE
+
+
+def _legs_from_root(armature):
+    def change(bones):
+        root = bones.new("Root")
+        root.head, root.tail = (0, 0, 0), (0, 0.1, 0)
+        bones["Hips"].parent = root
+        for side in ("L", "R"):
+            bones[f"UpperLeg.{side}"].use_connect = False
+            bones[f"UpperLeg.{side}"].parent = root
+
+    _edit(armature, change)
+    rigs.clear_mapping(armature)
+
+
+def test_legs_hanging_from_the_root_are_refused_with_the_cause_and_restructured_only_when_asked(avatar):
+    armature, _ = avatar
+    _legs_from_root(armature)
+    report = rig_check.check_rig(None, WEB)
+    missing = next(f for f in report.findings if f.id == "missing_required_bone")
+    assert "leftUpperLeg: 'UpperLeg.L' hangs from 'Root', not from the hips bone 'Hips'" in missing.message
+    assert missing.fix == "structural" and "reparent 'UpperLeg.L' under 'Hips'" in missing.message
+
+    safe = rig_check.check_rig(None, WEB, fix="safe")
+    assert "missing_required_bone" in safe.ids() and armature.data.bones["UpperLeg.L"].parent.name == "Root"
+
+    before = invariants.snapshot()
+    fixed = rig_check.check_rig(None, WEB, fix="all")
+    assert fixed.ok, fixed.findings
+    assert armature.data.bones["UpperLeg.L"].parent.name == "Hips"
+    assert fixed.mapping["leftUpperLeg"] == "UpperLeg.L" and fixed.mapping["hips"] == "Hips"
+    assert max(invariants.moved(before, invariants.snapshot()).values()) < 1e-6
+    assert any("reparented 'UpperLeg.L' under 'Hips'" in line for line in fixed.fixes)
