@@ -11,7 +11,7 @@ import bpy
 import numpy as np
 import pytest
 
-from addon.blender import context, rig_check, rig_fixes, vrm_addon
+from addon.blender import context, rig_check, vrm_addon
 from addon.core.presets import get_preset
 from tests import rigs
 
