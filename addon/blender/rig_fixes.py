@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 import bpy
+import mathutils
 import numpy as np
 
 from ..core import checks, skinning, weight_fixes
@@ -23,6 +24,8 @@ from . import context, rig_reader, vrm_addon
 FIX_ORDER: tuple[str, ...] = (
     "mapping_not_stored",
     "missing_required_bone",
+    "rest_pose_not_upright",
+    "wrong_units",
     "missing_armature_modifier",
     "unapplied_transforms",
     "too_many_influences",
@@ -215,6 +218,86 @@ def ground(armature: bpy.types.Object) -> str:
     return f"moved '{armature.name}' and its meshes {-low:+.3f} m onto the ground"
 
 
+def scale_avatar(armature: bpy.types.Object, factor: float) -> str:
+    """Scales the avatar (armature and its meshes as one) about the world origin; the scale is then applied
+    by the unapplied_transforms fix, so only units change, never the shape."""
+    scale = mathutils.Matrix.Scale(factor, 4)
+    movers = [armature, *(o for o in rig_reader.avatar_meshes(armature) if not rig_reader.descends_from(o, armature))]
+    for obj in movers:
+        if obj.parent is None or obj.parent not in movers:
+            obj.matrix_world = scale @ obj.matrix_world
+    context.view_layer().update()
+    return f"scaled '{armature.name}' and its meshes by {factor:g} to a person's size"
+
+
+def _scale_to_metres(finding: Finding, armature: bpy.types.Object) -> str:
+    model = rig_reader.read_rig(armature.name)
+    assert model.armature is not None
+    extent = checks.avatar_extent(model, model.armature)
+    factor = checks.units_factor(extent) if extent else None
+    if factor is None:
+        raise FixFailedError(f"no power of ten brings '{armature.name}' to a person's size")
+    return scale_avatar(armature, factor)
+
+
+def _deformed(mesh: bpy.types.Object, armature: bpy.types.Object) -> list[np.ndarray]:
+    """The mesh's basis and each shape key (alone, at full strength) as the armature deforms them now, in
+    the mesh's own space; FixFailedError when a modifier before the armature changes the vertices."""
+    data = mesh.data
+    assert isinstance(data, bpy.types.Mesh)
+    keys = data.shape_keys.key_blocks if data.shape_keys is not None else []
+    hidden = [m for m in mesh.modifiers if not (m.type == "ARMATURE" and getattr(m, "object", None) == armature)]
+    shown = {m.name: m.show_viewport for m in hidden}
+    only, active = mesh.show_only_shape_key, mesh.active_shape_key_index
+    out: list[np.ndarray] = []
+    try:
+        for m in hidden:
+            m.show_viewport = False
+        mesh.show_only_shape_key = True
+        for k in range(max(1, len(keys))):
+            mesh.active_shape_key_index = k
+            evaluated = mesh.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+            assert isinstance(evaluated, bpy.types.Mesh)
+            if len(evaluated.vertices) != len(data.vertices):
+                raise FixFailedError(f"'{mesh.name}' changes its vertices before it is deformed")
+            co = np.empty(len(evaluated.vertices) * 3)
+            evaluated.vertices.foreach_get("co", co)
+            out.append(co)
+    finally:
+        for m in hidden:
+            m.show_viewport = shown[m.name]
+        mesh.show_only_shape_key, mesh.active_shape_key_index = only, active
+    return out
+
+
+def apply_pose_as_rest(armature: bpy.types.Object) -> str:
+    """Makes the current pose the rest pose: each skinned mesh (basis and every shape key) takes the shape
+    the pose gives it, then the armature's rest takes the pose, so the avatar looks as it did."""
+    skinned = [o for o in rig_reader.avatar_meshes(armature) if rig_reader.deformed_by(o, armature)]
+    shapes = {o.name: _deformed(o, armature) for o in skinned}  # all read before anything is written
+    for obj in skinned:
+        data = obj.data
+        assert isinstance(data, bpy.types.Mesh)
+        found = shapes[obj.name]
+        data.vertices.foreach_set("co", found[0])
+        if data.shape_keys is not None:
+            for key, co in zip(data.shape_keys.key_blocks, found, strict=True):
+                key.data.foreach_set("co", co)
+        data.update()
+    view_layer = context.view_layer()
+    active = view_layer.objects.active
+    view_layer.objects.active = armature
+    bpy.ops.object.mode_set(mode="POSE")
+    try:
+        bpy.ops.pose.armature_apply(selected=False)
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+        view_layer.objects.active = active
+    view_layer.update()
+    names = ", ".join(o.name for o in skinned) or "no mesh"
+    return f"applied the current pose of '{armature.name}' as its rest pose ({names} and their shape keys follow)"
+
+
 def _per_mesh(
     fix: Callable[[bpy.types.Object, bpy.types.Object], str],
 ) -> Callable[[Finding, bpy.types.Object], str]:
@@ -239,6 +322,8 @@ def _store_mapping(_finding: Finding, armature: bpy.types.Object) -> str:
 FIXES: dict[str, Callable[[Finding, bpy.types.Object], str]] = {
     "mapping_not_stored": _store_mapping,
     "missing_required_bone": _restructure,
+    "rest_pose_not_upright": lambda _finding, armature: apply_pose_as_rest(armature),
+    "wrong_units": _scale_to_metres,
     "missing_armature_modifier": _per_mesh(add_armature_modifier),
     "unapplied_transforms": lambda finding, _armature: apply_transforms(list(map(_object, finding.objects))),
     "too_many_influences": _per_mesh(limit_influences),

@@ -36,7 +36,7 @@ def drives(armature: bpy.types.Object) -> int:
     return sum(
         len(o.data.vertices)  # type: ignore[union-attr]
         for o in context.scene().objects
-        if o.type == "MESH" and (_deformed_by(o, armature) or descends_from(o, armature))
+        if o.type == "MESH" and (deformed_by(o, armature) or descends_from(o, armature))
     )
 
 
@@ -101,7 +101,12 @@ def addon_suggestion(armature: bpy.types.Object) -> dict[str, str]:
 
 def armature_info(armature: bpy.types.Object) -> ArmatureInfo:
     mapping = vrm_addon.humanoid_mapping(armature) if vrm_addon.is_enabled() else {}
-    return ArmatureInfo(armature.name, transform_of(armature), bone_table(armature), mapping)
+    bones = bone_table(armature)
+    pose = armature.pose
+    posed = np.array([pose.bones[n].head for n in bones.names], dtype=np.float64) if pose is not None else None
+    return ArmatureInfo(
+        armature.name, transform_of(armature), bones, mapping, posed.reshape(-1, 3) if posed is not None else None
+    )
 
 
 def dense_weights(mesh: bpy.types.Mesh, group_names: list[str]) -> npt.NDArray[np.float32]:
@@ -160,7 +165,7 @@ def _store_groups(tree: bpy.types.NodeTree, group_names: list[str]) -> None:
     links.new(geometry, output.inputs[0])
 
 
-def _deformed_by(obj: bpy.types.Object, armature: bpy.types.Object) -> bool:
+def deformed_by(obj: bpy.types.Object, armature: bpy.types.Object) -> bool:
     return any(m.type == "ARMATURE" and m.object == armature for m in obj.modifiers)  # type: ignore[attr-defined]
 
 
@@ -175,7 +180,7 @@ def descends_from(obj: bpy.types.Object, ancestor: bpy.types.Object) -> bool:
 
 def belongs_to(obj: bpy.types.Object, armature: bpy.types.Object, bone_names: set[str]) -> bool:
     """A mesh is part of the avatar when the armature deforms it, is its ancestor, or names its groups."""
-    if _deformed_by(obj, armature) or descends_from(obj, armature):
+    if deformed_by(obj, armature) or descends_from(obj, armature):
         return True
     deformed_by_other = any(m.type == "ARMATURE" and m.object is not None for m in obj.modifiers)  # type: ignore[attr-defined]
     return not deformed_by_other and any(g.name in bone_names for g in obj.vertex_groups)

@@ -23,6 +23,8 @@ FIXABLE: frozenset[str] = frozenset(
     {
         "mapping_not_stored",
         "missing_required_bone",
+        "rest_pose_not_upright",
+        "wrong_units",
         "not_grounded",
         "unapplied_transforms",
         "unweighted_vertices",
@@ -32,6 +34,9 @@ FIXABLE: frozenset[str] = frozenset(
     }
 )
 T_POSE_TOLERANCE_DEG = 15.0
+UPRIGHT_TOLERANCE_DEG = 45.0
+PERSON_SIZE = (0.3, 3.0)  # metres: an avatar's largest extent (its height, or its arm span in a T-pose)
+GROUND_SHARE = 0.1  # grounding further than this share of the avatar's size says so
 FACING_TOLERANCE_DEG = 45.0
 GROUND_TOLERANCE = 0.005  # metres
 CENTER_TOLERANCE = 0.05  # metres
@@ -230,14 +235,11 @@ def _placement(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str])
     findings: list[Finding] = []
     low = lowest_point(model, armature, mapping)
     if low is not None and abs(low) > GROUND_TOLERANCE:
-        findings.append(
-            _finding(
-                "not_grounded",
-                "warning",
-                f"the lowest point of '{armature.name}' and its meshes is at z={low:.3f} m, not on the ground (z=0)",
-                (armature.name, *(m.name for m in model.meshes)),
-            )
-        )
+        message = f"the lowest point of '{armature.name}' and its meshes is at z={low:.3f} m, not on the ground (z=0)"
+        size = avatar_extent(model, armature)
+        if size and abs(low) > GROUND_SHARE * size:
+            message += f"; grounding moves it {abs(low) / size:.0%} of its size: check its units and origin first"
+        findings.append(_finding("not_grounded", "warning", message, (armature.name, *(m.name for m in model.meshes))))
     if "hips" in mapping:
         head, _ = _bone_world(armature, mapping["hips"])
         if math.hypot(float(head[0]), float(head[1])) > CENTER_TOLERANCE:
@@ -250,6 +252,69 @@ def _placement(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str])
                 )
             )
     return findings
+
+
+def avatar_extent(model: RigModel, armature: ArmatureInfo) -> float | None:
+    """The avatar's largest world extent in metres: its meshes' bounding box, else its bones'."""
+    clouds = [m.transform.to_world(m.positions) for m in model.meshes if len(m.positions)]
+    if not clouds and len(armature.bones):
+        clouds = [armature.transform.to_world(np.concatenate([armature.bones.heads, armature.bones.tails]))]
+    if not clouds:
+        return None
+    points = np.concatenate(clouds)
+    return float((points.max(axis=0) - points.min(axis=0)).max())
+
+
+def units_factor(extent: float) -> float | None:
+    """The power of ten that brings an avatar this big to a person's size (nearest 1.7 m), or None."""
+    low, high = PERSON_SIZE
+    if extent <= 0.0 or low <= extent <= high:
+        return None
+    fits = [10.0**k for k in range(-4, 5) if k and low <= extent * 10.0**k <= high]
+    return min(fits, key=lambda f: abs(math.log10(extent * f / 1.7)), default=None)
+
+
+def check_units(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
+    """An avatar far outside a person's size was authored in other units (centimetres, say)."""
+    extent = avatar_extent(model, armature)
+    low, high = PERSON_SIZE
+    if extent is None or extent <= 0.0 or low <= extent <= high:
+        return []
+    factor = units_factor(extent)
+    message = f"'{armature.name}' is {extent:.3g} m tall or wide, not a person's size ({low:g} to {high:g} m)"
+    if factor is not None:
+        message += f": authored in other units; the fix scales it by {factor:g} about the origin, shape unchanged"
+    objects = (armature.name, *(m.name for m in model.meshes))
+    return [Finding("wrong_units", "error", message, factor is not None, objects)]
+
+
+def _up_angle(bottom: FloatArray, top: FloatArray) -> float:
+    d = top - bottom
+    length = float(np.linalg.norm(d))
+    return 0.0 if length < 1e-12 else math.degrees(math.acos(max(-1.0, min(1.0, float(d[2]) / length))))
+
+
+def check_upright(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
+    """The rest pose must stand: hips below the head along +Z. A figure lying in its rest pose but standing
+    in its current pose can have that pose applied as its rest pose (a structural fix)."""
+    if "hips" not in mapping or "head" not in mapping:
+        return []
+    hips, head = armature.bones.index[mapping["hips"]], armature.bones.index[mapping["head"]]
+    to_world = armature.transform.to_world
+    rest = _up_angle(*to_world(armature.bones.heads[[hips, head]]))
+    if rest <= UPRIGHT_TOLERANCE_DEG:
+        return []
+    message = f"the rest pose of '{armature.name}' does not stand upright: hips to head is {rest:.0f}° from +Z"
+    posed = armature.posed_heads
+    standing = posed is not None and _up_angle(*to_world(posed[[hips, head]])) <= UPRIGHT_TOLERANCE_DEG
+    if standing:
+        message += (
+            "; its current pose stands: the fix applies the current pose as the rest pose "
+            "(meshes and shape keys follow)"
+        )
+    else:
+        message += "; its current pose does not stand either, so no fix can make it upright"
+    return [Finding("rest_pose_not_upright", "error", message, standing, (armature.name,), structural=True)]
 
 
 def check_transforms(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
@@ -494,6 +559,8 @@ def run_checks(model: RigModel, preset: Preset | None = None) -> CheckReport:
     mapping = solved.mapping
     steps: list[Callable[[], list[Finding]]] = [
         lambda: check_mapping(armature, spec, solved),
+        lambda: check_units(model, armature),
+        lambda: check_upright(armature, mapping),
         lambda: check_pose(model, armature, mapping),
         lambda: check_transforms(model, armature),
         lambda: check_skinning(model, armature),

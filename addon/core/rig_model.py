@@ -87,6 +87,7 @@ class ArmatureInfo:
     transform: Transform
     bones: BoneTable
     mapping: dict[str, str]  # what the VRM Add-on holds now: VRM bone -> Blender bone name (may name no bone)
+    posed_heads: FloatArray | None = None  # (B, 3) bone heads in the current pose, armature space
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bpy
 import mathutils
+import numpy as np
 import pytest
 
 from addon.blender import context, rig_check
@@ -30,9 +31,12 @@ def _edit(armature, change):
 
 
 def _parent_to_bone(obj, armature, bone):
-    world = obj.matrix_world.copy()
+    """Parents like Ctrl+P > Bone: the part keeps its place (a bone parent sits at the bone's tail)."""
+    pose_bone = armature.pose.bones[bone]
+    tail = mathutils.Matrix.Translation((0.0, pose_bone.length, 0.0))
     obj.parent, obj.parent_type, obj.parent_bone = armature, "BONE", bone
-    obj.matrix_world = world
+    obj.matrix_parent_inverse = (armature.matrix_world @ pose_bone.matrix @ tail).inverted()
+    context.view_layer().update()
 
 
 def _plate(name, location, mesh=None):
@@ -52,11 +56,8 @@ def _plate(name, location, mesh=None):
 def _in_centimetres_at_scale_100(armature, body):
     """The armature object scaled 100 over bones and skin in centimetres/100, as FBX2glTF writes them."""
 
-    def shrink(bones):
-        for bone in bones:
-            bone.head, bone.tail = bone.head * 0.01, bone.tail * 0.01
-
-    _edit(armature, shrink)
+    armature.data.transform(mathutils.Matrix.Scale(0.01, 4))
+    armature.update_tag(refresh={"DATA"})  # the pose is rebuilt from the new rest on the next update
     armature.scale = (100.0, 100.0, 100.0)
     body.data.transform(mathutils.Matrix.Scale(0.01, 4), shape_keys=True)
     context.view_layer().update()
@@ -120,7 +121,7 @@ def test_meshes_sharing_mesh_data_are_fixed_without_a_traceback(avatar):
     twin.parent = armature
     twin.modifiers.new("Armature", "ARMATURE").object = armature
     twin.scale = (1.0, 1.0, 1.0)
-    body.scale = (2.0, 2.0, 2.0)
+    body.scale = (1.5, 1.5, 1.5)
     body.location.z = 0.0
     context.view_layer().update()
     before = invariants.snapshot()
@@ -162,3 +163,91 @@ def test_legs_hanging_from_the_root_are_refused_with_the_cause_and_restructured_
     assert fixed.mapping["leftUpperLeg"] == "UpperLeg.L" and fixed.mapping["hips"] == "Hips"
     assert max(invariants.moved(before, invariants.snapshot()).values()) < 1e-6
     assert any("reparented 'UpperLeg.L' under 'Hips'" in line for line in fixed.fixes)
+
+
+def _apply_all(objects):
+    for obj in objects:
+        for other in context.view_layer().objects:
+            other.select_set(False)
+        obj.select_set(True)
+        context.view_layer().objects.active = obj
+        bpy.ops.object.transform_apply(location=False, rotation=True, scale=True)
+
+
+def test_an_avatar_authored_in_centimetres_is_scaled_to_metres_and_grounded(avatar):
+    armature, body = avatar
+    armature.scale = (100.0, 100.0, 100.0)
+    context.view_layer().update()
+    _apply_all([armature, body])  # as a glTF in centimetres arrives: 172 m tall, scale 1
+    armature.location.z = -40.0
+    context.view_layer().update()
+    before = invariants.snapshot()
+    report = rig_check.check_rig(None, WEB)
+    units = next(f for f in report.findings if f.id == "wrong_units")
+    assert units.severity == "error" and units.fix == "safe" and "by 0.01" in units.message
+    grounding = next(f for f in report.findings if f.id == "not_grounded")
+    assert "of its size: check its units and origin first" in grounding.message
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert fixed.ok and "wrong_units" not in fixed.ids() and "not_grounded" not in fixed.ids(), fixed.findings
+    after = invariants.snapshot()
+    body_after, body_before = after.vertices["AvatarBody"], before.vertices["AvatarBody"] * 0.01
+    offset = body_after - body_before
+    assert abs(offset - offset[0]).max() < TOLERANCE  # scaled by 0.01 and moved as one: shape unchanged
+    assert body_after[:, 2].min() == pytest.approx(0.0, abs=1e-4)
+    assert 1.5 < body_after[:, 2].max() < 1.9  # a person's height, on the ground
+    assert fixed.fixes[0].startswith("scaled 'Avatar' and its meshes by 0.01")
+
+
+def _posed_world(obj):
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+    co = [obj.matrix_world @ v.co for v in evaluated.vertices]
+    return [tuple(c) for c in co]
+
+
+def _lying_in_rest_standing_in_pose(armature, body):
+    """MakeHuman through Blender's FBX importer: the rest pose lies flat, the upright figure is only posed."""
+    lie = mathutils.Matrix.Rotation(-1.5707963, 4, "X")
+    context.view_layer().objects.active = armature
+    bpy.ops.object.mode_set(mode="EDIT")
+    armature.data.edit_bones[0].parent = None
+    armature.data.transform(lie)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    body.data.transform(lie, shape_keys=True)
+    hips = armature.pose.bones["Hips"]
+    pivot = armature.data.bones["Hips"].head_local.copy()
+    stand = mathutils.Matrix.Translation(pivot) @ lie.inverted() @ mathutils.Matrix.Translation(-pivot)
+    hips.matrix = stand @ hips.matrix
+    context.view_layer().update()
+
+
+def test_a_rest_pose_lying_flat_gets_its_standing_pose_applied_only_when_asked(avatar):
+    armature, body = avatar
+    _lying_in_rest_standing_in_pose(armature, body)
+    keys = body.data.shape_keys.key_blocks
+    delta_before = max((keys["aa"].data[i].co - keys[0].data[i].co).length for i in range(len(keys[0].data)))
+    looks = _posed_world(body)
+    report = rig_check.check_rig(None, WEB)
+    upright = next(f for f in report.findings if f.id == "rest_pose_not_upright")
+    assert upright.fix == "structural" and "its current pose stands" in upright.message
+    assert "rest_pose_not_upright" in rig_check.check_rig(None, WEB, fix="safe").ids()
+
+    fixed = rig_check.check_rig(None, WEB, fix="all")
+    assert "rest_pose_not_upright" not in fixed.ids() and "fix_failed" not in fixed.ids(), fixed.findings
+    rest = invariants.snapshot().vertices["AvatarBody"]
+    shift = rest - np.array(looks)  # the new rest pose is the old look, grounded afterwards (one offset)
+    assert abs(shift - shift[0]).max() < 1e-4 and abs(shift[0][:2]).max() < 1e-6
+    keys = body.data.shape_keys.key_blocks
+    assert len(keys) == 14
+    delta_after = max((keys["aa"].data[i].co - keys[0].data[i].co).length for i in range(len(keys[0].data)))
+    assert delta_after == pytest.approx(delta_before, rel=1e-4)
+
+
+def test_a_figure_lying_in_both_rest_and_pose_is_refused_with_the_reason(avatar):
+    armature, body = avatar
+    _lying_in_rest_standing_in_pose(armature, body)
+    armature.pose.bones["Hips"].matrix_basis = mathutils.Matrix.Identity(4)
+    context.view_layer().update()
+    report = rig_check.check_rig(None, WEB, fix="all")
+    upright = next(f for f in report.findings if f.id == "rest_pose_not_upright")
+    assert not upright.fixable and "does not stand either" in upright.message
