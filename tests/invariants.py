@@ -7,11 +7,12 @@ Needs bpy (import bpy before this module).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import bpy
 import numpy as np
 
-Points = dict[str, np.ndarray]
+Points = dict[str, Any]  # name -> numpy array of world positions
 
 
 @dataclass
@@ -25,11 +26,13 @@ def snapshot() -> Snapshot:
     posed = [a for a in bpy.data.armatures if a.pose_position != "REST"]
     for data in posed:
         data.pose_position = "REST"
-    bpy.context.view_layer.update()
+    view_layer: Any = bpy.context.view_layer
+    view_layer.update()
     try:
         vertices: Points = {}
         bones: Points = {}
-        for obj in bpy.context.scene.objects:
+        scene: Any = bpy.context.scene
+        for obj in scene.objects:
             m = np.array(obj.matrix_world, dtype=np.float64)
             if obj.type == "MESH":
                 co = np.empty(len(obj.data.vertices) * 3)
@@ -43,10 +46,10 @@ def snapshot() -> Snapshot:
     finally:
         for data in posed:
             data.pose_position = "POSE"
-        bpy.context.view_layer.update()
+        view_layer.update()
 
 
-def moved(before: Snapshot, after: Snapshot, offset: np.ndarray | None = None) -> dict[str, float]:
+def moved(before: Snapshot, after: Snapshot, offset: Any = None) -> dict[str, float]:
     """The largest world move of each object's vertices and of all bones, less a rigid `offset` applied
     to the whole avatar (grounding). Objects must keep their vertex counts."""
     shift = np.zeros(3) if offset is None else offset

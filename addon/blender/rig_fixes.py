@@ -240,21 +240,21 @@ def _scale_to_metres(finding: Finding, armature: bpy.types.Object) -> str:
     return scale_avatar(armature, factor)
 
 
-def _deformed(mesh: bpy.types.Object, armature: bpy.types.Object) -> list[np.ndarray]:
+def _deformed(mesh: bpy.types.Object, armature: bpy.types.Object) -> list[FloatArray]:
     """The mesh's basis and each shape key (alone, at full strength) as the armature deforms them now, in
     the mesh's own space; FixFailedError when a modifier before the armature changes the vertices."""
     data = mesh.data
     assert isinstance(data, bpy.types.Mesh)
-    keys = data.shape_keys.key_blocks if data.shape_keys is not None else []
+    keys = len(data.shape_keys.key_blocks) if data.shape_keys is not None else 0
     hidden = [m for m in mesh.modifiers if not (m.type == "ARMATURE" and getattr(m, "object", None) == armature)]
     shown = {m.name: m.show_viewport for m in hidden}
     only, active = mesh.show_only_shape_key, mesh.active_shape_key_index
-    out: list[np.ndarray] = []
+    out: list[FloatArray] = []
     try:
         for m in hidden:
             m.show_viewport = False
         mesh.show_only_shape_key = True
-        for k in range(max(1, len(keys))):
+        for k in range(max(1, keys)):
             mesh.active_shape_key_index = k
             evaluated = mesh.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
             assert isinstance(evaluated, bpy.types.Mesh)

@@ -33,11 +33,9 @@ def armatures() -> list[bpy.types.Object]:
 
 def drives(armature: bpy.types.Object) -> int:
     """How many vertices the armature deforms or carries (0 for a Rigify metarig or a widget rig)."""
-    return sum(
-        len(o.data.vertices)  # type: ignore[union-attr]
-        for o in context.scene().objects
-        if o.type == "MESH" and (deformed_by(o, armature) or descends_from(o, armature))
-    )
+    meshes = [o.data for o in context.scene().objects if o.type == "MESH"
+              and (deformed_by(o, armature) or descends_from(o, armature))]  # fmt: skip
+    return sum(len(m.vertices) for m in meshes if isinstance(m, bpy.types.Mesh))
 
 
 def pick_armature(name: str | None) -> bpy.types.Object | None:
@@ -52,8 +50,8 @@ def pick_armature(name: str | None) -> bpy.types.Object | None:
         raise ArmatureNotFoundError(f"no armature '{name}' in the scene; armatures: {known}")
     if not found:
         return None
-    mapped = (lambda o: len(vrm_addon.humanoid_mapping(o))) if vrm_addon.is_enabled() else (lambda _o: 0)
-    return max(found, key=lambda o: (drives(o), mapped(o), -found.index(o)))
+    enabled = vrm_addon.is_enabled()
+    return max(found, key=lambda o: (drives(o), len(vrm_addon.humanoid_mapping(o)) if enabled else 0, -found.index(o)))
 
 
 def transform_of(obj: bpy.types.Object) -> Transform:

@@ -242,8 +242,8 @@ def name_evidence(bones: BoneTable, allowed: Iterable[int] | None = None, *, rig
         for n, r, i in found:
             if r == best and numbers.index(n) < 3:
                 add(side + finger + _FINGER_SEGMENTS[finger][numbers.index(n)], 3, r, i)
-    for found in evidence.values():
-        found.sort(key=lambda e: (-e[0], e[1]))
+    for candidates in evidence.values():
+        candidates.sort(key=lambda e: (-e[0], e[1]))
     return evidence
 
 
@@ -505,7 +505,8 @@ class _Solver:
                 found.append(lca)
         # A root bone at the feet is never the hips, even when everything hangs from it.
         plausible = [h for h in found if self._plausible_hips(h)]
-        return (plausible or found)[:6] or [None]
+        chosen: list[int | None] = list((plausible or found)[:6])
+        return chosen or [None]
 
     def _first(self, vrm: str) -> int | None:
         found = self.evidence.get(vrm)

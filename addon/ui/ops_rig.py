@@ -74,7 +74,7 @@ class AVATARFORGE_OT_fix_rig_finding(_RigOperator):
         structural = any(f.finding_id == self.finding_id and f.structural for f in rig_state(context).findings)
         if structural:
             message = "This fix changes the skeleton (see the finding). Apply it?"
-            return context.window_manager.invoke_confirm(self, event, message=message)  # type: ignore[union-attr,no-any-return]
+            return context.window_manager.invoke_confirm(self, event, message=message)  # type: ignore[union-attr]
         return self.execute(context)
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:

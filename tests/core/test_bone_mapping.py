@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -72,7 +74,7 @@ def _table(rename, reparent=None, extra=(), deform=None) -> BoneTable:
     changed ({name: new parent or None}) and extra bones ((name, parent, head, tail)) added."""
     demo = demo_rig.demo_bones()
     names = {b.name: rename(b.name) for b in demo}
-    rows = []
+    rows: list[list[Any]] = []
     for b in demo:
         if names[b.name] is None:
             continue
@@ -84,7 +86,8 @@ def _table(rename, reparent=None, extra=(), deform=None) -> BoneTable:
     for row in rows:
         if reparent and row[0] in reparent:
             row[1] = reparent[row[0]]
-    ordered, placed = [], set()
+    ordered: list[list[Any]] = []
+    placed: set[str] = set()
     while len(ordered) < len(rows):  # parents before children, as Blender lists bones
         for row in rows:
             if row[0] not in placed and (row[1] is None or row[1] in placed):
@@ -116,7 +119,10 @@ def _game_rig(legs_under_root: bool) -> BoneTable:
             else name
         )
 
-    extra = [("Root", None, (0, 0, 0), (0, 0.1, 0)), ("Head_end", "Head", (0, -0.01, 1.7), (0, -0.01, 1.8))]
+    extra: list[tuple[Any, ...]] = [
+        ("Root", None, (0, 0, 0), (0, 0.1, 0)),
+        ("Head_end", "Head", (0, -0.01, 1.7), (0, -0.01, 1.8)),
+    ]
     for side, x in (("L", 0.1), ("R", -0.1)):
         extra += [
             (f"IKFoot.{side}", "Root", (x, 0.01, 0.09), (x, -0.1, 0.09)),
@@ -288,7 +294,7 @@ def test_abdomen_torso_chest_body_above_hips_and_palm_hands():
 def _makehuman() -> BoneTable:
     """MakeHuman's default skeleton: `root` at the pelvis, `pelvis.L` the hip joint, spine05 (lowest) up to
     spine01, clavicle -> shoulder01 -> upperarm01 -> upperarm02 -> lowerarm01 -> lowerarm02 -> wrist."""
-    rows = [("root", None, (0, 0, 0.95), (0, 0, 1.0))]
+    rows: list[tuple[Any, ...]] = [("root", None, (0, 0, 0.95), (0, 0, 1.0))]
     z = 1.0
     parent = "root"
     for n in (5, 4, 3, 2, 1):

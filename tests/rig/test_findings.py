@@ -59,7 +59,8 @@ def test_multiple_armatures_names_the_rivals_and_checks_the_one_with_the_body(av
     # An armature that drives no geometry (a Rigify metarig, a widget rig) is no rival: nothing to say.
     assert _ids() == []
     bpy.ops.mesh.primitive_cube_add()
-    context.view_layer().objects.active.parent = extra
+    cube: Any = context.view_layer().objects.active
+    cube.parent = extra
     report = rig_check.check_rig(None, WEB)
     assert report.ids() == ["multiple_armatures"] and report.armature == "Avatar"
     assert set(report.findings[0].objects) == {"Avatar", "Prop"}

@@ -4,6 +4,8 @@ and a skeleton that is not a VRM humanoid is restructured only when asked for.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 import mathutils
 import numpy as np
@@ -43,7 +45,7 @@ def _plate(name, location, mesh=None):
     """A small box: a robot's plate, or a helmet. With `mesh`, it shares that mesh datablock."""
     if mesh is None:
         bpy.ops.mesh.primitive_cube_add(size=0.08, location=location)
-        obj = context.view_layer().objects.active
+        obj: Any = context.view_layer().objects.active
     else:
         obj = bpy.data.objects.new(name, mesh)
         context.scene().collection.objects.link(obj)
