@@ -36,7 +36,10 @@ def _preset(params: dict[str, Any], required: bool) -> Preset | None:
 
 def _check_rig_args(params: dict[str, Any]) -> Arguments:
     args = (_text(params, "armature"), _preset(params, required=False))
-    return args, {"fix": params.get("fix") is True}
+    fix = params.get("fix", False)
+    if fix not in (False, True, "safe", "all"):
+        raise ValueError("'fix' must be true, \"safe\" or \"all\" (\"all\" also changes the skeleton)")
+    return args, {"fix": fix}
 
 
 def _export_vrm_args(params: dict[str, Any]) -> Arguments:
