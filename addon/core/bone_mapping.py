@@ -91,7 +91,7 @@ Meaning = tuple[tuple[str, float], ...]
 _CENTER: Final[dict[str, Meaning]] = {
     "hips": (("hips", 3),), "hip": (("hips", 3),), "pelvis": (("hips", 3),),
     "abdomen": (("spine", 3),), "torso": (("spine", 2), ("chest", 1)), "上半身": (("spine", 3),),
-    "chest": (("chest", 3),), "upperchest": (("upperChest", 3),), "上半身2": (("chest", 3),),
+    "chest": (("chest", 3), ("upperChest", 1)), "upperchest": (("upperChest", 3),), "上半身2": (("chest", 3),),
     "neck": (("neck", 3),), "首": (("neck", 3),),
     "head": (("head", 3),), "頭": (("head", 3),),
     "jaw": (("jaw", 3),), "あご": (("jaw", 3),),

@@ -287,8 +287,9 @@ def test_abdomen_torso_chest_body_above_hips_and_palm_hands():
     result = bone_mapping.solve(_table(rename, {"Hips": "Body"}, extra))
     assert result.reasons == {}
     assert result.mapping["hips"] == "Hips" and result.mapping["spine"] == "Abdomen"
-    assert result.mapping["chest"] == "Chest" and result.mapping["leftHand"] == "Palm.L"
-    assert "Body" not in result.mapping.values() and "Torso" not in result.mapping.values()
+    assert result.mapping["chest"] == "Torso" and result.mapping["upperChest"] == "Chest"
+    assert result.mapping["leftHand"] == "Palm.L"
+    assert "Body" not in result.mapping.values() and "Fist.L" not in result.mapping.values()
 
 
 def _makehuman() -> BoneTable:
