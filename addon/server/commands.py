@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import avatar_commands, info_commands, scene_commands, scene_items
+from . import avatar_commands, image_commands, info_commands, scene_commands, scene_items
 from .config import ServerConfig
 
 Handler = Callable[[dict[str, Any], ServerConfig], Any]
@@ -37,6 +37,8 @@ def _table() -> dict[str, Command]:
             for name in info_commands.INTEGRATIONS
         },
         "avatar_list_presets": Command(avatar_commands.list_presets),
+        "avatar_viewport_image": Command(image_commands.viewport_image),
+        "avatar_render_preview": Command(image_commands.render_preview),
         **{name: Command(avatar_commands.routed(name)) for name in avatar_commands.ROUTES},
     }
     table["get_addon_info"] = Command(info_commands.addon_info(sorted([*table, "get_addon_info"])), main_thread=False)
