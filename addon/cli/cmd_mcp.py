@@ -11,8 +11,8 @@ from pathlib import Path
 from types import FrameType
 
 from ..core import settings
-from ..mcp.connection import Connection
-from ..mcp.private_blender import PrivateBlender, StartError, blender_command, forge_script, listening
+from ..mcp_server.connection import Connection
+from ..mcp_server.private_blender import PrivateBlender, StartError, blender_command, forge_script, listening
 from ..server.config import ConfigError, read_token
 from .command import Command, Result, UsageError
 from .paths import existing_file
@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> Result:
     try:  # only this subcommand needs the MCP SDK: Blender's own Python runs every other one without it
         import anyio
 
-        from ..mcp.server import serve_stdio
+        from ..mcp_server.server import serve_stdio
     except ImportError as exc:
         raise UsageError(f"the MCP SDK is missing ({exc}): pip install -r requirements-mcp.txt") from None
     try:
