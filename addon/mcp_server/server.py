@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 import anyio
 from mcp import types
@@ -40,7 +44,27 @@ def build(connection: Connection) -> Server[Any, Any]:
     return server
 
 
+@contextlib.contextmanager
+def _protocol_channel() -> Iterator[tuple[TextIO, TextIO]]:
+    """Our own handles on stdin and stdout for the MCP messages, with fd 1 pointed at stderr meanwhile: a
+    stray print (ours or a library's) goes to the log instead of corrupting the protocol."""
+    sys.stdout.flush()
+    saved, protocol = os.dup(1), os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with (
+            open(os.dup(0), encoding="utf-8", newline="") as reader,
+            open(protocol, "w", encoding="utf-8", newline="") as writer,
+        ):
+            yield reader, writer
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 async def serve_stdio(connection: Connection) -> None:
     server = build(connection)
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
+    with _protocol_channel() as (reader, writer):
+        async with stdio_server(anyio.wrap_file(reader), anyio.wrap_file(writer)) as (read, write):
+            await server.run(read, write, server.create_initialization_options())

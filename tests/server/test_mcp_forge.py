@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 import pytest
@@ -42,11 +42,11 @@ def _params(*args: object, pythonpath: Path | None = None) -> StdioServerParamet
     return StdioServerParameters(command=sys.executable, args=[str(FORGE), "mcp", *map(str, args)], env=env)
 
 
-def session(params: StdioServerParameters, calls: list[Call]) -> dict[str, Any]:
-    """Starts the server over stdio, lists its tools, then makes each call in order."""
+def session(params: StdioServerParameters, calls: list[Call], errlog: TextIO = sys.stderr) -> dict[str, Any]:
+    """Starts the server over stdio (its log to `errlog`), lists its tools, then makes each call in order."""
 
     async def run() -> dict[str, Any]:
-        async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as client:
             await client.initialize()
             out: dict[str, Any] = {"tools": {tool.name: tool for tool in (await client.list_tools()).tools}}
             for i, (name, arguments) in enumerate(calls):
@@ -223,9 +223,12 @@ def test_the_render_left_shape_keys_as_they_were(served):
     assert "('happy', 0.0)" in values and "1.0" not in values
 
 
-def test_without_blender_every_tool_says_how_to_start_it(no_bpy):
+def test_without_blender_every_tool_says_how_to_start_it(no_bpy, tmp_path):
     free = next(p for p in range(39000, 39100) if port_is_free(p))
-    out = session(_params("--port", free, pythonpath=no_bpy), [("check_rig", {}), ("render_preview", {})])
+    calls: list[Call] = [("check_rig", {}), ("render_preview", {})]
+    with (tmp_path / "log").open("w") as log:
+        out = session(_params("--port", free, pythonpath=no_bpy), calls, errlog=log)
+    assert "Traceback" not in (tmp_path / "log").read_text()  # not even when the session ends
     assert len(out["tools"]) == 11  # the server itself starts and lists its tools
     for key in ("0:check_rig", "1:render_preview"):
         message = error(out[key])
