@@ -297,3 +297,13 @@ def test_a_missing_blend_file_is_one_line_and_exit_2(tmp_path: Path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("forge: error:") and "absent.blend" in done.stderr
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_blend_with_a_blender_already_listening_uses_it_and_opens_nothing_there(served, tmp_path: Path):
+    other = tmp_path / "Other.blend"
+    other.write_bytes(b"not opened")  # a running Blender's unsaved work must never be replaced by a file
+    args = ("--port", served.serving.port, "--token-file", served.token_file, "--blend", other)
+    with (tmp_path / "log").open("w") as log:
+        out = session(_params(*args), [("execute_code", {"code": "print(bpy.data.filepath)"})], errlog=log)
+    assert Path(text(out["0:execute_code"]).strip()).name == "Avatar.blend"
+    assert f"a Blender already listens on 127.0.0.1:{served.serving.port}; using it" in (tmp_path / "log").read_text()
