@@ -32,6 +32,26 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM from the MCP client: unwind, so the private Blender is stopped
 
 
+def _private_blender(args: argparse.Namespace) -> PrivateBlender | None:
+    """The private headless Blender --blend asks for, unless a Blender already listens where we would look."""
+    if args.blend is None:
+        return None
+    if listening(args.host, args.port):
+        # Never open a file in a Blender the artist is using: their unsaved work is in it.
+        print(
+            f"forge: a Blender already listens on {args.host}:{args.port}; using it, {args.blend} is not opened",
+            file=sys.stderr,
+        )
+        return None
+    blend = existing_file(args.blend, ".blend")
+    try:
+        private = PrivateBlender(blender_command(forge_script(), args.blender), blend)
+    except StartError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"forge: private headless Blender for {blend} on {private.host}:{private.port}", file=sys.stderr)
+    return private
+
+
 def _run(args: argparse.Namespace) -> Result:
     if args.json:
         raise UsageError("mcp speaks the MCP protocol on stdout; --json does not apply")
@@ -45,31 +65,21 @@ def _run(args: argparse.Namespace) -> Result:
         token = read_token(args.token_file) if args.token_file else None
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    private: PrivateBlender | None = None
-    if args.blend is not None and listening(args.host, args.port):
-        # Never open a file in a Blender the artist is using: their unsaved work is in it.
-        print(
-            f"forge: a Blender already listens on {args.host}:{args.port}; using it, {args.blend} is not opened",
-            file=sys.stderr,
-        )
-    elif args.blend is not None:
-        blend = existing_file(args.blend, ".blend")
-        try:
-            private = PrivateBlender(blender_command(forge_script(), args.blender), blend)
-        except StartError as exc:
-            raise UsageError(str(exc)) from None
-        print(f"forge: private headless Blender for {blend} on {private.host}:{private.port}", file=sys.stderr)
-    connection = (
-        Connection(private.host, private.port, private.token)
-        if private is not None
-        else Connection(args.host, args.port, token)
-    )
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    private: PrivateBlender | None = None
     try:
-        anyio.run(serve_stdio, connection)
+        private = _private_blender(args)
+        connection = (
+            Connection(private.host, private.port, private.token)
+            if private is not None
+            else Connection(args.host, args.port, token)
+        )
+        try:
+            anyio.run(serve_stdio, connection)
+        finally:
+            connection.close()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        connection.close()
         if private is not None:
             private.stop()
     return Result({}, [])  # stdout was the MCP channel: nothing more goes there

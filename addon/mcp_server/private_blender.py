@@ -14,7 +14,6 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO
 
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 START_TIMEOUT = 300.0  # opening a big .blend and the VRM Add-on can take minutes on a busy machine
@@ -42,13 +41,12 @@ class PrivateBlender:
     """`forge.py serve --blend FILE --port 0 --token-file T` as a child process; `host`, `port`, `token`
     once started. Its log goes to our stderr: our stdout carries the MCP protocol."""
 
-    def __init__(self, command: list[str], blend: Path, log: IO[str] | None = None) -> None:
+    def __init__(self, command: list[str], blend: Path) -> None:
         self._folder = Path(tempfile.mkdtemp(prefix="avatar-forge-mcp-"))  # 0700: the token stays ours
         self.token = secrets.token_urlsafe(32)
         token_file = self._folder / "token"
         token_file.touch(mode=0o600)
         token_file.write_text(self.token + "\n", encoding="utf-8")
-        self._log = log or sys.stderr
         self.host, self.port = "127.0.0.1", 0
         self._ready = threading.Event()
         self._last_lines: list[str] = []
@@ -62,7 +60,12 @@ class PrivateBlender:
             start_new_session=True,  # a Ctrl-C meant for the MCP client is not this child's to receive
         )
         threading.Thread(target=self._follow, daemon=True).start()
-        if not self._ready.wait(START_TIMEOUT) or not self.port:
+        try:
+            started = self._ready.wait(START_TIMEOUT) and self.port != 0
+        except BaseException:  # interrupted while waiting: no Blender left behind
+            self.stop()
+            raise
+        if not started:
             self.stop()
             last = "".join(self._last_lines[-5:]).strip() or "no output"
             raise StartError(f"the private headless Blender did not start ({last})")
@@ -70,8 +73,8 @@ class PrivateBlender:
     def _follow(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
-            self._log.write(line)
-            self._log.flush()
+            sys.stderr.write(line)
+            sys.stderr.flush()
             self._last_lines = [*self._last_lines[-20:], line]
             found = _LISTENING.search(line)
             if found and not self._ready.is_set():
@@ -89,10 +92,6 @@ class PrivateBlender:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self._folder, ignore_errors=True)
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
 
 
 def listening(host: str, port: int) -> bool:

@@ -31,7 +31,7 @@ class ToolSpec:
             name=self.name,
             description=self.description,
             inputSchema=schema,
-            annotations=types.ToolAnnotations(readOnlyHint=self.read_only, destructiveHint=False),
+            annotations=types.ToolAnnotations(readOnlyHint=self.read_only),
         )
 
 
