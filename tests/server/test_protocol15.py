@@ -3,6 +3,7 @@ object under a click on a capture, telemetry consent that stays false, and empty
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -68,3 +69,23 @@ def test_a_click_on_a_headless_capture_picks_the_object_under_it(client: Client,
     assert elsewhere["mismatch"] == "file" and elsewhere["object"] is None
     bad = client.request("pick_viewport_object", **{**view, "view_matrix": [[1, 0]]}, x=0.5, y=0.5)
     assert bad["status"] == "error" and "4x4" in bad["message"]
+
+
+def test_probes_are_answered_while_blender_is_busy(demo_blend: Path, tmp_path: Path):
+    """mcp-for-blender probes between commands: the answers must not wait for Blender's main thread."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    os.mkfifo(started)
+    os.mkfifo(release)
+    code = f"open({str(started)!r}, 'w').write('running')\nopen({str(release)!r}).read()\nprint('released')"
+    with Serving("--blend", demo_blend) as serving:
+        busy = serving.client()
+        busy.send({"type": "execute_code", "params": {"code": code}})
+        assert started.read_text() == "running"  # the main thread is now blocked in the sent code
+        probe = serving.client()
+        for name in ("polyhaven", "sketchfab", "polypizza", "hunyuan3d", "hyper3d", "meshy"):
+            assert probe.result(f"get_{name}_status")["enabled"] is False
+        assert probe.result("set_telemetry_consent", consent=True) == {"consent": False}
+        assert probe.result("drain_human_activity") == {"events": []}
+        assert probe.result("get_addon_info")["protocol_version"] == 15
+        release.write_text("go")
+        assert busy.reply()["result"]["result"] == "released\n"
