@@ -31,3 +31,4 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], Result]
     needs_bpy: bool = True
+    own_blend: bool = False  # reads --blend itself instead of having it opened (mcp hands it to a Blender)

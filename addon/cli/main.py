@@ -11,7 +11,17 @@ import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import cmd_check, cmd_demo, cmd_export, cmd_presets, cmd_promote, cmd_publish, cmd_serve, cmd_version
+from . import (
+    cmd_check,
+    cmd_demo,
+    cmd_export,
+    cmd_mcp,
+    cmd_presets,
+    cmd_promote,
+    cmd_publish,
+    cmd_serve,
+    cmd_version,
+)
 from .command import EXIT_INTERNAL, EXIT_USAGE, Command, Result, UsageError
 from .paths import existing_file
 
@@ -22,6 +32,7 @@ COMMANDS: tuple[Command, ...] = (
     cmd_presets.COMMAND,
     cmd_export.COMMAND,
     cmd_serve.COMMAND,
+    cmd_mcp.COMMAND,
     cmd_publish.COMMAND,
     cmd_promote.COMMAND,
 )
@@ -76,7 +87,7 @@ def _open_blend(path: Path) -> None:
 
 def _execute(args: argparse.Namespace) -> Result:
     command: Command = args._command
-    if args.blend is not None:
+    if args.blend is not None and not command.own_blend:
         if not command.needs_bpy:
             raise UsageError(f"{command.name} does not use a .blend file")
         _open_blend(args.blend)

@@ -42,6 +42,10 @@ def _check_rig_args(params: dict[str, Any]) -> Arguments:
     return args, {"fix": fix}
 
 
+def _fix_rig_args(params: dict[str, Any]) -> Arguments:
+    return (_text(params, "finding", required=True), _text(params, "armature"), _preset(params, required=False)), {}
+
+
 def _export_vrm_args(params: dict[str, Any]) -> Arguments:
     meta = params.get("meta") or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
@@ -77,6 +81,7 @@ class Route:
 
 ROUTES: dict[str, Route] = {
     "avatar_check_rig": Route("rig_check", "check_rig", _check_rig_args),
+    "avatar_fix_rig": Route("rig_check", "fix_finding", _fix_rig_args),
     "avatar_export_vrm": Route("vrm_export", "export_vrm", _export_vrm_args),
     "avatar_publish": Route("publish", "publish", _publish_args),
 }
@@ -100,6 +105,8 @@ def routed(command: str) -> Callable[[dict[str, Any], ServerConfig], Any]:
             ) from None
         try:
             result = function(*args, **kwargs)
+        except KeyError as exc:  # a missing finding or preset: its message, without KeyError's quotes
+            raise LookupError(str(exc.args[0]) if exc.args else command) from None
         except Exception as exc:
             report = getattr(exc, "report", None)  # a refused export says why: the rig check's findings
             if report is None or not hasattr(report, "to_json"):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import avatar_commands, info_commands, scene_commands
+from . import avatar_commands, image_commands, info_commands, scene_commands, scene_items
 from .config import ServerConfig
 
 Handler = Callable[[dict[str, Any], ServerConfig], Any]
@@ -25,13 +25,20 @@ def _table() -> dict[str, Command]:
         "get_object_info": Command(scene_commands.get_object_info),
         "get_viewport_screenshot": Command(scene_commands.get_viewport_screenshot),
         "execute_code": Command(scene_commands.execute_code),
+        "list_scene_items": Command(scene_items.list_scene_items),
+        "pick_viewport_object": Command(scene_items.pick_viewport_object),
         "ping": Command(info_commands.ping, main_thread=False),
         "get_telemetry_consent": Command(info_commands.telemetry_consent, main_thread=False),
+        "set_telemetry_consent": Command(info_commands.set_telemetry_consent, main_thread=False),
+        "get_world_state_snapshot": Command(info_commands.world_state_snapshot, main_thread=False),
+        "drain_human_activity": Command(info_commands.drain_human_activity, main_thread=False),
         **{
             f"get_{name}_status": Command(info_commands.integration_status(name), main_thread=False)
             for name in info_commands.INTEGRATIONS
         },
         "avatar_list_presets": Command(avatar_commands.list_presets),
+        "avatar_viewport_image": Command(image_commands.viewport_image),
+        "avatar_render_preview": Command(image_commands.render_preview),
         **{name: Command(avatar_commands.routed(name)) for name in avatar_commands.ROUTES},
     }
     table["get_addon_info"] = Command(info_commands.addon_info(sorted([*table, "get_addon_info"])), main_thread=False)

@@ -8,14 +8,18 @@ from typing import Any
 from ..core.version import VERSION
 from .config import ServerConfig
 
-# What get_addon_info reports. Newer BlenderMCP servers (mcp-for-blender) read `protocol_version` to pick
-# between their newest commands and fallbacks built on these; 1 makes them use the fallbacks.
-PROTOCOL_VERSION = 1
+# What get_addon_info reports. mcp-for-blender reads `protocol_version` to pick between its newest commands
+# and fallbacks; below 15 it warns that the add-on is outdated. 15 is the surface we answer in full.
+PROTOCOL_VERSION = 15
+# Every integration BlenderMCP's servers probe. They drop and reopen their socket after any error reply,
+# so each probe must succeed, and cheaply: it is answered on the network thread.
 INTEGRATIONS = {
     "polyhaven": "PolyHaven",
     "hyper3d": "Hyper3D Rodin",
     "sketchfab": "Sketchfab",
     "hunyuan3d": "Hunyuan3D",
+    "polypizza": "Poly Pizza",
+    "meshy": "Meshy",
 }
 
 
@@ -26,6 +30,21 @@ def ping(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
 def telemetry_consent(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
     # Avatar Forge sends no telemetry anywhere, and tells MCP servers that ask that the user did not consent.
     return {"consent": False}
+
+
+def set_telemetry_consent(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    # Acknowledged, never stored: whatever a client sets, consent stays false.
+    return {"consent": False}
+
+
+def world_state_snapshot(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    # Trajectory capture (training data for a third party) gets nothing from us: an empty snapshot.
+    return {}
+
+
+def drain_human_activity(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    # Nothing the artist does in Blender is recorded for trajectory capture.
+    return {"events": []}
 
 
 def integration_status(name: str) -> Any:

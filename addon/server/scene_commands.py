@@ -17,6 +17,7 @@ from mathutils import Vector
 
 from ..blender import context, render
 from .config import ServerConfig
+from .scene_items import camera_view
 
 UNDO_MESSAGE = "MCP execute_code"
 
@@ -147,9 +148,10 @@ def get_viewport_screenshot(params: dict[str, Any], config: ServerConfig) -> dic
     max_size = _count(params, "max_size", 800) or 800
     if max_size > MAX_SCREENSHOT_SIZE:  # a render that size would stall Blender's main thread
         raise ValueError(f"'max_size' must be at most {MAX_SCREENSHOT_SIZE}")
-    view = None if bpy.app.background else _view3d()
-    if view is not None:
-        with bpy.context.temp_override(window=view[0], area=view[1]):
+    area = None if bpy.app.background else _view3d()
+    view: dict[str, Any] | None = None  # the UI's area grab includes headers: no exact matrices to give
+    if area is not None:
+        with bpy.context.temp_override(window=area[0], area=area[1]):
             bpy.ops.screen.screenshot_area(filepath=str(path))
         image = bpy.data.images.load(str(path))
         try:
@@ -167,5 +169,10 @@ def get_viewport_screenshot(params: dict[str, Any], config: ServerConfig) -> dic
         aspect = settings.resolution_y / max(settings.resolution_x, 1)
         width, height = (max_size, max(1, round(max_size * aspect))) if aspect <= 1 else (
             max(1, round(max_size / aspect)), max_size)  # fmt: skip
+        camera = context.scene().camera
         render.render_still(path, width, height)
-    return {"success": True, "width": width, "height": height, "filepath": str(path)}
+        if camera is not None:  # exact matrices, so a click on the image can be picked (pick_viewport_object)
+            view = camera_view(camera, width, height)
+    origin = {"file": bpy.data.filepath, "scene": context.scene().name, "scene_count": len(bpy.data.scenes)}
+    result = {"success": True, "width": width, "height": height, "filepath": str(path), **origin}
+    return {**result, "view": view} if view is not None else result

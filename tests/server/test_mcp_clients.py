@@ -7,14 +7,16 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from pydantic import AnyUrl
 
 from tests.server.serving import Serving
 
@@ -33,11 +35,15 @@ def _session(
     port: int,
     home: Path,
     calls: list[tuple[str, dict[str, Any]]],
+    *,
     env: dict[str, str] | None = None,
+    errlog: Path | None = None,
 ) -> dict[str, Any]:
-    """Starts the MCP server over stdio, lists its tools, then makes each call in order.
+    """Starts the MCP server over stdio, lists its tools, then makes each call in order: a tool call, or
+    a resource read when the name is `resource:URI`.
 
-    `env` replaces the BlenderMCP settings (host, port, telemetry) when a test takes them from a config.
+    `env` replaces the BlenderMCP settings (host, port, telemetry) when a test takes them from a config;
+    the server's log (stderr) goes to `errlog` when given.
     """
     settings = env or {"DISABLE_TELEMETRY": "true", "BLENDER_HOST": "127.0.0.1", "BLENDER_PORT": str(port)}
     env = {
@@ -46,18 +52,24 @@ def _session(
         **settings,
     }
 
-    async def run() -> dict[str, Any]:
+    async def run(log: TextIO) -> dict[str, Any]:
         params = StdioServerParameters(command=str(command), args=[], env=env)
-        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        async with stdio_client(params, errlog=log) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             tools = await session.list_tools()
             out: dict[str, Any] = {"tools": {tool.name for tool in tools.tools}}
             for i, (name, arguments) in enumerate(calls):
                 with anyio.fail_after(120):
-                    out[f"{i}:{name}"] = await session.call_tool(name, arguments)
+                    if name.startswith("resource:"):
+                        out[f"{i}:{name}"] = await session.read_resource(AnyUrl(name.removeprefix("resource:")))
+                    else:
+                        out[f"{i}:{name}"] = await session.call_tool(name, arguments)
             return out
 
-    return anyio.run(run)
+    if errlog is None:
+        return anyio.run(run, sys.stderr)
+    with errlog.open("w") as log:
+        return anyio.run(run, log)
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +158,34 @@ def mcp_for_blender(served: Serving, tmp_path_factory: pytest.TempPathFactory) -
     calls: list[tuple[str, dict[str, Any]]] = [
         ("execute_blender_code", {"code": "print(sorted(o.name for o in bpy.data.objects)[:2])", **prompt}),
         ("execute_blender_code", {"code": "x = 1\nraise RuntimeError('bad weights')", **prompt}),
+        ("get_addon_status", prompt),
+        ("get_scene_info", {"root": "Avatar", "fields": ["size", "children", "weights"], **prompt}),
+        ("look", {"mode": "viewport", "max_size": 256, **prompt}),
+        ("resource:blender://object/AvatarBody", {}),
+        ("search_mentions", {"query": "avatar"}),
+        ("resource:blender://material/AvatarMaterial", {}),
     ]
-    return _session(MCP_FOR_BLENDER, served.port, tmp_path_factory.mktemp("home4b"), calls)
+    home = tmp_path_factory.mktemp("home4b")
+    out = _session(MCP_FOR_BLENDER, served.port, home, calls, errlog=home / "server.log")
+    out["log"] = (home / "server.log").read_text()
+    return out
 
 
 def test_mcp_for_blender_handshakes_with_get_addon_info(mcp_for_blender, served):
     assert "execute_blender_code" in mcp_for_blender["tools"]
     handshakes = [line for line in served.audit_log.read_text().splitlines() if 'type="get_addon_info"' in line]
     assert handshakes and all("outcome=ok" in line for line in handshakes)
+
+
+def test_mcp_for_blender_finds_us_up_to_date_with_no_outdated_warning(mcp_for_blender):
+    assert "Blender addon up to date (protocol 15" in mcp_for_blender["log"]
+    assert "behind" not in mcp_for_blender["log"] and "outdated" not in mcp_for_blender["log"]
+    status = json.loads(_text(mcp_for_blender["2:get_addon_status"]).split("\n\n", 1)[0])
+    assert status["up_to_date"] is True and status["protocol_version"] == 15
+    assert status["warning"] is None and status["telemetry_consent"] is False
+    # Every integration probe answered "off", not "not in this addon version" (an error reply).
+    assert set(status["libraries"].values()) == {"off"}
+    assert {status["generators"][g] for g in ("hunyuan3d", "hyper3d", "meshy")} == {"off"}
 
 
 def test_mcp_for_blender_execute_code_output_and_parsed_traceback(mcp_for_blender):
@@ -163,3 +195,40 @@ def test_mcp_for_blender_execute_code_output_and_parsed_traceback(mcp_for_blende
     # ("Communication error with Blender: ..."), so it shows the JSON: type, message, traceback with line.
     assert error.startswith("Error executing code:")
     assert "RuntimeError" in error and "bad weights" in error and "<execute_code>" in error and "line 2" in error
+
+
+def test_mcp_for_blender_scripted_scene_info_reads_the_rig(mcp_for_blender):
+    # Its own script, run through execute_code and parsed from the __MCP_RESULT__ line (no fallback).
+    text = _text(mcp_for_blender["3:get_scene_info"])
+    assert text.startswith("Scene 'Scene' | 1 armature, 1 camera, 1 mesh | active Avatar")
+    assert re.search(r"\n  AvatarBody \| mesh \| size [\d.x]+ \| 0 of \d+ verts unweighted by Avatar", text), text
+
+
+def test_mcp_for_blender_look_shows_the_headless_viewport(mcp_for_blender):
+    result = mcp_for_blender["4:look"]
+    assert not result.isError, result
+    (image,) = [part for part in result.content if part.type == "image"]
+    png = base64.b64decode(image.data)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert max(width, height) == 256
+
+
+def test_mcp_for_blender_object_resource(mcp_for_blender):
+    (content,) = mcp_for_blender["5:resource:blender://object/AvatarBody"].contents
+    info = json.loads(content.text)
+    assert info["name"] == "AvatarBody" and info["type"] == "MESH"
+
+
+def test_mcp_for_blender_mentions_and_material_resource_use_list_scene_items(mcp_for_blender, served):
+    found = mcp_for_blender["6:search_mentions"].structuredContent["items"]
+    assert {item["name"] for item in found} >= {"Avatar", "AvatarBody"}
+    assert all(item["uri"].startswith("blender://") for item in found)
+    (content,) = mcp_for_blender["7:resource:blender://material/AvatarMaterial"].contents
+    assert json.loads(content.text) == {
+        "kind": "material",
+        "name": "AvatarMaterial",
+        "detail": "Material on AvatarBody",
+    }
+    listed = [line for line in served.audit_log.read_text().splitlines() if 'type="list_scene_items"' in line]
+    assert len(listed) == 2 and all("outcome=ok" in line for line in listed)  # not its get_scene_info fallback
