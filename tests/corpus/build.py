@@ -388,7 +388,8 @@ def build_vrm1_rigid(out: Path, _cache: Path) -> None:
     meta.vrm_name, meta.version = "Corpus Robot", "1.0.3"
     meta.authors.clear()
     meta.authors.add().value = "Corpus Artist Robo"
-    meta.copyright_information, meta.contact_information = "(c) Corpus Artist Robo", "robo@example.org"
+    # No contact address: the add-on's VRM 1.0 writer drops contactInformation (its reader keeps it).
+    meta.copyright_information = "(c) Corpus Artist Robo"
     meta.references.add().value = "https://example.org/robot"
     meta.avatar_permission, meta.commercial_usage = "everyone", "personalNonProfit"
     meta.allow_redistribution, meta.modification = True, "allowModification"
@@ -674,9 +675,8 @@ def build_makehuman(out: Path, _cache: Path) -> None:
     bpy.context.view_layer.objects.active = arm
     bpy.ops.object.mode_set(mode="POSE")
     root = arm.pose.bones["root"]
-    mathutils = importlib.import_module("mathutils")
-    pivot = mathutils.Matrix.Translation(root.bone.head_local)
-    upright = pivot @ mathutils.Matrix.Rotation(math.radians(-90.0), 4, "X") @ pivot.inverted()
+    # The inverse quarter turn about the origin stands the figure up on its feet at z = 0.
+    upright = importlib.import_module("mathutils").Matrix.Rotation(math.radians(90.0), 4, "X")
     root.matrix = upright @ root.bone.matrix_local
     bpy.ops.object.mode_set(mode="OBJECT")
     save_blend(out / "makehuman" / "default_skeleton_lying.blend")
@@ -716,6 +716,9 @@ def inputs_digest() -> str:
 def build(out: Path, only: Sequence[str] = ()) -> list[str]:
     """Builds every model not already built from the same inputs; returns the keys it built."""
     global bpy  # noqa: PLW0603
+    unknown = [key for key in only if key not in {m.key for m in MODELS}]
+    if unknown:
+        raise CorpusError(f"no model named {', '.join(unknown)} (known: {', '.join(m.key for m in MODELS)})")
     for needed in (REQUIREMENTS, PACKAGE_LOCK):
         if not needed.exists():
             raise CorpusError(f"{needed.relative_to(ROOT)} missing")
