@@ -9,7 +9,7 @@ FORGE := $(BIN)/python scripts/forge.py
 
 NODE_READY := tests/node/node_modules/.package-lock.json
 
-.PHONY: all venv build lint test demo clean node
+.PHONY: all venv build lint test demo clean node corpus
 
 all: test
 
@@ -42,6 +42,19 @@ $(NODE_READY): tests/node/package.json tests/node/package-lock.json
 
 node: $(NODE_READY)
 
+# The third-party humanoid corpus (tests/corpus/SOURCES.md): FBX2glTF from its own npm lock, then build.py,
+# which skips the models already built from the same inputs.
+CORPUS := out/corpus
+CORPUS_NODE_READY := tests/corpus/node_modules/.package-lock.json
+
+$(CORPUS_NODE_READY): tests/corpus/package.json tests/corpus/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: npm not found: the corpus needs Node.js 20+ and npm (for FBX2glTF)" >&2; exit 1; }
+	npm ci --prefix tests/corpus --no-audit --no-fund
+	@touch $@
+
+corpus: $(READY) $(CORPUS_NODE_READY)
+	$(BIN)/python tests/corpus/build.py $(CORPUS)
+
 build: $(READY)
 	$(BIN)/python build.py
 
@@ -50,7 +63,7 @@ lint: $(READY)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy addon scripts build.py bench tests
 
-test: lint build node
+test: lint build node corpus
 	$(BIN)/python -m pytest
 
 demo: build node
