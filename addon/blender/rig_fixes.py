@@ -87,8 +87,9 @@ def reparent_bones(armature: bpy.types.Object, plan: dict[str, str]) -> str:
         for bone, parent in plan.items():
             bones[bone].use_connect = False
             bones[bone].parent = bones[parent]
-    moves = ", ".join(f"'{b}' under '{p}'" for b, p in plan.items())
-    return f"reparented {moves} in '{armature.name}'"
+    shown = [f"'{b}' under '{p}'" for b, p in plan.items()]
+    more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+    return f"reparented {', '.join(shown[:8])}{more} in '{armature.name}'"
 
 
 def add_armature_modifier(mesh: bpy.types.Object, armature: bpy.types.Object) -> str:

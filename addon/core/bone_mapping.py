@@ -635,13 +635,32 @@ def reparented(bones: BoneTable, changes: Mapping[str, str]) -> BoneTable:
     return BoneTable(order, parents, bones.heads[idx], bones.tails[idx], bones.deform[idx])
 
 
+def _rigify_twins(bones: BoneTable) -> dict[str, str]:
+    """Rigify hangs its DEF- bones from ORG- bones; the deform skeleton is whole when each DEF- bone hangs
+    from the DEF- twin of its nearest ORG- ancestor instead (constraints still drive them: the pose is
+    unchanged)."""
+    changes: dict[str, str] = {}
+    for name in bones.names:
+        parent = bones.parent_of(name)
+        if not name.startswith("DEF-") or parent is None or parent.startswith("DEF-"):
+            continue
+        while parent is not None:
+            twin = "DEF-" + parent.removeprefix("ORG-")
+            if parent.startswith("ORG-") and twin in bones.index and twin != name:
+                if not bones.is_ancestor(name, twin):
+                    changes[name] = twin
+                break
+            parent = bones.parent_of(parent)
+    return changes
+
+
 def restructure(
     bones: BoneTable, current: Mapping[str, str] | None = None, required: frozenset[str] = _REQUIRED
 ) -> dict[str, str] | None:
     """Reparents (bone -> new parent) after which every `required` VRM bone maps, rest positions unchanged;
     None when reparenting deform bones cannot make this skeleton a VRM humanoid."""
-    changes: dict[str, str] = {}
-    table = bones
+    changes = _rigify_twins(bones)
+    table = reparented(bones, changes) if changes else bones
     for _ in range(len(required)):
         result = solve(table, current, required)
         if not result.reasons:

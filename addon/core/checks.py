@@ -125,7 +125,7 @@ def _missing_bones(armature: ArmatureInfo, spec_version: str, solved: bone_mappi
         message += f" (so {', '.join(below)} cannot be mapped either)"
     plan = bone_mapping.restructure(armature.bones, valid_mapping(armature), required)
     if plan:
-        moves = ", ".join(f"'{b}' under '{p}'" for b, p in plan.items())
+        moves = _names((f"'{b}' under '{p}'" for b, p in plan.items()), 8)
         message += f"; structural fix: reparent {moves} (no vertex moves in the rest pose)"
     return Finding("missing_required_bone", "error", message, bool(plan), (armature.name,), structural=True)
 

@@ -38,7 +38,7 @@ def _check_rig_args(params: dict[str, Any]) -> Arguments:
     args = (_text(params, "armature"), _preset(params, required=False))
     fix = params.get("fix", False)
     if fix not in (False, True, "safe", "all"):
-        raise ValueError("'fix' must be true, \"safe\" or \"all\" (\"all\" also changes the skeleton)")
+        raise ValueError('\'fix\' must be true, "safe" or "all" ("all" also changes the skeleton)')
     return args, {"fix": fix}
 
 

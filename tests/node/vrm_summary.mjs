@@ -61,6 +61,8 @@ async function summarize(file) {
     expressions: vrm.expressionManager ? vrm.expressionManager.expressions.map((e) => e.expressionName).sort() : [],
     leftHand: world('leftHand'),
     head: world('head'),
+    // Every mapped bone's world position (metres, y up, VRM 1.0 faces +z): where the anatomy can be checked.
+    positions: Object.fromEntries(Object.keys(humanBones).map((bone) => [bone, world(bone)])),
     // three-vrm skips loading the thumbnail by default: read whether the meta points at one.
     thumbnail: thumbnailIndex(gltf.parser.json) != null,
     validator: await validate(bytes),

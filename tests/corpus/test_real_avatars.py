@@ -1,0 +1,178 @@
+"""Real avatars in, a correct VRM out: every corpus model (tests/corpus/SOURCES.md) goes through the rig check,
+the fixes it needs (`--fix all` where the skeleton needs restructuring) and the export, as a user would.
+
+For each model: the armature chosen, the effective mapping bone by bone against the anatomist's reading in
+manifest.toml, bones that must never be mapped, the fix invariants (no vertex or bone moves in the rest pose
+beyond what the fix is for: grounding, units, a standing pose made the rest pose), and the exported file on
+the real consumers: three-vrm loads it with its required bones in anatomically plausible places, the Khronos
+validator finds no error, and an imported VRM's meta is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+import pytest
+
+from addon.blender import rig_check, rig_reader, vrm_export
+from addon.core import humanoid
+from addon.core.presets import get_preset
+from tests import invariants
+from tests.corpus.conftest import MODELS, load
+from tests.test_vrm_export import consumers
+
+WEB = dataclasses.replace(get_preset("companions-web"), thumbnail=False)
+TOLERANCE = 1e-5  # metres
+REQUIRED = sorted(humanoid.REQUIRED_VRM1)
+
+
+def _never_mapped(model: dict[str, Any], mapping: dict[str, str]) -> list[str]:
+    prefixes = tuple(model.get("never_map_prefixes", ()))
+    return [b for b in mapping.values() if b in model.get("never_map", ()) or (prefixes and b.startswith(prefixes))]
+
+
+def _expected(model: dict[str, Any], vrm: str) -> set[str]:
+    return {model["mapping"][vrm], *model.get("mapping_alternatives", {}).get(vrm, ())}
+
+
+def _posed_world(obj: Any) -> np.ndarray:
+    """The mesh as it looks now (its armature's pose applied), in world space."""
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    mesh = evaluated.to_mesh()
+    co = np.empty(len(mesh.vertices) * 3)
+    mesh.vertices.foreach_get("co", co)
+    evaluated.to_mesh_clear()
+    m = np.array(obj.matrix_world)
+    return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+
+
+def _similarity(before: np.ndarray, after: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """The scale and offset mapping `before` onto `after` (after = k * before + t), and the worst residual."""
+    spread = before - before.mean(axis=0)
+    k = float(np.linalg.norm(after - after.mean(axis=0)) / max(np.linalg.norm(spread), 1e-12))
+    t = after.mean(axis=0) - k * before.mean(axis=0)
+    return k, t, float(np.abs(after - (k * before + t)).max())
+
+
+@dataclasses.dataclass
+class Converted:
+    model: dict[str, Any]
+    armature_before: str | None
+    mapping_before: dict[str, str]
+    findings_before: list[str]
+    report: Any
+    residual: float
+    scale: float
+    offset: np.ndarray
+    bones_residual: float
+    out: Path
+
+
+def _convert(model: dict[str, Any], corpus: Path, out_dir: Path) -> Converted:
+    bpy.ops.wm.read_homefile(use_empty=True)
+    load(bpy, corpus / model["path"])
+    before = rig_check.check_rig(None, WEB)
+    lying = not model.get("rest_upright", True)
+    arm = bpy.data.objects[model["armature"]]
+    meshes = sorted(o.name for o in rig_reader.avatar_meshes(arm))
+    others = sorted(o.name for o in bpy.context.scene.objects if o.type == "MESH" and o.name not in meshes)
+    looks = {n: _posed_world(bpy.data.objects[n]) if lying else None for n in meshes}
+    rest = invariants.snapshot()
+    fixed = rig_check.check_rig(None, WEB, fix="all")
+    after = invariants.snapshot()
+    ref = np.concatenate([looks[n] if lying else rest.vertices[n] for n in meshes])
+    now = np.concatenate([after.vertices[n] for n in meshes])
+    scale, offset, residual = _similarity(ref, now)
+    # Whatever is not part of the avatar (a bone-shape helper, a widget) does not move at all.
+    residual = max([residual, *(float(np.abs(after.vertices[n] - rest.vertices[n]).max()) for n in others)])
+    bones_residual = 0.0
+    ours = [k for k in rest.bones if k.startswith(f"{arm.name}/") and k in after.bones]
+    if not lying:  # the avatar's bones keep their rest places up to the same scale and offset
+        b0 = np.concatenate([rest.bones[k] for k in ours])
+        b1 = np.concatenate([after.bones[k] for k in ours])
+        bones_residual = float(np.abs(b1 - (scale * b0 + offset)).max())
+    # Another armature (a Rigify metarig) is not touched.
+    theirs = [k for k in rest.bones if not k.startswith(f"{arm.name}/")]
+    bones_residual = max([bones_residual, *(float(np.abs(after.bones[k] - rest.bones[k]).max()) for k in theirs)])
+    out = out_dir / (Path(model["path"]).stem + ".vrm")
+    if fixed.ok:
+        vrm_export.export_vrm(out, WEB, armature_name=arm.name)
+    return Converted(model, before.armature, dict(before.mapping), before.ids(), fixed, residual, scale, offset,
+                     bones_residual, out)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def converted(corpus: Path, blender: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Converted]:
+    out_dir = tmp_path_factory.mktemp("real-avatars")
+    return {m["path"]: _convert(m, corpus, out_dir) for m in MODELS}
+
+
+@pytest.fixture(scope="module")
+def loaded(converted: dict[str, Converted]) -> dict[str, dict[str, Any]]:
+    files = [c.out for c in converted.values() if c.out.is_file()]
+    return consumers(files) if files else {}
+
+
+IDS = [m["path"] for m in MODELS]
+
+
+@pytest.mark.parametrize("path", IDS)
+def test_the_armature_that_carries_the_body_is_checked(converted: dict[str, Converted], path: str) -> None:
+    assert converted[path].armature_before == converted[path].model["armature"]
+
+
+@pytest.mark.parametrize("path", IDS)
+def test_the_mapping_is_the_anatomists_bone_by_bone(converted: dict[str, Converted], path: str) -> None:
+    c = converted[path]
+    mapping = c.report.mapping
+    wrong = {vrm: mapping.get(vrm) for vrm in c.model["mapping"] if mapping.get(vrm) not in _expected(c.model, vrm)}
+    assert wrong == {}, f"{path}: {wrong}"
+    assert _never_mapped(c.model, c.mapping_before) == [] and _never_mapped(c.model, mapping) == []
+    # Before any fix, what is mapped is already right (rigs needing a structural fix miss bones, never misplace).
+    early = {vrm: b for vrm, b in c.mapping_before.items() if vrm in c.model["mapping"]}
+    assert all(b in _expected(c.model, vrm) for vrm, b in early.items()), early
+
+
+@pytest.mark.parametrize("path", IDS)
+def test_fixes_move_nothing_but_what_they_are_for(converted: dict[str, Converted], path: str) -> None:
+    c = converted[path]
+    assert c.report.ok, [f.message for f in c.report.errors()]
+    assert "fix_failed" not in c.report.ids()
+    units = "16.3-units" in c.model["classes"]
+    assert c.scale == pytest.approx(0.01 if units else 1.0, rel=1e-4)
+    assert abs(c.offset[:2]).max() < 1e-4 * max(1.0, 1 / c.scale)  # grounding moves up or down only
+    assert c.residual < TOLERANCE and c.bones_residual < TOLERANCE
+
+
+@pytest.mark.parametrize("path", IDS)
+def test_the_export_loads_in_three_vrm_standing_like_a_person(
+    converted: dict[str, Converted], loaded: dict[str, dict[str, Any]], path: str
+) -> None:
+    c = converted[path]
+    summary = loaded[str(c.out)]
+    assert "error" not in summary, summary.get("error")
+    assert summary["validator"]["errors"] == 0, summary["validator"]["error_messages"]
+    assert set(summary["humanBones"]) >= set(REQUIRED)
+    y = {bone: p[1] for bone, p in summary["positions"].items()}
+    for side in ("left", "right"):
+        assert y["hips"] > y[f"{side}LowerLeg"] > y[f"{side}Foot"]
+    assert y["head"] > y["spine"] > y["hips"]
+    assert summary["leftHand"][0] > 0  # VRM 1.0 faces +z: the character's left is +x
+    feet = min(y["leftFoot"], y["rightFoot"])
+    assert -0.05 < feet < 0.3 and 0.3 < y["head"] < 3.0  # a person's size, on the ground
+
+
+@pytest.mark.parametrize("path", [m["path"] for m in MODELS if "meta" in m])
+def test_an_imported_vrms_meta_is_kept(
+    converted: dict[str, Converted], loaded: dict[str, dict[str, Any]], path: str
+) -> None:
+    c = converted[path]
+    meta = loaded[str(c.out)]["meta"]
+    source = c.model["meta"]
+    name = source.get("vrm_name") or source.get("title")
+    authors = source.get("authors") or [source.get("author")]
+    assert meta["name"] == name and meta["authors"] == authors
