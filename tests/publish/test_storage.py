@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,8 +22,9 @@ import pytest
 from addon.core.digest import digest_file
 from addon.core.naming import QUEUE
 from addon.core.promotion import parse_request
+from addon.storage.background import BackgroundJob, Progress
 from addon.storage.base import Storage, StorageError
-from addon.storage.release import publish_files
+from addon.storage.release import PublishCancelledError, Release, publish_files
 from addon.storage.s3 import ATTEMPTS_ENV, CONNECT_TIMEOUT_ENV, READ_TIMEOUT_ENV
 from addon.storage.targets import open_storage
 from tests.conftest import ROOT
@@ -291,3 +293,43 @@ def test_bad_timeout_settings_are_refused_in_one_line(monkeypatch, variable, val
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=message):
         open_storage(s3_url="s3://kasm/x", endpoint_url="http://127.0.0.1:9")
+
+
+def test_a_background_publish_shows_progress_to_another_thread_and_cancels_cleanly(backend, files):
+    """The sidebar's upload runs on a worker thread (the modal operator around it cannot run headless):
+    the UI thread reads its progress while it uploads, and a cancel mid-upload leaves nothing behind."""
+    vrm, blend = files
+    storage = backend.storage()
+    mid_upload, resume = threading.Event(), threading.Event()
+
+    def job(progress: Progress, cancel: threading.Event) -> Release:
+        def observed(fraction: float, what: str) -> None:
+            progress(fraction, what)
+            if what.startswith("uploading exports/") and fraction > 0.05 and not mid_upload.is_set():
+                mid_upload.set()  # bytes are on their way: hold here until the test has cancelled
+                assert resume.wait(60)
+
+        return publish_files(storage, "Background", vrm, blend, describe=describe, progress=observed, cancel=cancel)
+
+    worker = BackgroundJob(job, name="test-publish")
+    worker.start()
+    assert mid_upload.wait(60)
+    fraction, what = worker.progress
+    assert what == "uploading exports/Background-v1.vrm" and 0.05 < fraction < 1 and not worker.done
+    worker.cancel()
+    resume.set()
+    assert worker.wait(60)
+    with pytest.raises(PublishCancelledError, match="publish of Background cancelled; nothing was queued"):
+        worker.outcome()
+    assert backend.objects() == {}
+
+    finished = BackgroundJob(
+        lambda progress, cancel: publish_files(
+            storage, "Background", vrm, blend, describe=describe, progress=progress, cancel=cancel
+        ),
+        name="test-publish-2",
+    )
+    finished.start()
+    assert finished.wait(60)
+    assert finished.outcome().request.version == 1  # the cancelled publish gave its version back
+    assert finished.progress == (1.0, "queued Background-v1")
