@@ -58,6 +58,22 @@ class Promotion:
         )
         return ForgeRun(done.returncode, done.stdout, done.stderr)
 
+    def promote_measured(self, *args: str) -> tuple[ForgeRun, int]:
+        """Runs the promoter and returns its run and the peak resident memory, in MiB, of the largest
+        process it was or started (its Python, each rclone)."""
+        measure = (
+            "import resource, subprocess, sys\n"
+            "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+            "sys.stdout.write(done.stdout)\n"
+            "sys.stderr.write(done.stderr + f'\\npeak {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+            "sys.exit(done.returncode)\n"
+        )
+        command = [sys.executable, "-c", measure, sys.executable, "-c", _ONLY_STDLIB.format(forge=str(FORGE)),
+                   "promote", "--config", str(self.config), *args]  # fmt: skip
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+        *log, peak = done.stderr.rstrip().splitlines()
+        return ForgeRun(done.returncode, done.stdout, "\n".join(log)), int(peak.split()[1]) // 1024
+
     def put_source(self, key: str, data: bytes) -> None:
         """Writes straight into the kasm bucket, the way anyone with its credentials can."""
         bucket, full = self.source_key(key)
@@ -430,3 +446,20 @@ def test_a_queue_entry_that_is_a_symlink_goes_to_failed_and_its_target_is_untouc
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_a_vrm_with_a_48_mb_json_chunk_is_failed_without_parsing_it(promotion):
+    """The hardening run's file: 48 MB of small JSON objects, 1.36 GB once parsed, past the CronJob's
+    1 GiB. The default limit refuses it before parsing; the run stays small and the next request goes out."""
+    sample = make_vrm(salt="bloated")
+    text = json.dumps(json_chunk(sample)).encode()
+    bloat = b"[" + b'{"a":1},' * (6 * 1024 * 1024) + b'{"a":1}]'
+    promotion.publish("Bloated", glb(text[:-1] + b', "extras": ' + bloat + b"}", bin_chunk(sample)))
+    promotion.publish("Next", make_vrm(salt="next"))
+    run, peak_mib = promotion.promote_measured("--once", "--json")
+    assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+    outcomes = _outcomes(run)
+    status, reason = outcomes["Bloated-v1.json"]
+    assert status == "failed" and "over the limit of 16777216" in str(reason)
+    assert outcomes["Next-v1.json"] == ("promoted", None)
+    assert peak_mib < 300, f"peak {peak_mib} MiB"
