@@ -138,8 +138,9 @@ class AVATARFORGE_OT_publish(bpy.types.Operator):
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[OperatorReturn]:
         job = self._job
         assert job is not None
-        if event.type == "ESC" and not job.cancelling:
-            job.cancel()
+        if event.type == "ESC":
+            job.cancel()  # the upload stops at its next chunk; the timer then sees it done
+            return {"RUNNING_MODAL"}
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
         fraction, what = job.progress
