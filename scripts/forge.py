@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -51,5 +52,9 @@ if __name__ == "__main__":
     code = main(_arguments())
     sys.stdout.flush()
     sys.stderr.flush()
+    bpy = sys.modules.get("bpy")
+    if bpy is not None and Path(bpy.app.tempdir).name.startswith("blender_"):
+        # Blender removes its session temp folder at its own exit, which os._exit skips.
+        shutil.rmtree(bpy.app.tempdir, ignore_errors=True)
     # bpy (and the VRM Add-on's timers) can hang interpreter shutdown: leave without it.
     os._exit(code)

@@ -1,13 +1,16 @@
 """Publishes the avatar: rig check and export into local temporary storage, a saved copy of the .blend,
 then upload and queue through addon/storage (the part that needs no Blender).
 
-The sidebar's Publish button, `forge.py publish` and the socket's `avatar_publish` all call publish().
+`forge.py publish` and the socket's `avatar_publish` call publish(). The sidebar calls its two halves:
+prepare() on Blender's main thread, then upload() on a background thread so that the UI stays live.
 """
 
 from __future__ import annotations
 
 import getpass
+import re
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -22,7 +25,7 @@ from ..core.presets import Preset
 from ..core.promotion import Artifact, Request
 from ..core.version import VERSION
 from ..storage.base import Storage
-from ..storage.release import Release, publish_files
+from ..storage.release import Describe, Release, publish_files
 from ..storage.targets import open_storage
 from . import vrm_addon, vrm_export
 
@@ -56,6 +59,7 @@ class PublishResult:
             "stats": request.stats,
             "check": request.check,
             "seconds": round(self.seconds, 3),
+            "unqueued": self.release.unqueued,
         }
 
 
@@ -68,6 +72,23 @@ def check_summary(findings: list[Any]) -> dict[str, Any]:
         "warnings": severities.get("warning", 0),
         "findings": sorted({str(f.get("id")) for f in data if f.get("id")}),
     }
+
+
+# The innermost error a bpy operator's RuntimeError carries in its text ("OSError: [Errno 28] No space...").
+_INNER_ERROR = re.compile(r"^(\w+(?:Error|Exception)): (.+)$", re.MULTILINE)
+
+
+def _operator_failure(exc: RuntimeError, what: str) -> Exception:
+    """One line for a failed operator: OSError when it could not write (a full temporary folder)."""
+    text = str(exc)
+    found = [m for m in _INNER_ERROR.finditer(text) if m[1] != "RuntimeError"]
+    inner = found[0] if found else None
+    if inner is not None and inner[1] in ("OSError", "IOError", "PermissionError"):
+        return OSError(f"{what} could not write its temporary file ({inner[2]})")
+    if "Cannot open file" in text or "cannot open file" in text:
+        return OSError(f"{what} could not write its temporary file ({text.strip().splitlines()[-1]})")
+    detail = f"{inner[1]}: {inner[2]}" if inner is not None else text.strip().splitlines()[-1]
+    return vrm_export.ExportFailedError(f"{what} failed: {detail[:300]}")
 
 
 def save_self_contained_copy(path: Path) -> None:
@@ -91,6 +112,103 @@ def save_self_contained_copy(path: Path) -> None:
             image.unpack(method="REMOVE")
 
 
+@dataclass
+class Prepared:
+    """An export and a saved .blend in a private temporary folder, ready to upload; cleanup() removes them."""
+
+    name: str
+    export: vrm_export.ExportResult
+    vrm: Path
+    blend: Path
+    describe: Describe
+    scratch: tempfile.TemporaryDirectory[str]
+    started: float
+
+    def cleanup(self) -> None:
+        self.scratch.cleanup()
+
+
+def prepare(
+    name: str, preset: Preset, *, armature_name: str | None = None, progress: Progress | None = None
+) -> Prepared:
+    """The Blender half of a publish (main thread only): check and export the avatar, save a copy.
+
+    Raises naming.InvalidNameError before doing anything, vrm_export's errors when the export is refused
+    or fails, and OSError when the temporary folder cannot hold the files. Nothing is uploaded here.
+    """
+    naming.check_name(name)
+    step = progress or (lambda _fraction, _what: None)
+    started = time.perf_counter()
+    scratch = tempfile.TemporaryDirectory(prefix="avatar-forge-publish-")
+    try:
+        vrm = Path(scratch.name) / f"{name}.vrm"
+        try:
+            exported = vrm_export.export_vrm(
+                vrm,
+                preset,
+                armature_name=armature_name,
+                progress=lambda fraction, what: step(fraction * _EXPORT_SHARE, what),
+            )
+        except RuntimeError as exc:  # how bpy.ops reports an exporter's exception, traceback and all
+            raise _operator_failure(exc, "the export") from None
+        step(_EXPORT_SHARE, "saving a copy of the .blend")
+        blend = Path(scratch.name) / f"{name}.blend"
+        try:
+            save_self_contained_copy(blend)
+        except RuntimeError as exc:
+            raise _operator_failure(exc, "saving a copy of the .blend") from None
+    except BaseException:
+        scratch.cleanup()
+        raise
+    # Read from Blender now: the request is built on the upload's thread, which must not touch bpy.
+    blender_version, addon_version = bpy.app.version_string, vrm_addon.version()
+
+    def describe(stem: naming.Versioned, vrm_artifact: Artifact, blend_artifact: Artifact) -> Request:
+        return Request(
+            name=stem.name,
+            version=stem.version,
+            vrm=vrm_artifact,
+            blend=blend_artifact,
+            preset=preset.name,
+            spec_version=exported.spec_version,
+            stats=exported.stats,
+            check=check_summary(exported.findings),
+            blender_version=blender_version,
+            vrm_addon_version=addon_version,
+            avatar_forge_version=VERSION,
+            created_by=getpass.getuser(),
+        )
+
+    return Prepared(name, exported, vrm, blend, describe, scratch, started)
+
+
+def upload(
+    prepared: Prepared,
+    target: Storage,
+    *,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> PublishResult:
+    """The storage half of a publish, on any thread (no bpy): upload and queue, then remove the files.
+
+    Raises StorageError (PublishCancelledError once `cancel` is set); nothing is queued then.
+    """
+    step = progress or (lambda _fraction, _what: None)
+    try:
+        release = publish_files(
+            target,
+            prepared.name,
+            prepared.vrm,
+            prepared.blend,
+            describe=prepared.describe,
+            progress=lambda fraction, what: step(_EXPORT_SHARE + fraction * (1 - _EXPORT_SHARE), what),
+            cancel=cancel,
+        )
+    finally:
+        prepared.cleanup()
+    return PublishResult(release, prepared.export, time.perf_counter() - prepared.started)
+
+
 def publish(
     name: str,
     preset: Preset,
@@ -102,49 +220,12 @@ def publish(
     """Exports the avatar with `preset` and publishes it as the next version of `name` to `target`.
 
     Raises naming.InvalidNameError before doing anything, vrm_export's errors when the export is refused
-    or fails (nothing is uploaded then), and StorageError when the storage fails (nothing is queued then).
-    The artist's open file is left as it was: the .blend goes up as a saved copy.
+    or fails (nothing is uploaded then), OSError when the temporary folder is full, and StorageError when
+    the storage fails (nothing is queued then). The artist's open file is left as it was: the .blend goes
+    up as a saved copy.
     """
-    naming.check_name(name)
-    step = progress or (lambda _fraction, _what: None)
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="avatar-forge-publish-") as scratch:
-        vrm = Path(scratch) / f"{name}.vrm"
-        exported = vrm_export.export_vrm(
-            vrm,
-            preset,
-            armature_name=armature_name,
-            progress=lambda fraction, what: step(fraction * _EXPORT_SHARE, what),
-        )
-        step(_EXPORT_SHARE, "saving a copy of the .blend")
-        blend = Path(scratch) / f"{name}.blend"
-        save_self_contained_copy(blend)
-
-        def describe(stem: naming.Versioned, vrm_artifact: Artifact, blend_artifact: Artifact) -> Request:
-            return Request(
-                name=stem.name,
-                version=stem.version,
-                vrm=vrm_artifact,
-                blend=blend_artifact,
-                preset=preset.name,
-                spec_version=exported.spec_version,
-                stats=exported.stats,
-                check=check_summary(exported.findings),
-                blender_version=bpy.app.version_string,
-                vrm_addon_version=vrm_addon.version(),
-                avatar_forge_version=VERSION,
-                created_by=getpass.getuser(),
-            )
-
-        release = publish_files(
-            target,
-            name,
-            vrm,
-            blend,
-            describe=describe,
-            progress=lambda fraction, what: step(_EXPORT_SHARE + fraction * (1 - _EXPORT_SHARE), what),
-        )
-    return PublishResult(release, exported, time.perf_counter() - started)
+    prepared = prepare(name, preset, armature_name=armature_name, progress=progress)
+    return upload(prepared, target, progress=progress)
 
 
 def preferred_storage(destination: str = "root") -> Storage:

@@ -23,9 +23,9 @@ def _lines(report: PassReport) -> list[str]:
     lines = []
     for o in report.outcomes:
         where = ", ".join(f"{t} {how}" for t, how in o.targets.items())
-        lines.append(
-            f"{o.request}: {o.status}" + (f" - {o.reason}" if o.reason else "") + (f" ({where})" if where else "")
-        )
+        # A queue entry's name is untrusted: one with a newline must not forge a line of this report.
+        entry = o.request if o.request.isprintable() else repr(o.request)
+        lines.append(f"{entry}: {o.status}" + (f" - {o.reason}" if o.reason else "") + (f" ({where})" if where else ""))
     if not report.outcomes:
         lines.append("nothing queued")
     allowlist = report.to_json()["allowlist"]

@@ -62,12 +62,17 @@ def _run(args: argparse.Namespace) -> Result:
         return Result(data, [f"not published: {exc}", *findings], EXIT_PROBLEMS)
     except (vrm_export.ExportFailedError, StorageError) as exc:
         return Result({"published": False, "reason": str(exc)}, [f"not published: {exc}"], EXIT_PROBLEMS)
+    except OSError as exc:  # the temporary folder is full or unwritable: nothing was uploaded
+        detail = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+        reason = f"the temporary folder is full or unwritable: {detail}"
+        return Result({"published": False, "reason": reason}, [f"not published: {reason}"], EXIT_PROBLEMS)
     data = result.to_json()
     lines = [
         f"published {name} v{data['version']} ({data['vrm']['size'] / 1e6:.2f} MB) to {data['location']}",
         f"  {data['vrm']['url']}",
         f"  {data['blend']['url']}",
         f"  queued {data['request']}",
+        *(f"  note: {left} has no promotion request: left by an interrupted publish" for left in data["unqueued"]),
     ]
     return Result(data, lines)
 

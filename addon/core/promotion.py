@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from .json_limits import JsonLimitError, JsonLimits, load_json
 from .naming import InvalidNameError, Versioned, check_name
 
 FORMAT: Final = "avatar-forge/promotion-request@1"
 INDEX_FORMAT: Final = "avatar-forge/index@1"
 _SHA256_HEX_LENGTH: Final = 64
+# A request is a few hundred bytes; an index.json gains about 200 bytes per promoted model.
+DEFAULT_MAX_REQUEST_BYTES: Final = 1024 * 1024
+DEFAULT_MAX_INDEX_BYTES: Final = 16 * 1024 * 1024
 
 
 class RequestError(ValueError):
@@ -108,12 +112,13 @@ def _artifact(data: dict[str, Any], role: str, expected_key: str) -> Artifact:
     return Artifact(key, sha, size)
 
 
-def parse_request(raw: bytes) -> Request:
-    """A request from its JSON bytes; raises RequestError when anything is missing or inconsistent."""
+def parse_request(raw: bytes, limits: JsonLimits | None = None) -> Request:
+    """A request from its JSON bytes; raises RequestError when anything is missing or inconsistent,
+    or when the bytes break `limits` (size, nesting, integer digits)."""
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(f"request is not JSON ({exc})") from None
+        data = load_json(raw, limits or JsonLimits(DEFAULT_MAX_REQUEST_BYTES), "request")
+    except JsonLimitError as exc:
+        raise RequestError(str(exc)) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise RequestError(f"request format is not {FORMAT}")
     try:
@@ -148,9 +153,9 @@ def outcome_record(request_raw: bytes, status: str, detail: dict[str, Any]) -> b
     The original bytes are kept even when they do not parse, so a failed record shows what was sent.
     """
     try:
-        request: Any = json.loads(request_raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        request = request_raw.decode("utf-8", "replace")
+        request: Any = load_json(request_raw, JsonLimits(DEFAULT_MAX_REQUEST_BYTES), "request")
+    except JsonLimitError:
+        request = request_raw[:DEFAULT_MAX_REQUEST_BYTES].decode("utf-8", "replace")
     record = {"request": request, "result": {"status": status, "at": utc_now(), **detail}}
     return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
 
@@ -175,27 +180,40 @@ class IndexEntry:
         }
 
 
-def parse_index(raw: bytes | None) -> list[dict[str, Any]]:
-    """The models an index.json lists (none when there is no index yet)."""
+class IndexFileError(ValueError):
+    """A target's index.json that cannot be read or extended safely; a person has to look at it."""
+
+
+def parse_index(raw: bytes | None, limits: JsonLimits | None = None) -> list[dict[str, Any]]:
+    """The models an index.json lists (none when there is no index yet); raises IndexFileError."""
     if not raw:
         return []
-    data = json.loads(raw)
+    try:
+        data = load_json(raw, limits or JsonLimits(DEFAULT_MAX_INDEX_BYTES), "index.json")
+    except JsonLimitError as exc:
+        raise IndexFileError(str(exc)) from None
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, list):
-        raise ValueError("index.json has no 'models' list")
-    return [m for m in models if isinstance(m, dict)]
+        raise IndexFileError("index.json has no 'models' list")
+    for model in models:
+        # Sorting and matching need these types; anything else was written by hand and is left to a person.
+        if not (isinstance(model, dict) and isinstance(model.get("name"), str) and isinstance(model.get("file"), str)
+                and isinstance(model.get("version"), int) and not isinstance(model.get("version"), bool)):  # fmt: skip
+            raise IndexFileError(f"index.json has a model entry that is not name/version/file: {str(model)[:120]}")
+    return models
 
 
-def merge_index(raw: bytes | None, entry: IndexEntry) -> tuple[bytes, bool]:
+def merge_index(raw: bytes | None, entry: IndexEntry, limits: JsonLimits | None = None) -> tuple[bytes, bool]:
     """index.json with `entry` in it, sorted by name and version; False when it was already there.
 
     An entry for the same file is kept as first written: promoting again must not change promoted_at.
+    Raises IndexFileError for an index it cannot read; it is then left exactly as it is.
     """
-    models = parse_index(raw)
+    models = parse_index(raw, limits)
     if any(m.get("file") == entry.file for m in models):
         return raw or b"", False
     models.append(entry.to_json())
-    models.sort(key=lambda m: (str(m.get("name")), int(m.get("version") or 0)))
+    models.sort(key=lambda m: (str(m["name"]), int(m["version"])))
     document = {"format": INDEX_FORMAT, "models": models}
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode(), True
 

@@ -1,17 +1,20 @@
 """Structural checks on a .vrm file from its bytes alone, for the promoter (no Blender, no Node).
 
-It answers "is this a VRM three-vrm will load": a well-formed GLB container, the VRMC_vrm (1.0) or VRM
-(0.x) extension, every required humanoid bone mapped to a node that exists, and the license URL.
+It answers "is this a VRM three-vrm will load": a well-formed GLB container whose JSON parses within
+bounds, buffers, buffer views and accessors that fit the BIN chunk, a scene, the VRMC_vrm (1.0) or VRM
+(0.x) extension, every required humanoid bone mapped to a node of that scene, and the license URL.
 """
 
 from __future__ import annotations
 
-import json
+import io
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, BinaryIO, Final
 
 from .humanoid import required_bones
+from .json_limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_INT_DIGITS, JsonLimitError, JsonLimits, load_json
 from .presets import VRM1_LICENSE_URL
 
 _MAGIC: Final = b"glTF"
@@ -19,6 +22,15 @@ _JSON_CHUNK: Final = 0x4E4F534A
 _BIN_CHUNK: Final = 0x004E4942
 _HEADER: Final = struct.Struct("<4sII")
 _CHUNK_HEADER: Final = struct.Struct("<II")
+# A JSON chunk parses into about thirty times its size in Python objects: 16 MiB stays well inside the
+# promoter's 1 GiB; real exports carry well under 1 MiB of JSON.
+DEFAULT_MAX_JSON_CHUNK: Final = 16 * 1024 * 1024
+_COMPONENT_BYTES: Final = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
+_INDEX_COMPONENTS: Final = frozenset({5121, 5123, 5125})
+_TYPE_COMPONENTS: Final = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+# An accessor without a buffer view is zeros a loader allocates itself: bound what it may ask for.
+_MAX_UNBACKED_ACCESSOR: Final = 64 * 1024 * 1024
+_NAMED_AT_MOST: Final = 5  # items named in one problem line
 # VRM 0.x meta.licenseName values (the 0.x specification's enum).
 VRM0_LICENSES: Final = frozenset(
     {"Redistribution_Prohibited", "CC0", "CC_BY", "CC_BY_NC", "CC_BY_SA", "CC_BY_NC_SA", "CC_BY_ND", "CC_BY_NC_ND",
@@ -53,42 +65,65 @@ class _MalformedError(ValueError):
     """The container itself is broken: nothing inside it can be checked."""
 
 
-def _gltf_json(data: bytes) -> dict[str, Any]:
-    """The glTF JSON chunk; raises _MalformedError saying what is wrong with the container."""
-    if len(data) < _HEADER.size + _CHUNK_HEADER.size:
-        raise _MalformedError(f"not a GLB file: only {len(data)} bytes")
-    magic, version, length = _HEADER.unpack_from(data)
+@dataclass(frozen=True)
+class VrmLimits:
+    """How much of a .vrm the check will parse: the JSON chunk is the only part it reads into memory."""
+
+    max_json_bytes: int = DEFAULT_MAX_JSON_CHUNK
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_int_digits: int = DEFAULT_MAX_INT_DIGITS
+
+    def json_limits(self) -> JsonLimits:
+        return JsonLimits(self.max_json_bytes, self.max_depth, self.max_int_digits)
+
+
+@dataclass(frozen=True)
+class _Container:
+    document: dict[str, Any]
+    bin_length: int | None  # None: no BIN chunk
+
+
+def _read_container(source: BinaryIO, length: int, limits: VrmLimits) -> _Container:
+    """The glTF JSON chunk and the BIN chunk's length; raises _MalformedError saying what is wrong.
+
+    Only the JSON chunk is read: the BIN chunk is skipped over, however large.
+    """
+    if length < _HEADER.size + _CHUNK_HEADER.size:
+        raise _MalformedError(f"not a GLB file: only {length} bytes")
+    magic, version, declared = _HEADER.unpack(source.read(_HEADER.size))
     if magic != _MAGIC:
         raise _MalformedError("not a GLB file: no glTF magic")
     if version != 2:
         raise _MalformedError(f"GLB version {version}, expected 2")
-    if length != len(data):
-        raise _MalformedError(f"GLB header says {length} bytes, file has {len(data)} (truncated or padded)")
+    if declared != length:
+        raise _MalformedError(f"GLB header says {declared} bytes, file has {length} (truncated or padded)")
     offset = _HEADER.size
-    kinds: list[int] = []
-    first = b""
+    chunks: list[tuple[int, int, int]] = []  # (kind, start, size)
     while offset < length:
         if offset + _CHUNK_HEADER.size > length:
             raise _MalformedError("GLB chunk header runs past the end")
-        size, kind = _CHUNK_HEADER.unpack_from(data, offset)
+        source.seek(offset)
+        size, kind = _CHUNK_HEADER.unpack(source.read(_CHUNK_HEADER.size))
         start = offset + _CHUNK_HEADER.size
         if size % 4 or start + size > length:
             raise _MalformedError(f"GLB chunk at byte {offset} has a bad length {size}")
-        if not kinds:
-            first = data[start : start + size]
-        kinds.append(kind)
+        chunks.append((kind, start, size))
         offset = start + size
-    if not kinds or kinds[0] != _JSON_CHUNK:
+    if not chunks or chunks[0][0] != _JSON_CHUNK:
         raise _MalformedError("GLB does not start with a JSON chunk")
-    if len(kinds) > 1 and kinds[1] != _BIN_CHUNK:
+    if len(chunks) > 1 and chunks[1][0] != _BIN_CHUNK:
         raise _MalformedError("GLB second chunk is not BIN")
+    _kind, start, size = chunks[0]
+    if size > limits.max_json_bytes:
+        raise _MalformedError(f"GLB JSON chunk is {size} bytes, over the limit of {limits.max_json_bytes}")
+    source.seek(start)
     try:
-        document = json.loads(first.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _MalformedError(f"GLB JSON chunk does not parse ({exc})") from None
+        document = load_json(source.read(size), limits.json_limits(), "GLB JSON chunk")
+    except JsonLimitError as exc:
+        raise _MalformedError(str(exc)) from None
     if not isinstance(document, dict):
         raise _MalformedError("GLB JSON chunk is not an object")
-    return document
+    return _Container(document, chunks[1][2] if len(chunks) > 1 else None)
 
 
 def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -101,7 +136,7 @@ def _text(data: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _vrm1(ext: dict[str, Any], nodes: int, report: VrmReport) -> None:
+def _vrm1(ext: dict[str, Any], shown: set[int], report: VrmReport) -> None:
     report.spec_version = "1.0"
     meta = _obj(ext, "meta")
     report.title = _text(meta, "name")
@@ -110,10 +145,10 @@ def _vrm1(ext: dict[str, Any], nodes: int, report: VrmReport) -> None:
         report.problems.append(f"VRM 1.0 meta.licenseUrl is {report.license_url!r}, must be {VRM1_LICENSE_URL}")
     humanoid = _obj(ext, "humanoid")
     bones = _obj(humanoid, "humanBones")
-    _check_bones({b: v.get("node") for b, v in bones.items() if isinstance(v, dict)}, nodes, report)
+    _check_bones({b: v.get("node") for b, v in bones.items() if isinstance(v, dict)}, shown, report)
 
 
-def _vrm0(ext: dict[str, Any], nodes: int, report: VrmReport) -> None:
+def _vrm0(ext: dict[str, Any], shown: set[int], report: VrmReport) -> None:
     report.spec_version = "0.x"
     meta = _obj(ext, "meta")
     report.title = _text(meta, "title")
@@ -129,45 +164,178 @@ def _vrm0(ext: dict[str, Any], nodes: int, report: VrmReport) -> None:
     entries = entries if isinstance(entries, list) else []
     _check_bones(
         {e["bone"]: e.get("node") for e in entries if isinstance(e, dict) and isinstance(e.get("bone"), str)},
-        nodes,
+        shown,
         report,
     )
 
 
-def _check_bones(mapping: dict[Any, Any], nodes: int, report: VrmReport) -> None:
+def _check_bones(mapping: dict[Any, Any], shown: set[int], report: VrmReport) -> None:
+    """Every required bone mapped, each to a node the scene shows (three-vrm finds bones in the scene)."""
     report.bones = sorted(str(b) for b in mapping)
     assert report.spec_version is not None
     missing = sorted(required_bones(report.spec_version) - set(mapping))
     if missing:
         report.problems.append(f"required humanoid bones not mapped: {', '.join(missing)}")
-    dangling = sorted(
-        str(b)
-        for b, node in mapping.items()
-        if not isinstance(node, int) or isinstance(node, bool) or not 0 <= node < nodes
-    )
+    dangling = sorted(str(b) for b, node in mapping.items() if not _is_index(node) or node not in shown)
     if dangling:
-        report.problems.append(f"humanoid bones pointing at no node: {', '.join(dangling)}")
+        report.problems.append(f"humanoid bones pointing at no node of the scene: {', '.join(dangling)}")
 
 
-def inspect_vrm(data: bytes) -> VrmReport:
-    """Checks a .vrm's bytes; the report's problems are empty when it is structurally a loadable VRM."""
+def _is_index(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _list(document: dict[str, Any], key: str) -> list[Any]:
+    value = document.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _size(data: dict[str, Any], key: str, default: int | None = None) -> int | None:
+    """A non-negative integer field, `default` when absent, None when it is anything else."""
+    value = data.get(key, default)
+    return value if _is_index(value) else None
+
+
+def _name_some(what: str, items: list[str], problem: str) -> str:
+    more = f" (and {len(items) - _NAMED_AT_MOST} more)" if len(items) > _NAMED_AT_MOST else ""
+    return f"{what} {', '.join(items[:_NAMED_AT_MOST])}{more} {problem}"
+
+
+def _scene_nodes(document: dict[str, Any], report: VrmReport) -> set[int]:
+    """The nodes of the scene a loader shows (the `scene`, else the first), following children."""
+    nodes = _list(document, "nodes")
+    scenes = _list(document, "scenes")
+    chosen = document.get("scene", 0)
+    scene = scenes[chosen] if _is_index(chosen) and chosen < len(scenes) else None
+    if not isinstance(scene, dict):
+        report.problems.append("no scene to show: a loader would find no nodes")
+        return set()
+    shown: set[int] = set()
+    pending = [n for n in _list(scene, "nodes") if _is_index(n) and n < len(nodes)]
+    while pending:
+        index = pending.pop()
+        if index in shown:
+            continue
+        shown.add(index)
+        node = nodes[index]
+        if isinstance(node, dict):
+            pending.extend(c for c in _list(node, "children") if _is_index(c) and c < len(nodes))
+    return shown
+
+
+def _check_buffers(document: dict[str, Any], bin_length: int | None, report: VrmReport) -> None:
+    """Buffers, buffer views and accessors all within the bytes the BIN chunk holds.
+
+    A loader allocates what these declare (a 500 GB buffer, 33e9 elements) before reading a byte.
+    """
+    buffer_sizes: list[int | None] = []
+    bad: list[str] = []
+    for index, buffer in enumerate(_list(document, "buffers")):
+        entry = buffer if isinstance(buffer, dict) else {}
+        size = _size(entry, "byteLength")
+        if "uri" in entry or index > 0:
+            bad.append(f"{index} (not the GLB's BIN chunk: a VRM carries its data inside)")
+            size = None
+        elif bin_length is None or size is None or size > bin_length:
+            bad.append(f"{index} ({entry.get('byteLength')!r} bytes, the BIN chunk has {bin_length or 0})")
+            size = None
+        buffer_sizes.append(size)
+    if bad:
+        report.problems.append(_name_some("buffers", bad, "do not fit the file"))
+    view_sizes: list[int | None] = []
+    bad = []
+    for index, view in enumerate(_list(document, "bufferViews")):
+        entry = view if isinstance(view, dict) else {}
+        buffer, offset, size = _size(entry, "buffer"), _size(entry, "byteOffset", 0), _size(entry, "byteLength")
+        room = buffer_sizes[buffer] if buffer is not None and buffer < len(buffer_sizes) else None
+        stride = entry.get("byteStride", 4)
+        if room is None or offset is None or size is None or offset + size > room or not _is_index(stride):
+            bad.append(str(index))
+            size = None
+        view_sizes.append(size)
+    if bad:
+        report.problems.append(_name_some("bufferViews", bad, "run past their buffer"))
+    views = _Views(_list(document, "bufferViews"), view_sizes)
+    bad = [str(i) for i, a in enumerate(_list(document, "accessors")) if not _accessor_fits(a, views)]
+    if bad:
+        report.problems.append(_name_some("accessors", bad, "run past their bufferView or are malformed"))
+
+
+@dataclass(frozen=True)
+class _Views:
+    entries: list[Any]
+    sizes: list[int | None]  # None for a view that is itself broken
+
+    def hold(self, view: Any, offset: Any, count: int, element: int) -> bool:
+        """`count` elements of `element` bytes from `offset` in buffer view `view`, strided as it says."""
+        if not _is_index(view) or view >= len(self.sizes) or not _is_index(offset):
+            return False
+        size = self.sizes[view]
+        stride = self.entries[view].get("byteStride") or element if size is not None else element
+        return size is not None and offset + stride * (count - 1) + element <= size
+
+
+def _sparse_fits(sparse: Any, count: int, element: int, views: _Views) -> bool:
+    if not isinstance(sparse, dict):
+        return False
+    entries = _size(sparse, "count")
+    indices, values = _obj(sparse, "indices"), _obj(sparse, "values")
+    index_bytes = _COMPONENT_BYTES.get(indices.get("componentType"), 0)  # type: ignore[arg-type]
+    return (
+        entries is not None
+        and 0 < entries <= count
+        and indices.get("componentType") in _INDEX_COMPONENTS
+        and views.hold(indices.get("bufferView"), indices.get("byteOffset", 0), entries, index_bytes)
+        and views.hold(values.get("bufferView"), values.get("byteOffset", 0), entries, element)
+    )
+
+
+def _accessor_fits(accessor: Any, views: _Views) -> bool:
+    if not isinstance(accessor, dict):
+        return False
+    component = _COMPONENT_BYTES.get(accessor.get("componentType"))  # type: ignore[arg-type]
+    components = _TYPE_COMPONENTS.get(accessor.get("type"))  # type: ignore[arg-type]
+    count = _size(accessor, "count")
+    if component is None or components is None or not count:
+        return False
+    element = component * components
+    if "bufferView" in accessor:
+        backed = views.hold(accessor["bufferView"], accessor.get("byteOffset", 0), count, element)
+    else:
+        backed = count * element <= _MAX_UNBACKED_ACCESSOR
+    return backed and ("sparse" not in accessor or _sparse_fits(accessor["sparse"], count, element, views))
+
+
+def _inspect(source: BinaryIO, length: int, limits: VrmLimits) -> VrmReport:
     report = VrmReport()
     try:
-        document = _gltf_json(data)
+        container = _read_container(source, length, limits)
     except _MalformedError as exc:
         report.problems.append(str(exc))
         return report
+    document = container.document
     extensions = _obj(document, "extensions")
-    nodes = document.get("nodes")
-    node_count = len(nodes) if isinstance(nodes, list) else 0
     try:
+        _check_buffers(document, container.bin_length, report)
+        shown = _scene_nodes(document, report)
         if "VRMC_vrm" in extensions:
-            _vrm1(_obj(extensions, "VRMC_vrm"), node_count, report)
+            _vrm1(_obj(extensions, "VRMC_vrm"), shown, report)
         elif "VRM" in extensions:
-            _vrm0(_obj(extensions, "VRM"), node_count, report)
+            _vrm0(_obj(extensions, "VRM"), shown, report)
         else:
             report.problems.append("no VRMC_vrm or VRM extension: a plain glTF, not a VRM")
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         # A value of an unexpected JSON type somewhere deep: a broken file, never a crashed promoter.
-        report.problems.append(f"malformed VRM extension ({type(exc).__name__}: {exc})")
+        report.problems.append(f"malformed glTF or VRM extension ({type(exc).__name__}: {str(exc)[:200]})")
     return report
+
+
+def inspect_vrm(data: bytes, limits: VrmLimits | None = None) -> VrmReport:
+    """Checks a .vrm's bytes; the report's problems are empty when it is structurally a loadable VRM."""
+    return _inspect(io.BytesIO(data), len(data), limits or VrmLimits())
+
+
+def inspect_vrm_file(path: Path, limits: VrmLimits | None = None) -> VrmReport:
+    """inspect_vrm on a file, reading only its JSON chunk into memory (a VRM can be hundreds of MB)."""
+    with path.open("rb") as source:
+        return _inspect(source, path.stat().st_size, limits or VrmLimits())

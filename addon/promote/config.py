@@ -15,15 +15,26 @@
     poll_seconds = 60                          # between runs without --once (before any table)
     rclone = "rclone"                          # optional: the rclone binary
 
+    [limits]                                   # optional; these are the defaults
+    max_request_bytes = 1048576                # a queue entry (1 MiB)
+    max_json_chunk_bytes = 16777216            # a VRM's glTF JSON (16 MiB: about 500 MB parsed)
+    max_index_bytes = 16777216                 # a target's index.json
+    max_json_depth = 64                        # nesting of any of them
+    max_json_int_digits = 32                   # digits of one integer in any of them
+
 Remotes come from rclone's config file or from RCLONE_CONFIG_<NAME>_* environment variables.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
+
+from ..core.json_limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_INT_DIGITS, JsonLimits
+from ..core.promotion import DEFAULT_MAX_INDEX_BYTES, DEFAULT_MAX_REQUEST_BYTES
+from ..core.vrm_inspect import DEFAULT_MAX_JSON_CHUNK, VrmLimits
 
 TARGET_NAMES: Final = ("nfs", "mirror", "r2")
 
@@ -40,11 +51,32 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What the promoter parses at most: anyone who can write to the bucket chooses these files."""
+
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_json_chunk_bytes: int = DEFAULT_MAX_JSON_CHUNK
+    max_index_bytes: int = DEFAULT_MAX_INDEX_BYTES
+    max_json_depth: int = DEFAULT_MAX_DEPTH
+    max_json_int_digits: int = DEFAULT_MAX_INT_DIGITS
+
+    def request(self) -> JsonLimits:
+        return JsonLimits(self.max_request_bytes, self.max_json_depth, self.max_json_int_digits)
+
+    def index(self) -> JsonLimits:
+        return JsonLimits(self.max_index_bytes, self.max_json_depth, self.max_json_int_digits)
+
+    def vrm(self) -> VrmLimits:
+        return VrmLimits(self.max_json_chunk_bytes, self.max_json_depth, self.max_json_int_digits)
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     targets: tuple[Target, ...]
     poll_seconds: float
     rclone: str | None
+    limits: Limits = field(default_factory=Limits)
 
 
 def _remote(table: Any, where: str) -> str:
@@ -79,4 +111,16 @@ def load_config(path: Path) -> Config:
     binary = data.get("rclone")
     if binary is not None and not isinstance(binary, str):
         raise ConfigError(f"{path.name}: 'rclone' must be a path")
-    return Config(source, tuple(targets), float(poll), binary)
+    return Config(source, tuple(targets), float(poll), binary, _limits(data.get("limits", {}), path.name))
+
+
+def _limits(table: Any, where: str) -> Limits:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [limits] must be a table")
+    known = {f.name for f in fields(Limits)}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"{where} [limits]: unknown limit {key!r}; limits are {', '.join(sorted(known))}")
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{where} [limits]: {key!r} must be a positive whole number")
+    return Limits(**table)

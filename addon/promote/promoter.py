@@ -7,12 +7,18 @@ request that fails verification goes to promotion/failed/ with its reason and no
 
 Every step can be repeated (immutable copies skip what is there, the index keeps the first entry), so a
 run killed anywhere is completed by the next one; storage trouble leaves requests queued for a retry.
-rclone runs a fixed number of times per batch, not per model: starting it costs more than a small copy.
+rclone runs a fixed number of times per batch, not per model: starting it costs more than a small copy;
+only when a batch step fails does it go request by request, so that each succeeds or fails on its own.
+
+Everything in the queue is untrusted input: a queue entry that is not a plain `<Name>-v<N>.json` file
+within the size limit, or whose JSON or VRM breaks a limit, goes to failed/ with the reason, and no entry
+can crash a run or hold up the others.
 """
 
 from __future__ import annotations
 
-import shutil
+import hashlib
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,21 +29,26 @@ from ..core import naming
 from ..core.digest import digest_file
 from ..core.promotion import (
     IndexEntry,
+    IndexFileError,
     Request,
     RequestError,
     allowlist_lines,
     merge_index,
     outcome_record,
+    parse_index,
     parse_request,
     utc_now,
 )
-from ..core.vrm_inspect import inspect_vrm
+from ..core.vrm_inspect import inspect_vrm_file
 from .config import Config
 from .rclone import IMMUTABLE_CACHE, INDEX_CACHE, Rclone, RcloneError, join
 
 Log = Callable[[str], None]
 # Requests verified together: their artifacts share the scratch folder, so this bounds its size.
 BATCH: Final = 20
+# With --links, rclone shows a symbolic link in a local folder as a file with this suffix.
+_LINK_SUFFIX: Final = ".rclonelink"
+_REQUEST_SUFFIX: Final = ".json"
 
 
 class _RejectedError(Exception):
@@ -100,6 +111,25 @@ def _error(outcome: Outcome, exc: Exception) -> None:
     outcome.status, outcome.reason, outcome.targets = "error", f"{exc}; left queued for the next run", {}
 
 
+def _entry_problem(name: str, size: object, limit: int) -> str | None:
+    """Why a queue entry cannot be a request, judged from its listing alone (nothing downloaded yet)."""
+    if name.endswith(_LINK_SUFFIX):
+        return f"queue entry {name[: -len(_LINK_SUFFIX)]!r} is a symbolic link; queue entries must be plain files"
+    if not name.endswith(_REQUEST_SUFFIX) or naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]) is None:
+        return f"queue entry {name!r} is not named <Name>-v<N>.json"
+    if isinstance(size, int) and size > limit:
+        return f"queue entry is {size} bytes, over the limit of {limit}"
+    return None
+
+
+def _record_name(entry: str) -> str:
+    """The failed/ record's name for a queue entry: its own, unless that is no name for a request."""
+    if _entry_problem(entry, 0, 1) is None:
+        return entry
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", entry).lstrip(".")[:100]
+    return f"{safe}.{hashlib.sha256(entry.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}.json"
+
+
 class Promoter:
     def __init__(self, config: Config, rclone: Rclone, log: Log | None = None) -> None:
         self.config = config
@@ -109,15 +139,30 @@ class Promoter:
     def _source(self, key: str) -> str:
         return join(self.config.source, key)
 
-    def queued(self) -> list[str]:
-        """Queue entries, oldest first (by upload time, then name)."""
-        entries = self.rclone.lsjson(self._source(naming.QUEUE))
+    def queued(self) -> tuple[list[str], dict[str, str]]:
+        """Queue entries, oldest first (by upload time, then name), and those refused on sight with why.
+
+        A publisher's hidden temporaries (`.A-v1.json.1a2b.tmp`) are neither: they are not written yet.
+        """
+        entries = self.rclone.lsjson(self._source(naming.QUEUE), "--links")
         ordered = sorted(entries, key=lambda e: (str(e.get("ModTime", "")), str(e.get("Name", ""))))
-        return [str(e["Name"]) for e in ordered if naming.parse_key(str(e.get("Name", ""))) is not None]
+        queue: list[str] = []
+        refused: dict[str, str] = {}
+        for entry in ordered:
+            name = str(entry.get("Name", ""))
+            if not name or name.startswith("."):
+                continue
+            problem = _entry_problem(name, entry.get("Size"), self.config.limits.max_request_bytes)
+            if problem is None:
+                queue.append(name)
+            else:
+                refused[name] = problem
+        return queue, refused
 
     def run_pass(self, dry_run: bool = False) -> PassReport:
         report = PassReport(dry_run)
-        queue = self.queued()
+        queue, refused = self.queued()
+        report.outcomes += self._refuse(refused, dry_run)
         if queue:
             recorded = {
                 **dict.fromkeys(self.rclone.names(self._source(naming.FAILED)), "failed"),
@@ -129,6 +174,29 @@ class Promoter:
         for outcome in report.outcomes:
             self.log(f"{outcome.request}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
         return report
+
+    def _refuse(self, refused: dict[str, str], dry_run: bool) -> list[Outcome]:
+        """Moves queue entries that cannot be requests to failed/, each with its reason, unread."""
+        outcomes = [Outcome(name, "would fail" if dry_run else "failed", reason) for name, reason in refused.items()]
+        if dry_run or not outcomes:
+            return outcomes
+        with tempfile.TemporaryDirectory(prefix="avatar-forge-refused-") as scratch:
+            for outcome in outcomes:
+                detail = {"reason": outcome.reason, "queue_entry": outcome.request}
+                (Path(scratch) / _record_name(outcome.request)).write_bytes(outcome_record(b"", "failed", detail))
+            try:
+                self.rclone.run("copy", scratch, self._source(naming.FAILED))
+            except RcloneError as exc:
+                for outcome in outcomes:
+                    _error(outcome, exc)
+                return outcomes
+        for outcome in outcomes:
+            try:
+                # One by one and by name: such names cannot go in a --files-from list (a newline).
+                self.rclone.deletefile(self._source(naming.QUEUE + outcome.request), "--links")
+            except RcloneError as exc:
+                self.log(f"{outcome.request!r} is recorded in failed/ but stays queued until the next run: {exc}")
+        return outcomes
 
     def _fetch(self, keys: list[str], into: Path) -> None:
         """Downloads source keys under `into` (same relative paths) in one rclone run; missing ones are skipped."""
@@ -153,15 +221,14 @@ class Promoter:
                 finished = [e for e in raws if e in recorded]
                 for entry in finished:
                     outcomes[entry].status, outcomes[entry].reason = recorded[entry], "recorded by an earlier run"
-                verified, rejected = self._verify({e: raws[e] for e in raws if e not in recorded}, root)
+                verified, rejected = self._verify({e: raws[e] for e in raws if e not in recorded}, root, outcomes)
             except RcloneError as exc:
                 for outcome in outcomes.values():
                     _error(outcome, exc)
                 return list(outcomes.values())
             for entry, (_raw, reason) in rejected.items():
                 outcomes[entry].status, outcomes[entry].reason = "would fail" if dry_run else "failed", reason
-            for entry, item in verified.items():
-                item.outcome = outcomes[entry]
+            for item in verified.values():
                 item.outcome.file = f"{item.request.versioned.stem}.vrm"
                 item.outcome.status = "would promote" if dry_run else "promoted"
             if not dry_run:
@@ -169,39 +236,75 @@ class Promoter:
                 self._conclude(verified, rejected, finished, root / ".records")
         return [outcomes[e] for e in entries]
 
-    def _verify(self, raws: dict[str, bytes], root: Path) -> tuple[dict[str, _Verified], dict[str, tuple[bytes, str]]]:
-        """Requests whose artifacts are exactly what was published, and the rejected ones with their reason."""
+    def _fetch_artifacts(self, requests: dict[str, Request], root: Path) -> dict[str, RcloneError]:
+        """Downloads every request's artifacts; the requests whose own artifacts could not be fetched.
+
+        All at once first; if that fails (one file too large for the scratch space, one unreadable),
+        request by request, so that the failure is charged to the request it belongs to.
+        """
+        try:
+            self._fetch([a.key for r in requests.values() for a in r.artifacts], root)
+        except RcloneError:
+            failed: dict[str, RcloneError] = {}
+            for entry, request in requests.items():
+                try:
+                    self._fetch([a.key for a in request.artifacts], root)
+                except RcloneError as exc:
+                    failed[entry] = exc
+                    for artifact in request.artifacts:  # make room for the next one
+                        (root / artifact.key).unlink(missing_ok=True)
+            return failed
+        return {}
+
+    def _verify(
+        self, raws: dict[str, bytes], root: Path, outcomes: dict[str, Outcome]
+    ) -> tuple[dict[str, _Verified], dict[str, tuple[bytes, str]]]:
+        """Requests whose artifacts are exactly what was published, and the rejected ones with their reason.
+
+        A request whose artifacts could not be fetched is neither: its outcome says why, and it stays queued.
+        """
         requests: dict[str, Request] = {}
         rejected: dict[str, tuple[bytes, str]] = {}
+        limits = self.config.limits
         for entry, raw in raws.items():
             try:
-                request = parse_request(raw)
+                request = parse_request(raw, limits.request())
                 if f"{request.versioned.stem}.json" != entry:
                     raise _RejectedError(f"queue entry {entry} describes {request.versioned.stem}")
                 requests[entry] = request
             except (RequestError, _RejectedError) as exc:
                 rejected[entry] = (raw, str(exc))
-        self._fetch([a.key for r in requests.values() for a in r.artifacts], root)
+        for entry, trouble in self._fetch_artifacts(requests, root).items():
+            _error(outcomes[entry], trouble)
+            del requests[entry]
         verified: dict[str, _Verified] = {}
         for entry, request in requests.items():
             try:
-                for artifact in request.artifacts:
-                    path = root / artifact.key
-                    if not path.is_file():
-                        raise _RejectedError(f"{artifact.key} is missing")
-                    digest = digest_file(path)
-                    if digest.size != artifact.size:
-                        raise _RejectedError(f"{artifact.key} is {digest.size} bytes, the request says {artifact.size}")
-                    if digest.sha256 != artifact.sha256:
-                        raise _RejectedError(f"{artifact.key} sha256 {digest.sha256} differs from the request's")
-                vrm = root / request.vrm.key
-                problems = inspect_vrm(vrm.read_bytes()).problems
-                if problems:
-                    raise _RejectedError(f"{request.vrm.key} is not a valid VRM: {'; '.join(problems)}")
-                verified[entry] = _Verified(raws[entry], request, vrm, Outcome(entry, "promoted"))
+                self._check_artifacts(request, root)
+                verified[entry] = _Verified(raws[entry], request, root / request.vrm.key, outcomes[entry])
             except _RejectedError as exc:
                 rejected[entry] = (raws[entry], str(exc))
+            finally:
+                # Only verified VRMs travel on: free the scratch space for the requests after this one.
+                (root / request.blend.key).unlink(missing_ok=True)
+                if entry not in verified:
+                    (root / request.vrm.key).unlink(missing_ok=True)
         return verified, rejected
+
+    def _check_artifacts(self, request: Request, root: Path) -> None:
+        """Raises _RejectedError unless the artifacts are what was published and the VRM is loadable."""
+        for artifact in request.artifacts:
+            path = root / artifact.key
+            if not path.is_file():
+                raise _RejectedError(f"{artifact.key} is missing")
+            digest = digest_file(path)
+            if digest.size != artifact.size:
+                raise _RejectedError(f"{artifact.key} is {digest.size} bytes, the request says {artifact.size}")
+            if digest.sha256 != artifact.sha256:
+                raise _RejectedError(f"{artifact.key} sha256 {digest.sha256} differs from the request's")
+        problems = inspect_vrm_file(root / request.vrm.key, self.config.limits.vrm()).problems
+        if problems:
+            raise _RejectedError(f"{request.vrm.key} is not a valid VRM: {'; '.join(problems)}")
 
     def _deliver(self, items: list[_Verified], stage: Path, present: dict[str, set[str]]) -> None:
         """Copies the verified VRMs to every target, then adds them to each target's index.json."""
@@ -209,13 +312,23 @@ class Promoter:
             return
         stage.mkdir()
         for item in items:
-            shutil.copyfile(item.vrm, stage / str(item.outcome.file))
+            item.vrm.rename(stage / str(item.outcome.file))
         for target in self.config.targets:
             for item in items:  # what failed at an earlier target goes to no later one
                 if item.outcome.status != "promoted":
                     (stage / str(item.outcome.file)).unlink(missing_ok=True)
             copying = [i for i in items if i.outcome.status == "promoted"]
             if not copying:
+                continue
+            index_path = join(target.remote, "index.json")
+            try:
+                index = self.rclone.cat(index_path)
+                parse_index(index, self.config.limits.index())
+            except (RcloneError, IndexFileError) as exc:
+                # Checked before copying: a target whose index cannot be extended gets nothing unindexed.
+                problem = f"{target.name}: {index_path} cannot be read or extended ({exc}); fix it by hand"
+                for item in copying:
+                    _error(item.outcome, RuntimeError(problem))
                 continue
             # --immutable: a file already there with other content is an error and is never replaced.
             flags = ["--header-upload", IMMUTABLE_CACHE] if target.s3 else []
@@ -225,8 +338,8 @@ class Promoter:
                 # One conflicting file fails the whole copy: find it, and let the others go out.
                 copying = self._copy_each(target.remote, flags, stage, copying, target.name)
             try:
-                self._index(target.remote, target.s3, copying)
-            except (RcloneError, ValueError) as exc:
+                self._index(index_path, index, target.s3, copying)
+            except (RcloneError, IndexFileError) as exc:
                 for item in copying:
                     _error(item.outcome, RuntimeError(f"{target.name}: {exc}"))
                 continue
@@ -260,16 +373,15 @@ class Promoter:
                 copied.append(item)
         return copied
 
-    def _index(self, remote: str, s3: bool, items: list[_Verified]) -> None:
-        index_path = join(remote, "index.json")
-        raw = self.rclone.cat(index_path)
+    def _index(self, index_path: str, raw: bytes | None, s3: bool, items: list[_Verified]) -> None:
+        """Writes the index read before copying (`raw`) back with `items` added."""
         changed = False
         for item in items:
             request = item.request
             entry = IndexEntry(
                 request.name, request.version, str(item.outcome.file), request.vrm.sha256, request.vrm.size, utc_now()
             )
-            raw, added = merge_index(raw, entry)
+            raw, added = merge_index(raw, entry, self.config.limits.index())
             changed = changed or added
         if changed and raw is not None:
             with tempfile.TemporaryDirectory(prefix="avatar-forge-index-") as scratch:

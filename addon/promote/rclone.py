@@ -62,10 +62,10 @@ class Rclone:
             raise RcloneError(f"rclone {args[0]} failed: {detail}", done.returncode)
         return done.stdout
 
-    def lsjson(self, path: str) -> list[dict[str, Any]]:
+    def lsjson(self, path: str, *flags: str) -> list[dict[str, Any]]:
         """Files directly under `path` (none when the folder does not exist)."""
         try:
-            entries = json.loads(self.run("lsjson", "--files-only", path))
+            entries = json.loads(self.run("lsjson", "--files-only", *flags, path))
         except RcloneError as exc:
             if exc.code == NOT_FOUND:
                 return []
@@ -90,5 +90,5 @@ class Rclone:
             flags += ["--header-upload", header]
         self.run("copyto", *flags, source, dest)
 
-    def deletefile(self, path: str) -> None:
-        self.run("deletefile", path)
+    def deletefile(self, path: str, *flags: str) -> None:
+        self.run("deletefile", *flags, path)

@@ -18,6 +18,8 @@ import random
 import secrets
 import socket
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 from ..core import naming
@@ -25,6 +27,16 @@ from ..core.promotion import utc_now
 from .base import Storage, StorageError
 
 ATTEMPTS: Final = 12
+# Called with the attempt number after a publisher has counted the versions and before it writes its
+# claim: the race test holds every racer there until all have counted, the worst interleaving.
+AfterCounting = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Claim:
+    stem: naming.Versioned
+    key: str  # this publisher's claim object
+    seen: tuple[str, ...]  # the keys counted to choose the version
 
 
 def publisher_token() -> str:
@@ -37,7 +49,9 @@ def _holders(storage: Storage, stem: naming.Versioned) -> list[str]:
     return storage.list(f"{naming.CLAIMS}{stem.stem}/")
 
 
-def claim_version(storage: Storage, name: str, created_by: str | None = None) -> naming.Versioned:
+def claim_version(
+    storage: Storage, name: str, created_by: str | None = None, after_counting: AfterCounting | None = None
+) -> Claim:
     """Claims the next free version of `name`; raises StorageError when rivals kept winning."""
     naming.check_name(name)
     token = publisher_token()
@@ -45,10 +59,12 @@ def claim_version(storage: Storage, name: str, created_by: str | None = None) ->
     for attempt in range(ATTEMPTS):
         taken = storage.list(naming.EXPORTS) + storage.list(naming.PROMOTION)
         stem = naming.Versioned(name, naming.next_version(name, taken))
+        if after_counting is not None:
+            after_counting(attempt)
         mine = f"{naming.CLAIMS}{stem.stem}/{token}"
         storage.put_bytes(mine, body)
         if _holders(storage, stem) == [mine]:
-            return stem
+            return Claim(stem, mine, tuple(taken))
         storage.delete(mine)
         # Back off a random while, growing, so two publishers that saw each other stop meeting.
         time.sleep(random.uniform(0.0, 0.05 * (2 ** min(attempt, 5))))

@@ -3,11 +3,16 @@
 An S3 PUT, and a completed multipart upload, appear whole or not at all, so objects go straight to their
 final keys. Large files go up in parts; since a multipart upload carries no MD5, each object gets
 rclone's `md5chksum` metadata (so `rclone --checksum` compares content, not just size) and our sha256.
+
+Every request has a connect and a read timeout and a bounded number of attempts: an endpoint that
+accepts a connection and never answers fails the publish within a bounded time, with one line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlparse
@@ -16,6 +21,38 @@ from ..core.digest import FileDigest
 from .base import ByteProgress, Storage, StorageError
 
 MULTIPART_THRESHOLD: Final = 16 * 1024 * 1024
+CONNECT_TIMEOUT_ENV: Final = "AVATAR_FORGE_S3_CONNECT_TIMEOUT"
+READ_TIMEOUT_ENV: Final = "AVATAR_FORGE_S3_READ_TIMEOUT"
+ATTEMPTS_ENV: Final = "AVATAR_FORGE_S3_ATTEMPTS"
+
+
+@dataclass(frozen=True)
+class S3Timeouts:
+    """Seconds to connect, seconds to wait for each answer, and tries per request (the first included)."""
+
+    connect: float = 10.0
+    read: float = 60.0
+    attempts: int = 3
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> S3Timeouts:
+        """The defaults, each replaced by its AVATAR_FORGE_S3_* variable; ValueError for a bad one."""
+        default = cls()
+
+        def number(variable: str, fallback: float) -> float:
+            text = environ.get(variable, "").strip()
+            try:
+                value = float(text) if text else fallback
+            except ValueError:
+                value = 0.0
+            if not 0 < value < float("inf"):
+                raise ValueError(f"{variable} must be a positive number of seconds, not {text!r}")
+            return value
+
+        attempts = number(ATTEMPTS_ENV, default.attempts)
+        if attempts != int(attempts):
+            raise ValueError(f"{ATTEMPTS_ENV} must be a whole number of tries")
+        return cls(number(CONNECT_TIMEOUT_ENV, default.connect), number(READ_TIMEOUT_ENV, default.read), int(attempts))
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -29,26 +66,30 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return parsed.netloc, prefix
 
 
-def make_client(endpoint_url: str | None) -> Any:
+def make_client(endpoint_url: str | None, timeouts: S3Timeouts | None = None) -> Any:
     """A boto3 S3 client; an empty endpoint means AWS's own (or AWS_ENDPOINT_URL from the environment)."""
     import boto3
     from botocore.config import Config
 
+    limits = timeouts or S3Timeouts()
     config = Config(
         # S3-compatible servers (rclone serve s3, RustFS) do not all speak the newer default checksums.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"max_attempts": 5, "mode": "standard"},
+        connect_timeout=limits.connect,
+        read_timeout=limits.read,
+        retries={"total_max_attempts": limits.attempts, "mode": "standard"},
         s3={"addressing_style": "path"},
     )
     return boto3.client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
 class S3Storage(Storage):
-    def __init__(self, bucket: str, prefix: str, client: Any) -> None:
+    def __init__(self, bucket: str, prefix: str, client: Any, timeouts: S3Timeouts | None = None) -> None:
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self.client = client
+        self.timeouts = timeouts or S3Timeouts()
 
     @property
     def location(self) -> str:
@@ -56,8 +97,10 @@ class S3Storage(Storage):
 
     def _call(self, what: str, key: str, call: Callable[[], Any]) -> Any:
         from boto3.exceptions import S3UploadFailedError
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
+        endpoint = self.client.meta.endpoint_url
+        tries = f"{self.timeouts.attempts} attempt{'s' if self.timeouts.attempts > 1 else ''}"
         try:
             return call()
         except S3UploadFailedError as exc:
@@ -65,8 +108,37 @@ class S3Storage(Storage):
         except ClientError as exc:
             error = exc.response.get("Error", {})
             raise StorageError(f"{what} {self.where(key)}: {error.get('Code')} {error.get('Message', '')}") from None
+        except ReadTimeoutError:
+            limit = f"{self.timeouts.read:g} s"
+            raise StorageError(
+                f"{what} {self.where(key)}: {endpoint} did not answer within {limit} ({tries})"
+            ) from None
+        except ConnectTimeoutError:
+            limit = f"{self.timeouts.connect:g} s"
+            raise StorageError(
+                f"{what} {self.where(key)}: no connection to {endpoint} within {limit} ({tries})"
+            ) from None
         except BotoCoreError as exc:
             raise StorageError(f"{what} {self.where(key)}: {exc}") from None
+        except OSError as exc:  # the local file to upload, unreadable or gone
+            raise StorageError(f"{what} {self.where(key)}: {exc.strerror or exc}") from None
+
+    def _never_overwrite(self, key: str) -> None:
+        """Refuses a key that exists. The claims make versions unique; this is the guard of last resort
+        (S3 itself, and rclone serve s3, overwrite silently), and it cannot close the gap until the PUT."""
+        from botocore.exceptions import ClientError
+
+        def exists() -> bool:
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
+            return True
+
+        if self._call("cannot check", key, exists):
+            raise StorageError(f"{self.where(key)} already exists; it is never overwritten")
 
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
@@ -83,6 +155,7 @@ class S3Storage(Storage):
 
         transfer = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD)
         extra = {"Metadata": {"md5chksum": digest.md5_base64, "sha256": digest.sha256}}
+        self._never_overwrite(key)
         self._call(
             "cannot upload to",
             key,
@@ -97,6 +170,7 @@ class S3Storage(Storage):
         )
 
     def put_bytes(self, key: str, data: bytes) -> None:
+        self._never_overwrite(key)
         self._call(
             "cannot write", key, lambda: self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
         )

@@ -1,4 +1,9 @@
-"""Operator: publish the avatar as the next version (the same publish() the CLI and the socket call)."""
+"""Operator: publish the avatar as the next version (the same functions the CLI and the socket call).
+
+From the sidebar button (invoke) the export runs on Blender's main thread, then the upload runs on a
+background thread while a modal timer shows its progress in the status bar; Esc cancels it, and what it
+had uploaded is removed. From a script (execute) the whole publish runs before the call returns.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,32 @@ import bpy
 from ..blender import paths, publish, vrm_addon, vrm_export
 from ..core.naming import InvalidNameError
 from ..core.presets import PresetError, get_preset
-from ..storage.base import StorageError
+from ..storage.background import BackgroundJob
+from ..storage.base import Storage, StorageError
 from .types import OperatorReturn
+
+# What a publish can fail with that is the user's to fix: a message, never a traceback.
+_PUBLISH_ERRORS = (
+    InvalidNameError,
+    vrm_addon.VrmAddonMissingError,
+    vrm_export.ExportRefusedError,
+    vrm_export.ExportFailedError,
+    StorageError,
+    OSError,  # the temporary folder is full or unwritable
+)
+_POLL_SECONDS = 0.1
 
 
 def _status(context: bpy.types.Context, text: str | None) -> None:
     """Progress in the status bar (absent headless)."""
     if context.workspace is not None:
         context.workspace.status_text_set(text)
+
+
+def _result(context: bpy.types.Context) -> Any:
+    wm = context.window_manager
+    assert wm is not None
+    return wm.avatar_forge_publish_result  # type: ignore[attr-defined]
 
 
 def _record(result: Any, *, published: bool, message: str) -> None:
@@ -30,42 +53,107 @@ class AVATARFORGE_OT_publish(bpy.types.Operator):
     bl_label = "Publish"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
+    _job: BackgroundJob[publish.PublishResult] | None = None
+    _timer: Any = None
+    _name = ""
+
+    def _start(self, context: bpy.types.Context) -> tuple[str, Any, Storage] | None:
+        """The name, preset and storage the sidebar chose; None (reported) when they cannot be used."""
         scene: Any = context.scene
-        settings = scene.avatar_forge_publish
-        wm = context.window_manager
-        assert wm is not None
-        result = wm.avatar_forge_publish_result  # type: ignore[attr-defined]
         try:
             preset = get_preset(scene.avatar_forge_export.preset, paths.user_presets_dir())
-            target = publish.preferred_storage(settings.destination)
+            target = publish.preferred_storage(scene.avatar_forge_publish.destination)
         except (PresetError, ValueError) as exc:
-            _record(result, published=False, message=str(exc))
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
+            self._failed(context, exc)
+            return None
+        return scene.avatar_forge_publish.name, preset, target
 
-        def progress(fraction: float, what: str) -> None:
-            wm.progress_update(int(fraction * 100))
-            _status(context, f"Publishing {settings.name}: {what} ({fraction * 100:.0f}%)")
+    def _failed(self, context: bpy.types.Context, exc: BaseException) -> set[OperatorReturn]:
+        _record(_result(context), published=False, message=str(exc))
+        self.report({"ERROR"}, f"Not published: {exc}")
+        return {"CANCELLED"}
 
-        wm.progress_begin(0, 100)
-        try:
-            done = publish.publish(settings.name, preset, target, progress=progress)
-        except (
-            InvalidNameError,
-            vrm_addon.VrmAddonMissingError,
-            vrm_export.ExportRefusedError,
-            vrm_export.ExportFailedError,
-            StorageError,
-        ) as exc:
-            _record(result, published=False, message=str(exc))
-            self.report({"ERROR"}, f"Not published: {exc}")
-            return {"CANCELLED"}
-        finally:
-            wm.progress_end()
-            _status(context, None)
-        request = done.request
+    def _succeeded(self, context: bpy.types.Context, done: publish.PublishResult) -> set[OperatorReturn]:
+        result, request = _result(context), done.request
         _record(result, published=True, message=f"Published {request.name} v{request.version}")
         result.version, result.size_mb, result.where = request.version, request.vrm.size / 1e6, done.release.vrm_url
         self.report({"INFO"}, f"Published {done.release.vrm_url} ({request.vrm.size / 1e6:.2f} MB), queued")
+        for left in done.release.unqueued:
+            self.report({"WARNING"}, f"{left} has no promotion request: left by an interrupted publish")
         return {"FINISHED"}
+
+    def _show(self, context: bpy.types.Context, name: str, fraction: float, what: str) -> None:
+        wm = context.window_manager
+        assert wm is not None
+        wm.progress_update(int(fraction * 100))
+        _status(context, f"Publishing {name}: {what} ({fraction * 100:.0f}%)")
+
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
+        chosen = self._start(context)
+        if chosen is None:
+            return {"CANCELLED"}
+        name, preset, target = chosen
+        wm = context.window_manager
+        assert wm is not None
+        wm.progress_begin(0, 100)
+        try:
+            done = publish.publish(
+                name, preset, target, progress=lambda fraction, what: self._show(context, name, fraction, what)
+            )
+        except _PUBLISH_ERRORS as exc:
+            return self._failed(context, exc)
+        finally:
+            wm.progress_end()
+            _status(context, None)
+        return self._succeeded(context, done)
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[OperatorReturn]:
+        wm = context.window_manager
+        if wm is None or context.window is None:  # no window to keep live: publish in one go
+            return self.execute(context)
+        chosen = self._start(context)
+        if chosen is None:
+            return {"CANCELLED"}
+        name, preset, target = chosen
+        self._name = name
+        wm.progress_begin(0, 100)
+        try:
+            # Blender's data can only be read here, on the main thread: the export blocks the UI a while.
+            prepared = publish.prepare(
+                name, preset, progress=lambda fraction, what: self._show(context, name, fraction, what)
+            )
+        except _PUBLISH_ERRORS as exc:
+            wm.progress_end()
+            _status(context, None)
+            return self._failed(context, exc)
+        self._job = BackgroundJob(
+            lambda progress, cancel: publish.upload(prepared, target, progress=progress, cancel=cancel),
+            name=f"avatar-forge-publish-{name}",
+        )
+        self._job.start()
+        self._timer = wm.event_timer_add(_POLL_SECONDS, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[OperatorReturn]:
+        job = self._job
+        assert job is not None
+        if event.type == "ESC":
+            job.cancel()  # the upload stops at its next chunk; the timer then sees it done
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        fraction, what = job.progress
+        self._show(context, self._name, fraction, "cancelling" if job.cancelling else f"{what} (Esc to cancel)")
+        if not job.done:
+            return {"PASS_THROUGH"}
+        wm = context.window_manager
+        assert wm is not None
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        _status(context, None)
+        try:
+            done = job.outcome()
+        except _PUBLISH_ERRORS as exc:
+            return self._failed(context, exc)
+        return self._succeeded(context, done)

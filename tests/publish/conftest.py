@@ -115,10 +115,10 @@ def s3_url(kasm: S3Server) -> str:
     return f"s3://{kasm.bucket('kasm')}/t-{uuid.uuid4().hex[:8]}/blender-avatars"
 
 
-def publisher_command(name: str, vrm: Path, blend: Path, where: list[str], wait: bool = False) -> list[str]:
+def publisher_command(name: str, vrm: Path, blend: Path, where: list[str], *flags: str) -> list[str]:
     return [
         sys.executable, "-m", "tests.publish.publisher", "--name", name, "--vrm", str(vrm), "--blend", str(blend),
-        *where, *(["--wait"] if wait else []),
+        *where, *flags,
     ]  # fmt: skip
 
 

@@ -2,10 +2,13 @@
 export (claim a version, upload the .vrm and the .blend, queue the request last), on ready-made files.
 
     python -m tests.publish.publisher --name N --vrm F --blend F (--root DIR | --s3 URL [--endpoint-url E])
-                                      [--wait]
+                                      [--wait] [--hold-after-counting]
 
 --wait prints "ready" once imports are done and starts on the next line of stdin, so a test can start
 several at the same instant, or time a kill to land inside the publish rather than in Python's start-up.
+--hold-after-counting prints "counted" once the publisher has counted the versions for its first claim,
+and writes the claim only on the next line of stdin: the race test holds every racer there until all
+have counted, so that each claim protocol run meets the worst interleaving, every time.
 """
 
 from __future__ import annotations
@@ -48,15 +51,26 @@ def main() -> int:
     parser.add_argument("--s3")
     parser.add_argument("--endpoint-url")
     parser.add_argument("--wait", action="store_true")
+    parser.add_argument("--hold-after-counting", action="store_true")
     args = parser.parse_args()
+
+    def hold(attempt: int) -> None:
+        if attempt == 0:  # later attempts run free: holding them too could only ever meet again
+            print("counted", flush=True)
+            sys.stdin.readline()
+
     storage = open_storage(root=args.root, s3_url=args.s3, endpoint_url=args.endpoint_url)
     if args.wait:
         print("ready", flush=True)
         sys.stdin.readline()
     started = time.perf_counter()
-    release = publish_files(storage, args.name, args.vrm, args.blend, describe=describe)
+    release = publish_files(
+        storage, args.name, args.vrm, args.blend, describe=describe,
+        after_counting=hold if args.hold_after_counting else None,
+    )  # fmt: skip
     seconds = time.perf_counter() - started
-    print(json.dumps({"version": release.request.version, "vrm": release.vrm_url, "seconds": seconds}), flush=True)
+    result = {"version": release.request.version, "vrm": release.vrm_url, "seconds": seconds}
+    print(json.dumps({**result, "unqueued": release.unqueued}), flush=True)
     return 0
 
 

@@ -1,13 +1,15 @@
 """Small VRM files made in plain Python (no Blender), for tests and benchmarks of publishing.
 
-They are structurally real VRM 1.0 GLBs (header, JSON and BIN chunks, VRMC_vrm with every required bone
-on a node), so the promoter's checks pass or fail on them for the reasons a real export would.
+They are structurally real VRM 1.0 GLBs (header, JSON and BIN chunks, a buffer and an accessor inside the
+BIN chunk, a scene holding every required bone's node), so the promoter's checks pass or fail on them for
+the reasons a real export would.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from addon.core.humanoid import REQUIRED_VRM0, REQUIRED_VRM1
@@ -45,12 +47,22 @@ def make_vrm(
                 "humanoid": {"humanBones": [{"bone": b, "node": i} for i, b in enumerate(bones)]},
             }
         }
-    text = json.dumps(document).encode()
-    text += b" " * (-len(text) % 4)
-    pattern = (salt.encode() or b"\x00") + b"avatar-forge"
-    body_size = max(0, size - 28 - len(text))
+    # Every bone a root of the one scene; the BIN chunk is one buffer, read as floats by one accessor.
+    document["scenes"] = [{"nodes": list(range(len(bones)))}]
+    document["scene"] = 0
+    body_size = max(16, size - 28 - len(json.dumps(document)) - 200)
     body_size -= body_size % 4
-    body = (pattern * (body_size // len(pattern) + 1))[:body_size]
+    document["buffers"] = [{"byteLength": body_size}]
+    document["bufferViews"] = [{"buffer": 0, "byteOffset": 0, "byteLength": body_size}]
+    document["accessors"] = [{"bufferView": 0, "componentType": 5126, "type": "SCALAR", "count": body_size // 4}]
+    pattern = (salt.encode() or b"\x00") + b"avatar-forge"
+    return glb(json.dumps(document).encode(), (pattern * (body_size // len(pattern) + 1))[:body_size])
+
+
+def glb(text: bytes, body: bytes) -> bytes:
+    """A GLB container around a JSON chunk's text and a BIN chunk (both padded to 4 bytes)."""
+    text += b" " * (-len(text) % 4)
+    body += b"\x00" * (-len(body) % 4)
     total = 12 + 8 + len(text) + 8 + len(body)
     return b"".join(
         [
@@ -61,3 +73,21 @@ def make_vrm(
             body,
         ]
     )
+
+
+def json_chunk(data: bytes) -> dict[str, Any]:
+    """The JSON chunk of a GLB made here."""
+    (length,) = struct.unpack_from("<I", data, 12)
+    return dict(json.loads(data[20 : 20 + length]))
+
+
+def bin_chunk(data: bytes) -> bytes:
+    (length,) = struct.unpack_from("<I", data, 12)
+    return data[20 + length + 8 :]
+
+
+def edited(data: bytes, edit: Callable[[dict[str, Any]], object]) -> bytes:
+    """`data` with its JSON chunk changed in place by `edit` (the BIN chunk kept)."""
+    document = json_chunk(data)
+    edit(document)
+    return glb(json.dumps(document).encode(), bin_chunk(data))

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from addon.core import naming
-from addon.core.promotion import Artifact, IndexEntry, Request, RequestError, merge_index, parse_request
-from addon.core.vrm_inspect import inspect_vrm
-from tests.publish.samples import make_vrm
+from addon.core.promotion import (
+    Artifact,
+    IndexEntry,
+    IndexFileError,
+    Request,
+    RequestError,
+    merge_index,
+    outcome_record,
+    parse_request,
+)
+from addon.core.vrm_inspect import VrmLimits, inspect_vrm, inspect_vrm_file
+from tests.publish.samples import bin_chunk, edited, glb, json_chunk, make_vrm
 
 
 @pytest.mark.parametrize("name", ["../x", "a b", "", ".hidden", "-dash", "x/y", "a.b", "é", "x" * 65, "A\n"])
@@ -150,3 +161,135 @@ def test_wrong_json_types_deep_in_a_vrm_are_problems_not_crashes(vrm0, old, new)
     assert old in data and len(old) == len(new)
     report = inspect_vrm(data.replace(old, new, 1))
     assert not report.ok and report.problems
+
+
+# Attack cases from the hardening run (issue 11, items 14, 15, 17): each would crash or mislead the promoter.
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize(
+    ("extras", "problem"),
+    [
+        (_nested(100_000), "nested deeper than 64"),  # past Python's recursion limit
+        (_nested(100), "nested deeper than 64"),  # within it: only the configured depth refuses it
+        (b"1" * 5000, "digits"),  # past Python's 4,300 digits
+        (b"1" * 40, "integer of more than 32 digits"),  # within them: only the configured digits refuse it
+    ],
+)
+def test_a_json_chunk_too_deep_or_with_a_huge_integer_is_a_problem_not_a_crash(extras, problem):
+    text = json.dumps(json_chunk(make_vrm())).encode()
+    data = glb(text[:-1] + b', "extras": ' + extras + b"}", bin_chunk(make_vrm()))
+    report = inspect_vrm(data)
+    assert not report.ok and problem in report.problems[0], report.problems
+
+
+def test_a_request_too_deep_too_long_or_with_a_huge_integer_is_refused_with_the_reason():
+    for raw, reason in [
+        (b'{"stats": ' + _nested(100_000) + b"}", "nested deeper"),
+        (_request(stats={"n": int("9" * 40)}), "more than 32 digits"),
+        (_request(stats={"pad": "x" * (1024 * 1024)}), "over the limit of 1048576"),
+    ]:
+        with pytest.raises(RequestError, match=reason):
+            parse_request(raw)
+
+
+def test_the_json_chunk_size_is_capped_and_the_cap_is_configurable():
+    data = make_vrm()
+    size = len(json.dumps(json_chunk(data)))
+    assert inspect_vrm(data, VrmLimits(max_json_bytes=size + 8)).ok
+    report = inspect_vrm(data, VrmLimits(max_json_bytes=size - 64))
+    assert "over the limit of" in report.problems[0]
+
+
+def test_a_vrm_file_is_checked_reading_only_its_json_chunk(tmp_path):
+    path = tmp_path / "big.vrm"
+    path.write_bytes(make_vrm(8 * 1024 * 1024))
+    assert inspect_vrm_file(path).ok
+    truncated = tmp_path / "cut.vrm"
+    truncated.write_bytes(path.read_bytes()[:-4])
+    assert "truncated" in inspect_vrm_file(truncated).problems[0]
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = document
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[int(last) if last.isdigit() else last] = value
+
+    return edit
+
+
+def _unbacked_accessor_of_four_gigabytes(document: dict[str, Any]) -> None:
+    del document["accessors"][0]["bufferView"]  # zeros a loader would allocate
+    document["accessors"][0]["count"] = 10**9
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (_set("buffers.0.byteLength", 500 * 10**9), "buffers 0 (500000000000 bytes, the BIN chunk has"),
+        (_set("accessors.0.count", 33 * 10**9), "accessors 0 run past their bufferView"),
+        (_set("bufferViews.0.byteOffset", 8), "bufferViews 0 run past their buffer"),
+        (_set("buffers.0.uri", "https://example.com/data.bin"), "not the GLB's BIN chunk"),
+        (_set("accessors.0.componentType", 1), "accessors 0 run past their bufferView or are malformed"),
+        (_unbacked_accessor_of_four_gigabytes, "accessors 0"),
+        (_set("accessors.0.sparse", {"count": 2, "indices": {"bufferView": 0, "componentType": 5123,
+                                                              "byteOffset": 10**9}, "values": {"bufferView": 0}}),
+         "accessors 0"),
+        (lambda d: d.pop("scenes"), "no scene to show"),
+        (_set("scenes.0.nodes", [0, 1, 2]), "humanoid bones pointing at no node of the scene: "),
+    ],
+)  # fmt: skip
+def test_buffers_views_accessors_and_the_scene_are_checked_against_the_file(edit, problem):
+    report = inspect_vrm(edited(make_vrm(), edit))
+    assert not report.ok and problem in "; ".join(report.problems), report.problems
+
+
+def test_a_bone_reached_through_children_is_in_the_scene():
+    def chain(document: dict[str, Any]) -> None:
+        nodes = document["nodes"]
+        for index in range(len(nodes) - 1):
+            nodes[index]["children"] = [index + 1]
+        nodes[-1]["children"] = [0]  # a cycle must not hang the walk
+        document["scenes"] = [{"nodes": [0]}]
+
+    assert inspect_vrm(edited(make_vrm(), chain)).ok
+
+
+def test_the_hardening_run_vrm_is_rejected_for_each_of_its_lies():
+    """A 500 GB buffer, 33e9 accessor elements and no scene or mesh: what three-vrm cannot load."""
+
+    def attack(document: dict[str, Any]) -> None:
+        document["buffers"] = [{"byteLength": 500 * 10**9}]
+        document["bufferViews"] = [{"buffer": 0, "byteLength": 500 * 10**9}]
+        document["accessors"] = [{"bufferView": 0, "componentType": 5126, "type": "VEC3", "count": 33 * 10**9}]
+        document.pop("scenes")
+
+    problems = "; ".join(inspect_vrm(edited(make_vrm(), attack)).problems)
+    for part in ("buffers 0", "bufferViews 0", "accessors 0", "no scene"):
+        assert part in problems, problems
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"models": [{"name": "A", "version": [1], "file": "A-v1.vrm"}]}', "not name/version/file"),
+        (b'{"models": ' + _nested(5000) + b"}", "nested deeper"),
+        (b'{"models": 3}', "no 'models' list"),
+        (b"\xff", "not JSON"),
+    ],
+)
+def test_a_broken_target_index_is_an_index_error_and_left_unchanged(raw, reason):
+    with pytest.raises(IndexFileError, match=reason):
+        merge_index(raw, IndexEntry("A", 2, "A-v2.vrm", "c" * 64, 11, "2026-01-02T00:00:00Z"))
+
+
+def test_a_failed_record_keeps_a_request_it_could_not_parse_as_text():
+    raw = b'{"a": ' + _nested(100_000) + b"}"
+    record = json.loads(outcome_record(raw, "failed", {"reason": "nested"}))
+    assert record["request"] == raw.decode() and record["result"]["reason"] == "nested"

@@ -84,6 +84,12 @@ def test_the_promoter_cronjob_runs_promote_once_alone_with_its_config(tmp_path):
     targets = {t.name: t for t in config.targets}
     assert targets["nfs"].remote in mounts
     assert targets["mirror"].s3
+    # The largest JSON the promoter will parse (about 30 bytes of Python objects per byte of JSON) fits
+    # the container's memory limit with room for the rest of the run.
+    memory = container["resources"]["limits"]["memory"]
+    assert memory.endswith("Gi"), memory
+    largest = max(config.limits.max_json_chunk_bytes, config.limits.max_index_bytes)
+    assert largest * 30 < int(memory[:-2]) * 2**30 * 0.6
 
 
 def test_the_r2_cronjob_copies_immutably_and_never_syncs():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from tests.conftest import FORGE, ROOT, ForgeRun
 from tests.publish.conftest import S3Server, run_publisher
-from tests.publish.samples import make_vrm
+from tests.publish.samples import bin_chunk, glb, json_chunk, make_vrm
 
 # The promoter's image (deploy/promoter) has Python and rclone only: importing any of these there is a bug.
 _ONLY_STDLIB = (
@@ -41,13 +42,42 @@ class Promotion:
     kasm: S3Server
     vrm_dir: Path
 
-    def promote(self, *args: str, background: bool = False) -> Any:
+    def promote(self, *args: str, background: bool = False, max_file_bytes: int | None = None) -> Any:
+        """Runs the promoter; `max_file_bytes` caps every file it (and its rclone) writes: a full scratch."""
         command = [sys.executable, "-c", _ONLY_STDLIB.format(forge=str(FORGE)), "promote", "--config",
                    str(self.config), *args]  # fmt: skip
+
+        def limit() -> None:
+            if max_file_bytes is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
         if background:
             return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False, preexec_fn=limit
+        )
         return ForgeRun(done.returncode, done.stdout, done.stderr)
+
+    def promote_measured(self, *args: str) -> tuple[ForgeRun, int]:
+        """Runs the promoter and returns its run and the peak resident memory, in MiB, of the largest
+        process it was or started (its Python, each rclone)."""
+        measure = (
+            "import resource, subprocess, sys\n"
+            "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+            "sys.stdout.write(done.stdout)\n"
+            "sys.stderr.write(done.stderr + f'\\npeak {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+            "sys.exit(done.returncode)\n"
+        )
+        command = [sys.executable, "-c", measure, sys.executable, "-c", _ONLY_STDLIB.format(forge=str(FORGE)),
+                   "promote", "--config", str(self.config), *args]  # fmt: skip
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+        *log, peak = done.stderr.rstrip().splitlines()
+        return ForgeRun(done.returncode, done.stdout, "\n".join(log)), int(peak.split()[1]) // 1024
+
+    def put_source(self, key: str, data: bytes) -> None:
+        """Writes straight into the kasm bucket, the way anyone with its credentials can."""
+        bucket, full = self.source_key(key)
+        self.kasm.client().put_object(Bucket=bucket, Key=full, Body=data)
 
     def publish(self, name: str, vrm: bytes) -> int:
         path = self.vrm_dir / f"{name}-{uuid.uuid4().hex[:6]}.vrm"
@@ -233,6 +263,14 @@ def test_a_promoter_killed_midway_is_completed_by_the_next_run(promotion):
         ("[source]\nremote = 'x:'\n", "no [targets"),
         ("[source]\nremote = 'x:'\n[targets.cdn]\nremote = '/tmp'\n", "unknown target 'cdn'"),
         ("not toml [", "not valid TOML"),
+        (
+            "[source]\nremote = 'x:'\n[targets.nfs]\nremote = '/tmp'\n[limits]\nmax_json_depth = 0\n",
+            "'max_json_depth' must be a positive whole number",
+        ),
+        (
+            "[source]\nremote = 'x:'\n[targets.nfs]\nremote = '/tmp'\n[limits]\nmax_depth = 9\n",
+            "unknown limit 'max_depth'",
+        ),
     ],
 )
 def test_a_bad_config_exits_2_with_one_line(promotion, text, message):
@@ -269,3 +307,159 @@ def test_an_unreachable_source_is_one_line_and_exit_1(promotion):
     assert run.code == 1
     assert "Traceback" not in run.stderr
     assert run.stdout.startswith("promote: rclone lsjson failed:") and "nosuchremote" in run.stdout
+
+
+# Attack cases from the hardening run (issue 11, items 14-18): no queue entry, artifact or target index may
+# crash a run, be retried forever in silence, or hold up another request.
+
+
+def _vrm_with_extras(extras: bytes, salt: str) -> bytes:
+    sample = make_vrm(salt=salt)
+    text = json.dumps(json_chunk(sample)).encode()
+    return glb(text[:-1] + b', "extras": ' + extras + b"}", bin_chunk(sample))
+
+
+def _outcomes(run: ForgeRun) -> dict[str, tuple[str, str | None]]:
+    return {o["request"]: (o["status"], o["reason"]) for o in run.json()["outcomes"]}
+
+
+def test_bad_json_in_a_queue_entry_or_a_vrm_goes_to_failed_and_the_rest_is_promoted(promotion):
+    promotion.put_source("promotion/queue/Deep-v1.json", b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    promotion.put_source("promotion/queue/Digits-v1.json", b'{"version": ' + b"7" * 5000 + b"}")
+    promotion.publish("DeepVrm", _vrm_with_extras(b"[" * 100_000 + b"]" * 100_000, "deep"))
+    promotion.publish("DigitsVrm", _vrm_with_extras(b"9" * 5000, "digits"))
+    promotion.publish("Good", make_vrm(salt="good"))
+    run = promotion.promote("--once", "--json")
+    assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+    outcomes = _outcomes(run)
+    assert outcomes["Good-v1.json"] == ("promoted", None)
+    for entry, reason in [
+        ("Deep-v1.json", "request is nested deeper than 64"),
+        ("Digits-v1.json", "request holds an integer of more than 32 digits"),
+        ("DeepVrm-v1.json", "GLB JSON chunk is nested deeper than 64"),
+        ("DigitsVrm-v1.json", "GLB JSON chunk holds an integer of more than 32 digits"),
+    ]:
+        status, why = outcomes[entry]
+        assert status == "failed" and reason in str(why), (entry, why)
+        assert reason in json.loads(promotion.source_object(f"promotion/failed/{entry}"))["result"]["reason"]
+    assert promotion.source_keys("promotion/queue/") == []
+    assert {name: sorted(files) for name, files in promotion.targets().items()} == {
+        t: ["Good-v1.vrm", "index.json"] for t in ("nfs", "r2", "mirror")
+    }
+
+
+def test_the_size_limits_are_configurable_and_refuse_before_parsing(promotion):
+    with promotion.config.open("a") as config:
+        config.write("\n[limits]\nmax_request_bytes = 4096\nmax_json_chunk_bytes = 2048\n")
+    promotion.put_source("promotion/queue/Long-v1.json", b" " * 5000 + b"{}")
+    promotion.publish("Chunky", _vrm_with_extras(b'"' + b"x" * 4096 + b'"', "chunky"))
+    promotion.publish("Small", make_vrm(salt="small"))
+    run = promotion.promote("--once", "--json")
+    assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+    outcomes = _outcomes(run)
+    assert outcomes["Long-v1.json"] == ("failed", "queue entry is 5002 bytes, over the limit of 4096")
+    status, reason = outcomes["Chunky-v1.json"]
+    assert status == "failed" and "GLB JSON chunk is" in str(reason) and "over the limit of 2048" in str(reason)
+    assert outcomes["Small-v1.json"] == ("promoted", None)
+    assert promotion.source_keys("promotion/queue/") == []
+
+
+@pytest.mark.parametrize(
+    ("index", "reason"),
+    [
+        (b'{"models": [{"name": "Old", "version": [1], "file": "Old-v1.vrm"}]}', "not name/version/file"),
+        (b'{"models": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested deeper than 64"),
+    ],
+)
+def test_a_broken_target_index_is_reported_and_left_for_a_person(promotion, index, reason):
+    (promotion.nfs / "index.json").write_bytes(index)
+    promotion.publish("Waiting", make_vrm(salt="waiting"))
+    run = promotion.promote("--once", "--json")
+    assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+    ((status, why),) = _outcomes(run).values()
+    assert status == "error" and why is not None and why.startswith("nfs: ") and reason in why
+    assert "fix it by hand" in why
+    assert (promotion.nfs / "index.json").read_bytes() == index
+    assert promotion.targets() == {"nfs": {"index.json": index}, "r2": {}, "mirror": {}}  # nothing unindexed
+    assert promotion.source_keys("promotion/queue/") == ["Waiting-v1.json"]
+    (promotion.nfs / "index.json").unlink()  # the person repairs it: the next run promotes
+    assert promotion.promote("--once").code == 0
+
+
+def test_a_request_too_large_for_the_scratch_space_fails_alone_with_its_own_file(promotion):
+    promotion.publish("Huge", make_vrm(3 * 1024 * 1024, salt="huge"))
+    promotion.publish("Modest", make_vrm(64 * 1024, salt="modest"))
+    run = promotion.promote("--once", "--json", max_file_bytes=1024 * 1024)
+    assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+    outcomes = _outcomes(run)
+    assert outcomes["Modest-v1.json"] == ("promoted", None)
+    status, reason = outcomes["Huge-v1.json"]
+    assert status == "error" and "Huge-v1" in str(reason) and "Modest" not in str(reason)
+    assert promotion.source_keys("promotion/queue/") == ["Huge-v1.json"]  # left for more scratch space
+
+
+def test_a_queue_entry_named_with_a_newline_goes_to_failed_with_the_reason(promotion):
+    promotion.publish("Fine", make_vrm(salt="fine"))
+    promotion.put_source("promotion/queue/Line\nFeed-v1.json", promotion.source_object("promotion/queue/Fine-v1.json"))
+    # rclone shows the newline as U+240A; the name is a plain string either way, never a line of its own.
+    listed = "Line\u240aFeed-v1.json"
+    dry = promotion.promote("--dry-run")
+    assert dry.code == 1 and f"{listed}: would fail - queue entry '{listed}' is not named" in dry.stdout, dry.stdout
+    assert promotion.source_keys("promotion/queue/") == ["Fine-v1.json", "Line\nFeed-v1.json"]
+    run = promotion.promote("--once", "--json")
+    assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+    outcomes = _outcomes(run)
+    assert outcomes["Fine-v1.json"] == ("promoted", None)
+    assert outcomes[listed] == ("failed", f"queue entry '{listed}' is not named <Name>-v<N>.json")
+    assert promotion.source_keys("promotion/queue/") == []
+    (record,) = promotion.source_keys("promotion/failed/")
+    assert record.startswith("Line_Feed-v1.json.")
+    detail = json.loads(promotion.source_object(f"promotion/failed/{record}"))["result"]
+    assert detail["queue_entry"] == listed and "not named" in detail["reason"]
+
+
+def test_a_queue_entry_that_is_a_symlink_goes_to_failed_and_its_target_is_untouched(promotion, tmp_path):
+    """On a folder source (the Kasm mount), a link in the queue could point the promoter anywhere."""
+    source = tmp_path / "mount-standin"
+    source.mkdir()
+    promotion.config.write_text(promotion.config.read_text().replace(
+        f'remote = "kasm:{promotion.source_url[len("s3://"):]}"', f'remote = "{source}"'))  # fmt: skip
+    run_publisher("Real", _write(tmp_path / "real.vrm", make_vrm(salt="real")), _write(tmp_path / "b", b"B"),
+                  ["--root", str(source)])  # fmt: skip
+    elsewhere = tmp_path / "private.json"
+    elsewhere.write_bytes((source / "promotion/queue/Real-v1.json").read_bytes())
+    (source / "promotion/queue/Linked-v1.json").symlink_to(elsewhere)
+    run = promotion.promote("--once", "--json")
+    assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+    outcomes = _outcomes(run)
+    assert outcomes["Real-v1.json"] == ("promoted", None)
+    status, reason = outcomes["Linked-v1.json.rclonelink"]
+    assert (status, reason) == (
+        "failed",
+        "queue entry 'Linked-v1.json' is a symbolic link; queue entries must be plain files",
+    )
+    assert sorted(p.name for p in (source / "promotion/queue").iterdir()) == []
+    assert elsewhere.is_file()  # the link is gone, what it pointed at is not
+    assert any(p.name.startswith("Linked-v1.json.rclonelink.") for p in (source / "promotion/failed").iterdir())
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_a_vrm_with_a_48_mb_json_chunk_is_failed_without_parsing_it(promotion):
+    """The hardening run's file: 48 MB of small JSON objects, 1.36 GB once parsed, past the CronJob's
+    1 GiB. The default limit refuses it before parsing; the run stays small and the next request goes out."""
+    sample = make_vrm(salt="bloated")
+    text = json.dumps(json_chunk(sample)).encode()
+    bloat = b"[" + b'{"a":1},' * (6 * 1024 * 1024) + b'{"a":1}]'
+    promotion.publish("Bloated", glb(text[:-1] + b', "extras": ' + bloat + b"}", bin_chunk(sample)))
+    promotion.publish("Next", make_vrm(salt="next"))
+    run, peak_mib = promotion.promote_measured("--once", "--json")
+    assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+    outcomes = _outcomes(run)
+    status, reason = outcomes["Bloated-v1.json"]
+    assert status == "failed" and "over the limit of 16777216" in str(reason)
+    assert outcomes["Next-v1.json"] == ("promoted", None)
+    assert peak_mib < 300, f"peak {peak_mib} MiB"

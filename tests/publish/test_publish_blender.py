@@ -4,6 +4,11 @@ folder root and to a real S3 server, and the sidebar's Publish operator."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
 from typing import Any
 
 import bpy  # first: addon_utils and Blender's modules exist only after it
@@ -11,7 +16,7 @@ import pytest
 
 from addon.core.promotion import parse_request
 from addon.core.vrm_inspect import inspect_vrm
-from tests.conftest import EXTENSION, run_forge
+from tests.conftest import EXTENSION, FORGE, run_forge
 
 # A .blend starts with this, or with zstd's magic when Blender compressed it.
 _BLEND_MAGIC = (b"BLENDER", b"\x28\xb5\x2f\xfd")
@@ -141,3 +146,50 @@ def test_the_published_blend_carries_textures_the_artist_keeps_beside_their_file
     with bpy.data.libraries.load(str(copy)) as (_source, loaded):
         loaded.images = ["Skin"]
     assert loaded.images[0].packed_file is not None
+
+
+def test_a_full_temporary_folder_is_one_line_exit_1_and_no_temporary_folder_is_left(demo_blend, tmp_path):
+    """A temporary folder that takes no file over 300 kB (RLIMIT_FSIZE, as a full disk would refuse):
+    the export cannot be written. One line and exit 1, not an internal error; and neither our temporary
+    folder nor Blender's session folder (blender_*) stays behind."""
+    temporary, root = tmp_path / "tmp", tmp_path / "s3-mount-standin"
+    temporary.mkdir()
+    root.mkdir()
+
+    def small_files_only() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+    done = subprocess.run(
+        [sys.executable, str(FORGE), "publish", "--blend", str(demo_blend), "--name", "Full", "--preset",
+         "companions-web", "--root", str(root), "--json"],
+        capture_output=True, text=True, timeout=300, check=False, preexec_fn=small_files_only,
+        env={**os.environ, "TMPDIR": str(temporary), "BLENDER_USER_RESOURCES": str(tmp_path / "user")},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "internal error" not in done.stderr
+    # --json: Blender prints the exporter's own log (its traceback included) to fd 1 and 2 by itself.
+    assert json.loads(done.stdout) == {
+        "published": False,
+        "reason": "the temporary folder is full or unwritable: "
+        "the export could not write its temporary file ([Errno 27] File too large)",
+    }
+    assert list(root.iterdir()) == []
+    assert list(temporary.iterdir()) == []
+
+
+def test_a_file_that_appears_at_the_destination_during_the_export_is_never_replaced(empty_scene, tmp_path):
+    """The export's last guard: the destination was free when the export began, someone wrote it while
+    the exporter ran. Their file stays; the export reports it."""
+    extension = __import__(f"{EXTENSION}.blender.vrm_export", fromlist=["export_vrm"])
+    __import__(f"{EXTENSION}.blender.demo_avatar", fromlist=["x"]).build_demo_avatar(1)
+    preset = __import__(f"{EXTENSION}.core.presets", fromlist=["get_preset"]).get_preset("companions-web")
+    out = tmp_path / "Avatar.vrm"
+
+    def someone_writes_it(_fraction: float, what: str) -> None:
+        if what == "writing the VRM":
+            out.write_bytes(b"someone else's file")
+
+    with pytest.raises(FileExistsError, match="exists"):
+        extension.export_vrm(out, preset, progress=someone_writes_it)
+    assert out.read_bytes() == b"someone else's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Avatar.vrm"]  # no scratch file left either
