@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -108,7 +109,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     # A process that imported bpy and the VRM Add-on can hang at interpreter exit (DESIGN.md).
-    if "bpy" in sys.modules:
+    bpy = sys.modules.get("bpy")
+    if bpy is not None:
         sys.stdout.flush()
         sys.stderr.flush()
+        if Path(bpy.app.tempdir).name.startswith("blender_"):
+            # Blender removes its session temp folder at its own exit, which os._exit skips.
+            shutil.rmtree(bpy.app.tempdir, ignore_errors=True)
         os._exit(_exit_status)
