@@ -3,7 +3,7 @@
 Each model comes from a pinned registry package or is made here by a real third-party tool (Rigify, the VRM
 Add-on, Blender's FBX and glTF exporters, FBX2glTF); SOURCES.md says which, and manifest.toml what a test
 asserts about each. A model is rebuilt only when this script, its pins or the tools' versions change.
-Runs under the project's .venv python (the bpy module).
+Runs under the project's .venv python (the bpy module). `--only=KEY[,KEY]` builds only those models.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def save_blend(path: Path) -> None:
 
 
 def export_fbx(path: Path, **options: Any) -> None:
-    bpy.ops.export_scene.fbx(filepath=str(path), add_leaf_bones=False, bake_anim=False, **options)
+    bpy.ops.export_scene.fbx(filepath=str(path), **{"add_leaf_bones": False, "bake_anim": False, **options})
 
 
 def export_glb(path: Path) -> None:
@@ -673,7 +673,7 @@ def _makehuman_bones() -> list[Bone]:
 
 def build_makehuman(out: Path, _cache: Path) -> None:
     """MakeHuman's default skeleton with its rest pose lying on its back and the upright figure only in the
-    pose, as Blender's FBX import of a MakeHuman export leaves it; saved as .blend (the pose must survive)."""
+    pose, as Blender's FBX import of a MakeHuman export leaves it; saved as .blend and as FBX."""
 
     def lying(v: Vec) -> Vec:  # a quarter turn about X: up (+Z) becomes +Y, the figure lies on its back
         return (v[0], v[2], -v[1])
@@ -690,6 +690,16 @@ def build_makehuman(out: Path, _cache: Path) -> None:
     root.matrix = upright @ root.bone.matrix_local
     bpy.ops.object.mode_set(mode="OBJECT")
     save_blend(out / "makehuman" / "default_skeleton_lying.blend")
+    # The FBX carries the pose as a one-frame action, so its import leaves the same lying rest and upright pose.
+    for pb in arm.pose.bones:
+        pb.keyframe_insert("location", frame=1)
+        pb.keyframe_insert("rotation_quaternion", frame=1)
+    export_fbx(
+        out / "makehuman" / "default_skeleton_lying.fbx",
+        bake_anim=True,
+        bake_anim_use_all_actions=False,
+        bake_anim_use_nla_strips=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -709,7 +719,9 @@ MODELS = (
     Model("vrchat", ("vrchat/visemes.fbx",), build_vrchat),
     Model("univrm_fbx", ("univrm/apose_centimetres.fbx",), build_univrm_fbx),
     Model("mixamo_web", ("web/mixamo_centimetres.glb",), build_mixamo_web),
-    Model("makehuman", ("makehuman/default_skeleton_lying.blend",), build_makehuman),
+    Model(
+        "makehuman", ("makehuman/default_skeleton_lying.blend", "makehuman/default_skeleton_lying.fbx"), build_makehuman
+    ),
 )
 
 
