@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import math
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 REQUIREMENTS = HERE / "requirements.txt"
 PACKAGE_LOCK = HERE / "package-lock.json"
-FBX2GLTF = HERE / "node_modules" / "fbx2gltf" / "bin" / "Linux" / "FBX2glTF"
+# The npm package ships one binary per system, in bin/<platform.system()>/.
+FBX2GLTF = HERE / "node_modules" / "fbx2gltf" / "bin" / platform.system() / "FBX2glTF"
 KAGRA_BVH = "kagra/data/synthetic_dance.bvh"
 
 Vec = tuple[float, float, float]
@@ -50,7 +52,10 @@ def _setup_blender() -> Any:
     """Imports bpy with a throwaway user folder and enables the VRM Add-on and Rigify."""
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="corpus-user-"))
     os.environ["BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION"] = "true"
-    bpy = importlib.import_module("bpy")
+    try:
+        bpy = importlib.import_module("bpy")
+    except ModuleNotFoundError:
+        raise CorpusError("the bpy module is missing: run this with the project's .venv python (make venv)") from None
     addon_utils = importlib.import_module("addon_utils")
     bpy.ops.wm.read_homefile(use_empty=True)
     for name in ("io_scene_vrm", "rigify"):
