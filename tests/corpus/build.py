@@ -311,11 +311,6 @@ def _vrm_basic_armature(cache: Path) -> Any:
     return bpy.data.objects["Armature"]
 
 
-def _box_body(arm: Any, skip: Sequence[str] = ()) -> Any:
-    parts = {b.name: _radius(b.name) for b in arm.data.bones if b.use_deform and b.name not in skip}
-    return skinned_body(arm, "Body", parts)
-
-
 _VRM_FINGERS = tuple(
     f"{finger}_{segment}.{side}"
     for finger in ("thumb", "index", "middle", "ring", "little")
@@ -328,7 +323,7 @@ def build_vrm_basic(out: Path, cache: Path) -> None:
     """VRM Add-on basic humanoid, skinned boxes, plus a bone-parented mesh object named `head` like its bone,
     and two eyes sharing one mesh datablock."""
     arm = _vrm_basic_armature(cache)
-    _box_body(arm, skip=("root", "eye.L", "eye.R", "head", *_VRM_FINGERS))
+    skinned_body(arm, "Body", body_parts(arm, skip=("root", "eye.L", "eye.R", "head", *_VRM_FINGERS)))
     rigid_part(arm, "head", RADII["head"], "head")
     eye = rigid_part(arm, "eye.L", 0.012, "Eye.L")
     rigid_part(arm, "eye.R", 0.012, "Eye.R", mesh=eye.data)
@@ -357,7 +352,7 @@ def build_vrm0(out: Path, cache: Path) -> None:
         hair.parent = parent
         parent = hair
     bpy.ops.object.mode_set(mode="OBJECT")
-    body = _box_body(arm, skip=("root", "eye.L", "eye.R", *_VRM_FINGERS))
+    body = skinned_body(arm, "Body", body_parts(arm, skip=("root", "eye.L", "eye.R", *_VRM_FINGERS)))
     keys = list(VRM0_PRESETS.values()) + list(VRM0_CUSTOM)
     add_shape_keys(body, keys, (0.0, 0.0, 1.61), 0.16)
     ext = arm.data.vrm_addon_extension
@@ -416,7 +411,6 @@ def build_vrm1_rigid(out: Path, cache: Path) -> None:
 
 def _ik_game_bones() -> list[Bone]:
     """A low-poly game character: legs and IK feet hang from Root, pole targets too, `_end` tips."""
-    z = 0.0
     left = [
         Bone("Shoulder.L", "Chest", SHOULDER_L, UPPER_ARM_L),
         Bone("UpperArm.L", "Shoulder.L", UPPER_ARM_L, ELBOW_L),
@@ -433,7 +427,7 @@ def _ik_game_bones() -> list[Bone]:
         Bone("PoleTarget.L", "Root", (0.09, -0.6, 0.5), (0.09, -0.7, 0.5), deform=False),
     ]
     centre = [
-        Bone("Root", None, (0.0, 0.0, z), (0.0, -0.2, z), deform=False),
+        Bone("Root", None, (0.0, 0.0, 0.0), (0.0, -0.2, 0.0), deform=False),
         Bone("Hips", "Root", HIPS, SPINE),
         Bone("Spine", "Hips", SPINE, CHEST),
         Bone("Chest", "Spine", CHEST, NECK),
@@ -505,7 +499,7 @@ def build_classic_fbx(out: Path, _cache: Path) -> None:
         Bone("Head_end", "Head", HEAD_TOP, (0.0, 0.0, 1.80), deform=False),
     ]
     reset()
-    bones = [b for b in _mirror(centre + left, "L", "R")]
+    bones = _mirror(centre + left, "L", "R")
     arm = make_armature("Armature", bones)
     skinned_body(arm, "Mesh", body_parts(arm, skip=("EyeL", "EyeR")))
     eye = rigid_part(arm, "EyeL", 0.015, "EyeL")
@@ -591,10 +585,9 @@ def build_univrm_fbx(out: Path, _cache: Path) -> None:
     reset()
     arm = make_armature("Armature", bones)
     arm.scale = (0.01, 0.01, 0.01)
-    body = skinned_body(arm, "Body", {k: v * 100 for k, v in body_parts(arm, skip=("J_Bip_C_Head",)).items()})
+    skinned_body(arm, "Body", {k: v * 100 for k, v in body_parts(arm, skip=("J_Bip_C_Head",)).items()})
     face = skinned_body(arm, "Face", {"J_Bip_C_Head": RADII["head"] * 100})
     add_shape_keys(face, UNIVRM_KEYS, (0.0, -9.0, 161.0), 16.0)
-    body.name = "Body"
     export_fbx(out / "univrm" / "apose_centimetres.fbx", apply_unit_scale=False)
 
 
