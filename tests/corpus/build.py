@@ -3,7 +3,7 @@
 Each model comes from a pinned registry package or is made here by a real third-party tool (Rigify, the VRM
 Add-on, Blender's FBX and glTF exporters, FBX2glTF); SOURCES.md says which, and manifest.toml what a test
 asserts about each. A model is rebuilt only when this script, its pins or the tools' versions change.
-Runs under the project's .venv python (the bpy module).
+Runs under the project's .venv python (the bpy module). `--only=KEY[,KEY]` builds only those models.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import math
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 REQUIREMENTS = HERE / "requirements.txt"
 PACKAGE_LOCK = HERE / "package-lock.json"
-FBX2GLTF = HERE / "node_modules" / "fbx2gltf" / "bin" / "Linux" / "FBX2glTF"
+# The npm package ships one binary per system, in bin/<platform.system()>/.
+FBX2GLTF = HERE / "node_modules" / "fbx2gltf" / "bin" / platform.system() / "FBX2glTF"
 KAGRA_BVH = "kagra/data/synthetic_dance.bvh"
 
 Vec = tuple[float, float, float]
@@ -50,7 +52,10 @@ def _setup_blender() -> Any:
     """Imports bpy with a throwaway user folder and enables the VRM Add-on and Rigify."""
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="corpus-user-"))
     os.environ["BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION"] = "true"
-    bpy = importlib.import_module("bpy")
+    try:
+        bpy = importlib.import_module("bpy")
+    except ModuleNotFoundError:
+        raise CorpusError("the bpy module is missing: run this with the project's .venv python (make venv)") from None
     addon_utils = importlib.import_module("addon_utils")
     bpy.ops.wm.read_homefile(use_empty=True)
     for name in ("io_scene_vrm", "rigify"):
@@ -210,7 +215,7 @@ def save_blend(path: Path) -> None:
 
 
 def export_fbx(path: Path, **options: Any) -> None:
-    bpy.ops.export_scene.fbx(filepath=str(path), add_leaf_bones=False, bake_anim=False, **options)
+    bpy.ops.export_scene.fbx(filepath=str(path), **{"add_leaf_bones": False, "bake_anim": False, **options})
 
 
 def export_glb(path: Path) -> None:
@@ -306,11 +311,6 @@ def _vrm_basic_armature(cache: Path) -> Any:
     return bpy.data.objects["Armature"]
 
 
-def _box_body(arm: Any, skip: Sequence[str] = ()) -> Any:
-    parts = {b.name: _radius(b.name) for b in arm.data.bones if b.use_deform and b.name not in skip}
-    return skinned_body(arm, "Body", parts)
-
-
 _VRM_FINGERS = tuple(
     f"{finger}_{segment}.{side}"
     for finger in ("thumb", "index", "middle", "ring", "little")
@@ -323,7 +323,7 @@ def build_vrm_basic(out: Path, cache: Path) -> None:
     """VRM Add-on basic humanoid, skinned boxes, plus a bone-parented mesh object named `head` like its bone,
     and two eyes sharing one mesh datablock."""
     arm = _vrm_basic_armature(cache)
-    _box_body(arm, skip=("root", "eye.L", "eye.R", "head", *_VRM_FINGERS))
+    skinned_body(arm, "Body", body_parts(arm, skip=("root", "eye.L", "eye.R", "head", *_VRM_FINGERS)))
     rigid_part(arm, "head", RADII["head"], "head")
     eye = rigid_part(arm, "eye.L", 0.012, "Eye.L")
     rigid_part(arm, "eye.R", 0.012, "Eye.R", mesh=eye.data)
@@ -352,7 +352,7 @@ def build_vrm0(out: Path, cache: Path) -> None:
         hair.parent = parent
         parent = hair
     bpy.ops.object.mode_set(mode="OBJECT")
-    body = _box_body(arm, skip=("root", "eye.L", "eye.R", *_VRM_FINGERS))
+    body = skinned_body(arm, "Body", body_parts(arm, skip=("root", "eye.L", "eye.R", *_VRM_FINGERS)))
     keys = list(VRM0_PRESETS.values()) + list(VRM0_CUSTOM)
     add_shape_keys(body, keys, (0.0, 0.0, 1.61), 0.16)
     ext = arm.data.vrm_addon_extension
@@ -411,7 +411,6 @@ def build_vrm1_rigid(out: Path, cache: Path) -> None:
 
 def _ik_game_bones() -> list[Bone]:
     """A low-poly game character: legs and IK feet hang from Root, pole targets too, `_end` tips."""
-    z = 0.0
     left = [
         Bone("Shoulder.L", "Chest", SHOULDER_L, UPPER_ARM_L),
         Bone("UpperArm.L", "Shoulder.L", UPPER_ARM_L, ELBOW_L),
@@ -428,7 +427,7 @@ def _ik_game_bones() -> list[Bone]:
         Bone("PoleTarget.L", "Root", (0.09, -0.6, 0.5), (0.09, -0.7, 0.5), deform=False),
     ]
     centre = [
-        Bone("Root", None, (0.0, 0.0, z), (0.0, -0.2, z), deform=False),
+        Bone("Root", None, (0.0, 0.0, 0.0), (0.0, -0.2, 0.0), deform=False),
         Bone("Hips", "Root", HIPS, SPINE),
         Bone("Spine", "Hips", SPINE, CHEST),
         Bone("Chest", "Spine", CHEST, NECK),
@@ -500,7 +499,7 @@ def build_classic_fbx(out: Path, _cache: Path) -> None:
         Bone("Head_end", "Head", HEAD_TOP, (0.0, 0.0, 1.80), deform=False),
     ]
     reset()
-    bones = [b for b in _mirror(centre + left, "L", "R")]
+    bones = _mirror(centre + left, "L", "R")
     arm = make_armature("Armature", bones)
     skinned_body(arm, "Mesh", body_parts(arm, skip=("EyeL", "EyeR")))
     eye = rigid_part(arm, "EyeL", 0.015, "EyeL")
@@ -586,10 +585,9 @@ def build_univrm_fbx(out: Path, _cache: Path) -> None:
     reset()
     arm = make_armature("Armature", bones)
     arm.scale = (0.01, 0.01, 0.01)
-    body = skinned_body(arm, "Body", {k: v * 100 for k, v in body_parts(arm, skip=("J_Bip_C_Head",)).items()})
+    skinned_body(arm, "Body", {k: v * 100 for k, v in body_parts(arm, skip=("J_Bip_C_Head",)).items()})
     face = skinned_body(arm, "Face", {"J_Bip_C_Head": RADII["head"] * 100})
     add_shape_keys(face, UNIVRM_KEYS, (0.0, -9.0, 161.0), 16.0)
-    body.name = "Body"
     export_fbx(out / "univrm" / "apose_centimetres.fbx", apply_unit_scale=False)
 
 
@@ -673,7 +671,7 @@ def _makehuman_bones() -> list[Bone]:
 
 def build_makehuman(out: Path, _cache: Path) -> None:
     """MakeHuman's default skeleton with its rest pose lying on its back and the upright figure only in the
-    pose, as Blender's FBX import of a MakeHuman export leaves it; saved as .blend (the pose must survive)."""
+    pose, as Blender's FBX import of a MakeHuman export leaves it; saved as .blend and as FBX."""
 
     def lying(v: Vec) -> Vec:  # a quarter turn about X: up (+Z) becomes +Y, the figure lies on its back
         return (v[0], v[2], -v[1])
@@ -690,6 +688,16 @@ def build_makehuman(out: Path, _cache: Path) -> None:
     root.matrix = upright @ root.bone.matrix_local
     bpy.ops.object.mode_set(mode="OBJECT")
     save_blend(out / "makehuman" / "default_skeleton_lying.blend")
+    # The FBX carries the pose as a one-frame action, so its import leaves the same lying rest and upright pose.
+    for pb in arm.pose.bones:
+        pb.keyframe_insert("location", frame=1)
+        pb.keyframe_insert("rotation_quaternion", frame=1)
+    export_fbx(
+        out / "makehuman" / "default_skeleton_lying.fbx",
+        bake_anim=True,
+        bake_anim_use_all_actions=False,
+        bake_anim_use_nla_strips=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -709,7 +717,9 @@ MODELS = (
     Model("vrchat", ("vrchat/visemes.fbx",), build_vrchat),
     Model("univrm_fbx", ("univrm/apose_centimetres.fbx",), build_univrm_fbx),
     Model("mixamo_web", ("web/mixamo_centimetres.glb",), build_mixamo_web),
-    Model("makehuman", ("makehuman/default_skeleton_lying.blend",), build_makehuman),
+    Model(
+        "makehuman", ("makehuman/default_skeleton_lying.blend", "makehuman/default_skeleton_lying.fbx"), build_makehuman
+    ),
 )
 
 
