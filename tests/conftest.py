@@ -10,6 +10,7 @@ the same code: keep module-level state (a running server, say) on one side per t
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -45,8 +46,9 @@ def _link_extension(user_resources: Path) -> None:
 def blender() -> ModuleType:
     """The bpy module with the VRM Add-on and Avatar Forge enabled; returns the enabled extension."""
     _link_extension(_USER_RESOURCES)
-    import addon_utils
-    import bpy
+    import bpy  # first: addon_utils exists only once bpy is imported
+
+    addon_utils = importlib.import_module("addon_utils")
 
     bpy.ops.wm.read_homefile(use_empty=True)
     for name in ("io_scene_vrm", EXTENSION):
