@@ -12,70 +12,80 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core import settings
+from ..core.outputs import refuse_protected
 from ..core.presets import Preset, get_preset, load_presets
 from .config import ServerConfig
+from .params import MAX_PATH, text
 
 Arguments = tuple[tuple[Any, ...], dict[str, Any]]
-
-
-def _text(params: dict[str, Any], key: str, required: bool = False) -> str | None:
-    value = params.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"'{key}' must be a non-empty string")
-    return value
 
 
 def _preset(params: dict[str, Any], required: bool) -> Preset | None:
     from ..blender.paths import user_presets_dir
 
-    name = _text(params, "preset", required)
+    name = text(params, "preset", required)
     return get_preset(name, user_presets_dir()) if name is not None else None
 
 
-def _check_rig_args(params: dict[str, Any]) -> Arguments:
-    args = (_text(params, "armature"), _preset(params, required=False))
+def publish_folders(config: ServerConfig) -> list[str | Path]:
+    """Where published files live: the storage root the preferences name (or the default), and any
+    folder the server was told to protect. Export through the socket never writes there."""
+    import bpy
+
+    from .. import preferences
+
+    prefs = preferences.get()
+    folders: list[str | Path] = [settings.DEFAULT_STORAGE_ROOT, *config.protected_dirs]
+    if prefs is not None and prefs.storage_root:
+        folders.append(bpy.path.abspath(prefs.storage_root))
+    return folders
+
+
+def _check_rig_args(params: dict[str, Any], config: ServerConfig) -> Arguments:
+    args = (text(params, "armature"), _preset(params, required=False))
     return args, {"fix": params.get("fix") is True}
 
 
-def _export_vrm_args(params: dict[str, Any]) -> Arguments:
+def _export_vrm_args(params: dict[str, Any], config: ServerConfig) -> Arguments:
     meta = params.get("meta") or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise ValueError("'meta' must map names to strings")
-    out = Path(_text(params, "out", required=True) or "")
+    out = Path(text(params, "out", required=True, limit=MAX_PATH) or "")
     if not out.is_absolute():
         raise ValueError("'out' must be an absolute path to a .vrm file")
+    refuse_protected(out, publish_folders(config))
     kwargs = {
-        "armature_name": _text(params, "armature"),
+        "armature_name": text(params, "armature"),
         "meta_overrides": meta,
         "overwrite": params.get("overwrite") is True,
     }
     return (out, _preset(params, required=True)), kwargs
 
 
-def _publish_args(params: dict[str, Any]) -> Arguments:
+def _publish_args(params: dict[str, Any], config: ServerConfig) -> Arguments:
     from ..blender.publish import preferred_storage
 
-    name = _text(params, "name", required=True)
+    name = text(params, "name", required=True)
     destination = params.get("destination", "root")
     if destination not in ("root", "s3"):
         raise ValueError("'destination' must be 'root' (the storage root folder) or 's3'")
     preset = _preset(params, required=True)
-    return (name, preset, preferred_storage(destination)), {"armature_name": _text(params, "armature")}
+    return (name, preset, preferred_storage(destination)), {"armature_name": text(params, "armature")}
 
 
 @dataclass(frozen=True)
 class Route:
     module: str  # under addon/blender
     function: str
-    arguments: Callable[[dict[str, Any]], Arguments]
+    arguments: Callable[[dict[str, Any], ServerConfig], Arguments]
+    wrote: tuple[str, ...] = ()  # where in the result the paths it wrote are (a.b: result[a][b])
 
 
 ROUTES: dict[str, Route] = {
     "avatar_check_rig": Route("rig_check", "check_rig", _check_rig_args),
-    "avatar_export_vrm": Route("vrm_export", "export_vrm", _export_vrm_args),
-    "avatar_publish": Route("publish", "publish", _publish_args),
+    "avatar_export_vrm": Route("vrm_export", "export_vrm", _export_vrm_args, ("path",)),
+    "avatar_publish": Route("publish", "publish", _publish_args, ("vrm.url", "blend.url", "request")),
 }
 
 
@@ -83,7 +93,7 @@ def routed(command: str) -> Callable[[dict[str, Any], ServerConfig], Any]:
     route = ROUTES[command]
 
     def handler(params: dict[str, Any], config: ServerConfig) -> Any:
-        args, kwargs = route.arguments(params)  # bad params are the client's error, whatever has landed
+        args, kwargs = route.arguments(params, config)  # bad params are the client's error, whatever has landed
         try:
             module = importlib.import_module(f"..blender.{route.module}", __package__)
             function = getattr(module, route.function)
@@ -107,6 +117,23 @@ def routed(command: str) -> Callable[[dict[str, Any], ServerConfig], Any]:
         return result.to_json() if hasattr(result, "to_json") else result
 
     return handler
+
+
+def written(command: str) -> Callable[[Any], list[str]]:
+    """The paths a successful run of `command` wrote, read from its result."""
+    keys = ROUTES[command].wrote
+
+    def paths(result: Any) -> list[str]:
+        found = []
+        for key in keys:
+            value = result
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if isinstance(value, str) and value:
+                found.append(value)
+        return found
+
+    return paths
 
 
 def list_presets(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:

@@ -7,32 +7,46 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.protocol import echo
 from . import avatar_commands, info_commands, scene_commands
 from .config import ServerConfig
 
 Handler = Callable[[dict[str, Any], ServerConfig], Any]
 
 
+def _nothing(result: Any) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Command:
     run: Handler
     main_thread: bool = True  # False: touches no bpy, answered on the network thread when nothing is queued
+    wrote: Callable[[Any], list[str]] = _nothing  # the files a successful run wrote, for the audit log
+
+
+def _result_path(key: str) -> Callable[[Any], list[str]]:
+    return lambda result: [str(result[key])] if isinstance(result, dict) and result.get(key) else []
 
 
 def _table() -> dict[str, Command]:
     table = {
         "get_scene_info": Command(scene_commands.get_scene_info),
         "get_object_info": Command(scene_commands.get_object_info),
-        "get_viewport_screenshot": Command(scene_commands.get_viewport_screenshot),
+        "get_viewport_screenshot": Command(scene_commands.get_viewport_screenshot, wrote=_result_path("filepath")),
         "execute_code": Command(scene_commands.execute_code),
         "ping": Command(info_commands.ping, main_thread=False),
+        "auth": Command(info_commands.auth_again, main_thread=False),
         "get_telemetry_consent": Command(info_commands.telemetry_consent, main_thread=False),
         **{
             f"get_{name}_status": Command(info_commands.integration_status(name), main_thread=False)
             for name in info_commands.INTEGRATIONS
         },
         "avatar_list_presets": Command(avatar_commands.list_presets),
-        **{name: Command(avatar_commands.routed(name)) for name in avatar_commands.ROUTES},
+        **{
+            name: Command(avatar_commands.routed(name), wrote=avatar_commands.written(name))
+            for name in avatar_commands.ROUTES
+        },
     }
     table["get_addon_info"] = Command(info_commands.addon_info(sorted([*table, "get_addon_info"])), main_thread=False)
     return table
@@ -42,4 +56,4 @@ COMMANDS: dict[str, Command] = _table()
 
 
 def unknown(command: str) -> str:
-    return f"Unknown command type: {command}"
+    return f"Unknown command type: {echo(command)}"
