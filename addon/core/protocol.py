@@ -33,7 +33,9 @@ AUTH_COMMAND: Final = "auth"
 ECHO_CHARS: Final = 80
 
 _STRUCTURE = re.compile(rb'[{}\[\]",]')
-_STRING_END = re.compile(rb'["\\]')
+# A string's body up to its closing quote, escapes included, in one C-level match (possessive: no
+# backtracking); it stops early only at a lone backslash whose escaped byte has not arrived yet.
+_STRING_BODY = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
 _START = re.compile(rb"\S")
 _HTTP = re.compile(rb"(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT|TRACE|PRI) ")
 _DECODER = json.JSONDecoder()
@@ -120,11 +122,11 @@ def _parse_small(raw: bytes) -> Request | BadMessage:
         return BadMessage(f"malformed JSON: {echo(str(exc), 200)}")
 
 
-def _safe_cut(data: bytes, at: int) -> int:
+def _safe_cut(data: memoryview, at: int) -> int:
     """The first offset at or after `at` where a JSON string body may be cut: not inside an escape
     (none starts in the six bytes before it) nor inside a UTF-8 sequence."""
     while at < len(data):
-        if b"\\" not in data[max(0, at - 6) : at] and not 0x80 <= data[at] < 0xC0:
+        if b"\\" not in bytes(data[max(0, at - 6) : at]) and not 0x80 <= data[at] < 0xC0:
             return at
         at += 1
     return len(data)
@@ -151,7 +153,7 @@ def _decode_strings(raw: bytes, spans: tuple[tuple[int, int], ...]) -> list[str]
                 flush()
             continue
         flush()
-        body, parts, at = raw[start + 1 : end - 1], [], 0
+        body, parts, at = memoryview(raw)[start + 1 : end - 1], [], 0  # no copy of a long string
         while at < len(body):
             cut = _safe_cut(body, at + _SLICE_BYTES)
             parts.append(json.loads(b'"' + body[at:cut] + b'"'))
@@ -302,18 +304,12 @@ class RequestDecoder:
         buffer, pos = self._buffer, max(self._scanned, self._start)
         while True:
             if self._in_string:
-                hit = _STRING_END.search(buffer, pos)
-                if hit is None:
-                    self._scanned = len(buffer)
+                end = _STRING_BODY.match(buffer, pos).end()  # type: ignore[union-attr]  # it matches ""
+                if end >= len(buffer) or buffer[end] != ord('"'):  # the rest has not arrived yet
+                    self._scanned = end
                     return None
-                if buffer[hit.start()] == ord("\\"):
-                    if hit.start() + 1 >= len(buffer):  # the escaped character has not arrived yet
-                        self._scanned = hit.start()
-                        return None
-                    pos = hit.start() + 2
-                    continue
                 self._in_string = False
-                pos = hit.end()
+                pos = end + 1
                 if pos - self._string_start > _LONG_STRING and self._problem is None:
                     self._strings.append((self._string_start, pos))
                 continue
@@ -329,8 +325,7 @@ class RequestDecoder:
         """Takes one structural character outside strings; True when it ends the message."""
         if char == ord('"'):
             self._in_string, self._string_start = True, at
-            self._values += 1
-        elif char == ord(","):
+        elif char == ord(","):  # with the brackets, about one per value (a member counts as one)
             self._values += 1
         elif char in b"{[":
             self._values += 1

@@ -28,33 +28,34 @@ def _preset(params: dict[str, Any], required: bool) -> Preset | None:
     return get_preset(name, user_presets_dir()) if name is not None else None
 
 
-def publish_folders(config: ServerConfig) -> list[str | Path]:
-    """Where published files live: the storage root the preferences name (or the default), and any
-    folder the server was told to protect. Export through the socket never writes there."""
+def publish_folders() -> list[str]:
+    """Where published files live: the storage root publish writes to (the preference) and the default
+    one (the image's). Export through the socket never writes there. (Publishing to S3 writes no local
+    folder; a mount of that bucket is the storage root.)"""
     import bpy
 
     from .. import preferences
 
     prefs = preferences.get()
-    folders: list[str | Path] = [settings.DEFAULT_STORAGE_ROOT, *config.protected_dirs]
+    folders = [settings.DEFAULT_STORAGE_ROOT]
     if prefs is not None and prefs.storage_root:
         folders.append(bpy.path.abspath(prefs.storage_root))
     return folders
 
 
-def _check_rig_args(params: dict[str, Any], config: ServerConfig) -> Arguments:
+def _check_rig_args(params: dict[str, Any]) -> Arguments:
     args = (text(params, "armature"), _preset(params, required=False))
     return args, {"fix": params.get("fix") is True}
 
 
-def _export_vrm_args(params: dict[str, Any], config: ServerConfig) -> Arguments:
+def _export_vrm_args(params: dict[str, Any]) -> Arguments:
     meta = params.get("meta") or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise ValueError("'meta' must map names to strings")
     out = Path(text(params, "out", required=True, limit=MAX_PATH) or "")
     if not out.is_absolute():
         raise ValueError("'out' must be an absolute path to a .vrm file")
-    refuse_protected(out, publish_folders(config))
+    refuse_protected(out, publish_folders())
     kwargs = {
         "armature_name": text(params, "armature"),
         "meta_overrides": meta,
@@ -63,7 +64,7 @@ def _export_vrm_args(params: dict[str, Any], config: ServerConfig) -> Arguments:
     return (out, _preset(params, required=True)), kwargs
 
 
-def _publish_args(params: dict[str, Any], config: ServerConfig) -> Arguments:
+def _publish_args(params: dict[str, Any]) -> Arguments:
     from ..blender.publish import preferred_storage
 
     name = text(params, "name", required=True)
@@ -78,7 +79,7 @@ def _publish_args(params: dict[str, Any], config: ServerConfig) -> Arguments:
 class Route:
     module: str  # under addon/blender
     function: str
-    arguments: Callable[[dict[str, Any], ServerConfig], Arguments]
+    arguments: Callable[[dict[str, Any]], Arguments]
     wrote: tuple[str, ...] = ()  # where in the result the paths it wrote are (a.b: result[a][b])
 
 
@@ -93,7 +94,7 @@ def routed(command: str) -> Callable[[dict[str, Any], ServerConfig], Any]:
     route = ROUTES[command]
 
     def handler(params: dict[str, Any], config: ServerConfig) -> Any:
-        args, kwargs = route.arguments(params, config)  # bad params are the client's error, whatever has landed
+        args, kwargs = route.arguments(params)  # bad params are the client's error, whatever has landed
         try:
             module = importlib.import_module(f"..blender.{route.module}", __package__)
             function = getattr(module, route.function)

@@ -28,9 +28,6 @@ class ServerConfig:
     handshake_seconds: float = settings.DEFAULT_MCP_HANDSHAKE_SECONDS
     max_buffered_bytes: int = settings.DEFAULT_MCP_MAX_BUFFERED_MB * 1024 * 1024
     max_queued: int = settings.DEFAULT_MCP_MAX_QUEUED
-    # Folders no socket command may write into (the storage root, publish targets): published files
-    # are immutable.
-    protected_dirs: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.execute_code_policy not in settings.EXECUTE_CODE_POLICIES:
