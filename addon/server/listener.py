@@ -330,13 +330,13 @@ class Listener:
         if self.config.token is not None and not conn.proven:
             self._authenticate(conn, message)
             return True
-        if isinstance(message, Request):
+        if not isinstance(message, BadMessage):  # a whole request, parsed or to be parsed
             conn.proven = True
-            if not conn.jobs:
-                reply = self._answer_inline(message, conn.peer)
-                if reply is not None:
-                    self._queue(conn, reply)
-                    return True
+        if isinstance(message, Request) and not conn.jobs:
+            reply = self._answer_inline(message, conn.peer)
+            if reply is not None:
+                self._queue(conn, reply)
+                return True
         if self._queued >= self.config.max_queued:
             if conn.jobs:  # its earlier replies come first: wait for them
                 return False

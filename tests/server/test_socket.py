@@ -131,7 +131,7 @@ def _send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
 
 
 def test_hundreds_of_pipelined_requests_are_all_answered_in_order(server):
-    client = server.client()
+    client = server.client(timeout=10)
     requests = [{"type": "execute_code", "params": {"code": f"print({i})"}} for i in range(300)]
     client.send(b"".join(json.dumps(r).encode() for r in requests))  # far more than the server keeps queued
     assert [client.reply()["result"]["result"] for _ in requests] == [f"{i}\n" for i in range(300)]
@@ -292,7 +292,8 @@ def test_screenshot_never_replaces_or_writes_through_an_existing_path(server, tm
     soft.symlink_to(tmp_path / "not-there-yet.png")  # dangling: writing through it would create the file
     for path in (existing, hard, soft):
         reply = client.request("get_viewport_screenshot", filepath=str(path), max_size=32)
-        assert reply["status"] == "error" and "exists" in reply["message"], path
+        # Refused before anything renders (place_new would refuse too, after a render for nothing).
+        assert reply["status"] == "error" and "exists: screenshots are written only as new files" in reply["message"]
     assert existing.read_bytes() == b"keep me" and outside.read_bytes() == b"outside"
     assert not (tmp_path / "not-there-yet.png").exists()
     assert not [p for p in server.temp.iterdir() if p.name.startswith(".avatar-forge-shot-")]  # scratch removed
