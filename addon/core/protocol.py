@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -62,10 +64,14 @@ class BadMessage:
 @dataclass(frozen=True)
 class RawMessage:
     """A complete, well-bracketed message too large to parse on the network thread: `parse` it later.
-    `strings` are the (start, end) offsets of its long strings, quotes included."""
+    `strings` holds start, end, start, end... offsets of its long strings, quotes included: a flat
+    array, not tuples, so 100,000 of them give the garbage collector nothing to walk."""
 
     data: bytes
-    strings: tuple[tuple[int, int], ...] = ()
+    strings: array[int] = field(default_factory=lambda: array("q"))
+
+    def spans(self) -> Iterator[tuple[int, int]]:
+        return zip(self.strings[::2], self.strings[1::2], strict=True)
 
 
 class StreamRefusedError(Exception):
@@ -132,7 +138,7 @@ def _safe_cut(data: memoryview, at: int) -> int:
     return len(data)
 
 
-def _decode_strings(raw: bytes, spans: tuple[tuple[int, int], ...]) -> list[str]:
+def _decode_strings(raw: bytes, spans: Iterator[tuple[int, int]]) -> list[str]:
     """The decoded strings at `spans`, a slice of about _SLICE_BYTES per json call."""
     out: list[str] = []
     batch: list[bytes] = []
@@ -180,14 +186,14 @@ def parse(message: RawMessage) -> Request | BadMessage:
     raw, nonce = message.data, secrets.token_hex(8)
     pieces, last = [], 0
     markers = []
-    for i, (start, end) in enumerate(message.strings):
+    for i, (start, end) in enumerate(message.spans()):
         marker = f"\0{nonce}:{i}"
         markers.append(marker)
         pieces += [raw[last:start], json.dumps(marker).encode()]
         last = end
     pieces.append(raw[last:])
     try:
-        strings = dict(zip(markers, _decode_strings(raw, message.strings), strict=True))
+        strings = dict(zip(markers, _decode_strings(raw, message.spans()), strict=True))
         skeleton = _loads(b"".join(pieces).decode("utf-8"))
     except UnicodeDecodeError as exc:
         return BadMessage(f"message is not valid UTF-8 ({exc.reason})")
@@ -227,7 +233,7 @@ class RequestDecoder:
         self._in_string = False
         self._string_start = 0
         self._values = 0
-        self._strings: list[tuple[int, int]] = []
+        self._strings = array("q")
         self._problem: str | None = None  # why the current message is refused, once it ends
 
     @property
@@ -263,7 +269,7 @@ class RequestDecoder:
             return BadMessage(problem)
         if len(raw) <= INLINE_PARSE_BYTES:
             return _parse_small(raw)
-        return RawMessage(raw, tuple((s - start, e - start) for s, e in strings))
+        return RawMessage(raw, array("q", (offset - start for offset in strings)))
 
     def feed_all(self, data: bytes) -> list[Request | BadMessage]:
         """Every complete message `data` finishes, each parsed (RawMessages too): tests and simple callers."""
@@ -276,7 +282,7 @@ class RequestDecoder:
     def _reset(self) -> None:
         self._start, self._scanned, self._depth, self._values = -1, 0, 0, 0
         self._stack.clear()
-        self._strings = []
+        self._strings = array("q")
         self._in_string, self._problem = False, None
 
     def _begin(self) -> BadMessage | None:
@@ -311,7 +317,7 @@ class RequestDecoder:
                 self._in_string = False
                 pos = end + 1
                 if pos - self._string_start > _LONG_STRING and self._problem is None:
-                    self._strings.append((self._string_start, pos))
+                    self._strings.extend((self._string_start, pos))
                 continue
             hit = _STRUCTURE.search(buffer, pos)
             if hit is None:

@@ -101,6 +101,8 @@ def test_hostile_json_gets_an_error_reply_and_the_connection_goes_on(server, bad
     reply = client.reply()
     assert reply["status"] == "error" and says in reply["message"]
     assert client.reply() == {"status": "success", "result": {"pong": True}}
+    # Refusals are logged (once per host and minute, then counted): a line for malformed requests exists.
+    assert 'refused="malformed request"' in server.audit_log.read_text()
 
 
 def test_unknown_commands_get_blendermcps_error_and_unknown_params_are_ignored(server):
