@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .core import settings
 
@@ -60,6 +60,34 @@ class AvatarForgePreferences(bpy.types.AddonPreferences):
         description="Also write the code MCP clients execute into the audit log (it may hold anything they sent)",
         default=False,
     )
+    mcp_max_connections: IntProperty(  # type: ignore[valid-type]
+        name="Max connections",
+        description="Clients connected at once; one that has sent nothing yet makes room for a newcomer",
+        default=settings.DEFAULT_MCP_MAX_CONNECTIONS,
+        min=2,
+        max=1000,
+    )
+    mcp_handshake_seconds: FloatProperty(  # type: ignore[valid-type]
+        name="Handshake seconds",
+        description="Time a new client has to authenticate (with a token) or send its first request",
+        default=settings.DEFAULT_MCP_HANDSHAKE_SECONDS,
+        min=0.1,
+        max=3600.0,
+    )
+    mcp_max_buffered_mb: IntProperty(  # type: ignore[valid-type]
+        name="Max buffered MB",
+        description="Memory for unfinished and queued messages of all clients; over it the largest is refused",
+        default=settings.DEFAULT_MCP_MAX_BUFFERED_MB,
+        min=1,
+        max=16384,
+    )
+    mcp_max_queued: IntProperty(  # type: ignore[valid-type]
+        name="Max queued commands",
+        description="Commands waiting for Blender, all clients together; past it clients are answered 'busy'",
+        default=settings.DEFAULT_MCP_MAX_QUEUED,
+        min=1,
+        max=100000,
+    )
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -76,6 +104,11 @@ class AvatarForgePreferences(bpy.types.AddonPreferences):
         col.prop(self, "mcp_auto_start")
         col.prop(self, "execute_code_policy")
         col.prop(self, "mcp_audit_code")
+        col = layout.column(heading="MCP limits")
+        col.prop(self, "mcp_max_connections")
+        col.prop(self, "mcp_handshake_seconds")
+        col.prop(self, "mcp_max_buffered_mb")
+        col.prop(self, "mcp_max_queued")
 
 
 def get(context: bpy.types.Context | None = None) -> AvatarForgePreferences | None:

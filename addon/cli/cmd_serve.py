@@ -29,6 +29,31 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="whether clients may run Python (default allow)",
     )
     parser.add_argument("--audit-code", action="store_true", help="also write execute_code bodies to the audit log")
+    limits = parser.add_argument_group("limits (README, Security)")
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        default=settings.DEFAULT_MCP_MAX_CONNECTIONS,
+        help=f"clients connected at once (default {settings.DEFAULT_MCP_MAX_CONNECTIONS})",
+    )
+    limits.add_argument(
+        "--handshake-seconds",
+        type=float,
+        default=settings.DEFAULT_MCP_HANDSHAKE_SECONDS,
+        help=f"time to authenticate or send a first request (default {settings.DEFAULT_MCP_HANDSHAKE_SECONDS:g})",
+    )
+    limits.add_argument(
+        "--max-buffered-mb",
+        type=int,
+        default=settings.DEFAULT_MCP_MAX_BUFFERED_MB,
+        help=f"memory for unfinished and queued messages (default {settings.DEFAULT_MCP_MAX_BUFFERED_MB})",
+    )
+    limits.add_argument(
+        "--max-queued",
+        type=int,
+        default=settings.DEFAULT_MCP_MAX_QUEUED,
+        help=f"commands waiting for Blender, all clients (default {settings.DEFAULT_MCP_MAX_QUEUED})",
+    )
 
 
 def _run(args: argparse.Namespace) -> Result:
@@ -47,6 +72,10 @@ def _run(args: argparse.Namespace) -> Result:
             audit_code=args.audit_code,
             audit_dir=config_dir(),
             blender_version=bpy.app.version_string,
+            max_connections=args.max_connections,
+            handshake_seconds=args.handshake_seconds,
+            max_buffered_bytes=args.max_buffered_mb * 1024 * 1024,
+            max_queued=args.max_queued,
         )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None

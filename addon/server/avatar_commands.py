@@ -12,30 +12,39 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core import settings
+from ..core.outputs import refuse_protected
 from ..core.presets import Preset, get_preset, load_presets
 from .config import ServerConfig
+from .params import MAX_PATH, text
 
 Arguments = tuple[tuple[Any, ...], dict[str, Any]]
-
-
-def _text(params: dict[str, Any], key: str, required: bool = False) -> str | None:
-    value = params.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"'{key}' must be a non-empty string")
-    return value
 
 
 def _preset(params: dict[str, Any], required: bool) -> Preset | None:
     from ..blender.paths import user_presets_dir
 
-    name = _text(params, "preset", required)
+    name = text(params, "preset", required)
     return get_preset(name, user_presets_dir()) if name is not None else None
 
 
+def publish_folders() -> list[str]:
+    """Where published files live: the storage root publish writes to (the preference) and the default
+    one (the image's). Export through the socket never writes there. (Publishing to S3 writes no local
+    folder; a mount of that bucket is the storage root.)"""
+    import bpy
+
+    from .. import preferences
+
+    prefs = preferences.get()
+    folders = [settings.DEFAULT_STORAGE_ROOT]
+    if prefs is not None and prefs.storage_root:
+        folders.append(bpy.path.abspath(prefs.storage_root))
+    return folders
+
+
 def _check_rig_args(params: dict[str, Any]) -> Arguments:
-    args = (_text(params, "armature"), _preset(params, required=False))
+    args = (text(params, "armature"), _preset(params, required=False))
     fix = params.get("fix", False)
     if fix not in (False, True, "safe", "all"):
         raise ValueError('\'fix\' must be true, "safe" or "all" ("all" also changes the skeleton)')
@@ -43,18 +52,19 @@ def _check_rig_args(params: dict[str, Any]) -> Arguments:
 
 
 def _fix_rig_args(params: dict[str, Any]) -> Arguments:
-    return (_text(params, "finding", required=True), _text(params, "armature"), _preset(params, required=False)), {}
+    return (text(params, "finding", required=True), text(params, "armature"), _preset(params, required=False)), {}
 
 
 def _export_vrm_args(params: dict[str, Any]) -> Arguments:
     meta = params.get("meta") or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise ValueError("'meta' must map names to strings")
-    out = Path(_text(params, "out", required=True) or "")
+    out = Path(text(params, "out", required=True, limit=MAX_PATH) or "")
     if not out.is_absolute():
         raise ValueError("'out' must be an absolute path to a .vrm file")
+    refuse_protected(out, publish_folders())
     kwargs = {
-        "armature_name": _text(params, "armature"),
+        "armature_name": text(params, "armature"),
         "meta_overrides": meta,
         "overwrite": params.get("overwrite") is True,
     }
@@ -64,12 +74,12 @@ def _export_vrm_args(params: dict[str, Any]) -> Arguments:
 def _publish_args(params: dict[str, Any]) -> Arguments:
     from ..blender.publish import preferred_storage
 
-    name = _text(params, "name", required=True)
+    name = text(params, "name", required=True)
     destination = params.get("destination", "root")
     if destination not in ("root", "s3"):
         raise ValueError("'destination' must be 'root' (the storage root folder) or 's3'")
     preset = _preset(params, required=True)
-    return (name, preset, preferred_storage(destination)), {"armature_name": _text(params, "armature")}
+    return (name, preset, preferred_storage(destination)), {"armature_name": text(params, "armature")}
 
 
 @dataclass(frozen=True)
@@ -77,13 +87,14 @@ class Route:
     module: str  # under addon/blender
     function: str
     arguments: Callable[[dict[str, Any]], Arguments]
+    wrote: tuple[str, ...] = ()  # where in the result the paths it wrote are (a.b: result[a][b])
 
 
 ROUTES: dict[str, Route] = {
     "avatar_check_rig": Route("rig_check", "check_rig", _check_rig_args),
     "avatar_fix_rig": Route("rig_check", "fix_finding", _fix_rig_args),
-    "avatar_export_vrm": Route("vrm_export", "export_vrm", _export_vrm_args),
-    "avatar_publish": Route("publish", "publish", _publish_args),
+    "avatar_export_vrm": Route("vrm_export", "export_vrm", _export_vrm_args, ("path",)),
+    "avatar_publish": Route("publish", "publish", _publish_args, ("vrm.url", "blend.url", "request")),
 }
 
 
@@ -117,6 +128,23 @@ def routed(command: str) -> Callable[[dict[str, Any], ServerConfig], Any]:
         return result.to_json() if hasattr(result, "to_json") else result
 
     return handler
+
+
+def written(command: str) -> Callable[[Any], list[str]]:
+    """The paths a successful run of `command` wrote, read from its result."""
+    keys = ROUTES[command].wrote
+
+    def paths(result: Any) -> list[str]:
+        found = []
+        for key in keys:
+            value = result
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if isinstance(value, str) and value:
+                found.append(value)
+        return found
+
+    return paths
 
 
 def list_presets(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:

@@ -7,27 +7,38 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.protocol import echo
 from . import avatar_commands, image_commands, info_commands, scene_commands, scene_items
 from .config import ServerConfig
 
 Handler = Callable[[dict[str, Any], ServerConfig], Any]
 
 
+def _nothing(result: Any) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Command:
     run: Handler
     main_thread: bool = True  # False: touches no bpy, answered on the network thread when nothing is queued
+    wrote: Callable[[Any], list[str]] = _nothing  # the files a successful run wrote, for the audit log
+
+
+def _result_path(key: str) -> Callable[[Any], list[str]]:
+    return lambda result: [str(result[key])] if isinstance(result, dict) and result.get(key) else []
 
 
 def _table() -> dict[str, Command]:
     table = {
         "get_scene_info": Command(scene_commands.get_scene_info),
         "get_object_info": Command(scene_commands.get_object_info),
-        "get_viewport_screenshot": Command(scene_commands.get_viewport_screenshot),
+        "get_viewport_screenshot": Command(scene_commands.get_viewport_screenshot, wrote=_result_path("filepath")),
         "execute_code": Command(scene_commands.execute_code),
         "list_scene_items": Command(scene_items.list_scene_items),
         "pick_viewport_object": Command(scene_items.pick_viewport_object),
         "ping": Command(info_commands.ping, main_thread=False),
+        "auth": Command(info_commands.auth_again, main_thread=False),
         "get_telemetry_consent": Command(info_commands.telemetry_consent, main_thread=False),
         "set_telemetry_consent": Command(info_commands.set_telemetry_consent, main_thread=False),
         "get_world_state_snapshot": Command(info_commands.world_state_snapshot, main_thread=False),
@@ -39,7 +50,10 @@ def _table() -> dict[str, Command]:
         "avatar_list_presets": Command(avatar_commands.list_presets),
         "avatar_viewport_image": Command(image_commands.viewport_image),
         "avatar_render_preview": Command(image_commands.render_preview),
-        **{name: Command(avatar_commands.routed(name)) for name in avatar_commands.ROUTES},
+        **{
+            name: Command(avatar_commands.routed(name), wrote=avatar_commands.written(name))
+            for name in avatar_commands.ROUTES
+        },
     }
     table["get_addon_info"] = Command(info_commands.addon_info(sorted([*table, "get_addon_info"])), main_thread=False)
     return table
@@ -49,4 +63,4 @@ COMMANDS: dict[str, Command] = _table()
 
 
 def unknown(command: str) -> str:
-    return f"Unknown command type: {command}"
+    return f"Unknown command type: {echo(command)}"

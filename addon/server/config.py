@@ -24,6 +24,10 @@ class ServerConfig:
     audit_dir: Path | None = None  # None: no audit log (tests that do not look at it)
     max_message_bytes: int = MAX_MESSAGE_BYTES
     blender_version: str = ""  # read on the main thread before the network thread starts
+    max_connections: int = settings.DEFAULT_MCP_MAX_CONNECTIONS
+    handshake_seconds: float = settings.DEFAULT_MCP_HANDSHAKE_SECONDS
+    max_buffered_bytes: int = settings.DEFAULT_MCP_MAX_BUFFERED_MB * 1024 * 1024
+    max_queued: int = settings.DEFAULT_MCP_MAX_QUEUED
 
     def __post_init__(self) -> None:
         if self.execute_code_policy not in settings.EXECUTE_CODE_POLICIES:
@@ -33,6 +37,14 @@ class ServerConfig:
             )
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be between 0 (any free port) and 65535, got {self.port}")
+        for name, value, least in (
+            ("max connections", self.max_connections, 2),
+            ("handshake seconds", self.handshake_seconds, 0.1),
+            ("max buffered bytes", self.max_buffered_bytes, 1024 * 1024),
+            ("max queued commands", self.max_queued, 1),
+        ):
+            if value < least:
+                raise ConfigError(f"{name} must be at least {least}, got {value}")
         if self.token is None and not is_loopback(self.host):
             raise ConfigError(
                 f"binding {self.host} lets other machines in: give a token file (--token-file, or the "

@@ -4,6 +4,7 @@ pumps (Blender's main thread), each reply handed back to the network thread."""
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -11,11 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import protocol
-from ..core.protocol import BadMessage, Request
+from ..core.protocol import BadMessage, RawMessage, Request
 from .audit import AuditLog
 from .commands import COMMANDS, unknown
 from .config import ServerConfig
 from .listener import Job
+
+# "<built-in method get of bpy_prop_collection object at 0x7f...>": a memory address tells a client nothing
+# and an attacker where things are.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 @dataclass
@@ -59,13 +64,9 @@ class Dispatcher:
         deadline = time.monotonic() + budget
         done = 0
         while True:
-            message = job.message
-            if isinstance(message, BadMessage):
-                self._note(message.message, error=True)
-                self._reply(job.connection, protocol.error(message.message))
-            else:
-                self._reply(job.connection, self.execute(message, job.peer))
-            done += 1
+            if not job.gone.is_set():  # a client that has left gets nothing run for it
+                self._run(job)
+                done += 1
             if time.monotonic() >= deadline:
                 return done
             try:
@@ -73,11 +74,23 @@ class Dispatcher:
             except queue.Empty:
                 return done
 
+    def _run(self, job: Job) -> None:
+        message = job.message
+        if isinstance(message, RawMessage):  # parsed here, a slice at a time: see protocol.parse
+            message = protocol.parse(message)
+        if isinstance(message, BadMessage):
+            self._audit.refused(job.peer, "malformed request")
+            self._note(message.message, error=True)
+            self._reply(job.connection, protocol.error(message.message))
+        else:
+            self._reply(job.connection, self.execute(message, job.peer))
+
     def execute(self, request: Request, peer: str) -> bytes:
         """Runs one command and returns its encoded reply; never raises."""
         started = time.perf_counter()
         command = COMMANDS.get(request.type)
         error: str | None = None
+        wrote: list[str] = []
         if command is None:
             error = unknown(request.type)
             reply = protocol.error(error)
@@ -86,15 +99,20 @@ class Dispatcher:
                 result: Any = command.run(request.params, self.config)
             except (Exception, SystemExit) as exc:  # the client's error reply; the server carries on
                 error = str(exc) or type(exc).__name__
+                if request.type != "execute_code":  # its message is the sent code's own traceback
+                    error = _ADDRESS.sub("", error)
                 reply = protocol.error(error)
             else:
                 reply = protocol.success(result)
+                wrote = command.wrote(result)
         seconds = time.perf_counter() - started
         code = request.params.get("code") if request.type == "execute_code" else None
-        self._audit.record(peer, request.type, seconds, error, code if isinstance(code, str) else None)
-        self._note(request.type, error=False)
+        self._audit.record(
+            peer, request.type, seconds, error=error, code=code if isinstance(code, str) else None, wrote=wrote
+        )
+        self._note(protocol.echo(request.type), error=False)
         if error is not None:
-            self._note(f"{request.type}: {error.splitlines()[0] if error else ''}", error=True)
+            self._note(f"{protocol.echo(request.type)}: {error.splitlines()[0] if error else ''}", error=True)
         return reply
 
     def _note(self, text: str, error: bool) -> None:

@@ -27,6 +27,13 @@ def ping(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
     return {"pong": True}
 
 
+def auth_again(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
+    # The listener answers the first `auth`; one that reaches a command is never a success.
+    if config.token is None:
+        raise ValueError("this server takes no token: send no 'auth'")
+    raise ValueError("already authenticated: 'auth' is sent once, as the first message")
+
+
 def telemetry_consent(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
     # Avatar Forge sends no telemetry anywhere, and tells MCP servers that ask that the user did not consent.
     return {"consent": False}

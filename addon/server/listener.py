@@ -1,6 +1,12 @@
 """The network side: one thread with a selector that accepts, reads, frames and writes. It never touches
 bpy: a request that needs Blender becomes a Job on the main thread's queue, and its reply comes back
 through `send`, so a slow command or a slow reader never holds up anyone else's bytes.
+
+Limits (README, "Security"): at most `max_connections` connections, and a client that has not proven
+itself (authenticated with a token; without one, sent a request) is closed after `handshake_seconds`
+or to make room for a newcomer; at most `max_buffered_bytes` held across connections (over it, the
+connection holding most is refused); at most MAX_IN_FLIGHT jobs per connection and `max_queued` in all
+(over it, "busy"); wrong tokens slow a peer down, then lock it out for a while.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ import selectors
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core import protocol
-from ..core.protocol import BadMessage, MessageTooLargeError, Request, RequestDecoder
+from ..core.protocol import BadMessage, RawMessage, Request, RequestDecoder, StreamRefusedError
 from .config import ConfigError, ServerConfig
 
 READ_SIZE = 65536
@@ -26,17 +33,26 @@ DRAIN_SECONDS = 5.0
 # Backpressure: a client that sends faster than it reads is not read from while this much is pending,
 # so neither its replies nor its queued jobs can grow without bound.
 MAX_OUTBOX_BYTES = 8 * 1024 * 1024
-MAX_IN_FLIGHT = 32
+MAX_IN_FLIGHT = 8
 AUTH_HELP = 'authentication required: send {"type": "auth", "params": {"token": "<token>"}} first'
-
 PRE_AUTH_MAX_BYTES = 64 * 1024
+# Wrong tokens from one host: the first few are answered at once, then each answer waits twice as long
+# as the last (up to AUTH_MAX_DELAY), and after AUTH_LOCKOUT_AFTER the host is refused for
+# AUTH_LOCKOUT_SECONDS. Failures older than AUTH_FORGET_SECONDS are forgotten.
+AUTH_FREE_FAILURES = 3
+AUTH_FIRST_DELAY = 0.25
+AUTH_MAX_DELAY = 4.0
+AUTH_LOCKOUT_AFTER = 10
+AUTH_LOCKOUT_SECONDS = 60.0
+AUTH_FORGET_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
 class Job:
     connection: int
     peer: str
-    message: Request | BadMessage
+    message: Request | BadMessage | RawMessage
+    gone: threading.Event = field(default_factory=threading.Event)  # set when the client has left
 
 
 @dataclass
@@ -44,13 +60,30 @@ class _Connection:
     id: int
     sock: socket.socket
     peer: str
+    host: str
     decoder: RequestDecoder
-    authenticated: bool
+    proven: bool  # authenticated (with a token) or sent a request (without): no handshake deadline
+    opened: float
+    gone: threading.Event = field(default_factory=threading.Event)
     outbox: bytearray = field(default_factory=bytearray)
-    in_flight: int = 0  # jobs queued for the main thread, whose replies must come before any later one
+    jobs: deque[int] = field(default_factory=deque)  # bytes of each queued job, whose replies come first
+    held: Request | BadMessage | RawMessage | None = None  # taken from the decoder, waiting for queue room
     closing: bool = False  # close once the outbox is written
     drain_until: float = 0.0  # set once closing: reads are discarded until EOF or then
+    reply_at: float = 0.0  # a refusal held back until then (a wrong token's slowdown)
+    delayed: bytes = b""
     events: int = selectors.EVENT_READ  # what the selector watches for on this socket (0: not registered)
+
+    @property
+    def held_bytes(self) -> int:
+        return self.decoder.pending_bytes + sum(self.jobs)
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    last: float = 0.0
+    locked_until: float = 0.0
 
 
 # (request, peer) -> the reply, when it can be answered without Blender; None sends it to the main thread
@@ -68,13 +101,15 @@ class Listener:
         self.config = config
         self._submit = submit
         self._answer_inline = answer_inline
-        self._refused = refused  # (peer, reason) of each client turned away at authentication
+        self._refused = refused  # (peer, reason) of each client or message turned away
         self._selector = selectors.DefaultSelector()
         self._server: socket.socket | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._replies: list[tuple[int, bytes]] = []
         self._lock = threading.Lock()
         self._connections: dict[int, _Connection] = {}
+        self._failures: dict[str, _Failures] = {}
+        self._queued = 0  # jobs of live connections not yet answered
         self._next_id = 1
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -83,7 +118,7 @@ class Listener:
     def start(self) -> None:
         """Binds and starts the network thread; raises ConfigError when the port cannot be had."""
         try:
-            self._server = socket.create_server((self.config.host, self.config.port), backlog=64)
+            self._server = socket.create_server((self.config.host, self.config.port), backlog=socket.SOMAXCONN)
         except OSError as exc:
             self._close_wakeup()
             if exc.errno == errno.EADDRINUSE:
@@ -136,10 +171,7 @@ class Listener:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            now = time.monotonic()
-            for expired in [c for c in self._connections.values() if c.drain_until and c.drain_until < now]:
-                self._drop(expired)
-            for key, events in self._selector.select(timeout=1.0):
+            for key, events in self._selector.select(timeout=self._timers()):
                 if key.data == "accept":
                     try:
                         self._accept()
@@ -158,6 +190,31 @@ class Listener:
                         if conn is not None:
                             self._drop(conn)
 
+    def _timers(self) -> float:
+        """Acts on every deadline that has passed; returns the seconds until the next one (at most 1)."""
+        now = time.monotonic()
+        upcoming = now + 1.0
+        for conn in list(self._connections.values()):
+            if conn.drain_until:
+                if conn.drain_until <= now:
+                    self._drop(conn)
+                    continue
+                upcoming = min(upcoming, conn.drain_until)
+            elif conn.reply_at:
+                if conn.reply_at <= now:
+                    conn.reply_at = 0.0
+                    self._queue(conn, conn.delayed, close=True)
+                else:
+                    upcoming = min(upcoming, conn.reply_at)
+            elif not conn.proven and not conn.closing:
+                deadline = conn.opened + self.config.handshake_seconds
+                if deadline <= now:
+                    what = "authenticate" if self.config.token is not None else "send a request"
+                    self._refuse(conn, f"no time left to {what} ({self.config.handshake_seconds:g} s)")
+                else:
+                    upcoming = min(upcoming, deadline)
+        return max(0.0, upcoming - now)
+
     def _accept(self) -> None:
         assert self._server is not None
         try:
@@ -166,17 +223,49 @@ class Listener:
             return
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        host = str(address[0])
         conn = _Connection(
             id=self._next_id,
             sock=sock,
-            peer=f"{address[0]}:{address[1]}",
+            peer=f"{host}:{address[1]}",
+            host=host,
             # Until a client proves it holds the token it gets no room for big messages.
             decoder=RequestDecoder(self.config.max_message_bytes if self.config.token is None else PRE_AUTH_MAX_BYTES),
-            authenticated=self.config.token is None,
+            proven=False,
+            opened=time.monotonic(),
         )
         self._next_id += 1
+        locked = self._locked_for(host)
+        if locked:
+            self._turn_away(conn, f"too many wrong tokens from {host}: refused for {locked:.0f} more seconds")
+            return
+        if len(self._connections) >= self.config.max_connections and not self._make_room():
+            self._turn_away(conn, f"too many connections (at most {self.config.max_connections}): try again later")
+            return
         self._connections[conn.id] = conn
         self._selector.register(sock, selectors.EVENT_READ, conn.id)
+
+    def _make_room(self) -> bool:
+        """Closes a refused connection still draining, or else the oldest that has not proven itself."""
+        candidates = [c for c in self._connections.values() if c.closing and not c.outbox] or [
+            c for c in self._connections.values() if not c.proven
+        ]
+        if not candidates:
+            return False
+        oldest = min(candidates, key=lambda c: c.opened)
+        if not oldest.closing:
+            self._refused(oldest.peer, "closed to make room: no request or token yet")
+            with contextlib.suppress(OSError):
+                oldest.sock.send(protocol.error("connection closed to make room for another: send a request sooner"))
+        self._drop(oldest)
+        return True
+
+    def _turn_away(self, conn: _Connection, reason: str) -> None:
+        """Refuses a connection that was never admitted: one error, best effort, and closed at once."""
+        self._refused(conn.peer, reason)
+        with contextlib.suppress(OSError):
+            conn.sock.send(protocol.error(reason))
+        conn.sock.close()
 
     def _take_replies(self) -> None:
         try:
@@ -186,11 +275,18 @@ class Listener:
             pass
         with self._lock:
             replies, self._replies = self._replies, []
+        touched = {}
         for connection, data in replies:
             conn = self._connections.get(connection)
-            if conn is not None:
-                conn.in_flight -= 1
-                self._queue(conn, data)
+            if conn is not None and conn.jobs:
+                conn.jobs.popleft()
+                self._queued -= 1
+                conn.outbox += data
+                touched[conn.id] = conn
+        for conn in touched.values():
+            self._write(conn)
+            if conn.id in self._connections:
+                self._process(conn)  # a message held for room in the queue always has a reply to wait for
 
     def _read(self, conn: _Connection) -> None:
         try:
@@ -199,55 +295,121 @@ class Listener:
             return
         except OSError:
             data = b""
-        if not data:  # the client left, maybe mid-request: its queued jobs' replies are dropped
+        if not data:  # the client left, maybe mid-request: its queued jobs are dropped
             self._drop(conn)
             return
         if conn.closing:  # refused: whatever else it sends is discarded
             return
-        try:
-            messages = conn.decoder.feed(data)
-        except MessageTooLargeError as exc:
-            messages = []
-            self._queue(conn, protocol.error(f"{exc}: refused, closing the connection"), close=True)
-        for message in messages:
-            if conn.closing or conn.id not in self._connections:
+        conn.decoder.feed(data)
+        self._process(conn)
+        if conn.id in self._connections:
+            self._enforce_budget()
+
+    def _process(self, conn: _Connection) -> None:
+        """Hands on this connection's complete messages while it may have more jobs in flight."""
+        while not conn.closing and conn.id in self._connections and len(conn.jobs) < MAX_IN_FLIGHT:
+            message = conn.held
+            conn.held = None
+            if message is None:
+                try:
+                    message = conn.decoder.next()
+                except StreamRefusedError as exc:
+                    self._refused(conn.peer, exc.kind)
+                    self._refuse(conn, f"{exc}: refused, closing the connection")
+                    return
+            if message is None:
                 break
-            self._handle(conn, message)
+            if not self._handle(conn, message):
+                conn.held = message
+                break
         if conn.id in self._connections:
             self._watch(conn)
 
-    def _handle(self, conn: _Connection, message: Request | BadMessage) -> None:
-        if not conn.authenticated:
+    def _handle(self, conn: _Connection, message: Request | BadMessage | RawMessage) -> bool:
+        """Answers or queues one message; False when it must wait for room in the main-thread queue."""
+        if self.config.token is not None and not conn.proven:
             self._authenticate(conn, message)
-            return
-        if isinstance(message, Request) and message.type == protocol.AUTH_COMMAND:
-            self._queue(conn, protocol.success({"authenticated": True}))
-            return
-        if isinstance(message, Request) and conn.in_flight == 0:
+            return True
+        if not isinstance(message, BadMessage):  # a whole request, parsed or to be parsed
+            conn.proven = True
+        if isinstance(message, Request) and not conn.jobs:
             reply = self._answer_inline(message, conn.peer)
             if reply is not None:
                 self._queue(conn, reply)
-                return
-        conn.in_flight += 1
-        self._submit(Job(conn.id, conn.peer, message))
+                return True
+        if self._queued >= self.config.max_queued:
+            if conn.jobs:  # its earlier replies come first: wait for them
+                return False
+            self._refused(conn.peer, "busy")
+            self._queue(
+                conn,
+                protocol.error(f"busy: {self._queued} commands are waiting for Blender; try again shortly"),
+            )
+            return True
+        size = len(message.data) if isinstance(message, RawMessage) else 0
+        conn.jobs.append(size)
+        self._queued += 1
+        self._submit(Job(conn.id, conn.peer, message, conn.gone))
+        return True
 
-    def _authenticate(self, conn: _Connection, message: Request | BadMessage) -> None:
+    def _authenticate(self, conn: _Connection, message: Request | BadMessage | RawMessage) -> None:
         assert self.config.token is not None
         if not isinstance(message, Request) or message.type != protocol.AUTH_COMMAND:
             self._refused(conn.peer, "authentication required")
-            self._queue(conn, protocol.error(AUTH_HELP), close=True)
+            self._refuse(conn, AUTH_HELP)
             return
         token = message.params.get("token")
         # surrogatepass: a lone surrogate in the JSON is a wrong token, not an encoding error.
         if isinstance(token, str) and hmac.compare_digest(
             token.encode("utf-8", "surrogatepass"), self.config.token.encode("utf-8")
         ):
-            conn.authenticated = True
+            conn.proven = True
             conn.decoder.max_bytes = self.config.max_message_bytes
             self._queue(conn, protocol.success({"authenticated": True}))
+            return
+        self._refused(conn.peer, "authentication failed: wrong token")  # never the token itself
+        delay = self._failed(conn.host)
+        reply = protocol.error("authentication failed: wrong token")
+        if delay > 0:  # the answer waits; so does the next guess, on this connection or another
+            conn.closing, conn.reply_at, conn.delayed = True, time.monotonic() + delay, reply
+            self._watch(conn)
         else:
-            self._refused(conn.peer, "authentication failed: wrong token")  # never the token itself
-            self._queue(conn, protocol.error("authentication failed: wrong token"), close=True)
+            self._queue(conn, reply, close=True)
+
+    def _failed(self, host: str) -> float:
+        """Counts a wrong token from `host`; returns how long its answer waits."""
+        now = time.monotonic()
+        record = self._failures.setdefault(host, _Failures())
+        if now - record.last > AUTH_FORGET_SECONDS:
+            record.count = 0
+        record.count += 1
+        record.last = now
+        if record.count >= AUTH_LOCKOUT_AFTER:
+            record.locked_until = now + AUTH_LOCKOUT_SECONDS
+        extra = record.count - AUTH_FREE_FAILURES
+        return 0.0 if extra <= 0 else min(AUTH_MAX_DELAY, AUTH_FIRST_DELAY * 2 ** (extra - 1))
+
+    def _locked_for(self, host: str) -> float:
+        record = self._failures.get(host)
+        return max(0.0, record.locked_until - time.monotonic()) if record is not None else 0.0
+
+    def _enforce_budget(self) -> None:
+        """Over the buffer budget, the connection holding most is refused and its bytes let go."""
+        total = sum(c.held_bytes for c in self._connections.values())
+        while total > self.config.max_buffered_bytes:
+            largest = max(self._connections.values(), key=lambda c: c.held_bytes)
+            total -= largest.held_bytes
+            self._refused(largest.peer, "over the buffer budget")
+            self._refuse(
+                largest,
+                f"the server holds more than {self.config.max_buffered_bytes} bytes of unfinished or queued "
+                f"messages and this connection holds the most ({largest.held_bytes}): refused, closing the connection",
+            )
+            largest.decoder = RequestDecoder(0)
+            self._cancel(largest)
+
+    def _refuse(self, conn: _Connection, message: str) -> None:
+        self._queue(conn, protocol.error(message), close=True)
 
     def _queue(self, conn: _Connection, data: bytes, close: bool = False) -> None:
         conn.outbox += data
@@ -264,7 +426,7 @@ class Listener:
         except OSError:
             self._drop(conn)
             return
-        if not conn.outbox and conn.closing and not conn.drain_until:
+        if not conn.outbox and conn.closing and not conn.drain_until and not conn.reply_at:
             conn.drain_until = time.monotonic() + DRAIN_SECONDS
             with contextlib.suppress(OSError):
                 conn.sock.shutdown(socket.SHUT_WR)
@@ -272,7 +434,7 @@ class Listener:
 
     def _watch(self, conn: _Connection) -> None:
         """Reads while the client is not too far ahead (or while draining); writes while replies wait."""
-        behind = len(conn.outbox) >= MAX_OUTBOX_BYTES or conn.in_flight >= MAX_IN_FLIGHT
+        behind = len(conn.outbox) >= MAX_OUTBOX_BYTES or len(conn.jobs) >= MAX_IN_FLIGHT or conn.held is not None
         events = (selectors.EVENT_READ if conn.closing or not behind else 0) | (
             selectors.EVENT_WRITE if conn.outbox else 0
         )
@@ -286,8 +448,16 @@ class Listener:
             self._selector.modify(conn.sock, events, conn.id)
         conn.events = events
 
+    def _cancel(self, conn: _Connection) -> None:
+        """Its queued jobs will not run: the dispatcher skips jobs of a client that has gone."""
+        conn.gone.set()
+        self._queued -= len(conn.jobs)
+        conn.jobs.clear()
+        conn.held = None
+
     def _drop(self, conn: _Connection) -> None:
-        self._connections.pop(conn.id, None)
+        if self._connections.pop(conn.id, None) is not None:
+            self._cancel(conn)
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(conn.sock)
         conn.sock.close()

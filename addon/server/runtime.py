@@ -43,6 +43,10 @@ def config_from_preferences() -> ServerConfig:
         audit_code=prefs.mcp_audit_code,
         audit_dir=config_dir(),
         blender_version=bpy.app.version_string,
+        max_connections=prefs.mcp_max_connections,
+        handshake_seconds=prefs.mcp_handshake_seconds,
+        max_buffered_bytes=prefs.mcp_max_buffered_mb * 1024 * 1024,
+        max_queued=prefs.mcp_max_queued,
     )
 
 

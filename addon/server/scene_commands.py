@@ -6,8 +6,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import shutil
 import tempfile
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,10 @@ import numpy as np
 from mathutils import Vector
 
 from ..blender import context, render
+from ..core.outputs import place_new
+from ..core.protocol import echo
 from .config import ServerConfig
+from .params import MAX_PATH, count, text
 from .scene_items import camera_view
 
 UNDO_MESSAGE = "MCP execute_code"
@@ -25,23 +31,14 @@ UNDO_MESSAGE = "MCP execute_code"
 MAX_SCREENSHOT_SIZE = 4096
 
 
-def _count(params: dict[str, Any], key: str, default: int | None) -> int | None:
-    value = params.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"'{key}' must be a whole number of at least 0, got {value!r}")
-    return value
-
-
 def _rounded(values: Any) -> list[float]:
     return [round(float(v), 4) for v in values]
 
 
 def get_scene_info(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
     scene = context.scene()
-    offset = _count(params, "offset", 0) or 0
-    limit = _count(params, "limit", None)
+    offset = count(params, "offset", 0) or 0
+    limit = count(params, "limit", None)
     objects = list(scene.objects)
     page = objects[offset:] if limit is None else objects[offset : offset + limit]
     # One bulk read of every location: per-object Vector access is most of the time on big scenes.
@@ -59,10 +56,10 @@ def get_scene_info(params: dict[str, Any], config: ServerConfig) -> dict[str, An
 
 
 def get_object_info(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
-    name = params.get("name")
-    obj: bpy.types.Object | None = bpy.data.objects.get(name) if isinstance(name, str) else None
+    name = text(params, "name", required=True) or ""
+    obj: bpy.types.Object | None = bpy.data.objects.get(name)
     if obj is None:
-        raise ValueError(f"Object not found: {name}")
+        raise ValueError(f"Object not found: {echo(name)}")
     info: dict[str, Any] = {
         "name": obj.name,
         "type": obj.type,
@@ -117,18 +114,28 @@ def execute_code(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]
     return {"executed": True, "result": captured.getvalue()}
 
 
-def _temp_png(value: Any) -> Path:
-    """The requested screenshot path, if it is a .png inside the system temp folder (symlinks resolved)."""
-    if not isinstance(value, str) or not value:
-        raise ValueError("'filepath' must name a .png file inside the system temp folder")
+def _temp_png(params: dict[str, Any]) -> Path:
+    """The requested screenshot path, if it is a new .png inside the system temp folder (links resolved)."""
+    value = text(params, "filepath", required=True, limit=MAX_PATH) or ""
     temp = Path(tempfile.gettempdir()).resolve()
     path = Path(value).expanduser()
-    resolved = path.parent.resolve() / path.name
+    resolved = Path(os.path.realpath(path.parent)) / path.name
     if not resolved.is_relative_to(temp) or resolved.parent == resolved or path.suffix.lower() != ".png":
-        raise PermissionError(f"screenshots are written only as .png files inside {temp}; refused {value}")
-    if resolved.is_symlink() or resolved.is_dir():
-        raise PermissionError(f"refused {value}: it is a link or a folder")
+        raise PermissionError(f"screenshots are written only as .png files inside {temp}; refused {echo(value)}")
+    if os.path.lexists(resolved):  # a file, a link or a folder: never written through or replaced
+        raise FileExistsError(f"{echo(str(resolved))} exists: screenshots are written only as new files")
     return resolved
+
+
+@contextlib.contextmanager
+def _scratch_png(path: Path) -> Iterator[Path]:
+    """A file in a fresh folder of our own beside `path` (mode 0700, so nobody swaps a link in while
+    Blender writes it); the folder is removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=".avatar-forge-shot-", dir=path.parent))
+    try:
+        yield folder / "shot.png"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _view3d() -> tuple[bpy.types.Window, bpy.types.Area] | None:
@@ -142,12 +149,23 @@ def _view3d() -> tuple[bpy.types.Window, bpy.types.Area] | None:
 
 
 def get_viewport_screenshot(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
-    path = _temp_png(params.get("filepath"))
+    path = _temp_png(params)
     if str(params.get("format", "png")).lower() != "png":
         raise ValueError("only 'png' screenshots are written")
-    max_size = _count(params, "max_size", 800) or 800
+    max_size = count(params, "max_size", 800, least=1) or 800
     if max_size > MAX_SCREENSHOT_SIZE:  # a render that size would stall Blender's main thread
         raise ValueError(f"'max_size' must be at most {MAX_SCREENSHOT_SIZE}")
+    with _scratch_png(path) as scratch:
+        width, height, view = _shoot(scratch, max_size)
+        place_new(scratch, path)
+    origin = {"file": bpy.data.filepath, "scene": context.scene().name, "scene_count": len(bpy.data.scenes)}
+    result = {"success": True, "width": width, "height": height, "filepath": str(path), **origin}
+    return {**result, "view": view} if view is not None else result
+
+
+def _shoot(path: Path, max_size: int) -> tuple[int, int, dict[str, Any] | None]:
+    """Writes the viewport (headless: a render) to `path`, at most `max_size` pixels across; returns its size
+    and, for a render through the scene camera, the camera's matrices (so a click on it can be picked)."""
     area = None if bpy.app.background else _view3d()
     view: dict[str, Any] | None = None  # the UI's area grab includes headers: no exact matrices to give
     if area is not None:
@@ -171,8 +189,6 @@ def get_viewport_screenshot(params: dict[str, Any], config: ServerConfig) -> dic
             max(1, round(max_size / aspect)), max_size)  # fmt: skip
         camera = context.scene().camera
         render.render_still(path, width, height)
-        if camera is not None:  # exact matrices, so a click on the image can be picked (pick_viewport_object)
+        if camera is not None:
             view = camera_view(camera, width, height)
-    origin = {"file": bpy.data.filepath, "scene": context.scene().name, "scene_count": len(bpy.data.scenes)}
-    result = {"success": True, "width": width, "height": height, "filepath": str(path), **origin}
-    return {**result, "view": view} if view is not None else result
+    return width, height, view

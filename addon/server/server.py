@@ -21,7 +21,7 @@ class Server:
             config,
             self.dispatcher.submit,
             self.dispatcher.answer_inline,
-            refused=lambda peer, reason: self.audit.record(peer, "auth", 0.0, reason),
+            refused=self.audit.refused,
         )
 
     def _send(self, connection: int, data: bytes) -> None:
@@ -46,6 +46,7 @@ class Server:
 
     def pump(self, wait: float = 0.0, budget: float = 0.05) -> int:
         """Main thread: run queued commands (see Dispatcher.pump)."""
+        self.audit.flush()
         return self.dispatcher.pump(wait, budget)
 
     def status(self) -> dict[str, Any]:

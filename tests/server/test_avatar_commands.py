@@ -4,6 +4,7 @@ buttons run, reached by a client of `forge.py serve` with the demo avatar loaded
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,36 @@ def test_publish_puts_the_next_version_into_the_storage_root(server):
     assert (server.storage / "exports" / "Socket-Avatar-v1.vrm").is_file()
     bad = client.request("avatar_publish", name="no spaces allowed", preset="companions-web")
     assert bad["status"] == "error" and "invalid model name" in bad["message"]
+
+
+def test_export_never_writes_into_the_storage_root_even_when_asked_to_overwrite(server, tmp_path):
+    """A client denied execute_code must not replace a published, immutable model through the exporter."""
+    published = server.storage / "exports" / "Target-v1.vrm"
+    published.parent.mkdir(parents=True, exist_ok=True)
+    published.write_bytes(b"published bytes")
+    way_in = tmp_path / "innocent-folder"
+    way_in.symlink_to(published.parent)  # a path that does not name the storage root
+    client = server.client()
+    for out in (published, way_in / "Target-v1.vrm", server.storage / "New.vrm"):
+        reply = client.request("avatar_export_vrm", out=str(out), preset="companions-web", overwrite=True)
+        assert reply["status"] == "error" and "only publish writes there" in reply["message"], out
+    assert published.read_bytes() == b"published bytes"
+    assert not (server.storage / "New.vrm").exists()
+
+
+def test_export_reports_the_normalised_path_and_the_audit_log_records_it(server, tmp_path):
+    (tmp_path / "sub").mkdir()
+    result = server.client().result(
+        "avatar_export_vrm", out=str(tmp_path / "sub" / ".." / "Norm.vrm"), preset="companions-web"
+    )
+    assert result["path"] == str(tmp_path.resolve() / "Norm.vrm")
+    assert 'type="avatar_export_vrm"' in server.audit_log.read_text()
+    assert f"wrote={json.dumps(result['path'])}" in server.audit_log.read_text()
+
+
+def test_overlong_or_broken_names_are_refused_without_echoing_them(server):
+    client = server.client()
+    reply = client.request("avatar_publish", name="n" * 100_000, preset="companions-web")
+    assert reply == {"status": "error", "message": "'name' must be at most 256 characters, with no NUL"}
+    reply = client.request("avatar_check_rig", armature="\ud800")
+    assert reply["status"] == "error" and "0x" not in reply["message"] and "lone surrogate" in reply["message"]

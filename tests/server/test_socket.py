@@ -29,7 +29,7 @@ def server(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_two_requests_in_one_read_are_both_answered_in_order(server):
-    client = server.client()
+    client = server.client(timeout=5)  # a dropped second message fails here in seconds, not a minute
     client.send(b'{"type": "ping"}{"type": "get_scene_info", "params": {}}')
     assert client.reply() == {"status": "success", "result": {"pong": True}}
     scene = client.reply()["result"]
@@ -49,8 +49,9 @@ def test_a_request_split_across_many_writes_is_answered_once(server):
 
 
 def test_garbage_and_bad_utf8_get_error_replies_and_the_connection_goes_on(server):
-    client = server.client()
-    client.send(b"GET / HTTP/1.1\r\n\r\n")
+    client = server.client(timeout=5)
+    assert client.result("ping") == {"pong": True}
+    client.send(b"GET / HTTP/1.1\r\n\r\n")  # after a first request: garbage, skipped
     reply = client.reply()
     assert reply["status"] == "error" and "malformed JSON" in reply["message"]
     client.send(b'{"type": "ping", "params": {"x": "\xff"}}')
@@ -61,9 +62,54 @@ def test_garbage_and_bad_utf8_get_error_replies_and_the_connection_goes_on(serve
     assert client.result("ping") == {"pong": True}
 
 
+def _browser_post(body: bytes) -> bytes:
+    """The bytes a web page's fetch('http://127.0.0.1:PORT/', {method: 'POST', body}) sends: a "simple"
+    text/plain request, so no preflight."""
+    return (
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n"
+        b"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+@pytest.mark.parametrize("method", ["POST", "GET", "OPTIONS"])
+def test_an_http_request_is_refused_by_name_and_its_body_never_runs(server, method):
+    marker = server.temp / f"pwned-{method}"
+    body = json.dumps({"type": "execute_code", "params": {"code": f"open({str(marker)!r}, 'w').write('x')"}})
+    request = _browser_post(body.encode()).replace(b"POST", method.encode(), 1)
+    client = server.client(timeout=5)
+    client.send(request)
+    reply = client.reply()
+    assert reply["status"] == "error" and f"HTTP {method} request" in reply["message"]
+    assert client.closed_by_server(5)
+    # The server has answered and closed: had it run the body, the marker would be there by now.
+    assert server.client(timeout=5).result("ping") == {"pong": True}
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        (b'{"a":[}}', "does not match"),
+        (b'{"type": "ping", "params": {"a": ' + b"[" * 6000 + b"]" * 6000 + b"}}", "nested deeper"),
+        (b'{"type": "ping", "params": {"n": ' + b"9" * 5000 + b"}}", "digits"),
+    ],
+)
+def test_hostile_json_gets_an_error_reply_and_the_connection_goes_on(server, bad, says):
+    client = server.client(timeout=5)
+    assert client.result("ping") == {"pong": True}
+    client.send(bad + b'{"type": "ping"}')
+    reply = client.reply()
+    assert reply["status"] == "error" and says in reply["message"]
+    assert client.reply() == {"status": "success", "result": {"pong": True}}
+    # Refusals are logged (once per host and minute, then counted): a line for malformed requests exists.
+    assert 'refused="malformed request"' in server.audit_log.read_text()
+
+
 def test_unknown_commands_get_blendermcps_error_and_unknown_params_are_ignored(server):
     client = server.client()
     assert client.request("make_coffee") == {"status": "error", "message": "Unknown command type: make_coffee"}
+    huge = client.request("x" * 8 * 1024 * 1024)  # the error does not echo all of it
+    assert huge["message"].startswith("Unknown command type: xxx") and len(huge["message"]) < 200
     assert client.result("ping", whatever=1) == {"pong": True}
     assert client.result("get_telemetry_consent") == {"consent": False}
 
@@ -87,7 +133,7 @@ def _send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
 
 
 def test_hundreds_of_pipelined_requests_are_all_answered_in_order(server):
-    client = server.client()
+    client = server.client(timeout=10)
     requests = [{"type": "execute_code", "params": {"code": f"print({i})"}} for i in range(300)]
     client.send(b"".join(json.dumps(r).encode() for r in requests))  # far more than the server keeps queued
     assert [client.reply()["result"]["result"] for _ in requests] == [f"{i}\n" for i in range(300)]
@@ -115,6 +161,7 @@ def test_sixteen_clients_at_once_each_get_their_own_answers(server):
         t.start()
     for t in threads:
         t.join(120)
+    assert not [t for t in threads if t.is_alive()], "a client never got all its answers"
     assert errors == []
 
 
@@ -193,10 +240,16 @@ def test_scene_info_lists_every_object_and_pages_with_offset_and_limit(server):
 
 
 def test_object_info_for_a_missing_object_is_an_error_naming_it(server):
-    assert server.client().request("get_object_info", name="Nobody") == {
+    client = server.client()
+    assert client.request("get_object_info", name="Nobody") == {
         "status": "error",
         "message": "Object not found: Nobody",
     }
+    # A name that is not valid Unicode is a clear error, not a repr of Blender internals.
+    reply = client.request("get_object_info", name="\ud800")
+    assert reply == {"status": "error", "message": "'name' is not valid Unicode text (a lone surrogate)"}
+    long = client.request("get_object_info", name="N" * 100_000)
+    assert long["status"] == "error" and len(long["message"]) < 200
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -219,8 +272,33 @@ def test_screenshot_headless_renders_a_png_inside_the_temp_folder_only(server, t
     escape = client.request("get_viewport_screenshot", filepath=str(server.temp / ".." / "escape.png"))
     assert escape["status"] == "error"
     assert not outside.exists() and not (server.temp.parent / "escape.png").exists()
-    huge = client.request("get_viewport_screenshot", filepath=str(inside), max_size=100_000)
+    other = server.temp / "other.png"
+    huge = client.request("get_viewport_screenshot", filepath=str(other), max_size=100_000)
     assert huge["status"] == "error" and "at most 4096" in huge["message"]
+    zero = client.request("get_viewport_screenshot", filepath=str(other), max_size=0)
+    assert zero["status"] == "error" and "at least 1" in zero["message"]
+    nul = client.request("get_viewport_screenshot", filepath=str(server.temp / "a\0b.png"))
+    assert nul["status"] == "error" and "NUL" in nul["message"] and "\0" not in nul["message"]
+    assert not other.exists()
+
+
+def test_screenshot_never_replaces_or_writes_through_an_existing_path(server, tmp_path):
+    client = server.client()
+    existing = server.temp / "existing.png"
+    existing.write_bytes(b"keep me")
+    outside = tmp_path / "outside.txt"  # a file elsewhere, reached through a link in the temp folder
+    outside.write_bytes(b"outside")
+    hard = server.temp / "hard.png"
+    hard.hardlink_to(outside)
+    soft = server.temp / "soft.png"
+    soft.symlink_to(tmp_path / "not-there-yet.png")  # dangling: writing through it would create the file
+    for path in (existing, hard, soft):
+        reply = client.request("get_viewport_screenshot", filepath=str(path), max_size=32)
+        # Refused before anything renders (place_new would refuse too, after a render for nothing).
+        assert reply["status"] == "error" and "exists: screenshots are written only as new files" in reply["message"]
+    assert existing.read_bytes() == b"keep me" and outside.read_bytes() == b"outside"
+    assert not (tmp_path / "not-there-yet.png").exists()
+    assert not [p for p in server.temp.iterdir() if p.name.startswith(".avatar-forge-shot-")]  # scratch removed
 
 
 def test_integrations_we_do_not_ship_say_disabled_and_how_to_enable(server):
@@ -290,16 +368,33 @@ def test_token_required_refused_and_accepted(tmp_path):
         assert reply["status"] == "error" and "larger than 65536 bytes" in reply["message"]
         assert bulky.closed_by_server()
 
+        # A web page's POST never gets as far as authentication.
+        browser = serving.client(timeout=5)
+        browser.send(_browser_post(b'{"type": "auth", "params": {"token": "x"}}'))
+        assert "HTTP POST request" in browser.reply()["message"]
+
         friend = serving.client()
         assert friend.result("auth", token=TOKEN) == {"authenticated": True}
         assert friend.result("get_scene_info")["object_count"] >= 1
+        # A second auth is an error, right token or wrong, and the connection goes on.
+        for token in (TOKEN, "guess-guess-guess-guess"):
+            again = friend.request("auth", token=token)
+            assert again == {
+                "status": "error",
+                "message": "already authenticated: 'auth' is sent once, as the first message",
+            }
         code, summary = serving.stop()
     assert code == 0
-    assert summary["commands"] == 1  # only the authenticated client's command ran
-    refusals = [line for line in serving.audit_log.read_text().splitlines() if 'type="auth"' in line]
-    assert len(refusals) == 3 and all("outcome=error" in line for line in refusals)  # anonymous, wrong, odd
-    assert sum("authentication required" in line for line in refusals) == 1
-    assert "guess-guess" not in serving.audit_log.read_text()
+    assert summary["commands"] == 3  # only the authenticated client's commands ran
+    log = serving.audit_log.read_text()
+    refusals = [line for line in log.splitlines() if " refused=" in line]
+    # One line each for the first of a kind; the second wrong token is counted into a closing line.
+    assert sum('refused="authentication required"' in line for line in refusals) == 1
+    assert sum('refused="authentication failed: wrong token"' in line for line in refusals) == 2
+    assert any('refused="authentication failed: wrong token" repeats=1' in line for line in refusals)
+    assert sum('refused="message too large"' in line for line in refusals) == 1
+    assert sum('refused="not a JSON request"' in line for line in refusals) == 1
+    assert "guess-guess" not in log
 
 
 def test_binding_beyond_loopback_needs_a_token_file(tmp_path):
@@ -361,11 +456,22 @@ def test_signal_stops_cleanly_closing_clients_and_freeing_the_port(sig):
         assert "Traceback" not in "".join(serving.stderr_lines)
 
 
-def test_stop_while_a_client_is_mid_command_still_exits_0():
+def test_stop_while_a_client_is_mid_command_still_exits_0(tmp_path):
+    started, release = tmp_path / "started", tmp_path / "release"
+    # The command says when it runs, then holds the main thread until the test lets it go.
+    code = (
+        f"import os, time\nopen({str(started)!r}, 'w').close()\n"
+        f"while not os.path.exists({str(release)!r}): time.sleep(0.01)"
+    )
     with Serving() as serving:
         client = serving.client()
-        client.send({"type": "execute_code", "params": {"code": "import time; time.sleep(1)"}})
-        time.sleep(0.3)
-        code, _ = serving.stop()
-        assert code == 0
+        client.send({"type": "execute_code", "params": {"code": code}})
+        deadline = time.monotonic() + 30
+        while not started.exists():
+            assert time.monotonic() < deadline and serving.process.poll() is None, "the command never started"
+            time.sleep(0.01)
+        serving.process.send_signal(signal.SIGTERM)  # the command is running now: it has not been released
+        release.touch()
+        code_, _ = serving.stop()
+        assert code_ == 0
         assert client.closed_by_server(5)

@@ -1,0 +1,261 @@
+"""The socket server's limits under the attacks that found them missing: idle connections by the
+thousand, unfinished messages eating memory, a flood of pipelined jobs, token guessing. Loopback only,
+bounded in count and time."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from addon.core import protocol
+from addon.server.audit import AuditLog
+from addon.server.config import ServerConfig
+from addon.server.listener import AUTH_LOCKOUT_AFTER, MAX_IN_FLIGHT, Job, Listener
+from tests.server.serving import Client, Serving
+
+TOKEN = "limits-token-0123456789"
+IDLE_CONNECTIONS = 1100
+
+
+def _wait_for(condition: Callable[[], bool], what: str, within: float = 10) -> None:
+    """Waits until `condition` holds (the server's own state, or a file), failing after `within` s."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+@pytest.fixture(scope="module")
+def token_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("token") / "token"
+    path.write_text(TOKEN + "\n")
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _enough_file_descriptors() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = IDLE_CONNECTIONS + 512
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+
+
+def _closed_with(sock: socket.socket, within: float = 5) -> bytes | None:
+    """What the server sent before closing `sock` within `within` seconds, or None if it stayed open."""
+    sock.settimeout(within)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        return None
+    return data
+
+
+@pytest.mark.parametrize("max_connections", [8, None], ids=["small cap", "default cap"])
+def test_a_thousand_idle_connections_do_not_lock_out_a_client_with_the_token(token_file, max_connections):
+    cap = ["--max-connections", str(max_connections)] if max_connections else []
+    with Serving("--token-file", token_file, "--handshake-seconds", "2", *cap) as serving:
+        idle = [socket.create_connection(("127.0.0.1", serving.port), timeout=10) for _ in range(IDLE_CONNECTIONS)]
+        try:
+            friend = serving.client(timeout=10)
+            assert friend.result("auth", token=TOKEN) == {"authenticated": True}
+            assert friend.result("ping") == {"pong": True}
+            # The oldest idle ones were closed to make room, each told why.
+            evicted = _closed_with(idle[0])
+            assert evicted is not None and b"make room" in evicted
+            # The newest still wait, until their handshake deadline passes.
+            late = _closed_with(idle[-1], within=10)
+            assert late is not None and b"no time left to authenticate (2 s)" in late
+            assert friend.result("ping") == {"pong": True}  # the authenticated client is never timed out
+        finally:
+            for sock in idle:
+                sock.close()
+
+
+def test_when_every_slot_is_authenticated_a_newcomer_is_told_and_closed(token_file):
+    with Serving("--token-file", token_file, "--max-connections", "3") as serving:
+        friends = [serving.client(timeout=10) for _ in range(3)]
+        for friend in friends:
+            assert friend.result("auth", token=TOKEN) == {"authenticated": True}
+        newcomer = serving.client(timeout=10)
+        reply = newcomer.reply()
+        assert reply == {"status": "error", "message": "too many connections (at most 3): try again later"}
+        assert newcomer.closed_by_server(5)
+        assert all(friend.result("ping") == {"pong": True} for friend in friends)
+
+
+def test_a_client_without_a_token_gets_a_deadline_for_its_first_request():
+    with Serving("--handshake-seconds", "1") as serving:
+        talker, idle = serving.client(timeout=10), serving.client(timeout=10)
+        assert talker.result("ping") == {"pong": True}
+        assert b"no time left to send a request (1 s)" in (_closed_with(idle.sock, within=10) or b"")
+        assert talker.result("ping") == {"pong": True}
+
+
+def test_over_the_memory_budget_the_largest_unfinished_message_is_refused():
+    head = b'{"type": "execute_code", "params": {"code": "#'
+    with Serving("--max-buffered-mb", "8") as serving:
+        small, large = serving.client(timeout=10), serving.client(timeout=10)
+        small.send(head + b"a" * (3 * 1024 * 1024))
+        sender = threading.Thread(target=lambda: _send_quietly(large.sock, head + b"b" * (6 * 1024 * 1024)))
+        sender.start()
+        reply = large.reply()
+        sender.join(10)
+        assert reply["status"] == "error" and "holds the most" in reply["message"]
+        assert large.closed_by_server(5)
+        small.send(b'"}}')  # the smaller message was kept whole
+        assert small.reply() == {"status": "success", "result": {"executed": True, "result": ""}}
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # refused and closed mid-send: what the test expects
+        sock.sendall(data)
+
+
+def test_token_guessing_is_slowed_then_the_peer_is_locked_out(token_file):
+    with Serving("--token-file", token_file) as serving:
+        answers: list[tuple[float, dict[str, object]]] = []
+        lock = threading.Lock()
+
+        def guess(n: int) -> None:
+            client = serving.client(timeout=30)
+            started = time.monotonic()
+            reply = client.request("auth", token=f"guess-{n:04d}-guess-guess")
+            with lock:
+                answers.append((time.monotonic() - started, reply))
+
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(AUTH_LOCKOUT_AFTER)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not [t for t in threads if t.is_alive()]
+        assert all(reply["message"] == "authentication failed: wrong token" for _, reply in answers)
+        waits = sorted(seconds for seconds, _ in answers)
+        # The first three are answered at once; each later answer waits, the last ones a second or more.
+        assert len([w for w in waits if w >= 0.25]) >= AUTH_LOCKOUT_AFTER - 3 and waits[-1] >= 1.0
+        # Now even the right token is refused, for a while, before it is looked at.
+        locked = serving.client(timeout=10)
+        reply = locked.reply()
+        assert reply["status"] == "error" and "too many wrong tokens from 127.0.0.1" in reply["message"]
+        serving.stop()
+    assert "guess-" not in serving.audit_log.read_text()
+
+
+# In-process: the real listener with the test as its main thread, so the queue can be watched exactly.
+
+
+class _Queue:
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+
+    def submit(self, job: Job) -> None:
+        self.jobs.append(job)
+
+    def of(self, connection: int) -> list[Job]:
+        return [job for job in list(self.jobs) if job.connection == connection]
+
+
+@pytest.fixture
+def listening() -> Iterator[tuple[Listener, _Queue]]:
+    queue = _Queue()
+    listener = Listener(ServerConfig(port=0, max_queued=12), queue.submit, lambda _request, _peer: None)
+    listener.start()
+    yield listener, queue
+    listener.stop()
+
+
+def _execute(n: int) -> bytes:
+    return json.dumps({"type": "execute_code", "params": {"code": f"print({n})"}}).encode()
+
+
+def test_one_write_of_hundreds_of_requests_queues_only_a_few_at_a_time(listening):
+    listener, queue = listening
+    flood, other = Client(listener.address[1], 10), Client(listener.address[1], 10)
+    flood.send(b"".join(_execute(n) for n in range(300)))
+    _wait_for(lambda: len(queue.jobs) == MAX_IN_FLIGHT, "the flood's first jobs")
+    other.send(_execute(-1))
+    _wait_for(lambda: any(job.message == protocol.Request("execute_code", {"code": "print(-1)"}) for job in queue.jobs),
+              "the other client's job")  # fmt: skip
+    flooded = queue.jobs[0].connection
+    assert len(queue.of(flooded)) == MAX_IN_FLIGHT  # the other client waits behind 8 jobs, not 300
+    # As replies go back, the rest follow, all answered, in order.
+    for n in range(300):
+
+        def queued(n: int = n) -> bool:
+            return len(queue.of(flooded)) > n
+
+        _wait_for(queued, f"flood job {n}")
+        listener.send(flooded, protocol.success(n))
+        assert flood.reply()["result"] == n
+
+
+def test_past_the_global_queue_cap_a_client_is_told_busy_and_earlier_replies_keep_their_order(listening):
+    listener, queue = listening
+    clients = [Client(listener.address[1], 10) for _ in range(3)]
+    for client in clients[:2]:
+        client.send(b"".join(_execute(n) for n in range(10)))
+    _wait_for(lambda: len(queue.jobs) == 12, "a full queue")  # 8 from one, 4 from the other
+    clients[2].send(_execute(99))
+    assert clients[2].reply() == {
+        "status": "error",
+        "message": "busy: 12 commands are waiting for Blender; try again shortly",
+    }
+    connections = {job.connection for job in queue.jobs}
+    for answered in range(1, 21):  # answer whatever is queued; the held requests follow, none lost or reordered
+        job = next(job for job in queue.jobs if job.connection in connections)
+        queue.jobs.remove(job)
+        assert isinstance(job.message, protocol.Request)
+        listener.send(job.connection, protocol.success(int(job.message.params["code"][6:-1])))
+        if answered < 20:
+            _wait_for(lambda: bool(queue.jobs), "the next job")
+    assert [clients[0].reply()["result"] for _ in range(10)] == list(range(10))
+    assert [clients[1].reply()["result"] for _ in range(10)] == list(range(10))
+
+
+def test_a_client_that_leaves_has_its_queued_jobs_cancelled(listening):
+    listener, queue = listening
+    leaver = Client(listener.address[1], 10)
+    leaver.send(_execute(1) + _execute(2))
+    _wait_for(lambda: len(queue.jobs) == 2, "the jobs")
+    leaver.close()
+    assert all(job.gone.wait(5) for job in queue.jobs)
+
+
+def test_the_dispatcher_runs_nothing_for_a_client_that_has_left(tmp_path):
+    from addon.server.dispatcher import Dispatcher  # imports bpy (the command table)
+
+    replies: list[tuple[int, bytes]] = []
+    marker = tmp_path / "ran"
+    dispatcher = Dispatcher(ServerConfig(port=0), AuditLog(None), lambda c, data: replies.append((c, data)))
+    gone = Job(1, "127.0.0.1:1", protocol.Request("execute_code", {"code": f"open({str(marker)!r}, 'w')"}))
+    gone.gone.set()
+    dispatcher.submit(gone)
+    dispatcher.submit(Job(2, "127.0.0.1:2", protocol.Request("ping")))
+    assert dispatcher.pump() == 1
+    assert [c for c, _ in replies] == [2] and not marker.exists()
+
+
+def test_an_error_never_shows_a_memory_address(monkeypatch):
+    from addon.server import dispatcher as dispatching
+    from addon.server.commands import Command
+
+    def leaky(params: object, config: object) -> None:
+        raise ValueError(f"cannot use {dispatching.Dispatcher.pump!r} on {object()!r}")
+
+    monkeypatch.setitem(dispatching.COMMANDS, "leaky", Command(leaky))
+    dispatcher = dispatching.Dispatcher(ServerConfig(port=0), AuditLog(None), lambda _c, _d: None)
+    reply = json.loads(dispatcher.execute(protocol.Request("leaky"), "127.0.0.1:1"))
+    assert reply["status"] == "error" and "cannot use <function Dispatcher.pump" in reply["message"]
+    assert "0x" not in reply["message"]
