@@ -11,7 +11,17 @@ import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import cmd_check, cmd_demo, cmd_export, cmd_presets, cmd_promote, cmd_publish, cmd_serve, cmd_version
+from . import (
+    cmd_check,
+    cmd_convert,
+    cmd_demo,
+    cmd_export,
+    cmd_presets,
+    cmd_promote,
+    cmd_publish,
+    cmd_serve,
+    cmd_version,
+)
 from .command import EXIT_INTERNAL, EXIT_USAGE, Command, Result, UsageError
 from .paths import existing_file
 
@@ -21,6 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     cmd_check.COMMAND,
     cmd_presets.COMMAND,
     cmd_export.COMMAND,
+    cmd_convert.COMMAND,
     cmd_serve.COMMAND,
     cmd_publish.COMMAND,
     cmd_promote.COMMAND,

@@ -171,3 +171,8 @@ def inspect_vrm(data: bytes) -> VrmReport:
         # A value of an unexpected JSON type somewhere deep: a broken file, never a crashed promoter.
         report.problems.append(f"malformed VRM extension ({type(exc).__name__}: {exc})")
     return report
+
+
+def glb_document(data: bytes) -> dict[str, Any]:
+    """The JSON document of a GLB container (.glb, .vrm); ValueError saying what is wrong with it."""
+    return _gltf_json(data)
