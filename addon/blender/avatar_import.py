@@ -179,7 +179,7 @@ def import_avatar(path: Path) -> ImportResult:
         raise ImportFailedError(f"{path.name}: the {fmt} importer cancelled (Blender's log says why)")
     armature = _driving_armature(imported)
     if armature is None:
-        _undo_import(before, collections)
         kinds = sorted({o.type.lower() for o in imported}) or ["nothing"]
+        _undo_import(before, collections)
         raise ImportFailedError(f"{path.name}: no armature in it ({', '.join(kinds)}): not a rigged avatar")
     return ImportResult(path, fmt, armature.name, [o.name for o in imported], model_files.vrm_meta(fmt, data))

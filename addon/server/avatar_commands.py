@@ -65,6 +65,16 @@ def _publish_args(params: dict[str, Any]) -> Arguments:
     return (name, preset, preferred_storage(destination)), {"armature_name": _text(params, "armature")}
 
 
+def _import_args(params: dict[str, Any]) -> Arguments:
+    from ..core.model_files import model_format
+
+    path = Path(_text(params, "path", required=True) or "")
+    if not path.is_absolute():
+        raise ValueError("'path' must be an absolute path to a model file")
+    model_format(path)  # refuses what is not a model file before anything reads it
+    return (path,), {}
+
+
 @dataclass(frozen=True)
 class Route:
     module: str  # under addon/blender
@@ -76,6 +86,7 @@ ROUTES: dict[str, Route] = {
     "avatar_check_rig": Route("rig_check", "check_rig", _check_rig_args),
     "avatar_export_vrm": Route("vrm_export", "export_vrm", _export_vrm_args),
     "avatar_publish": Route("publish", "publish", _publish_args),
+    "avatar_import": Route("avatar_import", "import_avatar", _import_args),
 }
 
 
