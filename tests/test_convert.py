@@ -132,6 +132,29 @@ def test_a_vrm0_whose_licence_needs_confirmation_imports_without_any_setting(emp
     assert "BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION" not in os.environ  # set for that one call only
 
 
+def test_a_blend_keeps_what_its_file_hid_and_its_armature_is_the_one_that_drives_the_body(
+    blender, demo_blend, tmp_path
+):
+    """As a Rigify file arrives: a hidden metarig beside the rig, widget shapes in an excluded collection."""
+    open_demo(demo_blend)
+    metarig = bpy.data.objects.new("metarig", bpy.data.armatures.new("metarig"))
+    scene: Any = bpy.context.scene
+    scene.collection.objects.link(metarig)
+    widgets = bpy.data.collections.new("WGTS_rig")
+    scene.collection.children.link(widgets)
+    widgets.objects.link(bpy.data.objects.new("WGT-hips", bpy.data.meshes.new("WGT-hips")))
+    metarig.hide_set(True)
+    bpy.context.view_layer.layer_collection.children["WGTS_rig"].exclude = True  # type: ignore[union-attr]
+    path = tmp_path / "Rigged.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+    bpy.ops.wm.read_homefile(use_empty=True)
+    result = avatar_import.import_avatar(path)
+    assert result.armature == "Avatar" and {"metarig", "WGT-hips", "AvatarBody"} <= set(result.objects)
+    visible = {o.name for o in bpy.data.objects if o.visible_get()}
+    assert {"Avatar", "AvatarBody"} <= visible and not {"metarig", "WGT-hips"} & visible
+    assert len(bpy.data.scenes) == 1  # the file's scene is not left behind
+
+
 def test_importing_adds_to_the_scene_and_names_only_what_it_added(blender, inputs, demo_blend):
     open_demo(demo_blend)
     there = {o.name for o in bpy.data.objects}

@@ -97,16 +97,37 @@ def _import_fbx(path: Path) -> set[str]:
     return result
 
 
+def _adopt_layers(source: bpy.types.LayerCollection, target: bpy.types.LayerCollection) -> None:
+    """Copies what the file's view layer excluded or hid (Rigify's widgets, say) onto the current one."""
+    for child in source.children:
+        found: bpy.types.LayerCollection | None = target.children.get(child.name)  # None: not in the stubs
+        if found is not None:
+            found.exclude, found.hide_viewport = child.exclude, child.hide_viewport
+            _adopt_layers(child, found)
+
+
 def _append_blend(path: Path) -> set[str]:
-    """Appends every object of the file into a new collection named after it (the file is only read)."""
+    """Appends the file's first scene into a new collection named after the file, with the visibility it
+    had there (a hidden metarig, excluded widget collections stay so); the file is only read."""
     libraries: Any = bpy.data.libraries
     with libraries.load(str(path), link=False) as (source, target):
-        target.objects = list(source.objects)
-    collection = bpy.data.collections.new(path.stem)
-    context.scene().collection.children.link(collection)
-    for obj in target.objects:
-        if obj is not None:
+        target.scenes = list(source.scenes[:1])
+    if not target.scenes or target.scenes[0] is None:
+        raise OSError(f"no scene in {path.name}")
+    scene: bpy.types.Scene = target.scenes[0]
+    try:
+        collection = bpy.data.collections.new(path.stem)
+        context.scene().collection.children.link(collection)
+        for child in scene.collection.children:
+            collection.children.link(child)
+        for obj in scene.collection.objects:
             collection.objects.link(obj)
+        layer = context.view_layer().layer_collection.children[collection.name]
+        _adopt_layers(scene.view_layers[0].layer_collection, layer)
+        for obj in scene.objects:
+            obj.hide_set(obj.hide_get(view_layer=scene.view_layers[0]))
+    finally:
+        bpy.data.scenes.remove(scene)
     return {"FINISHED"}
 
 
