@@ -13,6 +13,7 @@ from .preferences import AvatarForgePreferences
 from .server import runtime as mcp_runtime
 from .ui.ops_demo import AVATARFORGE_OT_add_demo_avatar
 from .ui.ops_export import AVATARFORGE_OT_export_vrm
+from .ui.ops_import import AVATARFORGE_OT_import_avatar
 from .ui.ops_publish import AVATARFORGE_OT_publish
 from .ui.ops_rig import (
     AVATARFORGE_OT_auto_map_bones,
@@ -36,6 +37,7 @@ from .ui.props_rig import AVATARFORGE_PG_rig_check, AVATARFORGE_PG_rig_finding
 CLASSES: tuple[type, ...] = (
     AvatarForgePreferences,
     AVATARFORGE_OT_add_demo_avatar,
+    AVATARFORGE_OT_import_avatar,
     AVATARFORGE_PG_export_settings,
     AVATARFORGE_PG_export_finding,
     AVATARFORGE_PG_export_result,

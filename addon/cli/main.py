@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import (
     cmd_check,
+    cmd_convert,
     cmd_demo,
     cmd_export,
     cmd_mcp,
@@ -31,6 +32,7 @@ COMMANDS: tuple[Command, ...] = (
     cmd_check.COMMAND,
     cmd_presets.COMMAND,
     cmd_export.COMMAND,
+    cmd_convert.COMMAND,
     cmd_serve.COMMAND,
     cmd_mcp.COMMAND,
     cmd_publish.COMMAND,

@@ -339,3 +339,11 @@ def inspect_vrm_file(path: Path, limits: VrmLimits | None = None) -> VrmReport:
     """inspect_vrm on a file, reading only its JSON chunk into memory (a VRM can be hundreds of MB)."""
     with path.open("rb") as source:
         return _inspect(source, path.stat().st_size, limits or VrmLimits())
+
+
+def glb_document(data: bytes, limits: VrmLimits | None = None) -> dict[str, Any]:
+    """The JSON document of a GLB container (.glb, .vrm); ValueError saying what is wrong with it."""
+    try:
+        return _read_container(io.BytesIO(data), len(data), limits or VrmLimits()).document
+    except _MalformedError as exc:
+        raise ValueError(str(exc)) from None

@@ -82,6 +82,16 @@ def _publish_args(params: dict[str, Any]) -> Arguments:
     return (name, preset, preferred_storage(destination)), {"armature_name": text(params, "armature")}
 
 
+def _import_args(params: dict[str, Any]) -> Arguments:
+    from ..core.model_files import model_format
+
+    path = Path(text(params, "path", required=True, limit=MAX_PATH) or "")
+    if not path.is_absolute():
+        raise ValueError("'path' must be an absolute path to a model file")
+    model_format(path)  # refuses what is not a model file before anything reads it
+    return (path,), {}
+
+
 @dataclass(frozen=True)
 class Route:
     module: str  # under addon/blender
@@ -95,6 +105,7 @@ ROUTES: dict[str, Route] = {
     "avatar_fix_rig": Route("rig_check", "fix_finding", _fix_rig_args),
     "avatar_export_vrm": Route("vrm_export", "export_vrm", _export_vrm_args, ("path",)),
     "avatar_publish": Route("publish", "publish", _publish_args, ("vrm.url", "blend.url", "request")),
+    "avatar_import": Route("avatar_import", "import_avatar", _import_args),
 }
 
 

@@ -44,6 +44,7 @@ class AVATARFORGE_PT_rig(AvatarPanel):
     def draw(self, context: bpy.types.Context) -> None:
         col = layout(self).column()
         col.operator("avatar_forge.add_demo_avatar", icon="OUTLINER_OB_ARMATURE")
+        col.operator("avatar_forge.import_avatar", icon="IMPORT")
         state = rig_state(context)
         row = col.row(align=True)
         row.operator("avatar_forge.check_rig", text="Re-check" if state.checked else "Check rig", icon="VIEWZOOM")

@@ -195,10 +195,10 @@ def test_publish_puts_version_1_into_the_storage_root(tools, served):
     assert (served.storage / "exports" / "Mcp-Avatar-v1.vrm").is_file()
 
 
-def test_import_avatar_reaches_the_socket_command(tools):
-    # avatar_import is being added to the socket server separately; until it lands, the tool must pass
-    # the server's refusal on as a tool error (not crash): this checks the tool's wiring and error path.
-    assert error(tools["16:import_avatar"]) == "Unknown command type: avatar_import"
+def test_import_avatar_brings_the_exported_vrm_into_the_scene(tools):
+    imported = ok(tools["16:import_avatar"])
+    assert imported["format"] == "vrm" and imported["armature"] and imported["path"].endswith("Avatar.vrm")
+    assert imported["meta"]["name"] == "Via MCP" and len(imported["objects"]) >= 2
 
 
 def test_render_preview_shows_the_expression_and_leaves_the_scene_alone(tools):

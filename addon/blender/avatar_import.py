@@ -1,0 +1,206 @@
+"""Imports an avatar file (.vrm, .glb/.gltf, .fbx, .blend) into the current scene with the right importer.
+
+The sidebar's Import avatar button, the socket's `avatar_import` and `forge.py convert` all call
+import_avatar(). It only reads the file: importer options that would write beside it (the VRM Add-on's
+texture extraction) are off, and an import that fails or brings no armature leaves the scene as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..core import model_files
+from ..core.model_files import ModelFormat
+from . import context, rig_reader, vrm_addon
+
+# The VRM Add-on's importer asks the user to confirm a VRM 0.x licence given only as a URL of its own
+# (otherLicenseUrl / otherPermissionUrl) in a dialog, which headless Blender cannot show; with this set it
+# imports. The licence stays in the file's meta, which import_avatar returns.
+_LICENSE_CONFIRMATION = "BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION"
+_PYTHON_ERROR = re.compile(r"^\w+(Error|Exception): ")
+_HEAD_BYTES = 64  # enough to recognise an FBX or a .blend; both can be hundreds of MB
+# fake-bpy-module types operators and libraries.load() as returning None; they return a set and a context.
+_ops: Any = bpy.ops
+
+
+class ImportFailedError(RuntimeError):
+    """The file could not be imported, or brought no armature; the scene is as it was."""
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    format: ModelFormat
+    armature: str | None
+    objects: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "armature": self.armature,
+            "objects": list(self.objects),
+            "meta": self.meta,
+        }
+
+
+@contextlib.contextmanager
+def _license_confirmed() -> Iterator[None]:
+    """Sets the VRM Add-on's licence confirmation for one import only, as it was before afterwards."""
+    before = os.environ.get(_LICENSE_CONFIRMATION)
+    os.environ[_LICENSE_CONFIRMATION] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[_LICENSE_CONFIRMATION]
+        else:
+            os.environ[_LICENSE_CONFIRMATION] = before
+
+
+def _import_vrm(path: Path) -> set[str]:
+    vrm_addon.ensure_enabled()
+    with _license_confirmed():
+        result: set[str] = _ops.import_scene.vrm(
+            filepath=str(path),
+            use_addon_preferences=False,  # the user's preferences may extract textures beside the file
+            extract_textures_into_folder=False,
+            set_shading_type_to_material_on_import=False,  # the scene's settings are the user's
+            set_view_transform_to_standard_on_import=False,
+        )
+    return result
+
+
+def _import_gltf(path: Path) -> set[str]:
+    result: set[str] = _ops.import_scene.gltf(filepath=str(path))
+    return result
+
+
+def _import_fbx(path: Path) -> set[str]:
+    result: set[str] = _ops.import_scene.fbx(
+        filepath=str(path),
+        # Bones point along their chains as in the source tool, so the rig check reads limbs and pose.
+        automatic_bone_orientation=True,
+        # Keep `_end` leaf bones: the rig check and mapping decide about them, nothing is dropped unseen.
+        ignore_leaf_bones=False,
+        global_scale=1.0,  # on top of the file's own unit (cm for most tools), which becomes metres
+    )
+    return result
+
+
+def _adopt_layers(source: bpy.types.LayerCollection, target: bpy.types.LayerCollection) -> None:
+    """Copies what the file's view layer excluded or hid (Rigify's widgets, say) onto the current one."""
+    for child in source.children:
+        found: bpy.types.LayerCollection | None = target.children.get(child.name)  # None: not in the stubs
+        if found is not None:
+            found.exclude, found.hide_viewport = child.exclude, child.hide_viewport
+            _adopt_layers(child, found)
+
+
+def _append_blend(path: Path) -> set[str]:
+    """Appends the file's first scene into a new collection named after the file, with the visibility it
+    had there (a hidden metarig, excluded widget collections stay so); the file is only read."""
+    libraries: Any = bpy.data.libraries
+    with libraries.load(str(path), link=False) as (source, target):
+        target.scenes = list(source.scenes[:1])
+    if not target.scenes or target.scenes[0] is None:
+        raise OSError(f"no scene in {path.name}")
+    scene: bpy.types.Scene = target.scenes[0]
+    try:
+        collection = bpy.data.collections.new(path.stem)
+        context.scene().collection.children.link(collection)
+        for child in scene.collection.children:
+            collection.children.link(child)
+        for obj in scene.collection.objects:
+            collection.objects.link(obj)
+        layer = context.view_layer().layer_collection.children[collection.name]
+        _adopt_layers(scene.view_layers[0].layer_collection, layer)
+        for obj in scene.objects:
+            obj.hide_set(obj.hide_get(view_layer=scene.view_layers[0]))
+    finally:
+        bpy.data.scenes.remove(scene)
+    return {"FINISHED"}
+
+
+_IMPORTERS: dict[ModelFormat, Callable[[Path], set[str]]] = {
+    "vrm": _import_vrm,
+    "glb": _import_gltf,
+    "gltf": _import_gltf,
+    "fbx": _import_fbx,
+    "blend": _append_blend,
+}
+
+
+def _one_line(exc: BaseException) -> str:
+    """Blender's operator errors carry whole tracebacks: the line that says what went wrong."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    causes = [line for line in lines if _PYTHON_ERROR.match(line)]
+    if causes:
+        return causes[-1]
+    return lines[0].removeprefix("Error: ") if lines else type(exc).__name__
+
+
+def _driving_armature(objects: list[bpy.types.Object]) -> bpy.types.Object | None:
+    """Of the imported armatures, the one that deforms or carries the most meshes (a metarig drives none)."""
+    found = [o for o in objects if o.type == "ARMATURE"]
+    if not found:
+        return None
+    return max(found, key=lambda a: (len(rig_reader.avatar_meshes(a)), len(a.data.bones), -found.index(a)))  # type: ignore[union-attr]
+
+
+def _undo_import(objects: set[bpy.types.Object], collections: set[bpy.types.Collection]) -> None:
+    """Removes what an import added (objects and collections not in these sets of what was there)."""
+    for obj in [o for o in bpy.data.objects if o not in objects]:
+        bpy.data.objects.remove(obj, do_unlink=True)
+    for collection in [c for c in bpy.data.collections if c not in collections]:
+        bpy.data.collections.remove(collection)
+
+
+def _read(path: Path, fmt: ModelFormat) -> bytes:
+    """The bytes the content checks need: the whole file for glTF and VRM, the head of the others."""
+    try:
+        with path.open("rb") as file:
+            return file.read() if fmt in ("vrm", "glb", "gltf") else file.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise ImportFailedError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def import_avatar(path: Path) -> ImportResult:
+    """Imports the model at `path` into the current scene; raises ValueError for a path that is not a model
+    file, ImportFailedError (one line, the scene unchanged) for one that cannot be imported or has no
+    armature, vrm_addon.VrmAddonMissingError for a .vrm without the VRM Add-on."""
+    path = path.expanduser().absolute()
+    fmt = model_files.model_format(path)
+    if not path.is_file():
+        raise ImportFailedError(f"{path}: no such file")
+    data = _read(path, fmt)
+    problem = model_files.content_problem(fmt, data)
+    if problem is not None:
+        raise ImportFailedError(f"{path.name}: {problem}")
+    if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")  # importers run in object mode only
+    before, collections = set(bpy.data.objects), set(bpy.data.collections)
+    try:
+        finished = "FINISHED" in _IMPORTERS[fmt](path)
+    except (RuntimeError, OSError) as exc:
+        _undo_import(before, collections)
+        raise ImportFailedError(f"{path.name}: the {fmt} importer failed: {_one_line(exc)}") from None
+    imported = sorted((o for o in bpy.data.objects if o not in before), key=lambda o: o.name)
+    if not finished:
+        _undo_import(before, collections)
+        raise ImportFailedError(f"{path.name}: the {fmt} importer cancelled (Blender's log says why)")
+    armature = _driving_armature(imported)
+    if armature is None:
+        kinds = sorted({o.type.lower() for o in imported}) or ["nothing"]
+        _undo_import(before, collections)
+        raise ImportFailedError(f"{path.name}: no armature in it ({', '.join(kinds)}): not a rigged avatar")
+    return ImportResult(path, fmt, armature.name, [o.name for o in imported], model_files.vrm_meta(fmt, data))

@@ -1,0 +1,195 @@
+"""`forge.py convert`: models in (.vrm, .glb/.gltf, .fbx, .blend), one checked, optionally fixed VRM out each.
+
+Each model is imported into an empty scene, checked, fixed there (never in its file: the inputs are only
+read), and exported with the preset. Every output path is decided and checked before the first import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..core.findings import CheckReport
+from ..core.model_files import SUFFIXES, is_model_file
+from ..core.outputs import output_path
+from ..core.presets import Preset
+from .blender_args import preset as cli_preset
+from .command import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
+
+FixLevel = Literal["safe", "all"]
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("models", nargs="+", type=Path, metavar="MODEL", help=f"model files ({SUFFIXES}) or folders")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="the .vrm to write (one model), or the folder for <name>.vrm files"
+    )
+    parser.add_argument("--preset", required=True, help="export preset (see `forge.py presets`)")
+    parser.add_argument(
+        "--fix",
+        choices=("safe", "all"),
+        help="fix the imported copy first: safe (as `check --fix`) or all (also the structural fixes)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace existing .vrm files (never an input)")
+
+
+@dataclass(frozen=True)
+class Job:
+    model: Path
+    out: Path
+
+
+def _models(paths: list[Path]) -> list[Path]:
+    """Every model named, a folder's model files sorted, each absolute; usage errors for the rest."""
+    found: list[Path] = []
+    for given in paths:
+        path = given.expanduser().absolute()
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.is_file() and is_model_file(p))
+            if not inside:
+                raise UsageError(f"{path}: no model files ({SUFFIXES}) in this folder")
+            found.extend(inside)
+        elif not path.is_file():
+            raise UsageError(f"{path}: no such file or folder")
+        elif not is_model_file(path):
+            raise UsageError(f"{path} is not a model file: convert reads {SUFFIXES}")
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))  # a file named twice is converted once
+
+
+def plan(paths: list[Path], out: Path, force: bool) -> list[Job]:
+    """Where each model's VRM goes: `out` itself for one model and a .vrm `out`, else `out`/<stem>.vrm.
+    Refuses, before any work, two models with one output, an existing output (unless force) and an output
+    that is one of the inputs (even with force: inputs are never written)."""
+    models = _models(paths)
+    out = out.expanduser().absolute()
+    if out.suffix.lower() == ".vrm":
+        if len(models) > 1:
+            raise UsageError(f"--out {out} is one file but there are {len(models)} models: give a folder")
+        targets = [out]
+    elif out.is_dir():
+        targets = [out / f"{model.stem}.vrm" for model in models]
+    else:
+        raise UsageError(f"--out {out} is neither a .vrm file nor an existing folder")
+    jobs: list[Job] = []
+    inputs = {model.resolve() for model in models}
+    for model, target in zip(models, targets, strict=True):
+        if target.resolve() in inputs:
+            raise UsageError(f"{target} is an input: converting would overwrite it; choose another --out")
+        clash = next((job.model for job in jobs if job.out == target), None)
+        if clash is not None:
+            raise UsageError(f"{clash.name} and {model.name} would both be written to {target.name}")
+        try:
+            jobs.append(Job(model, output_path(target, ".vrm", overwrite=force)))
+        except FileExistsError as exc:
+            raise UsageError(f"{exc}; pass --force to replace it") from None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return jobs
+
+
+def _check(armature: str, preset: Preset, fix: FixLevel | None) -> CheckReport:
+    from ..blender import rig_check
+
+    # check_rig takes the fix level as given: "safe" (every safe fix) or "all" (the structural ones too).
+    level: Any = fix or False
+    return rig_check.check_rig(armature, preset, fix=level)
+
+
+def _fixed(before: CheckReport, after: CheckReport) -> list[dict[str, Any]]:
+    """The fixable findings of `before` that `after` no longer has: what the fixes cleared."""
+    remaining = {(f.id, f.objects) for f in after.findings}
+    return [f.to_json() for f in before.findings if f.fixable and (f.id, f.objects) not in remaining]
+
+
+def _entry(job: Job, error: str | None = None) -> dict[str, Any]:
+    """A model's report entry before any work: what is filled in as it goes."""
+    return {"input": str(job.model), "ok": False, "out": None, "import": None, "before": None, "after": None,
+            "fixed": [], "export": None, "error": error}  # fmt: skip
+
+
+def convert_one(job: Job, preset: Preset, fix: FixLevel | None, force: bool) -> dict[str, Any]:
+    """Imports, checks, fixes and exports one model in an empty scene; the entry of the report."""
+    import bpy
+
+    from ..blender import avatar_import, vrm_export
+
+    entry = _entry(job)
+    bpy.ops.wm.read_homefile(use_empty=True)
+    try:
+        imported = avatar_import.import_avatar(job.model)
+    except (ValueError, avatar_import.ImportFailedError) as exc:
+        entry["error"] = str(exc)
+        return entry
+    entry["import"] = imported.to_json()
+    assert imported.armature is not None, "import_avatar refuses a model without an armature"
+    before = _check(imported.armature, preset, None)
+    after = _check(imported.armature, preset, fix) if fix else before
+    entry |= {"before": before.to_json(), "after": after.to_json(), "fixed": _fixed(before, after)}
+    try:
+        result = vrm_export.export_vrm(job.out, preset, armature_name=imported.armature, overwrite=force)
+    except vrm_export.ExportRefusedError as exc:
+        entry["error"] = str(exc)
+        entry["export"] = {"exported": False, "reason": str(exc), **exc.report.to_json()}
+        return entry
+    except (vrm_export.ExportFailedError, FileExistsError, ValueError) as exc:
+        entry["error"] = str(exc)
+        return entry
+    entry |= {"ok": True, "out": str(result.path), "export": {"exported": True, **result.to_json()}}
+    return entry
+
+
+def _entry_lines(entry: dict[str, Any]) -> list[str]:
+    name = Path(entry["input"]).name
+    if not entry["ok"]:
+        lines = [f"FAILED    {name}: {entry['error'].removeprefix(name + ': ')}"]
+        refused = entry["export"] or {}
+        lines += [
+            f"    {f['severity']}: {f['message']}" for f in refused.get("findings", []) if f["severity"] == "error"
+        ]
+        return lines
+    before, after, export = entry["before"], entry["after"], entry["export"]
+    fixed = ", ".join(sorted({f["id"] for f in entry["fixed"]})) or "nothing"
+    return [
+        f"converted {name} -> {export['path']} ({export['bytes'] / 1e6:.2f} MB, VRM {export['spec_version']}); "
+        f"findings {len(before['findings'])} before, {len(after['findings'])} after; fixed {fixed}"
+    ]
+
+
+def _run(args: argparse.Namespace) -> Result:
+    from ..blender import vrm_addon
+
+    if args.blend is not None:
+        raise UsageError("convert imports each model into an empty scene: give the .blend as a MODEL")
+    preset = cli_preset(args.preset)
+    jobs = plan(args.models, args.out, args.force)
+    try:
+        vrm_addon.ensure_enabled()
+    except vrm_addon.VrmAddonMissingError as exc:
+        raise UsageError(str(exc)) from None
+    entries: list[dict[str, Any]] = []
+    internal = False
+    for number, job in enumerate(jobs, 1):
+        print(f"forge: converting {number}/{len(jobs)} {job.model.name}", file=sys.stderr, flush=True)
+        try:
+            entries.append(convert_one(job, preset, args.fix, args.force))
+        except Exception as exc:  # a bug of ours on this model: the others still convert
+            traceback.print_exc()
+            internal = True
+            entries.append(_entry(job, f"internal error: {exc!r} (traceback on stderr; please report it)"))
+    failed = [e for e in entries if not e["ok"]]
+    summary = f"{len(entries) - len(failed)} of {len(entries)} model(s) converted, {len(failed)} failed"
+    data = {"ok": not failed, "preset": preset.name, "fix": args.fix, "summary": summary, "models": entries}
+    lines = [line for entry in entries for line in _entry_lines(entry)] + [summary]
+    code = EXIT_INTERNAL if internal else EXIT_PROBLEMS if failed else EXIT_OK
+    return Result(data, lines, code)
+
+
+COMMAND = Command(
+    "convert", "import models (.vrm .glb .gltf .fbx .blend), check, fix and export each to .vrm", _add_arguments, _run
+)

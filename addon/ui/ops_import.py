@@ -1,0 +1,39 @@
+"""Operator: import an avatar file into the scene (the same import_avatar() the socket and convert call)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+from bpy.props import StringProperty
+
+from ..blender import avatar_import, vrm_addon
+from ..core.model_files import FORMATS
+from .types import OperatorReturn
+
+
+class AVATARFORGE_OT_import_avatar(bpy.types.Operator):
+    """Import a humanoid avatar (.vrm, .glb, .gltf, .fbx or .blend) into the scene; the file is only read"""
+
+    bl_idname = "avatar_forge.import_avatar"
+    bl_label = "Import avatar"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(subtype="FILE_PATH", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    filter_glob: StringProperty(default=";".join(f"*{s}" for s in FORMATS), options={"HIDDEN"})  # type: ignore[valid-type]
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[OperatorReturn]:
+        wm = context.window_manager
+        assert wm is not None
+        wm.fileselect_add(self)  # the file browser; it calls execute() with filepath set
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
+        try:
+            result = avatar_import.import_avatar(Path(self.filepath))
+        except (ValueError, avatar_import.ImportFailedError, vrm_addon.VrmAddonMissingError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Imported {result.path.name}: armature {result.armature}, "
+                    f"{len(result.objects)} object(s)")  # fmt: skip
+        return {"FINISHED"}
