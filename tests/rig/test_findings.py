@@ -211,20 +211,27 @@ def test_unweighted_vertices_go_to_the_nearest_bone(avatar):
 
 def test_weight_fixes_leave_groups_of_no_deform_bone_alone(avatar):
     """A mask or cloth-pin group on the same vertices keeps its weights through both weight fixes."""
-    _, body = avatar
+    armature, body = avatar
     crowded = [i for i, v in enumerate(body.data.vertices) if len(v.groups) == 4][:10]
+    light = [i for i, v in enumerate(body.data.vertices) if len(v.groups) <= 2][:10]
+    assert len(crowded) == 10 and len(light) == 10
     pin = body.vertex_groups.new(name="ClothPin")
-    pin.add(crowded, 0.7, "REPLACE")
+    pin.add(crowded + light, 0.7, "REPLACE")
     for i in crowded:
         taken = {g.group for g in body.data.vertices[i].groups}
-        extra = next(g for g in body.vertex_groups if g.index not in taken and g.name in body.parent.data.bones)
-        extra.add([i], 0.3, "REPLACE")  # a fifth deform influence, and the row no longer adds up to 1
-    for finding in ("too_many_influences", "weights_not_normalized"):
-        if finding in rig_check.check_rig(None, WEB).ids():
-            rig_check.fix_finding(finding, None, WEB)
+        extra = next(g for g in body.vertex_groups if g.index not in taken and g.name in armature.data.bones)
+        extra.add([i], 0.3, "REPLACE")  # a fifth deform influence
+    for i in light:
+        for g in body.data.vertices[i].groups:
+            if body.vertex_groups[g.group].name in armature.data.bones:
+                g.weight *= 0.5  # deform weights that add up to 0.5
+    ids = rig_check.check_rig(None, WEB).ids()
+    assert "too_many_influences" in ids and "weights_not_normalized" in ids  # both fixes below really run
+    rig_check.fix_finding("too_many_influences", None, WEB)
+    rig_check.fix_finding("weights_not_normalized", None, WEB)
     ids = rig_check.check_rig(None, WEB).ids()
     assert "too_many_influences" not in ids and "weights_not_normalized" not in ids
-    assert [round(pin.weight(i), 6) for i in crowded] == [0.7] * len(crowded)
+    assert [round(pin.weight(i), 6) for i in crowded + light] == [0.7] * 20
 
 
 def test_weights_not_normalized(avatar):
