@@ -16,6 +16,7 @@ from . import context, rig_reader, vrm_addon
 # Mapping first (other checks read it), transforms before anything measured in the world, grounding last.
 FIX_ORDER: tuple[str, ...] = (
     "missing_required_bone",
+    "object_bone_name_clash",
     "missing_armature_modifier",
     "unapplied_transforms",
     "too_many_influences",
@@ -157,6 +158,18 @@ def _descends_from(obj: bpy.types.Object, ancestor: bpy.types.Object) -> bool:
     return False
 
 
+def rename_clashing(mesh: bpy.types.Object, armature: bpy.types.Object) -> str:
+    """Renames a mesh named like a bone to `<name>_mesh` (numbered when taken); the VRM Add-on refers to
+    meshes by pointer, so its expression binds follow the rename. Returns the new name."""
+    bones = armature.data.bones  # type: ignore[union-attr]
+    base = candidate = f"{mesh.name}_mesh"
+    number = 1
+    while candidate in bpy.data.objects or candidate in bones:
+        candidate, number = f"{base}{number}", number + 1
+    mesh.name = candidate
+    return candidate
+
+
 def _per_mesh(
     fix: Callable[[bpy.types.Object, bpy.types.Object], object],
 ) -> Callable[[Finding, bpy.types.Object], None]:
@@ -170,6 +183,7 @@ def _per_mesh(
 FIXES: dict[str, Callable[[Finding, bpy.types.Object], object]] = {
     "missing_required_bone": lambda _finding, armature: auto_map(armature),
     "missing_armature_modifier": _per_mesh(add_armature_modifier),
+    "object_bone_name_clash": _per_mesh(rename_clashing),
     "unapplied_transforms": lambda finding, _armature: apply_transforms(list(map(_object, finding.objects))),
     "too_many_influences": _per_mesh(limit_influences),
     "weights_not_normalized": _per_mesh(normalize_weights),
