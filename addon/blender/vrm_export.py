@@ -20,7 +20,7 @@ from typing import Any
 
 import bpy
 
-from ..core import expressions, vrm_meta
+from ..core import expressions, glb_meta, vrm_meta
 from ..core.findings import CheckReport, Finding
 from ..core.outputs import output_path
 from ..core.presets import Preset
@@ -112,6 +112,7 @@ def export_vrm(
         with _downscaled_images(preset.max_texture_size), _thumbnail(armature, preset):
             step(0.45, "writing the VRM")
             data = _run_exporter(armature, preset, scratch)
+        data = _restore_dropped_meta(scratch, data, armature, preset)
         _move_into_place(scratch, out, overwrite)
     stats: dict[str, Any] = dict(report.stats)
     stats["file_size_mb"] = round(len(data) / 1e6, 3)
@@ -127,6 +128,17 @@ def export_vrm(
         seconds=time.perf_counter() - started,
         expressions=applied.expressions,
     )
+
+
+def _restore_dropped_meta(scratch: Path, data: bytes, armature: bpy.types.Object, preset: Preset) -> bytes:
+    """The written file with the meta fields the VRM Add-on leaves out of VRM 1.0 put back (see glb_meta)."""
+    if preset.spec_version != "1.0":
+        return data
+    meta = armature.data.vrm_addon_extension.vrm1.meta  # type: ignore[union-attr]
+    completed = glb_meta.with_vrm1_meta(data, {"contactInformation": meta.contact_information})
+    if completed is not data:
+        scratch.write_bytes(completed)
+    return completed
 
 
 def _with_actual_file_size(findings: list[Finding], megabytes: float, preset: Preset) -> list[Finding]:

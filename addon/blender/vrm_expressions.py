@@ -60,20 +60,18 @@ def bound_vrm0(armature: bpy.types.Object) -> dict[str, list[str]]:
 
 def carry_vrm0_to_vrm1(armature: bpy.types.Object) -> list[Finding]:
     """Binds every VRM 1.0 expression that has none yet to its VRM 0.x group's shape keys and materials (the
-    VRM Add-on's "Assign VRM 0.0 Blend Shapes"); returns a finding for each group whose material binds VRM
-    1.0 cannot express (numbers such as `_Cutoff`: 1.0 binds colours and texture offsets only)."""
+    VRM Add-on's "Assign VRM 0.0 Blend Shapes"; its importer does the same); returns a finding for each group
+    whose material binds the VRM 1.0 expression lacks (VRM 1.0 binds colours and texture offsets only, so
+    numbers such as `_Cutoff` are lost on the way)."""
     groups = [g for g in _extension(armature).vrm0.blend_shape_master.blend_shape_groups if g.name]
     if not any(_is_bound_vrm0(g) for g in groups):
         return []
-    already = {name for name, e in vrm1_expressions(armature).items() if _is_bound_vrm1(e)}
     bpy.ops.vrm.assign_vrm1_expressions_from_vrm0(armature_object_name=armature.name)  # type: ignore[attr-defined]
     after = vrm1_expressions(armature)
     findings: list[Finding] = []
     for group in groups:
         name = expressions.vrm1_name_of_group(group.preset_name, group.name)
         values = [v for v in group.material_values if v.material is not None]
-        if name in already or not values:
-            continue  # the artist's own VRM 1.0 binds win
         expression = after.get(name)
         carried = len(expression.material_color_binds) + len(expression.texture_transform_binds) if expression else 0
         if carried < len(values):
