@@ -72,6 +72,7 @@ def reexports(sources: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
         "vrm0-made-as-1.0": _reexport(sources["vrm0-made"], web, folder / "vrm0-made-as-1.0.vrm"),
         "vrm0-as-0.x": _reexport(sources["vrm0"], legacy, folder / "vrm0-as-0.x.vrm"),
         "vrm1-as-1.0": _reexport(sources["vrm1"], web, folder / "vrm1-as-1.0.vrm"),
+        "vrm1-as-0.x": _reexport(sources["vrm1"], legacy, folder / "vrm1-as-0.x.vrm"),
     }
 
 
@@ -98,6 +99,24 @@ def test_a_vrm0_model_keeps_its_meta_in_vrm1(reexports, summaries):
     assert written["avatarPermission"] == "everyone" and written["commercialUsage"] == "personalProfit"
     assert written["creditNotation"] == "required" and written["allowExcessivelyViolentUsage"] is True
     assert _image_size(reexports["vrm0-as-1.0"].path, written["thumbnailImage"]) == (64, 64)
+
+
+def test_a_vrm1_model_keeps_its_meta_in_vrm0(reexports, summaries):
+    meta = summaries["vrm1-as-0.x"]["meta"]
+    assert (meta["name"], meta["version"]) == (authored.TITLE, authored.VERSION)
+    assert meta["authors"] == [", ".join(authored.VRM1_AUTHORS)]  # VRM 0.x has one author string
+    assert meta["licenseName"] == "Other" and meta["licenseUrl"] == authored.VRM1_META["other_license_url"]
+    written = _gltf(reexports["vrm1-as-0.x"].path)["extensions"]["VRM"]["meta"]
+    assert written["contactInformation"] == authored.CONTACT and written["reference"] == authored.REFERENCE
+    assert written["allowedUserName"] == "Everyone" and written["commercialUssageName"] == "Allow"
+    assert _image_size(reexports["vrm1-as-0.x"].path, written["texture"]) == (64, 64)
+
+
+def test_a_vrm1_model_keeps_its_expressions_in_vrm0(reexports, summaries):
+    groups = _gltf(reexports["vrm1-as-0.x"].path)["extensions"]["VRM"]["blendShapeMaster"]["blendShapeGroups"]
+    bound = {(g["name"], g["presetName"]) for g in groups if g.get("binds")}
+    assert {("aa", "a"), ("blink", "blink"), ("happy", "joy"), ("Smirk", "unknown")} <= bound
+    assert {"aa", "blink", "happy", "Smirk"} <= set(summaries["vrm1-as-0.x"]["expressions"])
 
 
 def test_a_license_the_preset_would_change_is_reported_not_rewritten(reexports):

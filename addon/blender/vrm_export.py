@@ -232,10 +232,13 @@ def _export_meshes(armature: bpy.types.Object) -> list[bpy.types.Object]:
 
 
 def _assign_expressions(armature: bpy.types.Object, spec_version: str) -> tuple[dict[str, list[str]], list[Finding]]:
-    """Keeps every expression the model has bound (a VRM 0.x model's groups become VRM 1.0 expressions),
-    then binds shape keys by name to the preset expressions still unbound."""
+    """Keeps every expression the model has bound (a VRM 0.x model's groups become VRM 1.0 expressions and
+    the reverse), then binds shape keys by name to the preset expressions still unbound."""
     ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
-    dropped = vrm_expressions.carry_vrm0_to_vrm1(armature) if spec_version == "1.0" else []
+    if spec_version == "1.0":
+        dropped = vrm_expressions.carry_vrm0_to_vrm1(armature)
+    else:
+        dropped = vrm_expressions.carry_vrm1_to_vrm0(armature)
     for obj in _export_meshes(armature):
         mesh = obj.data
         assert isinstance(mesh, bpy.types.Mesh) and mesh.shape_keys is not None

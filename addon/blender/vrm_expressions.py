@@ -82,3 +82,35 @@ def carry_vrm0_to_vrm1(armature: bpy.types.Object) -> list[Finding]:
             )
             findings.append(Finding(DROPPED_FINDING, "warning", message, False, (armature.name,)))
     return findings
+
+
+def carry_vrm1_to_vrm0(armature: bpy.types.Object) -> list[Finding]:
+    """Gives every VRM 1.0 expression with shape keys bound a VRM 0.x group, where none is bound yet: a
+    preset's group (happy -> joy), a custom expression's by its name. Returns a finding for each expression
+    whose material binds are left out (VRM 0.x names material properties per shader; not carried)."""
+    groups = _extension(armature).vrm0.blend_shape_master.blend_shape_groups
+    findings: list[Finding] = []
+    for name, expression in vrm1_expressions(armature).items():
+        preset = expressions.VRM0_PRESET.get(name, "unknown") if name in expressions.PRESETS else "unknown"
+        group = next(
+            (g for g in groups if g.preset_name == preset != "unknown" or g.name.casefold() == name.casefold()), None
+        )
+        if group is not None and _is_bound_vrm0(group):
+            continue  # the artist's own VRM 0.x group wins
+        materials = len(expression.material_color_binds) + len(expression.texture_transform_binds)
+        if materials:
+            message = (
+                f"the {materials} material bind(s) of the VRM 1.0 expression '{name}' are not carried into "
+                "VRM 0.x: the exported group leaves them out"
+            )
+            findings.append(Finding(DROPPED_FINDING, "warning", message, False, (armature.name,)))
+        if not len(expression.morph_target_binds):
+            continue
+        if group is None:
+            group = groups.add()
+            group.name, group.preset_name = name, preset
+        for source in expression.morph_target_binds:
+            bind = group.binds.add()
+            bind.mesh.mesh_object_name = source.node.mesh_object_name
+            bind.index, bind.weight = source.index, source.weight
+    return findings
