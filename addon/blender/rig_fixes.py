@@ -24,6 +24,7 @@ from . import context, rig_reader, vrm_addon
 FIX_ORDER: tuple[str, ...] = (
     "mapping_not_stored",
     "missing_required_bone",
+    "object_bone_name_clash",
     "rest_pose_not_upright",
     "wrong_units",
     "missing_armature_modifier",
@@ -45,14 +46,16 @@ def _object(name: str) -> bpy.types.Object:
     return bpy.data.objects[name]
 
 
-def _meshes(finding: Finding) -> list[bpy.types.Object]:
-    """The finding's meshes, one object per mesh datablock (weights live in the shared data)."""
+def _meshes(finding: Finding, *, once_per_data: bool) -> list[bpy.types.Object]:
+    """The finding's meshes; with `once_per_data`, one object per mesh datablock (for fixes of what lives in
+    the data, such as weights, which objects sharing it share)."""
     seen: set[str] = set()
     found = []
     for obj in map(_object, finding.objects):
-        if obj.type == "MESH" and obj.data is not None and obj.data.name not in seen:
-            seen.add(obj.data.name)
-            found.append(obj)
+        if obj.type != "MESH" or obj.data is None or (once_per_data and obj.data.name in seen):
+            continue
+        seen.add(obj.data.name)
+        found.append(obj)
     return found
 
 
@@ -299,11 +302,24 @@ def apply_pose_as_rest(armature: bpy.types.Object) -> str:
     return f"applied the current pose of '{armature.name}' as its rest pose ({names} and their shape keys follow)"
 
 
+def rename_clashing(mesh: bpy.types.Object, armature: bpy.types.Object) -> str:
+    """Renames a mesh named like a bone to `<name>_mesh` (numbered when taken); the VRM Add-on refers to
+    meshes by pointer, so its expression binds follow the rename."""
+    bones = armature.data.bones  # type: ignore[union-attr]
+    old = mesh.name
+    base = candidate = f"{old}_mesh"
+    number = 1
+    while candidate in bpy.data.objects or candidate in bones:
+        candidate, number = f"{base}{number}", number + 1
+    mesh.name = candidate
+    return f"renamed the mesh object '{old}' to '{candidate}' (a bone of '{armature.name}' is called '{old}')"
+
+
 def _per_mesh(
-    fix: Callable[[bpy.types.Object, bpy.types.Object], str],
+    fix: Callable[[bpy.types.Object, bpy.types.Object], str], *, once_per_data: bool = False
 ) -> Callable[[Finding, bpy.types.Object], str]:
     def run(finding: Finding, armature: bpy.types.Object) -> str:
-        return "; ".join(fix(mesh, armature) for mesh in _meshes(finding))
+        return "; ".join(fix(mesh, armature) for mesh in _meshes(finding, once_per_data=once_per_data))
 
     return run
 
@@ -326,10 +342,11 @@ FIXES: dict[str, Callable[[Finding, bpy.types.Object], str]] = {
     "rest_pose_not_upright": lambda _finding, armature: apply_pose_as_rest(armature),
     "wrong_units": _scale_to_metres,
     "missing_armature_modifier": _per_mesh(add_armature_modifier),
+    "object_bone_name_clash": _per_mesh(rename_clashing),
     "unapplied_transforms": lambda finding, _armature: apply_transforms(list(map(_object, finding.objects))),
-    "too_many_influences": _per_mesh(limit_influences),
-    "weights_not_normalized": _per_mesh(normalize_weights),
-    "unweighted_vertices": _per_mesh(weight_to_nearest_bone),
+    "too_many_influences": _per_mesh(limit_influences, once_per_data=True),
+    "weights_not_normalized": _per_mesh(normalize_weights, once_per_data=True),
+    "unweighted_vertices": _per_mesh(weight_to_nearest_bone, once_per_data=True),
     "not_grounded": lambda _finding, armature: ground(armature),
 }
 

@@ -20,7 +20,7 @@ from ..core.rig_model import (
     Transform,
     padded_weights,
 )
-from . import context, vrm_addon
+from . import context, vrm_addon, vrm_expressions
 
 
 class ArmatureNotFoundError(LookupError):
@@ -238,14 +238,11 @@ def textures_of(meshes: list[bpy.types.Object]) -> list[TextureInfo]:
 
 
 def _bound_expressions(armature: bpy.types.Object) -> frozenset[str]:
-    """VRM expressions the artist bound to shape keys in the VRM Add-on (names other than ours count)."""
+    """Expressions the model has bound in the VRM Add-on, VRM 1.0 (presets and custom) and 0.x groups, by
+    the names consumers give them: an export keeps them all (a 0.x model's groups become 1.0 expressions)."""
     if not vrm_addon.is_enabled():
         return frozenset()
-    preset = armature.data.vrm_addon_extension.vrm1.expressions.preset  # type: ignore[union-attr]
-    names = ("aa", "ih", "ou", "ee", "oh", "blink", "blink_left", "blink_right", "happy", "angry", "sad",
-             "relaxed", "surprised")  # fmt: skip
-    bound = {n for n in names if len(getattr(preset, n).morph_target_binds) > 0}
-    return frozenset(n.replace("_l", "L").replace("_r", "R").lower() for n in bound)
+    return frozenset(vrm_expressions.bound_vrm1(armature)) | frozenset(vrm_expressions.bound_vrm0(armature))
 
 
 def avatar_meshes(armature: bpy.types.Object) -> list[bpy.types.Object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import types
 from typing import Any
 
 import bpy
@@ -131,3 +132,28 @@ def humanoid_mapping_vrm0(armature: bpy.types.Object) -> dict[str, str]:
     vrm1_name = {v0: v1 for v1, v0 in humanoid.VRM0_NAME.items()}
     human_bones = armature.data.vrm_addon_extension.vrm0.humanoid.human_bones  # type: ignore[union-attr]
     return {vrm1_name.get(e.bone, e.bone): e.node.bone_name for e in human_bones if e.bone and e.node.bone_name}
+
+
+class _Messages(list[Any]):
+    """Stands in for the add-on's error collection (a Blender CollectionProperty): add() gives an item."""
+
+    def add(self) -> Any:
+        item = types.SimpleNamespace(name="", severity=0, message="")
+        self.append(item)
+        return item
+
+
+def validation_errors(armature_name: str) -> list[str]:
+    """The VRM Add-on's own validation errors for exporting `armature_name`: what makes it cancel an
+    export, which its operator only writes to a log. [] when this add-on version has no such validator."""
+    for name in context.preferences().addons.keys():  # noqa: SIM118 (keys are the module names)
+        if not _is_vrm_module(name):
+            continue
+        try:
+            validator = importlib.import_module(f"{name}.editor.validation").WM_OT_vrm_validator
+        except (ImportError, AttributeError):
+            return []
+        messages = _Messages()
+        validator.detect_errors(bpy.context, messages, armature_name)
+        return [str(m.message) for m in messages if m.severity == 0]
+    return []

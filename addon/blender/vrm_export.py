@@ -20,11 +20,11 @@ from typing import Any
 
 import bpy
 
-from ..core import expressions, humanoid, vrm_meta
+from ..core import expressions, glb_meta, vrm_meta
 from ..core.findings import CheckReport, Finding
 from ..core.outputs import output_path
 from ..core.presets import Preset
-from . import context, render, rig_check, vrm_addon
+from . import context, render, rig_check, vrm_addon, vrm_expressions
 
 THUMBNAIL_SIZE = 1024
 # The add-on's spec_version enum values for a preset's spec version.
@@ -69,7 +69,15 @@ class ExportRefusedError(Exception):
 
 
 class ExportFailedError(RuntimeError):
-    """The VRM Add-on cancelled the export (it says why in Blender's log); nothing was written."""
+    """The VRM Add-on cancelled the export (the message carries its reasons); nothing was written."""
+
+
+def cancelled_reason(armature_name: str) -> str:
+    """Why the VRM Add-on cancelled an export of `armature_name`, in its own validation's words."""
+    errors = vrm_addon.validation_errors(armature_name)
+    if not errors:
+        return "the VRM Add-on cancelled the export without naming a reason"
+    return f"the VRM Add-on cancelled the export: {'; '.join(errors)}"
 
 
 def export_vrm(
@@ -98,16 +106,17 @@ def export_vrm(
     armature = bpy.data.objects[report.armature] if report.armature else None
     assert armature is not None, "a rig check without errors names its armature"
     step(0.2, "applying the preset")
-    assigned = apply_preset(armature, preset, meta_overrides or {}, report.mapping)
+    applied = apply_preset(armature, preset, meta_overrides or {}, report.mapping, fallback_name=out.stem)
     step(0.3, "preparing textures and thumbnail")
     with _scratch_file(out) as scratch:
         with _downscaled_images(preset.max_texture_size), _thumbnail(armature, preset):
             step(0.45, "writing the VRM")
             data = _run_exporter(armature, preset, scratch)
+        data = _restore_dropped_meta(scratch, data, armature, preset)
         _move_into_place(scratch, out, overwrite)
     stats: dict[str, Any] = dict(report.stats)
     stats["file_size_mb"] = round(len(data) / 1e6, 3)
-    findings = _with_actual_file_size(report.findings, stats["file_size_mb"], preset)
+    findings = _with_actual_file_size(report.findings, stats["file_size_mb"], preset) + applied.findings
     step(1.0, "done")
     return ExportResult(
         path=out,
@@ -117,8 +126,19 @@ def export_vrm(
         stats=stats,
         findings=findings,
         seconds=time.perf_counter() - started,
-        expressions=assigned,
+        expressions=applied.expressions,
     )
+
+
+def _restore_dropped_meta(scratch: Path, data: bytes, armature: bpy.types.Object, preset: Preset) -> bytes:
+    """The written file with the meta fields the VRM Add-on leaves out of VRM 1.0 put back (see glb_meta)."""
+    if preset.spec_version != "1.0":
+        return data
+    meta = armature.data.vrm_addon_extension.vrm1.meta  # type: ignore[union-attr]
+    completed = glb_meta.with_vrm1_meta(data, {"contactInformation": meta.contact_information})
+    if completed is not data:
+        scratch.write_bytes(completed)
+    return completed
 
 
 def _with_actual_file_size(findings: list[Finding], megabytes: float, preset: Preset) -> list[Finding]:
@@ -132,39 +152,69 @@ def _with_actual_file_size(findings: list[Finding], megabytes: float, preset: Pr
     return kept
 
 
+@dataclass
+class Applied:
+    """What apply_preset bound and found: every bound expression -> its shape keys, and findings (a licence
+    the preset would change, binds VRM 1.0 cannot carry)."""
+
+    expressions: dict[str, list[str]]
+    findings: list[Finding]
+
+
 def apply_preset(
-    armature: bpy.types.Object, preset: Preset, overrides: dict[str, str], mapping: dict[str, str]
-) -> dict[str, list[str]]:
+    armature: bpy.types.Object,
+    preset: Preset,
+    overrides: dict[str, str],
+    mapping: dict[str, str],
+    *,
+    fallback_name: str,
+) -> Applied:
     """Spec version, meta, the checked humanoid mapping and expressions onto the armature's VRM data.
 
-    Expressions the user bound by hand stay; returns every bound expression -> its shape keys.
+    The model's meta and expressions are its author's (see core/vrm_meta.py): kept, carried over from the
+    other spec version when the target's are empty, filled from the preset only where empty; overrides
+    ("name", "author", "version") replace; `fallback_name` names a model that has no name.
     """
     ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
     ext.spec_version = _SPEC[preset.spec_version]
     vrm1, vrm0 = ext.vrm1.meta, ext.vrm0.meta
-    # Name, version and authors already in the armature's meta of that spec stay unless overridden.
-    if preset.spec_version == "1.0":
-        kept = (vrm1.vrm_name, vrm1.version, tuple(a.value for a in vrm1.authors if a.value))
-    else:
-        kept = (vrm0.title, vrm0.version, (vrm0.author,) if vrm0.author else ())
-    name = overrides.get("name") or kept[0] or armature.name
-    version = overrides.get("version") or kept[1] or "1"
-    authors = (overrides["author"],) if overrides.get("author") else kept[2] or preset.meta.authors
+    plan = vrm_meta.plan_meta(
+        preset.spec_version,
+        _read_fields(vrm1, vrm_meta.VRM1_FIELDS),
+        _read_fields(vrm0, vrm_meta.VRM0_FIELDS),
+        preset.meta,
+        overrides,
+        fallback_name=fallback_name,
+        preset_name=preset.name,
+        armature=armature.name,
+    )
     if preset.spec_version == "1.0":
         vrm_addon.map_humanoid(armature, mapping)
-        _set_fields(vrm1, vrm_meta.vrm1_meta(preset.meta, name, version, authors))
+        _set_fields(vrm1, plan.fields)
+        vrm1.thumbnail_image = vrm1.thumbnail_image or vrm0.texture
     else:
         vrm_addon.map_humanoid_vrm0(armature, mapping)
-        _set_fields(vrm0, vrm_meta.vrm0_meta(preset.meta, name, version, authors))
-    return _assign_expressions(armature, preset.spec_version)
+        _set_fields(vrm0, plan.fields)
+        vrm0.texture = vrm0.texture or vrm1.thumbnail_image
+    bound, dropped = _assign_expressions(armature, preset.spec_version)
+    return Applied(bound, [*plan.findings, *dropped])
+
+
+def _read_fields(group: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The add-on's meta as plain values (its author and reference lists as lists of strings)."""
+    return {
+        key: [item.value for item in getattr(group, key)] if key in vrm_meta.VRM1_LISTS else getattr(group, key)
+        for key in keys
+    }
 
 
 def _set_fields(group: Any, values: dict[str, Any]) -> None:
     for key, value in values.items():
-        if key == "authors":
-            group.authors.clear()
-            for author in value:
-                group.authors.add().value = author
+        if key in vrm_meta.VRM1_LISTS:
+            items = getattr(group, key)
+            items.clear()
+            for text in value:
+                items.add().value = text
         else:
             setattr(group, key, value)
 
@@ -181,42 +231,36 @@ def _export_meshes(armature: bpy.types.Object) -> list[bpy.types.Object]:
     return meshes
 
 
-def _assign_expressions(armature: bpy.types.Object, spec_version: str) -> dict[str, list[str]]:
+def _assign_expressions(armature: bpy.types.Object, spec_version: str) -> tuple[dict[str, list[str]], list[Finding]]:
+    """Keeps every expression the model has bound (a VRM 0.x model's groups become VRM 1.0 expressions and
+    the reverse), then binds shape keys by name to the preset expressions still unbound."""
     ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
+    if spec_version == "1.0":
+        dropped = vrm_expressions.carry_vrm0_to_vrm1(armature)
+    else:
+        dropped = vrm_expressions.carry_vrm1_to_vrm0(armature)
     for obj in _export_meshes(armature):
         mesh = obj.data
         assert isinstance(mesh, bpy.types.Mesh) and mesh.shape_keys is not None
         names = [k.name for k in mesh.shape_keys.key_blocks[1:]]
         if spec_version == "1.0":
-            _assign_vrm1(ext.vrm1.expressions, obj.name, names)
+            _assign_vrm1(armature, obj.name, names)
         else:
             _assign_vrm0(ext.vrm0.blend_shape_master.blend_shape_groups, obj.name, names)
-    return bound_expressions(armature, spec_version)
+    return bound_expressions(armature, spec_version), dropped
 
 
 def bound_expressions(armature: bpy.types.Object, spec_version: str) -> dict[str, list[str]]:
-    """Expression (VRM 1.0 name) -> the shape keys bound to it, as the add-on will export them."""
-    ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
-    bound: dict[str, list[str]] = {}
+    """Expression -> the shape keys bound to it, as the add-on will export them and consumers name them
+    (VRM 1.0 names for presets, custom expressions by their own names; material-only ones with [])."""
     if spec_version == "1.0":
-        preset = ext.vrm1.expressions.preset
-        for expression in expressions.PRESETS:
-            keys = [b.index for b in getattr(preset, humanoid.snake_case(expression)).morph_target_binds]
-            if keys:
-                bound[expression] = keys
-        return bound
-    vrm1_name = {v0: v1 for v1, v0 in expressions.VRM0_PRESET.items()}
-    for group in ext.vrm0.blend_shape_master.blend_shape_groups:
-        keys = [b.index for b in group.binds]
-        if keys:
-            bound[vrm1_name.get(group.preset_name, group.name)] = keys
-    return bound
+        return vrm_expressions.bound_vrm1(armature)
+    return vrm_expressions.bound_vrm0(armature)
 
 
-def _assign_vrm1(expressions_group: Any, mesh_name: str, shape_keys: list[str]) -> None:
-    preset = expressions_group.preset
-    by_name = {e: getattr(preset, humanoid.snake_case(e)) for e in expressions.PRESETS}
-    by_hand = [e for e, group in by_name.items() if len(group.morph_target_binds) or len(group.material_color_binds)]
+def _assign_vrm1(armature: bpy.types.Object, mesh_name: str, shape_keys: list[str]) -> None:
+    by_name = vrm_expressions.vrm1_expressions(armature)
+    by_hand = [e for e in vrm_expressions.bound_vrm1(armature) if e in expressions.PRESETS]
     found = expressions.map_shape_keys(shape_keys, keep=by_hand)
     for expression, keys in found.items():
         for key in keys:
@@ -313,7 +357,7 @@ def _run_exporter(armature: bpy.types.Object, preset: Preset, scratch: Path) -> 
     )
     data = scratch.read_bytes() if scratch.is_file() else b""
     if "FINISHED" not in result or not data:
-        raise ExportFailedError("the VRM Add-on cancelled the export; its reason is in Blender's log")
+        raise ExportFailedError(cancelled_reason(armature.name))
     return data
 
 

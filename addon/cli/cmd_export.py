@@ -14,8 +14,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", required=True, help="export preset (see `forge.py presets`)")
     parser.add_argument("--out", required=True, type=Path, help="the .vrm file to write")
     parser.add_argument("--armature", help="the armature to export (default: the only one in the scene)")
-    parser.add_argument("--name", help="the avatar's name in the VRM meta")
-    parser.add_argument("--author", help="the author in the VRM meta (replaces the preset's)")
+    parser.add_argument("--name", help="the avatar's name in the VRM meta (replaces the model's)")
+    parser.add_argument("--author", help="the author in the VRM meta (replaces the model's authors)")
     parser.add_argument("--version", help="the avatar's version in the VRM meta")
     parser.add_argument("--force", action="store_true", help="replace --out when it exists")
 

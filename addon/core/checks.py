@@ -31,6 +31,7 @@ FIXABLE: frozenset[str] = frozenset(
         "weights_not_normalized",
         "too_many_influences",
         "missing_armature_modifier",
+        "object_bone_name_clash",
     }
 )
 T_POSE_TOLERANCE_DEG = 15.0
@@ -459,12 +460,27 @@ def _weights(mesh: MeshInfo, armature: ArmatureInfo) -> list[Finding]:
     return out
 
 
+def check_name_clash(model: RigModel, armature: ArmatureInfo, spec_version: str) -> list[Finding]:
+    """Meshes named like a bone: the VRM Add-on cancels a VRM 0.x export over it (glTF nodes of one name)."""
+    clashes = [m.name for m in model.meshes if m.name in armature.bones.index]
+    if not clashes:
+        return []
+    named = f"mesh object(s) named like a bone of '{armature.name}': {_names(clashes)}"
+    if spec_version == "0.x":
+        message = f"{named}: the VRM Add-on refuses to export VRM 0.x with a mesh and a bone of one name"
+        return [_finding("object_bone_name_clash", "error", message, clashes)]
+    message = f"{named}: fine for VRM 1.0, but a VRM 0.x export would be refused"
+    return [_finding("object_bone_name_clash", "info", message, clashes)]
+
+
 # --- expressions -----------------------------------------------------------------------------------------
 
 
 def _expression_names(model: RigModel) -> set[str]:
-    """Lower-cased VRM expressions the rig has: bound in the VRM Add-on, or a shape key the exporter maps."""
+    """Lower-cased VRM expressions the rig has: bound in the VRM Add-on (a custom expression named like a
+    preset, "Surprised" or "Joy", counts as it), or a shape key the exporter binds by its name."""
     names = set(model.bound_expressions)
+    names.update(e for name in model.bound_expressions if (e := expressions.expression_for(name)) is not None)
     for mesh in model.meshes:
         names.update(e for key in mesh.shape_keys if (e := expressions.expression_for(key)) is not None)
     return {n.lower() for n in names}
@@ -564,6 +580,7 @@ def run_checks(model: RigModel, preset: Preset | None = None) -> CheckReport:
         lambda: check_pose(model, armature, mapping),
         lambda: check_transforms(model, armature),
         lambda: check_skinning(model, armature),
+        lambda: check_name_clash(model, armature, spec),
         lambda: check_expressions(model),
     ]
     if preset is not None:

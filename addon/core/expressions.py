@@ -1,9 +1,11 @@
 """Which shape key drives which VRM expression, from the names artists bring.
 
 Conventions recognised: the VRM names themselves (`aa`, `blinkLeft`), VRChat visemes and eye keys
-(`vrc.v_aa`, `vrc.blink_left`), VRoid Studio (`Fcl_MTH_A`, `Fcl_EYE_Close_L`, `Fcl_ALL_Joy`), ARKit
-blendshapes (`jawOpen`, `eyeBlinkLeft`), plain vowels (`A I U E O`, also in Japanese) and `mouth_a`-style
-names. Matching ignores case and separators; the first convention that names an expression wins.
+(`vrc.v_aa`, `vrc.blink_left`, and in folders `viseme/aa`, `eye/blink`), VRoid Studio (`Fcl_MTH_A`,
+`Fcl_EYE_Close_L`, `Fcl_ALL_Joy`), UniVRM's samples (`MTH_A`, `lip_a`, `face_happy`), Oculus visemes
+(`viseme_aa`, `viseme_E`), Microsoft Rocketbox visemes (`AE_AA_h`), ARKit blendshapes (`jawOpen`,
+`eyeBlinkLeft`), plain vowels (`A I U E O`, also in Japanese) and `mouth_a`-style names. Matching ignores
+case and separators (`/` too); the first convention that names an expression wins.
 """
 
 from __future__ import annotations
@@ -31,26 +33,33 @@ VRM0_PRESET: Final[dict[str, str]] = {
 
 # Per expression, the names that mean it, compared after _key(); earlier entries win over later ones.
 _ALIASES: Final[dict[str, tuple[str, ...]]] = {
-    "aa": ("aa", "vrcvaa", "fclmtha", "a", "mouth_a", "vowela", "あ", "jawopen"),
-    "ih": ("ih", "vrcvih", "fclmthi", "i", "mouth_i", "voweli", "い"),
-    "ou": ("ou", "vrcvou", "fclmthu", "u", "mouth_u", "vowelu", "う", "mouthfunnel"),
-    "ee": ("ee", "vrcve", "vrcvee", "fclmthe", "e", "mouth_e", "vowele", "え"),
-    "oh": ("oh", "vrcvoh", "fclmtho", "o", "mouth_o", "vowelo", "お", "mouthpucker"),
-    "blink": ("blink", "vrcblink", "fcleyeclose", "eyeclose", "eyesclosed", "まばたき"),
-    "blinkLeft": ("blinkleft", "blinkl", "vrcblinkleft", "vrcblinkl", "fcleyeclosel", "eyeblinkleft", "winkl"),
-    "blinkRight": ("blinkright", "blinkr", "vrcblinkright", "vrcblinkr", "fcleyecloser", "eyeblinkright", "winkr"),
-    "happy": ("happy", "joy", "fclalljoy", "smile", "笑い"),
-    "angry": ("angry", "fclallangry", "anger", "怒り"),
-    "sad": ("sad", "sorrow", "fclallsorrow", "困る"),
-    "relaxed": ("relaxed", "fun", "fclallfun", "calm"),
-    "surprised": ("surprised", "surprise", "fclallsurprised", "驚き"),
+    "aa": ("aa", "vrcvaa", "visemeaa", "fclmtha", "mtha", "lipa", "a", "mouth_a", "vowela", "あ", "aeaah",
+           "jawopen"),
+    "ih": ("ih", "vrcvih", "visemeih", "visemei", "fclmthi", "mthi", "lipi", "i", "mouth_i", "voweli", "い",
+           "ihiyh", "iyh"),
+    "ou": ("ou", "vrcvou", "visemeou", "visemeu", "fclmthu", "mthu", "lipu", "u", "mouth_u", "vowelu", "う",
+           "uwh", "uhh", "mouthfunnel"),
+    "ee": ("ee", "vrcve", "vrcvee", "visemee", "fclmthe", "mthe", "lipe", "e", "mouth_e", "vowele", "え",
+           "ehh", "eyh"),
+    "oh": ("oh", "vrcvoh", "visemeoh", "visemeo", "fclmtho", "mtho", "lipo", "o", "mouth_o", "vowelo", "お",
+           "owh", "aoah", "mouthpucker"),
+    "blink": ("blink", "vrcblink", "eyeblink", "fcleyeclose", "eyeclose", "eyesclosed", "まばたき"),
+    "blinkLeft": ("blinkleft", "blinkl", "vrcblinkleft", "vrcblinkl", "eyeblinkl", "fcleyeclosel", "eyeclosel",
+                  "eyeblinkleft", "winkl"),
+    "blinkRight": ("blinkright", "blinkr", "vrcblinkright", "vrcblinkr", "eyeblinkr", "fcleyecloser",
+                   "eyecloser", "eyeblinkright", "winkr"),
+    "happy": ("happy", "joy", "fclalljoy", "facehappy", "facejoy", "smile", "笑い"),
+    "angry": ("angry", "fclallangry", "faceangry", "anger", "怒り"),
+    "sad": ("sad", "sorrow", "fclallsorrow", "facesad", "facesorrow", "困る"),
+    "relaxed": ("relaxed", "fun", "fclallfun", "facerelaxed", "facefun", "calm"),
+    "surprised": ("surprised", "surprise", "fclallsurprised", "facesurprised", "facesurprise", "驚き"),
     "lookUp": ("lookup", "eyelookup", "fcleyelookup"),
     "lookDown": ("lookdown", "eyelookdown", "fcleyelookdown"),
     "lookLeft": ("lookleft", "eyelookleft", "fcleyelookleft"),
     "lookRight": ("lookright", "eyelookright", "fcleyelookright"),
     "neutral": ("neutral", "fclallneutral"),
-}
-_SEPARATORS = re.compile(r"[\s._\-]+")
+}  # fmt: skip
+_SEPARATORS = re.compile(r"[\s._/\-]+")
 
 
 def _key(name: str) -> str:
@@ -106,3 +115,16 @@ def map_shape_keys(shape_keys: Iterable[str], keep: Iterable[str] = ()) -> dict[
             elif rank == current[0] and name not in current[1]:
                 current[1].append(name)
     return {expression: best[expression][1] for expression in PRESETS if expression in best}
+
+
+def vrm1_preset_of(vrm0_preset: str) -> str | None:
+    """The VRM 1.0 preset a VRM 0.x blend shape group preset becomes (joy -> happy), None for `unknown`."""
+    return next((e for e, v0 in VRM0_PRESET.items() if v0 == vrm0_preset), None)
+
+
+def vrm1_name_of_group(preset_name: str, name: str) -> str:
+    """The VRM 1.0 expression a VRM 0.x group is carried into: its preset's, `surprised` for a custom group
+    named "surprise(d)" (VRM 0.x has no such preset; the VRM Add-on's own rule), else a custom one by name."""
+    if (preset := vrm1_preset_of(preset_name)) is not None:
+        return preset
+    return "surprised" if name.casefold() in ("surprise", "surprised") else name

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from addon.core.expressions import PRESETS, VRM0_PRESET, expression_for, map_shape_keys
+from addon.core.expressions import (
+    PRESETS,
+    VRM0_PRESET,
+    expression_for,
+    map_shape_keys,
+    vrm1_name_of_group,
+    vrm1_preset_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -57,3 +64,37 @@ def test_expressions_the_user_assigned_are_left_alone():
 
 def test_every_preset_but_surprised_has_a_vrm0_preset():
     assert set(PRESETS) - set(VRM0_PRESET) == {"surprised"}
+
+
+@pytest.mark.parametrize(
+    ("shape_key", "expression"),
+    [
+        # VRChat avatars keep their keys in folders.
+        ("viseme/aa", "aa"), ("viseme/ih", "ih"), ("viseme/ou", "ou"), ("viseme/e", "ee"), ("viseme/oh", "oh"),
+        ("eye/blink", "blink"), ("eye/blink_l", "blinkLeft"), ("eye/blink_r", "blinkRight"),
+        # UniVRM's samples.
+        ("lip_a", "aa"), ("lip_i", "ih"), ("lip_u", "ou"), ("lip_e", "ee"), ("lip_o", "oh"),
+        ("face_happy", "happy"), ("face_angry", "angry"), ("face_sad", "sad"), ("face_fun", "relaxed"),
+        ("face_surprised", "surprised"), ("MTH_A", "aa"), ("MTH_I", "ih"), ("MTH_U", "ou"), ("MTH_E", "ee"),
+        ("MTH_O", "oh"), ("EYE_Close_L", "blinkLeft"),
+        # Oculus visemes (Ready Player Me and most web avatars).
+        ("viseme_aa", "aa"), ("viseme_I", "ih"), ("viseme_U", "ou"), ("viseme_E", "ee"), ("viseme_O", "oh"),
+        ("viseme_sil", None), ("viseme_PP", None),
+        # Microsoft Rocketbox visemes.
+        ("AE_AA_h", "aa"), ("IH_IY_h", "ih"), ("UW_h", "ou"), ("EH_h", "ee"), ("OW_h", "oh"),
+    ],
+)  # fmt: skip
+def test_names_artists_give_their_keys_mean_their_expression(shape_key, expression):
+    assert expression_for(shape_key) == expression
+
+
+def test_vrm0_groups_take_their_vrm1_names():
+    pairs = {"a": "aa", "i": "ih", "u": "ou", "e": "ee", "o": "oh", "joy": "happy", "sorrow": "sad",
+             "fun": "relaxed", "angry": "angry", "blink": "blink", "blink_l": "blinkLeft", "blink_r": "blinkRight",
+             "lookup": "lookUp", "lookdown": "lookDown", "neutral": "neutral"}  # fmt: skip
+    for vrm0, vrm1 in pairs.items():
+        assert vrm1_preset_of(vrm0) == vrm1
+        assert vrm1_name_of_group(vrm0, "Whatever") == vrm1
+    assert vrm1_preset_of("unknown") is None
+    assert vrm1_name_of_group("unknown", "Surprised") == "surprised"
+    assert vrm1_name_of_group("unknown", "Smirk") == "Smirk"  # custom stays custom

@@ -1,39 +1,130 @@
-"""The meta an export writes, for VRM 1.0 and mapped to VRM 0.x (no bpy)."""
+"""The meta an export writes: the model's own kept, the preset only filling gaps, and VRM 0.x <-> 1.0 (no bpy)."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from addon.core.presets import VRM1_LICENSE_URL, get_preset
-from addon.core.vrm_meta import vrm0_meta, vrm1_meta
+from addon.core.vrm_meta import LICENSE_FINDING, VRM0_FIELDS, VRM1_FIELDS, plan_meta, vrm0_to_vrm1, vrm1_to_vrm0
+
+WEB = get_preset("companions-web").meta
+LEGACY = get_preset("vrm0-legacy").meta
+# What the VRM Add-on holds for an armature nobody has touched (its property defaults).
+EMPTY_VRM1: dict[str, Any] = {
+    "vrm_name": "", "version": "", "authors": [], "copyright_information": "", "contact_information": "",
+    "references": [], "third_party_licenses": "", "avatar_permission": "onlyAuthor",
+    "commercial_usage": "personalNonProfit", "credit_notation": "required", "modification": "prohibited",
+    "allow_redistribution": False, "allow_excessively_violent_usage": False, "allow_excessively_sexual_usage": False,
+    "allow_political_or_religious_usage": False, "allow_antisocial_or_hate_usage": False, "other_license_url": "",
+}  # fmt: skip
+EMPTY_VRM0: dict[str, Any] = {
+    "title": "", "version": "", "author": "", "contact_information": "", "reference": "",
+    "allowed_user_name": "OnlyAuthor", "violent_ussage_name": "Disallow", "sexual_ussage_name": "Disallow",
+    "commercial_ussage_name": "Disallow", "other_permission_url": "", "license_name": "Redistribution_Prohibited",
+    "other_license_url": "",
+}  # fmt: skip
+KITSUNE_VRM0 = EMPTY_VRM0 | {
+    "title": "Kitsune", "version": "3.2", "author": "Mika Tanaka, Studio Fox Co., Ltd.",
+    "contact_information": "mika@example.com", "reference": "https://example.com/kitsune",
+    "allowed_user_name": "Everyone", "commercial_ussage_name": "Allow", "violent_ussage_name": "Allow",
+    "license_name": "CC_BY",
+}  # fmt: skip
+KITSUNE_VRM1 = EMPTY_VRM1 | {
+    "vrm_name": "Kitsune", "version": "3.2", "authors": ["Mika Tanaka", "Ren"], "copyright_information": "(c) Mika",
+    "contact_information": "mika@example.com", "references": ["https://example.com/kitsune"],
+    "third_party_licenses": "hair by Ren, CC BY", "avatar_permission": "everyone", "commercial_usage": "corporation",
+    "credit_notation": "unnecessary", "modification": "allowModificationRedistribution",
+    "allow_redistribution": True, "other_license_url": "https://example.com/license",
+}  # fmt: skip
 
 
-def test_vrm1_meta_carries_name_version_authors_and_the_preset_license():
-    meta = get_preset("companions-web").meta
-    data = vrm1_meta(meta, "Companion A", "2", ("Ada", "Bo"))
-    assert data["vrm_name"] == "Companion A" and data["version"] == "2" and data["authors"] == ["Ada", "Bo"]
-    assert data["avatar_permission"] == "onlyAuthor" and data["commercial_usage"] == "personalNonProfit"
-    assert data["modification"] == "prohibited" and data["allow_redistribution"] is False
+def test_a_model_without_meta_gets_the_preset_license_its_file_name_and_the_preset_authors():
+    plan = plan_meta("1.0", EMPTY_VRM1, EMPTY_VRM0, WEB, {}, fallback_name="Companion-A")
+    assert plan.fields["vrm_name"] == "Companion-A" and plan.fields["authors"] == ["Avatar Forge"]
+    assert plan.fields["version"] == "1" and plan.findings == ()
+    assert plan.fields["modification"] == WEB.modification and plan.fields["allow_redistribution"] is False
+    legacy = plan_meta("0.x", EMPTY_VRM1, EMPTY_VRM0, LEGACY, {}, fallback_name="Companion-A")
+    assert legacy.fields["title"] == "Companion-A" and legacy.fields["author"] == "Avatar Forge"
+    assert legacy.fields["license_name"] == "Redistribution_Prohibited"
+    assert set(legacy.fields) <= set(VRM0_FIELDS)
 
 
-def test_vrm0_meta_without_redistribution_uses_its_own_license_name():
-    data = vrm0_meta(get_preset("vrm0-legacy").meta, "Companion A", "2", ("Ada", "Bo"))
-    assert data["title"] == "Companion A" and data["author"] == "Ada, Bo"
-    assert data["allowed_user_name"] == "OnlyAuthor"
-    assert data["commercial_ussage_name"] == "Disallow"
-    assert data["violent_ussage_name"] == data["sexual_ussage_name"] == "Disallow"
-    assert data["license_name"] == "Redistribution_Prohibited" and data["other_license_url"] == ""
+def test_every_field_of_a_vrm1_model_is_kept_and_a_different_preset_license_is_reported_not_written():
+    plan = plan_meta("1.0", KITSUNE_VRM1, EMPTY_VRM0, WEB, {}, fallback_name="out", preset_name="companions-web")
+    assert plan.fields == {key: KITSUNE_VRM1[key] for key in VRM1_FIELDS}
+    [finding] = plan.findings
+    assert finding.id == LICENSE_FINDING and finding.severity == "warning" and not finding.fixable
+    assert "allow_redistribution True (preset: False)" in finding.message and "'companions-web'" in finding.message
 
 
-def test_vrm0_meta_names_the_vrm_license_by_url_when_redistribution_is_allowed():
-    meta = dataclasses.replace(
-        get_preset("vrm0-legacy").meta,
-        allow_redistribution=True,
-        avatar_permission="everyone",
-        commercial_usage="corporation",
-        allow_excessively_violent_usage=True,
-    )
-    data = vrm0_meta(meta, "A", "1", ("Ada",))
-    assert data["license_name"] == "Other" and data["other_license_url"] == VRM1_LICENSE_URL
-    assert data["allowed_user_name"] == "Everyone" and data["commercial_ussage_name"] == "Allow"
-    assert data["violent_ussage_name"] == "Allow"
+def test_the_same_license_as_the_preset_is_no_finding():
+    model = EMPTY_VRM1 | {"vrm_name": "Mine", "authors": ["Me"]}
+    assert plan_meta("1.0", model, EMPTY_VRM0, WEB, {}, fallback_name="x").findings == ()
+
+
+def test_overrides_replace_only_what_they_name():
+    overrides = {"name": "Kit", "author": "Ada", "version": "4"}
+    plan = plan_meta("1.0", KITSUNE_VRM1, EMPTY_VRM0, WEB, overrides, fallback_name="x")
+    assert (plan.fields["vrm_name"], plan.fields["authors"], plan.fields["version"]) == ("Kit", ["Ada"], "4")
+    assert plan.fields["copyright_information"] == "(c) Mika" and plan.fields["allow_redistribution"] is True
+    legacy = plan_meta("0.x", EMPTY_VRM1, KITSUNE_VRM0, LEGACY, {"author": "Ada"}, fallback_name="x")
+    assert legacy.fields["author"] == "Ada" and legacy.fields["title"] == "Kitsune"
+
+
+def test_a_vrm0_model_exported_as_vrm0_keeps_every_field_untouched():
+    plan = plan_meta("0.x", EMPTY_VRM1, KITSUNE_VRM0, LEGACY, {}, fallback_name="x")
+    assert plan.fields == KITSUNE_VRM0
+    assert [f.id for f in plan.findings] == [LICENSE_FINDING]
+
+
+def test_a_vrm0_model_exported_as_vrm1_carries_its_meta_over():
+    plan = plan_meta("1.0", EMPTY_VRM1, KITSUNE_VRM0, WEB, {}, fallback_name="x")
+    fields = plan.fields
+    assert fields["vrm_name"] == "Kitsune" and fields["version"] == "3.2"
+    assert fields["authors"] == ["Mika Tanaka, Studio Fox Co., Ltd."]  # one string stays one author
+    assert fields["contact_information"] == "mika@example.com"
+    assert fields["references"] == ["https://example.com/kitsune"]
+    # CC BY: redistribution and modification allowed, credit required; commercial use as the 0.x meta says.
+    assert fields["allow_redistribution"] is True and fields["modification"] == "allowModificationRedistribution"
+    assert fields["credit_notation"] == "required" and fields["commercial_usage"] == "personalProfit"
+    assert fields["avatar_permission"] == "everyone" and fields["allow_excessively_violent_usage"] is True
+    # VRM 0.x cannot say these: never looser than the source.
+    assert fields["allow_political_or_religious_usage"] is False and fields["allow_antisocial_or_hate_usage"] is False
+    assert [f.id for f in plan.findings] == [LICENSE_FINDING]
+
+
+def test_vrm0_licenses_never_loosen_in_vrm1():
+    def converted(**changes: str) -> dict[str, Any]:
+        return vrm0_to_vrm1(KITSUNE_VRM0 | changes)
+
+    assert converted(license_name="Redistribution_Prohibited")["allow_redistribution"] is False
+    assert converted(license_name="CC_BY_NC")["commercial_usage"] == "personalNonProfit"
+    assert converted(license_name="CC_BY_ND")["modification"] == "prohibited"
+    assert converted(license_name="CC0")["credit_notation"] == "unnecessary"
+    other = converted(license_name="Other", other_license_url="https://example.com/l")
+    assert other["allow_redistribution"] is False and other["other_license_url"] == "https://example.com/l"
+
+
+def test_a_vrm1_model_exported_as_vrm0_names_its_license_and_keeps_its_texts():
+    plan = plan_meta("0.x", KITSUNE_VRM1, EMPTY_VRM0, LEGACY, {}, fallback_name="x")
+    fields = plan.fields
+    assert fields["title"] == "Kitsune" and fields["author"] == "Mika Tanaka, Ren"
+    assert fields["reference"] == "https://example.com/kitsune" and fields["contact_information"] == "mika@example.com"
+    assert fields["license_name"] == "Other" and fields["other_license_url"] == "https://example.com/license"
+    assert fields["allowed_user_name"] == "Everyone" and fields["commercial_ussage_name"] == "Allow"
+
+
+def test_the_preset_license_in_vrm0_terms():
+    fields = vrm1_to_vrm0(dataclasses.asdict(WEB) | {"other_license_url": ""})
+    assert fields["license_name"] == "Redistribution_Prohibited" and fields["other_license_url"] == ""
+    free = vrm1_to_vrm0(dataclasses.asdict(WEB) | {"allow_redistribution": True, "other_license_url": ""})
+    assert free["license_name"] == "Other" and free["other_license_url"] == VRM1_LICENSE_URL
+    assert fields["allowed_user_name"] == "OnlyAuthor" and fields["commercial_ussage_name"] == "Disallow"
+
+
+def test_placeholder_text_is_never_written():
+    for spec in ("1.0", "0.x"):
+        plan = plan_meta(spec, EMPTY_VRM1, EMPTY_VRM0, WEB, {}, fallback_name="Companion-A")
+        texts = [v for v in plan.fields.values() if isinstance(v, str)] + list(plan.fields.get("authors", []))
+        assert not any("undefined" in t.lower() for t in texts), spec
