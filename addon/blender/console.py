@@ -16,8 +16,10 @@ from collections.abc import Iterator
 
 from ..core.log_lines import warnings_in
 
-# Blender's glTF exporter logs here, through a console handler of its own on each export.
-_GLTF_LOGGER = "glTFImporter"
+# Blender's glTF exporter logs to these, through console handlers it adds for each export and removes after.
+# The VRM Add-on builds export settings of its own with the same handlers and never removes them: each of its
+# exports left one more, and every glTF line was printed once more.
+_GLTF_LOGGERS = ("glTFImporter", "glTFImporter_errors")
 
 
 def _flush_all() -> None:
@@ -28,35 +30,55 @@ def _flush_all() -> None:
 
 
 @contextlib.contextmanager
-def _gltf_lines_once() -> Iterator[None]:
-    """Each glTF exporter line printed once: its handler prints it, and propagating to the root logger
-    (which Blender's Python gives a handler) printed it again."""
-    logger = logging.getLogger(_GLTF_LOGGER)
-    propagate = logger.propagate
-    logger.propagate = False
+def _no_leaked_gltf_handlers() -> Iterator[None]:
+    """Removes, on the way out, the glTF log handlers added inside and left behind."""
+    loggers = [logging.getLogger(name) for name in _GLTF_LOGGERS]
+    before = [list(logger.handlers) for logger in loggers]
     try:
         yield
     finally:
-        logger.propagate = propagate
+        for logger, kept in zip(loggers, before, strict=True):
+            for handler in [h for h in logger.handlers if h not in kept]:
+                logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def gltf_log_alone() -> Iterator[None]:
+    """The glTF exporter's own handlers only, for the one export inside: each line is printed once."""
+    loggers = [logging.getLogger(name) for name in _GLTF_LOGGERS]
+    aside = [list(logger.handlers) for logger in loggers]
+    for logger, handlers in zip(loggers, aside, strict=True):
+        for handler in handlers:
+            logger.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for logger, handlers in zip(loggers, aside, strict=True):
+            for handler in handlers:
+                logger.addHandler(handler)
 
 
 @contextlib.contextmanager
 def quiet(verbose: bool) -> Iterator[None]:
-    """Everything printed inside goes to a temporary file; afterwards only its warnings and errors are
-    written to stderr, once each. With `verbose`, everything is printed as it comes (glTF lines once)."""
-    with _gltf_lines_once():
+    """Everything Blender prints inside goes to a temporary file; afterwards only its warnings and errors
+    are written to stderr, once each. Python's sys.stderr (progress lines) still reaches the terminal.
+    With `verbose`, everything is printed as it comes."""
+    with _no_leaked_gltf_handlers():
         if verbose:
             yield
             return
         _flush_all()
         saved = os.dup(1), os.dup(2)
-        with tempfile.TemporaryFile() as sink:
+        python_stderr = sys.stderr
+        with tempfile.TemporaryFile() as sink, os.fdopen(os.dup(saved[1]), "w", encoding="utf-8") as terminal:
             os.dup2(sink.fileno(), 1)
             os.dup2(sink.fileno(), 2)
+            sys.stderr = terminal
             try:
                 yield
             finally:
                 _flush_all()
+                sys.stderr = python_stderr
                 os.dup2(saved[0], 1)
                 os.dup2(saved[1], 2)
                 os.close(saved[0])

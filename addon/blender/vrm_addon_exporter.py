@@ -20,7 +20,7 @@ from typing import Any
 
 import bpy
 
-from . import vrm_addon
+from . import console, vrm_addon
 
 PINNED_VERSION = (4, 10, 2)
 # The glTF exporter arguments the pinned add-on passes for Blender 4.2+ (ExportSceneGltfArguments' fields).
@@ -87,7 +87,8 @@ def _gltf_options(gltf_support: ModuleType, options: dict[str, Any]) -> Iterator
     gltf: Any = bpy.ops.export_scene.gltf
 
     def invoke(arguments: Any) -> set[str]:
-        result: set[str] = gltf(**dataclasses.asdict(arguments), **options)
+        with console.gltf_log_alone():
+            result: set[str] = gltf(**dataclasses.asdict(arguments), **options)
         return result
 
     setattr(gltf_support, name, invoke)
