@@ -102,6 +102,7 @@ class MeshInfo:
     shape_keys: tuple[str, ...]  # without the basis
     triangles: int
     materials: tuple[str, ...]
+    shape_key_moved: tuple[int, ...] = ()  # per shape key, the vertices it moves off its reference key
 
 
 @dataclass(frozen=True)

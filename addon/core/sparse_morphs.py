@@ -2,7 +2,8 @@
 
 The VRM Add-on writes every morph target dense: a float per coordinate of every vertex, though a face
 expression moves a few percent of them. A sparse accessor stores only the vertices that move (an index
-and a value each) over an implicit zero base, so every morphed position stays bit for bit the same.
+and a value each) over an implicit zero base, so every morphed position stays bit for bit the same; morph
+normals keep every change larger than the exporter's float rounding (NORMAL_NOISE).
 
 Sparse indices are UNSIGNED_SHORT or UNSIGNED_INT, never UNSIGNED_BYTE: UniVRM's loader rejects those.
 Everything but the rewritten morph accessors (and, when asked, the dropped morph normals) keeps its bytes
@@ -29,6 +30,10 @@ _UNSIGNED_INT: Final = 5125
 _COMPONENTS: Final = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
 # Morph target attributes a preset without morph normals drops (tangents follow the normals).
 _NORMAL_ATTRIBUTES: Final = ("NORMAL", "TANGENT")
+# Blender's glTF exporter writes each morph normal as the difference of two normalized float32 vectors:
+# vertices an expression does not touch get rounding noise (a few ulps) instead of zero, at about 20 times as
+# many vertices as the expression moves. A normal delta no component of which exceeds this is that noise.
+NORMAL_NOISE: Final = 1e-6
 
 
 class GlbLayoutError(ValueError):
@@ -150,7 +155,10 @@ def sparsify(data: bytes, *, morph_normals: bool = True) -> tuple[bytes, SparseS
         if users.get(view_index) != 1:  # a view shared with anything else keeps its bytes
             continue
         rows = _dense_floats(document, binary, accessor)
-        moved = np.flatnonzero(np.any(rows != 0, axis=1))
+        if morphs[index] in _NORMAL_ATTRIBUTES:
+            moved = np.flatnonzero(np.any(np.abs(rows) > NORMAL_NOISE, axis=1))
+        else:
+            moved = np.flatnonzero(np.any(rows != 0, axis=1))  # positions: every vertex moved, exactly
         if len(moved) == 0:
             moved = np.zeros(1, dtype=np.int64)  # a sparse accessor needs count >= 1; a zero entry is exact
         wide = int(moved[-1]) > 0xFFFF
