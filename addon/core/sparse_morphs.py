@@ -95,6 +95,30 @@ def _dense_floats(document: dict[str, Any], binary: bytes, accessor: dict[str, A
     return np.frombuffer(raw, dtype="<f4", count=count * width, offset=start).reshape(count, width)
 
 
+_NUMPY_TYPES: Final = {5121: "<u1", 5123: "<u2", 5125: "<u4", _FLOAT: "<f4"}
+
+
+def accessor_array(document: dict[str, Any], binary: bytes, index: int) -> npt.NDArray[Any]:
+    """An accessor's (count, components) values as a loader reads them: the dense data (or zeros) with any
+    sparse values written over it. Tightly packed views only."""
+    accessor = document["accessors"][index]
+    kind, width, count = _NUMPY_TYPES[accessor["componentType"]], _COMPONENTS[accessor["type"]], accessor["count"]
+    if "bufferView" in accessor:
+        raw = _view_bytes(document, binary, accessor["bufferView"])
+        values = np.frombuffer(raw, kind, count * width, accessor.get("byteOffset", 0)).reshape(count, width).copy()
+    else:
+        values = np.zeros((count, width), dtype=kind)
+    sparse = accessor.get("sparse")
+    if sparse:
+        indices_kind = _NUMPY_TYPES[sparse["indices"]["componentType"]]
+        indices_raw = _view_bytes(document, binary, sparse["indices"]["bufferView"])
+        indices = np.frombuffer(indices_raw, indices_kind, sparse["count"], sparse["indices"].get("byteOffset", 0))
+        values_raw = _view_bytes(document, binary, sparse["values"]["bufferView"])
+        offset = sparse["values"].get("byteOffset", 0)
+        values[indices] = np.frombuffer(values_raw, kind, sparse["count"] * width, offset).reshape(-1, width)
+    return values
+
+
 def _morph_accessors(document: dict[str, Any]) -> dict[int, str]:
     """Accessor index -> its morph target attribute name, over every primitive of every mesh."""
     found: dict[int, str] = {}

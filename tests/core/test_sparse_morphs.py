@@ -114,6 +114,8 @@ def test_without_morph_normals_the_targets_hold_positions_only():
     assert document["meshes"][0]["primitives"][0]["targets"] == [{"POSITION": 1}]
     assert stats.dropped == 1 and np.array_equal(_dense(document, binary, 1), arrays["morph"])
     assert all(view["byteLength"] > 0 for view in document["bufferViews"])
+    # Nothing of the dense morph data is left behind: base positions, the image and one sparse entry.
+    assert document["buffers"][0]["byteLength"] < arrays["position"].nbytes + len(PNG) + 32
 
 
 def test_a_target_that_moves_nothing_gets_one_zero_entry():
@@ -131,3 +133,12 @@ def test_a_layout_it_does_not_know_is_refused_not_guessed():
         sparse_morphs.sparsify(sparse_morphs.write_glb(document, binary))
     with pytest.raises(sparse_morphs.GlbLayoutError):
         sparse_morphs.sparsify(b"PK\x03\x04" + bytes(20))
+
+
+def test_accessor_array_reads_dense_and_sparse_accessors_alike():
+    data, arrays = _glb(300, [4, 299])
+    before, before_binary = sparse_morphs.read_glb(data)
+    after, after_binary = sparse_morphs.read_glb(sparse_morphs.sparsify(data)[0])
+    for index, name in ((0, "position"), (1, "morph"), (2, "morph_normal")):
+        assert np.array_equal(sparse_morphs.accessor_array(before, before_binary, index), arrays[name])
+        assert np.array_equal(sparse_morphs.accessor_array(after, after_binary, index), arrays[name])
