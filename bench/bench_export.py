@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Export size and time of the demo avatar per preset, beside Blender's own glTF exporter on the same scene.
 
-    python bench/bench_export.py [--detail 1 20] [--repeat 3] [--profile-vrm0]
+    python bench/bench_export.py [--detail 1 20] [--vrm0-detail 1 20] [--repeat 3] [--profile-vrm0]
 
 For each detail, in this process, thumbnail off: the whole Avatar Forge export (rig check, preset, export,
 sparse rewrite) with companions-web (morph normals) and companions-web-lite (none), each beside
 `bpy.ops.export_scene.gltf` writing a GLB with sparse morph targets and the same morph normals setting;
-then vrm0-legacy (the VRM Add-on's own 0.x writer) beside the glTF exporter with normals. Runs alternate and
+then vrm0-legacy (the VRM Add-on's own 0.x writer, minutes at detail 20) beside the glTF exporter with
+normals, at the --vrm0-detail levels. Runs alternate and
 the best of --repeat is kept, so load on a shared machine falls on all alike. Ratios are Avatar Forge's
 figure over the glTF exporter's (targets: size <= 1.05, time <= 1.2). --profile-vrm0 prints where the VRM
 0.x export spends its time (the functions with the most own time, once, at the last detail).
@@ -34,6 +35,7 @@ ROWS = (("companions-web", True), ("companions-web-lite", False), ("vrm0-legacy"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detail", type=int, nargs="+", default=[1, 20])
+    parser.add_argument("--vrm0-detail", type=int, nargs="*", default=[1, 20], help="details to export VRM 0.x at")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile-vrm0", action="store_true")
     args = parser.parse_args()
@@ -54,6 +56,8 @@ def main() -> int:
         avatar = demo_avatar.build_demo_avatar(detail)
         vertices = len(avatar.body.data.vertices)  # type: ignore[union-attr]
         for name, normals in ROWS:
+            if name == "vrm0-legacy" and detail not in args.vrm0_detail:
+                continue
             preset = dataclasses.replace(get_preset(name), thumbnail=False)
             forge_file, gltf_file = out / f"{name}-{detail}.vrm", out / f"gltf-{name}-{detail}.glb"
             gltf = partial(
