@@ -25,7 +25,7 @@ _GLTF_LOGGERS = ("glTFImporter", "glTFImporter_errors")
 def _flush_all() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
-    with contextlib.suppress(OSError, AttributeError):
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # no C library handle on some platforms
         ctypes.CDLL(None).fflush(None)  # C stdio buffers (Blender's own printf) too
 
 
