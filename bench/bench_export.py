@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
-"""Export time of the demo avatar with a preset, beside a bare `bpy.ops.export_scene.vrm` of the same scene.
+"""Export size and time of the demo avatar per preset, beside Blender's own glTF exporter on the same scene.
 
-    python bench/bench_export.py [--detail 1 20] [--repeat 3] [--preset companions-web]
+    python bench/bench_export.py [--detail 1 20] [--vrm0-detail 1 20] [--repeat 3] [--profile-vrm0]
 
-Both run in this process on the same scene, thumbnail off, alternating; the best of --repeat runs of each is
-reported and the ratio is Avatar Forge's time over the bare exporter's (the price of the rig check, the
-preset and the atomic write). Avatar Forge runs first, so the bare exporter sees the preset applied.
+For each detail, in this process, thumbnail off: the whole Avatar Forge export (rig check, preset, export,
+sparse rewrite) with companions-web (morph normals) and companions-web-lite (none), each beside
+`bpy.ops.export_scene.gltf` writing a GLB with sparse morph targets and the same morph normals setting;
+then vrm0-legacy (the VRM Add-on's own 0.x writer, minutes at detail 20) beside the glTF exporter with
+normals, at the --vrm0-detail levels. Runs alternate and
+the best of --repeat is kept, so load on a shared machine falls on all alike. Ratios are Avatar Forge's
+figure over the glTF exporter's (targets: size <= 1.05, time <= 1.2). --profile-vrm0 prints where the VRM
+0.x export spends its time (the functions with the most own time, once, at the last detail).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import dataclasses
 import os
+import pstats
 import sys
 import tempfile
 from functools import partial
@@ -22,33 +29,56 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import best_of, start_blender
 
+ROWS = (("companions-web", True), ("companions-web-lite", False), ("vrm0-legacy", True))
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detail", type=int, nargs="+", default=[1, 20])
+    parser.add_argument("--vrm0-detail", type=int, nargs="*", default=[1, 20], help="details to export VRM 0.x at")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--preset", default="companions-web")
+    parser.add_argument("--profile-vrm0", action="store_true")
     args = parser.parse_args()
     bpy = start_blender("bench-export-")
-    from addon.blender import demo_avatar, vrm_export
+    from addon.blender import console, demo_avatar, vrm_export
     from addon.core.presets import get_preset
 
-    preset = dataclasses.replace(get_preset(args.preset), thumbnail=False)
+    def quietly(run: partial[object]) -> object:
+        with console.quiet(verbose=False):  # the glTF exporter's INFO lines, as the export has them
+            return run()
+
     out = Path(tempfile.mkdtemp(prefix="bench-export-out-"))
-    print(f"preset {preset.name}, best of {args.repeat}", flush=True)
-    print(f"{'detail':>6} {'vertices':>9} {'MB':>6} {'forge s':>8} {'bare s':>8} {'ratio':>6}", flush=True)
+    print(f"best of {args.repeat}; glTF = Blender's glTF exporter, GLB, sparse morph targets, same morph normals")
+    header = f"{'detail':>6} {'vertices':>8} {'preset':<20} {'normals':>7} {'MB':>7} {'glTF MB':>7} {'size':>5}"
+    print(f"{header} {'s':>7} {'glTF s':>7} {'time':>5}", flush=True)
     for detail in args.detail:
         bpy.ops.wm.read_homefile(use_empty=True)
         avatar = demo_avatar.build_demo_avatar(detail)
-        forge_file, bare_file = out / f"forge-{detail}.vrm", out / f"bare-{detail}.vrm"
-        forge, bare = best_of(
-            args.repeat,
-            partial(vrm_export.export_vrm, forge_file, preset, overwrite=True),
-            partial(bpy.ops.export_scene.vrm, filepath=str(bare_file), armature_object_name=avatar.armature.name),
-        )
         vertices = len(avatar.body.data.vertices)  # type: ignore[union-attr]
-        size = forge_file.stat().st_size / 1e6
-        print(f"{detail:>6} {vertices:>9} {size:>6.1f} {forge:>8.2f} {bare:>8.2f} {forge / bare:>6.2f}", flush=True)
+        for name, normals in ROWS:
+            if name == "vrm0-legacy" and detail not in args.vrm0_detail:
+                continue
+            preset = dataclasses.replace(get_preset(name), thumbnail=False)
+            forge_file, gltf_file = out / f"{name}-{detail}.vrm", out / f"gltf-{name}-{detail}.glb"
+            gltf = partial(
+                bpy.ops.export_scene.gltf,
+                filepath=str(gltf_file),
+                export_format="GLB",
+                export_try_sparse_sk=True,
+                export_morph_normal=normals,
+            )
+            forge, baseline = best_of(
+                args.repeat, partial(vrm_export.export_vrm, forge_file, preset, overwrite=True), partial(quietly, gltf)
+            )
+            mb, gltf_mb = forge_file.stat().st_size / 1e6, gltf_file.stat().st_size / 1e6
+            row = f"{detail:>6} {vertices:>8} {name:<20} {'yes' if normals else 'no':>7} {mb:>7.2f} {gltf_mb:>7.2f}"
+            print(f"{row} {mb / gltf_mb:>5.2f} {forge:>7.2f} {baseline:>7.2f} {forge / baseline:>5.2f}", flush=True)
+    if args.profile_vrm0:
+        profile = cProfile.Profile()
+        preset = dataclasses.replace(get_preset("vrm0-legacy"), thumbnail=False)
+        profile.runcall(vrm_export.export_vrm, out / "profiled.vrm", preset, overwrite=True)
+        print("\nVRM 0.x export, the functions with the most own time:")
+        pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(12)
     return 0
 
 

@@ -212,7 +212,26 @@ def mesh_info(obj: bpy.types.Object) -> MeshInfo:
         materials=tuple(m.name for m in mesh.materials if m is not None),
         parent_type=obj.parent_type if obj.parent is not None else "OBJECT",
         parent_bone=obj.parent_bone if obj.parent is not None and obj.parent_type == "BONE" else "",
+        shape_key_moved=_shape_key_moved(mesh),
     )
+
+
+def _shape_key_moved(mesh: bpy.types.Mesh) -> tuple[int, ...]:
+    """How many vertices each shape key moves off its reference key (what a sparse morph target stores)."""
+    keys = mesh.shape_keys
+    if keys is None:
+        return ()
+    count = len(mesh.vertices)
+    coordinates: dict[str, npt.NDArray[np.float32]] = {}
+    for key in keys.key_blocks:
+        co = np.empty(count * 3, dtype=np.float32)
+        key.data.foreach_get("co", co)
+        coordinates[key.name] = co.reshape(-1, 3)
+    moved = []
+    for key in keys.key_blocks[1:]:
+        reference = key.relative_key.name if key.relative_key is not None else keys.key_blocks[0].name
+        moved.append(int(np.count_nonzero(np.any(coordinates[key.name] != coordinates[reference], axis=1))))
+    return tuple(moved)
 
 
 def _image_bytes(image: bpy.types.Image) -> int:

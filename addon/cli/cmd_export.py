@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .blender_args import preset as cli_preset
@@ -18,10 +19,17 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--author", help="the author in the VRM meta (replaces the model's authors)")
     parser.add_argument("--version", help="the avatar's version in the VRM meta")
     parser.add_argument("--force", action="store_true", help="replace --out when it exists")
+    parser.add_argument(
+        "--verbose", action="store_true", help="print Blender's and the exporters' own output (default: warnings only)"
+    )
 
 
 def _finding_lines(findings: list[dict[str, object]]) -> list[str]:
     return [f"  {f.get('severity', '?')}: {f.get('message', f)}" for f in findings]
+
+
+def _progress(fraction: float, what: str) -> None:
+    print(f"export: {fraction * 100:3.0f}% {what}", file=sys.stderr, flush=True)
 
 
 def _run(args: argparse.Namespace) -> Result:
@@ -32,7 +40,13 @@ def _run(args: argparse.Namespace) -> Result:
     overrides = {k: v for k in ("name", "author", "version") if (v := getattr(args, k))}
     try:
         result = vrm_export.export_vrm(
-            out, preset, armature_name=args.armature, meta_overrides=overrides, overwrite=args.force
+            out,
+            preset,
+            armature_name=args.armature,
+            meta_overrides=overrides,
+            overwrite=args.force,
+            progress=_progress,
+            verbose=args.verbose,
         )
     except (vrm_addon.VrmAddonMissingError, rig_reader.ArmatureNotFoundError) as exc:
         raise UsageError(str(exc)) from None

@@ -519,15 +519,33 @@ def statistics(model: RigModel) -> dict[str, int]:
     }
 
 
-def estimate_file_size(model: RigModel) -> int:
-    """Bytes of the exported VRM, roughly: vertex streams, dense morph targets, indices and textures."""
-    size = 0
+# A 1024² thumbnail render of an avatar, as PNG (the demo avatar's is 0.51 MB).
+THUMBNAIL_BYTES = 500_000
+
+
+def estimate_file_size(model: RigModel, preset: Preset) -> int:
+    """Bytes of the VRM the preset exports, roughly: vertex streams, indices, morph targets (sparse in
+    VRM 1.0: an index and a value per moved vertex; dense in 0.x), textures at the preset's size, thumbnail."""
+    size = THUMBNAIL_BYTES if preset.thumbnail else 0
+    sparse = preset.spec_version == "1.0"
+    normals = preset.export.morph_normals
     for mesh in model.meshes:
         n = len(mesh.positions)
-        # position + normal + uv (32 B), joints + weights (24 B); each morph target holds positions and normals.
-        size += n * 56 + mesh.triangles * 12 + len(mesh.shape_keys) * n * 24
+        wide = n > 0xFFFF  # indices (triangle and sparse) are 32-bit past 65535 vertices
+        # position + normal + uv (32 B), joints + weights (24 B); triangles as 16- or 32-bit indices.
+        size += n * 56 + mesh.triangles * 3 * (4 if wide else 2)
+        if sparse:
+            # A moved vertex's position, and (where its shading changes, about as many) its normal.
+            moved = sum(mesh.shape_key_moved) if mesh.shape_key_moved else len(mesh.shape_keys) * n
+            size += moved * ((4 if wide else 2) + 12) * (2 if normals else 1)
+        else:
+            size += len(mesh.shape_keys) * n * 24
     for texture in model.textures:
-        size += texture.bytes or texture.width * texture.height * 2
+        bytes_ = texture.bytes or texture.width * texture.height * 2
+        side = max(texture.width, texture.height)
+        if side > preset.max_texture_size:  # written downscaled: bytes follow the pixel count
+            bytes_ = int(bytes_ * (preset.max_texture_size / side) ** 2)
+        size += bytes_
     return size
 
 
@@ -547,7 +565,7 @@ def check_budgets(model: RigModel, stats: dict[str, int], preset: Preset) -> lis
     big = [t.name for t in model.textures if max(t.width, t.height) > b.texture_size]
     over("over_budget_texture_size", "largest texture", stats["max_texture_size"], b.texture_size, big, unit=" px")
     over("over_budget_textures", "textures", stats["textures"], b.textures, [t.name for t in model.textures])
-    megabytes = round(estimate_file_size(model) / 1e6, 1)
+    megabytes = round(estimate_file_size(model, preset) / 1e6, 1)
     over("over_budget_file_size", "estimated file size", megabytes, b.file_size_mb, meshes, unit=" MB")
     return findings
 

@@ -69,6 +69,8 @@ class ExportOptions:
     export_invisibles: bool
     export_only_selections: bool
     export_all_influences: bool
+    # Normals in each morph target: expressions shade as they deform, at about 60% more file (VRM 1.0 only).
+    morph_normals: bool = True
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,10 @@ def parse_preset(text: str, source: Path) -> Preset:
         **{k: meta_t[k] for k in _META_CHOICES},
         **{k: _typed(meta_t, k, bool, where) for k in _META_FLAGS},
     )
+    # Optional, so that presets written before it keep loading with the exporter's old behaviour.
+    morph_normals = _typed(export_t, "morph_normals", bool, where) if "morph_normals" in export_t else True
+    if not morph_normals and spec != "1.0":
+        raise PresetError(f"{where}: export.morph_normals = false needs spec_version 1.0 (the VRM 0.x writer has none)")
     max_texture = _typed(data, "max_texture_size", int, where)
     if max_texture < 1 or max_texture & (max_texture - 1):
         raise PresetError(f"{where}: max_texture_size must be a power of two")
@@ -161,7 +167,9 @@ def parse_preset(text: str, source: Path) -> Preset:
         max_texture_size=max_texture,
         budgets=budgets,
         meta=meta,
-        export=ExportOptions(**{k: _typed(export_t, k, bool, where) for k in _EXPORT_FLAGS}),
+        export=ExportOptions(
+            **{k: _typed(export_t, k, bool, where) for k in _EXPORT_FLAGS}, morph_normals=morph_normals
+        ),
         source=source,
     )
 

@@ -105,6 +105,7 @@ class MeshInfo:
     materials: tuple[str, ...]
     parent_type: str = "OBJECT"  # Blender's: OBJECT, ARMATURE (deforms like a modifier), BONE (a rigid part)...
     parent_bone: str = ""
+    shape_key_moved: tuple[int, ...] = ()  # per shape key, the vertices it moves off its reference key
 
 
 @dataclass(frozen=True)

@@ -54,3 +54,22 @@ def test_a_broken_preset_is_refused_with_the_file_and_key_named(tmp_path: Path, 
 def test_unknown_preset_lists_the_known_ones():
     with pytest.raises(presets.PresetError, match="known: companions-web, companions-web-lite, vrm0-legacy"):
         presets.get_preset("nope")
+
+
+def test_morph_normals_are_on_for_companions_web_and_off_for_lite():
+    found = presets.load_presets()
+    assert found["companions-web"].export.morph_normals is True
+    assert found["companions-web-lite"].export.morph_normals is False
+    assert found["vrm0-legacy"].export.morph_normals is True
+
+
+def test_a_preset_without_morph_normals_keeps_them_and_a_bad_value_is_refused(tmp_path: Path):
+    older = SHIPPED.read_text().replace("morph_normals = true", "")
+    assert presets.parse_preset(older, tmp_path / "old.toml").export.morph_normals is True
+    with pytest.raises(presets.PresetError, match="'morph_normals' must be a bool"):
+        presets.parse_preset(SHIPPED.read_text().replace("morph_normals = true", "morph_normals = 0"), SHIPPED)
+    legacy = (
+        (presets.SHIPPED_DIR / "vrm0-legacy.toml").read_text().replace("morph_normals = true", "morph_normals = false")
+    )
+    with pytest.raises(presets.PresetError, match=r"needs spec_version 1\.0"):
+        presets.parse_preset(legacy, SHIPPED)
