@@ -39,7 +39,7 @@ def _expected(model: dict[str, Any], vrm: str) -> set[str]:
     return {model["mapping"][vrm], *model.get("mapping_alternatives", {}).get(vrm, ())}
 
 
-def _posed_world(obj: Any) -> np.ndarray:
+def _posed_world(obj: Any) -> Any:
     """The mesh as it looks now (its armature's pose applied), in world space."""
     evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
     mesh = evaluated.to_mesh()
@@ -50,10 +50,10 @@ def _posed_world(obj: Any) -> np.ndarray:
     return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
 
 
-def _similarity(before: np.ndarray, after: np.ndarray) -> tuple[float, np.ndarray, float]:
+def _similarity(before: Any, after: Any) -> tuple[float, Any, float]:
     """The scale and offset mapping `before` onto `after` (after = k * before + t), and the worst residual."""
     spread = before - before.mean(axis=0)
-    k = float(np.linalg.norm(after - after.mean(axis=0)) / max(np.linalg.norm(spread), 1e-12))
+    k = float(np.linalg.norm(after - after.mean(axis=0))) / max(float(np.linalg.norm(spread)), 1e-12)
     t = after.mean(axis=0) - k * before.mean(axis=0)
     return k, t, float(np.abs(after - (k * before + t)).max())
 
@@ -67,7 +67,7 @@ class Converted:
     report: Any
     residual: float
     scale: float
-    offset: np.ndarray
+    offset: Any
     bones_residual: float
     out: Path
 
@@ -79,7 +79,8 @@ def _convert(model: dict[str, Any], corpus: Path, out_dir: Path) -> Converted:
     lying = not model.get("rest_upright", True)
     arm = bpy.data.objects[model["armature"]]
     meshes = sorted(o.name for o in rig_reader.avatar_meshes(arm))
-    others = sorted(o.name for o in bpy.context.scene.objects if o.type == "MESH" and o.name not in meshes)
+    scene: Any = bpy.context.scene
+    others = sorted(o.name for o in scene.objects if o.type == "MESH" and o.name not in meshes)
     looks = {n: _posed_world(bpy.data.objects[n]) if lying else None for n in meshes}
     rest = invariants.snapshot()
     fixed = rig_check.check_rig(None, WEB, fix="all")
