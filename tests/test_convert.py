@@ -259,8 +259,8 @@ def test_the_report_says_findings_before_and_after_the_fixes_and_the_export(batc
         data = Path(model["out"]).read_bytes()
         assert export["sha256"] == hashlib.sha256(data).hexdigest() and export["bytes"] == len(data)
     gltf = next(m for m in batch.report["models"] if m["input"].endswith("Gltf.glb"))
-    # Blender's glTF export carries no VRM mapping: the safe fixes map it, the report says so.
-    assert "missing_required_bone" in {f["id"] for f in gltf["fixed"]}
+    # Blender's glTF export carries no VRM mapping: the check finds it, the safe fixes store it, the report says so.
+    assert "mapping_not_stored" in {f["id"] for f in gltf["fixed"]} and gltf["before"]["auto_mapped"]
 
 
 def test_three_vrm_loads_every_converted_file_and_the_validator_finds_no_errors(batch):

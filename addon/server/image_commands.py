@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +21,9 @@ from .scene_commands import MAX_SCREENSHOT_SIZE, get_viewport_screenshot
 
 @contextlib.contextmanager
 def _private_png() -> Iterator[Path]:
-    """A fresh .png path in the system temp folder that only this process can read, removed afterwards."""
-    handle, name = tempfile.mkstemp(prefix="avatar-forge-", suffix=".png")
-    os.close(handle)
-    path = Path(name)
+    """A fresh, unused .png name in the system temp folder, removed afterwards. The screenshot writes only
+    new files (exclusively, never through a link), so a name taken meanwhile is refused, not overwritten."""
+    path = Path(tempfile.gettempdir()) / f"avatar-forge-{secrets.token_hex(12)}.png"
     try:
         yield path
     finally:
