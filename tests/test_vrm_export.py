@@ -21,6 +21,7 @@ import pytest
 
 from addon.blender import context, demo_avatar, rig_check, vrm_addon, vrm_export
 from addon.core.presets import VRM1_LICENSE_URL, Preset, get_preset
+from addon.core.vrm_inspect import glb_document
 from tests import rigs
 from tests.conftest import ROOT, ForgeRun, run_forge
 
@@ -275,10 +276,22 @@ def test_expressions_bound_by_hand_are_kept(blender, demo_blend, tmp_path):
     bind = blink.morph_target_binds.add()
     bind.node.mesh_object_name, bind.index = avatar.body.name, "happy"  # the artist's own choice
 
-    result = vrm_export.export_vrm(tmp_path / "a.vrm", _quick(get_preset("companions-web")))
+    vrm_export.export_vrm(tmp_path / "a.vrm", _quick(get_preset("companions-web")))
 
-    assert result.expressions["blink"] == ["happy"]
-    assert result.expressions["blinkLeft"] == ["blinkLeft"]
+    # Read from the file itself, not through the function that bound them: each preset expression's morph
+    # target binds, by the target names the glTF mesh carries.
+    document = glb_document((tmp_path / "a.vrm").read_bytes())
+    preset = document["extensions"]["VRMC_vrm"]["expressions"]["preset"]
+
+    def bound(expression: str) -> list[str]:
+        names = []
+        for bind in preset.get(expression, {}).get("morphTargetBinds", []):
+            mesh = document["meshes"][document["nodes"][bind["node"]]["mesh"]]
+            names.append(mesh["extras"]["targetNames"][bind["index"]])
+        return names
+
+    assert bound("blink") == ["happy"]
+    assert bound("blinkLeft") == ["blinkLeft"] and bound("aa") == ["aa"]
     assert [b.index for b in blink.morph_target_binds] == ["happy"]
 
 
