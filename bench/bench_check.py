@@ -31,7 +31,7 @@ def main() -> int:
     args = parser.parse_args()
     bpy = start_blender("bench-check-")
     from addon.blender import demo_avatar, rig_check, rig_reader
-    from addon.core import checks
+    from addon.core import bone_mapping, checks
     from addon.core.presets import get_preset
 
     preset = get_preset(args.preset)
@@ -45,6 +45,10 @@ def main() -> int:
     model = rig_reader.read_rig("Avatar")
     reading = best_of(args.repeat, lambda: rig_reader.read_rig("Avatar"))[0]
     deciding = best_of(args.repeat, lambda: checks.run_checks(model, preset))[0]
+    assert model.armature is not None
+    bones = model.armature.bones
+    # The humanoid mapping from nothing (a rig as imported): the hierarchy solved as a whole.
+    mapping = best_of(args.repeat, lambda: bone_mapping.solve(bones, {}))[0]
     body = bpy.data.objects["AvatarBody"]
     mesh = body.data
     assert isinstance(mesh, bpy.types.Mesh)
@@ -62,6 +66,7 @@ def main() -> int:
     print(f"  forge check (read + checks)  {ours:7.3f} s   ({len(report.findings)} findings, ok={report.ok})")
     print(f"    reading the scene          {reading:7.3f} s")
     print(f"    the checks (numpy)         {deciding:7.3f} s")
+    print(f"    auto-map from nothing      {mapping:7.3f} s   ({len(bones)} bones; inside the checks when unmapped)")
     print(f"  weights via Geometry Nodes   {weights_gn:7.3f} s   (a Python pass: {weights_loop:.3f} s, "
           f"{weights_loop / weights_gn:.1f}x)")  # fmt: skip
     print(f"  vrm.model_validate()         {theirs:7.3f} s   ({sorted(addon_result)[0]})")
