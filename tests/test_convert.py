@@ -74,10 +74,12 @@ def inputs(blender: Any, demo_blend: Path, user_resources: Path, tmp_path_factor
     made = Inputs(*(folder / name for name in ("Avatar.blend", "Gltf.glb", "Fbx.fbx", "Vrm.vrm", "Legacy.vrm",
                                                 "Cube.glb", "Truncated.glb", "Notes.fbx")))  # fmt: skip
     shutil.copyfile(demo_blend, made.blend)
-    open_demo(demo_blend)
-    assert bpy.ops.export_scene.gltf(filepath=str(made.glb), export_format="GLB") == {"FINISHED"}
+    avatar = open_demo(demo_blend)
     # Blender's default adds a leaf bone at each chain's end, as many tools do: the import must keep them.
     assert bpy.ops.export_scene.fbx(filepath=str(made.fbx), add_leaf_bones=True) == {"FINISHED"}
+    avatar.armature.location.z = 0.25  # floating: a safe fix (grounding) for convert to report
+    assert bpy.ops.export_scene.gltf(filepath=str(made.glb), export_format="GLB") == {"FINISHED"}
+    avatar.armature.location.z = 0.0
     legacy = dataclasses.replace(get_preset("vrm0-legacy"), thumbnail=False)
     vrm_export.export_vrm(made.vrm0_no_derivatives, legacy)
     # A licence that forbids derivatives: the VRM Add-on's importer asks for a confirmation on it.
@@ -261,6 +263,8 @@ def test_the_report_says_findings_before_and_after_the_fixes_and_the_export(batc
     gltf = next(m for m in batch.report["models"] if m["input"].endswith("Gltf.glb"))
     # Blender's glTF export carries no VRM mapping: the check finds it, the safe fixes store it, the report says so.
     assert "mapping_not_stored" in {f["id"] for f in gltf["fixed"]} and gltf["before"]["auto_mapped"]
+    assert "not_grounded" in {f["id"] for f in gltf["fixed"]}  # it floated 25 cm: grounded in the copy only
+    assert "not_grounded" in {f["id"] for f in gltf["before"]["findings"]}
 
 
 def test_three_vrm_loads_every_converted_file_and_the_validator_finds_no_errors(batch):
