@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
 
 from ..core import checks
-from ..core.findings import CheckReport, Finding
+from ..core.findings import CheckReport, Finding, FixLevel
 from ..core.presets import Preset
 from . import rig_fixes, rig_reader
 
-FixLevel = Literal["safe", "all"]
 _MAX_ROUNDS = 32  # each round fixes one finding id; a fix that does not clear its finding is not retried
 
 

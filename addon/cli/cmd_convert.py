@@ -11,16 +11,14 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from ..core.findings import CheckReport
+from ..core.findings import CheckReport, FixLevel
 from ..core.model_files import SUFFIXES, is_model_file
 from ..core.outputs import output_path
 from ..core.presets import Preset
 from .blender_args import preset as cli_preset
 from .command import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
-
-FixLevel = Literal["safe", "all"]
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,9 +94,7 @@ def plan(paths: list[Path], out: Path, force: bool) -> list[Job]:
 def _check(armature: str, preset: Preset, fix: FixLevel | None) -> CheckReport:
     from ..blender import rig_check
 
-    # check_rig takes the fix level as given: "safe" (every safe fix) or "all" (the structural ones too).
-    level: Any = fix or False
-    return rig_check.check_rig(armature, preset, fix=level)
+    return rig_check.check_rig(armature, preset, fix=fix or False)
 
 
 def _fixed(before: CheckReport, after: CheckReport) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ STAT_KEYS = ("vertices", "triangles", "materials", "bones", "textures", "max_tex
 
 
 FixKind = Literal["safe", "structural"]
+FixLevel = Literal["safe", "all"]  # what a fix run may do: the safe fixes, or the structural ones too
 
 
 @dataclass(frozen=True)
