@@ -62,9 +62,20 @@ def _allow(flag: bool) -> str:
     return "Allow" if flag else "Disallow"
 
 
+# What tools write when they have no value (the VRM Add-on's new armature says "undefined"): never kept.
+PLACEHOLDERS: Final = frozenset({"undefined", "unknown", "null", "none", "n/a"})
+
+
+def given(value: Any) -> str:
+    """A meta text as the author gave it, or "" for an empty field or a tool's placeholder."""
+    text = value.strip() if isinstance(value, str) else ""
+    return "" if text.casefold() in PLACEHOLDERS else text
+
+
 def is_set(fields: Mapping[str, Any]) -> bool:
     """Whether a meta belongs to a model: it has a name or an author (an untouched one has only defaults)."""
-    return bool(fields.get("vrm_name") or fields.get("title") or fields.get("author") or any(fields.get("authors", ())))
+    names = (given(fields.get("vrm_name")), given(fields.get("title")), given(fields.get("author")))
+    return any(names) or any(given(a) for a in fields.get("authors", ()))
 
 
 def preset_vrm1(meta: Meta) -> Fields:
@@ -184,8 +195,8 @@ def plan_meta(
         if differ:
             findings.append(_license_finding(differ, fields, preset_license, preset_name, armature))
     authors = [overrides["author"]] if overrides.get("author") else _authors(source) or list(preset.authors)
-    fields[name_key] = overrides.get("name") or (source or {}).get(name_key) or fallback_name
-    fields["version"] = overrides.get("version") or (source or {}).get("version") or FIRST_VERSION
+    fields[name_key] = overrides.get("name") or given((source or {}).get(name_key)) or fallback_name
+    fields["version"] = overrides.get("version") or given((source or {}).get("version")) or FIRST_VERSION
     if spec_version == "1.0":
         fields["authors"] = authors
     else:
@@ -197,8 +208,8 @@ def _authors(source: Mapping[str, Any] | None) -> list[str]:
     if not source:
         return []
     if "authors" in source:
-        return [a for a in source["authors"] if a]
-    return [source["author"]] if source.get("author") else []
+        return [given(a) for a in source["authors"] if given(a)]
+    return [given(source["author"])] if given(source.get("author")) else []
 
 
 def _license_finding(

@@ -128,3 +128,14 @@ def test_placeholder_text_is_never_written():
         plan = plan_meta(spec, EMPTY_VRM1, EMPTY_VRM0, WEB, {}, fallback_name="Companion-A")
         texts = [v for v in plan.fields.values() if isinstance(v, str)] + list(plan.fields.get("authors", []))
         assert not any("undefined" in t.lower() for t in texts), spec
+
+
+def test_a_tools_placeholders_are_empty_fields_not_the_authors_words():
+    # The VRM Add-on's new armature carries "undefined" as its name, version and author.
+    placeholder_vrm1 = {**EMPTY_VRM1, "vrm_name": "undefined", "version": "undefined", "authors": ["undefined"]}
+    plan = plan_meta("1.0", placeholder_vrm1, EMPTY_VRM0, WEB, {}, fallback_name="Companion-A")
+    assert plan.fields["vrm_name"] == "Companion-A" and plan.fields["version"] != "undefined"
+    assert plan.fields["authors"] == list(WEB.authors)
+    placeholder_vrm0 = {**EMPTY_VRM0, "title": "Undefined", "author": " undefined "}
+    legacy = plan_meta("0.x", EMPTY_VRM1, placeholder_vrm0, LEGACY, {}, fallback_name="Companion-A")
+    assert legacy.fields["title"] == "Companion-A" and legacy.fields["author"] == ", ".join(LEGACY.authors)

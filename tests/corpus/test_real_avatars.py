@@ -177,3 +177,12 @@ def test_an_imported_vrms_meta_is_kept(
     name = source.get("vrm_name") or source.get("title")
     authors = source.get("authors") or [source.get("author")]
     assert meta["name"] == name and meta["authors"] == authors
+
+
+@pytest.mark.parametrize("path", IDS)
+def test_no_placeholder_text_in_any_exported_meta(
+    converted: dict[str, Converted], loaded: dict[str, dict[str, Any]], path: str
+) -> None:
+    meta = loaded[str(converted[path].out)]["meta"]
+    texts = [meta["name"], meta.get("version") or "", *meta["authors"]]
+    assert all(t and t.strip().casefold() not in {"undefined", "unknown", "null", "none"} for t in texts), meta
