@@ -8,16 +8,18 @@ import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import BLENDER_VERSION, ROOT
 
 INSTALL = ROOT / "scripts" / "kasm" / "install.py"
 DOCKERFILE = ROOT / "scripts" / "kasm" / "Dockerfile"
 MODULES = ["bl_ext.system.avatar_forge", "bl_ext.system.vrm"]  # sorted
+VRM_ZIP, FORGE_ZIP = "vrm-4.10.2.zip", "avatar_forge-0.1.0.zip"
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +90,20 @@ addon_utils.reset_all()
 """
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:3])
+
+
+def _vrm_addon_max(kasm_dist) -> str:
+    """The first Blender the pinned VRM Add-on no longer supports, from its own manifest."""
+    with zipfile.ZipFile(kasm_dist[VRM_ZIP]) as zf:
+        return str(tomllib.loads(zf.read("blender_manifest.toml").decode())["blender_version_max"])
+
+
 def test_installs_both_for_every_user_with_the_kasm_defaults(kasm_dist, tmp_path):
-    zips = [kasm_dist["vrm-4.10.2.zip"], kasm_dist["avatar_forge-0.1.0.zip"]]
+    if _version(BLENDER_VERSION) >= _version(_vrm_addon_max(kasm_dist)):
+        pytest.skip(f"{VRM_ZIP} supports Blender below {_vrm_addon_max(kasm_dist)} only (the image refuses it)")
+    zips = [kasm_dist[VRM_ZIP], kasm_dist[FORGE_ZIP]]
     done = _install(_env(tmp_path, "build-user"), *zips)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("install: enabled") == 2
@@ -114,15 +128,31 @@ def _retarget(source: Path, dest: Path, old: str, new: str) -> Path:
 
 def test_a_zip_for_a_newer_blender_fails_loudly_and_installs_nothing(kasm_dist, tmp_path):
     newer = _retarget(
-        kasm_dist["avatar_forge-0.1.0.zip"], tmp_path / "future.zip",
+        kasm_dist[FORGE_ZIP], tmp_path / "future.zip",
         'blender_version_min = "4.2.0"', 'blender_version_min = "9.1.0"',
     )  # fmt: skip
     env = _env(tmp_path)
     done = _install(env, newer)
     assert done.returncode == 1
-    assert "needs Blender 9.1.0 or newer; this is 4.5" in done.stderr
+    assert f"needs Blender 9.1.0 or newer; this is {BLENDER_VERSION}" in done.stderr
     assert not (tmp_path / "system-extensions" / "system" / "avatar_forge").exists()
     assert _blender(_env(tmp_path, "other"), STATE.format(extra=""))["enabled"] == []
+
+
+def test_a_vrm_addon_made_for_older_blenders_stops_the_install_before_avatar_forge(kasm_dist, tmp_path):
+    """What the image build prints and fails with on a Blender the pinned VRM Add-on does not cover: the
+    pinned zip itself on such a Blender, else the same zip with its upper bound lowered to this Blender."""
+    vrm, high = kasm_dist[VRM_ZIP], _vrm_addon_max(kasm_dist)
+    if _version(BLENDER_VERSION) < _version(high):
+        key = "blender_version_max = "
+        vrm = _retarget(vrm, tmp_path / VRM_ZIP, f'{key}"{high}"', f'{key}"{BLENDER_VERSION}"')
+        high = BLENDER_VERSION
+    done = _install(_env(tmp_path), vrm, kasm_dist[FORGE_ZIP])
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"install: error: {VRM_ZIP} supports Blender below {high} only; this is {BLENDER_VERSION}"
+    )
+    assert not list((tmp_path / "system-extensions").rglob("blender_manifest.toml"))
 
 
 @pytest.mark.parametrize("content", [b"not a zip", None])
@@ -143,7 +173,7 @@ def test_a_file_that_is_not_an_extension_is_refused(tmp_path, content):
 def test_a_missing_system_extensions_folder_is_an_error_not_a_silent_fallback(kasm_dist, tmp_path):
     env = _env(tmp_path)
     env["BLENDER_SYSTEM_EXTENSIONS"] = str(tmp_path / "absent")
-    done = _install(env, kasm_dist["avatar_forge-0.1.0.zip"])
+    done = _install(env, kasm_dist[FORGE_ZIP])
     assert done.returncode == 1
     assert "must exist before Blender starts" in done.stderr
 
@@ -154,7 +184,7 @@ def test_the_dockerfile_installs_exactly_what_build_produces(kasm_dist):
     assert copied == set(kasm_dist)
     # install.py gets the same files, the VRM Add-on first (Avatar Forge maps bones into its data).
     installed = re.findall(r"/tmp/avatar-forge/([\w.-]+\.zip)", text.split("install.py --", 1)[1])
-    assert installed == ["vrm-4.10.2.zip", "avatar_forge-0.1.0.zip"]
+    assert installed == [VRM_ZIP, FORGE_ZIP]
     for setting in ("AVATAR_FORGE_MCP_AUTO_START=1", "AVATAR_FORGE_STORAGE_ROOT=/s3/blender-avatars"):
         assert setting in text
     # Kasm's start-up stays Kasm's: custom_startup.sh (with $APP_ARGS) is neither replaced nor bypassed.
