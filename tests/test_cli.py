@@ -17,6 +17,7 @@ def _no_traceback(stderr: str) -> None:
     assert stderr.strip().splitlines()[-1].startswith("forge: error:") or "usage:" in stderr
 
 
+@pytest.mark.smoke
 def test_version_reports_all_three_versions_as_json():
     result = run_forge("version", "--json")
     assert result.code == 0, result.stderr
@@ -26,6 +27,7 @@ def test_version_reports_all_three_versions_as_json():
     assert data["vrm_addon"]
 
 
+@pytest.mark.smoke
 def test_demo_avatar_json_is_the_only_thing_on_stdout_and_describes_the_file(tmp_path):
     out = tmp_path / "Avatar.blend"
     result = run_forge("demo-avatar", "--out", out, "--json")

@@ -65,6 +65,7 @@ def test_has_every_expression_shape_key_and_each_moves_something(avatar):
         assert np.abs(co - basis).max() > 1e-3, key.name
 
 
+@pytest.mark.smoke
 def test_the_avatar_is_built_at_rest_with_no_expression_applied(avatar):
     """Blender 5.0+ creates shape keys at value 1.0: left so, every expression shows at once."""
     keys = avatar.body.data.shape_keys.key_blocks

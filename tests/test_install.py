@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.test_build import built_zip  # noqa: F401  (session fixture)
 
 INSTALL = """
@@ -57,6 +59,7 @@ def _blender(code: str, user: Path, *args: str) -> subprocess.CompletedProcess[s
     )  # fmt: skip
 
 
+@pytest.mark.smoke
 def test_installed_zip_is_enabled_with_the_avatar_sidebar_tab(built_zip, tmp_path):  # noqa: F811
     user = tmp_path / "user"
     installed = _blender(INSTALL, user, str(built_zip))

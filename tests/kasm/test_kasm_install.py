@@ -100,6 +100,7 @@ def _vrm_addon_max(kasm_dist) -> str:
         return str(tomllib.loads(zf.read("blender_manifest.toml").decode())["blender_version_max"])
 
 
+@pytest.mark.smoke
 def test_installs_both_for_every_user_with_the_kasm_defaults(kasm_dist, tmp_path):
     if _version(BLENDER_VERSION) >= _version(_vrm_addon_max(kasm_dist)):
         pytest.skip(f"{VRM_ZIP} supports Blender below {_vrm_addon_max(kasm_dist)} only (the image refuses it)")
@@ -139,6 +140,7 @@ def test_a_zip_for_a_newer_blender_fails_loudly_and_installs_nothing(kasm_dist, 
     assert _blender(_env(tmp_path, "other"), STATE.format(extra=""))["enabled"] == []
 
 
+@pytest.mark.smoke
 def test_a_vrm_addon_made_for_older_blenders_stops_the_install_before_avatar_forge(kasm_dist, tmp_path):
     """What the image build prints and fails with on a Blender the pinned VRM Add-on does not cover: the
     pinned zip itself on such a Blender, else the same zip with its upper bound lowered to this Blender."""

@@ -21,6 +21,7 @@ def _publish(blend, name, *where):
     return run_forge("publish", "--blend", blend, "--name", name, "--preset", "companions-web", *where, "--json")
 
 
+@pytest.mark.smoke
 def test_publishing_twice_gives_v1_then_v2_and_leaves_the_artists_file_alone(demo_blend, tmp_path):
     root = tmp_path / "s3-mount-standin"
     root.mkdir()
@@ -81,6 +82,7 @@ def test_a_name_with_path_tricks_or_spaces_exits_2_and_writes_nothing(demo_blend
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.smoke
 def test_the_sidebar_publish_button_publishes_to_s3_over_an_existing_v3(empty_scene, kasm, s3_url):
     context: Any = empty_scene.context  # the add-on's properties are beyond the type stubs
     ops: Any = empty_scene.ops

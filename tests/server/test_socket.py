@@ -231,6 +231,7 @@ def test_integrations_we_do_not_ship_say_disabled_and_how_to_enable(server):
         assert "To use" in status["message"]
 
 
+@pytest.mark.smoke
 def test_addon_info_names_us_and_lists_every_command(server):
     info = server.client().result("get_addon_info")
     assert info["name"] == "Avatar Forge" and info["blender_version"].split()[0] == BLENDER_VERSION
@@ -347,6 +348,7 @@ def test_audit_code_opt_in_writes_code_bodies():
         assert "audit-marker-5678" in serving.audit_log.read_text()
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_cleanly_closing_clients_and_freeing_the_port(sig):
     with Serving() as serving:
