@@ -9,7 +9,7 @@ FORGE := $(BIN)/python scripts/forge.py
 
 NODE_READY := tests/node/node_modules/.package-lock.json
 
-.PHONY: all venv build lint test demo clean node corpus
+.PHONY: all venv build lint test demo clean node corpus test-matrix test-matrix-smoke
 
 all: test
 
@@ -65,6 +65,34 @@ lint: $(READY)
 
 test: lint build node corpus
 	$(BIN)/python -m pytest
+
+# The suite on every Blender we support, each in its own pinned virtualenv under .venv-matrix/: 4.5 LTS is
+# .venv itself; the others install requirements.txt with the pins of requirements/bpy-<version>.txt instead
+# of its own, under the Python that file names (`# python: X.Y`, else 3.11). A table of results ends it.
+MATRIX := 4.2 4.5 5.0 5.3
+MATRIX_DIR := .venv-matrix
+MATRIX_SMOKE := $(firstword $(MATRIX)) $(lastword $(MATRIX))
+matrix_python = $(or $(shell sed -n 's/^\# python: *//p' requirements/bpy-$(1).txt 2>/dev/null),3.11)
+matrix_bin = $(if $(filter 4.5,$(1)),$(BIN),$(MATRIX_DIR)/bpy-$(1)/bin)
+matrix_ready = $(if $(filter 4.5,$(1)),$(READY),$(MATRIX_DIR)/bpy-$(1)/.ready)
+# pythonX.Y from PATH, else pyenv's (its shim refuses a version that is installed but not selected).
+find_python = for p in python$(1) "$$(pyenv root 2>/dev/null)"/versions/$(1).*/bin/python$(1); do \
+	"$$p" -c "" 2>/dev/null && { echo "$$p"; break; }; done
+
+$(MATRIX_DIR)/bpy-%/.ready: requirements/bpy-%.txt requirements.txt
+	@py=$$($(call find_python,$(call matrix_python,$*))); test -n "$$py" || { echo "make: python$(call matrix_python,$*) not found: bpy $* is built for Python $(call matrix_python,$*) (install it, or put it on PATH)" >&2; exit 1; }; \
+	test -x $(@D)/bin/python || "$$py" -m venv $(@D)
+	@pinned=$$(sed -n 's/^\([A-Za-z0-9_.-]*\)==.*/\1/p' requirements/bpy-$*.txt | paste -sd'|'); \
+	{ grep -viE "^($$pinned)==" requirements.txt; cat requirements/bpy-$*.txt; } > $(@D)/requirements.txt
+	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check -r $(@D)/requirements.txt
+	@touch $@
+
+test-matrix: build node corpus $(MCP4B_READY) $(foreach v,$(MATRIX),$(call matrix_ready,$(v)))
+	$(BIN)/python tests/matrix.py $(foreach v,$(MATRIX),bpy-$(v)=$(call matrix_bin,$(v))/python)
+
+# CI's cross-version check: the tests marked smoke on the oldest and the newest Blender.
+test-matrix-smoke: build node $(MCP4B_READY) $(foreach v,$(MATRIX_SMOKE),$(call matrix_ready,$(v)))
+	$(BIN)/python tests/matrix.py $(foreach v,$(MATRIX_SMOKE),bpy-$(v)=$(call matrix_bin,$(v))/python) -- -m smoke
 
 demo: build node
 	@mkdir -p $(OUT)

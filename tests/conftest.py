@@ -11,6 +11,7 @@ the same code: keep module-level state (a running server, say) on one side per t
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -28,6 +29,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FORGE = ROOT / "scripts" / "forge.py"
 EXTENSION = "bl_ext.user_default.avatar_forge"
+# The Blender these tests run on (the bpy module carries Blender's version), without importing bpy here:
+# `make test-matrix` runs the suite on several.
+BLENDER_VERSION = importlib.metadata.version("bpy")
 
 # Set before anything imports bpy: Blender reads it once, at import.
 _USER_RESOURCES = Path(tempfile.mkdtemp(prefix="avatar-forge-user-"))

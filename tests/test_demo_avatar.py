@@ -65,6 +65,19 @@ def test_has_every_expression_shape_key_and_each_moves_something(avatar):
         assert np.abs(co - basis).max() > 1e-3, key.name
 
 
+@pytest.mark.smoke
+def test_the_avatar_is_built_at_rest_with_no_expression_applied(avatar):
+    """Blender 5.0+ creates shape keys at value 1.0: left so, every expression shows at once."""
+    keys = avatar.body.data.shape_keys.key_blocks
+    assert {k.name: k.value for k in keys} == dict.fromkeys(["Basis", *demo_look.SHAPE_KEYS], 0.0)
+    basis = np.empty(len(keys[0].data) * 3)
+    keys[0].data.foreach_get("co", basis)
+    evaluated = avatar.body.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+    shown = np.empty(len(evaluated.vertices) * 3)
+    evaluated.vertices.foreach_get("co", shown)
+    assert np.abs(shown - basis).max() < 1e-5
+
+
 def test_one_material_with_a_packed_image_texture(avatar):
     materials = avatar.body.data.materials
     assert len(materials) == 1
@@ -107,13 +120,17 @@ def test_mapping_written_in_one_batch_reads_back_through_the_addon_and_validates
     assert list(human_bones.error_messages()) == []
 
 
+# Blender 5.0 renamed EEVEE Next back to EEVEE.
+_EEVEE = "BLENDER_EEVEE" if bpy.app.version >= (5, 0, 0) else "BLENDER_EEVEE_NEXT"
+
+
 @pytest.mark.parametrize("engine", ["workbench", "cycles"])
 def test_rendering_leaves_every_scene_setting_as_it_was(avatar, tmp_path, engine):
     """Thumbnails and previews render through render_still; the artist's scene must not change."""
     scene: Any = bpy.context.scene
     shading = scene.display.shading
     shading.light, shading.color_type = "FLAT", "SINGLE"
-    scene.render.engine, scene.render.resolution_x, scene.render.filepath = "BLENDER_EEVEE_NEXT", 1234, "//mine"
+    scene.render.engine, scene.render.resolution_x, scene.render.filepath = _EEVEE, 1234, "//mine"
     world, camera = scene.world, scene.camera
 
     def settings():

@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.test_build import built_zip  # noqa: F401  (session fixture)
 
 INSTALL = """
@@ -20,11 +22,18 @@ bl_extension_cli.cli_extension_handler(["install-file", "-r", "user_default", "-
 sys.stdout.flush(); os._exit(0)
 """
 
+# What Blender does at start-up: read the saved preferences, enable the add-ons they list. The bpy module
+# starts from factory preferences, and bpy 4.2's wm.read_userpref() segfaults without a GPU (it reloads
+# icon textures), so the list comes from the saved file itself: each enabled add-on is a bAddon record
+# whose module name fills a NUL-padded char[128] (Blender drops the record when the add-on is disabled).
 INSPECT = """
 import json, os, sys
 import bpy
-bpy.ops.wm.read_userpref()
+import addon_utils
 name = "bl_ext.user_default.avatar_forge"
+saved = os.path.join(bpy.utils.user_resource("CONFIG"), "userpref.blend")
+if os.path.exists(saved) and name.encode() + bytes(1) in open(saved, "rb").read():
+    addon_utils.enable(name, default_set=True)
 registered = [getattr(bpy.types, n) for n in dir(bpy.types) if n.startswith("AVATARFORGE_PT_")]
 panels = {c.bl_label: (c.bl_space_type, c.bl_region_type, c.bl_category) for c in registered}
 addon = bpy.context.preferences.addons.get(name)
@@ -50,6 +59,7 @@ def _blender(code: str, user: Path, *args: str) -> subprocess.CompletedProcess[s
     )  # fmt: skip
 
 
+@pytest.mark.smoke
 def test_installed_zip_is_enabled_with_the_avatar_sidebar_tab(built_zip, tmp_path):  # noqa: F811
     user = tmp_path / "user"
     installed = _blender(INSTALL, user, str(built_zip))

@@ -149,6 +149,7 @@ def summaries(exports: list[Exported]) -> dict[str, dict[str, Any]]:
     return consumers([e.path for e in exports])
 
 
+@pytest.mark.smoke
 def test_cli_json_describes_the_file_it_wrote(cli_export):
     assert cli_export.code == 0, cli_export.stderr
     data = cli_export.json()
@@ -167,6 +168,7 @@ def test_cli_json_describes_the_file_it_wrote(cli_export):
     assert [p.name for p in path.parent.iterdir()] == ["Companion-A.vrm"]
 
 
+@pytest.mark.smoke
 def test_three_vrm_loads_every_export_and_the_validator_finds_no_errors(exports, summaries):
     for exported in exports:
         summary = summaries[str(exported.path)]

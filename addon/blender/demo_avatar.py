@@ -271,7 +271,8 @@ def _uvs_and_material(body: bpy.types.Object, co: FloatArray, part: IntArray, na
     )
     image.pack()
     material = bpy.data.materials.new(f"{name}Material")
-    material.use_nodes = True
+    if material.node_tree is None:  # Blender 4.x; 5.0+ creates materials with nodes (use_nodes goes in 6.0)
+        material.use_nodes = True
     tree = material.node_tree
     assert tree is not None
     bsdf = tree.nodes["Principled BSDF"]
@@ -290,10 +291,18 @@ def _shape_keys(body: bpy.types.Object, co: FloatArray, eye_mask: npt.NDArray[np
     eyes = tuple(np.array(b.head) + (0.0, 0.0, lift) for b in demo_rig.demo_bones() if b.vrm in ("leftEye", "rightEye"))
     assert len(eyes) == 2
     deltas = demo_look.shape_key_deltas(co, mouth, (eyes[0], eyes[1]), eye_mask)
-    body.shape_key_add(name="Basis", from_mix=False)
+    _add_shape_key(body, "Basis")
     for key_name in demo_look.SHAPE_KEYS:
-        key = body.shape_key_add(name=key_name, from_mix=False)
+        key = _add_shape_key(body, key_name)
         key.data.foreach_set("co", (co + deltas[key_name]).ravel())
+
+
+def _add_shape_key(body: bpy.types.Object, name: str) -> bpy.types.ShapeKey:
+    """A shape key at rest: Blender 5.0 and newer create keys at value 1.0 (4.x: 0.0), which would leave
+    every expression applied at once in the file, its renders and its exports."""
+    key = body.shape_key_add(name=name, from_mix=False)
+    key.value = 0.0
+    return key
 
 
 def _camera(scene: bpy.types.Scene, name: str) -> None:

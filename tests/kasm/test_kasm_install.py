@@ -8,16 +8,18 @@ import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import BLENDER_VERSION, ROOT
 
 INSTALL = ROOT / "scripts" / "kasm" / "install.py"
 DOCKERFILE = ROOT / "scripts" / "kasm" / "Dockerfile"
 MODULES = ["bl_ext.system.avatar_forge", "bl_ext.system.vrm"]  # sorted
+VRM_ZIP, FORGE_ZIP = "vrm-4.10.2.zip", "avatar_forge-0.1.0.zip"
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +90,21 @@ addon_utils.reset_all()
 """
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:3])
+
+
+def _vrm_addon_max(kasm_dist) -> str:
+    """The first Blender the pinned VRM Add-on no longer supports, from its own manifest."""
+    with zipfile.ZipFile(kasm_dist[VRM_ZIP]) as zf:
+        return str(tomllib.loads(zf.read("blender_manifest.toml").decode())["blender_version_max"])
+
+
+@pytest.mark.smoke
 def test_installs_both_for_every_user_with_the_kasm_defaults(kasm_dist, tmp_path):
-    zips = [kasm_dist["vrm-4.10.2.zip"], kasm_dist["avatar_forge-0.1.0.zip"]]
+    if _version(BLENDER_VERSION) >= _version(_vrm_addon_max(kasm_dist)):
+        pytest.skip(f"{VRM_ZIP} supports Blender below {_vrm_addon_max(kasm_dist)} only (the image refuses it)")
+    zips = [kasm_dist[VRM_ZIP], kasm_dist[FORGE_ZIP]]
     done = _install(_env(tmp_path, "build-user"), *zips)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("install: enabled") == 2
@@ -114,13 +129,13 @@ def _retarget(source: Path, dest: Path, old: str, new: str) -> Path:
 
 def test_a_zip_for_a_newer_blender_fails_loudly_and_installs_nothing(kasm_dist, tmp_path):
     newer = _retarget(
-        kasm_dist["avatar_forge-0.1.0.zip"], tmp_path / "future.zip",
+        kasm_dist[FORGE_ZIP], tmp_path / "future.zip",
         'blender_version_min = "4.2.0"', 'blender_version_min = "9.1.0"',
     )  # fmt: skip
     env = _env(tmp_path)
     done = _install(env, newer)
     assert done.returncode == 1
-    assert "needs Blender 9.1.0 or newer; this is 4.5" in done.stderr
+    assert f"needs Blender 9.1.0 or newer; this is {BLENDER_VERSION}" in done.stderr
     assert not (tmp_path / "system-extensions" / "system" / "avatar_forge").exists()
     assert _blender(_env(tmp_path, "other"), STATE.format(extra=""))["enabled"] == []
 
@@ -143,7 +158,7 @@ def test_a_file_that_is_not_an_extension_is_refused(tmp_path, content):
 def test_a_missing_system_extensions_folder_is_an_error_not_a_silent_fallback(kasm_dist, tmp_path):
     env = _env(tmp_path)
     env["BLENDER_SYSTEM_EXTENSIONS"] = str(tmp_path / "absent")
-    done = _install(env, kasm_dist["avatar_forge-0.1.0.zip"])
+    done = _install(env, kasm_dist[FORGE_ZIP])
     assert done.returncode == 1
     assert "must exist before Blender starts" in done.stderr
 
@@ -154,12 +169,62 @@ def test_the_dockerfile_installs_exactly_what_build_produces(kasm_dist):
     assert copied == set(kasm_dist)
     # install.py gets the same files, the VRM Add-on first (Avatar Forge maps bones into its data).
     installed = re.findall(r"/tmp/avatar-forge/([\w.-]+\.zip)", text.split("install.py --", 1)[1])
-    assert installed == ["vrm-4.10.2.zip", "avatar_forge-0.1.0.zip"]
+    assert installed == [VRM_ZIP, FORGE_ZIP]
     for setting in ("AVATAR_FORGE_MCP_AUTO_START=1", "AVATAR_FORGE_STORAGE_ROOT=/s3/blender-avatars"):
         assert setting in text
     # Kasm's start-up stays Kasm's: custom_startup.sh (with $APP_ARGS) is neither replaced nor bypassed.
     assert not re.search(r"^(COPY|ADD)\b.*custom_startup\.sh", text, re.MULTILINE)
     assert not re.search(r"^(ENTRYPOINT|CMD)\b", text, re.MULTILINE)
+
+
+# Kasm's Blender binary, which is not here: runs the --python script under this bpy with Blender's argv.
+BLENDER_STANDIN = """#!{python}
+import runpy, sys
+sys.argv = ["blender", *sys.argv[1:]]
+runpy.run_path(sys.argv[sys.argv.index("--python") + 1], run_name="__main__")
+"""
+
+
+def _dockerfile_install_step(tmp_path: Path, zips: list[Path]) -> subprocess.CompletedProcess[str]:
+    """The Dockerfile's install RUN step as docker runs it (sh -c, its ENV), in temporary folders."""
+    text = DOCKERFILE.read_text()
+    step = next(r for r in re.findall(r"^RUN (.*?)(?<!\\)$", text, re.MULTILINE | re.DOTALL) if "install.py" in r)
+    stage, opt = tmp_path / "stage", tmp_path / "opt"
+    stage.mkdir(parents=True)
+    for item in [*zips, INSTALL]:
+        (stage / item.name).write_bytes(item.read_bytes())
+    standin = tmp_path / "blender-standin"
+    standin.write_text(BLENDER_STANDIN.format(python=sys.executable))
+    standin.chmod(0o755)
+    places = {"/tmp/avatar-forge": str(stage), "/opt/avatar-forge": str(opt), "/blender/blender": str(standin)}
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "build-user"))
+    env.update(re.findall(r"(\w+)=(\S+)", text.split("\nENV ", 1)[1].split("\n\n", 1)[0]))
+    for old, new in places.items():
+        step = step.replace(old, new)
+        env = {k: v.replace(old, new) for k, v in env.items()}
+    return subprocess.run(["sh", "-c", step], capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+@pytest.mark.smoke
+def test_the_image_build_fails_with_the_installers_reason_on_a_blender_the_vrm_addon_does_not_fit(kasm_dist, tmp_path):
+    """The base image's Blender is checked at build time: the build stops at the install step with
+    install.py's line. The pinned VRM Add-on on a Blender it does not cover, else the same zip with its
+    upper bound lowered to this Blender; and the unchanged zips on a Blender they cover build."""
+    vrm, high = kasm_dist[VRM_ZIP], _vrm_addon_max(kasm_dist)
+    if _version(BLENDER_VERSION) < _version(high):
+        built = _dockerfile_install_step(tmp_path / "fits", [vrm, kasm_dist[FORGE_ZIP]])
+        assert built.returncode == 0, built.stderr
+        assert built.stdout.count("install: enabled") == 2 and not (tmp_path / "fits" / "stage").exists()
+        key = "blender_version_max = "
+        vrm = _retarget(vrm, tmp_path / VRM_ZIP, f'{key}"{high}"', f'{key}"{BLENDER_VERSION}"')
+        high = BLENDER_VERSION
+    built = _dockerfile_install_step(tmp_path / "refused", [vrm, kasm_dist[FORGE_ZIP]])
+    assert built.returncode != 0
+    assert built.stderr.strip().splitlines()[-1] == (
+        f"install: error: {VRM_ZIP} supports Blender below {high} only; this is {BLENDER_VERSION}"
+    )
+    # Refused before anything was installed: Avatar Forge, which maps bones into the VRM Add-on's data, too.
+    assert not list((tmp_path / "refused" / "opt").rglob("blender_manifest.toml"))
 
 
 def test_the_dockerfile_passes_hadolint():

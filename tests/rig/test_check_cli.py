@@ -9,6 +9,7 @@ from tests import rigs
 from tests.conftest import run_forge
 
 
+@pytest.mark.smoke
 def test_the_demo_avatar_passes_with_the_documented_json(demo_blend):
     result = run_forge("check", "--blend", demo_blend, "--json")
     assert result.code == 0, result.stderr

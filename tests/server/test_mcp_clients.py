@@ -105,6 +105,7 @@ def test_blender_mcp_lists_its_scene_tools(blender_mcp):
     } <= blender_mcp["tools"]
 
 
+@pytest.mark.smoke
 def test_blender_mcp_get_scene_info_shows_every_object(blender_mcp):
     scene = json.loads(_text(blender_mcp["0:get_scene_info"]))
     names = {o["name"] for o in scene["objects"]}
