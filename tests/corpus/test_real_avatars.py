@@ -83,8 +83,11 @@ def _convert(model: dict[str, Any], corpus: Path, out_dir: Path) -> Converted:
     others = sorted(o.name for o in scene.objects if o.type == "MESH" and o.name not in meshes)
     looks = {n: _posed_world(bpy.data.objects[n]) if lying else None for n in meshes}
     rest = invariants.snapshot()
+    objects = {n: bpy.data.objects[n] for n in [*meshes, *others]}
     fixed = rig_check.check_rig(None, WEB, fix="all")
     after = invariants.snapshot()
+    # A fix may rename a mesh (one named like a bone): follow each object to its name now.
+    after.vertices = {n: after.vertices[obj.name] for n, obj in objects.items()}
     ref = np.concatenate([looks[n] if lying else rest.vertices[n] for n in meshes])
     now = np.concatenate([after.vertices[n] for n in meshes])
     scale, offset, residual = _similarity(ref, now)
@@ -99,7 +102,7 @@ def _convert(model: dict[str, Any], corpus: Path, out_dir: Path) -> Converted:
     # Another armature (a Rigify metarig) is not touched.
     theirs = [k for k in rest.bones if not k.startswith(f"{arm.name}/")]
     bones_residual = max([bones_residual, *(float(np.abs(after.bones[k] - rest.bones[k]).max()) for k in theirs)])
-    out = out_dir / (Path(model["path"]).stem + ".vrm")
+    out = out_dir / (Path(model["path"]).name.replace(".", "-") + ".vrm")  # one .blend and one .fbx share a stem
     if fixed.ok:
         vrm_export.export_vrm(out, WEB, armature_name=arm.name)
     return Converted(model, before.armature, dict(before.mapping), before.ids(), fixed, residual, scale, offset,
