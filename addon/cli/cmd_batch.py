@@ -98,17 +98,18 @@ def _forge() -> list[str]:
 
 
 def _worker(args: argparse.Namespace, *more: str, timeout: float) -> tuple[int, dict[str, Any] | None, str]:
-    """Runs `batch-item` in its own process group (killed whole on timeout): (exit code, its JSON, stderr)."""
+    """Runs `batch-item` in a child process (killed on timeout; it dies with this process's group when a
+    pod or a test kills the shard): (exit code, its JSON, stderr)."""
     command = [*_forge(), "batch-item", "--json", "--preset", args.preset, *more]
     command += ["--fix", args.fix] if args.fix else []
     command += ["--endpoint-url", args.endpoint_url] if args.endpoint_url else []
     env = {**os.environ, "AVATAR_FORGE_ADDON": str(Path(__file__).resolve().parents[1])}
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=env, start_new_session=True)  # fmt: skip
+                               env=env)  # fmt: skip
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
         process.communicate()
         return -signal.SIGKILL, None, f"timed out after {timeout:g} s"
     try:
