@@ -128,16 +128,15 @@ def _publish(work: _Work) -> Result:
     from .paths import open_blend
 
     item, dest, marker = work.item, work.dest, work.marker
-
     try:
         open_blend(work.local)
     except UsageError as exc:
         return _failed(str(exc))
-    if work.fix:
-        rig_check.check_rig(None, work.preset, fix=work.fix)
     try:
+        if work.fix:
+            rig_check.check_rig(None, work.preset, fix=work.fix)
         prepared = publish.prepare(item.output, work.preset)
-    except (vrm_export.ExportRefusedError, vrm_export.ExportFailedError, OSError, ValueError) as exc:
+    except (vrm_export.ExportRefusedError, vrm_export.ExportFailedError, OSError, ValueError, LookupError) as exc:
         return _failed(str(exc))
     markers: list[str] = []
     describe = prepared.describe
