@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from . import (
+    cmd_batch,
+    cmd_batch_item,
     cmd_check,
     cmd_convert,
     cmd_demo,
@@ -24,7 +26,7 @@ from . import (
     cmd_version,
 )
 from .command import EXIT_INTERNAL, EXIT_USAGE, Command, Result, UsageError
-from .paths import existing_file
+from .paths import open_blend
 
 COMMANDS: tuple[Command, ...] = (
     cmd_version.COMMAND,
@@ -37,6 +39,9 @@ COMMANDS: tuple[Command, ...] = (
     cmd_mcp.COMMAND,
     cmd_publish.COMMAND,
     cmd_promote.COMMAND,
+    cmd_batch.COMMAND,
+    cmd_batch.REPORT_COMMAND,
+    cmd_batch_item.COMMAND,
 )
 
 
@@ -77,22 +82,12 @@ def _stdout_reserved(reserve: bool) -> Iterator[int | None]:
         os.close(saved)
 
 
-def _open_blend(path: Path) -> None:
-    import bpy
-
-    blend = existing_file(path, ".blend")
-    try:
-        bpy.ops.wm.open_mainfile(filepath=str(blend))
-    except RuntimeError as exc:
-        raise UsageError(f"cannot open {blend}: {str(exc).strip().splitlines()[-1]}") from None
-
-
 def _execute(args: argparse.Namespace) -> Result:
     command: Command = args._command
     if args.blend is not None and not command.own_blend:
         if not command.needs_bpy:
             raise UsageError(f"{command.name} does not use a .blend file")
-        _open_blend(args.blend)
+        open_blend(args.blend)
     return command.run(args)
 
 

@@ -26,3 +26,14 @@ def existing_file(path: Path, suffix: str) -> Path:
     if path.suffix.lower() != suffix:
         raise UsageError(f"{path} is not a {suffix} file")
     return path
+
+
+def open_blend(path: Path) -> None:
+    """Opens a .blend file in Blender; one line (a usage error) when it is missing or unreadable."""
+    import bpy
+
+    blend = existing_file(path, ".blend")
+    try:
+        bpy.ops.wm.open_mainfile(filepath=str(blend))
+    except RuntimeError as exc:
+        raise UsageError(f"cannot open {blend}: {str(exc).strip().splitlines()[-1]}") from None

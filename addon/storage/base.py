@@ -42,6 +42,14 @@ class Storage(ABC):
         """Writes a small object under `key`."""
 
     @abstractmethod
+    def read_bytes(self, key: str) -> bytes | None:
+        """A small object's content, None when there is no such key."""
+
+    @abstractmethod
+    def get_file(self, key: str, target: Path) -> None:
+        """Downloads `key` to the local file `target` (written whole, replacing it)."""
+
+    @abstractmethod
     def delete(self, key: str) -> None:
         """Removes `key`; no error when it is already gone."""
 

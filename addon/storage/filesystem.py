@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 from ..core.digest import CHUNK, FileDigest
@@ -81,6 +82,22 @@ class FilesystemStorage(Storage):
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._write(key, None, data)
+
+    def read_bytes(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+    def get_file(self, key: str, target: Path) -> None:
+        path = self._path(key)
+        try:
+            shutil.copyfile(path, target)
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from None
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

@@ -175,5 +175,27 @@ class S3Storage(Storage):
             "cannot write", key, lambda: self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
         )
 
+    def read_bytes(self, key: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        def read() -> bytes | None:
+            try:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
+            return bytes(answer["Body"].read())
+
+        result: bytes | None = self._call("cannot read", key, read)
+        return result
+
+    def get_file(self, key: str, target: Path) -> None:
+        self._call(
+            "cannot download",
+            key,
+            lambda: self.client.download_file(Bucket=self.bucket, Key=self.prefix + key, Filename=str(target)),
+        )
+
     def delete(self, key: str) -> None:
         self._call("cannot delete", key, lambda: self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key))

@@ -23,3 +23,10 @@ def open_storage(root: str | Path | None = None, s3_url: str | None = None, endp
     if not folder.is_dir():
         raise ValueError(f"storage root {folder} is not a folder (is the bucket mounted?)")
     return FilesystemStorage(folder)
+
+
+def open_location(where: str, endpoint_url: str | None = None) -> Storage:
+    """A folder, or `s3://bucket/prefix`, as storage; ValueError for an unusable one."""
+    if where.startswith("s3://"):
+        return open_storage(s3_url=where, endpoint_url=endpoint_url)
+    return open_storage(root=where)

@@ -40,7 +40,11 @@ def _container(cronjob: dict[str, Any]) -> dict[str, Any]:
     return dict(containers[0])
 
 
-@pytest.mark.parametrize("doc", _documents(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def _doc_id(doc: dict[str, Any]) -> str:
+    return f"{doc['kind']}/{doc['metadata'].get('name') or doc['metadata']['generateName']}"
+
+
+@pytest.mark.parametrize("doc", _documents(), ids=_doc_id)
 def test_every_manifest_matches_the_kubernetes_schema_strictly(doc):
     if doc["kind"] in CUSTOM_KINDS:
         with pytest.raises(kubernetes_validate.SchemaNotFoundError):
@@ -116,3 +120,54 @@ def test_secrets_come_only_through_external_secrets():
         assert not [e["name"] for e in container.get("env", []) if _secret_named(e["name"]) and "value" in e]
         refs = {s["secretRef"]["name"] for s in container.get("envFrom", [])}
         assert refs and refs <= targets, cronjob["metadata"]["name"]
+
+
+def test_the_batch_job_gives_each_index_its_own_shard_of_as_many_as_it_completes():
+    (job,) = _by_kind("Job")
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed"
+    assert spec["backoffLimitPerIndex"] >= 1 and spec["parallelism"] <= spec["completions"]
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"  # what backoffLimitPerIndex and podFailurePolicy need
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    args = container["args"]
+    assert args[0] == "batch" and "--json" in args
+    assert args[args.index("--shard") + 1] == "$(JOB_COMPLETION_INDEX)/$(BATCH_SHARDS)"
+    # Kubernetes expands $(VAR) only for variables the container's env defines: the index is defined there.
+    index = env["JOB_COMPLETION_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert index == "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    assert int(env["BATCH_SHARDS"]["value"]) == spec["completions"]
+    assert args[args.index("--preset") + 1] == "$(BATCH_PRESET)" and env["BATCH_PRESET"]["value"]
+    # A shard that finished with failed items is not retried (it would fail them again); usage errors stop all.
+    rules = {r["action"]: r for r in spec["podFailurePolicy"]["rules"]}
+    assert rules["FailIndex"]["onExitCodes"]["values"] == [1]
+    assert rules["FailJob"]["onExitCodes"]["values"] == [2]
+    assert container["resources"]["requests"]["cpu"] == "1"
+
+
+def test_the_batch_job_reads_its_keys_only_from_an_external_secret():
+    (job,) = _by_kind("Job")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    targets = {e["spec"]["target"]["name"]: e for e in _by_kind("ExternalSecret")}
+    assert not [e["name"] for e in container["env"] if _secret_named(e["name"]) and "value" in e]
+    refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})]
+    assert {r["key"] for r in refs} == {"RCLONE_CONFIG_KASM_ACCESS_KEY_ID", "RCLONE_CONFIG_KASM_SECRET_ACCESS_KEY"}
+    for ref in refs:
+        assert ref["key"] in {d["secretKey"] for d in targets[ref["name"]]["spec"]["data"]}
+
+
+def test_the_batch_image_pins_the_blender_and_add_on_the_tests_run_and_passes_hadolint():
+    import subprocess
+    import sys
+
+    dockerfile = ROOT / "deploy" / "batch" / "Dockerfile"
+    pinned = {line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()}
+    installs = [word for word in dockerfile.read_text().split() if "==" in word]
+    assert {w.split("==")[0] for w in installs} >= {"bpy", "bpy-vrm-format", "boto3"}
+    assert set(installs) <= pinned, set(installs) - pinned
+    job_image = _by_kind("Job")[0]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert job_image == "avatar-forge-batch:0.1.0" and job_image in dockerfile.read_text()
+    hadolint = Path(sys.executable).parent / "hadolint"
+    done = subprocess.run([str(hadolint), str(dockerfile)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,106 @@
+"""A shard's report, the merge of every shard's newest report, and the progress line with its ETA."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Any, Final, Literal
+
+Status = Literal["done", "skipped", "failed"]
+STATUSES: Final = ("done", "skipped", "failed")
+_REPORT_NAME: Final = re.compile(r"shard-(?P<index>\d+)-of-(?P<count>\d+)-(?P<stamp>[0-9TZ]+)\.json")
+
+
+def item_result(
+    item: dict[str, Any], status: Status, *, reason: str | None = None, result: dict[str, Any] | None = None,
+    seconds: float = 0.0,
+) -> dict[str, Any]:  # fmt: skip
+    """One item's line in a report: what it was, what happened and why, what it wrote, how long."""
+    extra = result or {}
+    return {**item, "status": status, "reason": reason, "written": extra.get("written"),
+            "bytes": extra.get("bytes"), "seconds": round(seconds, 3)}  # fmt: skip
+
+
+def shard_report(
+    run: str, shard: tuple[int, int], settings: dict[str, Any], items: list[dict[str, Any]], seconds: float
+) -> dict[str, Any]:
+    """A shard's report: its run, which shard of how many, the settings its items were done with, each item."""
+    index, count = shard
+    counts = Counter(i["status"] for i in items)
+    return {"run": run, "shard": index, "shards": count, "settings": settings, "seconds": round(seconds, 3),
+            "counts": {s: counts.get(s, 0) for s in STATUSES}, "items": items}  # fmt: skip
+
+
+def parse_report_name(key: str) -> tuple[int, int, str] | None:
+    """(index, count, stamp) of a report key, None for anything else."""
+    match = _REPORT_NAME.fullmatch(key.rsplit("/", 1)[-1])
+    return (int(match["index"]), int(match["count"]), match["stamp"]) if match else None
+
+
+def newest_per_shard(keys: list[str]) -> dict[int, str]:
+    """Of each shard's reports (a retried shard writes another), the newest."""
+    newest: dict[int, tuple[str, str]] = {}
+    for key in keys:
+        parsed = parse_report_name(key)
+        if parsed is not None and (parsed[0] not in newest or parsed[2] > newest[parsed[0]][0]):
+            newest[parsed[0]] = (parsed[2], key)
+    return {index: key for index, (_stamp, key) in sorted(newest.items())}
+
+
+def merge(run: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report for the run: every item once, the shards that never reported, and the totals."""
+    count = max((int(r["shards"]) for r in reports), default=0)
+    items = sorted((item for r in reports for item in r["items"]), key=lambda i: str(i["id"]))
+    seen = Counter(str(i["id"]) for i in items)
+    counts = Counter(i["status"] for i in items)
+    totals: dict[str, Any] = {s: counts.get(s, 0) for s in STATUSES}
+    totals |= {"items": len(items), "bytes": sum(i["bytes"] or 0 for i in items if i["status"] == "done"),
+               "seconds": round(sum(float(i["seconds"]) for i in items), 3)}  # fmt: skip
+    return {
+        "run": run,
+        "shards": count,
+        "missing_shards": sorted(set(range(count)) - {int(r["shard"]) for r in reports}),
+        "duplicates": sorted(k for k, n in seen.items() if n > 1),
+        "ok": totals["failed"] == 0 and count > 0 and len(reports) == count and not any(n > 1 for n in seen.values()),
+        "totals": totals,
+        "items": items,
+    }
+
+
+def _size(count: Any) -> str:
+    return f"{count / 1e6:.2f} MB" if count else "-"
+
+
+def lines(merged: dict[str, Any]) -> list[str]:
+    out = []
+    for item in merged["items"]:
+        where = item.get("written") or ""
+        detail = item["reason"] if item["status"] != "done" else f"{where} ({_size(item['bytes'])})"
+        out.append(f"{item['status']:<8} {item['id']}: {detail} [{item['seconds']:.1f} s]")
+    if merged["missing_shards"]:
+        out.append(f"missing: no report from shard(s) {', '.join(map(str, merged['missing_shards']))}")
+    if merged["duplicates"]:
+        out.append(f"duplicates: {', '.join(merged['duplicates'])} reported by more than one shard")
+    t = merged["totals"]
+    out.append(
+        f"total: {t['items']} item(s) in {merged['shards']} shard(s): {t['done']} done, {t['skipped']} skipped, "
+        f"{t['failed']} failed; {_size(t['bytes'])} written; {t['seconds']:.1f} s of work"
+    )
+    return out
+
+
+def eta_seconds(finished: int, total: int, elapsed: float) -> float | None:
+    """The time left at the mean pace so far; None before the first item finishes."""
+    return elapsed / finished * (total - finished) if finished else None
+
+
+def progress_line(finished: int, total: int, elapsed: float, current: str, width: int = 24) -> str:
+    filled = int(width * finished / total) if total else width
+    eta = eta_seconds(finished, total, elapsed)
+    left = f"ETA {int(eta) // 60:d}:{int(eta) % 60:02d}" if eta is not None else "ETA --:--"
+    return f"[{'#' * filled}{'.' * (width - filled)}] {finished}/{total} {left} {current}"
+
+
+def encode(report: dict[str, Any]) -> bytes:
+    return (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()

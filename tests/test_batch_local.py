@@ -1,0 +1,55 @@
+"""`forge.py batch` converting a list of local models: a hanging model is killed at its timeout and
+fails alone, a broken one fails alone, the good one is converted, and the shard exits 1."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.conftest import run_forge
+
+# Any positive value works; it must only exceed the good item's time on a loaded machine.
+TIMEOUT = 40
+
+
+def test_a_list_of_models_with_a_hanging_and_a_broken_one_converts_the_good_one_and_exits_1(
+    demo_blend: Path, tmp_path: Path
+):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "Good.blend").write_bytes(demo_blend.read_bytes())
+    (models / "Broken.fbx").write_bytes(b"not an fbx")
+    # A glTF whose buffer is a named pipe nobody writes: Blender's importer blocks reading it for ever.
+    os.mkfifo(models / "hang.bin")
+    gltf = {"asset": {"version": "2.0"}, "buffers": [{"uri": "hang.bin", "byteLength": 12}],
+            "bufferViews": [{"buffer": 0, "byteLength": 12}],
+            "accessors": [{"bufferView": 0, "componentType": 5126, "count": 1, "type": "VEC3",
+                           "max": [1, 1, 1], "min": [0, 0, 0]}],
+            "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}], "nodes": [{"mesh": 0}],
+            "scenes": [{"nodes": [0]}], "scene": 0}  # fmt: skip
+    (models / "Hang.gltf").write_text(json.dumps(gltf))
+    listing = tmp_path / "models.txt"
+    listing.write_text("# the library\nmodels/Good.blend\nmodels/Hang.gltf\n\nmodels/Broken.fbx\n")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    run = run_forge("batch", "--from", listing, "--out", out, "--preset", "companions-web",
+                    "--timeout", str(TIMEOUT), "--json", timeout=600)  # fmt: skip
+    assert run.code == 1, run.stderr
+    items = {i["id"]: i for i in run.json()["items"]}
+    assert set(items) == {"models/Good.blend", "models/Hang.gltf", "models/Broken.fbx"}
+    assert items["models/Good.blend"]["status"] == "done"
+    assert items["models/Hang.gltf"]["status"] == "failed"
+    assert f"timed out after {TIMEOUT} s" in items["models/Hang.gltf"]["reason"]
+    assert items["models/Broken.fbx"]["status"] == "failed" and "FBX" in items["models/Broken.fbx"]["reason"]
+    assert sorted(p.name for p in out.glob("*.vrm")) == ["Good.vrm"]
+    report = next((out / "batch" / "reports").rglob("*.json"))
+    assert json.loads(report.read_text())["counts"] == {"done": 1, "skipped": 0, "failed": 2}
+
+    # A rerun skips the good one and never touches its .vrm again.
+    before = (out / "Good.vrm").stat().st_mtime_ns
+    again = run_forge("batch", "--from", listing, "--out", out, "--preset", "companions-web", "--timeout", "20",
+                      "--json", timeout=600)  # fmt: skip
+    assert {i["id"]: i["status"] for i in again.json()["items"]}["models/Good.blend"] == "skipped"
+    assert (out / "Good.vrm").stat().st_mtime_ns == before
