@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -86,10 +85,12 @@ def _run(args: argparse.Namespace) -> Result:
         server.start()
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    stop = threading.Event()
+    # A plain flag, not a threading.Event: Event.set takes a lock, and a second signal arriving while the
+    # first handler holds it (Ctrl-C twice, SIGTERM twice) deadlocks the main thread.
+    stop: list[int] = []
 
     def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        stop.append(signum)
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     host, port = server.address
@@ -97,7 +98,7 @@ def _run(args: argparse.Namespace) -> Result:
     # The one line a supervisor (or a test) waits for; with --port 0 it is how the port is learnt.
     print(f"forge: MCP server listening on {host}:{port}", file=sys.stderr, flush=True)
     try:
-        while not stop.is_set():
+        while not stop:
             server.pump(wait=0.1, budget=0.5)
     finally:
         status = server.status()

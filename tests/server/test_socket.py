@@ -477,3 +477,25 @@ def test_stop_while_a_client_is_mid_command_still_exits_0(tmp_path):
         code_, _ = serving.stop()
         assert code_ == 0
         assert client.closed_by_server(5)
+
+
+def test_a_burst_of_signals_mid_command_stops_the_server_once(tmp_path):
+    """Ctrl-C pressed again and again: a second signal arriving inside the first one's handler must not
+    deadlock the main thread (a lock taken in a signal handler would)."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    code = (
+        f"import os, time\nopen({str(started)!r}, 'w').close()\n"
+        f"while not os.path.exists({str(release)!r}): time.sleep(0.001)"
+    )
+    with Serving() as serving:
+        client = serving.client()  # kept: a departed client's queued command is skipped
+        client.send({"type": "execute_code", "params": {"code": code}})
+        deadline = time.monotonic() + 30
+        while not started.exists():
+            assert time.monotonic() < deadline and serving.process.poll() is None, "the command never started"
+            time.sleep(0.01)
+        for _ in range(2000):
+            serving.process.send_signal(signal.SIGINT)
+        release.touch()
+        code_, _ = serving.stop(signal.SIGINT, timeout=20)
+        assert code_ == 0
