@@ -144,3 +144,23 @@ def test_shards_split_a_library_exactly_once_and_a_killed_shard_rerun_never_publ
     assert "total: 20 item(s) in 3 shard(s)" in merged.stderr + "".join(
         run_forge("batch-report", "--from", s3_url, "--endpoint-url", kasm.endpoint).stdout
     )
+
+
+def test_models_under_an_s3_prefix_convert_into_another_prefix_and_a_broken_one_fails_alone(
+    kasm: S3Server, s3_url: str, demo_blend: Path
+):
+    bucket, _, prefix = s3_url.removeprefix("s3://").partition("/")
+    client = kasm.client()
+    client.put_object(Bucket=bucket, Key=f"{prefix}/models/Good.blend", Body=demo_blend.read_bytes())
+    client.put_object(Bucket=bucket, Key=f"{prefix}/models/Broken.glb", Body=b"not a glb")
+    command = [sys.executable, str(FORGE), "batch", "--from", f"{s3_url}/models", "--out", f"{s3_url}/converted",
+               "--preset", "companions-web-lite", "--endpoint-url", kasm.endpoint, "--json"]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+                          env=dict(os.environ), check=False)  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]  # one item failed: the shard says so at the end
+    keys = _bucket_keys(kasm, f"{s3_url}/converted")
+    vrm = client.get_object(Bucket=bucket, Key=f"{prefix}/converted/Good.vrm")["Body"].read()
+    assert "Good.vrm" in keys and vrm[:4] == b"glTF"
+    assert "Broken.vrm" not in keys
+    # The sources are only read.
+    assert client.get_object(Bucket=bucket, Key=f"{prefix}/models/Broken.glb")["Body"].read() == b"not a glb"
