@@ -3,7 +3,6 @@ a throwaway Geometry Nodes modifier: bpy 4.5 has no bulk read for them)."""
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
@@ -84,17 +83,6 @@ def bone_table(armature: bpy.types.Object) -> BoneTable:
     index = {name: i for i, name in enumerate(names)}
     parents = [index[b.parent.name] if b.parent is not None else -1 for b in bones]
     return BoneTable(names, parents, heads.reshape(-1, 3), tails.reshape(-1, 3), deform)
-
-
-def addon_suggestion(armature: bpy.types.Object) -> dict[str, str]:
-    """The VRM Add-on's own mapper's proposal, VRM bone -> bone: its name tables (MMD, Biped, Rocketbox...),
-    then its structure search, which takes tens of seconds on a rig its tables do not know."""
-    try:
-        mapper = importlib.import_module("io_scene_vrm.common.human_bone_mapper.human_bone_mapper")
-        found = mapper.create_human_bone_mapping(armature)
-    except (ImportError, AttributeError, TypeError):  # another add-on version: our own mapper stands alone
-        return {}
-    return {str(spec.name.value): bone for bone, spec in found.items()}
 
 
 def armature_info(armature: bpy.types.Object) -> ArmatureInfo:

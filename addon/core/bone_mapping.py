@@ -671,8 +671,3 @@ def restructure(
         changes |= step
         table = reparented(table, step)
     return None
-
-
-def propose_mapping(bones: BoneTable, current: Mapping[str, str]) -> dict[str, str]:
-    """The effective mapping for `current` (see `solve`)."""
-    return solve(bones, current).mapping

@@ -58,7 +58,7 @@ def test_structure_alone_finds_the_required_bones_of_an_unnamed_rig():
 
 def test_propose_keeps_what_is_set_and_uses_each_bone_once():
     table = _demo_table()
-    proposal = bone_mapping.propose_mapping(table, {"leftHand": "Hand.R", "hips": "NoSuchBone"})
+    proposal = bone_mapping.solve(table, {"leftHand": "Hand.R", "hips": "NoSuchBone"}).mapping
     assert proposal["leftHand"] == "Hand.R" and proposal["hips"] == "Hips"
     assert "rightHand" not in proposal
     assert len(set(proposal.values())) == len(proposal)
