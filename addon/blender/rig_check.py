@@ -31,28 +31,39 @@ def check_rig(
     report = checks.run_checks(rig_reader.read_rig(armature_name), preset)
     level: FixLevel | None = "safe" if fix is True else (fix or None)
     done: list[str] = []
+    if level is not None and report.armature is not None:
+        report, done = _fix_until_done(report, level, preset)
+    report.fixes = done
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _fix_until_done(report: CheckReport, level: FixLevel, preset: Preset | None) -> tuple[CheckReport, list[str]]:
+    """Fixes every instance of the first fixable finding id (in FIX_ORDER), checks again, and repeats;
+    returns the last report (with a `fix_failed` finding per refused fix) and what each fix did."""
+    armature = report.armature
+    assert armature is not None
+    done: list[str] = []
     failed: list[Finding] = []
     tried: set[tuple[str, tuple[str, ...]]] = set()
-    for _ in range(_MAX_ROUNDS if level and report.armature is not None else 0):
-        todo = [f for f in report.findings if _wanted(f, level) and (f.id, f.objects) not in tried]  # type: ignore[arg-type]
-        if not todo or report.armature is None:
+    for _ in range(_MAX_ROUNDS):
+        todo = [f for f in report.findings if _wanted(f, level) and (f.id, f.objects) not in tried]
+        if not todo:
             break
         first = min(todo, key=lambda f: rig_fixes.FIX_ORDER.index(f.id))
         for finding in (f for f in todo if f.id == first.id):
             tried.add((finding.id, finding.objects))
             try:
-                done.append(rig_fixes.apply_fix(finding, report.armature))
+                done.append(rig_fixes.apply_fix(finding, armature))
             except rig_fixes.FixFailedError as exc:
                 failed.append(Finding("fix_failed", "warning", str(exc), False, finding.objects))
         # Later fixes see what earlier ones changed (applied transforms move the mesh, say).
-        report = checks.run_checks(rig_reader.read_rig(report.armature), preset)
+        report = checks.run_checks(rig_reader.read_rig(armature), preset)
     if failed:
         report = CheckReport.from_findings(
             report.armature, report.mapping, report.findings + failed, report.stats, report.auto_mapped
         )
-    report.fixes = done
-    report.seconds = time.perf_counter() - started
-    return report
+    return report, done
 
 
 def fix_finding(finding_id: str, armature_name: str | None = None, preset: Preset | None = None) -> CheckReport:

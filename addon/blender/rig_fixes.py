@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import Literal
 
 import bpy
 import mathutils
@@ -69,15 +70,17 @@ def auto_map(armature: bpy.types.Object, spec_version: str = "1.0") -> dict[str,
 
 
 @contextlib.contextmanager
-def _edit_mode(armature: bpy.types.Object) -> Iterator[bpy.types.ArmatureEditBones]:
+def _in_mode(armature: bpy.types.Object, mode: Literal["EDIT", "POSE"]) -> Iterator[bpy.types.Armature]:
+    """The armature active in `mode` (EDIT, POSE) for the block; back to object mode and the previously
+    active object afterwards. Yields its armature data."""
     view_layer = context.view_layer()
     active = view_layer.objects.active
     view_layer.objects.active = armature
-    bpy.ops.object.mode_set(mode="EDIT")
+    bpy.ops.object.mode_set(mode=mode)
     try:
         data = armature.data
         assert isinstance(data, bpy.types.Armature)
-        yield data.edit_bones
+        yield data
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
         view_layer.objects.active = active
@@ -86,7 +89,8 @@ def _edit_mode(armature: bpy.types.Object) -> Iterator[bpy.types.ArmatureEditBon
 def reparent_bones(armature: bpy.types.Object, plan: dict[str, str]) -> str:
     """Hangs each bone of `plan` from its new parent, unconnected: rest positions (and so every vertex in
     the rest pose) stay where they are."""
-    with _edit_mode(armature) as bones:
+    with _in_mode(armature, "EDIT") as data:
+        bones = data.edit_bones
         for bone, parent in plan.items():
             bones[bone].use_connect = False
             bones[bone].parent = bones[parent]
@@ -214,23 +218,24 @@ def ground(armature: bpy.types.Object) -> str:
     low = checks.lowest_point(model, model.armature, checks.effective_mapping(model.armature).mapping)
     if low is None:
         return "nothing to ground"
+    _transform_avatar(armature, mathutils.Matrix.Translation((0.0, 0.0, -low)))
+    return f"moved '{armature.name}' and its meshes {-low:+.3f} m onto the ground"
+
+
+def _transform_avatar(armature: bpy.types.Object, transform: mathutils.Matrix) -> None:
+    """Applies a world transform to the avatar as one: the armature and its meshes that do not already
+    follow it (each top object moved in world space, whatever its own parent)."""
     movers = [armature, *(o for o in rig_reader.avatar_meshes(armature) if not rig_reader.descends_from(o, armature))]
     for obj in movers:
         if obj.parent is None or obj.parent not in movers:
-            obj.location.z -= low
+            obj.matrix_world = transform @ obj.matrix_world
     context.view_layer().update()
-    return f"moved '{armature.name}' and its meshes {-low:+.3f} m onto the ground"
 
 
 def scale_avatar(armature: bpy.types.Object, factor: float) -> str:
     """Scales the avatar (armature and its meshes as one) about the world origin; the scale is then applied
     by the unapplied_transforms fix, so only units change, never the shape."""
-    scale = mathutils.Matrix.Scale(factor, 4)
-    movers = [armature, *(o for o in rig_reader.avatar_meshes(armature) if not rig_reader.descends_from(o, armature))]
-    for obj in movers:
-        if obj.parent is None or obj.parent not in movers:
-            obj.matrix_world = scale @ obj.matrix_world
-    context.view_layer().update()
+    _transform_avatar(armature, mathutils.Matrix.Scale(factor, 4))
     return f"scaled '{armature.name}' and its meshes by {factor:g} to a person's size"
 
 
@@ -288,16 +293,9 @@ def apply_pose_as_rest(armature: bpy.types.Object) -> str:
             for key, co in zip(data.shape_keys.key_blocks, found, strict=True):
                 key.data.foreach_set("co", co)
         data.update()
-    view_layer = context.view_layer()
-    active = view_layer.objects.active
-    view_layer.objects.active = armature
-    bpy.ops.object.mode_set(mode="POSE")
-    try:
+    with _in_mode(armature, "POSE"):
         bpy.ops.pose.armature_apply(selected=False)
-    finally:
-        bpy.ops.object.mode_set(mode="OBJECT")
-        view_layer.objects.active = active
-    view_layer.update()
+    context.view_layer().update()
     names = ", ".join(o.name for o in skinned) or "no mesh"
     return f"applied the current pose of '{armature.name}' as its rest pose ({names} and their shape keys follow)"
 
