@@ -294,7 +294,7 @@ def _shape_keys(body: bpy.types.Object, co: FloatArray, eye_mask: npt.NDArray[np
     _add_shape_key(body, "Basis")
     for key_name in demo_look.SHAPE_KEYS:
         key = _add_shape_key(body, key_name)
-        key.data.foreach_set("co", (co + deltas[key_name]).ravel())
+        key.points.foreach_set("co", (co + deltas[key_name]).ravel())
 
 
 def _add_shape_key(body: bpy.types.Object, name: str) -> bpy.types.ShapeKey:

@@ -291,7 +291,7 @@ def apply_pose_as_rest(armature: bpy.types.Object) -> str:
         data.vertices.foreach_set("co", found[0])
         if data.shape_keys is not None:
             for key, co in zip(data.shape_keys.key_blocks, found, strict=True):
-                key.data.foreach_set("co", co)
+                key.points.foreach_set("co", co)
         data.update()
     with _in_mode(armature, "POSE"):
         bpy.ops.pose.armature_apply(selected=False)

@@ -137,16 +137,17 @@ def _store_groups(tree: bpy.types.NodeTree, group_names: list[str]) -> None:
     interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
     nodes, links = tree.nodes, tree.links
     geometry: Any = nodes.new("NodeGroupInput").outputs[0]
+    # Sockets by index and links unverified: name lookups and link checks were most of the build's time.
+    # The nodes' defaults are what this needs: float values on points.
     for i, name in enumerate(group_names):
         # Any: the stubs type node sockets as optional and socket values as absent.
-        read: Any = nodes.new("GeometryNodeInputNamedAttribute")
-        store: Any = nodes.new("GeometryNodeStoreNamedAttribute")
-        read.data_type, store.data_type, store.domain = "FLOAT", "FLOAT", "POINT"
-        read.inputs["Name"].default_value = name
-        store.inputs["Name"].default_value = f"{_ATTRIBUTE}{i}"
-        links.new(geometry, store.inputs["Geometry"])
-        links.new(read.outputs["Attribute"], store.inputs["Value"])
-        geometry = store.outputs["Geometry"]
+        read: Any = nodes.new("GeometryNodeInputNamedAttribute")  # outputs: Attribute, Exists
+        store: Any = nodes.new("GeometryNodeStoreNamedAttribute")  # inputs: Geometry, Selection, Name, Value
+        read.inputs[0].default_value = name
+        store.inputs[2].default_value = f"{_ATTRIBUTE}{i}"
+        links.new(geometry, store.inputs[0], verify_limits=False)
+        links.new(read.outputs[0], store.inputs[3], verify_limits=False)
+        geometry = store.outputs[0]
     output: Any = nodes.new("NodeGroupOutput")
     links.new(geometry, output.inputs[0])
 
@@ -213,7 +214,7 @@ def _shape_key_moved(mesh: bpy.types.Mesh) -> tuple[int, ...]:
     coordinates: dict[str, npt.NDArray[np.float32]] = {}
     for key in keys.key_blocks:
         co = np.empty(count * 3, dtype=np.float32)
-        key.data.foreach_get("co", co)
+        key.points.foreach_get("co", co)
         coordinates[key.name] = co.reshape(-1, 3)
     moved = []
     for key in keys.key_blocks[1:]:
