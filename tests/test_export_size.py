@@ -195,3 +195,24 @@ def test_the_cli_prints_progress_and_warnings_only_unless_verbose(files, demo_bl
                         "--verbose")  # fmt: skip
     assert verbose.code == 0, verbose.stderr
     assert (verbose.stdout + verbose.stderr).count("Starting glTF 2.0 export") == 1
+
+
+def test_the_t_pose_is_set_without_deforming_the_meshes_at_each_bone(blender, demo_blend, tmp_path):
+    avatar = open_demo(demo_blend)
+    modifier = next(m for m in avatar.body.modifiers if m.type == "ARMATURE")
+    deformed: list[str] = []
+
+    def count(scene: Any, depsgraph: Any) -> None:
+        for update in depsgraph.updates:
+            if update.id.original == avatar.body and update.is_updated_geometry and modifier.show_viewport:
+                deformed.append(update.id.name)
+
+    bpy.app.handlers.depsgraph_update_post.append(count)
+    try:
+        vrm_export.export_vrm(tmp_path / "posed.vrm", _quick("companions-web-lite"))
+    finally:
+        bpy.app.handlers.depsgraph_update_post.remove(count)
+    # The add-on turns about 30 bones one at a time, updating the view layer after each: 36 deformations of
+    # the body per export when each update deformed it, 6 when only the finished pose does.
+    assert len(deformed) <= 10, len(deformed)
+    assert modifier.show_viewport and modifier.show_render  # the artist's display settings, as they were
