@@ -137,16 +137,18 @@ def _store_groups(tree: bpy.types.NodeTree, group_names: list[str]) -> None:
     interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
     nodes, links = tree.nodes, tree.links
     geometry: Any = nodes.new("NodeGroupInput").outputs[0]
-    # Sockets by index and links unverified: name lookups and link checks were most of the build's time.
-    # The nodes' defaults are what this needs: float values on points.
+    # Sockets by index (found once, by name) and links unverified: name lookups and link checks were most of
+    # the build's time. The nodes' defaults are what this needs: float values on points.
+    sockets: list[str] = []
     for i, name in enumerate(group_names):
         # Any: the stubs type node sockets as optional and socket values as absent.
-        read: Any = nodes.new("GeometryNodeInputNamedAttribute")  # outputs: Attribute, Exists
-        store: Any = nodes.new("GeometryNodeStoreNamedAttribute")  # inputs: Geometry, Selection, Name, Value
+        read: Any = nodes.new("GeometryNodeInputNamedAttribute")
+        store: Any = nodes.new("GeometryNodeStoreNamedAttribute")
+        sockets = sockets or [s.name for s in store.inputs]
         read.inputs[0].default_value = name
-        store.inputs[2].default_value = f"{_ATTRIBUTE}{i}"
+        store.inputs[sockets.index("Name")].default_value = f"{_ATTRIBUTE}{i}"
         links.new(geometry, store.inputs[0], verify_limits=False)
-        links.new(read.outputs[0], store.inputs[3], verify_limits=False)
+        links.new(read.outputs[0], store.inputs[sockets.index("Value")], verify_limits=False)
         geometry = store.outputs[0]
     output: Any = nodes.new("NodeGroupOutput")
     links.new(geometry, output.inputs[0])
