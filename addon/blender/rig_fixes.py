@@ -19,7 +19,7 @@ import numpy as np
 from ..core import checks, skinning, weight_fixes
 from ..core.findings import Finding
 from ..core.rig_model import BoolArray, FloatArray, IntArray
-from . import context, rig_reader, vrm_addon
+from . import context, modifiers, rig_reader, vrm_addon
 
 # Mapping first (other checks read it), transforms before anything measured in the world, grounding last.
 FIX_ORDER: tuple[str, ...] = (
@@ -255,27 +255,23 @@ def _deformed(mesh: bpy.types.Object, armature: bpy.types.Object) -> list[FloatA
     data = mesh.data
     assert isinstance(data, bpy.types.Mesh)
     keys = len(data.shape_keys.key_blocks) if data.shape_keys is not None else 0
-    hidden = [m for m in mesh.modifiers if not (m.type == "ARMATURE" and getattr(m, "object", None) == armature)]
-    shown = {m.name: m.show_viewport for m in hidden}
+    others = [m for m in mesh.modifiers if not (m.type == "ARMATURE" and getattr(m, "object", None) == armature)]
     only, active = mesh.show_only_shape_key, mesh.active_shape_key_index
     out: list[FloatArray] = []
-    try:
-        for m in hidden:
-            m.show_viewport = False
-        mesh.show_only_shape_key = True
-        for k in range(max(1, keys)):
-            mesh.active_shape_key_index = k
-            evaluated = mesh.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
-            assert isinstance(evaluated, bpy.types.Mesh)
-            if len(evaluated.vertices) != len(data.vertices):
-                raise FixFailedError(f"'{mesh.name}' changes its vertices before it is deformed")
-            co = np.empty(len(evaluated.vertices) * 3)
-            evaluated.vertices.foreach_get("co", co)
-            out.append(co)
-    finally:
-        for m in hidden:
-            m.show_viewport = shown[m.name]
-        mesh.show_only_shape_key, mesh.active_shape_key_index = only, active
+    with modifiers.switched_off(others):
+        try:
+            mesh.show_only_shape_key = True
+            for k in range(max(1, keys)):
+                mesh.active_shape_key_index = k
+                evaluated = mesh.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
+                assert isinstance(evaluated, bpy.types.Mesh)
+                if len(evaluated.vertices) != len(data.vertices):
+                    raise FixFailedError(f"'{mesh.name}' changes its vertices before it is deformed")
+                co = np.empty(len(evaluated.vertices) * 3)
+                evaluated.vertices.foreach_get("co", co)
+                out.append(co)
+        finally:
+            mesh.show_only_shape_key, mesh.active_shape_key_index = only, active
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import bpy
 
-from . import console, vrm_addon
+from . import console, modifiers, vrm_addon
 
 PINNED_VERSION = (4, 10, 2)
 # The glTF exporter arguments the pinned add-on passes for Blender 4.2+ (ExportSceneGltfArguments' fields).
@@ -116,15 +116,10 @@ def _posing_without_deforming(original: Any, meshes: list[bpy.types.Object]) -> 
 
     @contextlib.contextmanager
     def setup(context: bpy.types.Context, armature: bpy.types.Object) -> Iterator[None]:
-        modifiers = [m for o in meshes for m in o.modifiers if m.type == "ARMATURE" and m.show_viewport]
-        with contextlib.ExitStack() as stack:
-            for modifier in modifiers:
-                modifier.show_viewport = False
-            try:
-                stack.enter_context(original(context, armature))
-            finally:
-                for modifier in modifiers:
-                    modifier.show_viewport = True
+        deforming = [m for o in meshes for m in o.modifiers if m.type == "ARMATURE"]
+        with contextlib.ExitStack() as posed:
+            with modifiers.switched_off(deforming):
+                posed.enter_context(original(context, armature))
             yield
 
     return setup
