@@ -216,3 +216,46 @@ def test_the_t_pose_is_set_without_deforming_the_meshes_at_each_bone(blender, de
     # the body per export when each update deformed it, 6 when only the finished pose does.
     assert len(deformed) <= 10, len(deformed)
     assert modifier.show_viewport and modifier.show_render  # the artist's display settings, as they were
+
+
+def _hierarchy(path: Path) -> list[tuple[str, str | None]]:
+    """Each node's name and its parent's: the scene graph a consumer builds."""
+    document, _binary = sparse_morphs.read_glb(path.read_bytes())
+    nodes = document["nodes"]
+    parents = {child: node.get("name") for node in nodes for child in node.get("children", [])}
+    return sorted((node.get("name", ""), parents.get(i)) for i, node in enumerate(nodes))
+
+
+@pytest.mark.parametrize("weights", ["as painted", "edited by a modifier"])
+def test_the_armature_node_is_dropped_only_when_the_addon_itself_would(
+    blender, demo_blend, tmp_path, monkeypatch, weights
+):
+    """The add-on lets Blender's glTF exporter drop the armature's node only when every vertex under an
+    armature modifier has a deform weight; the export answers that from the rig check's weights."""
+    avatar = open_demo(demo_blend)
+    if weights == "edited by a modifier":
+        # The add-on applies it before exporting: the vertices in no group but this one lose their only weight.
+        # The rig check read the weights before that, so they cannot answer for this mesh.
+        mesh: Any = avatar.body.data
+        alone = next(v.groups[0].group for v in mesh.vertices if len(v.groups) == 1)
+        edit: Any = avatar.body.modifiers.new("Unweight", "VERTEX_WEIGHT_EDIT")
+        edit.vertex_group = avatar.body.vertex_groups[alone].name
+        edit.use_remove, edit.remove_threshold = True, 1.0
+    asked: list[bool] = []
+    with_options = vrm_addon_exporter._gltf_with
+
+    def recording(options: dict[str, Any]) -> Any:
+        invoke = with_options(options)
+
+        def export_gltf(arguments: Any) -> Any:
+            asked.append(arguments.export_armature_object_remove)
+            return invoke(arguments)
+
+        return export_gltf
+
+    monkeypatch.setattr(vrm_addon_exporter, "_gltf_with", recording)
+    vrm_export.export_vrm(tmp_path / "fast.vrm", _quick("companions-web-lite"))
+    assert asked == [weights == "as painted"]  # what the add-on's own per-vertex pass answers for each scene
+    operator = tmp_path / "operator.vrm"
+    assert bpy.ops.export_scene.vrm(filepath=str(operator), armature_object_name=avatar.armature.name) == {"FINISHED"}
+    assert _hierarchy(tmp_path / "fast.vrm") == _hierarchy(operator)

@@ -7,6 +7,7 @@ import time
 from ..core import checks
 from ..core.findings import CheckReport, Finding, FixLevel
 from ..core.presets import Preset
+from ..core.rig_model import RigModel
 from . import rig_fixes, rig_reader
 
 _MAX_ROUNDS = 32  # each round fixes one finding id; a fix that does not clear its finding is not retried
@@ -28,7 +29,7 @@ def check_rig(
     rig_reader.ArmatureNotFoundError when `armature_name` is not in the scene.
     """
     started = time.perf_counter()
-    report = checks.run_checks(rig_reader.read_rig(armature_name), preset)
+    report, _model = check_and_read(armature_name, preset)
     level: FixLevel | None = "safe" if fix is True else (fix or None)
     done: list[str] = []
     if level is not None and report.armature is not None:
@@ -36,6 +37,12 @@ def check_rig(
     report.fixes = done
     report.seconds = time.perf_counter() - started
     return report
+
+
+def check_and_read(armature_name: str | None, preset: Preset | None) -> tuple[CheckReport, RigModel]:
+    """The check without fixes, and the rig it read (the export answers questions from its weights)."""
+    model = rig_reader.read_rig(armature_name)
+    return checks.run_checks(model, preset), model
 
 
 def _fix_until_done(report: CheckReport, level: FixLevel, preset: Preset | None) -> tuple[CheckReport, list[str]]:

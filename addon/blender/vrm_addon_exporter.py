@@ -14,13 +14,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
 import bpy
 
+from ..core.rig_model import MeshInfo
 from . import console, modifiers, vrm_addon
 
 PINNED_VERSION = (4, 10, 2)
@@ -31,6 +33,8 @@ GLTF_ARGUMENTS = frozenset(
      "export_rest_position_armature", "export_all_influences", "export_vertex_color", "export_lights",
      "export_try_sparse_sk", "export_apply"}
 )  # fmt: skip
+# Vrm1Exporter's staticmethod deciding the glTF exporter's export_armature_object_remove (per vertex, in Python).
+_REMOVAL = "gltf_export_armature_object_remove"
 
 
 @dataclasses.dataclass
@@ -78,20 +82,20 @@ def internals() -> Internals | None:
     if not hasattr(found.gltf_support, "_invoke_export_scene_gltf"):
         return None
     writers = (found.export_scene.Vrm1Exporter, found.export_scene.Vrm0Exporter)
-    if not all(hasattr(sys.modules[w.__module__], "setup_humanoid_t_pose") for w in writers):
-        return None
-    return found
+    posable = all(hasattr(sys.modules[w.__module__], "setup_humanoid_t_pose") for w in writers)
+    decides_removal = isinstance(inspect.getattr_static(writers[0], _REMOVAL, None), staticmethod)
+    return found if posable and decides_removal else None
 
 
 @contextlib.contextmanager
-def _patched(module: ModuleType, name: str, replacement: Any) -> Iterator[None]:
-    """`module.name` is `replacement` for the duration (the pinned add-on's own functions, wrapped)."""
-    original = getattr(module, name)
-    setattr(module, name, replacement)
+def _patched(owner: ModuleType | type, name: str, replacement: Any) -> Iterator[None]:
+    """`owner.name` is `replacement` for the duration (the pinned add-on's own functions, wrapped)."""
+    original = inspect.getattr_static(owner, name)  # a class's staticmethod as such, to put it back so
+    setattr(owner, name, replacement)
     try:
         yield
     finally:
-        setattr(module, name, original)
+        setattr(owner, name, original)
 
 
 def _gltf_with(options: dict[str, Any]) -> Any:
@@ -125,22 +129,76 @@ def _posing_without_deforming(original: Any, meshes: list[bpy.types.Object]) -> 
     return setup
 
 
+def _armature_removal_from(checked: dict[str, MeshInfo], original: Any) -> Any:
+    """The add-on's `gltf_export_armature_object_remove`, answered from the rig check's weights.
+
+    It decides whether Blender's glTF exporter may drop the armature's node: not when a vertex under an
+    armature modifier has no weight on a deform bone. The add-on asks each vertex in Python (about 1 s on a
+    200k-vertex avatar); the rig check has just read every weight. `checked` holds the meshes whose weights
+    the add-on's preparation leaves as they were (no modifier but this armature's); the copies it exports
+    carry their names. Other meshes, and its Blender-version checks, are still the add-on's to answer.
+    """
+
+    def decide(context: bpy.types.Context, mesh_object_names: list[str]) -> bool:
+        objects = bpy.data.objects  # what the add-on reads through context.blend_data
+        known = {n: checked[n] for n in mesh_object_names if _same_mesh(objects.get(n), checked.get(n))}
+        rest = [n for n in mesh_object_names if n not in known]
+        return bool(original(context, rest)) and all(_deform_weighted(objects[n], m) for n, m in known.items())
+
+    return staticmethod(decide)
+
+
+def _same_mesh(obj: bpy.types.Object | None, checked: MeshInfo | None) -> bool:
+    if obj is None or checked is None or not isinstance(obj.data, bpy.types.Mesh):
+        return False
+    return (
+        len(obj.data.vertices) == len(checked.positions) and [g.name for g in obj.vertex_groups] == checked.group_names
+    )
+
+
+def _deform_weighted(obj: bpy.types.Object, checked: MeshInfo) -> bool:
+    """The add-on's rule for one mesh: under each shown armature modifier, every vertex has a positive weight
+    on one of that armature's deform bones."""
+    for modifier in obj.modifiers:
+        rig = modifier.object if isinstance(modifier, bpy.types.ArmatureModifier) else None
+        if rig is None or not modifier.show_viewport or not isinstance(rig.data, bpy.types.Armature):
+            continue
+        if not checked.every_vertex_weighted_to({b.name for b in rig.data.bones if b.use_deform}):
+            return False
+    return True
+
+
+def _unchanged(
+    objects: list[bpy.types.Object], armature: bpy.types.Object, checked: Sequence[MeshInfo]
+) -> dict[str, MeshInfo]:
+    """The checked meshes the add-on exports with their weights as read: it applies any other modifier."""
+    only_this_rig = {
+        o.name for o in objects
+        if all(isinstance(m, bpy.types.ArmatureModifier) and m.object == armature for m in o.modifiers)
+    }  # fmt: skip
+    return {m.name: m for m in checked if m.name in only_this_rig}
+
+
 def export(
     found: Internals,
     armature: bpy.types.Object,
     spec_version: str,
     preferences: dict[str, bool],
     gltf_options: dict[str, Any],
+    *,
+    checked: Sequence[MeshInfo] = (),
 ) -> bytes | None:
     """The file's bytes from the add-on's VRM 1.0 or 0.x exporter (None when it cancels), without the
     operator's validation; `preferences` are the operator's export_* flags, `gltf_options` go to Blender's
-    glTF exporter (VRM 1.0 only: the 0.x writer is the add-on's own)."""
+    glTF exporter (VRM 1.0 only: the 0.x writer is the add-on's own); `checked`, the meshes as the rig check
+    read them just before (their weights spare the add-on a pass over every vertex)."""
     context = bpy.context
     prefs = _Preferences(**preferences)
     armatures, objects = found.export_scene._collect_export_objects(context, armature.name, prefs)
     if armatures != [armature]:
         return None
-    writer_class = found.export_scene.Vrm1Exporter if spec_version == "1.0" else found.export_scene.Vrm0Exporter
+    vrm1 = found.export_scene.Vrm1Exporter
+    writer_class = vrm1 if spec_version == "1.0" else found.export_scene.Vrm0Exporter
     writer = sys.modules[writer_class.__module__]
     meshes = [o for o in objects if o.type == "MESH"]
     with found.workspace.save_workspace(context, armature):
@@ -148,6 +206,9 @@ def export(
         with (
             _patched(found.gltf_support, "_invoke_export_scene_gltf", _gltf_with(gltf_options)),
             _patched(writer, "setup_humanoid_t_pose", _posing_without_deforming(writer.setup_humanoid_t_pose, meshes)),
+            _patched(
+                vrm1, _REMOVAL, _armature_removal_from(_unchanged(meshes, armature, checked), getattr(vrm1, _REMOVAL))
+            ),
         ):
             if spec_version == "1.0":
                 exporter = found.export_scene.Vrm1Exporter(context, objects, armature, prefs)

@@ -24,6 +24,7 @@ from ..core import expressions, glb_meta, sparse_morphs, vrm_meta
 from ..core.findings import CheckReport, Finding
 from ..core.outputs import output_path
 from ..core.presets import Preset
+from ..core.rig_model import MeshInfo
 from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_expressions
 
 THUMBNAIL_SIZE = 1024
@@ -106,7 +107,7 @@ def export_vrm(
     out = output_path(out, ".vrm", overwrite=overwrite)
     vrm_addon.ensure_enabled()
     step(0.05, "checking the rig")
-    report = rig_check.check_rig(armature_name, preset)
+    report, model = rig_check.check_and_read(armature_name, preset)
     if not report.ok:
         raise ExportRefusedError(report)
     armature = bpy.data.objects[report.armature] if report.armature else None
@@ -117,7 +118,7 @@ def export_vrm(
     with _scratch_file(out) as scratch:
         with console.quiet(verbose), _downscaled_images(preset.max_texture_size), _thumbnail(armature, preset):
             step(0.45, "writing the VRM")
-            data = _run_exporter(armature, preset)
+            data = _run_exporter(armature, preset, model.meshes)
         if preset.spec_version == "1.0":
             step(0.9, "making morph targets sparse")
             data = _sparse(data, preset)
@@ -351,15 +352,16 @@ def _thumbnail(armature: bpy.types.Object, preset: Preset) -> Iterator[None]:
         bpy.data.images.remove(image)
 
 
-def _run_exporter(armature: bpy.types.Object, preset: Preset) -> bytes:
-    """The VRM Add-on's export of `armature`, as bytes. Our rig check has passed: for the pinned add-on the
-    exporter is called below its operator (no second validation); any other version goes through it."""
+def _run_exporter(armature: bpy.types.Object, preset: Preset, checked: list[MeshInfo]) -> bytes:
+    """The VRM Add-on's export of `armature`, as bytes. Our rig check has passed (`checked`: the meshes it
+    read): for the pinned add-on the exporter is called below its operator (no second validation); any other
+    version goes through it."""
     flags = {name: getattr(preset.export, name) for name in _ADDON_FLAGS}
     internals = vrm_addon_exporter.internals()
     data: bytes | None
     if internals is not None:
         gltf = {"export_morph_normal": preset.export.morph_normals}
-        data = vrm_addon_exporter.export(internals, armature, preset.spec_version, flags, gltf)
+        data = vrm_addon_exporter.export(internals, armature, preset.spec_version, flags, gltf, checked=checked)
     else:
         with tempfile.TemporaryDirectory(prefix="avatar-forge-export-") as folder:
             path = Path(folder) / "out.vrm"

@@ -6,6 +6,7 @@ and weights (0 in empty slots), K being the most groups any vertex of the mesh i
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,11 @@ class MeshInfo:
     parent_type: str = "OBJECT"  # Blender's: OBJECT, ARMATURE (deforms like a modifier), BONE (a rigid part)...
     parent_bone: str = ""
     shape_key_moved: tuple[int, ...] = ()  # per shape key, the vertices it moves off its reference key
+
+    def every_vertex_weighted_to(self, groups: Collection[str]) -> bool:
+        """Each vertex has a weight above 0 in at least one of the groups named (True for no vertices)."""
+        named = np.array([name in groups for name in self.group_names] + [False])  # -1, an empty slot: last
+        return bool(named[self.group_index].any(axis=1).all())
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from addon.core import weight_fixes
-from addon.core.rig_model import padded_weights
+from addon.core.rig_model import MeshInfo, Transform, padded_weights
 
 
 def test_padded_weights_keeps_each_vertex_influences_in_group_order():
@@ -13,6 +13,20 @@ def test_padded_weights_keeps_each_vertex_influences_in_group_order():
     index, weight = padded_weights(dense)
     assert index.tolist() == [[1, 3], [-1, -1], [0, -1]]
     assert weight.tolist() == [[0.5, 0.5], [0.0, 0.0], [1.0, 0.0]]
+
+
+def _mesh(dense: list[list[float]], groups: list[str]) -> MeshInfo:
+    index, weight = padded_weights(np.array(dense, dtype=np.float32).reshape(len(dense), len(groups)))
+    return MeshInfo("Body", Transform(), None, np.zeros((len(dense), 3)), groups, index, weight, ("Rig",), (), 0, ())
+
+
+def test_every_vertex_weighted_to_needs_a_weight_in_a_named_group_on_each_vertex():
+    mesh = _mesh([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]], ["hips", "spine", "prop"])
+    assert mesh.every_vertex_weighted_to({"hips", "prop"})
+    assert not mesh.every_vertex_weighted_to({"hips", "spine"})  # the second vertex is only on "prop"
+    assert not _mesh([[0.0, 0.0], [1.0, 0.0]], ["hips", "spine"]).every_vertex_weighted_to({"hips", "spine"})
+    assert not _mesh([[0.0], [0.0]], ["hips"]).every_vertex_weighted_to({"hips"})  # no vertex in any group
+    assert _mesh([], ["hips"]).every_vertex_weighted_to(set())  # no vertices: nothing to leave behind
 
 
 def test_limited_keeps_the_strongest_four_and_the_total():
