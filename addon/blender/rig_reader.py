@@ -221,7 +221,9 @@ def _shape_key_moved(mesh: bpy.types.Mesh) -> tuple[int, ...]:
     moved = []
     for key in keys.key_blocks[1:]:
         reference = key.relative_key.name if key.relative_key is not None else keys.key_blocks[0].name
-        moved.append(int(np.count_nonzero(np.any(coordinates[key.name] != coordinates[reference], axis=1))))
+        differs = coordinates[key.name] != coordinates[reference]
+        # The three columns or-ed: np.any(axis=1) over rows of three is several times slower.
+        moved.append(int(np.count_nonzero(differs[:, 0] | differs[:, 1] | differs[:, 2])))
     return tuple(moved)
 
 
