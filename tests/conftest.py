@@ -105,6 +105,15 @@ def demo_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # addopts asks pytest-xdist for workers; with it blocked (`-p no:xdist`) those options are accepted and the
+    # suite runs in this one process.
+    if pluginmanager.is_blocked("xdist"):
+        group = parser.getgroup("xdist", "pytest-xdist is blocked: the suite runs in this process")
+        group._addoption("-n", "--numprocesses", dest="numprocesses", help="ignored")
+        group.addoption("--dist", dest="dist", help="ignored")
+
+
 _exit_status = 0
 
 
