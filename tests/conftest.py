@@ -112,6 +112,15 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         group = parser.getgroup("xdist", "pytest-xdist is blocked: the suite runs in this process")
         group._addoption("-n", "--numprocesses", dest="numprocesses", help="ignored")
         group.addoption("--dist", dest="dist", help="ignored")
+        group.addoption("--no-loadscope-reorder", action="store_true", help="ignored")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The files with a test marked slow first, each file's tests kept together and in order: pytest-xdist
+    # hands out whole files in this order (addopts), so quick files even out the end of a run instead of one
+    # worker finishing a long file alone.
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
 
 
 _exit_status = 0
