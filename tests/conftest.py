@@ -132,6 +132,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    # Each process (the pytest-xdist controller and every worker) made its own user folder at import.
+    shutil.rmtree(_USER_RESOURCES, ignore_errors=True)
     # A process that imported bpy and the VRM Add-on can hang at interpreter exit (DESIGN.md).
     bpy = sys.modules.get("bpy")
     if bpy is not None:
