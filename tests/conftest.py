@@ -105,6 +105,24 @@ def demo_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # addopts asks pytest-xdist for workers; with it blocked (`-p no:xdist`) those options are accepted and the
+    # suite runs in this one process.
+    if pluginmanager.is_blocked("xdist"):
+        group = parser.getgroup("xdist", "pytest-xdist is blocked: the suite runs in this process")
+        group._addoption("-n", "--numprocesses", dest="numprocesses", help="ignored")
+        group.addoption("--dist", dest="dist", help="ignored")
+        group.addoption("--no-loadscope-reorder", action="store_true", help="ignored")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The files with a test marked slow first, each file's tests kept together and in order: pytest-xdist
+    # hands out whole files in this order (addopts), so quick files even out the end of a run instead of one
+    # worker finishing a long file alone.
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 _exit_status = 0
 
 
@@ -114,6 +132,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    # Each process (the pytest-xdist controller and every worker) made its own user folder at import.
+    shutil.rmtree(_USER_RESOURCES, ignore_errors=True)
     # A process that imported bpy and the VRM Add-on can hang at interpreter exit (DESIGN.md).
     bpy = sys.modules.get("bpy")
     if bpy is not None:

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_forge
 
 # Any positive value works; it must only exceed the good item's time on a loaded machine (about 6 s here):
@@ -14,6 +16,7 @@ from tests.conftest import run_forge
 TIMEOUT = 25
 
 
+@pytest.mark.slow
 def test_a_list_of_models_with_a_hanging_and_a_broken_one_converts_the_good_one_and_exits_1(
     demo_blend: Path, tmp_path: Path
 ):

@@ -23,6 +23,8 @@ from tests.conftest import ROOT, run_forge
 from tests.server.serving import Serving
 from tests.test_vrm_export import consumers, open_demo
 
+pytestmark = pytest.mark.slow  # module fixtures that export, convert or re-import for tens of seconds
+
 QUICK = "quick-web"  # companions-web without the thumbnail render: the thumbnail has its own tests
 DEMO_BONES = 54
 

@@ -22,6 +22,8 @@ from addon.core.presets import Preset, get_preset
 from tests.conftest import run_forge
 from tests.test_vrm_export import NODE_DIR, consumers, open_demo
 
+pytestmark = pytest.mark.slow  # module fixtures that export, convert or re-import for tens of seconds
+
 UNSIGNED_BYTE, UNSIGNED_SHORT, UNSIGNED_INT = 5121, 5123, 5125
 
 

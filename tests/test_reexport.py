@@ -22,6 +22,8 @@ from tests import authored
 from tests.conftest import run_forge
 from tests.test_vrm_export import consumers
 
+pytestmark = pytest.mark.slow  # module fixtures that export, convert or re-import for tens of seconds
+
 FOUND_BY_THE_CHECK = {"missing_visemes", "missing_blink", "missing_expressions"}
 
 

@@ -25,6 +25,8 @@ from addon.core.vrm_inspect import glb_document
 from tests import rigs
 from tests.conftest import ROOT, ForgeRun, run_forge
 
+pytestmark = pytest.mark.slow  # module fixtures that export, convert or re-import for tens of seconds
+
 NODE_DIR = ROOT / "tests" / "node"
 DEMO_EXPRESSIONS = {"aa", "ih", "ou", "ee", "oh", "blink", "blinkLeft", "blinkRight",
                     "happy", "angry", "sad", "relaxed", "surprised"}  # fmt: skip

@@ -8,6 +8,7 @@ Runs under the project's .venv python (the bpy module). `--only=KEY[,KEY]` build
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib
 import math
@@ -747,6 +748,16 @@ def build(out: Path, only: Sequence[str] = ()) -> list[str]:
     stamps, cache = out / ".stamps", out / ".cache"
     stamps.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
+    with (out / ".lock").open("w") as lock:
+        # Another builder of the same folder (a second pytest worker, a `make corpus`) waits here, then finds
+        # what the first one built up to date instead of writing over the files it is writing.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = _build_stale(out, only, digest, stamps, cache)
+    reset()
+    return built
+
+
+def _build_stale(out: Path, only: Sequence[str], digest: str, stamps: Path, cache: Path) -> list[str]:
     built = []
     for model in MODELS:
         if only and model.key not in only:
@@ -767,7 +778,6 @@ def build(out: Path, only: Sequence[str] = ()) -> list[str]:
             raise CorpusError(f"{model.key} did not write {', '.join(missing)}")
         stamp.write_text(digest)
         built.append(model.key)
-    reset()
     return built
 
 

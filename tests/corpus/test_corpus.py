@@ -7,6 +7,7 @@ Set AVATAR_FORGE_CORPUS to use a corpus built elsewhere.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,13 @@ def test_unknown_model_is_one_line_error(tmp_path: Path) -> None:
     known = ", ".join(m.key for m in build.MODELS)
     assert done.stderr.strip().splitlines() == [f"corpus: no model named no_such_model (known: {known})"]
     assert not list(tmp_path.iterdir())
+
+
+def test_two_builders_of_one_folder_build_a_model_once(tmp_path: Path) -> None:
+    """Two test workers (or `make corpus` beside a test run) building one folder: the second waits for the
+    first and finds the model up to date, instead of deleting and rewriting the file the first is writing."""
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: run_build(tmp_path, "--only=makehuman"), range(2)))
+    assert [d.returncode for d in done] == [0, 0], [d.stderr for d in done]
+    assert sorted(d.stdout.count("corpus: built makehuman") for d in done) == [0, 1]
+    assert (tmp_path / "makehuman" / "default_skeleton_lying.fbx").is_file()

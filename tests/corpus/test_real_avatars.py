@@ -25,6 +25,8 @@ from tests import invariants
 from tests.corpus.conftest import MODELS, load
 from tests.test_vrm_export import consumers
 
+pytestmark = pytest.mark.slow  # module fixtures that export, convert or re-import for tens of seconds
+
 WEB = dataclasses.replace(get_preset("companions-web"), thumbnail=False)
 TOLERANCE = 1e-5  # metres
 REQUIRED = sorted(humanoid.REQUIRED_VRM1)

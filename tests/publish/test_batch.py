@@ -63,6 +63,7 @@ def _shard(s3_url: str, kasm: S3Server, index: int, **popen: Any) -> subprocess.
                             env=dict(os.environ), **popen)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_shards_split_a_library_exactly_once_and_a_killed_shard_rerun_never_publishes_twice(
     kasm: S3Server, s3_url: str, demo_blend: Path, empty_blend: Path, tmp_path: Path
 ):

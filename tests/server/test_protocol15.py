@@ -4,7 +4,6 @@ object under a click on a capture, telemetry consent that stays false, and empty
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -54,7 +53,7 @@ def test_list_scene_items_ranks_prefix_matches_first_and_limits(client: Client):
 
 
 def test_a_click_on_a_headless_capture_picks_the_object_under_it(client: Client, tmp_path: Path):
-    path = Path(tempfile.gettempdir()) / f"forge-pick-{tmp_path.name}.png"
+    path = tmp_path / "pick.png"  # inside the system temp folder, and this run's own (another run may share /tmp)
     shot = client.result("get_viewport_screenshot", filepath=str(path), max_size=128)
     path.unlink()
     view = shot["view"]  # the scene camera's matrices, exactly as rendered
