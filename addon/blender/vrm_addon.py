@@ -56,9 +56,12 @@ def _write_bone_names(armature: bpy.types.Object, assignments: list[tuple[Any, s
     bone goes through the setter (it gives every bone its UUID), the middle ones store the UUID the setter
     would store, and the last one goes through the setter, from cleared, to validate once. Every name is
     read back through the add-on's getter and any that did not take is set the slow way, so an add-on
-    version that stores mappings differently stays correct, only slower.
+    version that stores mappings differently stays correct, only slower. A bone already holding its name
+    is left alone.
     """
     bones = armature.data.bones  # type: ignore[union-attr]
+    # Only what changes: an export maps a rig the add-on mostly holds already (two validations, 20 ms).
+    assignments = [(node, name) for node, name in assignments if node.bone_name != name]
     valid = [(node, name) for node, name in assignments if name in bones]
     for node, name in assignments:
         if name not in bones:
