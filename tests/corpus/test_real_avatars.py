@@ -18,7 +18,7 @@ import bpy
 import numpy as np
 import pytest
 
-from addon.blender import rig_check, rig_reader, vrm_export
+from addon.blender import rig_check, rig_reader, vrm_addon_exporter, vrm_export
 from addon.core import humanoid
 from addon.core.presets import get_preset
 from tests import invariants
@@ -72,6 +72,9 @@ class Converted:
     offset: Any
     bones_residual: float
     out: Path
+    # Each time the export answered the VRM Add-on's "may the glTF exporter drop the armature node?" from the
+    # rig check's weights: (that answer, the add-on's own per-vertex pass on the same scene).
+    armature_node_answers: list[tuple[bool, bool]] = dataclasses.field(default_factory=list)
 
 
 def _convert(model: dict[str, Any], corpus: Path, out_dir: Path) -> Converted:
@@ -111,10 +114,34 @@ def _convert(model: dict[str, Any], corpus: Path, out_dir: Path) -> Converted:
                      bones_residual, out)  # fmt: skip
 
 
+def _asking_the_addon_too(answers: list[tuple[bool, bool]], ours: Any) -> Any:
+    """vrm_addon_exporter's armature-node answer (`ours`: its maker), with the add-on's own answer to the same
+    call kept beside."""
+
+    def wrapped(checked: Any, original: Any) -> Any:
+        decide = ours(checked, original).__func__
+
+        def both(context: Any, names: list[str]) -> bool:
+            answer = bool(decide(context, names))
+            answers.append((answer, bool(original(context, names))))
+            return answer
+
+        return staticmethod(both)
+
+    return wrapped
+
+
 @pytest.fixture(scope="module")
 def converted(corpus: Path, blender: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Converted]:
     out_dir = tmp_path_factory.mktemp("real-avatars")
-    return {m["path"]: _convert(m, corpus, out_dir) for m in MODELS}
+    done: dict[str, Converted] = {}
+    ours = vrm_addon_exporter._armature_removal_from
+    with pytest.MonkeyPatch.context() as patch:
+        for m in MODELS:
+            answers: list[tuple[bool, bool]] = []
+            patch.setattr(vrm_addon_exporter, "_armature_removal_from", _asking_the_addon_too(answers, ours))
+            done[m["path"]] = dataclasses.replace(_convert(m, corpus, out_dir), armature_node_answers=answers)
+    return done
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +179,15 @@ def test_fixes_move_nothing_but_what_they_are_for(converted: dict[str, Converted
     assert c.scale == pytest.approx(0.01 if units else 1.0, rel=1e-4)
     assert abs(c.offset[:2]).max() < 1e-4 * max(1.0, 1 / c.scale)  # grounding moves up or down only
     assert c.residual < TOLERANCE and c.bones_residual < TOLERANCE
+
+
+@pytest.mark.parametrize("path", IDS)
+def test_the_armature_node_is_dropped_only_where_the_vrm_addon_would(
+    converted: dict[str, Converted], path: str
+) -> None:
+    answers = converted[path].armature_node_answers
+    assert len(answers) == 1, answers  # one VRM 1.0 export, one question
+    assert answers[0][0] == answers[0][1], answers
 
 
 @pytest.mark.parametrize("path", IDS)
