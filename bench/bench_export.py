@@ -7,8 +7,9 @@ For each detail, in this process, thumbnail off: the whole Avatar Forge export (
 sparse rewrite) with companions-web (morph normals) and companions-web-lite (none), each beside
 `bpy.ops.export_scene.gltf` writing a GLB with sparse morph targets and the same morph normals setting;
 then vrm0-legacy (the VRM Add-on's own 0.x writer, minutes at detail 20) beside the glTF exporter with
-normals, at the --vrm0-detail levels. Runs alternate and
-the best of --repeat is kept, so load on a shared machine falls on all alike. Ratios are Avatar Forge's
+normals, at the --vrm0-detail levels. Runs alternate, each after a full garbage collection (so no run pays
+for collecting another's garbage), and the best of --repeat is kept, so load on a shared machine falls on
+all alike. Ratios are Avatar Forge's
 figure over the glTF exporter's (targets: size <= 1.05, time <= 1.2). --profile-vrm0 prints where the VRM
 0.x export spends its time (the functions with the most own time, once, at the last detail).
 """
