@@ -164,9 +164,8 @@ def _publish(work: _Work) -> Result:
 
 
 def _run(args: argparse.Namespace) -> Result:
-    preset = cli_preset(args.preset)
     if args.probe:
-        return _probe(preset)
+        return _probe(cli_preset(args.preset))
     if not (args.item and args.out and args.settings):
         raise UsageError("batch-item needs --item, --out and --settings (it is started by `forge.py batch`)")
     item = plan.Item(**json.loads(args.item))
@@ -174,8 +173,6 @@ def _run(args: argparse.Namespace) -> Result:
         dest = open_location(args.out, args.endpoint_url)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    from ..blender import vrm_addon
-
     with tempfile.TemporaryDirectory(prefix="avatar-forge-batch-") as folder:
         scratch = Path(folder)
         try:
@@ -183,14 +180,26 @@ def _run(args: argparse.Namespace) -> Result:
             marker = plan.done_key(args.settings, digest_file(local).sha256, item.output)
             previous = _previous(dest, item, marker)
             if previous is not None:
-                return previous
-            vrm_addon.ensure_enabled()
-            work = _Work(item, local, scratch, preset, args.fix, dest, args.settings, marker)
-            return _convert(work) if item.kind == "convert" else _publish(work)
+                return previous  # before Blender loads: a rerun over a library already done starts none
+            return _work(args, item=item, local=local, scratch=scratch, dest=dest, marker=marker)
         except (StorageError, OSError) as exc:
             return _failed(str(exc))
-        except vrm_addon.VrmAddonMissingError as exc:
-            raise UsageError(str(exc)) from None
+
+
+def _work(
+    args: argparse.Namespace, *, item: plan.Item, local: Path, scratch: Path, dest: Storage, marker: str
+) -> Result:
+    """The item's conversion or publish. Blender loads here (the user's presets folder is Blender's too), not
+    before: a skipped item never needs it."""
+    from ..blender import vrm_addon
+
+    preset = cli_preset(args.preset)
+    try:
+        vrm_addon.ensure_enabled()
+    except vrm_addon.VrmAddonMissingError as exc:
+        raise UsageError(str(exc)) from None
+    work = _Work(item, local, scratch, preset, args.fix, dest, args.settings, marker)
+    return _convert(work) if item.kind == "convert" else _publish(work)
 
 
 COMMAND = Command("batch-item", "one item of a batch, in its own process (started by `batch`)", _add_arguments, _run)
