@@ -358,11 +358,8 @@ def check_transforms(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
 
 def deform_groups(mesh: MeshInfo, armature: ArmatureInfo) -> BoolArray:
     """Per vertex group (and one False more, for the padding index -1): named after a deform bone?"""
-    return np.array(
-        [name in armature.bones.index and bool(armature.bones.deform[armature.bones.index[name]])
-         for name in mesh.group_names] + [False],
-        dtype=bool,
-    )  # fmt: skip
+    bones = armature.bones
+    return mesh.group_mask({name for name, deform in zip(bones.names, bones.deform, strict=True) if deform})
 
 
 def deform_weights(mesh: MeshInfo, armature: ArmatureInfo) -> FloatArray:

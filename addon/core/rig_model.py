@@ -112,10 +112,14 @@ class MeshInfo:
     parent_bone: str = ""
     shape_key_moved: tuple[int, ...] = ()  # per shape key, the vertices it moves off its reference key
 
+    def group_mask(self, groups: Collection[str]) -> BoolArray:
+        """Per vertex group, one of `groups`? With one False more, for the padding index -1: indexed by
+        `group_index`, it says which of each vertex's slots hold one of them."""
+        return np.array([name in groups for name in self.group_names] + [False], dtype=bool)
+
     def every_vertex_weighted_to(self, groups: Collection[str]) -> bool:
         """Each vertex has a weight above 0 in at least one of the groups named (True for no vertices)."""
-        named = np.array([name in groups for name in self.group_names] + [False])  # -1, an empty slot: last
-        return bool(named[self.group_index].any(axis=1).all())
+        return bool(self.group_mask(groups)[self.group_index].any(axis=1).all())
 
 
 @dataclass(frozen=True)
