@@ -80,12 +80,21 @@ class ForgeRun:
         return json.loads(self.stdout)
 
 
-def run_forge(*args: str | Path, user_resources: Path | None = None, timeout: float = 300) -> ForgeRun:
-    """Runs `python scripts/forge.py ARGS` the way a user does, in its own process and user folder."""
+# Runs the script named next on its command line with bpy unimportable: `python -c WITHOUT_BPY forge.py ...`.
+WITHOUT_BPY = (
+    "import runpy, sys; sys.modules['bpy'] = None; del sys.argv[0]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+def run_forge(
+    *args: str | Path, user_resources: Path | None = None, timeout: float = 300, without_bpy: bool = False
+) -> ForgeRun:
+    """Runs `python scripts/forge.py ARGS` the way a user does, in its own process and user folder;
+    `without_bpy`: in a process where `import bpy` fails (for work that must not load Blender)."""
     env = dict(os.environ)
     env["BLENDER_USER_RESOURCES"] = str(user_resources or Path(tempfile.mkdtemp(prefix="forge-user-")))
     done = subprocess.run(
-        [sys.executable, str(FORGE), *map(str, args)],
+        [sys.executable, *(("-c", WITHOUT_BPY) if without_bpy else ()), str(FORGE), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FORGE, run_forge
+from tests.conftest import run_forge
 
 # Any positive value works; it must only exceed the good item's time on a loaded machine (about 6 s here):
 # the hanging item costs the test this much.
@@ -65,12 +63,7 @@ def test_a_list_of_models_with_a_hanging_and_a_broken_one_converts_the_good_one_
     # The skip is decided before Blender loads: the same item again, in a process where bpy cannot be imported.
     marker = next((out / "batch" / "done").rglob("*-Good.vrm.json"))
     item = {"id": "models/Good.blend", "kind": "convert", "source": str(models / "Good.blend"), "output": "Good.vrm"}
-    without_blender = "import runpy, sys; sys.modules['bpy'] = None; sys.argv[0] = sys.argv[1]; del sys.argv[1]; " \
-                      "runpy.run_path(sys.argv[0], run_name='__main__')"  # fmt: skip
-    skipped = subprocess.run(
-        [sys.executable, "-c", without_blender, str(FORGE), "batch-item", "--json", "--preset", "companions-web",
-         "--item", json.dumps(item), "--out", str(out), "--settings", marker.parent.name],
-        capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert skipped.returncode == 0, skipped.stderr
-    assert json.loads(skipped.stdout)["status"] == "skipped"
+    skipped = run_forge("batch-item", "--json", "--preset", "companions-web", "--item", json.dumps(item),
+                        "--out", out, "--settings", marker.parent.name, timeout=120, without_bpy=True)  # fmt: skip
+    assert skipped.code == 0, skipped.stderr
+    assert skipped.json()["status"] == "skipped"
