@@ -87,11 +87,16 @@ WITHOUT_BPY = (
 
 
 def run_forge(
-    *args: str | Path, user_resources: Path | None = None, timeout: float = 300, without_bpy: bool = False
+    *args: str | Path,
+    user_resources: Path | None = None,
+    timeout: float = 300,
+    without_bpy: bool = False,
+    env: dict[str, str] | None = None,
 ) -> ForgeRun:
     """Runs `python scripts/forge.py ARGS` the way a user does, in its own process and user folder;
-    `without_bpy`: in a process where `import bpy` fails (for work that must not load Blender)."""
-    env = dict(os.environ)
+    `without_bpy`: in a process where `import bpy` fails (for work that must not load Blender); `env`: more
+    environment variables."""
+    env = {**os.environ, **(env or {})}
     env["BLENDER_USER_RESOURCES"] = str(user_resources or Path(tempfile.mkdtemp(prefix="forge-user-")))
     done = subprocess.run(
         [sys.executable, *(("-c", WITHOUT_BPY) if without_bpy else ()), str(FORGE), *map(str, args)],

@@ -27,6 +27,7 @@ from . import context, rig_reader, vrm_addon
 _LICENSE_CONFIRMATION = "BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION"
 _PYTHON_ERROR = re.compile(r"^\w+(Error|Exception): ")
 _HEAD_BYTES = 64  # enough to recognise an FBX or a .blend; both can be hundreds of MB
+PROBE_TIMEOUT = 600.0  # seconds for a separate Blender to read a .blend (a large one takes minutes)
 # fake-bpy-module types operators and libraries.load() as returning None; they return a set and a context.
 _ops: Any = bpy.ops
 
@@ -174,10 +175,36 @@ def _read(path: Path, fmt: ModelFormat) -> bytes:
         raise ImportFailedError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def import_avatar(path: Path) -> ImportResult:
+def _probe(path: Path) -> None:
+    """Reads a .blend in a separate Blender first (`forge.py import-probe`). Blender reads a .blend's structs
+    as they are, and a corrupt one (a mesh whose vertex count is larger than its arrays) crashes the process
+    that appends it: that must not be the Blender holding someone's unsaved work."""
+    from ..process import children
+
+    command = [*children.forge_command(factory_startup=True), "import-probe", str(path)]
+    finished = children.run(command, timeout=PROBE_TIMEOUT)
+    if finished.timed_out:
+        raise ImportFailedError(
+            f"{path.name}: a separate Blender took over {PROBE_TIMEOUT:g} s to read it; not imported"
+        )
+    if finished.code < 0:
+        raise ImportFailedError(f"{path.name}: a separate Blender reading it {children.describe(finished.code)}; "
+                                "not imported (the file is corrupt)")  # fmt: skip
+    if finished.code != 0:
+        said = [
+            line.removeprefix("forge: error: ")
+            for line in finished.stderr.splitlines()
+            if line.startswith("forge: error: ")
+        ]
+        unsaid = f"{path.name}: a separate Blender could not read it ({children.describe(finished.code)})"
+        raise ImportFailedError(said[-1] if said else unsaid)
+
+
+def import_avatar(path: Path, *, probe: bool = False) -> ImportResult:
     """Imports the model at `path` into the current scene; raises ValueError for a path that is not a model
     file, ImportFailedError (one line, the scene unchanged) for one that cannot be imported or has no
-    armature, vrm_addon.VrmAddonMissingError for a .vrm without the VRM Add-on."""
+    armature, vrm_addon.VrmAddonMissingError for a .vrm without the VRM Add-on. `probe`: a .blend is first
+    read in a separate Blender (for a session someone works in; convert runs in a process of its own)."""
     path = path.expanduser().absolute()
     fmt = model_files.model_format(path)
     if not path.is_file():
@@ -186,6 +213,8 @@ def import_avatar(path: Path) -> ImportResult:
     problem = model_files.content_problem(fmt, data)
     if problem is not None:
         raise ImportFailedError(f"{path.name}: {problem}")
+    if probe and fmt == "blend":
+        _probe(path)
     if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")  # importers run in object mode only
     before, collections = set(bpy.data.objects), set(bpy.data.collections)

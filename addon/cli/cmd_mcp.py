@@ -12,7 +12,7 @@ from types import FrameType
 
 from ..core import settings
 from ..mcp_server.connection import Connection
-from ..mcp_server.private_blender import PrivateBlender, StartError, blender_command, forge_script, listening
+from ..mcp_server.private_blender import PrivateBlender, StartError, blender_command, listening
 from ..server.config import ConfigError, read_token
 from .command import Command, Result, UsageError
 from .paths import existing_file
@@ -45,7 +45,7 @@ def _private_blender(args: argparse.Namespace) -> PrivateBlender | None:
         return None
     blend = existing_file(args.blend, ".blend")
     try:
-        private = PrivateBlender(blender_command(forge_script(), args.blender), blend)
+        private = PrivateBlender(blender_command(args.blender), blend)
     except StartError as exc:
         raise UsageError(str(exc)) from None
     print(f"forge: private headless Blender for {blend} on {private.host}:{private.port}", file=sys.stderr)

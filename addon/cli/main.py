@@ -23,6 +23,7 @@ from . import (
     cmd_convert,
     cmd_demo,
     cmd_export,
+    cmd_import_probe,
     cmd_mcp,
     cmd_presets,
     cmd_promote,
@@ -50,6 +51,7 @@ COMMANDS: tuple[Command, ...] = (
     cmd_batch.COMMAND,
     cmd_batch.REPORT_COMMAND,
     cmd_batch_item.COMMAND,
+    cmd_import_probe.COMMAND,
 )
 
 

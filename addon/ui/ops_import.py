@@ -30,7 +30,7 @@ class AVATARFORGE_OT_import_avatar(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         try:
-            result = avatar_import.import_avatar(Path(self.filepath))
+            result = avatar_import.import_avatar(Path(self.filepath), probe=True)
         except (ValueError, avatar_import.ImportFailedError, vrm_addon.VrmAddonMissingError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
