@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 
 import zstandard
 
@@ -115,3 +116,16 @@ def set_field(data: bytes, field: Field, value: float) -> bytes:
 def get_field(data: bytes, field: Field) -> float:
     value: float = struct.unpack_from(field.format, data, field.at)[0]
     return value
+
+
+# Found by the fuzz test (tests/corpus/test_fuzz.py): the first mesh claims more vertices than its arrays hold,
+# and Blender 4.5 crashes (SIGSEGV) appending or opening the file, every time.
+CRASHER = ("Mesh", "totvert", 1 << 20)
+
+
+def crashing(source: Path) -> bytes:
+    """The .blend `source` with CRASHER applied: a file that crashes the Blender that reads it."""
+    data = uncompressed(source.read_bytes())
+    struct_name, name, value = CRASHER
+    field = next(f for f in number_fields(data) if (f.struct, f.name) == (struct_name, name))
+    return set_field(data, field, value)

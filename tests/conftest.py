@@ -110,6 +110,19 @@ def run_forge(
     return ForgeRun(done.returncode, done.stdout, done.stderr)
 
 
+def quick_preset_user(folder: Path, name: str = "quick") -> Path:
+    """A Blender user folder at `folder` holding preset `name`: companions-web without the thumbnail render."""
+    presets = folder / "config" / "avatar_forge" / "presets"
+    presets.mkdir(parents=True)
+    shipped = (ROOT / "addon" / "presets" / "companions-web.toml").read_text()
+    quick = shipped.replace('name = "companions-web"', f'name = "{name}"').replace(
+        "thumbnail = true", "thumbnail = false"
+    )
+    assert "thumbnail = false" in quick
+    (presets / f"{name}.toml").write_text(quick)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo avatar at detail 1, built once per session by the CLI."""

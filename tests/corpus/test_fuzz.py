@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import blend_fields
-from tests.conftest import ROOT, run_forge
+from tests.conftest import quick_preset_user, run_forge
 
 pytestmark = pytest.mark.slow
 
@@ -19,27 +19,6 @@ SEED = 24
 PER_FORMAT = 5  # 16 models with the crasher: about a minute, each in its own process
 # The fields a reader trusts for sizes and links; most other fields of a .blend change nothing when mutated.
 STRUCTS = {"Mesh", "Object", "bArmature", "Bone", "CustomData", "CustomDataLayer", "bDeformGroup", "Key", "KeyBlock"}
-CRASHER = ("Mesh", "totvert", 1 << 20)  # the first mesh claims more vertices than its arrays hold: SIGSEGV
-
-
-def _quick_user(tmp_path: Path) -> Path:
-    """A Blender user folder with a preset like companions-web without the thumbnail render."""
-    folder = tmp_path / "user" / "config" / "avatar_forge" / "presets"
-    folder.mkdir(parents=True)
-    shipped = (ROOT / "addon" / "presets" / "companions-web.toml").read_text()
-    quick = shipped.replace('name = "companions-web"', 'name = "quick"').replace(
-        "thumbnail = true", "thumbnail = false"
-    )
-    (folder / "quick.toml").write_text(quick)
-    return tmp_path / "user"
-
-
-def crashing_blend(source: Path) -> bytes:
-    """`source` with the recipe that crashes Blender when it is appended (CRASHER)."""
-    data = blend_fields.uncompressed(source.read_bytes())
-    struct_name, name, value = CRASHER
-    field = next(f for f in blend_fields.number_fields(data) if (f.struct, f.name) == (struct_name, name))
-    return blend_fields.set_field(data, field, value)
 
 
 def _blend_mutations(source: Path, rng: random.Random, count: int) -> list[bytes]:
@@ -74,12 +53,12 @@ def test_mutated_models_fail_alone_and_every_one_is_reported(corpus: Path, tmp_p
     for suffix, files in made.items():
         for number, data in enumerate(files):
             (models / f"{suffix}{number:02d}.{suffix}").write_bytes(data)
-    (models / "crash.blend").write_bytes(crashing_blend(blend))
+    (models / "crash.blend").write_bytes(blend_fields.crashing(blend))
     out = tmp_path / "out"
     out.mkdir()
 
     result = run_forge("convert", models, "--out", out, "--preset", "quick", "--fix", "all", "--json",
-                       user_resources=_quick_user(tmp_path), timeout=600)  # fmt: skip
+                       user_resources=quick_preset_user(tmp_path / "user"), timeout=600)  # fmt: skip
 
     assert result.code == 1, result.stderr[-2000:]
     report = json.loads(result.stdout)
