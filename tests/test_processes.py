@@ -4,6 +4,7 @@ as it was found (at once, or after the next run for a process that was killed)."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,18 @@ def _children_of(pid: int) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
-    return _parent_of(pid) is not None
+    """Whether any thread of `pid` still runs (a killed process's first thread can be a zombie while the
+    others are still ending, holding its sockets)."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return False
+    states = []
+    for task in tasks:
+        with contextlib.suppress(OSError):  # a thread that has just ended
+            stat = (task / "stat").read_text()
+            states.append(stat[stat.rindex(")") + 2])
+    return any(state not in "ZX" for state in states)
 
 
 def _within(seconds: float, condition: Callable[[], bool]) -> bool:
@@ -58,9 +70,27 @@ def _command_line(pid: int) -> list[str]:
         return []
 
 
+_started: list[int] = []  # every process a test started, and their children: none outlives its test
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_running() -> Iterator[None]:
+    yield
+    for pid in _started:
+        for child in _children_of(pid):
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    _started.clear()
+
+
 def _start(*args: str | Path, temp: Path, user: Path, **popen: object) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TMPDIR": str(temp), "BLENDER_USER_RESOURCES": str(user)}
-    return subprocess.Popen([sys.executable, str(FORGE), *map(str, args)], env=env, **popen)  # type: ignore[call-overload,no-any-return]
+    process: subprocess.Popen[bytes] = subprocess.Popen([sys.executable, str(FORGE), *map(str, args)], env=env,
+                                                        **popen)  # type: ignore[call-overload]  # fmt: skip
+    _started.append(process.pid)
+    return process
 
 
 @pytest.fixture
@@ -130,7 +160,7 @@ def test_a_closed_stdout_ends_the_command(demo_blend: Path, temp: Path, user: Pa
                      stderr=subprocess.PIPE)  # fmt: skip
     assert process.stdout is not None
     process.stdout.close()  # `| head -c 0`: the reader is gone before anything is written
-    _out, err = process.communicate(timeout=120)  # before the fix it never ended
+    _out, err = process.communicate(timeout=120)  # it used to hang at exit, forever
     assert process.returncode == 141, err.decode()[-2000:]
     assert b"Traceback" not in err
     assert _ours(temp) == []
@@ -156,6 +186,7 @@ def test_a_batch_stopped_mid_item_takes_its_worker_along(demo_blend, temp: Path,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     (tmp_path / "dest").mkdir()
     worker = _worker_of(batch)
+    _started.append(worker)
     time.sleep(1)  # into its work
     batch.send_signal(sig)
     assert batch.wait(30) == (-sig if sig == signal.SIGKILL else 128 + sig)
@@ -190,6 +221,7 @@ def test_a_killed_mcp_server_takes_its_private_blender_along(demo_blend: Path, t
     assert found is not None
     private_port = int(found.group(1))
     (blender,) = _children_of(mcp.pid)
+    _started.append(blender)
     socket.create_connection(("127.0.0.1", private_port), timeout=5).close()
 
     mcp.send_signal(sig)
