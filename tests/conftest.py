@@ -97,16 +97,21 @@ def run_forge(
     `without_bpy`: in a process where `import bpy` fails (for work that must not load Blender); `env`: more
     environment variables."""
     env = {**os.environ, **(env or {})}
-    env["BLENDER_USER_RESOURCES"] = str(user_resources or Path(tempfile.mkdtemp(prefix="forge-user-")))
-    done = subprocess.run(
-        [sys.executable, *(("-c", WITHOUT_BPY) if without_bpy else ()), str(FORGE), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    own_user = None if user_resources else Path(tempfile.mkdtemp(prefix="forge-user-"))
+    env["BLENDER_USER_RESOURCES"] = str(user_resources or own_user)
+    try:
+        done = subprocess.run(
+            [sys.executable, *(("-c", WITHOUT_BPY) if without_bpy else ()), str(FORGE), *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    finally:
+        if own_user is not None:
+            shutil.rmtree(own_user, ignore_errors=True)
     return ForgeRun(done.returncode, done.stdout, done.stderr)
 
 

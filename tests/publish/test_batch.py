@@ -40,7 +40,9 @@ def empty_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "import bpy, os\nbpy.ops.wm.read_homefile(use_empty=True)\n"
         f"bpy.ops.wm.save_as_mainfile(filepath={str(path)!r})\nos._exit(0)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+    temp = tmp_path_factory.mktemp("temp")  # Blender's blender_* folder, which os._exit leaves
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120,
+                   env={**os.environ, "TMPDIR": str(temp)})  # fmt: skip
     return path
 
 
