@@ -37,18 +37,20 @@ def _in_process(preset_name: str, out: Path, models: list[Path]) -> None:
     from addon.core.presets import get_preset
 
     preset = get_preset(preset_name, paths.user_presets_dir())
-    for model in models:
-        entry = convert_one(Job(model, out / f"{model.stem}.vrm"), preset, "all", False)
-        assert entry["ok"], entry["error"]
-    sys.stdout.flush()
-    os._exit(0)  # bpy and the VRM Add-on can hang interpreter shutdown
+    entries = [convert_one(Job(model, out / f"{model.stem}.vrm"), preset, "all", False) for model in models]
+    failed = [entry["error"] for entry in entries if not entry["ok"]]
+    print("\n".join(failed), file=sys.stderr, flush=True)
+    os._exit(1 if failed else 0)  # bpy and the VRM Add-on can hang interpreter shutdown
 
 
 def _timed(command: list[str]) -> tuple[float, float]:
     """Wall seconds and CPU seconds (the process and its children) of one run."""
     cpu = _cpu()
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"bench: {command[2]} failed: {done.stderr.strip().splitlines()[-1:]}")
     return time.perf_counter() - started, _cpu() - cpu
 
 

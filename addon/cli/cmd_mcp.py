@@ -29,7 +29,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM from the MCP client: unwind, so the private Blender is stopped
+    raise KeyboardInterrupt  # SIGINT or SIGTERM from the MCP client: unwind, so the private Blender is stopped
 
 
 def _private_blender(args: argparse.Namespace) -> PrivateBlender | None:
@@ -65,7 +65,7 @@ def _run(args: argparse.Namespace) -> Result:
         token = read_token(args.token_file) if args.token_file else None
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     private: PrivateBlender | None = None
     try:
         private = _private_blender(args)
@@ -79,7 +79,8 @@ def _run(args: argparse.Namespace) -> Result:
         finally:
             connection.close()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if private is not None:
             private.stop()
     return Result({}, [])  # stdout was the MCP channel: nothing more goes there

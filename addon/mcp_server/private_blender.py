@@ -29,7 +29,7 @@ class StartError(Exception):
 def blender_command(blender: str | None) -> list[str]:
     """How to run Avatar Forge's command line with Blender: this Python when it has the bpy module, else a
     Blender binary (`blender`, or the one named) running it as a script."""
-    launcher = children.forge_command()[-1]  # this Python runs no Blender: [python, launch.py]
+    launcher = str(children.LAUNCHER)
     if blender is None and importlib.util.find_spec("bpy") is not None:
         return [sys.executable, launcher]
     binary = blender or shutil.which("blender")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .lifetime import child_environment
 
-_LAUNCHER = Path(__file__).resolve().parents[1] / "cli" / "launch.py"
+LAUNCHER = Path(__file__).resolve().parents[1] / "cli" / "launch.py"  # the command line's entry point
 _running: set[subprocess.Popen[bytes]] = set()
 
 
@@ -33,8 +33,8 @@ def forge_command(*, factory_startup: bool = False) -> list[str]:
     bpy = sys.modules.get("bpy")
     binary = getattr(getattr(bpy, "app", None), "binary_path", "") if bpy is not None else ""
     if binary:
-        return [binary, "-b", *(["--factory-startup"] if factory_startup else []), "--python", str(_LAUNCHER), "--"]
-    return [sys.executable, str(_LAUNCHER)]
+        return [binary, "-b", *(["--factory-startup"] if factory_startup else []), "--python", str(LAUNCHER), "--"]
+    return [sys.executable, str(LAUNCHER)]
 
 
 def describe(code: int) -> str:
