@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,6 +152,19 @@ def test_the_socket_refuses_a_blend_that_crashes_blender_and_goes_on(demo_blend:
         imported = client.result("avatar_import", path=str(fine))
         assert imported["format"] == "blend" and imported["armature"]
         assert serving.process.poll() is None
+
+
+def test_the_sidebar_refuses_a_blend_that_crashes_blender(empty_scene: Any, demo_blend: Path, tmp_path: Path):
+    bpy = empty_scene
+    crash = tmp_path / "crash.blend"
+    crash.write_bytes(blend_fields.crashing(demo_blend))
+    with pytest.raises(RuntimeError, match=r"crash\.blend: a separate Blender reading it crashed \(signal 11\)"):
+        bpy.ops.avatar_forge.import_avatar(filepath=str(crash))  # this process is the artist's Blender
+    assert len(bpy.data.objects) == 0 and len(bpy.data.meshes) == 0
+    fine = tmp_path / "Fine.blend"
+    shutil.copyfile(demo_blend, fine)
+    assert bpy.ops.avatar_forge.import_avatar(filepath=str(fine)) == {"FINISHED"}
+    assert any(o.type == "ARMATURE" for o in bpy.data.objects)
 
 
 @pytest.mark.parametrize("json_output", [False, True], ids=["text", "json"])
