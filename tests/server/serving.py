@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,8 +24,7 @@ class Serving:
     """A running `forge.py serve --port 0 ...`; `stop()` sends a signal and returns the exit code."""
 
     def __init__(self, *args: str | Path, user_resources: Path | None = None, env: dict[str, str] | None = None):
-        self._own_user = None if user_resources else Path(tempfile.mkdtemp(prefix="forge-serve-"))
-        self.user_resources = user_resources or self._own_user or Path()
+        self.user_resources = user_resources or Path(tempfile.mkdtemp(prefix="forge-serve-"))
         full_env = {**os.environ, "BLENDER_USER_RESOURCES": str(self.user_resources), **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, str(FORGE), "serve", "--port", "0", "--json", *map(str, args)],
@@ -74,8 +72,6 @@ class Serving:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        if self._own_user is not None:
-            shutil.rmtree(self._own_user, ignore_errors=True)
 
 
 class Client:
