@@ -52,7 +52,8 @@ def find_legs(surface: Surface, height: float) -> Legs:
     step = 0.005 * height
     gap = 0.004 * height
     heights = np.arange(0.02 * height, 0.7 * height, step)
-    first = regions_along(surface.cut_z(float(heights[0])), _X, gap)
+    cuts = surface.cuts_z(heights)
+    first = regions_along(cuts[0], _X, gap)
     if len(first) < 2:
         raise NotHumanoidError("no two legs: the lowest cross-section forms one region")
     # The two biggest regions at the bottom, left (+X) and right.
@@ -61,8 +62,8 @@ def find_legs(surface: Surface, height: float) -> Legs:
     tracks: list[list[tuple[float, Region]]] = [[(float(heights[0]), left)], [(float(heights[0]), right)]]
     crotch = None
     hidden = False
-    for z in heights[1:]:
-        found = regions_along(surface.cut_z(float(z)), _X, gap)
+    for z, cut in zip(heights[1:], cuts[1:], strict=True):
+        found = regions_along(cut, _X, gap)
         picks = []
         for track in tracks:
             prev = track[-1][1]

@@ -8,11 +8,12 @@ of the segments drawn on a grid, for the few cuts where two axes matter (feet, h
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..rig_model import FloatArray, IntArray
+from ..rig_model import BoolArray, FloatArray, IntArray
 
 _EDGES = ((0, 1), (1, 2), (2, 0))
 
@@ -36,6 +37,22 @@ class Surface:
         corners = self.corners[hit]
         return _segments(corners, corners[:, :, 2] - z)
 
+    def cuts_z(self, heights: FloatArray) -> list[FloatArray]:
+        """`cut_z` at each of these evenly spaced heights, all in one pass over the triangles."""
+        z0, step = float(heights[0]), float(heights[1] - heights[0])
+        first = np.maximum(np.ceil((self.low - z0) / step), 0).astype(np.int64)
+        stop = np.minimum(np.ceil((self.high - z0) / step), len(heights)).astype(np.int64)
+        count = np.maximum(stop - first, 0)
+        tri = np.repeat(np.arange(len(count)), count)
+        k = first[tri] + np.arange(len(tri)) - np.repeat(np.cumsum(count) - count, count)
+        corners = self.corners[tri]
+        keep, segments = _crossing(corners, corners[:, :, 2] - (z0 + k * step)[:, None])
+        k = k[keep]
+        order = np.argsort(k, kind="stable")
+        bounds = np.searchsorted(k[order], np.arange(len(heights) + 1))
+        ordered = segments[order]
+        return [ordered[a:b] for a, b in itertools.pairwise(bounds)]
+
     def cut(self, origin: FloatArray, normal: FloatArray, near: float | None = None) -> FloatArray:
         """The segments where the plane through `origin` with `normal` cuts the surface; only triangles
         with a corner within `near` of `origin` when given."""
@@ -47,6 +64,11 @@ class Surface:
 
 
 def _segments(corners: FloatArray, side: FloatArray) -> FloatArray:
+    return _crossing(corners, side)[1]
+
+
+def _crossing(corners: FloatArray, side: FloatArray) -> tuple[BoolArray, FloatArray]:
+    """Which triangles cross the plane (corner distances `side`), and their segments."""
     above = side > 0
     crossing = above.any(axis=1) & ~above.all(axis=1)
     corners, side, above = corners[crossing], side[crossing], above[crossing]
@@ -60,7 +82,7 @@ def _segments(corners: FloatArray, side: FloatArray) -> FloatArray:
     stacked = np.stack(points, axis=1)  # (K, 3, 3)
     crossed = np.stack(flags, axis=1)  # exactly two of three per triangle
     order = np.argsort(~crossed, axis=1, kind="stable")[:, :2]
-    return np.take_along_axis(stacked, order[:, :, None], axis=1)
+    return crossing, np.take_along_axis(stacked, order[:, :, None], axis=1)
 
 
 @dataclass(frozen=True)
@@ -108,31 +130,40 @@ def regions_in_plane(segments: FloatArray, u: FloatArray, v: FloatArray, cell: f
     `cell`-sized squares, touching squares joined; each region's sample points (3-D), biggest first."""
     if len(segments) == 0:
         return []
+    # Each segment sampled every half cell, so no drawn line skips a square.
     length = np.linalg.norm(segments[:, 1] - segments[:, 0], axis=1)
-    steps = int(np.clip(np.ceil(length.max() / (cell / 2)), 1, 64))
-    t = np.linspace(0.0, 1.0, steps + 1)
-    points = (segments[:, :1] + (segments[:, 1:] - segments[:, :1]) * t[None, :, None]).reshape(-1, 3)
+    steps = np.minimum(np.ceil(length / (cell / 2)).astype(np.int64), 256) + 1
+    owner = np.repeat(np.arange(len(segments)), steps)
+    t = (np.arange(len(owner)) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(steps - 1, steps).clip(1)
+    points = segments[owner, 0] + (segments[owner, 1] - segments[owner, 0]) * t[:, None]
     grid = np.floor(np.stack([points @ u, points @ v], axis=1) / cell).astype(np.int64)
-    cells, inverse = np.unique(grid, axis=0, return_inverse=True)
-    index = {(int(a), int(b)): i for i, (a, b) in enumerate(cells)}
-    parent = list(range(len(cells)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, (a, b) in enumerate(cells):
-        for da, db in ((1, -1), (1, 0), (1, 1), (0, 1)):
-            j = index.get((int(a) + da, int(b) + db))
-            if j is not None:
-                ri, rj = root(i), root(j)
-                if ri != rj:
-                    parent[max(ri, rj)] = min(ri, rj)
-    labels = np.array([root(i) for i in range(len(cells))])[inverse.ravel()]
+    grid -= grid.min(axis=0) - 1
+    width = int(grid[:, 1].max()) + 2
+    keys, inverse = np.unique(grid[:, 0] * width + grid[:, 1], return_inverse=True)
+    labels = _components(keys, width)[inverse.ravel()]
     groups = [points[labels == r] for r in np.unique(labels)]
     return sorted(groups, key=len, reverse=True)
+
+
+def _components(keys: IntArray, width: int) -> IntArray:
+    """Connected components of occupied grid squares (sorted keys row * width + column, 8-neighbours): each
+    square's label, by min-label propagation with pointer jumping."""
+    pairs = []
+    for step in (1, width - 1, width, width + 1):
+        at = np.searchsorted(keys, keys + step)
+        found = (at < len(keys)) & (keys[np.minimum(at, len(keys) - 1)] == keys + step)
+        pairs.append(np.stack([np.flatnonzero(found), at[found]], axis=1))
+    edges = np.concatenate(pairs)
+    labels = np.arange(len(keys))
+    while True:
+        new = labels.copy()
+        np.minimum.at(new, edges[:, 0], labels[edges[:, 1]])
+        np.minimum.at(new, edges[:, 1], labels[edges[:, 0]])
+        new = new[new]
+        new = new[new]
+        if np.array_equal(new, labels):
+            return labels
+        labels = new
 
 
 def loop_centre(surface: Surface, z: float, near: FloatArray, cell: float) -> FloatArray | None:

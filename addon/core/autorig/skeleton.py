@@ -48,12 +48,13 @@ def build(
     neck_z = torso.neck_base
     spine_heights = {"hips": hip_z + 0.01 * height}
     length = neck_z - spine_heights["hips"]
-    spine_heights["spine"] = spine_heights["hips"] + 0.15 * length
+    # Between hips and neck, where artists' rigs put them (a median over real avatars).
+    spine_heights["spine"] = spine_heights["hips"] + 0.2 * length
     if length >= UPPER_CHEST_MIN:
-        spine_heights["chest"] = spine_heights["hips"] + 0.45 * length
-        spine_heights["upperChest"] = spine_heights["hips"] + 0.72 * length
+        spine_heights["chest"] = spine_heights["hips"] + 0.48 * length
+        spine_heights["upperChest"] = spine_heights["hips"] + 0.74 * length
     else:
-        spine_heights["chest"] = spine_heights["hips"] + 0.55 * length
+        spine_heights["chest"] = spine_heights["hips"] + 0.5 * length
     spine_heights["neck"] = neck_z
     spine_heights["head"] = torso.head_base
     # The torso's own region of each cut, followed up from above the legs (hair behind the back is apart).

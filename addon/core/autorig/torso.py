@@ -54,8 +54,8 @@ def find_torso(surface: Surface, crotch: float, top: float, height: float) -> To
     step = 0.005 * height
     heights = np.arange(crotch + step, top, step)
     rows = []
-    for z in heights:
-        found = regions_along(surface.cut_z(float(z)), _X, 0.004 * height)
+    for z, cut in zip(heights, surface.cuts_z(heights), strict=True):
+        found = regions_along(cut, _X, 0.004 * height)
         mid = [r for r in found if r.lo <= 0.0 <= r.hi]
         if not mid:
             mid = sorted(found, key=lambda r: min(abs(r.lo), abs(r.hi)))[:1]
