@@ -55,7 +55,7 @@ def main() -> int:
     models = args.models or [CORPUS / name for name in DEFAULT]
     for stage in STAGES:
         setattr(place, stage, timed(stage, getattr(place, stage)))
-    place.skeleton.build = timed("build", place.skeleton.build)  # type: ignore[method-assign]
+    place.skeleton.build = timed("build", place.skeleton.build)
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([sys.executable, str(ROOT / "tests/core/autorig/dump_meshes.py"), out, *map(str, models)],
                        check=True, capture_output=True)  # fmt: skip

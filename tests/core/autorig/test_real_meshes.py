@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from addon.core import humanoid
@@ -48,7 +49,7 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def load(dumps: Path, name: str) -> tuple[list[MeshPart], dict[str, np.ndarray]]:
+def load(dumps: Path, name: str) -> tuple[list[MeshPart], dict[str, npt.NDArray[np.float64]]]:
     if not MODELS[name].is_file():
         pytest.skip(f"{MODELS[name]} is absent")
     data = np.load(dumps / f"{name}.npz")
