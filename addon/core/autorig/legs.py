@@ -3,6 +3,7 @@ the narrowest cut above the foot, the toes toward the foot's long end."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,10 +29,10 @@ class Leg:
         """Half the leg's width along X at height z (nearest cut)."""
         return float(self.widths[int(np.argmin(abs(self.heights - z)))]) / 2
 
-    def at(self, surface: Surface, z: float, height: float) -> FloatArray:
+    def at(self, pieces: Sequence[Surface], z: float, height: float) -> FloatArray:
         """The leg's centre at height z: its own region of the cut, apart from anything hanging beside it."""
         rough = np.asarray(self.centres[int(np.argmin(abs(self.heights - z)))], dtype=np.float64)
-        found = loop_centre(surface, z, rough, 0.004 * height)
+        found = loop_centre(pieces, z, rough, 0.004 * height)
         # A loop centred off this leg is both legs and the hips together: keep the cut's own centre.
         return rough if found is None or abs(found[0] - rough[0]) > 0.03 * height else found
 

@@ -21,7 +21,7 @@ from .frame import Frame
 from .hands import Hand, find_hand
 from .head import find_eyes
 from .legs import Legs, find_legs
-from .sections import Surface, regions_in_plane
+from .sections import Surface
 from .torso import Torso, find_torso
 from .types import MeshPart, NotHumanoidError, RigPlan
 
@@ -54,8 +54,8 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
         notes.append("fingers fused: no finger bones")
     others = [(p.name, rig.apply(p.vertices)) for i, p in enumerate(parts) if i not in body]
     eyes, rigid = find_eyes(others, torso, height)
-    surface = Surface.of(vertices, triangles)
-    bones, centre = skeleton.symmetric(skeleton.build(surface, legs, torso, arms, hands, eyes=eyes, height=height))
+    pieces = _pieces(parts, body, rig)
+    bones, centre = skeleton.symmetric(skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height))
     matrix = rig.matrix()
     matrix[0, 3] -= centre
     notes.append(f"mid-plane: x={centre:+.3f} m from the feet's midpoint")
@@ -95,7 +95,7 @@ def _stand(
     notes: list[str],
 ) -> tuple[Frame, Legs, Torso, FloatArray]:
     """The rig frame (sides on X, front −Y), the legs and the torso in it; refuses what does not stand on
-    two feet or has two heads."""
+    two feet."""
     scaled = np.concatenate([parts[i].vertices for i in body]) * scale
     surface = Surface.of(scaled, triangles)
     feet = frames.feet_on_floor(surface, floor, height)
@@ -103,7 +103,6 @@ def _stand(
         raise NotHumanoidError(
             f"{len(feet)} separate supports reach the floor, not two feet (furniture, an animal, or several characters)"
         )
-    _refuse_two_heads(surface, float(scaled[:, 2].max()), height)
     angle, how = frames.turn_to_sides(scaled, feet, height)
     notes.append(f"sides from {how}")
     mid = np.mean([f.mean(axis=0) for f in feet], axis=0) if len(feet) == 2 else (scaled.max(0) + scaled.min(0)) / 2
@@ -130,6 +129,10 @@ def _frame(scale: float, angle: float, mid: FloatArray, floor: float) -> Frame:
     return Frame(scale, angle, np.array([-turned[0], -turned[1], -floor]))
 
 
+def _pieces(parts: Sequence[MeshPart], body: list[int], rig: Frame) -> list[Surface]:
+    return [Surface.of(rig.apply(parts[i].vertices), parts[i].triangles) for i in body]
+
+
 def _offsets(parts: Sequence[MeshPart], chosen: list[int]) -> list[int]:
     sizes = [len(parts[i].vertices) for i in chosen]
     return [int(v) for v in np.cumsum([0, *sizes[:-1]])]
@@ -141,7 +144,7 @@ def _lower_body(
     vertices = np.concatenate([rig.apply(parts[i].vertices) for i in body])
     surface = Surface.of(vertices, triangles)
     legs = find_legs(surface, height)
-    torso = find_torso(surface, legs.crotch, float(vertices[:, 2].max()), height)
+    torso = find_torso(surface, _pieces(parts, body, rig), legs.crotch, float(vertices[:, 2].max()), height)
     # One vote a foot (toes ahead of the ankle) and one for the face (the head's middle ahead of the neck);
     # a head centred on its neck does not vote.
     votes = {"the feet": sum(_sign(leg.toe_tip[1] - leg.ankle[1], 0.01 * height) for leg in (legs.left, legs.right))}
@@ -153,11 +156,3 @@ def _lower_body(
 
 def _sign(value: float, dead: float) -> int:
     return 0 if abs(value) < dead else (1 if value > 0 else -1)
-
-
-def _refuse_two_heads(surface: Surface, top: float, height: float) -> None:
-    found = regions_in_plane(surface.cut_z(top - 0.07 * height), _X, _Y, 0.02 * height)
-    found = [r for r in found if len(r) >= 0.2 * len(found[0])]
-    centres = np.array([r.mean(axis=0) for r in found])
-    if len(found) >= 2 and np.ptp(centres[:, 0]) > 0.25 * height:
-        raise NotHumanoidError(f"{len(found)} heads side by side at the top: several characters, not one")

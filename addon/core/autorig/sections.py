@@ -9,6 +9,7 @@ of the segments drawn on a grid, for the few cuts where two axes matter (feet, h
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,14 +167,39 @@ def _components(keys: IntArray, width: int) -> IntArray:
         labels = new
 
 
-def loop_centre(surface: Surface, z: float, near: FloatArray, cell: float) -> FloatArray | None:
-    """The centre (bounding box) of the region of the horizontal cut at z whose centre is nearest to `near`
-    (x, y): a leg or the torso apart from a coat's tail or hair hanging behind, which a cut's extent along X
-    alone would fold in."""
-    loops = regions_in_plane(surface.cut_z(z), np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), cell)
-    if not loops:
+def loop_at(pieces: Sequence[Surface], z: float, near: FloatArray, cell: float) -> tuple[FloatArray, FloatArray] | None:
+    """The bounding box of the loop of the horizontal cut at z around `near` (x, y). Within one mesh part the
+    outermost loop holding `near` (shells inside a body are hidden); across parts the innermost (hair lying on
+    the back or hanging beside the neck is a part of its own around the body's); with none holding `near`,
+    the loop whose box is nearest."""
+    holding: list[tuple[FloatArray, FloatArray]] = []
+    nearest: tuple[float, tuple[FloatArray, FloatArray]] | None = None
+    for piece in pieces:
+        boxes = [
+            (loop.min(axis=0), loop.max(axis=0))
+            for loop in regions_in_plane(piece.cut_z(z), np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), cell)
+        ]
+        gaps = [float(np.linalg.norm(np.clip(near[:2], a[:2], b[:2]) - near[:2])) for a, b in boxes]
+        inside = [box for box, gap in zip(boxes, gaps, strict=True) if gap == 0.0]
+        if inside:
+            holding.append(max(inside, key=_area))
+        for box, gap in zip(boxes, gaps, strict=True):
+            if nearest is None or gap < nearest[0]:
+                nearest = (gap, box)
+    if holding:
+        return min(holding, key=_area)
+    return None if nearest is None else nearest[1]
+
+
+def _area(box: tuple[FloatArray, FloatArray]) -> float:
+    return float(np.prod((box[1] - box[0])[:2]))
+
+
+def loop_centre(pieces: Sequence[Surface], z: float, near: FloatArray, cell: float) -> FloatArray | None:
+    """The centre of `loop_at`'s box, at height z."""
+    box = loop_at(pieces, z, near, cell)
+    if box is None:
         return None
-    middles = np.array([(loop.max(axis=0) + loop.min(axis=0)) / 2 for loop in loops])
-    best = middles[np.argmin(np.linalg.norm(middles[:, :2] - near[:2], axis=1))]
-    best[2] = z
-    return np.asarray(best, dtype=np.float64)
+    centre = (box[0] + box[1]) / 2
+    centre[2] = z
+    return np.asarray(centre, dtype=np.float64)

@@ -3,6 +3,8 @@ mirrored and averaged about the mid-plane."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .. import humanoid
@@ -22,7 +24,7 @@ UPPER_CHEST_MIN = 0.2  # metres from hips to neck below which the torso holds no
 
 
 def build(
-    surface: Surface,
+    pieces: Sequence[Surface],
     legs: Legs,
     torso: Torso,
     arms: list[Arm],
@@ -31,16 +33,16 @@ def build(
     eyes: dict[str, FloatArray],
     height: float,
 ) -> tuple[Bone, ...]:
-    """The bones (parents first), left = +X, from the landmarks."""
+    """The bones (parents first), left = +X, from the landmarks; `pieces` are the body's parts one by one."""
     heads: dict[str, FloatArray] = {}
     tails: dict[str, FloatArray] = {}
     # The thighs' joints sit above the crotch by about a third of a thigh's width.
     thigh = min(legs.left.half_width(legs.crotch - 0.03 * height), legs.right.half_width(legs.crotch - 0.03 * height))
     hip_z = legs.crotch + 0.6 * thigh
     for side, leg in (("left", legs.left), ("right", legs.right)):
-        upper = leg.at(surface, legs.crotch - 0.03 * height, height)
+        upper = leg.at(pieces, legs.crotch - 0.03 * height, height)
         upper[2] = hip_z
-        knee = leg.at(surface, (hip_z + leg.ankle[2]) / 2, height)
+        knee = leg.at(pieces, (hip_z + leg.ankle[2]) / 2, height)
         toes = leg.ankle + 0.7 * (leg.toe_tip - leg.ankle)
         toes[0], toes[2] = leg.toe_tip[0], 0.02 * height
         heads |= {f"{side}UpperLeg": upper, f"{side}LowerLeg": knee, f"{side}Foot": leg.ankle, f"{side}Toes": toes}
@@ -60,7 +62,7 @@ def build(
     # The torso's own region of each cut, followed up from above the legs (hair behind the back is apart).
     near = (heads["leftUpperLeg"] + heads["rightUpperLeg"]) / 2
     for name, z in spine_heights.items():
-        found = loop_centre(surface, z, np.array([0.0, near[1], z]), 0.004 * height)
+        found = loop_centre(pieces, z, np.array([0.0, near[1], z]), 0.004 * height)
         near = np.array([0.0, torso.y_at(z), z]) if found is None else found
         heads[name] = np.array([0.0, near[1], z])
     tails["head"] = np.array([0.0, heads["head"][1], torso.top])

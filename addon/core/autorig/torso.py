@@ -3,12 +3,13 @@ armpits), where it narrows above the shoulders (the neck) and widens again (the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..rig_model import FloatArray
-from .sections import Surface, regions_along, regions_in_plane
+from .sections import Surface, loop_at, regions_along
 from .types import NotHumanoidError
 
 _X = np.array([1.0, 0.0, 0.0])
@@ -39,18 +40,8 @@ class Torso:
         return np.asarray((points[:, 0] < lo - margin) | (points[:, 0] > hi + margin))
 
 
-def _loop_near(surface: Surface, z: float, near: FloatArray, height: float) -> tuple[float, float, float, float] | None:
-    """The loop of the cut at z nearest to `near` (x, y): its extent along X, its centre and depth along Y."""
-    loops = regions_in_plane(surface.cut_z(z), _X, np.array([0.0, 1.0, 0.0]), 0.004 * height)
-    if not loops:
-        return None
-    boxes = [(loop.min(axis=0), loop.max(axis=0)) for loop in loops]
-    gaps = [float(np.linalg.norm(np.clip(near, a[:2], b[:2]) - near)) for a, b in boxes]
-    a, b = boxes[int(np.argmin(gaps))]
-    return float(a[0]), float(b[0]), float((a[1] + b[1]) / 2), float(b[1] - a[1])
-
-
-def find_torso(surface: Surface, crotch: float, top: float, height: float) -> Torso:
+def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: float, height: float) -> Torso:
+    """The torso in `surface` (all body parts) above the crotch; `pieces` are the parts one by one."""
     step = 0.005 * height
     heights = np.arange(crotch + step, top, step)
     rows = []
@@ -86,9 +77,9 @@ def find_torso(surface: Surface, crotch: float, top: float, height: float) -> To
     chest_half = float((hi[chest] - lo[chest]) / 2)
     # Above the armpits hair hangs beside the neck: follow the body's own loop of each cut instead.
     for i in range(armpit_i, len(z)):
-        loop = _loop_near(surface, float(z[i]), np.array([0.0, yc[i - 1] if i > armpit_i else yc[i]]), height)
-        if loop is not None:
-            lo[i], hi[i], yc[i], depth[i] = loop
+        box = loop_at(pieces, float(z[i]), np.array([0.0, yc[i - 1] if i > armpit_i else yc[i]]), 0.004 * height)
+        if box is not None:
+            lo[i], hi[i], yc[i], depth[i] = box[0][0], box[1][0], (box[0][1] + box[1][1]) / 2, box[1][1] - box[0][1]
     width = hi - lo
     # The neck: above the armpits, the first cut narrower than 70% of the chest, then the narrowest one
     # within the next tenth of the height.
