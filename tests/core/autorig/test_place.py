@@ -8,13 +8,8 @@ import pytest
 from addon.core import humanoid
 from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, plan_rig
 
-from .figures import Figure, lying_down, table_on_legs, turn_z
+from .figures import Figure, capsule, lying_down, merged, table_on_legs, turn_z
 from .figures import humanoid as figure
-
-BODY_JOINTS = (
-    "hips", "neck", "head",
-    *(f"{s}{b}" for s in ("left", "right") for b in ("UpperLeg", "LowerLeg", "Foot", "UpperArm", "LowerArm", "Hand")),
-)  # fmt: skip
 
 
 def errors(fig: Figure, plan: RigPlan) -> dict[str, float]:
@@ -127,3 +122,9 @@ def test_what_is_no_standing_humanoid_is_refused_with_the_reason(parts: list[Mes
     with pytest.raises(NotHumanoidError, match=reason) as refused:
         plan_rig(parts)
     assert "\n" not in str(refused.value)
+
+
+def test_a_signpost_on_one_column_has_no_legs() -> None:
+    post = merged([capsule((0, 0, 0.1), (0, 0, 1.6), 0.1), capsule((-0.6, 0, 1.4), (0.6, 0, 1.4), 0.05)])
+    with pytest.raises(NotHumanoidError, match="no two legs"):
+        plan_rig([MeshPart("Signpost", *post)])
