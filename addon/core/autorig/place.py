@@ -106,6 +106,8 @@ def _stand(
     angle, how = frames.turn_to_sides(scaled, feet, height)
     notes.append(f"sides from {how}")
     mid = np.mean([f.mean(axis=0) for f in feet], axis=0) if len(feet) == 2 else (scaled.max(0) + scaled.min(0)) / 2
+    if frames.toes_toward_plus_y(scaled, feet, angle, floor, height):
+        angle += math.pi
     rig = _frame(scale, angle, mid, floor)
     legs, torso, vertices, votes = _lower_body(rig, parts, body, triangles, height)
     if sum(votes.values()) > 0:  # the front is +Y: turn half round
