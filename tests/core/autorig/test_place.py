@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -83,15 +85,16 @@ def test_a_skirt_and_long_hair_hide_nothing() -> None:
     assert_joints_close(fig, plan)
 
 
-def test_separate_fingers_get_three_joints_each_and_mittens_none() -> None:
-    fig = figure(fingers=True)
+@pytest.mark.parametrize("pose", [{}, {"arm_drop": 45}, {"chibi": True}], ids=["T-pose", "A-pose", "chibi"])
+def test_separate_fingers_get_three_joints_each_and_mittens_none(pose: dict[str, Any]) -> None:
+    fig = figure(fingers=True, **pose)
     plan = plan_rig(fig.parts)
     names = {b.name for b in plan.bones}
     fingers = {n for n in humanoid.HUMAN_BONES if any(f in n for f in ("Thumb", "Index", "Middle", "Ring", "Little"))}
     assert fingers <= names
     err = errors(fig, plan)
     assert err["leftMiddleProximal"] < 0.02 and err["rightMiddleProximal"] < 0.02, err
-    mitten = plan_rig(figure().parts)
+    mitten = plan_rig(figure(**pose).parts)
     assert not fingers & {b.name for b in mitten.bones}
     assert "fingers fused: no finger bones" in mitten.notes
 
