@@ -66,6 +66,19 @@ def test_the_skeleton_is_a_vrm_hierarchy_mirrored_about_x0() -> None:
     assert min(f[2] for f in feet) > 0 and plan.height == pytest.approx(1.7, abs=0.02)
 
 
+def test_the_rig_frame_stands_the_meshes_on_the_floor_facing_minus_y() -> None:
+    fig = figure().transformed(turn_z(120, 100.0))
+    plan = plan_rig(fig.parts)
+    m = np.array(plan.to_rig_frame)
+    rig = fig.parts[0].vertices @ m[:3, :3].T + m[:3, 3]
+    assert rig[:, 2].min() == pytest.approx(0.0, abs=1e-9)
+    assert np.ptp(rig[:, 2]) == pytest.approx(plan.height)
+    assert abs(rig[:, 0].max() + rig[:, 0].min()) < 0.01  # the mid-plane at x = 0
+    heads = {b.name: b.head for b in plan.bones}
+    assert heads["leftToes"][1] < heads["leftFoot"][1]  # toes ahead, toward −Y
+    assert heads["leftHand"][0] > 0.5 > -0.5 > heads["rightHand"][0]  # the avatar's left at +X
+
+
 def test_any_facing_and_unit_gives_the_same_rig() -> None:
     reference = plan_rig(figure().parts)
     for turn, scale, note in ((90, 1.0, None), (-150, 100.0, "scaled ×0.01"), (35, 1000.0, "scaled ×0.001")):

@@ -19,6 +19,8 @@ import pytest
 from addon.core import humanoid
 from addon.core.autorig import MeshPart, plan_rig
 
+pytestmark = pytest.mark.slow  # the session fixture imports five avatars with Blender, about a minute
+
 ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ROOT.parent / "shared" / "corpus"
 BUILT = ROOT / "out" / "corpus"
