@@ -98,6 +98,16 @@ def test_a_skirt_and_long_hair_hide_nothing() -> None:
     assert_joints_close(fig, plan)
 
 
+def test_a_hood_in_the_body_mesh_leaves_the_neck_midway_through_the_neck() -> None:
+    """The neck sits midway between the body's own front and back, not the hood's around it (the hood does
+    hide the neck's narrowing, so its height is not asserted here)."""
+    fig = figure(hood=True)
+    plan = plan_rig(fig.parts)
+    m = np.array(plan.to_rig_frame)
+    heads = {b.name: b.head for b in plan.bones}
+    assert abs(heads["neck"][1] - (m[1, :3] @ fig.joints["neck"] + m[1, 3])) < 0.01 * plan.height
+
+
 @pytest.mark.parametrize("pose", [{}, {"arm_drop": 45}, {"chibi": True}], ids=["T-pose", "A-pose", "chibi"])
 def test_separate_fingers_get_three_joints_each_and_mittens_none(pose: dict[str, Any]) -> None:
     fig = figure(fingers=True, **pose)
