@@ -49,7 +49,11 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     drop = (arms[0].angle + arms[1].angle) / 2
     notes.append(f"{'T' if drop < 20 else 'A'}-pose: arms {drop:.0f}° below horizontal")
     hands = [find_hand(arm, height) for arm in arms]
-    if not all(h.fingers for h in hands):
+    if min(arm.tip[2] for arm in arms) < legs.crotch + 0.02 * height:
+        # The arms are read above the crotch only: a hand hanging lower is cut off there, its cuts no hand's.
+        hands = [Hand(arm.wrist, arm.tip) for arm in arms]
+        notes.append("the hands hang below the crotch: no finger bones, the hands' ends uncertain")
+    elif not all(h.fingers for h in hands):
         hands = [Hand(h.wrist, h.tip) for h in hands]  # one hand's fingers alone would break the symmetry
         notes.append("fingers fused: no finger bones")
     others = [(p.name, rig.apply(p.vertices)) for i, p in enumerate(parts) if i not in body]

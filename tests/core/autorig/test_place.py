@@ -122,6 +122,12 @@ def test_separate_fingers_get_three_joints_each_and_mittens_none(pose: dict[str,
     assert "fingers fused: no finger bones" in mitten.notes
 
 
+def test_hands_hanging_below_the_crotch_get_no_finger_bones() -> None:
+    plan = plan_rig(figure(arm_drop=70).parts)  # mittens: any finger bones would be made up
+    assert not [b.name for b in plan.bones if "Proximal" in b.name]
+    assert "the hands hang below the crotch: no finger bones, the hands' ends uncertain" in plan.notes
+
+
 def test_eye_spheres_get_eye_bones_and_ride_on_them() -> None:
     fig = figure(eyes=True)
     plan = plan_rig(fig.parts)
