@@ -189,7 +189,9 @@ def _angle_from_horizontal(head: FloatArray, tail: FloatArray) -> float:
     return 0.0 if length < 1e-9 else math.degrees(math.asin(min(1.0, abs(float(d[2])) / length)))
 
 
-def check_pose(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
+def check_pose(
+    model: RigModel, armature: ArmatureInfo, mapping: dict[str, str], *, pose_scaled: bool = False
+) -> list[Finding]:
     findings: list[Finding] = []
     off: list[str] = []
     for vrm in ("leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm"):
@@ -212,7 +214,7 @@ def check_pose(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str])
             )
         )
     findings.extend(_facing(armature, mapping))
-    findings.extend(_placement(model, armature, mapping))
+    findings.extend(_placement(model, armature, mapping, pose_scaled=pose_scaled))
     return findings
 
 
@@ -243,7 +245,7 @@ def lowest_point(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str
     return min(ends) if ends else None
 
 
-def _placement(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
+def _placement(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str], *, pose_scaled: bool) -> list[Finding]:
     findings: list[Finding] = []
     low = lowest_point(model, armature, mapping)
     if low is not None and abs(low) > GROUND_TOLERANCE:
@@ -251,7 +253,10 @@ def _placement(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str])
         size = avatar_extent(model, armature)
         if size and abs(low) > GROUND_SHARE * size:
             message += f"; grounding moves it {abs(low) / size:.0%} of its size: check its units and origin first"
-        findings.append(_finding("not_grounded", "warning", message, (armature.name, *(m.name for m in model.meshes))))
+        if pose_scaled:  # measured in the rest pose, which is not where the pose shows it
+            message += "; its pose scales it as you see it: the scaled_pose fix comes first"
+        objects = (armature.name, *(m.name for m in model.meshes))
+        findings.append(Finding("not_grounded", "warning", message, not pose_scaled, objects))
     if "hips" in mapping:
         head, _ = _bone_world(armature, mapping["hips"])
         if math.hypot(float(head[0]), float(head[1])) > CENTER_TOLERANCE:
@@ -702,7 +707,7 @@ def run_checks(model: RigModel, preset: Preset | None = None) -> CheckReport:
         lambda: posed,
         lambda: check_units(model, armature, mapping, target, pose_scaled=bool(posed)),
         lambda: check_upright(armature, mapping),
-        lambda: check_pose(model, armature, mapping),
+        lambda: check_pose(model, armature, mapping, pose_scaled=bool(posed)),
         lambda: check_transforms(model, armature),
         lambda: check_skinning(model, armature),
         lambda: check_name_clash(model, armature, spec),

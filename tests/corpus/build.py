@@ -704,7 +704,7 @@ def _glb_chunks(path: Path) -> tuple[dict[str, Any], bytearray]:
     return document, binary
 
 
-def _write_glb(path: Path, document: dict[str, Any], binary: bytes) -> None:
+def _write_glb(path: Path, document: dict[str, Any], binary: bytes | bytearray) -> None:
     text = json.dumps(document, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 4)
     binary = bytes(binary) + b"\0" * (-len(binary) % 4)

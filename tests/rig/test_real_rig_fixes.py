@@ -201,6 +201,25 @@ def test_an_avatar_authored_in_centimetres_is_scaled_to_metres_and_grounded(avat
     assert fixed.fixes[0].startswith("scaled 'Avatar' and its meshes by 0.01")
 
 
+def test_a_doll_no_unit_explains_is_scaled_to_the_presets_target_height(avatar):
+    armature, body = avatar
+    armature.scale = (0.3, 0.3, 0.3)  # 0.52 m: a tenth or a hundredth of any unit is no person either
+    context.view_layer().update()
+    _apply_all([armature, body])
+    before = invariants.snapshot().vertices["AvatarBody"]
+    units = next(f for f in rig_check.check_rig(None, WEB).findings if f.id == "wrong_units")
+    assert units.fixable and "to the preset's target height of 1.6 m, proportions kept" in units.message
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert fixed.ok and "wrong_units" not in fixed.ids(), fixed.findings
+    assert "to the preset's target height of 1.6 m, proportions kept" in fixed.fixes[0]
+    after = invariants.snapshot().vertices["AvatarBody"]
+    k = 1.6 / float((before.max(axis=0) - before.min(axis=0)).max())
+    offset = after - before * k
+    assert abs(offset - offset[0]).max() < TOLERANCE  # scaled about the origin and grounded: shape unchanged
+    assert float((after.max(axis=0) - after.min(axis=0)).max()) == pytest.approx(1.6, abs=1e-5)
+
+
 def _posed_world(obj):
     evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
     co = [obj.matrix_world @ v.co for v in evaluated.vertices]
