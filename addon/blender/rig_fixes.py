@@ -302,7 +302,9 @@ def apply_pose_as_rest(armature: bpy.types.Object) -> str:
 def apply_pose_scale_as_rest(armature: bpy.types.Object) -> str:
     """Makes the pose's scale and moves part of the rest pose: the pose's rotations are set aside, what is
     left applied as the rest pose (meshes and shape keys follow), then the rotations put back, so the avatar
-    looks as it did. With a uniform scale per bone, a turn before or after it is the same."""
+    looks as it did. With a uniform scale per bone, a turn before or after it is the same; only a vertex
+    blending a scaled or moved bone with a turned one can shift a little (blended skinning does not compose).
+    An importer's scaled pose has no turns: there it is exact."""
     pose = armature.pose
     assert pose is not None
     turns = {b.name: (b.rotation_quaternion.copy(), b.rotation_euler.copy(), tuple(b.rotation_axis_angle))

@@ -359,8 +359,8 @@ def _bone_label(scale: FloatArray) -> str:
 
 
 def check_pose_scale(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
-    """A pose that scales bones, or moves one the export's T-pose keeps moved, is not a rotation of the rest
-    pose. Importers leave one: a glTF root joint of node scale 0.01 comes in as a rest pose 100x too big shown
+    """A pose that scales bones, or moves a deform bone the export's T-pose keeps moved, is not a rotation of
+    the rest pose. Importers leave one: a glTF root joint of node scale 0.01 comes in as a rest pose 100x too big shown
     through a pose-bone scale of 0.01. The VRM Add-on's T-pose only turns bones (and clears the moves down to
     each chain's first mapped bone), so the export writes the rest of that pose into the VRM skeleton."""
     scale, location = armature.pose_scale, armature.pose_location
@@ -376,7 +376,7 @@ def check_pose_scale(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Fi
         if float(np.abs(scale[i] - 1.0).max()) > TRANSFORM_TOLERANCE:
             what.append(_bone_label(scale[i]))
         moved = float(np.linalg.norm(location[i]))
-        if moved > TRANSFORM_TOLERANCE * size and _below_mapped(bones.parents, i, mapped):
+        if moved > TRANSFORM_TOLERANCE * size and bones.deform[i] and _below_mapped(bones.parents, i, mapped):
             what.append(f"moved {moved:.3g} units")
         if what:
             off.append(f"'{name}' ({', '.join(what)})")
