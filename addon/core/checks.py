@@ -360,9 +360,10 @@ def _bone_label(scale: FloatArray) -> str:
 
 def check_pose_scale(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
     """A pose that scales bones, or moves a deform bone the export's T-pose keeps moved, is not a rotation of
-    the rest pose. Importers leave one: a glTF root joint of node scale 0.01 comes in as a rest pose 100x too big shown
-    through a pose-bone scale of 0.01. The VRM Add-on's T-pose only turns bones (and clears the moves down to
-    each chain's first mapped bone), so the export writes the rest of that pose into the VRM skeleton."""
+    the rest pose. Importers leave one: a glTF root joint of node scale 0.01 comes in as a rest pose 100x too
+    big shown through a pose-bone scale of 0.01. The VRM Add-on's T-pose only turns bones (and clears the
+    moves down to each chain's first mapped bone), so the export writes the rest of that pose into the VRM
+    skeleton."""
     scale, location = armature.pose_scale, armature.pose_location
     if scale is None or location is None or not len(armature.bones):
         return []
