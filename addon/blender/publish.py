@@ -60,6 +60,7 @@ class PublishResult:
             "check": request.check,
             "seconds": round(self.seconds, 3),
             "unqueued": self.release.unqueued,
+            "verification": self.export.verification.to_json(),
         }
 
 
