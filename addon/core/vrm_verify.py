@@ -167,8 +167,8 @@ def _check_chain(bones: dict[str, int], scene: _Scene, result: Verification) -> 
     torn = []
     for bone, node in bones.items():
         up = mapped_parent(bone, mapped) if bone in HUMAN_BONES else None
-        if up is None:
-            continue
+        if up is None or node not in scene.world:
+            continue  # an unknown bone, the root, or one vrm_inspect reports as pointing at no node
         ancestor = scene.parent.get(node)
         while ancestor is not None and ancestor != bones[up]:
             ancestor = scene.parent.get(ancestor)

@@ -203,3 +203,14 @@ def test_verification_json_names_what_it_measured(demo_vrm1):
     data = verify_vrm(demo_vrm1).to_json()
     assert data["ok"] is True and data["problems"] == [] and data["spec_version"] == "1.0"
     assert data["height"] == pytest.approx(1.415, abs=0.01) and data["ms"] >= 0
+
+
+def test_a_malformed_file_is_refused_with_a_reason_never_a_crash(demo_vrm1):
+    truncated = verify_vrm(demo_vrm1[:1000]).problems
+    assert truncated == [f"GLB header says {len(demo_vrm1)} bytes, file has 1000 (truncated or padded)"]
+
+    def bad_node(document: Document, _binary: bytearray) -> None:
+        document["nodes"][_bone_node(document, "head")]["translation"] = ["up", 0, 0]
+
+    problems = _problems(altered(demo_vrm1, bad_node))
+    assert problems.startswith("malformed node, skin or accessor (ValueError")
