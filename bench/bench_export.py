@@ -79,7 +79,7 @@ def main() -> int:
             (verify,) = best_of(args.repeat, partial(verify_vrm, written))
             row = f"{detail:>6} {vertices:>8} {name:<20} {'yes' if normals else 'no':>7} {mb:>7.2f} {gltf_mb:>7.2f}"
             row += f" {mb / gltf_mb:>5.2f} {forge:>7.2f} {baseline:>7.2f} {forge / baseline:>5.2f}"
-            print(f"{row} {verify * 1000:>9.1f} {verify / forge:>6.1%}", flush=True)
+            print(f"{row} {verify * 1000:>9.1f} {verify / forge:>6.2%}", flush=True)
     if args.profile_vrm0:
         profile = cProfile.Profile()
         preset = dataclasses.replace(get_preset("vrm0-legacy"), thumbnail=False)

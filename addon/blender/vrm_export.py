@@ -3,7 +3,8 @@
 The sidebar's Export button, `forge.py export` and the socket's `avatar_export_vrm` all call export_vrm().
 It runs the rig check first and refuses on errors, applies the preset to the armature's VRM settings
 (spec version, meta, expressions: the one undoable change to the scene), writes downscaled textures and
-the thumbnail only into the exported copy, and writes the file under a temporary name before renaming it.
+the thumbnail only into the exported copy, and writes the file under a temporary name, reads it back as a
+consumer would (core/vrm_verify) and renames it into place only when it passes.
 """
 
 from __future__ import annotations

@@ -308,10 +308,6 @@ def _accessor_fits(accessor: Any, views: _Views) -> bool:
     return backed and ("sparse" not in accessor or _sparse_fits(accessor["sparse"], count, element, views))
 
 
-def _inspect(source: BinaryIO, length: int, limits: VrmLimits) -> VrmReport:
-    return _inspect_container(source, length, limits)[0]
-
-
 def _inspect_container(source: BinaryIO, length: int, limits: VrmLimits) -> tuple[VrmReport, _Container | None]:
     report = VrmReport()
     try:
@@ -355,13 +351,13 @@ def inspect_glb(data: bytes, limits: VrmLimits | None = None) -> tuple[VrmReport
 
 def inspect_vrm(data: bytes, limits: VrmLimits | None = None) -> VrmReport:
     """Checks a .vrm's bytes; the report's problems are empty when it is structurally a loadable VRM."""
-    return _inspect(io.BytesIO(data), len(data), limits or VrmLimits())
+    return _inspect_container(io.BytesIO(data), len(data), limits or VrmLimits())[0]
 
 
 def inspect_vrm_file(path: Path, limits: VrmLimits | None = None) -> VrmReport:
     """inspect_vrm on a file, reading only its JSON chunk into memory (a VRM can be hundreds of MB)."""
     with path.open("rb") as source:
-        return _inspect(source, path.stat().st_size, limits or VrmLimits())
+        return _inspect_container(source, path.stat().st_size, limits or VrmLimits())[0]
 
 
 def glb_document(data: bytes, limits: VrmLimits | None = None) -> dict[str, Any]:
