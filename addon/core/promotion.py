@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from .json_limits import JsonLimitError, JsonLimits, load_json
-from .naming import InvalidNameError, Versioned, check_name
+from .naming import MAX_VERSION, InvalidNameError, Versioned, check_name
 
 FORMAT: Final = "avatar-forge/promotion-request@1"
 INDEX_FORMAT: Final = "avatar-forge/index@1"
@@ -126,8 +126,8 @@ def parse_request(raw: bytes, limits: JsonLimits | None = None) -> Request:
     except InvalidNameError as exc:
         raise RequestError(str(exc)) from None
     version = _field(data, "version", int)
-    if version < 1:
-        raise RequestError("request version must be 1 or more")
+    if not 1 <= version <= MAX_VERSION:
+        raise RequestError(f"request version must be from 1 to {MAX_VERSION}")
     stem = Versioned(name, version)
     addon_version = data.get("vrm_addon_version")
     return Request(

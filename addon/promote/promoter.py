@@ -116,7 +116,7 @@ def _entry_problem(name: str, size: object, limit: int) -> str | None:
     if name.endswith(_LINK_SUFFIX):
         return f"queue entry {name[: -len(_LINK_SUFFIX)]!r} is a symbolic link; queue entries must be plain files"
     if not name.endswith(_REQUEST_SUFFIX) or naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]) is None:
-        return f"queue entry {name!r} is not named <Name>-v<N>.json"
+        return f"queue entry {name!r} is not named <Name>-v<N>.json (N from 1 to {naming.MAX_VERSION})"
     if isinstance(size, int) and size > limit:
         return f"queue entry is {size} bytes, over the limit of {limit}"
     return None

@@ -410,7 +410,8 @@ def test_a_queue_entry_named_with_a_newline_goes_to_failed_with_the_reason(promo
     assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
     outcomes = _outcomes(run)
     assert outcomes["Fine-v1.json"] == ("promoted", None)
-    assert outcomes[listed] == ("failed", f"queue entry '{listed}' is not named <Name>-v<N>.json")
+    named = f"queue entry '{listed}' is not named <Name>-v<N>.json (N from 1 to 999999999)"
+    assert outcomes[listed] == ("failed", named)
     assert promotion.source_keys("promotion/queue/") == []
     (record,) = promotion.source_keys("promotion/failed/")
     assert record.startswith("Line_Feed-v1.json.")
