@@ -407,7 +407,7 @@ def test_the_sidebar_export_never_writes_into_the_storage_root_even_when_asked_t
 ):
     root, published, link = _storage_root_with_a_published_file(tmp_path)
     open_demo(demo_blend)
-    prefs: Any = bpy.context.preferences.addons[blender.__name__].preferences
+    prefs: Any = bpy.context.preferences.addons[blender.__name__].preferences  # type: ignore[union-attr]
     saved = prefs.storage_root
     prefs.storage_root = str(root)
     settings = context.scene().avatar_forge_export
