@@ -8,7 +8,7 @@ promoter can prove it copies exactly what was published.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -216,6 +216,30 @@ def merge_index(raw: bytes | None, entry: IndexEntry, limits: JsonLimits | None 
     models.sort(key=lambda m: (str(m["name"]), int(m["version"])))
     document = {"format": INDEX_FORMAT, "models": models}
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode(), True
+
+
+def promoted_entry(record_raw: bytes, limits: JsonLimits | None = None) -> IndexEntry:
+    """The index entry a promotion/done/ record stands for (its request's model, promoted at the
+    record's time); raises RequestError for anything else. A later run re-adds it to an index.json
+    that lost it (two promoters writing the index at once: the older write lands last)."""
+    limits = limits or JsonLimits(DEFAULT_MAX_REQUEST_BYTES)
+    try:  # the request as queued plus the promoter's result: twice a request's bound is ample
+        record = load_json(record_raw, replace(limits, max_bytes=2 * limits.max_bytes), "done record")
+    except JsonLimitError as exc:
+        raise RequestError(str(exc)) from None
+    result, queued = (record.get("result"), record.get("request")) if isinstance(record, dict) else (None, None)
+    if not isinstance(result, dict) or result.get("status") != "promoted" or not isinstance(queued, dict):
+        raise RequestError("not a record of a promoted request")
+    request = parse_request(json.dumps(queued).encode(), limits)
+    at = result.get("at")
+    return IndexEntry(
+        request.name,
+        request.version,
+        f"{request.versioned.stem}.vrm",
+        request.vrm.sha256,
+        request.vrm.size,
+        at if isinstance(at, str) else utc_now(),
+    )
 
 
 def allowlist_lines(files: list[str]) -> list[str]:
