@@ -477,7 +477,8 @@ class _HookedRclone(Rclone):
 
     def __init__(self, binary: str, step: str, hook: Callable[[], None]) -> None:
         super().__init__(binary)
-        self.step, self.hook = step, hook
+        self.step = step
+        self.hook: Callable[[], None] | None = hook
 
     def _at(self, step: str) -> None:
         if step == self.step and self.hook is not None:
