@@ -7,14 +7,14 @@ request that fails verification goes to promotion/failed/ with its reason and no
 
 Every step can be repeated (immutable copies skip what is there, the index keeps the first entry), so a
 run killed anywhere is completed by the next one; storage trouble leaves requests queued for a retry.
+rclone runs a fixed number of times per batch, not per model: starting it costs more than a small copy;
+only when a batch step fails does it go request by request, so that each succeeds or fails on its own.
 
 Two promoters may run at once (a manual `promote --once` beside the CronJob) and neither storage offers a
 conditional write. An index.json is merged against what it holds right before each write and read back
 after it; and every pass ends by reconciling each target's index with what is promoted (a file on the
 target and a record in promotion/done/): an entry lost to another promoter's older write, landing last,
 is added again by the pass that wrote it or by the next one.
-rclone runs a fixed number of times per batch, not per model: starting it costs more than a small copy;
-only when a batch step fails does it go request by request, so that each succeeds or fails on its own.
 
 Everything in the queue is untrusted input: a queue entry that is not a plain `<Name>-v<N>.json` file
 within the size limit, or whose JSON or VRM breaks a limit, goes to failed/ with the reason, and no entry
@@ -406,7 +406,7 @@ class Promoter:
                 # One conflicting file fails the whole copy: find it, and let the others go out.
                 copying = self._copy_each(target.remote, flags, stage, copying, target.name)
             try:
-                self._index(index_path, target.s3, copying)
+                self._write_index(index_path, target.s3, [item.index_entry() for item in copying])
             except (RcloneError, IndexFileError) as exc:
                 for item in copying:
                     _error(item.outcome, RuntimeError(f"{target.name}: {exc}"))
@@ -440,10 +440,6 @@ class Promoter:
             else:
                 copied.append(item)
         return copied
-
-    def _index(self, index_path: str, s3: bool, items: list[_Verified]) -> None:
-        """Adds `items` to the index at `index_path`."""
-        self._write_index(index_path, s3, [item.index_entry() for item in items])
 
     def _write_index(self, index_path: str, s3: bool, entries: list[IndexEntry]) -> None:
         """Merges `entries` into the index as it is right before writing, writes it, and reads it back
