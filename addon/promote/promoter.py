@@ -27,6 +27,7 @@ import hashlib
 import re
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -196,29 +197,35 @@ class Promoter:
 
     def _reconcile(self, report: PassReport) -> None:
         """Adds to each target's index.json the promoted models it lacks: a file on the target whose
-        record is in promotion/done/ (its size checked against the record). Costs a listing of done/ and,
-        per target, a listing and one read of its index; the records are read only for what is missing."""
+        record is in promotion/done/ (its size checked against the record). Costs a listing of done/ and
+        one read of each target's index, side by side (each is an rclone start); the target is listed and
+        records read only when one is missing."""
+        targets = self.config.targets
+        with ThreadPoolExecutor(max_workers=1 + len(targets)) as pool:
+            listing = pool.submit(self.rclone.names, self._source(naming.DONE))
+            reads = [pool.submit(self.rclone.cat, join(t.remote, "index.json")) for t in targets]
         try:
-            done = {
-                stem: name
-                for name in self.rclone.names(self._source(naming.DONE))
+            promoted = {
+                f"{stem.stem}.vrm": name
+                for name in listing.result()
                 if name.endswith(_REQUEST_SUFFIX) and (stem := naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]))
             }
         except RcloneError as exc:
             report.problems.append(f"promotion/done/ cannot be listed to check the indexes: {exc}")
             return
-        for target in self.config.targets:
+        for target, read in zip(targets, reads, strict=True):
             index_path = join(target.remote, "index.json")
             try:
-                sizes = {str(e.get("Name")): e.get("Size") for e in self.rclone.lsjson(join(target.remote, ""))}
-                indexed = {m["file"] for m in parse_index(self.rclone.cat(index_path), self.config.limits.index())}
+                indexed = {m["file"] for m in parse_index(read.result(), self.config.limits.index())}
+                missing = {file: record for file, record in promoted.items() if file not in indexed}
+                listed = self.rclone.lsjson(join(target.remote, "")) if missing else []
             except (RcloneError, IndexFileError) as exc:
                 report.problems.append(f"{target.name}: {index_path} cannot be checked ({exc})")
                 continue
+            sizes = {str(e.get("Name")): e.get("Size") for e in listed}
             entries = []
-            for stem, record in sorted(done.items()):
-                file = f"{stem.stem}.vrm"
-                if file not in sizes or file in indexed:
+            for file, record in sorted(missing.items()):
+                if file not in sizes:  # not promoted to this target (yet): nothing to index
                     continue
                 try:
                     entry = promoted_entry(self.rclone.cat(self._source(naming.DONE + record)) or b"",
