@@ -16,6 +16,7 @@ from .lifetime import child_environment
 
 LAUNCHER = Path(__file__).resolve().parents[1] / "cli" / "launch.py"  # the command line's entry point
 _running: set[subprocess.Popen[bytes]] = set()
+_CRASHES = {getattr(signal, name) for name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT") if hasattr(signal, name)}
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,7 @@ def describe(code: int) -> str:
     """A child's end in words: `crashed (signal 11)`, `killed (signal 9)`, `exit 70`."""
     if code >= 0:
         return f"exit {code}"
-    crashes = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
-    return f"{'crashed' if -code in crashes else 'killed'} (signal {-code})"
+    return f"{'crashed' if -code in _CRASHES else 'killed'} (signal {-code})"
 
 
 def run(command: list[str], *, timeout: float | None = None, capture_stderr: bool = True) -> Finished:
@@ -71,7 +71,10 @@ def run(command: list[str], *, timeout: float | None = None, capture_stderr: boo
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)  # its group: whatever it started goes too
+        else:  # Windows: no process groups to signal
+            process.kill()
 
 
 def stop_all() -> None:
