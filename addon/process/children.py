@@ -16,7 +16,7 @@ from .lifetime import child_environment
 
 LAUNCHER = Path(__file__).resolve().parents[1] / "cli" / "launch.py"  # the command line's entry point
 _running: set[subprocess.Popen[bytes]] = set()
-_CRASHES = {getattr(signal, name) for name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT") if hasattr(signal, name)}
+_CRASHES = {getattr(signal, n) for n in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT") if hasattr(signal, n)}
 
 
 @dataclass(frozen=True)
