@@ -144,6 +144,9 @@ class Planted:
     blend: Path
     markers: list[Path]  # what the file's Python would write when it runs
 
+    def ran(self) -> list[str]:
+        return [m.name for m in self.markers if m.exists()]
+
 
 def _plant_scripts(demo_blend: Path, folder: Path, name: str, secret_png: Path | None = None) -> Planted:
     """The demo avatar with Python that leaves evidence: a driver on the armature and one on a shape key
@@ -177,8 +180,16 @@ def _plant_scripts(demo_blend: Path, folder: Path, name: str, secret_png: Path |
 
 
 @pytest.fixture(scope="module")
-def planted(blender: Any, demo_blend: Path, models: Models, tmp_path_factory: pytest.TempPathFactory) -> Planted:
+def planted_file(blender: Any, demo_blend: Path, models: Models, tmp_path_factory: pytest.TempPathFactory) -> Planted:
     return _plant_scripts(demo_blend, tmp_path_factory.mktemp("planted"), "Driven", models.secret_png)
+
+
+@pytest.fixture
+def planted(planted_file: Planted) -> Planted:
+    """The planted file with no evidence yet: each test sees only what its own run left."""
+    for marker in planted_file.markers:
+        marker.unlink(missing_ok=True)
+    return planted_file
 
 
 def test_a_blend_appended_with_auto_run_on_runs_none_of_its_python_then_or_later(
@@ -197,7 +208,7 @@ def test_a_blend_appended_with_auto_run_on_runs_none_of_its_python_then_or_later
     result = avatar_import.import_avatar(linking)
     bpy.context.view_layer.update()  # type: ignore[union-attr]  # what export and every redraw do: evaluates drivers
     assert bpy.context.preferences.filepaths.use_scripts_auto_execute  # type: ignore[union-attr]  # as it was
-    assert [m.name for m in planted.markers if m.exists()] == []
+    assert planted.ran() == []
     assert not [t.name for t in bpy.data.texts if t.use_module]
     assert len(bpy.data.libraries) == 0 and "Cube" not in bpy.data.objects
     removed = "\n".join(result.removed)
@@ -225,7 +236,7 @@ def test_convert_of_a_blend_with_auto_run_on_runs_none_of_its_python_and_says_wh
     done = run_forge("convert", planted.blend, "--out", out, "--preset", QUICK, "--json",
                      user_resources=user_resources, auto_run_scripts=True)  # fmt: skip
     assert done.code == 0, done.stderr[-3000:]
-    assert [m.name for m in planted.markers if m.exists()] == []
+    assert planted.ran() == []
     removed = done.json()["models"][0]["import"]["removed"]
     assert sum(line.startswith("driver ") for line in removed) == 2 and any("rig_ui.py" in r for r in removed)
     assert out.read_bytes()[:4] == b"glTF"
@@ -238,7 +249,7 @@ def test_the_socket_with_execute_code_denied_imports_a_blend_without_running_its
         assert any("rig_ui.py" in line for line in result["removed"])
         client.result("avatar_check_rig")  # reads the evaluated rig
         client.result("get_scene_info")
-    assert [m.name for m in planted.markers if m.exists()] == []
+    assert planted.ran() == []
 
 
 def test_batch_opening_a_planted_project_runs_none_of_its_python(blender, demo_blend, tmp_path):
@@ -249,7 +260,7 @@ def test_batch_opening_a_planted_project_runs_none_of_its_python(blender, demo_b
     item = {"id": "Planted", "kind": "publish", "source": str(project.blend), "output": "Planted"}
     done = run_forge("batch-item", "--item", json.dumps(item), "--preset", "companions-web-lite", "--out", root,
                      "--settings", "s", "--json", auto_run_scripts=True)  # fmt: skip
-    assert [m.name for m in project.markers if m.exists()] == [], done.stderr[-2000:]
+    assert project.ran() == [], done.stderr[-2000:]
     assert done.code == 0, done.stdout[:1000]
 
 
