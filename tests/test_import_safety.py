@@ -320,3 +320,14 @@ def test_a_buffer_declaring_more_than_its_file_holds_is_refused(empty_scene, mod
     (folder / document["buffers"][0]["uri"]).write_bytes(b"\0" * 64)
     with pytest.raises(avatar_import.ImportFailedError, match=r"^Short\.gltf: buffers 0 declare more bytes than"):
         avatar_import.import_avatar(folder / "Short.gltf")
+
+
+def test_the_users_own_blend_given_with_dash_dash_blend_runs_its_python_only_as_their_preference_says(planted):
+    """`--blend` names the user's own file: it opens as Blender opens it, so their rig's drivers work when
+    they turned auto-run on, and nothing runs when they did not (Blender's default)."""
+    done = run_forge("check", "--blend", planted.blend)
+    assert done.code in (0, 1), done.stderr[-2000:]
+    assert planted.ran() == []
+    done = run_forge("check", "--blend", planted.blend, auto_run_scripts=True)
+    assert done.code in (0, 1), done.stderr[-2000:]
+    assert planted.ran() == ["Driven-driver.ran", "Driven-shape-key.ran", "Driven-text.ran"]

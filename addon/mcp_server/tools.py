@@ -215,7 +215,8 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "import_avatar",
         "Import an avatar file into the open scene: .vrm, .glb, .gltf, .fbx or .blend. Returns the detected "
-        "format, the armature, the imported objects and the file's meta (author, licence). Run check_rig next.",
+        "format, the armature, the imported objects, the file's meta (author, licence) and what was removed from "
+        "it (images outside its folder, linked libraries, Python drivers and scripts). Run check_rig next.",
         {"path": {"type": "string", "description": "Absolute path of the file, on the machine where Blender runs."}},
         ("path",),
         _forward("avatar_import", keep=("path",)),
