@@ -223,7 +223,8 @@ def _remove_unsafe(added: set[Any], folder: Path) -> list[str]:
     text blocks, Python drivers. Returns a line for each."""
     removed: list[str] = []
     for library in [i for i in added if isinstance(i, bpy.types.Library)]:
-        removed.append(f"library {library.name!r} ({library.filepath}): linked data is re-read from it")
+        if library.users_id:  # else only the record of the file appended from, with nothing linked
+            removed.append(f"library {library.name!r} ({library.filepath}): linked data is re-read from it")
         bpy.data.libraries.remove(library)
     for image in [i for i in added if isinstance(i, bpy.types.Image) and _alive(i)]:
         file = _resolved(image.filepath, image.library) if image.packed_file is None and image.filepath else None
