@@ -133,7 +133,11 @@ def convert_one(job: Job, preset: Preset, fix: FixLevel | None, force: bool) -> 
         entry["error"] = str(exc)
         entry["export"] = {"exported": False, "reason": str(exc), **exc.report.to_json()}
         return entry
-    except (vrm_export.ExportFailedError, FileExistsError, ValueError) as exc:
+    except vrm_export.ExportFailedError as exc:
+        entry["error"] = str(exc)
+        entry["export"] = {"exported": False, "reason": str(exc), **vrm_export.failure_details(exc)}
+        return entry
+    except (FileExistsError, ValueError) as exc:
         entry["error"] = str(exc)
         return entry
     entry |= {"ok": True, "out": str(result.path), "export": {"exported": True, **result.to_json()}}
