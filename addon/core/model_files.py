@@ -62,9 +62,9 @@ def content_problem(fmt: ModelFormat, data: bytes) -> str | None:
 
 def gltf_document(data: bytes) -> dict[str, Any]:
     """A .gltf's JSON, parsed within bounds; JsonLimitError when it is not a JSON object within them."""
-    document = load_json(data.removeprefix(b"\xef\xbb\xbf"), GLTF_LIMITS, "its JSON")
+    document = load_json(data.removeprefix(b"\xef\xbb\xbf"), GLTF_LIMITS, "the file")
     if not isinstance(document, dict):
-        raise JsonLimitError("its JSON is not an object")
+        raise JsonLimitError("the file is not a JSON object")
     return document
 
 
