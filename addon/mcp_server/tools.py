@@ -180,8 +180,10 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "export_vrm",
         "Export the avatar to a .vrm file with a preset, through the VRM Add-on. Runs the rig check first and "
-        "refuses (writing nothing) while errors remain. Never replaces an existing file unless overwrite is "
-        "true. The path is on the machine where Blender runs.",
+        "refuses (writing nothing) while errors remain. Then reads the written file back as three-vrm would "
+        "(skeleton size, on the ground, facing, meshes on their skeleton): a file that fails is refused with "
+        "the reasons and kept beside out as <name>.rejected.vrm. Never replaces an existing file unless "
+        "overwrite is true. The path is on the machine where Blender runs.",
         {
             "out": {"type": "string", "description": "Absolute path of the .vrm file to write."},
             "preset": _PRESET,
