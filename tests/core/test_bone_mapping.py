@@ -426,3 +426,56 @@ def test_the_same_rig_maps_the_same_at_any_scale_and_every_run():
     scaled = BoneTable(table.names, table.parents, table.heads * 100, table.tails * 100, table.deform)
     assert bone_mapping.solve(scaled).mapping == first.mapping
     assert all(bone_mapping.solve(table).mapping == first.mapping for _ in range(5))
+
+
+# --- guards a rig can reach: each test below fails when its guard is removed -------------------------------
+
+
+def test_a_thigh_hanging_below_its_shin_is_reported_not_reparented_into_a_loop():
+    # Hips -> shin -> thigh -> foot: mending it by hanging the shin under the thigh would hang the shin
+    # under its own descendant, and every later look at the rig would recurse for ever.
+    table = _table(lambda n: n, reparent={"LowerLeg.L": "Hips", "UpperLeg.L": "LowerLeg.L", "Foot.L": "UpperLeg.L"})
+    result = bone_mapping.solve(table)
+    assert result.reasons == {"leftLowerLeg": "'LowerLeg.L' hangs from 'Hips', not from leftUpperLeg 'UpperLeg.L'"}
+    assert result.misplaced == {}
+    assert bone_mapping.restructure(table) is None
+
+
+def test_a_def_bone_above_its_own_org_twins_def_is_not_reparented_into_a_loop():
+    # DEF-spine.001 hangs from ORG-spine, whose DEF- twin hangs below DEF-spine.001.
+    table = BoneTable(
+        ["ORG-spine", "DEF-spine.001", "DEF-spine"],
+        [-1, 0, 1],
+        np.array([(0, 0, 1.0), (0, 0, 1.1), (0, 0, 1.2)]),
+        np.array([(0, 0, 1.1), (0, 0, 1.2), (0, 0, 1.3)]),
+        np.array([False, True, True]),
+    )
+    assert bone_mapping.restructure(table) is None
+
+
+def test_fbx_end_leaves_of_an_unnamed_rig_without_shoulders_are_not_mapped():
+    def rename(name):
+        return None if name.startswith(("Shoulder", "Eye", *_FINGERS)) else name
+
+    named = _table(rename)
+    leaves = [n for i, n in enumerate(named.names) if i not in named.parents]
+    extra = [(f"{n}_end", n, named.tails[named.index[n]], named.tails[named.index[n]] + (0, 0, 0.02)) for n in leaves]
+    table = _table(rename, extra=extra)
+    # Bone.007 and its tip Bone.007_end, as an FBX exporter writes them.
+    anonymous = {
+        n: f"Bone.{table.index[n.removesuffix('_end')]:03d}" + n[len(n.removesuffix("_end")) :] for n in table.names
+    }
+    unnamed = BoneTable([anonymous[n] for n in table.names], table.parents, table.heads, table.tails, table.deform)
+    result = bone_mapping.solve(unnamed)
+    assert result.reasons == {}
+    for side in ("L", "R"):
+        vrm = {"L": "left", "R": "right"}[side]
+        got = {part: result.mapping[vrm + part] for part in ("UpperArm", "LowerArm", "Hand")}
+        assert got == {part: anonymous[f"{part}.{side}"] for part in got}
+    assert not [n for n in result.mapping.values() if n.endswith("_end")]
+
+
+def test_an_upper_chest_set_by_hand_is_kept_when_the_arms_branch_from_the_chest():
+    table = _table(lambda n: n, reparent={"Shoulder.L": "Chest", "Shoulder.R": "Chest"})
+    result = bone_mapping.solve(table, {"upperChest": "UpperChest"})
+    assert result.mapping["upperChest"] == "UpperChest"
