@@ -302,3 +302,57 @@ def test_a_figure_lying_in_both_rest_and_pose_is_refused_with_the_reason(avatar)
     report = rig_check.check_rig(None, WEB, fix="all")
     upright = next(f for f in report.findings if f.id == "rest_pose_not_upright")
     assert not upright.fixable and "does not stand either" in upright.message
+
+
+def _cap_on_an_unparented_body(armature, body, name):
+    """The body unparented from the armature (it keeps its Armature modifier) and a skinned cap parented
+    to the body, as a kitbashed avatar arrives: neither mesh descends from the armature."""
+    placed = body.matrix_world.copy()
+    body.parent = None
+    body.matrix_world = placed
+    cap = _plate(name, (0.0, 0.0, 1.75))
+    cap.vertex_groups.new(name="Head").add(list(range(len(cap.data.vertices))), 1.0, "REPLACE")
+    cap.modifiers.new("Armature", "ARMATURE").object = armature
+    cap.parent = body
+    cap.matrix_parent_inverse = body.matrix_world.inverted()
+    context.view_layer().update()
+    return cap
+
+
+# Named to be listed before and after its parent: moved before the parent, a child is moved again with it.
+_CAP_NAMES = pytest.mark.parametrize("cap_name", ["Accessory", "Cap"])
+
+
+@_CAP_NAMES
+def test_a_mesh_parented_to_an_unparented_mesh_is_grounded_once(avatar, cap_name):
+    armature, body = avatar
+    _cap_on_an_unparented_body(armature, body, cap_name)
+    for obj in (armature, body):
+        obj.location.z += 0.3
+    context.view_layer().update()
+    before = invariants.snapshot()
+    assert "not_grounded" in rig_check.check_rig(None, WEB).ids()
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "not_grounded" not in fixed.ids(), fixed.findings
+    down = np.array([0.0, 0.0, -0.3])
+    assert max(invariants.moved(before, invariants.snapshot(), down).values()) < TOLERANCE
+
+
+@_CAP_NAMES
+def test_a_mesh_parented_to_an_unparented_mesh_is_scaled_once(avatar, cap_name):
+    armature, body = avatar
+    cap = _cap_on_an_unparented_body(armature, body, cap_name)
+    for obj in (armature, body):  # the cap follows the body
+        obj.matrix_world = mathutils.Matrix.Scale(100.0, 4) @ obj.matrix_world
+    context.view_layer().update()
+    _apply_all([armature, body, cap])  # 172 m tall at scale 1: authored in centimetres
+    before = invariants.snapshot()
+    assert "wrong_units" in rig_check.check_rig(None, WEB).ids()
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "wrong_units" not in fixed.ids(), fixed.findings
+    after = invariants.snapshot()
+    for name in ("AvatarBody", cap_name):
+        offset = after.vertices[name] - before.vertices[name] * 0.01
+        assert abs(offset - offset[0]).max() < TOLERANCE, name  # scaled by 0.01 once, moved as one
