@@ -277,6 +277,7 @@ def test_a_rest_pose_lying_flat_gets_its_standing_pose_applied_only_when_asked(a
     _lying_in_rest_standing_in_pose(armature, body)
     keys = body.data.shape_keys.key_blocks
     delta_before = max((keys["aa"].data[i].co - keys[0].data[i].co).length for i in range(len(keys[0].data)))
+    body.active_shape_key_index = 3  # the artist's shape key panel, which the fix reads each key through
     looks = _posed_world(body)
     report = rig_check.check_rig(None, WEB)
     upright = next(f for f in report.findings if f.id == "rest_pose_not_upright")
@@ -292,6 +293,23 @@ def test_a_rest_pose_lying_flat_gets_its_standing_pose_applied_only_when_asked(a
     assert len(keys) == 14
     delta_after = max((keys["aa"].data[i].co - keys[0].data[i].co).length for i in range(len(keys[0].data)))
     assert delta_after == pytest.approx(delta_before, rel=1e-4)
+    assert body.active_shape_key_index == 3 and not body.show_only_shape_key  # the panel as it was
+    assert armature.data.pose_position == "POSE"
+
+
+def test_applying_a_meshs_scale_leaves_the_avatar_posed_as_it_was_seen(avatar):
+    armature, body = avatar
+    armature.pose.bones["LowerArm.L"].rotation_quaternion = (0.9239, 0.0, 0.3827, 0.0)
+    body.data.transform(mathutils.Matrix.Scale(1 / 1.5, 4))
+    body.scale = (1.5, 1.5, 1.5)
+    context.view_layer().update()
+    seen = invariants.shown()
+    assert "unapplied_transforms" in rig_check.check_rig(None, WEB).ids()
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "unapplied_transforms" not in fixed.ids(), fixed.findings
+    assert tuple(body.scale) == pytest.approx((1, 1, 1)) and armature.data.pose_position == "POSE"
+    assert max(invariants.moved(seen, invariants.shown()).values()) < TOLERANCE
 
 
 def test_a_figure_lying_in_both_rest_and_pose_is_refused_with_the_reason(avatar):
