@@ -374,3 +374,23 @@ def test_a_mesh_parented_to_an_unparented_mesh_is_scaled_once(avatar, cap_name):
     for name in ("AvatarBody", cap_name):
         offset = after.vertices[name] - before.vertices[name] * 0.01
         assert abs(offset - offset[0]).max() < TOLERANCE, name  # scaled by 0.01 once, moved as one
+
+
+def test_a_fix_that_leaves_its_finding_is_not_run_again(avatar, tmp_path):
+    # A prop linked from a library: Blender leaves its scale as it is, so the scale fix cannot clear it.
+    prop = _plate("Prop", (0.3, 0.0, 1.0))
+    prop.scale = (1.5, 1.5, 1.5)
+    prop.vertex_groups.new(name="Hips").add(list(range(len(prop.data.vertices))), 1.0, "REPLACE")
+    bpy.data.libraries.write(str(tmp_path / "props.blend"), {prop})
+    bpy.data.objects.remove(prop)
+    with bpy.data.libraries.load(str(tmp_path / "props.blend"), link=True) as (_, linked):
+        linked.objects = ["Prop"]
+    context.scene().collection.objects.link(linked.objects[0])
+    context.view_layer().update()
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "unapplied_transforms" in fixed.ids()
+    assert [f for f in fixed.fixes if "Prop" in f] == [
+        "added an Armature modifier for 'Avatar' to 'Prop'",
+        "applied rotation and scale on Prop",
+    ]
