@@ -394,3 +394,29 @@ def test_a_fix_that_leaves_its_finding_is_not_run_again(avatar, tmp_path):
         "added an Armature modifier for 'Avatar' to 'Prop'",
         "applied rotation and scale on Prop",
     ]
+
+
+def test_unweighted_vertices_go_to_the_nearest_deform_bone_not_a_nearer_ik_bone(avatar):
+    armature, body = avatar
+    world = np.array([body.matrix_world @ v.co for v in body.data.vertices])
+    left = np.nonzero(world[:, 0] > 0.0)[0]
+    lonely = left[np.argsort(world[left, 2])[:10]].tolist()  # the left sole
+    for group in body.vertex_groups:
+        group.remove(lonely)
+    heel = world[lonely].mean(axis=0)
+    local = armature.matrix_world.inverted()
+
+    def add_ik_bone(bones):
+        bone = bones.new("MCH-foot_ik.L")  # Rigify's IK helper, lying right through the soles
+        bone.head, bone.tail = local @ mathutils.Vector(heel), local @ mathutils.Vector(heel + (0.0, 0.1, 0.0))
+        bone.use_deform = False
+
+    _edit(armature, add_ik_bone)
+    assert "unweighted_vertices" in rig_check.check_rig(None, WEB).ids()
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "unweighted_vertices" not in fixed.ids(), fixed.findings
+    assert "MCH-foot_ik.L" not in body.vertex_groups
+    for v in lonely:
+        groups = {body.vertex_groups[g.group].name: g.weight for g in body.data.vertices[v].groups}
+        assert groups and all(armature.data.bones[name].use_deform for name in groups), groups
