@@ -27,6 +27,7 @@ from ..core.outputs import output_path, place_new
 from ..core.presets import Preset
 from ..core.rig_model import MeshInfo
 from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_expressions
+from .paths import refuse_storage_root
 
 THUMBNAIL_SIZE = 1024
 # The add-on's spec_version enum values for a preset's spec version.
@@ -130,6 +131,7 @@ def export_vrm(
     started = time.perf_counter()
     # Here, not only in the CLI: the socket and the sidebar write through this function too.
     out = output_path(out, ".vrm", overwrite=overwrite)
+    refuse_storage_root(out)
     vrm_addon.ensure_enabled()
     step(0.05, "checking the rig")
     report, model = rig_check.check_and_read(armature_name, preset)

@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace) -> Result:
             progress=_progress,
             verbose=args.verbose,
         )
-    except (vrm_addon.VrmAddonMissingError, rig_reader.ArmatureNotFoundError) as exc:
+    except (vrm_addon.VrmAddonMissingError, rig_reader.ArmatureNotFoundError, PermissionError) as exc:
         raise UsageError(str(exc)) from None
     except FileExistsError as exc:
         raise UsageError(f"{exc}; pass --force to replace it") from None

@@ -9,13 +9,18 @@ from .command import UsageError
 
 
 def new_output_path(path: Path, suffix: str, force: bool) -> Path:
-    """An absolute output path that may be written: right suffix, existing folder, not clobbering."""
+    """An absolute output path that may be written: right suffix, existing folder, not clobbering, not in
+    a storage root (not even with --force: published files are never replaced)."""
+    from ..blender.paths import refuse_storage_root
+
     try:
-        return output_path(path, suffix, overwrite=force)
+        out = output_path(path, suffix, overwrite=force)
+        refuse_storage_root(out)
     except FileExistsError as exc:
         raise UsageError(f"{exc}; pass --force to replace it") from None
-    except ValueError as exc:
+    except (ValueError, PermissionError) as exc:
         raise UsageError(str(exc)) from None
+    return out
 
 
 def existing_file(path: Path, suffix: str) -> Path:
@@ -28,12 +33,19 @@ def existing_file(path: Path, suffix: str) -> Path:
     return path
 
 
-def open_blend(path: Path) -> None:
-    """Opens a .blend file in Blender; one line (a usage error) when it is missing or unreadable."""
+def open_blend(path: Path, *, untrusted: bool = False) -> None:
+    """Opens a .blend file in Blender; one line (a usage error) when it is missing or unreadable.
+
+    The user's own file (`--blend`) opens as Blender opens it: its scripts run only when the user's "Auto
+    Run Python Scripts" preference says so. An untrusted one (a batch source anyone with write access to
+    the bucket could have put there) never runs them: no registered text block, no Python driver."""
     import bpy
 
     blend = existing_file(path, ".blend")
+    preferences = bpy.context.preferences
+    assert preferences is not None  # None only while Blender starts
+    use_scripts = not untrusted and preferences.filepaths.use_scripts_auto_execute
     try:
-        bpy.ops.wm.open_mainfile(filepath=str(blend))
+        bpy.ops.wm.open_mainfile(filepath=str(blend), use_scripts=use_scripts)
     except RuntimeError as exc:
         raise UsageError(f"cannot open {blend}: {str(exc).strip().splitlines()[-1]}") from None

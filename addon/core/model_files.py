@@ -3,10 +3,10 @@ the VRM meta it carries. Pure logic, shared by the import (sidebar, socket) and 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from .json_limits import JsonLimitError, JsonLimits, load_json
 from .vrm_inspect import glb_document
 
 ModelFormat = Literal["vrm", "glb", "gltf", "fbx", "blend"]
@@ -21,6 +21,8 @@ SUFFIXES: Final = ", ".join(FORMATS)
 _FBX_MAGIC: Final = b"Kaydara FBX Binary  \x00"
 # A .blend is plain ("BLENDER"), or gzip- or zstd-compressed (Blender's "Compress" save option).
 _BLEND_MAGICS: Final = (b"BLENDER", b"\x1f\x8b", b"\x28\xb5\x2f\xfd")
+# A .gltf may carry its buffers and images inline as base64 data URIs: long strings, few objects.
+GLTF_LIMITS: Final = JsonLimits(max_bytes=512 * 1024 * 1024)
 
 
 def model_format(path: Path) -> ModelFormat:
@@ -45,10 +47,10 @@ def content_problem(fmt: ModelFormat, data: bytes) -> str | None:
             return str(exc)
     elif fmt == "gltf":
         try:
-            document = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return f"not a glTF file: its JSON does not parse ({exc})"
-        if not isinstance(document, dict) or "asset" not in document:
+            document = gltf_document(data)
+        except JsonLimitError as exc:
+            return f"not a glTF file: {exc}"
+        if "asset" not in document:
             return "not a glTF file: no glTF 'asset' in its JSON"
     elif fmt == "fbx":
         if not data.startswith(_FBX_MAGIC):
@@ -58,12 +60,19 @@ def content_problem(fmt: ModelFormat, data: bytes) -> str | None:
     return None
 
 
+def gltf_document(data: bytes) -> dict[str, Any]:
+    """A .gltf's JSON, parsed within bounds; JsonLimitError when it is not a JSON object within them."""
+    document = load_json(data.removeprefix(b"\xef\xbb\xbf"), GLTF_LIMITS, "the file")
+    if not isinstance(document, dict):
+        raise JsonLimitError("the file is not a JSON object")
+    return document
+
+
 def _document(fmt: ModelFormat, data: bytes) -> dict[str, Any]:
     if fmt in ("vrm", "glb"):
         return glb_document(data)
     if fmt == "gltf":
-        document = json.loads(data.decode("utf-8-sig"))
-        return document if isinstance(document, dict) else {}
+        return gltf_document(data)
     return {}
 
 
