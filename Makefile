@@ -9,7 +9,7 @@ FORGE := $(BIN)/python scripts/forge.py
 
 NODE_READY := tests/node/node_modules/.package-lock.json
 
-.PHONY: all venv build lint test demo clean node corpus test-matrix test-matrix-smoke
+.PHONY: all venv build lint test demo clean node corpus test-matrix test-matrix-smoke mutate
 
 all: test
 
@@ -65,6 +65,11 @@ lint: $(READY)
 
 test: lint build node corpus
 	$(BIN)/python -m pytest
+
+# Breaks each safety guard of tests/mutations.toml in a scratch copy and runs the tests that must notice
+# (slow: one pytest run per mutation, twice; not part of `make test`). `make mutate ONLY=mapping` filters.
+mutate: $(READY)
+	$(BIN)/python bench/mutate.py $(ONLY)
 
 # The suite on every Blender we support, each in its own pinned virtualenv under .venv-matrix/: 4.5 LTS is
 # .venv itself; the others install requirements.txt with the pins of requirements/bpy-<version>.txt instead

@@ -9,11 +9,11 @@ Needs bpy (import bpy before this module).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import bpy
+import pytest
 
 from addon.blender import vrm_addon
 from addon.core import glb_meta
@@ -55,9 +55,11 @@ def _export_and_import(armature: bpy.types.Object, folder: Path, stem: str) -> P
     assert result == {"FINISHED"} and vrm.is_file()
     # A VRM 1.0 from UniVRM carries its contact; the VRM Add-on's writer leaves it out (0.x: no change).
     vrm.write_bytes(glb_meta.with_vrm1_meta(vrm.read_bytes(), {"contactInformation": CONTACT}))
-    os.environ["BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION"] = "true"
     bpy.ops.wm.read_homefile(use_empty=True)
-    assert bpy.ops.import_scene.vrm(filepath=str(vrm)) == {"FINISHED"}
+    # For this import only: a setting left in the process would let later tests import unconfirmed licences.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION", "true")
+        assert bpy.ops.import_scene.vrm(filepath=str(vrm)) == {"FINISHED"}
     blend = folder / f"{stem}.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     return blend

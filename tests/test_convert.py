@@ -112,8 +112,8 @@ def test_the_vrm_meta_is_what_the_file_says(empty_scene, inputs):
     assert avatar_import.import_avatar(inputs.glb).meta == {}  # a plain glTF has none
 
 
-def test_a_vrm0_whose_licence_needs_confirmation_imports_without_any_setting(empty_scene, inputs):
-    assert "BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION" not in os.environ
+def test_a_vrm0_whose_licence_needs_confirmation_imports_without_any_setting(empty_scene, inputs, monkeypatch):
+    monkeypatch.delenv("BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION", raising=False)
     result = avatar_import.import_avatar(inputs.vrm0_no_derivatives)
     assert result.armature is not None and result.meta["specVersion"] == "0.x"
     assert result.meta["licenseName"] == "CC_BY_ND"  # reported, for the user to respect

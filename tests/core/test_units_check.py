@@ -48,6 +48,7 @@ def _after(model: RigModel, factor: float) -> tuple[float, float]:
 
 # A child 1.2 m tall in inches is 47 units: 0.47 m in centimetres (its head 0.39 m from its feet) is no person.
 @pytest.mark.parametrize(("size", "factor", "unit"), [(1000.0, 0.001, "millimetres"), (100.0, 0.01, "centimetres"),
+                                                      (0.001, 1000.0, "units of 1000 m"),
                                                       (1.2 / 1.7 / 0.0254, 0.0254, "inches")])  # fmt: skip
 def test_an_avatar_in_other_units_is_scaled_by_its_unit(size: float, factor: float, unit: str) -> None:
     found = _fix(_rig(ADULT, size))
@@ -88,3 +89,33 @@ def test_the_check_says_the_unit_and_the_factor() -> None:
     (finding,) = checks.check_units(model, model.armature, MAPPING, TARGET, pose_scaled=False)
     assert finding.id == "wrong_units" and finding.fixable
     assert "its head 1.73 m from its feet" in finding.message and "by 0.3048" in finding.message
+
+
+def _wide(span_x: float) -> RigModel:
+    """The adult (1.7 m, head 1.42 m from the feet) with hands `span_x` metres apart: its largest extent."""
+    hands = (("Hand.L", "Hips", (span_x / 2 - 0.1, 0, 1.4), (span_x / 2, 0, 1.4)),
+             ("Hand.R", "Hips", (-span_x / 2 + 0.1, 0, 1.4), (-span_x / 2, 0, 1.4)))  # fmt: skip
+    return _rig(ADULT + hands, 1.0)
+
+
+def test_the_person_size_ends_where_it_says_across_and_head_to_feet() -> None:
+    # 3 m across at most, the head at most 2.5 m from the feet: each edge pinned from both sides.
+    assert _fix(_wide(2.99)) is None
+    assert _fix(_wide(3.01)) is not None
+    # A short head bone (1.6 m tall): the head 2.51 m from the feet while the avatar is 2.83 m tall.
+    short_head = tuple(("Head", "Hips", (0, 0, 1.5), (0, 0, 1.6)) if b[0] == "Head" else b for b in ADULT)
+    assert _fix(_rig(short_head, 2.49 / 1.42)) is None
+    assert _fix(_rig(short_head, 2.51 / 1.42)) is not None
+
+
+def _lifted(dz: float) -> RigModel:
+    model = _rig(ADULT, 1.0)
+    assert model.armature is not None
+    lifted = Transform(location=(0.0, 0.0, dz), matrix_world=((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, dz), (0, 0, 0, 1)))
+    return RigModel(ArmatureInfo("Rig", lifted, model.armature.bones, dict(MAPPING)), ["Rig"], [])
+
+
+@pytest.mark.parametrize(("dz", "grounded"), [(0.004, True), (-0.004, True), (0.006, False), (-0.006, False)])
+def test_grounding_allows_five_millimetres_either_way(dz: float, grounded: bool) -> None:
+    ids = checks.run_checks(_lifted(dz)).ids()
+    assert ("not_grounded" not in ids) == grounded, ids

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
+
 from addon.core.presets import VRM1_LICENSE_URL, get_preset
 from addon.core.vrm_meta import LICENSE_FINDING, VRM0_FIELDS, VRM1_FIELDS, plan_meta, vrm0_to_vrm1, vrm1_to_vrm0
 
@@ -123,11 +125,25 @@ def test_the_preset_license_in_vrm0_terms():
     assert fields["allowed_user_name"] == "OnlyAuthor" and fields["commercial_ussage_name"] == "Disallow"
 
 
-def test_placeholder_text_is_never_written():
+@pytest.mark.parametrize("word", ["undefined", "Unknown", " null ", "None", "N/A"])
+def test_placeholder_text_is_never_written(word):
+    # Every place a tool leaves its placeholder in, in both specs' metas: none of it reaches the file.
+    vrm1 = {**EMPTY_VRM1, "vrm_name": word, "version": word, "authors": [word]}
+    vrm0 = {**EMPTY_VRM0, "title": word, "version": word, "author": word}
     for spec in ("1.0", "0.x"):
-        plan = plan_meta(spec, EMPTY_VRM1, EMPTY_VRM0, WEB, {}, fallback_name="Companion-A")
+        plan = plan_meta(spec, vrm1, vrm0, WEB, {}, fallback_name="Companion-A")
         texts = [v for v in plan.fields.values() if isinstance(v, str)] + list(plan.fields.get("authors", []))
-        assert not any("undefined" in t.lower() for t in texts), spec
+        parts = {part.strip().casefold() for text in texts for part in text.split(",")}
+        assert word.strip().casefold() not in parts, (spec, plan.fields)
+
+
+def test_a_model_with_both_metas_set_keeps_the_one_of_the_spec_it_is_exported_as():
+    older = {**KITSUNE_VRM0, "title": "Kitsune (0.x)", "author": "Mika Tanaka"}
+    vrm1 = plan_meta("1.0", KITSUNE_VRM1, older, WEB, {}, fallback_name="x").fields
+    assert vrm1["vrm_name"] == "Kitsune" and vrm1["authors"] == ["Mika Tanaka", "Ren"]
+    assert vrm1["third_party_licenses"] == "hair by Ren, CC BY"
+    vrm0 = plan_meta("0.x", KITSUNE_VRM1, older, LEGACY, {}, fallback_name="x").fields
+    assert vrm0["title"] == "Kitsune (0.x)" and vrm0["author"] == "Mika Tanaka" and vrm0["license_name"] == "CC_BY"
 
 
 def test_a_tools_placeholders_are_empty_fields_not_the_authors_words():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -243,9 +244,43 @@ def _unbacked_accessor_of_four_gigabytes(document: dict[str, Any]) -> None:
     document["accessors"][0]["count"] = 10**9
 
 
+_UNBACKED_CAP = 64 * 1024 * 1024  # bytes of zeros an accessor without a bufferView may ask a loader for
+
+
+def _unbacked_floats(count: int) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        del document["accessors"][0]["bufferView"]
+        document["accessors"][0]["count"] = count
+
+    return edit
+
+
+def _sparse_entries(entries: int) -> Callable[[dict[str, Any]], None]:
+    """Accessor 0 of two floats with `entries` sparse entries, indices and values in bufferView 0."""
+
+    def edit(document: dict[str, Any]) -> None:
+        document["accessors"][0]["count"] = 2
+        document["accessors"][0]["sparse"] = {
+            "count": entries,
+            "indices": {"bufferView": 0, "componentType": 5125},
+            "values": {"bufferView": 0},
+        }
+
+    return edit
+
+
+@pytest.mark.parametrize("edit", [_unbacked_floats(_UNBACKED_CAP // 4), _sparse_entries(2)])
+def test_accessors_at_their_limits_are_accepted(edit):
+    report = inspect_vrm(edited(make_vrm(), edit))
+    assert report.ok, report.problems
+
+
 @pytest.mark.parametrize(
     ("edit", "problem"),
     [
+        (_unbacked_floats(_UNBACKED_CAP // 4 + 1), "accessors 0"),  # one float past the cap (about 67 MB)
+        (_sparse_entries(3), "accessors 0"),  # more sparse entries than the accessor has elements
+        (lambda d: d["buffers"].append({"byteLength": 4}), "buffers 1 (not the GLB's BIN chunk"),  # no uri either
         (_set("buffers.0.byteLength", 500 * 10**9), "buffers 0 (500000000000 bytes, the BIN chunk has"),
         (_set("accessors.0.count", 33 * 10**9), "accessors 0 run past their bufferView"),
         (_set("bufferViews.0.byteOffset", 8), "bufferViews 0 run past their buffer"),
@@ -262,6 +297,17 @@ def _unbacked_accessor_of_four_gigabytes(document: dict[str, Any]) -> None:
 def test_buffers_views_accessors_and_the_scene_are_checked_against_the_file(edit, problem):
     report = inspect_vrm(edited(make_vrm(), edit))
     assert not report.ok and problem in "; ".join(report.problems), report.problems
+
+
+def test_a_chunk_whose_length_is_not_a_multiple_of_four_is_a_problem():
+    text = json.dumps(json_chunk(make_vrm())).encode()
+    text += b" " * (-len(text) % 4 + 1)  # one byte past alignment; the BIN chunk follows it at once
+    body = bin_chunk(make_vrm())
+    total = 12 + 8 + len(text) + 8 + len(body)
+    data = b"".join([struct.pack("<4sII", b"glTF", 2, total), struct.pack("<II", len(text), 0x4E4F534A), text,
+                     struct.pack("<II", len(body), 0x004E4942), body])  # fmt: skip
+    report = inspect_vrm(data)
+    assert not report.ok and "GLB chunk at byte 12 has a bad length" in report.problems[0], report.problems
 
 
 def test_a_bone_reached_through_children_is_in_the_scene():

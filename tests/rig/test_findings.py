@@ -209,6 +209,33 @@ def test_unweighted_vertices_go_to_the_nearest_bone(avatar):
     assert all(len(body.data.vertices[i].groups) == 1 for i in lonely)
 
 
+def test_a_skinned_mesh_also_parented_to_a_bone_keeps_its_weight_checks(avatar):
+    # Skinned (its Armature modifier) and parented to the hips bone too: a skin, not a rigid part.
+    armature, body = avatar
+    placed = body.matrix_world.copy()
+    body.parent, body.parent_type, body.parent_bone = armature, "BONE", "Hips"
+    body.matrix_world = placed
+    lonely = list(range(100, 150))
+    for group in body.vertex_groups:
+        group.remove(lonely)
+    report = rig_check.check_rig(None, WEB)
+    assert (
+        "unweighted_vertices" in report.ids()
+        and "50 of" in report.findings[report.ids().index("unweighted_vertices")].message
+    )
+
+
+def test_the_armature_modifier_the_fix_adds_comes_first_in_the_stack(avatar):
+    # Skinning works on the rest mesh: after a subdivision it would deform vertices no weight was painted on.
+    _, body = avatar
+    for modifier in [m for m in body.modifiers if m.type == "ARMATURE"]:
+        body.modifiers.remove(modifier)
+    body.modifiers.new("Subdivision", "SUBSURF")
+    assert "missing_armature_modifier" in _ids()
+    assert "missing_armature_modifier" not in _fixed("missing_armature_modifier")
+    assert [m.type for m in body.modifiers] == ["ARMATURE", "SUBSURF"]
+
+
 def test_weight_fixes_leave_groups_of_no_deform_bone_alone(avatar):
     """A mask or cloth-pin group on the same vertices keeps its weights through both weight fixes."""
     armature, body = avatar

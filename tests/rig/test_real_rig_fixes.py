@@ -277,6 +277,7 @@ def test_a_rest_pose_lying_flat_gets_its_standing_pose_applied_only_when_asked(a
     _lying_in_rest_standing_in_pose(armature, body)
     keys = body.data.shape_keys.key_blocks
     delta_before = max((keys["aa"].data[i].co - keys[0].data[i].co).length for i in range(len(keys[0].data)))
+    body.active_shape_key_index = 3  # the artist's shape key panel, which the fix reads each key through
     looks = _posed_world(body)
     report = rig_check.check_rig(None, WEB)
     upright = next(f for f in report.findings if f.id == "rest_pose_not_upright")
@@ -292,6 +293,23 @@ def test_a_rest_pose_lying_flat_gets_its_standing_pose_applied_only_when_asked(a
     assert len(keys) == 14
     delta_after = max((keys["aa"].data[i].co - keys[0].data[i].co).length for i in range(len(keys[0].data)))
     assert delta_after == pytest.approx(delta_before, rel=1e-4)
+    assert body.active_shape_key_index == 3 and not body.show_only_shape_key  # the panel as it was
+    assert armature.data.pose_position == "POSE"
+
+
+def test_applying_a_meshs_scale_leaves_the_avatar_posed_as_it_was_seen(avatar):
+    armature, body = avatar
+    armature.pose.bones["LowerArm.L"].rotation_quaternion = (0.9239, 0.0, 0.3827, 0.0)
+    body.data.transform(mathutils.Matrix.Scale(1 / 1.5, 4))
+    body.scale = (1.5, 1.5, 1.5)
+    context.view_layer().update()
+    seen = invariants.shown()
+    assert "unapplied_transforms" in rig_check.check_rig(None, WEB).ids()
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "unapplied_transforms" not in fixed.ids(), fixed.findings
+    assert tuple(body.scale) == pytest.approx((1, 1, 1)) and armature.data.pose_position == "POSE"
+    assert max(invariants.moved(seen, invariants.shown()).values()) < TOLERANCE
 
 
 def test_a_figure_lying_in_both_rest_and_pose_is_refused_with_the_reason(avatar):
@@ -302,3 +320,103 @@ def test_a_figure_lying_in_both_rest_and_pose_is_refused_with_the_reason(avatar)
     report = rig_check.check_rig(None, WEB, fix="all")
     upright = next(f for f in report.findings if f.id == "rest_pose_not_upright")
     assert not upright.fixable and "does not stand either" in upright.message
+
+
+def _cap_on_an_unparented_body(armature, body, name):
+    """The body unparented from the armature (it keeps its Armature modifier) and a skinned cap parented
+    to the body, as a kitbashed avatar arrives: neither mesh descends from the armature."""
+    placed = body.matrix_world.copy()
+    body.parent = None
+    body.matrix_world = placed
+    cap = _plate(name, (0.0, 0.0, 1.75))
+    cap.vertex_groups.new(name="Head").add(list(range(len(cap.data.vertices))), 1.0, "REPLACE")
+    cap.modifiers.new("Armature", "ARMATURE").object = armature
+    cap.parent = body
+    cap.matrix_parent_inverse = body.matrix_world.inverted()
+    context.view_layer().update()
+    return cap
+
+
+# Named to be listed before and after its parent: moved before the parent, a child is moved again with it.
+_CAP_NAMES = pytest.mark.parametrize("cap_name", ["Accessory", "Cap"])
+
+
+@_CAP_NAMES
+def test_a_mesh_parented_to_an_unparented_mesh_is_grounded_once(avatar, cap_name):
+    armature, body = avatar
+    _cap_on_an_unparented_body(armature, body, cap_name)
+    for obj in (armature, body):
+        obj.location.z += 0.3
+    context.view_layer().update()
+    before = invariants.snapshot()
+    assert "not_grounded" in rig_check.check_rig(None, WEB).ids()
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "not_grounded" not in fixed.ids(), fixed.findings
+    down = np.array([0.0, 0.0, -0.3])
+    assert max(invariants.moved(before, invariants.snapshot(), down).values()) < TOLERANCE
+
+
+@_CAP_NAMES
+def test_a_mesh_parented_to_an_unparented_mesh_is_scaled_once(avatar, cap_name):
+    armature, body = avatar
+    cap = _cap_on_an_unparented_body(armature, body, cap_name)
+    for obj in (armature, body):  # the cap follows the body
+        obj.matrix_world = mathutils.Matrix.Scale(100.0, 4) @ obj.matrix_world
+    context.view_layer().update()
+    _apply_all([armature, body, cap])  # 172 m tall at scale 1: authored in centimetres
+    before = invariants.snapshot()
+    assert "wrong_units" in rig_check.check_rig(None, WEB).ids()
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "wrong_units" not in fixed.ids(), fixed.findings
+    after = invariants.snapshot()
+    for name in ("AvatarBody", cap_name):
+        offset = after.vertices[name] - before.vertices[name] * 0.01
+        assert abs(offset - offset[0]).max() < TOLERANCE, name  # scaled by 0.01 once, moved as one
+
+
+def test_a_fix_that_leaves_its_finding_is_not_run_again(avatar, tmp_path):
+    # A prop linked from a library: Blender leaves its scale as it is, so the scale fix cannot clear it.
+    prop = _plate("Prop", (0.3, 0.0, 1.0))
+    prop.scale = (1.5, 1.5, 1.5)
+    prop.vertex_groups.new(name="Hips").add(list(range(len(prop.data.vertices))), 1.0, "REPLACE")
+    bpy.data.libraries.write(str(tmp_path / "props.blend"), {prop})
+    bpy.data.objects.remove(prop)
+    with bpy.data.libraries.load(str(tmp_path / "props.blend"), link=True) as (_, linked):
+        linked.objects = ["Prop"]
+    context.scene().collection.objects.link(linked.objects[0])
+    context.view_layer().update()
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "unapplied_transforms" in fixed.ids()
+    assert [f for f in fixed.fixes if "Prop" in f] == [
+        "added an Armature modifier for 'Avatar' to 'Prop'",
+        "applied rotation and scale on Prop",
+    ]
+
+
+def test_unweighted_vertices_go_to_the_nearest_deform_bone_not_a_nearer_ik_bone(avatar):
+    armature, body = avatar
+    world = np.array([body.matrix_world @ v.co for v in body.data.vertices])
+    left = np.nonzero(world[:, 0] > 0.0)[0]
+    lonely = left[np.argsort(world[left, 2])[:10]].tolist()  # the left sole
+    for group in body.vertex_groups:
+        group.remove(lonely)
+    heel = world[lonely].mean(axis=0)
+    local = armature.matrix_world.inverted()
+
+    def add_ik_bone(bones):
+        bone = bones.new("MCH-foot_ik.L")  # Rigify's IK helper, lying right through the soles
+        bone.head, bone.tail = local @ mathutils.Vector(heel), local @ mathutils.Vector(heel + (0.0, 0.1, 0.0))
+        bone.use_deform = False
+
+    _edit(armature, add_ik_bone)
+    assert "unweighted_vertices" in rig_check.check_rig(None, WEB).ids()
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert "unweighted_vertices" not in fixed.ids(), fixed.findings
+    assert "MCH-foot_ik.L" not in body.vertex_groups
+    for v in lonely:
+        groups = {body.vertex_groups[g.group].name: g.weight for g in body.data.vertices[v].groups}
+        assert groups and all(armature.data.bones[name].use_deform for name in groups), groups
