@@ -19,6 +19,7 @@ import pytest
 
 from addon.blender import avatar_import, vrm_export
 from addon.core.presets import get_preset
+from tests import blend_fields
 from tests.conftest import QUICK, run_forge
 from tests.server.serving import Serving
 from tests.test_vrm_export import consumers, open_demo
@@ -350,3 +351,18 @@ def test_the_socket_imports_a_model_even_with_execute_code_denied(inputs):
             assert reply["status"] == "error" and message in reply["message"], reply
         assert client.request("avatar_import")["message"] == "'path' must be a non-empty string"
         assert len(client.result("get_scene_info")["objects"]) == len(scene["objects"]) + len(vrm["objects"])
+
+
+def test_a_file_whose_names_are_not_utf8_fails_with_one_line(inputs, user_resources, tmp_path):
+    # A corrupt .blend can hold a name bpy cannot decode: reading it raises deep in the rig check, which
+    # surfaced as a traceback and "internal error" instead of the model's own one-line failure.
+    data = blend_fields.uncompressed(inputs.blend.read_bytes())
+    assert data.count(b"Hips\0") > 0
+    corrupt = tmp_path / "Corrupt.blend"
+    corrupt.write_bytes(data.replace(b"Hips\0", b"Hi\xff\xfe\0"))
+    done = run_forge(
+        "convert", corrupt, "--out", tmp_path / "out.vrm", "--preset", QUICK, user_resources=user_resources
+    )
+    assert done.code == 1, done.stderr
+    assert "Corrupt.blend: a name in it is not valid UTF-8 text" in done.stdout
+    assert "Traceback" not in done.stderr and not (tmp_path / "out.vrm").exists()

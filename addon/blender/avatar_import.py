@@ -172,6 +172,23 @@ def _one_line(exc: BaseException) -> str:
     return lines[0].removeprefix("Error: ") if lines else type(exc).__name__
 
 
+def _names_readable(objects: list[bpy.types.Object]) -> bool:
+    """Whether every name the rig check and the export read is valid UTF-8: bpy raises UnicodeDecodeError on
+    reading a corrupt file's name, which would surface as a traceback deep in the check."""
+    try:
+        for obj in objects:
+            names = [obj.name, *(g.name for g in obj.vertex_groups), *(s.name for s in obj.material_slots)]
+            if obj.data is not None:
+                names.append(obj.data.name)
+            if isinstance(obj.data, bpy.types.Armature):
+                names += [b.name for b in obj.data.bones]
+            if isinstance(obj.data, bpy.types.Mesh) and obj.data.shape_keys is not None:
+                names += [k.name for k in obj.data.shape_keys.key_blocks]
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _driving_armature(objects: list[bpy.types.Object]) -> bpy.types.Object | None:
     """Of the imported armatures, the one that deforms or carries the most meshes (a metarig drives none)."""
     found = [o for o in objects if o.type == "ARMATURE"]
@@ -306,6 +323,9 @@ def import_avatar(path: Path, *, probe: bool = False) -> ImportResult:
     if not finished:
         _undo_import(before, collections)
         raise ImportFailedError(f"{path.name}: the {fmt} importer cancelled (Blender's log says why)")
+    if not _names_readable(imported):
+        _undo_import(before, collections)
+        raise ImportFailedError(f"{path.name}: a name in it is not valid UTF-8 text: a corrupt file")
     armature = _driving_armature(imported)
     if armature is None:
         kinds = sorted({o.type.lower() for o in imported}) or ["nothing"]
