@@ -174,10 +174,11 @@ def _read(path: Path, fmt: ModelFormat) -> bytes:
         raise ImportFailedError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def import_avatar(path: Path) -> ImportResult:
+def import_avatar(path: Path, *, bare_ok: bool = False) -> ImportResult:
     """Imports the model at `path` into the current scene; raises ValueError for a path that is not a model
     file, ImportFailedError (one line, the scene unchanged) for one that cannot be imported or has no
-    armature, vrm_addon.VrmAddonMissingError for a .vrm without the VRM Add-on."""
+    armature (unless `bare_ok`: meshes for the auto-rig), vrm_addon.VrmAddonMissingError for a .vrm without
+    the VRM Add-on."""
     path = path.expanduser().absolute()
     fmt = model_files.model_format(path)
     if not path.is_file():
@@ -199,6 +200,8 @@ def import_avatar(path: Path) -> ImportResult:
         _undo_import(before, collections)
         raise ImportFailedError(f"{path.name}: the {fmt} importer cancelled (Blender's log says why)")
     armature = _driving_armature(imported)
+    if armature is None and bare_ok and any(o.type == "MESH" for o in imported):
+        return ImportResult(path, fmt, None, [o.name for o in imported], model_files.vrm_meta(fmt, data))
     if armature is None:
         kinds = sorted({o.type.lower() for o in imported}) or ["nothing"]
         _undo_import(before, collections)
