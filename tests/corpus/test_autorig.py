@@ -164,7 +164,7 @@ def test_the_weights_are_complete_and_stay_on_their_side_and_region(tmp_path: Pa
     [
         (_chair, "supports reach the floor"),
         (_quadruped, "supports reach the floor"),
-        (_pair, "two characters"),
+        (_pair, "several characters"),
         (_lying, "not standing"),
     ],
     ids=["chair", "quadruped", "two side by side", "lying"],
