@@ -92,6 +92,24 @@ def turn_to_sides(points: FloatArray, feet: list[FloatArray], height: float) -> 
     return -math.atan2(float(side[1]), float(side[0])), how
 
 
+def toes_toward_plus_y(points: FloatArray, feet: list[FloatArray], angle: float, floor: float, height: float) -> bool:
+    """Whether, turned by `angle`, the feet's footprints lie ahead of the shins along +Y: a first guess at the
+    front that saves placing the legs and torso twice (the vote that follows decides)."""
+    turn = Frame(1.0, angle, np.zeros(3))
+    shins = points[(points[:, 2] > floor + 0.08 * height) & (points[:, 2] < floor + 0.12 * height)]
+    if len(shins) == 0:
+        return False
+    shins = turn.apply(shins)
+    lead = 0.0
+    for foot in feet:
+        print_ = turn.apply(foot)
+        centre = print_.mean(axis=0)
+        shin = shins[np.linalg.norm(shins[:, :2] - centre[:2], axis=1) < 0.08 * height]
+        if len(shin):
+            lead += float(centre[1] - shin[:, 1].mean())
+    return lead > 0
+
+
 def feet_on_floor(surface: Surface, floor: float, height: float) -> list[FloatArray]:
     """The separate regions where the body meets the floor (3 % of the height up), biggest first; regions
     under a tenth of the biggest are dropped as noise."""

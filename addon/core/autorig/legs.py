@@ -83,8 +83,10 @@ def find_legs(surface: Surface, height: float) -> Legs:
             break
         tracks[0].append((float(z), left_pick))
         tracks[1].append((float(z), right_pick))
-    if crotch is None or crotch < 0.12 * height:
-        raise NotHumanoidError("no two legs below the torso: the lowest cross-sections never join into one body")
+    if crotch is None:
+        raise NotHumanoidError("no body above two legs: the two lowest regions never join")
+    if crotch < 0.12 * height:
+        raise NotHumanoidError(f"no two legs: the two lowest regions join {crotch / height:.0%} of the height up")
     legs = [_leg(surface, track, height) for track in tracks]
     return Legs(legs[0], legs[1], crotch, hidden)
 

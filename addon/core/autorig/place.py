@@ -49,7 +49,11 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     drop = (arms[0].angle + arms[1].angle) / 2
     notes.append(f"{'T' if drop < 20 else 'A'}-pose: arms {drop:.0f}° below horizontal")
     hands = [find_hand(arm, height) for arm in arms]
-    if not all(h.fingers for h in hands):
+    if min(arm.tip[2] for arm in arms) < legs.crotch + 0.02 * height:
+        # The arms are read above the crotch only: a hand hanging lower is cut off there, its cuts no hand's.
+        hands = [Hand(arm.wrist, arm.tip) for arm in arms]
+        notes.append("the hands hang below the crotch: no finger bones, the hands' ends uncertain")
+    elif not all(h.fingers for h in hands):
         hands = [Hand(h.wrist, h.tip) for h in hands]  # one hand's fingers alone would break the symmetry
         notes.append("fingers fused: no finger bones")
     others = [(p.name, rig.apply(p.vertices)) for i, p in enumerate(parts) if i not in body]
@@ -106,6 +110,8 @@ def _stand(
     angle, how = frames.turn_to_sides(scaled, feet, height)
     notes.append(f"sides from {how}")
     mid = np.mean([f.mean(axis=0) for f in feet], axis=0) if len(feet) == 2 else (scaled.max(0) + scaled.min(0)) / 2
+    if frames.toes_toward_plus_y(scaled, feet, angle, floor, height):
+        angle += math.pi
     rig = _frame(scale, angle, mid, floor)
     legs, torso, vertices, votes = _lower_body(rig, parts, body, triangles, height)
     if sum(votes.values()) > 0:  # the front is +Y: turn half round

@@ -167,22 +167,34 @@ def _components(keys: IntArray, width: int) -> IntArray:
         labels = new
 
 
-def loop_at(pieces: Sequence[Surface], z: float, near: FloatArray, cell: float) -> tuple[FloatArray, FloatArray] | None:
-    """The bounding box of the loop of the horizontal cut at z around `near` (x, y). Within one mesh part the
-    outermost loop holding `near` (shells inside a body are hidden); across parts the innermost (hair lying on
-    the back or hanging beside the neck is a part of its own around the body's); with none holding `near`,
-    the loop whose box is nearest."""
+def loop_at(
+    pieces: Sequence[Surface], z: float, near: FloatArray, cell: float, *, skin: bool = False
+) -> tuple[FloatArray, FloatArray] | None:
+    """`loop_around` in the horizontal cut at z of each of these parts."""
+    return loop_around([piece.cut_z(z) for piece in pieces], near, cell, skin=skin)
+
+
+def loop_around(
+    cuts: Sequence[FloatArray], near: FloatArray, cell: float, *, skin: bool = False
+) -> tuple[FloatArray, FloatArray] | None:
+    """The bounding box of the loop of a horizontal cut (one per mesh part) around `near` (x, y).
+
+    Within one mesh part, the outermost loop holding `near` (the silhouette: shells overlapping inside it are
+    hidden), or with `skin` the innermost (the body inside a collar or a coat modelled in the same mesh,
+    where a joint's centre belongs). Across parts the innermost (hair lying on the back or hanging beside
+    the neck is a part of its own around the body's). With none holding `near`, the loop whose box is
+    nearest."""
     holding: list[tuple[FloatArray, FloatArray]] = []
     nearest: tuple[float, tuple[FloatArray, FloatArray]] | None = None
-    for piece in pieces:
+    for cut in cuts:
         boxes = [
             (loop.min(axis=0), loop.max(axis=0))
-            for loop in regions_in_plane(piece.cut_z(z), np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), cell)
+            for loop in regions_in_plane(cut, np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), cell)
         ]
         gaps = [float(np.linalg.norm(np.clip(near[:2], a[:2], b[:2]) - near[:2])) for a, b in boxes]
         inside = [box for box, gap in zip(boxes, gaps, strict=True) if gap == 0.0]
         if inside:
-            holding.append(max(inside, key=_area))
+            holding.append(min(inside, key=_area) if skin else max(inside, key=_area))
         for box, gap in zip(boxes, gaps, strict=True):
             if nearest is None or gap < nearest[0]:
                 nearest = (gap, box)
@@ -196,8 +208,8 @@ def _area(box: tuple[FloatArray, FloatArray]) -> float:
 
 
 def loop_centre(pieces: Sequence[Surface], z: float, near: FloatArray, cell: float) -> FloatArray | None:
-    """The centre of `loop_at`'s box, at height z."""
-    box = loop_at(pieces, z, near, cell)
+    """The centre of the skin's loop around `near` at height z (`loop_at`): where a joint goes."""
+    box = loop_at(pieces, z, near, cell, skin=True)
     if box is None:
         return None
     centre = (box[0] + box[1]) / 2

@@ -43,8 +43,9 @@ def build(
         upper = leg.at(pieces, legs.crotch - 0.03 * height, height)
         upper[2] = hip_z
         knee = leg.at(pieces, (hip_z + leg.ankle[2]) / 2, height)
-        toes = leg.ankle + 0.7 * (leg.toe_tip - leg.ankle)
-        toes[0], toes[2] = leg.toe_tip[0], 0.02 * height
+        # The ball of the foot, about halfway from the ankle to the toes' tip (the median of artists' rigs).
+        toes = leg.ankle + 0.55 * (leg.toe_tip - leg.ankle)
+        toes[2] = 0.02 * height
         heads |= {f"{side}UpperLeg": upper, f"{side}LowerLeg": knee, f"{side}Foot": leg.ankle, f"{side}Toes": toes}
         tails[f"{side}Toes"] = np.array([leg.toe_tip[0], leg.toe_tip[1], toes[2]])
     neck_z = torso.neck_base

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rig_model import FloatArray
-from .sections import Surface, loop_at, regions_along
+from .sections import Surface, loop_around, regions_along
 from .types import NotHumanoidError
 
 _X = np.array([1.0, 0.0, 0.0])
@@ -76,25 +76,34 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
     chest = max(armpit_i - round(0.015 * height / step), 0)
     chest_half = float((hi[chest] - lo[chest]) / 2)
     # Above the armpits hair hangs beside the neck: follow the body's own loop of each cut instead.
+    row = np.flatnonzero(ok)  # each kept cut's index among `heights`
+    per_piece = [piece.cuts_z(heights) for piece in pieces]
     for i in range(armpit_i, len(z)):
-        box = loop_at(pieces, float(z[i]), np.array([0.0, yc[i - 1] if i > armpit_i else yc[i]]), 0.004 * height)
+        cuts = [piece_cuts[row[i]] for piece_cuts in per_piece]
+        box = loop_around(cuts, np.array([0.0, yc[i - 1] if i > armpit_i else yc[i]]), 0.004 * height)
         if box is not None:
             lo[i], hi[i], yc[i], depth[i] = box[0][0], box[1][0], (box[0][1] + box[1][1]) / 2, box[1][1] - box[0][1]
-    width = hi - lo
-    # The neck: above the armpits, the first cut narrower than 70% of the chest, then the narrowest one
-    # within the next tenth of the height.
-    narrow = np.flatnonzero((z > armpit) & (width < 0.7 * 2 * chest_half))
-    if len(narrow):
-        base_i = int(narrow[0])
-        window = np.flatnonzero((z >= z[base_i]) & (z <= z[base_i] + 0.1 * height) & (z < top - 0.05 * height))
-        area = width * depth
-        neck_i = int(window[np.argmin(area[window])]) if len(window) else base_i
-        wide = np.flatnonzero((z > z[neck_i]) & (area > 1.6 * area[neck_i]))
-        head_base = float(z[wide[0]]) if len(wide) else float(z[neck_i]) + 0.03 * height
-    else:
-        base_i = neck_i = int(np.searchsorted(z, armpit + 0.08 * height))
-        head_base = float(z[neck_i]) + 0.03 * height
+    base, neck, head_base = _neck(z, hi - lo, depth, armpit=armpit, chest_half=chest_half, top=top, height=height)
+    if base is None:
+        base = neck = float(z[min(int(np.searchsorted(z, armpit + 0.08 * height)), len(z) - 1)])
+        head_base = neck + 0.03 * height
         notes.append("neck from proportions: no narrowing above the shoulders")
-    return Torso(
-        z, lo, hi, yc, depth, armpit, chest_half, float(z[base_i]), float(z[neck_i]), head_base, top, tuple(notes)
-    )
+    return Torso(z, lo, hi, yc, depth, armpit, chest_half, base, neck, head_base, top, tuple(notes))
+
+
+def _neck(
+    z: FloatArray, width: FloatArray, depth: FloatArray, *, armpit: float, chest_half: float, top: float, height: float
+) -> tuple[float | None, float, float]:
+    """(the neck's base, its narrowest cut, the head's base): above the armpits, the first cut narrower than
+    70% of the chest, then the narrowest one within the next tenth of the height, then where the cut is
+    more than 1.6 times that wide again. (None, 0, 0) when nothing above the shoulders narrows."""
+    narrow = np.flatnonzero((z > armpit) & (width < 0.7 * 2 * chest_half))
+    if not len(narrow):
+        return None, 0.0, 0.0
+    base_i = int(narrow[0])
+    window = np.flatnonzero((z >= z[base_i]) & (z <= z[base_i] + 0.1 * height) & (z < top - 0.05 * height))
+    area = width * depth
+    neck_i = int(window[np.argmin(area[window])]) if len(window) else base_i
+    wide = np.flatnonzero((z > z[neck_i]) & (area > 1.6 * area[neck_i]))
+    head_base = float(z[wide[0]]) if len(wide) else float(z[neck_i]) + 0.03 * height
+    return float(z[base_i]), float(z[neck_i]), head_base

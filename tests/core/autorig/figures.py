@@ -93,6 +93,7 @@ def humanoid(
     skirt: bool = False,
     hair: bool = False,
     eyes: bool = False,
+    hood: bool = False,
     x: float = 0.0,
 ) -> Figure:
     """A 1.7 m figure (or a 1.0 m chibi with a big head) with arms `arm_drop` degrees below horizontal."""
@@ -142,6 +143,8 @@ def humanoid(
     centre = np.array([0, -0.01, head_z + head_r * 0.9])
     shells.append(capsule(centre, centre, head_r))
     shells.append(capsule(centre + [0, -head_r, -0.2 * head_r], centre + [0, -head_r, -0.2 * head_r], 0.02))  # nose
+    if hood:  # a hood lying back around the neck, in the body's own mesh
+        shells.append(tube((0, 0.05, shoulder_z + 0.03), (0, 0.05, head_z + 0.25), 0.12, 0.16))
     j["hips"] = np.array([0, 0, hip_z])
     j["neck"], j["head"] = np.array([0, 0, neck_z]), np.array([0, 0, head_z])
     vertices, triangles = merged(shells)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -64,6 +66,19 @@ def test_the_skeleton_is_a_vrm_hierarchy_mirrored_about_x0() -> None:
     assert min(f[2] for f in feet) > 0 and plan.height == pytest.approx(1.7, abs=0.02)
 
 
+def test_the_rig_frame_stands_the_meshes_on_the_floor_facing_minus_y() -> None:
+    fig = figure().transformed(turn_z(120, 100.0))
+    plan = plan_rig(fig.parts)
+    m = np.array(plan.to_rig_frame)
+    rig = fig.parts[0].vertices @ m[:3, :3].T + m[:3, 3]
+    assert rig[:, 2].min() == pytest.approx(0.0, abs=1e-9)
+    assert np.ptp(rig[:, 2]) == pytest.approx(plan.height)
+    assert abs(rig[:, 0].max() + rig[:, 0].min()) < 0.01  # the mid-plane at x = 0
+    heads = {b.name: b.head for b in plan.bones}
+    assert heads["leftToes"][1] < heads["leftFoot"][1]  # toes ahead, toward −Y
+    assert heads["leftHand"][0] > 0.5 > -0.5 > heads["rightHand"][0]  # the avatar's left at +X
+
+
 def test_any_facing_and_unit_gives_the_same_rig() -> None:
     reference = plan_rig(figure().parts)
     for turn, scale, note in ((90, 1.0, None), (-150, 100.0, "scaled ×0.01"), (35, 1000.0, "scaled ×0.001")):
@@ -83,17 +98,34 @@ def test_a_skirt_and_long_hair_hide_nothing() -> None:
     assert_joints_close(fig, plan)
 
 
-def test_separate_fingers_get_three_joints_each_and_mittens_none() -> None:
-    fig = figure(fingers=True)
+def test_a_hood_in_the_body_mesh_leaves_the_neck_midway_through_the_neck() -> None:
+    """The neck sits midway between the body's own front and back, not the hood's around it (the hood does
+    hide the neck's narrowing, so its height is not asserted here)."""
+    fig = figure(hood=True)
+    plan = plan_rig(fig.parts)
+    m = np.array(plan.to_rig_frame)
+    heads = {b.name: b.head for b in plan.bones}
+    assert abs(heads["neck"][1] - (m[1, :3] @ fig.joints["neck"] + m[1, 3])) < 0.01 * plan.height
+
+
+@pytest.mark.parametrize("pose", [{}, {"arm_drop": 45}, {"chibi": True}], ids=["T-pose", "A-pose", "chibi"])
+def test_separate_fingers_get_three_joints_each_and_mittens_none(pose: dict[str, Any]) -> None:
+    fig = figure(fingers=True, **pose)
     plan = plan_rig(fig.parts)
     names = {b.name for b in plan.bones}
     fingers = {n for n in humanoid.HUMAN_BONES if any(f in n for f in ("Thumb", "Index", "Middle", "Ring", "Little"))}
     assert fingers <= names
     err = errors(fig, plan)
     assert err["leftMiddleProximal"] < 0.02 and err["rightMiddleProximal"] < 0.02, err
-    mitten = plan_rig(figure().parts)
+    mitten = plan_rig(figure(**pose).parts)
     assert not fingers & {b.name for b in mitten.bones}
     assert "fingers fused: no finger bones" in mitten.notes
+
+
+def test_hands_hanging_below_the_crotch_get_no_finger_bones() -> None:
+    plan = plan_rig(figure(arm_drop=70).parts)  # mittens: any finger bones would be made up
+    assert not [b.name for b in plan.bones if "Proximal" in b.name]
+    assert "the hands hang below the crotch: no finger bones, the hands' ends uncertain" in plan.notes
 
 
 def test_eye_spheres_get_eye_bones_and_ride_on_them() -> None:

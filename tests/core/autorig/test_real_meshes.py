@@ -19,6 +19,8 @@ import pytest
 from addon.core import humanoid
 from addon.core.autorig import MeshPart, plan_rig
 
+pytestmark = pytest.mark.slow  # the session fixture imports five avatars with Blender, about a minute
+
 ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ROOT.parent / "shared" / "corpus"
 BUILT = ROOT / "out" / "corpus"
@@ -71,8 +73,10 @@ def joint_errors(name: str, dumps: Path) -> dict[str, float]:
 
 # Where the goal is not met yet, and why (the test fails as soon as it is met, so the mark goes).
 SHORT = {
-    "fbx_seedsan_univrm": "shorts hide the crotch and the artist puts the hips 5% of the height above it",
-    "vrm0_godette": "the artist puts the hips 10% of the height above the thighs' joints, at the waist",
+    "fbx_seedsan_univrm": "shorts hide the crotch (the artist's thighs' joints are 8% of the height above their "
+    "hem) and what the outfit mesh carries on the back pulls spine and chest 5 cm backwards",
+    "vrm0_godette": "the artist puts the hips at the waist, 10% of the height above the thighs' joints, and "
+    "what the body mesh carries behind the back pulls spine, neck and head 5-9 cm backwards",
     "apose_centimetres": "boxes per bone: the legs' boxes meet the torso's above the artist's hip joints",
     "classic_names": "boxes per bone: the legs' boxes meet the torso's above the artist's hip joints",
 }
