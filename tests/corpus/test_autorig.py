@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -36,16 +37,19 @@ GOALS = {"joint_median": 0.02, "joint_worst": 0.08, "surface": 0.01}
 # Goals a model does not meet yet, and why (bench/bench_autorig.py has the figures). Each is reported as an
 # expected failure, and fails the test the day the model meets it, so this list only ever shrinks.
 PLACEMENT = "the automatic joint placement (addon/core/autorig) is off the artist's joints by more than this"
+# With the artist's own skeleton placed (bench_autorig --oracle) these still differ after export by 1-4.7% of
+# the height: the two rigs' exports come out in different rest poses, which the comparison does not factor out.
+EXPORT = "; and even the artist's own skeleton, placed, differs after export"
 SHORT: dict[tuple[str, str], str] = {
     ("glb_quaternius_women_casual.glb", "joint_median"): PLACEMENT,
-    ("fbx_quaternius_female_casual.fbx", "joint_median"): PLACEMENT,
-    ("fbx_quaternius_female_casual.fbx", "joint_worst"): PLACEMENT,
-    ("fbx_quaternius_female_casual.fbx", "surface"): PLACEMENT + "; and its one mesh needs the voxel proxy",
-    ("fbx_seedsan_univrm.fbx", "joint_median"): PLACEMENT,
-    ("fbx_seedsan_univrm.fbx", "joint_worst"): PLACEMENT,
-    ("fbx_seedsan_univrm.fbx", "surface"): PLACEMENT + "; and four of its five meshes need the voxel proxy",
-    ("vrm0_godette.vrm", "joint_median"): PLACEMENT,
-    ("vrm0_godette.vrm", "surface"): PLACEMENT + "; and both its meshes need the voxel proxy",
+    ("fbx_quaternius_female_casual.fbx", "joint_median"): PLACEMENT + EXPORT,
+    ("fbx_quaternius_female_casual.fbx", "joint_worst"): PLACEMENT + EXPORT,
+    ("fbx_quaternius_female_casual.fbx", "surface"): PLACEMENT + EXPORT + "; its one mesh needs the voxel proxy",
+    ("fbx_seedsan_univrm.fbx", "joint_median"): PLACEMENT + EXPORT,
+    ("fbx_seedsan_univrm.fbx", "joint_worst"): PLACEMENT + EXPORT,
+    ("fbx_seedsan_univrm.fbx", "surface"): PLACEMENT + EXPORT + "; four of its five meshes need the voxel proxy",
+    ("vrm0_godette.vrm", "joint_median"): PLACEMENT + EXPORT,
+    ("vrm0_godette.vrm", "surface"): PLACEMENT + EXPORT + "; both its meshes need the voxel proxy",
 }
 
 
@@ -154,6 +158,24 @@ def test_a_never_rigged_primitive_humanoid_rigs_and_exports_a_vrm(tmp_path: Path
     positions = summary["positions"]  # three-vrm: y up, the avatar faces +z, its left at +x
     assert positions["head"][1] > positions["hips"][1] > positions["leftFoot"][1]
     assert positions["leftHand"][0] > positions["leftUpperArm"][0] > 0 > positions["rightUpperArm"][0]
+
+
+def test_auto_leaves_a_rigged_model_alone_and_replace_rigs_it_anew(tmp_path: Path) -> None:
+    rigged = tmp_path / "rigged.vrm"
+    model = _write_glb(_person, tmp_path / "blocky.glb")
+    assert run_forge("convert", model, "--out", rigged, "--preset", PRESET, "--fix", "all", "--rig", "auto").code == 0
+    before = _digest(rigged)
+    kept = run_forge("convert", rigged, "--out", tmp_path / "kept.vrm", "--preset", PRESET, "--rig", "auto", "--json")
+    assert kept.code == 0, kept.stderr[-2000:]
+    entry = json.loads(kept.stdout)["models"][0]
+    assert entry["rig"] == {"rigged": False, "reason": f"already rigged by '{entry['import']['armature']}'"}
+    anew = run_forge("convert", rigged, "--out", tmp_path / "anew.vrm", "--preset", PRESET, "--fix", "all",
+                     "--rig", "replace", "--json")  # fmt: skip
+    assert anew.code == 0, anew.stderr[-2000:]
+    rig = json.loads(anew.stdout)["models"][0]["rig"]
+    assert rig["rigged"] and rig["replaced_armatures"], rig
+    assert {p["how"] for p in rig["parts"]} <= {"heat", "proxy", "nearest", "rigid"}
+    assert _digest(rigged) == before
 
 
 def test_the_weights_are_complete_and_stay_on_their_side_and_region(tmp_path: Path) -> None:
