@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from ..core.findings import CheckReport, FixLevel
 from ..core.model_files import SUFFIXES, is_model_file
-from ..core.outputs import output_path
 from ..core.presets import Preset
 from .blender_args import preset as cli_preset
 from .command import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
+from .paths import new_output_path
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,12 +91,7 @@ def plan(paths: list[Path], out: Path, force: bool) -> list[Job]:
         clash = next((job.model for job in jobs if job.out == target), None)
         if clash is not None:
             raise UsageError(f"{clash.name} and {model.name} would both be written to {target.name}")
-        try:
-            jobs.append(Job(model, output_path(target, ".vrm", overwrite=force)))
-        except FileExistsError as exc:
-            raise UsageError(f"{exc}; pass --force to replace it") from None
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        jobs.append(Job(model, new_output_path(target, ".vrm", force)))
     return jobs
 
 
@@ -169,7 +164,11 @@ def convert_one(
         entry["error"] = str(exc)
         entry["export"] = {"exported": False, "reason": str(exc), **exc.report.to_json()}
         return entry
-    except (vrm_export.ExportFailedError, FileExistsError, ValueError) as exc:
+    except vrm_export.ExportFailedError as exc:
+        entry["error"] = str(exc)
+        entry["export"] = {"exported": False, "reason": str(exc), **vrm_export.failure_details(exc)}
+        return entry
+    except (FileExistsError, ValueError, PermissionError) as exc:
         entry["error"] = str(exc)
         return entry
     entry |= {"ok": True, "out": str(result.path), "export": {"exported": True, **result.to_json()}}
