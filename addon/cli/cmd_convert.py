@@ -113,16 +113,23 @@ def _entry(job: Job, error: str | None = None) -> dict[str, Any]:
             "after": None, "fixed": [], "export": None, "error": error}  # fmt: skip
 
 
-def _auto_rig(armature: str | None, rig: RigMode) -> dict[str, Any]:
-    """`--rig`: the auto-rig's result for the imported model; `auto` leaves a model its armature drives
-    alone, and rigs the others anew (an armature that drives no mesh is no rig)."""
+def _auto_rig(model: Path, armature: str | None, rig: RigMode) -> tuple[dict[str, Any] | None, str | None]:
+    """`--rig`: (the auto-rig's result, None) for the imported model, or (None, the one-line refusal).
+    `auto` leaves a model its armature drives alone, and rigs the others anew (an armature that drives no
+    mesh is no rig)."""
     import bpy
 
     from ..blender import autorig, rig_reader
+    from ..core.autorig import NotHumanoidError
 
     if rig == "auto" and armature is not None and rig_reader.avatar_meshes(bpy.data.objects[armature]):
-        return {"rigged": False, "reason": f"already rigged by '{armature}'"}
-    return {"rigged": True, **autorig.auto_rig(None, replace=True).to_json()}
+        return {"rigged": False, "reason": f"already rigged by '{armature}'"}, None
+    try:
+        return {"rigged": True, **autorig.auto_rig(None, replace=True).to_json()}, None
+    except NotHumanoidError as exc:
+        return None, f"{model.name}: not a standing humanoid: {exc}"
+    except autorig.AutoRigError as exc:
+        return None, f"{model.name}: {exc}"
 
 
 def convert_one(
@@ -132,8 +139,7 @@ def convert_one(
     the entry of the report."""
     import bpy
 
-    from ..blender import autorig, avatar_import, vrm_export
-    from ..core.autorig import NotHumanoidError
+    from ..blender import avatar_import, vrm_export
 
     entry = _entry(job)
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -144,13 +150,8 @@ def convert_one(
         return entry
     entry["import"] = imported.to_json()
     if rig is not None:
-        try:
-            entry["rig"] = _auto_rig(imported.armature, rig)
-        except NotHumanoidError as exc:
-            entry["error"] = f"{job.model.name}: not a standing humanoid: {exc}"
-            return entry
-        except autorig.AutoRigError as exc:
-            entry["error"] = f"{job.model.name}: {exc}"
+        entry["rig"], entry["error"] = _auto_rig(job.model, imported.armature, rig)
+        if entry["error"] is not None:
             return entry
         if entry["rig"]["rigged"]:
             imported.armature = entry["rig"]["armature"]
