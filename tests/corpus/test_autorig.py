@@ -37,13 +37,12 @@ GOALS = {"joint_median": 0.02, "joint_worst": 0.08, "surface": 0.01}
 # Goals a model does not meet yet, and why (bench/bench_autorig.py has the figures). Each is reported as an
 # expected failure, and fails the test the day the model meets it, so this list only ever shrinks.
 PLACEMENT = "the automatic joint placement (addon/core/autorig) is off the artist's joints by more than this"
-# With the artist's own skeleton placed (bench_autorig --oracle) these still differ after export by 1-4.7% of
-# the height: the two rigs' exports come out in different rest poses, which the comparison does not factor out.
+# With the artist's own skeleton placed (bench_autorig --oracle) these still differ after export by 1.1-4.7% of
+# the height, not explained yet (README, Auto-rig): part of their error is the comparison's, not the rig's.
 EXPORT = "; and even the artist's own skeleton, placed, differs after export"
 SHORT: dict[tuple[str, str], str] = {
     ("glb_quaternius_women_casual.glb", "joint_median"): PLACEMENT,
     ("fbx_quaternius_female_casual.fbx", "joint_median"): PLACEMENT + EXPORT,
-    ("fbx_quaternius_female_casual.fbx", "joint_worst"): PLACEMENT + EXPORT,
     ("fbx_quaternius_female_casual.fbx", "surface"): PLACEMENT + EXPORT + "; its one mesh needs the voxel proxy",
     ("fbx_seedsan_univrm.fbx", "joint_median"): PLACEMENT + EXPORT,
     ("fbx_seedsan_univrm.fbx", "joint_worst"): PLACEMENT + EXPORT,
