@@ -29,6 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FORGE = ROOT / "scripts" / "forge.py"
 EXTENSION = "bl_ext.user_default.avatar_forge"
+QUICK = "quick-web"  # companions-web without the thumbnail render: the thumbnail has its own tests
 # The Blender these tests run on (the bpy module carries Blender's version), without importing bpy here:
 # `make test-matrix` runs the suite on several.
 BLENDER_VERSION = importlib.metadata.version("bpy")
@@ -86,15 +87,29 @@ WITHOUT_BPY = (
 )
 
 
+# The same, in a Blender whose user turned "Auto Run Python Scripts" on (the bpy module reads no saved
+# preferences, so the test sets the preference as the user's would be).
+AUTO_RUN_SCRIPTS = (
+    "import runpy, sys, bpy; bpy.context.preferences.filepaths.use_scripts_auto_execute = True; "
+    "del sys.argv[0]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
 def run_forge(
-    *args: str | Path, user_resources: Path | None = None, timeout: float = 300, without_bpy: bool = False
+    *args: str | Path,
+    user_resources: Path | None = None,
+    timeout: float = 300,
+    without_bpy: bool = False,
+    auto_run_scripts: bool = False,
 ) -> ForgeRun:
     """Runs `python scripts/forge.py ARGS` the way a user does, in its own process and user folder;
-    `without_bpy`: in a process where `import bpy` fails (for work that must not load Blender)."""
+    `without_bpy`: in a process where `import bpy` fails (for work that must not load Blender);
+    `auto_run_scripts`: in a Blender whose preferences let files run their Python."""
     env = dict(os.environ)
     env["BLENDER_USER_RESOURCES"] = str(user_resources or Path(tempfile.mkdtemp(prefix="forge-user-")))
+    prelude = ("-c", WITHOUT_BPY) if without_bpy else ("-c", AUTO_RUN_SCRIPTS) if auto_run_scripts else ()
     done = subprocess.run(
-        [sys.executable, *(("-c", WITHOUT_BPY) if without_bpy else ()), str(FORGE), *map(str, args)],
+        [sys.executable, *prelude, str(FORGE), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -112,6 +127,21 @@ def demo_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_forge("demo-avatar", "--out", out)
     assert result.code == 0, result.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def user_resources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Blender user folder holding the QUICK preset, for the forge.py runs of this module."""
+    user = tmp_path_factory.mktemp("user")
+    folder = user / "config" / "avatar_forge" / "presets"
+    folder.mkdir(parents=True)
+    shipped = (ROOT / "addon" / "presets" / "companions-web.toml").read_text()
+    quick = shipped.replace('name = "companions-web"', f'name = "{QUICK}"').replace(
+        "thumbnail = true", "thumbnail = false"
+    )
+    assert "thumbnail = false" in quick
+    (folder / f"{QUICK}.toml").write_text(quick)
+    return user
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:

@@ -19,29 +19,13 @@ import pytest
 
 from addon.blender import avatar_import, vrm_export
 from addon.core.presets import get_preset
-from tests.conftest import ROOT, run_forge
+from tests.conftest import QUICK, run_forge
 from tests.server.serving import Serving
 from tests.test_vrm_export import consumers, open_demo
 
 pytestmark = pytest.mark.slow  # module fixtures that export, convert or re-import for tens of seconds
 
-QUICK = "quick-web"  # companions-web without the thumbnail render: the thumbnail has its own tests
 DEMO_BONES = 54
-
-
-@pytest.fixture(scope="module")
-def user_resources(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Blender user folder holding the QUICK preset, for the forge.py runs of this module."""
-    user = tmp_path_factory.mktemp("user")
-    folder = user / "config" / "avatar_forge" / "presets"
-    folder.mkdir(parents=True)
-    shipped = (ROOT / "addon" / "presets" / "companions-web.toml").read_text()
-    quick = shipped.replace('name = "companions-web"', f'name = "{QUICK}"').replace(
-        "thumbnail = true", "thumbnail = false"
-    )
-    assert "thumbnail = false" in quick
-    (folder / f"{QUICK}.toml").write_text(quick)
-    return user
 
 
 def _set_glb_json(path: Path, change: Any) -> None:
@@ -118,7 +102,7 @@ def test_each_format_imports_the_avatar_with_every_bone_and_its_body(empty_scene
     else:
         assert len(bones) == DEMO_BONES
     assert result.to_json() == {"path": str(path), "format": kind, "armature": result.armature,
-                                "objects": result.objects, "meta": result.meta}  # fmt: skip
+                                "objects": result.objects, "meta": result.meta, "removed": []}  # fmt: skip
 
 
 def test_the_vrm_meta_is_what_the_file_says(empty_scene, inputs):

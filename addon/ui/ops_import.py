@@ -36,4 +36,6 @@ class AVATARFORGE_OT_import_avatar(bpy.types.Operator):
             return {"CANCELLED"}
         self.report({"INFO"}, f"Imported {result.path.name}: armature {result.armature}, "
                     f"{len(result.objects)} object(s)")  # fmt: skip
+        for line in result.removed:  # what the file brought that could read elsewhere or run Python
+            self.report({"WARNING"}, f"Removed from {result.path.name}: {line}")
         return {"FINISHED"}
