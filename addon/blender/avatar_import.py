@@ -279,11 +279,10 @@ def import_avatar(path: Path, *, bare_ok: bool = False) -> ImportResult:
         _undo_import(before, collections)
         raise ImportFailedError(f"{path.name}: the {fmt} importer cancelled (Blender's log says why)")
     armature = _driving_armature(imported)
-    if armature is None and bare_ok and any(o.type == "MESH" for o in imported):
-        return ImportResult(path, fmt, None, [o.name for o in imported], model_files.vrm_meta(fmt, data))
-    if armature is None:
+    if armature is None and not (bare_ok and any(o.type == "MESH" for o in imported)):
         kinds = sorted({o.type.lower() for o in imported}) or ["nothing"]
         _undo_import(before, collections)
         raise ImportFailedError(f"{path.name}: no armature in it ({', '.join(kinds)}): not a rigged avatar")
     meta = model_files.vrm_meta(fmt, data)
-    return ImportResult(path, fmt, armature.name, [o.name for o in imported], meta, removed)
+    name = armature.name if armature is not None else None
+    return ImportResult(path, fmt, name, [o.name for o in imported], meta, removed)
