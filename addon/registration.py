@@ -17,6 +17,7 @@ from .ui.ops_import import AVATARFORGE_OT_import_avatar
 from .ui.ops_publish import AVATARFORGE_OT_publish
 from .ui.ops_rig import (
     AVATARFORGE_OT_auto_map_bones,
+    AVATARFORGE_OT_auto_rig,
     AVATARFORGE_OT_check_rig,
     AVATARFORGE_OT_fix_rig_all,
     AVATARFORGE_OT_fix_rig_finding,
@@ -51,6 +52,7 @@ CLASSES: tuple[type, ...] = (
     AVATARFORGE_OT_fix_rig_finding,
     AVATARFORGE_OT_fix_rig_all,
     AVATARFORGE_OT_auto_map_bones,
+    AVATARFORGE_OT_auto_rig,
     AVATARFORGE_UL_rig_findings,
     AVATARFORGE_PT_rig,
     AVATARFORGE_PT_export,

@@ -294,11 +294,12 @@ def _probe(path: Path) -> None:
         raise ImportFailedError(said[-1] if said else unsaid)
 
 
-def import_avatar(path: Path, *, probe: bool = False) -> ImportResult:
+def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False) -> ImportResult:
     """Imports the model at `path` into the current scene; raises ValueError for a path that is not a model
     file, ImportFailedError (one line, the scene unchanged) for one that cannot be imported or has no
-    armature, vrm_addon.VrmAddonMissingError for a .vrm without the VRM Add-on. `probe`: a .blend is first
-    read in a separate Blender (for a session someone works in; convert runs in a process of its own)."""
+    armature (unless `bare_ok`: meshes for the auto-rig), vrm_addon.VrmAddonMissingError for a .vrm without
+    the VRM Add-on. `probe`: a .blend is first read in a separate Blender (for a session someone works in;
+    convert runs in a process of its own)."""
     path = path.expanduser().absolute()
     fmt = model_files.model_format(path)
     if not path.is_file():
@@ -327,9 +328,10 @@ def import_avatar(path: Path, *, probe: bool = False) -> ImportResult:
         _undo_import(before, collections)
         raise ImportFailedError(f"{path.name}: a name in it is not valid UTF-8 text: a corrupt file")
     armature = _driving_armature(imported)
-    if armature is None:
+    if armature is None and not (bare_ok and any(o.type == "MESH" for o in imported)):
         kinds = sorted({o.type.lower() for o in imported}) or ["nothing"]
         _undo_import(before, collections)
         raise ImportFailedError(f"{path.name}: no armature in it ({', '.join(kinds)}): not a rigged avatar")
     meta = model_files.vrm_meta(fmt, data)
-    return ImportResult(path, fmt, armature.name, [o.name for o in imported], meta, removed)
+    name = armature.name if armature is not None else None
+    return ImportResult(path, fmt, name, [o.name for o in imported], meta, removed)

@@ -72,7 +72,7 @@ def auto_map(armature: bpy.types.Object, spec_version: str = "1.0") -> dict[str,
 
 
 @contextlib.contextmanager
-def _in_mode(armature: bpy.types.Object, mode: Literal["EDIT", "POSE"]) -> Iterator[bpy.types.Armature]:
+def in_mode(armature: bpy.types.Object, mode: Literal["EDIT", "POSE"]) -> Iterator[bpy.types.Armature]:
     """The armature active in `mode` (EDIT, POSE) for the block; back to object mode and the previously
     active object afterwards. Yields its armature data."""
     view_layer = context.view_layer()
@@ -91,7 +91,7 @@ def _in_mode(armature: bpy.types.Object, mode: Literal["EDIT", "POSE"]) -> Itera
 def reparent_bones(armature: bpy.types.Object, plan: dict[str, str]) -> str:
     """Hangs each bone of `plan` from its new parent, unconnected: rest positions (and so every vertex in
     the rest pose) stay where they are."""
-    with _in_mode(armature, "EDIT") as data:
+    with in_mode(armature, "EDIT") as data:
         bones = data.edit_bones
         for bone, parent in plan.items():
             bones[bone].use_connect = False
@@ -292,7 +292,7 @@ def apply_pose_as_rest(armature: bpy.types.Object) -> str:
             for key, co in zip(data.shape_keys.key_blocks, found, strict=True):
                 key.points.foreach_set("co", co)
         data.update()
-    with _in_mode(armature, "POSE"):
+    with in_mode(armature, "POSE"):
         bpy.ops.pose.armature_apply(selected=False)
     context.view_layer().update()
     names = ", ".join(o.name for o in skinned) or "no mesh"

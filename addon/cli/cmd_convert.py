@@ -12,7 +12,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..core.findings import CheckReport, FixLevel
 from ..core.model_files import SUFFIXES, is_model_file
@@ -35,6 +35,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fix the imported copy first: safe (as `check --fix`) or all (also the structural fixes)",
     )
     parser.add_argument("--force", action="store_true", help="replace existing .vrm files (never an input)")
+    parser.add_argument(
+        "--rig",
+        choices=("auto", "replace"),
+        help="auto: rig a model whose meshes no armature drives (rigged ones are left alone); "
+        "replace: discard the model's own armature and rig it anew",
+    )
+
+
+RigMode = Literal["auto", "replace"]
 
 
 @dataclass(frozen=True)
@@ -102,12 +111,34 @@ def _fixed(before: CheckReport, after: CheckReport) -> list[dict[str, Any]]:
 
 def _entry(job: Job, error: str | None = None) -> dict[str, Any]:
     """A model's report entry before any work: what is filled in as it goes."""
-    return {"input": str(job.model), "ok": False, "out": None, "import": None, "before": None, "after": None,
-            "fixed": [], "export": None, "error": error}  # fmt: skip
+    return {"input": str(job.model), "ok": False, "out": None, "import": None, "rig": None, "before": None,
+            "after": None, "fixed": [], "export": None, "error": error}  # fmt: skip
 
 
-def convert_one(job: Job, preset: Preset, fix: FixLevel | None, force: bool) -> dict[str, Any]:
-    """Imports, checks, fixes and exports one model in an empty scene; the entry of the report."""
+def _auto_rig(model: Path, armature: str | None, rig: RigMode) -> tuple[dict[str, Any] | None, str | None]:
+    """`--rig`: (the auto-rig's result, None) for the imported model, or (None, the one-line refusal).
+    `auto` leaves a model its armature drives alone, and rigs the others anew (an armature that drives no
+    mesh is no rig)."""
+    import bpy
+
+    from ..blender import autorig, rig_reader
+    from ..core.autorig import NotHumanoidError
+
+    if rig == "auto" and armature is not None and rig_reader.avatar_meshes(bpy.data.objects[armature]):
+        return {"rigged": False, "reason": f"already rigged by '{armature}'"}, None
+    try:
+        return {"rigged": True, **autorig.auto_rig(None, replace=True).to_json()}, None
+    except NotHumanoidError as exc:
+        return None, f"{model.name}: not a standing humanoid: {exc}"
+    except autorig.AutoRigError as exc:
+        return None, f"{model.name}: {exc}"
+
+
+def convert_one(
+    job: Job, preset: Preset, fix: FixLevel | None, force: bool, rig: RigMode | None = None
+) -> dict[str, Any]:
+    """Imports, checks, fixes and exports one model in an empty scene (auto-rigging it first with `rig`);
+    the entry of the report."""
     import bpy
 
     from ..blender import avatar_import, vrm_export
@@ -115,11 +146,17 @@ def convert_one(job: Job, preset: Preset, fix: FixLevel | None, force: bool) -> 
     entry = _entry(job)
     bpy.ops.wm.read_homefile(use_empty=True)
     try:
-        imported = avatar_import.import_avatar(job.model)
+        imported = avatar_import.import_avatar(job.model, bare_ok=rig is not None)
     except (ValueError, avatar_import.ImportFailedError) as exc:
         entry["error"] = str(exc)
         return entry
     entry["import"] = imported.to_json()
+    if rig is not None:
+        entry["rig"], entry["error"] = _auto_rig(job.model, imported.armature, rig)
+        if entry["error"] is not None:
+            return entry
+        if entry["rig"]["rigged"]:
+            imported.armature = entry["rig"]["armature"]
     assert imported.armature is not None, "import_avatar refuses a model without an armature"
     before = _check(imported.armature, preset, None)
     after = _check(imported.armature, preset, fix) if fix else before
@@ -145,7 +182,8 @@ def _convert_apart(job: Job, args: argparse.Namespace) -> tuple[dict[str, Any], 
     """convert_one in a child process (`convert` of this one model), so that a model crashing Blender fails
     alone: (its report entry, whether it was an internal error). Blender's log passes through to stderr."""
     command = [*children.forge_command(), "convert", str(job.model), "--out", str(job.out), "--preset", args.preset,
-               "--json", *(["--fix", args.fix] if args.fix else []), *(["--force"] if args.force else [])]  # fmt: skip
+               "--json", *(["--fix", args.fix] if args.fix else []), *(["--rig", args.rig] if args.rig else []),
+               *(["--force"] if args.force else [])]  # fmt: skip
     finished = children.run(command, capture_stderr=False)
     try:
         entry = json.loads(finished.stdout)["models"][0]
@@ -165,9 +203,14 @@ def _entry_lines(entry: dict[str, Any]) -> list[str]:
         return lines
     before, after, export = entry["before"], entry["after"], entry["export"]
     fixed = ", ".join(sorted({f["id"] for f in entry["fixed"]})) or "nothing"
+    rig = entry.get("rig") or {}
+    rigged = (
+        [f"auto-rigged {len(rig['bones'])} bones in {sum(rig['seconds'].values()):.1f} s"] if rig.get("rigged") else []
+    )
     return [
+        *rigged,
         f"converted {name} -> {export['path']} ({export['bytes'] / 1e6:.2f} MB, VRM {export['spec_version']}); "
-        f"findings {len(before['findings'])} before, {len(after['findings'])} after; fixed {fixed}"
+        f"findings {len(before['findings'])} before, {len(after['findings'])} after; fixed {fixed}",
     ]
 
 
@@ -192,14 +235,21 @@ def _run(args: argparse.Namespace) -> Result:
             internal |= failed_inside
             continue
         try:
-            entries.append(convert_one(job, preset, args.fix, args.force))
-        except Exception as exc:  # a bug of ours on this model
+            entries.append(convert_one(job, preset, args.fix, args.force, args.rig))
+        except Exception as exc:  # a bug of ours on this model: the others still convert
             traceback.print_exc()
             internal = True
             entries.append(_entry(job, f"internal error: {exc!r} (traceback on stderr; please report it)"))
     failed = [e for e in entries if not e["ok"]]
     summary = f"{len(entries) - len(failed)} of {len(entries)} model(s) converted, {len(failed)} failed"
-    data = {"ok": not failed, "preset": preset.name, "fix": args.fix, "summary": summary, "models": entries}
+    data = {
+        "ok": not failed,
+        "preset": preset.name,
+        "fix": args.fix,
+        "rig": args.rig,
+        "summary": summary,
+        "models": entries,
+    }
     lines = [line for entry in entries for line in _entry_lines(entry)] + [summary]
     code = EXIT_INTERNAL if internal else EXIT_PROBLEMS if failed else EXIT_OK
     return Result(data, lines, code)

@@ -46,13 +46,18 @@ def envelope_weights(
     nearest = np.argsort(dist, axis=1)[:, :k]
     d = np.take_along_axis(dist, nearest, axis=1)
     raw = 1.0 / (d + 0.01) ** falloff
-    raw /= raw.sum(axis=1, keepdims=True)
-    scaled = raw * quantum
+    return nearest.astype(np.int64), quantized(raw / raw.sum(axis=1, keepdims=True), quantum)
+
+
+def quantized(weights: FloatArray, quantum: int = 1000) -> FloatArray:
+    """Rows of weights summing to 1, as multiples of 1/quantum that still sum to exactly 1 (largest-remainder
+    rounding): they survive a float32 round trip normalized, and a writer can batch vertices sharing a weight."""
+    scaled = weights * quantum
     units = np.floor(scaled).astype(np.int64)
     short = quantum - units.sum(axis=1)
     order = np.argsort(-(scaled - units), axis=1)
-    for rank in range(k):
-        bump = short > rank
-        rows = np.nonzero(bump)[0]
+    for rank in range(weights.shape[1]):
+        rows = np.nonzero(short > rank)[0]
         units[rows, order[rows, rank]] += 1
-    return nearest.astype(np.int64), units.astype(np.float64) / quantum
+    out: FloatArray = units.astype(np.float64) / quantum
+    return out

@@ -58,6 +58,19 @@ def _forward(command: str, *, keep: tuple[str, ...] = ()) -> Callable[[Connectio
     return run
 
 
+def _auto_rig(connection: Connection, arguments: dict[str, Any]) -> list[Content]:
+    params = {key: arguments[key] for key in ("meshes", "replace") if arguments.get(key) is not None}
+    result = connection.call("avatar_auto_rig", params)
+    if isinstance(result, dict):
+        armature = result.get("armature")
+        result["next_steps"] = [
+            f"check_rig with armature={armature!r} (then fix_rig for what it finds)",
+            "render_preview to look at it",
+            "export_vrm with a preset, or publish",
+        ]
+    return _json(result)
+
+
 def _execute_code(connection: Connection, arguments: dict[str, Any]) -> list[Content]:
     result = connection.call("execute_code", {"code": arguments["code"]})
     printed = result.get("result", "") if isinstance(result, dict) else ""
@@ -222,6 +235,20 @@ TOOLS: tuple[ToolSpec, ...] = (
         {"path": {"type": "string", "description": "Absolute path of the file, on the machine where Blender runs."}},
         ("path",),
         _forward("avatar_import", keep=("path",)),
+        read_only=False,
+    ),
+    ToolSpec(
+        "auto_rig",
+        "Rig bare meshes as a VRM humanoid in one step: finds the joints from the mesh alone, builds an "
+        "armature (bones Hips, Spine, UpperArm.L...; the VRM humanoid mapping stored), and skins every mesh to "
+        "it. Default: every mesh no armature drives; replace=true discards the meshes' own armature first. "
+        "Refuses what is no standing humanoid, with the reason.",
+        {
+            "meshes": {"type": "array", "items": {"type": "string"}, "description": "Mesh object names."},
+            "replace": {"type": "boolean", "description": "Discard the meshes' own armature (default false)."},
+        },
+        (),
+        _auto_rig,
         read_only=False,
     ),
     ToolSpec(

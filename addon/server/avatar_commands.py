@@ -77,6 +77,16 @@ def _import_args(params: dict[str, Any]) -> Arguments:
     return (path,), {"probe": True}  # a .blend is read in a separate Blender first: a crash stays there
 
 
+def _auto_rig_args(params: dict[str, Any]) -> Arguments:
+    meshes = params.get("meshes")
+    if meshes is not None and (not isinstance(meshes, list) or not all(isinstance(m, str) for m in meshes)):
+        raise ValueError("'meshes' must be a list of mesh object names")
+    replace = params.get("replace", False)
+    if not isinstance(replace, bool):
+        raise ValueError("'replace' must be true or false")
+    return (meshes,), {"replace": replace}
+
+
 @dataclass(frozen=True)
 class Route:
     module: str  # under addon/blender
@@ -91,6 +101,7 @@ ROUTES: dict[str, Route] = {
     "avatar_export_vrm": Route("vrm_export", "export_vrm", _export_vrm_args, ("path",)),
     "avatar_publish": Route("publish", "publish", _publish_args, ("vrm.url", "blend.url", "request")),
     "avatar_import": Route("avatar_import", "import_avatar", _import_args),
+    "avatar_auto_rig": Route("autorig", "auto_rig", _auto_rig_args),
 }
 
 

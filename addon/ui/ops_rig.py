@@ -1,12 +1,13 @@
-"""Operators of the Rig panel: check, fix one finding, fix all safe, auto-map bones. Each is one undo step
+"""Operators of the Rig panel: check, fix one finding, fix all safe, auto-map bones, auto-rig. Each is one undo step
 and calls the same functions as `forge.py check` and the socket's `avatar_check_rig`."""
 
 from __future__ import annotations
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 
-from ..blender import paths, rig_check, rig_fixes, rig_reader
+from ..blender import autorig, paths, rig_check, rig_fixes, rig_reader
+from ..core.autorig import NotHumanoidError
 from ..core.findings import CheckReport
 from ..core.presets import Preset, PresetError, get_preset
 from .props_rig import rig_state
@@ -117,3 +118,29 @@ class AVATARFORGE_OT_auto_map_bones(_RigOperator):
             return {"CANCELLED"}
         rig_fixes.auto_map(armature)
         return self._done(context, rig_check.check_rig(armature.name, _target(context)))
+
+
+class AVATARFORGE_OT_auto_rig(_RigOperator):
+    """Rig the selected meshes as a VRM humanoid: joints found from the mesh alone, an armature built, every
+    mesh skinned to it; then check it"""
+
+    bl_idname = "avatar_forge.auto_rig"
+    bl_label = "Auto-rig"
+
+    replace: BoolProperty(  # type: ignore[valid-type]
+        name="Replace rig", description="Discard the meshes' own armature and rig them anew", default=False
+    )
+
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
+        _leave_edit_mode(context)
+        meshes = [o.name for o in context.selected_objects if o.type == "MESH"]
+        if not meshes:
+            self.report({"ERROR"}, "select the meshes to rig")
+            return {"CANCELLED"}
+        try:
+            result = autorig.auto_rig(meshes, replace=self.replace)
+        except (autorig.AutoRigError, NotHumanoidError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, result.summary())
+        return self._done(context, rig_check.check_rig(result.armature, _target(context)))

@@ -45,6 +45,7 @@ class AVATARFORGE_PT_rig(AvatarPanel):
         col = layout(self).column()
         col.operator("avatar_forge.add_demo_avatar", icon="OUTLINER_OB_ARMATURE")
         col.operator("avatar_forge.import_avatar", icon="IMPORT")
+        col.operator("avatar_forge.auto_rig", icon="ARMATURE_DATA")
         state = rig_state(context)
         row = col.row(align=True)
         row.operator("avatar_forge.check_rig", text="Re-check" if state.checked else "Check rig", icon="VIEWZOOM")

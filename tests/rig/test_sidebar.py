@@ -51,3 +51,19 @@ def test_auto_map_button_maps_a_renamed_rig(blender, demo_blend):
     data: Any = avatar.armature.data
     human_bones = data.vrm_addon_extension.vrm1.humanoid.human_bones
     assert human_bones.left_upper_arm.node.bone_name == "J_Bip_L_UpperArm"
+
+
+def test_auto_rig_button_rigs_the_selected_mesh_anew_and_checks_it(blender, demo_blend):
+    bpy.ops.wm.open_mainfile(filepath=str(demo_blend))
+    for obj in bpy.data.objects:
+        obj.select_set(False)
+    with pytest.raises(RuntimeError, match="select the meshes to rig"):
+        bpy.ops.avatar_forge.auto_rig()
+    bpy.data.objects["AvatarBody"].select_set(True)
+    with pytest.raises(RuntimeError, match="already driven by an armature: AvatarBody"):
+        bpy.ops.avatar_forge.auto_rig()
+    assert bpy.ops.avatar_forge.auto_rig(replace=True) == {"FINISHED"}
+    state = _state()
+    assert "Avatar" not in bpy.data.objects and state.checked and state.armature in bpy.data.objects
+    assert bpy.data.objects["AvatarBody"].modifiers[0].object.name == state.armature
+    assert state.mapped >= 15 and "missing_required_bone" not in {f.finding_id for f in state.findings}

@@ -131,6 +131,9 @@ def tools(served: Served, no_bpy: Path) -> dict[str, Any]:
         ("render_preview", {"expression": "sneer"}),
         ("check_rig", {"preset": "no-such-preset"}),
         ("get_scene_info", {"bogus": 1}),
+        # The demo's body, its armature discarded, rigged anew from the mesh alone.
+        ("auto_rig", {"meshes": ["AvatarBody"], "replace": True}),
+        ("auto_rig", {"meshes": ["Nobody"]}),
     ]
     args = ("--port", served.serving.port, "--token-file", served.token_file)
     return session(_params(*args, pythonpath=no_bpy), calls)
@@ -141,6 +144,7 @@ def test_every_tool_is_listed_with_a_schema_and_a_description(tools):
     assert set(listed) == {
         "get_scene_info", "get_object_info", "execute_code", "get_viewport_screenshot",
         "check_rig", "fix_rig", "list_presets", "export_vrm", "publish", "import_avatar", "render_preview",
+        "auto_rig",
     }  # fmt: skip
     for tool in listed.values():
         assert len(tool.description) > 60 and tool.inputSchema["type"] == "object"
@@ -229,7 +233,7 @@ def test_without_blender_every_tool_says_how_to_start_it(no_bpy, tmp_path):
     with (tmp_path / "log").open("w") as log:
         out = session(_params("--port", free, pythonpath=no_bpy), calls, errlog=log)
     assert "Traceback" not in (tmp_path / "log").read_text()  # not even when the session ends
-    assert len(out["tools"]) == 11  # the server itself starts and lists its tools
+    assert len(out["tools"]) == 12  # the server itself starts and lists its tools
     for key in ("0:check_rig", "1:render_preview"):
         message = error(out[key])
         assert message.startswith(f"Blender is not reachable at 127.0.0.1:{free}")
@@ -307,3 +311,12 @@ def test_blend_with_a_blender_already_listening_uses_it_and_opens_nothing_there(
         out = session(_params(*args), [("execute_code", {"code": "print(bpy.data.filepath)"})], errlog=log)
     assert Path(text(out["0:execute_code"]).strip()).name == "Avatar.blend"
     assert f"a Blender already listens on 127.0.0.1:{served.serving.port}; using it" in (tmp_path / "log").read_text()
+
+
+def test_auto_rig_rigs_the_meshes_anew_and_offers_the_next_steps(tools):
+    rigged = ok(tools["22:auto_rig"])
+    assert rigged["replaced_armatures"] == ["Avatar"] and [p["mesh"] for p in rigged["parts"]] == ["AvatarBody"]
+    assert {"hips", "head", "leftHand", "rightFoot"} <= set(rigged["mapping"])
+    assert any("check_rig" in step for step in rigged["next_steps"])
+    assert any("export_vrm" in step for step in rigged["next_steps"])
+    assert "not a mesh in this scene: Nobody" in error(tools["23:auto_rig"])

@@ -1,0 +1,133 @@
+"""auto_rig(): bare meshes in the scene become a rigged humanoid. The CLI's `convert --rig`, the sidebar's
+Auto-rig button, the socket's `avatar_auto_rig` and the MCP tool `auto_rig` all call it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import bpy
+import mathutils
+import numpy as np
+
+from ...core.autorig import MeshPart, RigPlan, place
+from .. import context, vrm_addon
+from . import build, read, weights
+
+Planner = Callable[[Sequence[MeshPart], str], RigPlan]
+
+
+class AutoRigError(ValueError):
+    """Nothing to rig (no meshes, or every mesh already driven by an armature); one line for the user."""
+
+
+@dataclass
+class AutoRigResult:
+    armature: str
+    bones: list[str]
+    mapping: dict[str, str]
+    bindings: list[weights.Binding]
+    replaced: list[str]
+    height: float
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fallbacks(self) -> list[str]:
+        return [f"{b.mesh}: {b.how}" for b in self.bindings if b.how in ("proxy", "nearest")]
+
+    def summary(self) -> str:
+        hows = ", ".join(f"{b.mesh} {b.how}" for b in self.bindings)
+        return f"rigged {len(self.bindings)} mesh(es) with {len(self.bones)} bones in '{self.armature}' ({hows})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "armature": self.armature,
+            "bones": list(self.bones),
+            "mapping": dict(self.mapping),
+            "parts": [b.to_json() for b in self.bindings],
+            "fallbacks": self.fallbacks,
+            "replaced_armatures": list(self.replaced),
+            "height": self.height,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "notes": list(self.notes),
+        }
+
+
+@contextmanager
+def _stage(seconds: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def driven(obj: bpy.types.Object) -> bool:
+    """The mesh follows an armature already (an Armature modifier with one, or a bone parent)."""
+    modifier = any(m.type == "ARMATURE" and m.object is not None for m in obj.modifiers)  # type: ignore[attr-defined]
+    return modifier or (obj.parent is not None and obj.parent.type == "ARMATURE")
+
+
+def auto_rig(
+    mesh_names: Sequence[str] | None = None,
+    *,
+    replace: bool = False,
+    spec_version: str = "1.0",
+    planner: Planner | None = None,
+) -> AutoRigResult:
+    """Rigs the named meshes (None: every mesh in the scene no armature drives; with `replace`, every mesh,
+    their armatures discarded) as one humanoid. Raises NotHumanoidError (the planner's one-line reason) and
+    AutoRigError; on either, the scene is as it was. `planner` places the skeleton (core's plan_rig unless
+    given: the harness measures the rest of the pipeline against an artist's skeleton with its own)."""
+    scene_meshes = [o for o in context.scene().objects if o.type == "MESH"]
+    if mesh_names is None:
+        meshes = scene_meshes if replace else [o for o in scene_meshes if not driven(o)]
+    else:
+        missing = [n for n in mesh_names if n not in bpy.data.objects or bpy.data.objects[n].type != "MESH"]
+        if missing:
+            raise AutoRigError(f"not a mesh in this scene: {', '.join(missing)}")
+        meshes = [bpy.data.objects[n] for n in dict.fromkeys(mesh_names)]
+    if not meshes:
+        raise AutoRigError("no mesh to rig: every mesh here is driven by an armature (replace its rig instead)")
+    rigged = [o.name for o in meshes if driven(o)]
+    if rigged and not replace:
+        raise AutoRigError(f"already driven by an armature: {', '.join(rigged)} (replace its rig instead)")
+    if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    seconds: dict[str, float] = {}
+    with _stage(seconds, "read"):
+        parts = read.read_parts(meshes)
+    with _stage(seconds, "plan"):
+        plan = (planner or place.plan_rig)(parts, spec_version)  # NotHumanoidError here leaves the scene untouched
+    with _stage(seconds, "build"):
+        replaced = build.discard_armatures(meshes) if replace else []
+        frame = mathutils.Matrix(plan.to_rig_frame)
+        build.apply_frame(meshes, frame)
+        collection = meshes[0].users_collection[0] if meshes[0].users_collection else context.scene().collection
+        armature = build.build_armature(plan, collection)
+        m = np.array(plan.to_rig_frame, dtype=np.float64)
+        in_frame = {p.name: MeshPart(p.name, p.vertices @ m[:3, :3].T + m[:3, 3], p.triangles) for p in parts}
+    with _stage(seconds, "weights"):
+        bindings = weights.bind(meshes, in_frame, armature, plan)
+    mapping = {b.name: build.bone_name(b.name) for b in plan.bones}
+    with _stage(seconds, "mapping"):
+        if vrm_addon.is_enabled():
+            vrm_addon.map_humanoid(armature, mapping)
+    notes = list(plan.notes)
+    notes += [f"{b.mesh}: bone heat left {b.heat_unweighted} of {b.vertices} vertices "
+              f"({b.empty_shells} whole shells) without weight; used its {b.how} weights instead"
+              for b in bindings if b.how in ("proxy", "nearest")]  # fmt: skip
+    return AutoRigResult(
+        armature.name,
+        [bone.name for bone in armature.data.bones],  # type: ignore[union-attr]
+        mapping,
+        bindings,
+        replaced,
+        plan.height,
+        seconds,
+        notes,
+    )

@@ -1,0 +1,252 @@
+"""Skin weights for the auto-rig: Blender's bone heat, read back and checked (it fails silently), a bone
+heat on a watertight voxel proxy transferred to the mesh where it failed, rigid binding for the plan's
+rigid parts; core.autorig.weights decides what is kept, this writes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import bmesh
+import bpy
+import numpy as np
+
+from ...core.autorig import MeshPart, RigPlan
+from ...core.autorig import weights as decide
+from ...core.rig_model import FloatArray
+from ...core.skinning import envelope_weights
+from .. import context, rig_reader
+from . import read
+from .build import bone_name
+
+# The voxel proxy's cell, as a fraction of the avatar's height: fine enough for fingers, coarse enough to
+# close gaps between clothes and body and to stay at tens of thousands of vertices.
+PROXY_VOXEL = 1 / 160
+_ops: Any = bpy.ops  # fake-bpy-module types operators as returning None; they return a set
+
+How = Literal["heat", "proxy", "nearest", "rigid"]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """How one mesh was bound: `heat` (bone heat on the mesh), `proxy` (bone heat on its voxel proxy,
+    transferred, after heat left `heat_unweighted` of its vertices or whole shells bare), `nearest` (both
+    failed: each vertex to its nearest bone) or `rigid` (wholly to `bone`); `filled` vertices were left
+    without weight and went to their nearest allowed bone."""
+
+    mesh: str
+    how: How
+    vertices: int
+    heat_unweighted: int = 0
+    empty_shells: int = 0
+    filled: int = 0
+    bone: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mesh": self.mesh, "how": self.how, "vertices": self.vertices, "heat_unweighted": self.heat_unweighted,
+                "empty_shells": self.empty_shells, "filled": self.filled, "bone": self.bone}  # fmt: skip
+
+
+def _select_only(objects: list[bpy.types.Object], active: bpy.types.Object) -> None:
+    layer = context.view_layer()
+    for obj in layer.objects:
+        obj.select_set(False)
+    for obj in objects:
+        obj.select_set(True)
+    layer.objects.active = active
+
+
+def bone_heat(meshes: list[bpy.types.Object], armature: bpy.types.Object) -> None:
+    """Blender's automatic weights: parents the meshes to the armature with an Armature modifier."""
+    _select_only([*meshes, armature], armature)
+    _ops.object.parent_set(type="ARMATURE_AUTO", keep_transform=True)
+
+
+def read_weights(mesh: bpy.types.Mesh, bones: list[str]) -> FloatArray:
+    return rig_reader.dense_weights(mesh, bones).astype(np.float64)
+
+
+def _scratch(obj: bpy.types.Object, mesh: bpy.types.Mesh, name: str) -> bpy.types.Object:
+    """A throwaway object on a copy of `mesh`, without shape keys or vertex groups, in the scene."""
+    copy = mesh.copy()
+    scratch = bpy.data.objects.new(name, copy)
+    context.scene().collection.objects.link(scratch)
+    scratch.matrix_world = obj.matrix_world.copy()
+    if copy.shape_keys is not None:
+        scratch.shape_key_clear()
+    scratch.vertex_groups.clear()
+    return scratch
+
+
+def _bake(obj: bpy.types.Object) -> None:
+    """Makes the object's modifiers part of its mesh (the evaluated mesh replaces it; no operator context)."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    # All layers (the vertex groups a transfer wrote); that needs the depsgraph.
+    baked = bpy.data.meshes.new_from_object(
+        obj.evaluated_get(depsgraph), preserve_all_data_layers=True, depsgraph=depsgraph
+    )
+    old = obj.data
+    obj.modifiers.clear()
+    obj.data = baked
+    assert isinstance(old, bpy.types.Mesh)
+    bpy.data.meshes.remove(old)
+
+
+class Proxy:
+    """One watertight stand-in for the whole avatar, made on first use: every skinned mesh joined, voxel
+    remeshed (gaps between clothes and body closed, loose shells fused), only its largest shell kept (a
+    shell that sees no bone makes bone heat's whole solve fail), with bone heat on it."""
+
+    def __init__(self, meshes: list[bpy.types.Object], armature: bpy.types.Object, height: float) -> None:
+        self.meshes, self.armature, self.height = meshes, armature, height
+        self.obj: bpy.types.Object | None = None
+
+    def _make(self) -> bpy.types.Object:
+        joined = bmesh.new()
+        for obj in self.meshes:
+            data = obj.data
+            assert isinstance(data, bpy.types.Mesh)
+            joined.from_mesh(data)  # each mesh adds its geometry; all sit at the origin in the rig frame
+        mesh = bpy.data.meshes.new("AutoRigProxy")
+        joined.to_mesh(mesh)
+        joined.free()
+        proxy = bpy.data.objects.new("AutoRigProxy", mesh)
+        context.scene().collection.objects.link(proxy)
+        proxy.vertex_groups.clear()
+        remesh = proxy.modifiers.new("Remesh", "REMESH")
+        assert isinstance(remesh, bpy.types.RemeshModifier)
+        remesh.mode, remesh.voxel_size = "VOXEL", PROXY_VOXEL * self.height
+        _bake(proxy)
+        _keep_largest_shell(proxy)
+        bone_heat([proxy], self.armature)
+        for modifier in [m for m in proxy.modifiers if m.type == "ARMATURE"]:
+            proxy.modifiers.remove(modifier)  # its weights, not its deformation, are what is transferred
+        return proxy
+
+    def weights(self, obj: bpy.types.Object, bones: list[str]) -> FloatArray:
+        """The proxy's weights transferred to `obj`'s vertices (nearest face, interpolated)."""
+        if self.obj is None:
+            self.obj = self._make()
+        mesh = obj.data
+        assert isinstance(mesh, bpy.types.Mesh)
+        target = _scratch(obj, mesh, "AutoRigTarget")
+        try:
+            for name in bones:
+                target.vertex_groups.new(name=name)
+            transfer = target.modifiers.new("Transfer", "DATA_TRANSFER")
+            assert isinstance(transfer, bpy.types.DataTransferModifier)
+            transfer.object = self.obj
+            transfer.use_vert_data = True
+            transfer.data_types_verts = {"VGROUP_WEIGHTS"}
+            transfer.vert_mapping = "POLYINTERP_NEAREST"
+            transfer.layers_vgroup_select_src = "ALL"
+            transfer.layers_vgroup_select_dst = "NAME"
+            _bake(target)
+            baked = target.data
+            assert isinstance(baked, bpy.types.Mesh)
+            return read_weights(baked, bones)
+        finally:
+            _remove(target)
+
+    def remove(self) -> None:
+        if self.obj is not None:
+            _remove(self.obj)
+
+
+def _remove(obj: bpy.types.Object) -> None:
+    data = obj.data
+    bpy.data.objects.remove(obj, do_unlink=True)
+    if isinstance(data, bpy.types.Mesh) and data.users == 0:
+        bpy.data.meshes.remove(data)
+
+
+def _keep_largest_shell(obj: bpy.types.Object) -> None:
+    part = read.read_part(obj)
+    labels = decide.shells(len(part.vertices), part.triangles)
+    largest = np.bincount(labels).argmax()
+    mesh = obj.data
+    assert isinstance(mesh, bpy.types.Mesh)
+    edit = bmesh.new()
+    edit.from_mesh(mesh)
+    edit.verts.ensure_lookup_table()
+    bmesh.ops.delete(edit, geom=[edit.verts[i] for i in np.nonzero(labels != largest)[0].tolist()], context="VERTS")
+    edit.to_mesh(mesh)
+    edit.free()
+
+
+def write_weights(obj: bpy.types.Object, bones: list[str], weights: FloatArray) -> None:
+    """Replaces the mesh's groups of these bones with `weights` (N, B); vertices sharing a weight in a group
+    are written in one call (the weights are multiples of 1/1000)."""
+    for name in bones:
+        if name in obj.vertex_groups:
+            obj.vertex_groups.remove(obj.vertex_groups[name])
+    for b, name in enumerate(bones):
+        column = weights[:, b]
+        rows = np.nonzero(column > 0.0)[0]
+        if not len(rows):
+            continue
+        group = obj.vertex_groups.new(name=name)
+        values, inverse = np.unique(column[rows], return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        starts = np.searchsorted(inverse[order], np.arange(len(values) + 1))
+        for v, value in enumerate(values.tolist()):
+            group.add(rows[order[starts[v] : starts[v + 1]]].tolist(), value, "REPLACE")
+
+
+def bind_rigid(obj: bpy.types.Object, armature: bpy.types.Object, vrm_bone: str) -> Binding:
+    """The whole mesh follows one bone: one group at weight 1, with the Armature modifier."""
+    name = bone_name(vrm_bone)
+    obj.vertex_groups.clear()
+    mesh = obj.data
+    assert isinstance(mesh, bpy.types.Mesh)
+    obj.vertex_groups.new(name=name).add(list(range(len(mesh.vertices))), 1.0, "REPLACE")
+    modifier = obj.modifiers.new("Armature", "ARMATURE")
+    assert isinstance(modifier, bpy.types.ArmatureModifier)
+    modifier.object = armature
+    obj.parent = armature
+    return Binding(obj.name, "rigid", len(mesh.vertices), bone=name)
+
+
+def bind(
+    meshes: list[bpy.types.Object], parts: dict[str, MeshPart], armature: bpy.types.Object, plan: RigPlan
+) -> list[Binding]:
+    """Binds every mesh (in the rig frame, at the origin) to the armature built from `plan`; `parts` are
+    the meshes read in the rig frame, by name."""
+    bones = [bone_name(b.name) for b in plan.bones]
+    index = {b.name: i for i, b in enumerate(plan.bones)}
+    heads = np.array([b.head for b in plan.bones], dtype=np.float64)
+    tails = np.array([b.tail for b in plan.bones], dtype=np.float64)
+    parents = [index[b.parent] if b.parent is not None else None for b in plan.bones]
+    sides = np.array([1 if b.name.startswith("left") else -1 if b.name.startswith("right") else 0 for b in plan.bones])
+    rigid = [m for m in meshes if m.name in plan.rigid]
+    skinned = [m for m in meshes if m.name not in plan.rigid]
+    out = [bind_rigid(m, armature, plan.rigid[m.name]) for m in rigid]
+    if skinned:
+        bone_heat(skinned, armature)
+    proxy = Proxy(skinned, armature, plan.height)
+    try:
+        for obj in skinned:
+            part = parts[obj.name]
+            raw = read_weights(obj.data, bones)  # type: ignore[arg-type]
+            report = decide.heat_report(raw, decide.shells(len(raw), part.triangles))
+            how: How = "heat"
+            if report.failed:
+                raw = _unless_empty(raw, proxy.weights(obj, bones))
+                how = "proxy"
+            if (raw.sum(axis=1) < decide.EMPTY).all():
+                nearest, weight = envelope_weights(part.vertices, heads, tails)
+                raw = np.zeros_like(raw)
+                np.put_along_axis(raw, nearest, weight, axis=1)
+                how = "nearest"
+            mask = decide.allowed(part.vertices, heads, tails, parents, sides, height=plan.height)
+            filled = int((np.where(mask, raw, 0.0).sum(axis=1) < decide.EMPTY).sum())
+            write_weights(obj, bones, decide.finished(raw, mask, part.vertices, heads, tails))
+            out.append(Binding(obj.name, how, len(raw), report.unweighted, report.empty_shells, filled))
+    finally:
+        proxy.remove()
+    return out
+
+
+def _unless_empty(raw: FloatArray, other: FloatArray) -> FloatArray:
+    """`raw`'s rows that have weight, `other`'s for the rest."""
+    return np.where(raw.sum(axis=1, keepdims=True) >= decide.EMPTY, raw, other)

@@ -1,0 +1,121 @@
+"""The auto-rig's weight decisions on numpy arrays: which vertices bone heat left out (per loose shell), which
+bones each vertex may follow, and the final weights (masked, at most 4 influences, normalised, none empty).
+
+Blender computes raw weights (bone heat, on the mesh or on a voxel proxy); these functions decide what is
+kept. Weights are (N, B) arrays over the plan's bones, in the plan's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..rig_model import BoolArray, FloatArray, IntArray
+from ..skinning import MAX_INFLUENCES, quantized, segment_distances
+from ..weight_fixes import limited
+
+# Heat weights below Blender's own cut-off (0.025) never arrive; a vertex whose weights add up to less than
+# this has effectively none.
+EMPTY = 1e-3
+# A vertex may follow bones up to this many steps from its nearest bone along the skeleton: a forearm vertex
+# the elbow and wrist, never the hips.
+REGION_HOPS = 2
+# Vertices this close to the mid-plane (a fraction of the height) may follow either side.
+MID_PLANE = 0.01
+
+
+def shells(vertex_count: int, triangles: IntArray) -> IntArray:
+    """A label per vertex, equal for vertices of one connected shell (hook-and-compress union-find)."""
+    label = np.arange(vertex_count, dtype=np.int64)
+    if not len(triangles):
+        return label
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]]]).astype(np.int64)
+    while True:
+        a, b = label[edges[:, 0]], label[edges[:, 1]]
+        differ = a != b
+        if not differ.any():
+            return label
+        np.minimum.at(label, np.maximum(a, b)[differ], np.minimum(a, b)[differ])
+        while True:  # point every vertex at its root
+            jumped = label[label]
+            if np.array_equal(jumped, label):
+                break
+            label = jumped
+
+
+@dataclass(frozen=True)
+class HeatReport:
+    """What bone heat left out of one mesh: its unweighted vertices, and the shells it left out entirely."""
+
+    vertices: int
+    unweighted: int
+    shells: int
+    empty_shells: int
+
+    @property
+    def failed(self) -> bool:
+        """Nothing weighted (a bone's solve failed, or the mesh was too small), or a shell left bare."""
+        return self.vertices > 0 and (self.unweighted == self.vertices or self.empty_shells > 0)
+
+
+def heat_report(weights: FloatArray, labels: IntArray) -> HeatReport:
+    empty = weights.sum(axis=1) < EMPTY
+    roots, inverse = np.unique(labels, return_inverse=True)
+    size = np.bincount(inverse, minlength=len(roots))
+    bare = np.bincount(inverse, weights=empty.astype(np.float64), minlength=len(roots))
+    return HeatReport(len(weights), int(empty.sum()), len(roots), int((bare == size).sum()))
+
+
+def hops(parents: Sequence[int | None]) -> IntArray:
+    """(B, B) steps between every two bones along the skeleton (parents by index, parents first)."""
+    count = len(parents)
+    neighbours: list[list[int]] = [[] for _ in range(count)]
+    for child, parent in enumerate(parents):
+        if parent is not None:
+            neighbours[child].append(parent)
+            neighbours[parent].append(child)
+    out = np.full((count, count), count + 1, dtype=np.int64)
+    for start in range(count):
+        out[start, start], frontier, step = 0, [start], 0
+        while frontier:
+            step += 1
+            frontier = [n for b in frontier for n in neighbours[b] if out[start, n] > step]
+            out[start, frontier] = step
+    return out
+
+
+def allowed(
+    points: FloatArray,
+    heads: FloatArray,
+    tails: FloatArray,
+    parents: Sequence[int | None],
+    sides: IntArray,
+    *,
+    height: float,
+) -> BoolArray:
+    """(N, B): may vertex n follow bone b? Only bones within REGION_HOPS of its nearest bone, and only bones of
+    its own side of the mid-plane x=0 (sides: +1 the avatar's left, +x; -1 its right; 0 the middle)."""
+    nearest = segment_distances(points, heads, tails).argmin(axis=1)
+    mask = hops(parents)[nearest] <= REGION_HOPS
+    margin = MID_PLANE * height
+    mask[points[:, 0] < -margin] &= sides != 1
+    mask[points[:, 0] > margin] &= sides != -1
+    return np.asarray(mask)
+
+
+def finished(raw: FloatArray, mask: BoolArray, points: FloatArray, heads: FloatArray, tails: FloatArray) -> FloatArray:
+    """The weights to write: `raw` where `mask` allows, at most MAX_INFLUENCES per vertex, each row summing to
+    exactly 1 in steps of 1/1000; a vertex left with none goes wholly to its nearest allowed bone."""
+    weights = np.where(mask, np.clip(raw, 0.0, None), 0.0)
+    rows, kept = limited(weights, MAX_INFLUENCES)
+    weights[rows] = kept
+    total = weights.sum(axis=1)
+    empty = np.nonzero(total < EMPTY)[0]
+    if len(empty):
+        distance = np.where(mask[empty], segment_distances(points[empty], heads, tails), np.inf)
+        weights[empty] = 0.0
+        weights[empty, distance.argmin(axis=1)] = 1.0
+        total[empty] = 1.0
+    return quantized(weights / total[:, None])

@@ -1,0 +1,38 @@
+"""The auto-rig's weight decisions (addon/core/autorig/weights.py) on small arrays: what bone heat left out
+is found per shell, and the weights written are complete, at most 4 per vertex, normalised and masked."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from addon.core.autorig import weights
+
+# A tiny skeleton along x: hips at the origin, a left chain to +x, a right chain to -x.
+HEADS = np.array([[0.0, 0, 1], [0.1, 0, 1], [0.4, 0, 1], [0.7, 0, 1], [-0.1, 0, 1], [-0.4, 0, 1]])
+TAILS = np.array([[0.0, 0, 1.1], [0.4, 0, 1], [0.7, 0, 1], [0.9, 0, 1], [-0.4, 0, 1], [-0.7, 0, 1]])
+PARENTS = [None, 0, 1, 2, 0, 4]  # hips, left upper arm, lower arm, hand, right upper arm, lower arm
+SIDES = np.array([0, 1, 1, 1, -1, -1])
+
+
+def test_a_shell_heat_left_bare_is_found_beside_a_weighted_one() -> None:
+    triangles = np.array([[0, 1, 2], [3, 4, 5]])
+    raw = np.zeros((6, 2))
+    raw[:3, 0] = 1.0
+    report = weights.heat_report(raw, weights.shells(6, triangles))
+    assert (report.shells, report.unweighted, report.empty_shells, report.failed) == (2, 3, 1, True)
+    raw[3:, 1] = 0.5
+    assert not weights.heat_report(raw, weights.shells(6, triangles)).failed
+
+
+def test_the_weights_written_are_complete_limited_normalised_and_masked() -> None:
+    rng = np.random.default_rng(1)
+    points = np.column_stack([rng.uniform(-0.9, 0.9, 200), rng.uniform(-0.05, 0.05, 200), np.ones(200)])
+    raw = rng.uniform(0, 1, (200, 6))
+    raw[:20] = 0.0  # heat gave these nothing
+    mask = weights.allowed(points, HEADS, TAILS, PARENTS, SIDES, height=1.7)
+    out = weights.finished(raw, mask, points, HEADS, TAILS)
+    assert np.allclose(out.sum(axis=1), 1.0) and ((out > 0).sum(axis=1) <= 4).all()
+    assert not (out[points[:, 0] > 0.05][:, SIDES == -1]).any(), "the left never follows a right bone"
+    assert not (out[points[:, 0] < -0.05][:, SIDES == 1]).any(), "nor the right a left bone"
+    hand = points[:, 0] > 0.75
+    assert not out[hand][:, 0].any(), "a hand never moves the hips (three bones away)"

@@ -1,0 +1,115 @@
+"""The auto-rig measured against the artists: a rigged avatar's skeleton stripped off (a bare .glb of its
+meshes in their rest shape), the bare mesh auto-rigged and converted, and both VRMs compared in three-vrm
+(tests/node/autorig_compare.mjs). Shared by tests/corpus/test_autorig.py and bench/bench_autorig.py; runs in
+a process with bpy loaded and the VRM Add-on enabled."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+
+from addon.blender import avatar_import, context, rig_check, rig_reader, vrm_addon
+from addon.blender.autorig import read
+from addon.core import humanoid
+from addon.core.autorig import Bone, MeshPart, RigPlan
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+NODE_DIR = ROOT / "tests" / "node"
+SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+# The artists' humanoids (the robots are rigid parts on bones: no skin to compare).
+ARTISTS = (
+    "glb_quaternius_women_casual.glb",
+    "fbx_quaternius_female_casual.fbx",
+    "fbx_seedsan_univrm.fbx",
+    "vrm0_godette.vrm",
+)
+
+
+@dataclass(frozen=True)
+class Stripped:
+    bare: Path
+    oracle: RigPlan  # the artist's own skeleton as a plan (in the bare mesh's world frame)
+    vertices: int
+
+
+def _plan_of(armature: bpy.types.Object, meshes: list[bpy.types.Object]) -> RigPlan:
+    """The artist's mapped humanoid bones as a RigPlan: what a perfect placement would give."""
+    mapping = vrm_addon.humanoid_mapping(armature)
+    world = np.array(armature.matrix_world)
+    bones = armature.data.bones  # type: ignore[union-attr]
+
+    def at(v: Any) -> tuple[float, float, float]:
+        p = world[:3, :3] @ np.array(v) + world[:3, 3]
+        return (float(p[0]), float(p[1]), float(p[2]))
+
+    mapped = frozenset(v for v in humanoid.HUMAN_BONES if v in mapping)
+    heights = np.concatenate([read.read_part(o).vertices[:, 2] for o in meshes])
+    plan_bones = tuple(
+        Bone(v, at(bones[mapping[v]].head_local), at(bones[mapping[v]].tail_local), humanoid.mapped_parent(v, mapped))
+        for v in humanoid.HUMAN_BONES
+        if v in mapped
+    )
+    identity = tuple(tuple(float(i == j) for j in range(4)) for i in range(4))
+    return RigPlan(plan_bones, identity, float(np.ptp(heights)), notes=("the artist's own skeleton (oracle)",))  # type: ignore[arg-type]
+
+
+def strip(source: Path, bare: Path) -> Stripped:
+    """Imports `source` into an empty scene, applies every fix (`convert --fix all`), bakes each of its
+    avatar meshes in the rest pose, drops the armature, skin and VRM data, and writes the meshes alone to
+    `bare` (a .glb)."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    imported = avatar_import.import_avatar(source)
+    assert imported.armature is not None
+    # As the artist's own convert sees it: restructured, mapped, in metres, standing (convert --fix all).
+    rig_check.check_rig(imported.armature, None, fix="all")
+    armature = bpy.data.objects[imported.armature]
+    armature.data.pose_position = "REST"  # type: ignore[union-attr]
+    context.view_layer().update()
+    meshes = rig_reader.avatar_meshes(armature)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    baked: list[bpy.types.Object] = []
+    for obj in meshes:
+        data = bpy.data.meshes.new_from_object(obj.evaluated_get(depsgraph))
+        copy = bpy.data.objects.new(f"{obj.name}_bare", data)
+        copy.matrix_world = obj.matrix_world.copy()
+        context.scene().collection.objects.link(copy)
+        copy.vertex_groups.clear()
+        baked.append(copy)
+    oracle = _plan_of(armature, baked)
+    for obj in [o for o in context.scene().objects if o not in baked]:
+        bpy.data.objects.remove(obj, do_unlink=True)
+    for obj in baked:
+        obj.name = obj.name.removesuffix("_bare")
+    bpy.ops.export_scene.gltf(
+        filepath=str(bare), export_format="GLB", export_skins=False, export_animations=False, export_morph=False
+    )
+    count = sum(len(read.read_part(o).vertices) for o in baked)
+    return Stripped(bare, oracle, count)
+
+
+def oracle_planner(plan: RigPlan) -> Any:
+    """A planner that returns the artist's skeleton, for measuring everything after the placement."""
+
+    def planner(_parts: Sequence[MeshPart], _spec_version: str) -> RigPlan:
+        return plan
+
+    return planner
+
+
+def compare(auto: Path, artist: Path) -> dict[str, Any]:
+    """Joint and posed-surface errors (fractions of the height) of `auto` against `artist`, in three-vrm."""
+    done = subprocess.run(
+        ["node", "autorig_compare.mjs", str(auto), str(artist)],
+        cwd=NODE_DIR, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(f"autorig_compare.mjs failed (exit {done.returncode}): {done.stderr[-1500:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
