@@ -260,3 +260,18 @@ def test_the_rig_is_the_artists(measured: dict[str, Any], goal: str) -> None:
     surface within 1% of the height of where the artist's rig puts it."""
     assert measured["found"] is not None, measured["rigged"].stdout
     _meets(measured["name"], measured["found"], goal)
+
+
+def test_a_folder_of_bare_models_is_rigged_model_by_model(tmp_path: Path) -> None:
+    # Several models convert each in a process of its own: --rig must reach each of them.
+    folder = tmp_path / "models"
+    folder.mkdir()
+    _write_glb(_person, folder / "blocky.glb")
+    _write_glb(_chair, folder / "chair.glb")
+    out = tmp_path / "out"
+    out.mkdir()
+    done = run_forge("convert", folder, "--out", out, "--preset", PRESET, "--fix", "all", "--rig", "auto")
+    assert done.code == 1, done.stdout + done.stderr[-2000:]
+    assert (out / "blocky.vrm").is_file(), done.stdout
+    failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and "chair.glb: not a standing humanoid:" in failed[0], done.stdout
