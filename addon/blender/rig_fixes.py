@@ -16,9 +16,9 @@ import bpy
 import mathutils
 import numpy as np
 
-from ..core import checks, skinning, weight_fixes
+from ..core import bone_mapping, checks, skinning, weight_fixes
 from ..core.findings import Finding
-from ..core.rig_model import BoolArray, FloatArray, IntArray
+from ..core.rig_model import ArmatureInfo, BoolArray, FloatArray, IntArray
 from . import context, modifiers, rig_reader, vrm_addon
 
 # Mapping first (other checks read it), transforms before anything measured in the world, grounding last.
@@ -63,7 +63,7 @@ def _meshes(finding: Finding, *, once_per_data: bool) -> list[bpy.types.Object]:
 def auto_map(armature: bpy.types.Object, spec_version: str = "1.0") -> dict[str, str]:
     """Writes every VRM bone the check finds automatically into the VRM Add-on; the artist's own stay.
     Returns what it added."""
-    solved = checks.effective_mapping(rig_reader.armature_info(armature), spec_version)
+    solved = checks.effective_mapping(_checked_armature(armature), spec_version)
     added = {vrm: solved.mapping[vrm] for vrm in solved.auto}
     vrm_addon.map_humanoid(armature, added)
     return added
@@ -86,14 +86,43 @@ def _in_mode(armature: bpy.types.Object, mode: Literal["EDIT", "POSE"]) -> Itera
         view_layer.objects.active = active
 
 
+def _checked_armature(armature: bpy.types.Object) -> ArmatureInfo:
+    """The armature as the check reads it (with the bones that carry geometry, which the mapper weighs)."""
+    info = rig_reader.read_rig(armature.name).armature
+    assert info is not None
+    return info
+
+
+def insert_bones(armature: bpy.types.Object, added: list[bone_mapping.NewBone]) -> str:
+    """Adds each bone under its parent, unconnected, rolled like it; no vertex group names it, so it
+    deforms nothing itself and nothing moves in the rest pose."""
+    with _in_mode(armature, "EDIT") as data:
+        bones = data.edit_bones
+        for new in added:
+            bone = bones.new(new.name)
+            bone.head, bone.tail = new.head, new.tail
+            bone.parent = bones[new.parent]
+            bone.use_connect, bone.use_deform = False, True
+            bone.align_roll(bones[new.parent].z_axis)
+    shown = ", ".join(f"'{b.name}' at the end of '{b.parent}'" for b in added)
+    return f"inserted {shown} in '{armature.name}'"
+
+
 def reparent_bones(armature: bpy.types.Object, plan: dict[str, str]) -> str:
     """Hangs each bone of `plan` from its new parent, unconnected: rest positions (and so every vertex in
-    the rest pose) stay where they are."""
+    the rest pose) stay where they are, and so does the current pose (a pose is kept relative to the parent:
+    an IK foot posed under the root would otherwise land somewhere else under the shin)."""
+    pose = armature.pose
+    assert pose is not None
+    posed = {bone: pose.bones[bone].matrix.copy() for bone in plan}
     with _in_mode(armature, "EDIT") as data:
         bones = data.edit_bones
         for bone, parent in plan.items():
             bones[bone].use_connect = False
             bones[bone].parent = bones[parent]
+    for bone in sorted(plan, key=lambda b: len(pose.bones[b].parent_recursive)):
+        pose.bones[bone].matrix = posed[bone]
+        context.view_layer().update()
     shown = [f"'{b}' under '{p}'" for b, p in plan.items()]
     more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
     return f"reparented {', '.join(shown[:8])}{more} in '{armature.name}'"
@@ -319,10 +348,11 @@ def _per_mesh(
 
 
 def _restructure(_finding: Finding, armature: bpy.types.Object) -> str:
-    plan = checks.reparent_plan(rig_reader.armature_info(armature), "1.0")
-    if not plan:
-        raise FixFailedError(f"no reparenting makes '{armature.name}' a VRM humanoid")
-    return reparent_bones(armature, plan)
+    plan = checks.restructure_plan(_checked_armature(armature), "1.0")
+    if plan is None:
+        raise FixFailedError(f"no change of the skeleton makes '{armature.name}' a VRM humanoid")
+    done = [insert_bones(armature, plan.added)] if plan.added else []
+    return "; ".join([*done, reparent_bones(armature, plan.reparent)])
 
 
 def _store_mapping(_finding: Finding, armature: bpy.types.Object) -> str:

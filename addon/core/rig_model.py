@@ -93,6 +93,7 @@ class ArmatureInfo:
     bones: BoneTable
     mapping: dict[str, str]  # what the VRM Add-on holds now: VRM bone -> Blender bone name (may name no bone)
     posed_heads: FloatArray | None = None  # (B, 3) bone heads in the current pose, armature space
+    carrying: frozenset[str] = frozenset()  # bones carrying geometry (see checks.carrying_bones); empty: unknown
 
 
 @dataclass
@@ -111,6 +112,8 @@ class MeshInfo:
     parent_type: str = "OBJECT"  # Blender's: OBJECT, ARMATURE (deforms like a modifier), BONE (a rigid part)...
     parent_bone: str = ""
     shape_key_moved: tuple[int, ...] = ()  # per shape key, the vertices it moves off its reference key
+    # (armature, bone) this object hangs from, directly or through other objects (a part under an empty).
+    carried_by: tuple[str, str] | None = None
 
     def group_mask(self, groups: Collection[str]) -> BoolArray:
         """Per vertex group, one of `groups`? With one False more, for the padding index -1: indexed by
