@@ -175,6 +175,22 @@ def _hierarchy(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]
     ]
 
 
+def idle_bones(armature: ArmatureInfo, mapping: dict[str, str]) -> list[str]:
+    """Bones that neither they nor any bone below them carry geometry or are mapped: IK and pole targets,
+    rig helpers. They deform nothing and carry nothing, so a VRM's skin does not need them. Empty when it is
+    not known what the bones carry."""
+    if not armature.carrying:
+        return []
+    bones = armature.bones
+    needed = [name in armature.carrying for name in bones.names]
+    for name in mapping.values():
+        needed[bones.index[name]] = True
+    for i in reversed(range(len(bones))):  # children after parents: a needed bone makes its parent needed
+        if needed[i] and bones.parents[i] >= 0:
+            needed[bones.parents[i]] = True
+    return [name for name, keep in zip(bones.names, needed, strict=True) if not keep]
+
+
 # --- pose and placement ------------------------------------------------------------------------------------
 
 
