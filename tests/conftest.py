@@ -105,6 +105,22 @@ def run_forge(
     return ForgeRun(done.returncode, done.stdout, done.stderr)
 
 
+QUICK = "quick-web"  # companions-web without the thumbnail render: the thumbnail has its own tests
+
+
+def with_quick_preset(user: Path) -> Path:
+    """The Blender user folder `user`, holding the QUICK preset, for forge.py runs (run_forge's user_resources)."""
+    folder = user / "config" / "avatar_forge" / "presets"
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = (ROOT / "addon" / "presets" / "companions-web.toml").read_text()
+    quick = shipped.replace('name = "companions-web"', f'name = "{QUICK}"').replace(
+        "thumbnail = true", "thumbnail = false"
+    )
+    assert "thumbnail = false" in quick
+    (folder / f"{QUICK}.toml").write_text(quick)
+    return user
+
+
 @pytest.fixture(scope="session")
 def demo_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo avatar at detail 1, built once per session by the CLI."""

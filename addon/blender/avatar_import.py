@@ -17,7 +17,7 @@ from typing import Any
 
 import bpy
 
-from ..core import model_files
+from ..core import fbx_header, model_files, vrm_meta
 from ..core.model_files import ModelFormat
 from . import context, rig_reader, vrm_addon
 
@@ -166,10 +166,13 @@ def _undo_import(objects: set[bpy.types.Object], collections: set[bpy.types.Coll
 
 
 def _read(path: Path, fmt: ModelFormat) -> bytes:
-    """The bytes the content checks need: the whole file for glTF and VRM, the head of the others."""
+    """The bytes the content checks and the meta need: the whole file for glTF and VRM, the head of the
+    others (an FBX's header with its document info)."""
     try:
         with path.open("rb") as file:
-            return file.read() if fmt in ("vrm", "glb", "gltf") else file.read(_HEAD_BYTES)
+            if fmt in ("vrm", "glb", "gltf"):
+                return file.read()
+            return file.read(fbx_header.HEADER_BYTES if fmt == "fbx" else _HEAD_BYTES)
     except OSError as exc:
         raise ImportFailedError(f"cannot read {path}: {exc.strerror}") from None
 
@@ -203,4 +206,17 @@ def import_avatar(path: Path) -> ImportResult:
         kinds = sorted({o.type.lower() for o in imported}) or ["nothing"]
         _undo_import(before, collections)
         raise ImportFailedError(f"{path.name}: no armature in it ({', '.join(kinds)}): not a rigged avatar")
-    return ImportResult(path, fmt, armature.name, [o.name for o in imported], model_files.vrm_meta(fmt, data))
+    if fmt in ("fbx", "blend"):
+        meta: dict[str, Any] = _source_meta(path, fmt, data)
+        armature[vrm_meta.SOURCE_META] = meta  # the export's meta fills its empty name and authors from it
+    else:
+        meta = model_files.vrm_meta(fmt, data)
+    return ImportResult(path, fmt, armature.name, [o.name for o in imported], meta)
+
+
+def _source_meta(path: Path, fmt: ModelFormat, data: bytes) -> dict[str, str]:
+    """What a file without VRM meta says of itself: an FBX header's document title and author where set;
+    the title is otherwise the file's name (a .blend holds no author, and scene and armature names are
+    mostly a tool's defaults: "Scene", "Armature"). Nothing else is invented."""
+    said = fbx_header.document_meta(data) if fmt == "fbx" else {}
+    return {"title": path.stem, **said}

@@ -200,6 +200,7 @@ def apply_preset(
         fallback_name=fallback_name,
         preset_name=preset.name,
         armature=armature.name,
+        found=_source_meta(armature),
     )
     if preset.spec_version == "1.0":
         vrm_addon.map_humanoid(armature, mapping)
@@ -211,6 +212,12 @@ def apply_preset(
         vrm0.texture = vrm0.texture or vrm1.thumbnail_image
     bound, dropped = _assign_expressions(armature, preset.spec_version)
     return Applied(bound, [*plan.findings, *dropped])
+
+
+def _source_meta(armature: bpy.types.Object) -> dict[str, Any]:
+    """What the imported file said of itself (avatar_import stores it on the armature), or {}."""
+    stored: Any = armature.get(vrm_meta.SOURCE_META)
+    return dict(stored.to_dict()) if hasattr(stored, "to_dict") else {}
 
 
 def _read_fields(group: Any, keys: tuple[str, ...]) -> dict[str, Any]:

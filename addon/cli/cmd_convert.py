@@ -97,7 +97,7 @@ def plan(paths: list[Path], out: Path, force: bool, recursive: bool = False) -> 
         if clash is not None:
             raise UsageError(f"{clash.name} and {model.name} would both be written to {target.name}")
         try:
-            if not target.parent.exists():  # a subfolder made when its first model is written: nothing there yet
+            if not target.parent.is_dir():  # a subfolder made when its first model is written: nothing there yet
                 _creatable(target.parent, out)
                 jobs.append(Job(model, target))
                 continue
