@@ -24,7 +24,7 @@ from ..core import checks, expressions, glb_meta, sparse_morphs, vrm_meta
 from ..core.findings import CheckReport, Finding
 from ..core.outputs import output_path
 from ..core.presets import Preset
-from ..core.rig_model import MeshInfo
+from ..core.rig_model import ArmatureInfo, MeshInfo
 from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_expressions
 
 THUMBNAIL_SIZE = 1024
@@ -120,7 +120,7 @@ def export_vrm(
             console.quiet(verbose),
             _downscaled_images(preset.max_texture_size),
             _thumbnail(armature, preset),
-            _idle_bones_left_out(armature, checks.idle_bones(model.armature, report.mapping) if model.armature else []),
+            _idle_bones_left_out(armature, _idle_bones(model.armature, report.mapping, preset)),
         ):
             step(0.45, "writing the VRM")
             data = _run_exporter(armature, preset, model.meshes)
@@ -362,6 +362,11 @@ def _thumbnail(armature: bpy.types.Object, preset: Preset) -> Iterator[None]:
     finally:
         setattr(meta, attribute, None)
         bpy.data.images.remove(image)
+
+
+def _idle_bones(armature: ArmatureInfo | None, mapping: dict[str, str], preset: Preset) -> list[str]:
+    """The bones a VRM 1.0 export leaves out (the VRM 0.x writer is the add-on's own: it is not changed)."""
+    return checks.idle_bones(armature, mapping) if armature is not None and preset.spec_version == "1.0" else []
 
 
 @contextlib.contextmanager
