@@ -10,8 +10,10 @@ then vrm0-legacy (the VRM Add-on's own 0.x writer, minutes at detail 20) beside 
 normals, at the --vrm0-detail levels. Runs alternate, each after a full garbage collection (so no run pays
 for collecting another's garbage), and the best of --repeat is kept, so load on a shared machine falls on
 all alike. Ratios are Avatar Forge's
-figure over the glTF exporter's (targets: size <= 1.05, time <= 1.2). --profile-vrm0 prints where the VRM
-0.x export spends its time (the functions with the most own time, once, at the last detail).
+figure over the glTF exporter's (targets: size <= 1.05, time <= 1.2). `verify ms` is the read-back
+verification every export ends with (core/vrm_verify, part of the export's time), on the written file, and
+`share` its part of the export (target: < 5%). --profile-vrm0 prints where the VRM 0.x export spends its
+time (the functions with the most own time, once, at the last detail).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def main() -> int:
     bpy = start_blender("bench-export-")
     from addon.blender import console, demo_avatar, vrm_export
     from addon.core.presets import get_preset
+    from addon.core.vrm_verify import verify_vrm
 
     def quietly(run: partial[object]) -> object:
         with console.quiet(verbose=False):  # the glTF exporter's INFO lines, as the export has them
@@ -51,7 +54,7 @@ def main() -> int:
     out = Path(tempfile.mkdtemp(prefix="bench-export-out-"))
     print(f"best of {args.repeat}; glTF = Blender's glTF exporter, GLB, sparse morph targets, same morph normals")
     header = f"{'detail':>6} {'vertices':>8} {'preset':<20} {'normals':>7} {'MB':>7} {'glTF MB':>7} {'size':>5}"
-    print(f"{header} {'s':>7} {'glTF s':>7} {'time':>5}", flush=True)
+    print(f"{header} {'s':>7} {'glTF s':>7} {'time':>5} {'verify ms':>9} {'share':>6}", flush=True)
     for detail in args.detail:
         bpy.ops.wm.read_homefile(use_empty=True)
         avatar = demo_avatar.build_demo_avatar(detail)
@@ -72,8 +75,11 @@ def main() -> int:
                 args.repeat, partial(vrm_export.export_vrm, forge_file, preset, overwrite=True), partial(quietly, gltf)
             )
             mb, gltf_mb = forge_file.stat().st_size / 1e6, gltf_file.stat().st_size / 1e6
+            written = forge_file.read_bytes()
+            (verify,) = best_of(args.repeat, partial(verify_vrm, written))
             row = f"{detail:>6} {vertices:>8} {name:<20} {'yes' if normals else 'no':>7} {mb:>7.2f} {gltf_mb:>7.2f}"
-            print(f"{row} {mb / gltf_mb:>5.2f} {forge:>7.2f} {baseline:>7.2f} {forge / baseline:>5.2f}", flush=True)
+            row += f" {mb / gltf_mb:>5.2f} {forge:>7.2f} {baseline:>7.2f} {forge / baseline:>5.2f}"
+            print(f"{row} {verify * 1000:>9.1f} {verify / forge:>6.2%}", flush=True)
     if args.profile_vrm0:
         profile = cProfile.Profile()
         preset = dataclasses.replace(get_preset("vrm0-legacy"), thumbnail=False)

@@ -1,5 +1,7 @@
 """What a fix must not move: every vertex's world position and every bone's world rest position, taken in
 the rest pose. `snapshot()` before a fix, `moved(before, snapshot())` after: the largest move in metres.
+`shown()` is the same of what the artist sees (meshes as their modifiers deform them, bones in their pose),
+for the fixes that change the rest pose under an unchanged look.
 
 Needs bpy (import bpy before this module).
 """
@@ -47,6 +49,31 @@ def snapshot() -> Snapshot:
         for data in posed:
             data.pose_position = "POSE"
         view_layer.update()
+
+
+def shown() -> Snapshot:
+    """World positions as the artist sees them: every mesh vertex as its modifiers deform it (armatures in
+    their current pose), every bone's head and tail in its pose."""
+    view_layer: Any = bpy.context.view_layer
+    view_layer.update()
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    vertices: Points = {}
+    bones: Points = {}
+    scene: Any = bpy.context.scene
+    for obj in scene.objects:
+        m = np.array(obj.matrix_world, dtype=np.float64)
+        if obj.type == "MESH":
+            evaluated = obj.evaluated_get(depsgraph)
+            mesh = evaluated.to_mesh()
+            co = np.empty(len(mesh.vertices) * 3)
+            mesh.vertices.foreach_get("co", co)
+            evaluated.to_mesh_clear()
+            vertices[obj.name] = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+        elif obj.type == "ARMATURE":
+            for bone in obj.pose.bones:
+                ends = np.array([bone.head, bone.tail], dtype=np.float64)
+                bones[f"{obj.name}/{bone.name}"] = ends @ m[:3, :3].T + m[:3, 3]
+    return Snapshot(vertices, bones)
 
 
 def moved(before: Snapshot, after: Snapshot, offset: Any = None) -> dict[str, float]:

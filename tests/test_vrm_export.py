@@ -389,3 +389,53 @@ def test_a_file_over_the_size_budget_is_kept_with_a_warning_naming_its_real_size
     # One finding, with the written file's size (the rig check's estimate is replaced, not repeated).
     assert len(size) == 1 and size[0].severity == "warning"
     assert f"{round(result.bytes / 1e6, 3):g} MB" in size[0].message
+
+
+def _storage_root_with_a_published_file(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A storage root holding exports/Dup-v1.vrm, and a link to its exports/ from outside it."""
+    root = tmp_path / "storage-root"
+    (root / "exports").mkdir(parents=True)
+    published = root / "exports" / "Dup-v1.vrm"
+    published.write_bytes(b"published, immutable")
+    link = tmp_path / "looks-elsewhere"
+    link.symlink_to(root / "exports")
+    return root, published, link
+
+
+def test_the_sidebar_export_never_writes_into_the_storage_root_even_when_asked_to_replace(
+    blender, demo_blend, tmp_path
+):
+    root, published, link = _storage_root_with_a_published_file(tmp_path)
+    open_demo(demo_blend)
+    prefs: Any = bpy.context.preferences.addons[blender.__name__].preferences  # type: ignore[union-attr]
+    saved = prefs.storage_root
+    prefs.storage_root = str(root)
+    settings = context.scene().avatar_forge_export
+    settings.preset, settings.overwrite = "companions-web-lite", True
+    try:
+        for target in (published, link / "Dup-v1.vrm", link / "New.vrm"):
+            settings.filepath = str(target)
+            with pytest.raises(RuntimeError, match="where published files live: only publish writes there"):
+                bpy.ops.avatar_forge.export_vrm()
+    finally:
+        prefs.storage_root = saved
+    assert published.read_bytes() == b"published, immutable"
+    assert sorted(p.name for p in (root / "exports").iterdir()) == ["Dup-v1.vrm"]
+
+
+def test_cli_export_and_convert_never_write_into_the_storage_root_even_with_force(demo_blend, tmp_path, monkeypatch):
+    root, published, link = _storage_root_with_a_published_file(tmp_path)
+    monkeypatch.setenv("AVATAR_FORGE_STORAGE_ROOT", str(root))
+    for out in (published, link / "Dup-v1.vrm"):
+        run = run_forge("export", "--blend", demo_blend, "--preset", "companions-web-lite", "--out", out, "--force")
+        assert run.code == 2, run.stderr
+        assert run.stderr.strip().splitlines()[-1].startswith("forge: error: ")
+        assert "where published files live" in run.stderr
+    model = tmp_path / "Dup-v1.glb"
+    model.write_bytes(b"never read: refused before any work")
+    for out in (root / "exports", link):
+        run = run_forge("convert", model, "--out", out, "--preset", "companions-web-lite", "--force")
+        assert run.code == 2, run.stderr
+        assert "where published files live" in run.stderr.strip().splitlines()[-1]
+    assert published.read_bytes() == b"published, immutable"
+    assert sorted(p.name for p in (root / "exports").iterdir()) == ["Dup-v1.vrm"]

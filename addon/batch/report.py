@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Final, Literal
 
 Status = Literal["done", "skipped", "failed"]
@@ -38,18 +39,67 @@ def parse_report_name(key: str) -> tuple[int, int, str] | None:
     return (int(match["index"]), int(match["count"]), match["stamp"]) if match else None
 
 
-def newest_per_shard(keys: list[str]) -> dict[int, str]:
-    """Of each shard's reports (a retried shard writes another), the newest."""
-    newest: dict[int, tuple[str, str]] = {}
+def per_shard_newest_first(keys: list[str]) -> dict[int, list[str]]:
+    """Each shard's reports (a retried shard writes another), newest first, whatever the listing order."""
+    found: dict[int, list[tuple[str, str]]] = {}
     for key in keys:
         parsed = parse_report_name(key)
-        if parsed is not None and (parsed[0] not in newest or parsed[2] > newest[parsed[0]][0]):
-            newest[parsed[0]] = (parsed[2], key)
-    return {index: key for index, (_stamp, key) in sorted(newest.items())}
+        if parsed is not None:
+            found.setdefault(parsed[0], []).append((parsed[2], key))
+    return {index: [key for _stamp, key in sorted(reports, reverse=True)] for index, reports in sorted(found.items())}
 
 
-def merge(run: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """One report for the run: every item once, the shards that never reported, and the totals."""
+def _item_problem(item: Any) -> str | None:
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or item.get("status") not in STATUSES:
+        return "an item without a string id and a status"
+    for key, kinds in (("reason", (str, type(None))), ("written", (str, type(None))), ("bytes", (int, type(None))),
+                       ("seconds", (int, float))):  # fmt: skip
+        if not isinstance(item.get(key), kinds) or isinstance(item.get(key), bool):
+            return f"item {item['id']!r} has a {key!r} of the wrong type"
+    return None
+
+
+def report_problem(data: Any, run: str, key: str) -> str | None:
+    """Why the JSON value stored at `key` is not a report of shard N of `run` (the shard its name says),
+    None when it is one. A report copied from another run or shard, or written by hand, must not stand
+    in for the shard's own."""
+    index, count, _stamp = parse_report_name(key) or (-1, -1, "")
+    if not isinstance(data, dict):
+        return "not a report (no JSON object)"
+    if data.get("run") != run:
+        return f"it is a report of run {str(data.get('run'))[:80]!r}, not {run!r}"
+    if data.get("shard") != index or data.get("shards") != count:
+        said = f"{str(data.get('shard'))[:20]} of {str(data.get('shards'))[:20]}"
+        return f"it says shard {said}; its name, {index} of {count}"
+    if not isinstance(data.get("items"), list):
+        return "it has no list of items"
+    return next(filter(None, map(_item_problem, data["items"])), None)
+
+
+def pick(run: str, keys: list[str], read: Callable[[str], Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each shard's newest report that is one (`report_problem`), and why each newer one was passed over.
+    `read` returns a key's JSON value, or raises ValueError with a one-line reason."""
+    chosen: list[dict[str, Any]] = []
+    ignored: list[str] = []
+    for candidates in per_shard_newest_first(keys).values():
+        for key in candidates:
+            try:
+                data = read(key)
+            except ValueError as exc:
+                problem: str | None = str(exc)
+            else:
+                problem = report_problem(data, run, key)
+            if problem is None:
+                chosen.append(data)
+                break
+            ignored.append(f"{key}: {problem}")
+    return chosen, ignored
+
+
+def merge(run: str, reports: list[dict[str, Any]], ignored: list[str] | None = None) -> dict[str, Any]:
+    """One report for the run: every item once, the shards that never reported, the stored reports that
+    were not taken (`pick`), and the totals. A run with an ignored report is not ok: a person looks."""
+    ignored = ignored or []
     count = max((int(r["shards"]) for r in reports), default=0)
     items = sorted((item for r in reports for item in r["items"]), key=lambda i: str(i["id"]))
     seen = Counter(str(i["id"]) for i in items)
@@ -62,7 +112,12 @@ def merge(run: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
         "shards": count,
         "missing_shards": sorted(set(range(count)) - {int(r["shard"]) for r in reports}),
         "duplicates": sorted(k for k, n in seen.items() if n > 1),
-        "ok": totals["failed"] == 0 and count > 0 and len(reports) == count and not any(n > 1 for n in seen.values()),
+        "ignored": ignored,
+        "ok": totals["failed"] == 0
+        and count > 0
+        and len(reports) == count
+        and not any(n > 1 for n in seen.values())
+        and not ignored,
         "totals": totals,
         "items": items,
     }
@@ -80,6 +135,7 @@ def lines(merged: dict[str, Any]) -> list[str]:
         out.append(f"{item['status']:<8} {item['id']}: {detail} [{item['seconds']:.1f} s]")
     if merged["missing_shards"]:
         out.append(f"missing: no report from shard(s) {', '.join(map(str, merged['missing_shards']))}")
+    out += [f"ignored: {why}" for why in merged["ignored"]]
     if merged["duplicates"]:
         out.append(f"duplicates: {', '.join(merged['duplicates'])} reported by more than one shard")
     t = merged["totals"]

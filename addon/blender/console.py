@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 
 from ..core.log_lines import warnings_in
+from ..core.terminal import EscapingWriter
 
 # Blender's glTF exporter logs to these, through console handlers it adds for each export and removes after.
 # The VRM Add-on builds export settings of its own with the same handlers and never removes them: each of its
@@ -73,7 +74,7 @@ def quiet(verbose: bool) -> Iterator[None]:
         with tempfile.TemporaryFile() as sink, os.fdopen(os.dup(saved[1]), "w", encoding="utf-8") as terminal:
             os.dup2(sink.fileno(), 1)
             os.dup2(sink.fileno(), 2)
-            sys.stderr = terminal
+            sys.stderr = EscapingWriter(terminal)
             try:
                 yield
             finally:

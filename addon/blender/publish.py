@@ -60,6 +60,7 @@ class PublishResult:
             "check": request.check,
             "seconds": round(self.seconds, 3),
             "unqueued": self.release.unqueued,
+            "verification": self.export.verification.to_json(),
         }
 
 
@@ -149,6 +150,8 @@ def prepare(
                 armature_name=armature_name,
                 progress=lambda fraction, what: step(fraction * _EXPORT_SHARE, what),
             )
+        except vrm_export.ExportFailedError:
+            raise  # its own message, and a rejected file's verification, are already what the user needs
         except RuntimeError as exc:  # how bpy.ops reports an exporter's exception, traceback and all
             raise _operator_failure(exc, "the export") from None
         step(_EXPORT_SHARE, "saving a copy of the .blend")

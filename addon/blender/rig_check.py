@@ -61,7 +61,7 @@ def _fix_until_done(report: CheckReport, level: FixLevel, preset: Preset | None)
         for finding in (f for f in todo if f.id == first.id):
             tried.add((finding.id, finding.objects))
             try:
-                done.append(rig_fixes.apply_fix(finding, armature))
+                done.append(rig_fixes.apply_fix(finding, armature, preset))
             except rig_fixes.FixFailedError as exc:
                 failed.append(Finding("fix_failed", "warning", str(exc), False, finding.objects))
         # Later fixes see what earlier ones changed (applied transforms move the mesh, say).
@@ -80,7 +80,7 @@ def fix_finding(finding_id: str, armature_name: str | None = None, preset: Prese
     findings = [f for f in report.findings if f.id == finding_id and f.fixable]
     if not findings or report.armature is None:
         raise KeyError(f"no finding '{finding_id}' to fix")
-    done = [rig_fixes.apply_fix(f, report.armature) for f in findings]
+    done = [rig_fixes.apply_fix(f, report.armature, preset) for f in findings]
     after = check_rig(report.armature, preset)
     after.fixes = done
     return after

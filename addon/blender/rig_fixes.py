@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core import bone_mapping, checks, skinning, weight_fixes
 from ..core.findings import Finding
+from ..core.presets import DEFAULT_TARGET_HEIGHT_M, Preset
 from ..core.rig_model import ArmatureInfo, BoolArray, FloatArray, IntArray
 from . import context, modifiers, rig_reader, vrm_addon
 
@@ -27,6 +28,7 @@ FIX_ORDER: tuple[str, ...] = (
     "missing_required_bone",
     "object_bone_name_clash",
     "rest_pose_not_upright",
+    "scaled_pose",
     "wrong_units",
     "missing_armature_modifier",
     "unapplied_transforms",
@@ -261,21 +263,22 @@ def _transform_avatar(armature: bpy.types.Object, transform: mathutils.Matrix) -
     context.view_layer().update()
 
 
-def scale_avatar(armature: bpy.types.Object, factor: float) -> str:
+def scale_avatar(armature: bpy.types.Object, factor: float, to: str = "a person's size") -> str:
     """Scales the avatar (armature and its meshes as one) about the world origin; the scale is then applied
     by the unapplied_transforms fix, so only units change, never the shape."""
     _transform_avatar(armature, mathutils.Matrix.Scale(factor, 4))
-    return f"scaled '{armature.name}' and its meshes by {factor:g} to a person's size"
+    return f"scaled '{armature.name}' and its meshes by {factor:.4g} to {to}"
 
 
-def _scale_to_metres(finding: Finding, armature: bpy.types.Object) -> str:
+def _scale_to_metres(_finding: Finding, armature: bpy.types.Object, preset: Preset | None) -> str:
     model = rig_reader.read_rig(armature.name)
     assert model.armature is not None
-    extent = checks.avatar_extent(model, model.armature)
-    factor = checks.units_factor(extent) if extent else None
-    if factor is None:
-        raise FixFailedError(f"no power of ten brings '{armature.name}' to a person's size")
-    return scale_avatar(armature, factor)
+    mapping = checks.effective_mapping(model.armature).mapping
+    target = preset.target_height_m if preset else DEFAULT_TARGET_HEIGHT_M
+    fix = checks.units_fix(model, model.armature, mapping, target)
+    if fix is None:
+        raise FixFailedError(f"'{armature.name}' has no size to scale")
+    return scale_avatar(armature, *fix)
 
 
 def _deformed(mesh: bpy.types.Object, armature: bpy.types.Object) -> list[FloatArray]:
@@ -325,6 +328,27 @@ def apply_pose_as_rest(armature: bpy.types.Object) -> str:
     return f"applied the current pose of '{armature.name}' as its rest pose ({names} and their shape keys follow)"
 
 
+def apply_pose_scale_as_rest(armature: bpy.types.Object) -> str:
+    """Makes the pose's scale and moves part of the rest pose: the pose's rotations are set aside, what is
+    left applied as the rest pose (meshes and shape keys follow), then the rotations put back, so the avatar
+    looks as it did. With a uniform scale per bone, a turn before or after it is the same; only a vertex
+    blending a scaled or moved bone with a turned one can shift a little (blended skinning does not compose).
+    An importer's scaled pose has no turns: there it is exact."""
+    pose = armature.pose
+    assert pose is not None
+    turns = {b.name: (b.rotation_quaternion.copy(), b.rotation_euler.copy(), tuple(b.rotation_axis_angle))
+             for b in pose.bones}  # fmt: skip
+    for bone in pose.bones:
+        bone.rotation_quaternion, bone.rotation_euler = (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
+        bone.rotation_axis_angle = (0.0, 0.0, 1.0, 0.0)
+    context.view_layer().update()
+    done = apply_pose_as_rest(armature)
+    for bone in pose.bones:
+        bone.rotation_quaternion, bone.rotation_euler, bone.rotation_axis_angle = turns[bone.name]
+    context.view_layer().update()
+    return done.replace("the current pose", "the scale and moves of the pose", 1)
+
+
 def rename_clashing(mesh: bpy.types.Object, armature: bpy.types.Object) -> str:
     """Renames a mesh named like a bone to `<name>_mesh` (numbered when taken); the VRM Add-on refers to
     meshes by pointer, so its expression binds follow the rename."""
@@ -338,16 +362,18 @@ def rename_clashing(mesh: bpy.types.Object, armature: bpy.types.Object) -> str:
     return f"renamed the mesh object '{old}' to '{candidate}' (a bone of '{armature.name}' is called '{old}')"
 
 
-def _per_mesh(
-    fix: Callable[[bpy.types.Object, bpy.types.Object], str], *, once_per_data: bool = False
-) -> Callable[[Finding, bpy.types.Object], str]:
-    def run(finding: Finding, armature: bpy.types.Object) -> str:
+# A fix: the finding, its armature and the preset checked against; says what it did in one line.
+Fix = Callable[[Finding, bpy.types.Object, Preset | None], str]
+
+
+def _per_mesh(fix: Callable[[bpy.types.Object, bpy.types.Object], str], *, once_per_data: bool = False) -> Fix:
+    def run(finding: Finding, armature: bpy.types.Object, _preset: Preset | None) -> str:
         return "; ".join(fix(mesh, armature) for mesh in _meshes(finding, once_per_data=once_per_data))
 
     return run
 
 
-def _restructure(_finding: Finding, armature: bpy.types.Object) -> str:
+def _restructure(_finding: Finding, armature: bpy.types.Object, _preset: Preset | None) -> str:
     plan = checks.restructure_plan(_checked_armature(armature), "1.0")
     if plan is None:
         raise FixFailedError(f"no change of the skeleton makes '{armature.name}' a VRM humanoid")
@@ -355,35 +381,36 @@ def _restructure(_finding: Finding, armature: bpy.types.Object) -> str:
     return "; ".join([*done, reparent_bones(armature, plan.reparent)])
 
 
-def _store_mapping(_finding: Finding, armature: bpy.types.Object) -> str:
+def _store_mapping(_finding: Finding, armature: bpy.types.Object, _preset: Preset | None) -> str:
     added = auto_map(armature)
     return f"stored {len(added)} automatically found VRM bone(s) of '{armature.name}' in the VRM Add-on"
 
 
-FIXES: dict[str, Callable[[Finding, bpy.types.Object], str]] = {
+FIXES: dict[str, Fix] = {
     "mapping_not_stored": _store_mapping,
     "missing_required_bone": _restructure,
-    "rest_pose_not_upright": lambda _finding, armature: apply_pose_as_rest(armature),
+    "rest_pose_not_upright": lambda _finding, armature, _preset: apply_pose_as_rest(armature),
+    "scaled_pose": lambda _finding, armature, _preset: apply_pose_scale_as_rest(armature),
     "wrong_units": _scale_to_metres,
     "missing_armature_modifier": _per_mesh(add_armature_modifier),
     "object_bone_name_clash": _per_mesh(rename_clashing),
-    "unapplied_transforms": lambda finding, _armature: apply_transforms(list(map(_object, finding.objects))),
+    "unapplied_transforms": lambda finding, _armature, _preset: apply_transforms(list(map(_object, finding.objects))),
     "too_many_influences": _per_mesh(limit_influences, once_per_data=True),
     "weights_not_normalized": _per_mesh(normalize_weights, once_per_data=True),
     "unweighted_vertices": _per_mesh(weight_to_nearest_bone, once_per_data=True),
-    "not_grounded": lambda _finding, armature: ground(armature),
+    "not_grounded": lambda _finding, armature, _preset: ground(armature),
 }
 
 
-def apply_fix(finding: Finding, armature_name: str) -> str:
-    """Runs the fix for one finding of a report on `armature_name` and says what it did; raises KeyError
-    when it has none, FixFailedError (one line) when Blender refuses it."""
+def apply_fix(finding: Finding, armature_name: str, preset: Preset | None = None) -> str:
+    """Runs the fix for one finding of a report on `armature_name` (checked against `preset`) and says what
+    it did; raises KeyError when it has none, FixFailedError (one line) when Blender refuses it."""
     if not finding.fixable:
         raise KeyError(f"finding '{finding.id}' has no fix")
     if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
     try:
-        return FIXES[finding.id](finding, _object(armature_name))
+        return FIXES[finding.id](finding, _object(armature_name), preset)
     except (RuntimeError, ValueError, LookupError) as exc:
         if isinstance(exc, FixFailedError):
             raise

@@ -91,9 +91,20 @@ def armature_info(armature: bpy.types.Object) -> ArmatureInfo:
     mapping = vrm_addon.humanoid_mapping(armature) if vrm_addon.is_enabled() else {}
     bones = bone_table(armature)
     pose = armature.pose
-    posed = np.array([pose.bones[n].head for n in bones.names], dtype=np.float64) if pose is not None else None
+    if pose is None:
+        return ArmatureInfo(armature.name, transform_of(armature), bones, mapping)
+    posed = [pose.bones[n] for n in bones.names]
+    connected = np.array([p.bone.use_connect for p in posed], dtype=bool)
+    location = np.array([p.location for p in posed], dtype=np.float64).reshape(-1, 3)
+    location[connected] = 0.0
     return ArmatureInfo(
-        armature.name, transform_of(armature), bones, mapping, posed.reshape(-1, 3) if posed is not None else None
+        armature.name,
+        transform_of(armature),
+        bones,
+        mapping,
+        posed_heads=np.array([p.head for p in posed], dtype=np.float64).reshape(-1, 3),
+        pose_scale=np.array([p.scale for p in posed], dtype=np.float64).reshape(-1, 3),
+        pose_location=location,
     )
 
 

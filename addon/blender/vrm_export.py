@@ -3,7 +3,8 @@
 The sidebar's Export button, `forge.py export` and the socket's `avatar_export_vrm` all call export_vrm().
 It runs the rig check first and refuses on errors, applies the preset to the armature's VRM settings
 (spec version, meta, expressions: the one undoable change to the scene), writes downscaled textures and
-the thumbnail only into the exported copy, and writes the file under a temporary name before renaming it.
+the thumbnail only into the exported copy, and writes the file under a temporary name, reads it back as a
+consumer would (core/vrm_verify) and renames it into place only when it passes.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import Any
 
 import bpy
 
-from ..core import checks, expressions, glb_meta, sparse_morphs, vrm_meta
+from ..core import checks, expressions, glb_meta, sparse_morphs, vrm_meta, vrm_verify
 from ..core.findings import CheckReport, Finding
-from ..core.outputs import output_path
+from ..core.outputs import output_path, place_new
 from ..core.presets import Preset
 from ..core.rig_model import ArmatureInfo, MeshInfo
 from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_expressions
+from .paths import refuse_storage_root
 
 THUMBNAIL_SIZE = 1024
 # The add-on's spec_version enum values for a preset's spec version.
@@ -46,6 +48,7 @@ class ExportResult:
     stats: dict[str, Any]
     findings: list[Finding]
     seconds: float
+    verification: vrm_verify.Verification
     expressions: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -58,6 +61,7 @@ class ExportResult:
             "findings": [f.to_json() for f in self.findings],
             "seconds": round(self.seconds, 3),
             "expressions": self.expressions,
+            "verification": self.verification.to_json(),
         }
 
 
@@ -73,6 +77,27 @@ class ExportRefusedError(Exception):
 
 class ExportFailedError(RuntimeError):
     """The VRM Add-on cancelled the export (the message carries its reasons); nothing was written."""
+
+
+class ExportRejectedError(ExportFailedError):
+    """The written file failed verification (what a consumer would see wrong): it was not put in place.
+
+    `rejected` is where it was kept for inspection, beside the intended output (None: it could not be kept).
+    """
+
+    def __init__(self, verification: vrm_verify.Verification, rejected: Path | None) -> None:
+        kept = f" (the file is kept as {rejected.name})" if rejected is not None else ""
+        reasons = "; ".join(verification.problems)
+        super().__init__(f"not exported: the written file fails verification: {reasons}{kept}")
+        self.verification = verification
+        self.rejected = rejected
+
+
+def failure_details(exc: BaseException) -> dict[str, Any]:
+    """What a JSON report adds for a failed export: the verification and the kept file of a rejected one."""
+    if not isinstance(exc, ExportRejectedError):
+        return {}
+    return {"verification": exc.verification.to_json(), "rejected": str(exc.rejected) if exc.rejected else None}
 
 
 def cancelled_reason(armature_name: str) -> str:
@@ -94,7 +119,8 @@ def export_vrm(
     verbose: bool = False,
 ) -> ExportResult:
     """Exports the checked avatar to `out` with `preset`; raises ExportRefusedError, FileExistsError,
-    vrm_addon.VrmAddonMissingError or ExportFailedError, leaving `out` as it was in every case.
+    vrm_addon.VrmAddonMissingError or ExportFailedError (ExportRejectedError when the written file fails
+    verification), leaving `out` as it was in every case.
 
     meta_overrides: "name", "author" and "version" replace the preset's (and the armature's) meta.
     progress: called with the fraction done and the step starting; it only goes forward and stops short
@@ -105,6 +131,7 @@ def export_vrm(
     started = time.perf_counter()
     # Here, not only in the CLI: the socket and the sidebar write through this function too.
     out = output_path(out, ".vrm", overwrite=overwrite)
+    refuse_storage_root(out)
     vrm_addon.ensure_enabled()
     step(0.05, "checking the rig")
     report, model = rig_check.check_and_read(armature_name, preset)
@@ -128,8 +155,12 @@ def export_vrm(
             step(0.9, "making morph targets sparse")
             data = _sparse(data, preset)
         data = _restore_dropped_meta(data, armature, preset)
-        step(0.95, "moving the file into place")
+        step(0.93, "verifying the file")
         scratch.write_bytes(data)
+        verification = vrm_verify.verify_vrm(data)
+        if not verification.ok:
+            raise ExportRejectedError(verification, _keep_rejected(scratch, out))
+        step(0.95, "moving the file into place")
         _move_into_place(scratch, out, overwrite)
     stats: dict[str, Any] = dict(report.stats)
     stats["file_size_mb"] = round(len(data) / 1e6, 3)
@@ -142,6 +173,7 @@ def export_vrm(
         stats=stats,
         findings=findings,
         seconds=time.perf_counter() - started,
+        verification=verification,
         expressions=applied.expressions,
     )
 
@@ -454,6 +486,21 @@ def _scratch_file(out: Path) -> Iterator[Path]:
         yield Path(name)
     finally:
         Path(name).unlink(missing_ok=True)
+
+
+def _keep_rejected(scratch: Path, out: Path) -> Path | None:
+    """Moves a file that failed verification beside `out` as `<name>.rejected.vrm` (`-2`, `-3`... when
+    taken): never over anything, never where a consumer looks for `out`. None when it cannot be kept."""
+    for number in range(1, 100):
+        rejected = out.with_name(f"{out.stem}.rejected{f'-{number}' if number > 1 else ''}.vrm")
+        try:
+            place_new(scratch, rejected)
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        return rejected
+    return None
 
 
 def _move_into_place(scratch: Path, out: Path, overwrite: bool) -> None:

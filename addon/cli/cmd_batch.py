@@ -17,12 +17,16 @@ from typing import Any
 
 from ..batch import plan, report
 from ..batch.shards import WHOLE, Shard, parse_shard, select
+from ..core.json_limits import JsonLimits, load_json
 from ..core.model_files import is_model_file
+from ..core.terminal import write_control
 from ..storage.base import Storage, StorageError
 from ..storage.targets import open_location
 from .command import EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
 
 DEFAULT_TIMEOUT = 1800.0
+# A report holds about 300 bytes an item; one read by batch-report is parsed within these bounds.
+_REPORT_LIMITS = JsonLimits(max_bytes=256 * 1024 * 1024, max_depth=32)
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,8 +160,9 @@ class _Progress:
 
     def show(self, what: str) -> None:
         line = report.progress_line(self.done, self.total, time.perf_counter() - self.started, what)
-        print(f"\r\033[K{line}" if self.tty else f"batch: {line}", end="" if self.tty else "\n", file=sys.stderr,
-              flush=True)  # fmt: skip
+        if self.tty:  # our own carriage return and erase-line; the item names in the line stay escaped
+            write_control(sys.stderr, "\r\033[K")
+        print(line if self.tty else f"batch: {line}", end="" if self.tty else "\n", file=sys.stderr, flush=True)
 
     def finish(self, result: dict[str, Any]) -> None:
         self.done += 1
@@ -209,6 +214,11 @@ def _add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS, or AWS_ENDPOINT_URL)")
 
 
+def _read_report(dest: Storage, key: str) -> Any:
+    """A stored report's JSON value; ValueError (one line) for one that is gone, too large or not JSON."""
+    return load_json(dest.read_bytes(key) or b"", _REPORT_LIMITS, "the file")
+
+
 def _run_report(args: argparse.Namespace) -> Result:
     dest = _open(args.dest, args.endpoint_url)
     try:
@@ -218,13 +228,13 @@ def _run_report(args: argparse.Namespace) -> Result:
             found = ", ".join(runs) or "none"
             raise UsageError(f"{dest.where(plan.REPORTS)}: {len(runs)} runs ({found}); choose one with --run")
         run = args.run or runs[0]
-        newest = report.newest_per_shard([k for k in keys if k.startswith(f"{plan.REPORTS}{run}/")])
-        if not newest:
+        mine = [k for k in keys if k.startswith(f"{plan.REPORTS}{run}/")]
+        if not report.per_shard_newest_first(mine):
             raise UsageError(f"no reports of run {run} in {dest.where(plan.REPORTS)}")
-        reports = [json.loads(dest.read_bytes(key) or b"{}") for key in newest.values()]
+        reports, ignored = report.pick(run, mine, lambda key: _read_report(dest, key))
     except StorageError as exc:
         raise UsageError(str(exc)) from None
-    merged = report.merge(run, reports)
+    merged = report.merge(run, reports, [f"{dest.where(plan.REPORTS)}{why[len(plan.REPORTS) :]}" for why in ignored])
     return Result(merged, report.lines(merged), EXIT_OK if merged["ok"] else EXIT_PROBLEMS)
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from ..core.findings import CheckReport, FixLevel
 from ..core.model_files import SUFFIXES, is_model_file
-from ..core.outputs import output_path
 from ..core.presets import Preset
 from .blender_args import preset as cli_preset
 from .command import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
+from .paths import new_output_path
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,26 +96,28 @@ def plan(paths: list[Path], out: Path, force: bool, recursive: bool = False) -> 
         clash = next((job.model for job in jobs if job.out == target), None)
         if clash is not None:
             raise UsageError(f"{clash.name} and {model.name} would both be written to {target.name}")
-        try:
-            if not target.parent.is_dir():  # a subfolder made when its first model is written: nothing there yet
-                _creatable(target.parent, out)
-                jobs.append(Job(model, target))
-                continue
-            jobs.append(Job(model, output_path(target, ".vrm", overwrite=force)))
-        except FileExistsError as exc:
-            raise UsageError(f"{exc}; pass --force to replace it") from None
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        if target.parent.is_dir():
+            jobs.append(Job(model, new_output_path(target, ".vrm", force)))
+        else:  # a subfolder made when its first model is written: nothing is there yet
+            jobs.append(Job(model, _in_new_subfolder(target, out)))
     return jobs
 
 
-def _creatable(folder: Path, out: Path) -> None:
-    """Refuses a subfolder of `out` that cannot be made because a file stands where a folder must be."""
-    for parent in [folder, *folder.parents]:
+def _in_new_subfolder(target: Path, out: Path) -> Path:
+    """`target`, in a subfolder of `out` not made yet: refused where a file stands where a folder must go,
+    or in a storage root (as every output)."""
+    from ..blender.paths import refuse_storage_root
+
+    for parent in [target.parent, *target.parent.parents]:
         if parent == out:
-            return
+            break
         if parent.exists() and not parent.is_dir():
             raise UsageError(f"{parent} is a file: the VRMs of the models below it cannot be written there")
+    try:
+        refuse_storage_root(target)
+    except PermissionError as exc:
+        raise UsageError(str(exc)) from None
+    return target
 
 
 def _check(armature: str, preset: Preset, fix: FixLevel | None) -> CheckReport:
@@ -161,7 +163,11 @@ def convert_one(job: Job, preset: Preset, fix: FixLevel | None, force: bool) -> 
         entry["error"] = str(exc)
         entry["export"] = {"exported": False, "reason": str(exc), **exc.report.to_json()}
         return entry
-    except (vrm_export.ExportFailedError, FileExistsError, ValueError) as exc:
+    except vrm_export.ExportFailedError as exc:
+        entry["error"] = str(exc)
+        entry["export"] = {"exported": False, "reason": str(exc), **vrm_export.failure_details(exc)}
+        return entry
+    except (FileExistsError, ValueError, PermissionError) as exc:
         entry["error"] = str(exc)
         return entry
     entry |= {"ok": True, "out": str(result.path), "export": {"exported": True, **result.to_json()}}

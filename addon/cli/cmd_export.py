@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace) -> Result:
             progress=_progress,
             verbose=args.verbose,
         )
-    except (vrm_addon.VrmAddonMissingError, rig_reader.ArmatureNotFoundError) as exc:
+    except (vrm_addon.VrmAddonMissingError, rig_reader.ArmatureNotFoundError, PermissionError) as exc:
         raise UsageError(str(exc)) from None
     except FileExistsError as exc:
         raise UsageError(f"{exc}; pass --force to replace it") from None
@@ -58,7 +58,8 @@ def _run(args: argparse.Namespace) -> Result:
         lines = [str(exc), *_finding_lines(report["findings"])]
         return Result(data, lines, EXIT_PROBLEMS)
     except vrm_export.ExportFailedError as exc:
-        return Result({"exported": False, "preset": preset.name, "reason": str(exc)}, [str(exc)], EXIT_PROBLEMS)
+        data = {"exported": False, "preset": preset.name, "reason": str(exc), **vrm_export.failure_details(exc)}
+        return Result(data, [str(exc)], EXIT_PROBLEMS)
     data = {"exported": True, "preset": preset.name, **result.to_json()}
     triangles = result.stats.get("triangles", "?")
     lines = [

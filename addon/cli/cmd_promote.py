@@ -28,6 +28,10 @@ def _lines(report: PassReport) -> list[str]:
         lines.append(f"{entry}: {o.status}" + (f" - {o.reason}" if o.reason else "") + (f" ({where})" if where else ""))
     if not report.outcomes:
         lines.append("nothing queued")
+    verb = "would add" if report.dry_run else "added"
+    for target, files in report.repaired.items():
+        lines.append(f"{target}: index.json lacked {', '.join(files)} (promoted earlier): {verb}")
+    lines += report.problems
     allowlist = report.to_json()["allowlist"]
     if allowlist:
         lines += ["", "To make the new models selectable, add to the frontend (a reviewed change):", *allowlist]
@@ -54,7 +58,7 @@ def _run(args: argparse.Namespace) -> Result:
         else:
             if args.once or args.dry_run:
                 return Result(report.to_json(), _lines(report), EXIT_OK if report.ok else EXIT_PROBLEMS)
-            for line in _lines(report) if report.outcomes else []:
+            for line in _lines(report) if report.outcomes or report.repaired or report.problems else []:
                 print(line, flush=True)
         time.sleep(config.poll_seconds)
 

@@ -61,7 +61,8 @@ def _run(args: argparse.Namespace) -> Result:
         data = {"published": False, "reason": str(exc), **report}
         return Result(data, [f"not published: {exc}", *findings], EXIT_PROBLEMS)
     except (vrm_export.ExportFailedError, StorageError) as exc:
-        return Result({"published": False, "reason": str(exc)}, [f"not published: {exc}"], EXIT_PROBLEMS)
+        data = {"published": False, "reason": str(exc), **vrm_export.failure_details(exc)}
+        return Result(data, [f"not published: {exc}"], EXIT_PROBLEMS)
     except OSError as exc:  # the temporary folder is full or unwritable: nothing was uploaded
         detail = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
         reason = f"the temporary folder is full or unwritable: {detail}"

@@ -42,6 +42,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"time to authenticate or send a first request (default {settings.DEFAULT_MCP_HANDSHAKE_SECONDS:g})",
     )
     limits.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=settings.DEFAULT_MCP_IDLE_SECONDS,
+        help="when every connection is taken, a client idle this long is closed to let a newcomer in "
+        f"(default {settings.DEFAULT_MCP_IDLE_SECONDS:g})",
+    )
+    limits.add_argument(
         "--max-buffered-mb",
         type=int,
         default=settings.DEFAULT_MCP_MAX_BUFFERED_MB,
@@ -73,6 +80,7 @@ def _run(args: argparse.Namespace) -> Result:
             blender_version=bpy.app.version_string,
             max_connections=args.max_connections,
             handshake_seconds=args.handshake_seconds,
+            idle_seconds=args.idle_seconds,
             max_buffered_bytes=args.max_buffered_mb * 1024 * 1024,
             max_queued=args.max_queued,
         )

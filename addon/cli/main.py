@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ..core.terminal import EscapingWriter, printable
 from . import (
     cmd_batch,
     cmd_batch_item,
@@ -82,6 +83,20 @@ def _stdout_reserved(reserve: bool) -> Iterator[int | None]:
         os.close(saved)
 
 
+@contextlib.contextmanager
+def _escaped_output() -> Iterator[None]:
+    """Everything a command prints passes through an EscapingWriter: names from models, files and
+    storage reach the terminal with their control characters escaped, whichever message prints them."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingWriter(saved[0]), EscapingWriter(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = saved
+
+
 def _execute(args: argparse.Namespace) -> Result:
     command: Command = args._command
     if args.blend is not None and not command.own_blend:
@@ -97,11 +112,11 @@ def main(argv: Sequence[str]) -> int:
         args = _parser().parse_args(list(argv))
     except SystemExit as exc:  # argparse has printed usage and the error
         return int(exc.code or 0)
-    with _stdout_reserved(args.json) as json_fd:
+    with _stdout_reserved(args.json) as json_fd, _escaped_output():
         try:
             result = _execute(args)
         except UsageError as exc:
-            print(f"forge: error: {exc}", file=sys.stderr)
+            print(f"forge: error: {printable(str(exc))}", file=sys.stderr)
             return EXIT_USAGE
         except KeyboardInterrupt:
             print("forge: interrupted", file=sys.stderr)
@@ -116,5 +131,5 @@ def main(argv: Sequence[str]) -> int:
             os.write(json_fd, (json.dumps(result.data, indent=2, sort_keys=True) + "\n").encode())
         else:
             for line in result.lines:
-                print(line)
+                print(printable(line))
     return result.exit_code

@@ -9,13 +9,18 @@ from .command import UsageError
 
 
 def new_output_path(path: Path, suffix: str, force: bool) -> Path:
-    """An absolute output path that may be written: right suffix, existing folder, not clobbering."""
+    """An absolute output path that may be written: right suffix, existing folder, not clobbering, not in
+    a storage root (not even with --force: published files are never replaced)."""
+    from ..blender.paths import refuse_storage_root
+
     try:
-        return output_path(path, suffix, overwrite=force)
+        out = output_path(path, suffix, overwrite=force)
+        refuse_storage_root(out)
     except FileExistsError as exc:
         raise UsageError(f"{exc}; pass --force to replace it") from None
-    except ValueError as exc:
+    except (ValueError, PermissionError) as exc:
         raise UsageError(str(exc)) from None
+    return out
 
 
 def existing_file(path: Path, suffix: str) -> Path:

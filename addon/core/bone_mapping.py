@@ -767,6 +767,12 @@ class Restructure:
     added: list[NewBone] = field(default_factory=list)
     reparent: dict[str, str] = field(default_factory=dict)
 
+    def applied(self, bones: BoneTable) -> BoneTable:
+        """The table as it is once this change is made."""
+        for new in self.added:
+            bones = with_bone(bones, new)
+        return reparented(bones, self.reparent)
+
     def describe(self, limit: int = 8) -> str:
         steps = [f"insert '{b.name}' at the end of '{b.parent}'" for b in self.added]
         steps += [f"reparent '{b}' under '{p}'" for b, p in self.reparent.items()]

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import bone_mapping, expressions, humanoid
 from .findings import CheckReport, Finding, Severity
-from .presets import Preset
+from .presets import DEFAULT_TARGET_HEIGHT_M, Preset
 from .rig_model import ArmatureInfo, BoolArray, FloatArray, MeshInfo, RigModel
 
 # Fix ids: the finding each fix removes. Everything else is reported, never changed automatically.
@@ -24,6 +24,7 @@ FIXABLE: frozenset[str] = frozenset(
         "mapping_not_stored",
         "missing_required_bone",
         "rest_pose_not_upright",
+        "scaled_pose",
         "wrong_units",
         "not_grounded",
         "unapplied_transforms",
@@ -37,6 +38,16 @@ FIXABLE: frozenset[str] = frozenset(
 T_POSE_TOLERANCE_DEG = 15.0
 UPRIGHT_TOLERANCE_DEG = 45.0
 PERSON_SIZE = (0.3, 3.0)  # metres: an avatar's largest extent (its height, or its arm span in a T-pose)
+# Metres from the head bone to the feet bones: what a viewer framed for people shows whole (the export's
+# verification wants the same of the VRM); a chibi of 1.1 m is a person's size, a doll of 0.375 m is not.
+HEAD_TO_FEET = (0.5, 2.5)
+PERSON_HEIGHT = 1.7  # metres: of the units that fit, the one landing nearest this
+# Units a model is authored in, as metres per unit: tried in this order, each family only when none before fits.
+UNITS: tuple[tuple[tuple[float, str], ...], ...] = (
+    ((0.001, "millimetres"), (0.01, "centimetres"), (0.1, "decimetres"),
+     *((10.0**k, f"units of {10.0**k:g} m") for k in (-4, 1, 2, 3, 4))),
+    ((0.0254, "inches"), (0.3048, "feet")),
+)  # fmt: skip
 GROUND_SHARE = 0.1  # grounding further than this share of the avatar's size says so
 FACING_TOLERANCE_DEG = 45.0
 GROUND_TOLERANCE = 0.005  # metres
@@ -206,7 +217,9 @@ def _angle_from_horizontal(head: FloatArray, tail: FloatArray) -> float:
     return 0.0 if length < 1e-9 else math.degrees(math.asin(min(1.0, abs(float(d[2])) / length)))
 
 
-def check_pose(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
+def check_pose(
+    model: RigModel, armature: ArmatureInfo, mapping: dict[str, str], *, pose_scaled: bool = False
+) -> list[Finding]:
     findings: list[Finding] = []
     off: list[str] = []
     for vrm in ("leftUpperArm", "leftLowerArm", "rightUpperArm", "rightLowerArm"):
@@ -229,7 +242,7 @@ def check_pose(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str])
             )
         )
     findings.extend(_facing(armature, mapping))
-    findings.extend(_placement(model, armature, mapping))
+    findings.extend(_placement(model, armature, mapping, pose_scaled=pose_scaled))
     return findings
 
 
@@ -260,7 +273,7 @@ def lowest_point(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str
     return min(ends) if ends else None
 
 
-def _placement(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
+def _placement(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str], *, pose_scaled: bool) -> list[Finding]:
     findings: list[Finding] = []
     low = lowest_point(model, armature, mapping)
     if low is not None and abs(low) > GROUND_TOLERANCE:
@@ -268,7 +281,10 @@ def _placement(model: RigModel, armature: ArmatureInfo, mapping: dict[str, str])
         size = avatar_extent(model, armature)
         if size and abs(low) > GROUND_SHARE * size:
             message += f"; grounding moves it {abs(low) / size:.0%} of its size: check its units and origin first"
-        findings.append(_finding("not_grounded", "warning", message, (armature.name, *(m.name for m in model.meshes))))
+        if pose_scaled:  # measured in the rest pose, which is not where the pose shows it
+            message += "; its pose scales it as you see it: the scaled_pose fix comes first"
+        objects = (armature.name, *(m.name for m in model.meshes))
+        findings.append(Finding("not_grounded", "warning", message, not pose_scaled, objects))
     if "hips" in mapping:
         head, _ = _bone_world(armature, mapping["hips"])
         if math.hypot(float(head[0]), float(head[1])) > CENTER_TOLERANCE:
@@ -294,27 +310,124 @@ def avatar_extent(model: RigModel, armature: ArmatureInfo) -> float | None:
     return float((points.max(axis=0) - points.min(axis=0)).max())
 
 
-def units_factor(extent: float) -> float | None:
-    """The power of ten that brings an avatar this big to a person's size (nearest 1.7 m), or None."""
-    low, high = PERSON_SIZE
-    if extent <= 0.0 or low <= extent <= high:
+def head_to_feet(armature: ArmatureInfo, mapping: dict[str, str]) -> float | None:
+    """World metres from the head bone to the middle of the foot bones (None without them): the span a
+    viewer measures, whichever way the rest pose lies."""
+    feet = [_bone_world(armature, mapping[f])[0] for f in ("leftFoot", "rightFoot") if f in mapping]
+    if "head" not in mapping or not feet:
         return None
-    fits = [10.0**k for k in range(-4, 5) if k and low <= extent * 10.0**k <= high]
-    return min(fits, key=lambda f: abs(math.log10(extent * f / 1.7)), default=None)
+    return float(np.linalg.norm(_bone_world(armature, mapping["head"])[0] - np.mean(feet, axis=0)))
 
 
-def check_units(model: RigModel, armature: ArmatureInfo) -> list[Finding]:
-    """An avatar far outside a person's size was authored in other units (centimetres, say)."""
-    extent = avatar_extent(model, armature)
+def person_sized(extent: float, span: float | None) -> bool:
     low, high = PERSON_SIZE
-    if extent is None or extent <= 0.0 or low <= extent <= high:
+    return low <= extent <= high and (span is None or HEAD_TO_FEET[0] <= span <= HEAD_TO_FEET[1])
+
+
+def units_factor(extent: float, span: float | None = None) -> tuple[float, str] | None:
+    """The unit an avatar this big (largest extent, head-to-feet span) was authored in, as (metres per unit,
+    its name): the one making it a person's size, nearest 1.7 m; powers of ten before inches and feet. None
+    when it is a person's size already, or no unit makes it one."""
+    if extent <= 0.0 or person_sized(extent, span):
+        return None
+    for family in UNITS:
+        fits = [(f, name) for f, name in family if person_sized(extent * f, None if span is None else span * f)]
+        if fits:
+            return min(fits, key=lambda u: abs(math.log10(extent * u[0] / PERSON_HEIGHT)))
+    return None
+
+
+def units_fix(
+    model: RigModel, armature: ArmatureInfo, mapping: dict[str, str], target_height: float
+) -> tuple[float, str] | None:
+    """The scale the wrong_units fix gives the avatar and why, in words for its message: the unit it was
+    authored in, else `target_height` for its largest extent, proportions kept. None when it is a person's
+    size (or has no size)."""
+    extent = avatar_extent(model, armature)
+    span = head_to_feet(armature, mapping)
+    if not extent or person_sized(extent, span):
+        return None
+    unit = units_factor(extent, span)
+    if unit is not None:
+        return unit[0], f"a person's size (its units read as {unit[1]})"
+    reason = "no unit (power of ten, inches, feet) makes it a person's size"
+    return target_height / extent, f"the preset's target height of {target_height:g} m, proportions kept: {reason}"
+
+
+def check_units(
+    model: RigModel, armature: ArmatureInfo, mapping: dict[str, str], target_height: float, *, pose_scaled: bool
+) -> list[Finding]:
+    """An avatar far outside a person's size was authored in other units (centimetres, say), or at a size no
+    unit explains (a chibi 3.75 m tall)."""
+    extent = avatar_extent(model, armature)
+    span = head_to_feet(armature, mapping)
+    if extent is None or extent <= 0.0 or person_sized(extent, span):
         return []
-    factor = units_factor(extent)
-    message = f"'{armature.name}' is {extent:.3g} m tall or wide, not a person's size ({low:g} to {high:g} m)"
-    if factor is not None:
-        message += f": authored in other units; the fix scales it by {factor:g} about the origin, shape unchanged"
+    low, high = PERSON_SIZE
+    message = f"'{armature.name}' is {extent:.3g} m tall or wide"
+    if span is not None:
+        message += f", its head {span:.3g} m from its feet"
+    message += (
+        f": not a person's size ({low:g} to {high:g} m, the head {HEAD_TO_FEET[0]:g} to {HEAD_TO_FEET[1]:g} m "
+        "from the feet)"
+    )
+    fix = units_fix(model, armature, mapping, target_height)
+    if pose_scaled:
+        message += "; its pose scales it as you see it: the scaled_pose fix comes first"
+    elif fix is not None:
+        message += f"; the fix scales it by {fix[0]:.4g} about the origin to {fix[1]}, shape unchanged"
     objects = (armature.name, *(m.name for m in model.meshes))
-    return [Finding("wrong_units", "error", message, factor is not None, objects)]
+    return [Finding("wrong_units", "error", message, fix is not None and not pose_scaled, objects)]
+
+
+def _bone_label(scale: FloatArray) -> str:
+    if float(np.ptp(scale)) <= TRANSFORM_TOLERANCE:
+        return f"scale {float(scale[0]):.3g}"
+    return "scale (" + ", ".join(f"{float(v):.3g}" for v in scale) + ")"
+
+
+def check_pose_scale(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
+    """A pose that scales bones, or moves a deform bone the export's T-pose keeps moved, is not a rotation of
+    the rest pose. Importers leave one: a glTF root joint of node scale 0.01 comes in as a rest pose 100x too
+    big shown through a pose-bone scale of 0.01. The VRM Add-on's T-pose only turns bones (and clears the
+    moves down to each chain's first mapped bone), so the export writes the rest of that pose into the VRM
+    skeleton."""
+    scale, location = armature.pose_scale, armature.pose_location
+    if scale is None or location is None or not len(armature.bones):
+        return []
+    bones = armature.bones
+    mapped = {bones.index[name] for name in mapping.values() if name in bones.index}
+    ends = np.concatenate([bones.heads, bones.tails])
+    size = max(float((ends.max(axis=0) - ends.min(axis=0)).max()), 1e-9)
+    off: list[str] = []
+    for i, name in enumerate(bones.names):
+        what: list[str] = []
+        if float(np.abs(scale[i] - 1.0).max()) > TRANSFORM_TOLERANCE:
+            what.append(_bone_label(scale[i]))
+        moved = float(np.linalg.norm(location[i]))
+        if moved > TRANSFORM_TOLERANCE * size and bones.deform[i] and _below_mapped(bones.parents, i, mapped):
+            what.append(f"moved {moved:.3g} units")
+        if what:
+            off.append(f"'{name}' ({', '.join(what)})")
+    if not off:
+        return []
+    message = (
+        f"the pose of '{armature.name}' scales or moves bones off its rest pose: {_names(off)}; you see the "
+        "pose, and the export would write its scale and moves into the VRM skeleton (its T-pose only turns "
+        "bones); structural fix: apply the pose's scale and moves as the rest pose, meshes and shape keys "
+        "following, rotations kept posed"
+    )
+    return [Finding("scaled_pose", "error", message, True, (armature.name,), structural=True)]
+
+
+def _below_mapped(parents: list[int], i: int, mapped: set[int]) -> bool:
+    """Whether a proper ancestor of bone i is mapped (the T-pose keeps such a bone's move)."""
+    p = parents[i]
+    while p >= 0:
+        if p in mapped:
+            return True
+        p = parents[p]
+    return False
 
 
 def _up_angle(bottom: FloatArray, top: FloatArray) -> float:
@@ -616,11 +729,14 @@ def run_checks(model: RigModel, preset: Preset | None = None) -> CheckReport:
         findings.append(_finding("multiple_armatures", "warning", message, [armature.name, *others]))
     solved = effective_mapping(armature, spec)
     mapping = solved.mapping
+    posed = check_pose_scale(armature, mapping)
+    target = preset.target_height_m if preset else DEFAULT_TARGET_HEIGHT_M
     steps: list[Callable[[], list[Finding]]] = [
         lambda: check_mapping(armature, spec, solved),
-        lambda: check_units(model, armature),
+        lambda: posed,
+        lambda: check_units(model, armature, mapping, target, pose_scaled=bool(posed)),
         lambda: check_upright(armature, mapping),
-        lambda: check_pose(model, armature, mapping),
+        lambda: check_pose(model, armature, mapping, pose_scaled=bool(posed)),
         lambda: check_transforms(model, armature),
         lambda: check_skinning(model, armature),
         lambda: check_name_clash(model, armature, spec),

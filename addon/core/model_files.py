@@ -3,10 +3,10 @@ the VRM meta it carries. Pure logic, shared by the import (sidebar, socket) and 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from .json_limits import JsonLimitError, JsonLimits, load_json
 from .vrm_inspect import glb_document
 
 ModelFormat = Literal["vrm", "glb", "gltf", "fbx", "blend"]
@@ -21,6 +21,12 @@ SUFFIXES: Final = ", ".join(FORMATS)
 _FBX_MAGIC: Final = b"Kaydara FBX Binary  \x00"
 # A .blend is plain ("BLENDER"), or gzip- or zstd-compressed (Blender's "Compress" save option).
 _BLEND_MAGICS: Final = (b"BLENDER", b"\x1f\x8b", b"\x28\xb5\x2f\xfd")
+
+
+def _gltf_json(data: bytes) -> Any:
+    """A .gltf's JSON; JsonLimitError (one line) for bytes that are not JSON or nest absurdly deep: a
+    file nested 200,000 deep must not reach the parser's recursion limit."""
+    return load_json(data, JsonLimits(max_bytes=len(data)), "the file")
 
 
 def model_format(path: Path) -> ModelFormat:
@@ -45,9 +51,9 @@ def content_problem(fmt: ModelFormat, data: bytes) -> str | None:
             return str(exc)
     elif fmt == "gltf":
         try:
-            document = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return f"not a glTF file: its JSON does not parse ({exc})"
+            document = _gltf_json(data)
+        except JsonLimitError as exc:
+            return f"not a glTF file: {exc}"
         if not isinstance(document, dict) or "asset" not in document:
             return "not a glTF file: no glTF 'asset' in its JSON"
     elif fmt == "fbx":
@@ -62,7 +68,7 @@ def _document(fmt: ModelFormat, data: bytes) -> dict[str, Any]:
     if fmt in ("vrm", "glb"):
         return glb_document(data)
     if fmt == "gltf":
-        document = json.loads(data.decode("utf-8-sig"))
+        document = _gltf_json(data)
         return document if isinstance(document, dict) else {}
     return {}
 

@@ -13,7 +13,10 @@ from typing import Final, NamedTuple
 
 NAME_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _NAME: Final = re.compile(NAME_PATTERN)
-_VERSIONED: Final = re.compile(rf"(?P<name>{NAME_PATTERN})-v(?P<version>[1-9][0-9]{{0,8}})")
+# The one bound on versions: what is parsed, written, claimed and requested. A key past it (a file put
+# there by hand) is no version of its name: it is never counted as the latest.
+MAX_VERSION: Final = 999_999_999
+_VERSIONED: Final = re.compile(rf"(?P<name>{NAME_PATTERN})-v(?P<version>[1-9][0-9]{{0,{len(str(MAX_VERSION)) - 1}}})")
 
 EXPORTS: Final = "exports/"
 PROJECTS: Final = "projects/"
@@ -27,6 +30,10 @@ CLAIMS: Final = "promotion/claims/"
 
 class InvalidNameError(ValueError):
     """A model name that breaks the rule; the message is one line for the user."""
+
+
+class VersionRangeError(ValueError):
+    """The next version of a name would pass MAX_VERSION; the message names the key in the way."""
 
 
 class Versioned(NamedTuple):
@@ -57,9 +64,11 @@ def check_name(name: str) -> str:
 
 
 def parse_stem(stem: str) -> Versioned | None:
-    """`Companion-A-v2` -> ("Companion-A", 2); None for anything else."""
+    """`Companion-A-v2` -> ("Companion-A", 2); None for anything else, a version past MAX_VERSION included."""
     match = _VERSIONED.fullmatch(stem)
-    return Versioned(match["name"], int(match["version"])) if match else None
+    if not match or int(match["version"]) > MAX_VERSION:
+        return None
+    return Versioned(match["name"], int(match["version"]))
 
 
 def parse_key(key: str) -> Versioned | None:
@@ -74,13 +83,23 @@ def parse_key(key: str) -> Versioned | None:
     return parse_stem(stem) if dot and stem else None
 
 
-def highest_version(name: str, keys: Iterable[str]) -> int:
-    """The highest version of `name` among storage keys, 0 when there is none."""
-    found = [v.version for v in map(parse_key, keys) if v is not None and v.name == name]
-    return max(found, default=0)
+def highest_version(name: str, keys: Iterable[str]) -> tuple[int, str | None]:
+    """The highest version of `name` among storage keys and a key that holds it; (0, None) when none does."""
+    found = [(v.version, key) for key in keys if (v := parse_key(key)) is not None and v.name == name]
+    return max(found, default=(0, None))
 
 
 def next_version(name: str, keys: Iterable[str]) -> int:
-    """One more than the highest version of `name` already present under exports/ and promotion/."""
+    """One more than the highest version of `name` already present under exports/ and promotion/.
+
+    Raises VersionRangeError, naming the key, when that highest version is MAX_VERSION: publish refuses
+    with that line rather than take a number nothing can parse back.
+    """
     relevant = (k for k in keys if k.startswith((EXPORTS, PROMOTION)))
-    return highest_version(check_name(name), relevant) + 1
+    highest, key = highest_version(check_name(name), relevant)
+    if highest >= MAX_VERSION:
+        raise VersionRangeError(
+            f"{key} holds version {highest} of {name}, the highest a version can be: no later version of {name} "
+            "can be published; move that file aside (nothing legitimate gets there) or publish under another name"
+        )
+    return highest + 1

@@ -16,6 +16,10 @@ from typing import Any, Final
 SHIPPED_DIR: Final = Path(__file__).resolve().parent.parent / "presets"
 VRM1_LICENSE_URL: Final = "https://vrm.dev/licenses/1.0/"
 SPEC_VERSIONS: Final = ("1.0", "0.x")
+# The size the rig check's units fix gives an avatar no unit explains (its largest extent), and the range a
+# preset may choose it in: every figure of usual proportions then has its head 0.5 to 2.5 m from its feet.
+DEFAULT_TARGET_HEIGHT_M: Final = 1.6
+TARGET_HEIGHT_RANGE_M: Final = (1.0, 2.5)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 _META_CHOICES: Final[dict[str, tuple[str, ...]]] = {
@@ -84,6 +88,7 @@ class Preset:
     meta: Meta
     export: ExportOptions
     source: Path = field(compare=False)
+    target_height_m: float = DEFAULT_TARGET_HEIGHT_M
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +97,7 @@ class Preset:
             "spec_version": self.spec_version,
             "thumbnail": self.thumbnail,
             "max_texture_size": self.max_texture_size,
+            "target_height_m": self.target_height_m,
             "budgets": vars(self.budgets),
             "meta": {**vars(self.meta), "authors": list(self.meta.authors)},
             "export": vars(self.export),
@@ -159,6 +165,11 @@ def parse_preset(text: str, source: Path) -> Preset:
     max_texture = _typed(data, "max_texture_size", int, where)
     if max_texture < 1 or max_texture & (max_texture - 1):
         raise PresetError(f"{where}: max_texture_size must be a power of two")
+    # Optional too: presets written before it get the default.
+    target = float(_typed(data, "target_height_m", (int, float), where)) if "target_height_m" in data else None
+    low, high = TARGET_HEIGHT_RANGE_M
+    if target is not None and not low <= target <= high:
+        raise PresetError(f"{where}: target_height_m must be {low:g} to {high:g} (metres)")
     return Preset(
         name=name,
         description=_typed(data, "description", str, where),
@@ -171,6 +182,7 @@ def parse_preset(text: str, source: Path) -> Preset:
             **{k: _typed(export_t, k, bool, where) for k in _EXPORT_FLAGS}, morph_normals=morph_normals
         ),
         source=source,
+        target_height_m=DEFAULT_TARGET_HEIGHT_M if target is None else target,
     )
 
 

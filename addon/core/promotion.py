@@ -8,12 +8,12 @@ promoter can prove it copies exactly what was published.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from .json_limits import JsonLimitError, JsonLimits, load_json
-from .naming import InvalidNameError, Versioned, check_name
+from .naming import MAX_VERSION, InvalidNameError, Versioned, check_name
 
 FORMAT: Final = "avatar-forge/promotion-request@1"
 INDEX_FORMAT: Final = "avatar-forge/index@1"
@@ -126,8 +126,8 @@ def parse_request(raw: bytes, limits: JsonLimits | None = None) -> Request:
     except InvalidNameError as exc:
         raise RequestError(str(exc)) from None
     version = _field(data, "version", int)
-    if version < 1:
-        raise RequestError("request version must be 1 or more")
+    if not 1 <= version <= MAX_VERSION:
+        raise RequestError(f"request version must be from 1 to {MAX_VERSION}")
     stem = Versioned(name, version)
     addon_version = data.get("vrm_addon_version")
     return Request(
@@ -216,6 +216,30 @@ def merge_index(raw: bytes | None, entry: IndexEntry, limits: JsonLimits | None 
     models.sort(key=lambda m: (str(m["name"]), int(m["version"])))
     document = {"format": INDEX_FORMAT, "models": models}
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode(), True
+
+
+def promoted_entry(record_raw: bytes, limits: JsonLimits | None = None) -> IndexEntry:
+    """The index entry a promotion/done/ record stands for (its request's model, promoted at the
+    record's time); raises RequestError for anything else. A later run re-adds it to an index.json
+    that lost it (two promoters writing the index at once: the older write lands last)."""
+    limits = limits or JsonLimits(DEFAULT_MAX_REQUEST_BYTES)
+    try:  # the request as queued plus the promoter's result: twice a request's bound is ample
+        record = load_json(record_raw, replace(limits, max_bytes=2 * limits.max_bytes), "done record")
+    except JsonLimitError as exc:
+        raise RequestError(str(exc)) from None
+    result, queued = (record.get("result"), record.get("request")) if isinstance(record, dict) else (None, None)
+    if not isinstance(result, dict) or result.get("status") != "promoted" or not isinstance(queued, dict):
+        raise RequestError("not a record of a promoted request")
+    request = parse_request(json.dumps(queued).encode(), limits)
+    at = result.get("at")
+    return IndexEntry(
+        request.name,
+        request.version,
+        f"{request.versioned.stem}.vrm",
+        request.vrm.sha256,
+        request.vrm.size,
+        at if isinstance(at, str) else utc_now(),
+    )
 
 
 def allowlist_lines(files: list[str]) -> list[str]:

@@ -7,8 +7,10 @@ care here). Scanning resumes where it stopped, so a large message arriving in ma
 not one parse per read; two requests in one read come out as two, in order; the buffer never holds more
 than one unfinished message, capped in size.
 
-What the scanner refuses (too deep, too many values, a `]` closing a `{`) it reports once the message
-ends at its top level, so the stream resynchronises at the next object. A connection's first
+What the scanner refuses for size (too deep, too many values) it reports once the message ends at its
+top level. A mismatched bracket (a `}` closing a `[`) ends the message where it stands: its brackets no
+longer say where it ends, and counting on would swallow the requests after it. The rest up to the next
+`{` is skipped without another reply, so either way the stream resynchronises at the next object. A connection's first
 non-whitespace byte must be `{`: anything else (an HTTP request a web page sent, say) is refused before
 anything is parsed. A large message is not parsed on the network thread: it comes out as a RawMessage,
 parsed later by `parse` in slices that each hold the interpreter only briefly.
@@ -226,6 +228,7 @@ class RequestDecoder:
         self.max_depth = max_depth
         self._buffer = bytearray()
         self._started = False  # a first '{' was seen: later garbage is skipped, not refused
+        self._resync = False  # a message ended at a mismatch: what is left of it is skipped silently
         self._start = -1  # offset of the current message's '{', -1 between messages
         self._scanned = 0  # how far the current message has been scanned
         self._stack = bytearray()  # open brackets, up to max_depth
@@ -288,9 +291,15 @@ class RequestDecoder:
     def _begin(self) -> BadMessage | None:
         """Finds where the next message begins; bytes before it that are not whitespace are garbage."""
         first = _START.search(self._buffer)
+        if first is not None and self._resync and self._buffer[first.start()] != ord("{"):
+            # The tail of a message already answered: dropped without a reply of its own.
+            brace = self._buffer.find(b"{", first.start())
+            del self._buffer[: brace if brace >= 0 else len(self._buffer)]
+            first = _START.search(self._buffer)
         if first is None:
             self._buffer.clear()
             return None
+        self._resync = False
         if self._buffer[first.start()] == ord("{"):
             del self._buffer[: first.start()]
             self._start, self._scanned, self._started = 0, 0, True
@@ -343,6 +352,8 @@ class RequestDecoder:
         else:
             if self._depth == len(self._stack) and self._stack.pop() != _CLOSER[char]:
                 self._refuse(f"malformed JSON: '{chr(char)}' closes a bracket it does not match")
+                self._resync = True
+                return True
             self._depth -= 1
             if self._depth == 0:
                 return True

@@ -93,6 +93,10 @@ class ArmatureInfo:
     bones: BoneTable
     mapping: dict[str, str]  # what the VRM Add-on holds now: VRM bone -> Blender bone name (may name no bone)
     posed_heads: FloatArray | None = None  # (B, 3) bone heads in the current pose, armature space
+    # The pose bones' own scale and location channels, (B, 3) each: a pose that is only a rotation of the
+    # rest pose has scale 1 and location 0 (a connected bone's location does nothing: 0 here).
+    pose_scale: FloatArray | None = None
+    pose_location: FloatArray | None = None
     carrying: frozenset[str] = frozenset()  # bones carrying geometry (see checks.carrying_bones); empty: unknown
 
 

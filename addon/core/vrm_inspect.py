@@ -81,6 +81,7 @@ class VrmLimits:
 class _Container:
     document: dict[str, Any]
     bin_length: int | None  # None: no BIN chunk
+    bin_start: int = 0  # where the BIN chunk's bytes start in the file
 
 
 def _read_container(source: BinaryIO, length: int, limits: VrmLimits) -> _Container:
@@ -123,7 +124,8 @@ def _read_container(source: BinaryIO, length: int, limits: VrmLimits) -> _Contai
         raise _MalformedError(str(exc)) from None
     if not isinstance(document, dict):
         raise _MalformedError("GLB JSON chunk is not an object")
-    return _Container(document, chunks[1][2] if len(chunks) > 1 else None)
+    _kind, bin_start, bin_length = chunks[1] if len(chunks) > 1 else (_BIN_CHUNK, 0, None)
+    return _Container(document, bin_length, bin_start)
 
 
 def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -306,13 +308,13 @@ def _accessor_fits(accessor: Any, views: _Views) -> bool:
     return backed and ("sparse" not in accessor or _sparse_fits(accessor["sparse"], count, element, views))
 
 
-def _inspect(source: BinaryIO, length: int, limits: VrmLimits) -> VrmReport:
+def _inspect_container(source: BinaryIO, length: int, limits: VrmLimits) -> tuple[VrmReport, _Container | None]:
     report = VrmReport()
     try:
         container = _read_container(source, length, limits)
     except _MalformedError as exc:
         report.problems.append(str(exc))
-        return report
+        return report, None
     document = container.document
     extensions = _obj(document, "extensions")
     try:
@@ -327,18 +329,35 @@ def _inspect(source: BinaryIO, length: int, limits: VrmLimits) -> VrmReport:
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         # A value of an unexpected JSON type somewhere deep: a broken file, never a crashed promoter.
         report.problems.append(f"malformed glTF or VRM extension ({type(exc).__name__}: {str(exc)[:200]})")
-    return report
+    return report, container
+
+
+@dataclass(frozen=True)
+class Glb:
+    """A GLB's JSON document and its BIN chunk (empty when there is none)."""
+
+    document: dict[str, Any]
+    bin: memoryview
+
+
+def inspect_glb(data: bytes, limits: VrmLimits | None = None) -> tuple[VrmReport, Glb | None]:
+    """inspect_vrm's report, and the container it read (None when it could not be read) for further checks."""
+    report, container = _inspect_container(io.BytesIO(data), len(data), limits or VrmLimits())
+    if container is None:
+        return report, None
+    start, size = container.bin_start, container.bin_length or 0
+    return report, Glb(container.document, memoryview(data)[start : start + size])
 
 
 def inspect_vrm(data: bytes, limits: VrmLimits | None = None) -> VrmReport:
     """Checks a .vrm's bytes; the report's problems are empty when it is structurally a loadable VRM."""
-    return _inspect(io.BytesIO(data), len(data), limits or VrmLimits())
+    return _inspect_container(io.BytesIO(data), len(data), limits or VrmLimits())[0]
 
 
 def inspect_vrm_file(path: Path, limits: VrmLimits | None = None) -> VrmReport:
     """inspect_vrm on a file, reading only its JSON chunk into memory (a VRM can be hundreds of MB)."""
     with path.open("rb") as source:
-        return _inspect(source, path.stat().st_size, limits or VrmLimits())
+        return _inspect_container(source, path.stat().st_size, limits or VrmLimits())[0]
 
 
 def glb_document(data: bytes, limits: VrmLimits | None = None) -> dict[str, Any]:

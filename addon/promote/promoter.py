@@ -10,6 +10,12 @@ run killed anywhere is completed by the next one; storage trouble leaves request
 rclone runs a fixed number of times per batch, not per model: starting it costs more than a small copy;
 only when a batch step fails does it go request by request, so that each succeeds or fails on its own.
 
+Two promoters may run at once (a manual `promote --once` beside the CronJob) and neither storage offers a
+conditional write. An index.json is merged against what it holds right before each write and read back
+after it; and every pass ends by reconciling each target's index with what is promoted (a file on the
+target and a record in promotion/done/): an entry lost to another promoter's older write, landing last,
+is added again by the pass that wrote it or by the next one.
+
 Everything in the queue is untrusted input: a queue entry that is not a plain `<Name>-v<N>.json` file
 within the size limit, or whose JSON or VRM breaks a limit, goes to failed/ with the reason, and no entry
 can crash a run or hold up the others.
@@ -21,6 +27,7 @@ import hashlib
 import re
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -37,6 +44,7 @@ from ..core.promotion import (
     outcome_record,
     parse_index,
     parse_request,
+    promoted_entry,
     utc_now,
 )
 from ..core.vrm_inspect import inspect_vrm_file
@@ -49,6 +57,8 @@ BATCH: Final = 20
 # With --links, rclone shows a symbolic link in a local folder as a file with this suffix.
 _LINK_SUFFIX: Final = ".rclonelink"
 _REQUEST_SUFFIX: Final = ".json"
+# Writes of one index.json that another promoter may undo before it is read back.
+INDEX_ATTEMPTS: Final = 3
 
 
 class _RejectedError(Exception):
@@ -80,11 +90,18 @@ class _Verified:
     vrm: Path
     outcome: Outcome
 
+    def index_entry(self) -> IndexEntry:
+        r = self.request
+        return IndexEntry(r.name, r.version, str(self.outcome.file), r.vrm.sha256, r.vrm.size, utc_now())
+
 
 @dataclass
 class PassReport:
     dry_run: bool
     outcomes: list[Outcome] = field(default_factory=list)
+    # target -> promoted files its index.json lacked and got back (or would, in a dry run)
+    repaired: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # what kept a repair from happening
 
     @property
     def newly_promoted(self) -> list[str]:
@@ -93,7 +110,7 @@ class PassReport:
 
     @property
     def ok(self) -> bool:
-        return all(o.status in ("promoted", "would promote") for o in self.outcomes)
+        return all(o.status in ("promoted", "would promote") for o in self.outcomes) and not self.problems
 
     def to_json(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -103,6 +120,8 @@ class PassReport:
             "dry_run": self.dry_run,
             "counts": counts,
             "outcomes": [o.to_json() for o in self.outcomes],
+            "repaired": self.repaired,
+            "problems": self.problems,
             "allowlist": allowlist_lines(self.newly_promoted),
         }
 
@@ -116,7 +135,7 @@ def _entry_problem(name: str, size: object, limit: int) -> str | None:
     if name.endswith(_LINK_SUFFIX):
         return f"queue entry {name[: -len(_LINK_SUFFIX)]!r} is a symbolic link; queue entries must be plain files"
     if not name.endswith(_REQUEST_SUFFIX) or naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]) is None:
-        return f"queue entry {name!r} is not named <Name>-v<N>.json"
+        return f"queue entry {name!r} is not named <Name>-v<N>.json (N from 1 to {naming.MAX_VERSION})"
     if isinstance(size, int) and size > limit:
         return f"queue entry is {size} bytes, over the limit of {limit}"
     return None
@@ -171,9 +190,66 @@ class Promoter:
             present = {t.name: self.rclone.names(join(t.remote, "")) for t in self.config.targets}
             for start in range(0, len(queue), BATCH):
                 report.outcomes += self._batch(queue[start : start + BATCH], recorded, present, dry_run)
+        self._reconcile(report)
         for outcome in report.outcomes:
             self.log(f"{outcome.request}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
         return report
+
+    def _reconcile(self, report: PassReport) -> None:
+        """Adds to each target's index.json the promoted models it lacks: a file on the target whose
+        record is in promotion/done/ (its size checked against the record). Costs a listing of done/ and
+        one read of each target's index, side by side (each is an rclone start); the target is listed and
+        records read only when one is missing."""
+        targets = self.config.targets
+        with ThreadPoolExecutor(max_workers=1 + len(targets)) as pool:
+            listing = pool.submit(self.rclone.names, self._source(naming.DONE))
+            reads = [pool.submit(self.rclone.cat, join(t.remote, "index.json")) for t in targets]
+        try:
+            promoted = {
+                f"{stem.stem}.vrm": name
+                for name in listing.result()
+                if name.endswith(_REQUEST_SUFFIX) and (stem := naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]))
+            }
+        except RcloneError as exc:
+            report.problems.append(f"promotion/done/ cannot be listed to check the indexes: {exc}")
+            return
+        for target, read in zip(targets, reads, strict=True):
+            index_path = join(target.remote, "index.json")
+            try:
+                indexed = {m["file"] for m in parse_index(read.result(), self.config.limits.index())}
+                missing = {file: record for file, record in promoted.items() if file not in indexed}
+                listed = self.rclone.lsjson(join(target.remote, "")) if missing else []
+            except (RcloneError, IndexFileError) as exc:
+                report.problems.append(f"{target.name}: {index_path} cannot be checked ({exc})")
+                continue
+            sizes = {str(e.get("Name")): e.get("Size") for e in listed}
+            entries = []
+            for file, record in sorted(missing.items()):
+                if file not in sizes:  # not promoted to this target (yet): nothing to index
+                    continue
+                try:
+                    entry = promoted_entry(self.rclone.cat(self._source(naming.DONE + record)) or b"",
+                                           self.config.limits.request())  # fmt: skip
+                except (RcloneError, RequestError) as exc:
+                    report.problems.append(f"{target.name}: {file} is not in {index_path}: its done record: {exc}")
+                    continue
+                if entry.file != file or entry.size != sizes[file]:
+                    report.problems.append(f"{target.name}: {file} is not in {index_path} and differs from its "
+                                           "done record; left for a person")  # fmt: skip
+                    continue
+                entries.append(entry)
+            if not entries:
+                continue
+            report.repaired[target.name] = [e.file for e in entries]
+            if report.dry_run:
+                continue
+            try:
+                self._write_index(index_path, target.s3, entries)
+            except (RcloneError, IndexFileError) as exc:
+                del report.repaired[target.name]
+                report.problems.append(f"{target.name}: {index_path} could not be repaired: {exc}")
+                continue
+            self.log(f"{target.name}: {index_path} lacked {', '.join(e.file for e in entries)} (promoted): added")
 
     def _refuse(self, refused: dict[str, str], dry_run: bool) -> list[Outcome]:
         """Moves queue entries that cannot be requests to failed/, each with its reason, unread."""
@@ -322,8 +398,7 @@ class Promoter:
                 continue
             index_path = join(target.remote, "index.json")
             try:
-                index = self.rclone.cat(index_path)
-                parse_index(index, self.config.limits.index())
+                parse_index(self.rclone.cat(index_path), self.config.limits.index())
             except (RcloneError, IndexFileError) as exc:
                 # Checked before copying: a target whose index cannot be extended gets nothing unindexed.
                 problem = f"{target.name}: {index_path} cannot be read or extended ({exc}); fix it by hand"
@@ -338,7 +413,7 @@ class Promoter:
                 # One conflicting file fails the whole copy: find it, and let the others go out.
                 copying = self._copy_each(target.remote, flags, stage, copying, target.name)
             try:
-                self._index(index_path, index, target.s3, copying)
+                self._write_index(index_path, target.s3, [item.index_entry() for item in copying])
             except (RcloneError, IndexFileError) as exc:
                 for item in copying:
                     _error(item.outcome, RuntimeError(f"{target.name}: {exc}"))
@@ -373,21 +448,28 @@ class Promoter:
                 copied.append(item)
         return copied
 
-    def _index(self, index_path: str, raw: bytes | None, s3: bool, items: list[_Verified]) -> None:
-        """Writes the index read before copying (`raw`) back with `items` added."""
-        changed = False
-        for item in items:
-            request = item.request
-            entry = IndexEntry(
-                request.name, request.version, str(item.outcome.file), request.vrm.sha256, request.vrm.size, utc_now()
-            )
-            raw, added = merge_index(raw, entry, self.config.limits.index())
-            changed = changed or added
-        if changed and raw is not None:
+    def _write_index(self, index_path: str, s3: bool, entries: list[IndexEntry]) -> None:
+        """Merges `entries` into the index as it is right before writing, writes it, and reads it back
+        until they are all there (another promoter's write can land between ours and the check)."""
+        limits = self.config.limits.index()
+        for _attempt in range(INDEX_ATTEMPTS):
+            raw = self.rclone.cat(index_path)
+            changed = False
+            for entry in entries:
+                raw, added = merge_index(raw, entry, limits)
+                changed = changed or added
+            if not changed or raw is None:
+                return
             with tempfile.TemporaryDirectory(prefix="avatar-forge-index-") as scratch:
                 local = Path(scratch) / "index.json"
                 local.write_bytes(raw)
                 self.rclone.copyto(str(local), index_path, immutable=False, header=INDEX_CACHE if s3 else None)
+            listed = {m["file"] for m in parse_index(self.rclone.cat(index_path), limits)}
+            if all(e.file in listed for e in entries):
+                return
+        raise IndexFileError(
+            f"{index_path} lost our entries to other writes {INDEX_ATTEMPTS} times (another promoter?)"
+        )
 
     def _conclude(
         self,

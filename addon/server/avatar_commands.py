@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core import settings
-from ..core.outputs import refuse_protected
 from ..core.presets import Preset, get_preset, load_presets
 from .config import ServerConfig
 from .params import MAX_PATH, text
@@ -26,21 +24,6 @@ def _preset(params: dict[str, Any], required: bool) -> Preset | None:
 
     name = text(params, "preset", required)
     return get_preset(name, user_presets_dir()) if name is not None else None
-
-
-def publish_folders() -> list[str]:
-    """Where published files live: the storage root publish writes to (the preference) and the default
-    one (the image's). Export through the socket never writes there. (Publishing to S3 writes no local
-    folder; a mount of that bucket is the storage root.)"""
-    import bpy
-
-    from .. import preferences
-
-    prefs = preferences.get()
-    folders = [settings.DEFAULT_STORAGE_ROOT]
-    if prefs is not None and prefs.storage_root:
-        folders.append(bpy.path.abspath(prefs.storage_root))
-    return folders
 
 
 def _check_rig_args(params: dict[str, Any]) -> Arguments:
@@ -56,13 +39,15 @@ def _fix_rig_args(params: dict[str, Any]) -> Arguments:
 
 
 def _export_vrm_args(params: dict[str, Any]) -> Arguments:
+    from ..blender.paths import refuse_storage_root
+
     meta = params.get("meta") or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise ValueError("'meta' must map names to strings")
     out = Path(text(params, "out", required=True, limit=MAX_PATH) or "")
     if not out.is_absolute():
         raise ValueError("'out' must be an absolute path to a .vrm file")
-    refuse_protected(out, publish_folders())
+    refuse_storage_root(out)  # before it is queued; export_vrm checks again as it writes
     kwargs = {
         "armature_name": text(params, "armature"),
         "meta_overrides": meta,

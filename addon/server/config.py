@@ -26,6 +26,7 @@ class ServerConfig:
     blender_version: str = ""  # read on the main thread before the network thread starts
     max_connections: int = settings.DEFAULT_MCP_MAX_CONNECTIONS
     handshake_seconds: float = settings.DEFAULT_MCP_HANDSHAKE_SECONDS
+    idle_seconds: float = settings.DEFAULT_MCP_IDLE_SECONDS
     max_buffered_bytes: int = settings.DEFAULT_MCP_MAX_BUFFERED_MB * 1024 * 1024
     max_queued: int = settings.DEFAULT_MCP_MAX_QUEUED
 
@@ -40,6 +41,7 @@ class ServerConfig:
         for name, value, least in (
             ("max connections", self.max_connections, 2),
             ("handshake seconds", self.handshake_seconds, 0.1),
+            ("idle seconds", self.idle_seconds, 0),
             ("max buffered bytes", self.max_buffered_bytes, 1024 * 1024),
             ("max queued commands", self.max_queued, 1),
         ):

@@ -4,9 +4,12 @@ through `send`, so a slow command or a slow reader never holds up anyone else's 
 
 Limits (README, "Security"): at most `max_connections` connections, and a client that has not proven
 itself (authenticated with a token; without one, sent a request) is closed after `handshake_seconds`
-or to make room for a newcomer; at most `max_buffered_bytes` held across connections (over it, the
-connection holding most is refused); at most MAX_IN_FLIGHT jobs per connection and `max_queued` in all
-(over it, "busy"); wrong tokens slow a peer down, then lock it out for a while.
+or to make room for a newcomer; so, when the server is full, is a proven client idle `idle_seconds`
+(nothing sent, nothing in flight), so that connections that ping once and sit cannot hold every slot;
+at most `max_buffered_bytes` held across connections (over it, the connection holding most is refused);
+at most MAX_IN_FLIGHT jobs per connection and `max_queued` in all (over it, "busy"); wrong tokens slow a
+host down, then lock it: its wrong tokens are answered one at a time, the slowest way, while the right
+token is still let in at once (on loopback the guesser's host is the real client's too).
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ MAX_IN_FLIGHT = 8
 AUTH_HELP = 'authentication required: send {"type": "auth", "params": {"token": "<token>"}} first'
 PRE_AUTH_MAX_BYTES = 64 * 1024
 # Wrong tokens from one host: the first few are answered at once, then each answer waits twice as long
-# as the last (up to AUTH_MAX_DELAY), and after AUTH_LOCKOUT_AFTER the host is refused for
-# AUTH_LOCKOUT_SECONDS. Failures older than AUTH_FORGET_SECONDS are forgotten.
+# as the last (up to AUTH_MAX_DELAY), and after AUTH_LOCKOUT_AFTER the host is locked for
+# AUTH_LOCKOUT_SECONDS: each of its wrong tokens then waits AUTH_MAX_DELAY after the one before it, on
+# whichever connection, so parallel guesses gain nothing. Failures older than AUTH_FORGET_SECONDS are
+# forgotten.
 AUTH_FREE_FAILURES = 3
 AUTH_FIRST_DELAY = 0.25
 AUTH_MAX_DELAY = 4.0
@@ -64,6 +69,7 @@ class _Connection:
     decoder: RequestDecoder
     proven: bool  # authenticated (with a token) or sent a request (without): no handshake deadline
     opened: float
+    active: float = 0.0  # when it last sent bytes or had a reply go out
     gone: threading.Event = field(default_factory=threading.Event)
     outbox: bytearray = field(default_factory=bytearray)
     jobs: deque[int] = field(default_factory=deque)  # bytes of each queued job, whose replies come first
@@ -84,6 +90,7 @@ class _Failures:
     count: int = 0
     last: float = 0.0
     locked_until: float = 0.0
+    next_answer: float = 0.0  # while locked: the earliest a wrong token's answer may go out
 
 
 # (request, peer) -> the reply, when it can be answered without Blender; None sends it to the main thread
@@ -234,11 +241,8 @@ class Listener:
             proven=False,
             opened=time.monotonic(),
         )
+        conn.active = conn.opened
         self._next_id += 1
-        locked = self._locked_for(host)
-        if locked:
-            self._turn_away(conn, f"too many wrong tokens from {host}: refused for {locked:.0f} more seconds")
-            return
         if len(self._connections) >= self.config.max_connections and not self._make_room():
             self._turn_away(conn, f"too many connections (at most {self.config.max_connections}): try again later")
             return
@@ -246,18 +250,34 @@ class Listener:
         self._selector.register(sock, selectors.EVENT_READ, conn.id)
 
     def _make_room(self) -> bool:
-        """Closes a refused connection still draining, or else the oldest that has not proven itself."""
-        candidates = [c for c in self._connections.values() if c.closing and not c.outbox] or [
-            c for c in self._connections.values() if not c.proven
-        ]
-        if not candidates:
+        """Closes a refused connection still draining, or else the oldest that has not proven itself, or
+        else the proven one idle longest, if for `idle_seconds` or more."""
+        now = time.monotonic()
+        conns = self._connections.values()
+        candidates = [c for c in conns if c.closing and not c.outbox] or [c for c in conns if not c.proven]
+        if candidates:
+            oldest = min(candidates, key=lambda c: c.opened)
+            if not oldest.closing:
+                self._refused(oldest.peer, "closed to make room: no request or token yet")
+                with contextlib.suppress(OSError):
+                    oldest.sock.send(
+                        protocol.error("connection closed to make room for another: send a request sooner")
+                    )
+            self._drop(oldest)
+            return True
+        idle = [c for c in conns if not (c.jobs or c.outbox or c.held) and now - c.active >= self.config.idle_seconds]
+        if not idle:
             return False
-        oldest = min(candidates, key=lambda c: c.opened)
-        if not oldest.closing:
-            self._refused(oldest.peer, "closed to make room: no request or token yet")
-            with contextlib.suppress(OSError):
-                oldest.sock.send(protocol.error("connection closed to make room for another: send a request sooner"))
-        self._drop(oldest)
+        longest = min(idle, key=lambda c: c.active)
+        self._refused(longest.peer, "closed to make room: idle")
+        with contextlib.suppress(OSError):
+            longest.sock.send(
+                protocol.error(
+                    f"connection closed to make room for another: idle for {now - longest.active:.0f} s "
+                    f"(at most {self.config.max_connections} connections); reconnect when you need it"
+                )
+            )
+        self._drop(longest)
         return True
 
     def _turn_away(self, conn: _Connection, reason: str) -> None:
@@ -281,6 +301,7 @@ class Listener:
             if conn is not None and conn.jobs:
                 conn.jobs.popleft()
                 self._queued -= 1
+                conn.active = time.monotonic()
                 conn.outbox += data
                 touched[conn.id] = conn
         for conn in touched.values():
@@ -300,6 +321,7 @@ class Listener:
             return
         if conn.closing:  # refused: whatever else it sends is discarded
             return
+        conn.active = time.monotonic()
         conn.decoder.feed(data)
         self._process(conn)
         if conn.id in self._connections:
@@ -369,7 +391,10 @@ class Listener:
             return
         self._refused(conn.peer, "authentication failed: wrong token")  # never the token itself
         delay = self._failed(conn.host)
-        reply = protocol.error("authentication failed: wrong token")
+        reply = protocol.error(
+            "authentication failed: wrong token"
+            + (f"; too many from {conn.host}: each answer now waits" if self._locked_for(conn.host) else "")
+        )
         if delay > 0:  # the answer waits; so does the next guess, on this connection or another
             conn.closing, conn.reply_at, conn.delayed = True, time.monotonic() + delay, reply
             self._watch(conn)
@@ -386,6 +411,9 @@ class Listener:
         record.last = now
         if record.count >= AUTH_LOCKOUT_AFTER:
             record.locked_until = now + AUTH_LOCKOUT_SECONDS
+            # One at a time: the answers of parallel guesses queue up behind each other.
+            record.next_answer = max(now, record.next_answer) + AUTH_MAX_DELAY
+            return record.next_answer - now
         extra = record.count - AUTH_FREE_FAILURES
         return 0.0 if extra <= 0 else min(AUTH_MAX_DELAY, AUTH_FIRST_DELAY * 2 ** (extra - 1))
 

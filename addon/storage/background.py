@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 # (fraction done 0..1, what is happening)
@@ -71,3 +71,33 @@ class BackgroundJob(Generic[T]):
             raise self._error
         assert self._result is not None
         return self._result
+
+
+class JobRunningError(RuntimeError):
+    """A job was started while another of its kind still runs; the message names that one."""
+
+
+class OneAtATime:
+    """At most one running job of a kind (the sidebar's upload): a second start is refused until the
+    first is done, so a second click on Publish cannot start a second upload beside the first."""
+
+    def __init__(self, refusal: str) -> None:
+        self._refusal = refusal  # formatted with {what}: the running job, as `start` named it
+        self._job: BackgroundJob[object] | None = None
+        self._what = ""
+
+    def running(self) -> str | None:
+        """What the running job is (as `start` named it), None when none runs."""
+        return self._what if self._job is not None and not self._job.done else None
+
+    def check(self) -> None:
+        """Raises JobRunningError while a job runs."""
+        what = self.running()
+        if what is not None:
+            raise JobRunningError(self._refusal.format(what=what))
+
+    def start(self, job: BackgroundJob[Any], what: str) -> None:
+        """Starts `job`; raises JobRunningError (and starts nothing) while another runs."""
+        self.check()
+        self._job, self._what = job, what
+        job.start()

@@ -58,7 +58,10 @@ def claim_version(
     body = json.dumps({"by": created_by or getpass.getuser(), "at": utc_now(), "token": token}).encode()
     for attempt in range(ATTEMPTS):
         taken = storage.list(naming.EXPORTS) + storage.list(naming.PROMOTION)
-        stem = naming.Versioned(name, naming.next_version(name, taken))
+        try:
+            stem = naming.Versioned(name, naming.next_version(name, taken))
+        except naming.VersionRangeError as exc:
+            raise StorageError(str(exc)) from None
         if after_counting is not None:
             after_counting(attempt)
         mine = f"{naming.CLAIMS}{stem.stem}/{token}"

@@ -54,7 +54,9 @@ class AVATARFORGE_OT_export_vrm(bpy.types.Operator):
             _record(result, exported=False, message=str(exc), findings=exc.report.findings, stats=exc.report.stats)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        except (vrm_addon.VrmAddonMissingError, FileExistsError, ValueError, vrm_export.ExportFailedError) as exc:
+        except (
+            vrm_addon.VrmAddonMissingError, FileExistsError, ValueError, PermissionError, vrm_export.ExportFailedError
+        ) as exc:  # fmt: skip
             message = (
                 f"{exc}; tick 'Replace existing file' to replace it" if isinstance(exc, FileExistsError) else str(exc)
             )

@@ -14,7 +14,7 @@ import bpy
 from ..blender import paths, publish, vrm_addon, vrm_export
 from ..core.naming import InvalidNameError
 from ..core.presets import PresetError, get_preset
-from ..storage.background import BackgroundJob
+from ..storage.background import BackgroundJob, JobRunningError, OneAtATime
 from ..storage.base import Storage, StorageError
 from .types import OperatorReturn
 
@@ -28,6 +28,8 @@ _PUBLISH_ERRORS = (
     OSError,  # the temporary folder is full or unwritable
 )
 _POLL_SECONDS = 0.1
+# The sidebar's one upload at a time; the panel shows it while it runs.
+UPLOADS = OneAtATime("a publish of {what} is still uploading (Esc cancels it): publish again once it is done")
 
 
 def _status(context: bpy.types.Context, text: str | None) -> None:
@@ -58,8 +60,14 @@ class AVATARFORGE_OT_publish(bpy.types.Operator):
     _name = ""
 
     def _start(self, context: bpy.types.Context) -> tuple[str, Any, Storage] | None:
-        """The name, preset and storage the sidebar chose; None (reported) when they cannot be used."""
+        """The name, preset and storage the sidebar chose; None (reported) when they cannot be used, or
+        while an earlier publish is still uploading (checked before this one exports anything)."""
         scene: Any = context.scene
+        try:
+            UPLOADS.check()
+        except JobRunningError as exc:
+            self._failed(context, exc)
+            return None
         try:
             preset = get_preset(scene.avatar_forge_export.preset, paths.user_presets_dir())
             target = publish.preferred_storage(scene.avatar_forge_publish.destination)
@@ -130,7 +138,12 @@ class AVATARFORGE_OT_publish(bpy.types.Operator):
             lambda progress, cancel: publish.upload(prepared, target, progress=progress, cancel=cancel),
             name=f"avatar-forge-publish-{name}",
         )
-        self._job.start()
+        try:
+            UPLOADS.start(self._job, name)
+        except JobRunningError as exc:  # another started during this one's export
+            wm.progress_end()
+            _status(context, None)
+            return self._failed(context, exc)
         self._timer = wm.event_timer_add(_POLL_SECONDS, window=context.window)
         wm.modal_handler_add(self)
         return {"RUNNING_MODAL"}

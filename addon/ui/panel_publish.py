@@ -7,6 +7,7 @@ from typing import Any
 import bpy
 
 from ..blender.context import layout
+from .ops_publish import UPLOADS
 from .panel_base import AvatarPanel
 
 
@@ -21,9 +22,12 @@ class AVATARFORGE_PT_publish(AvatarPanel):
         column.prop(settings, "name")
         column.prop(scene.avatar_forge_export, "preset")
         column.prop(settings, "destination")
+        uploading = UPLOADS.running()
         row = column.row()
-        row.enabled = bool(settings.name)
+        row.enabled = bool(settings.name) and uploading is None
         row.operator("avatar_forge.publish", icon="EXPORT")
+        if uploading is not None:
+            column.label(text=f"Publishing {uploading}: Publish again once it is done (Esc cancels)", icon="INFO")
         result: Any = context.window_manager.avatar_forge_publish_result  # type: ignore[union-attr]
         if not result.done:
             return

@@ -62,7 +62,11 @@ def test_the_merge_takes_each_shards_newest_report_and_names_missing_shards_and_
     newer, older = (plan.report_key("r", 0, 3, f"2026010{day}T000000000000Z") for day in (2, 1))
     keys = [older, newer, plan.report_key("r", 2, 3, "20260101T000000000000Z")]
     # The newest wins whatever order the storage lists them in.
-    assert report.newest_per_shard(keys) == report.newest_per_shard(keys[::-1]) == {0: newer, 2: keys[2]}
+    assert (
+        report.per_shard_newest_first(keys)
+        == report.per_shard_newest_first(keys[::-1])
+        == {0: [newer, older], 2: [keys[2]]}
+    )
     settings: dict[str, object] = {}
     first = report.shard_report("r", (0, 3), settings, [_item("A", "done", 10), _item("B", "failed")], 2.0)
     third = report.shard_report("r", (2, 3), settings, [_item("C", "skipped", 5), _item("A", "done", 10)], 2.0)

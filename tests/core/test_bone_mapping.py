@@ -484,8 +484,7 @@ def test_a_forearm_whose_fingers_branch_off_it_gets_a_hand_bone_at_its_end():
     forearm = table.index["LowerArm.L"]
     assert hand.parent == "LowerArm.L" and np.allclose(hand.head, table.tails[forearm])  # at the wrist
     assert set(plan.reparent) == {f"{f}1.L" for f in _FINGERS} and set(plan.reparent.values()) == {"Hand.L"}
-    mended = bone_mapping.reparented(bone_mapping.with_bone(table, hand), plan.reparent)
-    solved = bone_mapping.solve(mended)
+    solved = bone_mapping.solve(plan.applied(table))
     assert solved.reasons == {} and solved.mapping["leftHand"] == "Hand.L"
     assert solved.mapping["leftIndexProximal"] == "Index1.L" and solved.mapping["leftThumbMetacarpal"] == "Thumb1.L"
 

@@ -38,6 +38,8 @@ def test_a_user_preset_replaces_a_shipped_one_of_the_same_name(tmp_path: Path):
         ('name = "companions-web"', 'name = "../evil"', "name '../evil'"),
         ("[export]", "[exports]", "missing [export] table"),
         ("[budgets]", "[budgets", "not valid TOML"),
+        ("target_height_m = 1.6", "target_height_m = 0.4", "target_height_m must be 1 to 2.5"),
+        ("target_height_m = 1.6", 'target_height_m = "tall"', "'target_height_m' must be a int or float"),
     ],
 )
 def test_a_broken_preset_is_refused_with_the_file_and_key_named(tmp_path: Path, old: str, new: str, message: str):
@@ -73,3 +75,11 @@ def test_a_preset_without_morph_normals_keeps_them_and_a_bad_value_is_refused(tm
     )
     with pytest.raises(presets.PresetError, match=r"needs spec_version 1\.0"):
         presets.parse_preset(legacy, SHIPPED)
+
+
+def test_the_target_height_is_the_presets_and_defaults_for_older_presets(tmp_path: Path):
+    assert {p.target_height_m for p in presets.load_presets().values()} == {1.6}
+    taller = presets.parse_preset(SHIPPED.read_text().replace("target_height_m = 1.6", "target_height_m = 2"), SHIPPED)
+    assert taller.target_height_m == 2.0 and taller.to_json()["target_height_m"] == 2.0
+    older = SHIPPED.read_text().replace("target_height_m = 1.6", "")
+    assert presets.parse_preset(older, tmp_path / "old.toml").target_height_m == presets.DEFAULT_TARGET_HEIGHT_M

@@ -176,6 +176,25 @@ def test_malformed_or_hostile_json_gets_one_error_and_the_stream_resynchronises(
     assert isinstance(got[1], BadMessage) and says in got[1].message
 
 
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 10, 255])
+@pytest.mark.parametrize("same_read", [True, False])
+def test_a_mismatched_bracket_at_any_depth_ends_its_message_and_the_next_one_is_answered(depth, same_read):
+    """`{"type":"ping","params":{"a":[}}`: counting brackets past the mismatch never ended the message
+    and swallowed every request after it, and the client waited for a reply forever."""
+    opening = b'{"type": "ping", "params": ' + b'{"a": ' * (depth - 1) + b"["
+    bad = opening + b"}" * depth  # the first '}' closes the '['
+    decoder = RequestDecoder()
+    if same_read:
+        got = decoder.feed_all(bad + b'{"type": "after"}')
+    else:
+        got = decoder.feed_all(bad)
+        got += decoder.feed_all(b' {"type": "after"}')
+    assert len(got) == 2, got
+    assert isinstance(got[0], BadMessage) and "closes a bracket it does not match" in got[0].message
+    assert got[1] == Request("after")
+    assert decoder.pending_bytes == 0
+
+
 def test_messages_come_out_one_at_a_time_and_the_rest_wait_in_the_buffer():
     decoder = RequestDecoder()
     decoder.feed(_wire({"type": "a"}) + _wire({"type": "b"}) + b'{"type": "c"')

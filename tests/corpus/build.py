@@ -11,10 +11,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib
+import json
 import math
 import os
 import platform
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -473,6 +475,44 @@ def build_ik_game(out: Path, cache: Path) -> None:
     _fbx2gltf(fbx, out / "fbx2gltf" / "ik_game_character.glb")
 
 
+CHIBI_HEIGHT = 3.75  # metres, after import: no power of ten makes it a person (0.375 m or 37.5 m)
+
+
+def _chibi_bones() -> list[Bone]:
+    """A chibi game character: a head as tall as its body, short limbs (laid out 1 unit tall, then scaled)."""
+    left = [
+        Bone("Shoulder.L", "Chest", (0.02, 0.0, 0.44), (0.07, 0.0, 0.44)),
+        Bone("UpperArm.L", "Shoulder.L", (0.07, 0.0, 0.44), (0.15, 0.0, 0.44)),
+        Bone("LowerArm.L", "UpperArm.L", (0.15, 0.0, 0.44), (0.22, 0.0, 0.44)),
+        Bone("Hand.L", "LowerArm.L", (0.22, 0.0, 0.44), (0.27, 0.0, 0.44)),
+        Bone("UpperLeg.L", "Hips", (0.06, 0.0, 0.28), (0.06, 0.0, 0.15)),
+        Bone("LowerLeg.L", "UpperLeg.L", (0.06, 0.0, 0.15), (0.06, 0.0, 0.04)),
+        Bone("Foot.L", "LowerLeg.L", (0.06, 0.0, 0.04), (0.06, -0.06, 0.01)),
+        Bone("Toe.L", "Foot.L", (0.06, -0.06, 0.01), (0.06, -0.09, 0.01)),
+    ]
+    centre = [
+        Bone("Hips", None, (0.0, 0.0, 0.30), (0.0, 0.0, 0.34)),
+        Bone("Spine", "Hips", (0.0, 0.0, 0.34), (0.0, 0.0, 0.40)),
+        Bone("Chest", "Spine", (0.0, 0.0, 0.40), (0.0, 0.0, 0.46)),
+        Bone("Neck", "Chest", (0.0, 0.0, 0.46), (0.0, 0.0, 0.50)),
+        Bone("Head", "Neck", (0.0, 0.0, 0.50), (0.0, 0.0, 0.99)),
+    ]
+    return _transform(_mirror(centre + left), _scaled(CHIBI_HEIGHT))
+
+
+def build_chibi(out: Path, cache: Path) -> None:
+    """A chibi game character 3.75 m tall exported to FBX by Blender, converted to glTF by FBX2glTF (armature
+    at scale 100, as ik_game)."""
+    reset()
+    arm = make_armature("Armature", _chibi_bones(), data_name="ChibiRig")
+    parts = {name: radius * CHIBI_HEIGHT * 0.5 for name, radius in body_parts(arm).items()}
+    parts["Head"] = 0.1 * CHIBI_HEIGHT  # the big round head: as wide as it is tall, half the figure
+    skinned_body(arm, "Chibi", parts)
+    fbx = cache / "chibi.fbx"
+    export_fbx(fbx)
+    _fbx2gltf(fbx, out / "fbx2gltf" / "chibi.glb")
+
+
 def build_classic_fbx(out: Path, _cache: Path) -> None:
     """An FBX of the Blender 2.7x era's naming: `Body` above `Hips`, Hips→Abdomen→Torso→Chest, `UpperArmL`
     with no separator, `Palm.L` hands, `_end` tips; two eyes share one mesh."""
@@ -637,6 +677,113 @@ def build_mixamo_web(out: Path, cache: Path) -> None:
     export_glb(out / "web" / "mixamo_centimetres.glb")
 
 
+ARKIT_52 = (
+    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft",
+    "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
+    "eyeSquintRight", "eyeWideRight", "jawForward", "jawLeft", "jawRight", "jawOpen", "mouthClose", "mouthFunnel",
+    "mouthPucker", "mouthLeft", "mouthRight", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft",
+    "mouthFrownRight", "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthPressLeft", "mouthPressRight",
+    "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight", "browDownLeft",
+    "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff", "cheekSquintLeft",
+    "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
+)  # fmt: skip
+# A Ready Player Me-style head: ARKit's 52, Oculus visemes and a few of its own (72); its teeth carry the
+# visemes and the mouth keys again (24): 96 morph targets over two meshes.
+RPM_HEAD_KEYS = (*ARKIT_52, *OCULUS_VISEMES, "mouthOpen", "mouthSmile", "eyesClosed", "eyesLookUp", "eyesLookDown")
+RPM_TEETH_KEYS = (*OCULUS_VISEMES, "jawOpen", "jawForward", "jawLeft", "jawRight", "mouthOpen", "mouthClose",
+                  "mouthFunnel", "mouthPucker", "tongueOut")  # fmt: skip
+JOINT_SCALE = 0.01
+
+
+def _glb_chunks(path: Path) -> tuple[dict[str, Any], bytearray]:
+    data = path.read_bytes()
+    size = struct.unpack_from("<I", data, 12)[0]
+    document = json.loads(data[20 : 20 + size])
+    binary = bytearray(data[20 + size + 8 :])
+    return document, binary
+
+
+def _write_glb(path: Path, document: dict[str, Any], binary: bytes | bytearray) -> None:
+    text = json.dumps(document, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 4)
+    binary = bytes(binary) + b"\0" * (-len(binary) % 4)
+    document_chunk = struct.pack("<II", len(text), 0x4E4F534A) + text
+    binary_chunk = struct.pack("<II", len(binary), 0x004E4942) + binary
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(document_chunk) + len(binary_chunk))
+                     + document_chunk + binary_chunk)  # fmt: skip
+
+
+def _centimetre_joint(path: Path) -> None:
+    """Rewrites a glTF exported in metres the way centimetre exporters write it: the armature node becomes the
+    skin's root joint with scale 0.01, every node under it is placed in centimetres (translations x100), and
+    the inverse bind matrices follow (x100). The mesh data and every joint's world place stay as they were."""
+    document, binary = _glb_chunks(path)
+    nodes = document["nodes"]
+    skin = document["skins"][0]
+    joints = set(skin["joints"])
+    parent = {c: i for i, n in enumerate(nodes) for c in n.get("children", ())}
+    roots = {parent[j] for j in joints if j in parent and parent[j] not in joints}
+    if len(roots) != 1:
+        raise CorpusError(f"{path.name}: expected one armature node above the joints, found {len(roots)}")
+    root = roots.pop()
+    nodes[root]["scale"] = [JOINT_SCALE] * 3
+    todo = list(nodes[root].get("children", ()))
+    while todo:
+        node = nodes[todo.pop()]
+        if "translation" in node:
+            node["translation"] = [t / JOINT_SCALE for t in node["translation"]]
+        todo += node.get("children", ())
+    accessor = document["accessors"][skin["inverseBindMatrices"]]
+    view = document["bufferViews"][accessor["bufferView"]]
+    start = view.get("byteOffset", 0) + accessor.get("byteOffset", 0)
+    count = accessor["count"]
+    matrices = list(struct.unpack_from(f"<{16 * count}f", binary, start))
+    for m in range(count):  # column-major: the bottom row (3, 7, 11, 15) stays
+        for k in range(16):
+            if k % 4 != 3:
+                matrices[16 * m + k] /= JOINT_SCALE
+    # The root joint's own: the inverse of its world matrix, scale 0.01 at the origin.
+    matrices += [1 / JOINT_SCALE, 0, 0, 0, 0, 1 / JOINT_SCALE, 0, 0, 0, 0, 1 / JOINT_SCALE, 0, 0, 0, 0, 1]
+    offset = len(binary) + (-len(binary) % 4)
+    binary += b"\0" * (offset - len(binary)) + struct.pack(f"<{16 * (count + 1)}f", *matrices)
+    document["buffers"][0]["byteLength"] = len(binary)
+    document["bufferViews"].append({"buffer": 0, "byteOffset": offset, "byteLength": 64 * (count + 1)})
+    document["accessors"].append({"bufferView": len(document["bufferViews"]) - 1, "componentType": 5126,
+                                  "count": count + 1, "type": "MAT4"})  # fmt: skip
+    skin["joints"] = [*skin["joints"], root]
+    skin["inverseBindMatrices"] = len(document["accessors"]) - 1
+    skin["skeleton"] = root
+    _write_glb(path, document, binary)
+
+
+def build_rpm_web(out: Path, cache: Path) -> None:
+    """A Ready Player Me-style web avatar: kagra's Mixamo-named skeleton (no prefix) in metres, a skinned body,
+    head and teeth with 96 morph targets, exported by Blender's glTF exporter, then written the way centimetre
+    exporters do: the skinned meshes under a root joint of node scale 0.01, the joints in centimetres, inverse
+    bind matrices x100 (Blender's glTF importer makes that a rest pose 100x too big shown through a 0.01
+    pose-bone scale)."""
+    reset()
+    bpy.ops.import_anim.bvh(filepath=str(_kagra_bvh(cache)), global_scale=0.01)
+    arm = bpy.context.object
+    arm.animation_data_clear()
+    for pb in arm.pose.bones:
+        pb.location, pb.rotation_quaternion, pb.rotation_euler = (0, 0, 0), (1, 0, 0, 0), (0, 0, 0)
+    arm.name = arm.data.name = "Armature"
+    parts = {b.name: _radius(b.name) for b in arm.data.bones}
+    parts.pop("Head")
+    skinned_body(arm, "Wolf3D_Body", parts)
+    head_bone = arm.data.bones["Head"]
+    head = skinned_body(arm, "Wolf3D_Head", {"Head": RADII["head"]})
+    teeth = skinned_body(arm, "Wolf3D_Teeth", {"Head": RADII["head"] * 0.3})
+    centre = tuple(head_bone.head_local)
+    add_shape_keys(head, RPM_HEAD_KEYS, centre, 0.3)
+    add_shape_keys(teeth, RPM_TEETH_KEYS, centre, 0.3)
+    glb = out / "web" / "rpm_centimetre_joint.glb"
+    export_glb(glb)
+    _centimetre_joint(glb)
+
+
 def _makehuman_bones() -> list[Bone]:
     """MakeHuman's default skeleton's chain (names and parents), standing, in metres."""
     spine = [(f"spine0{5 - i}", z0, z1) for i, (z0, z1) in enumerate(((0.95, 1.04), (1.04, 1.13), (1.13, 1.22),
@@ -714,10 +861,12 @@ MODELS = (
     Model("vrm0", ("vrm_addon/vrm0_expressions.vrm",), build_vrm0),
     Model("vrm1_rigid", ("vrm_addon/vrm1_rigid_parts.vrm",), build_vrm1_rigid),
     Model("ik_game", ("fbx2gltf/ik_game_character.glb",), build_ik_game),
+    Model("chibi", ("fbx2gltf/chibi.glb",), build_chibi),
     Model("classic_fbx", ("blender_fbx/classic_names.fbx",), build_classic_fbx),
     Model("vrchat", ("vrchat/visemes.fbx",), build_vrchat),
     Model("univrm_fbx", ("univrm/apose_centimetres.fbx",), build_univrm_fbx),
     Model("mixamo_web", ("web/mixamo_centimetres.glb",), build_mixamo_web),
+    Model("rpm_web", ("web/rpm_centimetre_joint.glb",), build_rpm_web),
     Model(
         "makehuman", ("makehuman/default_skeleton_lying.blend", "makehuman/default_skeleton_lying.fbx"), build_makehuman
     ),

@@ -49,7 +49,7 @@ def test_manifest_is_complete():
         "10.1-armature", "10.2-deform-only", "10.2-hierarchy", "10.2-names", "10.2-scale-free", "10.3-rigid-parts",
         "10.4-shared-mesh", "10.4-scaled-armature", "10.5-legs-from-root", "10.5-ik-feet", "10.6-meta",
         "16.1-expressions", "16.2-shape-key-names", "16.3-units", "16.4-lying-rest", "16.5-name-clash",
-        "16.6-makehuman", "16.6-mixamo-no-prefix", "16.6-apose-scale-0.01",
+        "16.6-makehuman", "16.6-mixamo-no-prefix", "16.6-apose-scale-0.01", "22.1-pose-scale", "22.2-chibi",
     }  # fmt: skip
 
 

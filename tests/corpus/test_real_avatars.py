@@ -175,8 +175,7 @@ def test_fixes_move_nothing_but_what_they_are_for(converted: dict[str, Converted
     c = converted[path]
     assert c.report.ok, [f.message for f in c.report.errors()]
     assert "fix_failed" not in c.report.ids()
-    units = "16.3-units" in c.model["classes"]
-    assert c.scale == pytest.approx(0.01 if units else 1.0, rel=1e-4)
+    assert c.scale == pytest.approx(c.model.get("fix_scale", 1.0), rel=1e-4)
     assert abs(c.offset[:2]).max() < 1e-4 * max(1.0, 1 / c.scale)  # grounding moves up or down only
     assert c.residual < TOLERANCE and c.bones_residual < TOLERANCE
 

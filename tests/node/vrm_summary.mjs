@@ -4,7 +4,7 @@
 // A file three-vrm cannot load gets {"file", "error"} instead of a summary; the exit code is then 1.
 import { readFile } from 'node:fs/promises';
 import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
-import { Vector3 } from 'three';
+import { Box3, Vector3 } from 'three';
 import { VRMLoaderPlugin } from '@pixiv/three-vrm';
 import validator from 'gltf-validator';
 
@@ -63,6 +63,8 @@ async function summarize(file) {
     head: world('head'),
     // Every mapped bone's world position (metres, y up, VRM 1.0 faces +z): where the anatomy can be checked.
     positions: Object.fromEntries(Object.keys(humanBones).map((bone) => [bone, world(bone)])),
+    // The meshes' world bounding box as three.js skins them in this pose: where they stand beside the bones.
+    meshBounds: (({ min, max }) => ({ min: min.toArray(), max: max.toArray() }))(new Box3().setFromObject(gltf.scene, true)),
     // three-vrm skips loading the thumbnail by default: read whether the meta points at one.
     thumbnail: thumbnailIndex(gltf.parser.json) != null,
     validator: await validate(bytes),

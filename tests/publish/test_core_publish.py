@@ -50,6 +50,20 @@ def test_next_version_counts_exports_queue_done_failed_and_claims_of_that_name_o
     assert naming.next_version("New", keys) == 1
 
 
+def test_versions_have_one_bound_and_a_key_at_it_is_named_not_followed():
+    top = f"exports/Foo-v{naming.MAX_VERSION}.vrm"
+    # A version past the bound is no version: never parsed, so never the latest of anything.
+    assert naming.parse_key(f"exports/Foo-v{naming.MAX_VERSION + 1}.vrm") is None
+    assert naming.next_version("Foo", ["exports/Foo-v3.vrm", f"exports/Foo-v{naming.MAX_VERSION + 1}.vrm"]) == 4
+    # What publish writes, it can parse back: the top version is the last one taken, then a clear refusal.
+    assert naming.parse_key(top) == naming.Versioned("Foo", naming.MAX_VERSION)
+    assert naming.next_version("Foo", [f"exports/Foo-v{naming.MAX_VERSION - 1}.vrm"]) == naming.MAX_VERSION
+    with pytest.raises(naming.VersionRangeError, match=re.escape(f"{top} holds version 999999999 of Foo")):
+        naming.next_version("Foo", ["exports/Foo-v1.vrm", top])
+    with pytest.raises(RequestError, match="version must be from 1 to 999999999"):
+        parse_request(_request(version=naming.MAX_VERSION + 1))
+
+
 def test_versioned_keys_follow_the_storage_layout():
     stem = naming.Versioned("Companion-A", 2)
     assert stem.export_key() == "exports/Companion-A-v2.vrm"

@@ -11,12 +11,16 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from addon.promote.config import load_config
+from addon.promote.promoter import PassReport, Promoter
+from addon.promote.rclone import Rclone, find_rclone
 from tests.conftest import FORGE, ROOT, ForgeRun
 from tests.publish.conftest import S3Server, run_publisher
 from tests.publish.samples import bin_chunk, glb, json_chunk, make_vrm
@@ -410,7 +414,8 @@ def test_a_queue_entry_named_with_a_newline_goes_to_failed_with_the_reason(promo
     assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
     outcomes = _outcomes(run)
     assert outcomes["Fine-v1.json"] == ("promoted", None)
-    assert outcomes[listed] == ("failed", f"queue entry '{listed}' is not named <Name>-v<N>.json")
+    named = f"queue entry '{listed}' is not named <Name>-v<N>.json (N from 1 to 999999999)"
+    assert outcomes[listed] == ("failed", named)
     assert promotion.source_keys("promotion/queue/") == []
     (record,) = promotion.source_keys("promotion/failed/")
     assert record.startswith("Line_Feed-v1.json.")
@@ -463,3 +468,99 @@ def test_a_vrm_with_a_48_mb_json_chunk_is_failed_without_parsing_it(promotion):
     assert status == "failed" and "over the limit of 16777216" in str(reason)
     assert outcomes["Next-v1.json"] == ("promoted", None)
     assert peak_mib < 300, f"peak {peak_mib} MiB"
+
+
+class _HookedRclone(Rclone):
+    """The real rclone, with a hook run once just before this promoter's first `step`: "index write" (a
+    copyto of an index.json) or "model copy" (the copy of the verified models to a target, which comes
+    after the index was first read). Another promoter's whole pass lands exactly there."""
+
+    def __init__(self, binary: str, step: str, hook: Callable[[], None]) -> None:
+        super().__init__(binary)
+        self.step = step
+        self.hook: Callable[[], None] | None = hook
+
+    def _at(self, step: str) -> None:
+        if step == self.step and self.hook is not None:
+            hook, self.hook = self.hook, None
+            hook()
+
+    def copyto(self, source: str, dest: str, *, immutable: bool, header: str | None = None) -> None:
+        if dest.endswith("/index.json"):
+            self._at("index write")
+        super().copyto(source, dest, immutable=immutable, header=header)
+
+    def run(self, *args: str, stdin: bytes | None = None) -> bytes:
+        if args[:2] == ("copy", "--immutable"):
+            self._at("model copy")
+        return super().run(*args, stdin=stdin)
+
+
+def _interleaved(promotion: Promotion, step: str) -> tuple[PassReport, PassReport]:
+    """Promoter A starts on Dup-v1; at its hooked `step` Dup-v2 is published and promoter B runs a
+    whole pass (v1 and v2), then A goes on. Both in this process, on real storage."""
+    promotion.publish("Dup", make_vrm(salt="dup1"))
+    config = load_config(promotion.config)
+    binary = find_rclone(config.rclone)
+    reports: list[PassReport] = []
+
+    def other_promoter() -> None:
+        promotion.publish("Dup", make_vrm(salt="dup2"))
+        reports.append(Promoter(config, Rclone(binary)).run_pass())
+
+    first = Promoter(config, _HookedRclone(binary, step, other_promoter)).run_pass()
+    assert len(reports) == 1, "the other promoter never ran"
+    return first, reports[0]
+
+
+def _assert_both_indexed_and_done(promotion: Promotion) -> None:
+    for name, files in promotion.targets().items():
+        assert {"Dup-v1.vrm", "Dup-v2.vrm"} <= set(files), name
+        assert sorted(_index(files["index.json"])) == ["Dup-v1.vrm", "Dup-v2.vrm"], name
+    assert promotion.source_keys("promotion/queue/") == []
+    assert promotion.source_keys("promotion/done/") == ["Dup-v1.json", "Dup-v2.json"]
+
+
+def test_a_promoter_whose_older_index_write_lands_last_puts_back_what_it_overwrote(promotion):
+    """A reads NFS's index, B promotes v1 and v2 and indexes both, then A writes its older index (v1 only)
+    last: v2 is on every target, recorded done and off the queue, so no later request would re-add it."""
+    first, other = _interleaved(promotion, "index write")
+    assert [o.status for o in other.outcomes] == ["promoted", "promoted"]
+    assert [o.status for o in first.outcomes] == ["promoted"]
+    # A's stale write lost v2 from NFS's index; A's own pass found it missing and put it back.
+    assert first.repaired == {"nfs": ["Dup-v2.vrm"]} and first.ok
+    _assert_both_indexed_and_done(promotion)
+
+
+def test_a_promoter_merges_into_the_index_as_it_is_right_before_writing(promotion):
+    """A read NFS's index before copying; B promoted v1 and v2 meanwhile. A merges into the index B wrote,
+    not into the one it read first."""
+    first, other = _interleaved(promotion, "model copy")
+    assert [o.status for o in other.outcomes] == ["promoted", "promoted"]
+    # Nothing was lost, so nothing needed repair.
+    assert first.repaired == {} and first.ok
+    _assert_both_indexed_and_done(promotion)
+
+
+def test_a_later_run_with_nothing_queued_repairs_an_index_that_lacks_a_promoted_model(promotion):
+    promotion.publish("Dup", make_vrm(salt="dup1"))
+    promotion.publish("Dup", make_vrm(salt="dup2"))
+    assert promotion.promote("--once").code == 0
+    complete = promotion.targets()["r2"]["index.json"]
+    stale = json.loads(complete)
+    stale["models"] = [m for m in stale["models"] if m["file"] != "Dup-v2.vrm"]
+    (promotion.r2 / "index.json").write_text(json.dumps(stale))
+    dry = promotion.promote("--once", "--dry-run")
+    assert dry.code == 0, dry.stderr
+    assert "r2: index.json lacked Dup-v2.vrm (promoted earlier): would add" in dry.stdout
+    assert "Dup-v2.vrm" not in _index((promotion.r2 / "index.json").read_bytes())
+    run = promotion.promote("--once", "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["repaired"] == {"r2": ["Dup-v2.vrm"]}
+    repaired = _index((promotion.r2 / "index.json").read_bytes())
+    # The entry as first written, but for promoted_at: the done record's time, a second or so later.
+    assert repaired.keys() == _index(complete).keys()
+    for file, entry in _index(complete).items():
+        assert {**repaired[file], "promoted_at": None} == {**entry, "promoted_at": None}, file
+    again = promotion.promote("--once")
+    assert again.stdout.strip() == "nothing queued"

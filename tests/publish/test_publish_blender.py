@@ -9,6 +9,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import bpy  # first: addon_utils and Blender's modules exist only after it
@@ -119,6 +120,39 @@ def test_the_sidebar_publish_button_publishes_to_s3_over_an_existing_v3(empty_sc
     with pytest.raises(RuntimeError, match="invalid model name"):  # how bpy.ops reports a cancelled operator
         ops.avatar_forge.publish()
     assert not result.published and "invalid model name" in result.message
+
+
+def test_a_second_publish_while_an_upload_runs_is_refused_with_a_line(empty_scene, tmp_path):
+    """A second click on Publish during the background upload started a second upload of the same avatar.
+    Headless there is no window for the modal upload, so the first upload here is a background job held
+    in the sidebar's upload slot until the test lets it finish, as a slow network would."""
+    context: Any = empty_scene.context
+    ops: Any = empty_scene.ops
+    ops_publish = __import__(f"{EXTENSION}.ui.ops_publish", fromlist=["UPLOADS"])
+    background = __import__(f"{EXTENSION}.storage.background", fromlist=["BackgroundJob"])
+    __import__(f"{EXTENSION}.blender.demo_avatar", fromlist=["x"]).build_demo_avatar(1)
+    root = tmp_path / "storage-root"
+    root.mkdir()
+    preferences = context.preferences.addons[EXTENSION].preferences
+    saved = preferences.storage_root
+    preferences.storage_root = str(root)
+    scene = context.scene
+    scene.avatar_forge_export.preset = "companions-web"
+    scene.avatar_forge_publish.name, scene.avatar_forge_publish.destination = "Twice", "root"
+    network = threading.Event()
+    upload = background.BackgroundJob(lambda _progress, _cancel: network.wait(60), name="held-upload")
+    ops_publish.UPLOADS.start(upload, "Twice")
+    try:
+        with pytest.raises(RuntimeError, match=r"a publish of Twice is still uploading \(Esc cancels it\)"):
+            ops.avatar_forge.publish()
+        result = context.window_manager.avatar_forge_publish_result  # what the panel's result box shows
+        assert not result.published and "still uploading" in result.message
+        assert list(root.iterdir()) == []  # refused before exporting anything
+    finally:
+        network.set()
+        upload.wait(60)
+        preferences.storage_root = saved
+    assert ops_publish.UPLOADS.running() is None
 
 
 def test_the_published_blend_carries_textures_the_artist_keeps_beside_their_file(empty_scene, tmp_path):

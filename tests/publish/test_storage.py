@@ -256,6 +256,22 @@ def test_an_export_a_killed_publish_left_is_reported_by_the_next_publish(backend
     assert run_publisher("Orphan", vrm, blend, backend.args)["unqueued"] == first["unqueued"]
 
 
+def test_a_planted_top_version_makes_publish_refuse_naming_it_and_write_nothing(backend, tmp_path):
+    """`exports/Foo-v999999999.vrm` made the next publish take v1000000000, which no parser reads back:
+    every later publish failed as if rivals kept winning, and the promoter failed what got through."""
+    vrm, blend = tmp_path / "m.vrm", tmp_path / "m.blend"
+    vrm.write_bytes(make_vrm())
+    blend.write_bytes(b"BLENDER-v405")
+    backend.put("exports/Foo-v999999999.vrm", b"planted")
+    before = backend.objects()
+    with pytest.raises(StorageError, match=r"exports/Foo-v999999999\.vrm holds version 999999999 of Foo"):
+        publish_files(backend.storage(), "Foo", vrm, blend, describe=describe)
+    assert backend.objects() == before
+    # Past the bound, a planted key is no version: the name publishes as if it were not there.
+    backend.put("exports/Bar-v1000000000.vrm", b"planted")
+    assert publish_files(backend.storage(), "Bar", vrm, blend, describe=describe).request.version == 1
+
+
 @pytest.fixture
 def silent_endpoint() -> Iterator[str]:
     """A loopback S3 endpoint that accepts connections and never answers a byte."""

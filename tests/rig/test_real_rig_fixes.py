@@ -204,6 +204,55 @@ def test_an_avatar_authored_in_centimetres_is_scaled_to_metres_and_grounded(avat
     assert fixed.fixes[0].startswith("scaled 'Avatar' and its meshes by 0.01")
 
 
+def test_a_doll_no_unit_explains_is_scaled_to_the_presets_target_height(avatar):
+    armature, body = avatar
+    armature.scale = (0.3, 0.3, 0.3)  # 0.52 m: a tenth or a hundredth of any unit is no person either
+    context.view_layer().update()
+    _apply_all([armature, body])
+    before = invariants.snapshot().vertices["AvatarBody"]
+    units = next(f for f in rig_check.check_rig(None, WEB).findings if f.id == "wrong_units")
+    assert units.fixable and "to the preset's target height of 1.6 m, proportions kept" in units.message
+
+    fixed = rig_check.check_rig(None, WEB, fix="safe")
+    assert fixed.ok and "wrong_units" not in fixed.ids(), fixed.findings
+    assert "to the preset's target height of 1.6 m, proportions kept" in fixed.fixes[0]
+    after = invariants.snapshot().vertices["AvatarBody"]
+    k = 1.6 / float((before.max(axis=0) - before.min(axis=0)).max())
+    offset = after - before * k
+    assert abs(offset - offset[0]).max() < TOLERANCE  # scaled about the origin and grounded: shape unchanged
+    assert float((after.max(axis=0) - after.min(axis=0)).max()) == pytest.approx(1.6, abs=1e-5)
+
+
+def test_a_pose_that_scales_or_moves_bones_is_named_and_applied_as_rest_only_when_asked(avatar):
+    armature, _ = avatar
+    pose = armature.pose.bones
+    pose["Hips"].location = (0.0, 0.3, 0.0)  # the export's T-pose clears the first mapped bone's move
+    context.view_layer().update()
+    assert "scaled_pose" not in rig_check.check_rig(None, WEB).ids()
+    pose["Hips"].location = (0.0, 0.0, 0.0)
+    pose["UpperLeg.L"].location = (0.0, 0.02, 0.0)  # not connected: its move is a move
+    pose["Head"].scale = (1.5, 1.5, 1.5)
+    pose["LowerArm.L"].rotation_quaternion = (0.9239, 0.0, 0.3827, 0.0)  # a turn stays a turn
+    context.view_layer().update()
+    report = rig_check.check_rig(None, WEB)
+    posed = next(f for f in report.findings if f.id == "scaled_pose")
+    assert posed.severity == "error" and posed.fix == "structural" and posed.objects == ("Avatar",)
+    assert "'UpperLeg.L' (moved 0.02 units)" in posed.message and "'Head' (scale 1.5)" in posed.message
+    assert "Hips" not in posed.message and "LowerArm" not in posed.message
+    assert "scaled_pose" in rig_check.check_rig(None, WEB, fix="safe").ids()
+
+    seen = invariants.shown()
+    fixed = rig_check.check_rig(None, WEB, fix="all")
+    assert "scaled_pose" not in fixed.ids() and "fix_failed" not in fixed.ids(), fixed.findings
+    now = invariants.shown()
+    # The avatar stays where it is seen, up to grounding (the moved leg reached below z=0): one move up.
+    ground = now.vertices["AvatarBody"][0] - seen.vertices["AvatarBody"][0]
+    assert abs(ground[:2]).max() < TOLERANCE and ground[2] > 0.0
+    assert max(invariants.moved(seen, now, ground).values()) < TOLERANCE
+    assert tuple(pose["Head"].scale) == (1.0, 1.0, 1.0) and tuple(pose["UpperLeg.L"].location) == (0.0, 0.0, 0.0)
+    assert pose["LowerArm.L"].rotation_quaternion[2] == pytest.approx(0.3827)  # still posed, not rest
+
+
 def _posed_world(obj):
     evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
     co = [obj.matrix_world @ v.co for v in evaluated.vertices]

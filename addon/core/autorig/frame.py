@@ -1,0 +1,118 @@
+"""The rig frame: the unit scale, which parts make the body, and the turn about Z that puts the sides on X."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..rig_model import FloatArray
+from .sections import Surface, regions_in_plane
+from .types import MeshPart, NotHumanoidError
+
+_PERSON = (0.5, 2.5)  # metres: a chibi to a tall adult
+_INCH = 0.0254
+MIN_VERTICES = 8
+
+
+def unit_scale(height: float) -> tuple[float, str | None]:
+    """The factor that makes `height` a person's size in metres: 1 when it already is, else a power of ten
+    (centimetres, millimetres, ...), else inches; 1 when nothing fits."""
+    if _PERSON[0] <= height <= _PERSON[1]:
+        return 1.0, None
+    for power in range(-6, 7):
+        if _PERSON[0] <= height * 10.0**power <= _PERSON[1]:
+            return 10.0**power, f"scaled ×{10.0**power:g}: the mesh is {height:g} units tall"
+    if _PERSON[0] <= height * _INCH <= _PERSON[1]:
+        return _INCH, f"scaled ×{_INCH}: the mesh is in inches"
+    return 1.0, f"kept the scale: {height:g} units tall fits no unit of a person's size"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The provisional rig frame: scale, then a turn about Z (sides along X), then a shift (floor at z=0,
+    the feet's midpoint at x=y=0). Whether the front is −Y is decided later."""
+
+    scale: float
+    angle: float  # radians, about Z
+    shift: FloatArray  # added after scale and turn
+
+    def apply(self, points: FloatArray) -> FloatArray:
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        return np.asarray(points * self.scale @ turn.T + self.shift, dtype=np.float64)
+
+    def matrix(self) -> FloatArray:
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        m = np.eye(4)
+        m[:3, :3] = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) * self.scale
+        m[:3, 3] = self.shift
+        return m
+
+
+def choose_body(parts: Sequence[MeshPart], low: float, height: float) -> list[int]:
+    """The parts that make the body: all but small ones (eyes, teeth, accessories: rigid candidates) and
+    big ones standing off to one side (a prop held out, a robot arm on the back)."""
+    extents = [p.vertices.max(axis=0) - p.vertices.min(axis=0) for p in parts]
+    big = [i for i, e in enumerate(extents) if float(np.linalg.norm(e)) >= 0.15 * height]
+    if not big:
+        raise NotHumanoidError("no part is bigger than 15% of the whole: scattered small pieces")
+    # The widest-based part (the one reaching lowest, most vertices) sets the mid-line.
+    anchor = min(big, key=lambda i: (parts[i].vertices[:, 2].min() - low > 0.1 * height, -len(parts[i].vertices)))
+    mid = (parts[anchor].vertices.max(axis=0) + parts[anchor].vertices.min(axis=0)) / 2
+    keep = []
+    for i in big:
+        centre = (parts[i].vertices.max(axis=0) + parts[i].vertices.min(axis=0)) / 2
+        off = float(np.linalg.norm((centre - mid)[:2]))
+        if off <= max(0.15 * height, 0.25 * float(np.linalg.norm(extents[i][:2]))):
+            keep.append(i)
+        elif extents[i][2] >= 0.8 * height and parts[i].vertices[:, 2].min() - low < 0.1 * height:
+            raise NotHumanoidError(
+                f"{parts[anchor].name!r} and {parts[i].name!r} stand side by side, each full height: two characters"
+            )
+    return keep
+
+
+def turn_to_sides(points: FloatArray, feet: list[FloatArray], height: float) -> tuple[float, str]:
+    """The turn about Z that puts the character's sides along X: the shoulders' and arms' long horizontal
+    axis when it is clear, else the line between the two feet."""
+    upper = points[points[:, 2] > points[:, 2].min() + 0.55 * height][:, :2]
+    cov = np.cov((upper - upper.mean(axis=0)).T) if len(upper) > 2 else np.eye(2)
+    values, vectors = np.linalg.eigh(cov)
+    if values[1] > 1.4 * max(values[0], 1e-12):
+        side = vectors[:, 1]
+        how = "the shoulders' and arms' span"
+    elif len(feet) == 2:
+        side = (feet[1].mean(axis=0) - feet[0].mean(axis=0))[:2]
+        how = "the line between the feet"
+    else:
+        raise NotHumanoidError("cannot tell the sides: no clear shoulder span and not two feet")
+    return -math.atan2(float(side[1]), float(side[0])), how
+
+
+def toes_toward_plus_y(points: FloatArray, feet: list[FloatArray], angle: float, floor: float, height: float) -> bool:
+    """Whether, turned by `angle`, the feet's footprints lie ahead of the shins along +Y: a first guess at the
+    front that saves placing the legs and torso twice (the vote that follows decides)."""
+    turn = Frame(1.0, angle, np.zeros(3))
+    shins = points[(points[:, 2] > floor + 0.08 * height) & (points[:, 2] < floor + 0.12 * height)]
+    if len(shins) == 0:
+        return False
+    shins = turn.apply(shins)
+    lead = 0.0
+    for foot in feet:
+        print_ = turn.apply(foot)
+        centre = print_.mean(axis=0)
+        shin = shins[np.linalg.norm(shins[:, :2] - centre[:2], axis=1) < 0.08 * height]
+        if len(shin):
+            lead += float(centre[1] - shin[:, 1].mean())
+    return lead > 0
+
+
+def feet_on_floor(surface: Surface, floor: float, height: float) -> list[FloatArray]:
+    """The separate regions where the body meets the floor (3 % of the height up), biggest first; regions
+    under a tenth of the biggest are dropped as noise."""
+    segments = surface.cut_z(floor + 0.03 * height)
+    found = regions_in_plane(segments, np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), 0.02 * height)
+    return [r for r in found if len(r) >= 0.1 * len(found[0])]

@@ -1,0 +1,164 @@
+"""plan_rig: bare meshes in, a humanoid skeleton plan out.
+
+The order: scale to metres, pick the body's parts, refuse what does not stand on two feet, turn the sides
+onto X, find the legs, torso, neck and head from horizontal cuts, decide the front by a vote (turning half
+round when it is +Y), find the arms and hands from cuts across each arm, then place the bones, mirrored
+and averaged about the mid-plane.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..rig_model import FloatArray, IntArray
+from . import frame as frames
+from . import skeleton
+from .arms import find_arm
+from .frame import Frame
+from .hands import Hand, find_hand
+from .head import find_eyes
+from .legs import Legs, find_legs
+from .sections import Surface
+from .torso import Torso, find_torso
+from .types import MeshPart, NotHumanoidError, RigPlan
+
+_X = np.array([1.0, 0.0, 0.0])
+_Y = np.array([0.0, 1.0, 0.0])
+
+
+def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
+    """The skeleton for these meshes, in the rig frame; NotHumanoidError when they are no standing humanoid.
+
+    Every bone VRM 1.0 and 0.x require is always placed, so `spec_version` changes nothing yet."""
+    del spec_version
+    parts = [p for p in parts if len(p.vertices) and len(p.triangles)]
+    low, high = _extent(parts)
+    scale, scale_note = frames.unit_scale(float(high[2] - low[2]))
+    notes = [scale_note] if scale_note else []
+    height = float(high[2] - low[2]) * scale
+    body = frames.choose_body(parts, float(low[2]), float(high[2] - low[2]))
+    triangles = np.concatenate([parts[i].triangles + off for i, off in zip(body, _offsets(parts, body), strict=True)])
+    rig, legs, torso, vertices = _stand(
+        parts, body, triangles, scale=scale, floor=float(low[2]) * scale, height=height, notes=notes
+    )
+    corners = vertices[triangles]
+    arms = [find_arm(corners, torso, legs.crotch, side=side, height=height) for side in (1.0, -1.0)]
+    drop = (arms[0].angle + arms[1].angle) / 2
+    notes.append(f"{'T' if drop < 20 else 'A'}-pose: arms {drop:.0f}° below horizontal")
+    hands = [find_hand(arm, height) for arm in arms]
+    if min(arm.tip[2] for arm in arms) < legs.crotch + 0.02 * height:
+        # The arms are read above the crotch only: a hand hanging lower is cut off there, its cuts no hand's.
+        hands = [Hand(arm.wrist, arm.tip) for arm in arms]
+        notes.append("the hands hang below the crotch: no finger bones, the hands' ends uncertain")
+    elif not all(h.fingers for h in hands):
+        hands = [Hand(h.wrist, h.tip) for h in hands]  # one hand's fingers alone would break the symmetry
+        notes.append("fingers fused: no finger bones")
+    others = [(p.name, rig.apply(p.vertices)) for i, p in enumerate(parts) if i not in body]
+    eyes, rigid = find_eyes(others, torso, height)
+    pieces = _pieces(parts, body, rig)
+    bones, centre = skeleton.symmetric(skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height))
+    matrix = rig.matrix()
+    matrix[0, 3] -= centre
+    notes.append(f"mid-plane: x={centre:+.3f} m from the feet's midpoint")
+    return RigPlan(
+        bones=bones,
+        to_rig_frame=tuple(tuple(float(v) for v in row) for row in matrix),  # type: ignore[arg-type]
+        height=height,
+        rigid=rigid,
+        notes=tuple(notes),
+    )
+
+
+def _extent(parts: Sequence[MeshPart]) -> tuple[FloatArray, FloatArray]:
+    """The lowest and highest corner of all parts; refuses nothing, flat and lying-down meshes."""
+    every = np.concatenate([p.vertices for p in parts]) if parts else np.zeros((0, 3))
+    if len(every) < frames.MIN_VERTICES or not np.isfinite(every).all():
+        raise NotHumanoidError(f"nothing to rig: {len(every)} vertices")
+    low, high = every.min(axis=0), every.max(axis=0)
+    tall, across = float(high[2] - low[2]), float(max(high[0] - low[0], high[1] - low[1]))
+    if tall <= 1e-6 * max(across, 1e-9):
+        raise NotHumanoidError("nothing to rig: the mesh is flat")
+    if tall < 0.6 * across:
+        raise NotHumanoidError(
+            f"not standing: {across / tall:.1f}× longer than tall (lying down, or an animal or a piece of furniture)"
+        )
+    return low, high
+
+
+def _stand(
+    parts: Sequence[MeshPart],
+    body: list[int],
+    triangles: IntArray,
+    *,
+    scale: float,
+    floor: float,
+    height: float,
+    notes: list[str],
+) -> tuple[Frame, Legs, Torso, FloatArray]:
+    """The rig frame (sides on X, front −Y), the legs and the torso in it; refuses what does not stand on
+    two feet."""
+    scaled = np.concatenate([parts[i].vertices for i in body]) * scale
+    surface = Surface.of(scaled, triangles)
+    feet = frames.feet_on_floor(surface, floor, height)
+    if len(feet) > 2:
+        raise NotHumanoidError(
+            f"{len(feet)} separate supports reach the floor, not two feet (furniture, an animal, or several characters)"
+        )
+    angle, how = frames.turn_to_sides(scaled, feet, height)
+    notes.append(f"sides from {how}")
+    mid = np.mean([f.mean(axis=0) for f in feet], axis=0) if len(feet) == 2 else (scaled.max(0) + scaled.min(0)) / 2
+    if frames.toes_toward_plus_y(scaled, feet, angle, floor, height):
+        angle += math.pi
+    rig = _frame(scale, angle, mid, floor)
+    legs, torso, vertices, votes = _lower_body(rig, parts, body, triangles, height)
+    if sum(votes.values()) > 0:  # the front is +Y: turn half round
+        rig = _frame(scale, angle + math.pi, mid, floor)
+        legs, torso, vertices, votes = _lower_body(rig, parts, body, triangles, height)
+    agree = [name for name, v in votes.items() if v < 0]
+    against = [name for name, v in votes.items() if v > 0]
+    notes.append(
+        f"front: −Y found from {' and '.join(agree) or 'nothing'}"
+        + (f" ({' and '.join(against)} disagreed)" if against else "")
+    )
+    notes.extend(torso.notes)
+    if legs.hidden:
+        notes.append("a skirt hides the crotch: the legs followed up inside it")
+    return rig, legs, torso, vertices
+
+
+def _frame(scale: float, angle: float, mid: FloatArray, floor: float) -> Frame:
+    """The frame turned by `angle` whose origin is under `mid` (a scaled world point) on the floor."""
+    turned = Frame(1.0, angle, np.zeros(3)).apply(mid[None])[0]
+    return Frame(scale, angle, np.array([-turned[0], -turned[1], -floor]))
+
+
+def _pieces(parts: Sequence[MeshPart], body: list[int], rig: Frame) -> list[Surface]:
+    return [Surface.of(rig.apply(parts[i].vertices), parts[i].triangles) for i in body]
+
+
+def _offsets(parts: Sequence[MeshPart], chosen: list[int]) -> list[int]:
+    sizes = [len(parts[i].vertices) for i in chosen]
+    return [int(v) for v in np.cumsum([0, *sizes[:-1]])]
+
+
+def _lower_body(
+    rig: Frame, parts: Sequence[MeshPart], body: list[int], triangles: IntArray, height: float
+) -> tuple[Legs, Torso, FloatArray, dict[str, int]]:
+    vertices = np.concatenate([rig.apply(parts[i].vertices) for i in body])
+    surface = Surface.of(vertices, triangles)
+    legs = find_legs(surface, height)
+    torso = find_torso(surface, _pieces(parts, body, rig), legs.crotch, float(vertices[:, 2].max()), height)
+    # One vote a foot (toes ahead of the ankle) and one for the face (the head's middle ahead of the neck);
+    # a head centred on its neck does not vote.
+    votes = {"the feet": sum(_sign(leg.toe_tip[1] - leg.ankle[1], 0.01 * height) for leg in (legs.left, legs.right))}
+    head = vertices[vertices[:, 2] > torso.head_base]
+    if len(head):
+        votes["the face"] = _sign(((head.max(0) + head.min(0)) / 2)[1] - torso.y_at(torso.neck), 0.005 * height)
+    return legs, torso, vertices, votes
+
+
+def _sign(value: float, dead: float) -> int:
+    return 0 if abs(value) < dead else (1 if value > 0 else -1)

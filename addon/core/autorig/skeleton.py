@@ -1,0 +1,132 @@
+"""From landmarks to bones: joint heights between the found landmarks, tails at the next joint, the pairs
+mirrored and averaged about the mid-plane."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .. import humanoid
+from ..rig_model import FloatArray
+from .arms import Arm
+from .hands import Hand
+from .legs import Legs
+from .sections import Surface, loop_centre
+from .torso import Torso
+from .types import Bone
+
+_FINGER_SEGMENTS = {
+    "Thumb": ("Metacarpal", "Proximal", "Distal"),
+    **{f: ("Proximal", "Intermediate", "Distal") for f in ("Index", "Middle", "Ring", "Little")},
+}
+UPPER_CHEST_MIN = 0.2  # metres from hips to neck below which the torso holds no upper chest
+
+
+def build(
+    pieces: Sequence[Surface],
+    legs: Legs,
+    torso: Torso,
+    arms: list[Arm],
+    hands: list[Hand],
+    *,
+    eyes: dict[str, FloatArray],
+    height: float,
+) -> tuple[Bone, ...]:
+    """The bones (parents first), left = +X, from the landmarks; `pieces` are the body's parts one by one."""
+    heads: dict[str, FloatArray] = {}
+    tails: dict[str, FloatArray] = {}
+    # The thighs' joints sit above the crotch by about a third of a thigh's width.
+    thigh = min(legs.left.half_width(legs.crotch - 0.03 * height), legs.right.half_width(legs.crotch - 0.03 * height))
+    hip_z = legs.crotch + 0.6 * thigh
+    for side, leg in (("left", legs.left), ("right", legs.right)):
+        upper = leg.at(pieces, legs.crotch - 0.03 * height, height)
+        upper[2] = hip_z
+        knee = leg.at(pieces, (hip_z + leg.ankle[2]) / 2, height)
+        # The ball of the foot, about halfway from the ankle to the toes' tip (the median of artists' rigs).
+        toes = leg.ankle + 0.55 * (leg.toe_tip - leg.ankle)
+        toes[2] = 0.02 * height
+        heads |= {f"{side}UpperLeg": upper, f"{side}LowerLeg": knee, f"{side}Foot": leg.ankle, f"{side}Toes": toes}
+        tails[f"{side}Toes"] = np.array([leg.toe_tip[0], leg.toe_tip[1], toes[2]])
+    neck_z = torso.neck_base
+    spine_heights = {"hips": hip_z + 0.01 * height}
+    length = neck_z - spine_heights["hips"]
+    # Between hips and neck, where artists' rigs put them (a median over real avatars).
+    spine_heights["spine"] = spine_heights["hips"] + 0.2 * length
+    if length >= UPPER_CHEST_MIN:
+        spine_heights["chest"] = spine_heights["hips"] + 0.48 * length
+        spine_heights["upperChest"] = spine_heights["hips"] + 0.74 * length
+    else:
+        spine_heights["chest"] = spine_heights["hips"] + 0.5 * length
+    spine_heights["neck"] = neck_z
+    spine_heights["head"] = torso.head_base
+    # The torso's own region of each cut, followed up from above the legs (hair behind the back is apart).
+    near = (heads["leftUpperLeg"] + heads["rightUpperLeg"]) / 2
+    for name, z in spine_heights.items():
+        found = loop_centre(pieces, z, np.array([0.0, near[1], z]), 0.004 * height)
+        near = np.array([0.0, torso.y_at(z), z]) if found is None else found
+        heads[name] = np.array([0.0, near[1], z])
+    tails["head"] = np.array([0.0, heads["head"][1], torso.top])
+    for side, arm, hand in (("left", arms[0], hands[0]), ("right", arms[1], hands[1])):
+        heads[f"{side}Shoulder"] = np.array([0.2 * arm.shoulder[0], arm.shoulder[1], arm.shoulder[2]])
+        heads |= {f"{side}UpperArm": arm.shoulder, f"{side}LowerArm": arm.elbow, f"{side}Hand": hand.wrist}
+        tails[f"{side}Hand"] = hand.wrist + 0.5 * (hand.tip - hand.wrist)
+        for finger, joints in hand.fingers.items():
+            names = [f"{side}{finger}{seg}" for seg in _FINGER_SEGMENTS[finger]]
+            heads |= dict(zip(names, joints[:3], strict=True))
+            tails[names[-1]] = joints[3]
+        if "Middle" in hand.fingers:
+            tails[f"{side}Hand"] = hand.fingers["Middle"][0]
+    for name, centre in eyes.items():
+        heads[name] = centre
+        tails[name] = centre - np.array([0.0, 0.02 * height, 0.0])
+    return _bones(heads, tails, height)
+
+
+def _bones(heads: dict[str, FloatArray], tails: dict[str, FloatArray], height: float) -> tuple[Bone, ...]:
+    placed = {name for name in humanoid.HUMAN_BONES if name in heads}
+    bones = []
+    for name in humanoid.HUMAN_BONES:
+        if name not in placed:
+            continue
+        children = [c for c in humanoid.HUMAN_BONES if c in placed and humanoid.mapped_parent(c, placed) == name]
+        main = [c for c in children if not c.endswith(("Eye", "Shoulder", "UpperLeg", "Thumb" + "Metacarpal"))]
+        tail = tails.get(name, heads[main[0]] if main else heads[name] + np.array([0.0, 0.0, 0.05 * height]))
+        if np.linalg.norm(tail - heads[name]) < 0.005 * height:
+            tail = heads[name] + np.array([0.0, 0.0, 0.02 * height])
+        bones.append(Bone(name, _vec(heads[name]), _vec(tail), humanoid.mapped_parent(name, placed)))
+    return tuple(bones)
+
+
+def _vec(p: FloatArray) -> tuple[float, float, float]:
+    return (float(p[0]), float(p[1]), float(p[2]))
+
+
+def symmetric(bones: tuple[Bone, ...]) -> tuple[tuple[Bone, ...], float]:
+    """The bones shifted so the mid-plane (the mean of each left/right pair's midpoint) is x=0, each pair
+    mirrored and averaged, centre bones on x=0; and the shift's x."""
+    by_name = {b.name: b for b in bones}
+    pairs = [
+        (b.name, "right" + b.name[4:]) for b in bones if b.name.startswith("left") and "right" + b.name[4:] in by_name
+    ]
+    centre = float(np.mean([(by_name[a].head[0] + by_name[b].head[0]) / 2 for a, b in pairs])) if pairs else 0.0
+    out = []
+    for bone in bones:
+        other = by_name.get(_mirror_name(bone.name))
+        head, tail = np.array(bone.head) - [centre, 0, 0], np.array(bone.tail) - [centre, 0, 0]
+        if other is not None and other is not bone:
+            flip = np.array([-1.0, 1.0, 1.0])
+            head = (head + (np.array(other.head) - [centre, 0, 0]) * flip) / 2
+            tail = (tail + (np.array(other.tail) - [centre, 0, 0]) * flip) / 2
+        elif (other is None or other is bone) and not bone.name.startswith(("left", "right")):
+            head[0] = tail[0] = 0.0
+        out.append(Bone(bone.name, _vec(head), _vec(tail), bone.parent))
+    return tuple(out), centre
+
+
+def _mirror_name(name: str) -> str:
+    if name.startswith("left"):
+        return "right" + name[4:]
+    if name.startswith("right"):
+        return "left" + name[5:]
+    return name

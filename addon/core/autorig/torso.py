@@ -1,0 +1,109 @@
+"""The torso from horizontal cuts above the crotch: the region on the mid-line, where the arms join it (the
+armpits), where it narrows above the shoulders (the neck) and widens again (the head)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..rig_model import FloatArray
+from .sections import Surface, loop_around, regions_along
+from .types import NotHumanoidError
+
+_X = np.array([1.0, 0.0, 0.0])
+
+
+@dataclass(frozen=True)
+class Torso:
+    heights: FloatArray  # (S,)
+    lo: FloatArray  # the mid-line region's extent along X at each height
+    hi: FloatArray
+    depth_centre: FloatArray  # its centre along Y (midway between front and back)
+    depth: FloatArray
+    armpit: float
+    chest_half_width: float  # the torso's half width just below the armpits
+    neck_base: float
+    neck: float  # the narrowest cut of the neck
+    head_base: float
+    top: float
+    notes: tuple[str, ...]
+
+    def y_at(self, z: float) -> float:
+        return float(np.interp(z, self.heights, self.depth_centre))
+
+    def outside(self, points: FloatArray, margin: float) -> FloatArray:
+        """Which points lie beside the torso region at their height (arms below the armpits)."""
+        lo = np.interp(points[:, 2], self.heights, self.lo)
+        hi = np.interp(points[:, 2], self.heights, self.hi)
+        return np.asarray((points[:, 0] < lo - margin) | (points[:, 0] > hi + margin))
+
+
+def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: float, height: float) -> Torso:
+    """The torso in `surface` (all body parts) above the crotch; `pieces` are the parts one by one."""
+    step = 0.005 * height
+    heights = np.arange(crotch + step, top, step)
+    rows = []
+    for z, cut in zip(heights, surface.cuts_z(heights), strict=True):
+        found = regions_along(cut, _X, 0.004 * height)
+        mid = [r for r in found if r.lo <= 0.0 <= r.hi]
+        if not mid:
+            mid = sorted(found, key=lambda r: min(abs(r.lo), abs(r.hi)))[:1]
+        if not mid:
+            rows.append((z, np.nan, np.nan, np.nan, np.nan))
+            continue
+        r = mid[0]
+        rows.append((z, r.lo, r.hi, float(r.centre[1]), float(r.size[1])))
+    table = np.array(rows)
+    ok = ~np.isnan(table[:, 1])
+    if ok.sum() < 10:
+        raise NotHumanoidError("no torso above the legs: the cross-sections above the crotch are empty")
+    table = table[ok]
+    z, lo, hi, yc, depth = table.T
+    width = hi - lo
+    span = top - crotch
+    notes: list[str] = []
+    belly = (z >= crotch + 0.12 * span) & (z <= crotch + 0.3 * span)
+    waist = float(np.median(width[belly])) if belly.any() else float(np.median(width))
+    above = np.flatnonzero((z > crotch + 0.25 * span) & (width > 1.35 * waist))
+    if len(above):
+        armpit_i = int(above[0])
+    else:
+        armpit_i = int(np.searchsorted(z, crotch + 0.52 * span))
+        notes.append("armpits from proportions: the arms never join the torso's cross-section")
+    armpit = float(z[armpit_i])
+    chest = max(armpit_i - round(0.015 * height / step), 0)
+    chest_half = float((hi[chest] - lo[chest]) / 2)
+    # Above the armpits hair hangs beside the neck: follow the body's own loop of each cut instead.
+    row = np.flatnonzero(ok)  # each kept cut's index among `heights`
+    per_piece = [piece.cuts_z(heights) for piece in pieces]
+    for i in range(armpit_i, len(z)):
+        cuts = [piece_cuts[row[i]] for piece_cuts in per_piece]
+        box = loop_around(cuts, np.array([0.0, yc[i - 1] if i > armpit_i else yc[i]]), 0.004 * height)
+        if box is not None:
+            lo[i], hi[i], yc[i], depth[i] = box[0][0], box[1][0], (box[0][1] + box[1][1]) / 2, box[1][1] - box[0][1]
+    base, neck, head_base = _neck(z, hi - lo, depth, armpit=armpit, chest_half=chest_half, top=top, height=height)
+    if base is None:
+        base = neck = float(z[min(int(np.searchsorted(z, armpit + 0.08 * height)), len(z) - 1)])
+        head_base = neck + 0.03 * height
+        notes.append("neck from proportions: no narrowing above the shoulders")
+    return Torso(z, lo, hi, yc, depth, armpit, chest_half, base, neck, head_base, top, tuple(notes))
+
+
+def _neck(
+    z: FloatArray, width: FloatArray, depth: FloatArray, *, armpit: float, chest_half: float, top: float, height: float
+) -> tuple[float | None, float, float]:
+    """(the neck's base, its narrowest cut, the head's base): above the armpits, the first cut narrower than
+    70% of the chest, then the narrowest one within the next tenth of the height, then where the cut is
+    more than 1.6 times that wide again. (None, 0, 0) when nothing above the shoulders narrows."""
+    narrow = np.flatnonzero((z > armpit) & (width < 0.7 * 2 * chest_half))
+    if not len(narrow):
+        return None, 0.0, 0.0
+    base_i = int(narrow[0])
+    window = np.flatnonzero((z >= z[base_i]) & (z <= z[base_i] + 0.1 * height) & (z < top - 0.05 * height))
+    area = width * depth
+    neck_i = int(window[np.argmin(area[window])]) if len(window) else base_i
+    wide = np.flatnonzero((z > z[neck_i]) & (area > 1.6 * area[neck_i]))
+    head_base = float(z[wide[0]]) if len(wide) else float(z[neck_i]) + 0.03 * height
+    return float(z[base_i]), float(z[neck_i]), head_base

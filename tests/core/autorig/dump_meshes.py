@@ -1,0 +1,83 @@
+"""Dumps real avatars' bare meshes and their artists' joints to .npz, for the auto-rig placement tests.
+
+Run with the bpy module: `python dump_meshes.py OUT_DIR MODEL...`. Each MODEL becomes OUT_DIR/<stem>.npz
+holding, per mesh object, its vertices in world coordinates in the rest shape (the armature at rest pose)
+and its triangles, plus the artist's joint (head) of each VRM humanoid bone in world coordinates. Core tests
+run it in a subprocess, so their own process never imports bpy.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def dump(model: Path, out: Path) -> None:
+    import bpy
+
+    from addon.blender import avatar_import, rig_reader, vrm_addon
+    from addon.core import bone_mapping
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    result = avatar_import.import_avatar(model)
+    armature = bpy.data.objects[result.armature or ""]
+    armature_data = armature.data
+    assert isinstance(armature_data, bpy.types.Armature)
+    mapping = vrm_addon.humanoid_mapping(armature) if model.suffix == ".vrm" else {}
+    if not mapping:
+        table = rig_reader.bone_table(armature)
+        # Legs hanging from a root bone map once reparented, as convert does it; positions are unchanged.
+        changes = bone_mapping.restructure(table)
+        mapping = dict(bone_mapping.solve(changes.applied(table) if changes else table).mapping)
+    for arm in (o for o in bpy.data.objects if o.type == "ARMATURE"):
+        arm.data.pose_position = "REST"  # type: ignore[union-attr]
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    depsgraph.update()
+    arrays: dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]] = {}
+    names = []
+    for obj in (o for o in bpy.data.objects if o.type == "MESH" and o.visible_get()):
+        evaluated = obj.evaluated_get(depsgraph)
+        mesh = evaluated.to_mesh()
+        mesh.calc_loop_triangles()
+        co = np.empty(len(mesh.vertices) * 3)
+        mesh.vertices.foreach_get("co", co)
+        tris = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int64)
+        mesh.loop_triangles.foreach_get("vertices", tris)
+        m = np.array(evaluated.matrix_world)
+        world = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+        evaluated.to_mesh_clear()
+        if len(tris) == 0:
+            continue
+        names.append(obj.name)
+        arrays[f"v{len(names) - 1}"] = world
+        arrays[f"t{len(names) - 1}"] = tris.reshape(-1, 3)
+    m = np.array(armature.matrix_world)
+    bones = armature_data.bones
+    joints = {vrm: m[:3, :3] @ np.array(bones[name].head_local) + m[:3, 3] for vrm, name in mapping.items()}
+    np.savez(
+        out,
+        names=np.array(names),
+        joint_names=np.array(list(joints)),
+        joints=np.array(list(joints.values())).reshape(-1, 3),
+        **arrays,
+    )
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    out_dir = Path(sys.argv[1])
+    for model in map(Path, sys.argv[2:]):
+        dump(model, out_dir / f"{model.stem}.npz")
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)

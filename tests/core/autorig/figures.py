@@ -1,0 +1,202 @@
+"""Synthetic test figures built in numpy from capsules: a humanoid whose joints are known by construction
+(metres, +Z up, facing −Y, its left at +X), its variants, and things that are not humanoids."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from addon.core.autorig import MeshPart
+
+Array = npt.NDArray[np.float64]
+Shell = tuple[Array, npt.NDArray[np.int64]]
+
+
+def capsule(a, b, r: float, n: int = 16, m: int = 6) -> Shell:
+    """A closed capsule from a to b (a sphere when they are equal), as (vertices, triangles)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    axis = b - a
+    length = float(np.linalg.norm(axis))
+    w = axis / length if length > 1e-12 else np.array([0.0, 0.0, 1.0])
+    u = np.cross(w, [0.0, 0.0, 1.0] if abs(w[2]) < 0.9 else [1.0, 0.0, 0.0])
+    u /= np.linalg.norm(u)
+    v = np.cross(w, u)
+    lat = np.concatenate([np.linspace(-math.pi / 2, 0, m + 1), np.linspace(0, math.pi / 2, m + 1)])
+    ends = [a] * (m + 1) + [b] * (m + 1)
+    theta = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    ring = np.cos(theta)[:, None] * u + np.sin(theta)[:, None] * v
+    rows = [c + r * (math.cos(phi) * ring + math.sin(phi) * w) for phi, c in zip(lat, ends, strict=True)]
+    vertices = np.concatenate(rows)
+    tris = []
+    for i in range(len(rows) - 1):
+        for k in range(n):
+            p, q = i * n + k, i * n + (k + 1) % n
+            tris += [(p, q, q + n), (p, q + n, p + n)]
+    return vertices, np.array(tris, dtype=np.int64)
+
+
+def tube(a, b, r_a: float, r_b: float, n: int = 24) -> Shell:
+    """An open tube (no caps) from a to b, radius r_a to r_b: a skirt."""
+    theta = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    ring = np.stack([np.cos(theta), np.sin(theta), np.zeros(n)], axis=1)
+    vertices = np.concatenate([np.asarray(a, float) + r_a * ring, np.asarray(b, float) + r_b * ring])
+    tris = [t for k in range(n) for t in ((k, (k + 1) % n, n + (k + 1) % n), (k, n + (k + 1) % n, n + k))]
+    return vertices, np.array(tris, dtype=np.int64)
+
+
+def squashed(shell: Shell, centre, scale) -> Shell:
+    """The shell scaled about `centre` per axis (an ellipsoid torso, a flat palm)."""
+    v, t = shell
+    return (v - centre) * np.asarray(scale, float) + centre, t
+
+
+def merged(shells: list[Shell]) -> Shell:
+    offsets = np.cumsum([0] + [len(v) for v, _ in shells[:-1]])
+    return np.concatenate([v for v, _ in shells]), np.concatenate(
+        [t + o for (_, t), o in zip(shells, offsets, strict=True)]
+    )
+
+
+def _turn_y(points: Array, pivot: Array, degrees: float) -> Array:
+    a = math.radians(degrees)
+    rel = points - pivot
+    x = rel[..., 0] * math.cos(a) + rel[..., 2] * math.sin(a)
+    z = -rel[..., 0] * math.sin(a) + rel[..., 2] * math.cos(a)
+    return np.asarray(np.stack([x, rel[..., 1], z], axis=-1) + pivot, dtype=np.float64)
+
+
+@dataclass
+class Figure:
+    parts: list[MeshPart]
+    joints: dict[str, Array] = field(default_factory=dict)  # world positions by construction
+
+    def transformed(self, matrix: Array) -> Figure:
+        """The same figure moved by a 4×4 matrix (turned, scaled, laid down)."""
+
+        def move(p: Array) -> Array:
+            return np.asarray(p @ matrix[:3, :3].T + matrix[:3, 3], dtype=np.float64)
+
+        return Figure(
+            [MeshPart(p.name, move(p.vertices), p.triangles) for p in self.parts],
+            {k: move(v) for k, v in self.joints.items()},
+        )
+
+
+def humanoid(
+    *,
+    arm_drop: float = 0.0,
+    fingers: bool = False,
+    chibi: bool = False,
+    skirt: bool = False,
+    hair: bool = False,
+    eyes: bool = False,
+    hood: bool = False,
+    x: float = 0.0,
+) -> Figure:
+    """A 1.7 m figure (or a 1.0 m chibi with a big head) with arms `arm_drop` degrees below horizontal."""
+    k = 0.6 if chibi else 1.0  # the chibi's body below the neck is shorter
+    j: dict[str, Array] = {}
+    shells: list[Shell] = []
+    hip_z, knee_z, ankle_z = 0.88 * k, 0.48 * k, 0.08 * k
+    shoulder_z = 1.40 * k
+    neck_z, head_z = shoulder_z + 0.04, shoulder_z + 0.12  # the neck's base at the shoulders' top
+    for s, side in ((1, "left"), (-1, "right")):
+        hx = s * 0.09
+        j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
+            np.array([hx, 0, hip_z]), np.array([hx, 0, knee_z]), np.array([hx, 0, ankle_z]))  # fmt: skip
+        shells.append(capsule((hx, 0, hip_z), (hx, 0, knee_z), 0.07))
+        shells.append(capsule((hx, 0, knee_z), (hx, 0, ankle_z), 0.05))
+        shells.append(capsule((hx, 0.03, 0.04), (hx, -0.15, 0.035), 0.04))
+        # The arm in T-pose, then turned down about the shoulder.
+        sh = np.array([s * 0.17, 0, shoulder_z])
+        elbow, wrist = sh + [s * 0.27 * k, 0, 0], sh + [s * 0.52 * k, 0, 0]
+        knuckle = wrist + [s * 0.08, 0, 0]
+        fore = elbow + 0.5 * (wrist - elbow)
+        arm = [capsule(sh, elbow, 0.045), capsule(elbow, fore, 0.038), capsule(fore, wrist, 0.028)]
+        # The palm, rounded ends included, reaches from the wrist past the knuckles to the webs.
+        palm = capsule(wrist + [s * 0.045, 0, 0], knuckle + [s * (0.02 - 0.045), 0, 0], 0.045)
+        arm.append(squashed(palm, wrist, (1, 1, 0.4)))
+        if fingers:
+            for dy in (-0.033, -0.011, 0.011, 0.033):
+                arm.append(capsule(knuckle + [0, dy, 0], knuckle + [s * 0.08, dy, 0], 0.008))
+            arm.append(capsule(wrist + [s * 0.03, -0.04, 0], wrist + [s * 0.07, -0.09, 0], 0.01))
+        else:
+            arm.append(squashed(capsule(knuckle, knuckle + [s * 0.07, 0, 0], 0.045), knuckle, (1, 1, 0.4)))
+        drop = s * arm_drop
+        shells += [(_turn_y(v, sh, drop), t) for v, t in arm]
+        j[f"{side}UpperArm"], j[f"{side}LowerArm"], j[f"{side}Hand"] = (
+            _turn_y(sh, sh, drop), _turn_y(elbow, sh, drop), _turn_y(wrist, sh, drop))  # fmt: skip
+        if fingers:
+            j[f"{side}MiddleProximal"] = _turn_y(knuckle + [0, -0.011, 0], sh, drop)
+    pelvis_z = hip_z + 0.02
+    pelvis = capsule((-0.09, 0, pelvis_z), (0.09, 0, pelvis_z), 0.06 + 0.04 * k)
+    shells.append(squashed(pelvis, (0, 0, pelvis_z), (1, 0.9, 1)))
+    # The torso's rounded ends stay above the pelvis and below the shoulders' tops; a shoulder girdle joins the
+    # arms to it.
+    shells.append(squashed(capsule((0, 0, pelvis_z + 0.12), (0, 0, shoulder_z - 0.12), 0.15), (0, 0, 0), (1, 0.7, 1)))
+    shells.append(capsule((-0.17, 0, shoulder_z), (0.17, 0, shoulder_z), 0.05))
+    shells.append(capsule((0, 0, neck_z - 0.06), (0, 0, head_z), 0.05))
+    head_r = 0.2 if chibi else 0.1
+    centre = np.array([0, -0.01, head_z + head_r * 0.9])
+    shells.append(capsule(centre, centre, head_r))
+    shells.append(capsule(centre + [0, -head_r, -0.2 * head_r], centre + [0, -head_r, -0.2 * head_r], 0.02))  # nose
+    if hood:  # a hood lying back around the neck, in the body's own mesh
+        shells.append(tube((0, 0.05, shoulder_z + 0.03), (0, 0.05, head_z + 0.25), 0.12, 0.16))
+    j["hips"] = np.array([0, 0, hip_z])
+    j["neck"], j["head"] = np.array([0, 0, neck_z]), np.array([0, 0, head_z])
+    vertices, triangles = merged(shells)
+    parts = [MeshPart("Body", vertices, triangles)]
+    if skirt:
+        parts.append(MeshPart("Skirt", *tube((0, 0, 0.50 * k), (0, 0, pelvis_z + 0.02), 0.26, 0.17)))
+    if hair:
+        v, t = squashed(capsule((0, 0.12, 0.95 * k), (0, 0.12, head_z + 2 * head_r), 0.13), (0, 0.12, 0), (1.1, 0.3, 1))
+        parts.append(MeshPart("Hair", v, t))
+    if eyes:
+        for s, name in ((1, "EyeL"), (-1, "EyeR")):
+            c = centre + [s * 0.035 * head_r / 0.1, -0.85 * head_r, 0.1 * head_r]
+            parts.append(MeshPart(name, *capsule(c, c, 0.012 * head_r / 0.1, n=10, m=4)))
+            j["leftEye" if s > 0 else "rightEye"] = c
+    figure = Figure(parts, j)
+    return figure.transformed(_shift(x)) if x else figure
+
+
+def _shift(x: float) -> Array:
+    m = np.eye(4)
+    m[0, 3] = x
+    return m
+
+
+def turn_z(degrees: float, scale: float = 1.0) -> Array:
+    a = math.radians(degrees)
+    m = np.eye(4)
+    m[:2, :2] = [[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]]
+    m[:3, :3] *= scale
+    return m
+
+
+def lying_down() -> Array:
+    m = np.eye(4)
+    m[1:3, 1:3] = [[0, -1], [1, 0]]
+    return m
+
+
+def table_on_legs(length: float, width: float, leg_height: float, *, back: bool = False) -> MeshPart:
+    """A box top on four legs (a chair with `back`, or a quadruped's body)."""
+    shells = [
+        squashed(
+            capsule((-length / 2, 0, leg_height), (length / 2, 0, leg_height), width / 2),
+            (0, 0, leg_height),
+            (1, 1, 0.3),
+        )
+    ]
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            foot = (sx * length * 0.4, sy * width * 0.4, 0.0)
+            shells.append(capsule(foot, (foot[0], foot[1], leg_height), 0.03))
+    if back:
+        shells.append(capsule((-length / 2, width / 2, leg_height), (-length / 2, width / 2, leg_height * 2.2), 0.04))
+        shells.append(capsule((length / 2, width / 2, leg_height), (length / 2, width / 2, leg_height * 2.2), 0.04))
+    return MeshPart("Object", *merged(shells))

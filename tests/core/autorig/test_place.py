@@ -1,0 +1,162 @@
+"""plan_rig on synthetic figures whose joints are known by construction, and on things that are no humanoid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from addon.core import humanoid
+from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, plan_rig
+
+from .figures import Figure, capsule, lying_down, merged, table_on_legs, turn_z
+from .figures import humanoid as figure
+
+
+def errors(fig: Figure, plan: RigPlan) -> dict[str, float]:
+    """Each constructed joint's distance from the planned bone head, as a share of the height."""
+    m = np.array(plan.to_rig_frame)
+    heads = {b.name: np.array(b.head) for b in plan.bones}
+    return {
+        name: float(np.linalg.norm(heads[name] - (m[:3, :3] @ at + m[:3, 3]))) / plan.height
+        for name, at in fig.joints.items()
+    }
+
+
+def assert_joints_close(fig: Figure, plan: RigPlan, worst: float = 0.05) -> None:
+    err = errors(fig, plan)
+    far = {k: f"{v:.1%}" for k, v in err.items() if v > worst}
+    assert not far, far
+    assert np.median(list(err.values())) <= 0.03
+
+
+@pytest.mark.parametrize(
+    ("fig", "pose"),
+    [
+        (figure(), "T-pose"),
+        (figure(arm_drop=45), "A-pose: arms 45°"),
+        (figure(arm_drop=50), "A-pose: arms 50°"),
+        (figure(chibi=True), "T-pose"),
+    ],
+    ids=["T-pose", "A-pose 45", "A-pose 50", "chibi"],
+)
+def test_joints_follow_the_geometry(fig: Figure, pose: str) -> None:
+    plan = plan_rig(fig.parts)
+    assert_joints_close(fig, plan)
+    assert any(n.startswith(pose) for n in plan.notes), plan.notes
+    assert {b.name for b in plan.bones} >= humanoid.REQUIRED_VRM0 | {"leftShoulder", "leftToes", "upperChest"}
+
+
+def test_the_skeleton_is_a_vrm_hierarchy_mirrored_about_x0() -> None:
+    plan = plan_rig(figure(arm_drop=30).parts)
+    placed = {b.name for b in plan.bones}
+    seen: set[str] = set()
+    for bone in plan.bones:
+        assert bone.parent == humanoid.mapped_parent(bone.name, placed)
+        assert bone.parent is None or bone.parent in seen  # parents first
+        assert np.linalg.norm(np.subtract(bone.tail, bone.head)) > 0.005 * plan.height
+        seen.add(bone.name)
+        if bone.name.startswith("left"):
+            right = next(b for b in plan.bones if b.name == "right" + bone.name[4:])
+            assert right.head == pytest.approx((-bone.head[0], *bone.head[1:]))
+        elif not bone.name.startswith("right"):
+            assert bone.head[0] == 0.0
+    feet = [b.head for b in plan.bones if b.name.endswith("Foot")]
+    assert min(f[2] for f in feet) > 0 and plan.height == pytest.approx(1.7, abs=0.02)
+
+
+def test_the_rig_frame_stands_the_meshes_on_the_floor_facing_minus_y() -> None:
+    fig = figure().transformed(turn_z(120, 100.0))
+    plan = plan_rig(fig.parts)
+    m = np.array(plan.to_rig_frame)
+    rig = fig.parts[0].vertices @ m[:3, :3].T + m[:3, 3]
+    assert rig[:, 2].min() == pytest.approx(0.0, abs=1e-9)
+    assert np.ptp(rig[:, 2]) == pytest.approx(plan.height)
+    assert abs(rig[:, 0].max() + rig[:, 0].min()) < 0.01  # the mid-plane at x = 0
+    heads = {b.name: b.head for b in plan.bones}
+    assert heads["leftToes"][1] < heads["leftFoot"][1]  # toes ahead, toward −Y
+    assert heads["leftHand"][0] > 0.5 > -0.5 > heads["rightHand"][0]  # the avatar's left at +X
+
+
+def test_any_facing_and_unit_gives_the_same_rig() -> None:
+    reference = plan_rig(figure().parts)
+    for turn, scale, note in ((90, 1.0, None), (-150, 100.0, "scaled ×0.01"), (35, 1000.0, "scaled ×0.001")):
+        fig = figure().transformed(turn_z(turn, scale))
+        plan = plan_rig(fig.parts)
+        assert_joints_close(fig, plan)
+        for a, b in zip(reference.bones, plan.bones, strict=True):
+            assert a.name == b.name
+            assert np.linalg.norm(np.subtract(a.head, b.head)) < 0.01 * reference.height, (turn, a.name)
+        assert note is None or note in " ".join(plan.notes)
+        assert any(n.startswith("front: −Y found from the feet") for n in plan.notes)
+
+
+def test_a_skirt_and_long_hair_hide_nothing() -> None:
+    fig = figure(skirt=True, hair=True, arm_drop=40)
+    plan = plan_rig(fig.parts)
+    assert_joints_close(fig, plan)
+
+
+def test_a_hood_in_the_body_mesh_leaves_the_neck_midway_through_the_neck() -> None:
+    """The neck sits midway between the body's own front and back, not the hood's around it (the hood does
+    hide the neck's narrowing, so its height is not asserted here)."""
+    fig = figure(hood=True)
+    plan = plan_rig(fig.parts)
+    m = np.array(plan.to_rig_frame)
+    heads = {b.name: b.head for b in plan.bones}
+    assert abs(heads["neck"][1] - (m[1, :3] @ fig.joints["neck"] + m[1, 3])) < 0.01 * plan.height
+
+
+@pytest.mark.parametrize("pose", [{}, {"arm_drop": 45}, {"chibi": True}], ids=["T-pose", "A-pose", "chibi"])
+def test_separate_fingers_get_three_joints_each_and_mittens_none(pose: dict[str, Any]) -> None:
+    fig = figure(fingers=True, **pose)
+    plan = plan_rig(fig.parts)
+    names = {b.name for b in plan.bones}
+    fingers = {n for n in humanoid.HUMAN_BONES if any(f in n for f in ("Thumb", "Index", "Middle", "Ring", "Little"))}
+    assert fingers <= names
+    err = errors(fig, plan)
+    assert err["leftMiddleProximal"] < 0.02 and err["rightMiddleProximal"] < 0.02, err
+    mitten = plan_rig(figure(**pose).parts)
+    assert not fingers & {b.name for b in mitten.bones}
+    assert "fingers fused: no finger bones" in mitten.notes
+
+
+def test_hands_hanging_below_the_crotch_get_no_finger_bones() -> None:
+    plan = plan_rig(figure(arm_drop=70).parts)  # mittens: any finger bones would be made up
+    assert not [b.name for b in plan.bones if "Proximal" in b.name]
+    assert "the hands hang below the crotch: no finger bones, the hands' ends uncertain" in plan.notes
+
+
+def test_eye_spheres_get_eye_bones_and_ride_on_them() -> None:
+    fig = figure(eyes=True)
+    plan = plan_rig(fig.parts)
+    err = errors(fig, plan)
+    assert err["leftEye"] < 0.01 and err["rightEye"] < 0.01, err
+    assert plan.rigid == {"EyeL": "leftEye", "EyeR": "rightEye"}
+    assert not {"leftEye", "rightEye"} & {b.name for b in plan_rig(figure().parts).bones}
+
+
+@pytest.mark.parametrize(
+    ("parts", "reason"),
+    [
+        ([table_on_legs(0.5, 0.5, 0.45, back=True)], "4 separate supports reach the floor"),
+        ([table_on_legs(0.5, 0.3, 0.8)], "4 separate supports reach the floor"),
+        ([table_on_legs(1.2, 0.4, 0.5)], "not standing"),
+        (figure(x=-0.45).parts + figure(x=0.45).parts, "two characters"),
+        (figure().transformed(lying_down()).parts, "not standing"),
+        ([], "nothing to rig"),
+        ([MeshPart("Dot", np.zeros((3, 3)), np.array([[0, 1, 2]]))], "nothing to rig"),
+    ],
+    ids=["chair", "quadruped", "long quadruped", "two side by side", "lying down", "empty", "tiny"],
+)
+def test_what_is_no_standing_humanoid_is_refused_with_the_reason(parts: list[MeshPart], reason: str) -> None:
+    with pytest.raises(NotHumanoidError, match=reason) as refused:
+        plan_rig(parts)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_signpost_on_one_column_has_no_legs() -> None:
+    post = merged([capsule((0, 0, 0.1), (0, 0, 1.6), 0.1), capsule((-0.6, 0, 1.4), (0.6, 0, 1.4), 0.05)])
+    with pytest.raises(NotHumanoidError, match="no two legs"):
+        plan_rig([MeshPart("Signpost", *post)])

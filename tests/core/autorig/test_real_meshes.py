@@ -1,0 +1,102 @@
+"""plan_rig on real avatars' bare meshes against where their artists put the joints.
+
+A session fixture imports each avatar with Blender (in a subprocess, so this process stays free of bpy),
+dumps its meshes in their rest shape, in world coordinates, and the artist's joint of each VRM humanoid bone;
+the tests hand only the meshes to plan_rig. The issue's goal per model: over the required bones, the median
+distance to the artist's joint at most 2% of the height and the worst at most 8%.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from addon.core import humanoid
+from addon.core.autorig import MeshPart, plan_rig
+
+pytestmark = pytest.mark.slow  # the session fixture imports five avatars with Blender, about a minute
+
+ROOT = Path(__file__).resolve().parents[3]
+CORPUS = ROOT.parent / "shared" / "corpus"
+BUILT = ROOT / "out" / "corpus"
+MODELS = {
+    "glb_quaternius_women_casual": CORPUS / "glb_quaternius_women_casual.glb",
+    "fbx_seedsan_univrm": CORPUS / "fbx_seedsan_univrm.fbx",
+    "vrm0_godette": CORPUS / "vrm0_godette.vrm",
+    "apose_centimetres": BUILT / "univrm" / "apose_centimetres.fbx",
+    "classic_names": BUILT / "blender_fbx" / "classic_names.fbx",
+}
+
+
+@pytest.fixture(scope="session")
+def dumps(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    present = [path for path in MODELS.values() if path.is_file()]
+    if not present:
+        pytest.skip(f"no corpus avatars in {CORPUS} or {BUILT}")
+    out = tmp_path_factory.mktemp("autorig-meshes")
+    script = Path(__file__).with_name("dump_meshes.py")
+    done = subprocess.run(
+        [sys.executable, str(script), str(out), *map(str, present)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+def load(dumps: Path, name: str) -> tuple[list[MeshPart], dict[str, npt.NDArray[np.float64]]]:
+    if not MODELS[name].is_file():
+        pytest.skip(f"{MODELS[name]} is absent")
+    data = np.load(dumps / f"{name}.npz")
+    parts = [MeshPart(str(n), data[f"v{i}"], data[f"t{i}"]) for i, n in enumerate(data["names"])]
+    return parts, dict(zip(map(str, data["joint_names"]), data["joints"], strict=True))
+
+
+def joint_errors(name: str, dumps: Path) -> dict[str, float]:
+    """Per required bone the artist maps: distance from the planned joint, as a share of the height."""
+    parts, artist = load(dumps, name)
+    plan = plan_rig(parts)
+    m = np.array(plan.to_rig_frame)
+    heads = {b.name: np.array(b.head) for b in plan.bones}
+    return {
+        bone: float(np.linalg.norm(heads[bone] - (m[:3, :3] @ artist[bone] + m[:3, 3]))) / plan.height
+        for bone in sorted(humanoid.REQUIRED_VRM1 & artist.keys())
+    }
+
+
+# Where the goal is not met yet, and why (the test fails as soon as it is met, so the mark goes).
+SHORT = {
+    "fbx_seedsan_univrm": "shorts hide the crotch (the artist's thighs' joints are 8% of the height above their "
+    "hem) and what the outfit mesh carries on the back pulls spine and chest 5 cm backwards",
+    "vrm0_godette": "the artist puts the hips at the waist, 10% of the height above the thighs' joints, and "
+    "what the body mesh carries behind the back pulls spine, neck and head 5-9 cm backwards",
+    "apose_centimetres": "boxes per bone: the legs' boxes meet the torso's above the artist's hip joints",
+    "classic_names": "boxes per bone: the legs' boxes meet the torso's above the artist's hip joints",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(reason=SHORT[n], strict=True)) if n in SHORT else n for n in MODELS],
+)
+def test_joints_are_near_the_artists(name: str, dumps: Path) -> None:
+    err = joint_errors(name, dumps)
+    assert len(err) >= 12
+    worst = max(err, key=err.__getitem__)
+    report = {k: f"{v:.1%}" for k, v in err.items()}
+    assert np.median(list(err.values())) <= 0.02, report
+    assert err[worst] <= 0.08, report
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_front_and_sides_are_the_artists(name: str, dumps: Path) -> None:
+    """Left is the artist's left, and no joint is off by a whole limb (the worst within 12% of the height)."""
+    err = joint_errors(name, dumps)
+    assert max(err.values()) <= 0.12, {k: f"{v:.1%}" for k, v in err.items()}
