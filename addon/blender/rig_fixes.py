@@ -112,19 +112,12 @@ def insert_bones(armature: bpy.types.Object, added: list[bone_mapping.NewBone]) 
 
 def reparent_bones(armature: bpy.types.Object, plan: dict[str, str]) -> str:
     """Hangs each bone of `plan` from its new parent, unconnected: rest positions (and so every vertex in
-    the rest pose) stay where they are, and so does the current pose (a pose is kept relative to the parent:
-    an IK foot posed under the root would otherwise land somewhere else under the shin)."""
-    pose = armature.pose
-    assert pose is not None
-    posed = {bone: pose.bones[bone].matrix.copy() for bone in plan}
+    the rest pose) stay where they are."""
     with _in_mode(armature, "EDIT") as data:
         bones = data.edit_bones
         for bone, parent in plan.items():
             bones[bone].use_connect = False
             bones[bone].parent = bones[parent]
-    for bone in sorted(plan, key=lambda b: len(pose.bones[b].parent_recursive)):
-        pose.bones[bone].matrix = posed[bone]
-        context.view_layer().update()
     shown = [f"'{b}' under '{p}'" for b, p in plan.items()]
     more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
     return f"reparented {', '.join(shown[:8])}{more} in '{armature.name}'"

@@ -337,11 +337,6 @@ def test_feet_hanging_from_the_root_beside_ik_poles_go_under_the_shins_and_the_p
     _parent_to_bone(boot, armature, "Foot.L")  # a rigid part on the foot: it is a body part
     marker = bpy.data.objects["PoleTarget.L_end"]
     placed = marker.matrix_world.copy()
-    foot = armature.pose.bones["Foot.R"]
-    foot.location, foot.rotation_quaternion = (0.0, 0.02, 0.01), (0.98, 0.2, 0.0, 0.0)  # an IK-posed foot
-    armature.pose.bones["LowerLeg.R"].rotation_quaternion = (0.98, -0.2, 0.0, 0.0)  # a bent knee
-    context.view_layer().update()
-    posed = foot.matrix.copy()
     report = rig_check.check_rig(None, WEB)
     missing = next(f for f in report.findings if f.id == "missing_required_bone")
     assert "leftFoot: 'Foot.L' hangs from 'Root', not from leftLowerLeg 'LowerLeg.L'" in missing.message
@@ -352,7 +347,6 @@ def test_feet_hanging_from_the_root_beside_ik_poles_go_under_the_shins_and_the_p
     assert armature.data.bones["PoleTarget.L"].parent.name == "Root"  # a control: left where it was
     assert fixed.mapping["leftFoot"] == "Foot.L" and boot.parent_bone == "Foot.L"
     assert max(invariants.moved(before, invariants.snapshot()).values()) < 1e-6
-    assert np.allclose(np.array(foot.matrix), np.array(posed), atol=1e-6)  # its pose stays where it was too
 
     out = tmp_path / "Feet.vrm"
     vrm_export.export_vrm(out, dataclasses.replace(WEB, thumbnail=False))
