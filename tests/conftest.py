@@ -29,6 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FORGE = ROOT / "scripts" / "forge.py"
 EXTENSION = "bl_ext.user_default.avatar_forge"
+QUICK = "quick-web"  # companions-web without the thumbnail render: the thumbnail has its own tests
 # The Blender these tests run on (the bpy module carries Blender's version), without importing bpy here:
 # `make test-matrix` runs the suite on several.
 BLENDER_VERSION = importlib.metadata.version("bpy")
@@ -86,39 +87,57 @@ WITHOUT_BPY = (
 )
 
 
+# The same, in a Blender whose user turned "Auto Run Python Scripts" on (the bpy module reads no saved
+# preferences, so the test sets the preference as the user's would be).
+AUTO_RUN_SCRIPTS = (
+    "import runpy, sys, bpy; bpy.context.preferences.filepaths.use_scripts_auto_execute = True; "
+    "del sys.argv[0]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
 def run_forge(
-    *args: str | Path, user_resources: Path | None = None, timeout: float = 300, without_bpy: bool = False
+    *args: str | Path,
+    user_resources: Path | None = None,
+    timeout: float = 300,
+    without_bpy: bool = False,
+    auto_run_scripts: bool = False,
+    env: dict[str, str] | None = None,
 ) -> ForgeRun:
     """Runs `python scripts/forge.py ARGS` the way a user does, in its own process and user folder;
-    `without_bpy`: in a process where `import bpy` fails (for work that must not load Blender)."""
-    env = dict(os.environ)
-    env["BLENDER_USER_RESOURCES"] = str(user_resources or Path(tempfile.mkdtemp(prefix="forge-user-")))
-    done = subprocess.run(
-        [sys.executable, *(("-c", WITHOUT_BPY) if without_bpy else ()), str(FORGE), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    `without_bpy`: in a process where `import bpy` fails (for work that must not load Blender);
+    `auto_run_scripts`: in a Blender whose preferences let files run their Python; `env`: more environment
+    variables."""
+    env = {**os.environ, **(env or {})}
+    own_user = None if user_resources else Path(tempfile.mkdtemp(prefix="forge-user-"))
+    env["BLENDER_USER_RESOURCES"] = str(user_resources or own_user)
+    prelude = ("-c", WITHOUT_BPY) if without_bpy else ("-c", AUTO_RUN_SCRIPTS) if auto_run_scripts else ()
+    try:
+        done = subprocess.run(
+            [sys.executable, *prelude, str(FORGE), *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    finally:
+        if own_user is not None:
+            shutil.rmtree(own_user, ignore_errors=True)
     return ForgeRun(done.returncode, done.stdout, done.stderr)
 
 
-QUICK = "quick-web"  # companions-web without the thumbnail render: the thumbnail has its own tests
-
-
-def with_quick_preset(user: Path) -> Path:
-    """The Blender user folder `user`, holding the QUICK preset, for forge.py runs (run_forge's user_resources)."""
-    folder = user / "config" / "avatar_forge" / "presets"
-    folder.mkdir(parents=True, exist_ok=True)
+def quick_preset_user(folder: Path, name: str = "quick") -> Path:
+    """A Blender user folder at `folder` holding preset `name`: companions-web without the thumbnail render."""
+    presets = folder / "config" / "avatar_forge" / "presets"
+    presets.mkdir(parents=True)
     shipped = (ROOT / "addon" / "presets" / "companions-web.toml").read_text()
-    quick = shipped.replace('name = "companions-web"', f'name = "{QUICK}"').replace(
+    quick = shipped.replace('name = "companions-web"', f'name = "{name}"').replace(
         "thumbnail = true", "thumbnail = false"
     )
     assert "thumbnail = false" in quick
-    (folder / f"{QUICK}.toml").write_text(quick)
-    return user
+    (presets / f"{name}.toml").write_text(quick)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -128,6 +147,21 @@ def demo_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_forge("demo-avatar", "--out", out)
     assert result.code == 0, result.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def user_resources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Blender user folder holding the QUICK preset, for the forge.py runs of this module."""
+    user = tmp_path_factory.mktemp("user")
+    folder = user / "config" / "avatar_forge" / "presets"
+    folder.mkdir(parents=True)
+    shipped = (ROOT / "addon" / "presets" / "companions-web.toml").read_text()
+    quick = shipped.replace('name = "companions-web"', f'name = "{QUICK}"').replace(
+        "thumbnail = true", "thumbnail = false"
+    )
+    assert "thumbnail = false" in quick
+    (folder / f"{QUICK}.toml").write_text(quick)
+    return user
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:

@@ -3,6 +3,7 @@ fails alone, a broken one fails alone, the good one is converted, and the shard 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -24,13 +25,16 @@ def test_a_list_of_models_with_a_hanging_and_a_broken_one_converts_the_good_one_
     models.mkdir()
     (models / "Good.blend").write_bytes(demo_blend.read_bytes())
     (models / "Broken.fbx").write_bytes(b"not an fbx")
-    # A glTF whose buffer is a named pipe nobody writes: Blender's importer blocks reading it for ever.
-    os.mkfifo(models / "hang.bin")
-    gltf = {"asset": {"version": "2.0"}, "buffers": [{"uri": "hang.bin", "byteLength": 12}],
+    # A glTF whose texture is a named pipe nobody writes: Blender's importer blocks opening it for ever.
+    os.mkfifo(models / "hang.png")
+    data = "data:application/octet-stream;base64," + base64.b64encode(bytes(12)).decode()
+    gltf = {"asset": {"version": "2.0"}, "buffers": [{"uri": data, "byteLength": 12}],
             "bufferViews": [{"buffer": 0, "byteLength": 12}],
             "accessors": [{"bufferView": 0, "componentType": 5126, "count": 1, "type": "VEC3",
                            "max": [1, 1, 1], "min": [0, 0, 0]}],
-            "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}], "nodes": [{"mesh": 0}],
+            "images": [{"uri": "hang.png"}], "textures": [{"source": 0}],
+            "materials": [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}],
+            "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "material": 0}]}], "nodes": [{"mesh": 0}],
             "scenes": [{"nodes": [0]}], "scene": 0}  # fmt: skip
     (models / "Hang.gltf").write_text(json.dumps(gltf))
     listing = tmp_path / "models.txt"
@@ -51,9 +55,9 @@ def test_a_list_of_models_with_a_hanging_and_a_broken_one_converts_the_good_one_
     report = next((out / "batch" / "reports").rglob("*.json"))
     assert json.loads(report.read_text())["counts"] == {"done": 1, "skipped": 0, "failed": 2}
 
-    # A rerun, once the hanging model's buffer is gone (it now fails at once instead of waiting for the
+    # A rerun, once the hanging model's texture is gone (it now fails at once instead of waiting for the
     # timeout again), skips the good one and never touches its .vrm again.
-    (models / "hang.bin").unlink()
+    (models / "hang.png").unlink()
     before = (out / "Good.vrm").stat().st_mtime_ns
     again = run_forge("batch", "--from", listing, "--out", out, "--preset", "companions-web",
                       "--timeout", str(TIMEOUT), "--json", timeout=600)  # fmt: skip

@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.conftest import BLENDER_VERSION, FORGE, run_forge
+from tests.conftest import BLENDER_VERSION, FORGE, ROOT, run_forge
 
 
 def _no_traceback(stderr: str) -> None:
@@ -109,13 +110,18 @@ def test_render_shows_a_figure_in_the_frame(tmp_path):
     assert 0.05 < figure.mean() < 0.5
 
 
-def test_arguments_after_double_dash_are_ours_inside_a_blender_binary(monkeypatch):
-    spec = importlib.util.spec_from_file_location("forge_script", FORGE)
+def _script(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_arguments_after_double_dash_are_ours_inside_a_blender_binary(monkeypatch):
+    launch = _script(ROOT / "addon" / "cli" / "launch.py")
     monkeypatch.setattr(sys, "argv", ["blender", "-b", "a.blend", "--python", "scripts/forge.py", "--", "version"])
-    assert module._arguments() == ["version"]
+    assert launch._arguments() == ["version"]
     monkeypatch.setattr(sys, "argv", ["scripts/forge.py", "check", "--", "x"])
-    assert module._arguments() == ["check", "--", "x"]
-    assert Path(module._addon_dir()).name == "addon"
+    assert launch._arguments() == ["check", "--", "x"]
+    assert Path(_script(FORGE)._addon_dir()).name == "addon"

@@ -19,19 +19,13 @@ import pytest
 
 from addon.blender import avatar_import, vrm_export
 from addon.core.presets import get_preset
-from tests.conftest import QUICK, run_forge, with_quick_preset
+from tests.conftest import QUICK, run_forge
 from tests.server.serving import Serving
 from tests.test_vrm_export import consumers, open_demo
 
 pytestmark = pytest.mark.slow  # module fixtures that export, convert or re-import for tens of seconds
 
 DEMO_BONES = 54
-
-
-@pytest.fixture(scope="module")
-def user_resources(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Blender user folder holding the QUICK preset, for the forge.py runs of this module."""
-    return with_quick_preset(tmp_path_factory.mktemp("user"))
 
 
 def _set_glb_json(path: Path, change: Any) -> None:
@@ -108,7 +102,7 @@ def test_each_format_imports_the_avatar_with_every_bone_and_its_body(empty_scene
     else:
         assert len(bones) == DEMO_BONES
     assert result.to_json() == {"path": str(path), "format": kind, "armature": result.armature,
-                                "objects": result.objects, "meta": result.meta}  # fmt: skip
+                                "objects": result.objects, "meta": result.meta, "removed": []}  # fmt: skip
 
 
 def test_the_vrm_meta_is_what_the_file_says(empty_scene, inputs):

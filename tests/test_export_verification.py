@@ -1,8 +1,10 @@
 """Every export reads back the file it wrote: a file a consumer would show broken is not handed out.
 
-The demo avatar with a pose-bone scale of 0.01 on its hips (what the glTF importer leaves on a centimetre
-avatar) exports, through the VRM Add-on, as a 1.4 cm avatar floating at hip height: the export refuses
-it, keeps it beside the output as `<name>.rejected.vrm`, exits 1 with the reasons and publishes nothing.
+Through the CLI: the demo avatar lifted 1 m off the ground (the rig check only warns, not_grounded) exports
+as an avatar floating a metre above the floor: the export refuses it, keeps it beside the output as
+`<name>.rejected.vrm`, exits 1 with the reason and publishes nothing. At export_vrm itself, whatever the rig
+check learns: a pose-bone scale of 0.01 on the hips (what the glTF importer leaves on a centimetre avatar),
+set after the check has passed, exports as a 1.4 cm avatar floating at hip height and is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tests.conftest import run_forge
 
 pytestmark = pytest.mark.slow  # real exports of the demo avatar
 SHRUNK_REASON = "the skeleton's head is 0.0142 m above its feet, not a person's 0.5 to 2.5 m"
+LIFTED_REASON = "the meshes' lowest point is at y 1 m, not on the ground (y 0, within 5 cm)"
 
 
 def _shrink_hips(bpy: Any) -> None:
@@ -28,46 +31,48 @@ def _shrink_hips(bpy: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def shrunk_blend(blender: Any, demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lifted_blend(blender: Any, demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo avatar with its armature (and the body parented to it) 1 m up."""
     import bpy
 
     bpy.ops.wm.open_mainfile(filepath=str(demo_blend))
-    _shrink_hips(bpy)
-    out = tmp_path_factory.mktemp("shrunk") / "Shrunk.blend"
+    armature = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    armature.location.z += 1.0
+    out = tmp_path_factory.mktemp("lifted") / "Lifted.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(out), copy=True)
     return out
 
 
-def test_export_of_a_file_consumers_would_show_broken_exits_1_and_keeps_it_aside(shrunk_blend, tmp_path):
-    out = tmp_path / "Shrunk.vrm"
-    done = run_forge("export", "--blend", shrunk_blend, "--preset", "companions-web", "--out", out, "--json")
+def test_export_of_a_file_consumers_would_show_broken_exits_1_and_keeps_it_aside(lifted_blend, tmp_path):
+    out = tmp_path / "Lifted.vrm"
+    done = run_forge("export", "--blend", lifted_blend, "--preset", "companions-web", "--out", out, "--json")
     assert done.code == 1, done.stderr
     data = done.json()
     assert data["exported"] is False
-    assert "the written file fails verification" in data["reason"] and SHRUNK_REASON in data["reason"]
+    assert "the written file fails verification" in data["reason"] and LIFTED_REASON in data["reason"]
     assert "floating above the floor" in data["reason"]
-    assert data["verification"]["ok"] is False and data["verification"]["height"] == pytest.approx(0.0142, abs=1e-3)
+    assert data["verification"]["ok"] is False and data["verification"]["mesh_bottom"] == pytest.approx(1, abs=1e-3)
     assert not out.exists()
-    rejected = tmp_path / "Shrunk.rejected.vrm"
+    rejected = tmp_path / "Lifted.rejected.vrm"
     assert data["rejected"] == str(rejected)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["Shrunk.rejected.vrm"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Lifted.rejected.vrm"]
     assert not verify_vrm(rejected.read_bytes()).ok
     # Without --json: one line with the reasons, no traceback.
-    again = run_forge("export", "--blend", shrunk_blend, "--preset", "companions-web", "--out", out)
-    assert again.code == 1 and SHRUNK_REASON in again.stdout + again.stderr
+    again = run_forge("export", "--blend", lifted_blend, "--preset", "companions-web", "--out", out)
+    assert again.code == 1 and LIFTED_REASON in again.stdout + again.stderr
     assert "Traceback" not in again.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["Shrunk.rejected-2.vrm", "Shrunk.rejected.vrm"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Lifted.rejected-2.vrm", "Lifted.rejected.vrm"]
 
 
-def test_publish_of_a_file_consumers_would_show_broken_publishes_nothing(shrunk_blend, tmp_path):
+def test_publish_of_a_file_consumers_would_show_broken_publishes_nothing(lifted_blend, tmp_path):
     root = tmp_path / "storage"
     root.mkdir()
     done = run_forge(
-        "publish", "--blend", shrunk_blend, "--name", "Shrunk", "--preset", "companions-web", "--root", root, "--json"
+        "publish", "--blend", lifted_blend, "--name", "Lifted", "--preset", "companions-web", "--root", root, "--json"
     )
     assert done.code == 1, done.stderr
     data = done.json()
-    assert data["published"] is False and SHRUNK_REASON in data["reason"]
+    assert data["published"] is False and LIFTED_REASON in data["reason"]
     assert data["verification"]["ok"] is False
     assert [p for p in root.rglob("*") if p.is_file()] == []
 

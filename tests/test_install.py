@@ -52,7 +52,8 @@ sys.stdout.flush(); os._exit(0)
 
 
 def _blender(code: str, user: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, BLENDER_USER_RESOURCES=str(user))
+    (user / "tmp").mkdir(parents=True, exist_ok=True)  # Blender's blender_* folder: os._exit leaves it
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(user), TMPDIR=str(user / "tmp"))
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         capture_output=True, text=True, env=env, timeout=300, check=False,

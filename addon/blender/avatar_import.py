@@ -3,6 +3,11 @@
 The sidebar's Import avatar button, the socket's `avatar_import` and `forge.py convert` all call
 import_avatar(). It only reads the file: importer options that would write beside it (the VRM Add-on's
 texture extraction) are off, and an import that fails or brings no armature leaves the scene as it was.
+
+The file is untrusted. It reads nothing outside its own folder (URIs are decided before the importer runs,
+files the importers found anyway are dropped after), allocates nothing past what it holds, and none of
+its Python runs, then or later: Blender's auto-run is off while it imports, and a .blend's registered text
+blocks, Python drivers and linked libraries are removed from what it brought.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 import bpy
 
-from ..core import fbx_header, model_files, vrm_meta
+from ..core import fbx_header, model_files, model_refs, vrm_meta
 from ..core.model_files import ModelFormat
 from . import context, rig_reader, vrm_addon
 
@@ -27,6 +32,7 @@ from . import context, rig_reader, vrm_addon
 _LICENSE_CONFIRMATION = "BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION"
 _PYTHON_ERROR = re.compile(r"^\w+(Error|Exception): ")
 _HEAD_BYTES = 64  # enough to recognise an FBX or a .blend; both can be hundreds of MB
+PROBE_TIMEOUT = 600.0  # seconds for a separate Blender to read a .blend (a large one takes minutes)
 # fake-bpy-module types operators and libraries.load() as returning None; they return a set and a context.
 _ops: Any = bpy.ops
 
@@ -42,6 +48,7 @@ class ImportResult:
     armature: str | None
     objects: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)  # what the import took out of what the file brought
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,7 +57,23 @@ class ImportResult:
             "armature": self.armature,
             "objects": list(self.objects),
             "meta": self.meta,
+            "removed": list(self.removed),
         }
+
+
+@contextlib.contextmanager
+def _scripts_never_run() -> Iterator[None]:
+    """Blender's "Auto Run Python Scripts" off while a file is read, whatever the preferences say (setting
+    the preference is what switches Blender's flag); afterwards the preference is as it was, unsaved."""
+    preferences = bpy.context.preferences
+    assert preferences is not None  # None only while Blender starts
+    before, dirty = preferences.filepaths.use_scripts_auto_execute, preferences.is_dirty
+    preferences.filepaths.use_scripts_auto_execute = False
+    try:
+        yield
+    finally:
+        preferences.filepaths.use_scripts_auto_execute = before
+        preferences.is_dirty = dirty
 
 
 @contextlib.contextmanager
@@ -165,6 +188,61 @@ def _undo_import(objects: set[bpy.types.Object], collections: set[bpy.types.Coll
         bpy.data.collections.remove(collection)
 
 
+def _all_ids() -> set[Any]:
+    """Every datablock in bpy.data: objects, meshes, images, texts, libraries, …"""
+    data: Any = bpy.data
+    return {block for p in data.bl_rna.properties if p.type == "COLLECTION" for block in getattr(data, p.identifier)}
+
+
+def _resolved(filepath: str, library: Any) -> Path:
+    return Path(bpy.path.abspath(filepath, library=library)).resolve()
+
+
+def _python_drivers(block: Any) -> list[Any]:
+    """The drivers of a datablock (and of its embedded node tree) that would run Python: scripted ones
+    beyond Blender's simple expressions, which Blender evaluates without Python."""
+    found = []
+    for owner in (block, getattr(block, "node_tree", None)):
+        animation = getattr(owner, "animation_data", None)
+        if animation is not None:
+            found += [(animation, d) for d in animation.drivers
+                      if d.driver.type == "SCRIPTED" and not d.driver.is_simple_expression]  # fmt: skip
+    return found
+
+
+def _alive(block: Any) -> bool:
+    """False for a datablock removed meanwhile (with its library, say)."""
+    try:
+        return bool(block.name)
+    except ReferenceError:
+        return False
+
+
+def _remove_unsafe(added: set[Any], folder: Path) -> list[str]:
+    """Takes out of what an import added what could read outside the model's folder or run Python later:
+    linked libraries (re-read whenever the file opens), images on files outside the folder, registered
+    text blocks, Python drivers. Returns a line for each."""
+    removed: list[str] = []
+    for library in [i for i in added if isinstance(i, bpy.types.Library)]:
+        if library.users_id:  # else only the record of the file appended from, with nothing linked
+            removed.append(f"library {library.name!r} ({library.filepath}): linked data is re-read from it")
+        bpy.data.libraries.remove(library)
+    for image in [i for i in added if isinstance(i, bpy.types.Image) and _alive(i)]:
+        file = _resolved(image.filepath, image.library) if image.packed_file is None and image.filepath else None
+        if file is not None and not file.is_relative_to(folder.resolve()):
+            removed.append(f"image {image.name!r} ({file}): outside the model's folder")
+            bpy.data.images.remove(image)
+    for text in [i for i in added if isinstance(i, bpy.types.Text) and _alive(i)]:
+        if text.use_module:
+            removed.append(f"text {text.name!r}: registered to run as Python when the file opens")
+            bpy.data.texts.remove(text)
+    for block in [i for i in added if _alive(i)]:
+        for animation, driver in _python_drivers(block):
+            removed.append(f"driver {block.name}.{driver.data_path}: a Python expression")
+            animation.drivers.remove(driver)
+    return removed
+
+
 def _read(path: Path, fmt: ModelFormat) -> bytes:
     """The bytes the content checks and the meta need: the whole file for glTF and VRM, the head of the
     others (an FBX's header with its document info)."""
@@ -177,26 +255,56 @@ def _read(path: Path, fmt: ModelFormat) -> bytes:
         raise ImportFailedError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def import_avatar(path: Path) -> ImportResult:
+def _probe(path: Path) -> None:
+    """Reads a .blend in a separate Blender first (`forge.py import-probe`). Blender reads a .blend's structs
+    as they are, and a corrupt one (a mesh whose vertex count is larger than its arrays) crashes the process
+    that appends it: that must not be the Blender holding someone's unsaved work."""
+    from ..process import children
+
+    command = [*children.forge_command(factory_startup=True), "import-probe", str(path)]
+    finished = children.run(command, timeout=PROBE_TIMEOUT)
+    if finished.timed_out:
+        raise ImportFailedError(
+            f"{path.name}: a separate Blender took over {PROBE_TIMEOUT:g} s to read it; not imported"
+        )
+    if finished.code < 0:
+        raise ImportFailedError(f"{path.name}: a separate Blender reading it {children.describe(finished.code)}; "
+                                "not imported (the file is corrupt)")  # fmt: skip
+    if finished.code != 0:
+        said = [
+            line.removeprefix("forge: error: ")
+            for line in finished.stderr.splitlines()
+            if line.startswith("forge: error: ")
+        ]
+        unsaid = f"{path.name}: a separate Blender could not read it ({children.describe(finished.code)})"
+        raise ImportFailedError(said[-1] if said else unsaid)
+
+
+def import_avatar(path: Path, *, probe: bool = False) -> ImportResult:
     """Imports the model at `path` into the current scene; raises ValueError for a path that is not a model
     file, ImportFailedError (one line, the scene unchanged) for one that cannot be imported or has no
-    armature, vrm_addon.VrmAddonMissingError for a .vrm without the VRM Add-on."""
+    armature, vrm_addon.VrmAddonMissingError for a .vrm without the VRM Add-on. `probe`: a .blend is first
+    read in a separate Blender (for a session someone works in; convert runs in a process of its own)."""
     path = path.expanduser().absolute()
     fmt = model_files.model_format(path)
     if not path.is_file():
         raise ImportFailedError(f"{path}: no such file")
     data = _read(path, fmt)
-    problem = model_files.content_problem(fmt, data)
+    problem = model_files.content_problem(fmt, data) or model_refs.import_problem(path, fmt, data)
     if problem is not None:
         raise ImportFailedError(f"{path.name}: {problem}")
+    if probe and fmt == "blend":
+        _probe(path)
     if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")  # importers run in object mode only
-    before, collections = set(bpy.data.objects), set(bpy.data.collections)
-    try:
-        finished = "FINISHED" in _IMPORTERS[fmt](path)
-    except (RuntimeError, OSError) as exc:
-        _undo_import(before, collections)
-        raise ImportFailedError(f"{path.name}: the {fmt} importer failed: {_one_line(exc)}") from None
+    before, collections, ids = set(bpy.data.objects), set(bpy.data.collections), _all_ids()
+    with _scripts_never_run():
+        try:
+            finished = "FINISHED" in _IMPORTERS[fmt](path)
+        except (RuntimeError, OSError) as exc:
+            _undo_import(before, collections)
+            raise ImportFailedError(f"{path.name}: the {fmt} importer failed: {_one_line(exc)}") from None
+        removed = _remove_unsafe(_all_ids() - ids, path.parent)
     imported = sorted((o for o in bpy.data.objects if o not in before), key=lambda o: o.name)
     if not finished:
         _undo_import(before, collections)
@@ -211,7 +319,7 @@ def import_avatar(path: Path) -> ImportResult:
         armature[vrm_meta.SOURCE_META] = meta  # the export's meta fills its empty name and authors from it
     else:
         meta = model_files.vrm_meta(fmt, data)
-    return ImportResult(path, fmt, armature.name, [o.name for o in imported], meta)
+    return ImportResult(path, fmt, armature.name, [o.name for o in imported], meta, removed)
 
 
 def _source_meta(path: Path, fmt: ModelFormat, data: bytes) -> dict[str, str]:

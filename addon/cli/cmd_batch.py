@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from ..batch.shards import WHOLE, Shard, parse_shard, select
 from ..core.json_limits import JsonLimits, load_json
 from ..core.model_files import is_model_file
 from ..core.terminal import write_control
+from ..process import children
 from ..storage.base import Storage, StorageError
 from ..storage.targets import open_location
 from .command import EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
@@ -91,36 +90,20 @@ def _plan(source: str, endpoint: str | None) -> list[plan.Item]:
     return items
 
 
-def _forge() -> list[str]:
-    """How to start forge.py again: the same Python and script, or the same Blender binary."""
-    script = Path(sys.argv[0]).absolute()
-    if script.name != "forge.py":
-        script = Path(__file__).resolve().parents[2] / "scripts" / "forge.py"
-    if "--python" in sys.argv:  # inside a Blender binary: argv[0] is Blender itself
-        return [sys.argv[0], "-b", "--python", sys.argv[sys.argv.index("--python") + 1], "--"]
-    return [sys.executable, str(script)]
-
-
 def _worker(args: argparse.Namespace, *more: str, timeout: float) -> tuple[int, dict[str, Any] | None, str]:
-    """Runs `batch-item` in a child process (killed on timeout; it dies with this process's group when a
-    pod or a test kills the shard): (exit code, its JSON, stderr)."""
-    command = [*_forge(), "batch-item", "--json", "--preset", args.preset, *more]
+    """Runs `batch-item` in a child process (children.run: killed on timeout, and with this process when it
+    is interrupted, terminated or killed): (exit code, its JSON, stderr)."""
+    command = [*children.forge_command(), "batch-item", "--json", "--preset", args.preset, *more]
     command += ["--fix", args.fix] if args.fix else []
     command += ["--endpoint-url", args.endpoint_url] if args.endpoint_url else []
-    env = {**os.environ, "AVATAR_FORGE_ADDON": str(Path(__file__).resolve().parents[1])}
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=env)  # fmt: skip
+    finished = children.run(command, timeout=timeout)
+    if finished.timed_out:
+        return finished.code, None, f"timed out after {timeout:g} s"
     try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        return -signal.SIGKILL, None, f"timed out after {timeout:g} s"
-    try:
-        data = json.loads(out)
+        data = json.loads(finished.stdout)
     except json.JSONDecodeError:
         data = None
-    return process.returncode, data if isinstance(data, dict) else None, err.decode(errors="replace")
+    return finished.code, data if isinstance(data, dict) else None, finished.stderr
 
 
 def _last_line(text: str) -> str:
@@ -147,7 +130,7 @@ def _do(args: argparse.Namespace, item: plan.Item, settings: str) -> dict[str, A
         return report.item_result(item.to_json(), data["status"], reason=data.get("reason"), result=data,
                                   seconds=seconds)  # fmt: skip
     why = err if code == -signal.SIGKILL and data is None and err.startswith("timed out") else _last_line(err)
-    reason = f"worker exit {code}: {why}" if code >= 0 else f"worker killed by signal {-code}: {why}"
+    reason = f"worker {children.describe(code)}: {why}"
     return report.item_result(item.to_json(), "failed", reason=reason, seconds=seconds)
 
 

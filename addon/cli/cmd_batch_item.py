@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..batch import plan
+from ..core import model_files, model_refs
 from ..core.digest import FileDigest, digest_file
 from ..core.naming import DONE, FAILED, QUEUE, Versioned
 from ..core.presets import Preset
@@ -51,16 +52,36 @@ def _probe(preset: Preset) -> Result:
 
 
 def _fetch(source: str, folder: Path, endpoint: str | None) -> Path:
-    """A local file with the source's content and name: the file itself, or a download of the S3 object."""
+    """A local file with the source's content and name: the file itself, or a download of the S3 object
+    into a folder of its own, with the files beside it that its URIs name (the only ones its import may
+    read; a URI no model may have is left for the import to refuse)."""
     if not source.startswith("s3://"):
         path = Path(source)
         if not path.is_file():
             raise StorageError(f"{source}: no such file")
         return path
     where, _slash, key = source.rpartition("/")
-    local = folder / key
-    open_location(where, endpoint).get_file(key, local)
+    storage = open_location(where, endpoint)
+    local = folder / "source" / key
+    local.parent.mkdir()
+    storage.get_file(key, local)
+    for sibling in _siblings(local):
+        (local.parent / sibling).parent.mkdir(parents=True, exist_ok=True)
+        storage.get_file(sibling, local.parent / sibling)
     return local
+
+
+def _siblings(local: Path) -> list[str]:
+    """The relative paths of the files a glTF-family model names beside itself ([] for any other, or for
+    one whose import will be refused anyway)."""
+    fmt = model_files.FORMATS.get(local.suffix.lower())
+    if fmt not in ("gltf", "glb", "vrm"):
+        return []
+    data = local.read_bytes()
+    try:
+        return [] if model_files.content_problem(fmt, data) else model_refs.sibling_paths(fmt, data)
+    except ValueError:
+        return []
 
 
 def _exists(storage: Storage, key: str) -> bool:
@@ -129,7 +150,7 @@ def _publish(work: _Work) -> Result:
 
     item, dest, marker = work.item, work.dest, work.marker
     try:
-        open_blend(work.local)
+        open_blend(work.local, untrusted=True)
     except UsageError as exc:
         return _failed(str(exc))
     try:

@@ -7,6 +7,7 @@ read), and exported with the preset. Every output path is decided and checked be
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from ..core.findings import CheckReport, FixLevel
 from ..core.model_files import SUFFIXES, is_model_file
 from ..core.presets import Preset
+from ..process import children
 from .blender_args import preset as cli_preset
 from .command import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
 from .paths import new_output_path
@@ -174,6 +176,19 @@ def convert_one(job: Job, preset: Preset, fix: FixLevel | None, force: bool) -> 
     return entry
 
 
+def _convert_apart(job: Job, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """convert_one in a child process (`convert` of this one model), so that a model crashing Blender fails
+    alone: (its report entry, whether it was an internal error). Blender's log passes through to stderr."""
+    command = [*children.forge_command(), "convert", str(job.model), "--out", str(job.out), "--preset", args.preset,
+               "--json", *(["--fix", args.fix] if args.fix else []), *(["--force"] if args.force else [])]  # fmt: skip
+    finished = children.run(command, capture_stderr=False)
+    try:
+        entry = json.loads(finished.stdout)["models"][0]
+    except (ValueError, LookupError, TypeError):
+        return _entry(job, f"{job.model.name}: {children.describe(finished.code)}"), finished.code == EXIT_INTERNAL
+    return entry, finished.code == EXIT_INTERNAL
+
+
 def _entry_lines(entry: dict[str, Any]) -> list[str]:
     name = Path(entry["input"]).name
     if not entry["ok"]:
@@ -206,9 +221,14 @@ def _run(args: argparse.Namespace) -> Result:
     internal = False
     for number, job in enumerate(jobs, 1):
         print(f"forge: converting {number}/{len(jobs)} {job.model.name}", file=sys.stderr, flush=True)
+        if len(jobs) > 1:  # each in its own process: a crash, or what a bad file leaves in Blender, stays there
+            entry, failed_inside = _convert_apart(job, args)
+            entries.append(entry)
+            internal |= failed_inside
+            continue
         try:
             entries.append(convert_one(job, preset, args.fix, args.force))
-        except Exception as exc:  # a bug of ours on this model: the others still convert
+        except Exception as exc:  # a bug of ours on this model
             traceback.print_exc()
             internal = True
             entries.append(_entry(job, f"internal error: {exc!r} (traceback on stderr; please report it)"))

@@ -12,7 +12,7 @@ from types import FrameType
 
 from ..core import settings
 from ..mcp_server.connection import Connection
-from ..mcp_server.private_blender import PrivateBlender, StartError, blender_command, forge_script, listening
+from ..mcp_server.private_blender import PrivateBlender, StartError, blender_command, listening
 from ..server.config import ConfigError, read_token
 from .command import Command, Result, UsageError
 from .paths import existing_file
@@ -29,7 +29,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM from the MCP client: unwind, so the private Blender is stopped
+    raise KeyboardInterrupt  # SIGINT or SIGTERM from the MCP client: unwind, so the private Blender is stopped
 
 
 def _private_blender(args: argparse.Namespace) -> PrivateBlender | None:
@@ -45,7 +45,7 @@ def _private_blender(args: argparse.Namespace) -> PrivateBlender | None:
         return None
     blend = existing_file(args.blend, ".blend")
     try:
-        private = PrivateBlender(blender_command(forge_script(), args.blender), blend)
+        private = PrivateBlender(blender_command(args.blender), blend)
     except StartError as exc:
         raise UsageError(str(exc)) from None
     print(f"forge: private headless Blender for {blend} on {private.host}:{private.port}", file=sys.stderr)
@@ -65,7 +65,7 @@ def _run(args: argparse.Namespace) -> Result:
         token = read_token(args.token_file) if args.token_file else None
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     private: PrivateBlender | None = None
     try:
         private = _private_blender(args)
@@ -79,7 +79,8 @@ def _run(args: argparse.Namespace) -> Result:
         finally:
             connection.close()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if private is not None:
             private.stop()
     return Result({}, [])  # stdout was the MCP channel: nothing more goes there

@@ -6,12 +6,17 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
+import signal
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 from ..core.terminal import EscapingWriter, printable
+from ..process import children, lifetime, scratch
 from . import (
     cmd_batch,
     cmd_batch_item,
@@ -19,6 +24,7 @@ from . import (
     cmd_convert,
     cmd_demo,
     cmd_export,
+    cmd_import_probe,
     cmd_mcp,
     cmd_presets,
     cmd_promote,
@@ -28,6 +34,9 @@ from . import (
 )
 from .command import EXIT_INTERNAL, EXIT_USAGE, Command, Result, UsageError
 from .paths import open_blend
+
+EXIT_BROKEN_PIPE = 128 + 13  # as a process killed by SIGPIPE
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 COMMANDS: tuple[Command, ...] = (
     cmd_version.COMMAND,
@@ -43,6 +52,7 @@ COMMANDS: tuple[Command, ...] = (
     cmd_batch.COMMAND,
     cmd_batch.REPORT_COMMAND,
     cmd_batch_item.COMMAND,
+    cmd_import_probe.COMMAND,
 )
 
 
@@ -127,9 +137,57 @@ def main(argv: Sequence[str]) -> int:
                 f"forge: internal error in {args.command}; please report it with the traceback above", file=sys.stderr
             )
             return EXIT_INTERNAL
-        if json_fd is not None:
-            os.write(json_fd, (json.dumps(result.data, indent=2, sort_keys=True) + "\n").encode())
-        else:
-            for line in result.lines:
-                print(printable(line))
+        try:
+            if json_fd is not None:
+                os.write(json_fd, (json.dumps(result.data, indent=2, sort_keys=True) + "\n").encode())
+            else:
+                for line in result.lines:
+                    print(printable(line))
+                sys.stdout.flush()
+        except BrokenPipeError:  # the reader went away (`| head`): what a pipe's writer exits with
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)  # what is still buffered goes nowhere, not into an error
+            os.close(devnull)
+            return EXIT_BROKEN_PIPE
     return result.exit_code
+
+
+def _leave(code: int) -> NoReturn:
+    """Ends this process, whatever state it is in: children killed, output flushed where it still can be,
+    this process's temp folder removed, and no interpreter shutdown (bpy can hang there, DESIGN.md)."""
+    for sig in _SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the cleanup
+    children.stop_all()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe, a closed file
+            stream.flush()
+    bpy = sys.modules.get("bpy")
+    if bpy is not None and Path(bpy.app.tempdir).name.startswith("blender_"):
+        # Blender removes its session temp folder at its own exit, which os._exit skips (it is inside our
+        # folder unless Blender started before us: a Blender binary running this script).
+        shutil.rmtree(bpy.app.tempdir, ignore_errors=True)
+    scratch.release()
+    os._exit(code)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(f"forge: {'interrupted' if signum == signal.SIGINT else 'terminated'}", file=sys.stderr, flush=True)
+    _leave(128 + signum)
+
+
+def run_process(argv: Sequence[str]) -> NoReturn:
+    """Runs one subcommand as this whole process (launch.py) and ends it through _leave on every path: its
+    exit code, an exception, a closed stdout, SIGINT, SIGTERM or SIGHUP (serve and mcp handle SIGINT and
+    SIGTERM themselves while they run). A process we started dies with its parent."""
+    lifetime.follow_parent()
+    scratch.claim()  # before Blender loads: its own temp folder goes inside ours
+    for sig in _SIGNALS:
+        signal.signal(sig, _on_signal)
+    code = EXIT_INTERNAL
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else EXIT_USAGE
+    finally:
+        _leave(code)

@@ -33,12 +33,19 @@ def existing_file(path: Path, suffix: str) -> Path:
     return path
 
 
-def open_blend(path: Path) -> None:
-    """Opens a .blend file in Blender; one line (a usage error) when it is missing or unreadable."""
+def open_blend(path: Path, *, untrusted: bool = False) -> None:
+    """Opens a .blend file in Blender; one line (a usage error) when it is missing or unreadable.
+
+    The user's own file (`--blend`) opens as Blender opens it: its scripts run only when the user's "Auto
+    Run Python Scripts" preference says so. An untrusted one (a batch source anyone with write access to
+    the bucket could have put there) never runs them: no registered text block, no Python driver."""
     import bpy
 
     blend = existing_file(path, ".blend")
+    preferences = bpy.context.preferences
+    assert preferences is not None  # None only while Blender starts
+    use_scripts = not untrusted and preferences.filepaths.use_scripts_auto_execute
     try:
-        bpy.ops.wm.open_mainfile(filepath=str(blend))
+        bpy.ops.wm.open_mainfile(filepath=str(blend), use_scripts=use_scripts)
     except RuntimeError as exc:
         raise UsageError(f"cannot open {blend}: {str(exc).strip().splitlines()[-1]}") from None

@@ -21,12 +21,8 @@ SUFFIXES: Final = ", ".join(FORMATS)
 _FBX_MAGIC: Final = b"Kaydara FBX Binary  \x00"
 # A .blend is plain ("BLENDER"), or gzip- or zstd-compressed (Blender's "Compress" save option).
 _BLEND_MAGICS: Final = (b"BLENDER", b"\x1f\x8b", b"\x28\xb5\x2f\xfd")
-
-
-def _gltf_json(data: bytes) -> Any:
-    """A .gltf's JSON; JsonLimitError (one line) for bytes that are not JSON or nest absurdly deep: a
-    file nested 200,000 deep must not reach the parser's recursion limit."""
-    return load_json(data, JsonLimits(max_bytes=len(data)), "the file")
+# A .gltf may carry its buffers and images inline as base64 data URIs: long strings, few objects.
+GLTF_LIMITS: Final = JsonLimits(max_bytes=512 * 1024 * 1024)
 
 
 def model_format(path: Path) -> ModelFormat:
@@ -51,10 +47,10 @@ def content_problem(fmt: ModelFormat, data: bytes) -> str | None:
             return str(exc)
     elif fmt == "gltf":
         try:
-            document = _gltf_json(data)
+            document = gltf_document(data)
         except JsonLimitError as exc:
             return f"not a glTF file: {exc}"
-        if not isinstance(document, dict) or "asset" not in document:
+        if "asset" not in document:
             return "not a glTF file: no glTF 'asset' in its JSON"
     elif fmt == "fbx":
         if not data.startswith(_FBX_MAGIC):
@@ -64,12 +60,19 @@ def content_problem(fmt: ModelFormat, data: bytes) -> str | None:
     return None
 
 
+def gltf_document(data: bytes) -> dict[str, Any]:
+    """A .gltf's JSON, parsed within bounds; JsonLimitError when it is not a JSON object within them."""
+    document = load_json(data.removeprefix(b"\xef\xbb\xbf"), GLTF_LIMITS, "the file")
+    if not isinstance(document, dict):
+        raise JsonLimitError("the file is not a JSON object")
+    return document
+
+
 def _document(fmt: ModelFormat, data: bytes) -> dict[str, Any]:
     if fmt in ("vrm", "glb"):
         return glb_document(data)
     if fmt == "gltf":
-        document = _gltf_json(data)
-        return document if isinstance(document, dict) else {}
+        return gltf_document(data)
     return {}
 
 

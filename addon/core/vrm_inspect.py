@@ -28,8 +28,10 @@ DEFAULT_MAX_JSON_CHUNK: Final = 16 * 1024 * 1024
 _COMPONENT_BYTES: Final = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
 _INDEX_COMPONENTS: Final = frozenset({5121, 5123, 5125})
 _TYPE_COMPONENTS: Final = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
-# An accessor without a buffer view is zeros a loader allocates itself: bound what it may ask for.
+# An accessor without a buffer view is zeros a loader allocates itself: bound what it may ask for, one by
+# one and in all.
 _MAX_UNBACKED_ACCESSOR: Final = 64 * 1024 * 1024
+MAX_UNBACKED_TOTAL: Final = 256 * 1024 * 1024
 _NAMED_AT_MOST: Final = 5  # items named in one problem line
 # VRM 0.x meta.licenseName values (the 0.x specification's enum).
 VRM0_LICENSES: Final = frozenset(
@@ -78,13 +80,13 @@ class VrmLimits:
 
 
 @dataclass(frozen=True)
-class _Container:
+class GlbContainer:
     document: dict[str, Any]
     bin_length: int | None  # None: no BIN chunk
     bin_start: int = 0  # where the BIN chunk's bytes start in the file
 
 
-def _read_container(source: BinaryIO, length: int, limits: VrmLimits) -> _Container:
+def _read_container(source: BinaryIO, length: int, limits: VrmLimits) -> GlbContainer:
     """The glTF JSON chunk and the BIN chunk's length; raises _MalformedError saying what is wrong.
 
     Only the JSON chunk is read: the BIN chunk is skipped over, however large.
@@ -125,7 +127,7 @@ def _read_container(source: BinaryIO, length: int, limits: VrmLimits) -> _Contai
     if not isinstance(document, dict):
         raise _MalformedError("GLB JSON chunk is not an object")
     _kind, bin_start, bin_length = chunks[1] if len(chunks) > 1 else (_BIN_CHUNK, 0, None)
-    return _Container(document, bin_length, bin_start)
+    return GlbContainer(document, bin_length, bin_start)
 
 
 def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -244,8 +246,16 @@ def _check_buffers(document: dict[str, Any], bin_length: int | None, report: Vrm
         buffer_sizes.append(size)
     if bad:
         report.problems.append(_name_some("buffers", bad, "do not fit the file"))
+    report.problems.extend(layout_problems(document, buffer_sizes))
+
+
+def layout_problems(document: dict[str, Any], buffer_sizes: list[int | None]) -> list[str]:
+    """Buffer views within their buffers and accessors within their buffer views, given the bytes each
+    buffer really has (None for a buffer that is itself refused); accessors without a buffer view (zeros a
+    loader allocates) bounded one by one and in all. What a loader would allocate from declared sizes."""
+    problems: list[str] = []
     view_sizes: list[int | None] = []
-    bad = []
+    bad: list[str] = []
     for index, view in enumerate(_list(document, "bufferViews")):
         entry = view if isinstance(view, dict) else {}
         buffer, offset, size = _size(entry, "buffer"), _size(entry, "byteOffset", 0), _size(entry, "byteLength")
@@ -256,11 +266,32 @@ def _check_buffers(document: dict[str, Any], bin_length: int | None, report: Vrm
             size = None
         view_sizes.append(size)
     if bad:
-        report.problems.append(_name_some("bufferViews", bad, "run past their buffer"))
+        problems.append(_name_some("bufferViews", bad, "run past their buffer"))
     views = _Views(_list(document, "bufferViews"), view_sizes)
-    bad = [str(i) for i, a in enumerate(_list(document, "accessors")) if not _accessor_fits(a, views)]
+    accessors = _list(document, "accessors")
+    bad = [str(i) for i, a in enumerate(accessors) if not _accessor_fits(a, views)]
     if bad:
-        report.problems.append(_name_some("accessors", bad, "run past their bufferView or are malformed"))
+        problems.append(_name_some("accessors", bad, "run past their bufferView or are malformed"))
+    unbacked = sum(_unbacked_bytes(a) for a in accessors)
+    if unbacked > MAX_UNBACKED_TOTAL:
+        problems.append(f"accessors without a bufferView declare {unbacked} bytes of zeros in all, "
+                        f"over the limit of {MAX_UNBACKED_TOTAL}")  # fmt: skip
+    return problems
+
+
+def _unbacked_bytes(accessor: Any) -> int:
+    """The bytes of zeros an accessor without a buffer view asks a loader for (0 for any other)."""
+    if not isinstance(accessor, dict) or "bufferView" in accessor:
+        return 0
+    element = _element_bytes(accessor)
+    count = _size(accessor, "count")
+    return element * count if element and count else 0
+
+
+def _element_bytes(accessor: dict[str, Any]) -> int | None:
+    component = _COMPONENT_BYTES.get(accessor.get("componentType"))  # type: ignore[arg-type]
+    components = _TYPE_COMPONENTS.get(accessor.get("type"))  # type: ignore[arg-type]
+    return component * components if component is not None and components is not None else None
 
 
 @dataclass(frozen=True)
@@ -295,12 +326,10 @@ def _sparse_fits(sparse: Any, count: int, element: int, views: _Views) -> bool:
 def _accessor_fits(accessor: Any, views: _Views) -> bool:
     if not isinstance(accessor, dict):
         return False
-    component = _COMPONENT_BYTES.get(accessor.get("componentType"))  # type: ignore[arg-type]
-    components = _TYPE_COMPONENTS.get(accessor.get("type"))  # type: ignore[arg-type]
+    element = _element_bytes(accessor)
     count = _size(accessor, "count")
-    if component is None or components is None or not count:
+    if element is None or not count:
         return False
-    element = component * components
     if "bufferView" in accessor:
         backed = views.hold(accessor["bufferView"], accessor.get("byteOffset", 0), count, element)
     else:
@@ -308,7 +337,7 @@ def _accessor_fits(accessor: Any, views: _Views) -> bool:
     return backed and ("sparse" not in accessor or _sparse_fits(accessor["sparse"], count, element, views))
 
 
-def _inspect_container(source: BinaryIO, length: int, limits: VrmLimits) -> tuple[VrmReport, _Container | None]:
+def _inspect_container(source: BinaryIO, length: int, limits: VrmLimits) -> tuple[VrmReport, GlbContainer | None]:
     report = VrmReport()
     try:
         container = _read_container(source, length, limits)
@@ -360,9 +389,14 @@ def inspect_vrm_file(path: Path, limits: VrmLimits | None = None) -> VrmReport:
         return _inspect_container(source, path.stat().st_size, limits or VrmLimits())[0]
 
 
-def glb_document(data: bytes, limits: VrmLimits | None = None) -> dict[str, Any]:
-    """The JSON document of a GLB container (.glb, .vrm); ValueError saying what is wrong with it."""
+def read_glb(data: bytes, limits: VrmLimits | None = None) -> GlbContainer:
+    """A GLB container's (.glb, .vrm) JSON document and BIN chunk length; ValueError saying what is wrong."""
     try:
-        return _read_container(io.BytesIO(data), len(data), limits or VrmLimits()).document
+        return _read_container(io.BytesIO(data), len(data), limits or VrmLimits())
     except _MalformedError as exc:
         raise ValueError(str(exc)) from None
+
+
+def glb_document(data: bytes, limits: VrmLimits | None = None) -> dict[str, Any]:
+    """The JSON document of a GLB container (.glb, .vrm); ValueError saying what is wrong with it."""
+    return read_glb(data, limits).document

@@ -1,5 +1,6 @@
 """A private headless Blender for `forge.py mcp --blend FILE`: `forge.py serve` on a free loopback port
-with a fresh token only this process knows, stopped when the MCP session ends."""
+with a fresh token only this process knows, stopped when the MCP session ends, and killed by the kernel
+when this process dies any other way (lifetime.follow_parent)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..process import children, lifetime
+
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 START_TIMEOUT = 300.0  # opening a big .blend and the VRM Add-on can take minutes on a busy machine
 
@@ -23,18 +26,19 @@ class StartError(Exception):
     """The private Blender did not come up; the message carries its last words."""
 
 
-def blender_command(forge: Path, blender: str | None) -> list[str]:
-    """How to run forge.py with Blender: this Python when it has the bpy module, else a Blender binary
-    (`blender`, or the one named) running forge.py as a script."""
+def blender_command(blender: str | None) -> list[str]:
+    """How to run Avatar Forge's command line with Blender: this Python when it has the bpy module, else a
+    Blender binary (`blender`, or the one named) running it as a script."""
+    launcher = str(children.LAUNCHER)
     if blender is None and importlib.util.find_spec("bpy") is not None:
-        return [sys.executable, str(forge)]
+        return [sys.executable, launcher]
     binary = blender or shutil.which("blender")
     if binary is None:
         raise StartError(
             "no Blender to start: this Python has no bpy module and `blender` is not on the PATH "
             "(name one with --blender PATH)"
         )
-    return [binary, "-b", "--python", str(forge), "--"]
+    return [binary, "-b", "--python", launcher, "--"]
 
 
 class PrivateBlender:
@@ -58,6 +62,7 @@ class PrivateBlender:
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,  # a Ctrl-C meant for the MCP client is not this child's to receive
+            env=lifetime.child_environment(),
         )
         threading.Thread(target=self._follow, daemon=True).start()
         try:
@@ -69,6 +74,8 @@ class PrivateBlender:
             self.stop()
             last = "".join(self._last_lines[-5:]).strip() or "no output"
             raise StartError(f"the private headless Blender did not start ({last})")
+        # serve read the token before it listened: on disk no longer, so nothing is left if we are killed
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def _follow(self) -> None:
         assert self.process.stderr is not None
@@ -101,11 +108,3 @@ def listening(host: str, port: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def forge_script() -> Path:
-    """The forge.py that is running now (so the private Blender runs the same Avatar Forge)."""
-    path = getattr(sys.modules["__main__"], "__file__", None)
-    if path is not None and Path(path).name == "forge.py":
-        return Path(path).resolve()
-    return Path(__file__).resolve().parents[2] / "scripts" / "forge.py"  # a checkout, run in-process

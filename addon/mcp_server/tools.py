@@ -180,8 +180,10 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "export_vrm",
         "Export the avatar to a .vrm file with a preset, through the VRM Add-on. Runs the rig check first and "
-        "refuses (writing nothing) while errors remain. Never replaces an existing file unless overwrite is "
-        "true. The path is on the machine where Blender runs.",
+        "refuses (writing nothing) while errors remain. Then reads the written file back as three-vrm would "
+        "(skeleton size, on the ground, facing, meshes on their skeleton): a file that fails is refused with "
+        "the reasons and kept beside out as <name>.rejected.vrm. Never replaces an existing file unless "
+        "overwrite is true. The path is on the machine where Blender runs.",
         {
             "out": {"type": "string", "description": "Absolute path of the .vrm file to write."},
             "preset": _PRESET,
@@ -215,7 +217,8 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "import_avatar",
         "Import an avatar file into the open scene: .vrm, .glb, .gltf, .fbx or .blend. Returns the detected "
-        "format, the armature, the imported objects and the file's meta (author, licence). Run check_rig next.",
+        "format, the armature, the imported objects, the file's meta (author, licence) and what was removed from "
+        "it (images outside its folder, linked libraries, Python drivers and scripts). Run check_rig next.",
         {"path": {"type": "string", "description": "Absolute path of the file, on the machine where Blender runs."}},
         ("path",),
         _forward("avatar_import", keep=("path",)),

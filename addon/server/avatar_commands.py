@@ -74,7 +74,7 @@ def _import_args(params: dict[str, Any]) -> Arguments:
     if not path.is_absolute():
         raise ValueError("'path' must be an absolute path to a model file")
     model_format(path)  # refuses what is not a model file before anything reads it
-    return (path,), {}
+    return (path,), {"probe": True}  # a .blend is read in a separate Blender first: a crash stays there
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from mathutils import Vector
 from ..blender import context, render
 from ..core.outputs import place_new
 from ..core.protocol import echo
+from ..process import scratch
 from .config import ServerConfig
 from .params import MAX_PATH, count, text
 from .scene_items import camera_view
@@ -115,9 +116,10 @@ def execute_code(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]
 
 
 def _temp_png(params: dict[str, Any]) -> Path:
-    """The requested screenshot path, if it is a new .png inside the system temp folder (links resolved)."""
+    """The requested screenshot path, if it is a new .png inside the system temp folder (links resolved; the
+    client's, not the private one `forge.py serve` works in)."""
     value = text(params, "filepath", required=True, limit=MAX_PATH) or ""
-    temp = Path(tempfile.gettempdir()).resolve()
+    temp = scratch.system_tempdir().resolve()
     path = Path(value).expanduser()
     resolved = Path(os.path.realpath(path.parent)) / path.name
     if not resolved.is_relative_to(temp) or resolved.parent == resolved or path.suffix.lower() != ".png":

@@ -33,7 +33,7 @@ class AVATARFORGE_OT_import_avatar(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         try:
-            result = avatar_import.import_avatar(Path(self.filepath))
+            result = avatar_import.import_avatar(Path(self.filepath), probe=True)
         except (ValueError, avatar_import.ImportFailedError, vrm_addon.VrmAddonMissingError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -43,4 +43,6 @@ class AVATARFORGE_OT_import_avatar(bpy.types.Operator):
         state = "ready" if report.ok else f"{len(report.errors())} error(s) to look at in the Rig panel"
         self.report({"INFO"}, f"Imported {result.path.name}: armature {result.armature}, "
                     f"{len(result.objects)} object(s); {state}")  # fmt: skip
+        for line in result.removed:  # what the file brought that could read elsewhere or run Python
+            self.report({"WARNING"}, f"Removed from {result.path.name}: {line}")
         return {"FINISHED"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -175,4 +176,7 @@ if __name__ == "__main__":
     code = main(_arguments())
     sys.stdout.flush()
     sys.stderr.flush()
+    bpy = sys.modules.get("bpy")
+    if bpy is not None and Path(bpy.app.tempdir).name.startswith("blender_"):
+        shutil.rmtree(bpy.app.tempdir, ignore_errors=True)  # Blender's exit would; os._exit skips it
     os._exit(code)

@@ -20,16 +20,19 @@ MODELS: list[dict[str, Any]] = MANIFEST["model"]
 
 
 def run_build(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, BLENDER_USER_RESOURCES=tempfile.mkdtemp(prefix="corpus-user-"))
-    return subprocess.run(
-        [sys.executable, str(HERE / "build.py"), str(out), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=900,
-        check=False,
-    )
+    # Its own user folder, and a temp folder for Blender's blender_* (build.py ends with os._exit), both removed.
+    with tempfile.TemporaryDirectory(prefix="corpus-user-") as user:
+        (Path(user) / "tmp").mkdir()
+        env = dict(os.environ, BLENDER_USER_RESOURCES=user, TMPDIR=str(Path(user) / "tmp"))
+        return subprocess.run(
+            [sys.executable, str(HERE / "build.py"), str(out), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=900,
+            check=False,
+        )
 
 
 @pytest.fixture(scope="session")

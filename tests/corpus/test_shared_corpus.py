@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from addon.core import checks, humanoid
-from tests.conftest import QUICK, ROOT, run_forge, with_quick_preset
+from tests.conftest import QUICK, ROOT, run_forge
 from tests.test_vrm_export import consumers
 
 pytestmark = pytest.mark.slow  # one convert of six avatars: about a minute
@@ -43,16 +43,15 @@ def _gltf_json(path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def run(tmp_path_factory: pytest.TempPathFactory, user_resources: Path) -> dict[str, Any]:
     if not (SHARED / "SHA256SUMS").is_file():
         pytest.skip(f"the shared corpus is not at {SHARED} (CI has it)")
     inputs = tmp_path_factory.mktemp("inputs")
     for name in _sums():  # copies: an importer must never get the chance to write beside the originals
         shutil.copy2(SHARED / name, inputs / name)
     out = tmp_path_factory.mktemp("converted")
-    user = with_quick_preset(tmp_path_factory.mktemp("user"))
     done = run_forge("convert", inputs, "--out", out, "--preset", QUICK, "--fix", "all", "--json",
-                     user_resources=user, timeout=900)  # fmt: skip
+                     user_resources=user_resources, timeout=900)  # fmt: skip
     document = json.loads(done.stdout)
     models = {Path(m["input"]).name: m for m in document["models"]}
     files = [Path(m["out"]) for m in models.values() if m["ok"]]

@@ -37,8 +37,10 @@ def kasm_dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _env(tmp_path: Path, user: str = "user") -> dict[str, str]:
     system = tmp_path / "system-extensions"
     system.mkdir(exist_ok=True)
+    (tmp_path / "tmp").mkdir(exist_ok=True)
     return dict(
         os.environ,
+        TMPDIR=str(tmp_path / "tmp"),  # Blender's blender_* folder: a script ending with os._exit leaves it
         BLENDER_SYSTEM_EXTENSIONS=str(system),
         BLENDER_SYSTEM_SCRIPTS=str(tmp_path / "system-scripts"),
         BLENDER_USER_RESOURCES=str(tmp_path / user),

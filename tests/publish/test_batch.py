@@ -40,7 +40,9 @@ def empty_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "import bpy, os\nbpy.ops.wm.read_homefile(use_empty=True)\n"
         f"bpy.ops.wm.save_as_mainfile(filepath={str(path)!r})\nos._exit(0)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+    temp = tmp_path_factory.mktemp("temp")  # Blender's blender_* folder, which os._exit leaves
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120,
+                   env={**os.environ, "TMPDIR": str(temp)})  # fmt: skip
     return path
 
 
@@ -165,3 +167,44 @@ def test_models_under_an_s3_prefix_convert_into_another_prefix_and_a_broken_one_
     assert "Broken.vrm" not in keys
     # The sources are only read.
     assert client.get_object(Bucket=bucket, Key=f"{prefix}/models/Broken.glb")["Body"].read() == b"not a glb"
+
+
+@pytest.fixture(scope="module")
+def gltf_avatar(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo avatar as a .gltf with its .bin and textures beside it."""
+    path = tmp_path_factory.mktemp("gltf") / "Avatar.gltf"
+    code = (
+        f"import bpy, os\nbpy.ops.wm.open_mainfile(filepath={str(demo_blend)!r})\n"
+        f"bpy.ops.export_scene.gltf(filepath={str(path)!r}, export_format='GLTF_SEPARATE')\nos._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+    return path
+
+
+@pytest.mark.slow
+def test_a_model_from_s3_reads_only_the_files_beside_it_never_the_workers_credentials(
+    kasm: S3Server, s3_url: str, gltf_avatar: Path
+):
+    bucket, _, prefix = s3_url.removeprefix("s3://").partition("/")
+    client = kasm.client()
+    for sibling in gltf_avatar.parent.iterdir():  # the .gltf, its .bin and its textures
+        client.put_object(Bucket=bucket, Key=f"{prefix}/models/{sibling.name}", Body=sibling.read_bytes())
+    # The worker's environment holds the bucket's keys, as the cluster's Job passes them.
+    document = json.loads(gltf_avatar.read_text())
+    document["buffers"][0]["uri"] = "/proc/self/environ"
+    client.put_object(Bucket=bucket, Key=f"{prefix}/models/Environ.gltf", Body=json.dumps(document).encode())
+    command = [sys.executable, str(FORGE), "batch", "--from", f"{s3_url}/models", "--out", f"{s3_url}/converted",
+               "--preset", "companions-web-lite", "--endpoint-url", kasm.endpoint, "--json"]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+                          env=dict(os.environ), check=False)  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    items = {item["id"].rsplit("/", 1)[-1]: item for item in json.loads(done.stdout)["items"]}
+    assert items["Avatar.gltf"]["status"] == "done"
+    failed = items["Environ.gltf"]
+    assert failed["status"] == "failed"
+    assert "buffer 0 URI '/proc/self/environ' is an absolute path" in failed["reason"]
+    keys = _bucket_keys(kasm, f"{s3_url}/converted")
+    assert "Avatar.vrm" in keys and not [k for k in keys if "Environ" in k]
+    secret = os.environ["AWS_SECRET_ACCESS_KEY"].encode()
+    for key in keys:
+        assert secret not in client.get_object(Bucket=bucket, Key=f"{prefix}/converted/{key}")["Body"].read()

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import FORGE
+from tests.conftest import AUTO_RUN_SCRIPTS, FORGE
 
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 
@@ -23,11 +23,18 @@ _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 class Serving:
     """A running `forge.py serve --port 0 ...`; `stop()` sends a signal and returns the exit code."""
 
-    def __init__(self, *args: str | Path, user_resources: Path | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *args: str | Path,
+        user_resources: Path | None = None,
+        env: dict[str, str] | None = None,
+        auto_run_scripts: bool = False,
+    ):
         self.user_resources = user_resources or Path(tempfile.mkdtemp(prefix="forge-serve-"))
         full_env = {**os.environ, "BLENDER_USER_RESOURCES": str(self.user_resources), **(env or {})}
+        prelude = ("-c", AUTO_RUN_SCRIPTS) if auto_run_scripts else ()
         self.process = subprocess.Popen(
-            [sys.executable, str(FORGE), "serve", "--port", "0", "--json", *map(str, args)],
+            [sys.executable, *prelude, str(FORGE), "serve", "--port", "0", "--json", *map(str, args)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
