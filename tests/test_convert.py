@@ -113,6 +113,18 @@ def test_the_vrm_meta_is_what_the_file_says(empty_scene, inputs):
     assert avatar_import.import_avatar(inputs.glb).meta == {}  # a plain glTF has none
 
 
+@pytest.mark.parametrize("kind", ["fbx", "blend"])
+def test_an_fbx_or_blend_names_the_export_after_its_file_and_invents_no_author(empty_scene, inputs, kind, tmp_path):
+    result = avatar_import.import_avatar(getattr(inputs, kind))
+    stem = getattr(inputs, kind).stem
+    assert result.meta == {"title": stem}  # Blender writes no FBX document author; a .blend has none
+    out = tmp_path / "Other-name.vrm"
+    preset = dataclasses.replace(get_preset("companions-web"), thumbnail=False)
+    vrm_export.export_vrm(out, preset, armature_name=result.armature)
+    meta = consumers([out])[str(out)]["meta"]
+    assert meta["name"] == stem and meta["authors"] == list(preset.meta.authors)
+
+
 def test_a_vrm0_whose_licence_needs_confirmation_imports_without_any_setting(empty_scene, inputs, monkeypatch):
     monkeypatch.delenv("BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION", raising=False)
     result = avatar_import.import_avatar(inputs.vrm0_no_derivatives)
@@ -178,10 +190,19 @@ def test_a_path_that_is_not_a_model_file_is_refused_before_reading(empty_scene, 
         avatar_import.import_avatar(tmp_path / "missing.fbx")
 
 
-def test_the_sidebar_button_imports_as_one_undo_step(blender, inputs):
+def test_the_sidebar_button_imports_as_one_undo_step_and_shows_the_check(blender, inputs):
     bpy.ops.wm.read_homefile(use_empty=True)
+    window_manager: Any = bpy.context.window_manager
+    state = window_manager.avatar_forge_rig
+    state.checked, state.armature = False, ""
+    state.findings.clear()
     assert bpy.ops.avatar_forge.import_avatar(filepath=str(inputs.fbx)) == {"FINISHED"}
-    assert any(o.type == "ARMATURE" for o in bpy.data.objects)
+    armature = next(o.name for o in bpy.data.objects if o.type == "ARMATURE")
+    # The Rig panel shows the imported rig's findings at once, as its Check button would.
+    shown = sorted(f.finding_id for f in state.findings)
+    assert state.checked and state.armature == armature and "mapping_not_stored" in shown
+    assert bpy.ops.avatar_forge.check_rig() == {"FINISHED"}
+    assert sorted(f.finding_id for f in state.findings) == shown
     with pytest.raises(RuntimeError, match=r"Notes\.fbx: not a binary FBX file"):
         bpy.ops.avatar_forge.import_avatar(filepath=str(inputs.text_as_fbx))
 
@@ -190,8 +211,11 @@ def test_the_sidebar_button_imports_as_one_undo_step(blender, inputs):
 
 
 def _fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
-    """Every file of a folder: sha256 and mtime (ns), to prove convert never writes its inputs."""
-    return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in folder.iterdir()}
+    """Every file in a folder and its subfolders: sha256 and mtime (ns), to prove convert never writes its inputs."""
+    files = (p for p in folder.rglob("*") if p.is_file())
+    return {
+        str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in files
+    }
 
 
 @dataclasses.dataclass
@@ -290,6 +314,7 @@ def test_one_model_to_a_named_file_prints_what_it_did(inputs, user_resources, tm
         ("empty-folder", "no model files (.vrm, .glb, .gltf, .fbx, .blend) in this folder"),
         ("no-out-folder", "is neither a .vrm file nor an existing folder"),
         ("bad-fix", "argument --fix: invalid choice"),
+        ("file-where-a-subfolder-goes", "sub is a file: the VRMs of the models below it cannot be written there"),
     ],
 )
 def test_bad_usage_exits_2_with_one_line_and_touches_nothing(inputs, user_resources, tmp_path, case, message):
@@ -322,11 +347,35 @@ def test_bad_usage_exits_2_with_one_line_and_touches_nothing(inputs, user_resour
         out = tmp_path / "nowhere"
     elif case == "bad-fix":
         extra = ["--fix", "everything"]
+    elif case == "file-where-a-subfolder-goes":
+        (models / "sub").mkdir()
+        shutil.copy2(inputs.glb, models / "sub" / "Deeper.glb")
+        (out / "sub").write_bytes(b"precious")
+        args, extra = [models], ["--recursive"]
     before = {p: _fingerprint(p) for p in (models, tmp_path / "out")}
     done = run_forge("convert", *args, "--out", out, "--preset", QUICK, *extra, user_resources=user_resources)
     assert done.code == 2, done.stderr
     assert "Traceback" not in done.stderr and message in done.stderr.strip().splitlines()[-1]
     assert {p: _fingerprint(p) for p in before} == before
+
+
+def test_a_folder_tree_converts_with_recursive_into_the_same_tree(inputs, user_resources, tmp_path):
+    models, out = tmp_path / "models", tmp_path / "out"
+    (models / "sub").mkdir(parents=True)
+    out.mkdir()
+    shutil.copy2(inputs.glb, models / "Gltf.glb")
+    shutil.copy2(inputs.glb, models / "sub" / "Gltf.glb")  # one name twice: each keeps its own output
+    fix = ["--fix", "safe"]  # it floats: grounded, or the export's verification refuses it
+    flat = run_forge("convert", models, "--out", out, "--preset", QUICK, *fix, "--json", user_resources=user_resources)
+    assert flat.code == 0, flat.stderr
+    assert [Path(m["input"]).name for m in flat.json()["models"]] == ["Gltf.glb"]  # the top level only
+    (out / "Gltf.vrm").unlink()
+    done = run_forge("convert", models, "--out", out, "--preset", QUICK, *fix, "--recursive", "--json",
+                     user_resources=user_resources)  # fmt: skip
+    assert done.code == 0, done.stderr
+    written = {Path(m["input"]).relative_to(models): Path(m["out"]).relative_to(out) for m in done.json()["models"]}
+    assert written == {Path("Gltf.glb"): Path("Gltf.vrm"), Path("sub/Gltf.glb"): Path("sub/Gltf.vrm")}
+    assert all((out / path).read_bytes()[:4] == b"glTF" for path in written.values())
 
 
 # --- the socket's avatar_import -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 import bpy
 
-from ..core import model_files, model_refs
+from ..core import fbx_header, model_files, model_refs, vrm_meta
 from ..core.model_files import ModelFormat
 from . import context, rig_reader, vrm_addon
 
@@ -261,10 +261,13 @@ def _remove_unsafe(added: set[Any], folder: Path) -> list[str]:
 
 
 def _read(path: Path, fmt: ModelFormat) -> bytes:
-    """The bytes the content checks need: the whole file for glTF and VRM, the head of the others."""
+    """The bytes the content checks and the meta need: the whole file for glTF and VRM, the head of the
+    others (an FBX's header with its document info)."""
     try:
         with path.open("rb") as file:
-            return file.read() if fmt in ("vrm", "glb", "gltf") else file.read(_HEAD_BYTES)
+            if fmt in ("vrm", "glb", "gltf"):
+                return file.read()
+            return file.read(fbx_header.HEADER_BYTES if fmt == "fbx" else _HEAD_BYTES)
     except OSError as exc:
         raise ImportFailedError(f"cannot read {path}: {exc.strerror}") from None
 
@@ -332,6 +335,19 @@ def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False) -> 
         kinds = sorted({o.type.lower() for o in imported}) or ["nothing"]
         _undo_import(before, collections)
         raise ImportFailedError(f"{path.name}: no armature in it ({', '.join(kinds)}): not a rigged avatar")
-    meta = model_files.vrm_meta(fmt, data)
     name = armature.name if armature is not None else None
+    if fmt in ("fbx", "blend"):
+        meta: dict[str, Any] = _source_meta(path, fmt, data)
+        if armature is not None:  # the export's meta fills its empty name and authors from it
+            armature[vrm_meta.SOURCE_META] = meta
+    else:
+        meta = model_files.vrm_meta(fmt, data)
     return ImportResult(path, fmt, name, [o.name for o in imported], meta, removed)
+
+
+def _source_meta(path: Path, fmt: ModelFormat, data: bytes) -> dict[str, str]:
+    """What a file without VRM meta says of itself: an FBX header's document title and author where set;
+    the title is otherwise the file's name (a .blend holds no author, and scene and armature names are
+    mostly a tool's defaults: "Scene", "Armature"). Nothing else is invented."""
+    said = fbx_header.document_meta(data) if fmt == "fbx" else {}
+    return {"title": path.stem, **said}

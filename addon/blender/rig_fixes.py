@@ -16,10 +16,10 @@ import bpy
 import mathutils
 import numpy as np
 
-from ..core import checks, skinning, weight_fixes
+from ..core import bone_mapping, checks, skinning, weight_fixes
 from ..core.findings import Finding
 from ..core.presets import DEFAULT_TARGET_HEIGHT_M, Preset
-from ..core.rig_model import BoolArray, FloatArray, IntArray
+from ..core.rig_model import ArmatureInfo, BoolArray, FloatArray, IntArray
 from . import context, modifiers, rig_reader, vrm_addon
 
 # Mapping first (other checks read it), transforms before anything measured in the world, grounding last.
@@ -65,7 +65,7 @@ def _meshes(finding: Finding, *, once_per_data: bool) -> list[bpy.types.Object]:
 def auto_map(armature: bpy.types.Object, spec_version: str = "1.0") -> dict[str, str]:
     """Writes every VRM bone the check finds automatically into the VRM Add-on; the artist's own stay.
     Returns what it added."""
-    solved = checks.effective_mapping(rig_reader.armature_info(armature), spec_version)
+    solved = checks.effective_mapping(_checked_armature(armature), spec_version)
     added = {vrm: solved.mapping[vrm] for vrm in solved.auto}
     vrm_addon.map_humanoid(armature, added)
     return added
@@ -86,6 +86,28 @@ def in_mode(armature: bpy.types.Object, mode: Literal["EDIT", "POSE"]) -> Iterat
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
         view_layer.objects.active = active
+
+
+def _checked_armature(armature: bpy.types.Object) -> ArmatureInfo:
+    """The armature as the check reads it (with the bones that carry geometry, which the mapper weighs)."""
+    info = rig_reader.read_rig(armature.name).armature
+    assert info is not None
+    return info
+
+
+def insert_bones(armature: bpy.types.Object, added: list[bone_mapping.NewBone]) -> str:
+    """Adds each bone under its parent, unconnected, rolled like it; no vertex group names it, so it
+    deforms nothing itself and nothing moves in the rest pose."""
+    with in_mode(armature, "EDIT") as data:
+        bones = data.edit_bones
+        for new in added:
+            bone = bones.new(new.name)
+            bone.head, bone.tail = new.head, new.tail
+            bone.parent = bones[new.parent]
+            bone.use_connect, bone.use_deform = False, True
+            bone.align_roll(bones[new.parent].z_axis)
+    shown = ", ".join(f"'{b.name}' at the end of '{b.parent}'" for b in added)
+    return f"inserted {shown} in '{armature.name}'"
 
 
 def reparent_bones(armature: bpy.types.Object, plan: dict[str, str]) -> str:
@@ -345,10 +367,11 @@ def _per_mesh(fix: Callable[[bpy.types.Object, bpy.types.Object], str], *, once_
 
 
 def _restructure(_finding: Finding, armature: bpy.types.Object, _preset: Preset | None) -> str:
-    plan = checks.reparent_plan(rig_reader.armature_info(armature), "1.0")
-    if not plan:
-        raise FixFailedError(f"no reparenting makes '{armature.name}' a VRM humanoid")
-    return reparent_bones(armature, plan)
+    plan = checks.restructure_plan(_checked_armature(armature), "1.0")
+    if plan is None:
+        raise FixFailedError(f"no change of the skeleton makes '{armature.name}' a VRM humanoid")
+    done = [insert_bones(armature, plan.added)] if plan.added else []
+    return "; ".join([*done, reparent_bones(armature, plan.reparent)])
 
 
 def _store_mapping(_finding: Finding, armature: bpy.types.Object, _preset: Preset | None) -> str:

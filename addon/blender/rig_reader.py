@@ -11,6 +11,7 @@ import bpy
 import numpy as np
 import numpy.typing as npt
 
+from ..core import checks
 from ..core.rig_model import (
     ArmatureInfo,
     BoneTable,
@@ -247,7 +248,17 @@ def mesh_info(obj: bpy.types.Object) -> MeshInfo:
         parent_type=obj.parent_type if obj.parent is not None else "OBJECT",
         parent_bone=obj.parent_bone if obj.parent is not None and obj.parent_type == "BONE" else "",
         shape_key_moved=_shape_key_moved(mesh),
+        carried_by=_carried_by(obj),
     )
+
+
+def _carried_by(obj: bpy.types.Object) -> tuple[str, str] | None:
+    """The (armature, bone) an object hangs from, through any chain of parents."""
+    while obj.parent is not None:
+        if obj.parent_type == "BONE" and obj.parent.type == "ARMATURE":
+            return obj.parent.name, obj.parent_bone
+        obj = obj.parent
+    return None
 
 
 def _shape_key_moved(mesh: bpy.types.Mesh) -> tuple[int, ...]:
@@ -321,11 +332,14 @@ def read_rig(armature_name: str | None = None) -> RigModel:
         return RigModel(None, names, [mesh_info(o) for o in meshes], textures_of(meshes))
     meshes = avatar_meshes(armature)
     rivals = [o.name for o in armatures() if o != armature and drives(o)]
+    infos = [mesh_info(o) for o in meshes]
+    info = armature_info(armature)
+    info.carrying = checks.carrying_bones(infos, info)
     return RigModel(
-        armature=armature_info(armature),
+        armature=info,
         armature_names=names,
         rival_armatures=rivals,
-        meshes=[mesh_info(o) for o in meshes],
+        meshes=infos,
         textures=textures_of(meshes),
         bound_expressions=_bound_expressions(armature),
         user_chose_armature=armature_name is not None,

@@ -21,11 +21,11 @@ from typing import Any
 
 import bpy
 
-from ..core import expressions, glb_meta, sparse_morphs, vrm_meta, vrm_verify
+from ..core import checks, expressions, glb_meta, sparse_morphs, vrm_meta, vrm_verify
 from ..core.findings import CheckReport, Finding
 from ..core.outputs import output_path, place_new
 from ..core.presets import Preset
-from ..core.rig_model import MeshInfo
+from ..core.rig_model import ArmatureInfo, MeshInfo
 from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_expressions
 from .paths import refuse_storage_root
 
@@ -143,7 +143,12 @@ def export_vrm(
     applied = apply_preset(armature, preset, meta_overrides or {}, report.mapping, fallback_name=out.stem)
     step(0.3, "preparing textures and thumbnail")
     with _scratch_file(out) as scratch:
-        with console.quiet(verbose), _downscaled_images(preset.max_texture_size), _thumbnail(armature, preset):
+        with (
+            console.quiet(verbose),
+            _downscaled_images(preset.max_texture_size),
+            _thumbnail(armature, preset),
+            _idle_bones_left_out(armature, _idle_bones(model.armature, report.mapping, preset)),
+        ):
             step(0.45, "writing the VRM")
             data = _run_exporter(armature, preset, model.meshes)
         if preset.spec_version == "1.0":
@@ -227,6 +232,7 @@ def apply_preset(
         fallback_name=fallback_name,
         preset_name=preset.name,
         armature=armature.name,
+        found=_source_meta(armature),
     )
     if preset.spec_version == "1.0":
         vrm_addon.map_humanoid(armature, mapping)
@@ -238,6 +244,12 @@ def apply_preset(
         vrm0.texture = vrm0.texture or vrm1.thumbnail_image
     bound, dropped = _assign_expressions(armature, preset.spec_version)
     return Applied(bound, [*plan.findings, *dropped])
+
+
+def _source_meta(armature: bpy.types.Object) -> dict[str, Any]:
+    """What the imported file said of itself (avatar_import stores it on the armature), or {}."""
+    stored: Any = armature.get(vrm_meta.SOURCE_META)
+    return dict(stored.to_dict()) if hasattr(stored, "to_dict") else {}
 
 
 def _read_fields(group: Any, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -382,6 +394,49 @@ def _thumbnail(armature: bpy.types.Object, preset: Preset) -> Iterator[None]:
     finally:
         setattr(meta, attribute, None)
         bpy.data.images.remove(image)
+
+
+def _idle_bones(armature: ArmatureInfo | None, mapping: dict[str, str], preset: Preset) -> list[str]:
+    """The bones a VRM 1.0 export leaves out (the VRM 0.x writer is the add-on's own: it is not changed)."""
+    return checks.idle_bones(armature, mapping) if armature is not None and preset.spec_version == "1.0" else []
+
+
+@contextlib.contextmanager
+def _idle_bones_left_out(armature: bpy.types.Object, idle: list[str]) -> Iterator[None]:
+    """The VRM Add-on exports VRM 1.0 with only deform bones (the glTF exporter's export_def_bones; it turns
+    deform on for the bones its humanoid, spring bones and root need), but the glTF exporter keeps a bone
+    that any object hangs from. Bones that deform and carry nothing (IK and pole targets) are made
+    non-deform for the export, and what hangs from them (an importer's `_end` marker empties: no mesh, or
+    the bone would carry it) is let go of and hidden, which the add-on does not export: the file's nodes and
+    skin leave them out. Everything is as it was afterwards."""
+    data = armature.data
+    assert isinstance(data, bpy.types.Armature)
+    changed = [data.bones[name] for name in idle if data.bones[name].use_deform]
+    names = set(idle)
+    markers = [o for o in armature.children if o.parent_type == "BONE" and o.parent_bone in names]
+    held = [(o, o.parent_bone, o.matrix_parent_inverse.copy(), o.matrix_basis.copy(), o.hide_get()) for o in markers]
+    hidden = [d for o in markers for d in o.children_recursive if not d.hide_get()]
+    for bone in changed:
+        bone.use_deform = False
+    for obj in markers:
+        world = obj.matrix_world.copy()
+        obj.parent = None
+        obj.matrix_world = world
+        obj.hide_set(True)
+    for obj in hidden:
+        obj.hide_set(True)
+    try:
+        yield
+    finally:
+        for bone in changed:
+            bone.use_deform = True
+        for obj, bone_name, inverse, basis, was_hidden in held:
+            obj.parent, obj.parent_type, obj.parent_bone = armature, "BONE", bone_name
+            obj.matrix_parent_inverse, obj.matrix_basis = inverse, basis
+            obj.hide_set(was_hidden)
+        for obj in hidden:
+            obj.hide_set(False)
+        context.view_layer().update()
 
 
 def _run_exporter(armature: bpy.types.Object, preset: Preset, checked: list[MeshInfo]) -> bytes:

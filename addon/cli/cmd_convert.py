@@ -41,6 +41,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: rig a model whose meshes no armature drives (rigged ones are left alone); "
         "replace: discard the model's own armature and rig it anew",
     )
+    parser.add_argument(
+        "--recursive",
+        action="store_true",
+        help="read folders' subfolders too; each VRM goes to the same subfolder of --out",
+    )
 
 
 RigMode = Literal["auto", "replace"]
@@ -52,37 +57,46 @@ class Job:
     out: Path
 
 
-def _models(paths: list[Path]) -> list[Path]:
-    """Every model named, a folder's model files sorted, each absolute; usage errors for the rest."""
-    found: list[Path] = []
+def _models(paths: list[Path], recursive: bool = False) -> list[tuple[Path, Path]]:
+    """Every model named, a folder's model files sorted (with `recursive`, those of its subfolders too),
+    each absolute, with the subfolder it was found in (relative to the folder named); usage errors for the
+    rest."""
+    found: list[tuple[Path, Path]] = []
     for given in paths:
         path = given.expanduser().absolute()
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.is_file() and is_model_file(p))
+            candidates = path.rglob("*") if recursive else path.iterdir()
+            inside = sorted(p for p in candidates if p.is_file() and is_model_file(p))
             if not inside:
-                raise UsageError(f"{path}: no model files ({SUFFIXES}) in this folder")
-            found.extend(inside)
+                where = "under" if recursive else "in"
+                raise UsageError(f"{path}: no model files ({SUFFIXES}) {where} this folder")
+            found.extend((p, p.parent.relative_to(path)) for p in inside)
         elif not path.is_file():
             raise UsageError(f"{path}: no such file or folder")
         elif not is_model_file(path):
             raise UsageError(f"{path} is not a model file: convert reads {SUFFIXES}")
         else:
-            found.append(path)
-    return list(dict.fromkeys(found))  # a file named twice is converted once
+            found.append((path, Path()))
+    unique: dict[Path, Path] = {}
+    for model, sub in found:  # a file named twice is converted once
+        unique.setdefault(model, sub)
+    return list(unique.items())
 
 
-def plan(paths: list[Path], out: Path, force: bool) -> list[Job]:
-    """Where each model's VRM goes: `out` itself for one model and a .vrm `out`, else `out`/<stem>.vrm.
+def plan(paths: list[Path], out: Path, force: bool, recursive: bool = False) -> list[Job]:
+    """Where each model's VRM goes: `out` itself for one model and a .vrm `out`, else `out`/<stem>.vrm
+    (with `recursive`, `out`/<subfolder>/<stem>.vrm for a model found in a subfolder of a folder named).
     Refuses, before any work, two models with one output, an existing output (unless force) and an output
     that is one of the inputs (even with force: inputs are never written)."""
-    models = _models(paths)
+    found = _models(paths, recursive)
+    models = [model for model, _ in found]
     out = out.expanduser().absolute()
     if out.suffix.lower() == ".vrm":
         if len(models) > 1:
             raise UsageError(f"--out {out} is one file but there are {len(models)} models: give a folder")
         targets = [out]
     elif out.is_dir():
-        targets = [out / f"{model.stem}.vrm" for model in models]
+        targets = [out / sub / f"{model.stem}.vrm" for model, sub in found]
     else:
         raise UsageError(f"--out {out} is neither a .vrm file nor an existing folder")
     jobs: list[Job] = []
@@ -93,8 +107,28 @@ def plan(paths: list[Path], out: Path, force: bool) -> list[Job]:
         clash = next((job.model for job in jobs if job.out == target), None)
         if clash is not None:
             raise UsageError(f"{clash.name} and {model.name} would both be written to {target.name}")
-        jobs.append(Job(model, new_output_path(target, ".vrm", force)))
+        if target.parent.is_dir():
+            jobs.append(Job(model, new_output_path(target, ".vrm", force)))
+        else:  # a subfolder made when its first model is written: nothing is there yet
+            jobs.append(Job(model, _in_new_subfolder(target, out)))
     return jobs
+
+
+def _in_new_subfolder(target: Path, out: Path) -> Path:
+    """`target`, in a subfolder of `out` not made yet: refused where a file stands where a folder must go,
+    or in a storage root (as every output)."""
+    from ..blender.paths import refuse_storage_root
+
+    for parent in [target.parent, *target.parent.parents]:
+        if parent == out:
+            break
+        if parent.exists() and not parent.is_dir():
+            raise UsageError(f"{parent} is a file: the VRMs of the models below it cannot be written there")
+    try:
+        refuse_storage_root(target)
+    except PermissionError as exc:
+        raise UsageError(str(exc)) from None
+    return target
 
 
 def _check(armature: str, preset: Preset, fix: FixLevel | None) -> CheckReport:
@@ -161,6 +195,7 @@ def convert_one(
     before = _check(imported.armature, preset, None)
     after = _check(imported.armature, preset, fix) if fix else before
     entry |= {"before": before.to_json(), "after": after.to_json(), "fixed": _fixed(before, after)}
+    job.out.parent.mkdir(parents=True, exist_ok=True)
     try:
         result = vrm_export.export_vrm(job.out, preset, armature_name=imported.armature, overwrite=force)
     except vrm_export.ExportRefusedError as exc:
@@ -220,7 +255,7 @@ def _run(args: argparse.Namespace) -> Result:
     if args.blend is not None:
         raise UsageError("convert imports each model into an empty scene: give the .blend as a MODEL")
     preset = cli_preset(args.preset)
-    jobs = plan(args.models, args.out, args.force)
+    jobs = plan(args.models, args.out, args.force, args.recursive)
     try:
         vrm_addon.ensure_enabled()
     except vrm_addon.VrmAddonMissingError as exc:

@@ -25,7 +25,7 @@ from typing import Final
 import numpy as np
 
 from . import humanoid
-from .rig_model import BoneTable
+from .rig_model import BoneTable, FloatArray
 
 # --- which bones may be mapped ----------------------------------------------------------------------------
 
@@ -121,7 +121,8 @@ _FINGER_SEGMENTS: Final[dict[str, tuple[str, str, str]]] = {
     "Thumb": ("Metacarpal", "Proximal", "Distal"),
     **dict.fromkeys(("Index", "Middle", "Ring", "Little"), ("Proximal", "Intermediate", "Distal")),
 }
-_FINGER_NUMBERED: Final = re.compile(r"^(?:hand)?f?(thumb|index|middle|ring|little|pinky)(\d+)$")
+# A finger word with no number is its first segment beside numbered ones (IndexL, Index2L).
+_FINGER_NUMBERED: Final = re.compile(r"^(?:hand)?f?(thumb|index|middle|ring|little|pinky)(\d*)$")
 _FINGER_NAMED: Final = re.compile(
     r"^(?:hand)?f?(thumb|index|middle|ring|little|pinky)(metacarpal|proximal|intermediate|distal)$"
 )
@@ -234,7 +235,7 @@ def name_evidence(bones: BoneTable, allowed: Iterable[int] | None = None, *, rig
         for vrm, strength in _word_meaning(side, core):
             add(vrm, strength, rank, i)
         if side and (m := _FINGER_NUMBERED.match(core)) is not None:
-            fingers.setdefault((side, _FINGER_WORDS[m.group(1)]), []).append((int(m.group(2)), rank, i))
+            fingers.setdefault((side, _FINGER_WORDS[m.group(1)]), []).append((int(m.group(2) or 1), rank, i))
     _spine_evidence(bones, spines, add)
     for (side, finger), found in fingers.items():
         best = min(r for _, r, _ in found)
@@ -389,13 +390,20 @@ class MappingResult:
     reasons: dict[str, str] = field(default_factory=dict)
     # VRM bone -> (the bone that would be it, the bone it should hang from): what a reparent could mend.
     misplaced: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # VRM hand -> (the forearm, the bones branching off its end): a hand bone inserted there would mend it.
+    handless: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
 
 class _Solver:
-    def __init__(self, bones: BoneTable, fixed: dict[str, int]) -> None:
+    def __init__(self, bones: BoneTable, fixed: dict[str, int], carrying: frozenset[str]) -> None:
         self.bones = bones
         self.fixed = fixed
-        self.why = exclusions(bones)
+        self.carrying = carrying
+        # A bone that carries geometry is a body part, whatever its deform flag says.
+        self.why = [
+            None if w == "a bone that does not deform" and n in carrying else w
+            for n, w in zip(bones.names, exclusions(bones), strict=True)
+        ]
         keep = [w is None for w in self.why]
         if not any(keep[i] and self.bones.deform[i] for i in range(len(bones))):
             keep = [w is None or w == "a bone that does not deform" for w in self.why]
@@ -535,13 +543,17 @@ def _score(m: dict[str, int]) -> tuple[int, int]:
 
 
 def solve(
-    bones: BoneTable, current: Mapping[str, str] | None = None, required: frozenset[str] = _REQUIRED
+    bones: BoneTable,
+    current: Mapping[str, str] | None = None,
+    required: frozenset[str] = _REQUIRED,
+    carrying: frozenset[str] = frozenset(),
 ) -> MappingResult:
     """The mapping the check and the export use: `current` (set by hand; kept even when wrong, the check
     reports it), then every other VRM bone found, the hierarchy satisfied as a whole. `reasons` covers the
-    `required` bones (VRM 0.x also requires chest and neck)."""
+    `required` bones (VRM 0.x also requires chest and neck). `carrying`: the bones that carry geometry
+    (skin weights or rigid parts), when known."""
     hand = {vrm: name for vrm, name in (current or {}).items() if name in bones.index and vrm in humanoid.PARENT}
-    solver = _Solver(bones, {vrm: bones.index[name] for vrm, name in hand.items()})
+    solver = _Solver(bones, {vrm: bones.index[name] for vrm, name in hand.items()}, carrying)
     best: dict[str, int] = {}
     for hips in solver.hips_candidates():
         found = solver.build(hips)
@@ -571,6 +583,13 @@ def _explain(solver: _Solver, found: dict[str, int], required: frozenset[str], r
         misplaced = _misplaced(solver, everything.get(vrm, []), anchor, found)
         if misplaced is not None:
             result.misplaced[vrm] = misplaced
+        elif vrm.endswith("Hand") and anchor_vrm == vrm.replace("Hand", "LowerArm") and anchor is not None:
+            parts = hand_parts(bones, anchor)
+            if parts:
+                names = [bones.names[p] for p in parts]
+                shown = ", ".join(f"'{n}'" for n in names)
+                result.reasons[vrm] = f"no hand bone: {shown} branch straight off the forearm '{bones.names[anchor]}'"
+                result.handless[vrm] = (bones.names[anchor], names)
 
 
 def _reason(
@@ -609,8 +628,95 @@ def _misplaced(
             continue
         if i in solver.ancestors[anchor]:  # reparenting an ancestor below its descendant is a cycle
             continue
+        if solver.carrying and not _carries(solver, i):  # a control beside the body, not a body part
+            continue
         return solver.bones.names[i], solver.bones.names[anchor]
     return None
+
+
+def _carries(solver: _Solver, i: int) -> bool:
+    """Whether bone `i` or a bone below it carries geometry."""
+    names = solver.bones.names
+    return any(names[j] in solver.carrying for j in range(len(names)) if j == i or i in solver.ancestors[j])
+
+
+# A forearm's children that start this far along it (in forearm lengths) are the hand's parts, not twist bones.
+_HAND_REACH: Final = 0.6
+
+
+def _reach(bones: BoneTable, forearm: int, parts: list[int]) -> tuple[FloatArray, FloatArray]:
+    """The forearm's direction (its head toward the parts' heads) and how far along it each part starts."""
+    head = bones.heads[forearm]
+    axis = bones.heads[parts].mean(axis=0) - head
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-12)
+    return axis, (bones.heads[parts] - head) @ axis
+
+
+def hand_parts(bones: BoneTable, forearm: int) -> list[int]:
+    """The bones branching off the end of a forearm that has no hand bone (palms, fingers, a thumb): two or
+    more children starting past most of its length. Its length is its own, or its parent's (the upper arm)
+    where an importer gave the bone a token length."""
+    kids = [c for c, p in enumerate(bones.parents) if p == forearm]
+    if len(kids) < 2:
+        return []
+    head = bones.heads[forearm]
+    parent = bones.parents[forearm]
+    length = max(
+        float(np.linalg.norm(bones.tails[forearm] - head)),
+        float(np.linalg.norm(head - bones.heads[parent])) if parent >= 0 else 0.0,
+    )
+    _, reach = _reach(bones, forearm, kids)
+    parts = [k for k, t in zip(kids, reach.tolist(), strict=True) if length > 0.0 and t >= _HAND_REACH * length]
+    return parts if len(parts) >= 2 else []
+
+
+@dataclass(frozen=True)
+class NewBone:
+    """A bone the structural fix adds, in armature space; it has no weights, so it deforms nothing itself."""
+
+    name: str
+    parent: str
+    head: tuple[float, float, float]
+    tail: tuple[float, float, float]
+
+
+_FOREARM_WORD: Final = re.compile(r"fore_?arm|lower_?arm|elbow", re.IGNORECASE)
+
+
+def _hand_bone(bones: BoneTable, vrm_hand: str, forearm: str, parts: list[str]) -> NewBone:
+    """The hand bone for a forearm without one: from the wrist (the forearm's tail, or where its first
+    part starts when the tail stops short of it) toward the parts; named like the forearm."""
+    f = bones.index[forearm]
+    idx = [bones.index[p] for p in parts]
+    axis, reach = _reach(bones, f, idx)
+    first = float(reach.min())
+    tail_reach = float((bones.tails[f] - bones.heads[f]) @ axis)
+    at_tail = 0.5 * first <= tail_reach <= first
+    wrist = tail_reach if at_tail else first
+    head = bones.tails[f] if at_tail else bones.heads[f] + axis * first
+    tail = head + axis * max(float(reach.mean()) - wrist, 0.25 * wrist)
+    match = _FOREARM_WORD.search(forearm)
+    word = "hand" if match is not None and match.group()[0].islower() else "Hand"
+    side = "L" if vrm_hand.startswith("left") else "R"
+    derived = [_FOREARM_WORD.sub(word, forearm, count=1)] if match is not None else []
+    candidates = [*derived, f"{word}.{side}", *(f"{word}.{side}.{n:03d}" for n in range(1, 1000))]
+    name = next(c for c in candidates if c not in bones.index)
+    return NewBone(name, forearm, _point(head), _point(tail))
+
+
+def _point(v: FloatArray) -> tuple[float, float, float]:
+    return float(v[0]), float(v[1]), float(v[2])
+
+
+def with_bone(bones: BoneTable, new: NewBone) -> BoneTable:
+    """The table with `new` added last (a deform bone: the mapper may pick it)."""
+    return BoneTable(
+        [*bones.names, new.name],
+        [*bones.parents, bones.index[new.parent]],
+        np.vstack([bones.heads, new.head]),
+        np.vstack([bones.tails, new.tail]),
+        np.append(bones.deform, True),
+    )
 
 
 def reparented(bones: BoneTable, changes: Mapping[str, str]) -> BoneTable:
@@ -654,20 +760,49 @@ def _rigify_twins(bones: BoneTable) -> dict[str, str]:
     return changes
 
 
+@dataclass
+class Restructure:
+    """A skeleton change that keeps every rest position: bones to add (first), then bones to reparent."""
+
+    added: list[NewBone] = field(default_factory=list)
+    reparent: dict[str, str] = field(default_factory=dict)
+
+    def applied(self, bones: BoneTable) -> BoneTable:
+        """The table as it is once this change is made."""
+        for new in self.added:
+            bones = with_bone(bones, new)
+        return reparented(bones, self.reparent)
+
+    def describe(self, limit: int = 8) -> str:
+        steps = [f"insert '{b.name}' at the end of '{b.parent}'" for b in self.added]
+        steps += [f"reparent '{b}' under '{p}'" for b, p in self.reparent.items()]
+        return ", ".join(steps[:limit]) + (f" and {len(steps) - limit} more" if len(steps) > limit else "")
+
+
 def restructure(
-    bones: BoneTable, current: Mapping[str, str] | None = None, required: frozenset[str] = _REQUIRED
-) -> dict[str, str] | None:
-    """Reparents (bone -> new parent) after which every `required` VRM bone maps, rest positions unchanged;
-    None when reparenting deform bones cannot make this skeleton a VRM humanoid."""
-    changes = _rigify_twins(bones)
-    table = reparented(bones, changes) if changes else bones
+    bones: BoneTable,
+    current: Mapping[str, str] | None = None,
+    required: frozenset[str] = _REQUIRED,
+    carrying: frozenset[str] = frozenset(),
+) -> Restructure | None:
+    """The bones to add and reparent after which every `required` VRM bone maps, rest positions unchanged;
+    None when no such change makes this skeleton a VRM humanoid. Reparents mend limbs hanging elsewhere (a
+    foot beside the IK controls under the root: moved only when it carries geometry, when `carrying` is
+    known); a hand bone is inserted where a forearm's palms and fingers branch off it directly."""
+    plan = Restructure(reparent=_rigify_twins(bones))
+    table = reparented(bones, plan.reparent) if plan.reparent else bones
     for _ in range(len(required)):
-        result = solve(table, current, required)
+        result = solve(table, current, required, carrying)
         if not result.reasons:
-            return changes or None
-        if not result.misplaced:
+            return plan if plan.added or plan.reparent else None
+        if not result.misplaced and not result.handless:
             return None
         step = dict(result.misplaced.values())
-        changes |= step
+        for vrm, (forearm, parts) in result.handless.items():
+            new = _hand_bone(table, vrm, forearm, parts)
+            plan.added.append(new)
+            table = with_bone(table, new)
+            step |= dict.fromkeys(parts, new.name)
+        plan.reparent |= step
         table = reparented(table, step)
     return None

@@ -87,7 +87,21 @@ def valid_mapping(armature: ArmatureInfo) -> dict[str, str]:
 
 def effective_mapping(armature: ArmatureInfo, spec_version: str = "1.0") -> bone_mapping.MappingResult:
     """What the export will use: the bones set by hand, and auto-map for the ones not set."""
-    return bone_mapping.solve(armature.bones, valid_mapping(armature), humanoid.required_bones(spec_version))
+    required = humanoid.required_bones(spec_version)
+    return bone_mapping.solve(armature.bones, valid_mapping(armature), required, armature.carrying)
+
+
+def carrying_bones(meshes: Iterable[MeshInfo], armature: ArmatureInfo) -> frozenset[str]:
+    """The bones of `armature` that carry geometry: weighted in a mesh it deforms, or holding a rigid part
+    (directly or through other objects, such as an empty with the part under it)."""
+    found: set[str] = set()
+    for mesh in meshes:
+        if is_skinned_to(mesh, armature):
+            used = np.unique(mesh.group_index[mesh.group_weight > 0.0]).tolist()
+            found.update(mesh.group_names[g] for g in used if mesh.group_names[g] in armature.bones.index)
+        elif mesh.carried_by is not None and mesh.carried_by[0] == armature.name:
+            found.add(mesh.carried_by[1])
+    return frozenset(found)
 
 
 # --- structure -------------------------------------------------------------------------------------------
@@ -135,18 +149,16 @@ def _missing_bones(armature: ArmatureInfo, spec_version: str, solved: bone_mappi
     message = f"'{armature.name}' lacks required VRM bone(s): {causes}"
     if below:
         message += f" (so {', '.join(below)} cannot be mapped either)"
-    plan = bone_mapping.restructure(armature.bones, valid_mapping(armature), required)
+    plan = restructure_plan(armature, spec_version)
     if plan:
-        moves = _names((f"'{b}' under '{p}'" for b, p in plan.items()), 8)
-        message += f"; structural fix: reparent {moves} (no vertex moves in the rest pose)"
+        message += f"; structural fix: {plan.describe()} (no vertex moves in the rest pose)"
     return Finding("missing_required_bone", "error", message, bool(plan), (armature.name,), structural=True)
 
 
-def reparent_plan(armature: ArmatureInfo, spec_version: str) -> dict[str, str]:
-    """The reparents the structural fix of missing_required_bone makes (empty when none mends the rig)."""
-    return (
-        bone_mapping.restructure(armature.bones, valid_mapping(armature), humanoid.required_bones(spec_version)) or {}
-    )
+def restructure_plan(armature: ArmatureInfo, spec_version: str) -> bone_mapping.Restructure | None:
+    """The bones the structural fix of missing_required_bone adds and reparents (None when nothing mends the rig)."""
+    required = humanoid.required_bones(spec_version)
+    return bone_mapping.restructure(armature.bones, valid_mapping(armature), required, armature.carrying)
 
 
 def _hierarchy(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]:
@@ -172,6 +184,22 @@ def _hierarchy(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Finding]
             (armature.name,),
         )
     ]
+
+
+def idle_bones(armature: ArmatureInfo, mapping: dict[str, str]) -> list[str]:
+    """Bones that neither they nor any bone below them carry geometry or are mapped: IK and pole targets,
+    rig helpers. They deform nothing and carry nothing, so a VRM's skin does not need them. Empty when it is
+    not known what the bones carry."""
+    if not armature.carrying:
+        return []
+    bones = armature.bones
+    needed = [name in armature.carrying for name in bones.names]
+    for name in mapping.values():
+        needed[bones.index[name]] = True
+    for i in reversed(range(len(bones))):  # children after parents: a needed bone makes its parent needed
+        if needed[i] and bones.parents[i] >= 0:
+            needed[bones.parents[i]] = True
+    return [name for name, keep in zip(bones.names, needed, strict=True) if not keep]
 
 
 # --- pose and placement ------------------------------------------------------------------------------------

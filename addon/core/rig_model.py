@@ -97,6 +97,7 @@ class ArmatureInfo:
     # rest pose has scale 1 and location 0 (a connected bone's location does nothing: 0 here).
     pose_scale: FloatArray | None = None
     pose_location: FloatArray | None = None
+    carrying: frozenset[str] = frozenset()  # bones carrying geometry (see checks.carrying_bones); empty: unknown
 
 
 @dataclass
@@ -115,6 +116,8 @@ class MeshInfo:
     parent_type: str = "OBJECT"  # Blender's: OBJECT, ARMATURE (deforms like a modifier), BONE (a rigid part)...
     parent_bone: str = ""
     shape_key_moved: tuple[int, ...] = ()  # per shape key, the vertices it moves off its reference key
+    # (armature, bone) this object hangs from, directly or through other objects (a part under an empty).
+    carried_by: tuple[str, str] | None = None
 
     def group_mask(self, groups: Collection[str]) -> BoolArray:
         """Per vertex group, one of `groups`? With one False more, for the padding index -1: indexed by

@@ -23,6 +23,9 @@ LICENSE_FINDING: Final = "meta_license_differs"
 
 VRM1_TEXT: Final = ("vrm_name", "version", "copyright_information", "contact_information", "third_party_licenses")
 VRM1_LISTS: Final = ("authors", "references")
+# The armature's custom property holding what an imported file said of itself outside any VRM meta (an
+# FBX header's document title and author, else the file's name as the title): {"title", "author"}.
+SOURCE_META: Final = "avatar_forge_source_meta"
 VRM1_LICENSE: Final = (
     "avatar_permission",
     "commercial_usage",
@@ -165,12 +168,14 @@ def plan_meta(
     fallback_name: str,
     preset_name: str = "",
     armature: str = "",
+    found: Mapping[str, Any] | None = None,
 ) -> MetaPlan:
     """The meta to write for `spec_version` ("1.0" or "0.x") from the armature's VRM 1.0 and 0.x metas.
 
     The model's meta is the target spec's when set, else the other spec's, converted. Overrides ("name",
-    "author", "version") replace; empty fields get the preset's authors, `fallback_name` (the file's name)
-    and FIRST_VERSION; a model without any meta gets the preset's licence.
+    "author", "version") replace; empty fields get what the imported file said of itself (`found`, see
+    SOURCE_META: a title and author), then the preset's authors, `fallback_name` (the file's name) and
+    FIRST_VERSION; a model without any meta gets the preset's licence.
     """
     fields_of: tuple[str, ...]
     if spec_version == "1.0":
@@ -194,8 +199,12 @@ def plan_meta(
         differ = [key for key, value in preset_license.items() if not key.endswith("_url") and fields[key] != value]
         if differ:
             findings.append(_license_finding(differ, fields, preset_license, preset_name, armature))
-    authors = [overrides["author"]] if overrides.get("author") else _authors(source) or list(preset.authors)
-    fields[name_key] = overrides.get("name") or given((source or {}).get(name_key)) or fallback_name
+    said = found or {}
+    authors = [overrides["author"]] if overrides.get("author") else _authors(source) or _authors(said)
+    authors = authors or list(preset.authors)
+    fields[name_key] = (
+        overrides.get("name") or given((source or {}).get(name_key)) or given(said.get("title")) or fallback_name
+    )
     fields["version"] = overrides.get("version") or given((source or {}).get("version")) or FIRST_VERSION
     if spec_version == "1.0":
         fields["authors"] = authors

@@ -1,4 +1,5 @@
-"""Operator: import an avatar file into the scene (the same import_avatar() the socket and convert call)."""
+"""Operator: import an avatar file into the scene (the same import_avatar() the socket and convert call), then
+check it as the Rig panel's Check does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from bpy.props import StringProperty
 
 from ..blender import avatar_import, vrm_addon
 from ..core.model_files import FORMATS
+from .ops_rig import panel_check
+from .props_rig import rig_state
 from .types import OperatorReturn
 
 
@@ -34,8 +37,12 @@ class AVATARFORGE_OT_import_avatar(bpy.types.Operator):
         except (ValueError, avatar_import.ImportFailedError, vrm_addon.VrmAddonMissingError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        # The panel shows what the imported rig needs straight away, as its Check button would.
+        report = panel_check(context, result.armature)
+        rig_state(context).store(report)
+        state = "ready" if report.ok else f"{len(report.errors())} error(s) to look at in the Rig panel"
         self.report({"INFO"}, f"Imported {result.path.name}: armature {result.armature}, "
-                    f"{len(result.objects)} object(s)")  # fmt: skip
+                    f"{len(result.objects)} object(s); {state}")  # fmt: skip
         for line in result.removed:  # what the file brought that could read elsewhere or run Python
             self.report({"WARNING"}, f"Removed from {result.path.name}: {line}")
         return {"FINISHED"}

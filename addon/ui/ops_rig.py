@@ -30,6 +30,11 @@ def _armature(context: bpy.types.Context) -> str | None:
     return name if name and name in bpy.data.objects else None
 
 
+def panel_check(context: bpy.types.Context, armature: str | None) -> CheckReport:
+    """The Rig panel's Check: the rig check against the preset chosen in the Export panel."""
+    return rig_check.check_rig(armature, _target(context))
+
+
 def _leave_edit_mode(context: bpy.types.Context) -> None:
     if context.mode != "OBJECT" and context.view_layer.objects.active is not None:  # type: ignore[union-attr]
         bpy.ops.object.mode_set(mode="OBJECT")
@@ -55,7 +60,7 @@ class AVATARFORGE_OT_check_rig(_RigOperator):
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         _leave_edit_mode(context)
         try:
-            report = rig_check.check_rig(_armature(context), _target(context))
+            report = panel_check(context, _armature(context))
         except rig_reader.ArmatureNotFoundError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

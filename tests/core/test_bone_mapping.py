@@ -559,7 +559,9 @@ def test_rigify_org_bones_that_deform_are_not_mapped_beside_their_def_twins():
     result = bone_mapping.solve(table)
     assert not [n for n in result.mapping.values() if n.startswith("ORG-")], result.mapping
     assert set(result.reasons) == {"leftUpperArm", "rightUpperArm"}
-    assert bone_mapping.restructure(table) == {"DEF-upper_arm.L": "DEF-shoulder.L", "DEF-upper_arm.R": "DEF-shoulder.R"}
+    plan = bone_mapping.restructure(table)
+    assert plan is not None and plan.added == []
+    assert plan.reparent == {"DEF-upper_arm.L": "DEF-shoulder.L", "DEF-upper_arm.R": "DEF-shoulder.R"}
 
 
 def _two_hips() -> BoneTable:
@@ -576,3 +578,79 @@ def test_of_two_bones_named_hips_the_one_listed_first_is_the_hips():
     result = bone_mapping.solve(table)
     assert result.reasons == {} and result.mapping["hips"] == "Hips"
     assert "Pelvis" not in result.mapping.values()
+
+
+# --- game rigs: limbs off the root, hands without a hand bone -----------------------------------------------
+
+
+def _feet_off_the_root() -> BoneTable:
+    """A game rig's feet: hanging from `Root` beside the IK pole targets, instead of from the shins."""
+    return _table(lambda n: n, reparent={"Hips": "Root", "Foot.L": "Root", "Foot.R": "Root"},
+                  extra=[("Root", None, (0, 0, 0), (0, 0.1, 0)),
+                         ("PoleTargetL", "Root", (0.1, -0.5, 0.5), (0.1, -0.6, 0.5)),
+                         ("PoleTargetR", "Root", (-0.1, -0.5, 0.5), (-0.1, -0.6, 0.5))])  # fmt: skip
+
+
+def test_a_foot_off_the_root_that_carries_geometry_is_reparented_under_the_shin():
+    table = _feet_off_the_root()
+    carrying = frozenset(n for n in table.names if not n.startswith(("Root", "PoleTarget")))
+    assert bone_mapping.solve(table, carrying=carrying).reasons == {
+        "leftFoot": "'Foot.L' hangs from 'Root', not from leftLowerLeg 'LowerLeg.L'",
+        "rightFoot": "'Foot.R' hangs from 'Root', not from rightLowerLeg 'LowerLeg.R'",
+    }
+    plan = bone_mapping.restructure(table, carrying=carrying)
+    assert plan is not None and plan.added == []
+    assert plan.reparent == {"Foot.L": "LowerLeg.L", "Foot.R": "LowerLeg.R"}
+
+
+def test_a_foot_off_the_root_that_carries_nothing_is_a_control_and_stays():
+    table = _feet_off_the_root()
+    # Known to carry geometry: everything but the feet (and their toes), the root and the pole targets.
+    carrying = frozenset(n for n in table.names if not n.startswith(("Root", "PoleTarget", "Foot", "Toes")))
+    assert bone_mapping.restructure(table, carrying=carrying) is None
+
+
+def test_a_non_deforming_bone_that_carries_a_part_is_a_body_part():
+    table = _feet_off_the_root()
+    table.deform[table.index["Foot.L"]] = False
+    table.deform[table.index["Foot.R"]] = False
+    carrying = frozenset(n for n in table.names if not n.startswith(("Root", "PoleTarget")))
+    plan = bone_mapping.restructure(table, carrying=carrying)
+    assert plan is not None and plan.reparent == {"Foot.L": "LowerLeg.L", "Foot.R": "LowerLeg.R"}
+    assert bone_mapping.restructure(table) is None  # not known to carry anything: a control, left alone
+
+
+def _handless(side: str = "L") -> BoneTable:
+    """No hand bone: the fingers (thumb included) branch straight off the forearm."""
+    return _table(lambda n: None if n == f"Hand.{side}" else n)
+
+
+def test_a_forearm_whose_fingers_branch_off_it_gets_a_hand_bone_at_its_end():
+    table = _handless()
+    result = bone_mapping.solve(table)
+    assert result.reasons["leftHand"].startswith("no hand bone: 'Thumb1.L', 'Index1.L'")
+    assert result.reasons["leftHand"].endswith("branch straight off the forearm 'LowerArm.L'")
+    plan = bone_mapping.restructure(table)
+    assert plan is not None and [b.name for b in plan.added] == ["Hand.L"]
+    hand = plan.added[0]
+    forearm = table.index["LowerArm.L"]
+    assert hand.parent == "LowerArm.L" and np.allclose(hand.head, table.tails[forearm])  # at the wrist
+    assert set(plan.reparent) == {f"{f}1.L" for f in _FINGERS} and set(plan.reparent.values()) == {"Hand.L"}
+    solved = bone_mapping.solve(plan.applied(table))
+    assert solved.reasons == {} and solved.mapping["leftHand"] == "Hand.L"
+    assert solved.mapping["leftIndexProximal"] == "Index1.L" and solved.mapping["leftThumbMetacarpal"] == "Thumb1.L"
+
+
+def test_twist_bones_halfway_down_a_forearm_are_not_a_hand():
+    table = _table(lambda n: n, extra=[("ForeArmTwist.L", "LowerArm.L", (0.45, 0, 1.4), (0.5, 0, 1.4))])
+    twist = table.index["ForeArmTwist.L"]
+    forearm = table.index["LowerArm.L"]
+    table.heads[twist] = (table.heads[forearm] + table.tails[forearm]) / 2  # starts half-way along
+    assert bone_mapping.hand_parts(table, forearm) == []  # the hand bone and a twist bone: nothing to insert
+
+
+def test_unnumbered_finger_names_are_the_first_segment():
+    table = _table(lambda n: {"Index1.L": "IndexL", "Index2.L": "Index2L", "Index3.L": "Index3L"}.get(n, n))
+    mapping = bone_mapping.solve(table).mapping
+    segments = [mapping[f"leftIndex{s}"] for s in ("Proximal", "Intermediate", "Distal")]
+    assert segments == ["IndexL", "Index2L", "Index3L"]

@@ -155,3 +155,20 @@ def test_a_tools_placeholders_are_empty_fields_not_the_authors_words():
     placeholder_vrm0 = {**EMPTY_VRM0, "title": "Undefined", "author": " undefined "}
     legacy = plan_meta("0.x", EMPTY_VRM1, placeholder_vrm0, LEGACY, {}, fallback_name="Companion-A")
     assert legacy.fields["title"] == "Companion-A" and legacy.fields["author"] == ", ".join(LEGACY.authors)
+
+
+def test_what_an_imported_file_says_of_itself_fills_only_the_empty_name_and_authors():
+    found = {"title": "Knight", "author": "Kim Modeller"}
+    plan = plan_meta("1.0", EMPTY_VRM1, EMPTY_VRM0, WEB, {}, fallback_name="Knight-web", found=found)
+    assert plan.fields["vrm_name"] == "Knight" and plan.fields["authors"] == ["Kim Modeller"]
+    assert plan.fields["modification"] == WEB.modification and plan.findings == ()  # the preset's licence
+    legacy = plan_meta("0.x", EMPTY_VRM1, EMPTY_VRM0, LEGACY, {}, fallback_name="x", found=found)
+    assert legacy.fields["title"] == "Knight" and legacy.fields["author"] == "Kim Modeller"
+    # A title alone (an FBX without document info: its file name) leaves the authors to the preset.
+    named = plan_meta("1.0", EMPTY_VRM1, EMPTY_VRM0, WEB, {}, fallback_name="x", found={"title": "Knight"})
+    assert named.fields["authors"] == list(WEB.authors)
+    # The model's own meta and the overrides come first.
+    kept = plan_meta("1.0", KITSUNE_VRM1, EMPTY_VRM0, WEB, {}, fallback_name="x", found=found)
+    assert kept.fields["vrm_name"] == KITSUNE_VRM1["vrm_name"] and kept.fields["authors"] == KITSUNE_VRM1["authors"]
+    over = plan_meta("1.0", EMPTY_VRM1, EMPTY_VRM0, WEB, {"name": "N", "author": "A"}, fallback_name="x", found=found)
+    assert over.fields["vrm_name"] == "N" and over.fields["authors"] == ["A"]

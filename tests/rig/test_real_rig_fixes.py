@@ -4,6 +4,9 @@ and a skeleton that is not a VRM humanoid is restructured only when asked for.""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import struct
 from typing import Any
 
 import bpy
@@ -11,7 +14,7 @@ import mathutils
 import numpy as np
 import pytest
 
-from addon.blender import context, rig_check
+from addon.blender import context, rig_check, vrm_export
 from addon.core.presets import get_preset
 from tests import invariants, rigs
 
@@ -420,3 +423,108 @@ def test_unweighted_vertices_go_to_the_nearest_deform_bone_not_a_nearer_ik_bone(
     for v in lonely:
         groups = {body.vertex_groups[g.group].name: g.weight for g in body.data.vertices[v].groups}
         assert groups and all(armature.data.bones[name].use_deform for name in groups), groups
+
+
+def _game_rig_feet(armature):
+    """Feet hanging from a `Root` bone beside IK pole targets (each with an importer's `_end` marker empty)."""
+
+    def change(bones):
+        root = bones.new("Root")
+        root.head, root.tail = (0, 0, 0), (0, 0.1, 0)
+        bones["Hips"].parent = root
+        for side, x in (("L", 0.1), ("R", -0.1)):
+            bones[f"Foot.{side}"].use_connect = False
+            bones[f"Foot.{side}"].parent = root
+            pole = bones.new(f"PoleTarget.{side}")
+            pole.head, pole.tail, pole.parent = (x, -0.5, 0.5), (x, -0.6, 0.5), root
+
+    _edit(armature, change)
+    rigs.clear_mapping(armature)
+    for side in ("L", "R"):
+        marker = bpy.data.objects.new(f"PoleTarget.{side}_end", None)
+        context.scene().collection.objects.link(marker)
+        _parent_to_bone(marker, armature, f"PoleTarget.{side}")
+
+
+def test_feet_hanging_from_the_root_beside_ik_poles_go_under_the_shins_and_the_poles_stay_out_of_the_file(
+    avatar, tmp_path
+):
+    armature, _ = avatar
+    _game_rig_feet(armature)
+    boot = _plate("Boot", (0.1, -0.05, 0.05))
+    _parent_to_bone(boot, armature, "Foot.L")  # a rigid part on the foot: it is a body part
+    marker = bpy.data.objects["PoleTarget.L_end"]
+    placed = marker.matrix_world.copy()
+    report = rig_check.check_rig(None, WEB)
+    missing = next(f for f in report.findings if f.id == "missing_required_bone")
+    assert "leftFoot: 'Foot.L' hangs from 'Root', not from leftLowerLeg 'LowerLeg.L'" in missing.message
+    before = invariants.snapshot()
+    fixed = rig_check.check_rig(None, WEB, fix="all")
+    assert fixed.ok, fixed.findings
+    assert armature.data.bones["Foot.L"].parent.name == "LowerLeg.L"
+    assert armature.data.bones["PoleTarget.L"].parent.name == "Root"  # a control: left where it was
+    assert fixed.mapping["leftFoot"] == "Foot.L" and boot.parent_bone == "Foot.L"
+    assert max(invariants.moved(before, invariants.snapshot()).values()) < 1e-6
+
+    out = tmp_path / "Feet.vrm"
+    vrm_export.export_vrm(out, dataclasses.replace(WEB, thumbnail=False))
+    document = _gltf_json(out)
+    names = [n.get("name", "") for n in document["nodes"]]
+    joints = {names[j] for skin in document["skins"] for j in skin["joints"]}
+    assert "Foot.L" in joints and not [n for n in names if n.startswith("PoleTarget")]
+    # The scene is as it was: the poles still deform (as before) and their markers hang where they hung.
+    assert armature.data.bones["PoleTarget.L"].use_deform
+    assert marker.parent == armature and marker.parent_bone == "PoleTarget.L"
+    assert np.allclose(np.array(marker.matrix_world), np.array(placed), atol=1e-6)
+
+
+def _gltf_json(path):
+    data = path.read_bytes()
+    size = struct.unpack_from("<I", data, 12)[0]
+    return json.loads(data[20 : 20 + size])
+
+
+def _without_hand_bones(armature, body):
+    """Each hand bone removed, its fingers (the thumb too) hanging straight off the forearm, its weights the
+    forearm's: a game rig's hand."""
+    groups = body.vertex_groups
+    for side in ("L", "R"):
+        hand, forearm = groups[f"Hand.{side}"], groups[f"LowerArm.{side}"]
+        for vertex in body.data.vertices:
+            weight = next((g.weight for g in vertex.groups if g.group == hand.index), 0.0)
+            if weight > 0.0:
+                forearm.add([vertex.index], weight, "ADD")
+        groups.remove(hand)
+
+    def change(bones):
+        for side in ("L", "R"):
+            for child in list(bones[f"Hand.{side}"].children):
+                child.use_connect = False
+                child.parent = bones[f"LowerArm.{side}"]
+            bones.remove(bones[f"Hand.{side}"])
+
+    _edit(armature, change)
+    rigs.clear_mapping(armature)
+
+
+def test_a_forearm_without_a_hand_bone_gets_one_at_the_wrist_that_moves_nothing(avatar):
+    armature, body = avatar
+    _without_hand_bones(armature, body)
+    report = rig_check.check_rig(None, WEB)
+    missing = next(f for f in report.findings if f.id == "missing_required_bone")
+    assert "leftHand: no hand bone: 'Thumb1.L', 'Index1.L'" in missing.message
+    assert missing.fix == "structural" and "insert 'Hand.L' at the end of 'LowerArm.L'" in missing.message
+    before = invariants.snapshot()
+    fixed = rig_check.check_rig(None, WEB, fix="all")
+    assert fixed.ok, fixed.findings
+    bones = armature.data.bones
+    wrist = np.array(bones["LowerArm.L"].tail_local)
+    assert np.allclose(np.array(bones["Hand.L"].head_local), wrist) and bones["Hand.L"].parent.name == "LowerArm.L"
+    assert {b.name for b in bones["Hand.L"].children} == {
+        f"{f}1.L" for f in ("Thumb", "Index", "Middle", "Ring", "Little")
+    }
+    assert fixed.mapping["leftHand"] == "Hand.L" and fixed.mapping["leftIndexProximal"] == "Index1.L"
+    assert "Hand.L" not in body.vertex_groups  # it deforms nothing itself: posing it turns the fingers
+    after = invariants.snapshot()
+    after.bones = {k: v for k, v in after.bones.items() if k in before.bones}  # the new hand bones
+    assert max(invariants.moved(before, after).values()) < 1e-6

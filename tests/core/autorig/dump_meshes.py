@@ -34,7 +34,7 @@ def dump(model: Path, out: Path) -> None:
         table = rig_reader.bone_table(armature)
         # Legs hanging from a root bone map once reparented, as convert does it; positions are unchanged.
         changes = bone_mapping.restructure(table)
-        mapping = dict(bone_mapping.solve(bone_mapping.reparented(table, changes) if changes else table).mapping)
+        mapping = dict(bone_mapping.solve(changes.applied(table) if changes else table).mapping)
     for arm in (o for o in bpy.data.objects if o.type == "ARMATURE"):
         arm.data.pose_position = "REST"  # type: ignore[union-attr]
     depsgraph = bpy.context.evaluated_depsgraph_get()

