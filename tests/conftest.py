@@ -152,16 +152,7 @@ def demo_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def user_resources(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Blender user folder holding the QUICK preset, for the forge.py runs of this module."""
-    user = tmp_path_factory.mktemp("user")
-    folder = user / "config" / "avatar_forge" / "presets"
-    folder.mkdir(parents=True)
-    shipped = (ROOT / "addon" / "presets" / "companions-web.toml").read_text()
-    quick = shipped.replace('name = "companions-web"', f'name = "{QUICK}"').replace(
-        "thumbnail = true", "thumbnail = false"
-    )
-    assert "thumbnail = false" in quick
-    (folder / f"{QUICK}.toml").write_text(quick)
-    return user
+    return quick_preset_user(tmp_path_factory.mktemp("user"), QUICK)
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
