@@ -51,7 +51,9 @@ def test_export_of_a_file_consumers_would_show_broken_exits_1_and_keeps_it_aside
     assert data["exported"] is False
     assert "the written file fails verification" in data["reason"] and LIFTED_REASON in data["reason"]
     assert "floating above the floor" in data["reason"]
-    assert data["verification"]["ok"] is False and data["verification"]["mesh_bottom"] == pytest.approx(1, abs=1e-3)
+    # A metre up, as three-vrm skins it: the add-on's T-pose raises the demo avatar's feet 2.7 mm more.
+    assert data["verification"]["ok"] is False
+    assert data["verification"]["mesh_bottom"] == pytest.approx(1.0027, abs=1e-3)
     assert not out.exists()
     rejected = tmp_path / "Lifted.rejected.vrm"
     assert data["rejected"] == str(rejected)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import stat
 import struct
 import subprocess
@@ -19,7 +20,8 @@ import bpy  # before addon.blender: bmesh and mathutils exist only after it
 import numpy as np
 import pytest
 
-from addon.blender import context, demo_avatar, rig_check, vrm_addon, vrm_export
+from addon.blender import context, demo_avatar, posed_ground, rig_check, rig_fixes, vrm_addon, vrm_export
+from addon.core.checks import GROUND_TOLERANCE
 from addon.core.presets import VRM1_LICENSE_URL, Preset, get_preset
 from addon.core.vrm_inspect import glb_document
 from tests import rigs
@@ -272,6 +274,32 @@ def test_textures_are_downscaled_only_in_the_exported_copy(blender, demo_blend, 
     assert _texture(material) == image
     assert [i.name for i in bpy.data.images if i.name != "Render Result"] == ["AvatarTexture"]
     assert blend.read_bytes() == saved
+
+
+def test_an_avatar_on_bent_knees_exports_standing_on_the_ground(blender, demo_blend, tmp_path):
+    # A game rig's rest pose: knees bent forward, grounded as it stands. The export writes the VRM Add-on's
+    # T-pose, legs straight: the feet must not go below the floor with them.
+    avatar = open_demo(demo_blend)
+    for side in ("L", "R"):
+        for bone, degrees in ((f"UpperLeg.{side}", -30.0), (f"LowerLeg.{side}", 60.0)):
+            pose_bone = avatar.armature.pose.bones[bone]  # type: ignore[union-attr]
+            pose_bone.rotation_mode = "XYZ"
+            pose_bone.rotation_euler = (math.radians(degrees), 0.0, 0.0)
+    context.view_layer().update()
+    rig_fixes.apply_pose_as_rest(avatar.armature)
+    rig_fixes.ground(avatar.armature)
+    meshes = [avatar.body]
+    standing = posed_ground.lowest_point(meshes)
+    assert standing is not None and abs(standing) < 1e-4
+    placed = avatar.armature.matrix_world.copy()
+
+    result = vrm_export.export_vrm(tmp_path / "bent.vrm", _quick(get_preset("companions-web-lite")))
+
+    assert result.verification.mesh_bottom is not None
+    assert abs(result.verification.mesh_bottom) <= GROUND_TOLERANCE
+    loaded = consumers([result.path])[str(result.path)]
+    assert "error" not in loaded and abs(loaded["meshBounds"]["min"][1]) <= GROUND_TOLERANCE  # three-vrm's floor
+    assert avatar.armature.matrix_world == placed and posed_ground.lowest_point(meshes) == standing
 
 
 def test_expressions_bound_by_hand_are_kept(blender, demo_blend, tmp_path):

@@ -23,7 +23,7 @@ from typing import Any
 import bpy
 
 from ..core.rig_model import MeshInfo
-from . import console, modifiers, vrm_addon
+from . import console, modifiers, posed_ground, vrm_addon
 
 PINNED_VERSION = (4, 10, 2)
 # The glTF exporter arguments the pinned add-on passes for Blender 4.2+ (ExportSceneGltfArguments' fields).
@@ -110,8 +110,9 @@ def _gltf_with(options: dict[str, Any]) -> Any:
     return invoke
 
 
-def _posing_without_deforming(original: Any, meshes: list[bpy.types.Object]) -> Any:
-    """The add-on's T-pose setup with the meshes' armature modifiers off while it poses the rig.
+def _posing_on_the_ground(original: Any, meshes: list[bpy.types.Object]) -> Any:
+    """The add-on's T-pose setup with the meshes' armature modifiers off while it poses the rig, and the
+    posed avatar kept on the ground (posed_ground: straightened legs would sink bent-kneed feet).
 
     It turns the bones one at a time and updates the view layer after each: about 30 updates, each
     deforming every mesh (0.4 s on a 200k-vertex avatar) for a pose that only needs the bones. The
@@ -124,6 +125,8 @@ def _posing_without_deforming(original: Any, meshes: list[bpy.types.Object]) -> 
         with contextlib.ExitStack() as posed:
             with modifiers.switched_off(deforming):
                 posed.enter_context(original(context, armature))
+                rest_bottom = posed_ground.rest_lowest_point(armature, meshes)  # skins off: their rest shape
+            posed.enter_context(posed_ground.kept_on_ground(armature, meshes, rest_bottom))
             yield
 
     return setup
@@ -205,7 +208,7 @@ def export(
         found.migration.migrate(context, armature.name, heavy_migration=False)
         with (
             _patched(found.gltf_support, "_invoke_export_scene_gltf", _gltf_with(gltf_options)),
-            _patched(writer, "setup_humanoid_t_pose", _posing_without_deforming(writer.setup_humanoid_t_pose, meshes)),
+            _patched(writer, "setup_humanoid_t_pose", _posing_on_the_ground(writer.setup_humanoid_t_pose, meshes)),
             _patched(
                 vrm1, _REMOVAL, _armature_removal_from(_unchanged(meshes, armature, checked), getattr(vrm1, _REMOVAL))
             ),

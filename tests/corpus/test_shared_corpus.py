@@ -61,18 +61,11 @@ def run(tmp_path_factory: pytest.TempPathFactory, user_resources: Path) -> dict[
 NAMES = sorted(_sums()) if (SHARED / "SHA256SUMS").is_file() else []
 
 
-# The robot's skeleton is mended (see the last test), but the export's verification refuses the file: the
-# VRM Add-on's automatic T-pose straightens the legs, and the feet now hanging from the shins follow them
-# 5-8 cm below the ground (the glTF import's Dance frame as the current pose adds to it).
-SUNK_BY_THE_T_POSE = pytest.mark.xfail(strict=True, reason="the export's T-pose sinks the robot's feet below ground")
-EXPORTED = [pytest.param(n, marks=SUNK_BY_THE_T_POSE) if n == "glb_robot_expressive.glb" else n for n in NAMES]
-
-
 def test_every_avatar_is_read(run: dict[str, Any]) -> None:
     assert sorted(run["models"]) == NAMES
 
 
-@pytest.mark.parametrize("name", EXPORTED)
+@pytest.mark.parametrize("name", NAMES)
 def test_each_avatar_converts(run: dict[str, Any], name: str) -> None:
     model = run["models"][name]
     assert model["ok"], model["error"] or [f["id"] for f in model["after"]["findings"] if f["severity"] == "error"]
@@ -84,7 +77,7 @@ def test_the_inputs_are_byte_for_byte_as_published(run: dict[str, Any]) -> None:
     assert {name: _sha256(run["inputs"] / name) for name in sums} == sums  # convert only read its copies
 
 
-@pytest.mark.parametrize("name", EXPORTED)
+@pytest.mark.parametrize("name", NAMES)
 def test_three_vrm_loads_a_person_standing_on_the_ground(run: dict[str, Any], name: str) -> None:
     summary = run["loaded"][run["models"][name]["out"]]
     assert "error" not in summary, summary.get("error")
@@ -123,7 +116,6 @@ def test_a_robots_feet_and_hands_are_mended(run: dict[str, Any]) -> None:
     assert mapping["leftIndexProximal"] == "IndexL" and mapping["leftThumbMetacarpal"] == "ThumbL"
 
 
-@SUNK_BY_THE_T_POSE
 def test_the_robots_file_has_its_mended_bones_and_no_ik_pole_targets(run: dict[str, Any]) -> None:
     model = run["models"]["glb_robot_expressive.glb"]
     bones = run["loaded"][model["out"]]["humanBones"]
