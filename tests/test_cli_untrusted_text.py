@@ -9,8 +9,8 @@ from pathlib import Path
 from addon.batch import plan, report
 from tests.conftest import run_forge
 
-# Any raw control character but the line break: what would drive a terminal.
-_RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Any raw control character but the tab and the line break: what would drive a terminal.
+_RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def test_a_model_named_to_erase_its_failure_cannot_touch_the_terminal(tmp_path):

@@ -15,7 +15,8 @@ from typing import Any, Final, TextIO
 
 # Bidi embeddings, overrides and isolates, and the invisible marks that steer them.
 _BIDI: Final = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_IN_LINE: Final = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+# A tab only moves the cursor forward: kept, as in the Go allowlist lines the promoter prints for pasting.
+_IN_LINE: Final = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_BIDI}]")
 # A stream carries line breaks and tabs of its own; everything else is escaped as in a line.
 _IN_STREAM: Final = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
 
@@ -26,7 +27,8 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def printable(line: str) -> str:
-    """One line as a terminal shows it harmlessly: control characters, line breaks included, escaped."""
+    """One line as a terminal shows it harmlessly: control characters but the tab, line breaks included,
+    escaped."""
     return _IN_LINE.sub(_escape, line)
 
 

@@ -10,6 +10,7 @@ def test_control_characters_and_bidi_overrides_are_shown_not_obeyed():
     assert printable("txt.\u202eexe.vrm") == "txt.\\u202eexe.vrm"
     assert printable("two\nlines") == "two\\x0alines"  # a line cannot forge the next one
     assert printable("Spine_01 ✓ Ünï 頭") == "Spine_01 ✓ Ünï 頭"
+    assert printable('\t"Avatar-v1.vrm": true,') == '\t"Avatar-v1.vrm": true,'  # a line to paste into Go code
 
 
 def test_a_stream_keeps_its_own_line_breaks_and_a_progress_bar_its_carriage_return():
