@@ -23,6 +23,18 @@ class Snapshot:
     bones: Points  # "armature/bone" -> (2, 3) world head and tail
 
 
+def _world(points: Any, obj: Any) -> Any:
+    """Object-space points (N, 3) in world space."""
+    m = np.array(obj.matrix_world, dtype=np.float64)
+    return points @ m[:3, :3].T + m[:3, 3]
+
+
+def _coordinates(mesh: Any) -> Any:
+    co = np.empty(len(mesh.vertices) * 3)
+    mesh.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3)
+
+
 def snapshot() -> Snapshot:
     """World positions in the rest pose of every mesh vertex (undeformed, shape-key basis) and bone end."""
     posed = [a for a in bpy.data.armatures if a.pose_position != "REST"]
@@ -35,15 +47,12 @@ def snapshot() -> Snapshot:
         bones: Points = {}
         scene: Any = bpy.context.scene
         for obj in scene.objects:
-            m = np.array(obj.matrix_world, dtype=np.float64)
             if obj.type == "MESH":
-                co = np.empty(len(obj.data.vertices) * 3)
-                obj.data.vertices.foreach_get("co", co)
-                vertices[obj.name] = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+                vertices[obj.name] = _world(_coordinates(obj.data), obj)
             elif obj.type == "ARMATURE":
                 for bone in obj.data.bones:
                     ends = np.array([bone.head_local, bone.tail_local], dtype=np.float64)
-                    bones[f"{obj.name}/{bone.name}"] = ends @ m[:3, :3].T + m[:3, 3]
+                    bones[f"{obj.name}/{bone.name}"] = _world(ends, obj)
         return Snapshot(vertices, bones)
     finally:
         for data in posed:
@@ -61,18 +70,14 @@ def shown() -> Snapshot:
     bones: Points = {}
     scene: Any = bpy.context.scene
     for obj in scene.objects:
-        m = np.array(obj.matrix_world, dtype=np.float64)
         if obj.type == "MESH":
             evaluated = obj.evaluated_get(depsgraph)
-            mesh = evaluated.to_mesh()
-            co = np.empty(len(mesh.vertices) * 3)
-            mesh.vertices.foreach_get("co", co)
+            vertices[obj.name] = _world(_coordinates(evaluated.to_mesh()), obj)
             evaluated.to_mesh_clear()
-            vertices[obj.name] = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
         elif obj.type == "ARMATURE":
             for bone in obj.pose.bones:
                 ends = np.array([bone.head, bone.tail], dtype=np.float64)
-                bones[f"{obj.name}/{bone.name}"] = ends @ m[:3, :3].T + m[:3, 3]
+                bones[f"{obj.name}/{bone.name}"] = _world(ends, obj)
     return Snapshot(vertices, bones)
 
 
