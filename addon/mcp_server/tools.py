@@ -10,6 +10,7 @@ from typing import Any
 
 from mcp import types
 
+from ..core.scene_edits import SCHEMAS
 from .connection import CommandError, Connection
 
 Content = types.TextContent | types.ImageContent
@@ -106,6 +107,20 @@ def _render_preview(connection: Connection, arguments: dict[str, Any]) -> list[C
     return _image(connection.call("avatar_render_preview", params), _preview_caption)
 
 
+def _scene_edit(command: str) -> Callable[[Connection, dict[str, Any]], list[Content]]:
+    """A structured scene tool: its arguments go to the socket as given (a null parent means "none")."""
+
+    def run(connection: Connection, arguments: dict[str, Any]) -> list[Content]:
+        return _json(connection.call(command, dict(arguments)))
+
+    return run
+
+
+def _scene_tool(command: str, description: str) -> ToolSpec:
+    properties, required = SCHEMAS[command]
+    return ToolSpec(command, description, properties, required, _scene_edit(command), read_only=False)
+
+
 _ARMATURE = {"type": "string", "description": "Armature object name. Default: the one with most VRM bones mapped."}
 _PRESET = {
     "type": "string",
@@ -157,6 +172,33 @@ TOOLS: tuple[ToolSpec, ...] = (
         },
         (),
         _screenshot,
+    ),
+    _scene_tool(
+        "create_object",
+        "Add an object to the scene: a mesh primitive (cube, uv_sphere, ico_sphere, cylinder, cone, plane, "
+        "circle, monkey), an empty, a light or a camera, with its name, placement, size and parent. Returns the "
+        "object as get_object_info shows it. One undo step.",
+    ),
+    _scene_tool(
+        "modify_object",
+        "Change an object: rename it, move, rotate or scale it, parent it (it stays where it is in the world) "
+        "or unparent it (parent null), show or hide it. Returns the object. One undo step.",
+    ),
+    _scene_tool(
+        "set_material",
+        "Give an object a material and set its look: base colour (with alpha), metallic, roughness, emission, "
+        "a base colour image; or make it a VRM MToon toon material (mtoon true) with shade, rim and outline "
+        "colours, as three-vrm draws it. Returns the material's values as Blender now has them. One undo step.",
+    ),
+    _scene_tool(
+        "duplicate_object",
+        "Copy an object (modifiers, materials and parent come along; its mesh is copied unless linked), "
+        "optionally renamed and placed. Returns the copy. One undo step.",
+    ),
+    _scene_tool(
+        "delete_object",
+        "Delete an object. Its children stay where they are, unparented; its data goes when nothing else uses "
+        "it. Returns the names. One undo step (the user can undo it in Blender).",
     ),
     ToolSpec(
         "check_rig",

@@ -1,5 +1,6 @@
 """The command table: every type a client may send, its handler, and whether it needs Blender's main
-thread. Unknown params are ignored by every handler; unknown types get BlenderMCP's own error."""
+thread. Unknown params are ignored by the BlenderMCP commands and refused by the structured scene commands
+(their schemas are strict); unknown types get BlenderMCP's own error."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.protocol import echo
-from . import avatar_commands, image_commands, info_commands, scene_commands, scene_items
+from . import avatar_commands, edit_commands, image_commands, info_commands, scene_commands, scene_items
 from .config import ServerConfig
 
 Handler = Callable[[dict[str, Any], ServerConfig], Any]
@@ -47,6 +48,7 @@ def _table() -> dict[str, Command]:
             f"get_{name}_status": Command(info_commands.integration_status(name), main_thread=False)
             for name in info_commands.INTEGRATIONS
         },
+        **{name: Command(run) for name, run in edit_commands.COMMANDS.items()},
         "avatar_list_presets": Command(avatar_commands.list_presets),
         "avatar_viewport_image": Command(image_commands.viewport_image),
         "avatar_render_preview": Command(image_commands.render_preview),
