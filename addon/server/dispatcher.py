@@ -13,6 +13,7 @@ from typing import Any
 
 from ..core import protocol
 from ..core.protocol import BadMessage, RawMessage, Request
+from . import lab_dialect
 from .audit import AuditLog
 from .commands import COMMANDS, unknown
 from .config import ServerConfig
@@ -91,12 +92,13 @@ class Dispatcher:
         command = COMMANDS.get(request.type)
         error: str | None = None
         wrote: list[str] = []
+        result: Any = None
         if command is None:
             error = unknown(request.type)
             reply = protocol.error(error)
         else:
             try:
-                result: Any = command.run(request.params, self.config)
+                result = command.run(request.params, self.config)
             except (Exception, SystemExit) as exc:  # the client's error reply; the server carries on
                 error = str(exc) or type(exc).__name__
                 if request.type != "execute_code":  # its message is the sent code's own traceback
@@ -105,14 +107,15 @@ class Dispatcher:
             else:
                 reply = protocol.success(result)
                 wrote = command.wrote(result)
+        if request.lab:
+            reply = lab_dialect.reply(request, result, error)
         seconds = time.perf_counter() - started
         code = request.params.get("code") if request.type == "execute_code" else None
-        self._audit.record(
-            peer, request.type, seconds, error=error, code=code if isinstance(code, str) else None, wrote=wrote
-        )
-        self._note(protocol.echo(request.type), error=False)
+        shown = lab_dialect.AUDIT_TYPE if request.lab else request.type
+        self._audit.record(peer, shown, seconds, error=error, code=code if isinstance(code, str) else None, wrote=wrote)
+        self._note(protocol.echo(shown), error=False)
         if error is not None:
-            self._note(f"{protocol.echo(request.type)}: {error.splitlines()[0] if error else ''}", error=True)
+            self._note(f"{protocol.echo(shown)}: {error.splitlines()[0] if error else ''}", error=True)
         return reply
 
     def _note(self, text: str, error: bool) -> None:
