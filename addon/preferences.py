@@ -60,6 +60,12 @@ class AvatarForgePreferences(bpy.types.AddonPreferences):
         description="Also write the code MCP clients execute into the audit log (it may hold anything they sent)",
         default=False,
     )
+    polyhaven_enabled: BoolProperty(  # type: ignore[valid-type]
+        name="Poly Haven",
+        description="Let MCP clients search Poly Haven and download its HDRIs, textures and models (CC0) into "
+        "this Blender; off by default: nothing is fetched from anywhere until you turn it on",
+        default=False,
+    )
     mcp_max_connections: IntProperty(  # type: ignore[valid-type]
         name="Max connections",
         description="Clients connected at once; one that has sent nothing yet makes room for a newcomer",
@@ -104,6 +110,8 @@ class AvatarForgePreferences(bpy.types.AddonPreferences):
         col.prop(self, "mcp_auto_start")
         col.prop(self, "execute_code_policy")
         col.prop(self, "mcp_audit_code")
+        col = layout.column(heading="Asset sources")
+        col.prop(self, "polyhaven_enabled")
         col = layout.column(heading="MCP limits")
         col.prop(self, "mcp_max_connections")
         col.prop(self, "mcp_handshake_seconds")

@@ -121,6 +121,18 @@ def _scene_tool(command: str, description: str) -> ToolSpec:
     return ToolSpec(command, description, properties, required, _scene_edit(command), read_only=False)
 
 
+def _polyhaven_download(connection: Connection, arguments: dict[str, Any]) -> list[Content]:
+    keep = ("asset_id", "asset_type", "resolution", "file_format")
+    result = connection.call(
+        "download_polyhaven_asset", {k: arguments[k] for k in keep if arguments.get(k) is not None}
+    )
+    if isinstance(result, dict) and arguments.get("apply_to"):
+        for name in arguments["apply_to"]:  # an object that fails stops here, with the server's message
+            connection.call("set_texture", {"object_name": name, "texture_id": arguments["asset_id"]})
+        result["applied_to"] = arguments["apply_to"]
+    return _json(result)
+
+
 _ARMATURE = {"type": "string", "description": "Armature object name. Default: the one with most VRM bones mapped."}
 _PRESET = {
     "type": "string",
@@ -199,6 +211,36 @@ TOOLS: tuple[ToolSpec, ...] = (
         "delete_object",
         "Delete an object. Its children stay where they are, unparented; its data goes when nothing else uses "
         "it. Returns the names. One undo step (the user can undo it in Blender).",
+    ),
+    ToolSpec(
+        "polyhaven_search",
+        "Search Poly Haven (free CC0 HDRIs, textures and models) for showcase lighting and materials: most "
+        "downloaded first, with name, authors, categories, tags and real-world size. Only when the user has "
+        "turned Poly Haven on in Avatar Forge (otherwise this says how).",
+        {
+            "asset_type": {"type": "string", "enum": ["hdris", "textures", "models", "all"]},
+            "query": {"type": "string", "description": "Words that must appear in the name, tags or categories."},
+            "category": {"type": "string", "description": "A category, as get_polyhaven_categories names it."},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "At most this many (20)."},
+        },
+        (),
+        _forward("search_polyhaven_assets", keep=("asset_type", "query", "category", "limit")),
+    ),
+    ToolSpec(
+        "polyhaven_download",
+        "Download a Poly Haven asset into the scene: an HDRI becomes the world lighting, a texture set a "
+        "material (apply_to puts it on objects), a model is imported. Blender stays responsive meanwhile; the "
+        "images are packed into the .blend. Credit: the result names the authors and the asset's page.",
+        {
+            "asset_id": {"type": "string", "description": "The asset's id from polyhaven_search."},
+            "asset_type": {"type": "string", "enum": ["hdris", "textures", "models"]},
+            "resolution": {"type": "string", "pattern": "^[1-9][0-9]?k$", "description": "1k (default), 2k, 4k..."},
+            "file_format": {"type": "string", "enum": ["hdr", "exr", "jpg", "png", "gltf"]},
+            "apply_to": {"type": "array", "items": {"type": "string"}, "description": "Objects for a texture set."},
+        },
+        ("asset_id", "asset_type"),
+        _polyhaven_download,
+        read_only=False,
     ),
     ToolSpec(
         "check_rig",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.protocol import echo
-from . import avatar_commands, edit_commands, image_commands, info_commands, scene_commands, scene_items
+from . import asset_commands, avatar_commands, edit_commands, image_commands, info_commands, scene_commands, scene_items
 from .config import ServerConfig
 
 Handler = Callable[[dict[str, Any], ServerConfig], Any]
@@ -49,6 +49,11 @@ def _table() -> dict[str, Command]:
             for name in info_commands.INTEGRATIONS
         },
         **{name: Command(run) for name, run in edit_commands.COMMANDS.items()},
+        "get_polyhaven_status": Command(asset_commands.status, main_thread=False),
+        "get_polyhaven_categories": Command(asset_commands.categories),
+        "search_polyhaven_assets": Command(asset_commands.search),
+        "download_polyhaven_asset": Command(asset_commands.download, wrote=asset_commands.written),
+        "set_texture": Command(asset_commands.set_texture),
         "avatar_list_presets": Command(avatar_commands.list_presets),
         "avatar_viewport_image": Command(image_commands.viewport_image),
         "avatar_render_preview": Command(image_commands.render_preview),

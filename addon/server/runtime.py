@@ -47,6 +47,7 @@ def config_from_preferences() -> ServerConfig:
         handshake_seconds=prefs.mcp_handshake_seconds,
         max_buffered_bytes=prefs.mcp_max_buffered_mb * 1024 * 1024,
         max_queued=prefs.mcp_max_queued,
+        polyhaven=prefs.polyhaven_enabled,
     )
 
 
