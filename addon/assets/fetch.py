@@ -47,12 +47,13 @@ def _loopback(host: str) -> bool:
 
 
 def check_url(url: str, hosts: Collection[str]) -> str:
-    """`url` if it is https to one of `hosts` (or http to this machine, a stand-in's); else FetchError."""
+    """`url` if it is https to one of `hosts` (".example.com": any host under it), or http to this machine
+    (a stand-in's); else FetchError."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not _loopback(host)):
         raise FetchError(f"refused {echo(url)}: only https (or http to this machine) is fetched")
-    if host not in hosts:
+    if host not in hosts and not any(h.startswith(".") and host.endswith(h) for h in hosts):
         raise FetchError(f"refused {echo(url)}: {host} is not one of the source's hosts ({', '.join(sorted(hosts))})")
     return url
 
@@ -100,12 +101,14 @@ def request_json(
     limits: Limits = Limits(),
     *,
     body: Any = None,
+    form: tuple[bytes, str] | None = None,
     headers: dict[str, str] | None = None,
     secret: str = "",
 ) -> Any:
-    """The JSON document at `url` (POSTing `body` as JSON when given), at most MAX_JSON_BYTES."""
-    data = json.dumps(body).encode() if body is not None else None
-    sent = {**(headers or {}), **({"Content-Type": "application/json"} if data is not None else {})}
+    """The JSON document at `url`, at most MAX_JSON_BYTES: a GET, or a POST of `body` as JSON or of `form`
+    (bytes and their content type). `secret` (an API key sent in `headers`) never appears in an error."""
+    data, kind = (json.dumps(body).encode(), "application/json") if body is not None else form or (None, "")
+    sent = {**(headers or {}), **({"Content-Type": kind} if data is not None else {})}
     with _open(url, hosts, limits, data, headers=sent, secret=secret) as response:
         kind = response.headers.get_content_type()
         if kind != "application/json":

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import bpy
+from mathutils import Vector
 
 from ..core.protocol import echo
 from . import context
@@ -112,4 +113,25 @@ def apply_material(obj: bpy.types.Object, material: bpy.types.Material) -> dict[
                 for node in textures
             ],
         },
+    }
+
+
+def name_generated(imported: list[str], name: str) -> dict[str, Any]:
+    """A generated model's mesh, renamed `name` when that is free (BlenderMCP names it so), with its placement."""
+    meshes = [bpy.data.objects[n] for n in imported if bpy.data.objects[n].type == "MESH"]
+    if not meshes:
+        raise ValueError("the generated model holds no mesh")
+    mesh = meshes[0]
+    if name not in bpy.data.objects:
+        mesh.name = name
+    context.view_layer().update()
+    corners = [mesh.matrix_world @ Vector(corner) for corner in mesh.bound_box]
+    return {
+        "name": mesh.name,
+        "type": mesh.type,
+        "location": [round(v, 4) for v in mesh.matrix_world.translation.to_tuple()],
+        "world_bounding_box": [
+            [min(c[i] for c in corners) for i in range(3)],
+            [max(c[i] for c in corners) for i in range(3)],
+        ],
     }

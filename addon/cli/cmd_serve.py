@@ -4,6 +4,7 @@ SIGINT or SIGTERM; then every socket is closed and it exits 0."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -68,6 +69,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--polyhaven-api", default=None, help="Poly Haven API base URL (default the real one; for a stand-in service)"
     )
     assets.add_argument(
+        "--hyper3d",
+        action="store_true",
+        help=f"answer the Hyper3D Rodin commands, with the key in {settings.HYPER3D_KEY_ENV} (never a flag)",
+    )
+    assets.add_argument("--hyper3d-api", default=None, help="Rodin API base URL (for a stand-in service)")
+    assets.add_argument(
         "--max-download-mb", type=int, default=None, help="largest asset a download may bring (default 512)"
     )
     assets.add_argument(
@@ -114,6 +121,9 @@ def _run(args: argparse.Namespace) -> Result:
             polyhaven=args.polyhaven,
             fetch_limits=_limits(args),
             **({"polyhaven_api": args.polyhaven_api} if args.polyhaven_api else {}),
+            hyper3d=args.hyper3d,
+            hyper3d_key=os.environ.get(settings.HYPER3D_KEY_ENV, ""),
+            **({"hyper3d_api": args.hyper3d_api} if args.hyper3d_api else {}),
         )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None

@@ -4,6 +4,7 @@ command behind it. Results are JSON text, or inline PNG images: nothing needs a 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -133,6 +134,38 @@ def _polyhaven_download(connection: Connection, arguments: dict[str, Any]) -> li
     return _json(result)
 
 
+POLL_SECONDS = 3.0
+
+
+def _hyper3d_generate(connection: Connection, arguments: dict[str, Any]) -> list[Content]:
+    """Creates a Rodin job (or resumes one), polls it up to wait_seconds, imports the model when done."""
+    job = {k: arguments[k] for k in ("task_uuid", "subscription_key") if arguments.get(k)}
+    if len(job) == 1:
+        raise CommandError("give both task_uuid and subscription_key to resume a job, or neither")
+    if not job:
+        if not arguments.get("prompt"):
+            raise CommandError("give a prompt (or task_uuid and subscription_key to resume a job)")
+        params: dict[str, Any] = {"text_prompt": arguments["prompt"]}
+        if arguments.get("bbox_condition"):
+            params["bbox_condition"] = arguments["bbox_condition"]
+        created = connection.call("create_rodin_job", params)
+        job = {"task_uuid": created["uuid"], "subscription_key": created["jobs"]["subscription_key"]}
+    deadline = time.monotonic() + float(arguments.get("wait_seconds", 90))
+    while True:
+        statuses = connection.call("poll_rodin_job_status", {"subscription_key": job["subscription_key"]})[
+            "status_list"
+        ]
+        if any(s in ("Failed", "Canceled") for s in statuses):
+            raise CommandError(f"Rodin's generation failed: {', '.join(statuses)}")
+        if statuses and all(s == "Done" for s in statuses):
+            break
+        if time.monotonic() >= deadline:
+            return _json({**job, "status": statuses, "next": "call hyper3d_generate again with these ids to wait on"})
+        time.sleep(POLL_SECONDS)
+    name = arguments.get("name") or "Generated"
+    return _json(connection.call("import_generated_asset", {"task_uuid": job["task_uuid"], "name": name}))
+
+
 _ARMATURE = {"type": "string", "description": "Armature object name. Default: the one with most VRM bones mapped."}
 _PRESET = {
     "type": "string",
@@ -240,6 +273,30 @@ TOOLS: tuple[ToolSpec, ...] = (
         },
         ("asset_id", "asset_type"),
         _polyhaven_download,
+        read_only=False,
+    ),
+    ToolSpec(
+        "hyper3d_generate",
+        "Generate a base model from a text prompt with Hyper3D Rodin (the user's own key, billed to them; only "
+        "when they turned it on in Avatar Forge), wait for it, and import it. It lands unrigged: the result's "
+        "next_steps are auto_rig, check_rig, export_vrm. If it is not done within wait_seconds, the result holds "
+        "task_uuid and subscription_key: call again with them to keep waiting.",
+        {
+            "prompt": {"type": "string", "description": "Short English description of one object or character."},
+            "name": {"type": "string", "description": "Object name in the scene (default Generated)."},
+            "bbox_condition": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1, "maximum": 1000},
+                "minItems": 3,
+                "maxItems": 3,
+                "description": "[length, width, height] proportions.",
+            },
+            "wait_seconds": {"type": "number", "minimum": 0, "maximum": 300, "description": "Default 90."},
+            "task_uuid": {"type": "string", "description": "Resume: from an earlier unfinished call."},
+            "subscription_key": {"type": "string", "description": "Resume: from an earlier unfinished call."},
+        },
+        (),
+        _hyper3d_generate,
         read_only=False,
     ),
     ToolSpec(

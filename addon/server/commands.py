@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.protocol import echo
-from . import asset_commands, avatar_commands, edit_commands, image_commands, info_commands, scene_commands, scene_items
+from . import (
+    asset_commands,
+    avatar_commands,
+    edit_commands,
+    generator_commands,
+    image_commands,
+    info_commands,
+    scene_commands,
+    scene_items,
+)
 from .config import ServerConfig
 
 Handler = Callable[[dict[str, Any], ServerConfig], Any]
@@ -54,6 +63,10 @@ def _table() -> dict[str, Command]:
         "search_polyhaven_assets": Command(asset_commands.search),
         "download_polyhaven_asset": Command(asset_commands.download, wrote=asset_commands.written),
         "set_texture": Command(asset_commands.set_texture),
+        "get_hyper3d_status": Command(generator_commands.status, main_thread=False),
+        "create_rodin_job": Command(generator_commands.create_job),
+        "poll_rodin_job_status": Command(generator_commands.poll_job),
+        "import_generated_asset": Command(generator_commands.import_asset),
         "avatar_list_presets": Command(avatar_commands.list_presets),
         "avatar_viewport_image": Command(image_commands.viewport_image),
         "avatar_render_preview": Command(image_commands.render_preview),

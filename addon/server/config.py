@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..assets import polyhaven as polyhaven_api
+from ..assets import rodin as rodin_api
 from ..assets.fetch import Limits
 from ..core import settings
 from ..core.protocol import MAX_MESSAGE_BYTES
@@ -35,6 +36,10 @@ class ServerConfig:
     polyhaven: bool = False
     polyhaven_api: str = polyhaven_api.API
     fetch_limits: Limits = field(default_factory=Limits)
+    # Hyper3D Rodin: off until turned on, and then only with a key (preferences or the environment).
+    hyper3d: bool = False
+    hyper3d_key: str = field(default="", repr=False)
+    hyper3d_api: str = rodin_api.API
 
     def __post_init__(self) -> None:
         if self.execute_code_policy not in settings.EXECUTE_CODE_POLICIES:

@@ -1,6 +1,6 @@
 """Commands that need no Blender, answered on the network thread: liveness, versions, and the
-integrations we do not ship (we send no telemetry; Poly Haven, off until the user turns it on, answers its
-own status in asset_commands)."""
+integrations we do not ship (we send no telemetry; Poly Haven and Hyper3D Rodin, off until the user turns
+them on, answer their own status in asset_commands and generator_commands)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ PROTOCOL_VERSION = 15
 # Every other integration BlenderMCP's servers probe. They drop and reopen their socket after any error reply,
 # so each probe must succeed, and cheaply: it is answered on the network thread.
 INTEGRATIONS = {
-    "hyper3d": "Hyper3D Rodin",
     "sketchfab": "Sketchfab",
     "hunyuan3d": "Hunyuan3D",
     "polypizza": "Poly Pizza",

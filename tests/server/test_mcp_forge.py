@@ -145,7 +145,7 @@ def test_every_tool_is_listed_with_a_schema_and_a_description(tools):
         "get_scene_info", "get_object_info", "execute_code", "get_viewport_screenshot",
         "check_rig", "fix_rig", "list_presets", "export_vrm", "publish", "import_avatar", "render_preview",
         "auto_rig", "create_object", "modify_object", "set_material", "duplicate_object", "delete_object",
-        "polyhaven_search", "polyhaven_download",
+        "polyhaven_search", "polyhaven_download", "hyper3d_generate",
     }  # fmt: skip
     for tool in listed.values():
         assert len(tool.description) > 60 and tool.inputSchema["type"] == "object"
@@ -234,7 +234,7 @@ def test_without_blender_every_tool_says_how_to_start_it(no_bpy, tmp_path):
     with (tmp_path / "log").open("w") as log:
         out = session(_params("--port", free, pythonpath=no_bpy), calls, errlog=log)
     assert "Traceback" not in (tmp_path / "log").read_text()  # not even when the session ends
-    assert len(out["tools"]) == 19  # the server itself starts and lists its tools
+    assert len(out["tools"]) == 20  # the server itself starts and lists its tools
     for key in ("0:check_rig", "1:render_preview"):
         message = error(out[key])
         assert message.startswith(f"Blender is not reachable at 127.0.0.1:{free}")
