@@ -121,6 +121,7 @@ class StandIn:
         self._asset("huge_sky", 0, "Huge", {"hdri": {"1k": {"hdr": self._file("huge.hdr", hdri, None)}}}, downloads=1)
         self._asset("endless_sky", 0, "Endless", {"hdri": {"1k": {"hdr": self._file("endless.hdr", hdri, None)}}})
         self._asset("slow_sky", 0, "Slow", {"hdri": {"1k": {"hdr": self._file("slow.hdr", hdri, None)}}})
+        self._asset("late_sky", 0, "Late", {"hdri": {"1k": {"hdr": self._file("late.hdr", hdri, None)}}})
         self._asset("page_sky", 0, "Page", {"hdri": {"1k": {"hdr": self._file("page.hdr", "text/html", b"<html>")}}})
         self._asset("liar_sky", 0, "Liar", {"hdri": {"1k": {"hdr": self._file("liar.hdr", hdri, b"#!/bin/sh\nrm")}}})
         offsite = {"url": "https://attacker.invalid/sky.hdr", "size": 10}
@@ -165,6 +166,14 @@ class StandIn:
                     handler.wfile.write(block)
             except OSError:
                 pass  # the client gave up, as it should
+        elif path == "/dl/late.hdr":  # whole and valid, a second late
+            body = hdr()
+            handler.send_response(200)
+            handler.send_header("Content-Type", kind)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            time.sleep(1)
+            handler.wfile.write(body)
         elif path == "/dl/slow.hdr":  # headers, then silence
             handler.send_response(200)
             handler.send_header("Content-Type", kind)

@@ -72,7 +72,12 @@ def download(params: dict[str, Any], config: ServerConfig) -> Deferred:
     def fetch(progress: Progress) -> polyhaven.Downloaded:
         return polyhaven.fetch_asset(source, ident, kind, res, file_format=file_format, progress=progress)
 
-    return Deferred(f"download_polyhaven_asset {ident}", fetch, _link)
+    return Deferred(f"download_polyhaven_asset {ident}", fetch, _link, _remove)
+
+
+def _remove(got: polyhaven.Downloaded) -> None:
+    for path in got.files.values():
+        path.unlink(missing_ok=True)
 
 
 def _link(got: polyhaven.Downloaded) -> dict[str, Any]:
@@ -89,8 +94,7 @@ def _link(got: polyhaven.Downloaded) -> dict[str, Any]:
             linked = asset_link.gltf_model(got.files["model"])
             message = f"Model {got.asset_id} imported successfully"
     finally:
-        for path in got.files.values():
-            path.unlink(missing_ok=True)
+        _remove(got)
     return {
         "success": True,
         "message": message,

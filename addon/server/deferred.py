@@ -15,8 +15,13 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _keep(value: Any) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Deferred:
     label: str  # what the sidebar and the server's status show while it runs
     fetch: Callable[[Progress], Any]
     finish: Callable[[Any], Any] = _same
+    discard: Callable[[Any], None] = _keep  # what fetch left on disk, when nobody waits for finish any more

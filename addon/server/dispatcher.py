@@ -135,6 +135,7 @@ class Dispatcher:
         connection, error, result = pending.job.connection, pending.error, None
         if error is None and pending.job.gone.is_set():
             error = "the client left before the download finished: nothing was added to the scene"
+            pending.deferred.discard(pending.value)
         if error is None:
             try:
                 result = pending.deferred.finish(pending.value)

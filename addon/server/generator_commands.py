@@ -96,4 +96,4 @@ def import_asset(params: dict[str, Any], config: ServerConfig) -> Deferred:
             ],
         }
 
-    return Deferred("import_generated_asset", fetch, link)
+    return Deferred("import_generated_asset", fetch, link, lambda path: path.unlink(missing_ok=True))

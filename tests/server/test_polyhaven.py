@@ -206,3 +206,16 @@ def test_forge_mcp_offers_poly_haven_as_tools(served):
     fabric = ok(out["1:polyhaven_download"])
     assert fabric["applied_to"] == ["Cube"] and fabric["authors"] == ["Greg Zaal"]
     assert "over the 1048576-byte cap" in mcp_error(out["2:polyhaven_download"])
+
+
+def test_a_client_that_leaves_mid_download_gets_nothing_linked_or_left(served):
+    folder = _asset_folder(served)
+    leaving = served.client()
+    leaving.send({"type": "download_polyhaven_asset", "params": {"asset_id": "late_sky", "asset_type": "hdris"}})
+    time.sleep(0.3)
+    leaving.close()
+    time.sleep(2)  # the download finishes meanwhile
+    worlds = served.client().result("execute_code", code="print(sorted(w.name for w in bpy.data.worlds))")["result"]
+    assert "late_sky" not in worlds and list(folder.iterdir()) == []
+    log = served.audit_log.read_text()
+    assert "the client left before the download finished: nothing was added to the scene" in log
