@@ -35,6 +35,7 @@ from typing import Any, Final
 from ..core import naming
 from ..core.digest import digest_file
 from ..core.promotion import (
+    MODEL,
     IndexEntry,
     IndexFileError,
     Request,
@@ -47,8 +48,8 @@ from ..core.promotion import (
     promoted_entry,
     utc_now,
 )
-from ..core.vrm_inspect import inspect_vrm_file
-from .config import Config
+from ..core.vrm_inspect import inspect_vrm_file, inspect_vrma_file
+from .config import Config, Target
 from .rclone import IMMUTABLE_CACHE, INDEX_CACHE, Rclone, RcloneError, join
 
 Log = Callable[[str], None]
@@ -92,7 +93,7 @@ class _Verified:
 
     def index_entry(self) -> IndexEntry:
         r = self.request
-        return IndexEntry(r.name, r.version, str(self.outcome.file), r.vrm.sha256, r.vrm.size, utc_now())
+        return IndexEntry(r.name, r.version, str(self.outcome.file), r.vrm.sha256, r.vrm.size, utc_now(), r.kind)
 
 
 @dataclass
@@ -141,6 +142,11 @@ def _entry_problem(name: str, size: object, limit: int) -> str | None:
     return None
 
 
+def _stem_of(file: str) -> str:
+    """`A-v1.vrm`, `animations/A-v1.vrma` -> `A-v1`: a version is one file, whichever its kind."""
+    return file.rsplit("/", 1)[-1].partition(".")[0]
+
+
 def _record_name(entry: str) -> str:
     """The failed/ record's name for a queue entry: its own, unless that is no name for a request."""
     if _entry_problem(entry, 0, 1) is None:
@@ -187,13 +193,18 @@ class Promoter:
                 **dict.fromkeys(self.rclone.names(self._source(naming.FAILED)), "failed"),
                 **dict.fromkeys(self.rclone.names(self._source(naming.DONE)), "promoted"),
             }
-            present = {t.name: self.rclone.names(join(t.remote, "")) for t in self.config.targets}
+            present = {t.name: self._files(t.remote) for t in self.config.targets}
             for start in range(0, len(queue), BATCH):
                 report.outcomes += self._batch(queue[start : start + BATCH], recorded, present, dry_run)
         self._reconcile(report)
         for outcome in report.outcomes:
             self.log(f"{outcome.request}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
         return report
+
+    def _files(self, remote: str) -> set[str]:
+        """The files of a target, as index.json names them: models at its root, clips under animations/."""
+        clips = self.rclone.names(join(remote, naming.ANIMATIONS))
+        return self.rclone.names(join(remote, "")) | {naming.ANIMATIONS + name for name in clips}
 
     def _reconcile(self, report: PassReport) -> None:
         """Adds to each target's index.json the promoted models it lacks: a file on the target whose
@@ -206,9 +217,9 @@ class Promoter:
             reads = [pool.submit(self.rclone.cat, join(t.remote, "index.json")) for t in targets]
         try:
             promoted = {
-                f"{stem.stem}.vrm": name
+                versioned.stem: name
                 for name in listing.result()
-                if name.endswith(_REQUEST_SUFFIX) and (stem := naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]))
+                if name.endswith(_REQUEST_SUFFIX) and (versioned := naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]))
             }
         except RcloneError as exc:
             report.problems.append(f"promotion/done/ cannot be listed to check the indexes: {exc}")
@@ -216,16 +227,17 @@ class Promoter:
         for target, read in zip(targets, reads, strict=True):
             index_path = join(target.remote, "index.json")
             try:
-                indexed = {m["file"] for m in parse_index(read.result(), self.config.limits.index())}
-                missing = {file: record for file, record in promoted.items() if file not in indexed}
-                listed = self.rclone.lsjson(join(target.remote, "")) if missing else []
+                indexed = {_stem_of(m["file"]) for m in parse_index(read.result(), self.config.limits.index())}
+                missing = {stem: record for stem, record in promoted.items() if stem not in indexed}
+                listed = self._sizes(target.remote) if missing else {}
             except (RcloneError, IndexFileError) as exc:
                 report.problems.append(f"{target.name}: {index_path} cannot be checked ({exc})")
                 continue
-            sizes = {str(e.get("Name")): e.get("Size") for e in listed}
+            on_target = {_stem_of(file): file for file in listed}
             entries = []
-            for file, record in sorted(missing.items()):
-                if file not in sizes:  # not promoted to this target (yet): nothing to index
+            for stem, record in sorted(missing.items()):
+                file = on_target.get(stem)
+                if file is None:  # not promoted to this target (yet): nothing to index
                     continue
                 try:
                     entry = promoted_entry(self.rclone.cat(self._source(naming.DONE + record)) or b"",
@@ -233,7 +245,7 @@ class Promoter:
                 except (RcloneError, RequestError) as exc:
                     report.problems.append(f"{target.name}: {file} is not in {index_path}: its done record: {exc}")
                     continue
-                if entry.file != file or entry.size != sizes[file]:
+                if entry.file != file or entry.size != listed[file]:
                     report.problems.append(f"{target.name}: {file} is not in {index_path} and differs from its "
                                            "done record; left for a person")  # fmt: skip
                     continue
@@ -244,12 +256,19 @@ class Promoter:
             if report.dry_run:
                 continue
             try:
-                self._write_index(index_path, target.s3, entries)
+                self._write_index(index_path, target, entries)
             except (RcloneError, IndexFileError) as exc:
                 del report.repaired[target.name]
                 report.problems.append(f"{target.name}: {index_path} could not be repaired: {exc}")
                 continue
             self.log(f"{target.name}: {index_path} lacked {', '.join(e.file for e in entries)} (promoted): added")
+
+    def _sizes(self, remote: str) -> dict[str, object]:
+        """A target's promoted files (as index.json names them) and their sizes."""
+        listed = {str(e.get("Name")): e.get("Size") for e in self.rclone.lsjson(join(remote, ""))}
+        for entry in self.rclone.lsjson(join(remote, naming.ANIMATIONS)):
+            listed[naming.ANIMATIONS + str(entry.get("Name"))] = entry.get("Size")
+        return listed
 
     def _refuse(self, refused: dict[str, str], dry_run: bool) -> list[Outcome]:
         """Moves queue entries that cannot be requests to failed/, each with its reason, unread."""
@@ -305,7 +324,7 @@ class Promoter:
             for entry, (_raw, reason) in rejected.items():
                 outcomes[entry].status, outcomes[entry].reason = "would fail" if dry_run else "failed", reason
             for item in verified.values():
-                item.outcome.file = f"{item.request.versioned.stem}.vrm"
+                item.outcome.file = item.request.served_file
                 item.outcome.status = "would promote" if dry_run else "promoted"
             if not dry_run:
                 self._deliver(list(verified.values()), root / ".stage", present)
@@ -378,15 +397,16 @@ class Promoter:
                 raise _RejectedError(f"{artifact.key} is {digest.size} bytes, the request says {artifact.size}")
             if digest.sha256 != artifact.sha256:
                 raise _RejectedError(f"{artifact.key} sha256 {digest.sha256} differs from the request's")
-        problems = inspect_vrm_file(root / request.vrm.key, self.config.limits.vrm()).problems
+        inspect, what = (inspect_vrm_file, "VRM") if request.kind == MODEL else (inspect_vrma_file, "VRM Animation")
+        problems = inspect(root / request.vrm.key, self.config.limits.vrm()).problems
         if problems:
-            raise _RejectedError(f"{request.vrm.key} is not a valid VRM: {'; '.join(problems)}")
+            raise _RejectedError(f"{request.vrm.key} is not a valid {what}: {'; '.join(problems)}")
 
     def _deliver(self, items: list[_Verified], stage: Path, present: dict[str, set[str]]) -> None:
         """Copies the verified VRMs to every target, then adds them to each target's index.json."""
         if not items:
             return
-        stage.mkdir()
+        (stage / naming.ANIMATIONS).mkdir(parents=True)  # the tiers' layout: models at the root, clips in animations/
         for item in items:
             item.vrm.rename(stage / str(item.outcome.file))
         for target in self.config.targets:
@@ -413,7 +433,7 @@ class Promoter:
                 # One conflicting file fails the whole copy: find it, and let the others go out.
                 copying = self._copy_each(target.remote, flags, stage, copying, target.name)
             try:
-                self._write_index(index_path, target.s3, [item.index_entry() for item in copying])
+                self._write_index(index_path, target, [item.index_entry() for item in copying])
             except (RcloneError, IndexFileError) as exc:
                 for item in copying:
                     _error(item.outcome, RuntimeError(f"{target.name}: {exc}"))
@@ -448,7 +468,7 @@ class Promoter:
                 copied.append(item)
         return copied
 
-    def _write_index(self, index_path: str, s3: bool, entries: list[IndexEntry]) -> None:
+    def _write_index(self, index_path: str, target: Target, entries: list[IndexEntry]) -> None:
         """Merges `entries` into the index as it is right before writing, writes it, and reads it back
         until they are all there (another promoter's write can land between ours and the check)."""
         limits = self.config.limits.index()
@@ -456,14 +476,14 @@ class Promoter:
             raw = self.rclone.cat(index_path)
             changed = False
             for entry in entries:
-                raw, added = merge_index(raw, entry, limits)
+                raw, added = merge_index(raw, entry, limits, target.url)
                 changed = changed or added
             if not changed or raw is None:
                 return
             with tempfile.TemporaryDirectory(prefix="avatar-forge-index-") as scratch:
                 local = Path(scratch) / "index.json"
                 local.write_bytes(raw)
-                self.rclone.copyto(str(local), index_path, immutable=False, header=INDEX_CACHE if s3 else None)
+                self.rclone.copyto(str(local), index_path, immutable=False, header=INDEX_CACHE if target.s3 else None)
             listed = {m["file"] for m in parse_index(self.rclone.cat(index_path), limits)}
             if all(e.file in listed for e in entries):
                 return
