@@ -123,7 +123,8 @@ def _chosen(
             known = ", ".join(a.name for a in bpy.data.actions) or "none"
             raise LookupError(f"no action '{action_name}' in the file; actions: {known}")
         return action, (action.frame_range[0], action.frame_range[1])
-    return (armature.animation_data.action if armature.animation_data else None), None
+    action = armature.animation_data.action if armature.animation_data else None
+    return action, (action.frame_range[0], action.frame_range[1]) if action else None
 
 
 def read_clip(
@@ -134,7 +135,8 @@ def read_clip(
 ) -> tuple[ClipFacts, bpy.types.Action | None]:
     """What an export would sample, as core's plain facts, and the action itself.
 
-    The range is `frames`, else the strip's or the named action's own range, else the scene's.
+    The range is `frames`, else the strip's or the action's own keyed range (as Blender's glTF exporter
+    takes it), else the scene's.
     """
     scene = context.scene()
     armature = rig_reader.pick_armature(armature_name)

@@ -20,7 +20,7 @@ def _add_clip_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--action", help="the action to export (default: the armature's current action)")
     what.add_argument("--strip", help="an NLA strip of the armature: its action over the strip's frames")
     parser.add_argument(
-        "--frames", metavar="START-END", help="frame range (default: the strip's or action's own, else the scene's)"
+        "--frames", metavar="START-END", help="frame range (default: the strip's or the action's own keyed range)"
     )
 
 

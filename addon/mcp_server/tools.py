@@ -122,7 +122,7 @@ _CLIP: dict[str, Any] = {
         "items": {"type": "integer"},
         "minItems": 2,
         "maxItems": 2,
-        "description": "[start, end] (default: the strip's or action's own range, else the scene's).",
+        "description": "[start, end] (default: the strip's or the action's own keyed range).",
     },
 }
 

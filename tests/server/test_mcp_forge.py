@@ -144,7 +144,7 @@ def test_every_tool_is_listed_with_a_schema_and_a_description(tools):
     assert set(listed) == {
         "get_scene_info", "get_object_info", "execute_code", "get_viewport_screenshot",
         "check_rig", "fix_rig", "list_presets", "export_vrm", "publish", "import_avatar", "render_preview",
-        "auto_rig",
+        "auto_rig", "export_animation", "publish_animation",
     }  # fmt: skip
     for tool in listed.values():
         assert len(tool.description) > 60 and tool.inputSchema["type"] == "object"
