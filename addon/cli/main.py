@@ -31,6 +31,7 @@ from . import (
     cmd_promote,
     cmd_publish,
     cmd_serve,
+    cmd_serving_module,
     cmd_version,
 )
 from .command import EXIT_INTERNAL, EXIT_USAGE, Command, Result, UsageError
@@ -52,6 +53,7 @@ COMMANDS: tuple[Command, ...] = (
     cmd_publish.COMMAND,
     cmd_animation.PUBLISH_COMMAND,
     cmd_promote.COMMAND,
+    cmd_serving_module.COMMAND,
     cmd_batch.COMMAND,
     cmd_batch.REPORT_COMMAND,
     cmd_batch_item.COMMAND,

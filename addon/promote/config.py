@@ -23,6 +23,7 @@
     max_index_bytes = 16777216                 # a target's index.json
     max_json_depth = 64                        # nesting of any of them
     max_json_int_digits = 32                   # digits of one integer in any of them
+    max_thumbnail_bytes = 4194304              # a model's thumbnail served beside it (larger: left out)
 
 Remotes come from rclone's config file or from RCLONE_CONFIG_<NAME>_* environment variables.
 """
@@ -36,6 +37,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ..core.json_limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_INT_DIGITS, JsonLimits
+from ..core.picker import DEFAULT_MAX_THUMBNAIL_BYTES
 from ..core.promotion import DEFAULT_MAX_INDEX_BYTES, DEFAULT_MAX_REQUEST_BYTES
 from ..core.vrm_inspect import DEFAULT_MAX_JSON_CHUNK, VrmLimits
 
@@ -63,6 +65,7 @@ class Limits:
     max_index_bytes: int = DEFAULT_MAX_INDEX_BYTES
     max_json_depth: int = DEFAULT_MAX_DEPTH
     max_json_int_digits: int = DEFAULT_MAX_INT_DIGITS
+    max_thumbnail_bytes: int = DEFAULT_MAX_THUMBNAIL_BYTES
 
     def request(self) -> JsonLimits:
         return JsonLimits(self.max_request_bytes, self.max_json_depth, self.max_json_int_digits)

@@ -34,6 +34,7 @@ from typing import Any, Final
 
 from ..core import naming
 from ..core.digest import digest_file
+from ..core.picker import Thumbnail, picker_facts
 from ..core.promotion import (
     MODEL,
     IndexEntry,
@@ -90,10 +91,29 @@ class _Verified:
     request: Request
     vrm: Path
     outcome: Outcome
+    meta: dict[str, Any] | None = None  # a model's, for pickers
+    thumbnail: Thumbnail | None = None  # a model's embedded thumbnail, served as its own file
+
+    @property
+    def thumbnail_file(self) -> str | None:
+        return f"{self.request.versioned.stem}.{self.thumbnail.suffix}" if self.thumbnail else None
+
+    @property
+    def files(self) -> list[str]:
+        """What goes to each tier: the served file, and a model's thumbnail beside it."""
+        return [str(self.outcome.file), *([self.thumbnail_file] if self.thumbnail_file else [])]
+
+    def thumbnail_json(self) -> dict[str, Any] | None:
+        if self.thumbnail is None:
+            return None
+        data = self.thumbnail.data
+        return {"file": self.thumbnail_file, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+                "mime_type": self.thumbnail.mime_type}  # fmt: skip
 
     def index_entry(self) -> IndexEntry:
         r = self.request
-        return IndexEntry(r.name, r.version, str(self.outcome.file), r.vrm.sha256, r.vrm.size, utc_now(), r.kind)
+        return IndexEntry(r.name, r.version, str(self.outcome.file), r.vrm.sha256, r.vrm.size, utc_now(), r.kind,
+                          self.meta, self.thumbnail_json())  # fmt: skip
 
 
 @dataclass
@@ -106,8 +126,9 @@ class PassReport:
 
     @property
     def newly_promoted(self) -> list[str]:
-        # Promoted by this run; an outcome that an earlier, killed run recorded carries no file.
-        return [o.file for o in self.outcomes if o.status == "promoted" and o.file]
+        # Models promoted by this run; an outcome that an earlier, killed run recorded carries no file. The
+        # allowlists gate models only: a clip is served as soon as it is promoted, listed in index.json.
+        return [o.file for o in self.outcomes if o.status == "promoted" and o.file and o.file.endswith(".vrm")]
 
     @property
     def ok(self) -> bool:
@@ -140,6 +161,16 @@ def _entry_problem(name: str, size: object, limit: int) -> str | None:
     if isinstance(size, int) and size > limit:
         return f"queue entry is {size} bytes, over the limit of {limit}"
     return None
+
+
+def _stage(items: list[_Verified], stage: Path) -> None:
+    """Lays the verified files out as every tier holds them: models and thumbnails at the root, clips in
+    animations/."""
+    (stage / naming.ANIMATIONS).mkdir(parents=True)
+    for item in items:
+        item.vrm.rename(stage / str(item.outcome.file))
+        if item.thumbnail is not None:
+            (stage / str(item.thumbnail_file)).write_bytes(item.thumbnail.data)
 
 
 def _stem_of(file: str) -> str:
@@ -377,6 +408,9 @@ class Promoter:
             try:
                 self._check_artifacts(request, root)
                 verified[entry] = _Verified(raws[entry], request, root / request.vrm.key, outcomes[entry])
+                if request.kind == MODEL:
+                    facts = picker_facts(root / request.vrm.key, limits.vrm(), limits.max_thumbnail_bytes)
+                    verified[entry].meta, verified[entry].thumbnail = facts.meta, facts.thumbnail
             except _RejectedError as exc:
                 rejected[entry] = (raws[entry], str(exc))
             finally:
@@ -406,13 +440,12 @@ class Promoter:
         """Copies the verified VRMs to every target, then adds them to each target's index.json."""
         if not items:
             return
-        (stage / naming.ANIMATIONS).mkdir(parents=True)  # the tiers' layout: models at the root, clips in animations/
-        for item in items:
-            item.vrm.rename(stage / str(item.outcome.file))
+        _stage(items, stage)
         for target in self.config.targets:
             for item in items:  # what failed at an earlier target goes to no later one
                 if item.outcome.status != "promoted":
-                    (stage / str(item.outcome.file)).unlink(missing_ok=True)
+                    for file in item.files:
+                        (stage / file).unlink(missing_ok=True)
             copying = [i for i in items if i.outcome.status == "promoted"]
             if not copying:
                 continue
@@ -454,8 +487,7 @@ class Promoter:
         copied = []
         listing = stage.parent / "one-file"
         for item in items:
-            name = str(item.outcome.file)
-            listing.write_text(name + "\n")
+            listing.write_text("".join(f"{file}\n" for file in item.files))
             try:
                 self.rclone.run(
                     "copy", "--immutable", "--checksum", *flags, "--files-from-raw", str(listing), str(stage),
@@ -463,7 +495,8 @@ class Promoter:
                 )  # fmt: skip
             except RcloneError as exc:
                 _error(item.outcome, RuntimeError(f"{target}: {exc}"))
-                (stage / name).unlink(missing_ok=True)
+                for file in item.files:
+                    (stage / file).unlink(missing_ok=True)
             else:
                 copied.append(item)
         return copied
@@ -505,7 +538,16 @@ class Promoter:
             local.mkdir(parents=True)
             if folder == naming.DONE:
                 items = {
-                    e: (i.raw, {"file": i.outcome.file, "sha256": i.request.vrm.sha256, "targets": i.outcome.targets})
+                    e: (
+                        i.raw,
+                        {
+                            "file": i.outcome.file,
+                            "sha256": i.request.vrm.sha256,
+                            "targets": i.outcome.targets,
+                            "meta": i.meta,
+                            "thumbnail": i.thumbnail_json(),
+                        },
+                    )
                     for e, i in verified.items()
                     if i.outcome.status == "promoted"
                 }

@@ -49,9 +49,9 @@ def clips(blender, tmp_path_factory) -> Clips:
     avatar = folder / "Avatar.vrm"
     preset = dataclasses.replace(forge.core.presets.get_preset("companions-web"), thumbnail=False)
     forge.blender.vrm_export.export_vrm(avatar, preset)
-    armature = bpy.data.objects["Avatar"]
+    armature: Any = bpy.data.objects["Avatar"]
     bones = armature.pose.bones
-    scene = bpy.context.scene
+    scene: Any = bpy.context.scene
     scene.render.fps, scene.frame_start, scene.frame_end = FPS, 1, 250
     armature.animation_data_create()
     # Bow: the spine bends forward over frames 1-25; kept as an NLA strip placed at frames 101-125.
@@ -101,7 +101,8 @@ def test_a_clip_plays_on_the_demo_avatar_in_three_vrm_animation_and_the_scene_is
     export_clip = sys.modules[EXTENSION].blender.animation_export.export_clip
     wave = export_clip(tmp_path / "Wave.vrma")
     bow = export_clip(tmp_path / "Bow.vrma", strip="BowStrip")
-    scene, armature = bpy.context.scene, bpy.data.objects["Avatar"]
+    scene: Any = bpy.context.scene
+    armature: Any = bpy.data.objects["Avatar"]
     assert (scene.frame_start, scene.frame_end) == (1, 250) and armature.animation_data.action.name == "Wave"
     assert wave.clip.to_json()["bones"] == ["hips", "leftUpperArm"] and wave.clip.frames == 25
     assert bow.clip.to_json()["bones"] == ["spine"] and (bow.clip.frame_start, bow.clip.frame_end) == (1, 25)
