@@ -4,6 +4,7 @@ VRM Animation, played on the demo avatar in three-vrm-animation, published and p
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 from addon.core.clip_check import ClipFacts, check_clip
 from addon.core.humanoid import REQUIRED_VRM1
+from addon.core.promotion import parse_request
 from tests.conftest import EXTENSION, ROOT, run_forge
 from tests.publish import test_promote
 from tests.publish.test_promote import Promotion
@@ -152,27 +154,53 @@ def test_the_clip_check_names_each_problem():
     assert [f.id for f in check_clip(dataclasses.replace(good, frame_end=40_000))] == ["bad_frame_range"]
 
 
-def test_a_published_clip_is_promoted_to_every_tier_and_plays_from_there(clips, promotion: Promotion):
-    published = run_forge(
-        "publish-animation", "--blend", clips.blend, "--name", "Wave", "--s3", promotion.source_url,
-        "--endpoint-url", promotion.kasm.endpoint, "--json",
-    )  # fmt: skip
-    assert published.code == 0, published.stderr
-    assert published.json()["kind"] == "animation" and published.json()["vrma"]["key"] == "animations/Wave-v1.vrma"
+def test_publish_animation_puts_the_clip_under_animations_and_queues_it(clips, tmp_path):
+    root = tmp_path / "s3-mount-standin"
+    root.mkdir()
+    first = run_forge("publish-animation", "--blend", clips.blend, "--name", "Wave", "--root", root, "--json")
+    assert first.code == 0, first.stderr
+    second = run_forge("publish-animation", "--blend", clips.blend, "--name", "Wave", "--strip", "BowStrip",
+                       "--root", root, "--json")  # fmt: skip
+    assert second.code == 0, second.stderr
+    assert (first.json()["version"], second.json()["version"]) == (1, 2)
+    assert first.json()["kind"] == "animation" and first.json()["vrma"]["key"] == "animations/Wave-v1.vrma"
+    request = parse_request((root / "promotion" / "queue" / "Wave-v2.json").read_bytes())
+    assert request.kind == "animation" and request.stats["bones"] == ["spine"]
+    assert request.vrm.sha256 == hashlib.sha256((root / "animations" / "Wave-v2.vrma").read_bytes()).hexdigest()
+    leftovers = sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and "claims" not in p.parts
+    )
+    assert leftovers == [
+        "animations/Wave-v1.vrma", "animations/Wave-v2.vrma", "projects/Wave-v1.blend", "projects/Wave-v2.blend",
+        "promotion/queue/Wave-v1.json", "promotion/queue/Wave-v2.json",
+    ]  # fmt: skip
+
+
+def test_a_clip_published_from_the_sidebar_reaches_every_tier_and_plays_from_there(clips, promotion: Promotion):
+    bpy.ops.wm.open_mainfile(filepath=str(clips.blend))
+    context: Any = bpy.context  # the add-on's properties are beyond the type stubs
+    bucket, prefix = promotion.source_url[len("s3://") :].split("/", 1)
+    preferences = context.preferences.addons[EXTENSION].preferences
+    preferences.s3_endpoint_url, preferences.s3_bucket, preferences.s3_prefix = promotion.kasm.endpoint, bucket, prefix
+    settings = context.scene.avatar_forge_publish
+    settings.kind, settings.name, settings.destination = "animation", "Wave", "s3"
+    ops: Any = bpy.ops
+    assert ops.avatar_forge.publish() == {"FINISHED"}
+    result = context.window_manager.avatar_forge_publish_result
+    assert result.published and result.where == f"{promotion.source_url}/animations/Wave-v1.vrma"
     clip = promotion.source_object("animations/Wave-v1.vrma")
     assert promotion.source_keys("promotion/queue/") == ["Wave-v1.json"]
 
     run = promotion.promote("--once", "--json")
     assert run.code == 0, run.stderr
-    assert run.json()["counts"] == {"promoted": 1}
+    assert run.json()["counts"] == {"promoted": 1} and run.json()["allowlist"] == []  # the allowlists gate models
     for tier in (promotion.nfs, promotion.r2):
         assert (tier / "animations" / "Wave-v1.vrma").read_bytes() == clip
         index = json.loads((tier / "index.json").read_bytes())
         assert index["format"] == "avatar-forge/index@2" and index["models"] == []
         (entry,) = index["animations"]
         assert (entry["file"], entry["kind"], entry["size"]) == ("animations/Wave-v1.vrma", "animation", len(clip))
-    mirror = promotion.mirror_files()
-    assert mirror["animations/Wave-v1.vrma"] == clip
+    assert promotion.mirror_files()["animations/Wave-v1.vrma"] == clip
     head = promotion.mirror.client().head_object(Bucket=promotion.mirror_bucket, Key="animations/Wave-v1.vrma")
     assert head["CacheControl"] == "public, max-age=31536000, immutable"
 
