@@ -13,8 +13,9 @@ from ..core.serving_module import LAN, REMOTE, serving_module
 from ..promote.config import ConfigError, load_config
 from .command import Command, Result, UsageError
 
-# The config's targets whose url the module uses for each tier.
-_TIERS = {LAN: "nfs", REMOTE: "r2"}
+# The config's targets whose url the module uses for each tier, first found first: where R2 is no target
+# (the cluster copies the mirror there, index.json and all), the mirror's url is the CDN's.
+_TIERS = {LAN: ("nfs",), REMOTE: ("r2", "mirror")}
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,11 +32,14 @@ def _run(args: argparse.Namespace) -> Result:
         raise UsageError(str(exc)) from None
     except FileExistsError as exc:
         raise UsageError(f"{exc}; pass --force to replace it") from None
-    urls = {t.name: t.url for t in config.targets}
-    missing = [target for target in _TIERS.values() if not urls.get(target)]
-    if missing:
-        raise UsageError(f"{args.config.name}: give [targets.{missing[0]}] a 'url' (where clients fetch that tier)")
-    tiers = {tier: str(urls[target]) for tier, target in _TIERS.items()}
+    urls = {t.name: t.url for t in config.targets if t.url}
+    tiers: dict[str, str] = {}
+    for tier, targets in _TIERS.items():
+        found = [urls[t] for t in targets if t in urls]
+        if not found:
+            where = " or ".join(f"[targets.{t}]" for t in targets)
+            raise UsageError(f"{args.config.name}: give {where} a 'url' (where {tier} clients fetch its files)")
+        tiers[tier] = found[0]
     handle, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part.js", dir=out.parent)
     with os.fdopen(handle, "w", encoding="utf-8") as scratch:
         scratch.write(serving_module(tiers, args.config.name))
