@@ -33,6 +33,10 @@ def _drop_hips(document: dict[str, Any]) -> None:
     del document["extensions"]["VRMC_vrm_animation"]["humanoid"]["humanBones"]["hips"]
 
 
+def _not_declared_used(document: dict[str, Any]) -> None:
+    document["extensionsUsed"] = []  # three-vrm-animation reads the extension only when it is declared used
+
+
 def _channel_to_nowhere(document: dict[str, Any]) -> None:
     document["animations"][0]["channels"][0]["target"]["node"] = 99
 
@@ -40,6 +44,7 @@ def _channel_to_nowhere(document: dict[str, Any]) -> None:
 def test_the_clip_check_accepts_a_vrm_animation_and_names_what_is_wrong_with_others(tmp_path):
     assert _problems(tmp_path, make_vrma()) == []
     assert "no VRMC_vrm_animation extension" in _problems(tmp_path, make_vrm())[0]  # a model is no clip
+    assert "no VRMC_vrm_animation extension" in _problems(tmp_path, edited(make_vrma(), _not_declared_used))[0]
     assert "maps no hips bone" in _problems(tmp_path, edited(make_vrma(), _drop_hips))[0]
     assert (
         "animations 0 have no channels or point at nothing"
