@@ -39,10 +39,7 @@ class ClipRefusedError(ExportRefusedError):
     """The clip check found errors: nothing was written. `report` holds the findings."""
 
     def __init__(self, report: CheckReport) -> None:
-        super().__init__(report)
-        errors = report.errors()
-        summary = errors[0].message + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-        self.args = (f"not exported: the clip check found errors: {summary}",)
+        super().__init__(report, "clip check")
 
 
 @dataclass
@@ -87,7 +84,7 @@ def _fcurves(action: bpy.types.Action) -> list[Any]:
                 bag = strip.channelbag(slot)
                 if bag is not None:
                     curves.extend(bag.fcurves)
-    return curves if curves or not hasattr(action, "fcurves") else list(action.fcurves)
+    return curves
 
 
 def _keyed(action: bpy.types.Action, bones: set[str], hips: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:

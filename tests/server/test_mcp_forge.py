@@ -134,6 +134,9 @@ def tools(served: Served, no_bpy: Path) -> dict[str, Any]:
         # The demo's body, its armature discarded, rigged anew from the mesh alone.
         ("auto_rig", {"meshes": ["AvatarBody"], "replace": True}),
         ("auto_rig", {"meshes": ["Nobody"]}),
+        # The demo has no action: the clip check refuses, naming why; frames must be a pair.
+        ("export_animation", {"out": str(served.out / "Clip.vrma")}),
+        ("export_animation", {"out": str(served.out / "Clip.vrma"), "frames": [1]}),
     ]
     args = ("--port", served.serving.port, "--token-file", served.token_file)
     return session(_params(*args, pythonpath=no_bpy), calls)
@@ -320,3 +323,10 @@ def test_auto_rig_rigs_the_meshes_anew_and_offers_the_next_steps(tools):
     assert any("check_rig" in step for step in rigged["next_steps"])
     assert any("export_vrm" in step for step in rigged["next_steps"])
     assert "not a mesh in this scene: Nobody" in error(tools["23:auto_rig"])
+
+
+def test_export_animation_says_why_a_scene_has_no_clip(tools, served):
+    assert "clip check found errors" in error(tools["24:export_animation"])
+    assert "has no action" in error(tools["24:export_animation"])
+    assert not (served.out / "Clip.vrma").exists()
+    assert "[1]" in error(tools["25:export_animation"])  # the schema wants [start, end]
