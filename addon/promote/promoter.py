@@ -1,9 +1,11 @@
 """One pass over the promotion queue, oldest first, in batches.
 
-For each request: download and verify every artifact (size, sha256) and check the VRM's structure. The
-verified VRMs then go to every target with `rclone copy --immutable --checksum`, each target's index.json
-gains them, and only then is each outcome recorded in promotion/done/ and its queue entry removed. A
-request that fails verification goes to promotion/failed/ with its reason and nothing of it is copied.
+For each request: download and verify every artifact (size, sha256) and check the VRM's structure (a
+clip's: the VRM Animation's). The verified files go to every target with `rclone copy --immutable
+--checksum`, laid out as the tiers hold them (models and their thumbnails at the root, clips in
+animations/), each target's index.json gains them, and only then is each outcome recorded in
+promotion/done/ and its queue entry removed. A request that fails verification goes to
+promotion/failed/ with its reason and nothing of it is copied.
 
 Every step can be repeated (immutable copies skip what is there, the index keeps the first entry), so a
 run killed anywhere is completed by the next one; storage trouble leaves requests queued for a retry.

@@ -236,7 +236,7 @@ def test_without_blender_every_tool_says_how_to_start_it(no_bpy, tmp_path):
     with (tmp_path / "log").open("w") as log:
         out = session(_params("--port", free, pythonpath=no_bpy), calls, errlog=log)
     assert "Traceback" not in (tmp_path / "log").read_text()  # not even when the session ends
-    assert len(out["tools"]) == 12  # the server itself starts and lists its tools
+    assert len(out["tools"]) == 14  # the server itself starts and lists its tools
     for key in ("0:check_rig", "1:render_preview"):
         message = error(out[key])
         assert message.startswith(f"Blender is not reachable at 127.0.0.1:{free}")
