@@ -18,6 +18,7 @@ import pytest
 from addon.core.clip_check import ClipFacts, check_clip
 from addon.core.humanoid import REQUIRED_VRM1
 from addon.core.promotion import parse_request
+from addon.core.vrm_inspect import inspect_vrma_file
 from tests.conftest import EXTENSION, ROOT, run_forge
 from tests.publish import test_promote
 from tests.publish.test_promote import Promotion
@@ -117,6 +118,24 @@ def test_a_clip_plays_on_the_demo_avatar_in_three_vrm_animation_and_the_scene_is
     assert _turned(middle) == {"leftUpperArm": pytest.approx(60.0, abs=0.5)}
     assert middle["hips_moved"] == pytest.approx(0.1, abs=0.005)
     assert _turned(played["Bow"]["samples"][1]) == {"spine": pytest.approx(40.0, abs=0.5)}
+
+
+def test_the_sidebar_exports_the_current_action_as_a_clip_and_shows_why_it_refuses_one(clips, tmp_path):
+    bpy.ops.wm.open_mainfile(filepath=str(clips.blend))
+    context: Any = bpy.context  # the add-on's properties are beyond the type stubs
+    ops: Any = bpy.ops
+    settings, result = context.scene.avatar_forge_export, context.window_manager.avatar_forge_export_result
+    settings.clip_filepath = str(tmp_path / "Sidebar.vrma")
+    assert ops.avatar_forge.export_clip() == {"FINISHED"}
+    assert result.exported and result.message == "Exported Sidebar.vrma: Wave, 25 frames at 24 fps"
+    assert inspect_vrma_file(tmp_path / "Sidebar.vrma").ok
+    avatar: Any = bpy.data.objects["Avatar"]
+    avatar.animation_data.action = bpy.data.actions["Squash"]
+    settings.clip_filepath = str(tmp_path / "Squash.vrma")
+    with pytest.raises(RuntimeError, match="the clip check found errors: scale is keyed on humanoid bones Head"):
+        ops.avatar_forge.export_clip()
+    assert not result.exported and [f.severity for f in result.findings] == ["error"]
+    assert not (tmp_path / "Squash.vrma").exists()
 
 
 def test_export_animation_refuses_scale_keys_a_bad_range_and_never_overwrites(clips, tmp_path):
