@@ -173,6 +173,19 @@ _PRESET = {
     "or the user's own). It sets the VRM version and the budgets checked.",
 }
 
+_CLIP: dict[str, Any] = {
+    "armature": _ARMATURE,
+    "action": {"type": "string", "description": "Action name (default: the armature's current action)."},
+    "strip": {"type": "string", "description": "NLA strip name: its action over the strip's frames."},
+    "frames": {
+        "type": "array",
+        "items": {"type": "integer"},
+        "minItems": 2,
+        "maxItems": 2,
+        "description": "[start, end] (default: the strip's or the action's own keyed range).",
+    },
+}
+
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "get_scene_info",
@@ -366,6 +379,35 @@ TOOLS: tuple[ToolSpec, ...] = (
         },
         ("name", "preset"),
         _forward("avatar_publish", keep=("name", "preset", "destination", "armature")),
+        read_only=False,
+    ),
+    ToolSpec(
+        "export_animation",
+        "Export the armature's current action (or a named action, or an NLA strip) as a VRM Animation .vrma "
+        "clip through the VRM Add-on, for three-vrm-animation. Checks first (a mapped humanoid, a sane frame "
+        "range and rate, no scale keys on humanoid bones: a clip carries rotations and the hips' position only) "
+        "and refuses with the findings. Never replaces a file unless overwrite is true.",
+        {
+            "out": {"type": "string", "description": "Absolute path of the .vrma file to write."},
+            **_CLIP,
+            "overwrite": {"type": "boolean", "description": "Replace an existing file (default false)."},
+        },
+        ("out",),
+        _forward("avatar_export_animation", keep=("out", *_CLIP, "overwrite")),
+        read_only=False,
+    ),
+    ToolSpec(
+        "publish_animation",
+        "Export a clip as export_animation does and publish it as the next immutable version "
+        "animations/<name>-v<N>.vrma (with the .blend), queued for promotion to every serving tier. Ask the "
+        "user before publishing.",
+        {
+            "name": {"type": "string", "description": "Clip name: letters, digits, - and _ (e.g. Wave)."},
+            "destination": {"type": "string", "enum": ["root", "s3"], "description": "root (default) or s3."},
+            **_CLIP,
+        },
+        ("name",),
+        _forward("avatar_publish_animation", keep=("name", "destination", *_CLIP)),
         read_only=False,
     ),
     ToolSpec(
