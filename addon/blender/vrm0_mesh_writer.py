@@ -13,6 +13,7 @@ add-on's own code.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
 from sys import float_info
@@ -132,7 +133,7 @@ def _within(totals: NDArray[np.int32]) -> Ints:
     return np.arange(int(totals.sum()), dtype=np.int64) - offsets
 
 
-def _vertex_normals(mesh: bpy.types.Mesh, excluded: NDArray[np.bool_]) -> Floats:
+def _vertex_normals(mesh: bpy.types.Mesh, excluded: NDArray[np.bool_], sums: _OrderedSums) -> Floats:
     """create_export_vertex_normal_vectors: each vertex's triangle corner normals summed in float32 in
     triangle order (excluded vertices keep zero), then safely normalized."""
     count = len(mesh.vertices)
@@ -141,7 +142,7 @@ def _vertex_normals(mesh: bpy.types.Mesh, excluded: NDArray[np.bool_]) -> Floats
     normals = _read(mesh.loop_triangles, "split_normals", triangles, np.float32, 9).reshape(-1, 3)
     keep = (vertices >= 0) & (vertices < count)
     keep[keep] = ~excluded[vertices[keep]]
-    return _safe_normalized(_sums_in_order(vertices[keep], normals[keep], count))
+    return _safe_normalized(sums(vertices[keep], normals[keep], count))
 
 
 def _places(grouped: Any) -> Ints:
@@ -150,17 +151,43 @@ def _places(grouped: Any) -> Ints:
     return places
 
 
-def _sums_in_order(index: NDArray[np.int32], values: Floats, count: int) -> Floats:
-    """values summed per index in float32, each index's values added one at a time in their order (as the
-    add-on's mathutils loop adds them: np.add.at does the same, ten times slower)."""
-    order = np.argsort(index, kind="stable")
-    index, values = index[order], values[order]
-    place = _places(index)
-    sums = np.zeros((count, 3), dtype=np.float32)
-    for layer in range(int(place.max()) + 1 if len(place) else 0):
-        chosen = place == layer
-        sums[index[chosen]] += values[chosen]
-    return sums
+class _OrderedSums:
+    """Values summed per index in float32, each index's values added one at a time in their order, as the
+    add-on's mathutils loop adds them (np.add.at does the same, ten times slower): in layers, the first
+    value of every index, then the second... The layering is kept for the next call with the same indices
+    (a mesh's shape keys mostly keep its triangles)."""
+
+    def __init__(self) -> None:
+        self.index: NDArray[np.int32] | None = None
+        self.order: Ints = np.zeros(0, dtype=np.int64)
+        self.bounds: list[int] = []
+
+    def __call__(self, index: NDArray[np.int32], values: Floats, count: int) -> Floats:
+        if self.index is None or not np.array_equal(index, self.index):
+            by_index = np.argsort(index, kind="stable")
+            place = _places(index[by_index])
+            by_layer = np.argsort(place, kind="stable")
+            self.index, self.order = index, by_index[by_layer]
+            layers = int(place.max()) + 1 if len(place) else 0
+            self.bounds = np.searchsorted(place[by_layer], np.arange(layers + 1)).tolist()
+        target, ordered = index[self.order], values[self.order]
+        sums = np.zeros((count, 3), dtype=np.float32)
+        for start, stop in itertools.pairwise(self.bounds):
+            sums[target[start:stop]] += ordered[start:stop]  # an index at most once per layer
+        return sums
+
+
+@dataclass
+class _Reference:
+    """What every shape key's target is measured against: the mesh with every key at 0."""
+
+    mesh: bpy.types.Mesh
+    co: Doubles
+    corners: _Corners
+    transform: Matrix
+    excluded: NDArray[np.bool_]  # vertices whose morph normals are not exported (zero)
+    normals: Doubles  # vertex normals as the add-on sums them
+    sums: _OrderedSums
 
 
 @dataclass
@@ -380,30 +407,30 @@ class _Call:
         shape_keys = self.obj.data.shape_keys  # type: ignore[union-attr]
         assert shape_keys is not None, "read() asks for targets only with shape keys"
         excluded = self.no_morph_normal_vertices(main)
-        reference_normals = _vertex_normals(main, excluded).astype(np.float64)
-        main_co = _read(main.vertices, "co", len(main.vertices), np.float32, 3).astype(np.float64)
+        sums = _OrderedSums()
+        reference = _Reference(
+            main,
+            _read(main.vertices, "co", len(main.vertices), np.float32, 3).astype(np.float64),
+            corners,
+            transform,
+            excluded,
+            _vertex_normals(main, excluded, sums).astype(np.float64),
+            sums,
+        )
         targets: dict[str, tuple[bytes, list[float], list[float], bytes]] = {}
         for shape_key in shape_keys.key_blocks:
             if shape_keys.reference_key.name == shape_key.name:
                 continue
             shape_key.value = 1.0
             blender_context.view_layer().update()
-            target = self.target(main, main_co, corners, transform, excluded, reference_normals)
+            target = self.target(reference)
             if target is not None:
                 targets.setdefault(shape_key.name, target)
             shape_key.value = 0.0
             blender_context.view_layer().update()
         return targets
 
-    def target(  # noqa: PLR0917 (one shape key's inputs, all computed once per mesh)
-        self,
-        main: bpy.types.Mesh,
-        main_co: Doubles,
-        corners: _Corners,
-        transform: Matrix,
-        excluded: NDArray[np.bool_],
-        reference_normals: Doubles,
-    ) -> tuple[bytes, list[float], list[float], bytes] | None:
+    def target(self, reference: _Reference) -> tuple[bytes, list[float], list[float], bytes] | None:
         """The morph target of the shape key now at 1.0: position and normal bytes, and the position bounds
         (None: no evaluated mesh). The add-on copies the evaluated mesh into the file's data through a BMesh
         to read it; it is read here from the evaluated mesh itself, transformed alike."""
@@ -413,34 +440,32 @@ class _Call:
         if not shape:
             return None
         try:
-            if len(shape.vertices) != len(main.vertices):
-                return self.target_by_the_addon(main, corners, transform, excluded)
-            shape.transform(transform)
+            if len(shape.vertices) != len(reference.mesh.vertices):
+                return self.target_by_the_addon(reference)
+            shape.transform(reference.transform)
             shape.calc_loop_triangles()
             shape_co = _read(shape.vertices, "co", len(shape.vertices), np.float32, 3).astype(np.float64)
-            normals = _vertex_normals(shape, excluded).astype(np.float64)
+            normals = _vertex_normals(shape, reference.excluded, reference.sums).astype(np.float64)
         finally:
             evaluated.to_mesh_clear()
-        source = corners.vertex[corners.first]
-        moved = _axis(shape_co - main_co)[source]  # differences of Python floats, as the add-on takes them
-        turned = _axis(normals - reference_normals)[source]
+        source = reference.corners.vertex[reference.corners.first]
+        moved = _axis(shape_co - reference.co)[source]  # differences of Python floats, as the add-on takes them
+        turned = _axis(normals - reference.normals)[source]
         low, high = _bounds(moved)
         return moved.astype(np.float32).tobytes(), low, high, turned.astype(np.float32).tobytes()
 
-    def target_by_the_addon(
-        self, main: bpy.types.Mesh, corners: _Corners, transform: Matrix, excluded: NDArray[np.bool_]
-    ) -> tuple[bytes, list[float], list[float], bytes] | None:
+    def target_by_the_addon(self, reference: _Reference) -> tuple[bytes, list[float], list[float], bytes] | None:
         """A shape key whose evaluated mesh has another vertex count (a modifier that adds or merges
         vertices): the add-on's own per-corner code, whose rule for the missing vertices is its own."""
         shape = self.addon.generate_evaluated_mesh(self.context, self.obj)
         if not shape:
             return None
-        shape.transform(transform)
+        shape.transform(reference.transform)
         shape.calc_loop_triangles()
-        vrm0 = self.addon.Vrm0Exporter
-        no_normals = {int(i) for i in np.flatnonzero(excluded)}
-        reference = vrm0.create_export_vertex_normal_vectors(no_normals, main)
-        diffs = vrm0.create_vertex_index_to_morph_normal_diffs(no_normals, shape, reference)
+        vrm0, main, corners = self.addon.Vrm0Exporter, reference.mesh, reference.corners
+        no_normals = {int(i) for i in np.flatnonzero(reference.excluded)}
+        normals = vrm0.create_export_vertex_normal_vectors(no_normals, main)
+        diffs = vrm0.create_vertex_index_to_morph_normal_diffs(no_normals, shape, normals)
         collector = vrm0.VertexMorphTargetCollector(len(corners.first))
         for vertex, gltf in zip(corners.vertex.tolist(), corners.gltf.tolist(), strict=True):
             self.exporter.collect_morph_target(main, shape, gltf, vertex, collector, diffs)
