@@ -91,7 +91,7 @@ def _second_material(avatar: demo_avatar.DemoAvatar) -> None:
 
 
 def _accessory(avatar: demo_avatar.DemoAvatar) -> bpy.types.Object:
-    """A rigid hat on the head bone: a grid whose Weld modifier merges its two middle rows, except in the
+    """A rigid hat on the head bone: a grid whose Weld modifier merges its three middle rows, except in the
     shape key that pulls them apart (another vertex count for that key), and whose material slot is empty."""
     bpy.ops.mesh.primitive_grid_add(x_subdivisions=4, y_subdivisions=4, size=0.2)
     hat = bpy.context.active_object
@@ -101,12 +101,14 @@ def _accessory(avatar: demo_avatar.DemoAvatar) -> bpy.types.Object:
     hat.location = avatar.armature.matrix_world @ head.tail_local
     hat.parent, hat.parent_type, hat.parent_bone = avatar.armature, "BONE", "Head"
     hat.matrix_world.translation = avatar.armature.matrix_world @ head.tail_local
+    middle = [vertex for vertex in hat.data.vertices if abs(vertex.co.y) < 0.06]
+    assert middle
+    for vertex in middle:
+        vertex.co.y *= 0.001  # the three middle rows, a hair apart: the weld merges them
     hat.shape_key_add(name="Basis")
     apart = hat.shape_key_add(name="Apart", from_mix=False)
-    for vertex in hat.data.vertices:
-        if abs(vertex.co.y) < 0.04:
-            vertex.co.y *= 0.001  # the two middle rows, a hair apart: the weld merges them
-            apart.data[vertex.index].co.y = vertex.co.y * 1000 * 2
+    for vertex in middle:
+        apart.data[vertex.index].co.y = vertex.co.y * 1000
     hat.modifiers.new("Weld", "WELD").merge_threshold = 0.001
     hat.data.materials.append(None)
     return hat
