@@ -86,8 +86,8 @@ def _bake(obj: bpy.types.Object) -> None:
 class Proxy:
     """One watertight stand-in for the whole avatar, made on first use: every skinned mesh joined, voxel
     remeshed (gaps between clothes and body closed, loose shells fused), only its largest shell kept (a
-    shell that sees no bone makes bone heat's whole solve fail), with bone heat on it. Its surface and
-    weights are read once; the object is deleted straight after."""
+    shell that sees no bone makes bone heat's whole solve fail), decimated to PROXY_VERTICES, with bone heat
+    on it. Its surface and weights are read once; the object is deleted straight after."""
 
     def __init__(self, meshes: list[bpy.types.Object], armature: bpy.types.Object, height: float) -> None:
         self.meshes, self.armature, self.height = meshes, armature, height
