@@ -27,6 +27,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--item", help="the item, as JSON (what `batch` planned)")
     parser.add_argument("--preset", required=True)
     parser.add_argument("--fix", choices=("safe", "all"))
+    parser.add_argument("--rig", choices=("auto", "replace"))
     parser.add_argument("--out", help="DEST: where results and the done markers go")
     parser.add_argument("--settings", help="the settings key `batch` derived from the probe")
     parser.add_argument("--endpoint-url")
@@ -116,6 +117,7 @@ class _Work:
     scratch: Path
     preset: Preset
     fix: Any  # None, "safe" or "all"
+    rig: Any  # None, "auto" or "replace"
     dest: Storage
     settings: str
     marker: str  # the done marker of this source's content
@@ -130,17 +132,28 @@ def _convert(work: _Work) -> Result:
         return _failed(f"{dest.where(item.output)} exists; it is never overwritten")
     (work.scratch / "out").mkdir()
     job = cmd_convert.Job(work.local, work.scratch / "out" / item.output)
-    entry = cmd_convert.convert_one(job, work.preset, work.fix, False)
+    entry = cmd_convert.convert_one(job, work.preset, work.fix, False, work.rig)
     if not entry["ok"]:
         findings = (entry.get("export") or {}).get("findings", [])
         errors = "; ".join(f["message"] for f in findings if f.get("severity") == "error")
         return _failed(f"{entry['error']}{': ' + errors if errors else ''}")
+    rig = _rig_summary(entry["rig"])
     out = Path(entry["out"])
     digest = digest_file(out)
     dest.put_file(item.output, out, digest)
     written = dest.where(item.output)
-    dest.put_bytes(marker, _record(written, digest, sha256=digest.sha256))
-    return Result({"status": "done", "written": written, "bytes": digest.size}, [f"done: {written}"])
+    dest.put_bytes(marker, _record(written, digest, sha256=digest.sha256, rig=rig))
+    return Result({"status": "done", "written": written, "bytes": digest.size, "rig": rig}, [f"done: {written}"])
+
+
+def _rig_summary(rig: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What `--rig` did to a model, for the report: left alone (why), or rigged (how each mesh was bound)."""
+    if rig is None:
+        return None
+    if not rig["rigged"]:
+        return {"rigged": False, "reason": rig["reason"]}
+    return {"rigged": True, "bones": len(rig["bones"]), "fallbacks": rig["fallbacks"],
+            "replaced_armatures": rig["replaced_armatures"]}  # fmt: skip
 
 
 def _publish(work: _Work) -> Result:
@@ -219,7 +232,7 @@ def _work(
         vrm_addon.ensure_enabled()
     except vrm_addon.VrmAddonMissingError as exc:
         raise UsageError(str(exc)) from None
-    work = _Work(item, local, scratch, preset, args.fix, dest, args.settings, marker)
+    work = _Work(item, local, scratch, preset, args.fix, args.rig, dest, args.settings, marker)
     return _convert(work) if item.kind == "convert" else _publish(work)
 
 

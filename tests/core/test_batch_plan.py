@@ -42,7 +42,7 @@ def test_conversions_refuse_two_models_with_one_output_before_any_work():
         plan.convert_items([("a.glb", "/m/a.glb"), ("x/a.fbx", "/m/x/a.fbx")])
 
 
-def test_the_settings_key_changes_with_the_preset_content_and_every_version_but_not_the_preset_path():
+def test_the_settings_key_changes_with_the_preset_content_the_rig_mode_and_every_version_but_not_the_preset_path():
     preset = {"name": "p", "budgets": {"vertices": 1}, "source": "/here/p.toml"}
     versions = {"avatar_forge": "0.1.0", "vrm_addon": "4.10.2", "blender": "4.5.15 LTS"}
     key = plan.settings_key(preset, None, versions)
@@ -51,6 +51,18 @@ def test_the_settings_key_changes_with_the_preset_content_and_every_version_but_
     assert plan.settings_key(preset, "safe", versions) != key
     for name in versions:
         assert plan.settings_key(preset, None, {**versions, name: "9"}) != key
+    # --rig makes other files; without it the key is what it was before --rig existed (nothing redone).
+    assert (
+        len(
+            {
+                key,
+                plan.settings_key(preset, None, versions, "auto"),
+                plan.settings_key(preset, None, versions, "replace"),
+            }
+        )
+        == 3
+    )
+    assert plan.run_id("in/", "out/", "p", None, "auto") != plan.run_id("in/", "out/", "p", None)
 
 
 def _item(item_id: str, status: str, size: int | None = None) -> dict[str, object]:
