@@ -1,0 +1,92 @@
+"""A GLB's BIN chunk rebuilt from scratch, one bufferView per piece of data, for the web packing steps.
+
+Every step of the packing (quantization, meshopt) rewrites accessors' bytes; rather than patching views in
+place, each step lays out a new BIN: the pieces are appended in the order given, 4-byte aligned, and the
+document's views are replaced wholesale (images keep their bytes, only their view index may change).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ..sparse_morphs import GlbLayoutError
+
+COMPONENT_BYTES: Final = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
+COMPONENTS: Final = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
+ARRAY_BUFFER: Final = 34962
+ELEMENT_ARRAY_BUFFER: Final = 34963
+
+
+def element_bytes(accessor: dict[str, Any]) -> int:
+    return COMPONENT_BYTES[accessor["componentType"]] * COMPONENTS[accessor["type"]]
+
+
+def padded(size: int) -> int:
+    """A vertex element's stride: its size rounded up to 4 bytes (glTF's rule for vertex attributes)."""
+    return size + (-size % 4)
+
+
+@dataclass
+class Layout:
+    """New bufferViews of buffer 0 and the bytes behind them."""
+
+    views: list[dict[str, Any]] = field(default_factory=list)
+    parts: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, data: bytes, *, stride: int | None = None, target: int | None = None) -> int:
+        """Appends `data` as a new view (aligned to 4 bytes) and returns its index."""
+        padding = -self.size % 4
+        self.parts.append(b"\0" * padding)
+        self.size += padding
+        view: dict[str, Any] = {"buffer": 0, "byteOffset": self.size, "byteLength": len(data)}
+        if stride is not None:
+            view["byteStride"] = stride
+        if target is not None:
+            view["target"] = target
+        self.views.append(view)
+        self.parts.append(data)
+        self.size += len(data)
+        return len(self.views) - 1
+
+    def binary(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def strided(values: npt.NDArray[Any], stride: int) -> bytes:
+    """Rows of `values` (count, components), each padded with zeros to `stride` bytes."""
+    rows = np.ascontiguousarray(values)
+    raw = rows.view(np.uint8).reshape(len(rows), -1)
+    if raw.shape[1] == stride:
+        return raw.tobytes()
+    out = np.zeros((len(rows), stride), dtype=np.uint8)
+    out[:, : raw.shape[1]] = raw
+    return out.tobytes()
+
+
+def view_holders(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects that name a bufferView: accessors, their sparse parts, images. A view named anywhere else
+    (an extension this packing does not know) raises GlbLayoutError: it could not be remapped safely."""
+    holders: list[dict[str, Any]] = []
+    for accessor in document.get("accessors", []):
+        if "bufferView" in accessor:
+            holders.append(accessor)
+        sparse = accessor.get("sparse")
+        if sparse:
+            holders.extend((sparse["indices"], sparse["values"]))
+    holders.extend(image for image in document.get("images", []) if "bufferView" in image)
+    known = {id(h) for h in holders}
+    stack: list[Any] = [v for k, v in document.items() if k not in ("bufferViews", "accessors", "images")]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "bufferView" in node and id(node) not in known:
+                raise GlbLayoutError("a bufferView is named outside accessors and images")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return holders

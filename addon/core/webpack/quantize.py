@@ -1,0 +1,313 @@
+"""KHR_mesh_quantization: vertex attributes stored as small integers, every accessor laid out anew.
+
+What is stored how, and what it costs (the file states it, `tolerances` below, and the export proves it):
+- skinned positions: 16-bit unsigned integers on one uniform grid per skin, spanning the skin's meshes;
+  the grid's scale and offset are folded into the skin's inverse bind matrices (a loader ignores a skinned
+  mesh's node transform, and jointWorld · inverseBind · (scale · q + offset) is the original vertex). On a
+  2 m avatar a step is 0.03 mm, the error at most half that. Morph position deltas are 16-bit signed on
+  the same grid (the fold scales them too). Meshes without a skin keep float positions (their node
+  transform may be shared with children and VRM references: it is never rewritten).
+- normals and tangents: 8-bit normalized (0.45° at most); morph normal deltas 16-bit normalized.
+- texture coordinates within 0..1: 16-bit normalized (1/65535: a sixteenth of a texel at 4096²); others
+  stay float.
+- weights: 16-bit normalized, rounded so that each vertex's weights still sum to exactly 1.
+- joints, indices, inverse bind matrices and everything else: unchanged values.
+Morph targets stay sparse where they were (their sparse values are quantized), dense where they were.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ..sparse_morphs import GlbLayoutError, accessor_array
+from .layout import ARRAY_BUFFER, COMPONENTS, ELEMENT_ARRAY_BUFFER, Layout, padded, strided, view_holders
+
+BYTE, UNSIGNED_BYTE, SHORT, UNSIGNED_SHORT, FLOAT = 5120, 5121, 5122, 5123, 5126
+EXTENSION: Final = "KHR_mesh_quantization"
+POSITION_STEPS: Final = 65535  # 16-bit grid over the skin's largest extent
+_INDEX_TYPES: Final = {UNSIGNED_SHORT: "<u2", 5125: "<u4"}
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How one accessor's values are stored: component type, normalized, and how floats become integers."""
+
+    component: int
+    normalized: bool
+    dtype: str
+    scale: float  # stored = round(value * scale)
+
+
+NORMAL: Final = Encoding(BYTE, True, "<i1", 127.0)
+MORPH_NORMAL: Final = Encoding(SHORT, True, "<i2", 32767.0)
+UV: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
+WEIGHT: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One skin's position grid: value = offset + step · q."""
+
+    offset: npt.NDArray[np.float64]
+    step: float
+
+    def matrix(self) -> npt.NDArray[np.float64]:
+        matrix = np.eye(4)
+        matrix[:3, :3] *= self.step
+        matrix[:3, 3] = self.offset
+        return matrix
+
+
+@dataclass(frozen=True)
+class QuantizeStats:
+    accessors: int  # accessors stored as integers
+    skins: int  # skins whose positions are on a grid
+    position_step: float  # the largest grid step (model units); 0 without a grid
+
+
+def quantize(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], bytes, QuantizeStats]:
+    """The document and BIN with vertex attributes quantized and every view laid out anew (one per
+    accessor, vertex attributes strided to 4 bytes); raises GlbLayoutError on a layout it does not know."""
+    document = copy.deepcopy(document)
+    view_holders(document)  # refuses unknown view references before anything is rewritten
+    accessors: list[dict[str, Any]] = document.get("accessors", [])
+    encodings: dict[int, Encoding] = {}
+    roles: dict[int, str] = {}  # accessor -> "vertex" or "index"
+    for mesh in document.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            for name, index in primitive.get("attributes", {}).items():
+                roles[index] = "vertex"
+                _plan_attribute(encodings, name, index, accessors[index], document, binary, morph=False)
+            for target in primitive.get("targets", []):
+                for name, index in target.items():
+                    roles[index] = "vertex"
+                    _plan_attribute(encodings, name, index, accessors[index], document, binary, morph=True)
+            if "indices" in primitive:
+                roles[primitive["indices"]] = "index"
+    grids, gridded = _plan_grids(document, binary, encodings)
+    replaced = _fold_grids(document, binary, grids)
+    layout = Layout()
+    for index, accessor in enumerate(accessors):
+        plan = _Plan(encodings.get(index), gridded.get(index), roles.get(index), replaced.get(index))
+        _lay_out(document, binary, index, accessor, plan, layout)
+    for image in document.get("images", []):
+        if "bufferView" in image:
+            image["bufferView"] = layout.add(_old_view(document, binary, image["bufferView"]))
+    document["bufferViews"] = layout.views
+    document["buffers"] = [{"byteLength": layout.size}]
+    if encodings:
+        for key in ("extensionsUsed", "extensionsRequired"):
+            names = document.setdefault(key, [])
+            if EXTENSION not in names:
+                names.append(EXTENSION)
+    step = max((g.step for g in grids.values()), default=0.0)
+    return document, layout.binary(), QuantizeStats(len(encodings), len(grids), step)
+
+
+def _old_view(document: dict[str, Any], binary: bytes, index: int) -> bytes:
+    view = document["bufferViews"][index]
+    start = view.get("byteOffset", 0)
+    return binary[start : start + view["byteLength"]]
+
+
+def _plan_attribute(
+    encodings: dict[int, Encoding],
+    name: str,
+    index: int,
+    accessor: dict[str, Any],
+    document: dict[str, Any],
+    binary: bytes,
+    *,
+    morph: bool,
+) -> None:
+    """Chooses the accessor's integer encoding (positions are chosen per skin, in _plan_grids)."""
+    if accessor.get("componentType") != FLOAT or index in encodings:
+        return
+    if name in ("NORMAL", "TANGENT"):
+        encodings[index] = MORPH_NORMAL if morph else NORMAL
+    elif name.startswith("TEXCOORD_"):
+        values = accessor_array(document, binary, index)
+        if values.size and values.min() >= 0.0 and values.max() <= 1.0:
+            encodings[index] = UV
+    elif name.startswith("WEIGHTS_"):
+        encodings[index] = WEIGHT
+
+
+def _plan_grids(
+    document: dict[str, Any], binary: bytes, encodings: dict[int, Encoding]
+) -> tuple[dict[int, Grid], dict[int, Grid]]:
+    """Skin -> the grid of its meshes' positions, for each skin whose meshes are only ever drawn with it
+    (a mesh drawn rigid or with another skin, or a morph reaching past the 16-bit range, keeps floats);
+    and base position accessor -> its grid."""
+    skins_of: dict[int, set[int | None]] = {}
+    for node in document.get("nodes", []):
+        if "mesh" in node:
+            skins_of.setdefault(node["mesh"], set()).add(node.get("skin"))
+    meshes_of: dict[int, list[int]] = {}
+    for mesh, skins in skins_of.items():
+        (skin,) = skins if len(skins) == 1 else (None,)
+        if skin is not None:
+            meshes_of.setdefault(skin, []).append(mesh)
+    ibm_users: dict[int, int] = {}
+    for skin in document.get("skins", []):
+        if "inverseBindMatrices" in skin:
+            ibm_users[skin["inverseBindMatrices"]] = ibm_users.get(skin["inverseBindMatrices"], 0) + 1
+    owner: dict[int, int] = {}  # position accessor -> its skin, to refuse one shared between skins
+    shared: set[int] = set()
+    for skin, meshes in meshes_of.items():
+        for mesh in meshes:
+            for primitive in document["meshes"][mesh].get("primitives", []):
+                for index in _positions(primitive):
+                    if owner.setdefault(index, skin) != skin:
+                        shared.add(skin)
+                        shared.add(owner[index])
+    grids: dict[int, Grid] = {}
+    gridded: dict[int, Grid] = {}
+    for skin, meshes in meshes_of.items():
+        ibm = document["skins"][skin].get("inverseBindMatrices")
+        if skin in shared or (ibm is not None and ibm_users[ibm] > 1):
+            continue
+        primitives = [p for m in meshes for p in document["meshes"][m].get("primitives", [])]
+        bases = [p["attributes"]["POSITION"] for p in primitives if "POSITION" in p.get("attributes", {})]
+        if not bases:
+            continue
+        points = np.concatenate([accessor_array(document, binary, i).astype(np.float64) for i in bases])
+        low, high = points.min(axis=0), points.max(axis=0)
+        step = float((high - low).max()) / POSITION_STEPS or 1.0
+        deltas = [t["POSITION"] for p in primitives for t in p.get("targets", []) if "POSITION" in t]
+        reach = max((float(np.abs(accessor_array(document, binary, i)).max()) for i in deltas), default=0.0)
+        if reach / step > 32767:
+            continue
+        grid = Grid(low, step)
+        grids[skin] = grid
+        for index in bases:
+            encodings[index] = Encoding(UNSIGNED_SHORT, False, "<u2", 1.0 / step)
+            gridded[index] = grid
+        for index in deltas:
+            encodings[index] = Encoding(SHORT, False, "<i2", 1.0 / step)
+    return grids, gridded
+
+
+def _positions(primitive: dict[str, Any]) -> list[int]:
+    found = [primitive["attributes"]["POSITION"]] if "POSITION" in primitive.get("attributes", {}) else []
+    return found + [t["POSITION"] for t in primitive.get("targets", []) if "POSITION" in t]
+
+
+def _encode(values: npt.NDArray[Any], encoding: Encoding, grid: Grid | None) -> npt.NDArray[Any]:
+    """Float values as the encoding stores them (rounded to nearest, clamped to the type's range)."""
+    floats = values.astype(np.float64)
+    if grid is not None:
+        floats = floats - grid.offset
+    if encoding is WEIGHT:
+        return _weights(floats)
+    info = np.iinfo(encoding.dtype)
+    low = -info.max if encoding.normalized and info.min < 0 else info.min  # -127, not -128: both mean -1
+    return np.clip(np.rint(floats * encoding.scale), low, info.max).astype(encoding.dtype)
+
+
+def _weights(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.uint16]:
+    """16-bit weights whose sum per vertex is exactly what the floats' was (65535 for 1): the rounding's
+    remainder goes to each vertex's largest weight, so skinning does not shrink or swell a vertex."""
+    stored = np.rint(weights * 65535.0)
+    total = np.rint(weights.sum(axis=1) * 65535.0)
+    largest = np.argmax(stored, axis=1)
+    rows = np.arange(len(stored))
+    stored[rows, largest] += total - stored.sum(axis=1)
+    return np.clip(stored, 0, 65535).astype(np.uint16)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    encoding: Encoding | None
+    grid: Grid | None  # a base position's grid (its offset is taken off before scaling)
+    role: str | None  # "vertex", "index" or None
+    values: npt.NDArray[Any] | None  # new values replacing the accessor's (folded inverse binds)
+
+
+def _lay_out(
+    document: dict[str, Any], binary: bytes, index: int, accessor: dict[str, Any], plan: _Plan, layout: Layout
+) -> None:
+    """Writes the accessor's data (dense part and sparse parts) as new views, quantized when planned."""
+    encoding, grid = plan.encoding, plan.grid
+    width = COMPONENTS[accessor["type"]]
+    bounded = encoding is not None and (grid is not None or encoding.component == SHORT and not encoding.normalized)
+    # Positions and morph position deltas must carry their bounds, in the stored integers.
+    bounds = _encode(accessor_array(document, binary, index), encoding, grid) if bounded and encoding else None
+    sparse = accessor.get("sparse")
+    if "bufferView" in accessor or plan.values is not None:
+        values = plan.values if plan.values is not None else _dense(document, binary, accessor)
+        if encoding is not None:
+            values = _encode(values, encoding, grid)
+        if plan.role == "vertex":
+            stride = padded(values.dtype.itemsize * width)
+            accessor["bufferView"] = layout.add(strided(values, stride), stride=stride, target=ARRAY_BUFFER)
+        else:
+            target = ELEMENT_ARRAY_BUFFER if plan.role == "index" else None
+            accessor["bufferView"] = layout.add(np.ascontiguousarray(values).tobytes(), target=target)
+        accessor.pop("byteOffset", None)
+    if sparse:
+        indices, sparse_values = _sparse_parts(document, binary, accessor)
+        if encoding is not None:
+            sparse_values = _encode(sparse_values, encoding, grid)
+        sparse["indices"] = {
+            "bufferView": layout.add(np.ascontiguousarray(indices).tobytes()),
+            "componentType": sparse["indices"]["componentType"],
+        }
+        sparse["values"] = {"bufferView": layout.add(np.ascontiguousarray(sparse_values).tobytes())}
+    if encoding is None:
+        return
+    accessor["componentType"] = encoding.component
+    if encoding.normalized:
+        accessor["normalized"] = True
+    accessor.pop("min", None)
+    accessor.pop("max", None)
+    if bounds is not None:
+        accessor["min"] = bounds.astype(np.int64).min(axis=0).tolist()
+        accessor["max"] = bounds.astype(np.int64).max(axis=0).tolist()
+
+
+def _dense(document: dict[str, Any], binary: bytes, accessor: dict[str, Any]) -> npt.NDArray[Any]:
+    """The accessor's own view's values, without its sparse substitution (that stays sparse)."""
+    bare = {k: v for k, v in accessor.items() if k != "sparse"}
+    return accessor_array({**document, "accessors": [bare]}, binary, 0)
+
+
+def _sparse_parts(
+    document: dict[str, Any], binary: bytes, accessor: dict[str, Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    sparse = accessor["sparse"]
+    count, width = sparse["count"], COMPONENTS[accessor["type"]]
+    index_view = _old_view(document, binary, sparse["indices"]["bufferView"])
+    indices = np.frombuffer(
+        index_view, _INDEX_TYPES[sparse["indices"]["componentType"]], count, sparse["indices"].get("byteOffset", 0)
+    )
+    kind = {FLOAT: "<f4", BYTE: "<i1", UNSIGNED_BYTE: "<u1", SHORT: "<i2", UNSIGNED_SHORT: "<u2"}
+    value_view = _old_view(document, binary, sparse["values"]["bufferView"])
+    values = np.frombuffer(
+        value_view, kind[accessor["componentType"]], count * width, sparse["values"].get("byteOffset", 0)
+    ).reshape(count, width)
+    return indices, values
+
+
+def _fold_grids(document: dict[str, Any], binary: bytes, grids: dict[int, Grid]) -> dict[int, npt.NDArray[Any]]:
+    """Each gridded skin's inverse bind matrices times its grid's matrix: accessor -> its new values (an
+    accessor is added for a skin that had none: identities)."""
+    replaced: dict[int, npt.NDArray[Any]] = {}
+    for skin_index, grid in grids.items():
+        skin = document["skins"][skin_index]
+        count = len(skin["joints"])
+        if "inverseBindMatrices" in skin:
+            binds = accessor_array(document, binary, skin["inverseBindMatrices"]).reshape(count, 4, 4)
+            binds = binds.astype(np.float64).transpose(0, 2, 1)  # column-major in the file
+        else:
+            binds = np.broadcast_to(np.eye(4), (count, 4, 4))
+            document["accessors"].append({"componentType": FLOAT, "type": "MAT4", "count": count})
+            skin["inverseBindMatrices"] = len(document["accessors"]) - 1
+        folded = (binds @ grid.matrix()).transpose(0, 2, 1).reshape(count, 16)
+        replaced[skin["inverseBindMatrices"]] = folded.astype("<f4")
+    return replaced
