@@ -108,7 +108,7 @@ def accessor_array(document: dict[str, Any], binary: bytes, index: int) -> npt.N
         item = np.dtype(kind).itemsize
         stride = document["bufferViews"][accessor["bufferView"]].get("byteStride", item * width)
         shape, strides = (count, width), (stride, item)
-        values = np.ndarray(shape, kind, raw, accessor.get("byteOffset", 0), strides).copy()
+        values: npt.NDArray[Any] = np.ndarray(shape, kind, raw, accessor.get("byteOffset", 0), strides).copy()
     else:
         values = np.zeros((count, width), dtype=kind)
     sparse = accessor.get("sparse")

@@ -90,3 +90,22 @@ def view_holders(document: dict[str, Any]) -> list[dict[str, Any]]:
         elif isinstance(node, list):
             stack.extend(node)
     return holders
+
+
+def declare(document: dict[str, Any], extension: str, *, required: bool) -> None:
+    """Names `extension` in extensionsUsed and, when a loader without it cannot show the file, Required."""
+    for key in ("extensionsUsed", "extensionsRequired") if required else ("extensionsUsed",):
+        names = document.setdefault(key, [])
+        if extension not in names:
+            names.append(extension)
+
+
+def vertex_accessors(document: dict[str, Any]) -> list[tuple[str, int, bool]]:
+    """(attribute name, accessor, whether it is a morph target's) for every primitive of every mesh."""
+    found: list[tuple[str, int, bool]] = []
+    for mesh in document.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            found.extend((name, index, False) for name, index in primitive.get("attributes", {}).items())
+            for target in primitive.get("targets", []):
+                found.extend((name, index, True) for name, index in target.items())
+    return found

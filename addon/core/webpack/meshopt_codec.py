@@ -20,7 +20,7 @@ from typing import Any, Final
 import numpy as np
 
 from ..sparse_morphs import GlbLayoutError
-from .layout import COMPONENT_BYTES, COMPONENTS, ELEMENT_ARRAY_BUFFER, Layout, view_holders
+from .layout import COMPONENT_BYTES, COMPONENTS, ELEMENT_ARRAY_BUFFER, Layout, declare, view_holders
 
 EXTENSION: Final = "EXT_meshopt_compression"
 _MAX_ROW: Final = 256  # the vertex codec's largest row
@@ -32,7 +32,7 @@ class MeshoptMissingError(RuntimeError):
 
 def _codec() -> Any:
     try:
-        import meshopt  # noqa: PLC0415 (optional: the export falls back to an uncompressed file without it)
+        import meshopt
     except ImportError:
         raise MeshoptMissingError("the meshopt package (meshoptimizer's codec) is not installed") from None
     return meshopt
@@ -129,7 +129,7 @@ def encode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], byt
             "count": count,
             "mode": row.mode,
         }
-        entry = {"buffer": 1, "byteOffset": fallback, "byteLength": len(data)}
+        entry: dict[str, Any] = {"buffer": 1, "byteOffset": fallback, "byteLength": len(data)}
         entry |= {k: v for k, v in view.items() if k in ("byteStride", "target")}
         entry["extensions"] = {EXTENSION: compressed}
         new_views.append(entry)
@@ -142,10 +142,7 @@ def encode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], byt
         {"byteLength": layout.size},
         {"byteLength": fallback, "extensions": {EXTENSION: {"fallback": True}}},
     ]
-    for key in ("extensionsUsed", "extensionsRequired"):
-        names = document.setdefault(key, [])
-        if EXTENSION not in names:
-            names.append(EXTENSION)
+    declare(document, EXTENSION, required=True)
     return document, layout.binary(), MeshoptStats(compressed_views, before, after)
 
 

@@ -24,8 +24,18 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from ..sparse_morphs import GlbLayoutError, accessor_array
-from .layout import ARRAY_BUFFER, COMPONENTS, ELEMENT_ARRAY_BUFFER, Layout, padded, strided, view_holders
+from ..sparse_morphs import accessor_array
+from .layout import (
+    ARRAY_BUFFER,
+    COMPONENTS,
+    ELEMENT_ARRAY_BUFFER,
+    Layout,
+    declare,
+    padded,
+    strided,
+    vertex_accessors,
+    view_holders,
+)
 
 BYTE, UNSIGNED_BYTE, SHORT, UNSIGNED_SHORT, FLOAT = 5120, 5121, 5122, 5123, 5126
 EXTENSION: Final = "KHR_mesh_quantization"
@@ -70,80 +80,106 @@ class QuantizeStats:
     position_step: float  # the largest grid step (model units); 0 without a grid
 
 
-def quantize(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], bytes, QuantizeStats]:
-    """The document and BIN with vertex attributes quantized and every view laid out anew (one per
-    accessor, vertex attributes strided to 4 bytes); raises GlbLayoutError on a layout it does not know."""
+def quantize(
+    document: dict[str, Any], binary: bytes, *, attributes: bool = True
+) -> tuple[dict[str, Any], bytes, QuantizeStats]:
+    """The document and BIN with every view laid out anew (one per accessor, vertex attributes strided to 4
+    bytes, views nothing reads dropped) and, when `attributes`, vertex attributes quantized; raises
+    GlbLayoutError on a layout it does not know."""
     document = copy.deepcopy(document)
     view_holders(document)  # refuses unknown view references before anything is rewritten
+    source = _Source(document, binary)
     accessors: list[dict[str, Any]] = document.get("accessors", [])
-    encodings: dict[int, Encoding] = {}
-    roles: dict[int, str] = {}  # accessor -> "vertex" or "index"
+    roles: dict[int, str] = {index: "vertex" for _name, index, _morph in vertex_accessors(document)}
     for mesh in document.get("meshes", []):
-        for primitive in mesh.get("primitives", []):
-            for name, index in primitive.get("attributes", {}).items():
-                roles[index] = "vertex"
-                _plan_attribute(encodings, name, index, accessors[index], document, binary, morph=False)
-            for target in primitive.get("targets", []):
-                for name, index in target.items():
-                    roles[index] = "vertex"
-                    _plan_attribute(encodings, name, index, accessors[index], document, binary, morph=True)
-            if "indices" in primitive:
-                roles[primitive["indices"]] = "index"
-    grids, gridded = _plan_grids(document, binary, encodings)
-    replaced = _fold_grids(document, binary, grids)
+        roles |= {p["indices"]: "index" for p in mesh.get("primitives", []) if "indices" in p}
+    encodings: dict[int, Encoding] = {}
+    grids: dict[int, Grid] = {}
+    gridded: dict[int, Grid] = {}
+    if attributes:
+        for name, index, morph in vertex_accessors(document):
+            _plan_attribute(source, encodings, name, index, morph=morph)
+        grids, gridded = _plan_grids(source, encodings)
+    replaced = _fold_grids(source, grids)
     layout = Layout()
     for index, accessor in enumerate(accessors):
         plan = _Plan(encodings.get(index), gridded.get(index), roles.get(index), replaced.get(index))
-        _lay_out(document, binary, index, accessor, plan, layout)
+        _lay_out(source, index, accessor, plan, layout)
     for image in document.get("images", []):
         if "bufferView" in image:
-            image["bufferView"] = layout.add(_old_view(document, binary, image["bufferView"]))
+            image["bufferView"] = layout.add(source.view(image["bufferView"]))
     document["bufferViews"] = layout.views
     document["buffers"] = [{"byteLength": layout.size}]
     if encodings:
-        for key in ("extensionsUsed", "extensionsRequired"):
-            names = document.setdefault(key, [])
-            if EXTENSION not in names:
-                names.append(EXTENSION)
+        declare(document, EXTENSION, required=True)
     step = max((g.step for g in grids.values()), default=0.0)
     return document, layout.binary(), QuantizeStats(len(encodings), len(grids), step)
 
 
-def _old_view(document: dict[str, Any], binary: bytes, index: int) -> bytes:
-    view = document["bufferViews"][index]
-    start = view.get("byteOffset", 0)
-    return binary[start : start + view["byteLength"]]
+@dataclass(frozen=True)
+class _Source:
+    """The document being rewritten and the BIN its (old) views still describe."""
+
+    document: dict[str, Any]
+    binary: bytes
+
+    def view(self, index: int) -> bytes:
+        view = self.document["bufferViews"][index]
+        start = view.get("byteOffset", 0)
+        return self.binary[start : start + view["byteLength"]]
+
+    def values(self, index: int) -> npt.NDArray[Any]:
+        return accessor_array(self.document, self.binary, index)
 
 
-def _plan_attribute(
-    encodings: dict[int, Encoding],
-    name: str,
-    index: int,
-    accessor: dict[str, Any],
-    document: dict[str, Any],
-    binary: bytes,
-    *,
-    morph: bool,
-) -> None:
+def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, index: int, *, morph: bool) -> None:
     """Chooses the accessor's integer encoding (positions are chosen per skin, in _plan_grids)."""
-    if accessor.get("componentType") != FLOAT or index in encodings:
+    if source.document["accessors"][index].get("componentType") != FLOAT or index in encodings:
         return
-    if name in ("NORMAL", "TANGENT"):
-        encodings[index] = MORPH_NORMAL if morph else NORMAL
+    if name in ("NORMAL", "TANGENT") and not morph:
+        encodings[index] = NORMAL
+    elif name in ("NORMAL", "TANGENT"):
+        # Normalized integers reach 1: a morph that turns a normal further (a flip) keeps floats.
+        if np.abs(source.values(index)).max(initial=0.0) <= 1.0:
+            encodings[index] = MORPH_NORMAL
     elif name.startswith("TEXCOORD_"):
-        values = accessor_array(document, binary, index)
+        values = source.values(index)
         if values.size and values.min() >= 0.0 and values.max() <= 1.0:
             encodings[index] = UV
     elif name.startswith("WEIGHTS_"):
         encodings[index] = WEIGHT
 
 
-def _plan_grids(
-    document: dict[str, Any], binary: bytes, encodings: dict[int, Encoding]
-) -> tuple[dict[int, Grid], dict[int, Grid]]:
-    """Skin -> the grid of its meshes' positions, for each skin whose meshes are only ever drawn with it
-    (a mesh drawn rigid or with another skin, or a morph reaching past the 16-bit range, keeps floats);
-    and base position accessor -> its grid."""
+def _plan_grids(source: _Source, encodings: dict[int, Encoding]) -> tuple[dict[int, Grid], dict[int, Grid]]:
+    """Skin -> the grid of its meshes' positions, for each skin that can take one (see _gridded_skins; a
+    morph reaching past the 16-bit range keeps floats too); and base position accessor -> its grid."""
+    grids: dict[int, Grid] = {}
+    gridded: dict[int, Grid] = {}
+    for skin, meshes in _gridded_skins(source.document).items():
+        primitives = [p for m in meshes for p in source.document["meshes"][m].get("primitives", [])]
+        bases = [p["attributes"]["POSITION"] for p in primitives if "POSITION" in p.get("attributes", {})]
+        if not bases:
+            continue
+        points = np.concatenate([source.values(i).astype(np.float64) for i in bases])
+        low, high = points.min(axis=0), points.max(axis=0)
+        step = float((high - low).max()) / POSITION_STEPS or 1.0
+        deltas = [t["POSITION"] for p in primitives for t in p.get("targets", []) if "POSITION" in t]
+        reach = max((float(np.abs(source.values(i)).max(initial=0.0)) for i in deltas), default=0.0)
+        if reach / step > np.iinfo(np.int16).max:
+            continue
+        grids[skin] = grid = Grid(low, step)
+        for index in bases:
+            encodings[index] = Encoding(UNSIGNED_SHORT, False, "<u2", 1.0 / step)
+            gridded[index] = grid
+        for index in deltas:
+            encodings[index] = Encoding(SHORT, False, "<i2", 1.0 / step)
+    return grids, gridded
+
+
+def _gridded_skins(document: dict[str, Any]) -> dict[int, list[int]]:
+    """Skin -> its meshes, for the skins whose grid can be folded into their inverse binds alone: each of
+    their meshes is drawn with that skin only (never rigid, never with another), their positions are read
+    by no other skin's mesh, and their inverse bind matrices are their own."""
     skins_of: dict[int, set[int | None]] = {}
     for node in document.get("nodes", []):
         if "mesh" in node:
@@ -153,44 +189,16 @@ def _plan_grids(
         (skin,) = skins if len(skins) == 1 else (None,)
         if skin is not None:
             meshes_of.setdefault(skin, []).append(mesh)
-    ibm_users: dict[int, int] = {}
-    for skin in document.get("skins", []):
-        if "inverseBindMatrices" in skin:
-            ibm_users[skin["inverseBindMatrices"]] = ibm_users.get(skin["inverseBindMatrices"], 0) + 1
-    owner: dict[int, int] = {}  # position accessor -> its skin, to refuse one shared between skins
-    shared: set[int] = set()
+    binds = [skin.get("inverseBindMatrices") for skin in document.get("skins", [])]
+    owner: dict[int, int] = {}  # position accessor -> its skin
+    refused = {skin for skin in meshes_of if binds[skin] is not None and binds.count(binds[skin]) > 1}
     for skin, meshes in meshes_of.items():
         for mesh in meshes:
             for primitive in document["meshes"][mesh].get("primitives", []):
                 for index in _positions(primitive):
                     if owner.setdefault(index, skin) != skin:
-                        shared.add(skin)
-                        shared.add(owner[index])
-    grids: dict[int, Grid] = {}
-    gridded: dict[int, Grid] = {}
-    for skin, meshes in meshes_of.items():
-        ibm = document["skins"][skin].get("inverseBindMatrices")
-        if skin in shared or (ibm is not None and ibm_users[ibm] > 1):
-            continue
-        primitives = [p for m in meshes for p in document["meshes"][m].get("primitives", [])]
-        bases = [p["attributes"]["POSITION"] for p in primitives if "POSITION" in p.get("attributes", {})]
-        if not bases:
-            continue
-        points = np.concatenate([accessor_array(document, binary, i).astype(np.float64) for i in bases])
-        low, high = points.min(axis=0), points.max(axis=0)
-        step = float((high - low).max()) / POSITION_STEPS or 1.0
-        deltas = [t["POSITION"] for p in primitives for t in p.get("targets", []) if "POSITION" in t]
-        reach = max((float(np.abs(accessor_array(document, binary, i)).max()) for i in deltas), default=0.0)
-        if reach / step > 32767:
-            continue
-        grid = Grid(low, step)
-        grids[skin] = grid
-        for index in bases:
-            encodings[index] = Encoding(UNSIGNED_SHORT, False, "<u2", 1.0 / step)
-            gridded[index] = grid
-        for index in deltas:
-            encodings[index] = Encoding(SHORT, False, "<i2", 1.0 / step)
-    return grids, gridded
+                        refused |= {skin, owner[index]}
+    return {skin: meshes for skin, meshes in meshes_of.items() if skin not in refused}
 
 
 def _positions(primitive: dict[str, Any]) -> list[int]:
@@ -207,7 +215,8 @@ def _encode(values: npt.NDArray[Any], encoding: Encoding, grid: Grid | None) -> 
         return _weights(floats)
     info = np.iinfo(encoding.dtype)
     low = -info.max if encoding.normalized and info.min < 0 else info.min  # -127, not -128: both mean -1
-    return np.clip(np.rint(floats * encoding.scale), low, info.max).astype(encoding.dtype)
+    stored: npt.NDArray[Any] = np.clip(np.rint(floats * encoding.scale), low, info.max).astype(encoding.dtype)
+    return stored
 
 
 def _weights(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.uint16]:
@@ -218,7 +227,8 @@ def _weights(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.uint16]:
     largest = np.argmax(stored, axis=1)
     rows = np.arange(len(stored))
     stored[rows, largest] += total - stored.sum(axis=1)
-    return np.clip(stored, 0, 65535).astype(np.uint16)
+    result: npt.NDArray[np.uint16] = np.clip(stored, 0, 65535).astype(np.uint16)
+    return result
 
 
 @dataclass(frozen=True)
@@ -229,18 +239,16 @@ class _Plan:
     values: npt.NDArray[Any] | None  # new values replacing the accessor's (folded inverse binds)
 
 
-def _lay_out(
-    document: dict[str, Any], binary: bytes, index: int, accessor: dict[str, Any], plan: _Plan, layout: Layout
-) -> None:
+def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan, layout: Layout) -> None:
     """Writes the accessor's data (dense part and sparse parts) as new views, quantized when planned."""
     encoding, grid = plan.encoding, plan.grid
     width = COMPONENTS[accessor["type"]]
-    bounded = encoding is not None and (grid is not None or encoding.component == SHORT and not encoding.normalized)
+    bounded = encoding is not None and (grid is not None or (encoding.component == SHORT and not encoding.normalized))
     # Positions and morph position deltas must carry their bounds, in the stored integers.
-    bounds = _encode(accessor_array(document, binary, index), encoding, grid) if bounded and encoding else None
+    bounds = _encode(source.values(index), encoding, grid) if bounded and encoding else None
     sparse = accessor.get("sparse")
     if "bufferView" in accessor or plan.values is not None:
-        values = plan.values if plan.values is not None else _dense(document, binary, accessor)
+        values = plan.values if plan.values is not None else _dense(source, accessor)
         if encoding is not None:
             values = _encode(values, encoding, grid)
         if plan.role == "vertex":
@@ -251,7 +259,7 @@ def _lay_out(
             accessor["bufferView"] = layout.add(np.ascontiguousarray(values).tobytes(), target=target)
         accessor.pop("byteOffset", None)
     if sparse:
-        indices, sparse_values = _sparse_parts(document, binary, accessor)
+        indices, sparse_values = _sparse_parts(source, accessor)
         if encoding is not None:
             sparse_values = _encode(sparse_values, encoding, grid)
         sparse["indices"] = {
@@ -271,43 +279,38 @@ def _lay_out(
         accessor["max"] = bounds.astype(np.int64).max(axis=0).tolist()
 
 
-def _dense(document: dict[str, Any], binary: bytes, accessor: dict[str, Any]) -> npt.NDArray[Any]:
+def _dense(source: _Source, accessor: dict[str, Any]) -> npt.NDArray[Any]:
     """The accessor's own view's values, without its sparse substitution (that stays sparse)."""
     bare = {k: v for k, v in accessor.items() if k != "sparse"}
-    return accessor_array({**document, "accessors": [bare]}, binary, 0)
+    return accessor_array({**source.document, "accessors": [bare]}, source.binary, 0)
 
 
-def _sparse_parts(
-    document: dict[str, Any], binary: bytes, accessor: dict[str, Any]
-) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+def _sparse_parts(source: _Source, accessor: dict[str, Any]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     sparse = accessor["sparse"]
     count, width = sparse["count"], COMPONENTS[accessor["type"]]
-    index_view = _old_view(document, binary, sparse["indices"]["bufferView"])
-    indices = np.frombuffer(
-        index_view, _INDEX_TYPES[sparse["indices"]["componentType"]], count, sparse["indices"].get("byteOffset", 0)
-    )
+    indices_at, values_at = sparse["indices"], sparse["values"]
+    index_kind = _INDEX_TYPES[indices_at["componentType"]]
+    indices = np.frombuffer(source.view(indices_at["bufferView"]), index_kind, count, indices_at.get("byteOffset", 0))
     kind = {FLOAT: "<f4", BYTE: "<i1", UNSIGNED_BYTE: "<u1", SHORT: "<i2", UNSIGNED_SHORT: "<u2"}
-    value_view = _old_view(document, binary, sparse["values"]["bufferView"])
-    values = np.frombuffer(
-        value_view, kind[accessor["componentType"]], count * width, sparse["values"].get("byteOffset", 0)
-    ).reshape(count, width)
-    return indices, values
+    raw = source.view(values_at["bufferView"])
+    values = np.frombuffer(raw, kind[accessor["componentType"]], count * width, values_at.get("byteOffset", 0))
+    return indices, values.reshape(count, width)
 
 
-def _fold_grids(document: dict[str, Any], binary: bytes, grids: dict[int, Grid]) -> dict[int, npt.NDArray[Any]]:
+def _fold_grids(source: _Source, grids: dict[int, Grid]) -> dict[int, npt.NDArray[Any]]:
     """Each gridded skin's inverse bind matrices times its grid's matrix: accessor -> its new values (an
     accessor is added for a skin that had none: identities)."""
     replaced: dict[int, npt.NDArray[Any]] = {}
     for skin_index, grid in grids.items():
-        skin = document["skins"][skin_index]
+        skin = source.document["skins"][skin_index]
         count = len(skin["joints"])
         if "inverseBindMatrices" in skin:
-            binds = accessor_array(document, binary, skin["inverseBindMatrices"]).reshape(count, 4, 4)
+            binds = source.values(skin["inverseBindMatrices"]).reshape(count, 4, 4)
             binds = binds.astype(np.float64).transpose(0, 2, 1)  # column-major in the file
         else:
             binds = np.broadcast_to(np.eye(4), (count, 4, 4))
-            document["accessors"].append({"componentType": FLOAT, "type": "MAT4", "count": count})
-            skin["inverseBindMatrices"] = len(document["accessors"]) - 1
+            source.document["accessors"].append({"componentType": FLOAT, "type": "MAT4", "count": count})
+            skin["inverseBindMatrices"] = len(source.document["accessors"]) - 1
         folded = (binds @ grid.matrix()).transpose(0, 2, 1).reshape(count, 16)
         replaced[skin["inverseBindMatrices"]] = folded.astype("<f4")
     return replaced
