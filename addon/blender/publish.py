@@ -61,6 +61,8 @@ class PublishResult:
             "seconds": round(self.seconds, 3),
             "unqueued": self.release.unqueued,
             "verification": self.export.verification.to_json(),
+            "web": self.export.web.to_json() if self.export.web else None,
+            "loader": vrm_export.loader_lines(self.export),
         }
 
 

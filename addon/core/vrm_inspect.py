@@ -241,8 +241,7 @@ def _check_buffers(document: dict[str, Any], bin_length: int | None, report: Vrm
     for index, buffer in enumerate(_list(document, "buffers")):
         entry = buffer if isinstance(buffer, dict) else {}
         size = _size(entry, "byteLength")
-        fallback = _obj(_obj(entry, "extensions"), _MESHOPT).get("fallback") is True and "uri" not in entry
-        if fallback and index > 0:
+        if is_meshopt_fallback(entry) and index > 0:
             fallbacks.add(index)
             if size is None or size > MAX_DECODED_BUFFER:
                 bad.append(f"{index} (a compressed file's decoded buffer of {entry.get('byteLength')!r} bytes)")
@@ -257,6 +256,12 @@ def _check_buffers(document: dict[str, Any], bin_length: int | None, report: Vrm
     if bad:
         report.problems.append(_name_some("buffers", bad, "do not fit the file"))
     report.problems.extend(layout_problems(document, buffer_sizes, frozenset(fallbacks)))
+
+
+def is_meshopt_fallback(buffer: Any) -> bool:
+    """A buffer EXT_meshopt_compression declares to hold nothing: a loader allocates and decodes into it."""
+    entry = buffer if isinstance(buffer, dict) else {}
+    return _obj(_obj(entry, "extensions"), _MESHOPT).get("fallback") is True and "uri" not in entry
 
 
 def layout_problems(

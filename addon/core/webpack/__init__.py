@@ -24,6 +24,18 @@ import numpy.typing as npt
 
 from ..sparse_morphs import GlbLayoutError, accessor_array, read_glb, write_glb
 from . import geometry_check, meshopt_codec, quantize, textures
+from .meshopt_codec import MeshoptMissingError
+
+__all__ = [
+    "LOADER_LINES",
+    "MeshoptMissingError",
+    "PackError",
+    "PackOptions",
+    "Packed",
+    "decoded",
+    "is_compressed",
+    "pack",
+]
 
 # What a three.js app adds to its GLTFLoader to read a file with geometry compression (WebP needs nothing).
 LOADER_LINES: Final = (
@@ -77,7 +89,7 @@ def pack(data: bytes, options: PackOptions) -> Packed:
     figures: dict[str, Any] = {"bytes_before": len(data)}
     skipped: list[str] = []
     if options.webp and not textures.available():
-        skipped.append("WebP textures: Pillow with WebP is not installed for this Python; textures kept as they are")
+        skipped.append("WebP textures (Pillow with WebP is not installed for this Python)")
     elif options.webp:
         webp = textures.WebpOptions(
             options.webp_quality, options.webp_lossless, options.texture_fallback, options.thumbnail_jpeg
@@ -90,7 +102,7 @@ def pack(data: bytes, options: PackOptions) -> Packed:
         }
     geometry = options.geometry
     if geometry and not meshopt_codec.available():
-        skipped.append("geometry compression: the meshopt package is not installed for this Python; geometry kept")
+        skipped.append("geometry compression (the meshopt package is not installed for this Python)")
         geometry = False
     document, binary, quantize_stats = quantize.quantize(document, binary, attributes=geometry)
     plain = write_glb(document, binary)
@@ -113,9 +125,18 @@ def pack(data: bytes, options: PackOptions) -> Packed:
     return Packed(out, plain, uses_meshopt, time.perf_counter() - started, figures, skipped)
 
 
+def is_compressed(data: bytes) -> bool:
+    """Whether a GLB's geometry is meshopt-compressed (False for anything that is not a readable GLB)."""
+    try:
+        document, _binary = read_glb(data)
+    except (GlbLayoutError, ValueError):
+        return False
+    return meshopt_codec.EXTENSION in document.get("extensionsUsed", [])
+
+
 def decoded(data: bytes) -> bytes:
     """A packed file as a loader with the decoders reads it (plain views); the same bytes when it is not
-    compressed. Raises meshopt_codec.MeshoptMissingError without the binding."""
+    compressed. Raises MeshoptMissingError without the binding, ValueError on data that does not decode."""
     document, binary = read_glb(data)
     if meshopt_codec.EXTENSION not in document.get("extensionsUsed", []):
         return data
