@@ -401,7 +401,7 @@ def test_presets_lists_shipped_and_user_presets(tmp_path):
     assert result.code == 0, result.stderr
     data = result.json()
     names = [p["name"] for p in data["presets"]]
-    assert names == ["companions-web", "companions-web-lite", "kiosk", "vrm0-legacy"]
+    assert names == ["companions-web", "companions-web-lite", "companions-web-uncompressed", "kiosk", "vrm0-legacy"]
     assert Path(data["user_dir"]) == folder
     assert {p["name"]: p["spec_version"] for p in data["presets"]}["vrm0-legacy"] == "0.x"
 
