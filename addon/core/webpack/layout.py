@@ -32,29 +32,53 @@ def padded(size: int) -> int:
 
 @dataclass
 class Layout:
-    """New bufferViews of buffer 0 and the bytes behind them."""
+    """New bufferViews of buffer 0 and the bytes behind them. Pieces given the same `group` share one view
+    (each starting at a multiple of `align` bytes): one view per kind of data rather than per accessor keeps
+    the JSON small and gives the compressor longer runs of alike data."""
 
     views: list[dict[str, Any]] = field(default_factory=list)
-    parts: list[bytes] = field(default_factory=list)
-    size: int = 0
+    contents: list[bytearray] = field(default_factory=list)
+    groups: dict[Any, int] = field(default_factory=dict)
 
-    def add(self, data: bytes, *, stride: int | None = None, target: int | None = None) -> int:
-        """Appends `data` as a new view (aligned to 4 bytes) and returns its index."""
-        padding = -self.size % 4
-        self.parts.append(b"\0" * padding)
-        self.size += padding
-        view: dict[str, Any] = {"buffer": 0, "byteOffset": self.size, "byteLength": len(data)}
-        if stride is not None:
-            view["byteStride"] = stride
-        if target is not None:
-            view["target"] = target
-        self.views.append(view)
-        self.parts.append(data)
-        self.size += len(data)
-        return len(self.views) - 1
+    def add(
+        self,
+        data: bytes,
+        *,
+        stride: int | None = None,
+        target: int | None = None,
+        group: Any = None,
+        align: int = 4,
+    ) -> tuple[int, int]:
+        """Appends `data` (to its group's view, or as a new view): the view's index and the byte offset."""
+        index = self.groups.get(group) if group is not None else None
+        if index is None:
+            view: dict[str, Any] = {"buffer": 0}
+            if stride is not None:
+                view["byteStride"] = stride
+            if target is not None:
+                view["target"] = target
+            self.views.append(view)
+            self.contents.append(bytearray())
+            index = len(self.views) - 1
+            if group is not None:
+                self.groups[group] = index
+        content = self.contents[index]
+        content += b"\0" * (-len(content) % align)
+        offset = len(content)
+        content += data
+        return index, offset
 
     def binary(self) -> bytes:
-        return b"".join(self.parts)
+        """The BIN chunk, the views' offsets and lengths set (each view 4-byte aligned)."""
+        parts: list[bytes] = []
+        size = 0
+        for view, content in zip(self.views, self.contents, strict=True):
+            parts.append(b"\0" * (-size % 4))
+            size += -size % 4
+            view["byteOffset"], view["byteLength"] = size, len(content)
+            parts.append(bytes(content))
+            size += len(content)
+        return b"".join(parts)
 
 
 def strided(values: npt.NDArray[Any], stride: int) -> bytes:

@@ -102,15 +102,17 @@ def encode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], byt
     views: list[dict[str, Any]] = document["bufferViews"]
     layout = Layout()
     fallback = 0  # bytes of the fallback buffer so far
-    before = after = compressed_views = 0
+    before = after = 0
     new_views: list[dict[str, Any]] = []
+    compressed: list[tuple[dict[str, Any], int]] = []  # each extension object, and its bytes' view in `layout`
     for index, view in enumerate(views):
         start = view.get("byteOffset", 0)
         data = binary[start : start + view["byteLength"]]
         row = rows.get(index)
         if row is None or row.size > _MAX_ROW or (row.mode == "TRIANGLES" and len(data) % (3 * row.size)):
-            layout.add(data)
-            new_views.append(layout.views[-1] | {k: v for k, v in view.items() if k in ("byteStride", "target")})
+            kept, _offset = layout.add(data)
+            layout.views[kept] |= {k: v for k, v in view.items() if k in ("byteStride", "target")}
+            new_views.append(layout.views[kept])
             continue
         data += b"\0" * (-len(data) % row.size)
         count = len(data) // row.size
@@ -119,31 +121,26 @@ def encode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], byt
             packed = codec.encode_gltf_buffer(indices.astype(np.uint32), "TRIANGLES")
         else:
             packed = codec.encode_gltf_buffer(np.frombuffer(data, np.uint8).reshape(count, row.size), "ATTRIBUTES", 0)
-        layout.add(packed)
+        extension = {"buffer": 0, "byteLength": len(packed), "byteStride": row.size, "count": count, "mode": row.mode}
+        compressed.append((extension, layout.add(packed)[0]))
         fallback += -fallback % 4
-        compressed = {
-            "buffer": 0,
-            "byteOffset": layout.views[-1]["byteOffset"],
-            "byteLength": len(packed),
-            "byteStride": row.size,
-            "count": count,
-            "mode": row.mode,
-        }
         entry: dict[str, Any] = {"buffer": 1, "byteOffset": fallback, "byteLength": len(data)}
         entry |= {k: v for k, v in view.items() if k in ("byteStride", "target")}
-        entry["extensions"] = {EXTENSION: compressed}
+        entry["extensions"] = {EXTENSION: extension}
         new_views.append(entry)
         fallback += len(data)
-        compressed_views += 1
         before += len(data)
         after += len(packed)
+    out = layout.binary()
+    for extension, held in compressed:
+        extension["byteOffset"] = layout.views[held]["byteOffset"]
     document["bufferViews"] = new_views
     document["buffers"] = [
-        {"byteLength": layout.size},
+        {"byteLength": len(out)},
         {"byteLength": fallback, "extensions": {EXTENSION: {"fallback": True}}},
     ]
     declare(document, EXTENSION, required=True)
-    return document, layout.binary(), MeshoptStats(compressed_views, before, after)
+    return document, out, MeshoptStats(len(compressed), before, after)
 
 
 def decode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], bytes]:
@@ -151,6 +148,7 @@ def decode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], byt
     codec = _codec()
     document = copy.deepcopy(document)
     layout = Layout()
+    placed: list[tuple[dict[str, Any], int]] = []  # each view, and its bytes' view in `layout`
     for view in document.get("bufferViews", []):
         compressed = view.get("extensions", {}).pop(EXTENSION, None)
         if compressed is None:
@@ -162,14 +160,16 @@ def decode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], byt
             mode, count, size = compressed["mode"], compressed["count"], compressed["byteStride"]
             decoded = codec.decode_gltf_buffer(packed, count, size, mode, compressed.get("filter"))
             data = np.ascontiguousarray(decoded).tobytes()[: view["byteLength"]]
-        layout.add(data)
-        view["buffer"], view["byteOffset"] = 0, layout.views[-1]["byteOffset"]
+        placed.append((view, layout.add(data)[0]))
         if not view.get("extensions"):
             view.pop("extensions", None)
-    document["buffers"] = [{"byteLength": layout.size}]
+    out = layout.binary()
+    for view, held in placed:
+        view["buffer"], view["byteOffset"] = 0, layout.views[held]["byteOffset"]
+    document["buffers"] = [{"byteLength": len(out)}]
     for key in ("extensionsUsed", "extensionsRequired"):
         if key in document:
             document[key] = [name for name in document[key] if name != EXTENSION]
             if not document[key]:
                 del document[key]
-    return document, layout.binary()
+    return document, out

@@ -18,6 +18,7 @@ Morph targets stay sparse where they were (their sparse values are quantized), d
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -92,7 +93,8 @@ def quantize(
     accessors: list[dict[str, Any]] = document.get("accessors", [])
     roles: dict[int, str] = {index: "vertex" for _name, index, _morph in vertex_accessors(document)}
     for mesh in document.get("meshes", []):
-        roles |= {p["indices"]: "index" for p in mesh.get("primitives", []) if "indices" in p}
+        primitives = [p for p in mesh.get("primitives", []) if "indices" in p]
+        roles |= {p["indices"]: "triangles" if p.get("mode", 4) == 4 else f"mode {p['mode']}" for p in primitives}
     encodings: dict[int, Encoding] = {}
     grids: dict[int, Grid] = {}
     gridded: dict[int, Grid] = {}
@@ -107,13 +109,14 @@ def quantize(
         _lay_out(source, index, accessor, plan, layout)
     for image in document.get("images", []):
         if "bufferView" in image:
-            image["bufferView"] = layout.add(source.view(image["bufferView"]))
+            image["bufferView"], _offset = layout.add(source.view(image["bufferView"]))
+    out = layout.binary()
     document["bufferViews"] = layout.views
-    document["buffers"] = [{"byteLength": layout.size}]
+    document["buffers"] = [{"byteLength": len(out)}]
     if encodings:
         declare(document, EXTENSION, required=True)
     step = max((g.step for g in grids.values()), default=0.0)
-    return document, layout.binary(), QuantizeStats(len(encodings), len(grids), step)
+    return document, out, QuantizeStats(len(encodings), len(grids), step)
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,7 @@ def _weights(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.uint16]:
 class _Plan:
     encoding: Encoding | None
     grid: Grid | None  # a base position's grid (its offset is taken off before scaling)
-    role: str | None  # "vertex", "index" or None
+    role: str | None  # "vertex", "triangles", "mode <n>" (other primitives' indices) or None
     values: npt.NDArray[Any] | None  # new values replacing the accessor's (folded inverse binds)
 
 
@@ -253,20 +256,28 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
             values = _encode(values, encoding, grid)
         if plan.role == "vertex":
             stride = padded(values.dtype.itemsize * width)
-            accessor["bufferView"] = layout.add(strided(values, stride), stride=stride, target=ARRAY_BUFFER)
+            place = layout.add(
+                strided(values, stride), stride=stride, target=ARRAY_BUFFER, group=("vertex", stride), align=stride
+            )
+        elif plan.role is not None:  # indices: triangles apart from lines and points
+            size = values.dtype.itemsize  # whole triangles between pieces: the index codec reads threes
+            group, align = (plan.role, size), _lcm4(3 * size)
+            place = layout.add(_tight(values), target=ELEMENT_ARRAY_BUFFER, group=group, align=align)
         else:
-            target = ELEMENT_ARRAY_BUFFER if plan.role == "index" else None
-            accessor["bufferView"] = layout.add(np.ascontiguousarray(values).tobytes(), target=target)
-        accessor.pop("byteOffset", None)
+            element = values.dtype.itemsize * width
+            place = layout.add(_tight(values), group=("other", element), align=_lcm4(element))
+        _point(accessor, place)
     if sparse:
         indices, sparse_values = _sparse_parts(source, accessor)
         if encoding is not None:
             sparse_values = _encode(sparse_values, encoding, grid)
-        sparse["indices"] = {
-            "bufferView": layout.add(np.ascontiguousarray(indices).tobytes()),
-            "componentType": sparse["indices"]["componentType"],
-        }
-        sparse["values"] = {"bufferView": layout.add(np.ascontiguousarray(sparse_values).tobytes())}
+        index_place = layout.add(_tight(indices), group=("sparse indices", indices.itemsize), align=4)
+        element = sparse_values.dtype.itemsize * width
+        value_place = layout.add(_tight(sparse_values), group=("sparse values", element), align=_lcm4(element))
+        sparse["indices"] = {"componentType": sparse["indices"]["componentType"]}
+        sparse["values"] = {}
+        _point(sparse["indices"], index_place)
+        _point(sparse["values"], value_place)
     if encoding is None:
         return
     accessor["componentType"] = encoding.component
@@ -277,6 +288,24 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
     if bounds is not None:
         accessor["min"] = bounds.astype(np.int64).min(axis=0).tolist()
         accessor["max"] = bounds.astype(np.int64).max(axis=0).tolist()
+
+
+def _tight(values: npt.NDArray[Any]) -> bytes:
+    return np.ascontiguousarray(values).tobytes()
+
+
+def _lcm4(size: int) -> int:
+    """The least multiple of both `size` and 4 bytes: pieces of a shared view start on whole rows."""
+    return size * 4 // math.gcd(size, 4)
+
+
+def _point(holder: dict[str, Any], place: tuple[int, int]) -> None:
+    """Points an accessor (or a sparse part) at its view and offset in the new layout."""
+    holder["bufferView"] = place[0]
+    if place[1]:
+        holder["byteOffset"] = place[1]
+    else:
+        holder.pop("byteOffset", None)
 
 
 def _dense(source: _Source, accessor: dict[str, Any]) -> npt.NDArray[Any]:
