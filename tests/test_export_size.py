@@ -28,7 +28,8 @@ UNSIGNED_BYTE, UNSIGNED_SHORT, UNSIGNED_INT = 5121, 5123, 5125
 
 
 def _quick(name: str) -> Preset:
-    return dataclasses.replace(get_preset(name), thumbnail=False)
+    # The sparse rewrite alone: web packing (quantization, meshopt) has its own tests (test_web_delivery).
+    return dataclasses.replace(get_preset(name), thumbnail=False, web=None)
 
 
 @dataclasses.dataclass
