@@ -51,10 +51,11 @@ def _compare(pair: Pair) -> dict[str, Any]:
 def demo(blender: Any, demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> Pair:
     folder = tmp_path_factory.mktemp("web")
     pair = Pair(folder / "plain.vrm", folder / "web.vrm")
+    # One name for both (a model without one is named after its file).
     open_demo(demo_blend)
-    vrm_export.export_vrm(pair.plain, get_preset("companions-web-uncompressed"))
+    vrm_export.export_vrm(pair.plain, get_preset("companions-web-uncompressed"), meta_overrides={"name": "Demo"})
     open_demo(demo_blend)
-    vrm_export.export_vrm(pair.web, get_preset("companions-web"))
+    vrm_export.export_vrm(pair.web, get_preset("companions-web"), meta_overrides={"name": "Demo"})
     return pair
 
 
