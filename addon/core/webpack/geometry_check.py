@@ -4,7 +4,7 @@ Both files are read as a loader reads them (integers dequantized as glTF says, s
 compared where a viewer would see a difference: every vertex placed in world space as the rest pose skins
 it, with no morph and with each morph target at weight 1 (the grid's fold into the inverse bind matrices
 is undone by the skinning itself, so a wrong fold shows here); normals and tangents by angle; texture
-coordinates and skin weights by value.
+coordinates and skin weights by value; morphed normals (with each target at weight 1) by angle too.
 """
 
 from __future__ import annotations
@@ -118,8 +118,11 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
             morphed_a = _place(blends[0], base_a + a.values(ta["POSITION"]))
             morphed_b = _place(blends[1], base_b + b.values(tb["POSITION"]))
             check.position_m = max(check.position_m, _distance(morphed_a, morphed_b))
-        if "NORMAL" in ta:
-            check.normal_degrees = max(check.normal_degrees, _largest(a.values(ta["NORMAL"]) - b.values(tb["NORMAL"])))
+        if "NORMAL" in ta and "NORMAL" in attributes_a:
+            # The morphed normal as a loader shades it: the base normal plus the target's change.
+            morphed_a = a.values(attributes_a["NORMAL"]) + a.values(ta["NORMAL"])
+            morphed_b = b.values(attributes_b["NORMAL"]) + b.values(tb["NORMAL"])
+            check.normal_degrees = max(check.normal_degrees, _angle(morphed_a, morphed_b))
     for name in ("NORMAL", "TANGENT"):
         if name in attributes_a:
             va, vb = a.values(attributes_a[name])[:, :3], b.values(attributes_b[name])[:, :3]
