@@ -164,7 +164,7 @@ def export_vrm(
             step(0.9, "making morph targets sparse")
             data = _sparse(data, preset)
         data = _restore_dropped_meta(data, armature, preset)
-        step(0.9, "verifying the file")
+        step(0.92, "verifying the file")
         scratch.write_bytes(data)
         verification = vrm_verify.verify_vrm(data)
         if not verification.ok:
@@ -172,7 +172,7 @@ def export_vrm(
         packed: webpack.Packed | None = None
         packing: list[Finding] = []
         if preset.web is not None:
-            step(0.93, "packing for the web")
+            step(0.94, "packing for the web")
             packed, packing = _pack(data, preset.web)
         if packed is not None:
             # The packed file verified as a loader reads it: its geometry decoded, its structure as stored.
@@ -182,7 +182,7 @@ def export_vrm(
             verification.problems.extend(vrm_inspect.inspect_vrm(data).problems)
             if not verification.ok:
                 raise ExportRejectedError(verification, _keep_rejected(scratch, out))
-        step(0.95, "moving the file into place")
+        step(0.97, "moving the file into place")
         _move_into_place(scratch, out, overwrite)
     stats: dict[str, Any] = dict(report.stats)
     stats["file_size_mb"] = round(len(data) / 1e6, 3)
