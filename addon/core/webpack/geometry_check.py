@@ -123,6 +123,8 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
             morphed_a = a.values(attributes_a["NORMAL"]) + a.values(ta["NORMAL"])
             morphed_b = b.values(attributes_b["NORMAL"]) + b.values(tb["NORMAL"])
             check.normal_degrees = max(check.normal_degrees, _angle(morphed_a, morphed_b))
+    if "indices" in pa and not _same_triangles(a.values(pa["indices"]), b.values(pb["indices"]), pa):
+        check.problems.append("a primitive's triangles are not the same ones")
     for name in ("NORMAL", "TANGENT"):
         if name in attributes_a:
             va, vb = a.values(attributes_a[name])[:, :3], b.values(attributes_b[name])[:, :3]
@@ -132,6 +134,22 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
             check.uv = max(check.uv, _largest(a.values(index) - b.values(attributes_b[name])))
         elif name.startswith("WEIGHTS_"):
             check.weight = max(check.weight, _largest(a.values(index) - b.values(attributes_b[name])))
+
+
+def _same_triangles(a: Floats, b: Floats, primitive: dict[str, Any]) -> bool:
+    """The same triangles, each with its corners in the same winding, in any order (indices of other
+    primitive modes in the same order)."""
+    if primitive.get("mode", 4) != 4:
+        return bool(np.array_equal(a, b))
+    return bool(np.array_equal(_canonical(a), _canonical(b)))
+
+
+def _canonical(indices: Floats) -> Floats:
+    corners = indices.reshape(-1, 3)
+    start = np.argmin(corners, axis=1)
+    rotated = np.take_along_axis(corners, (start[:, np.newaxis] + np.arange(3)) % 3, axis=1)
+    ordered: Floats = rotated[np.lexsort(rotated.T[::-1])]
+    return ordered
 
 
 def _largest(values: Floats) -> float:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from ..sparse_morphs import GlbLayoutError
 from .layout import COMPONENT_BYTES, COMPONENTS, ELEMENT_ARRAY_BUFFER, Layout, declare, view_holders
@@ -44,6 +45,18 @@ def available() -> bool:
     except MeshoptMissingError:
         return False
     return True
+
+
+def cache_order(indices: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The same triangles (corners and winding kept) in the order a GPU's vertex cache likes, which is also
+    the order meshoptimizer's index codec compresses best; vertices keep their numbers."""
+    codec = _codec()
+    flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.uint32)
+    renumbered, remap, _unique = codec.reorder_mesh(flat, triangles=True, optsize=False)
+    back = np.zeros(int(remap[flat].max(initial=0)) + 1, dtype=np.uint32)
+    back[remap[flat]] = flat  # each new number -> the vertex it was
+    ordered: npt.NDArray[Any] = back[renumbered].astype(indices.dtype).reshape(indices.shape)
+    return ordered
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ What is stored how, and what it costs (the file states it, `tolerances` below, a
 - texture coordinates within 0..1: 16-bit normalized (1/65535: a sixteenth of a texel at 4096²); others
   stay float.
 - weights: 16-bit normalized, rounded so that each vertex's weights still sum to exactly 1.
-- joints, indices, inverse bind matrices and everything else: unchanged values.
+- triangles: the same ones, in the order a GPU's vertex cache likes (meshoptimizer's, which its index codec
+  also compresses best); vertices keep their numbers.
+- joints, inverse bind matrices and everything else: unchanged values.
 Morph targets stay sparse where they were (their sparse values are quantized), dense where they were.
 """
 
@@ -26,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..sparse_morphs import accessor_array
+from . import meshopt_codec
 from .layout import (
     ARRAY_BUFFER,
     COMPONENTS,
@@ -106,7 +109,7 @@ def quantize(
     layout = Layout()
     for index, accessor in enumerate(accessors):
         plan = _Plan(encodings.get(index), gridded.get(index), roles.get(index), replaced.get(index))
-        _lay_out(source, index, accessor, plan, layout)
+        _lay_out(source, index, accessor, plan, layout, reorder=attributes)
     for image in document.get("images", []):
         if "bufferView" in image:
             image["bufferView"], _offset = layout.add(source.view(image["bufferView"]))
@@ -242,7 +245,9 @@ class _Plan:
     values: npt.NDArray[Any] | None  # new values replacing the accessor's (folded inverse binds)
 
 
-def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan, layout: Layout) -> None:
+def _lay_out(
+    source: _Source, index: int, accessor: dict[str, Any], plan: _Plan, layout: Layout, *, reorder: bool
+) -> None:
     """Writes the accessor's data (dense part and sparse parts) as new views, quantized when planned."""
     encoding, grid = plan.encoding, plan.grid
     width = COMPONENTS[accessor["type"]]
@@ -260,6 +265,8 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
                 strided(values, stride), stride=stride, target=ARRAY_BUFFER, group=("vertex", stride), align=stride
             )
         elif plan.role is not None:  # indices: triangles apart from lines and points
+            if plan.role == "triangles" and reorder:
+                values = meshopt_codec.cache_order(values)
             size = values.dtype.itemsize  # whole triangles between pieces: the index codec reads threes
             group, align = (plan.role, size), _lcm4(3 * size)
             place = layout.add(_tight(values), target=ELEMENT_ARRAY_BUFFER, group=group, align=align)
