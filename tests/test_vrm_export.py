@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import stat
@@ -19,6 +20,7 @@ from typing import Any
 import bpy  # before addon.blender: bmesh and mathutils exist only after it
 import numpy as np
 import pytest
+from PIL import Image
 
 from addon.blender import context, demo_avatar, posed_ground, rig_check, rig_fixes, vrm_addon, vrm_export
 from addon.core import webpack
@@ -242,7 +244,7 @@ def _texture(material: Any) -> Any:
 
 
 def _glb_images(path: Path) -> list[tuple[int, int]]:
-    """(width, height) of each PNG embedded in a .glb/.vrm, read from the PNG headers."""
+    """(width, height) of each image embedded in a .glb/.vrm (PNG, JPEG or a web preset's WebP)."""
     data = path.read_bytes()
     json_length = struct.unpack_from("<I", data, 12)[0]
     gltf = json.loads(data[20 : 20 + json_length])
@@ -251,8 +253,9 @@ def _glb_images(path: Path) -> list[tuple[int, int]]:
     for image in gltf.get("images", []):
         view = gltf["bufferViews"][image["bufferView"]]
         start = binary + view.get("byteOffset", 0)
-        assert data[start : start + 8] == b"\x89PNG\r\n\x1a\n", image.get("mimeType")
-        sizes.append(struct.unpack_from(">II", data, start + 16))
+        with Image.open(io.BytesIO(data[start : start + view["byteLength"]])) as picture:
+            assert picture.format in ("PNG", "JPEG", "WEBP"), image.get("mimeType")
+            sizes.append(picture.size)
     return sizes
 
 
