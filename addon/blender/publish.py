@@ -68,7 +68,15 @@ class PublishResult:
             "seconds": round(self.seconds, 3),
             "unqueued": self.release.unqueued,
             "verification": self.export.verification.to_json(),
+            **self._web(),
         }
+
+    def _web(self) -> dict[str, Any]:
+        """A model's packing for download and the loader lines it needs (a clip has neither)."""
+        if not isinstance(self.export, vrm_export.ExportResult):
+            return {"web": None, "loader": []}
+        web = self.export.web
+        return {"web": web.to_json() if web else None, "loader": vrm_export.loader_lines(self.export)}
 
 
 def check_summary(findings: list[Any]) -> dict[str, Any]:

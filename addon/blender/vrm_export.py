@@ -21,10 +21,10 @@ from typing import Any
 
 import bpy
 
-from ..core import checks, expressions, glb_meta, sparse_morphs, vrm_meta, vrm_verify
+from ..core import checks, expressions, glb_meta, sparse_morphs, vrm_inspect, vrm_meta, vrm_verify, webpack
 from ..core.findings import CheckReport, Finding
 from ..core.outputs import output_path, place_new
-from ..core.presets import Preset
+from ..core.presets import Preset, WebDelivery
 from ..core.rig_model import ArmatureInfo, MeshInfo, RigModel
 from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_expressions
 from .paths import refuse_storage_root
@@ -35,6 +35,7 @@ _SPEC = {"1.0": "1.0", "0.x": "0.0"}
 
 Progress = Callable[[float, str], None]
 _FILE_SIZE = "over_budget_file_size"  # the rig check's id for its estimate
+_NOT_PACKED = "web_packing_skipped"  # a preset's packing (or part of it) left out
 # Preset export options that are the VRM Add-on's own export flags.
 _ADDON_FLAGS = ("export_invisibles", "export_only_selections", "export_all_influences")
 
@@ -50,6 +51,7 @@ class ExportResult:
     seconds: float
     verification: vrm_verify.Verification
     expressions: dict[str, list[str]] = field(default_factory=dict)
+    web: webpack.Packed | None = None  # the packing for download, when the preset asks for one and it ran
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,7 +64,14 @@ class ExportResult:
             "seconds": round(self.seconds, 3),
             "expressions": self.expressions,
             "verification": self.verification.to_json(),
+            "web": self.web.to_json() if self.web else None,
+            "loader": loader_lines(self),
         }
+
+
+def loader_lines(result: ExportResult) -> list[str]:
+    """What a three.js app's GLTFLoader needs to read the file: the meshopt decoder when it is compressed."""
+    return list(webpack.LOADER_LINES) if result.web is not None and result.web.uses_meshopt else []
 
 
 class ExportRefusedError(Exception):
@@ -158,16 +167,29 @@ def export_vrm(
             step(0.9, "making morph targets sparse")
             data = _sparse(data, preset)
         data = _restore_dropped_meta(data, armature, preset)
-        step(0.93, "verifying the file")
+        step(0.92, "verifying the file")
         scratch.write_bytes(data)
         verification = vrm_verify.verify_vrm(data)
         if not verification.ok:
             raise ExportRejectedError(verification, _keep_rejected(scratch, out))
-        step(0.95, "moving the file into place")
+        packed: webpack.Packed | None = None
+        packing: list[Finding] = []
+        if preset.web is not None:
+            step(0.94, "packing for the web")
+            packed, packing = _pack(data, preset.web)
+        if packed is not None:
+            # The packed file verified as a loader reads it: its geometry decoded, its structure as stored.
+            data = packed.data
+            scratch.write_bytes(data)
+            verification = vrm_verify.verify_vrm(packed.decoded)
+            verification.problems.extend(vrm_inspect.inspect_vrm(data).problems)
+            if not verification.ok:
+                raise ExportRejectedError(verification, _keep_rejected(scratch, out))
+        step(0.97, "moving the file into place")
         _move_into_place(scratch, out, overwrite)
     stats: dict[str, Any] = dict(report.stats)
     stats["file_size_mb"] = round(len(data) / 1e6, 3)
-    findings = _with_actual_file_size(report.findings, stats["file_size_mb"], preset) + applied.findings
+    findings = _with_actual_file_size(report.findings, stats["file_size_mb"], preset) + applied.findings + packing
     return ExportResult(
         path=out,
         bytes=len(data),
@@ -178,6 +200,7 @@ def export_vrm(
         seconds=time.perf_counter() - started,
         verification=verification,
         expressions=applied.expressions,
+        web=packed,
     )
 
 
@@ -475,6 +498,24 @@ def _sparse(data: bytes, preset: Preset) -> bytes:
     except sparse_morphs.GlbLayoutError:
         return data  # a layout the rewrite does not know: the add-on's file, unchanged, is still right
     return sparse
+
+
+def _pack(data: bytes, web: WebDelivery) -> tuple[webpack.Packed | None, list[Finding]]:
+    """The verified file packed for download, and a warning for each part left out; (None, why) when the
+    packing cannot be proven right: the unpacked file, already verified, is written instead."""
+    options = webpack.PackOptions(
+        geometry=web.geometry,
+        webp=web.textures != "keep",
+        webp_quality=web.webp_quality,
+        webp_lossless=web.textures == "webp-lossless",
+        texture_fallback=web.texture_fallback,
+        thumbnail_jpeg=web.thumbnail_jpeg,
+    )
+    try:
+        packed = webpack.pack(data, options)
+    except (webpack.PackError, sparse_morphs.GlbLayoutError) as exc:
+        return None, [Finding(_NOT_PACKED, "warning", f"written uncompressed: {exc}", fixable=False)]
+    return packed, [Finding(_NOT_PACKED, "warning", f"written without {why}", fixable=False) for why in packed.skipped]
 
 
 @contextlib.contextmanager

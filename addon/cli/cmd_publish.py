@@ -103,6 +103,10 @@ def published(run: Callable[[], PublishResult]) -> Result:
         f"  queued {data['request']}",
         *(f"  note: {left} has no promotion request: left by an interrupted publish" for left in data["unqueued"]),
     ]
+    if data["loader"]:
+        # Beside the allowlist lines `promote` prints: the frontend reads this file only with them.
+        lines += ["", "The file is compressed (EXT_meshopt_compression): the frontend's GLTFLoader needs:"]
+        lines += data["loader"]
     return Result(data, lines)
 
 

@@ -27,7 +27,7 @@ _BIN: Final = 0x004E4942
 _FLOAT: Final = 5126
 _UNSIGNED_SHORT: Final = 5123
 _UNSIGNED_INT: Final = 5125
-_COMPONENTS: Final = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
+_COMPONENTS: Final = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 # Morph target attributes a preset without morph normals drops (tangents follow the normals).
 _NORMAL_ATTRIBUTES: Final = ("NORMAL", "TANGENT")
 # Blender's glTF exporter writes each morph normal as the difference of two normalized float32 vectors:
@@ -95,17 +95,20 @@ def _dense_floats(document: dict[str, Any], binary: bytes, accessor: dict[str, A
     return np.frombuffer(raw, dtype="<f4", count=count * width, offset=start).reshape(count, width)
 
 
-_NUMPY_TYPES: Final = {5121: "<u1", 5123: "<u2", 5125: "<u4", _FLOAT: "<f4"}
+_NUMPY_TYPES: Final = {5120: "<i1", 5121: "<u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", _FLOAT: "<f4"}
 
 
 def accessor_array(document: dict[str, Any], binary: bytes, index: int) -> npt.NDArray[Any]:
-    """An accessor's (count, components) values as a loader reads them: the dense data (or zeros) with any
-    sparse values written over it. Tightly packed views only."""
+    """An accessor's (count, components) values as a loader reads them (integers as stored, normalized or
+    not): the dense data (or zeros), strided as its view says, with any sparse values written over it."""
     accessor = document["accessors"][index]
     kind, width, count = _NUMPY_TYPES[accessor["componentType"]], _COMPONENTS[accessor["type"]], accessor["count"]
     if "bufferView" in accessor:
         raw = _view_bytes(document, binary, accessor["bufferView"])
-        values = np.frombuffer(raw, kind, count * width, accessor.get("byteOffset", 0)).reshape(count, width).copy()
+        item = np.dtype(kind).itemsize
+        stride = document["bufferViews"][accessor["bufferView"]].get("byteStride", item * width)
+        shape, strides = (count, width), (stride, item)
+        values: npt.NDArray[Any] = np.ndarray(shape, kind, raw, accessor.get("byteOffset", 0), strides).copy()
     else:
         values = np.zeros((count, width), dtype=kind)
     sparse = accessor.get("sparse")

@@ -35,6 +35,9 @@ _TYPE_COMPONENTS: Final = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2":
 # one and in all.
 _MAX_UNBACKED_ACCESSOR: Final = 64 * 1024 * 1024
 MAX_UNBACKED_TOTAL: Final = 256 * 1024 * 1024
+# EXT_meshopt_compression's fallback buffer holds nothing: a loader allocates it and decodes into it.
+_MESHOPT: Final = "EXT_meshopt_compression"
+MAX_DECODED_BUFFER: Final = 1024 * 1024 * 1024
 _NAMED_AT_MOST: Final = 5  # items named in one problem line
 # VRM 0.x meta.licenseName values (the 0.x specification's enum).
 VRM0_LICENSES: Final = frozenset(
@@ -237,10 +240,16 @@ def _check_buffers(document: dict[str, Any], bin_length: int | None, report: Vrm
     """
     buffer_sizes: list[int | None] = []
     bad: list[str] = []
+    fallbacks: set[int] = set()
     for index, buffer in enumerate(_list(document, "buffers")):
         entry = buffer if isinstance(buffer, dict) else {}
         size = _size(entry, "byteLength")
-        if "uri" in entry or index > 0:
+        if is_meshopt_fallback(entry) and index > 0:
+            fallbacks.add(index)
+            if size is None or size > MAX_DECODED_BUFFER:
+                bad.append(f"{index} (a compressed file's decoded buffer of {entry.get('byteLength')!r} bytes)")
+                size = None
+        elif "uri" in entry or index > 0:
             bad.append(f"{index} (not the GLB's BIN chunk: a VRM carries its data inside)")
             size = None
         elif bin_length is None or size is None or size > bin_length:
@@ -249,13 +258,23 @@ def _check_buffers(document: dict[str, Any], bin_length: int | None, report: Vrm
         buffer_sizes.append(size)
     if bad:
         report.problems.append(_name_some("buffers", bad, "do not fit the file"))
-    report.problems.extend(layout_problems(document, buffer_sizes))
+    report.problems.extend(layout_problems(document, buffer_sizes, frozenset(fallbacks)))
 
 
-def layout_problems(document: dict[str, Any], buffer_sizes: list[int | None]) -> list[str]:
+def is_meshopt_fallback(buffer: Any) -> bool:
+    """A buffer EXT_meshopt_compression declares to hold nothing: a loader allocates and decodes into it."""
+    entry = buffer if isinstance(buffer, dict) else {}
+    return _obj(_obj(entry, "extensions"), _MESHOPT).get("fallback") is True and "uri" not in entry
+
+
+def layout_problems(
+    document: dict[str, Any], buffer_sizes: list[int | None], fallbacks: frozenset[int] = frozenset()
+) -> list[str]:
     """Buffer views within their buffers and accessors within their buffer views, given the bytes each
-    buffer really has (None for a buffer that is itself refused); accessors without a buffer view (zeros a
-    loader allocates) bounded one by one and in all. What a loader would allocate from declared sizes."""
+    buffer really has (None for a buffer that is itself refused); a view of a meshopt fallback buffer (in
+    `fallbacks`) also needs its compressed bytes within a buffer that holds data. Accessors without a
+    buffer view (zeros a loader allocates) bounded one by one and in all. What a loader would allocate
+    from declared sizes."""
     problems: list[str] = []
     view_sizes: list[int | None] = []
     bad: list[str] = []
@@ -264,6 +283,12 @@ def layout_problems(document: dict[str, Any], buffer_sizes: list[int | None]) ->
         buffer, offset, size = _size(entry, "buffer"), _size(entry, "byteOffset", 0), _size(entry, "byteLength")
         room = buffer_sizes[buffer] if buffer is not None and buffer < len(buffer_sizes) else None
         stride = entry.get("byteStride", 4)
+        source = _obj(_obj(entry, "extensions"), _MESHOPT)
+        if source or buffer in fallbacks:
+            home, start, length = _size(source, "buffer"), _size(source, "byteOffset", 0), _size(source, "byteLength")
+            held = buffer_sizes[home] if home is not None and home < len(buffer_sizes) else None
+            if home in fallbacks or held is None or start is None or length is None or start + length > held:
+                room = None  # compressed bytes that are not in the file
         if room is None or offset is None or size is None or offset + size > room or not _is_index(stride):
             bad.append(str(index))
             size = None

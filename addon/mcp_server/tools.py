@@ -169,8 +169,9 @@ def _hyper3d_generate(connection: Connection, arguments: dict[str, Any]) -> list
 _ARMATURE = {"type": "string", "description": "Armature object name. Default: the one with most VRM bones mapped."}
 _PRESET = {
     "type": "string",
-    "description": "Export preset name from list_presets (companions-web, companions-web-lite, vrm0-legacy, "
-    "or the user's own). It sets the VRM version and the budgets checked.",
+    "description": "Export preset name from list_presets (companions-web, companions-web-lite, "
+    "companions-web-uncompressed, vrm0-legacy, or the user's own). It sets the VRM version, the budgets "
+    "checked and whether the file is compressed for download (three.js then needs setMeshoptDecoder).",
 }
 
 _CLIP: dict[str, Any] = {
