@@ -167,10 +167,12 @@ def test_a_wrong_token_never_reaches_the_audit_log(token_file):
 
 WRONG = "authentication failed: wrong token"
 LOCKED = WRONG + "; too many from 127.0.0.1: each answer now waits"
-START = 10_000.0  # the listener's clock at the first guess
+START = 10_000.0  # the listener's clock when a test begins
 
 
 class _Guessing:
+    """A listener with a token, a client authenticated from the start (`watcher`), and wrong guesses."""
+
     def __init__(self, monkeypatch: pytest.MonkeyPatch, apart: float) -> None:
         self.now = START
 
@@ -205,7 +207,7 @@ class _Guessing:
             assert self.watcher.result("ping") == {"pong": True}
 
     def at(self, seconds: float) -> None:
-        """The listener's clock `seconds` after the first guess, and everything due by then answered."""
+        """The listener's clock `seconds` after the test began, and everything due by then answered."""
         self.now = START + seconds
         self.settle()
 
@@ -237,7 +239,7 @@ def test_token_guessing_is_slowed_then_answered_one_at_a_time_while_the_right_to
     # Locked: the right token still gets in at once, and two guesses in parallel wait one after the other.
     assert Client(guessing.port, 10).result("auth", token=TOKEN) == {"authenticated": True}
     queued = [guessing.guess(n) for n in (10, 11)]
-    # When each answer goes out, in seconds after the first guess: twice the wait of the one before from the
+    # When each answer goes out, in seconds (all ten guesses came at once): twice the wait of the one before from the
     # fourth (0.25 s), 4 s at most; locked, each 4 s after the one before it, on whichever connection.
     due = list(zip([*slowed, *queued], [0.25, 0.5, 1, 2, 4, 4, 4, 8, 12], strict=True))
     for moment in sorted({when for _, when in due}):
