@@ -68,10 +68,10 @@ class ExportResult:
 class ExportRefusedError(Exception):
     """The rig check found errors: nothing was written. `report` is the rig check's CheckReport."""
 
-    def __init__(self, report: CheckReport) -> None:
+    def __init__(self, report: CheckReport, check: str = "rig check") -> None:
         errors = report.errors()
         summary = errors[0].message + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-        super().__init__(f"not exported: the rig check found errors: {summary}")
+        super().__init__(f"not exported: the {check} found errors: {summary}")
         self.report = report
 
 
