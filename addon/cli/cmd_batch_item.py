@@ -127,9 +127,6 @@ def _convert(work: _Work) -> Result:
     from . import cmd_convert
 
     item, dest, marker = work.item, work.dest, work.marker
-
-    if _exists(dest, item.output):
-        return _failed(f"{dest.where(item.output)} exists; it is never overwritten")
     (work.scratch / "out").mkdir()
     job = cmd_convert.Job(work.local, work.scratch / "out" / item.output)
     entry = cmd_convert.convert_one(job, work.preset, work.fix, False, work.rig)
@@ -215,6 +212,8 @@ def _run(args: argparse.Namespace) -> Result:
             previous = _previous(dest, item, marker)
             if previous is not None:
                 return previous  # before Blender loads: a rerun over a library already done starts none
+            if item.kind == "convert" and _exists(dest, item.output):  # not done by us: never overwritten
+                return _failed(f"{dest.where(item.output)} exists; it is never overwritten")
             return _work(args, item=item, local=local, scratch=scratch, dest=dest, marker=marker)
         except (StorageError, OSError) as exc:
             return _failed(str(exc))
