@@ -60,25 +60,45 @@ def wheel_files(data: dict[str, object]) -> list[Path]:
     return [ROOT / str(w) for w in wheels]
 
 
+def pip_request(wheel: str) -> list[str]:
+    """pip download's arguments for exactly this wheel: the pinned release, for the Python and platform
+    its file name is tagged for (not this machine's)."""
+    match = _WHEEL_NAME.match(wheel)
+    if not match:
+        raise BuildError(f"cannot tell the package of wheel {wheel}")
+    python_tag, abi, platforms = wheel[:-4].split("-")[-3:]
+    spec = f"{match['name'].replace('_', '-')}=={match['version']}"
+    if platforms == "any":  # pure Python: Blender 4.2's 3.11 is the oldest that must install it
+        return ["--python-version", "3.11", spec]
+    cpython = re.fullmatch(r"cp3(\d+)", python_tag)
+    if not cpython:
+        raise BuildError(f"wheel {wheel} is tagged for {python_tag}, not a CPython Blender runs")
+    target = ["--implementation", "cp", "--python-version", f"3.{cpython[1]}", "--abi", abi]
+    for platform in platforms.split("."):  # a manylinux wheel names every glibc policy it meets
+        target += ["--platform", platform]
+    return [*target, spec]
+
+
+def pip_reason(stderr: str) -> str:
+    """pip's last error line: its warnings (an unreachable index, say) come after it and explain nothing."""
+    lines = [line for line in stderr.strip().splitlines() if not line.startswith("WARNING:")]
+    return (lines or ["pip gave no reason"])[-1]
+
+
 def fetch_wheels(wheels: list[Path]) -> None:
-    """Downloads the pinned wheels the manifest names and that are not on disk yet (pure Python, 3.11)."""
+    """Downloads the pinned wheels the manifest names and that are not on disk yet, each for its tags."""
     missing = [w for w in wheels if not w.is_file()]
     if not missing:
         return
     WHEELS.mkdir(exist_ok=True)
-    specs = []
     for wheel in missing:
-        match = _WHEEL_NAME.match(wheel.name)
-        if not match:
-            raise BuildError(f"cannot tell the package of wheel {wheel.name}")
-        specs.append(f"{match['name'].replace('_', '-')}=={match['version']}")
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-           "--python-version", "3.11", "--dest", str(WHEELS), *specs]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    still = [w.name for w in missing if not w.is_file()]
-    if done.returncode != 0 or still:
-        reason = (done.stderr.strip().splitlines() or ["pip gave no reason"])[-1]
-        raise BuildError(f"could not fetch wheels {', '.join(still)}: {reason}")
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+               "--dest", str(WHEELS), *pip_request(wheel.name)]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BuildError(f"could not fetch wheel {wheel.name}: {pip_reason(done.stderr)}")
+        if not wheel.is_file():
+            raise BuildError(f"could not fetch wheel {wheel.name}: the release has no wheel of exactly these tags")
 
 
 def staged_files(wheels: list[Path]) -> list[tuple[str, Path]]:
@@ -122,7 +142,7 @@ def build_vrm_addon(out_dir: Path, check: bool = True) -> Path:
                "--dest", str(wheel.parent), f"bpy-vrm-format=={version}"]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not wheel.is_file():
-            reason = (done.stderr.strip().splitlines() or ["pip gave no reason"])[-1]
+            reason = pip_reason(done.stderr)
             raise BuildError(f"could not fetch bpy-vrm-format {version}: {reason}")
     prefix = "io_scene_vrm/"
     with zipfile.ZipFile(wheel) as zf:
