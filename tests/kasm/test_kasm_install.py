@@ -113,6 +113,11 @@ def test_installs_both_for_every_user_with_the_kasm_defaults(kasm_dist, tmp_path
     # A new user, who never saw the build: both enabled at start-up, auto-start on by default.
     fresh = _blender(_env(tmp_path, "new-user"), STATE.format(extra=""))
     assert fresh == {"enabled": MODULES, "auto_start": True, "storage_root": "/s3/blender-avatars", "vrm_ready": True}
+    # Blender set up the zip's wheels for that user at start, the web-packing ones for this Linux x86-64
+    # Python among them, so Publish in the image writes the packed file.
+    python = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    site = tmp_path / "new-user" / "extensions" / ".local" / "lib" / python / "site-packages"
+    assert {"meshopt", "PIL", "boto3"} <= {p.name for p in site.iterdir()}
     # A returning user whose saved preferences predate the image.
     returning = _blender(_env(tmp_path, "old-user"), STATE.format(extra=textwrap.dedent(OLD_PROFILE)))
     assert returning["enabled"] == MODULES and returning["vrm_ready"] is True
