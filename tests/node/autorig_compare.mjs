@@ -91,7 +91,13 @@ function nearest(from, to, cell) {
           if (d < best) { best = d; found = q; }
         }
       }
-      if (r > 64) break;
+      if (r >= 8) {  // far from everything (a part the rigs pose apart): a scan beats ever wider shells
+        for (const q of to) {
+          const d = p.distanceTo(q);
+          if (d < best) { best = d; found = q; }
+        }
+        break;
+      }
     }
     return found;
   });
