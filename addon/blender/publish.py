@@ -1,8 +1,10 @@
 """Publishes the avatar: rig check and export into local temporary storage, a saved copy of the .blend,
 then upload and queue through addon/storage (the part that needs no Blender).
 
-`forge.py publish` and the socket's `avatar_publish` call publish(). The sidebar calls its two halves:
-prepare() on Blender's main thread, then upload() on a background thread so that the UI stays live.
+`forge.py publish` and the socket's `avatar_publish` call publish(); `forge.py publish-animation` and
+`avatar_publish_animation` call publish_clip(), the same path with a VRM Animation (.vrma) clip in place of
+the model. The sidebar calls their two halves: prepare() or prepare_clip() on Blender's main thread, then
+upload() on a background thread so that the UI stays live.
 """
 
 from __future__ import annotations
@@ -22,22 +24,25 @@ import bpy
 
 from ..core import naming, settings
 from ..core.presets import Preset
-from ..core.promotion import Artifact, Request
+from ..core.promotion import ANIMATION, MODEL, Artifact, Request
 from ..core.version import VERSION
 from ..storage.base import Storage
 from ..storage.release import Describe, Release, publish_files
 from ..storage.targets import open_storage
-from . import vrm_addon, vrm_export
+from . import animation_export, vrm_addon, vrm_export
 
 Progress = Callable[[float, str], None]
 # Share of the progress bar the export takes; uploading takes the rest.
 _EXPORT_SHARE = 0.5
 
 
+Exported = vrm_export.ExportResult | animation_export.ClipResult
+
+
 @dataclass(frozen=True)
 class PublishResult:
     release: Release
-    export: vrm_export.ExportResult
+    export: Exported
     seconds: float
 
     @property
@@ -48,10 +53,12 @@ class PublishResult:
         request = self.request
         return {
             "published": True,
+            "kind": request.kind,
             "name": request.name,
             "version": request.version,
             "location": self.release.location,
-            "vrm": {**request.vrm.to_json(), "url": self.release.vrm_url},
+            # a model's .vrm under "vrm", a clip's .vrma under "vrma" (the request's artifact roles)
+            "vrm" if request.kind == MODEL else "vrma": {**request.vrm.to_json(), "url": self.release.vrm_url},
             "blend": {**request.blend.to_json(), "url": self.release.blend_url},
             "request": self.release.request_url,
             "preset": request.preset,
@@ -118,8 +125,9 @@ class Prepared:
     """An export and a saved .blend in a private temporary folder, ready to upload; cleanup() removes them."""
 
     name: str
-    export: vrm_export.ExportResult
-    vrm: Path
+    kind: str
+    export: Exported
+    vrm: Path  # the served file: the .vrm, or the clip's .vrma
     blend: Path
     describe: Describe
     scratch: tempfile.TemporaryDirectory[str]
@@ -137,19 +145,45 @@ def prepare(
     Raises naming.InvalidNameError before doing anything, vrm_export's errors when the export is refused
     or fails, and OSError when the temporary folder cannot hold the files. Nothing is uploaded here.
     """
+
+    def export(path: Path, step: Progress) -> Exported:
+        return vrm_export.export_vrm(path, preset, armature_name=armature_name, progress=step)
+
+    return _prepare(name, MODEL, preset.name, export, progress)
+
+
+def prepare_clip(
+    name: str,
+    *,
+    armature_name: str | None = None,
+    action: str | None = None,
+    strip: str | None = None,
+    frames: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+) -> Prepared:
+    """prepare() for an animation clip: check and export the action (or NLA strip) as .vrma, save a copy.
+
+    Raises what animation_export.export_clip raises (its refusal is an ExportRefusedError), and OSError.
+    """
+
+    def export(path: Path, _step: Progress) -> Exported:
+        return animation_export.export_clip(path, armature_name=armature_name, action=action, strip=strip,
+                                            frames=frames)  # fmt: skip
+
+    return _prepare(name, ANIMATION, "vrma", export, progress)
+
+
+def _prepare(
+    name: str, kind: str, preset_name: str, export: Callable[[Path, Progress], Exported], progress: Progress | None
+) -> Prepared:
     naming.check_name(name)
     step = progress or (lambda _fraction, _what: None)
     started = time.perf_counter()
     scratch = tempfile.TemporaryDirectory(prefix="avatar-forge-publish-")
     try:
-        vrm = Path(scratch.name) / f"{name}.vrm"
+        served = Path(scratch.name) / f"{name}.{'vrm' if kind == MODEL else 'vrma'}"
         try:
-            exported = vrm_export.export_vrm(
-                vrm,
-                preset,
-                armature_name=armature_name,
-                progress=lambda fraction, what: step(fraction * _EXPORT_SHARE, what),
-            )
+            exported = export(served, lambda fraction, what: step(fraction * _EXPORT_SHARE, what))
         except vrm_export.ExportFailedError:
             raise  # its own message, and a rejected file's verification, are already what the user needs
         except RuntimeError as exc:  # how bpy.ops reports an exporter's exception, traceback and all
@@ -172,7 +206,7 @@ def prepare(
             version=stem.version,
             vrm=vrm_artifact,
             blend=blend_artifact,
-            preset=preset.name,
+            preset=preset_name,
             spec_version=exported.spec_version,
             stats=exported.stats,
             check=check_summary(exported.findings),
@@ -180,9 +214,10 @@ def prepare(
             vrm_addon_version=addon_version,
             avatar_forge_version=VERSION,
             created_by=getpass.getuser(),
+            kind=kind,
         )
 
-    return Prepared(name, exported, vrm, blend, describe, scratch, started)
+    return Prepared(name, kind, exported, served, blend, describe, scratch, started)
 
 
 def upload(
@@ -206,6 +241,7 @@ def upload(
             describe=prepared.describe,
             progress=lambda fraction, what: step(_EXPORT_SHARE + fraction * (1 - _EXPORT_SHARE), what),
             cancel=cancel,
+            kind=prepared.kind,
         )
     finally:
         prepared.cleanup()
@@ -228,6 +264,23 @@ def publish(
     up as a saved copy.
     """
     prepared = prepare(name, preset, armature_name=armature_name, progress=progress)
+    return upload(prepared, target, progress=progress)
+
+
+def publish_clip(
+    name: str,
+    target: Storage,
+    *,
+    armature_name: str | None = None,
+    action: str | None = None,
+    strip: str | None = None,
+    frames: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+) -> PublishResult:
+    """Exports the action (or NLA strip) as a VRM Animation and publishes it as the next version of `name`
+    (animations/<name>-v<N>.vrma, with the .blend under projects/), queued for promotion. Raises as publish()."""
+    prepared = prepare_clip(name, armature_name=armature_name, action=action, strip=strip, frames=frames,
+                            progress=progress)  # fmt: skip
     return upload(prepared, target, progress=progress)
 
 

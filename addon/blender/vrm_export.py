@@ -25,7 +25,7 @@ from ..core import checks, expressions, glb_meta, sparse_morphs, vrm_meta, vrm_v
 from ..core.findings import CheckReport, Finding
 from ..core.outputs import output_path, place_new
 from ..core.presets import Preset
-from ..core.rig_model import ArmatureInfo, MeshInfo
+from ..core.rig_model import ArmatureInfo, MeshInfo, RigModel
 from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_expressions
 from .paths import refuse_storage_root
 
@@ -68,10 +68,10 @@ class ExportResult:
 class ExportRefusedError(Exception):
     """The rig check found errors: nothing was written. `report` is the rig check's CheckReport."""
 
-    def __init__(self, report: CheckReport) -> None:
+    def __init__(self, report: CheckReport, check: str = "rig check") -> None:
         errors = report.errors()
         summary = errors[0].message + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-        super().__init__(f"not exported: the rig check found errors: {summary}")
+        super().__init__(f"not exported: the {check} found errors: {summary}")
         self.report = report
 
 
@@ -117,6 +117,7 @@ def export_vrm(
     overwrite: bool = False,
     progress: Progress | None = None,
     verbose: bool = False,
+    checked: tuple[CheckReport, RigModel] | None = None,
 ) -> ExportResult:
     """Exports the checked avatar to `out` with `preset`; raises ExportRefusedError, FileExistsError,
     vrm_addon.VrmAddonMissingError or ExportFailedError (ExportRejectedError when the written file fails
@@ -125,7 +126,9 @@ def export_vrm(
     meta_overrides: "name", "author" and "version" replace the preset's (and the armature's) meta.
     progress: called with the fraction done and the step starting; it only goes forward and stops short
     of 1 (the caller says what comes next). verbose: Blender's and the exporters' console output as it
-    comes, instead of only their warnings and errors.
+    comes, instead of only their warnings and errors. checked: the rig check (without fixes) of this scene
+    with `preset` and the rig it read, when the caller has just made it and changed nothing since (convert,
+    right after its fixes): the export starts from it instead of reading the rig again.
     """
     step = progress or (lambda _fraction, _what: None)
     started = time.perf_counter()
@@ -134,7 +137,7 @@ def export_vrm(
     refuse_storage_root(out)
     vrm_addon.ensure_enabled()
     step(0.05, "checking the rig")
-    report, model = rig_check.check_and_read(armature_name, preset)
+    report, model = checked or rig_check.check_and_read(armature_name, preset)
     if not report.ok:
         raise ExportRefusedError(report)
     armature = bpy.data.objects[report.armature] if report.armature else None

@@ -131,12 +131,6 @@ def _in_new_subfolder(target: Path, out: Path) -> Path:
     return target
 
 
-def _check(armature: str, preset: Preset, fix: FixLevel | None) -> CheckReport:
-    from ..blender import rig_check
-
-    return rig_check.check_rig(armature, preset, fix=fix or False)
-
-
 def _fixed(before: CheckReport, after: CheckReport) -> list[dict[str, Any]]:
     """The fixable findings of `before` that `after` no longer has: what the fixes cleared."""
     remaining = {(f.id, f.objects) for f in after.findings}
@@ -175,7 +169,7 @@ def convert_one(
     the entry of the report."""
     import bpy
 
-    from ..blender import avatar_import, vrm_export
+    from ..blender import avatar_import, rig_check, vrm_export
 
     entry = _entry(job)
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -192,12 +186,17 @@ def convert_one(
         if entry["rig"]["rigged"]:
             imported.armature = entry["rig"]["armature"]
     assert imported.armature is not None, "import_avatar refuses a model without an armature"
-    before = _check(imported.armature, preset, None)
-    after = _check(imported.armature, preset, fix) if fix else before
+    # One read of the rig before the fixes, and the last check after them is the export's: nothing changes
+    # the scene in between (each was read twice before).
+    before, model = rig_check.check_and_read(imported.armature, preset)
+    fixed = rig_check.fix_checked(before, model, preset, fix or False)
+    after = fixed.report if fix else before
     entry |= {"before": before.to_json(), "after": after.to_json(), "fixed": _fixed(before, after)}
     job.out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        result = vrm_export.export_vrm(job.out, preset, armature_name=imported.armature, overwrite=force)
+        result = vrm_export.export_vrm(
+            job.out, preset, armature_name=imported.armature, overwrite=force, checked=fixed.checked
+        )
     except vrm_export.ExportRefusedError as exc:
         entry["error"] = str(exc)
         entry["export"] = {"exported": False, "reason": str(exc), **exc.report.to_json()}

@@ -34,6 +34,7 @@ MAX_VALUES: Final = 100_000
 # Messages up to this size are parsed at once (well under a millisecond); larger ones become RawMessage.
 INLINE_PARSE_BYTES: Final = 1024 * 1024
 AUTH_COMMAND: Final = "auth"
+LAB_EXECUTE: Final = "execute"
 ECHO_CHARS: Final = 80
 
 _STRUCTURE = re.compile(rb'[{}\[\]",]')
@@ -54,6 +55,10 @@ _SLICE_BYTES = 1024 * 1024
 class Request:
     type: str
     params: dict[str, Any] = field(default_factory=dict)
+    # Blender Lab's official MCP dialect: `{"type": "execute", "code": ..., "strict_json": ...}` then NUL, one
+    # request per connection, answered `{"status": "ok"|"error", "result": ...}` then NUL. It runs as
+    # execute_code, behind the same policy, token and audit log.
+    lab: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,8 @@ def echo(value: object, limit: int = ECHO_CHARS) -> str:
 def _request(value: Any) -> Request | BadMessage:
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         return BadMessage('a request is a JSON object with a string "type"')
+    if value["type"] == LAB_EXECUTE and "params" not in value:  # no BlenderMCP command is named so
+        return Request("execute_code", {"code": value.get("code"), "strict_json": value.get("strict_json")}, lab=True)
     params = value.get("params")
     if params is None:
         params = {}
@@ -368,6 +375,11 @@ def success(result: Any) -> bytes:
 
 def error(message: str) -> bytes:
     return _encode({"status": "error", "message": message})
+
+
+def lab_reply(ok: bool, result: Any) -> bytes:
+    """A reply in Blender Lab's dialect: its JSON object, then NUL."""
+    return _encode({"status": "ok" if ok else "error", "result": result}) + b"\0"
 
 
 def _encode(reply: dict[str, Any]) -> bytes:

@@ -67,6 +67,44 @@ def _publish_args(params: dict[str, Any]) -> Arguments:
     return (name, preset, preferred_storage(destination)), {"armature_name": text(params, "armature")}
 
 
+def _clip_args(params: dict[str, Any]) -> dict[str, Any]:
+    frames = params.get("frames")
+    if frames is not None and not (
+        isinstance(frames, list)
+        and len(frames) == 2
+        and all(isinstance(f, int) and not isinstance(f, bool) for f in frames)
+    ):
+        raise ValueError("'frames' must be [start, end] in whole frames")
+    if params.get("action") is not None and params.get("strip") is not None:
+        raise ValueError("give 'action' or 'strip', not both")
+    return {
+        "armature_name": text(params, "armature"),
+        "action": text(params, "action"),
+        "strip": text(params, "strip"),
+        "frames": tuple(frames) if frames is not None else None,
+    }
+
+
+def _export_animation_args(params: dict[str, Any]) -> Arguments:
+    from ..blender.paths import refuse_storage_root
+
+    out = Path(text(params, "out", required=True, limit=MAX_PATH) or "")
+    if not out.is_absolute():
+        raise ValueError("'out' must be an absolute path to a .vrma file")
+    refuse_storage_root(out)  # before it is queued; export_clip checks again as it writes
+    return (out,), {**_clip_args(params), "overwrite": params.get("overwrite") is True}
+
+
+def _publish_animation_args(params: dict[str, Any]) -> Arguments:
+    from ..blender.publish import preferred_storage
+
+    name = text(params, "name", required=True)
+    destination = params.get("destination", "root")
+    if destination not in ("root", "s3"):
+        raise ValueError("'destination' must be 'root' (the storage root folder) or 's3'")
+    return (name, preferred_storage(destination)), _clip_args(params)
+
+
 def _import_args(params: dict[str, Any]) -> Arguments:
     from ..core.model_files import model_format
 
@@ -100,6 +138,10 @@ ROUTES: dict[str, Route] = {
     "avatar_fix_rig": Route("rig_check", "fix_finding", _fix_rig_args),
     "avatar_export_vrm": Route("vrm_export", "export_vrm", _export_vrm_args, ("path",)),
     "avatar_publish": Route("publish", "publish", _publish_args, ("vrm.url", "blend.url", "request")),
+    "avatar_export_animation": Route("animation_export", "export_clip", _export_animation_args, ("path",)),
+    "avatar_publish_animation": Route(
+        "publish", "publish_clip", _publish_animation_args, ("vrma.url", "blend.url", "request")
+    ),
     "avatar_import": Route("avatar_import", "import_avatar", _import_args),
     "avatar_auto_rig": Route("autorig", "auto_rig", _auto_rig_args),
 }

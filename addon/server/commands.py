@@ -1,5 +1,6 @@
 """The command table: every type a client may send, its handler, and whether it needs Blender's main
-thread. Unknown params are ignored by every handler; unknown types get BlenderMCP's own error."""
+thread. Unknown params are ignored by the BlenderMCP commands and refused by the structured scene commands
+(their schemas are strict); unknown types get BlenderMCP's own error."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.protocol import echo
-from . import avatar_commands, image_commands, info_commands, scene_commands, scene_items
+from . import (
+    asset_commands,
+    avatar_commands,
+    edit_commands,
+    generator_commands,
+    image_commands,
+    info_commands,
+    scene_commands,
+    scene_items,
+)
 from .config import ServerConfig
 
 Handler = Callable[[dict[str, Any], ServerConfig], Any]
@@ -47,6 +57,16 @@ def _table() -> dict[str, Command]:
             f"get_{name}_status": Command(info_commands.integration_status(name), main_thread=False)
             for name in info_commands.INTEGRATIONS
         },
+        **{name: Command(run) for name, run in edit_commands.COMMANDS.items()},
+        "get_polyhaven_status": Command(asset_commands.status, main_thread=False),
+        "get_polyhaven_categories": Command(asset_commands.categories),
+        "search_polyhaven_assets": Command(asset_commands.search),
+        "download_polyhaven_asset": Command(asset_commands.download, wrote=asset_commands.written),
+        "set_texture": Command(asset_commands.set_texture),
+        "get_hyper3d_status": Command(generator_commands.status, main_thread=False),
+        "create_rodin_job": Command(generator_commands.create_job),
+        "poll_rodin_job_status": Command(generator_commands.poll_job),
+        "import_generated_asset": Command(generator_commands.import_asset),
         "avatar_list_presets": Command(avatar_commands.list_presets),
         "avatar_viewport_image": Command(image_commands.viewport_image),
         "avatar_render_preview": Command(image_commands.render_preview),

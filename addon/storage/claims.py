@@ -57,7 +57,7 @@ def claim_version(
     token = publisher_token()
     body = json.dumps({"by": created_by or getpass.getuser(), "at": utc_now(), "token": token}).encode()
     for attempt in range(ATTEMPTS):
-        taken = storage.list(naming.EXPORTS) + storage.list(naming.PROMOTION)
+        taken = storage.list(naming.EXPORTS) + storage.list(naming.ANIMATIONS) + storage.list(naming.PROMOTION)
         try:
             stem = naming.Versioned(name, naming.next_version(name, taken))
         except naming.VersionRangeError as exc:

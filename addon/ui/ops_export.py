@@ -1,4 +1,5 @@
-"""Operator: export the avatar to .vrm with the chosen preset (the same export_vrm() the CLI calls)."""
+"""Operators: export the avatar to .vrm with the chosen preset, and the current action as a VRM Animation
+clip (the same export_vrm() and export_clip() the CLI calls)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import bpy
 
-from ..blender import paths, vrm_addon, vrm_export
+from ..blender import animation_export, paths, vrm_addon, vrm_export
 from ..core.findings import Finding
 from ..core.presets import PresetError, get_preset
 from .types import OperatorReturn
@@ -68,4 +69,41 @@ class AVATARFORGE_OT_export_vrm(bpy.types.Operator):
         _record(result, exported=True, message=f"Exported {done.path.name}", findings=done.findings, stats=done.stats)
         result.path, result.size_mb, result.seconds = str(done.path), done.bytes / 1e6, done.seconds
         self.report({"INFO"}, f"Exported {done.path} ({done.bytes / 1e6:.2f} MB, VRM {done.spec_version})")
+        return {"FINISHED"}
+
+
+class AVATARFORGE_OT_export_clip(bpy.types.Operator):
+    """Check the armature's current action, then export it as a VRM Animation (.vrma) clip"""
+
+    bl_idname = "avatar_forge.export_clip"
+    bl_label = "Export Clip"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
+        settings = context.scene.avatar_forge_export  # type: ignore[union-attr]
+        wm = context.window_manager
+        assert wm is not None
+        result = wm.avatar_forge_export_result  # type: ignore[attr-defined]
+        out = Path(bpy.path.abspath(settings.clip_filepath))
+        try:
+            done = animation_export.export_clip(out, overwrite=settings.overwrite)
+        except animation_export.ClipRefusedError as exc:
+            _record(result, exported=False, message=str(exc), findings=exc.report.findings, stats={})
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        except (
+            vrm_addon.VrmAddonMissingError, FileExistsError, ValueError, PermissionError, LookupError,
+            vrm_export.ExportFailedError,
+        ) as exc:  # fmt: skip
+            message = (
+                f"{exc}; tick 'Replace existing file' to replace it" if isinstance(exc, FileExistsError) else str(exc)
+            )
+            _record(result, exported=False, message=message, findings=[], stats={})
+            self.report({"ERROR"}, message)
+            return {"CANCELLED"}
+        clip = done.clip
+        message = f"Exported {done.path.name}: {clip.action}, {clip.frames} frames at {clip.fps:g} fps"
+        _record(result, exported=True, message=message, findings=[], stats={})
+        result.path, result.size_mb, result.seconds = str(done.path), done.bytes / 1e6, done.seconds
+        self.report({"INFO"}, f"Exported {done.path} ({done.bytes / 1e3:.1f} kB, VRM Animation)")
         return {"FINISHED"}

@@ -1,4 +1,4 @@
-"""Sidebar panel: VRM export (preset, meta, Export button, the last result)."""
+"""Sidebar panel: VRM export (preset, meta, Export button, the last result) and Export Clip (.vrma)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ class AVATARFORGE_PT_export(AvatarPanel):
         meta.prop(settings, "version")
         column.prop(settings, "overwrite")
         column.operator("avatar_forge.export_vrm", icon="EXPORT")
+        clip = column.box().column(align=True)
+        clip.label(text="Animation clip (the current action)")
+        clip.prop(settings, "clip_filepath")
+        clip.operator("avatar_forge.export_clip", icon="ACTION")
         result = context.window_manager.avatar_forge_export_result  # type: ignore[union-attr]
         if not result.done:
             return

@@ -19,8 +19,10 @@ class AVATARFORGE_PT_publish(AvatarPanel):
         scene: Any = context.scene
         column = layout(self).column()
         settings = scene.avatar_forge_publish
+        column.prop(settings, "kind")
         column.prop(settings, "name")
-        column.prop(scene.avatar_forge_export, "preset")
+        if settings.kind == "model":
+            column.prop(scene.avatar_forge_export, "preset")
         column.prop(settings, "destination")
         uploading = UPLOADS.running()
         row = column.row()

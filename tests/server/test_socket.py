@@ -303,10 +303,14 @@ def test_screenshot_never_replaces_or_writes_through_an_existing_path(server, tm
 
 def test_integrations_we_do_not_ship_say_disabled_and_how_to_enable(server):
     client = server.client()
-    for name in ("polyhaven", "hyper3d", "sketchfab", "hunyuan3d"):
+    for name in ("sketchfab", "hunyuan3d"):
         status = client.result(f"get_{name}_status")
         assert status["enabled"] is False
         assert "To use" in status["message"]
+    polyhaven = client.result("get_polyhaven_status")  # shipped, and off until the user turns it on
+    assert polyhaven["enabled"] is False and "turn Poly Haven on in its preferences" in polyhaven["message"]
+    hyper3d = client.result("get_hyper3d_status")
+    assert hyper3d["enabled"] is False and "turn Hyper3D Rodin on in its preferences" in hyper3d["message"]
 
 
 @pytest.mark.smoke
