@@ -123,7 +123,7 @@ def test_the_export_says_what_packing_did_and_the_loader_line_it_needs(blender, 
 
 
 def _shown(path: Path) -> dict[str, Any]:
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.read_homefile(use_empty=True)  # factory settings would disable the add-ons for later tests
     avatar_import.import_avatar(path)
     graph = bpy.context.evaluated_depsgraph_get()
     found = {}
