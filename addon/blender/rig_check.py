@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ..core import checks
+from ..core import checks, finding_kinds
 from ..core.findings import CheckReport, Finding, FixLevel
 from ..core.presets import Preset
 from ..core.rig_model import RigModel
@@ -46,7 +46,7 @@ def check_and_read(armature_name: str | None, preset: Preset | None) -> tuple[Ch
 
 
 def _fix_until_done(report: CheckReport, level: FixLevel, preset: Preset | None) -> tuple[CheckReport, list[str]]:
-    """Fixes every instance of the first fixable finding id (in FIX_ORDER), checks again, and repeats;
+    """Fixes every instance of the first fixable finding id (in the registry's fix order), checks again, and repeats;
     returns the last report (with a `fix_failed` finding per refused fix) and what each fix did."""
     armature = report.armature
     assert armature is not None
@@ -57,7 +57,7 @@ def _fix_until_done(report: CheckReport, level: FixLevel, preset: Preset | None)
         todo = [f for f in report.findings if _wanted(f, level) and (f.id, f.objects) not in tried]
         if not todo:
             break
-        first = min(todo, key=lambda f: rig_fixes.FIX_ORDER.index(f.id))
+        first = min(todo, key=lambda f: finding_kinds.FIX_ORDER.index(f.id))
         for finding in (f for f in todo if f.id == first.id):
             tried.add((finding.id, finding.objects))
             try:

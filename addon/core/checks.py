@@ -12,29 +12,11 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from . import bone_mapping, expressions, humanoid
-from .findings import CheckReport, Finding, Severity
+from .finding_kinds import FIXABLE, Severity
+from .findings import CheckReport, Finding
 from .presets import DEFAULT_TARGET_HEIGHT_M, Preset
 from .rig_model import ArmatureInfo, BoolArray, FloatArray, MeshInfo, RigModel
 
-# Fix ids: the finding each fix removes. Everything else is reported, never changed automatically.
-# Safe fixes keep every vertex where it is in the rest pose (or move the whole avatar as one, to the
-# ground); structural ones change the skeleton or the rest pose and run only when asked for.
-FIXABLE: frozenset[str] = frozenset(
-    {
-        "mapping_not_stored",
-        "missing_required_bone",
-        "rest_pose_not_upright",
-        "scaled_pose",
-        "wrong_units",
-        "not_grounded",
-        "unapplied_transforms",
-        "unweighted_vertices",
-        "weights_not_normalized",
-        "too_many_influences",
-        "missing_armature_modifier",
-        "object_bone_name_clash",
-    }
-)
 T_POSE_TOLERANCE_DEG = 15.0
 UPRIGHT_TOLERANCE_DEG = 45.0
 PERSON_SIZE = (0.3, 3.0)  # metres: an avatar's largest extent (its height, or its arm span in a T-pose)
@@ -152,7 +134,7 @@ def _missing_bones(armature: ArmatureInfo, spec_version: str, solved: bone_mappi
     plan = restructure_plan(armature, spec_version)
     if plan:
         message += f"; structural fix: {plan.describe()} (no vertex moves in the rest pose)"
-    return Finding("missing_required_bone", "error", message, bool(plan), (armature.name,), structural=True)
+    return Finding("missing_required_bone", "error", message, bool(plan), (armature.name,))
 
 
 def restructure_plan(armature: ArmatureInfo, spec_version: str) -> bone_mapping.Restructure | None:
@@ -417,7 +399,7 @@ def check_pose_scale(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Fi
         "bones); structural fix: apply the pose's scale and moves as the rest pose, meshes and shape keys "
         "following, rotations kept posed"
     )
-    return [Finding("scaled_pose", "error", message, True, (armature.name,), structural=True)]
+    return [Finding("scaled_pose", "error", message, True, (armature.name,))]
 
 
 def _below_mapped(parents: list[int], i: int, mapped: set[int]) -> bool:
@@ -456,7 +438,7 @@ def check_upright(armature: ArmatureInfo, mapping: dict[str, str]) -> list[Findi
         )
     else:
         message += "; its current pose does not stand either, so no fix can make it upright"
-    return [Finding("rest_pose_not_upright", "error", message, standing, (armature.name,), structural=True)]
+    return [Finding("rest_pose_not_upright", "error", message, standing, (armature.name,))]
 
 
 def check_transforms(model: RigModel, armature: ArmatureInfo) -> list[Finding]:

@@ -5,26 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Severity = Literal["error", "warning", "info"]
+from .finding_kinds import FixKind, Severity, kind
+
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 STAT_KEYS = ("vertices", "triangles", "materials", "bones", "textures", "max_texture_size", "shape_keys")
 
-
-FixKind = Literal["safe", "structural"]
 FixLevel = Literal["safe", "all"]  # what a fix run may do: the safe fixes, or the structural ones too
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem. `fixable`: a fix exists; `structural`: that fix changes the skeleton or the rest pose, so
-    it runs only when asked for (`--fix all`, or the sidebar after asking), never among the safe fixes."""
+    """One problem, of a kind registered in finding_kinds. `fixable`: its fix applies to this instance;
+    `structural`: that fix changes the skeleton or the rest pose, so it runs only when asked for (`--fix all`,
+    or the sidebar after asking), never among the safe fixes."""
 
     id: str
     severity: Severity
     message: str
     fixable: bool
     objects: tuple[str, ...] = ()
-    structural: bool = False
+
+    def __post_init__(self) -> None:
+        if kind(self.id).fix is None and self.fixable:
+            raise ValueError(f"finding '{self.id}' has no fix in the registry of finding kinds")
+
+    @property
+    def structural(self) -> bool:
+        return kind(self.id).fix == "structural"
 
     @property
     def fix(self) -> FixKind | None:
