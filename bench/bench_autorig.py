@@ -37,7 +37,7 @@ def _convert(model: Path, out: Path, *extra: str) -> tuple[float, dict[str, Any]
 
 
 def _oracle_convert(bare: Path, out: Path, plan: Any) -> tuple[float, dict[str, Any]]:
-    from addon.cli import cmd_convert
+    from addon.blender.convert import convert
     from addon.core.autorig import place
     from addon.core.presets import get_preset
     from tests.corpus.autorig_harness import oracle_planner
@@ -45,7 +45,7 @@ def _oracle_convert(bare: Path, out: Path, plan: Any) -> tuple[float, dict[str, 
     place.plan_rig = oracle_planner(plan)  # the artist's skeleton, for this process only
     preset = get_preset(PRESET)
     started = time.perf_counter()
-    entry = cmd_convert.convert_one(cmd_convert.Job(bare, out), preset, "all", False, "auto")
+    entry = convert(bare, out, preset, fix="all", rig="auto").to_json()
     return time.perf_counter() - started, entry
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import bpy
 
 from ..core import fbx_header, model_files, model_refs, vrm_meta
+from ..core.errors import OperationError
 from ..core.model_files import ModelFormat
 from . import context, rig_reader, vrm_addon
 
@@ -37,7 +38,7 @@ PROBE_TIMEOUT = 600.0  # seconds for a separate Blender to read a .blend (a larg
 _ops: Any = bpy.ops
 
 
-class ImportFailedError(RuntimeError):
+class ImportFailedError(OperationError, RuntimeError):
     """The file could not be imported, or brought no armature; the scene is as it was."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import bpy
 
 from ..core import naming, settings
+from ..core.errors import ForgeError
 from ..core.presets import Preset
 from ..core.promotion import Artifact, Request
 from ..core.version import VERSION
@@ -30,6 +31,8 @@ from ..storage.targets import open_storage
 from . import vrm_addon, vrm_export
 
 Progress = Callable[[float, str], None]
+# Called with the new version and its two artifacts just before its promotion request is queued.
+BeforeQueue = Callable[[naming.Versioned, Artifact, Artifact], None]
 # Share of the progress bar the export takes; uploading takes the rest.
 _EXPORT_SHARE = 0.5
 
@@ -150,8 +153,8 @@ def prepare(
                 armature_name=armature_name,
                 progress=lambda fraction, what: step(fraction * _EXPORT_SHARE, what),
             )
-        except vrm_export.ExportFailedError:
-            raise  # its own message, and a rejected file's verification, are already what the user needs
+        except ForgeError:
+            raise  # its own message, and a refusal's findings or verification, are already what the user needs
         except RuntimeError as exc:  # how bpy.ops reports an exporter's exception, traceback and all
             raise _operator_failure(exc, "the export") from None
         step(_EXPORT_SHARE, "saving a copy of the .blend")
@@ -191,19 +194,27 @@ def upload(
     *,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    before_queue: BeforeQueue | None = None,
 ) -> PublishResult:
     """The storage half of a publish, on any thread (no bpy): upload and queue, then remove the files.
+    `before_queue` runs once the version is uploaded, before its request is queued (a batch records it done).
 
     Raises StorageError (PublishCancelledError once `cancel` is set); nothing is queued then.
     """
     step = progress or (lambda _fraction, _what: None)
+
+    def describe(stem: naming.Versioned, vrm: Artifact, blend: Artifact) -> Request:
+        if before_queue is not None:
+            before_queue(stem, vrm, blend)
+        return prepared.describe(stem, vrm, blend)
+
     try:
         release = publish_files(
             target,
             prepared.name,
             prepared.vrm,
             prepared.blend,
-            describe=prepared.describe,
+            describe=describe,
             progress=lambda fraction, what: step(_EXPORT_SHARE + fraction * (1 - _EXPORT_SHARE), what),
             cancel=cancel,
         )

@@ -17,13 +17,14 @@ import mathutils
 import numpy as np
 
 from ..core import bone_mapping, checks, finding_kinds, skinning, weight_fixes
+from ..core.errors import OperationError
 from ..core.findings import Finding
 from ..core.presets import DEFAULT_TARGET_HEIGHT_M, Preset
 from ..core.rig_model import ArmatureInfo, BoolArray, FloatArray, IntArray
 from . import context, modifiers, rig_reader, vrm_addon
 
 
-class FixFailedError(RuntimeError):
+class FixFailedError(OperationError, RuntimeError):
     """A fix could not run (Blender refused it); the message is one line for the user."""
 
 

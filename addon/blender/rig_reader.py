@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..core import checks
+from ..core.errors import InputError
 from ..core.rig_model import (
     ArmatureInfo,
     BoneTable,
@@ -24,7 +25,7 @@ from ..core.rig_model import (
 from . import context, vrm_addon, vrm_expressions
 
 
-class ArmatureNotFoundError(LookupError):
+class ArmatureNotFoundError(InputError, LookupError):
     """The armature asked for is not in the scene; the message is one line for the user."""
 
 

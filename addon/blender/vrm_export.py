@@ -22,6 +22,7 @@ from typing import Any
 import bpy
 
 from ..core import checks, expressions, glb_meta, sparse_morphs, vrm_meta, vrm_verify
+from ..core.errors import OperationError, OutputExistsError
 from ..core.findings import CheckReport, Finding
 from ..core.outputs import output_path, place_new
 from ..core.presets import Preset
@@ -65,39 +66,34 @@ class ExportResult:
         }
 
 
-class ExportRefusedError(Exception):
+class ExportRefusedError(OperationError):
     """The rig check found errors: nothing was written. `report` is the rig check's CheckReport."""
 
     def __init__(self, report: CheckReport) -> None:
         errors = report.errors()
         summary = errors[0].message + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-        super().__init__(f"not exported: the rig check found errors: {summary}")
-        self.report = report
+        super().__init__(f"not exported: the rig check found errors: {summary}", report=report)
+        self.report: CheckReport = report
 
 
-class ExportFailedError(RuntimeError):
+class ExportFailedError(OperationError, RuntimeError):
     """The VRM Add-on cancelled the export (the message carries its reasons); nothing was written."""
 
 
 class ExportRejectedError(ExportFailedError):
     """The written file failed verification (what a consumer would see wrong): it was not put in place.
 
-    `rejected` is where it was kept for inspection, beside the intended output (None: it could not be kept).
+    `rejected` is where it was kept for inspection, beside the intended output (None: it could not be kept);
+    `details` carries both for a JSON report.
     """
 
     def __init__(self, verification: vrm_verify.Verification, rejected: Path | None) -> None:
         kept = f" (the file is kept as {rejected.name})" if rejected is not None else ""
         reasons = "; ".join(verification.problems)
-        super().__init__(f"not exported: the written file fails verification: {reasons}{kept}")
+        details = {"verification": verification.to_json(), "rejected": str(rejected) if rejected else None}
+        super().__init__(f"not exported: the written file fails verification: {reasons}{kept}", details=details)
         self.verification = verification
         self.rejected = rejected
-
-
-def failure_details(exc: BaseException) -> dict[str, Any]:
-    """What a JSON report adds for a failed export: the verification and the kept file of a rejected one."""
-    if not isinstance(exc, ExportRejectedError):
-        return {}
-    return {"verification": exc.verification.to_json(), "rejected": str(exc.rejected) if exc.rejected else None}
 
 
 def cancelled_reason(armature_name: str) -> str:
@@ -118,9 +114,10 @@ def export_vrm(
     progress: Progress | None = None,
     verbose: bool = False,
 ) -> ExportResult:
-    """Exports the checked avatar to `out` with `preset`; raises ExportRefusedError, FileExistsError,
-    vrm_addon.VrmAddonMissingError or ExportFailedError (ExportRejectedError when the written file fails
-    verification), leaving `out` as it was in every case.
+    """Exports the checked avatar to `out` with `preset`, leaving `out` as it was on every error: InputError
+    (an output that exists or cannot be written, no VRM Add-on, no such armature) or OperationError
+    (ExportRefusedError on the rig check's errors, ExportFailedError when the VRM Add-on cancels,
+    ExportRejectedError when the written file fails verification).
 
     meta_overrides: "name", "author" and "version" replace the preset's (and the armature's) meta.
     progress: called with the fraction done and the step starting; it only goes forward and stops short
@@ -511,8 +508,8 @@ def _move_into_place(scratch: Path, out: Path, overwrite: bool) -> None:
         # A hard link fails when `out` appeared meanwhile: another file is never clobbered.
         os.link(scratch, out)
     except FileExistsError:
-        raise FileExistsError(f"{out} exists") from None
+        raise OutputExistsError(f"{out} exists") from None
     except OSError:  # a file system without hard links
         if out.exists():
-            raise FileExistsError(f"{out} exists") from None
+            raise OutputExistsError(f"{out} exists") from None
         os.replace(scratch, out)

@@ -15,6 +15,8 @@ from typing import Any
 from ..batch import plan
 from ..core import model_files, model_refs
 from ..core.digest import FileDigest, digest_file
+from ..core.errors import ForgeError
+from ..core.findings import FixLevel
 from ..core.naming import DONE, FAILED, QUEUE, Versioned
 from ..core.presets import Preset
 from ..storage.base import Storage, StorageError
@@ -43,10 +45,7 @@ def _probe(preset: Preset) -> Result:
     from ..blender import vrm_addon
     from ..core.version import VERSION
 
-    try:
-        vrm_addon.ensure_enabled()
-    except vrm_addon.VrmAddonMissingError as exc:
-        raise UsageError(str(exc)) from None
+    vrm_addon.ensure_enabled()
     versions = {"avatar_forge": VERSION, "blender": bpy.app.version_string, "vrm_addon": vrm_addon.version()}
     return Result({"versions": versions, "preset": preset.to_json()}, [json.dumps(versions)])
 
@@ -110,32 +109,30 @@ def _previous(dest: Storage, item: plan.Item, marker: str) -> Result | None:
 
 
 @dataclass(frozen=True)
-class _Work:
+class _ItemWork:
     item: plan.Item
     local: Path  # the source's content, here
     scratch: Path
     preset: Preset
-    fix: Any  # None, "safe" or "all"
+    fix: FixLevel | None
     dest: Storage
     settings: str
     marker: str  # the done marker of this source's content
 
 
-def _convert(work: _Work) -> Result:
-    from . import cmd_convert
+def _convert(work: _ItemWork) -> Result:
+    from ..blender.convert import convert
 
     item, dest, marker = work.item, work.dest, work.marker
 
     if _exists(dest, item.output):
         return _failed(f"{dest.where(item.output)} exists; it is never overwritten")
     (work.scratch / "out").mkdir()
-    job = cmd_convert.Job(work.local, work.scratch / "out" / item.output)
-    entry = cmd_convert.convert_one(job, work.preset, work.fix, False)
-    if not entry["ok"]:
-        findings = (entry.get("export") or {}).get("findings", [])
-        errors = "; ".join(f["message"] for f in findings if f.get("severity") == "error")
-        return _failed(f"{entry['error']}{': ' + errors if errors else ''}")
-    out = Path(entry["out"])
+    result = convert(work.local, work.scratch / "out" / item.output, work.preset, fix=work.fix)
+    if result.export is None:
+        errors = "; ".join(f.message for f in result.refusal.findings("error")) if result.refusal else ""
+        return _failed(f"{result.error}{': ' + errors if errors else ''}")
+    out = result.export.path
     digest = digest_file(out)
     dest.put_file(item.output, out, digest)
     written = dest.where(item.output)
@@ -143,9 +140,9 @@ def _convert(work: _Work) -> Result:
     return Result({"status": "done", "written": written, "bytes": digest.size}, [f"done: {written}"])
 
 
-def _publish(work: _Work) -> Result:
-    from ..blender import publish, rig_check, vrm_export
-    from ..core.promotion import Artifact, Request
+def _publish(work: _ItemWork) -> Result:
+    from ..blender import publish, rig_check
+    from ..core.promotion import Artifact
     from .paths import open_blend
 
     item, dest, marker = work.item, work.dest, work.marker
@@ -157,23 +154,20 @@ def _publish(work: _Work) -> Result:
         if work.fix:
             rig_check.check_rig(None, work.preset, fix=work.fix)
         prepared = publish.prepare(item.output, work.preset)
-    except (vrm_export.ExportRefusedError, vrm_export.ExportFailedError, OSError, ValueError, LookupError) as exc:
+    except (ForgeError, OSError, ValueError, LookupError) as exc:
         return _failed(str(exc))
     markers: list[str] = []
-    describe = prepared.describe
 
-    def record_then_describe(stem: Versioned, vrm: Artifact, blend: Artifact) -> Request:
+    def record(stem: Versioned, vrm: Artifact, blend: Artifact) -> None:
         # The markers go up before the queue entry: a kill after queueing can never lead to a second
         # publish, because the rerun finds the source's marker (and the new version's, now the latest).
         body = _record(dest.where(vrm.key), None, version=stem.version, stem=stem.stem)
         for key in dict.fromkeys((marker, plan.done_key(work.settings, blend.sha256, item.output))):
             dest.put_bytes(key, body)
             markers.append(key)
-        return describe(stem, vrm, blend)
 
-    prepared.describe = record_then_describe
     try:
-        result = publish.upload(prepared, dest)
+        result = publish.upload(prepared, dest, before_queue=record)
     except StorageError as exc:
         for key in markers:
             dest.delete(key)
@@ -215,11 +209,8 @@ def _work(
     from ..blender import vrm_addon
 
     preset = cli_preset(args.preset)
-    try:
-        vrm_addon.ensure_enabled()
-    except vrm_addon.VrmAddonMissingError as exc:
-        raise UsageError(str(exc)) from None
-    work = _Work(item, local, scratch, preset, args.fix, dest, args.settings, marker)
+    vrm_addon.ensure_enabled()
+    work = _ItemWork(item, local, scratch, preset, args.fix, dest, args.settings, marker)
     return _convert(work) if item.kind == "convert" else _publish(work)
 
 

@@ -6,11 +6,11 @@ import argparse
 import os
 import sys
 
-from ..core.naming import InvalidNameError, check_name
-from ..storage.base import StorageError
+from ..core.errors import OperationError
+from ..core.naming import check_name
 from ..storage.targets import open_storage
 from .blender_args import preset as cli_preset
-from .command import EXIT_PROBLEMS, Command, Result, UsageError
+from .command import EXIT_PROBLEMS, Command, Result, UsageError, failed
 
 S3_URL_ENV = "AVATAR_FORGE_S3_URL"
 
@@ -30,12 +30,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> Result:
-    try:
-        # The name first, before Blender's modules load: a bad one is refused at once.
-        name = check_name(args.name)
-    except InvalidNameError as exc:
-        raise UsageError(str(exc)) from None
-    from ..blender import publish, vrm_addon, vrm_export
+    name = check_name(args.name)  # before Blender's modules load: a bad name is refused at once
+    from ..blender import publish
 
     preset = cli_preset(args.preset)
     try:
@@ -53,16 +49,8 @@ def _run(args: argparse.Namespace) -> Result:
 
     try:
         result = publish.publish(name, preset, target, armature_name=args.armature, progress=progress)
-    except vrm_addon.VrmAddonMissingError as exc:
-        raise UsageError(str(exc)) from None
-    except vrm_export.ExportRefusedError as exc:
-        report = exc.report.to_json()
-        findings = [f"  {f.get('severity')}: {f.get('message')}" for f in report.get("findings", [])]
-        data = {"published": False, "reason": str(exc), **report}
-        return Result(data, [f"not published: {exc}", *findings], EXIT_PROBLEMS)
-    except (vrm_export.ExportFailedError, StorageError) as exc:
-        data = {"published": False, "reason": str(exc), **vrm_export.failure_details(exc)}
-        return Result(data, [f"not published: {exc}"], EXIT_PROBLEMS)
+    except OperationError as exc:
+        return failed(exc, "not published: {}", published=False)
     except OSError as exc:  # the temporary folder is full or unwritable: nothing was uploaded
         detail = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
         reason = f"the temporary folder is full or unwritable: {detail}"

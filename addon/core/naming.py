@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from typing import Final, NamedTuple
 
+from .errors import InputError
+
 NAME_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _NAME: Final = re.compile(NAME_PATTERN)
 # The one bound on versions: what is parsed, written, claimed and requested. A key past it (a file put
@@ -28,7 +30,7 @@ FAILED: Final = "promotion/failed/"
 CLAIMS: Final = "promotion/claims/"
 
 
-class InvalidNameError(ValueError):
+class InvalidNameError(InputError, ValueError):
     """A model name that breaks the rule; the message is one line for the user."""
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from .errors import InputError
+
 SHIPPED_DIR: Final = Path(__file__).resolve().parent.parent / "presets"
 VRM1_LICENSE_URL: Final = "https://vrm.dev/licenses/1.0/"
 SPEC_VERSIONS: Final = ("1.0", "0.x")
@@ -39,7 +41,7 @@ _EXPORT_FLAGS: Final = ("export_invisibles", "export_only_selections", "export_a
 _BUDGETS: Final = ("triangles", "materials", "bones", "texture_size", "textures", "file_size_mb")
 
 
-class PresetError(ValueError):
+class PresetError(InputError, ValueError):
     """A preset that does not exist or does not parse; the message is one line for the user."""
 
 

@@ -1,17 +1,21 @@
 """Avatar Forge's own commands on the socket, calling the very functions the sidebar buttons call.
 
-ROUTES is the whole adapter: command -> (module in addon/blender, function, params -> arguments).
-A module that has not landed yet answers "not available yet" instead of failing the server.
+ROUTES is the whole adapter: command -> (the operation in addon/blender, params -> its arguments). The
+operations return typed results (sent as their JSON) and raise core.errors' ForgeError, sent as its one
+line with the refusing rig check's findings.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..blender import autorig, avatar_import, publish, rig_check, vrm_export
+from ..blender.paths import refuse_storage_root, user_presets_dir
+from ..core.errors import ForgeError, finding_line
+from ..core.model_files import model_format
 from ..core.presets import Preset, get_preset, load_presets
 from .config import ServerConfig
 from .params import MAX_PATH, text
@@ -20,8 +24,6 @@ Arguments = tuple[tuple[Any, ...], dict[str, Any]]
 
 
 def _preset(params: dict[str, Any], required: bool) -> Preset | None:
-    from ..blender.paths import user_presets_dir
-
     name = text(params, "preset", required)
     return get_preset(name, user_presets_dir()) if name is not None else None
 
@@ -39,8 +41,6 @@ def _fix_rig_args(params: dict[str, Any]) -> Arguments:
 
 
 def _export_vrm_args(params: dict[str, Any]) -> Arguments:
-    from ..blender.paths import refuse_storage_root
-
     meta = params.get("meta") or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise ValueError("'meta' must map names to strings")
@@ -57,19 +57,15 @@ def _export_vrm_args(params: dict[str, Any]) -> Arguments:
 
 
 def _publish_args(params: dict[str, Any]) -> Arguments:
-    from ..blender.publish import preferred_storage
-
     name = text(params, "name", required=True)
     destination = params.get("destination", "root")
     if destination not in ("root", "s3"):
         raise ValueError("'destination' must be 'root' (the storage root folder) or 's3'")
     preset = _preset(params, required=True)
-    return (name, preset, preferred_storage(destination)), {"armature_name": text(params, "armature")}
+    return (name, preset, publish.preferred_storage(destination)), {"armature_name": text(params, "armature")}
 
 
 def _import_args(params: dict[str, Any]) -> Arguments:
-    from ..core.model_files import model_format
-
     path = Path(text(params, "path", required=True, limit=MAX_PATH) or "")
     if not path.is_absolute():
         raise ValueError("'path' must be an absolute path to a model file")
@@ -89,19 +85,18 @@ def _auto_rig_args(params: dict[str, Any]) -> Arguments:
 
 @dataclass(frozen=True)
 class Route:
-    module: str  # under addon/blender
-    function: str
+    operation: Callable[..., Any]  # in addon/blender: returns a typed result with to_json()
     arguments: Callable[[dict[str, Any]], Arguments]
     wrote: tuple[str, ...] = ()  # where in the result the paths it wrote are (a.b: result[a][b])
 
 
 ROUTES: dict[str, Route] = {
-    "avatar_check_rig": Route("rig_check", "check_rig", _check_rig_args),
-    "avatar_fix_rig": Route("rig_check", "fix_finding", _fix_rig_args),
-    "avatar_export_vrm": Route("vrm_export", "export_vrm", _export_vrm_args, ("path",)),
-    "avatar_publish": Route("publish", "publish", _publish_args, ("vrm.url", "blend.url", "request")),
-    "avatar_import": Route("avatar_import", "import_avatar", _import_args),
-    "avatar_auto_rig": Route("autorig", "auto_rig", _auto_rig_args),
+    "avatar_check_rig": Route(rig_check.check_rig, _check_rig_args),
+    "avatar_fix_rig": Route(rig_check.fix_finding, _fix_rig_args),
+    "avatar_export_vrm": Route(vrm_export.export_vrm, _export_vrm_args, ("path",)),
+    "avatar_publish": Route(publish.publish, _publish_args, ("vrm.url", "blend.url", "request")),
+    "avatar_import": Route(avatar_import.import_avatar, _import_args),
+    "avatar_auto_rig": Route(autorig.auto_rig, _auto_rig_args),
 }
 
 
@@ -109,30 +104,18 @@ def routed(command: str) -> Callable[[dict[str, Any], ServerConfig], Any]:
     route = ROUTES[command]
 
     def handler(params: dict[str, Any], config: ServerConfig) -> Any:
-        args, kwargs = route.arguments(params)  # bad params are the client's error, whatever has landed
+        args, kwargs = route.arguments(params)
         try:
-            module = importlib.import_module(f"..blender.{route.module}", __package__)
-            function = getattr(module, route.function)
-        except (ModuleNotFoundError, AttributeError) as exc:
-            missing = getattr(exc, "name", None)
-            if isinstance(exc, ModuleNotFoundError) and not (missing or "").endswith(f".blender.{route.module}"):
-                raise  # the module is there but itself imports something missing: a real error
-            raise NotImplementedError(
-                f"{command} is not available yet: this build of Avatar Forge has no "
-                f"blender.{route.module}.{route.function}"
-            ) from None
-        try:
-            result = function(*args, **kwargs)
+            result = route.operation(*args, **kwargs)
         except KeyError as exc:  # a missing finding or preset: its message, without KeyError's quotes
             raise LookupError(str(exc.args[0]) if exc.args else command) from None
-        except Exception as exc:
-            report = getattr(exc, "report", None)  # a refused export says why: the rig check's findings
-            if report is None or not hasattr(report, "to_json"):
+        except ForgeError as exc:
+            if exc.report is None:
                 raise
-            findings = report.to_json().get("findings", [])
-            details = "; ".join(f"{f.get('severity')}: {f.get('message')}" for f in findings)
+            # A refused export says why: the rig check's findings.
+            details = "; ".join(finding_line(f) for f in exc.findings())
             raise RuntimeError(f"{exc}: {details}") from None
-        return result.to_json() if hasattr(result, "to_json") else result
+        return result.to_json()
 
     return handler
 
@@ -155,6 +138,4 @@ def written(command: str) -> Callable[[Any], list[str]]:
 
 
 def list_presets(params: dict[str, Any], config: ServerConfig) -> dict[str, Any]:
-    from ..blender.paths import user_presets_dir
-
     return {"presets": [preset.to_json() for preset in load_presets(user_presets_dir()).values()]}

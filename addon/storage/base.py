@@ -7,12 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..core.digest import FileDigest
+from ..core.errors import OperationError
 
 # Called with the number of bytes just sent.
 ByteProgress = Callable[[int], None]
 
 
-class StorageError(RuntimeError):
+class StorageError(OperationError, RuntimeError):
     """The storage refused or failed an operation; the message says which key and why."""
 
 

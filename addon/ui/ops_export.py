@@ -7,9 +7,10 @@ from typing import Any
 
 import bpy
 
-from ..blender import paths, vrm_addon, vrm_export
+from ..blender import paths, vrm_export
+from ..core.errors import ForgeError, InputError
 from ..core.findings import Finding
-from ..core.presets import PresetError, get_preset
+from ..core.presets import get_preset
 from .types import OperatorReturn
 
 
@@ -36,7 +37,7 @@ class AVATARFORGE_OT_export_vrm(bpy.types.Operator):
         result = wm.avatar_forge_export_result  # type: ignore[attr-defined]
         try:
             preset = get_preset(settings.preset, paths.user_presets_dir())
-        except PresetError as exc:
+        except InputError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         out = Path(bpy.path.abspath(settings.filepath))
@@ -50,17 +51,13 @@ class AVATARFORGE_OT_export_vrm(bpy.types.Operator):
                 overwrite=settings.overwrite,
                 progress=lambda fraction, _what: wm.progress_update(int(fraction * 100)),
             )
-        except vrm_export.ExportRefusedError as exc:
-            _record(result, exported=False, message=str(exc), findings=exc.report.findings, stats=exc.report.stats)
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        except (
-            vrm_addon.VrmAddonMissingError, FileExistsError, ValueError, PermissionError, vrm_export.ExportFailedError
-        ) as exc:  # fmt: skip
+        except ForgeError as exc:
             message = (
                 f"{exc}; tick 'Replace existing file' to replace it" if isinstance(exc, FileExistsError) else str(exc)
             )
-            _record(result, exported=False, message=message, findings=[], stats={})
+            report = exc.report
+            findings, stats = (report.findings, report.stats) if report else ([], {})
+            _record(result, exported=False, message=message, findings=findings, stats=stats)
             self.report({"ERROR"}, message)
             return {"CANCELLED"}
         finally:

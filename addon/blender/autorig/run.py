@@ -14,13 +14,14 @@ import mathutils
 import numpy as np
 
 from ...core.autorig import MeshPart, RigPlan, place
+from ...core.errors import OperationError
 from .. import context, vrm_addon
 from . import build, read, weights
 
 Planner = Callable[[Sequence[MeshPart], str], RigPlan]
 
 
-class AutoRigError(ValueError):
+class AutoRigError(OperationError, ValueError):
     """Nothing to rig (no meshes, or every mesh already driven by an armature); one line for the user."""
 
 
