@@ -13,21 +13,17 @@ others renumbered, every reference to them with it.
 
 from __future__ import annotations
 
-import json
-import struct
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-_MAGIC: Final = b"glTF"
-_JSON: Final = 0x4E4F534A
-_BIN: Final = 0x004E4942
+from . import glb
+
 _FLOAT: Final = 5126
 _UNSIGNED_SHORT: Final = 5123
 _UNSIGNED_INT: Final = 5125
-_COMPONENTS: Final = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
 # Morph target attributes a preset without morph normals drops (tangents follow the normals).
 _NORMAL_ATTRIBUTES: Final = ("NORMAL", "TANGENT")
 # Blender's glTF exporter writes each morph normal as the difference of two normalized float32 vectors:
@@ -36,7 +32,7 @@ _NORMAL_ATTRIBUTES: Final = ("NORMAL", "TANGENT")
 NORMAL_NOISE: Final = 1e-6
 
 
-class GlbLayoutError(ValueError):
+class GlbLayoutError(glb.GlbError):
     """A GLB this rewrite does not handle (not one embedded buffer): the caller keeps the file as it is."""
 
 
@@ -44,79 +40,18 @@ class GlbLayoutError(ValueError):
 class SparseStats:
     accessors: int  # morph accessors made sparse
     dropped: int  # morph normal/tangent accessors dropped
-    bytes_before: int
-    bytes_after: int
-
-
-def read_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
-    """The JSON document and the BIN chunk (empty when absent) of a GLB written by an exporter."""
-    magic, version, length = struct.unpack_from("<4sII", data)
-    if magic != _MAGIC or version != 2 or length != len(data):
-        raise GlbLayoutError("not a GLB 2.0 file")
-    json_length, kind = struct.unpack_from("<II", data, 12)
-    if kind != _JSON:
-        raise GlbLayoutError("the GLB does not start with a JSON chunk")
-    document = json.loads(data[20 : 20 + json_length])
-    offset = 20 + json_length
-    if offset >= len(data):
-        return document, b""
-    bin_length, kind = struct.unpack_from("<II", data, offset)
-    if kind != _BIN:
-        raise GlbLayoutError("the GLB's second chunk is not BIN")
-    return document, data[offset + 8 : offset + 8 + bin_length]
-
-
-def write_glb(document: dict[str, Any], binary: bytes) -> bytes:
-    """A GLB from a JSON document and its BIN chunk (each padded to 4 bytes as the format asks)."""
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 4)
-    binary += b"\0" * (-len(binary) % 4)
-    chunks = struct.pack("<II", len(text), _JSON) + text
-    if binary:
-        chunks += struct.pack("<II", len(binary), _BIN) + binary
-    return struct.pack("<4sII", _MAGIC, 2, 12 + len(chunks)) + chunks
-
-
-def _view_bytes(document: dict[str, Any], binary: bytes, index: int) -> bytes:
-    view = document["bufferViews"][index]
-    start = view.get("byteOffset", 0)
-    return binary[start : start + view["byteLength"]]
 
 
 def _dense_floats(document: dict[str, Any], binary: bytes, accessor: dict[str, Any]) -> npt.NDArray[np.float32]:
     """The accessor's (count, components) floats, from a tightly packed bufferView."""
-    width = _COMPONENTS[accessor["type"]]
+    width = glb.COMPONENTS[accessor["type"]]
     view = document["bufferViews"][accessor["bufferView"]]
     if view.get("byteStride", 4 * width) != 4 * width:
         raise GlbLayoutError("an interleaved morph target bufferView")
-    raw = _view_bytes(document, binary, accessor["bufferView"])
+    raw = glb.view_bytes(document, binary, accessor["bufferView"])
     start = accessor.get("byteOffset", 0)
     count = accessor["count"]
     return np.frombuffer(raw, dtype="<f4", count=count * width, offset=start).reshape(count, width)
-
-
-_NUMPY_TYPES: Final = {5121: "<u1", 5123: "<u2", 5125: "<u4", _FLOAT: "<f4"}
-
-
-def accessor_array(document: dict[str, Any], binary: bytes, index: int) -> npt.NDArray[Any]:
-    """An accessor's (count, components) values as a loader reads them: the dense data (or zeros) with any
-    sparse values written over it. Tightly packed views only."""
-    accessor = document["accessors"][index]
-    kind, width, count = _NUMPY_TYPES[accessor["componentType"]], _COMPONENTS[accessor["type"]], accessor["count"]
-    if "bufferView" in accessor:
-        raw = _view_bytes(document, binary, accessor["bufferView"])
-        values = np.frombuffer(raw, kind, count * width, accessor.get("byteOffset", 0)).reshape(count, width).copy()
-    else:
-        values = np.zeros((count, width), dtype=kind)
-    sparse = accessor.get("sparse")
-    if sparse:
-        indices_kind = _NUMPY_TYPES[sparse["indices"]["componentType"]]
-        indices_raw = _view_bytes(document, binary, sparse["indices"]["bufferView"])
-        indices = np.frombuffer(indices_raw, indices_kind, sparse["count"], sparse["indices"].get("byteOffset", 0))
-        values_raw = _view_bytes(document, binary, sparse["values"]["bufferView"])
-        offset = sparse["values"].get("byteOffset", 0)
-        values[indices] = np.frombuffer(values_raw, kind, sparse["count"] * width, offset).reshape(-1, width)
-    return values
 
 
 def _morph_accessors(document: dict[str, Any]) -> dict[int, str]:
@@ -156,7 +91,10 @@ def sparsify(data: bytes, *, morph_normals: bool = True) -> tuple[bytes, SparseS
     """The GLB with each dense morph target accessor made sparse where that saves bytes, and its morph
     normals and tangents dropped unless `morph_normals`; raises GlbLayoutError on a layout it leaves alone.
     """
-    document, binary = read_glb(data)
+    try:
+        document, binary = glb.read(data)
+    except glb.GlbError as exc:
+        raise GlbLayoutError(str(exc)) from None
     buffers = document.get("buffers", [])
     if len(buffers) != 1 or "uri" in buffers[0]:
         raise GlbLayoutError("the GLB does not hold exactly one embedded buffer")
@@ -205,10 +143,10 @@ def sparsify(data: bytes, *, morph_normals: bool = True) -> tuple[bytes, SparseS
         }
         made_sparse += 1
     if not made_sparse and not dropped:
-        return data, SparseStats(0, 0, len(data), len(data))
+        return data, SparseStats(0, 0)
     packed = _repack(document, binary, contents)
-    out = write_glb(document, packed)
-    return out, SparseStats(made_sparse, dropped, len(data), len(out))
+    out = glb.write(document, packed)
+    return out, SparseStats(made_sparse, dropped)
 
 
 def _drop_morph_normals(document: dict[str, Any]) -> int:
@@ -250,7 +188,7 @@ def _repack(document: dict[str, Any], binary: bytes, contents: dict[int, bytes])
         view = document["bufferViews"][old]
         chunk = contents.get(old)
         if chunk is None:
-            chunk = _view_bytes(document, binary, old)
+            chunk = glb.view_bytes(document, binary, old)
         padding = -size % 4
         parts.append(b"\0" * padding)
         size += padding

@@ -8,26 +8,19 @@ bounds, buffers, buffer views and accessors that fit the BIN chunk, a scene, the
 from __future__ import annotations
 
 import io
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+from . import glb
 from .humanoid import required_bones
 from .json_limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_INT_DIGITS, JsonLimitError, JsonLimits, load_json
 from .presets import VRM1_LICENSE_URL
 
-_MAGIC: Final = b"glTF"
-_JSON_CHUNK: Final = 0x4E4F534A
-_BIN_CHUNK: Final = 0x004E4942
-_HEADER: Final = struct.Struct("<4sII")
-_CHUNK_HEADER: Final = struct.Struct("<II")
 # A JSON chunk parses into about thirty times its size in Python objects: 16 MiB stays well inside the
 # promoter's 1 GiB; real exports carry well under 1 MiB of JSON.
 DEFAULT_MAX_JSON_CHUNK: Final = 16 * 1024 * 1024
-_COMPONENT_BYTES: Final = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
 _INDEX_COMPONENTS: Final = frozenset({5121, 5123, 5125})
-_TYPE_COMPONENTS: Final = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 # An accessor without a buffer view is zeros a loader allocates itself: bound what it may ask for, one by
 # one and in all.
 _MAX_UNBACKED_ACCESSOR: Final = 64 * 1024 * 1024
@@ -87,47 +80,24 @@ class GlbContainer:
 
 
 def _read_container(source: BinaryIO, length: int, limits: VrmLimits) -> GlbContainer:
-    """The glTF JSON chunk and the BIN chunk's length; raises _MalformedError saying what is wrong.
+    """The glTF JSON chunk and the BIN chunk's place; raises _MalformedError saying what is wrong.
 
-    Only the JSON chunk is read: the BIN chunk is skipped over, however large.
+    Only the JSON chunk is read, within `limits`: the BIN chunk is skipped over, however large.
     """
-    if length < _HEADER.size + _CHUNK_HEADER.size:
-        raise _MalformedError(f"not a GLB file: only {length} bytes")
-    magic, version, declared = _HEADER.unpack(source.read(_HEADER.size))
-    if magic != _MAGIC:
-        raise _MalformedError("not a GLB file: no glTF magic")
-    if version != 2:
-        raise _MalformedError(f"GLB version {version}, expected 2")
-    if declared != length:
-        raise _MalformedError(f"GLB header says {declared} bytes, file has {length} (truncated or padded)")
-    offset = _HEADER.size
-    chunks: list[tuple[int, int, int]] = []  # (kind, start, size)
-    while offset < length:
-        if offset + _CHUNK_HEADER.size > length:
-            raise _MalformedError("GLB chunk header runs past the end")
-        source.seek(offset)
-        size, kind = _CHUNK_HEADER.unpack(source.read(_CHUNK_HEADER.size))
-        start = offset + _CHUNK_HEADER.size
-        if size % 4 or start + size > length:
-            raise _MalformedError(f"GLB chunk at byte {offset} has a bad length {size}")
-        chunks.append((kind, start, size))
-        offset = start + size
-    if not chunks or chunks[0][0] != _JSON_CHUNK:
-        raise _MalformedError("GLB does not start with a JSON chunk")
-    if len(chunks) > 1 and chunks[1][0] != _BIN_CHUNK:
-        raise _MalformedError("GLB second chunk is not BIN")
-    _kind, start, size = chunks[0]
-    if size > limits.max_json_bytes:
-        raise _MalformedError(f"GLB JSON chunk is {size} bytes, over the limit of {limits.max_json_bytes}")
-    source.seek(start)
     try:
-        document = load_json(source.read(size), limits.json_limits(), "GLB JSON chunk")
+        where = glb.layout(source, length)
+    except glb.GlbError as exc:
+        raise _MalformedError(str(exc)) from None
+    if where.json_length > limits.max_json_bytes:
+        raise _MalformedError(f"GLB JSON chunk is {where.json_length} bytes, over the limit of {limits.max_json_bytes}")
+    source.seek(where.json_start)
+    try:
+        document = load_json(source.read(where.json_length), limits.json_limits(), "GLB JSON chunk")
     except JsonLimitError as exc:
         raise _MalformedError(str(exc)) from None
     if not isinstance(document, dict):
         raise _MalformedError("GLB JSON chunk is not an object")
-    _kind, bin_start, bin_length = chunks[1] if len(chunks) > 1 else (_BIN_CHUNK, 0, None)
-    return GlbContainer(document, bin_length, bin_start)
+    return GlbContainer(document, where.bin_length, where.bin_start)
 
 
 def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -289,8 +259,8 @@ def _unbacked_bytes(accessor: Any) -> int:
 
 
 def _element_bytes(accessor: dict[str, Any]) -> int | None:
-    component = _COMPONENT_BYTES.get(accessor.get("componentType"))  # type: ignore[arg-type]
-    components = _TYPE_COMPONENTS.get(accessor.get("type"))  # type: ignore[arg-type]
+    component = glb.COMPONENT_BYTES.get(accessor.get("componentType"))  # type: ignore[arg-type]
+    components = glb.COMPONENTS.get(accessor.get("type"))  # type: ignore[arg-type]
     return component * components if component is not None and components is not None else None
 
 
@@ -313,7 +283,7 @@ def _sparse_fits(sparse: Any, count: int, element: int, views: _Views) -> bool:
         return False
     entries = _size(sparse, "count")
     indices, values = _obj(sparse, "indices"), _obj(sparse, "values")
-    index_bytes = _COMPONENT_BYTES.get(indices.get("componentType"), 0)  # type: ignore[arg-type]
+    index_bytes = glb.COMPONENT_BYTES.get(indices.get("componentType"), 0)  # type: ignore[arg-type]
     return (
         entries is not None
         and 0 < entries <= count
