@@ -11,13 +11,14 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from .errors import InputError
 
 SHIPPED_DIR: Final = Path(__file__).resolve().parent.parent / "presets"
 VRM1_LICENSE_URL: Final = "https://vrm.dev/licenses/1.0/"
-SPEC_VERSIONS: Final = ("1.0", "0.x")
+SpecVersion = Literal["1.0", "0.x"]
+SPEC_VERSIONS: Final[tuple[SpecVersion, ...]] = ("1.0", "0.x")
 # The size the rig check's units fix gives an avatar no unit explains (its largest extent), and the range a
 # preset may choose it in: every figure of usual proportions then has its head 0.5 to 2.5 m from its feet.
 DEFAULT_TARGET_HEIGHT_M: Final = 1.6
@@ -83,7 +84,7 @@ class ExportOptions:
 class Preset:
     name: str
     description: str
-    spec_version: str  # "1.0" or "0.x"
+    spec_version: SpecVersion
     thumbnail: bool
     max_texture_size: int
     budgets: Budgets
@@ -133,8 +134,8 @@ def parse_preset(text: str, source: Path) -> Preset:
     name = _typed(data, "name", str, where)
     if not _NAME.fullmatch(name):
         raise PresetError(f"{where}: name '{name}' must be lower-case letters, digits and dashes")
-    spec = _typed(data, "spec_version", str, where)
-    if spec not in SPEC_VERSIONS:
+    spec = next((v for v in SPEC_VERSIONS if v == _typed(data, "spec_version", str, where)), None)
+    if spec is None:
         raise PresetError(f"{where}: spec_version must be one of {', '.join(SPEC_VERSIONS)}")
     budgets_t = _table(data, "budgets", where)
     meta_t = _table(data, "meta", where)
