@@ -120,7 +120,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"key": key, "preset": args.preset, "fix": args.fix, "versions": data["versions"]}
 
 
-def _do(args: argparse.Namespace, item: plan.Item, settings: str) -> dict[str, Any]:
+def _run_item(args: argparse.Namespace, item: plan.Item, settings: str) -> dict[str, Any]:
     started = time.perf_counter()
     code, data, err = _worker(
         args, "--item", json.dumps(item.to_json()), "--out", args.out, "--settings", settings, timeout=args.timeout
@@ -171,7 +171,7 @@ def _run(args: argparse.Namespace) -> Result:
     results = []
     for item in mine:
         progress.show(item.id)
-        results.append(_do(args, item, settings["key"]))
+        results.append(_run_item(args, item, settings["key"]))
         progress.finish(results[-1])
     data = report.shard_report(run, (shard.index, shard.count), settings, results, time.perf_counter() - started)
     data["planned"] = len(items)

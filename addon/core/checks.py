@@ -38,7 +38,6 @@ WEIGHT_TOLERANCE = 1e-3
 TRANSFORM_TOLERANCE = 1e-4
 VISEMES = ("aa", "ih", "ou", "ee", "oh")
 EXPRESSIONS = ("happy", "angry", "sad", "relaxed", "surprised")
-# Upper-case: shape-key names other tools use for the same expression (VRoid's Fcl_MTH_A, VRChat's vrc.v_aa).
 # A needs-parent rule of the VRM specification: these optional bones are only valid with their parent mapped.
 NEEDS_PARENT: dict[str, str] = {
     "upperChest": "chest",

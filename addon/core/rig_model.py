@@ -139,10 +139,9 @@ class TextureInfo:
 
 @dataclass
 class RigModel:
-    """Everything one check looks at: the armature checked, the others' names, its meshes and their looks."""
+    """Everything one check looks at: the armature checked, its meshes and their looks."""
 
     armature: ArmatureInfo | None
-    armature_names: list[str]
     meshes: list[MeshInfo]
     textures: list[TextureInfo] = field(default_factory=list)
     bound_expressions: frozenset[str] = frozenset()  # VRM expressions already bound in the VRM Add-on

@@ -19,7 +19,7 @@ def _nothing(result: Any) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Command:
+class SocketCommand:
     run: Handler
     main_thread: bool = True  # False: touches no bpy, answered on the network thread when nothing is queued
     wrote: Callable[[Any], list[str]] = _nothing  # the files a successful run wrote, for the audit log
@@ -29,37 +29,41 @@ def _result_path(key: str) -> Callable[[Any], list[str]]:
     return lambda result: [str(result[key])] if isinstance(result, dict) and result.get(key) else []
 
 
-def _table() -> dict[str, Command]:
+def _table() -> dict[str, SocketCommand]:
     table = {
-        "get_scene_info": Command(scene_commands.get_scene_info),
-        "get_object_info": Command(scene_commands.get_object_info),
-        "get_viewport_screenshot": Command(scene_commands.get_viewport_screenshot, wrote=_result_path("filepath")),
-        "execute_code": Command(scene_commands.execute_code),
-        "list_scene_items": Command(scene_items.list_scene_items),
-        "pick_viewport_object": Command(scene_items.pick_viewport_object),
-        "ping": Command(info_commands.ping, main_thread=False),
-        "auth": Command(info_commands.auth_again, main_thread=False),
-        "get_telemetry_consent": Command(info_commands.telemetry_consent, main_thread=False),
-        "set_telemetry_consent": Command(info_commands.set_telemetry_consent, main_thread=False),
-        "get_world_state_snapshot": Command(info_commands.world_state_snapshot, main_thread=False),
-        "drain_human_activity": Command(info_commands.drain_human_activity, main_thread=False),
+        "get_scene_info": SocketCommand(scene_commands.get_scene_info),
+        "get_object_info": SocketCommand(scene_commands.get_object_info),
+        "get_viewport_screenshot": SocketCommand(
+            scene_commands.get_viewport_screenshot, wrote=_result_path("filepath")
+        ),
+        "execute_code": SocketCommand(scene_commands.execute_code),
+        "list_scene_items": SocketCommand(scene_items.list_scene_items),
+        "pick_viewport_object": SocketCommand(scene_items.pick_viewport_object),
+        "ping": SocketCommand(info_commands.ping, main_thread=False),
+        "auth": SocketCommand(info_commands.auth_again, main_thread=False),
+        "get_telemetry_consent": SocketCommand(info_commands.telemetry_consent, main_thread=False),
+        "set_telemetry_consent": SocketCommand(info_commands.set_telemetry_consent, main_thread=False),
+        "get_world_state_snapshot": SocketCommand(info_commands.world_state_snapshot, main_thread=False),
+        "drain_human_activity": SocketCommand(info_commands.drain_human_activity, main_thread=False),
         **{
-            f"get_{name}_status": Command(info_commands.integration_status(name), main_thread=False)
+            f"get_{name}_status": SocketCommand(info_commands.integration_status(name), main_thread=False)
             for name in info_commands.INTEGRATIONS
         },
-        "avatar_list_presets": Command(avatar_commands.list_presets),
-        "avatar_viewport_image": Command(image_commands.viewport_image),
-        "avatar_render_preview": Command(image_commands.render_preview),
+        "avatar_list_presets": SocketCommand(avatar_commands.list_presets),
+        "avatar_viewport_image": SocketCommand(image_commands.viewport_image),
+        "avatar_render_preview": SocketCommand(image_commands.render_preview),
         **{
-            name: Command(avatar_commands.routed(name), wrote=avatar_commands.written(name))
+            name: SocketCommand(avatar_commands.routed(name), wrote=avatar_commands.written(name))
             for name in avatar_commands.ROUTES
         },
     }
-    table["get_addon_info"] = Command(info_commands.addon_info(sorted([*table, "get_addon_info"])), main_thread=False)
+    table["get_addon_info"] = SocketCommand(
+        info_commands.addon_info(sorted([*table, "get_addon_info"])), main_thread=False
+    )
     return table
 
 
-COMMANDS: dict[str, Command] = _table()
+COMMANDS: dict[str, SocketCommand] = _table()
 
 
 def unknown(command: str) -> str:

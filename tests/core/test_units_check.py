@@ -30,7 +30,7 @@ def _rig(bones: tuple[tuple[str, str | None, tuple[float, ...], tuple[float, ...
         np.array([b[3] for b in bones], dtype=np.float64) * size,
         np.ones(len(bones), dtype=bool),
     )
-    return RigModel(ArmatureInfo("Rig", Transform(), table, dict(MAPPING)), ["Rig"], [])
+    return RigModel(ArmatureInfo("Rig", Transform(), table, dict(MAPPING)), [])
 
 
 def _fix(model: RigModel) -> tuple[float, str] | None:
@@ -112,7 +112,7 @@ def _lifted(dz: float) -> RigModel:
     model = _rig(ADULT, 1.0)
     assert model.armature is not None
     lifted = Transform(location=(0.0, 0.0, dz), matrix_world=((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, dz), (0, 0, 0, 1)))
-    return RigModel(ArmatureInfo("Rig", lifted, model.armature.bones, dict(MAPPING)), ["Rig"], [])
+    return RigModel(ArmatureInfo("Rig", lifted, model.armature.bones, dict(MAPPING)), [])
 
 
 @pytest.mark.parametrize(("dz", "grounded"), [(0.004, True), (-0.004, True), (0.006, False), (-0.006, False)])

@@ -38,7 +38,7 @@ GOALS = {"joint_median": 0.02, "joint_worst": 0.08, "surface": 0.01}
 # expected failure, and fails the test the day the model meets it, so this list only ever shrinks.
 PLACEMENT = "the automatic joint placement (addon/core/autorig) is off the artist's joints by more than this"
 # With the artist's own skeleton placed (bench_autorig --oracle) these still differ after export by 1.1-4.7% of
-# the height, not explained yet (README, Auto-rig): part of their error is the comparison's, not the rig's.
+# the height, not explained yet (docs/auto-rig.md): part of their error is the comparison's, not the rig's.
 EXPORT = "; and even the artist's own skeleton, placed, differs after export"
 SHORT: dict[tuple[str, str], str] = {
     ("glb_quaternius_women_casual.glb", "joint_median"): PLACEMENT,

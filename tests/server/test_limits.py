@@ -309,12 +309,12 @@ def test_the_dispatcher_runs_nothing_for_a_client_that_has_left(tmp_path):
 
 def test_an_error_never_shows_a_memory_address(monkeypatch):
     from addon.server import dispatcher as dispatching
-    from addon.server.commands import Command
+    from addon.server.commands import SocketCommand
 
     def leaky(params: object, config: object) -> None:
         raise ValueError(f"cannot use {dispatching.Dispatcher.pump!r} on {object()!r}")
 
-    monkeypatch.setitem(dispatching.COMMANDS, "leaky", Command(leaky))
+    monkeypatch.setitem(dispatching.COMMANDS, "leaky", SocketCommand(leaky))
     dispatcher = dispatching.Dispatcher(ServerConfig(port=0), AuditLog(None), lambda _c, _d: None)
     reply = json.loads(dispatcher.execute(protocol.Request("leaky"), "127.0.0.1:1"))
     assert reply["status"] == "error" and "cannot use <function Dispatcher.pump" in reply["message"]
