@@ -11,10 +11,19 @@ from ..blender import paths, vrm_export
 from ..core.errors import ForgeError, InputError
 from ..core.findings import Finding
 from ..core.presets import get_preset
+from .accessors import export_result, export_settings
+from .props_export import AVATARFORGE_PG_export_result
 from .types import OperatorReturn
 
 
-def _record(result: Any, *, exported: bool, message: str, findings: list[Finding], stats: dict[str, Any]) -> None:
+def _record(
+    result: AVATARFORGE_PG_export_result,
+    *,
+    exported: bool,
+    message: str,
+    findings: list[Finding],
+    stats: dict[str, Any],
+) -> None:
     result.done, result.exported, result.message = True, exported, message
     result.triangles = int(stats.get("triangles", 0))
     result.findings.clear()
@@ -31,10 +40,9 @@ class AVATARFORGE_OT_export_vrm(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
-        settings = context.scene.avatar_forge_export  # type: ignore[union-attr]
+        settings, result = export_settings(context), export_result(context)
         wm = context.window_manager
         assert wm is not None
-        result = wm.avatar_forge_export_result  # type: ignore[attr-defined]
         try:
             preset = get_preset(settings.preset, paths.user_presets_dir())
         except InputError as exc:

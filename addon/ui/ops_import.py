@@ -10,8 +10,8 @@ from bpy.props import StringProperty
 
 from ..blender import avatar_import, vrm_addon
 from ..core.model_files import FORMATS
+from .accessors import rig_state
 from .ops_rig import panel_check
-from .props_rig import rig_state
 from .types import OperatorReturn
 
 

@@ -10,14 +10,13 @@ from ..blender import autorig, paths, rig_check, rig_fixes, rig_reader
 from ..core.autorig import NotHumanoidError
 from ..core.findings import CheckReport
 from ..core.presets import Preset, PresetError, get_preset
-from .props_rig import rig_state
+from .accessors import export_settings, rig_state
 from .types import OperatorReturn
 
 
 def _target(context: bpy.types.Context) -> Preset | None:
     """The export preset chosen in the Export panel: the rig is checked against its spec and budgets."""
-    settings = getattr(context.scene, "avatar_forge_export", None)
-    name = getattr(settings, "preset", "")
+    name = export_settings(context).preset
     try:
         return get_preset(name, paths.user_presets_dir()) if name else None
     except PresetError:
