@@ -17,8 +17,9 @@ import numpy.typing as npt
 import pytest
 
 from addon.blender import rig_reader, vrm_addon, vrm_addon_exporter, vrm_export
-from addon.core import checks, glb
 from addon.core.presets import Preset, get_preset
+from addon.core.rig import checks
+from addon.core.vrm import glb
 from tests.conftest import run_forge
 from tests.test_vrm_export import NODE_DIR, consumers, open_demo
 

@@ -22,9 +22,12 @@ from typing import Any
 
 import bpy
 
-from ..core import fbx_header, model_files, model_refs, vrm_meta
 from ..core.errors import OperationError
-from ..core.model_files import ModelFormat
+from ..core.models import fbx_header
+from ..core.models import files as model_files
+from ..core.models import refs as model_refs
+from ..core.models.files import ModelFormat
+from ..core.vrm import meta as vrm_meta
 from . import context, rig_reader, vrm_addon
 
 # The VRM Add-on's importer asks the user to confirm a VRM 0.x licence given only as a URL of its own

@@ -15,8 +15,8 @@ import bpy
 
 from ..core.autorig import NotHumanoidError
 from ..core.errors import ForgeError, OperationError
-from ..core.findings import CheckReport, Finding, FixLevel
 from ..core.presets import Preset
+from ..core.rig.findings import CheckReport, Finding, FixLevel
 from . import autorig, avatar_import, rig_check, rig_reader, vrm_export
 
 RigMode = Literal["auto", "replace"]

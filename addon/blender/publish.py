@@ -20,10 +20,11 @@ from typing import Any
 
 import bpy
 
-from ..core import naming, settings
+from ..core import settings
 from ..core.errors import ForgeError
 from ..core.presets import Preset
-from ..core.promotion import Artifact, Request
+from ..core.publish import bucket_keys
+from ..core.publish.promotion import Artifact, Request
 from ..core.version import VERSION
 from ..storage.base import Storage
 from ..storage.release import Describe, Release, publish_files
@@ -32,7 +33,7 @@ from . import vrm_addon, vrm_export
 
 Progress = Callable[[float, str], None]
 # Called with the new version and its two artifacts just before its promotion request is queued.
-BeforeQueue = Callable[[naming.Versioned, Artifact, Artifact], None]
+BeforeQueue = Callable[[bucket_keys.Versioned, Artifact, Artifact], None]
 # Share of the progress bar the export takes; uploading takes the rest.
 _EXPORT_SHARE = 0.5
 
@@ -137,10 +138,10 @@ def prepare(
 ) -> Prepared:
     """The Blender half of a publish (main thread only): check and export the avatar, save a copy.
 
-    Raises naming.InvalidNameError before doing anything, vrm_export's errors when the export is refused
+    Raises bucket_keys.InvalidNameError before doing anything, vrm_export's errors when the export is refused
     or fails, and OSError when the temporary folder cannot hold the files. Nothing is uploaded here.
     """
-    naming.check_name(name)
+    bucket_keys.check_name(name)
     step = progress or (lambda _fraction, _what: None)
     started = time.perf_counter()
     scratch = tempfile.TemporaryDirectory(prefix="avatar-forge-publish-")
@@ -169,7 +170,7 @@ def prepare(
     # Read from Blender now: the request is built on the upload's thread, which must not touch bpy.
     blender_version, addon_version = bpy.app.version_string, vrm_addon.version()
 
-    def describe(stem: naming.Versioned, vrm_artifact: Artifact, blend_artifact: Artifact) -> Request:
+    def describe(stem: bucket_keys.Versioned, vrm_artifact: Artifact, blend_artifact: Artifact) -> Request:
         return Request(
             name=stem.name,
             version=stem.version,
@@ -203,7 +204,7 @@ def upload(
     """
     step = progress or (lambda _fraction, _what: None)
 
-    def describe(stem: naming.Versioned, vrm: Artifact, blend: Artifact) -> Request:
+    def describe(stem: bucket_keys.Versioned, vrm: Artifact, blend: Artifact) -> Request:
         if before_queue is not None:
             before_queue(stem, vrm, blend)
         return prepared.describe(stem, vrm, blend)
@@ -233,7 +234,7 @@ def publish(
 ) -> PublishResult:
     """Exports the avatar with `preset` and publishes it as the next version of `name` to `target`.
 
-    Raises naming.InvalidNameError before doing anything, vrm_export's errors when the export is refused
+    Raises bucket_keys.InvalidNameError before doing anything, vrm_export's errors when the export is refused
     or fails (nothing is uploaded then), OSError when the temporary folder is full, and StorageError when
     the storage fails (nothing is queued then). The artist's open file is left as it was: the .blend goes
     up as a saved copy.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from ..core import checks, finding_kinds
-from ..core.findings import CheckReport, Finding, FixLevel
 from ..core.presets import Preset
-from ..core.rig_model import RigModel
+from ..core.rig import checks, finding_kinds
+from ..core.rig.findings import CheckReport, Finding, FixLevel
+from ..core.rig.model import RigModel
 from . import rig_fixes, rig_reader
 
 _MAX_ROUNDS = 32  # each round fixes one finding id; a fix that does not clear its finding is not retried

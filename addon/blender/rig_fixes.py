@@ -1,6 +1,6 @@
 """The fixes, one per fixable finding id. Each changes only the objects and vertices its finding names and
 says what it did in one line; the operators wrap each in one undo step, `forge.py check --fix` runs them in
-the registry's fix order (core/finding_kinds.py) until nothing fixable is left.
+the registry's fix order (core/rig/finding_kinds.py) until nothing fixable is left.
 
 Safe fixes keep every vertex and bone where it is in the rest pose (grounding moves the whole avatar as
 one); structural ones (checks.Finding.structural) change the skeleton and run only when asked for.
@@ -16,11 +16,11 @@ import bpy
 import mathutils
 import numpy as np
 
-from ..core import bone_mapping, checks, finding_kinds, skinning, weight_fixes
 from ..core.errors import OperationError
-from ..core.findings import Finding
 from ..core.presets import DEFAULT_TARGET_HEIGHT_M, Preset
-from ..core.rig_model import ArmatureInfo, BoolArray, FloatArray, IntArray
+from ..core.rig import bone_mapping, checks, finding_kinds, skinning, weight_fixes
+from ..core.rig.findings import Finding
+from ..core.rig.model import ArmatureInfo, BoolArray, FloatArray, IntArray
 from . import context, modifiers, rig_reader, vrm_addon
 
 

@@ -11,9 +11,9 @@ import bpy
 import numpy as np
 import numpy.typing as npt
 
-from ..core import checks
 from ..core.errors import InputError
-from ..core.rig_model import (
+from ..core.rig import checks
+from ..core.rig.model import (
     ArmatureInfo,
     BoneTable,
     MeshInfo,

@@ -8,8 +8,8 @@ from typing import Any
 
 import bpy
 
-from ..core import humanoid
 from ..core.errors import InputError
+from ..core.rig import humanoid
 from . import context
 
 # fake-bpy-module types addon_utils' functions as returning None.

@@ -4,7 +4,7 @@ The sidebar's Export button, `forge.py export` and the socket's `avatar_export_v
 It runs the rig check first and refuses on errors, applies the preset to the armature's VRM settings
 (spec version, meta, expressions: the one undoable change to the scene), writes downscaled textures and
 the thumbnail only into the exported copy, and writes the file under a temporary name, reads it back as a
-consumer would (core/vrm_verify) and renames it into place only when it passes.
+consumer would (core/vrm/verify) and renames it into place only when it passes.
 """
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ from typing import Any
 
 import bpy
 
-from ..core import checks, glb_meta, sparse_morphs, vrm_meta, vrm_verify
 from ..core.errors import OperationError, OutputExistsError
-from ..core.findings import CheckReport, Finding
 from ..core.outputs import output_path, place_new
 from ..core.presets import Preset
-from ..core.rig_model import ArmatureInfo, MeshInfo
+from ..core.rig import checks
+from ..core.rig.findings import CheckReport, Finding
+from ..core.rig.model import ArmatureInfo, MeshInfo
+from ..core.vrm import glb_meta, sparse_morphs
+from ..core.vrm import meta as vrm_meta
+from ..core.vrm import verify as vrm_verify
 from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_target
 from .paths import refuse_storage_root
 
@@ -209,7 +212,7 @@ def apply_preset(
 ) -> AppliedPreset:
     """Spec version, meta, the checked humanoid mapping and expressions onto the armature's VRM data.
 
-    The model's meta and expressions are its author's (see core/vrm_meta.py): kept, carried over from the
+    The model's meta and expressions are its author's (see core/vrm/meta.py): kept, carried over from the
     other spec version when the target's are empty, filled from the preset only where empty; overrides
     ("name", "author", "version") replace; `fallback_name` names a model that has no name.
     """

@@ -8,8 +8,9 @@ from typing import Any
 
 import bpy
 
-from ..core import expressions, humanoid
-from ..core.findings import Finding
+from ..core.rig import humanoid
+from ..core.rig.findings import Finding
+from ..core.vrm import expressions
 
 DROPPED_FINDING = "expression_binds_dropped"
 

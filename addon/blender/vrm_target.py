@@ -14,8 +14,8 @@ from typing import Any
 
 import bpy
 
-from ..core.findings import Finding
 from ..core.presets import SpecVersion
+from ..core.rig.findings import Finding
 from . import vrm_addon, vrm_expressions
 
 

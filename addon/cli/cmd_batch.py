@@ -15,9 +15,9 @@ from typing import Any
 
 from ..batch import plan, report
 from ..batch.shards import WHOLE, Shard, parse_shard, select
-from ..core.json_limits import JsonLimits, load_json
-from ..core.model_files import is_model_file
+from ..core.models.files import is_model_file
 from ..core.terminal import write_control
+from ..core.wire.json_limits import JsonLimits, load_json
 from ..process import children
 from ..storage.base import Storage, StorageError
 from ..storage.targets import open_location

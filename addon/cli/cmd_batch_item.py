@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from ..batch import plan
-from ..core import model_files, model_refs
-from ..core.digest import FileDigest, digest_file
 from ..core.errors import ForgeError
-from ..core.findings import FixLevel
-from ..core.naming import DONE, FAILED, QUEUE, Versioned
+from ..core.models import files as model_files
+from ..core.models import refs as model_refs
 from ..core.presets import Preset
+from ..core.publish.bucket_keys import DONE, FAILED, QUEUE, Versioned
+from ..core.publish.digest import FileDigest, digest_file
+from ..core.rig.findings import FixLevel
 from ..storage.base import Storage, StorageError
 from ..storage.targets import open_location
 from .blender_args import preset as cli_preset
@@ -142,7 +143,7 @@ def _convert(work: _ItemWork) -> Result:
 
 def _publish(work: _ItemWork) -> Result:
     from ..blender import publish, rig_check
-    from ..core.promotion import Artifact
+    from ..core.publish.promotion import Artifact
     from .paths import open_blend
 
     item, dest, marker = work.item, work.dest, work.marker

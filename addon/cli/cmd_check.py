@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.findings import CheckReport
+from ..core.rig.findings import CheckReport
 from .blender_args import enable_vrm_addon
 from .blender_args import preset as cli_preset
 from .command import EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError

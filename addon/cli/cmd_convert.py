@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.model_files import SUFFIXES, is_model_file
+from ..core.models.files import SUFFIXES, is_model_file
 from ..process import children
 from .blender_args import preset as cli_preset
 from .command import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError

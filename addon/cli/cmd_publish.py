@@ -7,7 +7,7 @@ import os
 import sys
 
 from ..core.errors import OperationError
-from ..core.naming import check_name
+from ..core.publish.bucket_keys import check_name
 from ..storage.targets import open_storage
 from .blender_args import preset as cli_preset
 from .command import EXIT_PROBLEMS, Command, Result, UsageError, failed

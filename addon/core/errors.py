@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .findings import CheckReport, Finding
+from .rig.findings import CheckReport, Finding
 
 
 class ForgeError(Exception):

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
-from ..core.json_limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_INT_DIGITS, JsonLimits
-from ..core.promotion import DEFAULT_MAX_INDEX_BYTES, DEFAULT_MAX_REQUEST_BYTES
-from ..core.vrm_inspect import DEFAULT_MAX_JSON_CHUNK, VrmLimits
+from ..core.publish.promotion import DEFAULT_MAX_INDEX_BYTES, DEFAULT_MAX_REQUEST_BYTES
+from ..core.vrm.inspect import DEFAULT_MAX_JSON_CHUNK, VrmLimits
+from ..core.wire.json_limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_INT_DIGITS, JsonLimits
 
 TARGET_NAMES: Final = ("nfs", "mirror", "r2")
 

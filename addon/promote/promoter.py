@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ..core import naming
-from ..core.digest import digest_file
-from ..core.promotion import (
+from ..core.publish import bucket_keys
+from ..core.publish.digest import digest_file
+from ..core.publish.promotion import (
     IndexEntry,
     IndexFileError,
     Request,
@@ -47,7 +47,7 @@ from ..core.promotion import (
     promoted_entry,
     utc_now,
 )
-from ..core.vrm_inspect import inspect_vrm_file
+from ..core.vrm.inspect import inspect_vrm_file
 from .config import Config
 from .rclone import IMMUTABLE_CACHE, INDEX_CACHE, Rclone, RcloneError, join
 
@@ -134,8 +134,8 @@ def _entry_problem(name: str, size: object, limit: int) -> str | None:
     """Why a queue entry cannot be a request, judged from its listing alone (nothing downloaded yet)."""
     if name.endswith(_LINK_SUFFIX):
         return f"queue entry {name[: -len(_LINK_SUFFIX)]!r} is a symbolic link; queue entries must be plain files"
-    if not name.endswith(_REQUEST_SUFFIX) or naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]) is None:
-        return f"queue entry {name!r} is not named <Name>-v<N>.json (N from 1 to {naming.MAX_VERSION})"
+    if not name.endswith(_REQUEST_SUFFIX) or bucket_keys.parse_stem(name[: -len(_REQUEST_SUFFIX)]) is None:
+        return f"queue entry {name!r} is not named <Name>-v<N>.json (N from 1 to {bucket_keys.MAX_VERSION})"
     if isinstance(size, int) and size > limit:
         return f"queue entry is {size} bytes, over the limit of {limit}"
     return None
@@ -163,7 +163,7 @@ class Promoter:
 
         A publisher's hidden temporaries (`.A-v1.json.1a2b.tmp`) are neither: they are not written yet.
         """
-        entries = self.rclone.lsjson(self._source(naming.QUEUE), "--links")
+        entries = self.rclone.lsjson(self._source(bucket_keys.QUEUE), "--links")
         ordered = sorted(entries, key=lambda e: (str(e.get("ModTime", "")), str(e.get("Name", ""))))
         queue: list[str] = []
         refused: dict[str, str] = {}
@@ -184,8 +184,8 @@ class Promoter:
         report.outcomes += self._refuse(refused, dry_run)
         if queue:
             recorded = {
-                **dict.fromkeys(self.rclone.names(self._source(naming.FAILED)), "failed"),
-                **dict.fromkeys(self.rclone.names(self._source(naming.DONE)), "promoted"),
+                **dict.fromkeys(self.rclone.names(self._source(bucket_keys.FAILED)), "failed"),
+                **dict.fromkeys(self.rclone.names(self._source(bucket_keys.DONE)), "promoted"),
             }
             present = {t.name: self.rclone.names(join(t.remote, "")) for t in self.config.targets}
             for start in range(0, len(queue), BATCH):
@@ -202,13 +202,13 @@ class Promoter:
         records read only when one is missing."""
         targets = self.config.targets
         with ThreadPoolExecutor(max_workers=1 + len(targets)) as pool:
-            listing = pool.submit(self.rclone.names, self._source(naming.DONE))
+            listing = pool.submit(self.rclone.names, self._source(bucket_keys.DONE))
             reads = [pool.submit(self.rclone.cat, join(t.remote, "index.json")) for t in targets]
         try:
             promoted = {
                 f"{stem.stem}.vrm": name
                 for name in listing.result()
-                if name.endswith(_REQUEST_SUFFIX) and (stem := naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]))
+                if name.endswith(_REQUEST_SUFFIX) and (stem := bucket_keys.parse_stem(name[: -len(_REQUEST_SUFFIX)]))
             }
         except RcloneError as exc:
             report.problems.append(f"promotion/done/ cannot be listed to check the indexes: {exc}")
@@ -228,7 +228,7 @@ class Promoter:
                 if file not in sizes:  # not promoted to this target (yet): nothing to index
                     continue
                 try:
-                    entry = promoted_entry(self.rclone.cat(self._source(naming.DONE + record)) or b"",
+                    entry = promoted_entry(self.rclone.cat(self._source(bucket_keys.DONE + record)) or b"",
                                            self.config.limits.request())  # fmt: skip
                 except (RcloneError, RequestError) as exc:
                     report.problems.append(f"{target.name}: {file} is not in {index_path}: its done record: {exc}")
@@ -261,7 +261,7 @@ class Promoter:
                 detail = {"reason": outcome.reason, "queue_entry": outcome.request}
                 (Path(scratch) / _record_name(outcome.request)).write_bytes(outcome_record(b"", "failed", detail))
             try:
-                self.rclone.run("copy", scratch, self._source(naming.FAILED))
+                self.rclone.run("copy", scratch, self._source(bucket_keys.FAILED))
             except RcloneError as exc:
                 for outcome in outcomes:
                     _error(outcome, exc)
@@ -269,7 +269,7 @@ class Promoter:
         for outcome in outcomes:
             try:
                 # One by one and by name: such names cannot go in a --files-from list (a newline).
-                self.rclone.deletefile(self._source(naming.QUEUE + outcome.request), "--links")
+                self.rclone.deletefile(self._source(bucket_keys.QUEUE + outcome.request), "--links")
             except RcloneError as exc:
                 self.log(f"{outcome.request!r} is recorded in failed/ but stays queued until the next run: {exc}")
         return outcomes
@@ -287,9 +287,11 @@ class Promoter:
         with tempfile.TemporaryDirectory(prefix="avatar-forge-promote-") as scratch:
             root = Path(scratch)
             try:
-                self._fetch([f"{naming.QUEUE}{e}" for e in entries], root)
+                self._fetch([f"{bucket_keys.QUEUE}{e}" for e in entries], root)
                 raws = {
-                    e: (root / naming.QUEUE / e).read_bytes() for e in entries if (root / naming.QUEUE / e).is_file()
+                    e: (root / bucket_keys.QUEUE / e).read_bytes()
+                    for e in entries
+                    if (root / bucket_keys.QUEUE / e).is_file()
                 }
                 for entry in set(entries) - set(raws):
                     outcomes[entry].reason = "the queue entry vanished (another promoter?)"
@@ -480,10 +482,10 @@ class Promoter:
     ) -> None:
         """Writes done/ and failed/ records, then removes the queue entries they conclude (in that order)."""
         concluded = list(finished)
-        for folder, status in ((naming.DONE, "promoted"), (naming.FAILED, "failed")):
+        for folder, status in ((bucket_keys.DONE, "promoted"), (bucket_keys.FAILED, "failed")):
             local = records / folder
             local.mkdir(parents=True)
-            if folder == naming.DONE:
+            if folder == bucket_keys.DONE:
                 items = {
                     e: (i.raw, {"file": i.outcome.file, "sha256": i.request.vrm.sha256, "targets": i.outcome.targets})
                     for e, i in verified.items()
@@ -506,7 +508,7 @@ class Promoter:
             listing = records / ".queue"
             listing.write_text("".join(f"{e}\n" for e in concluded))
             try:
-                self.rclone.run("delete", "--files-from-raw", str(listing), self._source(naming.QUEUE))
+                self.rclone.run("delete", "--files-from-raw", str(listing), self._source(bucket_keys.QUEUE))
             except RcloneError as exc:
                 # The outcomes are recorded: the next run sees that and only removes these entries.
                 self.log(f"queue entries stay until the next run: {exc}")

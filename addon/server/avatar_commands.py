@@ -15,7 +15,7 @@ from typing import Any
 from ..blender import autorig, avatar_import, publish, rig_check, vrm_export
 from ..blender.paths import refuse_storage_root, user_presets_dir
 from ..core.errors import ForgeError, finding_line
-from ..core.model_files import model_format
+from ..core.models.files import model_format
 from ..core.presets import Preset, get_preset, load_presets
 from .config import ServerConfig
 from .params import MAX_PATH, text

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.protocol import echo
+from ..core.wire.protocol import echo
 from . import avatar_commands, image_commands, info_commands, scene_commands, scene_items
 from .config import ServerConfig
 

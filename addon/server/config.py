@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core import settings
-from ..core.protocol import MAX_MESSAGE_BYTES
+from ..core.wire.protocol import MAX_MESSAGE_BYTES
 
 
 class ConfigError(ValueError):

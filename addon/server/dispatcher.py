@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import protocol
-from ..core.protocol import BadMessage, RawMessage, Request
+from ..core.wire import protocol
+from ..core.wire.protocol import BadMessage, RawMessage, Request
 from .audit import AuditLog
 from .commands import COMMANDS, unknown
 from .config import ServerConfig

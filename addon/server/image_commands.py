@@ -14,7 +14,7 @@ from typing import Any
 import bpy
 
 from ..blender import context, render
-from ..core import expressions
+from ..core.vrm import expressions
 from .config import ServerConfig
 from .scene_commands import MAX_SCREENSHOT_SIZE, get_viewport_screenshot
 

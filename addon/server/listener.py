@@ -25,8 +25,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..core import protocol
-from ..core.protocol import BadMessage, RawMessage, Request, RequestDecoder, StreamRefusedError
+from ..core.wire import protocol
+from ..core.wire.protocol import BadMessage, RawMessage, Request, RequestDecoder, StreamRefusedError
 from .config import ConfigError, ServerConfig
 
 READ_SIZE = 65536

@@ -20,7 +20,7 @@ from mathutils import Vector
 
 from ..blender import context, render
 from ..core.outputs import place_new
-from ..core.protocol import echo
+from ..core.wire.protocol import echo
 from ..process import scratch
 from .config import ServerConfig
 from .params import MAX_PATH, count, text

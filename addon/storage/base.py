@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
-from ..core.digest import FileDigest
 from ..core.errors import OperationError
+from ..core.publish.digest import FileDigest
 
 # Called with the number of bytes just sent.
 ByteProgress = Callable[[int], None]

@@ -9,8 +9,8 @@ import bpy
 
 from ..blender import paths, vrm_export
 from ..core.errors import ForgeError, InputError
-from ..core.findings import Finding
 from ..core.presets import get_preset
+from ..core.rig.findings import Finding
 from .accessors import export_result, export_settings
 from .props_export import AVATARFORGE_PG_export_result
 from .types import OperatorReturn

@@ -9,7 +9,7 @@ import bpy
 from bpy.props import StringProperty
 
 from ..blender import avatar_import, vrm_addon
-from ..core.model_files import FORMATS
+from ..core.models.files import FORMATS
 from .accessors import rig_state
 from .ops_rig import panel_check
 from .types import OperatorReturn

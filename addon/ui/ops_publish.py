@@ -12,8 +12,8 @@ from typing import Any
 import bpy
 
 from ..blender import paths, publish, vrm_addon, vrm_export
-from ..core.naming import InvalidNameError
 from ..core.presets import PresetError, get_preset
+from ..core.publish.bucket_keys import InvalidNameError
 from ..storage.background import BackgroundJob, JobRunningError, OneAtATime
 from ..storage.base import Storage, StorageError
 from .accessors import export_settings, publish_result, publish_settings

@@ -8,8 +8,8 @@ from bpy.props import BoolProperty, StringProperty
 
 from ..blender import autorig, paths, rig_check, rig_fixes, rig_reader
 from ..core.autorig import NotHumanoidError
-from ..core.findings import CheckReport
 from ..core.presets import Preset, PresetError, get_preset
+from ..core.rig.findings import CheckReport
 from .accessors import export_settings, rig_state
 from .types import OperatorReturn
 

@@ -8,7 +8,7 @@ import bpy
 
 from ..blender import vrm_addon
 from ..blender.context import layout
-from ..core import humanoid
+from ..core.rig import humanoid
 from .accessors import rig_state
 from .panel_base import AvatarPanel
 from .props_rig import AVATARFORGE_PG_rig_finding

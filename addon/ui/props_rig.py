@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
 
-from ..core.findings import CheckReport
+from ..core.rig.findings import CheckReport
 
 
 class AVATARFORGE_PG_rig_finding(bpy.types.PropertyGroup):

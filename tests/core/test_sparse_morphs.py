@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from addon.core import glb, sparse_morphs
+from addon.core.vrm import glb, sparse_morphs
 
 FLOAT, UNSIGNED_BYTE, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5121, 5123, 5125
 PNG = b"\x89PNG\r\n\x1a\nnot really an image"

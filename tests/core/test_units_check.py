@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from addon.core import checks
 from addon.core.presets import get_preset
-from addon.core.rig_model import ArmatureInfo, BoneTable, RigModel, Transform
+from addon.core.rig import checks
+from addon.core.rig.model import ArmatureInfo, BoneTable, RigModel, Transform
 
 # name, parent, head, tail: an adult (1.7 m, head bone at 1.5 m) and a chibi (1 m, its head half of it).
 ADULT = (("Hips", None, (0, 0, 0.95), (0, 0, 1.1)), ("Head", "Hips", (0, 0, 1.5), (0, 0, 1.7)),

@@ -17,8 +17,8 @@ import numpy as np
 
 from addon.blender import avatar_import, context, rig_check, rig_reader, vrm_addon
 from addon.blender.autorig import read
-from addon.core import humanoid
 from addon.core.autorig import Bone, MeshPart, RigPlan
+from addon.core.rig import humanoid
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NODE_DIR = ROOT / "tests" / "node"

@@ -24,7 +24,7 @@ import pytest
 
 from addon.blender import autorig, avatar_import, context, rig_reader, vrm_addon
 from addon.blender.autorig import read
-from addon.core import humanoid
+from addon.core.rig import humanoid
 from tests.conftest import run_forge
 from tests.corpus import autorig_harness as harness
 from tests.test_vrm_export import consumers

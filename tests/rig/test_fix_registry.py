@@ -10,8 +10,8 @@ import bpy  # noqa: F401  # before addon.blender: mathutils exists only after it
 import pytest
 
 from addon.blender import rig_fixes
-from addon.core import finding_kinds
-from addon.core.findings import Finding
+from addon.core.rig import finding_kinds
+from addon.core.rig.findings import Finding
 from scripts.findings_table import PAGE, with_table
 from tests.conftest import ROOT
 

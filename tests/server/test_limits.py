@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from addon.core import protocol
+from addon.core.wire import protocol
 from addon.server.audit import AuditLog
 from addon.server.config import ServerConfig
 from addon.server.listener import (

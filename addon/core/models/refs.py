@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
-from .json_limits import JsonLimitError
-from .model_files import ModelFormat, gltf_document
-from .vrm_inspect import layout_problems, read_glb
+from ..vrm.inspect import layout_problems, read_glb
+from ..wire.json_limits import JsonLimitError
+from .files import ModelFormat, gltf_document
 
 # All the meshes of one model, as the sum of their primitives' POSITION counts: the 200k-vertex demo avatar
 # at its highest detail is a twentieth of this.

@@ -167,7 +167,7 @@ def kind(id_: str) -> FindingKind:
     try:
         return KINDS[id_]
     except KeyError:
-        raise KeyError(f"'{id_}' is not a registered finding kind (core/finding_kinds.py)") from None
+        raise KeyError(f"'{id_}' is not a registered finding kind (core/rig/finding_kinds.py)") from None
 
 
 def findings_table() -> str:

@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from . import bone_mapping, expressions, humanoid
+from ..presets import DEFAULT_TARGET_HEIGHT_M, Preset
+from ..vrm import expressions
+from . import bone_mapping, humanoid
 from .finding_kinds import FIXABLE, Severity
 from .findings import CheckReport, Finding
-from .presets import DEFAULT_TARGET_HEIGHT_M, Preset
-from .rig_model import ArmatureInfo, BoolArray, FloatArray, MeshInfo, RigModel
+from .model import ArmatureInfo, BoolArray, FloatArray, MeshInfo, RigModel
 
 T_POSE_TOLERANCE_DEG = 15.0
 UPRIGHT_TOLERANCE_DEG = 45.0

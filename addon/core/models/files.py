@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from .json_limits import JsonLimitError, JsonLimits, load_json
-from .vrm_inspect import glb_document
+from ..vrm.inspect import glb_document
+from ..wire.json_limits import JsonLimitError, JsonLimits, load_json
 
 ModelFormat = Literal["vrm", "glb", "gltf", "fbx", "blend"]
 FORMATS: Final[dict[str, ModelFormat]] = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rig_model import BoolArray, FloatArray, IntArray
+from .model import BoolArray, FloatArray, IntArray
 from .skinning import MAX_INFLUENCES
 
 

@@ -25,7 +25,7 @@ from typing import Final
 import numpy as np
 
 from . import humanoid
-from .rig_model import BoneTable, FloatArray
+from .model import BoneTable, FloatArray
 
 # --- which bones may be mapped ----------------------------------------------------------------------------
 

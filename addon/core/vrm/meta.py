@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .findings import Finding
-from .presets import VRM1_LICENSE_URL, Meta
+from ..presets import VRM1_LICENSE_URL, Meta
+from ..rig.findings import Finding
 
 Fields = dict[str, Any]
 

@@ -12,10 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+from ..presets import VRM1_LICENSE_URL
+from ..rig.humanoid import required_bones
+from ..wire.json_limits import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_INT_DIGITS,
+    JsonLimitError,
+    JsonLimits,
+    load_json,
+)
 from . import glb
-from .humanoid import required_bones
-from .json_limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_INT_DIGITS, JsonLimitError, JsonLimits, load_json
-from .presets import VRM1_LICENSE_URL
 
 # A JSON chunk parses into about thirty times its size in Python objects: 16 MiB stays well inside the
 # promoter's 1 GiB; real exports carry well under 1 MiB of JSON.

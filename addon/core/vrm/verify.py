@@ -27,8 +27,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from .humanoid import HUMAN_BONES, VRM0_NAME, mapped_parent
-from .vrm_inspect import Glb, VrmLimits, inspect_glb
+from ..rig.humanoid import HUMAN_BONES, VRM0_NAME, mapped_parent
+from .inspect import Glb, VrmLimits, inspect_glb
 
 Matrix = npt.NDArray[np.float64]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from .json_limits import JsonLimitError, JsonLimits, load_json
-from .naming import MAX_VERSION, InvalidNameError, Versioned, check_name
+from ..wire.json_limits import JsonLimitError, JsonLimits, load_json
+from .bucket_keys import MAX_VERSION, InvalidNameError, Versioned, check_name
 
 FORMAT: Final = "avatar-forge/promotion-request@1"
 INDEX_FORMAT: Final = "avatar-forge/index@1"
