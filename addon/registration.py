@@ -10,7 +10,7 @@ from __future__ import annotations
 import bpy
 
 from .preferences import AvatarForgePreferences
-from .server import runtime as mcp_runtime
+from .socket_server import runtime as mcp_runtime
 from .ui.accessors import POINTERS
 from .ui.ops_demo import AVATARFORGE_OT_add_demo_avatar
 from .ui.ops_export import AVATARFORGE_OT_export_vrm

@@ -66,8 +66,8 @@ def _run(args: argparse.Namespace) -> Result:
     import bpy
 
     from ..blender.paths import config_dir
-    from ..server.config import ConfigError, ServerConfig, read_token
-    from ..server.server import Server
+    from ..socket_server.config import ConfigError, ServerConfig, read_token
+    from ..socket_server.server import Server
 
     try:
         config = ServerConfig(

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from addon.core.wire import protocol
-from addon.server.audit import AuditLog
-from addon.server.config import ServerConfig
-from addon.server.listener import (
+from addon.socket_server.audit import AuditLog
+from addon.socket_server.config import ServerConfig
+from addon.socket_server.listener import (
     AUTH_FIRST_DELAY,
     AUTH_FREE_FAILURES,
     AUTH_LOCKOUT_AFTER,
@@ -294,7 +294,7 @@ def test_a_client_that_leaves_has_its_queued_jobs_cancelled(listening):
 
 
 def test_the_dispatcher_runs_nothing_for_a_client_that_has_left(tmp_path):
-    from addon.server.dispatcher import Dispatcher  # imports bpy (the command table)
+    from addon.socket_server.dispatcher import Dispatcher  # imports bpy (the command table)
 
     replies: list[tuple[int, bytes]] = []
     marker = tmp_path / "ran"
@@ -308,8 +308,8 @@ def test_the_dispatcher_runs_nothing_for_a_client_that_has_left(tmp_path):
 
 
 def test_an_error_never_shows_a_memory_address(monkeypatch):
-    from addon.server import dispatcher as dispatching
-    from addon.server.commands import SocketCommand
+    from addon.socket_server import dispatcher as dispatching
+    from addon.socket_server.commands import SocketCommand
 
     def leaky(params: object, config: object) -> None:
         raise ValueError(f"cannot use {dispatching.Dispatcher.pump!r} on {object()!r}")
