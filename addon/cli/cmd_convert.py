@@ -121,10 +121,7 @@ def _in_new_subfolder(target: Path, out: Path) -> Path:
             break
         if parent.exists() and not parent.is_dir():
             raise UsageError(f"{parent} is a file: the VRMs of the models below it cannot be written there")
-    try:
-        refuse_storage_root(target)
-    except PermissionError as exc:
-        raise UsageError(str(exc)) from None
+    refuse_storage_root(target)
     return target
 
 

@@ -28,7 +28,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="whether clients may run Python (default allow)",
     )
     parser.add_argument("--audit-code", action="store_true", help="also write execute_code bodies to the audit log")
-    limits = parser.add_argument_group("limits (README, Security)")
+    limits = parser.add_argument_group("limits (docs/security.md)")
     limits.add_argument(
         "--max-connections",
         type=int,

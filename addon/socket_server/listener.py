@@ -2,7 +2,7 @@
 bpy: a request that needs Blender becomes a Job on the main thread's queue, and its reply comes back
 through `send`, so a slow command or a slow reader never holds up anyone else's bytes.
 
-Limits (README, "Security"): at most `max_connections` connections, and a client that has not proven
+Limits (docs/security.md): at most `max_connections` connections, and a client that has not proven
 itself (authenticated with a token; without one, sent a request) is closed after `handshake_seconds`
 or to make room for a newcomer; so, when the server is full, is a proven client idle `idle_seconds`
 (nothing sent, nothing in flight), so that connections that ping once and sit cannot hold every slot;

@@ -11,24 +11,17 @@ from typing import Any
 
 import bpy
 
-from ..blender import paths, publish, vrm_addon, vrm_export
-from ..core.presets import PresetError, get_preset
-from ..core.publish.bucket_keys import InvalidNameError
+from ..blender import paths, publish
+from ..core.errors import ForgeError
+from ..core.presets import get_preset
 from ..storage.background import BackgroundJob, JobRunningError, OneAtATime
-from ..storage.base import Storage, StorageError
+from ..storage.base import Storage
 from .accessors import export_settings, publish_result, publish_settings
 from .props_publish import AVATARFORGE_PG_publish_result
 from .types import OperatorReturn
 
 # What a publish can fail with that is the user's to fix: a message, never a traceback.
-_PUBLISH_ERRORS = (
-    InvalidNameError,
-    vrm_addon.VrmAddonMissingError,
-    vrm_export.ExportRefusedError,
-    vrm_export.ExportFailedError,
-    StorageError,
-    OSError,  # the temporary folder is full or unwritable
-)
+_PUBLISH_ERRORS = (ForgeError, OSError)  # OSError: the temporary folder is full or unwritable
 _POLL_SECONDS = 0.1
 # The sidebar's one upload at a time; the panel shows it while it runs.
 UPLOADS = OneAtATime("a publish of {what} is still uploading (Esc cancels it): publish again once it is done")
@@ -66,7 +59,7 @@ class AVATARFORGE_OT_publish(bpy.types.Operator):
         try:
             preset = get_preset(export_settings(context).preset, paths.user_presets_dir())
             target = publish.preferred_storage(publish_settings(context).destination)
-        except (PresetError, ValueError) as exc:
+        except (ForgeError, ValueError) as exc:  # ValueError: storage preferences that cannot be used
             self._failed(context, exc)
             return None
         return publish_settings(context).name, preset, target
