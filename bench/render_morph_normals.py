@@ -32,7 +32,8 @@ SPACING = 0.35  # metres between the two heads
 
 def morphed(path: Path, expression: str) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
     """(positions, normals, triangles) of the file's morphed mesh at `expression` = 1, in Blender's axes."""
-    from addon.core.vrm.glb import accessor_array, read
+    from addon.core.vrm.accessors import accessor_array
+    from addon.core.vrm.glb import read
 
     document, binary = read(path.read_bytes())
     mesh = next(m for m in document["meshes"] if m["primitives"][0].get("targets"))

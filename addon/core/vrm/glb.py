@@ -1,6 +1,6 @@
-"""The GLB container (.glb, .vrm): its header and chunks read and written in one place, and its accessors
-read as a loader reads them. The export's sparse rewrite and meta patch, the promoter's structural check
-and the import's reference check all go through here.
+"""The GLB container (.glb, .vrm): its header and chunks read and written in one place. The export's sparse
+rewrite and meta patch, the promoter's structural check and the import's reference check all go through
+here. No numpy: the promoter's container reads GLBs without it (accessors.py reads the data).
 
 A GLB is a 12-byte header (magic `glTF`, version 2, total length) and 4-byte aligned chunks, each an
 8-byte header (length, type): the JSON document first, then optionally the BIN chunk.
@@ -15,9 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
-import numpy as np
-import numpy.typing as npt
-
 MAGIC: Final = b"glTF"
 JSON_CHUNK: Final = 0x4E4F534A
 BIN_CHUNK: Final = 0x004E4942
@@ -25,7 +22,6 @@ HEADER: Final = struct.Struct("<4sII")
 CHUNK_HEADER: Final = struct.Struct("<II")
 COMPONENTS: Final = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 COMPONENT_BYTES: Final = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
-NUMPY_TYPES: Final = {5121: "<u1", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
 
 
 class GlbError(ValueError):
@@ -105,24 +101,3 @@ def view_bytes(document: dict[str, Any], binary: bytes, index: int) -> bytes:
     view = document["bufferViews"][index]
     start = view.get("byteOffset", 0)
     return bytes(binary[start : start + view["byteLength"]])
-
-
-def accessor_array(document: dict[str, Any], binary: bytes, index: int) -> npt.NDArray[Any]:
-    """An accessor's (count, components) values as a loader reads them: the dense data (or zeros) with any
-    sparse values written over it. Tightly packed views only."""
-    accessor = document["accessors"][index]
-    kind, width, count = NUMPY_TYPES[accessor["componentType"]], COMPONENTS[accessor["type"]], accessor["count"]
-    if "bufferView" in accessor:
-        raw = view_bytes(document, binary, accessor["bufferView"])
-        values = np.frombuffer(raw, kind, count * width, accessor.get("byteOffset", 0)).reshape(count, width).copy()
-    else:
-        values = np.zeros((count, width), dtype=kind)
-    sparse = accessor.get("sparse")
-    if sparse:
-        indices_kind = NUMPY_TYPES[sparse["indices"]["componentType"]]
-        indices_raw = view_bytes(document, binary, sparse["indices"]["bufferView"])
-        indices = np.frombuffer(indices_raw, indices_kind, sparse["count"], sparse["indices"].get("byteOffset", 0))
-        values_raw = view_bytes(document, binary, sparse["values"]["bufferView"])
-        offset = sparse["values"].get("byteOffset", 0)
-        values[indices] = np.frombuffer(values_raw, kind, sparse["count"] * width, offset).reshape(-1, width)
-    return values

@@ -1,0 +1,33 @@
+"""A GLB's accessors read as a loader reads them, with numpy (the container itself is glb.py's)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from . import glb
+
+NUMPY_TYPES: Final = {5121: "<u1", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
+
+
+def accessor_array(document: dict[str, Any], binary: bytes, index: int) -> npt.NDArray[Any]:
+    """An accessor's (count, components) values as a loader reads them: the dense data (or zeros) with any
+    sparse values written over it. Tightly packed views only."""
+    accessor = document["accessors"][index]
+    kind, width, count = NUMPY_TYPES[accessor["componentType"]], glb.COMPONENTS[accessor["type"]], accessor["count"]
+    if "bufferView" in accessor:
+        raw = glb.view_bytes(document, binary, accessor["bufferView"])
+        values = np.frombuffer(raw, kind, count * width, accessor.get("byteOffset", 0)).reshape(count, width).copy()
+    else:
+        values = np.zeros((count, width), dtype=kind)
+    sparse = accessor.get("sparse")
+    if sparse:
+        indices_kind = NUMPY_TYPES[sparse["indices"]["componentType"]]
+        indices_raw = glb.view_bytes(document, binary, sparse["indices"]["bufferView"])
+        indices = np.frombuffer(indices_raw, indices_kind, sparse["count"], sparse["indices"].get("byteOffset", 0))
+        values_raw = glb.view_bytes(document, binary, sparse["values"]["bufferView"])
+        offset = sparse["values"].get("byteOffset", 0)
+        values[indices] = np.frombuffer(values_raw, kind, sparse["count"] * width, offset).reshape(-1, width)
+    return values
