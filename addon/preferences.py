@@ -1,5 +1,6 @@
-"""Add-on preferences: saved with Blender's user preferences, never in a .blend, and holding no secret
-(S3 credentials come from the standard AWS chain; a server token lives in a file the user names)."""
+"""Add-on preferences: saved with Blender's user preferences, never in a .blend. The one secret they may hold
+is the user's own Hyper3D Rodin key (a password field; the environment variable is the alternative); S3
+credentials come from the standard AWS chain and a server token lives in a file the user names."""
 
 from __future__ import annotations
 
@@ -60,6 +61,25 @@ class AvatarForgePreferences(bpy.types.AddonPreferences):
         description="Also write the code MCP clients execute into the audit log (it may hold anything they sent)",
         default=False,
     )
+    polyhaven_enabled: BoolProperty(  # type: ignore[valid-type]
+        name="Poly Haven",
+        description="Let MCP clients search Poly Haven and download its HDRIs, textures and models (CC0) into "
+        "this Blender; off by default: nothing is fetched from anywhere until you turn it on",
+        default=False,
+    )
+    hyper3d_enabled: BoolProperty(  # type: ignore[valid-type]
+        name="Hyper3D Rodin",
+        description="Let MCP clients generate base models from a prompt or images with Hyper3D Rodin (your key, "
+        "billed to you); off by default",
+        default=False,
+    )
+    hyper3d_api_key: StringProperty(  # type: ignore[valid-type]
+        name="Hyper3D API key",
+        description=f"Your Rodin key (or set {settings.HYPER3D_KEY_ENV}); kept in the user preferences, never "
+        "in a .blend, never logged",
+        default="",
+        subtype="PASSWORD",
+    )
     mcp_max_connections: IntProperty(  # type: ignore[valid-type]
         name="Max connections",
         description="Clients connected at once; one that has sent nothing yet makes room for a newcomer",
@@ -104,6 +124,10 @@ class AvatarForgePreferences(bpy.types.AddonPreferences):
         col.prop(self, "mcp_auto_start")
         col.prop(self, "execute_code_policy")
         col.prop(self, "mcp_audit_code")
+        col = layout.column(heading="Asset sources")
+        col.prop(self, "polyhaven_enabled")
+        col.prop(self, "hyper3d_enabled")
+        col.prop(self, "hyper3d_api_key")
         col = layout.column(heading="MCP limits")
         col.prop(self, "mcp_max_connections")
         col.prop(self, "mcp_handshake_seconds")

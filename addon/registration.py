@@ -13,7 +13,7 @@ from .preferences import AvatarForgePreferences
 from .socket_server import runtime as mcp_runtime
 from .ui.accessors import POINTERS
 from .ui.ops_demo import AVATARFORGE_OT_add_demo_avatar
-from .ui.ops_export import AVATARFORGE_OT_export_vrm
+from .ui.ops_export import AVATARFORGE_OT_export_clip, AVATARFORGE_OT_export_vrm
 from .ui.ops_import import AVATARFORGE_OT_import_avatar
 from .ui.ops_publish import AVATARFORGE_OT_publish
 from .ui.ops_rig import (
@@ -44,6 +44,7 @@ CLASSES: tuple[type, ...] = (
     AVATARFORGE_PG_export_finding,
     AVATARFORGE_PG_export_result,
     AVATARFORGE_OT_export_vrm,
+    AVATARFORGE_OT_export_clip,
     AVATARFORGE_OT_mcp_start,
     AVATARFORGE_OT_mcp_stop,
     AVATARFORGE_PT_mcp,

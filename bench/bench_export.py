@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
 """Export size and time of the demo avatar per preset, beside Blender's own glTF exporter on the same scene.
 
-    python bench/bench_export.py [--detail 1 20] [--vrm0-detail 1 20] [--repeat 3] [--profile-vrm0]
+    python bench/bench_export.py [--detail 1 20] [--vrm0-detail 1 20] [--repeat 3] [--vrm0-before] [--profile-vrm0]
 
 For each detail, in this process, thumbnail off: the whole Avatar Forge export (rig check, preset, export,
 sparse rewrite) with companions-web (morph normals) and companions-web-lite (none), each beside
 `bpy.ops.export_scene.gltf` writing a GLB with sparse morph targets and the same morph normals setting;
-then vrm0-legacy (the VRM Add-on's own 0.x writer, minutes at detail 20) beside the glTF exporter with
-normals, at the --vrm0-detail levels. Runs alternate, each after a full garbage collection (so no run pays
-for collecting another's garbage), and the best of --repeat is kept, so load on a shared machine falls on
-all alike. Ratios are Avatar Forge's
-figure over the glTF exporter's (targets: size <= 1.05, time <= 1.2). `verify ms` is the read-back
-verification every export ends with (core/vrm/verify, part of the export's time), on the written file, and
+then vrm0-legacy (the VRM Add-on's 0.x writer, its mesh pass in numpy: blender/vrm0_mesh_writer.py) beside
+the glTF exporter with normals, at the --vrm0-detail levels; --vrm0-before adds the same export with the
+add-on's own per-vertex mesh writer (`before`: minutes at detail 20). Runs alternate, each after a full
+garbage collection (so no run pays for collecting another's garbage), and the best of --repeat is kept, so
+load on a shared machine falls on all alike. Ratios are Avatar Forge's figure over the glTF exporter's
+(targets: size <= 1.05, time <= 1.2; VRM 0.x time <= 2). `verify ms` is the read-back verification every
+export ends with (core/vrm/verify, part of the export's time), on the written file, and
 `share` its part of the export (target: < 5%). --profile-vrm0 prints where the VRM 0.x export spends its
 time (the functions with the most own time, once, at the last detail).
 """
@@ -19,12 +20,14 @@ time (the functions with the most own time, once, at the last detail).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import dataclasses
 import os
 import pstats
 import sys
 import tempfile
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -33,6 +36,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import best_of, start_blender
 
 ROWS = (("companions-web", True), ("companions-web-lite", False), ("vrm0-legacy", True))
+BEFORE = "vrm0-legacy before"  # the row of the add-on's own VRM 0.x mesh writer
+
+
+@contextlib.contextmanager
+def _addons_own_vrm0_writer(before: bool) -> Iterator[None]:
+    """The VRM 0.x export with the add-on's own mesh writer (what every 0.x export ran before) when `before`."""
+    from addon.blender import vrm0_mesh_writer
+
+    numpy_writer = vrm0_mesh_writer.replacement
+    if before:
+        vrm0_mesh_writer.replacement = lambda addon, original: original
+    try:
+        yield
+    finally:
+        vrm0_mesh_writer.replacement = numpy_writer
 
 
 def main() -> int:
@@ -40,6 +58,7 @@ def main() -> int:
     parser.add_argument("--detail", type=int, nargs="+", default=[1, 20])
     parser.add_argument("--vrm0-detail", type=int, nargs="*", default=[1, 20], help="details to export VRM 0.x at")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--vrm0-before", action="store_true", help="also the add-on's own VRM 0.x mesh writer")
     parser.add_argument("--profile-vrm0", action="store_true")
     args = parser.parse_args()
     bpy = start_blender("bench-export-")
@@ -59,11 +78,13 @@ def main() -> int:
         bpy.ops.wm.read_homefile(use_empty=True)
         avatar = demo_avatar.build_demo_avatar(detail)
         vertices = len(avatar.body.data.vertices)  # type: ignore[union-attr]
-        for name, normals in ROWS:
-            if name == "vrm0-legacy" and detail not in args.vrm0_detail:
+        rows = [*ROWS, (BEFORE, True)] if args.vrm0_before else ROWS
+        for name, normals in rows:
+            if name in {"vrm0-legacy", BEFORE} and detail not in args.vrm0_detail:
                 continue
-            preset = dataclasses.replace(get_preset(name), thumbnail=False)
-            forge_file, gltf_file = out / f"{name}-{detail}.vrm", out / f"gltf-{name}-{detail}.glb"
+            preset = dataclasses.replace(get_preset(name.split()[0]), thumbnail=False)
+            stem = name.replace(" ", "-")
+            forge_file, gltf_file = out / f"{stem}-{detail}.vrm", out / f"gltf-{stem}-{detail}.glb"
             gltf = partial(
                 bpy.ops.export_scene.gltf,
                 filepath=str(gltf_file),
@@ -71,9 +92,12 @@ def main() -> int:
                 export_try_sparse_sk=True,
                 export_morph_normal=normals,
             )
-            forge, baseline = best_of(
-                args.repeat, partial(vrm_export.export_vrm, forge_file, preset, overwrite=True), partial(quietly, gltf)
-            )
+            with _addons_own_vrm0_writer(name == BEFORE):
+                forge, baseline = best_of(
+                    args.repeat,
+                    partial(vrm_export.export_vrm, forge_file, preset, overwrite=True),
+                    partial(quietly, gltf),
+                )
             mb, gltf_mb = forge_file.stat().st_size / 1e6, gltf_file.stat().st_size / 1e6
             written = forge_file.read_bytes()
             (verify,) = best_of(args.repeat, partial(verify_vrm, written))

@@ -8,6 +8,7 @@ importer, as an artist gets them; each is exported once per module by export_vrm
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import struct
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import bpy  # before addon.blender
 import pytest
+from PIL import Image
 
 from addon.blender import rig_check, vrm_export
 from addon.core.presets import VRM1_LICENSE_URL, Preset, get_preset
@@ -35,11 +37,14 @@ def _gltf(path: Path) -> dict[str, Any]:
 
 
 def _image_size(path: Path, index: int) -> tuple[int, int]:
+    """An embedded image's size, whatever its format (a web preset writes the thumbnail as JPEG)."""
     data = path.read_bytes()
     gltf = _gltf(path)
     binary = 20 + struct.unpack_from("<I", data, 12)[0] + 8
     view = gltf["bufferViews"][gltf["images"][index]["bufferView"]]
-    width, height = struct.unpack_from(">II", data, binary + view.get("byteOffset", 0) + 16)
+    start = binary + view.get("byteOffset", 0)
+    with Image.open(io.BytesIO(data[start : start + view["byteLength"]])) as picture:
+        width, height = picture.size
     return width, height
 
 

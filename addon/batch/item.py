@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..core.errors import ForgeError
 from ..core.models import files as model_files
@@ -21,6 +21,9 @@ from ..core.rig.findings import FixLevel
 from ..storage.base import Storage, StorageError
 from ..storage.targets import open_location
 from . import plan
+
+if TYPE_CHECKING:  # Blender's side is loaded only for the work itself
+    from ..blender.convert import RigMode
 
 Status = Literal["done", "skipped", "failed"]
 
@@ -114,30 +117,46 @@ class ItemWork:
     scratch: Path
     preset: Preset
     fix: FixLevel | None
+    rig: RigMode | None  # convert's --rig: auto-rig what no armature drives, or rig anew
     dest: Storage
     settings: str
     marker: str  # the done marker of this source's content
 
 
+def output_taken(dest: Storage, item: plan.Item) -> ItemResult | None:
+    """The failure of a conversion whose output is in DEST and was not done by us: it is never overwritten."""
+    if item.kind == "convert" and _exists(dest, item.output):
+        return failed(f"{dest.where(item.output)} exists; it is never overwritten")
+    return None
+
+
 def convert_item(work: ItemWork) -> ItemResult:
-    """The source converted (blender/convert.py) and its VRM put into DEST, never over a file there."""
+    """The source converted (blender/convert.py) and its VRM put into DEST."""
     from ..blender.convert import convert
 
     item, dest, marker = work.item, work.dest, work.marker
-
-    if _exists(dest, item.output):
-        return failed(f"{dest.where(item.output)} exists; it is never overwritten")
     (work.scratch / "out").mkdir()
-    result = convert(work.local, work.scratch / "out" / item.output, work.preset, fix=work.fix)
+    result = convert(work.local, work.scratch / "out" / item.output, work.preset, fix=work.fix, rig=work.rig)
     if result.export is None:
         errors = "; ".join(f.message for f in result.refusal.findings("error")) if result.refusal else ""
         return failed(f"{result.error}{': ' + errors if errors else ''}")
+    rig = _rig_summary(result.rig)
     out = result.export.path
     digest = digest_file(out)
     dest.put_file(item.output, out, digest)
     written = dest.where(item.output)
-    dest.put_bytes(marker, _record(written, digest, sha256=digest.sha256))
-    return ItemResult("done", written=written, size=digest.size)
+    dest.put_bytes(marker, _record(written, digest, sha256=digest.sha256, rig=rig))
+    return ItemResult("done", written=written, size=digest.size, record={"rig": rig})
+
+
+def _rig_summary(rig: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What `--rig` did to a model, for the report: left alone (why), or rigged (how each mesh was bound)."""
+    if rig is None:
+        return None
+    if not rig["rigged"]:
+        return {"rigged": False, "reason": rig["reason"]}
+    return {"rigged": True, "bones": len(rig["bones"]), "fallbacks": rig["fallbacks"],
+            "replaced_armatures": rig["replaced_armatures"]}  # fmt: skip
 
 
 def publish_item(work: ItemWork) -> ItemResult:

@@ -89,12 +89,14 @@ def list_entries(text: str) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def settings_key(preset: dict[str, Any], fix: str | None, versions: dict[str, Any]) -> str:
+def settings_key(preset: dict[str, Any], fix: str | None, versions: dict[str, Any], rig: str | None = None) -> str:
     """What, besides the source itself, decides an item's result: the preset's content (not where its
-    file lives), the fix level and the versions of Avatar Forge, the VRM Add-on and Blender."""
+    file lives), the fix level, the auto-rig mode and the versions of Avatar Forge, the VRM Add-on and Blender."""
     content = {k: v for k, v in preset.items() if k != "source"}
     wanted = {k: versions.get(k) for k in ("avatar_forge", "vrm_addon", "blender")}
-    text = json.dumps({"preset": content, "fix": fix, "versions": wanted}, sort_keys=True)
+    # Without --rig the key stays what it was, so a library done before is not done again.
+    rigged = {"rig": rig} if rig else {}
+    text = json.dumps({"preset": content, "fix": fix, "versions": wanted, **rigged}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -103,9 +105,9 @@ def done_key(settings: str, sha256: str, output: str) -> str:
     return f"{DONE}{settings}/{sha256}-{output}.json"
 
 
-def run_id(source: str, out: str, preset: str, fix: str | None) -> str:
+def run_id(source: str, out: str, preset: str, fix: str | None, rig: str | None = None) -> str:
     """A run's default id: the same for every shard and every retry of one batch command."""
-    return hashlib.sha256(json.dumps([source, out, preset, fix]).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps([source, out, preset, fix, *([rig] if rig else [])]).encode()).hexdigest()[:12]
 
 
 def report_key(run: str, index: int, count: int, stamp: str) -> str:

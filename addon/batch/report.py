@@ -17,10 +17,12 @@ def item_result(
     item: dict[str, Any], status: Status, *, reason: str | None = None, result: dict[str, Any] | None = None,
     seconds: float = 0.0,
 ) -> dict[str, Any]:  # fmt: skip
-    """One item's line in a report: what it was, what happened and why, what it wrote, how long."""
+    """One item's line in a report: what it was, what happened and why, what it wrote, how long; with
+    `--rig`, what the auto-rig did to it."""
     extra = result or {}
+    rig = {"rig": extra["rig"]} if extra.get("rig") is not None else {}
     return {**item, "status": status, "reason": reason, "written": extra.get("written"),
-            "bytes": extra.get("bytes"), "seconds": round(seconds, 3)}  # fmt: skip
+            "bytes": extra.get("bytes"), "seconds": round(seconds, 3), **rig}  # fmt: skip
 
 
 def shard_report(

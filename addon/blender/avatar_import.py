@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from ..core.models import files as model_files
 from ..core.models import refs as model_refs
 from ..core.models.files import ModelFormat
 from ..core.vrm import meta as vrm_meta
+from ..core.vrm import webpack
 from . import context, rig_reader, vrm_addon
 
 # The VRM Add-on's importer asks the user to confirm a VRM 0.x licence given only as a URL of its own
@@ -264,6 +266,25 @@ def _remove_unsafe(added: set[Any], folder: Path) -> list[str]:
     return removed
 
 
+@contextlib.contextmanager
+def _importable(path: Path, fmt: ModelFormat, data: bytes) -> Iterator[Path]:
+    """The file the importer reads: `path`, or for a meshopt-compressed .vrm/.glb (a web preset's export;
+    Blender's glTF importer does not read EXT_meshopt_compression) a decoded copy in a temporary folder."""
+    if fmt not in ("vrm", "glb") or not webpack.is_compressed(data):
+        yield path
+        return
+    try:
+        plain = webpack.decoded(data)
+    except webpack.MeshoptMissingError as exc:
+        raise ImportFailedError(f"{path.name}: compressed with EXT_meshopt_compression, and {exc}") from None
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ImportFailedError(f"{path.name}: its compressed geometry does not decode ({_one_line(exc)})") from None
+    with tempfile.TemporaryDirectory(prefix="avatar-forge-decoded-") as folder:
+        copy = Path(folder) / path.name
+        copy.write_bytes(plain)
+        yield copy
+
+
 def _read(path: Path, fmt: ModelFormat) -> bytes:
     """The bytes the content checks and the meta need: the whole file for glTF and VRM, the head of the
     others (an FBX's header with its document info)."""
@@ -320,9 +341,9 @@ def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False) -> 
     if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")  # importers run in object mode only
     before, collections, ids = set(bpy.data.objects), set(bpy.data.collections), _all_ids()
-    with _scripts_never_run():
+    with _scripts_never_run(), _importable(path, fmt, data) as readable:
         try:
-            finished = "FINISHED" in _IMPORTERS[fmt](path)
+            finished = "FINISHED" in _IMPORTERS[fmt](readable)
         except (RuntimeError, OSError) as exc:
             _undo_import(before, collections)
             raise ImportFailedError(f"{path.name}: the {fmt} importer failed: {_one_line(exc)}") from None

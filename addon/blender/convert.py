@@ -94,13 +94,18 @@ def convert(
             result.rig = _auto_rig(model, armature, rig)
             armature = result.rig["armature"] if result.rig["rigged"] else armature
         assert armature is not None, "import_avatar refuses a model without an armature"
-        result.before = rig_check.check_rig(armature, preset)
-        result.after = rig_check.check_rig(armature, preset, fix=fix) if fix else result.before
+        # One read of the rig before the fixes, and the last check after them is the export's: nothing changes
+        # the scene in between (each was read twice before).
+        result.before, read = rig_check.check_and_read(armature, preset)
+        fixed = rig_check.fix_checked(result.before, read, preset, fix or False)
+        result.after = fixed.report if fix else result.before
         remaining = {(f.id, f.objects) for f in result.after.findings}
         result.fixed = [f for f in result.before.findings if f.fixable and (f.id, f.objects) not in remaining]
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            result.export = vrm_export.export_vrm(out, preset, armature_name=armature, overwrite=force)
+            result.export = vrm_export.export_vrm(
+                out, preset, armature_name=armature, overwrite=force, checked=fixed.checked
+            )
         except OperationError as exc:
             result.refusal = exc
             raise

@@ -1,8 +1,10 @@
 """Publishes the avatar: rig check and export into local temporary storage, a saved copy of the .blend,
 then upload and queue through addon/storage (the part that needs no Blender).
 
-`forge.py publish` and the socket's `avatar_publish` call publish(). The sidebar calls its two halves:
-prepare() on Blender's main thread, then upload() on a background thread so that the UI stays live.
+`forge.py publish` and the socket's `avatar_publish` call publish(); `forge.py publish-animation` and
+`avatar_publish_animation` call publish_clip(), the same path with a VRM Animation (.vrma) clip in place of
+the model. The sidebar calls their two halves: prepare() or prepare_clip() on Blender's main thread, then
+upload() on a background thread so that the UI stays live.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from ..core import settings
 from ..core.errors import ForgeError
 from ..core.presets import Preset
 from ..core.publish import bucket_keys
-from ..core.publish.promotion import Artifact, Request
+from ..core.publish.promotion import ANIMATION, MODEL, Artifact, Request
 from ..core.version import VERSION
 from ..storage.base import Storage
 from ..storage.release import Describe, Release, publish_files
 from ..storage.targets import open_storage
-from . import vrm_addon, vrm_export
+from . import animation_export, vrm_addon, vrm_export
 
 Progress = Callable[[float, str], None]
 # Called with the new version and its two artifacts just before its promotion request is queued.
@@ -38,10 +40,13 @@ BeforeQueue = Callable[[bucket_keys.Versioned, Artifact, Artifact], None]
 _EXPORT_SHARE = 0.5
 
 
+Exported = vrm_export.ExportResult | animation_export.ClipResult
+
+
 @dataclass(frozen=True)
 class PublishResult:
     release: Release
-    export: vrm_export.ExportResult
+    export: Exported
     seconds: float
 
     @property
@@ -52,10 +57,12 @@ class PublishResult:
         request = self.request
         return {
             "published": True,
+            "kind": request.kind,
             "name": request.name,
             "version": request.version,
             "location": self.release.location,
-            "vrm": {**request.vrm.to_json(), "url": self.release.vrm_url},
+            # a model's .vrm under "vrm", a clip's .vrma under "vrma" (the request's artifact roles)
+            "vrm" if request.kind == MODEL else "vrma": {**request.vrm.to_json(), "url": self.release.vrm_url},
             "blend": {**request.blend.to_json(), "url": self.release.blend_url},
             "request": self.release.request_url,
             "preset": request.preset,
@@ -65,7 +72,15 @@ class PublishResult:
             "seconds": round(self.seconds, 3),
             "unqueued": self.release.unqueued,
             "verification": self.export.verification.to_json(),
+            **self._web(),
         }
+
+    def _web(self) -> dict[str, Any]:
+        """A model's packing for download and the loader lines it needs (a clip has neither)."""
+        if not isinstance(self.export, vrm_export.ExportResult):
+            return {"web": None, "loader": []}
+        web = self.export.web
+        return {"web": web.to_json() if web else None, "loader": vrm_export.loader_lines(self.export)}
 
 
 def check_summary(findings: list[Any]) -> dict[str, Any]:
@@ -122,8 +137,9 @@ class Prepared:
     """An export and a saved .blend in a private temporary folder, ready to upload; cleanup() removes them."""
 
     name: str
-    export: vrm_export.ExportResult
-    vrm: Path
+    kind: str
+    export: Exported
+    vrm: Path  # the served file: the .vrm, or the clip's .vrma
     blend: Path
     describe: Describe
     scratch: tempfile.TemporaryDirectory[str]
@@ -141,19 +157,45 @@ def prepare(
     Raises bucket_keys.InvalidNameError before doing anything, vrm_export's errors when the export is refused
     or fails, and OSError when the temporary folder cannot hold the files. Nothing is uploaded here.
     """
+
+    def export(path: Path, step: Progress) -> Exported:
+        return vrm_export.export_vrm(path, preset, armature_name=armature_name, progress=step)
+
+    return _prepare(name, MODEL, preset.name, export, progress)
+
+
+def prepare_clip(
+    name: str,
+    *,
+    armature_name: str | None = None,
+    action: str | None = None,
+    strip: str | None = None,
+    frames: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+) -> Prepared:
+    """prepare() for an animation clip: check and export the action (or NLA strip) as .vrma, save a copy.
+
+    Raises what animation_export.export_clip raises (its refusal is an ExportRefusedError), and OSError.
+    """
+
+    def export(path: Path, _step: Progress) -> Exported:
+        return animation_export.export_clip(path, armature_name=armature_name, action=action, strip=strip,
+                                            frames=frames)  # fmt: skip
+
+    return _prepare(name, ANIMATION, "vrma", export, progress)
+
+
+def _prepare(
+    name: str, kind: str, preset_name: str, export: Callable[[Path, Progress], Exported], progress: Progress | None
+) -> Prepared:
     bucket_keys.check_name(name)
     step = progress or (lambda _fraction, _what: None)
     started = time.perf_counter()
     scratch = tempfile.TemporaryDirectory(prefix="avatar-forge-publish-")
     try:
-        vrm = Path(scratch.name) / f"{name}.vrm"
+        served = Path(scratch.name) / f"{name}.{'vrm' if kind == MODEL else 'vrma'}"
         try:
-            exported = vrm_export.export_vrm(
-                vrm,
-                preset,
-                armature_name=armature_name,
-                progress=lambda fraction, what: step(fraction * _EXPORT_SHARE, what),
-            )
+            exported = export(served, lambda fraction, what: step(fraction * _EXPORT_SHARE, what))
         except ForgeError:
             raise  # its own message, and a refusal's findings or verification, are already what the user needs
         except RuntimeError as exc:  # how bpy.ops reports an exporter's exception, traceback and all
@@ -176,7 +218,7 @@ def prepare(
             version=stem.version,
             vrm=vrm_artifact,
             blend=blend_artifact,
-            preset=preset.name,
+            preset=preset_name,
             spec_version=exported.spec_version,
             stats=exported.stats,
             check=check_summary(exported.findings),
@@ -184,9 +226,10 @@ def prepare(
             vrm_addon_version=addon_version,
             avatar_forge_version=VERSION,
             created_by=getpass.getuser(),
+            kind=kind,
         )
 
-    return Prepared(name, exported, vrm, blend, describe, scratch, started)
+    return Prepared(name, kind, exported, served, blend, describe, scratch, started)
 
 
 def upload(
@@ -218,6 +261,7 @@ def upload(
             describe=describe,
             progress=lambda fraction, what: step(_EXPORT_SHARE + fraction * (1 - _EXPORT_SHARE), what),
             cancel=cancel,
+            kind=prepared.kind,
         )
     finally:
         prepared.cleanup()
@@ -240,6 +284,23 @@ def publish(
     up as a saved copy.
     """
     prepared = prepare(name, preset, armature_name=armature_name, progress=progress)
+    return upload(prepared, target, progress=progress)
+
+
+def publish_clip(
+    name: str,
+    target: Storage,
+    *,
+    armature_name: str | None = None,
+    action: str | None = None,
+    strip: str | None = None,
+    frames: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+) -> PublishResult:
+    """Exports the action (or NLA strip) as a VRM Animation and publishes it as the next version of `name`
+    (animations/<name>-v<N>.vrma, with the .blend under projects/), queued for promotion. Raises as publish()."""
+    prepared = prepare_clip(name, armature_name=armature_name, action=action, strip=strip, frames=frames,
+                            progress=progress)  # fmt: skip
     return upload(prepared, target, progress=progress)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from ..core.presets import Preset
@@ -29,25 +30,50 @@ def check_rig(
     rig_reader.ArmatureNotFoundError when `armature_name` is not in the scene.
     """
     started = time.perf_counter()
-    report, _model = check_and_read(armature_name, preset)
+    report, model = check_and_read(armature_name, preset)
+    return fix_checked(report, model, preset, fix, started=started).report
+
+
+@dataclasses.dataclass
+class Fixed:
+    """A check's fixes: the report after them, and the last check without fixes with the rig it read (the
+    scene as the fixes left it, which an export right after may start from instead of reading it again)."""
+
+    report: CheckReport
+    checked: tuple[CheckReport, RigModel]
+
+
+def fix_checked(
+    report: CheckReport, model: RigModel, preset: Preset | None, fix: bool | FixLevel, *, started: float | None = None
+) -> Fixed:
+    """check_rig's fixes, from the check just made (`report`, of `model`) rather than from a new read: a
+    convert checks, fixes and exports one scene, and read it twice before the fixes (and once more after)."""
+    started = time.perf_counter() if started is None else started
     level: FixLevel | None = "safe" if fix is True else (fix or None)
     done: list[str] = []
+    after, checked = report, (report, model)
     if level is not None and report.armature is not None:
-        report, done = _fix_until_done(report, level, preset)
-    report.fixes = done
-    report.seconds = time.perf_counter() - started
-    return report
+        after, done, checked = _fix_until_done(report, model, level, preset)
+    # A copy when nothing was fixed: the report before fixes stays as it was read.
+    after = dataclasses.replace(after, fixes=done, seconds=time.perf_counter() - started)
+    return Fixed(after, checked)
 
 
 def check_and_read(armature_name: str | None, preset: Preset | None) -> tuple[CheckReport, RigModel]:
     """The check without fixes, and the rig it read (the export answers questions from its weights)."""
+    started = time.perf_counter()
     model = rig_reader.read_rig(armature_name)
-    return checks.run_checks(model, preset), model
+    report = checks.run_checks(model, preset)
+    report.seconds = time.perf_counter() - started
+    return report, model
 
 
-def _fix_until_done(report: CheckReport, level: FixLevel, preset: Preset | None) -> tuple[CheckReport, list[str]]:
+def _fix_until_done(
+    report: CheckReport, model: RigModel, level: FixLevel, preset: Preset | None
+) -> tuple[CheckReport, list[str], tuple[CheckReport, RigModel]]:
     """Fixes every instance of the first fixable finding id (in the registry's fix order), checks again, and repeats;
-    returns the last report (with a `fix_failed` finding per refused fix) and what each fix did."""
+    returns the last report (with a `fix_failed` finding per refused fix), what each fix did, and the last
+    check without those findings with the rig it read."""
     armature = report.armature
     assert armature is not None
     done: list[str] = []
@@ -65,12 +91,14 @@ def _fix_until_done(report: CheckReport, level: FixLevel, preset: Preset | None)
             except rig_fixes.FixFailedError as exc:
                 failed.append(Finding("fix_failed", "warning", str(exc), False, finding.objects))
         # Later fixes see what earlier ones changed (applied transforms move the mesh, say).
-        report = checks.run_checks(rig_reader.read_rig(armature), preset)
+        model = rig_reader.read_rig(armature)
+        report = checks.run_checks(model, preset)
+    checked = (report, model)
     if failed:
         report = CheckReport.from_findings(
             report.armature, report.mapping, report.findings + failed, report.stats, report.auto_mapped
         )
-    return report, done
+    return report, done, checked
 
 
 def fix_finding(finding_id: str, armature_name: str | None = None, preset: Preset | None = None) -> CheckReport:

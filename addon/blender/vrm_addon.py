@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import types
+import uuid
 from typing import Any
 
 import bpy
@@ -50,12 +51,28 @@ def ensure_enabled() -> str:
     raise VrmAddonMissingError(INSTALL_HINT)
 
 
+def _uuids_given(bones: Any) -> bool:
+    """Gives each bone without one (or with another bone's) a new UUID, as the add-on's bone name setter does
+    before anything else; False, touching nothing, when the add-on keeps no UUID on bones."""
+    extensions: list[Any] = [getattr(bone, "vrm_addon_extension", None) for bone in bones]
+    if not all(hasattr(extension, "uuid") for extension in extensions):
+        return False
+    seen: set[str] = set()
+    for extension in extensions:
+        if not extension.uuid or extension.uuid in seen:
+            extension.uuid = uuid.uuid4().hex
+        seen.add(extension.uuid)
+    return True
+
+
 def _write_bone_names(armature: bpy.types.Object, assignments: list[tuple[Any, str]]) -> None:
     """Sets `node.bone_name = name` for each (add-on bone node, Blender bone name).
 
-    The add-on's setter re-validates the whole humanoid on every call (about 50 ms a bone). So the first
-    bone goes through the setter (it gives every bone its UUID), the middle ones store the UUID the setter
-    would store, and the last one goes through the setter, from cleared, to validate once. Every name is
+    The add-on's setter re-validates the whole humanoid on every call (about 50 ms a bone; seconds on a rig
+    of a few hundred bones). So every bone is given its UUID as the setter first does (only when the add-on
+    keeps one on each bone; else the first bone goes through the setter for that), every bone but the last
+    stores the UUID the setter would store, and the last one goes through the setter, from cleared, to
+    validate once. Every name is
     read back through the add-on's getter and any that did not take is set the slow way, so an add-on
     version that stores mappings differently stays correct, only slower. A bone already holding its name
     is left alone.
@@ -69,12 +86,13 @@ def _write_bone_names(armature: bpy.types.Object, assignments: list[tuple[Any, s
             node.bone_name = name  # the add-on clears it
     if not valid:
         return
-    valid[0][0].bone_name = valid[0][1]
-    for node, name in valid[1:-1]:
-        uuid = getattr(getattr(bones[name], "vrm_addon_extension", None), "uuid", None)
-        if uuid is None or not hasattr(node, "bone_uuid"):
+    if not _uuids_given(bones):
+        valid[0][0].bone_name = valid[0][1]  # the setter gives them
+    for node, name in valid[:-1]:
+        bone_uuid = getattr(getattr(bones[name], "vrm_addon_extension", None), "uuid", None)
+        if bone_uuid is None or not hasattr(node, "bone_uuid"):
             break
-        node.bone_uuid = uuid
+        node.bone_uuid = bone_uuid
     last, last_name = valid[-1]
     if hasattr(last, "bone_uuid"):
         last.bone_uuid = ""  # an unchanged value would skip the validation this call is for

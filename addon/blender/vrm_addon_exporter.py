@@ -5,7 +5,8 @@ for) before it exports: about 3 s on a 200k-vertex avatar, and our rig check has
 also cannot pass `export_morph_normal` to Blender's glTF exporter. So, when the add-on is the version this
 code was written against, the export calls its `Vrm1Exporter` (or `Vrm0Exporter`) directly, after the
 light migration the add-on runs on every file load (a no-op on a current file), and gives the glTF
-exporter the morph normals setting. With any other add-on version `internals()` is None and the caller
+exporter the morph normals setting; the 0.x writer's per-vertex mesh pass is replaced by the same
+computation in numpy (vrm0_mesh_writer). With any other add-on version `internals()` is None and the caller
 uses the operator: slower, never wrong. tests/test_vrm_export.py fails loudly when the pinned add-on's internals move.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 import bpy
 
 from ..core.rig.model import MeshInfo
-from . import console, modifiers, posed_ground, vrm_addon
+from . import console, modifiers, posed_ground, vrm0_mesh_writer, vrm_addon
 
 PINNED_VERSION = (4, 10, 2)
 # The glTF exporter arguments the pinned add-on passes for Blender 4.2+ (ExportSceneGltfArguments' fields).
@@ -84,7 +85,11 @@ def internals() -> Internals | None:
     writers = (found.export_scene.Vrm1Exporter, found.export_scene.Vrm0Exporter)
     posable = all(hasattr(sys.modules[w.__module__], "setup_humanoid_t_pose") for w in writers)
     decides_removal = isinstance(inspect.getattr_static(writers[0], _REMOVAL, None), staticmethod)
-    return found if posable and decides_removal else None
+    vrm0 = sys.modules[writers[1].__module__]
+    writes_meshes = callable(getattr(writers[1], "write_mesh_node", None)) and all(
+        hasattr(vrm0, name) for name in vrm0_mesh_writer.NEEDED
+    )
+    return found if posable and decides_removal and writes_meshes else None
 
 
 @contextlib.contextmanager
@@ -206,8 +211,11 @@ def export(
     meshes = [o for o in objects if o.type == "MESH"]
     with found.workspace.save_workspace(context, armature):
         found.migration.migrate(context, armature.name, heavy_migration=False)
+        vrm0 = found.export_scene.Vrm0Exporter
+        meshes_written = vrm0_mesh_writer.replacement(sys.modules[vrm0.__module__], vrm0.write_mesh_node)
         with (
             _patched(found.gltf_support, "_invoke_export_scene_gltf", _gltf_with(gltf_options)),
+            _patched(vrm0, "write_mesh_node", meshes_written),
             _patched(writer, "setup_humanoid_t_pose", _posing_on_the_ground(writer.setup_humanoid_t_pose, meshes)),
             _patched(
                 vrm1, _REMOVAL, _armature_removal_from(_unchanged(meshes, armature, checked), getattr(vrm1, _REMOVAL))

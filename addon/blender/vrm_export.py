@@ -23,11 +23,12 @@ import bpy
 
 from ..core.errors import OperationError, OutputExistsError
 from ..core.outputs import output_path, place_new
-from ..core.presets import Preset
+from ..core.presets import Preset, WebDelivery
 from ..core.rig import checks
 from ..core.rig.findings import CheckReport, Finding
-from ..core.rig.model import ArmatureInfo, MeshInfo
-from ..core.vrm import glb_meta, sparse_morphs
+from ..core.rig.model import ArmatureInfo, MeshInfo, RigModel
+from ..core.vrm import glb, glb_meta, sparse_morphs, webpack
+from ..core.vrm import inspect as vrm_inspect
 from ..core.vrm import meta as vrm_meta
 from ..core.vrm import verify as vrm_verify
 from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_target
@@ -37,6 +38,7 @@ THUMBNAIL_SIZE = 1024
 
 Progress = Callable[[float, str], None]
 _FILE_SIZE = "over_budget_file_size"  # the rig check's id for its estimate
+_NOT_PACKED = "web_packing_skipped"  # a preset's packing (or part of it) left out
 # Preset export options that are the VRM Add-on's own export flags.
 _ADDON_FLAGS = ("export_invisibles", "export_only_selections", "export_all_influences")
 
@@ -52,6 +54,7 @@ class ExportResult:
     seconds: float
     verification: vrm_verify.Verification
     expressions: dict[str, list[str]] = field(default_factory=dict)
+    web: webpack.Packed | None = None  # the packing for download, when the preset asks for one and it ran
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,16 +67,23 @@ class ExportResult:
             "seconds": round(self.seconds, 3),
             "expressions": self.expressions,
             "verification": self.verification.to_json(),
+            "web": self.web.to_json() if self.web else None,
+            "loader": loader_lines(self),
         }
+
+
+def loader_lines(result: ExportResult) -> list[str]:
+    """What a three.js app's GLTFLoader needs to read the file: the meshopt decoder when it is compressed."""
+    return list(webpack.LOADER_LINES) if result.web is not None and result.web.uses_meshopt else []
 
 
 class ExportRefusedError(OperationError):
     """The rig check found errors: nothing was written. `report` is the rig check's CheckReport."""
 
-    def __init__(self, report: CheckReport) -> None:
+    def __init__(self, report: CheckReport, check: str = "rig check") -> None:
         errors = report.errors()
         summary = errors[0].message + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-        super().__init__(f"not exported: the rig check found errors: {summary}", report=report)
+        super().__init__(f"not exported: the {check} found errors: {summary}", report=report)
         self.report: CheckReport = report
 
 
@@ -114,6 +124,7 @@ def export_vrm(
     overwrite: bool = False,
     progress: Progress | None = None,
     verbose: bool = False,
+    checked: tuple[CheckReport, RigModel] | None = None,
 ) -> ExportResult:
     """Exports the checked avatar to `out` with `preset`, leaving `out` as it was on every error: InputError
     (an output that exists or cannot be written, no VRM Add-on, no such armature) or OperationError
@@ -123,7 +134,9 @@ def export_vrm(
     meta_overrides: "name", "author" and "version" replace the preset's (and the armature's) meta.
     progress: called with the fraction done and the step starting; it only goes forward and stops short
     of 1 (the caller says what comes next). verbose: Blender's and the exporters' console output as it
-    comes, instead of only their warnings and errors.
+    comes, instead of only their warnings and errors. checked: the rig check (without fixes) of this scene
+    with `preset` and the rig it read, when the caller has just made it and changed nothing since (convert,
+    right after its fixes): the export starts from it instead of reading the rig again.
     """
     step = progress or (lambda _fraction, _what: None)
     started = time.perf_counter()
@@ -132,7 +145,7 @@ def export_vrm(
     refuse_storage_root(out)
     vrm_addon.ensure_enabled()
     step(0.05, "checking the rig")
-    report, model = rig_check.check_and_read(armature_name, preset)
+    report, model = checked or rig_check.check_and_read(armature_name, preset)
     if not report.ok:
         raise ExportRefusedError(report)
     armature = bpy.data.objects[report.armature] if report.armature else None
@@ -153,16 +166,29 @@ def export_vrm(
         if vrm.through_gltf:
             step(0.9, "making morph targets sparse")
             data = _restore_dropped_meta(_sparse(data, preset), armature)
-        step(0.93, "verifying the file")
+        step(0.92, "verifying the file")
         scratch.write_bytes(data)
         verification = vrm_verify.verify_vrm(data)
         if not verification.ok:
             raise ExportRejectedError(verification, _keep_rejected(scratch, out))
-        step(0.95, "moving the file into place")
+        packed: webpack.Packed | None = None
+        packing: list[Finding] = []
+        if preset.web is not None:
+            step(0.94, "packing for the web")
+            packed, packing = _pack(data, preset.web)
+        if packed is not None:
+            # The packed file verified as a loader reads it: its geometry decoded, its structure as stored.
+            data = packed.data
+            scratch.write_bytes(data)
+            verification = vrm_verify.verify_vrm(packed.decoded)
+            verification.problems.extend(vrm_inspect.inspect_vrm(data).problems)
+            if not verification.ok:
+                raise ExportRejectedError(verification, _keep_rejected(scratch, out))
+        step(0.97, "moving the file into place")
         _move_into_place(scratch, out, overwrite)
     stats: dict[str, Any] = dict(report.stats)
     stats["file_size_mb"] = round(len(data) / 1e6, 3)
-    findings = _with_actual_file_size(report.findings, stats["file_size_mb"], preset) + applied.findings
+    findings = _with_actual_file_size(report.findings, stats["file_size_mb"], preset) + applied.findings + packing
     return ExportResult(
         path=out,
         bytes=len(data),
@@ -173,6 +199,7 @@ def export_vrm(
         seconds=time.perf_counter() - started,
         verification=verification,
         expressions=applied.expressions,
+        web=packed,
     )
 
 
@@ -416,6 +443,24 @@ def _sparse(data: bytes, preset: Preset) -> bytes:
     except sparse_morphs.GlbLayoutError:
         return data  # a layout the rewrite does not know: the add-on's file, unchanged, is still right
     return sparse
+
+
+def _pack(data: bytes, web: WebDelivery) -> tuple[webpack.Packed | None, list[Finding]]:
+    """The verified file packed for download, and a warning for each part left out; (None, why) when the
+    packing cannot be proven right: the unpacked file, already verified, is written instead."""
+    options = webpack.PackOptions(
+        geometry=web.geometry,
+        webp=web.textures != "keep",
+        webp_quality=web.webp_quality,
+        webp_lossless=web.textures == "webp-lossless",
+        texture_fallback=web.texture_fallback,
+        thumbnail_jpeg=web.thumbnail_jpeg,
+    )
+    try:
+        packed = webpack.pack(data, options)
+    except (webpack.PackError, glb.GlbError) as exc:  # GlbError: a container it cannot read, layouts included
+        return None, [Finding(_NOT_PACKED, "warning", f"written uncompressed: {exc}", fixable=False)]
+    return packed, [Finding(_NOT_PACKED, "warning", f"written without {why}", fixable=False) for why in packed.skipped]
 
 
 @contextlib.contextmanager

@@ -37,6 +37,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", required=True, help="export preset (see `forge.py presets`)")
     parser.add_argument("--fix", choices=("safe", "all"), help="fix each rig first (as `convert --fix`)")
     parser.add_argument(
+        "--rig", choices=("auto", "replace"),
+        help="models to convert only (as `convert --rig`): auto rigs a model whose meshes no armature drives, "
+        "replace discards each model's own armature and rigs it anew",
+    )  # fmt: skip
+    parser.add_argument(
         "--out", required=True, metavar="DEST",
         help="where the results go: the storage root (folder or s3://) re-exports are published to, or the "
         "folder or s3:// prefix for converted .vrm files; reports and done markers go under DEST/batch/",
@@ -73,8 +78,10 @@ def _models(source: str, endpoint: str | None) -> list[tuple[str, str]]:
     return [(e, e if e.startswith("s3://") else str((path.parent / e).absolute())) for e in entries]
 
 
-def _plan(source: str, endpoint: str | None) -> list[plan.Item]:
+def _plan(source: str, endpoint: str | None, rig: str | None) -> list[plan.Item]:
     kind = plan.source_kind(source, not source.startswith("s3://") and Path(source).expanduser().is_dir())
+    if rig and kind == "projects":
+        raise UsageError(f"--rig {rig} rigs models to convert; {source} holds projects to re-export")
     try:
         if kind == "projects":
             root = plan.root_of_projects(source)
@@ -95,6 +102,7 @@ def _worker(args: argparse.Namespace, *more: str, timeout: float) -> tuple[int, 
     is interrupted, terminated or killed): (exit code, its JSON, stderr)."""
     command = [*children.forge_command(), "batch-item", "--json", "--preset", args.preset, *more]
     command += ["--fix", args.fix] if args.fix else []
+    command += ["--rig", args.rig] if args.rig else []
     command += ["--endpoint-url", args.endpoint_url] if args.endpoint_url else []
     finished = children.run(command, timeout=timeout)
     if finished.timed_out:
@@ -116,8 +124,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     code, data, err = _worker(args, "--probe", timeout=300)
     if code != EXIT_OK or data is None:
         raise UsageError(_last_line(err).removeprefix("forge: error: "))
-    key = plan.settings_key(data["preset"], args.fix, data["versions"])
-    return {"key": key, "preset": args.preset, "fix": args.fix, "versions": data["versions"]}
+    key = plan.settings_key(data["preset"], args.fix, data["versions"], args.rig)
+    return {"key": key, "preset": args.preset, "fix": args.fix, "rig": args.rig, "versions": data["versions"]}
 
 
 def _run_item(args: argparse.Namespace, item: plan.Item, settings: str) -> dict[str, Any]:
@@ -163,9 +171,9 @@ def _run(args: argparse.Namespace) -> Result:
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     dest = _open(args.out, args.endpoint_url)
-    items = _plan(args.source, args.endpoint_url)
+    items = _plan(args.source, args.endpoint_url, args.rig)
     settings = _settings(args)
-    run = args.run or plan.run_id(args.source, args.out, args.preset, args.fix)
+    run = args.run or plan.run_id(args.source, args.out, args.preset, args.fix, args.rig)
     mine = select(items, [i.id for i in items], shard)
     progress = _Progress(len(mine))
     results = []

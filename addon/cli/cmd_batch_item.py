@@ -24,6 +24,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--item", help="the item, as JSON (what `batch` planned)")
     parser.add_argument("--preset", required=True)
     parser.add_argument("--fix", choices=("safe", "all"))
+    parser.add_argument("--rig", choices=("auto", "replace"))
     parser.add_argument("--out", help="DEST: where results and the done markers go")
     parser.add_argument("--settings", help="the settings key `batch` derived from the probe")
     parser.add_argument("--endpoint-url")
@@ -70,6 +71,9 @@ def _run(args: argparse.Namespace) -> Result:
             previous = item_work.previous(dest, item, marker)
             if previous is not None:
                 return _rendered(previous)  # before Blender loads: a rerun over a library already done starts none
+            taken = item_work.output_taken(dest, item)
+            if taken is not None:
+                return _rendered(taken)
             return _rendered(_work(args, item=item, local=local, scratch=scratch, dest=dest, marker=marker))
         except (StorageError, OSError) as exc:
             return _rendered(item_work.failed(str(exc)))
@@ -85,7 +89,7 @@ def _work(
 
     preset = cli_preset(args.preset)
     vrm_addon.ensure_enabled()
-    work = item_work.ItemWork(item, local, scratch, preset, args.fix, dest, args.settings, marker)
+    work = item_work.ItemWork(item, local, scratch, preset, args.fix, args.rig, dest, args.settings, marker)
     if item.kind == "convert":
         return item_work.convert_item(work)
     try:

@@ -57,6 +57,8 @@ def _run(args: argparse.Namespace) -> Result:
         f"sha256 {result.sha256}",
         *(f"  {finding_line(f)}" for f in result.findings),
     ]
+    if data["loader"]:
+        lines += ["compressed (EXT_meshopt_compression): a three.js GLTFLoader reads it with:", *data["loader"]]
     return Result(data, lines)
 
 

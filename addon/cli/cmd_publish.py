@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..core.errors import OperationError
 from ..core.publish.bucket_keys import check_name
+from ..storage.base import Storage
 from ..storage.targets import open_storage
 from .blender_args import preset as cli_preset
 from .command import EXIT_PROBLEMS, Command, Result, UsageError, failed
+
+if TYPE_CHECKING:
+    from ..blender.publish import PublishResult
 
 S3_URL_ENV = "AVATAR_FORGE_S3_URL"
 
@@ -18,6 +24,11 @@ S3_URL_ENV = "AVATAR_FORGE_S3_URL"
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="model name: letters, digits, '-', '_' (versions are added)")
     parser.add_argument("--preset", required=True, help="export preset (see `forge.py presets`)")
+    add_storage_arguments(parser)
+
+
+def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
+    """--root / --s3 / --endpoint-url / --armature: where a publish goes, and what it exports."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--root", help="storage root folder (the Kasm mount: /s3/blender-avatars)")
     where.add_argument(
@@ -29,11 +40,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--armature", help="the armature to export (default: the only one in the scene)")
 
 
-def _run(args: argparse.Namespace) -> Result:
-    name = check_name(args.name)  # before Blender's modules load: a bad name is refused at once
-    from ..blender import publish
+def checked_name(args: argparse.Namespace) -> str:
+    """--name, checked before Blender's modules load: a bad one is refused at once (an InputError)."""
+    return check_name(args.name)
 
-    preset = cli_preset(args.preset)
+
+def chosen_storage(args: argparse.Namespace) -> Storage:
+    """The storage --root / --s3 (or the environment) name; UsageError when none or an unusable one."""
     try:
         s3_url = args.s3 or (None if args.root else os.environ.get(S3_URL_ENV) or None)
         if args.root is None and s3_url is None:
@@ -43,12 +56,29 @@ def _run(args: argparse.Namespace) -> Result:
         raise UsageError(str(exc)) from None
     if args.endpoint_url and s3_url is None:
         raise UsageError("--endpoint-url goes with --s3")
+    return target
 
-    def progress(fraction: float, what: str) -> None:
-        print(f"publish: {fraction * 100:3.0f}% {what}", file=sys.stderr)
+
+def progress(fraction: float, what: str) -> None:
+    print(f"publish: {fraction * 100:3.0f}% {what}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> Result:
+    name = checked_name(args)
+    from ..blender import publish
+
+    preset = cli_preset(args.preset)
+    target = chosen_storage(args)
+    return published(lambda: publish.publish(name, preset, target, armature_name=args.armature, progress=progress))
+
+
+def published(run: Callable[[], PublishResult]) -> Result:
+    """The CLI's result of a publish (a model's or a clip's): what it wrote, or why nothing was queued."""
 
     try:
-        result = publish.publish(name, preset, target, armature_name=args.armature, progress=progress)
+        result = run()
+    except LookupError as exc:  # no such action or strip (no such armature is an InputError already)
+        raise UsageError(str(exc)) from None
     except OperationError as exc:
         return failed(exc, "not published: {}", published=False)
     except OSError as exc:  # the temporary folder is full or unwritable: nothing was uploaded
@@ -56,13 +86,18 @@ def _run(args: argparse.Namespace) -> Result:
         reason = f"the temporary folder is full or unwritable: {detail}"
         return Result({"published": False, "reason": reason}, [f"not published: {reason}"], EXIT_PROBLEMS)
     data = result.to_json()
+    served = data["vrm"] if "vrm" in data else data["vrma"]
     lines = [
-        f"published {name} v{data['version']} ({data['vrm']['size'] / 1e6:.2f} MB) to {data['location']}",
-        f"  {data['vrm']['url']}",
+        f"published {data['name']} v{data['version']} ({served['size'] / 1e6:.2f} MB) to {data['location']}",
+        f"  {served['url']}",
         f"  {data['blend']['url']}",
         f"  queued {data['request']}",
         *(f"  note: {left} has no promotion request: left by an interrupted publish" for left in data["unqueued"]),
     ]
+    if data["loader"]:
+        # Beside the allowlist lines `promote` prints: the frontend reads this file only with them.
+        lines += ["", "The file is compressed (EXT_meshopt_compression): the frontend's GLTFLoader needs:"]
+        lines += data["loader"]
     return Result(data, lines)
 
 

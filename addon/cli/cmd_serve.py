@@ -4,11 +4,13 @@ SIGINT or SIGTERM; then every socket is closed and it exits 0."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from ..core import settings
 from .blender_args import enable_vrm_addon
@@ -61,6 +63,39 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"commands waiting for Blender, all clients (default {settings.DEFAULT_MCP_MAX_QUEUED})",
     )
 
+    assets = parser.add_argument_group("asset sources (off unless turned on here or in the preferences)")
+    assets.add_argument("--polyhaven", action="store_true", help="answer the Poly Haven commands")
+    assets.add_argument(
+        "--polyhaven-api", default=None, help="Poly Haven API base URL (default the real one; for a stand-in service)"
+    )
+    assets.add_argument(
+        "--hyper3d",
+        action="store_true",
+        help=f"answer the Hyper3D Rodin commands, with the key in {settings.HYPER3D_KEY_ENV} (never a flag)",
+    )
+    assets.add_argument("--hyper3d-api", default=None, help="Rodin API base URL (for a stand-in service)")
+    assets.add_argument(
+        "--max-download-mb", type=int, default=None, help="largest asset a download may bring (default 512)"
+    )
+    assets.add_argument(
+        "--fetch-timeout", type=float, default=None, help="seconds to wait for an asset service to answer (default 15)"
+    )
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from ..assets.fetch import Limits
+
+    default = Limits()
+    if (args.max_download_mb is not None and args.max_download_mb < 1) or (
+        args.fetch_timeout is not None and args.fetch_timeout <= 0
+    ):
+        raise UsageError("--max-download-mb must be at least 1 and --fetch-timeout above 0")
+    return Limits(
+        timeout=args.fetch_timeout or default.timeout,
+        deadline=default.deadline,
+        max_bytes=args.max_download_mb * 1024 * 1024 if args.max_download_mb else default.max_bytes,
+    )
+
 
 def _run(args: argparse.Namespace) -> Result:
     import bpy
@@ -83,6 +118,12 @@ def _run(args: argparse.Namespace) -> Result:
             idle_seconds=args.idle_seconds,
             max_buffered_bytes=args.max_buffered_mb * 1024 * 1024,
             max_queued=args.max_queued,
+            polyhaven=args.polyhaven,
+            fetch_limits=_limits(args),
+            **({"polyhaven_api": args.polyhaven_api} if args.polyhaven_api else {}),
+            hyper3d=args.hyper3d,
+            hyper3d_key=os.environ.get(settings.HYPER3D_KEY_ENV, ""),
+            **({"hyper3d_api": args.hyper3d_api} if args.hyper3d_api else {}),
         )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None

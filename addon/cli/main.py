@@ -19,6 +19,7 @@ from ..core.errors import InputError, OperationError
 from ..core.terminal import EscapingWriter, printable
 from ..process import children, lifetime, scratch
 from . import (
+    cmd_animation,
     cmd_batch,
     cmd_batch_item,
     cmd_check,
@@ -31,6 +32,7 @@ from . import (
     cmd_promote,
     cmd_publish,
     cmd_serve,
+    cmd_serving_module,
     cmd_version,
 )
 from .command import EXIT_INTERNAL, EXIT_USAGE, Command, Result, UsageError, failed
@@ -45,11 +47,14 @@ COMMANDS: tuple[Command, ...] = (
     cmd_check.COMMAND,
     cmd_presets.COMMAND,
     cmd_export.COMMAND,
+    cmd_animation.EXPORT_COMMAND,
     cmd_convert.COMMAND,
     cmd_serve.COMMAND,
     cmd_mcp.COMMAND,
     cmd_publish.COMMAND,
+    cmd_animation.PUBLISH_COMMAND,
     cmd_promote.COMMAND,
+    cmd_serving_module.COMMAND,
     cmd_batch.COMMAND,
     cmd_batch.REPORT_COMMAND,
     cmd_batch_item.COMMAND,

@@ -2,7 +2,8 @@
 Blender's config folder (a user preset with a shipped name replaces it).
 
 A preset fixes the VRM spec version, the meta defaults, the budgets the rig check measures against, the
-largest texture size written (in the exported copy only), the exporter options and the thumbnail.
+largest texture size written (in the exported copy only), the exporter options, the thumbnail and, in an
+optional [web] table, how the file is packed for downloading.
 """
 
 from __future__ import annotations
@@ -80,6 +81,21 @@ class ExportOptions:
     morph_normals: bool = True
 
 
+TEXTURE_CHOICES: Final = ("keep", "webp", "webp-lossless")
+
+
+@dataclass(frozen=True)
+class WebDelivery:
+    """How the written file is packed for downloading (see core/vrm/webpack): geometry quantized and meshopt
+    compressed (three.js then needs GLTFLoader.setMeshoptDecoder), textures as WebP."""
+
+    geometry: bool
+    textures: str  # one of TEXTURE_CHOICES
+    webp_quality: int = 90
+    texture_fallback: bool = False  # keep each texture's PNG/JPEG beside its WebP
+    thumbnail_jpeg: bool = False  # the thumbnail as JPEG (its transparency on white)
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str
@@ -92,6 +108,7 @@ class Preset:
     export: ExportOptions
     source: Path = field(compare=False)
     target_height_m: float = DEFAULT_TARGET_HEIGHT_M
+    web: WebDelivery | None = None  # None: the file as the exporter writes it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +122,7 @@ class Preset:
             "meta": {**vars(self.meta), "authors": list(self.meta.authors)},
             "export": vars(self.export),
             "source": str(self.source),
+            "web": vars(self.web) if self.web else None,
         }
 
 
@@ -173,6 +191,7 @@ def parse_preset(text: str, source: Path) -> Preset:
     low, high = TARGET_HEIGHT_RANGE_M
     if target is not None and not low <= target <= high:
         raise PresetError(f"{where}: target_height_m must be {low:g} to {high:g} (metres)")
+    web = _web(data["web"], where) if "web" in data else None
     return Preset(
         name=name,
         description=_typed(data, "description", str, where),
@@ -186,7 +205,25 @@ def parse_preset(text: str, source: Path) -> Preset:
         ),
         source=source,
         target_height_m=DEFAULT_TARGET_HEIGHT_M if target is None else target,
+        web=web,
     )
+
+
+def _web(table: Any, where: str) -> WebDelivery:
+    """The optional [web] table: packing for download."""
+    if not isinstance(table, dict):
+        raise PresetError(f"{where}: [web] must be a table")
+    unknown = sorted(set(table) - {f for f in WebDelivery.__dataclass_fields__})
+    if unknown:
+        raise PresetError(f"{where}: unknown key web.{unknown[0]}")
+    textures = _typed(table, "textures", str, where)
+    if textures not in TEXTURE_CHOICES:
+        raise PresetError(f"{where}: web.textures must be one of {', '.join(TEXTURE_CHOICES)}")
+    quality = _typed(table, "webp_quality", int, where) if "webp_quality" in table else 90
+    if not 1 <= quality <= 100:
+        raise PresetError(f"{where}: web.webp_quality must be 1 to 100")
+    flags = {k: _typed(table, k, bool, where) for k in ("texture_fallback", "thumbnail_jpeg") if k in table}
+    return WebDelivery(_typed(table, "geometry", bool, where), textures, quality, **flags)
 
 
 def load_presets(user_dir: Path | None = None) -> dict[str, Preset]:

@@ -21,3 +21,6 @@ DEFAULT_MCP_HANDSHAKE_SECONDS = 10.0  # to authenticate (with a token) or send a
 DEFAULT_MCP_IDLE_SECONDS = 60.0  # a full server closes a client idle this long to let a newcomer in
 DEFAULT_MCP_MAX_BUFFERED_MB = 256  # bytes held for unfinished and queued messages, all connections together
 DEFAULT_MCP_MAX_QUEUED = 256  # commands waiting for Blender's main thread, all connections together
+# Hyper3D Rodin's API key, when not in the preferences: an environment variable, never a command-line flag
+# (a flag shows in every process list).
+HYPER3D_KEY_ENV = "AVATAR_FORGE_HYPER3D_API_KEY"

@@ -19,10 +19,12 @@ from .connection import Connection
 from .tools import TOOLS, Content
 
 INSTRUCTIONS = """Avatar Forge drives the user's Blender to make VRM avatars for a three.js front end.
-Start with get_scene_info and check_rig. check_rig lists findings with ids; fix_rig applies the safe ones
-(one id, or all_safe). See the avatar with render_preview (optionally an expression) or
-get_viewport_screenshot. export_vrm writes a .vrm with a preset from list_presets; publish versions it into
-the avatars storage (ask the user first). execute_code runs Python in Blender for anything else."""
+Start with get_scene_info and check_rig. Build and dress a character with create_object, modify_object,
+set_material (MToon for the VRM look), duplicate_object and delete_object: no code needed.
+check_rig lists findings with ids; fix_rig applies the safe ones (one id, or all_safe). See the avatar
+with render_preview (optionally an expression) or get_viewport_screenshot. export_vrm writes a .vrm with a
+preset from list_presets; publish versions it into the avatars storage (ask the user first).
+execute_code runs Python in Blender for anything the tools do not cover."""
 
 
 def build(connection: Connection) -> Server[Any, Any]:

@@ -4,12 +4,14 @@ command behind it. Results are JSON text, or inline PNG images: nothing needs a 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mcp import types
 
+from ..core.scene_edits import SCHEMAS
 from .connection import CommandError, Connection
 
 Content = types.TextContent | types.ImageContent
@@ -106,11 +108,83 @@ def _render_preview(connection: Connection, arguments: dict[str, Any]) -> list[C
     return _image(connection.call("avatar_render_preview", params), _preview_caption)
 
 
+def _scene_edit(command: str) -> Callable[[Connection, dict[str, Any]], list[Content]]:
+    """A structured scene tool: its arguments go to the socket as given (a null parent means "none")."""
+
+    def run(connection: Connection, arguments: dict[str, Any]) -> list[Content]:
+        return _json(connection.call(command, dict(arguments)))
+
+    return run
+
+
+def _scene_tool(command: str, description: str) -> ToolSpec:
+    properties, required = SCHEMAS[command]
+    return ToolSpec(command, description, properties, required, _scene_edit(command), read_only=False)
+
+
+def _polyhaven_download(connection: Connection, arguments: dict[str, Any]) -> list[Content]:
+    keep = ("asset_id", "asset_type", "resolution", "file_format")
+    result = connection.call(
+        "download_polyhaven_asset", {k: arguments[k] for k in keep if arguments.get(k) is not None}
+    )
+    if isinstance(result, dict) and arguments.get("apply_to"):
+        for name in arguments["apply_to"]:  # an object that fails stops here, with the server's message
+            connection.call("set_texture", {"object_name": name, "texture_id": arguments["asset_id"]})
+        result["applied_to"] = arguments["apply_to"]
+    return _json(result)
+
+
+POLL_SECONDS = 3.0
+
+
+def _hyper3d_generate(connection: Connection, arguments: dict[str, Any]) -> list[Content]:
+    """Creates a Rodin job (or resumes one), polls it up to wait_seconds, imports the model when done."""
+    job = {k: arguments[k] for k in ("task_uuid", "subscription_key") if arguments.get(k)}
+    if len(job) == 1:
+        raise CommandError("give both task_uuid and subscription_key to resume a job, or neither")
+    if not job:
+        if not arguments.get("prompt"):
+            raise CommandError("give a prompt (or task_uuid and subscription_key to resume a job)")
+        params: dict[str, Any] = {"text_prompt": arguments["prompt"]}
+        if arguments.get("bbox_condition"):
+            params["bbox_condition"] = arguments["bbox_condition"]
+        created = connection.call("create_rodin_job", params)
+        job = {"task_uuid": created["uuid"], "subscription_key": created["jobs"]["subscription_key"]}
+    deadline = time.monotonic() + float(arguments.get("wait_seconds", 90))
+    while True:
+        statuses = connection.call("poll_rodin_job_status", {"subscription_key": job["subscription_key"]})[
+            "status_list"
+        ]
+        if any(s in ("Failed", "Canceled") for s in statuses):
+            raise CommandError(f"Rodin's generation failed: {', '.join(statuses)}")
+        if statuses and all(s == "Done" for s in statuses):
+            break
+        if time.monotonic() >= deadline:
+            return _json({**job, "status": statuses, "next": "call hyper3d_generate again with these ids to wait on"})
+        time.sleep(POLL_SECONDS)
+    name = arguments.get("name") or "Generated"
+    return _json(connection.call("import_generated_asset", {"task_uuid": job["task_uuid"], "name": name}))
+
+
 _ARMATURE = {"type": "string", "description": "Armature object name. Default: the one with most VRM bones mapped."}
 _PRESET = {
     "type": "string",
-    "description": "Export preset name from list_presets (companions-web, companions-web-lite, vrm0-legacy, "
-    "or the user's own). It sets the VRM version and the budgets checked.",
+    "description": "Export preset name from list_presets (companions-web, companions-web-lite, "
+    "companions-web-uncompressed, vrm0-legacy, or the user's own). It sets the VRM version, the budgets "
+    "checked and whether the file is compressed for download (three.js then needs setMeshoptDecoder).",
+}
+
+_CLIP: dict[str, Any] = {
+    "armature": _ARMATURE,
+    "action": {"type": "string", "description": "Action name (default: the armature's current action)."},
+    "strip": {"type": "string", "description": "NLA strip name: its action over the strip's frames."},
+    "frames": {
+        "type": "array",
+        "items": {"type": "integer"},
+        "minItems": 2,
+        "maxItems": 2,
+        "description": "[start, end] (default: the strip's or the action's own keyed range).",
+    },
 }
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -157,6 +231,87 @@ TOOLS: tuple[ToolSpec, ...] = (
         },
         (),
         _screenshot,
+    ),
+    _scene_tool(
+        "create_object",
+        "Add an object to the scene: a mesh primitive (cube, uv_sphere, ico_sphere, cylinder, cone, plane, "
+        "circle, monkey), an empty, a light or a camera, with its name, placement, size and parent. Returns the "
+        "object as get_object_info shows it. One undo step.",
+    ),
+    _scene_tool(
+        "modify_object",
+        "Change an object: rename it, move, rotate or scale it, parent it (it stays where it is in the world) "
+        "or unparent it (parent null), show or hide it. Returns the object. One undo step.",
+    ),
+    _scene_tool(
+        "set_material",
+        "Give an object a material and set its look: base colour (with alpha), metallic, roughness, emission, "
+        "a base colour image; or make it a VRM MToon toon material (mtoon true) with shade, rim and outline "
+        "colours, as three-vrm draws it. Returns the material's values as Blender now has them. One undo step.",
+    ),
+    _scene_tool(
+        "duplicate_object",
+        "Copy an object (modifiers, materials and parent come along; its mesh is copied unless linked), "
+        "optionally renamed and placed. Returns the copy. One undo step.",
+    ),
+    _scene_tool(
+        "delete_object",
+        "Delete an object. Its children stay where they are, unparented; its data goes when nothing else uses "
+        "it. Returns the names. One undo step (the user can undo it in Blender).",
+    ),
+    ToolSpec(
+        "polyhaven_search",
+        "Search Poly Haven (free CC0 HDRIs, textures and models) for showcase lighting and materials: most "
+        "downloaded first, with name, authors, categories, tags and real-world size. Only when the user has "
+        "turned Poly Haven on in Avatar Forge (otherwise this says how).",
+        {
+            "asset_type": {"type": "string", "enum": ["hdris", "textures", "models", "all"]},
+            "query": {"type": "string", "description": "Words that must appear in the name, tags or categories."},
+            "category": {"type": "string", "description": "A category, as get_polyhaven_categories names it."},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "At most this many (20)."},
+        },
+        (),
+        _forward("search_polyhaven_assets", keep=("asset_type", "query", "category", "limit")),
+    ),
+    ToolSpec(
+        "polyhaven_download",
+        "Download a Poly Haven asset into the scene: an HDRI becomes the world lighting, a texture set a "
+        "material (apply_to puts it on objects), a model is imported. Blender stays responsive meanwhile; the "
+        "images are packed into the .blend. Credit: the result names the authors and the asset's page.",
+        {
+            "asset_id": {"type": "string", "description": "The asset's id from polyhaven_search."},
+            "asset_type": {"type": "string", "enum": ["hdris", "textures", "models"]},
+            "resolution": {"type": "string", "pattern": "^[1-9][0-9]?k$", "description": "1k (default), 2k, 4k..."},
+            "file_format": {"type": "string", "enum": ["hdr", "exr", "jpg", "png", "gltf"]},
+            "apply_to": {"type": "array", "items": {"type": "string"}, "description": "Objects for a texture set."},
+        },
+        ("asset_id", "asset_type"),
+        _polyhaven_download,
+        read_only=False,
+    ),
+    ToolSpec(
+        "hyper3d_generate",
+        "Generate a base model from a text prompt with Hyper3D Rodin (the user's own key, billed to them; only "
+        "when they turned it on in Avatar Forge), wait for it, and import it. It lands unrigged: the result's "
+        "next_steps are auto_rig, check_rig, export_vrm. If it is not done within wait_seconds, the result holds "
+        "task_uuid and subscription_key: call again with them to keep waiting.",
+        {
+            "prompt": {"type": "string", "description": "Short English description of one object or character."},
+            "name": {"type": "string", "description": "Object name in the scene (default Generated)."},
+            "bbox_condition": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1, "maximum": 1000},
+                "minItems": 3,
+                "maxItems": 3,
+                "description": "[length, width, height] proportions.",
+            },
+            "wait_seconds": {"type": "number", "minimum": 0, "maximum": 300, "description": "Default 90."},
+            "task_uuid": {"type": "string", "description": "Resume: from an earlier unfinished call."},
+            "subscription_key": {"type": "string", "description": "Resume: from an earlier unfinished call."},
+        },
+        (),
+        _hyper3d_generate,
+        read_only=False,
     ),
     ToolSpec(
         "check_rig",
@@ -225,6 +380,35 @@ TOOLS: tuple[ToolSpec, ...] = (
         },
         ("name", "preset"),
         _forward("avatar_publish", keep=("name", "preset", "destination", "armature")),
+        read_only=False,
+    ),
+    ToolSpec(
+        "export_animation",
+        "Export the armature's current action (or a named action, or an NLA strip) as a VRM Animation .vrma "
+        "clip through the VRM Add-on, for three-vrm-animation. Checks first (a mapped humanoid, a sane frame "
+        "range and rate, no scale keys on humanoid bones: a clip carries rotations and the hips' position only) "
+        "and refuses with the findings. Never replaces a file unless overwrite is true.",
+        {
+            "out": {"type": "string", "description": "Absolute path of the .vrma file to write."},
+            **_CLIP,
+            "overwrite": {"type": "boolean", "description": "Replace an existing file (default false)."},
+        },
+        ("out",),
+        _forward("avatar_export_animation", keep=("out", *_CLIP, "overwrite")),
+        read_only=False,
+    ),
+    ToolSpec(
+        "publish_animation",
+        "Export a clip as export_animation does and publish it as the next immutable version "
+        "animations/<name>-v<N>.vrma (with the .blend), queued for promotion to every serving tier. Ask the "
+        "user before publishing.",
+        {
+            "name": {"type": "string", "description": "Clip name: letters, digits, - and _ (e.g. Wave)."},
+            "destination": {"type": "string", "enum": ["root", "s3"], "description": "root (default) or s3."},
+            **_CLIP,
+        },
+        ("name",),
+        _forward("avatar_publish_animation", keep=("name", "destination", *_CLIP)),
         read_only=False,
     ),
     ToolSpec(

@@ -1,4 +1,4 @@
-"""The promoter: moves verified models from the promotion queue to the serving tiers with rclone.
+"""The promoter: moves verified models and animation clips from the promotion queue to the serving tiers with rclone.
 
 It imports no bpy (and nothing from addon/blender), so it runs in a small container with Python and rclone.
 """

@@ -5,12 +5,14 @@
 
     [targets.nfs]
     remote = "/avatar-models"
-    [targets.mirror]
+    url = "/assets/models/"                    # optional: where clients fetch this tier's files (index.json
+    [targets.mirror]                           # entries get url = this + file): a path prefix for the LAN
     remote = "mirror:avatar-models"
     s3 = true                                  # S3 targets are served with immutable Cache-Control
     [targets.r2]
     remote = "r2:avatar-models"
     s3 = true
+    url = "https://assets.example.com/models/" # an absolute base URL for the CDN
 
     poll_seconds = 60                          # between runs without --once (before any table)
     rclone = "rclone"                          # optional: the rclone binary
@@ -21,6 +23,7 @@
     max_index_bytes = 16777216                 # a target's index.json
     max_json_depth = 64                        # nesting of any of them
     max_json_int_digits = 32                   # digits of one integer in any of them
+    max_thumbnail_bytes = 4194304              # a model's thumbnail served beside it (larger: left out)
 
 Remotes come from rclone's config file or from RCLONE_CONFIG_<NAME>_* environment variables.
 """
@@ -31,7 +34,9 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
+from ..core.publish.picker import DEFAULT_MAX_THUMBNAIL_BYTES
 from ..core.publish.promotion import DEFAULT_MAX_INDEX_BYTES, DEFAULT_MAX_REQUEST_BYTES
 from ..core.vrm.inspect import DEFAULT_MAX_JSON_CHUNK, VrmLimits
 from ..core.wire.json_limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_INT_DIGITS, JsonLimits
@@ -48,6 +53,7 @@ class Target:
     name: str
     remote: str
     s3: bool
+    url: str | None = None  # the base URL (or path prefix) clients fetch this tier's files from, ending in /
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class Limits:
     max_index_bytes: int = DEFAULT_MAX_INDEX_BYTES
     max_json_depth: int = DEFAULT_MAX_DEPTH
     max_json_int_digits: int = DEFAULT_MAX_INT_DIGITS
+    max_thumbnail_bytes: int = DEFAULT_MAX_THUMBNAIL_BYTES
 
     def request(self) -> JsonLimits:
         return JsonLimits(self.max_request_bytes, self.max_json_depth, self.max_json_int_digits)
@@ -86,6 +93,22 @@ def _remote(table: Any, where: str) -> str:
     return remote.strip()
 
 
+def _url(table: Any, where: str, name: str) -> str | None:
+    """A target's base URL: an absolute http(s) URL or a path from the site's root, ending in '/'."""
+    url = table.get("url") if isinstance(table, dict) else None
+    if url is None:
+        return None
+    problem = f"{where} [targets.{name}]: 'url' must be https://host/path/ or /path/ (ending in '/')"
+    if not isinstance(url, str):
+        raise ConfigError(problem)
+    parts = urlsplit(url)
+    absolute = parts.scheme in ("http", "https") and bool(parts.netloc)
+    rooted = not parts.scheme and not parts.netloc and url.startswith("/") and not url.startswith("//")
+    if not (absolute or rooted) or not url.endswith("/") or parts.query or parts.fragment:
+        raise ConfigError(problem)
+    return url
+
+
 def load_config(path: Path) -> Config:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -104,7 +127,7 @@ def load_config(path: Path) -> Config:
         s3 = table.get("s3", False) if isinstance(table, dict) else False
         if not isinstance(s3, bool):
             raise ConfigError(f"{path.name} [targets.{name}]: 's3' must be true or false")
-        targets.append(Target(name, _remote(table, f"{path.name} [targets.{name}]"), s3))
+        targets.append(Target(name, _remote(table, f"{path.name} [targets.{name}]"), s3, _url(table, path.name, name)))
     poll = data.get("poll_seconds", 60)
     if not isinstance(poll, int | float) or isinstance(poll, bool) or poll <= 0:
         raise ConfigError(f"{path.name}: 'poll_seconds' must be a positive number")

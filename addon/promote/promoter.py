@@ -1,9 +1,11 @@
 """One pass over the promotion queue, oldest first, in batches.
 
-For each request: download and verify every artifact (size, sha256) and check the VRM's structure. The
-verified VRMs then go to every target with `rclone copy --immutable --checksum`, each target's index.json
-gains them, and only then is each outcome recorded in promotion/done/ and its queue entry removed. A
-request that fails verification goes to promotion/failed/ with its reason and nothing of it is copied.
+For each request: download and verify every artifact (size, sha256) and check the VRM's structure (a
+clip's: the VRM Animation's). The verified files go to every target with `rclone copy --immutable
+--checksum`, laid out as the tiers hold them (models and their thumbnails at the root, clips in
+animations/), each target's index.json gains them, and only then is each outcome recorded in
+promotion/done/ and its queue entry removed. A request that fails verification goes to
+promotion/failed/ with its reason and nothing of it is copied.
 
 Every step can be repeated (immutable copies skip what is there, the index keeps the first entry), so a
 run killed anywhere is completed by the next one; storage trouble leaves requests queued for a retry.
@@ -34,7 +36,9 @@ from typing import Any, Final
 
 from ..core.publish import bucket_keys
 from ..core.publish.digest import digest_file
+from ..core.publish.picker import Thumbnail, picker_facts
 from ..core.publish.promotion import (
+    MODEL,
     IndexEntry,
     IndexFileError,
     Request,
@@ -47,8 +51,8 @@ from ..core.publish.promotion import (
     promoted_entry,
     utc_now,
 )
-from ..core.vrm.inspect import inspect_vrm_file
-from .config import Config
+from ..core.vrm.inspect import inspect_vrm_file, inspect_vrma_file
+from .config import Config, Target
 from .rclone import IMMUTABLE_CACHE, INDEX_CACHE, Rclone, RcloneError, join
 
 Log = Callable[[str], None]
@@ -89,10 +93,29 @@ class _Verified:
     request: Request
     vrm: Path
     outcome: Outcome
+    meta: dict[str, Any] | None = None  # a model's, for pickers
+    thumbnail: Thumbnail | None = None  # a model's embedded thumbnail, served as its own file
+
+    @property
+    def thumbnail_file(self) -> str | None:
+        return f"{self.request.versioned.stem}.{self.thumbnail.suffix}" if self.thumbnail else None
+
+    @property
+    def files(self) -> list[str]:
+        """What goes to each tier: the served file, and a model's thumbnail beside it."""
+        return [str(self.outcome.file), *([self.thumbnail_file] if self.thumbnail_file else [])]
+
+    def thumbnail_json(self) -> dict[str, Any] | None:
+        if self.thumbnail is None:
+            return None
+        data = self.thumbnail.data
+        return {"file": self.thumbnail_file, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+                "mime_type": self.thumbnail.mime_type}  # fmt: skip
 
     def index_entry(self) -> IndexEntry:
         r = self.request
-        return IndexEntry(r.name, r.version, str(self.outcome.file), r.vrm.sha256, r.vrm.size, utc_now())
+        return IndexEntry(r.name, r.version, str(self.outcome.file), r.vrm.sha256, r.vrm.size, utc_now(), r.kind,
+                          self.meta, self.thumbnail_json())  # fmt: skip
 
 
 @dataclass
@@ -105,8 +128,9 @@ class PassReport:
 
     @property
     def newly_promoted(self) -> list[str]:
-        # Promoted by this run; an outcome that an earlier, killed run recorded carries no file.
-        return [o.file for o in self.outcomes if o.status == "promoted" and o.file]
+        # Models promoted by this run; an outcome that an earlier, killed run recorded carries no file. The
+        # allowlists gate models only: a clip is served as soon as it is promoted, listed in index.json.
+        return [o.file for o in self.outcomes if o.status == "promoted" and o.file and o.file.endswith(".vrm")]
 
     @property
     def ok(self) -> bool:
@@ -139,6 +163,21 @@ def _entry_problem(name: str, size: object, limit: int) -> str | None:
     if isinstance(size, int) and size > limit:
         return f"queue entry is {size} bytes, over the limit of {limit}"
     return None
+
+
+def _stage(items: list[_Verified], stage: Path) -> None:
+    """Lays the verified files out as every tier holds them: models and thumbnails at the root, clips in
+    animations/."""
+    (stage / bucket_keys.ANIMATIONS).mkdir(parents=True)
+    for item in items:
+        item.vrm.rename(stage / str(item.outcome.file))
+        if item.thumbnail is not None:
+            (stage / str(item.thumbnail_file)).write_bytes(item.thumbnail.data)
+
+
+def _stem_of(file: str) -> str:
+    """`A-v1.vrm`, `animations/A-v1.vrma` -> `A-v1`: a version is one file, whichever its kind."""
+    return file.rsplit("/", 1)[-1].partition(".")[0]
 
 
 def _record_name(entry: str) -> str:
@@ -187,13 +226,18 @@ class Promoter:
                 **dict.fromkeys(self.rclone.names(self._source(bucket_keys.FAILED)), "failed"),
                 **dict.fromkeys(self.rclone.names(self._source(bucket_keys.DONE)), "promoted"),
             }
-            present = {t.name: self.rclone.names(join(t.remote, "")) for t in self.config.targets}
+            present = {t.name: self._files(t.remote) for t in self.config.targets}
             for start in range(0, len(queue), BATCH):
                 report.outcomes += self._batch(queue[start : start + BATCH], recorded, present, dry_run)
         self._reconcile(report)
         for outcome in report.outcomes:
             self.log(f"{outcome.request}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
         return report
+
+    def _files(self, remote: str) -> set[str]:
+        """The files of a target, as index.json names them: models at its root, clips under animations/."""
+        clips = self.rclone.names(join(remote, bucket_keys.ANIMATIONS))
+        return self.rclone.names(join(remote, "")) | {bucket_keys.ANIMATIONS + name for name in clips}
 
     def _reconcile(self, report: PassReport) -> None:
         """Adds to each target's index.json the promoted models it lacks: a file on the target whose
@@ -206,9 +250,10 @@ class Promoter:
             reads = [pool.submit(self.rclone.cat, join(t.remote, "index.json")) for t in targets]
         try:
             promoted = {
-                f"{stem.stem}.vrm": name
+                versioned.stem: name
                 for name in listing.result()
-                if name.endswith(_REQUEST_SUFFIX) and (stem := bucket_keys.parse_stem(name[: -len(_REQUEST_SUFFIX)]))
+                if name.endswith(_REQUEST_SUFFIX)
+                and (versioned := bucket_keys.parse_stem(name[: -len(_REQUEST_SUFFIX)]))
             }
         except RcloneError as exc:
             report.problems.append(f"promotion/done/ cannot be listed to check the indexes: {exc}")
@@ -216,16 +261,17 @@ class Promoter:
         for target, read in zip(targets, reads, strict=True):
             index_path = join(target.remote, "index.json")
             try:
-                indexed = {m["file"] for m in parse_index(read.result(), self.config.limits.index())}
-                missing = {file: record for file, record in promoted.items() if file not in indexed}
-                listed = self.rclone.lsjson(join(target.remote, "")) if missing else []
+                indexed = {_stem_of(m["file"]) for m in parse_index(read.result(), self.config.limits.index())}
+                missing = {stem: record for stem, record in promoted.items() if stem not in indexed}
+                listed = self._sizes(target.remote) if missing else {}
             except (RcloneError, IndexFileError) as exc:
                 report.problems.append(f"{target.name}: {index_path} cannot be checked ({exc})")
                 continue
-            sizes = {str(e.get("Name")): e.get("Size") for e in listed}
+            on_target = {_stem_of(file): file for file in listed}
             entries = []
-            for file, record in sorted(missing.items()):
-                if file not in sizes:  # not promoted to this target (yet): nothing to index
+            for stem, record in sorted(missing.items()):
+                file = on_target.get(stem)
+                if file is None:  # not promoted to this target (yet): nothing to index
                     continue
                 try:
                     entry = promoted_entry(self.rclone.cat(self._source(bucket_keys.DONE + record)) or b"",
@@ -233,7 +279,7 @@ class Promoter:
                 except (RcloneError, RequestError) as exc:
                     report.problems.append(f"{target.name}: {file} is not in {index_path}: its done record: {exc}")
                     continue
-                if entry.file != file or entry.size != sizes[file]:
+                if entry.file != file or entry.size != listed[file]:
                     report.problems.append(f"{target.name}: {file} is not in {index_path} and differs from its "
                                            "done record; left for a person")  # fmt: skip
                     continue
@@ -244,12 +290,19 @@ class Promoter:
             if report.dry_run:
                 continue
             try:
-                self._write_index(index_path, target.s3, entries)
+                self._write_index(index_path, target, entries)
             except (RcloneError, IndexFileError) as exc:
                 del report.repaired[target.name]
                 report.problems.append(f"{target.name}: {index_path} could not be repaired: {exc}")
                 continue
             self.log(f"{target.name}: {index_path} lacked {', '.join(e.file for e in entries)} (promoted): added")
+
+    def _sizes(self, remote: str) -> dict[str, object]:
+        """A target's promoted files (as index.json names them) and their sizes."""
+        listed = {str(e.get("Name")): e.get("Size") for e in self.rclone.lsjson(join(remote, ""))}
+        for entry in self.rclone.lsjson(join(remote, bucket_keys.ANIMATIONS)):
+            listed[bucket_keys.ANIMATIONS + str(entry.get("Name"))] = entry.get("Size")
+        return listed
 
     def _refuse(self, refused: dict[str, str], dry_run: bool) -> list[Outcome]:
         """Moves queue entries that cannot be requests to failed/, each with its reason, unread."""
@@ -307,7 +360,7 @@ class Promoter:
             for entry, (_raw, reason) in rejected.items():
                 outcomes[entry].status, outcomes[entry].reason = "would fail" if dry_run else "failed", reason
             for item in verified.values():
-                item.outcome.file = f"{item.request.versioned.stem}.vrm"
+                item.outcome.file = item.request.served_file
                 item.outcome.status = "would promote" if dry_run else "promoted"
             if not dry_run:
                 self._deliver(list(verified.values()), root / ".stage", present)
@@ -360,6 +413,9 @@ class Promoter:
             try:
                 self._check_artifacts(request, root)
                 verified[entry] = _Verified(raws[entry], request, root / request.vrm.key, outcomes[entry])
+                if request.kind == MODEL:
+                    facts = picker_facts(root / request.vrm.key, limits.vrm(), limits.max_thumbnail_bytes)
+                    verified[entry].meta, verified[entry].thumbnail = facts.meta, facts.thumbnail
             except _RejectedError as exc:
                 rejected[entry] = (raws[entry], str(exc))
             finally:
@@ -380,21 +436,21 @@ class Promoter:
                 raise _RejectedError(f"{artifact.key} is {digest.size} bytes, the request says {artifact.size}")
             if digest.sha256 != artifact.sha256:
                 raise _RejectedError(f"{artifact.key} sha256 {digest.sha256} differs from the request's")
-        problems = inspect_vrm_file(root / request.vrm.key, self.config.limits.vrm()).problems
+        inspect, what = (inspect_vrm_file, "VRM") if request.kind == MODEL else (inspect_vrma_file, "VRM Animation")
+        problems = inspect(root / request.vrm.key, self.config.limits.vrm()).problems
         if problems:
-            raise _RejectedError(f"{request.vrm.key} is not a valid VRM: {'; '.join(problems)}")
+            raise _RejectedError(f"{request.vrm.key} is not a valid {what}: {'; '.join(problems)}")
 
     def _deliver(self, items: list[_Verified], stage: Path, present: dict[str, set[str]]) -> None:
         """Copies the verified VRMs to every target, then adds them to each target's index.json."""
         if not items:
             return
-        stage.mkdir()
-        for item in items:
-            item.vrm.rename(stage / str(item.outcome.file))
+        _stage(items, stage)
         for target in self.config.targets:
             for item in items:  # what failed at an earlier target goes to no later one
                 if item.outcome.status != "promoted":
-                    (stage / str(item.outcome.file)).unlink(missing_ok=True)
+                    for file in item.files:
+                        (stage / file).unlink(missing_ok=True)
             copying = [i for i in items if i.outcome.status == "promoted"]
             if not copying:
                 continue
@@ -415,7 +471,7 @@ class Promoter:
                 # One conflicting file fails the whole copy: find it, and let the others go out.
                 copying = self._copy_each(target.remote, flags, stage, copying, target.name)
             try:
-                self._write_index(index_path, target.s3, [item.index_entry() for item in copying])
+                self._write_index(index_path, target, [item.index_entry() for item in copying])
             except (RcloneError, IndexFileError) as exc:
                 for item in copying:
                     _error(item.outcome, RuntimeError(f"{target.name}: {exc}"))
@@ -436,8 +492,7 @@ class Promoter:
         copied = []
         listing = stage.parent / "one-file"
         for item in items:
-            name = str(item.outcome.file)
-            listing.write_text(name + "\n")
+            listing.write_text("".join(f"{file}\n" for file in item.files))
             try:
                 self.rclone.run(
                     "copy", "--immutable", "--checksum", *flags, "--files-from-raw", str(listing), str(stage),
@@ -445,12 +500,13 @@ class Promoter:
                 )  # fmt: skip
             except RcloneError as exc:
                 _error(item.outcome, RuntimeError(f"{target}: {exc}"))
-                (stage / name).unlink(missing_ok=True)
+                for file in item.files:
+                    (stage / file).unlink(missing_ok=True)
             else:
                 copied.append(item)
         return copied
 
-    def _write_index(self, index_path: str, s3: bool, entries: list[IndexEntry]) -> None:
+    def _write_index(self, index_path: str, target: Target, entries: list[IndexEntry]) -> None:
         """Merges `entries` into the index as it is right before writing, writes it, and reads it back
         until they are all there (another promoter's write can land between ours and the check)."""
         limits = self.config.limits.index()
@@ -458,14 +514,14 @@ class Promoter:
             raw = self.rclone.cat(index_path)
             changed = False
             for entry in entries:
-                raw, added = merge_index(raw, entry, limits)
+                raw, added = merge_index(raw, entry, limits, target.url)
                 changed = changed or added
             if not changed or raw is None:
                 return
             with tempfile.TemporaryDirectory(prefix="avatar-forge-index-") as scratch:
                 local = Path(scratch) / "index.json"
                 local.write_bytes(raw)
-                self.rclone.copyto(str(local), index_path, immutable=False, header=INDEX_CACHE if s3 else None)
+                self.rclone.copyto(str(local), index_path, immutable=False, header=INDEX_CACHE if target.s3 else None)
             listed = {m["file"] for m in parse_index(self.rclone.cat(index_path), limits)}
             if all(e.file in listed for e in entries):
                 return
@@ -487,7 +543,16 @@ class Promoter:
             local.mkdir(parents=True)
             if folder == bucket_keys.DONE:
                 items = {
-                    e: (i.raw, {"file": i.outcome.file, "sha256": i.request.vrm.sha256, "targets": i.outcome.targets})
+                    e: (
+                        i.raw,
+                        {
+                            "file": i.outcome.file,
+                            "sha256": i.request.vrm.sha256,
+                            "targets": i.outcome.targets,
+                            "meta": i.meta,
+                            "thumbnail": i.thumbnail_json(),
+                        },
+                    )
                     for e, i in verified.items()
                     if i.outcome.status == "promoted"
                 }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..blender import autorig, avatar_import, publish, rig_check, vrm_export
+from ..blender import animation_export, autorig, avatar_import, publish, rig_check, vrm_export
 from ..blender.paths import refuse_storage_root, user_presets_dir
 from ..core.errors import ForgeError, finding_line
 from ..core.models.files import model_format
@@ -65,6 +65,40 @@ def _publish_args(params: dict[str, Any]) -> Arguments:
     return (name, preset, publish.preferred_storage(destination)), {"armature_name": text(params, "armature")}
 
 
+def _clip_args(params: dict[str, Any]) -> dict[str, Any]:
+    frames = params.get("frames")
+    if frames is not None and not (
+        isinstance(frames, list)
+        and len(frames) == 2
+        and all(isinstance(f, int) and not isinstance(f, bool) for f in frames)
+    ):
+        raise ValueError("'frames' must be [start, end] in whole frames")
+    if params.get("action") is not None and params.get("strip") is not None:
+        raise ValueError("give 'action' or 'strip', not both")
+    return {
+        "armature_name": text(params, "armature"),
+        "action": text(params, "action"),
+        "strip": text(params, "strip"),
+        "frames": tuple(frames) if frames is not None else None,
+    }
+
+
+def _export_animation_args(params: dict[str, Any]) -> Arguments:
+    out = Path(text(params, "out", required=True, limit=MAX_PATH) or "")
+    if not out.is_absolute():
+        raise ValueError("'out' must be an absolute path to a .vrma file")
+    refuse_storage_root(out)  # before it is queued; export_clip checks again as it writes
+    return (out,), {**_clip_args(params), "overwrite": params.get("overwrite") is True}
+
+
+def _publish_animation_args(params: dict[str, Any]) -> Arguments:
+    name = text(params, "name", required=True)
+    destination = params.get("destination", "root")
+    if destination not in ("root", "s3"):
+        raise ValueError("'destination' must be 'root' (the storage root folder) or 's3'")
+    return (name, publish.preferred_storage(destination)), _clip_args(params)
+
+
 def _import_args(params: dict[str, Any]) -> Arguments:
     path = Path(text(params, "path", required=True, limit=MAX_PATH) or "")
     if not path.is_absolute():
@@ -95,6 +129,10 @@ ROUTES: dict[str, Route] = {
     "avatar_fix_rig": Route(rig_check.fix_finding, _fix_rig_args),
     "avatar_export_vrm": Route(vrm_export.export_vrm, _export_vrm_args, ("path",)),
     "avatar_publish": Route(publish.publish, _publish_args, ("vrm.url", "blend.url", "request")),
+    "avatar_export_animation": Route(animation_export.export_clip, _export_animation_args, ("path",)),
+    "avatar_publish_animation": Route(
+        publish.publish_clip, _publish_animation_args, ("vrma.url", "blend.url", "request")
+    ),
     "avatar_import": Route(avatar_import.import_avatar, _import_args),
     "avatar_auto_rig": Route(autorig.auto_rig, _auto_rig_args),
 }

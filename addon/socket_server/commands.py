@@ -1,5 +1,6 @@
 """The command table: every type a client may send, its handler, and whether it needs Blender's main
-thread. Unknown params are ignored by every handler; unknown types get BlenderMCP's own error."""
+thread. Unknown params are ignored by the BlenderMCP commands and refused by the structured scene commands
+(their schemas are strict); unknown types get BlenderMCP's own error."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.wire.protocol import echo
-from . import avatar_commands, image_commands, info_commands, scene_commands, scene_items
+from . import (
+    asset_commands,
+    avatar_commands,
+    edit_commands,
+    generator_commands,
+    image_commands,
+    info_commands,
+    scene_commands,
+    scene_items,
+)
 from .config import ServerConfig
 
 Handler = Callable[[dict[str, Any], ServerConfig], Any]
@@ -49,6 +59,16 @@ def _table() -> dict[str, SocketCommand]:
             f"get_{name}_status": SocketCommand(info_commands.integration_status(name), main_thread=False)
             for name in info_commands.INTEGRATIONS
         },
+        **{name: SocketCommand(run) for name, run in edit_commands.COMMANDS.items()},
+        "get_polyhaven_status": SocketCommand(asset_commands.status, main_thread=False),
+        "get_polyhaven_categories": SocketCommand(asset_commands.categories),
+        "search_polyhaven_assets": SocketCommand(asset_commands.search),
+        "download_polyhaven_asset": SocketCommand(asset_commands.download, wrote=asset_commands.written),
+        "set_texture": SocketCommand(asset_commands.set_texture),
+        "get_hyper3d_status": SocketCommand(generator_commands.status, main_thread=False),
+        "create_rodin_job": SocketCommand(generator_commands.create_job),
+        "poll_rodin_job_status": SocketCommand(generator_commands.poll_job),
+        "import_generated_asset": SocketCommand(generator_commands.import_asset),
         "avatar_list_presets": SocketCommand(avatar_commands.list_presets),
         "avatar_viewport_image": SocketCommand(image_commands.viewport_image),
         "avatar_render_preview": SocketCommand(image_commands.render_preview),

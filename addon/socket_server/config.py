@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..assets import polyhaven as polyhaven_api
+from ..assets import rodin as rodin_api
+from ..assets.fetch import Limits
 from ..core import settings
 from ..core.wire.protocol import MAX_MESSAGE_BYTES
 
@@ -29,6 +32,14 @@ class ServerConfig:
     idle_seconds: float = settings.DEFAULT_MCP_IDLE_SECONDS
     max_buffered_bytes: int = settings.DEFAULT_MCP_MAX_BUFFERED_MB * 1024 * 1024
     max_queued: int = settings.DEFAULT_MCP_MAX_QUEUED
+    # Poly Haven: off until the user turns it on; `polyhaven_api` is only ever changed for a stand-in service.
+    polyhaven: bool = False
+    polyhaven_api: str = polyhaven_api.API
+    fetch_limits: Limits = field(default_factory=Limits)
+    # Hyper3D Rodin: off until turned on, and then only with a key (preferences or the environment).
+    hyper3d: bool = False
+    hyper3d_key: str = field(default="", repr=False)
+    hyper3d_api: str = rodin_api.API
 
     def __post_init__(self) -> None:
         if self.execute_code_policy not in settings.EXECUTE_CODE_POLICIES:

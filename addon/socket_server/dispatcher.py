@@ -13,9 +13,11 @@ from typing import Any
 
 from ..core.wire import protocol
 from ..core.wire.protocol import BadMessage, RawMessage, Request
+from . import lab_dialect
 from .audit import AuditLog
-from .commands import COMMANDS, unknown
+from .commands import COMMANDS, SocketCommand, unknown
 from .config import ServerConfig
+from .deferred import Deferred
 from .listener import Job
 
 # "<built-in method get of bpy_prop_collection object at 0x7f...>": a memory address tells a client nothing
@@ -32,6 +34,19 @@ class Activity:
     last_command_at: float = 0.0
     last_error: str = ""
     last_error_at: float = 0.0
+    fetching: tuple[str, ...] = ()  # downloads under way: "download_polyhaven_asset: 3.1 MB"
+
+
+@dataclass
+class _Pending:
+    """A deferred command: its fetch's outcome, queued back to the main thread when the worker is done."""
+
+    job: Job
+    request: Request
+    deferred: Deferred
+    started: float
+    value: Any = None
+    error: str | None = None
 
 
 class Dispatcher:
@@ -39,9 +54,11 @@ class Dispatcher:
         self.config = config
         self._audit = audit
         self._reply = reply
-        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Job | _Pending] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._activity = Activity()
+        self._held: dict[int, list[Job]] = {}  # connection -> its jobs that wait for a deferred reply
+        self._fetching: dict[int, str] = {}
 
     def submit(self, job: Job) -> None:
         """Network thread: queue a job for the main thread."""
@@ -64,7 +81,12 @@ class Dispatcher:
         deadline = time.monotonic() + budget
         done = 0
         while True:
-            if not job.gone.is_set():  # a client that has left gets nothing run for it
+            if isinstance(job, _Pending):
+                self._finish(job)
+                done += 1
+            elif job.connection in self._held:
+                self._held[job.connection].append(job)
+            elif not job.gone.is_set():  # a client that has left gets nothing run for it
                 self._run(job)
                 done += 1
             if time.monotonic() >= deadline:
@@ -83,36 +105,104 @@ class Dispatcher:
             self._note(message.message, error=True)
             self._reply(job.connection, protocol.error(message.message))
         else:
-            self._reply(job.connection, self.execute(message, job.peer))
+            reply = self._execute(message, job.peer, job)
+            if reply is not None:
+                self._reply(job.connection, reply)
+
+    def _defer(self, job: Job, request: Request, deferred: Deferred, started: float) -> None:
+        """Starts a deferred command's fetch on a worker thread; its reply comes from _finish."""
+        pending = _Pending(job, request, deferred, started)
+        self._held[job.connection] = []
+
+        def progress(done: int, total: int | None) -> None:
+            shown = f"{done / 1e6:.1f}" + (f" of {total / 1e6:.1f}" if total else "")
+            with self._lock:
+                self._fetching[job.connection] = f"{deferred.label}: {shown} MB"
+
+        def work() -> None:
+            try:
+                pending.value = deferred.fetch(progress)
+            except Exception as exc:  # the client's error reply; one line (FetchError and ValueError say why)
+                pending.error = str(exc) or type(exc).__name__
+            with self._lock:
+                self._fetching.pop(job.connection, None)
+            self._jobs.put(pending)
+
+        threading.Thread(target=work, name="avatar-forge-fetch", daemon=True).start()
+
+    def _finish(self, pending: _Pending) -> None:
+        """Main thread: links what a deferred command fetched, replies, then runs what its client sent since."""
+        connection, error, result = pending.job.connection, pending.error, None
+        if error is None and pending.job.gone.is_set():
+            error = "the client left before the download finished: nothing was added to the scene"
+            pending.deferred.discard(pending.value)
+        if error is None:
+            try:
+                result = pending.deferred.finish(pending.value)
+            except Exception as exc:
+                error = _ADDRESS.sub("", str(exc) or type(exc).__name__)
+        command = COMMANDS[pending.request.type]
+        self._reply(
+            connection,
+            self._answer(pending.request, pending.job.peer, pending.started, command, result=result, error=error),
+        )
+        for job in self._held.pop(connection, []):
+            if connection in self._held:  # one of them was deferred in turn: the rest wait again
+                self._held[connection].append(job)
+            elif not job.gone.is_set():
+                self._run(job)
 
     def execute(self, request: Request, peer: str) -> bytes:
-        """Runs one command and returns its encoded reply; never raises."""
+        """Runs one command that is answered at once and returns its encoded reply; never raises."""
+        reply = self._execute(request, peer, None)
+        assert reply is not None  # only a queued job is ever deferred
+        return reply
+
+    def _execute(self, request: Request, peer: str, job: Job | None) -> bytes | None:
+        """Runs one command and returns its encoded reply, or None for a deferred one (answered later)."""
         started = time.perf_counter()
         command = COMMANDS.get(request.type)
         error: str | None = None
-        wrote: list[str] = []
+        result: Any = None
         if command is None:
             error = unknown(request.type)
-            reply = protocol.error(error)
         else:
             try:
-                result: Any = command.run(request.params, self.config)
+                result = command.run(request.params, self.config)
             except (Exception, SystemExit) as exc:  # the client's error reply; the server carries on
                 error = str(exc) or type(exc).__name__
                 if request.type != "execute_code":  # its message is the sent code's own traceback
                     error = _ADDRESS.sub("", error)
-                reply = protocol.error(error)
-            else:
-                reply = protocol.success(result)
-                wrote = command.wrote(result)
+        if isinstance(result, Deferred):
+            if job is not None:
+                self._defer(job, request, result, started)
+                return None
+            error, result = f"{request.type} needs Blender's main thread", None
+        return self._answer(request, peer, started, command, result=result, error=error)
+
+    def _answer(
+        self,
+        request: Request,
+        peer: str,
+        started: float,
+        command: SocketCommand | None,
+        *,
+        result: Any,
+        error: str | None,
+    ) -> bytes:
+        """The encoded reply to a command that ran (or failed), written to the audit log and the activity."""
+        if request.lab:
+            reply = lab_dialect.reply(request, result, error)
+        else:
+            reply = protocol.error(error) if error is not None else protocol.success(result)
+        wrote = command.wrote(result) if command is not None and error is None else []
         seconds = time.perf_counter() - started
         code = request.params.get("code") if request.type == "execute_code" else None
-        self._audit.record(
-            peer, request.type, seconds, error=error, code=code if isinstance(code, str) else None, wrote=wrote
-        )
-        self._note(protocol.echo(request.type), error=False)
+        shown = lab_dialect.AUDIT_TYPE if request.lab else request.type
+        self._audit.record(peer, shown, seconds, error=error, code=code if isinstance(code, str) else None, wrote=wrote)
+        self._note(protocol.echo(shown), error=False)
         if error is not None:
-            self._note(f"{protocol.echo(request.type)}: {error.splitlines()[0] if error else ''}", error=True)
+            self._note(f"{protocol.echo(shown)}: {error.splitlines()[0] if error else ''}", error=True)
         return reply
 
     def _note(self, text: str, error: bool) -> None:
@@ -126,4 +216,4 @@ class Dispatcher:
 
     def activity(self) -> Activity:
         with self._lock:
-            return Activity(**vars(self._activity))
+            return Activity(**{**vars(self._activity), "fetching": tuple(self._fetching.values())})

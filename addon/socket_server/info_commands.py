@@ -1,5 +1,6 @@
 """Commands that need no Blender, answered on the network thread: liveness, versions, and the
-integrations we do not ship (we send no telemetry and fetch no third-party assets)."""
+integrations we do not ship (we send no telemetry; Poly Haven and Hyper3D Rodin, off until the user turns
+them on, answer their own status in asset_commands and generator_commands)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ from .config import ServerConfig
 # What get_addon_info reports. mcp-for-blender reads `protocol_version` to pick between its newest commands
 # and fallbacks; below 15 it warns that the add-on is outdated. 15 is the surface we answer in full.
 PROTOCOL_VERSION = 15
-# Every integration BlenderMCP's servers probe. They drop and reopen their socket after any error reply,
+# Every other integration BlenderMCP's servers probe. They drop and reopen their socket after any error reply,
 # so each probe must succeed, and cheaply: it is answered on the network thread.
 INTEGRATIONS = {
-    "polyhaven": "PolyHaven",
-    "hyper3d": "Hyper3D Rodin",
     "sketchfab": "Sketchfab",
     "hunyuan3d": "Hunyuan3D",
     "polypizza": "Poly Pizza",

@@ -38,6 +38,10 @@ DRAIN_SECONDS = 5.0
 MAX_OUTBOX_BYTES = 8 * 1024 * 1024
 MAX_IN_FLIGHT = 8
 AUTH_HELP = 'authentication required: send {"type": "auth", "params": {"token": "<token>"}} first'
+LAB_AUTH_HELP = (
+    "authentication required: this Avatar Forge server takes a token, which Blender Lab's MCP client cannot "
+    "send; start it without a token file (on 127.0.0.1), or use forge.py mcp with --token-file"
+)
 PRE_AUTH_MAX_BYTES = 64 * 1024
 # Wrong tokens from one host: the first few are answered at once, then each answer waits twice as long
 # as the last (up to AUTH_MAX_DELAY), and after AUTH_LOCKOUT_AFTER the host is locked for
@@ -79,6 +83,7 @@ class _Connection:
     reply_at: float = 0.0  # a refusal held back until then (a wrong token's slowdown)
     delayed: bytes = b""
     events: int = selectors.EVENT_READ  # what the selector watches for on this socket (0: not registered)
+    single: bool = False  # sent a Blender Lab request: nothing more is read, and it closes after the reply
 
     @property
     def held_bytes(self) -> int:
@@ -303,6 +308,7 @@ class Listener:
                 self._queued -= 1
                 conn.active = time.monotonic()
                 conn.outbox += data
+                conn.closing = conn.closing or conn.single  # Blender Lab's dialect: one request per connection
                 touched[conn.id] = conn
         for conn in touched.values():
             self._write(conn)
@@ -319,7 +325,7 @@ class Listener:
         if not data:  # the client left, maybe mid-request: its queued jobs are dropped
             self._drop(conn)
             return
-        if conn.closing:  # refused: whatever else it sends is discarded
+        if conn.closing or conn.single:  # refused, or one request only: whatever else it sends is discarded
             return
         conn.active = time.monotonic()
         conn.decoder.feed(data)
@@ -329,7 +335,7 @@ class Listener:
 
     def _process(self, conn: _Connection) -> None:
         """Hands on this connection's complete messages while it may have more jobs in flight."""
-        while not conn.closing and conn.id in self._connections and len(conn.jobs) < MAX_IN_FLIGHT:
+        while not (conn.closing or conn.single) and conn.id in self._connections and len(conn.jobs) < MAX_IN_FLIGHT:
             message = conn.held
             conn.held = None
             if message is None:
@@ -354,6 +360,8 @@ class Listener:
             return True
         if not isinstance(message, BadMessage):  # a whole request, parsed or to be parsed
             conn.proven = True
+        if isinstance(message, Request) and message.lab:
+            conn.single = True
         if isinstance(message, Request) and not conn.jobs:
             reply = self._answer_inline(message, conn.peer)
             if reply is not None:
@@ -363,10 +371,11 @@ class Listener:
             if conn.jobs:  # its earlier replies come first: wait for them
                 return False
             self._refused(conn.peer, "busy")
-            self._queue(
-                conn,
-                protocol.error(f"busy: {self._queued} commands are waiting for Blender; try again shortly"),
-            )
+            busy = f"busy: {self._queued} commands are waiting for Blender; try again shortly"
+            if conn.single:
+                self._queue(conn, protocol.lab_reply(False, busy), close=True)
+            else:
+                self._queue(conn, protocol.error(busy))
             return True
         size = len(message.data) if isinstance(message, RawMessage) else 0
         conn.jobs.append(size)
@@ -376,6 +385,10 @@ class Listener:
 
     def _authenticate(self, conn: _Connection, message: Request | BadMessage | RawMessage) -> None:
         assert self.config.token is not None
+        if isinstance(message, Request) and message.lab:  # its client cannot send a token
+            self._refused(conn.peer, "authentication required")
+            self._queue(conn, protocol.lab_reply(False, LAB_AUTH_HELP), close=True)
+            return
         if not isinstance(message, Request) or message.type != protocol.AUTH_COMMAND:
             self._refused(conn.peer, "authentication required")
             self._refuse(conn, AUTH_HELP)

@@ -3,6 +3,7 @@ when the preference says so), and drained by one persistent timer registered fro
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from bpy.app.handlers import persistent
 
 from .. import preferences
 from ..blender.paths import config_dir
+from ..core import settings
 from .config import ConfigError, ServerConfig, read_token
 from .server import Server
 
@@ -47,6 +49,9 @@ def config_from_preferences() -> ServerConfig:
         handshake_seconds=prefs.mcp_handshake_seconds,
         max_buffered_bytes=prefs.mcp_max_buffered_mb * 1024 * 1024,
         max_queued=prefs.mcp_max_queued,
+        polyhaven=prefs.polyhaven_enabled,
+        hyper3d=prefs.hyper3d_enabled,
+        hyper3d_key=prefs.hyper3d_api_key or os.environ.get(settings.HYPER3D_KEY_ENV, ""),
     )
 
 

@@ -61,6 +61,11 @@ def get_object_info(params: dict[str, Any], config: ServerConfig) -> dict[str, A
     obj: bpy.types.Object | None = bpy.data.objects.get(name)
     if obj is None:
         raise ValueError(f"Object not found: {echo(name)}")
+    return object_info(obj)
+
+
+def object_info(obj: bpy.types.Object) -> dict[str, Any]:
+    """BlenderMCP's object shape, with the parent (the structured scene commands reply with it too)."""
     info: dict[str, Any] = {
         "name": obj.name,
         "type": obj.type,
@@ -68,6 +73,7 @@ def get_object_info(params: dict[str, Any], config: ServerConfig) -> dict[str, A
         "rotation": _rounded(obj.rotation_euler),
         "scale": _rounded(obj.scale),
         "visible": obj.visible_get(),
+        "parent": obj.parent.name if obj.parent is not None else None,
         "materials": [slot.material.name for slot in obj.material_slots if slot.material],
     }
     data = obj.data

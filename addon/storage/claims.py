@@ -57,7 +57,11 @@ def claim_version(
     token = publisher_token()
     body = json.dumps({"by": created_by or getpass.getuser(), "at": utc_now(), "token": token}).encode()
     for attempt in range(ATTEMPTS):
-        taken = storage.list(bucket_keys.EXPORTS) + storage.list(bucket_keys.PROMOTION)
+        taken = (
+            storage.list(bucket_keys.EXPORTS)
+            + storage.list(bucket_keys.ANIMATIONS)
+            + storage.list(bucket_keys.PROMOTION)
+        )
         try:
             stem = bucket_keys.Versioned(name, bucket_keys.next_version(name, taken))
         except bucket_keys.VersionRangeError as exc:

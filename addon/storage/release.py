@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..core.publish import bucket_keys
 from ..core.publish.digest import FileDigest, digest_file
-from ..core.publish.promotion import Artifact, Request
+from ..core.publish.promotion import MODEL, Artifact, Request
 from .base import Storage, StorageError
 from .claims import AfterCounting, claim_version
 
@@ -83,8 +83,10 @@ def publish_files(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     after_counting: AfterCounting | None = None,
+    kind: str = MODEL,
 ) -> Release:
-    """Uploads `vrm` and `blend` as the next version of `name` and queues them for promotion.
+    """Uploads `vrm` (a model's .vrm, or an animation's .vrma when `kind` says so) and `blend` as the next
+    version of `name` and queues them for promotion.
 
     Raises StorageError (PublishCancelledError once `cancel` is set) with nothing of it left queued or
     stored, unless the storage also refused the clean-up: the message then names what is left.
@@ -118,7 +120,7 @@ def publish_files(
         return Artifact(key, digest.sha256, digest.size)
 
     try:
-        vrm_artifact = upload(stem.export_key(), vrm, digests[vrm])
+        vrm_artifact = upload(stem.export_key() if kind == MODEL else stem.animation_key(), vrm, digests[vrm])
         blend_artifact = upload(stem.project_key(), blend, digests[blend])
         request = describe(stem, vrm_artifact, blend_artifact)
         step(0.95, "queueing the promotion request")

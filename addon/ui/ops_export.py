@@ -1,4 +1,5 @@
-"""Operator: export the avatar to .vrm with the chosen preset (the same export_vrm() the CLI calls)."""
+"""Operators: export the avatar to .vrm with the chosen preset, and the current action as a VRM Animation
+clip (the same export_vrm() and export_clip() the CLI calls)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import bpy
 
-from ..blender import paths, vrm_export
+from ..blender import animation_export, paths, vrm_export
 from ..core.errors import ForgeError, InputError
 from ..core.presets import get_preset
 from ..core.rig.findings import Finding
@@ -73,4 +74,32 @@ class AVATARFORGE_OT_export_vrm(bpy.types.Operator):
         _record(result, exported=True, message=f"Exported {done.path.name}", findings=done.findings, stats=done.stats)
         result.path, result.size_mb, result.seconds = str(done.path), done.bytes / 1e6, done.seconds
         self.report({"INFO"}, f"Exported {done.path} ({done.bytes / 1e6:.2f} MB, VRM {done.spec_version})")
+        return {"FINISHED"}
+
+
+class AVATARFORGE_OT_export_clip(bpy.types.Operator):
+    """Check the armature's current action, then export it as a VRM Animation (.vrma) clip"""
+
+    bl_idname = "avatar_forge.export_clip"
+    bl_label = "Export Clip"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
+        settings, result = export_settings(context), export_result(context)
+        out = Path(bpy.path.abspath(settings.clip_filepath))
+        try:
+            done = animation_export.export_clip(out, overwrite=settings.overwrite)
+        except (ForgeError, LookupError) as exc:  # LookupError: no action to export
+            message = (
+                f"{exc}; tick 'Replace existing file' to replace it" if isinstance(exc, FileExistsError) else str(exc)
+            )
+            report = exc.report if isinstance(exc, ForgeError) else None
+            _record(result, exported=False, message=message, findings=report.findings if report else [], stats={})
+            self.report({"ERROR"}, message)
+            return {"CANCELLED"}
+        clip = done.clip
+        message = f"Exported {done.path.name}: {clip.action}, {clip.frames} frames at {clip.fps:g} fps"
+        _record(result, exported=True, message=message, findings=[], stats={})
+        result.path, result.size_mb, result.seconds = str(done.path), done.bytes / 1e6, done.seconds
+        self.report({"INFO"}, f"Exported {done.path} ({done.bytes / 1e3:.1f} kB, VRM Animation)")
         return {"FINISHED"}

@@ -1,4 +1,5 @@
-"""Operator: publish the avatar as the next version (the same functions the CLI and the socket call).
+"""Operator: publish the avatar, or the current action as a VRM Animation clip, as the next version (the
+same functions the CLI and the socket call).
 
 From the sidebar button (invoke) the export runs on Blender's main thread, then the upload runs on a
 background thread while a modal timer shows its progress in the status bar; Esc cancels it, and what it
@@ -7,6 +8,7 @@ had uploaded is removed. From a script (execute) the whole publish runs before t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import bpy
@@ -21,7 +23,11 @@ from .props_publish import AVATARFORGE_PG_publish_result
 from .types import OperatorReturn
 
 # What a publish can fail with that is the user's to fix: a message, never a traceback.
-_PUBLISH_ERRORS = (ForgeError, OSError)  # OSError: the temporary folder is full or unwritable
+_PUBLISH_ERRORS = (
+    ForgeError,
+    LookupError,  # a clip's action not found (no armature is a ForgeError already)
+    OSError,  # the temporary folder is full or unwritable
+)
 _POLL_SECONDS = 0.1
 # The sidebar's one upload at a time; the panel shows it while it runs.
 UPLOADS = OneAtATime("a publish of {what} is still uploading (Esc cancels it): publish again once it is done")
@@ -38,7 +44,7 @@ def _record(result: AVATARFORGE_PG_publish_result, *, published: bool, message: 
 
 
 class AVATARFORGE_OT_publish(bpy.types.Operator):
-    """Check and export the avatar, then publish it as the next version and queue it for promotion"""
+    """Check and export the avatar (or the current action as a clip), publish it as the next version, queue it"""
 
     bl_idname = "avatar_forge.publish"
     bl_label = "Publish"
@@ -48,21 +54,28 @@ class AVATARFORGE_OT_publish(bpy.types.Operator):
     _timer: Any = None
     _name = ""
 
-    def _start(self, context: bpy.types.Context) -> tuple[str, Any, Storage] | None:
-        """The name, preset and storage the sidebar chose; None (reported) when they cannot be used, or
-        while an earlier publish is still uploading (checked before this one exports anything)."""
+    def _start(
+        self, context: bpy.types.Context
+    ) -> tuple[str, Callable[[publish.Progress], publish.Prepared], Storage] | None:
+        """The name, the export (of the avatar with its preset, or of the clip) and the storage the sidebar
+        chose; None (reported) when they cannot be used, or while an earlier publish is still uploading
+        (checked before this one exports anything)."""
         try:
             UPLOADS.check()
         except JobRunningError as exc:
             self._failed(context, exc)
             return None
+        settings = publish_settings(context)
+        name = settings.name
         try:
+            target = publish.preferred_storage(settings.destination)
+            if settings.kind == "animation":
+                return name, lambda progress: publish.prepare_clip(name, progress=progress), target
             preset = get_preset(export_settings(context).preset, paths.user_presets_dir())
-            target = publish.preferred_storage(publish_settings(context).destination)
         except (ForgeError, ValueError) as exc:  # ValueError: storage preferences that cannot be used
             self._failed(context, exc)
             return None
-        return publish_settings(context).name, preset, target
+        return name, lambda progress: publish.prepare(name, preset, progress=progress), target
 
     def _failed(self, context: bpy.types.Context, exc: BaseException) -> set[OperatorReturn]:
         _record(publish_result(context), published=False, message=str(exc))
@@ -88,14 +101,13 @@ class AVATARFORGE_OT_publish(bpy.types.Operator):
         chosen = self._start(context)
         if chosen is None:
             return {"CANCELLED"}
-        name, preset, target = chosen
+        name, prepare, target = chosen
         wm = context.window_manager
         assert wm is not None
         wm.progress_begin(0, 100)
         try:
-            done = publish.publish(
-                name, preset, target, progress=lambda fraction, what: self._show(context, name, fraction, what)
-            )
+            show: publish.Progress = lambda fraction, what: self._show(context, name, fraction, what)  # noqa: E731
+            done = publish.upload(prepare(show), target, progress=show)
         except _PUBLISH_ERRORS as exc:
             return self._failed(context, exc)
         finally:
@@ -110,14 +122,12 @@ class AVATARFORGE_OT_publish(bpy.types.Operator):
         chosen = self._start(context)
         if chosen is None:
             return {"CANCELLED"}
-        name, preset, target = chosen
+        name, prepare, target = chosen
         self._name = name
         wm.progress_begin(0, 100)
         try:
             # Blender's data can only be read here, on the main thread: the export blocks the UI a while.
-            prepared = publish.prepare(
-                name, preset, progress=lambda fraction, what: self._show(context, name, fraction, what)
-            )
+            prepared = prepare(lambda fraction, what: self._show(context, name, fraction, what))
         except _PUBLISH_ERRORS as exc:
             wm.progress_end()
             _status(context, None)

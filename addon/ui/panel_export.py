@@ -1,4 +1,4 @@
-"""Sidebar panel: VRM export (preset, meta, Export button, the last result)."""
+"""Sidebar panel: VRM export (preset, meta, Export button, the last result) and Export Clip (.vrma)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ class AVATARFORGE_PT_export(AvatarPanel):
         meta.prop(settings, "version")
         column.prop(settings, "overwrite")
         column.operator("avatar_forge.export_vrm", icon="EXPORT")
+        clip = column.box().column(align=True)
+        clip.label(text="Animation clip (the current action)")
+        clip.prop(settings, "clip_filepath")
+        clip.operator("avatar_forge.export_clip", icon="ACTION")
         result = export_result(context)
         if not result.done:
             return

@@ -42,5 +42,7 @@ class AVATARFORGE_PT_mcp(AvatarPanel):
             col.label(text="execute_code is denied", icon="CANCEL")
         if status["last_command"]:
             col.label(text=f"Last: {status['last_command']} ({_ago(status['last_command_at'])})")
+        for fetching in status["fetching"]:
+            col.label(text=f"Downloading {fetching}", icon="IMPORT")
         if status["last_error"]:
             col.label(text=f"Error: {status['last_error']} ({_ago(status['last_error_at'])})", icon="ERROR")

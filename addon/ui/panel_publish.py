@@ -17,8 +17,10 @@ class AVATARFORGE_PT_publish(AvatarPanel):
     def draw(self, context: bpy.types.Context) -> None:
         column = layout(self).column()
         settings = publish_settings(context)
+        column.prop(settings, "kind")
         column.prop(settings, "name")
-        column.prop(export_settings(context), "preset")
+        if settings.kind == "model":
+            column.prop(export_settings(context), "preset")
         column.prop(settings, "destination")
         uploading = UPLOADS.running()
         row = column.row()

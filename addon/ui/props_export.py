@@ -38,6 +38,9 @@ class AVATARFORGE_PG_export_settings(bpy.types.PropertyGroup):
     vrm_name: StringProperty(name="Name", description="Avatar name in the VRM meta (empty: keep)")  # type: ignore[valid-type]
     author: StringProperty(name="Author", description="Author in the VRM meta (empty: keep)")  # type: ignore[valid-type]
     version: StringProperty(name="Version", description="Avatar version in the VRM meta (empty: keep)")  # type: ignore[valid-type]
+    clip_filepath: StringProperty(  # type: ignore[valid-type]
+        name="Clip", description="The .vrma file Export Clip writes", default="//Clip.vrma", subtype="FILE_PATH"
+    )
     overwrite: BoolProperty(name="Replace existing file", default=False)  # type: ignore[valid-type]
 
 

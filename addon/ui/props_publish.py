@@ -13,6 +13,15 @@ class AVATARFORGE_PG_publish_settings(bpy.types.PropertyGroup):
         description="Model name (letters, digits, '-', '_'); each publish adds the next version: Name-v1, Name-v2",
         default="",
     )
+    kind: EnumProperty(  # type: ignore[valid-type]
+        name="What",
+        description="Publish the avatar, or the armature's current action as a VRM Animation clip",
+        items=[
+            ("model", "Avatar", "The avatar as a .vrm with the export preset, under exports/"),
+            ("animation", "Animation clip", "The armature's current action as a .vrma clip, under animations/"),
+        ],
+        default="model",
+    )
     destination: EnumProperty(  # type: ignore[valid-type]
         name="To",
         description="Where the model goes (folder and bucket are set in the add-on preferences)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from addon.batch import plan, report
@@ -42,7 +44,7 @@ def test_conversions_refuse_two_models_with_one_output_before_any_work():
         plan.convert_items([("a.glb", "/m/a.glb"), ("x/a.fbx", "/m/x/a.fbx")])
 
 
-def test_the_settings_key_changes_with_the_preset_content_and_every_version_but_not_the_preset_path():
+def test_the_settings_key_changes_with_the_preset_content_the_rig_mode_and_every_version_but_not_the_preset_path():
     preset = {"name": "p", "budgets": {"vertices": 1}, "source": "/here/p.toml"}
     versions = {"avatar_forge": "0.1.0", "vrm_addon": "4.10.2", "blender": "4.5.15 LTS"}
     key = plan.settings_key(preset, None, versions)
@@ -51,6 +53,18 @@ def test_the_settings_key_changes_with_the_preset_content_and_every_version_but_
     assert plan.settings_key(preset, "safe", versions) != key
     for name in versions:
         assert plan.settings_key(preset, None, {**versions, name: "9"}) != key
+    # --rig makes other files; without it the key is what it was before --rig existed (nothing redone).
+    assert (
+        len(
+            {
+                key,
+                plan.settings_key(preset, None, versions, "auto"),
+                plan.settings_key(preset, None, versions, "replace"),
+            }
+        )
+        == 3
+    )
+    assert plan.run_id("in/", "out/", "p", None, "auto") != plan.run_id("in/", "out/", "p", None)
 
 
 def _item(item_id: str, status: str, size: int | None = None) -> dict[str, object]:
@@ -58,27 +72,48 @@ def _item(item_id: str, status: str, size: int | None = None) -> dict[str, objec
                               result={"written": f"x/{item_id}", "bytes": size}, seconds=1.0)  # fmt: skip
 
 
-def test_the_merge_takes_each_shards_newest_report_and_names_missing_shards_and_duplicates():
+def test_the_merge_takes_each_shards_newest_report_whatever_the_listing_order():
     newer, older = (plan.report_key("r", 0, 3, f"2026010{day}T000000000000Z") for day in (2, 1))
     keys = [older, newer, plan.report_key("r", 2, 3, "20260101T000000000000Z")]
-    # The newest wins whatever order the storage lists them in.
     assert (
         report.per_shard_newest_first(keys)
         == report.per_shard_newest_first(keys[::-1])
         == {0: [newer, older], 2: [keys[2]]}
     )
-    settings: dict[str, object] = {}
-    first = report.shard_report("r", (0, 3), settings, [_item("A", "done", 10), _item("B", "failed")], 2.0)
-    third = report.shard_report("r", (2, 3), settings, [_item("C", "skipped", 5), _item("A", "done", 10)], 2.0)
-    merged = report.merge("r", [first, third])
-    assert merged["missing_shards"] == [1]
-    assert merged["duplicates"] == ["A"]
-    assert not merged["ok"]
-    assert merged["totals"] | {"seconds": 0} == {"done": 2, "skipped": 1, "failed": 1, "items": 4, "bytes": 20,
+
+
+def _run_of_three(*shards: list[dict[str, object]] | None) -> dict[str, Any]:
+    """The merge of a run of three shards, of which these reported (by index, None for a missing one)."""
+    reports = [report.shard_report("r", (i, 3), {}, items, 2.0) for i, items in enumerate(shards) if items is not None]
+    return report.merge("r", reports)
+
+
+def test_a_merge_of_every_shard_each_item_once_and_done_is_ok():
+    merged = _run_of_three([_item("A", "done", 10)], [_item("B", "skipped", 5)], [_item("C", "done", 7)])
+    assert merged["ok"] and merged["missing_shards"] == [] and merged["duplicates"] == []
+    assert merged["totals"] | {"seconds": 0} == {"done": 2, "skipped": 1, "failed": 0, "items": 3, "bytes": 17,
                                                    "seconds": 0}  # fmt: skip
-    assert report.lines(merged)[-1].startswith("total: 4 item(s) in 3 shard(s): 2 done, 1 skipped, 1 failed")
-    whole = report.merge("r", [report.shard_report("r", (0, 1), settings, [_item("A", "done", 1)], 1.0)])
-    assert whole["ok"]
+
+
+def test_a_merge_with_only_a_shard_missing_is_not_ok_and_names_it():
+    merged = _run_of_three([_item("A", "done", 10)], None, [_item("C", "done", 7)])
+    assert merged["missing_shards"] == [1] and merged["duplicates"] == [] and merged["totals"]["failed"] == 0
+    assert not merged["ok"]
+    assert "missing: no report from shard(s) 1" in report.lines(merged)
+
+
+def test_a_merge_with_only_a_failed_item_is_not_ok():
+    merged = _run_of_three([_item("A", "done", 10)], [_item("B", "failed")], [_item("C", "done", 7)])
+    assert merged["missing_shards"] == [] and merged["duplicates"] == []
+    assert not merged["ok"]
+    assert report.lines(merged)[-1].startswith("total: 3 item(s) in 3 shard(s): 2 done, 0 skipped, 1 failed")
+
+
+def test_a_merge_with_only_an_item_reported_twice_is_not_ok_and_names_it():
+    merged = _run_of_three([_item("A", "done", 10)], [_item("B", "done", 5)], [_item("A", "done", 10)])
+    assert merged["missing_shards"] == [] and merged["totals"]["failed"] == 0
+    assert merged["duplicates"] == ["A"] and not merged["ok"]
+    assert "duplicates: A reported by more than one shard" in report.lines(merged)
 
 
 def test_the_eta_follows_the_pace_so_far():

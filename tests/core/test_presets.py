@@ -9,7 +9,7 @@ SHIPPED = presets.SHIPPED_DIR / "companions-web.toml"
 
 def test_shipped_presets_carry_the_targets_budgets():
     found = presets.load_presets()
-    assert list(found) == ["companions-web", "companions-web-lite", "vrm0-legacy"]
+    assert list(found) == ["companions-web", "companions-web-lite", "companions-web-uncompressed", "vrm0-legacy"]
     web, lite, legacy = found["companions-web"], found["companions-web-lite"], found["vrm0-legacy"]
     assert (web.budgets.triangles, web.budgets.materials, web.budgets.bones) == (32000, 8, 150)
     assert (web.budgets.texture_size, web.budgets.file_size_mb, web.spec_version) == (2048, 25, "1.0")
@@ -40,6 +40,10 @@ def test_a_user_preset_replaces_a_shipped_one_of_the_same_name(tmp_path: Path):
         ("[budgets]", "[budgets", "not valid TOML"),
         ("target_height_m = 1.6", "target_height_m = 0.4", "target_height_m must be 1 to 2.5"),
         ("target_height_m = 1.6", 'target_height_m = "tall"', "'target_height_m' must be a int or float"),
+        ('textures = "webp"', 'textures = "avif"', "web.textures must be one of keep, webp, webp-lossless"),
+        ("webp_quality = 90", "webp_quality = 0", "web.webp_quality must be 1 to 100"),
+        ("geometry = true", "geometry = 1", "'geometry' must be a bool"),
+        ("thumbnail_jpeg = true", "thumbnail_jpg = true", "unknown key web.thumbnail_jpg"),
     ],
 )
 def test_a_broken_preset_is_refused_with_the_file_and_key_named(tmp_path: Path, old: str, new: str, message: str):
@@ -54,7 +58,8 @@ def test_a_broken_preset_is_refused_with_the_file_and_key_named(tmp_path: Path, 
 
 
 def test_unknown_preset_lists_the_known_ones():
-    with pytest.raises(presets.PresetError, match="known: companions-web, companions-web-lite, vrm0-legacy"):
+    known = "known: companions-web, companions-web-lite, companions-web-uncompressed, vrm0-legacy"
+    with pytest.raises(presets.PresetError, match=known):
         presets.get_preset("nope")
 
 
@@ -83,3 +88,19 @@ def test_the_target_height_is_the_presets_and_defaults_for_older_presets(tmp_pat
     assert taller.target_height_m == 2.0 and taller.to_json()["target_height_m"] == 2.0
     older = SHIPPED.read_text().replace("target_height_m = 1.6", "")
     assert presets.parse_preset(older, tmp_path / "old.toml").target_height_m == presets.DEFAULT_TARGET_HEIGHT_M
+
+
+def test_web_presets_pack_for_download_and_the_uncompressed_twin_does_not():
+    found = presets.load_presets()
+    web, lite, plain = found["companions-web"], found["companions-web-lite"], found["companions-web-uncompressed"]
+    for packed in (web, lite):
+        assert packed.web == presets.WebDelivery(geometry=True, textures="webp", webp_quality=90, thumbnail_jpeg=True)
+    assert plain.web is None and found["vrm0-legacy"].web is None
+    # The uncompressed twin is companions-web in everything else.
+    assert (plain.budgets, plain.meta, plain.export, plain.max_texture_size) == (
+        web.budgets,
+        web.meta,
+        web.export,
+        web.max_texture_size,
+    )
+    assert presets.parse_preset(SHIPPED.read_text().split("[web]")[0], SHIPPED).web is None

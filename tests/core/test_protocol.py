@@ -176,6 +176,33 @@ def test_malformed_or_hostile_json_gets_one_error_and_the_stream_resynchronises(
     assert isinstance(got[1], BadMessage) and says in got[1].message
 
 
+def _nested(levels: int) -> bytes:
+    """A request nested `levels` deep, the request object itself the first level."""
+    return b'{"type": "x", "params": {"v": ' + b"[" * (levels - 2) + b"]" * (levels - 2) + b"}}"
+
+
+def _holding(values: int) -> bytes:
+    """A request holding `values` JSON values: itself, "x", its params, their list, and ones and empty
+    lists and objects in the list (a member is one value, its key none)."""
+    fill = [b"1", b"[]", b"{ }", b'"s"'] * values
+    return b'{"type": "x", "params": {"v": [' + b", ".join(fill[: values - 4]) + b"]}}"
+
+
+@pytest.mark.parametrize(
+    ("build", "limit", "says"),
+    [
+        (_nested, 256, "malformed JSON: nested deeper than 256 levels"),
+        (_holding, 100_000, "message holds more than 100000 JSON values"),
+    ],
+    ids=["levels", "values"],
+)
+def test_a_request_exactly_at_a_json_limit_is_answered_and_one_past_it_refused(build, limit, says):
+    """The README's limits, 256 levels and 100,000 values, to the unit (not the code's own constants)."""
+    at, past = RequestDecoder().feed_all(build(limit)), RequestDecoder().feed_all(build(limit + 1))
+    assert len(at) == 1 and isinstance(at[0], Request), at
+    assert past == [BadMessage(says)]
+
+
 @pytest.mark.parametrize("depth", [1, 2, 3, 4, 10, 255])
 @pytest.mark.parametrize("same_read", [True, False])
 def test_a_mismatched_bracket_at_any_depth_ends_its_message_and_the_next_one_is_answered(depth, same_read):

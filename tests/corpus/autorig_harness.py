@@ -1,7 +1,9 @@
 """The auto-rig measured against the artists: a rigged avatar's skeleton stripped off (a bare .glb of its
-meshes in their rest shape), the bare mesh auto-rigged and converted, and both VRMs compared in three-vrm
-(tests/node/autorig_compare.mjs). Shared by tests/corpus/test_autorig.py and bench/bench_autorig.py; runs in
-a process with bpy loaded and the VRM Add-on enabled."""
+meshes in their rest shape), the bare mesh auto-rigged and converted, and the VRMs compared in three-vrm
+(tests/node/autorig_compare.mjs): the joints with the artist's skeleton placed on the same bare mesh and
+converted the same way (the reference), the posed surface with the artist's own rig converted. Shared by
+tests/corpus/test_autorig.py and bench/bench_autorig.py; runs in a process with bpy loaded and the VRM
+Add-on enabled."""
 
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ import numpy as np
 
 from addon.blender import avatar_import, context, rig_check, rig_reader, vrm_addon
 from addon.blender.autorig import read
-from addon.core.autorig import Bone, MeshPart, RigPlan
+from addon.blender.convert import convert
+from addon.core.autorig import Bone, MeshPart, RigPlan, place
+from addon.core.presets import Preset
 from addon.core.rig import humanoid
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -94,19 +98,28 @@ def strip(source: Path, bare: Path) -> Stripped:
     return Stripped(bare, oracle, count)
 
 
-def oracle_planner(plan: RigPlan) -> Any:
-    """A planner that returns the artist's skeleton, for measuring everything after the placement."""
+def oracle_convert(stripped: Stripped, out: Path, preset: Preset) -> dict[str, Any]:
+    """`convert --rig auto --fix all` of the bare mesh in this process, with the artist's skeleton placed
+    instead of the automatic placement: the reference the auto-rig's joints are measured against (everything
+    after the placement is the same pipeline), and what the weights and export lose on their own."""
 
-    def planner(_parts: Sequence[MeshPart], _spec_version: str) -> RigPlan:
-        return plan
+    def planner(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
+        del parts, spec_version
+        return stripped.oracle
 
-    return planner
+    automatic = place.plan_rig
+    place.plan_rig = planner
+    try:
+        return convert(stripped.bare, out, preset, fix="all", rig="auto").to_json()
+    finally:
+        place.plan_rig = automatic
 
 
-def compare(auto: Path, artist: Path) -> dict[str, Any]:
-    """Joint and posed-surface errors (fractions of the height) of `auto` against `artist`, in three-vrm."""
+def compare(auto: Path, artist: Path, reference: Path) -> dict[str, Any]:
+    """Errors (fractions of the artist's height) of `auto`, in three-vrm: its joints against `reference`'s
+    (oracle_convert), its posed surface against `artist`'s."""
     done = subprocess.run(
-        ["node", "autorig_compare.mjs", str(auto), str(artist)],
+        ["node", "autorig_compare.mjs", str(auto), str(artist), str(reference)],
         cwd=NODE_DIR, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     if done.returncode != 0 or not done.stdout.strip():

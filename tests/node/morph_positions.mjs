@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { Mesh, Vector3 } from 'three';
 import { VRMLoaderPlugin } from '@pixiv/three-vrm';
+import { MeshoptDecoder } from 'meshoptimizer/decoder';
 
 globalThis.self ??= globalThis;
 globalThis.createImageBitmap ??= async () => ({ width: 1, height: 1, close() {} });
@@ -14,6 +15,8 @@ globalThis.createImageBitmap ??= async () => ({ width: 1, height: 1, close() {} 
 async function load(file) {
   const bytes = await readFile(file);
   const loader = new GLTFLoader();
+  // companions-frontend's one line for web presets' compressed geometry (EXT_meshopt_compression).
+  loader.setMeshoptDecoder(MeshoptDecoder);
   loader.register((parser) => new VRMLoaderPlugin(parser));
   const gltf = await loader.parseAsync(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), '');
   const vrm = gltf.userData.vrm;

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { Box3, Vector3 } from 'three';
 import { VRMLoaderPlugin } from '@pixiv/three-vrm';
+import { MeshoptDecoder } from 'meshoptimizer/decoder';
 import validator from 'gltf-validator';
 
 // three's loaders expect a browser: no WebGL is needed to parse, only these two globals.
@@ -39,6 +40,8 @@ async function summarize(file) {
   const bytes = await readFile(file);
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   const loader = new GLTFLoader();
+  // companions-frontend's one line for web presets' compressed geometry (EXT_meshopt_compression).
+  loader.setMeshoptDecoder(MeshoptDecoder);
   loader.register((parser) => new VRMLoaderPlugin(parser));
   const gltf = await loader.parseAsync(buffer, '');
   const vrm = gltf.userData.vrm;

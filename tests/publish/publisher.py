@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 from addon.core.publish.bucket_keys import Versioned
-from addon.core.publish.promotion import Artifact, Request
+from addon.core.publish.promotion import KINDS, MODEL, Artifact, Request
 from addon.storage.release import publish_files
 from addon.storage.targets import open_storage
 
 
-def describe(stem: Versioned, vrm: Artifact, blend: Artifact) -> Request:
+def describe(stem: Versioned, vrm: Artifact, blend: Artifact, kind: str = MODEL) -> Request:
     return Request(
         name=stem.name,
         version=stem.version,
@@ -39,6 +39,7 @@ def describe(stem: Versioned, vrm: Artifact, blend: Artifact) -> Request:
         vrm_addon_version=None,
         avatar_forge_version="0.1.0",
         created_by="tests",
+        kind=kind,
     )
 
 
@@ -50,6 +51,7 @@ def main() -> int:
     parser.add_argument("--root")
     parser.add_argument("--s3")
     parser.add_argument("--endpoint-url")
+    parser.add_argument("--kind", choices=KINDS, default=MODEL, help="publish --vrm as a model or an animation clip")
     parser.add_argument("--wait", action="store_true")
     parser.add_argument("--hold-after-counting", action="store_true")
     args = parser.parse_args()
@@ -65,7 +67,8 @@ def main() -> int:
         sys.stdin.readline()
     started = time.perf_counter()
     release = publish_files(
-        storage, args.name, args.vrm, args.blend, describe=describe,
+        storage, args.name, args.vrm, args.blend, kind=args.kind,
+        describe=lambda stem, vrm, blend: describe(stem, vrm, blend, args.kind),
         after_counting=hold if args.hold_after_counting else None,
     )  # fmt: skip
     seconds = time.perf_counter() - started

@@ -91,3 +91,52 @@ def edited(data: bytes, edit: Callable[[dict[str, Any]], object]) -> bytes:
     document = json_chunk(data)
     edit(document)
     return glb(json.dumps(document).encode(), bin_chunk(data))
+
+
+def tiny_png(salt: int = 0) -> bytes:
+    """A real 2x2 RGB PNG (its colour varies with `salt`)."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes([salt % 256, 128, 64]) * 2 for _ in range(2))
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def with_thumbnail(vrm: bytes, image: bytes, mime_type: str = "image/png") -> bytes:
+    """A VRM 1.0 made by make_vrm with `image` embedded as its meta thumbnail (appended to the BIN chunk)."""
+    document, body = json_chunk(vrm), bin_chunk(vrm)
+    offset = len(body)
+    body += image + b"\x00" * (-len(image) % 4)
+    document["buffers"][0]["byteLength"] = len(body)
+    document["bufferViews"].append({"buffer": 0, "byteOffset": offset, "byteLength": len(image)})
+    document["images"] = [{"bufferView": len(document["bufferViews"]) - 1, "mimeType": mime_type}]
+    document["extensions"]["VRMC_vrm"]["meta"]["thumbnailImage"] = 0
+    return glb(json.dumps(document).encode(), body)
+
+
+def make_vrma(salt: str = "") -> bytes:
+    """A VRM Animation (.vrma) as the VRM Add-on writes one: hips and a spine node, a one-second rotation
+    of the spine (VRMC_vrm_animation 1.0)."""
+    times = struct.pack("<2f", 0.0, 1.0)
+    turns = struct.pack("<8f", 0, 0, 0, 1, 0.3826834, 0, 0, 0.9238795)
+    body = times + turns
+    document: dict[str, Any] = {
+        "asset": {"version": "2.0", "generator": f"avatar-forge tests {salt}"},
+        "extensionsUsed": ["VRMC_vrm_animation"],
+        "nodes": [{"name": "Hips", "translation": [0, 1, 0], "children": [1]}, {"name": "Spine"}],
+        "scenes": [{"nodes": [0]}],
+        "buffers": [{"byteLength": len(body)}],
+        "bufferViews": [{"buffer": 0, "byteLength": 8}, {"buffer": 0, "byteOffset": 8, "byteLength": 32}],
+        "accessors": [
+            {"bufferView": 0, "componentType": 5126, "count": 2, "type": "SCALAR", "min": [0.0], "max": [1.0]},
+            {"bufferView": 1, "componentType": 5126, "count": 2, "type": "VEC4"},
+        ],
+        "animations": [{"channels": [{"sampler": 0, "target": {"node": 1, "path": "rotation"}}],
+                        "samplers": [{"input": 0, "output": 1}]}],
+        "extensions": {"VRMC_vrm_animation": {"specVersion": "1.0",
+                                              "humanoid": {"humanBones": {"hips": {"node": 0}, "spine": {"node": 1}}}}},
+    }  # fmt: skip
+    return glb(json.dumps(document).encode(), body)

@@ -69,6 +69,10 @@ class Serving:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, dict[str, Any]]:
         """Signals the server and returns its exit code and its --json summary."""
         self.process.send_signal(sig)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 30) -> tuple[int, dict[str, Any]]:
+        """Waits for the server to exit; its exit code and its --json summary."""
         out, _ = self.process.communicate(timeout=timeout)
         return self.process.returncode, json.loads(out) if out.strip() else {}
 

@@ -106,3 +106,15 @@ def test_overlong_or_broken_names_are_refused_without_echoing_them(server):
     assert reply == {"status": "error", "message": "'name' must be at most 256 characters, with no NUL"}
     reply = client.request("avatar_check_rig", armature="\ud800")
     assert reply["status"] == "error" and "0x" not in reply["message"] and "lone surrogate" in reply["message"]
+
+
+def test_export_animation_refuses_a_scene_without_an_action_and_a_relative_path(server, tmp_path):
+    client = server.client()
+    out = tmp_path / "Clip.vrma"
+    reply = client.request("avatar_export_animation", out=str(out))
+    assert reply["status"] == "error" and "clip check found errors" in reply["message"]
+    assert "Avatar has no action" in reply["message"] and not out.exists()
+    reply = client.request("avatar_export_animation", out="Clip.vrma")
+    assert reply["status"] == "error" and "'out' must be an absolute path" in reply["message"]
+    reply = client.request("avatar_export_animation", out=str(out), frames=[1])
+    assert reply["status"] == "error" and "'frames' must be [start, end]" in reply["message"]

@@ -12,17 +12,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from addon.core.wire import protocol
+from addon.socket_server import listener as listening_module
 from addon.socket_server.audit import AuditLog
 from addon.socket_server.config import ServerConfig
 from addon.socket_server.listener import (
-    AUTH_FIRST_DELAY,
-    AUTH_FREE_FAILURES,
-    AUTH_LOCKOUT_AFTER,
-    AUTH_MAX_DELAY,
     MAX_IN_FLIGHT,
     Job,
     Listener,
@@ -156,11 +154,66 @@ def _send_quietly(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
 
 
-def _guess(serving: Serving, n: int) -> Client:
-    """A connection that has sent a wrong token; its answer may be held back."""
-    client = serving.client(timeout=60)
-    client.send({"type": "auth", "params": {"token": f"guess-{n:04d}-guess-guess"}})
-    return client
+def test_a_wrong_token_never_reaches_the_audit_log(token_file):
+    with Serving("--token-file", token_file) as serving:
+        guess = serving.client(timeout=60)
+        assert guess.request("auth", token="guess-0000-guess-guess") == {
+            "status": "error",
+            "message": "authentication failed: wrong token",
+        }
+        serving.stop()
+    log = serving.audit_log.read_text()
+    assert "authentication failed: wrong token" in log and "guess-" not in log
+
+
+# Token guessing, in-process against the real listener on a clock only the test moves: which answer is held
+# back, and until when, is decided by the listener's arithmetic, never by how busy the machine is.
+
+WRONG = "authentication failed: wrong token"
+LOCKED = WRONG + "; too many from 127.0.0.1: each answer now waits"
+START = 10_000.0  # the listener's clock when a test begins
+
+
+class _Guessing:
+    """A listener with a token, a client authenticated from the start (`watcher`), and wrong guesses."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, apart: float) -> None:
+        self.now = START
+
+        # Each wrong token moves the clock on by `apart`, as the listener takes it (before it counts it).
+        def refused(_peer: str, reason: str) -> None:
+            if reason == WRONG:
+                self.now += apart
+
+        monkeypatch.setattr(listening_module, "time", SimpleNamespace(monotonic=lambda: self.now, sleep=time.sleep))
+        self.listener = Listener(
+            ServerConfig(port=0, token=TOKEN),
+            lambda _job: None,
+            lambda request, _peer: protocol.success({"pong": True}) if request.type == "ping" else None,
+            refused,
+        )
+        self.listener.start()
+        self.port = self.listener.address[1]
+        self.watcher = Client(self.port, 10)
+        assert self.watcher.result("auth", token=TOKEN) == {"authenticated": True}
+
+    def guess(self, n: int) -> Client:
+        """A new connection that has sent a wrong token, taken by the listener (its answer out or held)."""
+        client = Client(self.port, 10)
+        client.send({"type": "auth", "params": {"token": f"guess-{n:04d}-guess-guess"}})
+        self.settle()
+        return client
+
+    def settle(self) -> None:
+        """Three round trips on another connection: whatever came before (a connection accepted, then read,
+        then an answer its time has come for) is done, each at most one turn of the listener's loop behind."""
+        for _ in range(3):
+            assert self.watcher.result("ping") == {"pong": True}
+
+    def at(self, seconds: float) -> None:
+        """The listener's clock `seconds` after the test began, and everything due by then answered."""
+        self.now = START + seconds
+        self.settle()
 
 
 def _answer_pending(client: Client) -> bool:
@@ -176,41 +229,47 @@ def _answer_pending(client: Client) -> bool:
     return False
 
 
-def test_token_guessing_is_slowed_then_answered_one_at_a_time_while_the_right_token_gets_in(token_file):
-    with Serving("--token-file", token_file) as serving:
-        answers: list[tuple[float, dict[str, object]]] = []
-        lock = threading.Lock()
+@pytest.fixture
+def guessing(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Guessing]:
+    guessing = _Guessing(monkeypatch, apart=0.0)
+    yield guessing
+    guessing.listener.stop()
 
-        def guess(n: int) -> None:
-            started = time.monotonic()
-            reply = _guess(serving, n).reply()
-            with lock:
-                answers.append((time.monotonic() - started, reply))
 
-        threads = [threading.Thread(target=guess, args=(n,)) for n in range(AUTH_LOCKOUT_AFTER)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()  # each ends with its answer: the server answers every guess, late or not
-        assert all(str(reply["message"]).startswith("authentication failed: wrong token") for _, reply in answers)
-        waits = sorted(seconds for seconds, _ in answers)
-        # Lower bounds only (a loaded machine answers later, never sooner): three free, then each waits.
-        assert len([w for w in waits if w >= AUTH_FIRST_DELAY]) >= AUTH_LOCKOUT_AFTER - AUTH_FREE_FAILURES
-        assert waits[-1] >= 1.0
-        # Locked now: two more guesses in parallel, and the real client with the right token between them.
-        sent = time.monotonic()
-        first, second = _guess(serving, 100), _guess(serving, 101)
-        real = serving.client(timeout=60)
-        assert real.result("auth", token=TOKEN) == {"authenticated": True}
-        assert real.result("ping") == {"pong": True}
-        # The real client got in while both guesses still wait (each answer waits AUTH_MAX_DELAY, 4 s).
-        assert _answer_pending(first) and _answer_pending(second)
-        replies = [first.reply(), second.reply()]
-        assert all("too many from 127.0.0.1: each answer now waits" in str(r["message"]) for r in replies)
-        # One after the other, not side by side: the later answer waited two whole delays.
-        assert time.monotonic() - sent >= 2 * AUTH_MAX_DELAY
-        serving.stop()
-    assert "guess-" not in serving.audit_log.read_text()
+def test_token_guessing_is_slowed_then_answered_one_at_a_time_while_the_right_token_gets_in(guessing):
+    free = [guessing.guess(n) for n in range(3)]
+    assert [client.reply() for client in free] == [{"status": "error", "message": WRONG}] * 3
+    slowed = [guessing.guess(n) for n in range(3, 10)]  # the 10th wrong token locks the host
+    # Locked: the right token still gets in at once, and two guesses in parallel wait one after the other.
+    assert Client(guessing.port, 10).result("auth", token=TOKEN) == {"authenticated": True}
+    queued = [guessing.guess(n) for n in (10, 11)]
+    # When each answer goes out, in seconds (all ten guesses came at once): twice the wait of the one before from the
+    # fourth (0.25 s), 4 s at most; locked, each 4 s after the one before it, on whichever connection.
+    due = list(zip([*slowed, *queued], [0.25, 0.5, 1, 2, 4, 4, 4, 8, 12], strict=True))
+    for moment in sorted({when for _, when in due}):
+        guessing.at(moment - 0.01)
+        assert [when for client, when in due if not _answer_pending(client)] == [w for _, w in due if w < moment]
+        guessing.at(moment)
+        assert [when for client, when in due if not _answer_pending(client)] == [w for _, w in due if w <= moment]
+    assert [client.reply()["message"] for client, _ in due] == [WRONG] * 6 + [LOCKED] * 3
+
+
+@pytest.mark.parametrize(
+    ("apart", "locked"),
+    [(1.0, True), (599.0, True), (601.0, False)],
+    ids=["1 s apart", "599 s apart", "601 s apart"],
+)
+def test_wrong_tokens_count_together_until_ten_minutes_pass_between_two(monkeypatch, apart, locked):
+    """Ten wrong tokens lock the host when each follows the one before within ten minutes (each counts),
+    and never when more than ten minutes pass between any two (each is forgotten by the next)."""
+    guessing = _Guessing(monkeypatch, apart=apart)
+    try:
+        guesses = [guessing.guess(n) for n in range(10)]
+        guessing.at(10 * apart + 60)  # every held answer is due
+        messages = [client.reply()["message"] for client in guesses]
+    finally:
+        guessing.listener.stop()
+    assert messages == [WRONG] * 9 + [LOCKED if locked else WRONG]
 
 
 # In-process: the real listener with the test as its main thread, so the queue can be watched exactly.

@@ -134,6 +134,9 @@ def tools(served: Served, no_bpy: Path) -> dict[str, Any]:
         # The demo's body, its armature discarded, rigged anew from the mesh alone.
         ("auto_rig", {"meshes": ["AvatarBody"], "replace": True}),
         ("auto_rig", {"meshes": ["Nobody"]}),
+        # The demo has no action: the clip check refuses, naming why; frames must be a pair.
+        ("export_animation", {"out": str(served.out / "Clip.vrma")}),
+        ("export_animation", {"out": str(served.out / "Clip.vrma"), "frames": [1]}),
     ]
     args = ("--port", served.serving.port, "--token-file", served.token_file)
     return session(_params(*args, pythonpath=no_bpy), calls)
@@ -144,7 +147,8 @@ def test_every_tool_is_listed_with_a_schema_and_a_description(tools):
     assert set(listed) == {
         "get_scene_info", "get_object_info", "execute_code", "get_viewport_screenshot",
         "check_rig", "fix_rig", "list_presets", "export_vrm", "publish", "import_avatar", "render_preview",
-        "auto_rig",
+        "auto_rig", "create_object", "modify_object", "set_material", "duplicate_object", "delete_object",
+        "polyhaven_search", "polyhaven_download", "hyper3d_generate", "export_animation", "publish_animation",
     }  # fmt: skip
     for tool in listed.values():
         assert len(tool.description) > 60 and tool.inputSchema["type"] == "object"
@@ -233,7 +237,7 @@ def test_without_blender_every_tool_says_how_to_start_it(no_bpy, tmp_path):
     with (tmp_path / "log").open("w") as log:
         out = session(_params("--port", free, pythonpath=no_bpy), calls, errlog=log)
     assert "Traceback" not in (tmp_path / "log").read_text()  # not even when the session ends
-    assert len(out["tools"]) == 12  # the server itself starts and lists its tools
+    assert len(out["tools"]) == 22  # the server itself starts and lists its tools
     for key in ("0:check_rig", "1:render_preview"):
         message = error(out[key])
         assert message.startswith(f"Blender is not reachable at 127.0.0.1:{free}")
@@ -320,3 +324,10 @@ def test_auto_rig_rigs_the_meshes_anew_and_offers_the_next_steps(tools):
     assert any("check_rig" in step for step in rigged["next_steps"])
     assert any("export_vrm" in step for step in rigged["next_steps"])
     assert "not a mesh in this scene: Nobody" in error(tools["23:auto_rig"])
+
+
+def test_export_animation_says_why_a_scene_has_no_clip(tools, served):
+    assert "clip check found errors" in error(tools["24:export_animation"])
+    assert "has no action" in error(tools["24:export_animation"])
+    assert not (served.out / "Clip.vrma").exists()
+    assert "[1]" in error(tools["25:export_animation"])  # the schema wants [start, end]

@@ -3,9 +3,7 @@ Auto-rig button, the socket's `avatar_auto_rig` and the MCP tool `auto_rig` all 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +15,7 @@ from ...core.autorig import MeshPart, RigPlan, place
 from ...core.errors import OperationError
 from .. import context, vrm_addon
 from . import build, read, weights
+from .timing import stage
 
 Planner = Callable[[Sequence[MeshPart], str], RigPlan]
 
@@ -58,15 +57,6 @@ class AutoRigResult:
         }
 
 
-@contextmanager
-def _stage(seconds: dict[str, float], name: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
-
-
 def driven(obj: bpy.types.Object) -> bool:
     """The mesh follows an armature already (an Armature modifier with one, or a bone parent)."""
     modifier = any(m.type == "ARMATURE" and m.object is not None for m in obj.modifiers)  # type: ignore[attr-defined]
@@ -100,11 +90,11 @@ def auto_rig(
     if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
     seconds: dict[str, float] = {}
-    with _stage(seconds, "read"):
+    with stage(seconds, "read"):
         parts = read.read_parts(meshes)
-    with _stage(seconds, "plan"):
+    with stage(seconds, "plan"):
         plan = (planner or place.plan_rig)(parts, spec_version)  # NotHumanoidError here leaves the scene untouched
-    with _stage(seconds, "build"):
+    with stage(seconds, "build"):
         replaced = build.discard_armatures(meshes) if replace else []
         frame = mathutils.Matrix(plan.to_rig_frame)
         build.apply_frame(meshes, frame)
@@ -112,10 +102,9 @@ def auto_rig(
         armature = build.build_armature(plan, collection)
         m = np.array(plan.to_rig_frame, dtype=np.float64)
         in_frame = {p.name: MeshPart(p.name, p.vertices @ m[:3, :3].T + m[:3, 3], p.triangles) for p in parts}
-    with _stage(seconds, "weights"):
-        bindings = weights.bind(meshes, in_frame, armature, plan)
+    bindings = weights.bind(meshes, in_frame, armature, plan, seconds)
     mapping = {b.name: build.bone_name(b.name) for b in plan.bones}
-    with _stage(seconds, "mapping"):
+    with stage(seconds, "mapping"):
         if vrm_addon.is_enabled():
             vrm_addon.map_humanoid(armature, mapping)
     notes = list(plan.notes)

@@ -96,7 +96,7 @@ def _inside(
 ) -> float:
     """Where the legs join inside a skirt: above the hem, each leg is its own loop in the cut, apart from the
     skirt's; followed up until the two loops are one (or the skirt's loop is all there is)."""
-    centres = [track[-1][1].centre[:2] for track in tracks]
+    centres = [_own_loop(surface, track[-1], height) for track in tracks]
     for z in np.arange(hem, stop, 0.005 * height):
         loops = regions_in_plane(surface.cut_z(float(z)), _X, _Y, 0.004 * height)
         middles = [(loop.max(axis=0) + loop.min(axis=0))[:2] / 2 for loop in loops]
@@ -108,6 +108,20 @@ def _inside(
             return float(z)
         centres = [middles[i] for i in picks]  # type: ignore[index]
     return hem
+
+
+def _own_loop(surface: Surface, last: tuple[float, Region], height: float) -> FloatArray:
+    """The middle (x, y) of the leg's own loop in its last cut below the join: the biggest loop centred within
+    the leg's interval along X. The interval's own centre also counts whatever hangs in line with the leg
+    (a strap or a tail behind it), which would put the leg's middle off its loop."""
+    z, region = last
+    loops = regions_in_plane(surface.cut_z(z), _X, _Y, 0.004 * height)
+    boxes = [(loop.min(axis=0), loop.max(axis=0)) for loop in loops]
+    inside = [(lo, hi) for lo, hi in boxes if region.lo <= (lo[0] + hi[0]) / 2 <= region.hi]
+    if not inside:
+        return np.asarray(region.centre[:2], dtype=np.float64)
+    lo, hi = max(inside, key=lambda box: float(np.prod((box[1] - box[0])[:2])))
+    return np.asarray((lo + hi)[:2] / 2, dtype=np.float64)
 
 
 def _leg(surface: Surface, track: list[tuple[float, Region]], height: float) -> Leg:

@@ -68,6 +68,24 @@ def heat_report(weights: FloatArray, labels: IntArray) -> HeatReport:
     return HeatReport(len(weights), int(empty.sum()), len(roots), int((bare == size).sum()))
 
 
+def interpolated(weights: FloatArray, corners: IntArray, points: FloatArray, found: FloatArray) -> FloatArray:
+    """Weights carried from a surface to other points: each point gets the weights at `found` (its nearest
+    point on the surface, on the triangle whose vertex indices are `corners`, (N, 3)), interpolated
+    barycentrically from that triangle's vertices' `weights` (V, B). `points` are the surface's vertices."""
+    a, b, c = (points[corners[:, i]] for i in range(3))
+    ab, ac, ap = b - a, c - a, found - a
+    d00, d01, d11 = (ab * ab).sum(1), (ab * ac).sum(1), (ac * ac).sum(1)
+    d20, d21 = (ap * ab).sum(1), (ap * ac).sum(1)
+    denominator = d00 * d11 - d01 * d01
+    degenerate = np.abs(denominator) < 1e-20
+    denominator = np.where(degenerate, 1.0, denominator)
+    v = np.where(degenerate, 0.0, (d11 * d20 - d01 * d21) / denominator)
+    w = np.where(degenerate, 0.0, (d00 * d21 - d01 * d20) / denominator)
+    bary = np.clip(np.stack([1.0 - v - w, v, w], axis=1), 0.0, 1.0)
+    bary /= bary.sum(axis=1, keepdims=True)
+    return np.asarray(np.einsum("nk,nkb->nb", bary, weights[corners]))
+
+
 def hops(parents: Sequence[int | None]) -> IntArray:
     """(B, B) steps between every two bones along the skeleton (parents by index, parents first)."""
     count = len(parents)
@@ -95,10 +113,13 @@ def allowed(
     *,
     height: float,
 ) -> BoolArray:
-    """(N, B): may vertex n follow bone b? Only bones within REGION_HOPS of its nearest bone, and only bones of
-    its own side of the mid-plane x=0 (sides: +1 the avatar's left, +x; -1 its right; 0 the middle)."""
+    """(N, B): may vertex n follow bone b? Only bones within REGION_HOPS of its nearest bone, only bones of
+    its own side of the mid-plane x=0 (sides: +1 the avatar's left, +x; -1 its right; 0 the middle), and
+    never a bone of the other side than its nearest bone's (near the mid-plane, where x alone does not
+    decide: an inner thigh at the crotch never follows the other thigh)."""
     nearest = segment_distances(points, heads, tails).argmin(axis=1)
     mask = hops(parents)[nearest] <= REGION_HOPS
+    mask &= sides[nearest][:, None] * sides[None, :] >= 0
     margin = MID_PLANE * height
     mask[points[:, 0] < -margin] &= sides != 1
     mask[points[:, 0] > margin] &= sides != -1

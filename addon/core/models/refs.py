@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
-from ..vrm.inspect import layout_problems, read_glb
+from ..vrm.inspect import MAX_DECODED_BUFFER, is_meshopt_fallback, layout_problems, read_glb
 from ..wire.json_limits import JsonLimitError
 from .files import ModelFormat, gltf_document
 
@@ -114,7 +114,10 @@ def _buffer_sizes(document: dict[str, Any], bin_length: int | None, folder: Path
     sizes: list[int | None] = []
     for index, entry in enumerate(_entries(document, "buffers")):
         uri = entry.get("uri")
-        if uri is None:
+        held: int | None
+        if is_meshopt_fallback(entry) and index > 0:
+            held = MAX_DECODED_BUFFER  # filled by decoding: its compressed bytes must be in the file
+        elif uri is None:
             held = bin_length if index == 0 else None  # only a GLB's first buffer may be its BIN chunk
         elif isinstance(uri, str) and _is_data(uri):
             held = _data_length(uri)
@@ -157,7 +160,8 @@ def import_problem(path: Path, fmt: ModelFormat, data: bytes) -> str | None:
         sizes = _buffer_sizes(document, bin_length, path.parent)
     except (ReferenceRefusedError, JsonLimitError) as exc:
         return str(exc)
-    problems = layout_problems(document, sizes)
+    fallbacks = frozenset(i for i, b in enumerate(_entries(document, "buffers")) if i and is_meshopt_fallback(b))
+    problems = layout_problems(document, sizes, fallbacks)
     unsized = [str(i) for i, size in enumerate(sizes) if size is None]
     if unsized:
         problems.insert(0, f"buffers {', '.join(unsized[:5])} declare more bytes than their data holds")

@@ -1,7 +1,9 @@
 """Model names, versioned file names and the next free version.
 
 A published model is `<Name>-v<N>`: `exports/<Name>-v<N>.vrm`, `projects/<Name>-v<N>.blend` and
-`promotion/<state>/<Name>-v<N>.json`. A name is a plain token so it can never reach outside those
+`promotion/<state>/<Name>-v<N>.json`; a published animation clip is `animations/<Name>-v<N>.vrma` with the
+same project and request keys. Models and clips share one version sequence per name, so a request key
+always names exactly one thing. A name is a plain token so it can never reach outside those
 folders (no slashes, dots or spaces).
 """
 
@@ -21,6 +23,7 @@ MAX_VERSION: Final = 999_999_999
 _VERSIONED: Final = re.compile(rf"(?P<name>{NAME_PATTERN})-v(?P<version>[1-9][0-9]{{0,{len(str(MAX_VERSION)) - 1}}})")
 
 EXPORTS: Final = "exports/"
+ANIMATIONS: Final = "animations/"
 PROJECTS: Final = "projects/"
 PROMOTION: Final = "promotion/"
 QUEUE: Final = "promotion/queue/"
@@ -48,6 +51,9 @@ class Versioned(NamedTuple):
 
     def export_key(self) -> str:
         return f"{EXPORTS}{self.stem}.vrm"
+
+    def animation_key(self) -> str:
+        return f"{ANIMATIONS}{self.stem}.vrma"
 
     def project_key(self) -> str:
         return f"{PROJECTS}{self.stem}.blend"
@@ -92,12 +98,12 @@ def highest_version(name: str, keys: Iterable[str]) -> tuple[int, str | None]:
 
 
 def next_version(name: str, keys: Iterable[str]) -> int:
-    """One more than the highest version of `name` already present under exports/ and promotion/.
+    """One more than the highest version of `name` already present under exports/, animations/ and promotion/.
 
     Raises VersionRangeError, naming the key, when that highest version is MAX_VERSION: publish refuses
     with that line rather than take a number nothing can parse back.
     """
-    relevant = (k for k in keys if k.startswith((EXPORTS, PROMOTION)))
+    relevant = (k for k in keys if k.startswith((EXPORTS, ANIMATIONS, PROMOTION)))
     highest, key = highest_version(check_name(name), relevant)
     if highest >= MAX_VERSION:
         raise VersionRangeError(

@@ -13,10 +13,17 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from ..wire.json_limits import JsonLimitError, JsonLimits, load_json
-from .bucket_keys import MAX_VERSION, InvalidNameError, Versioned, check_name
+from .bucket_keys import ANIMATIONS, MAX_VERSION, InvalidNameError, Versioned, check_name
 
 FORMAT: Final = "avatar-forge/promotion-request@1"
-INDEX_FORMAT: Final = "avatar-forge/index@1"
+# @2 adds per-entry kind, url, thumbnail and meta, and an "animations" list beside "models": a reader of
+# @1 reads "models" as before and sees only models there.
+INDEX_FORMAT: Final = "avatar-forge/index@2"
+MODEL: Final = "model"
+ANIMATION: Final = "animation"
+KINDS: Final = (MODEL, ANIMATION)
+# The request's artifact role of the served file, by kind (a request without "kind" is a model's).
+_SERVED_ROLE: Final = {MODEL: "vrm", ANIMATION: "vrma"}
 _SHA256_HEX_LENGTH: Final = 64
 # A request is a few hundred bytes; an index.json gains about 200 bytes per promoted model.
 DEFAULT_MAX_REQUEST_BYTES: Final = 1024 * 1024
@@ -46,7 +53,7 @@ class Artifact:
 class Request:
     name: str
     version: int
-    vrm: Artifact
+    vrm: Artifact  # the served file: the .vrm of a model, the .vrma of an animation
     blend: Artifact
     preset: str
     spec_version: str
@@ -57,10 +64,16 @@ class Request:
     avatar_forge_version: str
     created_by: str
     created_at: str = field(default_factory=utc_now)
+    kind: str = MODEL
 
     @property
     def versioned(self) -> Versioned:
         return Versioned(self.name, self.version)
+
+    @property
+    def served_file(self) -> str:
+        """Where the served file goes on a serving tier, relative to its index.json."""
+        return served_file(self.versioned, self.kind)
 
     @property
     def artifacts(self) -> tuple[Artifact, ...]:
@@ -71,7 +84,8 @@ class Request:
             "format": FORMAT,
             "name": self.name,
             "version": self.version,
-            "artifacts": {"vrm": self.vrm.to_json(), "blend": self.blend.to_json()},
+            "kind": self.kind,
+            "artifacts": {_SERVED_ROLE[self.kind]: self.vrm.to_json(), "blend": self.blend.to_json()},
             "preset": self.preset,
             "spec_version": self.spec_version,
             "stats": self.stats,
@@ -129,11 +143,15 @@ def parse_request(raw: bytes, limits: JsonLimits | None = None) -> Request:
     if not 1 <= version <= MAX_VERSION:
         raise RequestError(f"request version must be from 1 to {MAX_VERSION}")
     stem = Versioned(name, version)
+    kind = data.get("kind", MODEL)
+    if kind not in KINDS:
+        raise RequestError(f"request kind must be one of {', '.join(KINDS)}")
+    served_key = stem.export_key() if kind == MODEL else stem.animation_key()
     addon_version = data.get("vrm_addon_version")
     return Request(
         name=name,
         version=version,
-        vrm=_artifact(data, "vrm", stem.export_key()),
+        vrm=_artifact(data, _SERVED_ROLE[kind], served_key),
         blend=_artifact(data, "blend", stem.project_key()),
         preset=_field(data, "preset", str),
         spec_version=_field(data, "spec_version", str),
@@ -144,7 +162,13 @@ def parse_request(raw: bytes, limits: JsonLimits | None = None) -> Request:
         avatar_forge_version=_field(data, "avatar_forge_version", str),
         created_by=_field(data, "created_by", str),
         created_at=_field(data, "created_at", str),
+        kind=kind,
     )
+
+
+def served_file(stem: Versioned, kind: str) -> str:
+    """A promoted file's path on a serving tier: models at its root, clips in its animations/ folder."""
+    return f"{stem.stem}.vrm" if kind == MODEL else f"{ANIMATIONS}{stem.stem}.vrma"
 
 
 def outcome_record(request_raw: bytes, status: str, detail: dict[str, Any]) -> bytes:
@@ -164,64 +188,105 @@ def outcome_record(request_raw: bytes, status: str, detail: dict[str, Any]) -> b
 class IndexEntry:
     name: str
     version: int
-    file: str
+    file: str  # relative to index.json: `A-v1.vrm`, `animations/Wave-v1.vrma`
     sha256: str
     size: int
     promoted_at: str
+    kind: str = MODEL
+    meta: dict[str, Any] | None = None  # what a picker shows: title, authors, license
+    thumbnail: dict[str, Any] | None = None  # its own file beside the model: file, sha256, size, mime_type
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "file": self.file,
             "sha256": self.sha256,
             "size": self.size,
             "promoted_at": self.promoted_at,
+            "kind": self.kind,
         }
+        if self.meta is not None:
+            entry["meta"] = self.meta
+        if self.thumbnail is not None:
+            entry["thumbnail"] = self.thumbnail
+        return entry
 
 
 class IndexFileError(ValueError):
     """A target's index.json that cannot be read or extended safely; a person has to look at it."""
 
 
-def parse_index(raw: bytes | None, limits: JsonLimits | None = None) -> list[dict[str, Any]]:
-    """The models an index.json lists (none when there is no index yet); raises IndexFileError."""
+_LISTS: Final = {MODEL: "models", ANIMATION: "animations"}
+
+
+def _index_lists(raw: bytes | None, limits: JsonLimits | None) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """An index.json's document and its entry lists by kind (empty ones when there is no index yet)."""
     if not raw:
-        return []
+        return {}, {kind: [] for kind in KINDS}
     try:
         data = load_json(raw, limits or JsonLimits(DEFAULT_MAX_INDEX_BYTES), "index.json")
     except JsonLimitError as exc:
         raise IndexFileError(str(exc)) from None
-    models = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(models, list):
+    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         raise IndexFileError("index.json has no 'models' list")
-    for model in models:
+    lists = {kind: data.get(key, []) for kind, key in _LISTS.items()}
+    if not isinstance(lists[ANIMATION], list):
+        raise IndexFileError("index.json's 'animations' is not a list")
+    for entry in (e for entries in lists.values() for e in entries):
         # Sorting and matching need these types; anything else was written by hand and is left to a person.
-        if not (isinstance(model, dict) and isinstance(model.get("name"), str) and isinstance(model.get("file"), str)
-                and isinstance(model.get("version"), int) and not isinstance(model.get("version"), bool)):  # fmt: skip
-            raise IndexFileError(f"index.json has a model entry that is not name/version/file: {str(model)[:120]}")
-    return models
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("file"), str)
+                and isinstance(entry.get("version"), int) and not isinstance(entry.get("version"), bool)):  # fmt: skip
+            raise IndexFileError(f"index.json has an entry that is not name/version/file: {str(entry)[:120]}")
+    return data, lists
 
 
-def merge_index(raw: bytes | None, entry: IndexEntry, limits: JsonLimits | None = None) -> tuple[bytes, bool]:
-    """index.json with `entry` in it, sorted by name and version; False when it was already there.
+def parse_index(raw: bytes | None, limits: JsonLimits | None = None) -> list[dict[str, Any]]:
+    """Every entry an index.json lists, models and animations (none when there is no index yet);
+    raises IndexFileError."""
+    _data, lists = _index_lists(raw, limits)
+    return [entry for kind in KINDS for entry in lists[kind]]
+
+
+def _with_urls(entry: dict[str, Any], kind: str, base_url: str | None) -> dict[str, Any]:
+    """`entry` with its kind, and with the URLs a client of this target uses (`base_url` + file) when the
+    target has one: recomputed at every write, so a changed base URL reaches every entry."""
+    entry = {**entry, "kind": entry.get("kind", kind)}
+    if base_url is None:
+        return entry
+    entry["url"] = base_url + str(entry["file"])
+    thumbnail = entry.get("thumbnail")
+    if isinstance(thumbnail, dict) and isinstance(thumbnail.get("file"), str):
+        entry["thumbnail"] = {**thumbnail, "url": base_url + thumbnail["file"]}
+    return entry
+
+
+def merge_index(
+    raw: bytes | None, entry: IndexEntry, limits: JsonLimits | None = None, base_url: str | None = None
+) -> tuple[bytes, bool]:
+    """index.json with `entry` in it (in "models" or "animations" by its kind), each list sorted by name
+    and version, every entry with its URL on this target when `base_url` is given; False when it was
+    already there.
 
     An entry for the same file is kept as first written: promoting again must not change promoted_at.
     Raises IndexFileError for an index it cannot read; it is then left exactly as it is.
     """
-    models = parse_index(raw, limits)
-    if any(m.get("file") == entry.file for m in models):
+    data, lists = _index_lists(raw, limits)
+    if any(e.get("file") == entry.file for kind in KINDS for e in lists[kind]):
         return raw or b"", False
-    models.append(entry.to_json())
-    models.sort(key=lambda m: (str(m["name"]), int(m["version"])))
-    document = {"format": INDEX_FORMAT, "models": models}
+    lists[entry.kind].append(entry.to_json())
+    document = {**data, "format": INDEX_FORMAT}
+    for kind, key in _LISTS.items():
+        entries = [_with_urls(e, kind, base_url) for e in lists[kind]]
+        document[key] = sorted(entries, key=lambda e: (str(e["name"]), int(e["version"])))
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode(), True
 
 
 def promoted_entry(record_raw: bytes, limits: JsonLimits | None = None) -> IndexEntry:
-    """The index entry a promotion/done/ record stands for (its request's model, promoted at the
-    record's time); raises RequestError for anything else. A later run re-adds it to an index.json
-    that lost it (two promoters writing the index at once: the older write lands last)."""
+    """The index entry a promotion/done/ record stands for (its request's file, promoted at the record's
+    time, with the meta and thumbnail the promoter recorded); raises RequestError for anything else. A
+    later run re-adds it to an index.json that lost it (two promoters writing the index at once: the older
+    write lands last)."""
     limits = limits or JsonLimits(DEFAULT_MAX_REQUEST_BYTES)
     try:  # the request as queued plus the promoter's result: twice a request's bound is ample
         record = load_json(record_raw, replace(limits, max_bytes=2 * limits.max_bytes), "done record")
@@ -231,14 +296,17 @@ def promoted_entry(record_raw: bytes, limits: JsonLimits | None = None) -> Index
     if not isinstance(result, dict) or result.get("status") != "promoted" or not isinstance(queued, dict):
         raise RequestError("not a record of a promoted request")
     request = parse_request(json.dumps(queued).encode(), limits)
-    at = result.get("at")
+    at, meta, thumbnail = result.get("at"), result.get("meta"), result.get("thumbnail")
     return IndexEntry(
         request.name,
         request.version,
-        f"{request.versioned.stem}.vrm",
+        request.served_file,
         request.vrm.sha256,
         request.vrm.size,
         at if isinstance(at, str) else utc_now(),
+        request.kind,
+        meta if isinstance(meta, dict) else None,
+        thumbnail if isinstance(thumbnail, dict) else None,
     )
 
 

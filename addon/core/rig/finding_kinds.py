@@ -150,6 +150,27 @@ KINDS: Final[dict[str, FindingKind]] = _kinds(
         "— (the preset's licence differs from the model's: the model's is kept; see [the meta](vrm-export.md))",
     ),
     FindingKind(
+        "web_packing_skipped",
+        "warning",
+        "— (the preset's web packing, or part of it, was left out: the verified file is written as it was; see "
+        "[web delivery](web-delivery.md))",
+    ),
+    # The clip check's, before a VRM Animation export (see animations-and-serving.md): each refuses the clip.
+    FindingKind(
+        "humanoid_unmapped",
+        "error",
+        "— (clip check: the VRM 1.0 required bones must be mapped; `check --fix` maps them)",
+    ),
+    FindingKind("no_action", "error", "— (clip check: nothing to export)"),
+    FindingKind(
+        "bad_frame_range",
+        "error",
+        "— (clip check: fewer than 2 frames, an end before the start, or more than 36000 frames)",
+    ),
+    FindingKind("bad_frame_rate", "error", "— (clip check: outside 1–240 fps)"),
+    FindingKind("scale_keys", "error", "— (clip check: a VRM Animation has no scale, the clip would play differently)"),
+    FindingKind("nothing_animated", "error", "— (clip check: the action keys no humanoid bone's rotation)"),
+    FindingKind(
         "expression_binds_dropped",
         "warning",
         "— (material binds VRM 1.0 cannot hold, such as numbers like `_Cutoff`; see [VRM export](vrm-export.md))",

@@ -9,17 +9,20 @@ import numpy.typing as npt
 
 from . import glb
 
-NUMPY_TYPES: Final = {5121: "<u1", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
+NUMPY_TYPES: Final = {5120: "<i1", 5121: "<u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
 
 
 def accessor_array(document: dict[str, Any], binary: bytes, index: int) -> npt.NDArray[Any]:
-    """An accessor's (count, components) values as a loader reads them: the dense data (or zeros) with any
-    sparse values written over it. Tightly packed views only."""
+    """An accessor's (count, components) values as a loader reads them (integers as stored, normalized or
+    not): the dense data (or zeros), strided as its view says, with any sparse values written over it."""
     accessor = document["accessors"][index]
     kind, width, count = NUMPY_TYPES[accessor["componentType"]], glb.COMPONENTS[accessor["type"]], accessor["count"]
     if "bufferView" in accessor:
         raw = glb.view_bytes(document, binary, accessor["bufferView"])
-        values = np.frombuffer(raw, kind, count * width, accessor.get("byteOffset", 0)).reshape(count, width).copy()
+        item = np.dtype(kind).itemsize
+        stride = document["bufferViews"][accessor["bufferView"]].get("byteStride", item * width)
+        shape, strides = (count, width), (stride, item)
+        values: npt.NDArray[Any] = np.ndarray(shape, kind, raw, accessor.get("byteOffset", 0), strides).copy()
     else:
         values = np.zeros((count, width), dtype=kind)
     sparse = accessor.get("sparse")

@@ -1,8 +1,11 @@
-"""Structural checks on a .vrm file from its bytes alone, for the promoter (no Blender, no Node).
+"""Structural checks on a .vrm or .vrma file from its bytes alone, for the promoter (no Blender, no Node).
 
 It answers "is this a VRM three-vrm will load": a well-formed GLB container whose JSON parses within
 bounds, buffers, buffer views and accessors that fit the BIN chunk, a scene, the VRMC_vrm (1.0) or VRM
 (0.x) extension, every required humanoid bone mapped to a node of that scene, and the license URL.
+For a VRM Animation (.vrma), the same container and layout checks, then the VRMC_vrm_animation
+extension: its humanoid's hips and every bone on a node, and animation channels and samplers that point
+at nodes and accessors that exist (what three-vrm-animation reads before it builds a clip).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ _INDEX_COMPONENTS: Final = frozenset({5121, 5123, 5125})
 # one and in all.
 _MAX_UNBACKED_ACCESSOR: Final = 64 * 1024 * 1024
 MAX_UNBACKED_TOTAL: Final = 256 * 1024 * 1024
+# EXT_meshopt_compression's fallback buffer holds nothing: a loader allocates it and decodes into it.
+_MESHOPT: Final = "EXT_meshopt_compression"
+MAX_DECODED_BUFFER: Final = 1024 * 1024 * 1024
 _NAMED_AT_MOST: Final = 5  # items named in one problem line
 # VRM 0.x meta.licenseName values (the 0.x specification's enum).
 VRM0_LICENSES: Final = frozenset(
@@ -210,10 +216,16 @@ def _check_buffers(document: dict[str, Any], bin_length: int | None, report: Vrm
     """
     buffer_sizes: list[int | None] = []
     bad: list[str] = []
+    fallbacks: set[int] = set()
     for index, buffer in enumerate(_list(document, "buffers")):
         entry = buffer if isinstance(buffer, dict) else {}
         size = _size(entry, "byteLength")
-        if "uri" in entry or index > 0:
+        if is_meshopt_fallback(entry) and index > 0:
+            fallbacks.add(index)
+            if size is None or size > MAX_DECODED_BUFFER:
+                bad.append(f"{index} (a compressed file's decoded buffer of {entry.get('byteLength')!r} bytes)")
+                size = None
+        elif "uri" in entry or index > 0:
             bad.append(f"{index} (not the GLB's BIN chunk: a VRM carries its data inside)")
             size = None
         elif bin_length is None or size is None or size > bin_length:
@@ -222,13 +234,23 @@ def _check_buffers(document: dict[str, Any], bin_length: int | None, report: Vrm
         buffer_sizes.append(size)
     if bad:
         report.problems.append(_name_some("buffers", bad, "do not fit the file"))
-    report.problems.extend(layout_problems(document, buffer_sizes))
+    report.problems.extend(layout_problems(document, buffer_sizes, frozenset(fallbacks)))
 
 
-def layout_problems(document: dict[str, Any], buffer_sizes: list[int | None]) -> list[str]:
+def is_meshopt_fallback(buffer: Any) -> bool:
+    """A buffer EXT_meshopt_compression declares to hold nothing: a loader allocates and decodes into it."""
+    entry = buffer if isinstance(buffer, dict) else {}
+    return _obj(_obj(entry, "extensions"), _MESHOPT).get("fallback") is True and "uri" not in entry
+
+
+def layout_problems(
+    document: dict[str, Any], buffer_sizes: list[int | None], fallbacks: frozenset[int] = frozenset()
+) -> list[str]:
     """Buffer views within their buffers and accessors within their buffer views, given the bytes each
-    buffer really has (None for a buffer that is itself refused); accessors without a buffer view (zeros a
-    loader allocates) bounded one by one and in all. What a loader would allocate from declared sizes."""
+    buffer really has (None for a buffer that is itself refused); a view of a meshopt fallback buffer (in
+    `fallbacks`) also needs its compressed bytes within a buffer that holds data. Accessors without a
+    buffer view (zeros a loader allocates) bounded one by one and in all. What a loader would allocate
+    from declared sizes."""
     problems: list[str] = []
     view_sizes: list[int | None] = []
     bad: list[str] = []
@@ -237,6 +259,12 @@ def layout_problems(document: dict[str, Any], buffer_sizes: list[int | None]) ->
         buffer, offset, size = _size(entry, "buffer"), _size(entry, "byteOffset", 0), _size(entry, "byteLength")
         room = buffer_sizes[buffer] if buffer is not None and buffer < len(buffer_sizes) else None
         stride = entry.get("byteStride", 4)
+        source = _obj(_obj(entry, "extensions"), _MESHOPT)
+        if source or buffer in fallbacks:
+            home, start, length = _size(source, "buffer"), _size(source, "byteOffset", 0), _size(source, "byteLength")
+            held = buffer_sizes[home] if home is not None and home < len(buffer_sizes) else None
+            if home in fallbacks or held is None or start is None or length is None or start + length > held:
+                room = None  # compressed bytes that are not in the file
         if room is None or offset is None or size is None or offset + size > room or not _is_index(stride):
             bad.append(str(index))
             size = None
@@ -313,7 +341,53 @@ def _accessor_fits(accessor: Any, views: _Views) -> bool:
     return backed and ("sparse" not in accessor or _sparse_fits(accessor["sparse"], count, element, views))
 
 
-def _inspect_container(source: BinaryIO, length: int, limits: VrmLimits) -> tuple[VrmReport, GlbContainer | None]:
+def _index_into(value: Any, items: list[Any]) -> bool:
+    return _is_index(value) and int(value) < len(items)
+
+
+def _vrma(document: dict[str, Any], report: VrmReport) -> None:
+    """The VRMC_vrm_animation extension and the animation it drives."""
+    extension = _obj(_obj(document, "extensions"), "VRMC_vrm_animation")
+    used = document.get("extensionsUsed")
+    if not extension or not isinstance(used, list) or "VRMC_vrm_animation" not in used:
+        report.problems.append("no VRMC_vrm_animation extension (used and present): not a VRM Animation")
+        return
+    report.spec_version = _text(extension, "specVersion")
+    if report.spec_version is None:
+        report.problems.append("VRMC_vrm_animation has no specVersion")
+    nodes = _list(document, "nodes")
+    bones = _obj(_obj(extension, "humanoid"), "humanBones")
+    report.bones = sorted(str(name) for name in bones)
+    if "hips" not in bones:
+        report.problems.append("VRMC_vrm_animation maps no hips bone: no humanoid can play it")
+    unplaced = sorted(
+        str(name) for name, bone in bones.items() if not _index_into(_obj(bones, name).get("node"), nodes)
+    )
+    if unplaced:
+        report.problems.append(_name_some("humanoid bones", unplaced, "point at no node"))
+    animations = _list(document, "animations")
+    if not animations:
+        report.problems.append("no animation in the file: nothing to play")
+    accessors = _list(document, "accessors")
+    bad: list[str] = []
+    for number, animation in enumerate(animations):
+        samplers = _list(animation, "samplers") if isinstance(animation, dict) else []
+        channels = _list(animation, "channels") if isinstance(animation, dict) else []
+        if not channels or not all(
+            isinstance(c, dict) and _index_into(c.get("sampler"), samplers)
+            and _index_into(_obj(c, "target").get("node"), nodes) for c in channels
+        ) or not all(
+            isinstance(s, dict) and _index_into(s.get("input"), accessors) and _index_into(s.get("output"), accessors)
+            for s in samplers
+        ):  # fmt: skip
+            bad.append(str(number))
+    if bad:
+        report.problems.append(_name_some("animations", bad, "have no channels or point at nothing"))
+
+
+def _inspect_container(
+    source: BinaryIO, length: int, limits: VrmLimits, animation: bool = False
+) -> tuple[VrmReport, GlbContainer | None]:
     report = VrmReport()
     try:
         container = _read_container(source, length, limits)
@@ -324,6 +398,9 @@ def _inspect_container(source: BinaryIO, length: int, limits: VrmLimits) -> tupl
     extensions = _obj(document, "extensions")
     try:
         _check_buffers(document, container.bin_length, report)
+        if animation:
+            _vrma(document, report)
+            return report, container
         shown = _scene_nodes(document, report)
         if "VRMC_vrm" in extensions:
             _vrm1(_obj(extensions, "VRMC_vrm"), shown, report)
@@ -363,6 +440,20 @@ def inspect_vrm_file(path: Path, limits: VrmLimits | None = None) -> VrmReport:
     """inspect_vrm on a file, reading only its JSON chunk into memory (a VRM can be hundreds of MB)."""
     with path.open("rb") as source:
         return _inspect_container(source, path.stat().st_size, limits or VrmLimits())[0]
+
+
+def inspect_vrma_file(path: Path, limits: VrmLimits | None = None) -> VrmReport:
+    """The checks for a VRM Animation (.vrma) file, reading only its JSON chunk into memory."""
+    with path.open("rb") as source:
+        return _inspect_container(source, path.stat().st_size, limits or VrmLimits(), animation=True)[0]
+
+
+def read_glb_file(source: BinaryIO, length: int, limits: VrmLimits | None = None) -> GlbContainer:
+    """read_glb on an open file of `length` bytes, reading only its JSON chunk."""
+    try:
+        return _read_container(source, length, limits or VrmLimits())
+    except _MalformedError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def read_glb(data: bytes, limits: VrmLimits | None = None) -> GlbContainer:

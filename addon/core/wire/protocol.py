@@ -34,6 +34,7 @@ MAX_VALUES: Final = 100_000
 # Messages up to this size are parsed at once (well under a millisecond); larger ones become RawMessage.
 INLINE_PARSE_BYTES: Final = 1024 * 1024
 AUTH_COMMAND: Final = "auth"
+LAB_EXECUTE: Final = "execute"
 ECHO_CHARS: Final = 80
 
 _STRUCTURE = re.compile(rb'[{}\[\]",]')
@@ -41,6 +42,7 @@ _STRUCTURE = re.compile(rb'[{}\[\]",]')
 # backtracking); it stops early only at a lone backslash whose escaped byte has not arrived yet.
 _STRING_BODY = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
 _START = re.compile(rb"\S")
+_BLANK = re.compile(rb"[ \t\r\n]*")
 _HTTP = re.compile(rb"(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT|TRACE|PRI) ")
 _DECODER = json.JSONDecoder()
 _CLOSER = {ord("}"): ord("{"), ord("]"): ord("[")}
@@ -54,6 +56,10 @@ _SLICE_BYTES = 1024 * 1024
 class Request:
     type: str
     params: dict[str, Any] = field(default_factory=dict)
+    # Blender Lab's official MCP dialect: `{"type": "execute", "code": ..., "strict_json": ...}` then NUL, one
+    # request per connection, answered `{"status": "ok"|"error", "result": ...}` then NUL. It runs as
+    # execute_code, behind the same policy, token and audit log.
+    lab: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,8 @@ def echo(value: object, limit: int = ECHO_CHARS) -> str:
 def _request(value: Any) -> Request | BadMessage:
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         return BadMessage('a request is a JSON object with a string "type"')
+    if value["type"] == LAB_EXECUTE and "params" not in value:  # no BlenderMCP command is named so
+        return Request("execute_code", {"code": value.get("code"), "strict_json": value.get("strict_json")}, lab=True)
     params = value.get("params")
     if params is None:
         params = {}
@@ -235,7 +243,8 @@ class RequestDecoder:
         self._depth = 0
         self._in_string = False
         self._string_start = 0
-        self._values = 0
+        self._values = 1  # the message itself; see _structure
+        self._last = -1  # offset of the last structural character taken
         self._strings = array("q")
         self._problem: str | None = None  # why the current message is refused, once it ends
 
@@ -283,7 +292,7 @@ class RequestDecoder:
         return out
 
     def _reset(self) -> None:
-        self._start, self._scanned, self._depth, self._values = -1, 0, 0, 0
+        self._start, self._scanned, self._depth, self._values, self._last = -1, 0, 0, 1, -1
         self._stack.clear()
         self._strings = array("q")
         self._in_string, self._problem = False, None
@@ -337,10 +346,15 @@ class RequestDecoder:
                 return pos
 
     def _structure(self, char: int, at: int) -> bool:
-        """Takes one structural character outside strings; True when it ends the message."""
+        """Takes one structural character outside strings; True when it ends the message.
+
+        Values are counted exactly (an object member is one value, its key none): the message itself,
+        one per comma, and each bracket's first value, taken back when the bracket closes empty."""
+        last, self._last = self._last, at
         if char == ord('"'):
             self._in_string, self._string_start = True, at
-        elif char == ord(","):  # with the brackets, about one per value (a member counts as one)
+            return False
+        if char == ord(","):
             self._values += 1
         elif char in b"{[":
             self._values += 1
@@ -349,17 +363,23 @@ class RequestDecoder:
                 self._stack.append(char)
             else:
                 self._refuse(f"malformed JSON: nested deeper than {self.max_depth} levels")
+            return False  # it may close empty: counted once its first value or its end is seen
         else:
             if self._depth == len(self._stack) and self._stack.pop() != _CLOSER[char]:
                 self._refuse(f"malformed JSON: '{chr(char)}' closes a bracket it does not match")
                 self._resync = True
                 return True
+            if last >= 0 and self._buffer[last] in b"{[" and _blank(self._buffer, last + 1, at):
+                self._values -= 1
             self._depth -= 1
-            if self._depth == 0:
-                return True
         if self._values > MAX_VALUES:
             self._refuse(f"message holds more than {MAX_VALUES} JSON values")
-        return False
+        return self._depth == 0
+
+
+def _blank(buffer: bytearray, start: int, end: int) -> bool:
+    """Whether buffer[start:end] is JSON whitespace only (read in place, not copied)."""
+    return _BLANK.match(buffer, start, end).end() == end  # type: ignore[union-attr]  # it matches ""
 
 
 def success(result: Any) -> bytes:
@@ -368,6 +388,11 @@ def success(result: Any) -> bytes:
 
 def error(message: str) -> bytes:
     return _encode({"status": "error", "message": message})
+
+
+def lab_reply(ok: bool, result: Any) -> bytes:
+    """A reply in Blender Lab's dialect: its JSON object, then NUL."""
+    return _encode({"status": "ok" if ok else "error", "result": result}) + b"\0"
 
 
 def _encode(reply: dict[str, Any]) -> bytes:

@@ -160,3 +160,15 @@ def test_a_signpost_on_one_column_has_no_legs() -> None:
     post = merged([capsule((0, 0, 0.1), (0, 0, 1.6), 0.1), capsule((-0.6, 0, 1.4), (0.6, 0, 1.4), 0.05)])
     with pytest.raises(NotHumanoidError, match="no two legs"):
         plan_rig([MeshPart("Signpost", *post)])
+
+
+def test_a_strap_hanging_behind_a_leg_inside_a_skirt_does_not_lower_the_hips() -> None:
+    """Something hanging in line with one leg (a strap, a tail behind it) is no part of the leg: the legs are
+    still followed up inside the skirt, and the thighs' joints stay at the thighs."""
+    fig = figure(skirt=True)
+    skirt = fig.parts[1]
+    strap = capsule((-0.09, 0.32, 0.25), (-0.09, 0.32, 0.85), 0.012)
+    fig.parts[1] = MeshPart(skirt.name, *merged([(skirt.vertices, skirt.triangles), strap]))
+    plan = plan_rig(fig.parts)
+    assert_joints_close(fig, plan)
+    assert "a skirt hides the crotch: the legs followed up inside it" in plan.notes

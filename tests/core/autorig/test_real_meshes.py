@@ -26,10 +26,19 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 BUILT = ROOT / "out" / "corpus"
 MODELS = {
     "glb_quaternius_women_casual": CORPUS / "glb_quaternius_women_casual.glb",
+    "fbx_quaternius_female_casual": CORPUS / "fbx_quaternius_female_casual.fbx",
     "fbx_seedsan_univrm": CORPUS / "fbx_seedsan_univrm.fbx",
     "vrm0_godette": CORPUS / "vrm0_godette.vrm",
     "apose_centimetres": BUILT / "univrm" / "apose_centimetres.fbx",
     "classic_names": BUILT / "blender_fbx" / "classic_names.fbx",
+    "ik_game_character": BUILT / "fbx2gltf" / "ik_game_character.glb",
+    "visemes": BUILT / "vrchat" / "visemes.fbx",
+    "rigify_basic_human": BUILT / "rigify" / "rigify_basic_human.blend",
+    "chibi": BUILT / "fbx2gltf" / "chibi.glb",
+    "basic_humanoid": BUILT / "vrm_addon" / "basic_humanoid.blend",
+    "vrm0_expressions": BUILT / "vrm_addon" / "vrm0_expressions.vrm",
+    "mixamo_centimetres": BUILT / "web" / "mixamo_centimetres.glb",
+    "rpm_centimetre_joint": BUILT / "web" / "rpm_centimetre_joint.glb",
 }
 
 
@@ -72,13 +81,28 @@ def joint_errors(name: str, dumps: Path) -> dict[str, float]:
 
 
 # Where the goal is not met yet, and why (the test fails as soon as it is met, so the mark goes).
+BOXES = "boxes per bone: the legs' boxes meet the torso's above the artist's hip joints"
+# Built-corpus figures the placement refuses: box-per-bone bodies whose shins' boxes overlap across the
+# mid-line just above the feet, and a chibi whose arms' boxes lie against the torso's.
+REFUSED = {
+    "chibi": "refused: the arms' boxes lie against the torso's, no left arm is found beside it",
+    **{
+        name: "refused: the shins' boxes overlap across the mid-line 6-8% of the height up, too low for a crotch"
+        for name in ("basic_humanoid", "vrm0_expressions", "mixamo_centimetres", "rpm_centimetre_joint")
+    },
+}
 SHORT = {
-    "fbx_seedsan_univrm": "shorts hide the crotch (the artist's thighs' joints are 8% of the height above their "
-    "hem) and what the outfit mesh carries on the back pulls spine and chest 5 cm backwards",
+    **REFUSED,
+    "fbx_quaternius_female_casual": "the artist's hips and spine sit at the thighs' joints, 4-6% of the height "
+    "from ours (the hips 4.6% further back)",
+    "fbx_seedsan_univrm": "the artist's thighs' joints sit 7.5% of the height above the crotch and its hips and "
+    "spine 6-7% above ours; what the outfit mesh carries on the back pulls spine and chest 5 cm backwards",
     "vrm0_godette": "the artist puts the hips at the waist, 10% of the height above the thighs' joints, and "
     "what the body mesh carries behind the back pulls spine, neck and head 5-9 cm backwards",
-    "apose_centimetres": "boxes per bone: the legs' boxes meet the torso's above the artist's hip joints",
-    "classic_names": "boxes per bone: the legs' boxes meet the torso's above the artist's hip joints",
+    "apose_centimetres": BOXES,
+    "classic_names": BOXES,
+    "ik_game_character": BOXES,
+    "visemes": BOXES,
 }
 
 
@@ -95,7 +119,10 @@ def test_joints_are_near_the_artists(name: str, dumps: Path) -> None:
     assert err[worst] <= 0.08, report
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(reason=REFUSED[n], strict=True)) if n in REFUSED else n for n in MODELS],
+)
 def test_the_front_and_sides_are_the_artists(name: str, dumps: Path) -> None:
     """Left is the artist's left, and no joint is off by a whole limb (the worst within 12% of the height)."""
     err = joint_errors(name, dumps)

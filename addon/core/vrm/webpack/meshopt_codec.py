@@ -1,0 +1,188 @@
+"""EXT_meshopt_compression: every geometry bufferView compressed with meshoptimizer's codecs, and back.
+
+Each view of an accessor becomes compressed bytes in the GLB's BIN chunk (buffer 0) and a view of the
+same size in a fallback buffer that has no data (a loader with the decoder fills it; one without may not
+load the file: the extension is required). Triangle indices use the index codec, everything else the
+vertex codec (version 0, the one EXT_meshopt_compression names) with rows of the view's stride, or, for
+tightly packed data (sparse indices and values, inverse binds), rows of the element size rounded up to a
+multiple of 4 bytes (the view's length padded to whole rows). Images keep their bytes in buffer 0.
+
+The codec is lossless: decode() gives back the exact bytes of every view (the export proves it).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ..sparse_morphs import GlbLayoutError
+from .layout import COMPONENT_BYTES, COMPONENTS, ELEMENT_ARRAY_BUFFER, Layout, declare, view_holders
+
+EXTENSION: Final = "EXT_meshopt_compression"
+_MAX_ROW: Final = 256  # the vertex codec's largest row
+
+
+class MeshoptMissingError(RuntimeError):
+    """The meshoptimizer binding (the `meshopt` package) is not installed for this Python."""
+
+
+def _codec() -> Any:
+    try:
+        import meshopt
+    except ImportError:
+        raise MeshoptMissingError("the meshopt package (meshoptimizer's codec) is not installed") from None
+    return meshopt
+
+
+def available() -> bool:
+    try:
+        _codec()
+    except MeshoptMissingError:
+        return False
+    return True
+
+
+def cache_order(indices: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The same triangles (corners and winding kept) in the order a GPU's vertex cache likes, which is also
+    the order meshoptimizer's index codec compresses best; vertices keep their numbers."""
+    codec = _codec()
+    flat = np.ascontiguousarray(indices.reshape(-1), dtype=np.uint32)
+    renumbered, remap, _unique = codec.reorder_mesh(flat, triangles=True, optsize=False)
+    back = np.zeros(int(remap[flat].max(initial=0)) + 1, dtype=np.uint32)
+    back[remap[flat]] = flat  # each new number -> the vertex it was
+    ordered: npt.NDArray[Any] = back[renumbered].astype(indices.dtype).reshape(indices.shape)
+    return ordered
+
+
+@dataclass(frozen=True)
+class _Row:
+    mode: str  # "ATTRIBUTES" or "TRIANGLES"
+    size: int  # row bytes (index size for TRIANGLES)
+
+
+def _rows(document: dict[str, Any]) -> dict[int, _Row]:
+    """bufferView -> how its data is cut into rows; views of images are not in it (they stay as they are)."""
+    triangles = set()
+    for mesh in document.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            if "indices" in primitive and primitive.get("mode", 4) == 4:
+                triangles.add(primitive["indices"])
+    rows: dict[int, _Row] = {}
+    views = document["bufferViews"]
+    for index, accessor in enumerate(document.get("accessors", [])):
+        element = COMPONENT_BYTES[accessor["componentType"]] * COMPONENTS[accessor["type"]]
+        if "bufferView" in accessor:
+            view = accessor["bufferView"]
+            if index in triangles and views[view].get("target") == ELEMENT_ARRAY_BUFFER:
+                _claim(rows, view, _Row("TRIANGLES", element))
+            else:
+                _claim(rows, view, _Row("ATTRIBUTES", views[view].get("byteStride") or _row_of(element)))
+        sparse = accessor.get("sparse")
+        if sparse:
+            index_bytes = COMPONENT_BYTES[sparse["indices"]["componentType"]]
+            _claim(rows, sparse["indices"]["bufferView"], _Row("ATTRIBUTES", _row_of(index_bytes)))
+            _claim(rows, sparse["values"]["bufferView"], _Row("ATTRIBUTES", _row_of(element)))
+    return rows
+
+
+def _row_of(element: int) -> int:
+    return element * 4 // math.gcd(element, 4)  # the least multiple of both the element and 4 bytes
+
+
+def _claim(rows: dict[int, _Row], view: int, row: _Row) -> None:
+    if rows.setdefault(view, row) != row:
+        raise GlbLayoutError("a bufferView read by accessors of different layouts")
+
+
+@dataclass(frozen=True)
+class MeshoptStats:
+    views: int  # views compressed
+    bytes_before: int  # their bytes, uncompressed
+    bytes_after: int
+
+
+def encode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], bytes, MeshoptStats]:
+    """The document and BIN with every accessor's view compressed (see the module's doc)."""
+    codec = _codec()
+    document = copy.deepcopy(document)
+    view_holders(document)
+    rows = _rows(document)
+    views: list[dict[str, Any]] = document["bufferViews"]
+    layout = Layout()
+    fallback = 0  # bytes of the fallback buffer so far
+    before = after = 0
+    new_views: list[dict[str, Any]] = []
+    compressed: list[tuple[dict[str, Any], int]] = []  # each extension object, and its bytes' view in `layout`
+    for index, view in enumerate(views):
+        start = view.get("byteOffset", 0)
+        data = binary[start : start + view["byteLength"]]
+        row = rows.get(index)
+        if row is None or row.size > _MAX_ROW or (row.mode == "TRIANGLES" and len(data) % (3 * row.size)):
+            kept, _offset = layout.add(data)
+            layout.views[kept] |= {k: v for k, v in view.items() if k in ("byteStride", "target")}
+            new_views.append(layout.views[kept])
+            continue
+        data += b"\0" * (-len(data) % row.size)
+        count = len(data) // row.size
+        if row.mode == "TRIANGLES":
+            indices = np.frombuffer(data, "<u2" if row.size == 2 else "<u4")
+            packed = codec.encode_gltf_buffer(indices.astype(np.uint32), "TRIANGLES")
+        else:
+            packed = codec.encode_gltf_buffer(np.frombuffer(data, np.uint8).reshape(count, row.size), "ATTRIBUTES", 0)
+        extension = {"buffer": 0, "byteLength": len(packed), "byteStride": row.size, "count": count, "mode": row.mode}
+        compressed.append((extension, layout.add(packed)[0]))
+        fallback += -fallback % 4
+        entry: dict[str, Any] = {"buffer": 1, "byteOffset": fallback, "byteLength": len(data)}
+        entry |= {k: v for k, v in view.items() if k in ("byteStride", "target")}
+        entry["extensions"] = {EXTENSION: extension}
+        new_views.append(entry)
+        fallback += len(data)
+        before += len(data)
+        after += len(packed)
+    out = layout.binary()
+    for extension, held in compressed:
+        extension["byteOffset"] = layout.views[held]["byteOffset"]
+    document["bufferViews"] = new_views
+    document["buffers"] = [
+        {"byteLength": len(out)},
+        {"byteLength": fallback, "extensions": {EXTENSION: {"fallback": True}}},
+    ]
+    declare(document, EXTENSION, required=True)
+    return document, out, MeshoptStats(len(compressed), before, after)
+
+
+def decode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], bytes]:
+    """A compressed document and BIN back as one plain buffer: what a loader with the decoder sees."""
+    codec = _codec()
+    document = copy.deepcopy(document)
+    layout = Layout()
+    placed: list[tuple[dict[str, Any], int]] = []  # each view, and its bytes' view in `layout`
+    for view in document.get("bufferViews", []):
+        compressed = view.get("extensions", {}).pop(EXTENSION, None)
+        if compressed is None:
+            start = view.get("byteOffset", 0)
+            data = binary[start : start + view["byteLength"]]
+        else:
+            start = compressed.get("byteOffset", 0)
+            packed = binary[start : start + compressed["byteLength"]]
+            mode, count, size = compressed["mode"], compressed["count"], compressed["byteStride"]
+            decoded = codec.decode_gltf_buffer(packed, count, size, mode, compressed.get("filter"))
+            data = np.ascontiguousarray(decoded).tobytes()[: view["byteLength"]]
+        placed.append((view, layout.add(data)[0]))
+        if not view.get("extensions"):
+            view.pop("extensions", None)
+    out = layout.binary()
+    for view, held in placed:
+        view["buffer"], view["byteOffset"] = 0, layout.views[held]["byteOffset"]
+    document["buffers"] = [{"byteLength": len(out)}]
+    for key in ("extensionsUsed", "extensionsRequired"):
+        if key in document:
+            document[key] = [name for name in document[key] if name != EXTENSION]
+            if not document[key]:
+                del document[key]
+    return document, out

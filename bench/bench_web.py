@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Web delivery: size and export time of companions-web (packed) beside companions-web-uncompressed, and
+beside glTF-Transform's optimizer, the field's yardstick (which drops the VRM extensions).
+
+    python bench/bench_web.py [--detail 1 20] [--repeat 2] [--corpus ../shared/corpus] [--no-corpus]
+
+Needs `npm ci` in bench/gltf_transform (glTF-Transform's CLI 4.5.1, kept out of the tests).
+
+For each demo detail, in this process, thumbnail off: the whole export with companions-web-uncompressed and
+with companions-web (best of --repeat, alternating, each after a full garbage collection); Blender's own
+glTF exporter writing a sparse GLB of the same scene; and that GLB through `gltf-transform optimize
+--compress meshopt --texture-compress webp --simplify false`. For each third-party model of the corpus,
+`forge.py convert` with both presets (one run each, in their own processes as convert runs), and the
+uncompressed VRM through the same optimizer. Ratios: our packed file over glTF-Transform's (goal <= 1.1)
+and the packed export's time over the uncompressed export's (goal <= 1.3).
+
+Then what each part contributes, packing the uncompressed file step by step with core/vrm/webpack: the
+exporter's file; its textures as WebP (thumbnail as JPEG); its geometry quantized; meshopt on top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+# Run as a script (python bench/NAME.py), the checkout is not on the path yet.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import ROOT, best_of, start_blender
+
+CLI = ROOT / "bench" / "gltf_transform" / "node_modules" / "@gltf-transform" / "cli" / "bin" / "cli.js"
+MODELS = ("vrm1_debug_robot.vrm", "vrm0_godette.vrm", "fbx_seedsan_univrm.fbx", "fbx_quaternius_female_casual.fbx")
+
+
+def optimized(source: Path, out: Path) -> int:
+    """The size glTF-Transform's optimizer (without simplification) makes of `source`."""
+    command = ["node", str(CLI), "optimize", str(source), str(out), "--compress", "meshopt",
+               "--texture-compress", "webp", "--simplify", "false"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
+    if done.returncode != 0:
+        raise SystemExit(f"bench_web: gltf-transform failed on {source.name}: {done.stderr.strip()[-500:]}")
+    return out.stat().st_size
+
+
+def contributions(name: str, data: bytes) -> str:
+    """One line: the file's size after each packing step, as a share of the exporter's file."""
+    from addon.core.vrm import webpack
+
+    steps = [
+        ("WebP", webpack.PackOptions(geometry=False, webp=True, thumbnail_jpeg=True)),
+        ("+quantized", webpack.PackOptions(geometry=True, webp=True, thumbnail_jpeg=True)),
+    ]
+    sizes = [("exporter", len(data))]
+    for label, options in steps:
+        packed = webpack.pack(data, options)
+        if label == "+quantized":
+            sizes.append(("+quantized", packed.figures["quantized_bytes"]))
+            sizes.append(("+meshopt", len(packed.data)))
+        else:
+            sizes.append((label, len(packed.data)))
+    cells = " ".join(f"{label} {size / 1e6:.2f} MB ({size / len(data):.0%})" for label, size in sizes)
+    return f"  {name:<34} {cells}"
+
+
+def _corpus_row(model: Path, out: Path) -> tuple[str, bytes] | None:
+    """`forge.py convert` with both presets, and the plain file through the optimizer: the row and the plain
+    file's bytes (None when a conversion fails: it says why)."""
+    files, seconds = {}, {}
+    for preset in ("companions-web-uncompressed", "companions-web"):
+        files[preset] = out / f"{model.stem}.{preset}.vrm"
+        started = time.perf_counter()
+        command = [sys.executable, str(ROOT / "scripts" / "forge.py"), "convert", str(model), "--out",
+                   str(files[preset]), "--preset", preset, "--fix", "safe", "--force"]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=1800)
+        seconds[preset] = time.perf_counter() - started
+        if done.returncode != 0:
+            print(f"{model.name}: convert failed with {preset}: {done.stdout.strip()[-300:]}", flush=True)
+            return None
+    plain, web = (files[p].stat().st_size for p in ("companions-web-uncompressed", "companions-web"))
+    yard = optimized(files["companions-web-uncompressed"], out / f"{model.stem}.gltf-transform.glb")
+    plain_s, web_s = seconds["companions-web-uncompressed"], seconds["companions-web"]
+    row = (
+        f"{model.name:<34} {'':>8} {plain / 1e6:>8.2f} {web / 1e6:>7.2f} {'':>7} {yard / 1e6:>9.2f} "
+        f"{web / yard:>10.2f} {plain_s:>7.2f} {web_s:>7.2f} {web_s / plain_s:>5.2f}"
+    )
+    return row, files["companions-web-uncompressed"].read_bytes()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detail", type=int, nargs="*", default=[1, 20])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--no-corpus", action="store_true")
+    args = parser.parse_args()
+    if not CLI.is_file():
+        raise SystemExit("bench_web: run `npm ci` in bench/gltf_transform first")
+    bpy = start_blender("bench-web-")
+    from addon.blender import console, demo_avatar, vrm_export
+    from addon.core.presets import get_preset
+
+    out = Path(tempfile.mkdtemp(prefix="bench-web-out-"))
+    rows: list[str] = []
+    parts: list[tuple[str, bytes]] = []
+    header = f"{'model':<34} {'vertices':>8} {'plain MB':>8} {'web MB':>7} {'glTF MB':>7} {'gltf-t MB':>9}"
+    header += f" {'web/gltf-t':>10} {'plain s':>7} {'web s':>7} {'time':>5}"
+    for detail in args.detail:
+        bpy.ops.wm.read_homefile(use_empty=True)
+        avatar = demo_avatar.build_demo_avatar(detail)
+        vertices = len(avatar.body.data.vertices)  # type: ignore[union-attr]
+        plain_preset = dataclasses.replace(get_preset("companions-web-uncompressed"), thumbnail=False)
+        web_preset = dataclasses.replace(get_preset("companions-web"), thumbnail=False)
+        plain_file, web_file = out / f"plain-{detail}.vrm", out / f"web-{detail}.vrm"
+        gltf_file, yard_file = out / f"gltf-{detail}.glb", out / f"gltf-transform-{detail}.glb"
+        plain_s, web_s = best_of(
+            args.repeat,
+            partial(vrm_export.export_vrm, plain_file, plain_preset, overwrite=True),
+            partial(vrm_export.export_vrm, web_file, web_preset, overwrite=True),
+        )
+        with console.quiet(verbose=False):
+            bpy.ops.export_scene.gltf(filepath=str(gltf_file), export_format="GLB", export_try_sparse_sk=True)
+        yard = optimized(gltf_file, yard_file)
+        plain, web, gltf = plain_file.stat().st_size, web_file.stat().st_size, gltf_file.stat().st_size
+        rows.append(
+            f"{f'demo avatar, detail {detail}':<34} {vertices:>8} {plain / 1e6:>8.2f} {web / 1e6:>7.2f} "
+            f"{gltf / 1e6:>7.2f} {yard / 1e6:>9.2f} {web / yard:>10.2f} {plain_s:>7.2f} {web_s:>7.2f} "
+            f"{web_s / plain_s:>5.2f}"
+        )
+        print(rows[-1], flush=True)
+        parts.append((f"demo avatar, detail {detail}", plain_file.read_bytes()))
+    models = [] if args.no_corpus or not args.corpus.is_dir() else [args.corpus / m for m in MODELS]
+    for model in [m for m in models if m.is_file()]:
+        row = _corpus_row(model, out)
+        if row is not None:
+            rows.append(row[0])
+            parts.append((model.name, row[1]))
+            print(rows[-1], flush=True)
+    print("\nplain = companions-web-uncompressed, web = companions-web (packed), glTF = Blender's sparse GLB,")
+    print("gltf-t = glTF-Transform 4.5.1 optimize (meshopt, WebP, no simplification: not a VRM any more);")
+    print("demo: glTF-Transform on Blender's GLB, thumbnail off; corpus: on the plain VRM, thumbnail on,")
+    print("times of whole `forge.py convert` processes.")
+    print(header)
+    print("\n".join(rows))
+    print("\nWhat each part contributes (core/vrm/webpack on the plain file, cumulative):")
+    for name, data in parts:
+        print(contributions(name, data), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # bpy and the VRM Add-on can hang interpreter shutdown

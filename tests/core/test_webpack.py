@@ -1,0 +1,206 @@
+"""Web packing (core/vrm/webpack) on a small skinned, morphed, textured GLB made here: what it writes, that it
+decodes to what it proves, and that its checks refuse what would show a different avatar."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from addon.core.models import refs as model_refs
+from addon.core.vrm import glb, webpack
+from addon.core.vrm.accessors import accessor_array
+from addon.core.vrm.webpack import geometry_check, meshopt_codec, quantize
+
+FLOAT, UNSIGNED_SHORT = 5126, 5123
+
+
+def _png(size: int, seed: int, alpha: bool = False) -> bytes:
+    rng = np.random.default_rng(seed)
+    # Smooth colour (a photo-like texture) with a little noise: what WebP is for.
+    ramp = np.linspace(0, 255, size, dtype=np.float64)
+    pixels = np.stack([np.add.outer(ramp, ramp) / 2, np.add.outer(ramp, -ramp) / 2 + 128, np.full((size, size), 90)])
+    pixels = np.clip(pixels.transpose(1, 2, 0) + rng.normal(0, 4, (size, size, 3)), 0, 255).astype(np.uint8)
+    picture = Image.fromarray(pixels, "RGB")
+    if alpha:
+        picture.putalpha(Image.fromarray(np.where(np.add.outer(ramp, ramp) > 200, 255, 0).astype(np.uint8)))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+def _glb() -> bytes:
+    """A 1.7 m strip of 40 quads skinned to two joints (hips, head), one sparse-free morph target moving the
+    top, normals, UVs, a base colour texture and a VRM 1.0 thumbnail image."""
+    rows = 41
+    y = np.linspace(0.0, 1.7, rows)
+    positions = np.array([(x, h, 0.05 * np.sin(7 * h)) for h in y for x in (-0.2, 0.2)], dtype="<f4")
+    count = len(positions)
+    normals = np.tile(np.array([0, 0, 1], dtype="<f4"), (count, 1))
+    normals[::3] = np.array([0.6, 0, 0.8], dtype="<f4")
+    uvs = np.array([(x, h / 1.7) for h in y for x in (0.0, 1.0)], dtype="<f4")
+    head = np.clip((positions[:, 1] - 0.8) / 0.6, 0, 1)
+    share = np.random.default_rng(3).uniform(0.2, 0.8, count)  # the hips' weight split over two influences
+    weights = np.zeros((count, 4), dtype="<f4")
+    weights[:, 0], weights[:, 1], weights[:, 2] = (1 - head) * share, head, (1 - head) * (1 - share)
+    joints = np.zeros((count, 4), dtype="<u2")
+    joints[:, 1] = 1
+    morph = np.zeros((count, 3), dtype="<f4")
+    morph[-6:, 2] = 0.012  # the top moves 12 mm forward
+    quads = [(2 * r, 2 * r + 1, 2 * r + 3, 2 * r, 2 * r + 3, 2 * r + 2) for r in range(rows - 1)]
+    indices = np.array(quads, dtype="<u2").reshape(-1)
+    hips, head_at = np.eye(4), np.eye(4)
+    hips[:3, 3] = (0, 0.9, 0)
+    head_at[:3, 3] = (0, 1.5, 0)
+    binds = np.stack([np.linalg.inv(hips), np.linalg.inv(head_at)]).transpose(0, 2, 1).astype("<f4")
+    pieces = [positions, normals, uvs, joints, weights, morph, indices, binds.reshape(2, 16)]
+    images = [_png(64, 1), _png(64, 2, alpha=True)]
+    binary = b""
+    views = []
+    for piece in [*(p.tobytes() for p in pieces), *images]:
+        binary += b"\0" * (-len(binary) % 4)
+        views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(piece)})
+        binary += piece
+    kinds = [("VEC3", FLOAT), ("VEC3", FLOAT), ("VEC2", FLOAT), ("VEC4", UNSIGNED_SHORT), ("VEC4", FLOAT),
+             ("VEC3", FLOAT), ("SCALAR", UNSIGNED_SHORT), ("MAT4", FLOAT)]  # fmt: skip
+    accessors: list[dict[str, Any]] = [
+        {"bufferView": i, "type": t, "componentType": c, "count": len(p)}
+        for i, ((t, c), p) in enumerate(zip(kinds, pieces, strict=True))
+    ]
+    for i in (0, 5):
+        accessors[i] |= {"min": pieces[i].min(axis=0).tolist(), "max": pieces[i].max(axis=0).tolist()}
+    document = {
+        "asset": {"version": "2.0"},
+        "scene": 0,
+        "scenes": [{"nodes": [0, 3]}],
+        "nodes": [
+            {"name": "Hips", "translation": [0, 0.9, 0], "children": [1]},
+            {"name": "Head", "translation": [0, 0.6, 0]},
+            {"name": "unused"},
+            {"name": "Body", "mesh": 0, "skin": 0},
+        ],
+        "skins": [{"joints": [0, 1], "inverseBindMatrices": 7}],
+        "meshes": [
+            {
+                "primitives": [
+                    {
+                        "attributes": {"POSITION": 0, "NORMAL": 1, "TEXCOORD_0": 2, "JOINTS_0": 3, "WEIGHTS_0": 4},
+                        "targets": [{"POSITION": 5}],
+                        "indices": 6,
+                        "material": 0,
+                    }
+                ],
+                "extras": {"targetNames": ["forward"]},
+            }
+        ],
+        "materials": [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}],
+        "textures": [{"source": 0}],
+        "images": [{"bufferView": 8, "mimeType": "image/png"}, {"bufferView": 9, "mimeType": "image/png"}],
+        "accessors": accessors,
+        "bufferViews": views,
+        "buffers": [{"byteLength": len(binary)}],
+        "extensionsUsed": ["VRMC_vrm"],
+        "extensions": {"VRMC_vrm": {"specVersion": "1.0", "meta": {"name": "strip", "thumbnailImage": 1}}},
+    }
+    return glb.write(document, binary)
+
+
+WEB = webpack.PackOptions(geometry=True, webp=True, webp_quality=90, thumbnail_jpeg=True)
+
+
+@pytest.fixture(scope="module")
+def original() -> bytes:
+    return _glb()
+
+
+def test_a_packed_file_is_smaller_declares_what_it_needs_and_keeps_every_vrm_index(original):
+    packed = webpack.pack(original, WEB)
+    assert len(packed.data) < len(original) / 2
+    document, _binary = glb.read(packed.data)
+    before, _ = glb.read(original)
+    required = set(document["extensionsRequired"])
+    assert required == {"KHR_mesh_quantization", "EXT_meshopt_compression", "EXT_texture_webp"}
+    assert document["extensions"] == before["extensions"]  # VRMC_vrm untouched: thumbnail image 1 still
+    assert (document["nodes"], document["skins"][0]["joints"], document["meshes"][0]["extras"]) == (
+        before["nodes"],
+        before["skins"][0]["joints"],
+        before["meshes"][0]["extras"],
+    )
+    # The texture shows a WebP; the thumbnail stays the meta's image, as JPEG for hubs.
+    texture = document["textures"][0]
+    assert "source" not in texture
+    assert document["images"][texture["extensions"]["EXT_texture_webp"]["source"]]["mimeType"] == "image/webp"
+    assert document["images"][1]["mimeType"] == "image/jpeg"
+    assert packed.uses_meshopt and not packed.skipped
+    assert packed.figures["geometry"]["position_mm"] <= packed.figures["geometry"]["position_bound_mm"]
+
+
+def test_the_compressed_views_decode_to_the_quantized_file_and_it_shows_the_original_within_bounds(original):
+    packed = webpack.pack(original, WEB)
+    decoded = glb.read(webpack.decoded(packed.data))
+    plain = glb.read(packed.decoded)
+    for index in range(len(plain[0]["accessors"])):
+        if index == 6:  # triangle indices: the codec may start a triangle at another corner
+            continue
+        assert np.array_equal(accessor_array(*plain, index), accessor_array(*decoded, index)), index
+    check = geometry_check.compare(glb.read(original), decoded)
+    assert not check.problems
+    # 16-bit positions on a 1.7 m grid: a step of 26 µm; 8-bit normals: under half a degree.
+    assert check.position_m < 3e-5 and check.normal_degrees < 0.5 and check.uv < 1e-5
+    stored = glb.read(packed.decoded)[0]["accessors"]
+    assert stored[0]["componentType"] == UNSIGNED_SHORT and "normalized" not in stored[0]
+    assert stored[5]["componentType"] == 5122  # morph deltas: SHORT on the same grid
+
+
+def test_quantized_weights_still_sum_to_one_exactly(original):
+    plain = glb.read(webpack.pack(original, WEB).decoded)
+    weights = accessor_array(*plain, 4).astype(np.int64)
+    assert plain[0]["accessors"][4]["componentType"] == UNSIGNED_SHORT
+    assert (weights.sum(axis=1) == 65535).all()
+
+
+def test_a_grid_not_folded_into_the_inverse_binds_is_caught_by_the_geometry_check(original, monkeypatch):
+    # What the check is for: a quantized file that would show the avatar elsewhere is never written.
+    monkeypatch.setattr(quantize, "_fold_grids", lambda _source, _grids: {})
+    with pytest.raises(webpack.PackError, match="vertices moved"):
+        webpack.pack(original, WEB)
+
+
+def test_without_the_meshopt_binding_the_textures_are_packed_and_the_geometry_left_as_it_is(original, monkeypatch):
+    monkeypatch.setitem(sys.modules, "meshopt", None)  # as on a Python the binding has no wheel for
+    packed = webpack.pack(original, WEB)
+    assert packed.skipped == ["geometry compression (the meshopt package is not installed for this Python)"]
+    document, _binary = glb.read(packed.data)
+    assert not packed.uses_meshopt and "EXT_meshopt_compression" not in document["extensionsUsed"]
+    assert "KHR_mesh_quantization" not in document["extensionsUsed"]
+    assert document["extensionsRequired"] == ["EXT_texture_webp"]
+
+
+def test_a_texture_fallback_keeps_the_png_beside_the_webp(original):
+    packed = webpack.pack(original, webpack.PackOptions(geometry=False, webp=True, texture_fallback=True))
+    document, _binary = glb.read(packed.data)
+    texture = document["textures"][0]
+    assert document["images"][texture["source"]]["mimeType"] == "image/png"
+    assert document["images"][texture["extensions"]["EXT_texture_webp"]["source"]]["mimeType"] == "image/webp"
+    assert "EXT_texture_webp" in document["extensionsUsed"] and "extensionsRequired" not in document
+
+
+def test_an_import_accepts_a_compressed_file_and_refuses_one_whose_compressed_bytes_are_not_there(
+    original, tmp_path: Path
+):
+    data = webpack.pack(original, WEB).data
+    assert model_refs.import_problem(tmp_path / "a.glb", "glb", data) is None
+    document, binary = glb.read(data)
+    broken = copy.deepcopy(document)
+    view = next(v for v in broken["bufferViews"] if "extensions" in v)
+    view["extensions"][meshopt_codec.EXTENSION]["byteLength"] = len(binary) + 1
+    problem = model_refs.import_problem(tmp_path / "a.glb", "glb", glb.write(broken, binary))
+    assert problem is not None and "bufferViews" in problem
+    assert json.dumps(document).count('"fallback": true') == 1

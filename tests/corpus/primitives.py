@@ -1,0 +1,124 @@
+"""Models built from Blender's primitives for the auto-rig's tests: a never-rigged humanoid (one joined mesh,
+arms at any angle, with separate eyes, teeth and glasses if asked) and things that are no standing humanoid."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from addon.blender import context
+
+Point = tuple[float, float, float]
+
+
+def box(center: Point, size: Point) -> None:
+    bpy.ops.mesh.primitive_cube_add(location=center, scale=tuple(s / 2 for s in size))
+
+
+def rod(a: Point, b: Point, radius: float) -> None:
+    """A capped cylinder from a to b."""
+    d = np.subtract(b, a)
+    length = float(np.linalg.norm(d))
+    pitch = math.acos(d[2] / length)
+    yaw = math.atan2(d[1], d[0])
+    mid = tuple(float(v) for v in (np.add(a, b) / 2))
+    bpy.ops.mesh.primitive_cylinder_add(radius=radius, depth=length, location=mid, rotation=(0.0, pitch, yaw))
+
+
+def person(x: float = 0.0, arms: float = 30.0) -> None:
+    """A 1.7 m standing figure, facing -Y, arms `arms` degrees below horizontal, from boxes and cylinders."""
+    box((x, 0, 1.2), (0.36, 0.2, 0.5))  # chest and belly
+    box((x, 0, 0.9), (0.32, 0.18, 0.16))  # pelvis
+    rod((x, 0, 1.44), (x, 0, 1.52), 0.05)  # neck
+    box((x, 0, 1.61), (0.2, 0.22, 0.24))  # head
+    down = math.radians(arms)
+    for side in (1, -1):
+        shoulder = (x + side * 0.2, 0, 1.4)
+        elbow = (x + side * (0.2 + 0.28 * math.cos(down)), 0, 1.4 - 0.28 * math.sin(down))
+        wrist = (x + side * (0.2 + 0.54 * math.cos(down)), 0, 1.4 - 0.54 * math.sin(down))
+        rod(shoulder, elbow, 0.045)
+        rod(elbow, wrist, 0.04)
+        box((wrist[0] + side * 0.06 * math.cos(down), 0, wrist[2] - 0.06 * math.sin(down)), (0.12, 0.04, 0.09))  # hand
+        rod((x + side * 0.09, 0, 0.88), (x + side * 0.1, 0, 0.48), 0.07)  # thigh
+        rod((x + side * 0.1, 0, 0.48), (x + side * 0.1, 0, 0.07), 0.055)  # shin
+        box((x + side * 0.1, -0.05, 0.035), (0.1, 0.24, 0.07))  # foot
+
+
+def t_pose() -> None:
+    person(arms=0.0)
+
+
+def a_pose() -> None:
+    person(arms=45.0)
+
+
+# The separate meshes of `face_parts`, and the bone each must ride on.
+FACE_PARTS = {"EyeLeft": "Eye.L", "EyeRight": "Eye.R", "Teeth": "Head", "Glasses": "Head"}
+
+
+def face_parts() -> None:
+    """Eyes (spheres in front of the head), teeth inside it and glasses in front of the eyes, each its own
+    mesh object named as in FACE_PARTS, for `person()`'s head."""
+    for name, side in (("EyeLeft", 1), ("EyeRight", -1)):
+        bpy.ops.mesh.primitive_uv_sphere_add(radius=0.016, location=(side * 0.045, -0.112, 1.64))
+        _name_added(name)
+    box((0.0, -0.1, 1.56), (0.05, 0.01, 0.015))
+    _name_added("Teeth")
+    box((0.0, -0.135, 1.64), (0.16, 0.008, 0.04))
+    _name_added("Glasses")
+
+
+def _name_added(name: str) -> None:
+    added = context.view_layer().objects.active  # an add operator makes its object the active one
+    assert added is not None
+    added.name = name
+
+
+def chair() -> None:
+    for cx in (-0.22, 0.22):
+        for cy in (-0.22, 0.22):
+            rod((cx, cy, 0.0), (cx, cy, 0.45), 0.025)
+    box((0, 0, 0.47), (0.5, 0.5, 0.04))
+    box((0, 0.23, 0.75), (0.5, 0.04, 0.56))
+
+
+def quadruped() -> None:
+    box((0, 0, 0.65), (0.3, 0.9, 0.3))  # body
+    box((0, -0.55, 0.85), (0.2, 0.25, 0.2))  # head
+    for cx in (-0.1, 0.1):
+        for cy in (-0.35, 0.35):
+            rod((cx, cy, 0.0), (cx, cy, 0.55), 0.04)
+
+
+def pair() -> None:
+    person(-0.5)
+    person(0.5)
+
+
+def lying() -> None:
+    person()
+    for obj in context.scene().objects:
+        obj.select_set(True)
+    bpy.ops.transform.rotate(value=math.radians(90), orient_axis="X", center_override=(0, 0, 0))
+
+
+def write_glb(build: Callable[[], None], path: Path, separate: Callable[[], None] | None = None) -> Path:
+    """Builds a model from primitives, joined into one mesh (no armature), adds the meshes `separate`
+    builds as objects of their own, and writes it as a .glb."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    build()
+    objects = [o for o in context.scene().objects if o.type == "MESH"]
+    for obj in objects:
+        obj.select_set(True)
+    context.view_layer().objects.active = objects[0]
+    bpy.ops.object.join()
+    bpy.ops.object.transform_apply(location=False, rotation=True, scale=True)
+    objects[0].name = path.stem  # the join keeps the active object
+    if separate is not None:
+        separate()
+    bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB")
+    return path

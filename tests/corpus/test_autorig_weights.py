@@ -1,0 +1,152 @@
+"""The auto-rig's weight guarantees, on real bare meshes: each rigged third-party avatar (`../shared/corpus`)
+and built-corpus model stripped of its skeleton as tests/corpus/autorig_harness.py does, and a never-rigged
+humanoid built from primitives with separate eyes, teeth and glasses. After `auto_rig`, on every mesh:
+
+- every vertex follows at most 4 bones, with weights adding up to 1 (none left unweighted);
+- nothing bleeds across the body: no vertex on one side of the mid-plane follows a bone of the other side,
+  a hand (or finger) never moves the hips' vertices, a thigh never the other leg;
+- eyes, teeth and glasses ride rigidly on one bone each (eyes on their eye bones, the rest on the head), and
+  posing that bone carries them without bending them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+
+from addon.blender import autorig, avatar_import, context, rig_reader, vrm_addon
+from addon.blender.autorig import read
+from addon.core.rig.model import FloatArray
+from addon.core.rig.skinning import segment_distances
+from tests.corpus import autorig_harness as harness
+from tests.corpus import primitives
+
+pytestmark = pytest.mark.slow  # each model is stripped, imported and rigged in this process: seconds each
+
+# Built-corpus models (out/corpus) whose meshes are a humanoid's surface, stripped like the artists' avatars.
+# (web/mixamo_centimetres.glb and fbx2gltf/chibi.glb, bare, are refused by the placement today: "no left arm
+# beside the torso", "no two legs".)
+BUILT = ("univrm/apose_centimetres.fbx",)
+PRIMITIVE = "primitive humanoid with eyes, teeth and glasses"
+# Beyond this distance from the mid-plane (a fraction of the height) a vertex is on one side.
+SIDE = 0.02
+HANDS = ("Hand", "Thumb", "Index", "Middle", "Ring", "Little")
+
+
+@dataclass(frozen=True)
+class Rigged:
+    model: str
+    result: autorig.AutoRigResult
+    weights: dict[str, FloatArray]  # mesh -> (N, B) over result.bones
+    points: dict[str, FloatArray]  # mesh -> (N, 3) in the rig frame
+    heads: FloatArray
+    tails: FloatArray
+
+
+def _bare(model: str, corpus_dir: Path | None, folder: Path) -> Path:
+    if model == PRIMITIVE:
+        return primitives.write_glb(primitives.person, folder / "blocky.glb", primitives.face_parts)
+    source = harness.SHARED_CORPUS / model if corpus_dir is None else corpus_dir / model
+    if not source.is_file():
+        pytest.skip(f"{source} is absent (the third-party corpus: see tests/corpus/SOURCES.md)")
+    return harness.strip(source, folder / "bare.glb").bare
+
+
+@pytest.fixture(scope="module", params=[*harness.ARTISTS, *BUILT, PRIMITIVE])
+def rigged(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Rigged:
+    model: str = request.param
+    vrm_addon.ensure_enabled()
+    corpus_dir = request.getfixturevalue("corpus") if model in BUILT else None
+    bare = _bare(model, corpus_dir, tmp_path_factory.mktemp("bare"))
+    bpy.ops.wm.read_homefile(use_empty=True)
+    avatar_import.import_avatar(bare, bare_ok=True)
+    result = autorig.auto_rig()
+    armature = bpy.data.objects[result.armature]
+    bones = armature.data.bones  # type: ignore[union-attr]
+    weights, points = {}, {}
+    for binding in result.bindings:
+        obj = bpy.data.objects[binding.mesh]
+        assert isinstance(obj.data, bpy.types.Mesh)
+        weights[binding.mesh] = rig_reader.dense_weights(obj.data, result.bones).astype(np.float64)
+        points[binding.mesh] = read.read_part(obj).vertices
+    heads = np.array([bones[b].head_local for b in result.bones])  # the armature sits at the origin
+    tails = np.array([bones[b].tail_local for b in result.bones])
+    return Rigged(model, result, weights, points, heads, tails)
+
+
+def _columns(rigged: Rigged, wanted: tuple[str, ...] | None = None, side: str = "") -> list[int]:
+    return [i for i, b in enumerate(rigged.result.bones)
+            if (wanted is None or b.split(".")[0].startswith(wanted)) and b.endswith(side)]  # fmt: skip
+
+
+def test_every_vertex_follows_at_most_four_bones_with_weights_adding_up_to_one(rigged: Rigged) -> None:
+    for mesh, weights in rigged.weights.items():
+        total = weights.sum(axis=1)
+        assert (total > 0).all(), f"{rigged.model}: {mesh}: {(total == 0).sum()} vertices follow no bone"
+        spread = f"{total.min()}..{total.max()}"
+        assert np.allclose(total, 1.0, atol=2e-3), f"{rigged.model}: {mesh}: weights add up to {spread}"
+        influences = (weights > 0).sum(axis=1)
+        assert influences.max() <= 4, f"{rigged.model}: {mesh}: a vertex follows {influences.max()} bones"
+
+
+def test_no_weight_crosses_the_mid_plane(rigged: Rigged) -> None:
+    margin = SIDE * rigged.result.height
+    left, right = _columns(rigged, side=".L"), _columns(rigged, side=".R")
+    for mesh, weights in rigged.weights.items():
+        x = rigged.points[mesh][:, 0]
+        assert weights[x > margin][:, right].sum() == 0, f"{rigged.model}: {mesh}: its left follows a right bone"
+        assert weights[x < -margin][:, left].sum() == 0, f"{rigged.model}: {mesh}: its right follows a left bone"
+
+
+def test_a_hand_never_moves_the_hips_nor_a_thigh_the_other_leg(rigged: Rigged) -> None:
+    bones = rigged.result.bones
+    hands = _columns(rigged, HANDS)
+    legs = {s: _columns(rigged, ("UpperLeg", "LowerLeg", "Foot", "Toes"), s) for s in (".L", ".R")}
+    thigh = {s: bones.index(f"UpperLeg{s}") for s in (".L", ".R")}
+    checked = 0
+    for mesh, weights in rigged.weights.items():
+        nearest = segment_distances(rigged.points[mesh], rigged.heads, rigged.tails).argmin(axis=1)
+        hips = nearest == bones.index("Hips")
+        assert weights[hips][:, hands].sum() == 0, f"{rigged.model}: {mesh}: a hand moves the hips"
+        for side, other in ((".L", ".R"), (".R", ".L")):
+            leg = np.isin(nearest, legs[side])
+            crossing = weights[leg][:, thigh[other]].sum()
+            assert crossing == 0, f"{rigged.model}: {mesh}: UpperLeg{other} moves the other leg"
+            checked += int(leg.sum())
+        checked += int(hips.sum())
+    assert checked > 0, f"{rigged.model}: no vertex near the hips or legs to check"
+
+
+@pytest.mark.parametrize("rigged", [PRIMITIVE], indirect=True)  # the corpus avatars have no separate ones
+def test_eyes_teeth_and_glasses_ride_rigidly_on_one_bone(rigged: Rigged) -> None:
+    how = {b.mesh: (b.how, b.bone) for b in rigged.result.bindings}
+    assert {m: how[m] for m in primitives.FACE_PARTS} == {m: ("rigid", b) for m, b in primitives.FACE_PARTS.items()}
+    for mesh, bone in primitives.FACE_PARTS.items():
+        weights = rigged.weights[mesh]
+        assert (weights[:, rigged.result.bones.index(bone)] == 1.0).all(), f"{mesh}: not wholly on {bone}"
+    # Turning the head carries them along unbent: every distance within each part is kept.
+    armature = bpy.data.objects[rigged.result.armature]
+    head = armature.pose.bones["Head"]  # type: ignore[union-attr]
+    head.rotation_mode = "XYZ"
+    head.rotation_euler = (math.radians(20), 0.0, math.radians(35))
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    depsgraph.update()
+    try:
+        for mesh in primitives.FACE_PARTS:
+            rest = rigged.points[mesh]
+            posed_mesh = bpy.data.objects[mesh].evaluated_get(depsgraph).data
+            assert isinstance(posed_mesh, bpy.types.Mesh)
+            posed = np.empty(len(posed_mesh.vertices) * 3)
+            posed_mesh.vertices.foreach_get("co", posed)
+            posed = posed.reshape(-1, 3)
+            assert np.abs(posed - rest).max() > 0.005, f"{mesh} did not follow the head"
+            spans = [np.linalg.norm(p[:, None] - p[None], axis=2) for p in (rest, posed)]
+            assert np.allclose(spans[0], spans[1], atol=1e-5), f"{mesh} bent as the head turned"
+    finally:
+        head.rotation_euler = (0.0, 0.0, 0.0)
+        context.view_layer().update()
