@@ -1,4 +1,5 @@
-"""A GLB's accessors read as a loader reads them, with numpy (the container itself is glb.py's)."""
+"""A GLB's accessors and node transforms read as a loader reads them, with numpy (the container itself is
+glb.py's)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,21 @@ def accessor_array(document: dict[str, Any], binary: bytes, index: int) -> npt.N
         offset = sparse["values"].get("byteOffset", 0)
         values[indices] = np.frombuffer(values_raw, kind, sparse["count"] * width, offset).reshape(-1, width)
     return values
+
+
+def node_matrix(node: dict[str, Any]) -> npt.NDArray[np.float64]:
+    """A node's local transform, from its matrix (column-major) or its translation, rotation and scale."""
+    if "matrix" in node:
+        return np.array(node["matrix"], dtype=np.float64).reshape(4, 4).T
+    x, y, z, w = (float(v) for v in node.get("rotation", (0.0, 0.0, 0.0, 1.0)))
+    rotation = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+    matrix = np.eye(4)
+    matrix[:3, :3] = rotation * np.array(node.get("scale", (1.0, 1.0, 1.0)), dtype=np.float64)
+    matrix[:3, 3] = node.get("translation", (0.0, 0.0, 0.0))
+    return matrix

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from ..rig.humanoid import HUMAN_BONES, VRM0_NAME, mapped_parent
 from . import webpack
+from .accessors import node_matrix
 from .inspect import Glb, VrmLimits, inspect_glb
 
 Matrix = npt.NDArray[np.float64]
@@ -115,24 +116,6 @@ def _list(data: dict[str, Any], key: str) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _local(node: dict[str, Any]) -> Matrix:
-    """A node's local transform, from its matrix (column-major) or its translation, rotation and scale."""
-    if "matrix" in node:
-        return np.array(node["matrix"], dtype=np.float64).reshape(4, 4).T
-    x, y, z, w = (float(v) for v in node.get("rotation", (0.0, 0.0, 0.0, 1.0)))
-    rotation = np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-    matrix = np.eye(4)
-    matrix[:3, :3] = rotation * np.array(node.get("scale", (1.0, 1.0, 1.0)), dtype=np.float64)
-    matrix[:3, 3] = node.get("translation", (0.0, 0.0, 0.0))
-    return matrix
-
-
 @dataclass(frozen=True)
 class _Scene:
     world: dict[int, Matrix]  # every node the scene shows -> its world transform
@@ -150,7 +133,7 @@ def _scene(document: dict[str, Any]) -> _Scene:
         index, above, up = pending.pop()
         if index in world:
             continue  # a node listed twice (or a cycle): a loader shows it once
-        world[index] = above @ _local(nodes[index])
+        world[index] = above @ node_matrix(nodes[index])
         if up is not None:
             parent[index] = up
         pending.extend((int(c), world[index], index) for c in _list(nodes[index], "children"))

@@ -15,7 +15,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from ..accessors import accessor_array
+from ..accessors import accessor_array, node_matrix
 
 # On a 2 m avatar, 0.5 mm: the bound the web presets promise for positions, as a share of the avatar's height.
 POSITION_SHARE: Final = 0.5e-3 / 2.0
@@ -178,26 +178,9 @@ def _worlds(document: dict[str, Any]) -> dict[int, Floats]:
         index, above = pending.pop()
         if index in world:
             continue
-        world[index] = above @ _local(nodes[index])
+        world[index] = above @ node_matrix(nodes[index])
         pending.extend((child, world[index]) for child in nodes[index].get("children", []))
     return world
-
-
-def _local(node: dict[str, Any]) -> Floats:
-    if "matrix" in node:
-        return np.array(node["matrix"], dtype=np.float64).reshape(4, 4).T
-    x, y, z, w = node.get("rotation", (0.0, 0.0, 0.0, 1.0))
-    rotation = np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-    matrix = np.eye(4)
-    matrix[:3, :3] = rotation * np.array(node.get("scale", (1.0, 1.0, 1.0)), dtype=np.float64)
-    matrix[:3, 3] = node.get("translation", (0.0, 0.0, 0.0))
-    return matrix
 
 
 def _places(file: _File, node_index: int, world: dict[int, Floats]) -> Floats:
