@@ -10,7 +10,8 @@ from __future__ import annotations
 import bpy
 
 from .preferences import AvatarForgePreferences
-from .server import runtime as mcp_runtime
+from .socket_server import runtime as mcp_runtime
+from .ui.accessors import POINTERS
 from .ui.ops_demo import AVATARFORGE_OT_add_demo_avatar
 from .ui.ops_export import AVATARFORGE_OT_export_clip, AVATARFORGE_OT_export_vrm
 from .ui.ops_import import AVATARFORGE_OT_import_avatar
@@ -61,15 +62,6 @@ CLASSES: tuple[type, ...] = (
     AVATARFORGE_PG_publish_result,
     AVATARFORGE_OT_publish,
     AVATARFORGE_PT_publish,
-)
-
-# (Blender type, attribute name, PropertyGroup class registered above)
-POINTERS: tuple[tuple[type[bpy.types.ID], str, type[bpy.types.PropertyGroup]], ...] = (
-    (bpy.types.Scene, "avatar_forge_export", AVATARFORGE_PG_export_settings),
-    (bpy.types.WindowManager, "avatar_forge_rig", AVATARFORGE_PG_rig_check),
-    (bpy.types.WindowManager, "avatar_forge_export_result", AVATARFORGE_PG_export_result),
-    (bpy.types.Scene, "avatar_forge_publish", AVATARFORGE_PG_publish_settings),
-    (bpy.types.WindowManager, "avatar_forge_publish_result", AVATARFORGE_PG_publish_result),
 )
 
 

@@ -31,8 +31,8 @@ def main() -> int:
     args = parser.parse_args()
     bpy = start_blender("bench-check-")
     from addon.blender import demo_avatar, rig_check, rig_reader
-    from addon.core import bone_mapping, checks
     from addon.core.presets import get_preset
+    from addon.core.rig import bone_mapping, checks
 
     preset = get_preset(args.preset)
     bpy.ops.wm.read_homefile(use_empty=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What convert's process per model costs: three corpus models through one `forge.py convert` (several
 models: each in a process of its own) against the same three converted one after the other in a single
-process (convert_one in turn, as convert did before; `--in-process` runs that side).
+process (blender/convert.py's convert() in turn, as convert did before; `--in-process` runs that side).
 
     python bench/bench_convert.py [--repeat 3] [--preset companions-web] [--corpus out/corpus]
 
@@ -33,12 +33,12 @@ def _in_process(preset_name: str, out: Path, models: list[Path]) -> None:
 
     start_blender("bench-convert-")
     from addon.blender import paths
-    from addon.cli.cmd_convert import Job, convert_one
+    from addon.blender.convert import convert
     from addon.core.presets import get_preset
 
     preset = get_preset(preset_name, paths.user_presets_dir())
-    entries = [convert_one(Job(model, out / f"{model.stem}.vrm"), preset, "all", False) for model in models]
-    failed = [entry["error"] for entry in entries if not entry["ok"]]
+    results = [convert(model, out / f"{model.stem}.vrm", preset, fix="all") for model in models]
+    failed = [str(result.error) for result in results if not result.ok]
     print("\n".join(failed), file=sys.stderr, flush=True)
     os._exit(1 if failed else 0)  # bpy and the VRM Add-on can hang interpreter shutdown
 

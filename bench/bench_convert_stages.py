@@ -8,9 +8,9 @@ median over the corpus of each model's best ratio (target: convert <= 1.5x).
 convert: `forge.py convert MODEL --preset P --fix all` (import, check, fixes, the check again, export with its
 T-pose, sparse rewrite, meta, verification). Baseline: a process that imports MODEL with the same importer
 and writes `bpy.ops.export_scene.gltf` as a GLB with sparse morph targets and the preset's morph normals.
---profile instead runs convert_one once per model in this process and prints where its time goes, stage
-by stage (a stage's time includes the stages it calls, so the rows overlap by design: `read rig` is part of
-each check, `T-pose` of the export).
+--profile instead runs blender/convert.py's convert() once per model in this process and prints where
+its time goes, stage by stage (a stage's time includes the stages it calls, so the rows overlap by design:
+`read rig` is part of each check, `T-pose` of the export).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ STAGES = {
     "  export: glTF exporter": ("vrm_addon_exporter.py", "invoke"),
     "  export: sparse rewrite": ("sparse_morphs.py", "sparsify"),
     "  export: meta": ("glb_meta.py", "with_vrm1_meta"),
-    "  export: verification": ("vrm_verify.py", "verify_vrm"),
+    "  export: verification": ("verify.py", "verify_vrm"),
 }
 
 
@@ -106,7 +106,7 @@ def _profile(models: list[Path], preset_name: str) -> None:
 
     start_blender("bench-convert-stages-")
     from addon.blender import paths, rig_fixes
-    from addon.cli.cmd_convert import Job, convert_one
+    from addon.blender.convert import convert
     from addon.core.presets import get_preset
 
     preset = get_preset(preset_name, paths.user_presets_dir())
@@ -129,10 +129,10 @@ def _profile(models: list[Path], preset_name: str) -> None:
             fix_times.clear()
             profile = cProfile.Profile()
             started = time.perf_counter()
-            entry = profile.runcall(convert_one, Job(copy, copy.with_suffix(".out.vrm")), preset, "all", False)
+            result = profile.runcall(convert, copy, copy.with_suffix(".out.vrm"), preset, fix="all")
             total = time.perf_counter() - started
             stats = pstats.Stats(profile).stats
-            print(f"\n{model.name}: convert_one {total:.2f} s (profiled){'' if entry['ok'] else ' FAILED'}")
+            print(f"\n{model.name}: convert {total:.2f} s (profiled){'' if result.ok else ' FAILED'}")
             for stage, (file, function) in STAGES.items():
                 calls, seconds = 0, 0.0
                 for (path, _line, name), (_cc, count, _tt, cumulative, _callers) in stats.items():

@@ -12,7 +12,7 @@ add-on's own per-vertex mesh writer (`before`: minutes at detail 20). Runs alter
 garbage collection (so no run pays for collecting another's garbage), and the best of --repeat is kept, so
 load on a shared machine falls on all alike. Ratios are Avatar Forge's figure over the glTF exporter's
 (targets: size <= 1.05, time <= 1.2; VRM 0.x time <= 2). `verify ms` is the read-back verification every
-export ends with (core/vrm_verify, part of the export's time), on the written file, and
+export ends with (core/vrm/verify, part of the export's time), on the written file, and
 `share` its part of the export (target: < 5%). --profile-vrm0 prints where the VRM 0.x export spends its
 time (the functions with the most own time, once, at the last detail).
 """
@@ -64,7 +64,7 @@ def main() -> int:
     bpy = start_blender("bench-export-")
     from addon.blender import console, demo_avatar, vrm_export
     from addon.core.presets import get_preset
-    from addon.core.vrm_verify import verify_vrm
+    from addon.core.vrm.verify import verify_vrm
 
     def quietly(run: partial[object]) -> object:
         with console.quiet(verbose=False):  # the glTF exporter's INFO lines, as the export has them

@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from addon.core.naming import Versioned  # noqa: E402  (after the path is set)
-from addon.core.promotion import Artifact, Request  # noqa: E402
+from addon.core.publish.bucket_keys import Versioned  # noqa: E402  (after the path is set)
+from addon.core.publish.promotion import Artifact, Request  # noqa: E402
 from addon.promote.config import Config, Target  # noqa: E402
 from addon.promote.promoter import Promoter  # noqa: E402
 from addon.promote.rclone import Rclone, find_rclone  # noqa: E402

@@ -14,7 +14,7 @@ glTF exporter writing a sparse GLB of the same scene; and that GLB through `gltf
 uncompressed VRM through the same optimizer. Ratios: our packed file over glTF-Transform's (goal <= 1.1)
 and the packed export's time over the uncompressed export's (goal <= 1.3).
 
-Then what each part contributes, packing the uncompressed file step by step with core/webpack: the
+Then what each part contributes, packing the uncompressed file step by step with core/vrm/webpack: the
 exporter's file; its textures as WebP (thumbnail as JPEG); its geometry quantized; meshopt on top.
 """
 
@@ -50,7 +50,7 @@ def optimized(source: Path, out: Path) -> int:
 
 def contributions(name: str, data: bytes) -> str:
     """One line: the file's size after each packing step, as a share of the exporter's file."""
-    from addon.core import webpack
+    from addon.core.vrm import webpack
 
     steps = [
         ("WebP", webpack.PackOptions(geometry=False, webp=True, thumbnail_jpeg=True)),
@@ -147,7 +147,7 @@ def main() -> int:
     print("times of whole `forge.py convert` processes.")
     print(header)
     print("\n".join(rows))
-    print("\nWhat each part contributes (core/webpack on the plain file, cumulative):")
+    print("\nWhat each part contributes (core/vrm/webpack on the plain file, cumulative):")
     for name, data in parts:
         print(contributions(name, data), flush=True)
     return 0

@@ -32,9 +32,10 @@ SPACING = 0.35  # metres between the two heads
 
 def morphed(path: Path, expression: str) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
     """(positions, normals, triangles) of the file's morphed mesh at `expression` = 1, in Blender's axes."""
-    from addon.core.sparse_morphs import accessor_array, read_glb
+    from addon.core.vrm.accessors import accessor_array
+    from addon.core.vrm.glb import read
 
-    document, binary = read_glb(path.read_bytes())
+    document, binary = read(path.read_bytes())
     mesh = next(m for m in document["meshes"] if m["primitives"][0].get("targets"))
     primitive = mesh["primitives"][0]
     target = primitive["targets"][mesh["extras"]["targetNames"].index(expression)]

@@ -16,7 +16,7 @@ import bpy
 import pytest
 
 from addon.blender import vrm_addon
-from addon.core import glb_meta
+from addon.core.vrm import glb_meta
 
 TITLE, VERSION, CONTACT, REFERENCE = "Kitsune", "3.2", "mika@example.com", "https://example.com/kitsune"
 AUTHOR = "Mika Tanaka"

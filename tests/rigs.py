@@ -18,7 +18,8 @@ from typing import Any
 import bpy
 
 from addon.blender import context, demo_avatar
-from addon.core import demo_rig, humanoid
+from addon.core.demo import rig as demo_rig
+from addon.core.rig import humanoid
 
 _FINGERS = ("Thumb", "Index", "Middle", "Ring", "Little")
 _RIGIFY_CENTER = {

@@ -41,7 +41,7 @@ def test_zip_holds_the_package_manifest_and_wheels_at_its_root(built_zip):
     with zipfile.ZipFile(built_zip) as zf:
         names = zf.namelist()
     assert "__init__.py" in names and "blender_manifest.toml" in names
-    assert "core/humanoid.py" in names and "cli/main.py" in names
+    assert "core/rig/humanoid.py" in names and "cli/main.py" in names
     assert any(n.startswith("wheels/boto3-") for n in names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert names == sorted(names)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from addon.blender import avatar_import, rig_check, vrm_export
-from addon.cli.cmd_convert import Job, convert_one
+from addon.blender.convert import convert
 from addon.core.presets import get_preset
 from tests.conftest import ROOT
 
@@ -41,7 +41,7 @@ def test_convert_reports_what_checking_anew_finds_before_and_after_its_fixes_and
     model = tmp_path / name
     shutil.copy2(SHARED / name, model)  # importers never get the chance to write beside the original
     preset = dataclasses.replace(get_preset("companions-web"), thumbnail=False)
-    entry = convert_one(Job(model, tmp_path / "converted.vrm"), preset, "all", False)
+    entry = convert(model, tmp_path / "converted.vrm", preset, fix="all").to_json()
     assert entry["ok"], entry["error"]
     assert entry["fixed"]  # the model needed fixes: the check after them is not the one before
 

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from addon.blender import demo_avatar, render, vrm_addon
-from addon.core import demo_look, demo_rig, humanoid
+from addon.core.demo import look as demo_look
+from addon.core.demo import rig as demo_rig
+from addon.core.rig import humanoid
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ import numpy.typing as npt
 import pytest
 
 from addon.blender import rig_reader, vrm_addon, vrm_addon_exporter, vrm_export
-from addon.core import checks, sparse_morphs
 from addon.core.presets import Preset, get_preset
+from addon.core.rig import checks
+from addon.core.vrm import glb
 from tests.conftest import run_forge
 from tests.test_vrm_export import NODE_DIR, consumers, open_demo
 
@@ -70,7 +71,7 @@ def files(blender: Any, demo_blend: Path, tmp_path_factory: pytest.TempPathFacto
 
 
 def _morph_accessors(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    document, _binary = sparse_morphs.read_glb(path.read_bytes())
+    document, _binary = glb.read(path.read_bytes())
     return [
         (name, document["accessors"][index])
         for mesh in document["meshes"]
@@ -224,7 +225,7 @@ def test_the_t_pose_is_set_without_deforming_the_meshes_at_each_bone(blender, de
 
 def _hierarchy(path: Path) -> list[tuple[str, str | None]]:
     """Each node's name and its parent's: the scene graph a consumer builds."""
-    document, _binary = sparse_morphs.read_glb(path.read_bytes())
+    document, _binary = glb.read(path.read_bytes())
     nodes = document["nodes"]
     parents = {child: node.get("name") for node in nodes for child in node.get("children", [])}
     return sorted((node.get("name", ""), parents.get(i)) for i, node in enumerate(nodes))

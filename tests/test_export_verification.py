@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from addon.core.presets import get_preset
-from addon.core.vrm_verify import verify_vrm
+from addon.core.vrm.verify import verify_vrm
 from tests.conftest import run_forge
 
 pytestmark = pytest.mark.slow  # real exports of the demo avatar

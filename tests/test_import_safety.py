@@ -20,7 +20,7 @@ import bpy  # before addon.blender: bmesh and mathutils exist only after it
 import pytest
 
 from addon.blender import avatar_import
-from addon.core.model_refs import MAX_VERTICES
+from addon.core.models.refs import MAX_VERTICES
 from tests.conftest import FORGE, QUICK, run_forge
 from tests.server.serving import Serving
 from tests.test_convert import _set_glb_json

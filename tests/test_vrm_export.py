@@ -23,10 +23,10 @@ import pytest
 from PIL import Image
 
 from addon.blender import context, demo_avatar, posed_ground, rig_check, rig_fixes, vrm_addon, vrm_export
-from addon.core import webpack
-from addon.core.checks import GROUND_TOLERANCE
 from addon.core.presets import VRM1_LICENSE_URL, Preset, get_preset
-from addon.core.vrm_inspect import glb_document
+from addon.core.rig.checks import GROUND_TOLERANCE
+from addon.core.vrm import webpack
+from addon.core.vrm.inspect import glb_document
 from tests import rigs
 from tests.conftest import ROOT, ForgeRun, run_forge
 

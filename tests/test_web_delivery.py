@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from addon.blender import avatar_import, vrm_export
-from addon.core import webpack
 from addon.core.presets import get_preset
-from addon.core.sparse_morphs import read_glb
-from addon.core.webpack import geometry_check
+from addon.core.vrm import webpack
+from addon.core.vrm.glb import read
+from addon.core.vrm.webpack import geometry_check
 from tests.conftest import ROOT, run_forge
 from tests.test_vrm_export import DEMO_EXPRESSIONS, NODE_DIR, open_demo
 
@@ -65,8 +65,8 @@ def demo_compared(demo: Pair) -> dict[str, Any]:
 
 
 def test_the_web_export_is_a_compressed_vrm_several_times_smaller(demo):
-    document, _binary = read_glb(demo.web.read_bytes())
-    plain, _ = read_glb(demo.plain.read_bytes())
+    document, _binary = read(demo.web.read_bytes())
+    plain, _ = read(demo.plain.read_bytes())
     assert {"KHR_mesh_quantization", "EXT_meshopt_compression", "EXT_texture_webp"} <= set(
         document["extensionsRequired"]
     )

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.protocol import echo
+from ..core.errors import OperationError
+from ..core.wire.protocol import echo
 
 CHUNK = 256 * 1024
 MAX_JSON_BYTES = 16 * 1024 * 1024
@@ -26,7 +27,7 @@ USER_AGENT = "AvatarForge"
 Progress = Callable[[int, int | None], None]  # (bytes so far, total when known)
 
 
-class FetchError(Exception):
+class FetchError(OperationError):
     """A request that failed or was refused; the message is one line for the user."""
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.protocol import echo
+from ..core.wire.protocol import echo
 from . import folder
 from .fetch import FetchError, Limits, Progress, download, request_json
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final, Literal
 
-from ..core import naming
-from ..core.model_files import is_model_file
+from ..core.models.files import is_model_file
+from ..core.publish import bucket_keys
 
 ItemKind = Literal["publish", "convert"]
 SourceKind = Literal["projects", "folder", "s3", "list"]
@@ -55,13 +55,13 @@ def project_items(root: str, keys: Iterable[str]) -> list[Item]:
     """One item per model name: its latest `projects/<Name>-v<N>.blend` among the storage keys."""
     latest: dict[str, int] = {}
     for key in keys:
-        if not (key.startswith(naming.PROJECTS) and key.endswith(".blend")) or key.count("/") != 1:
+        if not (key.startswith(bucket_keys.PROJECTS) and key.endswith(".blend")) or key.count("/") != 1:
             continue
-        found = naming.parse_key(key)
+        found = bucket_keys.parse_key(key)
         if found is not None:
             latest[found.name] = max(found.version, latest.get(found.name, 0))
     return [
-        Item(name, "publish", f"{root.rstrip('/')}/{naming.Versioned(name, v).project_key()}", name)
+        Item(name, "publish", f"{root.rstrip('/')}/{bucket_keys.Versioned(name, v).project_key()}", name)
         for name, v in sorted(latest.items())
     ]
 

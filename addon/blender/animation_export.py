@@ -1,7 +1,7 @@
 """Exports an action (or an NLA strip's action) of a humanoid as a VRM Animation (.vrma) through the VRM Add-on.
 
 `forge.py export-animation`, the sidebar's Export Clip button, the socket's `avatar_export_animation` and
-publish's clip half all call export_clip(). The clip check (core/clip_check.py) runs first; the add-on's
+publish's clip half all call export_clip(). The clip check (core/vrm/clip_check.py) runs first; the add-on's
 writer then samples the chosen action over its frame range, and the written file is read back with the
 promoter's own bounded check before it is put in place. The scene is left as it was: the armature's
 action and the scene's frame range are set only for the export.
@@ -22,10 +22,10 @@ from typing import Any
 
 import bpy
 
-from ..core.clip_check import ClipFacts, check_clip
-from ..core.findings import CheckReport, Finding
 from ..core.outputs import output_path, place_new
-from ..core.vrm_inspect import VrmReport, inspect_vrma_file
+from ..core.rig.findings import CheckReport, Finding
+from ..core.vrm.clip_check import ClipFacts, check_clip
+from ..core.vrm.inspect import VrmReport, inspect_vrma_file
 from . import context, rig_reader, vrm_addon
 from .paths import refuse_storage_root
 from .vrm_export import ExportFailedError, ExportRefusedError

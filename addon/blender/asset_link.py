@@ -10,7 +10,7 @@ from typing import Any
 import bpy
 from mathutils import Vector
 
-from ..core.protocol import echo
+from ..core.wire.protocol import echo
 from . import context
 from .scene_edit import undo_step
 

@@ -23,8 +23,13 @@ from typing import Any
 
 import bpy
 
-from ..core import fbx_header, model_files, model_refs, vrm_meta, webpack
-from ..core.model_files import ModelFormat
+from ..core.errors import OperationError
+from ..core.models import fbx_header
+from ..core.models import files as model_files
+from ..core.models import refs as model_refs
+from ..core.models.files import ModelFormat
+from ..core.vrm import meta as vrm_meta
+from ..core.vrm import webpack
 from . import context, rig_reader, vrm_addon
 
 # The VRM Add-on's importer asks the user to confirm a VRM 0.x licence given only as a URL of its own
@@ -38,7 +43,7 @@ PROBE_TIMEOUT = 600.0  # seconds for a separate Blender to read a .blend (a larg
 _ops: Any = bpy.ops
 
 
-class ImportFailedError(RuntimeError):
+class ImportFailedError(OperationError, RuntimeError):
     """The file could not be imported, or brought no armature; the scene is as it was."""
 
 

@@ -14,8 +14,8 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from ..core.log_lines import warnings_in
 from ..core.terminal import EscapingWriter
+from ..core.vrm.log_lines import warnings_in
 
 # Blender's glTF exporter logs to these, through console handlers it adds for each export and removes after.
 # The VRM Add-on builds export settings of its own with the same handlers and never removes them: each of its

@@ -12,8 +12,10 @@ import numpy as np
 import numpy.typing as npt
 from mathutils import Matrix
 
-from ..core import demo_look, demo_rig, skinning
-from ..core.demo_rig import Radius, Vec3
+from ..core.demo import look as demo_look
+from ..core.demo import rig as demo_rig
+from ..core.demo.rig import Radius, Vec3
+from ..core.rig import skinning
 from . import context, vrm_addon
 
 FloatArray = npt.NDArray[np.float64]

@@ -10,8 +10,8 @@ from typing import Any
 
 import bpy
 
-from ..core.protocol import echo
 from ..core.scene_edits import IMAGE_SUFFIXES
+from ..core.wire.protocol import echo
 from .scene_edit import undo_step
 from .vrm_addon import is_enabled as vrm_addon_enabled
 

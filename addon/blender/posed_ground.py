@@ -18,7 +18,7 @@ import bpy
 import mathutils
 import numpy as np
 
-from ..core.checks import GROUND_TOLERANCE
+from ..core.rig.checks import GROUND_TOLERANCE
 from . import context
 
 # A pose that moves the lowest point less than the rig check's own ground tolerance leaves the avatar on the

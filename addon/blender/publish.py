@@ -22,9 +22,11 @@ from typing import Any
 
 import bpy
 
-from ..core import naming, settings
+from ..core import settings
+from ..core.errors import ForgeError
 from ..core.presets import Preset
-from ..core.promotion import ANIMATION, MODEL, Artifact, Request
+from ..core.publish import bucket_keys
+from ..core.publish.promotion import ANIMATION, MODEL, Artifact, Request
 from ..core.version import VERSION
 from ..storage.base import Storage
 from ..storage.release import Describe, Release, publish_files
@@ -32,6 +34,8 @@ from ..storage.targets import open_storage
 from . import animation_export, vrm_addon, vrm_export
 
 Progress = Callable[[float, str], None]
+# Called with the new version and its two artifacts just before its promotion request is queued.
+BeforeQueue = Callable[[bucket_keys.Versioned, Artifact, Artifact], None]
 # Share of the progress bar the export takes; uploading takes the rest.
 _EXPORT_SHARE = 0.5
 
@@ -150,7 +154,7 @@ def prepare(
 ) -> Prepared:
     """The Blender half of a publish (main thread only): check and export the avatar, save a copy.
 
-    Raises naming.InvalidNameError before doing anything, vrm_export's errors when the export is refused
+    Raises bucket_keys.InvalidNameError before doing anything, vrm_export's errors when the export is refused
     or fails, and OSError when the temporary folder cannot hold the files. Nothing is uploaded here.
     """
 
@@ -184,7 +188,7 @@ def prepare_clip(
 def _prepare(
     name: str, kind: str, preset_name: str, export: Callable[[Path, Progress], Exported], progress: Progress | None
 ) -> Prepared:
-    naming.check_name(name)
+    bucket_keys.check_name(name)
     step = progress or (lambda _fraction, _what: None)
     started = time.perf_counter()
     scratch = tempfile.TemporaryDirectory(prefix="avatar-forge-publish-")
@@ -192,8 +196,8 @@ def _prepare(
         served = Path(scratch.name) / f"{name}.{'vrm' if kind == MODEL else 'vrma'}"
         try:
             exported = export(served, lambda fraction, what: step(fraction * _EXPORT_SHARE, what))
-        except vrm_export.ExportFailedError:
-            raise  # its own message, and a rejected file's verification, are already what the user needs
+        except ForgeError:
+            raise  # its own message, and a refusal's findings or verification, are already what the user needs
         except RuntimeError as exc:  # how bpy.ops reports an exporter's exception, traceback and all
             raise _operator_failure(exc, "the export") from None
         step(_EXPORT_SHARE, "saving a copy of the .blend")
@@ -208,7 +212,7 @@ def _prepare(
     # Read from Blender now: the request is built on the upload's thread, which must not touch bpy.
     blender_version, addon_version = bpy.app.version_string, vrm_addon.version()
 
-    def describe(stem: naming.Versioned, vrm_artifact: Artifact, blend_artifact: Artifact) -> Request:
+    def describe(stem: bucket_keys.Versioned, vrm_artifact: Artifact, blend_artifact: Artifact) -> Request:
         return Request(
             name=stem.name,
             version=stem.version,
@@ -234,19 +238,27 @@ def upload(
     *,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    before_queue: BeforeQueue | None = None,
 ) -> PublishResult:
     """The storage half of a publish, on any thread (no bpy): upload and queue, then remove the files.
+    `before_queue` runs once the version is uploaded, before its request is queued (a batch records it done).
 
     Raises StorageError (PublishCancelledError once `cancel` is set); nothing is queued then.
     """
     step = progress or (lambda _fraction, _what: None)
+
+    def describe(stem: bucket_keys.Versioned, vrm: Artifact, blend: Artifact) -> Request:
+        if before_queue is not None:
+            before_queue(stem, vrm, blend)
+        return prepared.describe(stem, vrm, blend)
+
     try:
         release = publish_files(
             target,
             prepared.name,
             prepared.vrm,
             prepared.blend,
-            describe=prepared.describe,
+            describe=describe,
             progress=lambda fraction, what: step(_EXPORT_SHARE + fraction * (1 - _EXPORT_SHARE), what),
             cancel=cancel,
             kind=prepared.kind,
@@ -266,7 +278,7 @@ def publish(
 ) -> PublishResult:
     """Exports the avatar with `preset` and publishes it as the next version of `name` to `target`.
 
-    Raises naming.InvalidNameError before doing anything, vrm_export's errors when the export is refused
+    Raises bucket_keys.InvalidNameError before doing anything, vrm_export's errors when the export is refused
     or fails (nothing is uploaded then), OSError when the temporary folder is full, and StorageError when
     the storage fails (nothing is queued then). The artist's open file is left as it was: the .blend goes
     up as a saved copy.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from ..core import checks
-from ..core.findings import CheckReport, Finding, FixLevel
 from ..core.presets import Preset
-from ..core.rig_model import RigModel
+from ..core.rig import checks, finding_kinds
+from ..core.rig.findings import CheckReport, Finding, FixLevel
+from ..core.rig.model import RigModel
 from . import rig_fixes, rig_reader
 
 _MAX_ROUNDS = 32  # each round fixes one finding id; a fix that does not clear its finding is not retried
@@ -71,7 +71,7 @@ def check_and_read(armature_name: str | None, preset: Preset | None) -> tuple[Ch
 def _fix_until_done(
     report: CheckReport, model: RigModel, level: FixLevel, preset: Preset | None
 ) -> tuple[CheckReport, list[str], tuple[CheckReport, RigModel]]:
-    """Fixes every instance of the first fixable finding id (in FIX_ORDER), checks again, and repeats;
+    """Fixes every instance of the first fixable finding id (in the registry's fix order), checks again, and repeats;
     returns the last report (with a `fix_failed` finding per refused fix), what each fix did, and the last
     check without those findings with the rig it read."""
     armature = report.armature
@@ -83,7 +83,7 @@ def _fix_until_done(
         todo = [f for f in report.findings if _wanted(f, level) and (f.id, f.objects) not in tried]
         if not todo:
             break
-        first = min(todo, key=lambda f: rig_fixes.FIX_ORDER.index(f.id))
+        first = min(todo, key=lambda f: finding_kinds.FIX_ORDER.index(f.id))
         for finding in (f for f in todo if f.id == first.id):
             tried.add((finding.id, finding.objects))
             try:

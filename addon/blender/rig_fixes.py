@@ -1,6 +1,6 @@
 """The fixes, one per fixable finding id. Each changes only the objects and vertices its finding names and
 says what it did in one line; the operators wrap each in one undo step, `forge.py check --fix` runs them in
-FIX_ORDER until nothing fixable is left.
+the registry's fix order (core/rig/finding_kinds.py) until nothing fixable is left.
 
 Safe fixes keep every vertex and bone where it is in the rest pose (grounding moves the whole avatar as
 one); structural ones (checks.Finding.structural) change the skeleton and run only when asked for.
@@ -16,30 +16,15 @@ import bpy
 import mathutils
 import numpy as np
 
-from ..core import bone_mapping, checks, skinning, weight_fixes
-from ..core.findings import Finding
+from ..core.errors import OperationError
 from ..core.presets import DEFAULT_TARGET_HEIGHT_M, Preset
-from ..core.rig_model import ArmatureInfo, BoolArray, FloatArray, IntArray
+from ..core.rig import bone_mapping, checks, finding_kinds, skinning, weight_fixes
+from ..core.rig.findings import Finding
+from ..core.rig.model import ArmatureInfo, BoolArray, FloatArray, IntArray
 from . import context, modifiers, rig_reader, vrm_addon
 
-# Mapping first (other checks read it), transforms before anything measured in the world, grounding last.
-FIX_ORDER: tuple[str, ...] = (
-    "mapping_not_stored",
-    "missing_required_bone",
-    "object_bone_name_clash",
-    "rest_pose_not_upright",
-    "scaled_pose",
-    "wrong_units",
-    "missing_armature_modifier",
-    "unapplied_transforms",
-    "too_many_influences",
-    "weights_not_normalized",
-    "unweighted_vertices",
-    "not_grounded",
-)
 
-
-class FixFailedError(RuntimeError):
+class FixFailedError(OperationError, RuntimeError):
     """A fix could not run (Blender refused it); the message is one line for the user."""
 
 
@@ -379,20 +364,32 @@ def _store_mapping(_finding: Finding, armature: bpy.types.Object, _preset: Prese
     return f"stored {len(added)} automatically found VRM bone(s) of '{armature.name}' in the VRM Add-on"
 
 
-FIXES: dict[str, Fix] = {
-    "mapping_not_stored": _store_mapping,
-    "missing_required_bone": _restructure,
-    "rest_pose_not_upright": lambda _finding, armature, _preset: apply_pose_as_rest(armature),
-    "scaled_pose": lambda _finding, armature, _preset: apply_pose_scale_as_rest(armature),
-    "wrong_units": _scale_to_metres,
-    "missing_armature_modifier": _per_mesh(add_armature_modifier),
-    "object_bone_name_clash": _per_mesh(rename_clashing),
-    "unapplied_transforms": lambda finding, _armature, _preset: apply_transforms(list(map(_object, finding.objects))),
-    "too_many_influences": _per_mesh(limit_influences, once_per_data=True),
-    "weights_not_normalized": _per_mesh(normalize_weights, once_per_data=True),
-    "unweighted_vertices": _per_mesh(weight_to_nearest_bone, once_per_data=True),
-    "not_grounded": lambda _finding, armature, _preset: ground(armature),
-}
+def _registered(fixes: dict[str, Fix]) -> dict[str, Fix]:
+    """The fixes, each against a registered fixable kind (an unknown or unfixable id is a bug of ours)."""
+    for id_ in fixes:
+        if finding_kinds.kind(id_).fix is None:
+            raise ValueError(f"a fix is registered for '{id_}', which the registry says has none")
+    return fixes
+
+
+FIXES: dict[str, Fix] = _registered(
+    {
+        "mapping_not_stored": _store_mapping,
+        "missing_required_bone": _restructure,
+        "rest_pose_not_upright": lambda _finding, armature, _preset: apply_pose_as_rest(armature),
+        "scaled_pose": lambda _finding, armature, _preset: apply_pose_scale_as_rest(armature),
+        "wrong_units": _scale_to_metres,
+        "missing_armature_modifier": _per_mesh(add_armature_modifier),
+        "object_bone_name_clash": _per_mesh(rename_clashing),
+        "unapplied_transforms": lambda finding, _armature, _preset: apply_transforms(
+            list(map(_object, finding.objects))
+        ),
+        "too_many_influences": _per_mesh(limit_influences, once_per_data=True),
+        "weights_not_normalized": _per_mesh(normalize_weights, once_per_data=True),
+        "unweighted_vertices": _per_mesh(weight_to_nearest_bone, once_per_data=True),
+        "not_grounded": lambda _finding, armature, _preset: ground(armature),
+    }
+)
 
 
 def apply_fix(finding: Finding, armature_name: str, preset: Preset | None = None) -> str:

@@ -11,8 +11,9 @@ import bpy
 import numpy as np
 import numpy.typing as npt
 
-from ..core import checks
-from ..core.rig_model import (
+from ..core.errors import InputError
+from ..core.rig import checks
+from ..core.rig.model import (
     ArmatureInfo,
     BoneTable,
     MeshInfo,
@@ -24,7 +25,7 @@ from ..core.rig_model import (
 from . import context, vrm_addon, vrm_expressions
 
 
-class ArmatureNotFoundError(LookupError):
+class ArmatureNotFoundError(InputError, LookupError):
     """The armature asked for is not in the scene; the message is one line for the user."""
 
 
@@ -326,10 +327,9 @@ def read_rig(armature_name: str | None = None) -> RigModel:
             obj.update_from_editmode()  # what the artist is editing, without leaving edit mode
     context.view_layer().update()  # world matrices are stale after a script moved something
     armature = pick_armature(armature_name)
-    names = [o.name for o in armatures()]
     if armature is None:
         meshes = [o for o in context.scene().objects if o.type == "MESH"]
-        return RigModel(None, names, [mesh_info(o) for o in meshes], textures_of(meshes))
+        return RigModel(None, [mesh_info(o) for o in meshes], textures_of(meshes))
     meshes = avatar_meshes(armature)
     rivals = [o.name for o in armatures() if o != armature and drives(o)]
     infos = [mesh_info(o) for o in meshes]
@@ -337,7 +337,6 @@ def read_rig(armature_name: str | None = None) -> RigModel:
     info.carrying = checks.carrying_bones(infos, info)
     return RigModel(
         armature=info,
-        armature_names=names,
         rival_armatures=rivals,
         meshes=infos,
         textures=textures_of(meshes),

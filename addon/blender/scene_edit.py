@@ -10,8 +10,8 @@ import bmesh
 import bpy
 from mathutils import Matrix
 
-from ..core.protocol import echo
 from ..core.scene_edits import DEFAULT_SIZE, LIGHTS
+from ..core.wire.protocol import echo
 from . import context
 
 # A primitive's resolution: Blender's own defaults for its Add menu.

@@ -9,7 +9,8 @@ from typing import Any
 
 import bpy
 
-from ..core import humanoid
+from ..core.errors import InputError
+from ..core.rig import humanoid
 from . import context
 
 # fake-bpy-module types addon_utils' functions as returning None.
@@ -21,7 +22,7 @@ INSTALL_HINT = (
 )
 
 
-class VrmAddonMissingError(RuntimeError):
+class VrmAddonMissingError(InputError, RuntimeError):
     """The VRM Add-on is neither enabled nor installable from what this Blender has."""
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import bpy
 
-from ..core.rig_model import MeshInfo
+from ..core.rig.model import MeshInfo
 from . import console, modifiers, posed_ground, vrm0_mesh_writer, vrm_addon
 
 PINNED_VERSION = (4, 10, 2)

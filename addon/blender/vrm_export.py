@@ -4,7 +4,7 @@ The sidebar's Export button, `forge.py export` and the socket's `avatar_export_v
 It runs the rig check first and refuses on errors, applies the preset to the armature's VRM settings
 (spec version, meta, expressions: the one undoable change to the scene), writes downscaled textures and
 the thumbnail only into the exported copy, and writes the file under a temporary name, reads it back as a
-consumer would (core/vrm_verify) and renames it into place only when it passes.
+consumer would (core/vrm/verify) and renames it into place only when it passes.
 """
 
 from __future__ import annotations
@@ -21,17 +21,20 @@ from typing import Any
 
 import bpy
 
-from ..core import checks, expressions, glb_meta, sparse_morphs, vrm_inspect, vrm_meta, vrm_verify, webpack
-from ..core.findings import CheckReport, Finding
+from ..core.errors import OperationError, OutputExistsError
 from ..core.outputs import output_path, place_new
 from ..core.presets import Preset, WebDelivery
-from ..core.rig_model import ArmatureInfo, MeshInfo, RigModel
-from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_expressions
+from ..core.rig import checks
+from ..core.rig.findings import CheckReport, Finding
+from ..core.rig.model import ArmatureInfo, MeshInfo, RigModel
+from ..core.vrm import glb, glb_meta, sparse_morphs, webpack
+from ..core.vrm import inspect as vrm_inspect
+from ..core.vrm import meta as vrm_meta
+from ..core.vrm import verify as vrm_verify
+from . import console, context, render, rig_check, vrm_addon, vrm_addon_exporter, vrm_target
 from .paths import refuse_storage_root
 
 THUMBNAIL_SIZE = 1024
-# The add-on's spec_version enum values for a preset's spec version.
-_SPEC = {"1.0": "1.0", "0.x": "0.0"}
 
 Progress = Callable[[float, str], None]
 _FILE_SIZE = "over_budget_file_size"  # the rig check's id for its estimate
@@ -74,39 +77,34 @@ def loader_lines(result: ExportResult) -> list[str]:
     return list(webpack.LOADER_LINES) if result.web is not None and result.web.uses_meshopt else []
 
 
-class ExportRefusedError(Exception):
+class ExportRefusedError(OperationError):
     """The rig check found errors: nothing was written. `report` is the rig check's CheckReport."""
 
     def __init__(self, report: CheckReport, check: str = "rig check") -> None:
         errors = report.errors()
         summary = errors[0].message + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-        super().__init__(f"not exported: the {check} found errors: {summary}")
-        self.report = report
+        super().__init__(f"not exported: the {check} found errors: {summary}", report=report)
+        self.report: CheckReport = report
 
 
-class ExportFailedError(RuntimeError):
+class ExportFailedError(OperationError, RuntimeError):
     """The VRM Add-on cancelled the export (the message carries its reasons); nothing was written."""
 
 
 class ExportRejectedError(ExportFailedError):
     """The written file failed verification (what a consumer would see wrong): it was not put in place.
 
-    `rejected` is where it was kept for inspection, beside the intended output (None: it could not be kept).
+    `rejected` is where it was kept for inspection, beside the intended output (None: it could not be kept);
+    `details` carries both for a JSON report.
     """
 
     def __init__(self, verification: vrm_verify.Verification, rejected: Path | None) -> None:
         kept = f" (the file is kept as {rejected.name})" if rejected is not None else ""
         reasons = "; ".join(verification.problems)
-        super().__init__(f"not exported: the written file fails verification: {reasons}{kept}")
+        details = {"verification": verification.to_json(), "rejected": str(rejected) if rejected else None}
+        super().__init__(f"not exported: the written file fails verification: {reasons}{kept}", details=details)
         self.verification = verification
         self.rejected = rejected
-
-
-def failure_details(exc: BaseException) -> dict[str, Any]:
-    """What a JSON report adds for a failed export: the verification and the kept file of a rejected one."""
-    if not isinstance(exc, ExportRejectedError):
-        return {}
-    return {"verification": exc.verification.to_json(), "rejected": str(exc.rejected) if exc.rejected else None}
 
 
 def cancelled_reason(armature_name: str) -> str:
@@ -128,9 +126,10 @@ def export_vrm(
     verbose: bool = False,
     checked: tuple[CheckReport, RigModel] | None = None,
 ) -> ExportResult:
-    """Exports the checked avatar to `out` with `preset`; raises ExportRefusedError, FileExistsError,
-    vrm_addon.VrmAddonMissingError or ExportFailedError (ExportRejectedError when the written file fails
-    verification), leaving `out` as it was in every case.
+    """Exports the checked avatar to `out` with `preset`, leaving `out` as it was on every error: InputError
+    (an output that exists or cannot be written, no VRM Add-on, no such armature) or OperationError
+    (ExportRefusedError on the rig check's errors, ExportFailedError when the VRM Add-on cancels,
+    ExportRejectedError when the written file fails verification).
 
     meta_overrides: "name", "author" and "version" replace the preset's (and the armature's) meta.
     progress: called with the fraction done and the step starting; it only goes forward and stops short
@@ -151,6 +150,7 @@ def export_vrm(
         raise ExportRefusedError(report)
     armature = bpy.data.objects[report.armature] if report.armature else None
     assert armature is not None, "a rig check without errors names its armature"
+    vrm = vrm_target.target(preset.spec_version)  # chosen once: every difference of 1.0 and 0.x is in it
     step(0.2, "applying the preset")
     applied = apply_preset(armature, preset, meta_overrides or {}, report.mapping, fallback_name=out.stem)
     step(0.3, "preparing textures and thumbnail")
@@ -158,15 +158,14 @@ def export_vrm(
         with (
             console.quiet(verbose),
             _downscaled_images(preset.max_texture_size),
-            _thumbnail(armature, preset),
-            _idle_bones_left_out(armature, _idle_bones(model.armature, report.mapping, preset)),
+            _thumbnail(armature, preset, vrm),
+            _idle_bones_left_out(armature, _idle_bones(model.armature, report.mapping, vrm)),
         ):
             step(0.45, "writing the VRM")
-            data = _run_exporter(armature, preset, model.meshes)
-        if preset.spec_version == "1.0":
+            data = _run_exporter(armature, preset, vrm, model.meshes)
+        if vrm.through_gltf:
             step(0.9, "making morph targets sparse")
-            data = _sparse(data, preset)
-        data = _restore_dropped_meta(data, armature, preset)
+            data = _restore_dropped_meta(_sparse(data, preset), armature)
         step(0.92, "verifying the file")
         scratch.write_bytes(data)
         verification = vrm_verify.verify_vrm(data)
@@ -204,11 +203,9 @@ def export_vrm(
     )
 
 
-def _restore_dropped_meta(data: bytes, armature: bpy.types.Object, preset: Preset) -> bytes:
-    """The written file with the meta fields the VRM Add-on leaves out of VRM 1.0 put back (see glb_meta)."""
-    if preset.spec_version != "1.0":
-        return data
-    meta = armature.data.vrm_addon_extension.vrm1.meta  # type: ignore[union-attr]
+def _restore_dropped_meta(data: bytes, armature: bpy.types.Object) -> bytes:
+    """The written VRM 1.0 file with the meta fields the VRM Add-on leaves out put back (see glb_meta)."""
+    meta = vrm_target.VRM1.meta(armature)
     return glb_meta.with_vrm1_meta(data, {"contactInformation": meta.contact_information})
 
 
@@ -224,7 +221,7 @@ def _with_actual_file_size(findings: list[Finding], megabytes: float, preset: Pr
 
 
 @dataclass
-class Applied:
+class AppliedPreset:
     """What apply_preset bound and found: every bound expression -> its shape keys, and findings (a licence
     the preset would change, binds VRM 1.0 cannot carry)."""
 
@@ -239,16 +236,16 @@ def apply_preset(
     mapping: dict[str, str],
     *,
     fallback_name: str,
-) -> Applied:
+) -> AppliedPreset:
     """Spec version, meta, the checked humanoid mapping and expressions onto the armature's VRM data.
 
-    The model's meta and expressions are its author's (see core/vrm_meta.py): kept, carried over from the
+    The model's meta and expressions are its author's (see core/vrm/meta.py): kept, carried over from the
     other spec version when the target's are empty, filled from the preset only where empty; overrides
     ("name", "author", "version") replace; `fallback_name` names a model that has no name.
     """
-    ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
-    ext.spec_version = _SPEC[preset.spec_version]
-    vrm1, vrm0 = ext.vrm1.meta, ext.vrm0.meta
+    vrm = vrm_target.target(preset.spec_version)
+    armature.data.vrm_addon_extension.spec_version = vrm.addon_spec  # type: ignore[union-attr]
+    vrm1, vrm0 = vrm_target.VRM1.meta(armature), vrm_target.VRM0.meta(armature)
     plan = vrm_meta.plan_meta(
         preset.spec_version,
         _read_fields(vrm1, vrm_meta.VRM1_FIELDS),
@@ -260,16 +257,12 @@ def apply_preset(
         armature=armature.name,
         found=_source_meta(armature),
     )
-    if preset.spec_version == "1.0":
-        vrm_addon.map_humanoid(armature, mapping)
-        _set_fields(vrm1, plan.fields)
-        vrm1.thumbnail_image = vrm1.thumbnail_image or vrm0.texture
-    else:
-        vrm_addon.map_humanoid_vrm0(armature, mapping)
-        _set_fields(vrm0, plan.fields)
-        vrm0.texture = vrm0.texture or vrm1.thumbnail_image
-    bound, dropped = _assign_expressions(armature, preset.spec_version)
-    return Applied(bound, [*plan.findings, *dropped])
+    vrm.map_humanoid(armature, mapping)
+    meta, other = vrm.meta(armature), vrm.other.meta(armature)
+    _set_fields(meta, plan.fields)
+    setattr(meta, vrm.thumbnail, getattr(meta, vrm.thumbnail) or getattr(other, vrm.other.thumbnail))
+    bound, dropped = _assign_expressions(armature, vrm)
+    return AppliedPreset(bound, [*plan.findings, *dropped])
 
 
 def _source_meta(armature: bpy.types.Object) -> dict[str, Any]:
@@ -309,67 +302,19 @@ def _export_meshes(armature: bpy.types.Object) -> list[bpy.types.Object]:
     return meshes
 
 
-def _assign_expressions(armature: bpy.types.Object, spec_version: str) -> tuple[dict[str, list[str]], list[Finding]]:
+def _assign_expressions(
+    armature: bpy.types.Object, vrm: vrm_target.VrmTarget
+) -> tuple[dict[str, list[str]], list[Finding]]:
     """Keeps every expression the model has bound (a VRM 0.x model's groups become VRM 1.0 expressions and
-    the reverse), then binds shape keys by name to the preset expressions still unbound."""
-    ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
-    if spec_version == "1.0":
-        dropped = vrm_expressions.carry_vrm0_to_vrm1(armature)
-    else:
-        dropped = vrm_expressions.carry_vrm1_to_vrm0(armature)
+    the reverse), then binds shape keys by name to the preset expressions still unbound. Returns expression
+    -> the shape keys bound to it, as the add-on will export them and consumers name them (VRM 1.0 names for
+    presets, custom expressions by their own names; material-only ones with []), and what could not be kept."""
+    dropped = vrm.carry_expressions(armature)
     for obj in _export_meshes(armature):
         mesh = obj.data
         assert isinstance(mesh, bpy.types.Mesh) and mesh.shape_keys is not None
-        names = [k.name for k in mesh.shape_keys.key_blocks[1:]]
-        if spec_version == "1.0":
-            _assign_vrm1(armature, obj.name, names)
-        else:
-            _assign_vrm0(ext.vrm0.blend_shape_master.blend_shape_groups, obj.name, names)
-    return bound_expressions(armature, spec_version), dropped
-
-
-def bound_expressions(armature: bpy.types.Object, spec_version: str) -> dict[str, list[str]]:
-    """Expression -> the shape keys bound to it, as the add-on will export them and consumers name them
-    (VRM 1.0 names for presets, custom expressions by their own names; material-only ones with [])."""
-    if spec_version == "1.0":
-        return vrm_expressions.bound_vrm1(armature)
-    return vrm_expressions.bound_vrm0(armature)
-
-
-def _assign_vrm1(armature: bpy.types.Object, mesh_name: str, shape_keys: list[str]) -> None:
-    by_name = vrm_expressions.vrm1_expressions(armature)
-    by_hand = [e for e in vrm_expressions.bound_vrm1(armature) if e in expressions.PRESETS]
-    found = expressions.map_shape_keys(shape_keys, keep=by_hand)
-    for expression, keys in found.items():
-        for key in keys:
-            bind = by_name[expression].morph_target_binds.add()
-            bind.node.mesh_object_name = mesh_name
-            bind.index = key
-            bind.weight = 1.0
-
-
-def _assign_vrm0(groups: Any, mesh_name: str, shape_keys: list[str]) -> None:
-    def preset_of(expression: str) -> str:
-        return expressions.VRM0_PRESET.get(expression, "unknown")
-
-    by_expression: dict[str, Any] = {}
-    for group in groups:
-        for expression in expressions.PRESETS:
-            if (group.preset_name == preset_of(expression) != "unknown") or group.name.casefold() == expression:
-                by_expression.setdefault(expression, group)
-    by_hand = [e for e, group in by_expression.items() if len(group.binds) or len(group.material_values)]
-    found = expressions.map_shape_keys(shape_keys, keep=by_hand)
-    for expression, keys in found.items():
-        group = by_expression.get(expression)
-        if group is None:
-            group = by_expression[expression] = groups.add()
-            group.name = expression  # custom groups (surprised) keep the VRM 1.0 name consumers ask for
-            group.preset_name = preset_of(expression)
-        for key in keys:
-            bind = group.binds.add()
-            bind.mesh.mesh_object_name = mesh_name
-            bind.index = key
-            bind.weight = 1.0
+        vrm.assign_shape_keys(armature, obj.name, [k.name for k in mesh.shape_keys.key_blocks[1:]])
+    return vrm.bound_expressions(armature), dropped
 
 
 @contextlib.contextmanager
@@ -401,11 +346,9 @@ def _downscaled_images(max_size: int) -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _thumbnail(armature: bpy.types.Object, preset: Preset) -> Iterator[None]:
+def _thumbnail(armature: bpy.types.Object, preset: Preset, vrm: vrm_target.VrmTarget) -> Iterator[None]:
     """Renders a 1024² front view into the meta for this export, unless the user set a thumbnail."""
-    ext = armature.data.vrm_addon_extension  # type: ignore[union-attr]
-    meta = ext.vrm1.meta if preset.spec_version == "1.0" else ext.vrm0.meta
-    attribute = "thumbnail_image" if preset.spec_version == "1.0" else "texture"
+    meta, attribute = vrm.meta(armature), vrm.thumbnail
     if not preset.thumbnail or getattr(meta, attribute) is not None:
         yield
         return
@@ -422,9 +365,9 @@ def _thumbnail(armature: bpy.types.Object, preset: Preset) -> Iterator[None]:
         bpy.data.images.remove(image)
 
 
-def _idle_bones(armature: ArmatureInfo | None, mapping: dict[str, str], preset: Preset) -> list[str]:
+def _idle_bones(armature: ArmatureInfo | None, mapping: dict[str, str], vrm: vrm_target.VrmTarget) -> list[str]:
     """The bones a VRM 1.0 export leaves out (the VRM 0.x writer is the add-on's own: it is not changed)."""
-    return checks.idle_bones(armature, mapping) if armature is not None and preset.spec_version == "1.0" else []
+    return checks.idle_bones(armature, mapping) if armature is not None and vrm.through_gltf else []
 
 
 @contextlib.contextmanager
@@ -465,7 +408,9 @@ def _idle_bones_left_out(armature: bpy.types.Object, idle: list[str]) -> Iterato
         context.view_layer().update()
 
 
-def _run_exporter(armature: bpy.types.Object, preset: Preset, checked: list[MeshInfo]) -> bytes:
+def _run_exporter(
+    armature: bpy.types.Object, preset: Preset, vrm: vrm_target.VrmTarget, checked: list[MeshInfo]
+) -> bytes:
     """The VRM Add-on's export of `armature`, as bytes. Our rig check has passed (`checked`: the meshes it
     read): for the pinned add-on the exporter is called below its operator (no second validation); any other
     version goes through it."""
@@ -474,7 +419,7 @@ def _run_exporter(armature: bpy.types.Object, preset: Preset, checked: list[Mesh
     data: bytes | None
     if internals is not None:
         gltf = {"export_morph_normal": preset.export.morph_normals}
-        data = vrm_addon_exporter.export(internals, armature, preset.spec_version, flags, gltf, checked=checked)
+        data = vrm_addon_exporter.export(internals, armature, vrm.version, flags, gltf, checked=checked)
     else:
         with tempfile.TemporaryDirectory(prefix="avatar-forge-export-") as folder:
             path = Path(folder) / "out.vrm"
@@ -513,7 +458,7 @@ def _pack(data: bytes, web: WebDelivery) -> tuple[webpack.Packed | None, list[Fi
     )
     try:
         packed = webpack.pack(data, options)
-    except (webpack.PackError, sparse_morphs.GlbLayoutError) as exc:
+    except (webpack.PackError, glb.GlbError) as exc:  # GlbError: a container it cannot read, layouts included
         return None, [Finding(_NOT_PACKED, "warning", f"written uncompressed: {exc}", fixable=False)]
     return packed, [Finding(_NOT_PACKED, "warning", f"written without {why}", fixable=False) for why in packed.skipped]
 
@@ -555,8 +500,8 @@ def _move_into_place(scratch: Path, out: Path, overwrite: bool) -> None:
         # A hard link fails when `out` appeared meanwhile: another file is never clobbered.
         os.link(scratch, out)
     except FileExistsError:
-        raise FileExistsError(f"{out} exists") from None
+        raise OutputExistsError(f"{out} exists") from None
     except OSError:  # a file system without hard links
         if out.exists():
-            raise FileExistsError(f"{out} exists") from None
+            raise OutputExistsError(f"{out} exists") from None
         os.replace(scratch, out)

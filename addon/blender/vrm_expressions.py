@@ -8,8 +8,9 @@ from typing import Any
 
 import bpy
 
-from ..core import expressions, humanoid
-from ..core.findings import Finding
+from ..core.rig import humanoid
+from ..core.rig.findings import Finding
+from ..core.vrm import expressions
 
 DROPPED_FINDING = "expression_binds_dropped"
 
@@ -114,3 +115,44 @@ def carry_vrm1_to_vrm0(armature: bpy.types.Object) -> list[Finding]:
             bind.mesh.mesh_object_name = source.node.mesh_object_name
             bind.index, bind.weight = source.index, source.weight
     return findings
+
+
+def assign_vrm1(armature: bpy.types.Object, mesh_name: str, shape_keys: list[str]) -> None:
+    """Binds the mesh's shape keys by name to the VRM 1.0 preset expressions not bound by hand."""
+    by_name = vrm1_expressions(armature)
+    by_hand = [e for e in bound_vrm1(armature) if e in expressions.PRESETS]
+    found = expressions.map_shape_keys(shape_keys, keep=by_hand)
+    for expression, keys in found.items():
+        for key in keys:
+            bind = by_name[expression].morph_target_binds.add()
+            bind.node.mesh_object_name = mesh_name
+            bind.index = key
+            bind.weight = 1.0
+
+
+def assign_vrm0(armature: bpy.types.Object, mesh_name: str, shape_keys: list[str]) -> None:
+    """Binds the mesh's shape keys by name to the VRM 0.x blend shape groups not bound by hand (a group made
+    for an expression VRM 0.x has no preset for keeps the VRM 1.0 name)."""
+    groups = _extension(armature).vrm0.blend_shape_master.blend_shape_groups
+
+    def preset_of(expression: str) -> str:
+        return expressions.VRM0_PRESET.get(expression, "unknown")
+
+    by_expression: dict[str, Any] = {}
+    for group in groups:
+        for expression in expressions.PRESETS:
+            if (group.preset_name == preset_of(expression) != "unknown") or group.name.casefold() == expression:
+                by_expression.setdefault(expression, group)
+    by_hand = [e for e, group in by_expression.items() if len(group.binds) or len(group.material_values)]
+    found = expressions.map_shape_keys(shape_keys, keep=by_hand)
+    for expression, keys in found.items():
+        group = by_expression.get(expression)
+        if group is None:
+            group = by_expression[expression] = groups.add()
+            group.name = expression  # custom groups (surprised) keep the VRM 1.0 name consumers ask for
+            group.preset_name = preset_of(expression)
+        for key in keys:
+            bind = group.binds.add()
+            bind.mesh.mesh_object_name = mesh_name
+            bind.index = key
+            bind.weight = 1.0

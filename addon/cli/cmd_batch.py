@@ -15,9 +15,9 @@ from typing import Any
 
 from ..batch import plan, report
 from ..batch.shards import WHOLE, Shard, parse_shard, select
-from ..core.json_limits import JsonLimits, load_json
-from ..core.model_files import is_model_file
+from ..core.models.files import is_model_file
 from ..core.terminal import write_control
+from ..core.wire.json_limits import JsonLimits, load_json
 from ..process import children
 from ..storage.base import Storage, StorageError
 from ..storage.targets import open_location
@@ -128,7 +128,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"key": key, "preset": args.preset, "fix": args.fix, "rig": args.rig, "versions": data["versions"]}
 
 
-def _do(args: argparse.Namespace, item: plan.Item, settings: str) -> dict[str, Any]:
+def _run_item(args: argparse.Namespace, item: plan.Item, settings: str) -> dict[str, Any]:
     started = time.perf_counter()
     code, data, err = _worker(
         args, "--item", json.dumps(item.to_json()), "--out", args.out, "--settings", settings, timeout=args.timeout
@@ -179,7 +179,7 @@ def _run(args: argparse.Namespace) -> Result:
     results = []
     for item in mine:
         progress.show(item.id)
-        results.append(_do(args, item, settings["key"]))
+        results.append(_run_item(args, item, settings["key"]))
         progress.finish(results[-1])
     data = report.shard_report(run, (shard.index, shard.count), settings, results, time.perf_counter() - started)
     data["planned"] = len(items)

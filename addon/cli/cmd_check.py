@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.findings import CheckReport
+from ..core.rig.findings import CheckReport
 from .blender_args import enable_vrm_addon
 from .blender_args import preset as cli_preset
 from .command import EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
@@ -42,16 +42,13 @@ def report_lines(report: CheckReport) -> list[str]:
 def _run(args: argparse.Namespace) -> Result:
     import bpy
 
-    from ..blender import rig_check, rig_reader
+    from ..blender import rig_check
 
     preset = cli_preset(args.target)
     enable_vrm_addon("no VRM mapping can be read or written")
     if args.fix and not bpy.data.filepath:
         raise UsageError("--fix needs a .blend file (--blend FILE): the fixes are saved into it")
-    try:
-        report = rig_check.check_rig(args.armature, preset)
-    except rig_reader.ArmatureNotFoundError as exc:
-        raise UsageError(str(exc)) from None
+    report = rig_check.check_rig(args.armature, preset)  # no such armature: an InputError, exit 2
     if args.fix and any(f.fixable and (args.fix == "all" or not f.structural) for f in report.findings):
         report = rig_check.check_rig(report.armature, preset, fix=args.fix)
         # Blender keeps the previous version beside it as FILE.blend1.

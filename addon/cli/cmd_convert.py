@@ -1,7 +1,7 @@
 """`forge.py convert`: models in (.vrm, .glb/.gltf, .fbx, .blend), one checked, optionally fixed VRM out each.
 
-Each model is imported into an empty scene, checked, fixed there (never in its file: the inputs are only
-read), and exported with the preset. Every output path is decided and checked before the first import.
+Every output path is decided and checked before the first import; each model then goes through
+blender/convert.py (in a process of its own when there are several) and the results are rendered.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from ..core.findings import CheckReport, FixLevel
-from ..core.model_files import SUFFIXES, is_model_file
-from ..core.presets import Preset
+from ..core.models.files import SUFFIXES, is_model_file
 from ..process import children
 from .blender_args import preset as cli_preset
 from .command import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
@@ -48,11 +46,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-RigMode = Literal["auto", "replace"]
-
-
 @dataclass(frozen=True)
-class Job:
+class Conversion:
+    """A model and where its VRM goes."""
+
     model: Path
     out: Path
 
@@ -83,7 +80,7 @@ def _models(paths: list[Path], recursive: bool = False) -> list[tuple[Path, Path
     return list(unique.items())
 
 
-def plan(paths: list[Path], out: Path, force: bool, recursive: bool = False) -> list[Job]:
+def plan(paths: list[Path], out: Path, force: bool, recursive: bool = False) -> list[Conversion]:
     """Where each model's VRM goes: `out` itself for one model and a .vrm `out`, else `out`/<stem>.vrm
     (with `recursive`, `out`/<subfolder>/<stem>.vrm for a model found in a subfolder of a folder named).
     Refuses, before any work, two models with one output, an existing output (unless force) and an output
@@ -99,7 +96,7 @@ def plan(paths: list[Path], out: Path, force: bool, recursive: bool = False) -> 
         targets = [out / sub / f"{model.stem}.vrm" for model, sub in found]
     else:
         raise UsageError(f"--out {out} is neither a .vrm file nor an existing folder")
-    jobs: list[Job] = []
+    jobs: list[Conversion] = []
     inputs = {model.resolve() for model in models}
     for model, target in zip(models, targets, strict=True):
         if target.resolve() in inputs:
@@ -108,9 +105,9 @@ def plan(paths: list[Path], out: Path, force: bool, recursive: bool = False) -> 
         if clash is not None:
             raise UsageError(f"{clash.name} and {model.name} would both be written to {target.name}")
         if target.parent.is_dir():
-            jobs.append(Job(model, new_output_path(target, ".vrm", force)))
+            jobs.append(Conversion(model, new_output_path(target, ".vrm", force)))
         else:  # a subfolder made when its first model is written: nothing is there yet
-            jobs.append(Job(model, _in_new_subfolder(target, out)))
+            jobs.append(Conversion(model, _in_new_subfolder(target, out)))
     return jobs
 
 
@@ -124,105 +121,28 @@ def _in_new_subfolder(target: Path, out: Path) -> Path:
             break
         if parent.exists() and not parent.is_dir():
             raise UsageError(f"{parent} is a file: the VRMs of the models below it cannot be written there")
-    try:
-        refuse_storage_root(target)
-    except PermissionError as exc:
-        raise UsageError(str(exc)) from None
+    refuse_storage_root(target)
     return target
 
 
-def _fixed(before: CheckReport, after: CheckReport) -> list[dict[str, Any]]:
-    """The fixable findings of `before` that `after` no longer has: what the fixes cleared."""
-    remaining = {(f.id, f.objects) for f in after.findings}
-    return [f.to_json() for f in before.findings if f.fixable and (f.id, f.objects) not in remaining]
+def _unconverted(job: Conversion, error: str) -> dict[str, Any]:
+    """The report entry of a model whose conversion ended before it could say anything itself."""
+    from ..blender.convert import ConvertResult
+
+    return ConvertResult(job.model, error=error).to_json()
 
 
-def _entry(job: Job, error: str | None = None) -> dict[str, Any]:
-    """A model's report entry before any work: what is filled in as it goes."""
-    return {"input": str(job.model), "ok": False, "out": None, "import": None, "rig": None, "before": None,
-            "after": None, "fixed": [], "export": None, "error": error}  # fmt: skip
-
-
-def _auto_rig(model: Path, armature: str | None, rig: RigMode) -> tuple[dict[str, Any] | None, str | None]:
-    """`--rig`: (the auto-rig's result, None) for the imported model, or (None, the one-line refusal).
-    `auto` leaves a model its armature drives alone, and rigs the others anew (an armature that drives no
-    mesh is no rig)."""
-    import bpy
-
-    from ..blender import autorig, rig_reader
-    from ..core.autorig import NotHumanoidError
-
-    if rig == "auto" and armature is not None and rig_reader.avatar_meshes(bpy.data.objects[armature]):
-        return {"rigged": False, "reason": f"already rigged by '{armature}'"}, None
-    try:
-        return {"rigged": True, **autorig.auto_rig(None, replace=True).to_json()}, None
-    except NotHumanoidError as exc:
-        return None, f"{model.name}: not a standing humanoid: {exc}"
-    except autorig.AutoRigError as exc:
-        return None, f"{model.name}: {exc}"
-
-
-def convert_one(
-    job: Job, preset: Preset, fix: FixLevel | None, force: bool, rig: RigMode | None = None
-) -> dict[str, Any]:
-    """Imports, checks, fixes and exports one model in an empty scene (auto-rigging it first with `rig`);
-    the entry of the report."""
-    import bpy
-
-    from ..blender import avatar_import, rig_check, vrm_export
-
-    entry = _entry(job)
-    bpy.ops.wm.read_homefile(use_empty=True)
-    try:
-        imported = avatar_import.import_avatar(job.model, bare_ok=rig is not None)
-    except (ValueError, avatar_import.ImportFailedError) as exc:
-        entry["error"] = str(exc)
-        return entry
-    entry["import"] = imported.to_json()
-    if rig is not None:
-        entry["rig"], entry["error"] = _auto_rig(job.model, imported.armature, rig)
-        if entry["error"] is not None:
-            return entry
-        if entry["rig"]["rigged"]:
-            imported.armature = entry["rig"]["armature"]
-    assert imported.armature is not None, "import_avatar refuses a model without an armature"
-    # One read of the rig before the fixes, and the last check after them is the export's: nothing changes
-    # the scene in between (each was read twice before).
-    before, model = rig_check.check_and_read(imported.armature, preset)
-    fixed = rig_check.fix_checked(before, model, preset, fix or False)
-    after = fixed.report if fix else before
-    entry |= {"before": before.to_json(), "after": after.to_json(), "fixed": _fixed(before, after)}
-    job.out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        result = vrm_export.export_vrm(
-            job.out, preset, armature_name=imported.armature, overwrite=force, checked=fixed.checked
-        )
-    except vrm_export.ExportRefusedError as exc:
-        entry["error"] = str(exc)
-        entry["export"] = {"exported": False, "reason": str(exc), **exc.report.to_json()}
-        return entry
-    except vrm_export.ExportFailedError as exc:
-        entry["error"] = str(exc)
-        entry["export"] = {"exported": False, "reason": str(exc), **vrm_export.failure_details(exc)}
-        return entry
-    except (FileExistsError, ValueError, PermissionError) as exc:
-        entry["error"] = str(exc)
-        return entry
-    entry |= {"ok": True, "out": str(result.path), "export": {"exported": True, **result.to_json()}}
-    return entry
-
-
-def _convert_apart(job: Job, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
-    """convert_one in a child process (`convert` of this one model), so that a model crashing Blender fails
+def _convert_apart(job: Conversion, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """convert() in a child process (`convert` of this one model), so that a model crashing Blender fails
     alone: (its report entry, whether it was an internal error). Blender's log passes through to stderr."""
     command = [*children.forge_command(), "convert", str(job.model), "--out", str(job.out), "--preset", args.preset,
                "--json", *(["--fix", args.fix] if args.fix else []), *(["--rig", args.rig] if args.rig else []),
                *(["--force"] if args.force else [])]  # fmt: skip
     finished = children.run(command, capture_stderr=False)
     try:
-        entry = json.loads(finished.stdout)["models"][0]
+        entry: dict[str, Any] = json.loads(finished.stdout)["models"][0]
     except (ValueError, LookupError, TypeError):
-        return _entry(job, f"{job.model.name}: {children.describe(finished.code)}"), finished.code == EXIT_INTERNAL
+        entry = _unconverted(job, f"{job.model.name}: {children.describe(finished.code)}")
     return entry, finished.code == EXIT_INTERNAL
 
 
@@ -249,16 +169,13 @@ def _entry_lines(entry: dict[str, Any]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> Result:
-    from ..blender import vrm_addon
+    from ..blender import convert, vrm_addon
 
     if args.blend is not None:
         raise UsageError("convert imports each model into an empty scene: give the .blend as a MODEL")
     preset = cli_preset(args.preset)
     jobs = plan(args.models, args.out, args.force, args.recursive)
-    try:
-        vrm_addon.ensure_enabled()
-    except vrm_addon.VrmAddonMissingError as exc:
-        raise UsageError(str(exc)) from None
+    vrm_addon.ensure_enabled()
     entries: list[dict[str, Any]] = []
     internal = False
     for number, job in enumerate(jobs, 1):
@@ -269,11 +186,13 @@ def _run(args: argparse.Namespace) -> Result:
             internal |= failed_inside
             continue
         try:
-            entries.append(convert_one(job, preset, args.fix, args.force, args.rig))
+            entries.append(
+                convert.convert(job.model, job.out, preset, fix=args.fix, force=args.force, rig=args.rig).to_json()
+            )
         except Exception as exc:  # a bug of ours on this model: the others still convert
             traceback.print_exc()
             internal = True
-            entries.append(_entry(job, f"internal error: {exc!r} (traceback on stderr; please report it)"))
+            entries.append(_unconverted(job, f"internal error: {exc!r} (traceback on stderr; please report it)"))
     failed = [e for e in entries if not e["ok"]]
     summary = f"{len(entries) - len(failed)} of {len(entries)} model(s) converted, {len(failed)} failed"
     data = {

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..core.errors import OperationError, OutputExistsError, finding_line
 from .blender_args import preset as cli_preset
-from .command import EXIT_PROBLEMS, Command, Result, UsageError
+from .command import Command, Result, UsageError, failed
 from .paths import new_output_path
 
 
@@ -24,16 +25,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _finding_lines(findings: list[dict[str, object]]) -> list[str]:
-    return [f"  {f.get('severity', '?')}: {f.get('message', f)}" for f in findings]
-
-
 def _progress(fraction: float, what: str) -> None:
     print(f"export: {fraction * 100:3.0f}% {what}", file=sys.stderr, flush=True)
 
 
 def _run(args: argparse.Namespace) -> Result:
-    from ..blender import rig_reader, vrm_addon, vrm_export
+    from ..blender import vrm_export
 
     out = new_output_path(args.out, ".vrm", args.force)
     preset = cli_preset(args.preset)
@@ -48,25 +45,17 @@ def _run(args: argparse.Namespace) -> Result:
             progress=_progress,
             verbose=args.verbose,
         )
-    except (vrm_addon.VrmAddonMissingError, rig_reader.ArmatureNotFoundError, PermissionError) as exc:
-        raise UsageError(str(exc)) from None
-    except FileExistsError as exc:
+    except OutputExistsError as exc:
         raise UsageError(f"{exc}; pass --force to replace it") from None
-    except vrm_export.ExportRefusedError as exc:
-        report = exc.report.to_json()
-        data = {"exported": False, "preset": preset.name, "reason": str(exc), **report}
-        lines = [str(exc), *_finding_lines(report["findings"])]
-        return Result(data, lines, EXIT_PROBLEMS)
-    except vrm_export.ExportFailedError as exc:
-        data = {"exported": False, "preset": preset.name, "reason": str(exc), **vrm_export.failure_details(exc)}
-        return Result(data, [str(exc)], EXIT_PROBLEMS)
+    except OperationError as exc:
+        return failed(exc, exported=False, preset=preset.name)
     data = {"exported": True, "preset": preset.name, **result.to_json()}
     triangles = result.stats.get("triangles", "?")
     lines = [
         f"wrote {result.path} ({result.bytes / 1e6:.2f} MB, VRM {result.spec_version}, {triangles} triangles, "
         f"{len(result.expressions)} expressions) in {result.seconds:.1f} s",
         f"sha256 {result.sha256}",
-        *_finding_lines(data["findings"]),
+        *(f"  {finding_line(f)}" for f in result.findings),
     ]
     if data["loader"]:
         lines += ["compressed (EXT_meshopt_compression): a three.js GLTFLoader reads it with:", *data["loader"]]

@@ -13,7 +13,7 @@ from types import FrameType
 from ..core import settings
 from ..mcp_server.connection import Connection
 from ..mcp_server.private_blender import PrivateBlender, StartError, blender_command, listening
-from ..server.config import ConfigError, read_token
+from ..socket_server.config import ConfigError, read_token
 from .command import Command, Result, UsageError
 from .paths import existing_file
 

@@ -8,11 +8,12 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..core.naming import InvalidNameError, check_name
-from ..storage.base import Storage, StorageError
+from ..core.errors import OperationError
+from ..core.publish.bucket_keys import check_name
+from ..storage.base import Storage
 from ..storage.targets import open_storage
 from .blender_args import preset as cli_preset
-from .command import EXIT_PROBLEMS, Command, Result, UsageError
+from .command import EXIT_PROBLEMS, Command, Result, UsageError, failed
 
 if TYPE_CHECKING:
     from ..blender.publish import PublishResult
@@ -40,11 +41,8 @@ def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def checked_name(args: argparse.Namespace) -> str:
-    """--name, checked before Blender's modules load: a bad one is refused at once."""
-    try:
-        return check_name(args.name)
-    except InvalidNameError as exc:
-        raise UsageError(str(exc)) from None
+    """--name, checked before Blender's modules load: a bad one is refused at once (an InputError)."""
+    return check_name(args.name)
 
 
 def chosen_storage(args: argparse.Namespace) -> Storage:
@@ -76,20 +74,13 @@ def _run(args: argparse.Namespace) -> Result:
 
 def published(run: Callable[[], PublishResult]) -> Result:
     """The CLI's result of a publish (a model's or a clip's): what it wrote, or why nothing was queued."""
-    from ..blender import vrm_addon, vrm_export
 
     try:
         result = run()
-    except (vrm_addon.VrmAddonMissingError, LookupError) as exc:  # LookupError: no such armature, action, strip
+    except LookupError as exc:  # no such action or strip (no such armature is an InputError already)
         raise UsageError(str(exc)) from None
-    except vrm_export.ExportRefusedError as exc:
-        report = exc.report.to_json()
-        findings = [f"  {f.get('severity')}: {f.get('message')}" for f in report.get("findings", [])]
-        data = {"published": False, "reason": str(exc), **report}
-        return Result(data, [f"not published: {exc}", *findings], EXIT_PROBLEMS)
-    except (vrm_export.ExportFailedError, StorageError) as exc:
-        data = {"published": False, "reason": str(exc), **vrm_export.failure_details(exc)}
-        return Result(data, [f"not published: {exc}"], EXIT_PROBLEMS)
+    except OperationError as exc:
+        return failed(exc, "not published: {}", published=False)
     except OSError as exc:  # the temporary folder is full or unwritable: nothing was uploaded
         detail = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
         reason = f"the temporary folder is full or unwritable: {detail}"

@@ -30,7 +30,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="whether clients may run Python (default allow)",
     )
     parser.add_argument("--audit-code", action="store_true", help="also write execute_code bodies to the audit log")
-    limits = parser.add_argument_group("limits (README, Security)")
+    limits = parser.add_argument_group("limits (docs/security.md)")
     limits.add_argument(
         "--max-connections",
         type=int,
@@ -101,8 +101,8 @@ def _run(args: argparse.Namespace) -> Result:
     import bpy
 
     from ..blender.paths import config_dir
-    from ..server.config import ConfigError, ServerConfig, read_token
-    from ..server.server import Server
+    from ..socket_server.config import ConfigError, ServerConfig, read_token
+    from ..socket_server.server import Server
 
     try:
         config = ServerConfig(

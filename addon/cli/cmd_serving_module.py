@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from ..core.outputs import output_path, place_new
-from ..core.serving_module import LAN, REMOTE, serving_module
+from ..core.publish.serving_module import LAN, REMOTE, serving_module
 from ..promote.config import ConfigError, load_config
 from .command import Command, Result, UsageError
 

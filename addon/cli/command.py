@@ -7,13 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.errors import ForgeError, InputError, finding_line
+
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70  # a bug of ours, not the user's: the one case that prints a traceback
 
 
-class UsageError(Exception):
+class UsageError(InputError):
     """Bad usage or bad input: one line on stderr, exit 2, nothing written."""
 
 
@@ -22,6 +24,13 @@ class Result:
     data: dict[str, Any]
     lines: list[str] = field(default_factory=list)  # what a person reads without --json
     exit_code: int = EXIT_OK
+
+
+def failed(exc: ForgeError, headline: str = "{}", *, severity: str | None = None, **data: Any) -> Result:
+    """A refused or failed operation as a command's result (exit 1): `data`, the reason and the refusing
+    rig check's report in the JSON; the headline (`{}` is the reason) and the findings (of `severity`) as text."""
+    lines = [headline.format(exc), *(f"  {finding_line(f)}" for f in exc.findings(severity))]
+    return Result({**data, **exc.to_json()}, lines, EXIT_PROBLEMS)
 
 
 @dataclass(frozen=True)

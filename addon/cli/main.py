@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from ..core.errors import InputError, OperationError
 from ..core.terminal import EscapingWriter, printable
 from ..process import children, lifetime, scratch
 from . import (
@@ -34,7 +35,7 @@ from . import (
     cmd_serving_module,
     cmd_version,
 )
-from .command import EXIT_INTERNAL, EXIT_USAGE, Command, Result, UsageError
+from .command import EXIT_INTERNAL, EXIT_USAGE, Command, Result, UsageError, failed
 from .paths import open_blend
 
 EXIT_BROKEN_PIPE = 128 + 13  # as a process killed by SIGPIPE
@@ -130,9 +131,11 @@ def main(argv: Sequence[str]) -> int:
     with _stdout_reserved(args.json) as json_fd, _escaped_output():
         try:
             result = _execute(args)
-        except UsageError as exc:
+        except InputError as exc:  # the user's mistake: one line, never a traceback
             print(f"forge: error: {printable(str(exc))}", file=sys.stderr)
             return EXIT_USAGE
+        except OperationError as exc:  # the work found a problem the command does not render itself
+            result = failed(exc, f"forge: {args.command}: {{}}")
         except KeyboardInterrupt:
             print("forge: interrupted", file=sys.stderr)
             return 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.errors import OutputExistsError
 from ..core.outputs import output_path
 from .command import UsageError
 
@@ -16,10 +17,8 @@ def new_output_path(path: Path, suffix: str, force: bool) -> Path:
     try:
         out = output_path(path, suffix, overwrite=force)
         refuse_storage_root(out)
-    except FileExistsError as exc:
+    except OutputExistsError as exc:  # the other InputErrors say all there is to say
         raise UsageError(f"{exc}; pass --force to replace it") from None
-    except (ValueError, PermissionError) as exc:
-        raise UsageError(str(exc)) from None
     return out
 
 

@@ -7,35 +7,38 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from .errors import BadOutputError, OutputExistsError, ProtectedPathError
+
 
 def output_path(path: Path, suffix: str, *, overwrite: bool) -> Path:
     """The absolute path that will be written (its folder's links resolved, `..` gone): the right
     suffix, an existing folder, nothing clobbered.
 
-    Raises ValueError for a path that can never be written, FileExistsError when `overwrite` is off
-    and a file is already there.
+    Raises BadOutputError (a ValueError) for a path that can never be written, OutputExistsError (a
+    FileExistsError) when `overwrite` is off and a file is already there.
     """
     path = path.expanduser().absolute()
     if path.suffix.lower() != suffix:
-        raise ValueError(f"{path} must end in {suffix}")
+        raise BadOutputError(f"{path} must end in {suffix}")
     if not path.parent.is_dir():
-        raise ValueError(f"folder {path.parent} does not exist")
+        raise BadOutputError(f"folder {path.parent} does not exist")
     path = Path(os.path.realpath(path.parent)) / path.name
     if path.is_dir():
-        raise ValueError(f"{path} is a folder")
+        raise BadOutputError(f"{path} is a folder")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists")
+        raise OutputExistsError(f"{path} exists")
     return path
 
 
 def refuse_protected(path: Path, protected: Iterable[str | Path]) -> None:
-    """Raises PermissionError when `path` (links resolved) is in one of the `protected` folders: the
-    storage root and the publish targets, where published files are immutable and only publish writes."""
+    """Raises ProtectedPathError (a PermissionError) when `path` (links resolved) is in one of the `protected`
+    folders: the storage root and the publish targets, where published files are immutable and only publish
+    writes."""
     real = Path(os.path.realpath(path))
     for folder in protected:
         root = Path(os.path.realpath(Path(folder).expanduser()))
         if real.is_relative_to(root):
-            raise PermissionError(
+            raise ProtectedPathError(
                 f"{path} is inside {folder}, where published files live: only publish writes there; "
                 "export somewhere else"
             )
@@ -47,13 +50,13 @@ def place_new(scratch: Path, out: Path) -> None:
     try:
         os.link(scratch, out)  # fails on anything at `out`, a dangling symlink included
     except FileExistsError:
-        raise FileExistsError(f"{out} exists") from None
+        raise OutputExistsError(f"{out} exists") from None
     except OSError:  # a file system without hard links: an exclusive create that follows no link
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
         try:
             handle = os.open(out, flags, 0o644)
         except FileExistsError:
-            raise FileExistsError(f"{out} exists") from None
+            raise OutputExistsError(f"{out} exists") from None
         with os.fdopen(handle, "wb") as target, scratch.open("rb") as source:
             shutil.copyfileobj(source, target)
     scratch.unlink()

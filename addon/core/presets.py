@@ -12,11 +12,14 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
+
+from .errors import InputError
 
 SHIPPED_DIR: Final = Path(__file__).resolve().parent.parent / "presets"
 VRM1_LICENSE_URL: Final = "https://vrm.dev/licenses/1.0/"
-SPEC_VERSIONS: Final = ("1.0", "0.x")
+SpecVersion = Literal["1.0", "0.x"]
+SPEC_VERSIONS: Final[tuple[SpecVersion, ...]] = ("1.0", "0.x")
 # The size the rig check's units fix gives an avatar no unit explains (its largest extent), and the range a
 # preset may choose it in: every figure of usual proportions then has its head 0.5 to 2.5 m from its feet.
 DEFAULT_TARGET_HEIGHT_M: Final = 1.6
@@ -40,7 +43,7 @@ _EXPORT_FLAGS: Final = ("export_invisibles", "export_only_selections", "export_a
 _BUDGETS: Final = ("triangles", "materials", "bones", "texture_size", "textures", "file_size_mb")
 
 
-class PresetError(ValueError):
+class PresetError(InputError, ValueError):
     """A preset that does not exist or does not parse; the message is one line for the user."""
 
 
@@ -83,7 +86,7 @@ TEXTURE_CHOICES: Final = ("keep", "webp", "webp-lossless")
 
 @dataclass(frozen=True)
 class WebDelivery:
-    """How the written file is packed for downloading (see core/webpack): geometry quantized and meshopt
+    """How the written file is packed for downloading (see core/vrm/webpack): geometry quantized and meshopt
     compressed (three.js then needs GLTFLoader.setMeshoptDecoder), textures as WebP."""
 
     geometry: bool
@@ -97,7 +100,7 @@ class WebDelivery:
 class Preset:
     name: str
     description: str
-    spec_version: str  # "1.0" or "0.x"
+    spec_version: SpecVersion
     thumbnail: bool
     max_texture_size: int
     budgets: Budgets
@@ -149,8 +152,8 @@ def parse_preset(text: str, source: Path) -> Preset:
     name = _typed(data, "name", str, where)
     if not _NAME.fullmatch(name):
         raise PresetError(f"{where}: name '{name}' must be lower-case letters, digits and dashes")
-    spec = _typed(data, "spec_version", str, where)
-    if spec not in SPEC_VERSIONS:
+    spec = next((v for v in SPEC_VERSIONS if v == _typed(data, "spec_version", str, where)), None)
+    if spec is None:
         raise PresetError(f"{where}: spec_version must be one of {', '.join(SPEC_VERSIONS)}")
     budgets_t = _table(data, "budgets", where)
     meta_t = _table(data, "meta", where)

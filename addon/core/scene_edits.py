@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from .protocol import echo
+from .wire.protocol import echo
 
 PRIMITIVES: Final = ("cube", "uv_sphere", "ico_sphere", "cylinder", "cone", "plane", "circle", "monkey")
 LIGHTS: Final = {"point_light": "POINT", "sun_light": "SUN", "spot_light": "SPOT", "area_light": "AREA"}

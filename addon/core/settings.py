@@ -15,7 +15,7 @@ EXECUTE_CODE_POLICIES = ("allow", "deny")
 DEFAULT_EXECUTE_CODE_POLICY = "allow"
 DEFAULT_MCP_AUTO_START = os.environ.get("AVATAR_FORGE_MCP_AUTO_START", "").lower() in ("1", "true", "yes", "on")
 
-# The socket server's limits (README, "Security"). Each is a preference and a `forge.py serve` flag.
+# The socket server's limits (docs/security.md). Each is a preference and a `forge.py serve` flag.
 DEFAULT_MCP_MAX_CONNECTIONS = 64  # far below the usual 1,024 file descriptors
 DEFAULT_MCP_HANDSHAKE_SECONDS = 10.0  # to authenticate (with a token) or send a first request
 DEFAULT_MCP_IDLE_SECONDS = 60.0  # a full server closes a client idle this long to let a newcomer in

@@ -9,7 +9,7 @@ import socket
 import threading
 from typing import Any
 
-from ..core.protocol import AUTH_COMMAND
+from ..core.wire.protocol import AUTH_COMMAND
 
 START_HINT = (
     "Start Avatar Forge's MCP server: in Blender, sidebar Avatar > MCP Server > Start (or turn on 'Start with "

@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from ..core.json_limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_INT_DIGITS, JsonLimits
-from ..core.picker import DEFAULT_MAX_THUMBNAIL_BYTES
-from ..core.promotion import DEFAULT_MAX_INDEX_BYTES, DEFAULT_MAX_REQUEST_BYTES
-from ..core.vrm_inspect import DEFAULT_MAX_JSON_CHUNK, VrmLimits
+from ..core.publish.picker import DEFAULT_MAX_THUMBNAIL_BYTES
+from ..core.publish.promotion import DEFAULT_MAX_INDEX_BYTES, DEFAULT_MAX_REQUEST_BYTES
+from ..core.vrm.inspect import DEFAULT_MAX_JSON_CHUNK, VrmLimits
+from ..core.wire.json_limits import DEFAULT_MAX_DEPTH, DEFAULT_MAX_INT_DIGITS, JsonLimits
 
 TARGET_NAMES: Final = ("nfs", "mirror", "r2")
 

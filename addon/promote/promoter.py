@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ..core import naming
-from ..core.digest import digest_file
-from ..core.picker import Thumbnail, picker_facts
-from ..core.promotion import (
+from ..core.publish import bucket_keys
+from ..core.publish.digest import digest_file
+from ..core.publish.picker import Thumbnail, picker_facts
+from ..core.publish.promotion import (
     MODEL,
     IndexEntry,
     IndexFileError,
@@ -51,7 +51,7 @@ from ..core.promotion import (
     promoted_entry,
     utc_now,
 )
-from ..core.vrm_inspect import inspect_vrm_file, inspect_vrma_file
+from ..core.vrm.inspect import inspect_vrm_file, inspect_vrma_file
 from .config import Config, Target
 from .rclone import IMMUTABLE_CACHE, INDEX_CACHE, Rclone, RcloneError, join
 
@@ -158,8 +158,8 @@ def _entry_problem(name: str, size: object, limit: int) -> str | None:
     """Why a queue entry cannot be a request, judged from its listing alone (nothing downloaded yet)."""
     if name.endswith(_LINK_SUFFIX):
         return f"queue entry {name[: -len(_LINK_SUFFIX)]!r} is a symbolic link; queue entries must be plain files"
-    if not name.endswith(_REQUEST_SUFFIX) or naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]) is None:
-        return f"queue entry {name!r} is not named <Name>-v<N>.json (N from 1 to {naming.MAX_VERSION})"
+    if not name.endswith(_REQUEST_SUFFIX) or bucket_keys.parse_stem(name[: -len(_REQUEST_SUFFIX)]) is None:
+        return f"queue entry {name!r} is not named <Name>-v<N>.json (N from 1 to {bucket_keys.MAX_VERSION})"
     if isinstance(size, int) and size > limit:
         return f"queue entry is {size} bytes, over the limit of {limit}"
     return None
@@ -168,7 +168,7 @@ def _entry_problem(name: str, size: object, limit: int) -> str | None:
 def _stage(items: list[_Verified], stage: Path) -> None:
     """Lays the verified files out as every tier holds them: models and thumbnails at the root, clips in
     animations/."""
-    (stage / naming.ANIMATIONS).mkdir(parents=True)
+    (stage / bucket_keys.ANIMATIONS).mkdir(parents=True)
     for item in items:
         item.vrm.rename(stage / str(item.outcome.file))
         if item.thumbnail is not None:
@@ -202,7 +202,7 @@ class Promoter:
 
         A publisher's hidden temporaries (`.A-v1.json.1a2b.tmp`) are neither: they are not written yet.
         """
-        entries = self.rclone.lsjson(self._source(naming.QUEUE), "--links")
+        entries = self.rclone.lsjson(self._source(bucket_keys.QUEUE), "--links")
         ordered = sorted(entries, key=lambda e: (str(e.get("ModTime", "")), str(e.get("Name", ""))))
         queue: list[str] = []
         refused: dict[str, str] = {}
@@ -223,8 +223,8 @@ class Promoter:
         report.outcomes += self._refuse(refused, dry_run)
         if queue:
             recorded = {
-                **dict.fromkeys(self.rclone.names(self._source(naming.FAILED)), "failed"),
-                **dict.fromkeys(self.rclone.names(self._source(naming.DONE)), "promoted"),
+                **dict.fromkeys(self.rclone.names(self._source(bucket_keys.FAILED)), "failed"),
+                **dict.fromkeys(self.rclone.names(self._source(bucket_keys.DONE)), "promoted"),
             }
             present = {t.name: self._files(t.remote) for t in self.config.targets}
             for start in range(0, len(queue), BATCH):
@@ -236,8 +236,8 @@ class Promoter:
 
     def _files(self, remote: str) -> set[str]:
         """The files of a target, as index.json names them: models at its root, clips under animations/."""
-        clips = self.rclone.names(join(remote, naming.ANIMATIONS))
-        return self.rclone.names(join(remote, "")) | {naming.ANIMATIONS + name for name in clips}
+        clips = self.rclone.names(join(remote, bucket_keys.ANIMATIONS))
+        return self.rclone.names(join(remote, "")) | {bucket_keys.ANIMATIONS + name for name in clips}
 
     def _reconcile(self, report: PassReport) -> None:
         """Adds to each target's index.json the promoted models it lacks: a file on the target whose
@@ -246,13 +246,14 @@ class Promoter:
         records read only when one is missing."""
         targets = self.config.targets
         with ThreadPoolExecutor(max_workers=1 + len(targets)) as pool:
-            listing = pool.submit(self.rclone.names, self._source(naming.DONE))
+            listing = pool.submit(self.rclone.names, self._source(bucket_keys.DONE))
             reads = [pool.submit(self.rclone.cat, join(t.remote, "index.json")) for t in targets]
         try:
             promoted = {
                 versioned.stem: name
                 for name in listing.result()
-                if name.endswith(_REQUEST_SUFFIX) and (versioned := naming.parse_stem(name[: -len(_REQUEST_SUFFIX)]))
+                if name.endswith(_REQUEST_SUFFIX)
+                and (versioned := bucket_keys.parse_stem(name[: -len(_REQUEST_SUFFIX)]))
             }
         except RcloneError as exc:
             report.problems.append(f"promotion/done/ cannot be listed to check the indexes: {exc}")
@@ -273,7 +274,7 @@ class Promoter:
                 if file is None:  # not promoted to this target (yet): nothing to index
                     continue
                 try:
-                    entry = promoted_entry(self.rclone.cat(self._source(naming.DONE + record)) or b"",
+                    entry = promoted_entry(self.rclone.cat(self._source(bucket_keys.DONE + record)) or b"",
                                            self.config.limits.request())  # fmt: skip
                 except (RcloneError, RequestError) as exc:
                     report.problems.append(f"{target.name}: {file} is not in {index_path}: its done record: {exc}")
@@ -299,8 +300,8 @@ class Promoter:
     def _sizes(self, remote: str) -> dict[str, object]:
         """A target's promoted files (as index.json names them) and their sizes."""
         listed = {str(e.get("Name")): e.get("Size") for e in self.rclone.lsjson(join(remote, ""))}
-        for entry in self.rclone.lsjson(join(remote, naming.ANIMATIONS)):
-            listed[naming.ANIMATIONS + str(entry.get("Name"))] = entry.get("Size")
+        for entry in self.rclone.lsjson(join(remote, bucket_keys.ANIMATIONS)):
+            listed[bucket_keys.ANIMATIONS + str(entry.get("Name"))] = entry.get("Size")
         return listed
 
     def _refuse(self, refused: dict[str, str], dry_run: bool) -> list[Outcome]:
@@ -313,7 +314,7 @@ class Promoter:
                 detail = {"reason": outcome.reason, "queue_entry": outcome.request}
                 (Path(scratch) / _record_name(outcome.request)).write_bytes(outcome_record(b"", "failed", detail))
             try:
-                self.rclone.run("copy", scratch, self._source(naming.FAILED))
+                self.rclone.run("copy", scratch, self._source(bucket_keys.FAILED))
             except RcloneError as exc:
                 for outcome in outcomes:
                     _error(outcome, exc)
@@ -321,7 +322,7 @@ class Promoter:
         for outcome in outcomes:
             try:
                 # One by one and by name: such names cannot go in a --files-from list (a newline).
-                self.rclone.deletefile(self._source(naming.QUEUE + outcome.request), "--links")
+                self.rclone.deletefile(self._source(bucket_keys.QUEUE + outcome.request), "--links")
             except RcloneError as exc:
                 self.log(f"{outcome.request!r} is recorded in failed/ but stays queued until the next run: {exc}")
         return outcomes
@@ -339,9 +340,11 @@ class Promoter:
         with tempfile.TemporaryDirectory(prefix="avatar-forge-promote-") as scratch:
             root = Path(scratch)
             try:
-                self._fetch([f"{naming.QUEUE}{e}" for e in entries], root)
+                self._fetch([f"{bucket_keys.QUEUE}{e}" for e in entries], root)
                 raws = {
-                    e: (root / naming.QUEUE / e).read_bytes() for e in entries if (root / naming.QUEUE / e).is_file()
+                    e: (root / bucket_keys.QUEUE / e).read_bytes()
+                    for e in entries
+                    if (root / bucket_keys.QUEUE / e).is_file()
                 }
                 for entry in set(entries) - set(raws):
                     outcomes[entry].reason = "the queue entry vanished (another promoter?)"
@@ -535,10 +538,10 @@ class Promoter:
     ) -> None:
         """Writes done/ and failed/ records, then removes the queue entries they conclude (in that order)."""
         concluded = list(finished)
-        for folder, status in ((naming.DONE, "promoted"), (naming.FAILED, "failed")):
+        for folder, status in ((bucket_keys.DONE, "promoted"), (bucket_keys.FAILED, "failed")):
             local = records / folder
             local.mkdir(parents=True)
-            if folder == naming.DONE:
+            if folder == bucket_keys.DONE:
                 items = {
                     e: (
                         i.raw,
@@ -570,7 +573,7 @@ class Promoter:
             listing = records / ".queue"
             listing.write_text("".join(f"{e}\n" for e in concluded))
             try:
-                self.rclone.run("delete", "--files-from-raw", str(listing), self._source(naming.QUEUE))
+                self.rclone.run("delete", "--files-from-raw", str(listing), self._source(bucket_keys.QUEUE))
             except RcloneError as exc:
                 # The outcomes are recorded: the next run sees that and only removes these entries.
                 self.log(f"queue entries stay until the next run: {exc}")

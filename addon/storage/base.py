@@ -6,13 +6,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
-from ..core.digest import FileDigest
+from ..core.errors import OperationError
+from ..core.publish.digest import FileDigest
 
 # Called with the number of bytes just sent.
 ByteProgress = Callable[[int], None]
 
 
-class StorageError(RuntimeError):
+class StorageError(OperationError, RuntimeError):
     """The storage refused or failed an operation; the message says which key and why."""
 
 

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from ..core import naming
-from ..core.promotion import utc_now
+from ..core.publish import bucket_keys
+from ..core.publish.promotion import utc_now
 from .base import Storage, StorageError
 
 ATTEMPTS: Final = 12
@@ -34,7 +34,7 @@ AfterCounting = Callable[[int], None]
 
 @dataclass(frozen=True)
 class Claim:
-    stem: naming.Versioned
+    stem: bucket_keys.Versioned
     key: str  # this publisher's claim object
     seen: tuple[str, ...]  # the keys counted to choose the version
 
@@ -45,26 +45,30 @@ def publisher_token() -> str:
     return f"{time.time_ns()}-{host}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-def _holders(storage: Storage, stem: naming.Versioned) -> list[str]:
-    return storage.list(f"{naming.CLAIMS}{stem.stem}/")
+def _holders(storage: Storage, stem: bucket_keys.Versioned) -> list[str]:
+    return storage.list(f"{bucket_keys.CLAIMS}{stem.stem}/")
 
 
 def claim_version(
     storage: Storage, name: str, created_by: str | None = None, after_counting: AfterCounting | None = None
 ) -> Claim:
     """Claims the next free version of `name`; raises StorageError when rivals kept winning."""
-    naming.check_name(name)
+    bucket_keys.check_name(name)
     token = publisher_token()
     body = json.dumps({"by": created_by or getpass.getuser(), "at": utc_now(), "token": token}).encode()
     for attempt in range(ATTEMPTS):
-        taken = storage.list(naming.EXPORTS) + storage.list(naming.ANIMATIONS) + storage.list(naming.PROMOTION)
+        taken = (
+            storage.list(bucket_keys.EXPORTS)
+            + storage.list(bucket_keys.ANIMATIONS)
+            + storage.list(bucket_keys.PROMOTION)
+        )
         try:
-            stem = naming.Versioned(name, naming.next_version(name, taken))
-        except naming.VersionRangeError as exc:
+            stem = bucket_keys.Versioned(name, bucket_keys.next_version(name, taken))
+        except bucket_keys.VersionRangeError as exc:
             raise StorageError(str(exc)) from None
         if after_counting is not None:
             after_counting(attempt)
-        mine = f"{naming.CLAIMS}{stem.stem}/{token}"
+        mine = f"{bucket_keys.CLAIMS}{stem.stem}/{token}"
         storage.put_bytes(mine, body)
         if _holders(storage, stem) == [mine]:
             return Claim(stem, mine, tuple(taken))

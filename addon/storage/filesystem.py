@@ -12,7 +12,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from ..core.digest import CHUNK, FileDigest
+from ..core.publish.digest import CHUNK, FileDigest
 from .base import ByteProgress, Storage, StorageError
 
 

@@ -15,16 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core import naming
-from ..core.digest import FileDigest, digest_file
-from ..core.promotion import MODEL, Artifact, Request
+from ..core.publish import bucket_keys
+from ..core.publish.digest import FileDigest, digest_file
+from ..core.publish.promotion import MODEL, Artifact, Request
 from .base import Storage, StorageError
 from .claims import AfterCounting, claim_version
 
 # (fraction done 0..1, what is happening)
 Progress = Callable[[float, str], None]
 # Builds the request once the version and the artifacts are known.
-Describe = Callable[[naming.Versioned, Artifact, Artifact], Request]
+Describe = Callable[[bucket_keys.Versioned, Artifact, Artifact], Request]
 
 
 class PublishCancelledError(StorageError):
@@ -47,15 +47,15 @@ def unqueued_exports(name: str, keys: tuple[str, ...] | list[str], below: int) -
     requested = {
         v.version
         for key in keys
-        if key.startswith((naming.QUEUE, naming.DONE, naming.FAILED))
-        and (v := naming.parse_key(key)) is not None
+        if key.startswith((bucket_keys.QUEUE, bucket_keys.DONE, bucket_keys.FAILED))
+        and (v := bucket_keys.parse_key(key)) is not None
         and v.name == name
     }
     return sorted(
         key
         for key in keys
-        if key.startswith(naming.EXPORTS)
-        and (v := naming.parse_key(key)) is not None
+        if key.startswith(bucket_keys.EXPORTS)
+        and (v := bucket_keys.parse_key(key)) is not None
         and v.name == name
         and v.version < below
         and v.version not in requested
@@ -91,7 +91,7 @@ def publish_files(
     Raises StorageError (PublishCancelledError once `cancel` is set) with nothing of it left queued or
     stored, unless the storage also refused the clean-up: the message then names what is left.
     """
-    naming.check_name(name)
+    bucket_keys.check_name(name)
     report = progress or (lambda _f, _m: None)
 
     def step(fraction: float, what: str) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlparse
 
-from ..core.digest import FileDigest
+from ..core.publish.digest import FileDigest
 from .base import ByteProgress, Storage, StorageError
 
 MULTIPART_THRESHOLD: Final = 16 * 1024 * 1024

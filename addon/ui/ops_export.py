@@ -8,13 +8,23 @@ from typing import Any
 
 import bpy
 
-from ..blender import animation_export, paths, vrm_addon, vrm_export
-from ..core.findings import Finding
-from ..core.presets import PresetError, get_preset
+from ..blender import animation_export, paths, vrm_export
+from ..core.errors import ForgeError, InputError
+from ..core.presets import get_preset
+from ..core.rig.findings import Finding
+from .accessors import export_result, export_settings
+from .props_export import AVATARFORGE_PG_export_result
 from .types import OperatorReturn
 
 
-def _record(result: Any, *, exported: bool, message: str, findings: list[Finding], stats: dict[str, Any]) -> None:
+def _record(
+    result: AVATARFORGE_PG_export_result,
+    *,
+    exported: bool,
+    message: str,
+    findings: list[Finding],
+    stats: dict[str, Any],
+) -> None:
     result.done, result.exported, result.message = True, exported, message
     result.triangles = int(stats.get("triangles", 0))
     result.findings.clear()
@@ -31,13 +41,12 @@ class AVATARFORGE_OT_export_vrm(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
-        settings = context.scene.avatar_forge_export  # type: ignore[union-attr]
+        settings, result = export_settings(context), export_result(context)
         wm = context.window_manager
         assert wm is not None
-        result = wm.avatar_forge_export_result  # type: ignore[attr-defined]
         try:
             preset = get_preset(settings.preset, paths.user_presets_dir())
-        except PresetError as exc:
+        except InputError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         out = Path(bpy.path.abspath(settings.filepath))
@@ -51,17 +60,13 @@ class AVATARFORGE_OT_export_vrm(bpy.types.Operator):
                 overwrite=settings.overwrite,
                 progress=lambda fraction, _what: wm.progress_update(int(fraction * 100)),
             )
-        except vrm_export.ExportRefusedError as exc:
-            _record(result, exported=False, message=str(exc), findings=exc.report.findings, stats=exc.report.stats)
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        except (
-            vrm_addon.VrmAddonMissingError, FileExistsError, ValueError, PermissionError, vrm_export.ExportFailedError
-        ) as exc:  # fmt: skip
+        except ForgeError as exc:
             message = (
                 f"{exc}; tick 'Replace existing file' to replace it" if isinstance(exc, FileExistsError) else str(exc)
             )
-            _record(result, exported=False, message=message, findings=[], stats={})
+            report = exc.report
+            findings, stats = (report.findings, report.stats) if report else ([], {})
+            _record(result, exported=False, message=message, findings=findings, stats=stats)
             self.report({"ERROR"}, message)
             return {"CANCELLED"}
         finally:
@@ -80,25 +85,16 @@ class AVATARFORGE_OT_export_clip(bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
-        settings = context.scene.avatar_forge_export  # type: ignore[union-attr]
-        wm = context.window_manager
-        assert wm is not None
-        result = wm.avatar_forge_export_result  # type: ignore[attr-defined]
+        settings, result = export_settings(context), export_result(context)
         out = Path(bpy.path.abspath(settings.clip_filepath))
         try:
             done = animation_export.export_clip(out, overwrite=settings.overwrite)
-        except animation_export.ClipRefusedError as exc:
-            _record(result, exported=False, message=str(exc), findings=exc.report.findings, stats={})
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        except (
-            vrm_addon.VrmAddonMissingError, FileExistsError, ValueError, PermissionError, LookupError,
-            vrm_export.ExportFailedError,
-        ) as exc:  # fmt: skip
+        except (ForgeError, LookupError) as exc:  # LookupError: no action to export
             message = (
                 f"{exc}; tick 'Replace existing file' to replace it" if isinstance(exc, FileExistsError) else str(exc)
             )
-            _record(result, exported=False, message=message, findings=[], stats={})
+            report = exc.report if isinstance(exc, ForgeError) else None
+            _record(result, exported=False, message=message, findings=report.findings if report else [], stats={})
             self.report({"ERROR"}, message)
             return {"CANCELLED"}
         clip = done.clip

@@ -8,10 +8,11 @@ from pathlib import Path
 import bpy
 from bpy.props import StringProperty
 
-from ..blender import avatar_import, vrm_addon
-from ..core.model_files import FORMATS
+from ..blender import avatar_import
+from ..core.errors import ForgeError
+from ..core.models.files import FORMATS
+from .accessors import rig_state
 from .ops_rig import panel_check
-from .props_rig import rig_state
 from .types import OperatorReturn
 
 
@@ -34,7 +35,7 @@ class AVATARFORGE_OT_import_avatar(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[OperatorReturn]:
         try:
             result = avatar_import.import_avatar(Path(self.filepath), probe=True)
-        except (ValueError, avatar_import.ImportFailedError, vrm_addon.VrmAddonMissingError) as exc:
+        except (ForgeError, ValueError) as exc:  # ValueError: not a model file
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         # The panel shows what the imported rig needs straight away, as its Check button would.

@@ -13,21 +13,19 @@ from typing import Any
 
 import bpy
 
-from ..blender import paths, publish, vrm_addon, vrm_export
-from ..core.naming import InvalidNameError
-from ..core.presets import PresetError, get_preset
+from ..blender import paths, publish
+from ..core.errors import ForgeError
+from ..core.presets import get_preset
 from ..storage.background import BackgroundJob, JobRunningError, OneAtATime
-from ..storage.base import Storage, StorageError
+from ..storage.base import Storage
+from .accessors import export_settings, publish_result, publish_settings
+from .props_publish import AVATARFORGE_PG_publish_result
 from .types import OperatorReturn
 
 # What a publish can fail with that is the user's to fix: a message, never a traceback.
 _PUBLISH_ERRORS = (
-    InvalidNameError,
-    LookupError,  # no armature, or a clip's action not found
-    vrm_addon.VrmAddonMissingError,
-    vrm_export.ExportRefusedError,
-    vrm_export.ExportFailedError,
-    StorageError,
+    ForgeError,
+    LookupError,  # a clip's action not found (no armature is a ForgeError already)
     OSError,  # the temporary folder is full or unwritable
 )
 _POLL_SECONDS = 0.1
@@ -41,13 +39,7 @@ def _status(context: bpy.types.Context, text: str | None) -> None:
         context.workspace.status_text_set(text)
 
 
-def _result(context: bpy.types.Context) -> Any:
-    wm = context.window_manager
-    assert wm is not None
-    return wm.avatar_forge_publish_result  # type: ignore[attr-defined]
-
-
-def _record(result: Any, *, published: bool, message: str) -> None:
+def _record(result: AVATARFORGE_PG_publish_result, *, published: bool, message: str) -> None:
     result.done, result.published, result.message = True, published, message
 
 
@@ -68,31 +60,30 @@ class AVATARFORGE_OT_publish(bpy.types.Operator):
         """The name, the export (of the avatar with its preset, or of the clip) and the storage the sidebar
         chose; None (reported) when they cannot be used, or while an earlier publish is still uploading
         (checked before this one exports anything)."""
-        scene: Any = context.scene
         try:
             UPLOADS.check()
         except JobRunningError as exc:
             self._failed(context, exc)
             return None
-        settings = scene.avatar_forge_publish
+        settings = publish_settings(context)
         name = settings.name
         try:
             target = publish.preferred_storage(settings.destination)
             if settings.kind == "animation":
                 return name, lambda progress: publish.prepare_clip(name, progress=progress), target
-            preset = get_preset(scene.avatar_forge_export.preset, paths.user_presets_dir())
-        except (PresetError, ValueError) as exc:
+            preset = get_preset(export_settings(context).preset, paths.user_presets_dir())
+        except (ForgeError, ValueError) as exc:  # ValueError: storage preferences that cannot be used
             self._failed(context, exc)
             return None
         return name, lambda progress: publish.prepare(name, preset, progress=progress), target
 
     def _failed(self, context: bpy.types.Context, exc: BaseException) -> set[OperatorReturn]:
-        _record(_result(context), published=False, message=str(exc))
+        _record(publish_result(context), published=False, message=str(exc))
         self.report({"ERROR"}, f"Not published: {exc}")
         return {"CANCELLED"}
 
     def _succeeded(self, context: bpy.types.Context, done: publish.PublishResult) -> set[OperatorReturn]:
-        result, request = _result(context), done.request
+        result, request = publish_result(context), done.request
         _record(result, published=True, message=f"Published {request.name} v{request.version}")
         result.version, result.size_mb, result.where = request.version, request.vrm.size / 1e6, done.release.vrm_url
         self.report({"INFO"}, f"Published {done.release.vrm_url} ({request.vrm.size / 1e6:.2f} MB), queued")

@@ -8,19 +8,19 @@ from bpy.props import BoolProperty, StringProperty
 
 from ..blender import autorig, paths, rig_check, rig_fixes, rig_reader
 from ..core.autorig import NotHumanoidError
-from ..core.findings import CheckReport
-from ..core.presets import Preset, PresetError, get_preset
-from .props_rig import rig_state
+from ..core.errors import ForgeError, InputError
+from ..core.presets import Preset, get_preset
+from ..core.rig.findings import CheckReport
+from .accessors import export_settings, rig_state
 from .types import OperatorReturn
 
 
 def _target(context: bpy.types.Context) -> Preset | None:
     """The export preset chosen in the Export panel: the rig is checked against its spec and budgets."""
-    settings = getattr(context.scene, "avatar_forge_export", None)
-    name = getattr(settings, "preset", "")
+    name = export_settings(context).preset
     try:
         return get_preset(name, paths.user_presets_dir()) if name else None
-    except PresetError:
+    except InputError:
         return None
 
 
@@ -61,7 +61,7 @@ class AVATARFORGE_OT_check_rig(_RigOperator):
         _leave_edit_mode(context)
         try:
             report = panel_check(context, _armature(context))
-        except rig_reader.ArmatureNotFoundError as exc:
+        except ForgeError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         return self._done(context, report)
@@ -87,7 +87,7 @@ class AVATARFORGE_OT_fix_rig_finding(_RigOperator):
         _leave_edit_mode(context)
         try:
             report = rig_check.fix_finding(self.finding_id, _armature(context), _target(context))
-        except (KeyError, rig_reader.ArmatureNotFoundError, rig_fixes.FixFailedError) as exc:
+        except (KeyError, ForgeError) as exc:
             self.report({"ERROR"}, str(exc).strip("'\""))
             return {"CANCELLED"}
         return self._done(context, report)
@@ -103,7 +103,7 @@ class AVATARFORGE_OT_fix_rig_all(_RigOperator):
         _leave_edit_mode(context)
         try:
             report = rig_check.check_rig(_armature(context), _target(context), fix="safe")
-        except rig_reader.ArmatureNotFoundError as exc:
+        except ForgeError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         return self._done(context, report)
@@ -144,7 +144,7 @@ class AVATARFORGE_OT_auto_rig(_RigOperator):
             return {"CANCELLED"}
         try:
             result = autorig.auto_rig(meshes, replace=self.replace)
-        except (autorig.AutoRigError, NotHumanoidError) as exc:
+        except (ForgeError, NotHumanoidError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self.report({"INFO"}, result.summary())

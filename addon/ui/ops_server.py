@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import bpy
 
-from ..server import runtime
-from ..server.config import ConfigError
+from ..socket_server import runtime
+from ..socket_server.config import ConfigError
 from .types import OperatorReturn
 
 

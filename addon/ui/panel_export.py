@@ -6,6 +6,7 @@ import bpy
 
 from ..blender import vrm_addon
 from ..blender.context import layout
+from .accessors import export_result, export_settings
 from .panel_base import AvatarPanel
 
 
@@ -21,7 +22,7 @@ class AVATARFORGE_PT_export(AvatarPanel):
             for part in vrm_addon.INSTALL_HINT.split(": ", 1)[-1].split(", or "):
                 box.label(text=part)
             return
-        settings = context.scene.avatar_forge_export  # type: ignore[union-attr]
+        settings = export_settings(context)
         column.prop(settings, "preset")
         column.prop(settings, "filepath")
         meta = column.box().column(align=True)
@@ -35,7 +36,7 @@ class AVATARFORGE_PT_export(AvatarPanel):
         clip.label(text="Animation clip (the current action)")
         clip.prop(settings, "clip_filepath")
         clip.operator("avatar_forge.export_clip", icon="ACTION")
-        result = context.window_manager.avatar_forge_export_result  # type: ignore[union-attr]
+        result = export_result(context)
         if not result.done:
             return
         box = column.box()

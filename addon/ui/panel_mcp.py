@@ -8,7 +8,7 @@ import bpy
 
 from .. import preferences
 from ..blender.context import layout
-from ..server import runtime
+from ..socket_server import runtime
 from .panel_base import AvatarPanel
 
 

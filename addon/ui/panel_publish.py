@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import bpy
 
 from ..blender.context import layout
+from .accessors import export_settings, publish_result, publish_settings
 from .ops_publish import UPLOADS
 from .panel_base import AvatarPanel
 
@@ -16,13 +15,12 @@ class AVATARFORGE_PT_publish(AvatarPanel):
     bl_label = "Publish"
 
     def draw(self, context: bpy.types.Context) -> None:
-        scene: Any = context.scene
         column = layout(self).column()
-        settings = scene.avatar_forge_publish
+        settings = publish_settings(context)
         column.prop(settings, "kind")
         column.prop(settings, "name")
         if settings.kind == "model":
-            column.prop(scene.avatar_forge_export, "preset")
+            column.prop(export_settings(context), "preset")
         column.prop(settings, "destination")
         uploading = UPLOADS.running()
         row = column.row()
@@ -30,7 +28,7 @@ class AVATARFORGE_PT_publish(AvatarPanel):
         row.operator("avatar_forge.publish", icon="EXPORT")
         if uploading is not None:
             column.label(text=f"Publishing {uploading}: Publish again once it is done (Esc cancels)", icon="INFO")
-        result: Any = context.window_manager.avatar_forge_publish_result  # type: ignore[union-attr]
+        result = publish_result(context)
         if not result.done:
             return
         box = column.box()

@@ -8,9 +8,10 @@ import bpy
 
 from ..blender import vrm_addon
 from ..blender.context import layout
-from ..core import humanoid
+from ..core.rig import humanoid
+from .accessors import rig_state
 from .panel_base import AvatarPanel
-from .props_rig import AVATARFORGE_PG_rig_finding, rig_state
+from .props_rig import AVATARFORGE_PG_rig_finding
 
 Icon = Literal["CANCEL", "ERROR", "INFO", "DOT"]
 SEVERITY_ICONS: dict[str, Icon] = {"error": "CANCEL", "warning": "ERROR", "info": "INFO"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, StringProperty
 
-from ..core.findings import CheckReport
+from ..core.rig.findings import CheckReport
 
 
 class AVATARFORGE_PG_rig_finding(bpy.types.PropertyGroup):
@@ -37,8 +37,3 @@ class AVATARFORGE_PG_rig_check(bpy.types.PropertyGroup):
             item.finding_id, item.severity, item.message = finding.id, finding.severity, finding.message
             item.fixable, item.objects = finding.fixable, ", ".join(finding.objects)
             item.structural = finding.structural
-
-
-def rig_state(context: bpy.types.Context) -> AVATARFORGE_PG_rig_check:
-    state: AVATARFORGE_PG_rig_check = context.window_manager.avatar_forge_rig  # type: ignore[union-attr]
-    return state

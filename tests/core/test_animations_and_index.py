@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from addon.core.naming import Versioned, next_version
-from addon.core.picker import picker_facts
-from addon.core.promotion import (
+from addon.core.publish.bucket_keys import Versioned, next_version
+from addon.core.publish.picker import picker_facts
+from addon.core.publish.promotion import (
     Artifact,
     IndexEntry,
     Request,
@@ -19,7 +19,7 @@ from addon.core.promotion import (
     parse_index,
     parse_request,
 )
-from addon.core.vrm_inspect import inspect_vrma_file
+from addon.core.vrm.inspect import inspect_vrma_file
 from tests.publish.samples import edited, make_vrm, make_vrma, tiny_png, with_thumbnail
 
 

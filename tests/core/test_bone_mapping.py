@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from addon.core import bone_mapping, demo_rig, humanoid
-from addon.core.rig_model import BoneTable
+from addon.core.demo import rig as demo_rig
+from addon.core.rig import bone_mapping, humanoid
+from addon.core.rig.model import BoneTable
 
 _ROOT = Path(__file__).resolve().parents[2]
 _FINGERS = ("Thumb", "Index", "Middle", "Ring", "Little")

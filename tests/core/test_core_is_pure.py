@@ -27,11 +27,13 @@ def test_no_core_module_imports_blender_or_reaches_outside_core():
 
 
 def test_every_core_module_imports_with_blender_missing():
-    modules = sorted(p.stem for p in CORE.glob("*.py") if p.stem != "__init__")
+    modules = sorted(
+        ".".join(p.relative_to(CORE).with_suffix("").parts).removesuffix(".__init__") for p in CORE.rglob("*.py")
+    )
     code = (
         "import sys\n"
         f"for name in {sorted(BLENDER_MODULES)!r}: sys.modules[name] = None\n"
-        f"for m in {modules!r}: __import__('addon.core.' + m)\n"
+        f"for m in {modules!r}: __import__('addon.core.' + m if m != '__init__' else 'addon.core')\n"
         "print('ok')\n"
     )
     done = subprocess.run(

@@ -1,4 +1,5 @@
-from addon.core import demo_rig, humanoid
+from addon.core.demo import rig as demo_rig
+from addon.core.rig import humanoid
 
 
 def test_demo_maps_every_required_bone_for_both_vrm_versions_plus_the_optional_ones_asked_for():

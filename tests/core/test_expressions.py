@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from addon.core.expressions import (
+from addon.core.vrm.expressions import (
     PRESETS,
     VRM0_PRESET,
     expression_for,

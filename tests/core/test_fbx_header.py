@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from addon.core import fbx_header
+from addon.core.models import fbx_header
 
 Record = Callable[[int, bool], bytes]  # (where it starts, 64-bit offsets) -> its bytes
 

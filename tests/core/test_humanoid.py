@@ -1,4 +1,4 @@
-from addon.core import humanoid
+from addon.core.rig import humanoid
 
 
 def test_vrm1_requires_the_fifteen_bones_and_vrm0_adds_chest_and_neck():

@@ -1,4 +1,4 @@
-from addon.core.log_lines import warnings_in
+from addon.core.vrm.log_lines import warnings_in
 
 CAPTURED = """\
 EGL Error (0x3009): EGL_BAD_MATCH: Arguments are inconsistent (for example, a valid context requires buffers).

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from addon.core.model_refs import import_problem
-from addon.core.vrm_inspect import MAX_UNBACKED_TOTAL
+from addon.core.models.refs import import_problem
+from addon.core.vrm.inspect import MAX_UNBACKED_TOTAL
 
 
 def _gltf(folder: Path, buffers: list[dict[str, Any]], **more: Any) -> Path:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from addon.core import protocol
-from addon.core.protocol import (
+from addon.core.wire import protocol
+from addon.core.wire.protocol import (
     MAX_VALUES,
     BadMessage,
     MessageTooLargeError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from addon.core import weight_fixes
-from addon.core.rig_model import MeshInfo, Transform, padded_weights
+from addon.core.rig import weight_fixes
+from addon.core.rig.model import MeshInfo, Transform, padded_weights
 
 
 def test_padded_weights_keeps_each_vertex_influences_in_group_order():

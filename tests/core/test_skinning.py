@@ -1,6 +1,6 @@
 import numpy as np
 
-from addon.core import skinning
+from addon.core.rig import skinning
 
 
 def _bones():

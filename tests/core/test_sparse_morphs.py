@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from addon.core import sparse_morphs
+from addon.core.vrm import accessors, glb, sparse_morphs
 
 FLOAT, UNSIGNED_BYTE, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5121, 5123, 5125
 PNG = b"\x89PNG\r\n\x1a\nnot really an image"
@@ -44,7 +44,7 @@ def _glb(
         "images": [{"bufferView": 3, "mimeType": "image/png"}],
         "extensions": {"VRMC_vrm": {"meta": {"thumbnailImage": 0}}},
     }
-    return sparse_morphs.write_glb(document, binary), arrays
+    return glb.write(document, binary), arrays
 
 
 def _dense(document: dict[str, Any], binary: bytes, index: int) -> npt.NDArray[np.float32]:
@@ -66,7 +66,7 @@ def _dense(document: dict[str, Any], binary: bytes, index: int) -> npt.NDArray[n
 def test_morph_targets_become_sparse_with_short_indices_and_load_identically():
     data, arrays = _glb(1000, [3, 10, 999])
     out, stats = sparse_morphs.sparsify(data)
-    document, binary = sparse_morphs.read_glb(out)
+    document, binary = glb.read(out)
     morph = document["accessors"][1]
     assert "bufferView" not in morph and morph["sparse"]["count"] == 3
     # Never UNSIGNED_BYTE: UniVRM rejects it.
@@ -87,20 +87,20 @@ def test_morph_targets_become_sparse_with_short_indices_and_load_identically():
 
 def test_small_indices_are_still_unsigned_short_and_large_ones_unsigned_int():
     small, _ = _glb(200, [0, 5])  # every index fits in a byte
-    document, _binary = sparse_morphs.read_glb(sparse_morphs.sparsify(small)[0])
+    document, _binary = glb.read(sparse_morphs.sparsify(small)[0])
     assert document["accessors"][1]["sparse"]["indices"]["componentType"] == UNSIGNED_SHORT
     large, arrays = _glb(70000, [1, 69999])
-    document, binary = sparse_morphs.read_glb(sparse_morphs.sparsify(large)[0])
+    document, binary = glb.read(sparse_morphs.sparsify(large)[0])
     assert document["accessors"][1]["sparse"]["indices"]["componentType"] == UNSIGNED_INT
     assert np.array_equal(_dense(document, binary, 1), arrays["morph"])
 
 
 def _set(data: bytes, accessor: int, vertex: int, value: float) -> bytes:
     """The GLB with one float of a dense accessor (the vertex's x) set to `value`."""
-    document, binary = sparse_morphs.read_glb(data)
+    document, binary = glb.read(data)
     view = document["bufferViews"][document["accessors"][accessor]["bufferView"]]
     at = view["byteOffset"] + vertex * 12
-    return sparse_morphs.write_glb(document, binary[:at] + np.float32(value).tobytes() + binary[at + 4 :])
+    return glb.write(document, binary[:at] + np.float32(value).tobytes() + binary[at + 4 :])
 
 
 def test_normal_rounding_noise_is_left_to_the_zero_base_and_real_changes_kept():
@@ -108,7 +108,7 @@ def test_normal_rounding_noise_is_left_to_the_zero_base_and_real_changes_kept():
     # both sides: a threshold ten times lower keeps the noise, ten times higher drops the change.
     data, arrays = _glb(1000, [7, 8], normal_noise=3e-7)
     data = _set(data, 2, 500, 5e-6)
-    document, binary = sparse_morphs.read_glb(sparse_morphs.sparsify(data)[0])
+    document, binary = glb.read(sparse_morphs.sparsify(data)[0])
     normal = document["accessors"][2]
     assert normal["sparse"]["count"] == 3
     loaded = _dense(document, binary, 2)
@@ -121,7 +121,7 @@ def test_positions_are_kept_bit_for_bit():
     data, arrays = _glb(1000, [7, 8])
     data = _set(data, 1, 500, 1e-7)
     arrays["morph"][500, 0] = np.float32(1e-7)
-    document, binary = sparse_morphs.read_glb(sparse_morphs.sparsify(data)[0])
+    document, binary = glb.read(sparse_morphs.sparsify(data)[0])
     assert document["accessors"][1]["sparse"]["count"] == 3
     assert _dense(document, binary, 1).tobytes() == arrays["morph"].tobytes()
 
@@ -129,20 +129,20 @@ def test_positions_are_kept_bit_for_bit():
 def test_a_buffer_view_shared_by_two_accessors_keeps_its_bytes():
     # The morph target's view also holds a second primitive's positions: rewriting it would move that mesh.
     data, arrays = _glb(1000, [7, 8])
-    document, binary = sparse_morphs.read_glb(data)
+    document, binary = glb.read(data)
     document["accessors"].append({**document["accessors"][1]})
     document["meshes"][0]["primitives"].append({"attributes": {"POSITION": 3}})
-    out, _stats = sparse_morphs.sparsify(sparse_morphs.write_glb(document, binary))
-    after, after_binary = sparse_morphs.read_glb(out)
+    out, _stats = sparse_morphs.sparsify(glb.write(document, binary))
+    after, after_binary = glb.read(out)
     for index in (1, 3):
-        assert np.array_equal(sparse_morphs.accessor_array(after, after_binary, index), arrays["morph"]), index
+        assert np.array_equal(accessors.accessor_array(after, after_binary, index), arrays["morph"]), index
     assert "bufferView" in after["accessors"][1] and "sparse" not in after["accessors"][1]
 
 
 def test_without_morph_normals_the_targets_hold_positions_only():
     data, arrays = _glb(1000, [3])
     out, stats = sparse_morphs.sparsify(data, morph_normals=False)
-    document, binary = sparse_morphs.read_glb(out)
+    document, binary = glb.read(out)
     assert document["meshes"][0]["primitives"][0]["targets"] == [{"POSITION": 1}]
     assert stats.dropped == 1 and np.array_equal(_dense(document, binary, 1), arrays["morph"])
     assert all(view["byteLength"] > 0 for view in document["bufferViews"])
@@ -152,25 +152,25 @@ def test_without_morph_normals_the_targets_hold_positions_only():
 
 def test_a_target_that_moves_nothing_gets_one_zero_entry():
     data, _arrays = _glb(1000, [])
-    document, binary = sparse_morphs.read_glb(sparse_morphs.sparsify(data)[0])
+    document, binary = glb.read(sparse_morphs.sparsify(data)[0])
     assert document["accessors"][1]["sparse"]["count"] == 1  # glTF asks for at least one
     assert not _dense(document, binary, 1).any()
 
 
 def test_a_layout_it_does_not_know_is_refused_not_guessed():
     data, _ = _glb(100, [1])
-    document, binary = sparse_morphs.read_glb(data)
+    document, binary = glb.read(data)
     document["buffers"].append({"byteLength": 4, "uri": "extra.bin"})
     with pytest.raises(sparse_morphs.GlbLayoutError):
-        sparse_morphs.sparsify(sparse_morphs.write_glb(document, binary))
+        sparse_morphs.sparsify(glb.write(document, binary))
     with pytest.raises(sparse_morphs.GlbLayoutError):
         sparse_morphs.sparsify(b"PK\x03\x04" + bytes(20))
 
 
 def test_accessor_array_reads_dense_and_sparse_accessors_alike():
     data, arrays = _glb(300, [4, 299])
-    before, before_binary = sparse_morphs.read_glb(data)
-    after, after_binary = sparse_morphs.read_glb(sparse_morphs.sparsify(data)[0])
+    before, before_binary = glb.read(data)
+    after, after_binary = glb.read(sparse_morphs.sparsify(data)[0])
     for index, name in ((0, "position"), (1, "morph"), (2, "morph_normal")):
-        assert np.array_equal(sparse_morphs.accessor_array(before, before_binary, index), arrays[name])
-        assert np.array_equal(sparse_morphs.accessor_array(after, after_binary, index), arrays[name])
+        assert np.array_equal(accessors.accessor_array(before, before_binary, index), arrays[name])
+        assert np.array_equal(accessors.accessor_array(after, after_binary, index), arrays[name])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from addon.core import checks
 from addon.core.presets import get_preset
-from addon.core.rig_model import ArmatureInfo, BoneTable, RigModel, Transform
+from addon.core.rig import checks
+from addon.core.rig.model import ArmatureInfo, BoneTable, RigModel, Transform
 
 # name, parent, head, tail: an adult (1.7 m, head bone at 1.5 m) and a chibi (1 m, its head half of it).
 ADULT = (("Hips", None, (0, 0, 0.95), (0, 0, 1.1)), ("Head", "Hips", (0, 0, 1.5), (0, 0, 1.7)),
@@ -30,7 +30,7 @@ def _rig(bones: tuple[tuple[str, str | None, tuple[float, ...], tuple[float, ...
         np.array([b[3] for b in bones], dtype=np.float64) * size,
         np.ones(len(bones), dtype=bool),
     )
-    return RigModel(ArmatureInfo("Rig", Transform(), table, dict(MAPPING)), ["Rig"], [])
+    return RigModel(ArmatureInfo("Rig", Transform(), table, dict(MAPPING)), [])
 
 
 def _fix(model: RigModel) -> tuple[float, str] | None:
@@ -112,7 +112,7 @@ def _lifted(dz: float) -> RigModel:
     model = _rig(ADULT, 1.0)
     assert model.armature is not None
     lifted = Transform(location=(0.0, 0.0, dz), matrix_world=((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, dz), (0, 0, 0, 1)))
-    return RigModel(ArmatureInfo("Rig", lifted, model.armature.bones, dict(MAPPING)), ["Rig"], [])
+    return RigModel(ArmatureInfo("Rig", lifted, model.armature.bones, dict(MAPPING)), [])
 
 
 @pytest.mark.parametrize(("dz", "grounded"), [(0.004, True), (-0.004, True), (0.006, False), (-0.006, False)])

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from addon.core.presets import VRM1_LICENSE_URL, get_preset
-from addon.core.vrm_meta import LICENSE_FINDING, VRM0_FIELDS, VRM1_FIELDS, plan_meta, vrm0_to_vrm1, vrm1_to_vrm0
+from addon.core.vrm.meta import (
+    LICENSE_FINDING,
+    VRM0_FIELDS,
+    VRM1_FIELDS,
+    plan_meta,
+    vrm0_to_vrm1,
+    vrm1_to_vrm0,
+)
 
 WEB = get_preset("companions-web").meta
 LEGACY = get_preset("vrm0-legacy").meta

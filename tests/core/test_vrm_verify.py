@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from addon.core.vrm_verify import verify_vrm
+from addon.core.vrm.verify import verify_vrm
 from tests.conftest import ROOT, run_forge
 
 SHARED_CORPUS = ROOT.parent / "shared" / "corpus"

@@ -1,4 +1,4 @@
-"""Web packing (core/webpack) on a small skinned, morphed, textured GLB made here: what it writes, that it
+"""Web packing (core/vrm/webpack) on a small skinned, morphed, textured GLB made here: what it writes, that it
 decodes to what it proves, and that its checks refuse what would show a different avatar."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from addon.core import model_refs, webpack
-from addon.core.sparse_morphs import accessor_array, read_glb, write_glb
-from addon.core.webpack import geometry_check, meshopt_codec, quantize
+from addon.core.models import refs as model_refs
+from addon.core.vrm import glb, webpack
+from addon.core.vrm.accessors import accessor_array
+from addon.core.vrm.webpack import geometry_check, meshopt_codec, quantize
 
 FLOAT, UNSIGNED_SHORT = 5126, 5123
 
@@ -108,7 +109,7 @@ def _glb() -> bytes:
         "extensionsUsed": ["VRMC_vrm"],
         "extensions": {"VRMC_vrm": {"specVersion": "1.0", "meta": {"name": "strip", "thumbnailImage": 1}}},
     }
-    return write_glb(document, binary)
+    return glb.write(document, binary)
 
 
 WEB = webpack.PackOptions(geometry=True, webp=True, webp_quality=90, thumbnail_jpeg=True)
@@ -122,8 +123,8 @@ def original() -> bytes:
 def test_a_packed_file_is_smaller_declares_what_it_needs_and_keeps_every_vrm_index(original):
     packed = webpack.pack(original, WEB)
     assert len(packed.data) < len(original) / 2
-    document, _binary = read_glb(packed.data)
-    before, _ = read_glb(original)
+    document, _binary = glb.read(packed.data)
+    before, _ = glb.read(original)
     required = set(document["extensionsRequired"])
     assert required == {"KHR_mesh_quantization", "EXT_meshopt_compression", "EXT_texture_webp"}
     assert document["extensions"] == before["extensions"]  # VRMC_vrm untouched: thumbnail image 1 still
@@ -143,23 +144,23 @@ def test_a_packed_file_is_smaller_declares_what_it_needs_and_keeps_every_vrm_ind
 
 def test_the_compressed_views_decode_to_the_quantized_file_and_it_shows_the_original_within_bounds(original):
     packed = webpack.pack(original, WEB)
-    decoded = read_glb(webpack.decoded(packed.data))
-    plain = read_glb(packed.decoded)
+    decoded = glb.read(webpack.decoded(packed.data))
+    plain = glb.read(packed.decoded)
     for index in range(len(plain[0]["accessors"])):
         if index == 6:  # triangle indices: the codec may start a triangle at another corner
             continue
         assert np.array_equal(accessor_array(*plain, index), accessor_array(*decoded, index)), index
-    check = geometry_check.compare(read_glb(original), decoded)
+    check = geometry_check.compare(glb.read(original), decoded)
     assert not check.problems
     # 16-bit positions on a 1.7 m grid: a step of 26 µm; 8-bit normals: under half a degree.
     assert check.position_m < 3e-5 and check.normal_degrees < 0.5 and check.uv < 1e-5
-    stored = read_glb(packed.decoded)[0]["accessors"]
+    stored = glb.read(packed.decoded)[0]["accessors"]
     assert stored[0]["componentType"] == UNSIGNED_SHORT and "normalized" not in stored[0]
     assert stored[5]["componentType"] == 5122  # morph deltas: SHORT on the same grid
 
 
 def test_quantized_weights_still_sum_to_one_exactly(original):
-    plain = read_glb(webpack.pack(original, WEB).decoded)
+    plain = glb.read(webpack.pack(original, WEB).decoded)
     weights = accessor_array(*plain, 4).astype(np.int64)
     assert plain[0]["accessors"][4]["componentType"] == UNSIGNED_SHORT
     assert (weights.sum(axis=1) == 65535).all()
@@ -176,7 +177,7 @@ def test_without_the_meshopt_binding_the_textures_are_packed_and_the_geometry_le
     monkeypatch.setitem(sys.modules, "meshopt", None)  # as on a Python the binding has no wheel for
     packed = webpack.pack(original, WEB)
     assert packed.skipped == ["geometry compression (the meshopt package is not installed for this Python)"]
-    document, _binary = read_glb(packed.data)
+    document, _binary = glb.read(packed.data)
     assert not packed.uses_meshopt and "EXT_meshopt_compression" not in document["extensionsUsed"]
     assert "KHR_mesh_quantization" not in document["extensionsUsed"]
     assert document["extensionsRequired"] == ["EXT_texture_webp"]
@@ -184,7 +185,7 @@ def test_without_the_meshopt_binding_the_textures_are_packed_and_the_geometry_le
 
 def test_a_texture_fallback_keeps_the_png_beside_the_webp(original):
     packed = webpack.pack(original, webpack.PackOptions(geometry=False, webp=True, texture_fallback=True))
-    document, _binary = read_glb(packed.data)
+    document, _binary = glb.read(packed.data)
     texture = document["textures"][0]
     assert document["images"][texture["source"]]["mimeType"] == "image/png"
     assert document["images"][texture["extensions"]["EXT_texture_webp"]["source"]]["mimeType"] == "image/webp"
@@ -196,10 +197,10 @@ def test_an_import_accepts_a_compressed_file_and_refuses_one_whose_compressed_by
 ):
     data = webpack.pack(original, WEB).data
     assert model_refs.import_problem(tmp_path / "a.glb", "glb", data) is None
-    document, binary = read_glb(data)
+    document, binary = glb.read(data)
     broken = copy.deepcopy(document)
     view = next(v for v in broken["bufferViews"] if "extensions" in v)
     view["extensions"][meshopt_codec.EXTENSION]["byteLength"] = len(binary) + 1
-    problem = model_refs.import_problem(tmp_path / "a.glb", "glb", write_glb(broken, binary))
+    problem = model_refs.import_problem(tmp_path / "a.glb", "glb", glb.write(broken, binary))
     assert problem is not None and "bufferViews" in problem
     assert json.dumps(document).count('"fallback": true') == 1

@@ -19,10 +19,10 @@ import numpy as np
 
 from addon.blender import avatar_import, context, rig_check, rig_reader, vrm_addon
 from addon.blender.autorig import read
-from addon.cli import cmd_convert
-from addon.core import humanoid
+from addon.blender.convert import convert
 from addon.core.autorig import Bone, MeshPart, RigPlan, place
 from addon.core.presets import Preset
+from addon.core.rig import humanoid
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NODE_DIR = ROOT / "tests" / "node"
@@ -110,7 +110,7 @@ def oracle_convert(stripped: Stripped, out: Path, preset: Preset) -> dict[str, A
     automatic = place.plan_rig
     place.plan_rig = planner
     try:
-        return cmd_convert.convert_one(cmd_convert.Job(stripped.bare, out), preset, "all", False, "auto")
+        return convert(stripped.bare, out, preset, fix="all", rig="auto").to_json()
     finally:
         place.plan_rig = automatic
 

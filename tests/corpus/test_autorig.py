@@ -24,8 +24,8 @@ import pytest
 
 from addon.blender import autorig, avatar_import, rig_reader, vrm_addon
 from addon.blender.autorig import read
-from addon.core import humanoid
 from addon.core.presets import get_preset
+from addon.core.rig import humanoid
 from tests.conftest import run_forge
 from tests.corpus import autorig_harness as harness
 from tests.corpus import primitives

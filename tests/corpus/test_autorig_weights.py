@@ -21,8 +21,8 @@ import pytest
 
 from addon.blender import autorig, avatar_import, context, rig_reader, vrm_addon
 from addon.blender.autorig import read
-from addon.core.rig_model import FloatArray
-from addon.core.skinning import segment_distances
+from addon.core.rig.model import FloatArray
+from addon.core.rig.skinning import segment_distances
 from tests.corpus import autorig_harness as harness
 from tests.corpus import primitives
 

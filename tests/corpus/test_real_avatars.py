@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from addon.blender import rig_check, rig_reader, vrm_addon_exporter, vrm_export
-from addon.core import humanoid
 from addon.core.presets import get_preset
+from addon.core.rig import humanoid
 from tests import invariants
 from tests.corpus.conftest import MODELS, load
 from tests.test_vrm_export import consumers

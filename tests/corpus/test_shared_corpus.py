@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from addon.core import checks, humanoid
+from addon.core.rig import checks, humanoid
 from tests.conftest import QUICK, ROOT, run_forge
 from tests.test_vrm_export import consumers
 

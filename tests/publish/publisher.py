@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from addon.core.naming import Versioned
-from addon.core.promotion import KINDS, MODEL, Artifact, Request
+from addon.core.publish.bucket_keys import Versioned
+from addon.core.publish.promotion import KINDS, MODEL, Artifact, Request
 from addon.storage.release import publish_files
 from addon.storage.targets import open_storage
 

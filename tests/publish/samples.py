@@ -12,8 +12,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from addon.core.humanoid import REQUIRED_VRM0, REQUIRED_VRM1
 from addon.core.presets import VRM1_LICENSE_URL
+from addon.core.rig.humanoid import REQUIRED_VRM0, REQUIRED_VRM1
 
 
 def make_vrm(

@@ -15,10 +15,10 @@ from typing import Any
 import bpy  # first: addon_utils and Blender's modules exist only after it
 import pytest
 
-from addon.core.clip_check import ClipFacts, check_clip
-from addon.core.humanoid import REQUIRED_VRM1
-from addon.core.promotion import parse_request
-from addon.core.vrm_inspect import inspect_vrma_file
+from addon.core.publish.promotion import parse_request
+from addon.core.rig.humanoid import REQUIRED_VRM1
+from addon.core.vrm.clip_check import ClipFacts, check_clip
+from addon.core.vrm.inspect import inspect_vrma_file
 from tests.conftest import EXTENSION, ROOT, run_forge
 from tests.publish import test_promote
 from tests.publish.test_promote import Promotion

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from addon.core import naming
-from addon.core.promotion import (
+from addon.core.publish import bucket_keys
+from addon.core.publish.promotion import (
     Artifact,
     IndexEntry,
     IndexFileError,
@@ -21,19 +21,19 @@ from addon.core.promotion import (
     outcome_record,
     parse_request,
 )
-from addon.core.vrm_inspect import VrmLimits, inspect_vrm, inspect_vrm_file
+from addon.core.vrm.inspect import VrmLimits, inspect_vrm, inspect_vrm_file
 from tests.publish.samples import bin_chunk, edited, glb, json_chunk, make_vrm
 
 
 @pytest.mark.parametrize("name", ["../x", "a b", "", ".hidden", "-dash", "x/y", "a.b", "é", "x" * 65, "A\n"])
 def test_names_that_could_escape_or_confuse_are_refused(name):
-    with pytest.raises(naming.InvalidNameError, match="invalid model name"):
-        naming.check_name(name)
+    with pytest.raises(bucket_keys.InvalidNameError, match="invalid model name"):
+        bucket_keys.check_name(name)
 
 
 @pytest.mark.parametrize("name", ["Companion-A", "a", "X_1", "0" * 64])
 def test_plain_names_are_accepted(name):
-    assert naming.check_name(name) == name
+    assert bucket_keys.check_name(name) == name
 
 
 def test_next_version_counts_exports_queue_done_failed_and_claims_of_that_name_only():
@@ -46,31 +46,35 @@ def test_next_version_counts_exports_queue_done_failed_and_claims_of_that_name_o
         "exports/A-B-v7.vrm",  # another model whose name starts the same
         "exports/.A-v8.vrm.1a2b.tmp",  # an interrupted copy is not a version
     ]
-    assert naming.next_version("A", keys) == 6
-    assert naming.next_version("A-B", keys) == 8
-    assert naming.next_version("New", keys) == 1
+    assert bucket_keys.next_version("A", keys) == 6
+    assert bucket_keys.next_version("A-B", keys) == 8
+    assert bucket_keys.next_version("New", keys) == 1
 
 
 def test_versions_have_one_bound_and_a_key_at_it_is_named_not_followed():
-    top = f"exports/Foo-v{naming.MAX_VERSION}.vrm"
+    top = f"exports/Foo-v{bucket_keys.MAX_VERSION}.vrm"
     # A version past the bound is no version: never parsed, so never the latest of anything.
-    assert naming.parse_key(f"exports/Foo-v{naming.MAX_VERSION + 1}.vrm") is None
-    assert naming.next_version("Foo", ["exports/Foo-v3.vrm", f"exports/Foo-v{naming.MAX_VERSION + 1}.vrm"]) == 4
+    assert bucket_keys.parse_key(f"exports/Foo-v{bucket_keys.MAX_VERSION + 1}.vrm") is None
+    assert (
+        bucket_keys.next_version("Foo", ["exports/Foo-v3.vrm", f"exports/Foo-v{bucket_keys.MAX_VERSION + 1}.vrm"]) == 4
+    )
     # What publish writes, it can parse back: the top version is the last one taken, then a clear refusal.
-    assert naming.parse_key(top) == naming.Versioned("Foo", naming.MAX_VERSION)
-    assert naming.next_version("Foo", [f"exports/Foo-v{naming.MAX_VERSION - 1}.vrm"]) == naming.MAX_VERSION
-    with pytest.raises(naming.VersionRangeError, match=re.escape(f"{top} holds version 999999999 of Foo")):
-        naming.next_version("Foo", ["exports/Foo-v1.vrm", top])
+    assert bucket_keys.parse_key(top) == bucket_keys.Versioned("Foo", bucket_keys.MAX_VERSION)
+    assert (
+        bucket_keys.next_version("Foo", [f"exports/Foo-v{bucket_keys.MAX_VERSION - 1}.vrm"]) == bucket_keys.MAX_VERSION
+    )
+    with pytest.raises(bucket_keys.VersionRangeError, match=re.escape(f"{top} holds version 999999999 of Foo")):
+        bucket_keys.next_version("Foo", ["exports/Foo-v1.vrm", top])
     with pytest.raises(RequestError, match="version must be from 1 to 999999999"):
-        parse_request(_request(version=naming.MAX_VERSION + 1))
+        parse_request(_request(version=bucket_keys.MAX_VERSION + 1))
 
 
 def test_versioned_keys_follow_the_storage_layout():
-    stem = naming.Versioned("Companion-A", 2)
+    stem = bucket_keys.Versioned("Companion-A", 2)
     assert stem.export_key() == "exports/Companion-A-v2.vrm"
     assert stem.project_key() == "projects/Companion-A-v2.blend"
     assert stem.request_key() == "promotion/queue/Companion-A-v2.json"
-    assert naming.parse_key("promotion/done/Companion-A-v2.json") == stem
+    assert bucket_keys.parse_key("promotion/done/Companion-A-v2.json") == stem
 
 
 def _request(**changes) -> bytes:
@@ -95,7 +99,7 @@ def _request(**changes) -> bytes:
 
 def test_a_request_round_trips_with_every_field_the_promoter_needs():
     request = parse_request(_request())
-    assert request.versioned == naming.Versioned("A", 1)
+    assert request.versioned == bucket_keys.Versioned("A", 1)
     assert request.vrm.sha256 == "a" * 64 and request.blend.size == 20
     data = json.loads(_request())
     assert data["created_at"].endswith("Z")

@@ -15,8 +15,8 @@ from typing import Any
 import bpy  # first: addon_utils and Blender's modules exist only after it
 import pytest
 
-from addon.core.promotion import parse_request
-from addon.core.vrm_inspect import inspect_vrm
+from addon.core.publish.promotion import parse_request
+from addon.core.vrm.inspect import inspect_vrm
 from tests.conftest import BLENDER_VERSION, EXTENSION, FORGE, run_forge
 
 # A .blend starts with this, or with zstd's magic when Blender compressed it.

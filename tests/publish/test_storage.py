@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from addon.core.digest import digest_file
-from addon.core.naming import QUEUE
-from addon.core.promotion import parse_request
+from addon.core.publish.bucket_keys import QUEUE
+from addon.core.publish.digest import digest_file
+from addon.core.publish.promotion import parse_request
 from addon.storage.background import BackgroundJob, Progress
 from addon.storage.base import Storage, StorageError
 from addon.storage.release import PublishCancelledError, Release, publish_files

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from addon.core.vrm_inspect import inspect_vrm
+from addon.core.vrm.inspect import inspect_vrm
 from tests.conftest import ROOT
 from tests.publish.samples import edited, make_vrm
 

@@ -9,7 +9,7 @@ from typing import Any
 import bpy
 import pytest
 
-from addon.blender import rig_check, vrm_addon_exporter, vrm_export
+from addon.blender import rig_check, vrm_addon_exporter, vrm_export, vrm_target
 from addon.core.presets import get_preset
 
 WEB, LEGACY = get_preset("companions-web"), get_preset("vrm0-legacy")
@@ -101,7 +101,7 @@ def test_a_cancelled_export_says_the_vrm_addons_reason(avatar, tmp_path, monkeyp
     # below the operator, after our own check has refused such a file already).
     monkeypatch.setattr(vrm_addon_exporter, "internals", lambda: None)
     with pytest.raises(vrm_export.ExportFailedError) as failed:
-        vrm_export._run_exporter(armature, LEGACY, [])
+        vrm_export._run_exporter(armature, LEGACY, vrm_target.VRM0, [])
     message = str(failed.value)
     assert "mesh object and a bone" in message and '"Head"' in message, message
     assert "log" not in message

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from addon.server.audit import BACKUPS, FIELD_CHARS, FILE_NAME, MAX_BYTES, REFUSAL_INTERVAL, AuditLog
+from addon.socket_server.audit import BACKUPS, FIELD_CHARS, FILE_NAME, MAX_BYTES, REFUSAL_INTERVAL, AuditLog
 
 
 def test_each_command_is_one_line_with_type_duration_and_outcome(tmp_path):
@@ -62,7 +62,7 @@ def test_a_flood_of_refusals_cannot_rotate_earlier_records_away(tmp_path):
 def test_a_refusal_after_its_interval_is_written_again(tmp_path, monkeypatch):
     log = AuditLog(tmp_path)
     clock = [1000.0]
-    monkeypatch.setattr("addon.server.audit.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("addon.socket_server.audit.time.monotonic", lambda: clock[0])
     log.refused("10.0.0.1:1", "message too large")
     log.refused("10.0.0.1:2", "message too large")
     log.refused("10.0.0.2:1", "message too large")  # another host: a line of its own

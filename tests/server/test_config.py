@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from addon.server.config import ConfigError, ServerConfig, is_loopback, read_token
+from addon.socket_server.config import ConfigError, ServerConfig, is_loopback, read_token
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])

@@ -16,11 +16,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from addon.core import protocol
-from addon.server import listener as listening_module
-from addon.server.audit import AuditLog
-from addon.server.config import ServerConfig
-from addon.server.listener import MAX_IN_FLIGHT, Job, Listener
+from addon.core.wire import protocol
+from addon.socket_server import listener as listening_module
+from addon.socket_server.audit import AuditLog
+from addon.socket_server.config import ServerConfig
+from addon.socket_server.listener import (
+    MAX_IN_FLIGHT,
+    Job,
+    Listener,
+)
 from tests.server.serving import Client, Serving
 
 TOKEN = "limits-token-0123456789"
@@ -349,7 +353,7 @@ def test_a_client_that_leaves_has_its_queued_jobs_cancelled(listening):
 
 
 def test_the_dispatcher_runs_nothing_for_a_client_that_has_left(tmp_path):
-    from addon.server.dispatcher import Dispatcher  # imports bpy (the command table)
+    from addon.socket_server.dispatcher import Dispatcher  # imports bpy (the command table)
 
     replies: list[tuple[int, bytes]] = []
     marker = tmp_path / "ran"
@@ -363,13 +367,13 @@ def test_the_dispatcher_runs_nothing_for_a_client_that_has_left(tmp_path):
 
 
 def test_an_error_never_shows_a_memory_address(monkeypatch):
-    from addon.server import dispatcher as dispatching
-    from addon.server.commands import Command
+    from addon.socket_server import dispatcher as dispatching
+    from addon.socket_server.commands import SocketCommand
 
     def leaky(params: object, config: object) -> None:
         raise ValueError(f"cannot use {dispatching.Dispatcher.pump!r} on {object()!r}")
 
-    monkeypatch.setitem(dispatching.COMMANDS, "leaky", Command(leaky))
+    monkeypatch.setitem(dispatching.COMMANDS, "leaky", SocketCommand(leaky))
     dispatcher = dispatching.Dispatcher(ServerConfig(port=0), AuditLog(None), lambda _c, _d: None)
     reply = json.loads(dispatcher.execute(protocol.Request("leaky"), "127.0.0.1:1"))
     assert reply["status"] == "error" and "cannot use <function Dispatcher.pump" in reply["message"]

@@ -24,7 +24,7 @@ def _free_port() -> int:
 def sidebar(empty_scene):
     import sys
 
-    runtime = sys.modules[f"{EXTENSION}.server.runtime"]
+    runtime = sys.modules[f"{EXTENSION}.socket_server.runtime"]
     prefs: Any = bpy.context.preferences.addons[EXTENSION].preferences  # type: ignore[union-attr]
     saved = (prefs.mcp_port, prefs.mcp_auto_start)
     prefs.mcp_port = _free_port()

@@ -7,7 +7,7 @@ import bpy
 import numpy as np
 
 from ...core.autorig import MeshPart
-from ...core.rig_model import FloatArray
+from ...core.rig.model import FloatArray
 from .. import context
 
 

@@ -12,6 +12,7 @@ import mathutils
 import numpy as np
 
 from ...core.autorig import MeshPart, RigPlan, place
+from ...core.errors import OperationError
 from .. import context, vrm_addon
 from . import build, read, weights
 from .timing import stage
@@ -19,7 +20,7 @@ from .timing import stage
 Planner = Callable[[Sequence[MeshPart], str], RigPlan]
 
 
-class AutoRigError(ValueError):
+class AutoRigError(OperationError, ValueError):
     """Nothing to rig (no meshes, or every mesh already driven by an armature); one line for the user."""
 
 

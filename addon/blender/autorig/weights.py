@@ -14,8 +14,8 @@ from mathutils.bvhtree import BVHTree
 
 from ...core.autorig import MeshPart, RigPlan
 from ...core.autorig import weights as decide
-from ...core.rig_model import FloatArray
-from ...core.skinning import envelope_weights
+from ...core.rig.model import FloatArray
+from ...core.rig.skinning import envelope_weights
 from .. import context, rig_reader
 from . import read
 from .build import bone_name

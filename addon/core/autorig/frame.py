@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rig_model import FloatArray
+from ..rig.model import FloatArray
 from .sections import Surface, regions_in_plane
 from .types import MeshPart, NotHumanoidError
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ..rig_model import FloatArray
+from ..rig.model import FloatArray
 from .arms import Arm, cut_across
 
 SLICES = 40

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rig_model import FloatArray
+from ..rig.model import FloatArray
 from .torso import Torso
 
 

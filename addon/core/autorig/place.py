@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..rig_model import FloatArray, IntArray
+from ..rig.model import FloatArray, IntArray
 from . import frame as frames
 from . import skeleton
 from .arms import find_arm

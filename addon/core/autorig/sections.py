@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rig_model import BoolArray, FloatArray, IntArray
+from ..rig.model import BoolArray, FloatArray, IntArray
 
 _EDGES = ((0, 1), (1, 2), (2, 0))
 

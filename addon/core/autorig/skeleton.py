@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import humanoid
-from ..rig_model import FloatArray
+from ..rig import humanoid
+from ..rig.model import FloatArray
 from .arms import Arm
 from .hands import Hand
 from .legs import Legs

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rig_model import FloatArray
+from ..rig.model import FloatArray
 from .sections import Surface, loop_around, regions_along
 from .types import NotHumanoidError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..rig_model import FloatArray, IntArray
+from ..rig.model import FloatArray, IntArray
 
 Matrix4 = tuple[
     tuple[float, float, float, float],
@@ -30,7 +30,7 @@ class MeshPart:
 
 @dataclass(frozen=True)
 class Bone:
-    """One humanoid bone in the rig frame; `name` is its VRM 1.0 humanoid name (`addon/core/humanoid.py`)."""
+    """One humanoid bone in the rig frame; `name` is its VRM 1.0 humanoid name (`addon/core/rig/humanoid.py`)."""
 
     name: str
     head: Vec3

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rig_model import BoolArray, FloatArray, IntArray
-from ..skinning import MAX_INFLUENCES, quantized, segment_distances
-from ..weight_fixes import limited
+from ..rig.model import BoolArray, FloatArray, IntArray
+from ..rig.skinning import MAX_INFLUENCES, quantized, segment_distances
+from ..rig.weight_fixes import limited
 
 # Heat weights below Blender's own cut-off (0.025) never arrive; a vertex whose weights add up to less than
 # this has effectively none.

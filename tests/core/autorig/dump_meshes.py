@@ -22,7 +22,7 @@ def dump(model: Path, out: Path) -> None:
     import bpy
 
     from addon.blender import avatar_import, rig_reader, vrm_addon
-    from addon.core import bone_mapping
+    from addon.core.rig import bone_mapping
 
     bpy.ops.wm.read_homefile(use_empty=True)
     result = avatar_import.import_avatar(model)

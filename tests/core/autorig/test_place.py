@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from addon.core import humanoid
 from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, plan_rig
+from addon.core.rig import humanoid
 
 from .figures import Figure, capsule, lying_down, merged, table_on_legs, turn_z
 from .figures import humanoid as figure

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from addon.core import humanoid
 from addon.core.autorig import MeshPart, plan_rig
+from addon.core.rig import humanoid
 
 pytestmark = pytest.mark.slow  # the session fixture imports five avatars with Blender, about a minute
 

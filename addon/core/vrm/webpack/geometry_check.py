@@ -1,0 +1,220 @@
+"""Proof that a quantized file shows the same avatar as the file it was made from, within stated bounds.
+
+Both files are read as a loader reads them (integers dequantized as glTF says, sparse values applied) and
+compared where a viewer would see a difference: every vertex placed in world space as the rest pose skins
+it, with no morph and with each morph target at weight 1 (the grid's fold into the inverse bind matrices
+is undone by the skinning itself, so a wrong fold shows here); normals and tangents by angle; texture
+coordinates and skin weights by value; morphed normals (with each target at weight 1) by angle too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ..accessors import accessor_array, node_matrix
+
+# On a 2 m avatar, 0.5 mm: the bound the web presets promise for positions, as a share of the avatar's height.
+POSITION_SHARE: Final = 0.5e-3 / 2.0
+NORMAL_DEGREES: Final = 1.0
+UV_ERROR: Final = 1.0 / 8192  # half a texel of a 4096² texture
+WEIGHT_ERROR: Final = 1e-4
+_NORMALIZED: Final = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
+
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass
+class GeometryCheck:
+    position_m: float = 0.0  # the largest distance between the files' skinned, morphed vertices
+    height_m: float = 0.0  # the avatar's height, which the position bound is a share of
+    normal_degrees: float = 0.0
+    uv: float = 0.0
+    weight: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position_mm": round(self.position_m * 1000, 4),
+            "position_bound_mm": round(self.height_m * POSITION_SHARE * 1000, 4),
+            "normal_degrees": round(self.normal_degrees, 3),
+            "uv": float(f"{self.uv:.3g}"),
+            "weight": float(f"{self.weight:.3g}"),
+        }
+
+
+@dataclass(frozen=True)
+class _File:
+    document: dict[str, Any]
+    binary: bytes
+
+    def values(self, index: int) -> Floats:
+        accessor = self.document["accessors"][index]
+        values = accessor_array(self.document, self.binary, index).astype(np.float64)
+        if accessor.get("normalized"):
+            scale = _NORMALIZED[accessor["componentType"]]
+            values = np.maximum(values / scale, -1.0)
+        return values
+
+
+def compare(original: tuple[dict[str, Any], bytes], packed: tuple[dict[str, Any], bytes]) -> GeometryCheck:
+    """How far the packed file's geometry is from the original's; `problems` names what exceeds a bound."""
+    a, b = _File(*original), _File(*packed)
+    check = GeometryCheck()
+    worlds = _worlds(a.document), _worlds(b.document)
+    lows: list[Floats] = []
+    highs: list[Floats] = []
+    for node_index, node in enumerate(a.document.get("nodes", [])):
+        if "mesh" not in node or node_index not in worlds[0]:
+            continue
+        places = _places(a, node_index, worlds[0]), _places(b, node_index, worlds[1])
+        for pa, pb in zip(
+            a.document["meshes"][node["mesh"]]["primitives"],
+            b.document["meshes"][node["mesh"]]["primitives"],
+            strict=True,
+        ):
+            _compare_primitive(_Pair(a, b, pa, pb, places), check, lows, highs)
+    if lows:
+        check.height_m = float(np.max(highs, axis=0)[1] - np.min(lows, axis=0)[1])
+    bound = check.height_m * POSITION_SHARE
+    if check.position_m > bound:
+        check.problems.append(f"vertices moved up to {check.position_m * 1000:.3g} mm (bound {bound * 1000:.3g} mm)")
+    if check.normal_degrees > NORMAL_DEGREES:
+        check.problems.append(f"normals turned up to {check.normal_degrees:.3g}° (bound {NORMAL_DEGREES:g}°)")
+    if check.uv > UV_ERROR:
+        check.problems.append(f"texture coordinates moved up to {check.uv:.3g} (bound {UV_ERROR:.3g})")
+    if check.weight > WEIGHT_ERROR:
+        check.problems.append(f"skin weights changed up to {check.weight:.3g} (bound {WEIGHT_ERROR:g})")
+    return check
+
+
+@dataclass
+class _Pair:
+    """One primitive in both files, with the placements of its node's joints in each."""
+
+    a: _File
+    b: _File
+    pa: dict[str, Any]
+    pb: dict[str, Any]
+    places: tuple[Floats, Floats]
+
+
+def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], highs: list[Floats]) -> None:
+    a, b, pa, pb, places = pair.a, pair.b, pair.pa, pair.pb, pair.places
+    attributes_a, attributes_b = pa.get("attributes", {}), pb.get("attributes", {})
+    if "POSITION" not in attributes_a:
+        return
+    blends = _blend(a, attributes_a, places[0]), _blend(b, attributes_b, places[1])
+    base_a, base_b = a.values(attributes_a["POSITION"]), b.values(attributes_b["POSITION"])
+    shown_a = _place(blends[0], base_a)
+    lows.append(shown_a.min(axis=0))
+    highs.append(shown_a.max(axis=0))
+    check.position_m = max(check.position_m, _distance(shown_a, _place(blends[1], base_b)))
+    for ta, tb in zip(pa.get("targets", []), pb.get("targets", []), strict=True):
+        if "POSITION" in ta:
+            morphed_a = _place(blends[0], base_a + a.values(ta["POSITION"]))
+            morphed_b = _place(blends[1], base_b + b.values(tb["POSITION"]))
+            check.position_m = max(check.position_m, _distance(morphed_a, morphed_b))
+        if "NORMAL" in ta and "NORMAL" in attributes_a:
+            # The morphed normal as a loader shades it: the base normal plus the target's change.
+            morphed_a = a.values(attributes_a["NORMAL"]) + a.values(ta["NORMAL"])
+            morphed_b = b.values(attributes_b["NORMAL"]) + b.values(tb["NORMAL"])
+            check.normal_degrees = max(check.normal_degrees, _angle(morphed_a, morphed_b))
+    if "indices" in pa and not _same_triangles(a.values(pa["indices"]), b.values(pb["indices"]), pa):
+        check.problems.append("a primitive's triangles are not the same ones")
+    for name in ("NORMAL", "TANGENT"):
+        if name in attributes_a:
+            va, vb = a.values(attributes_a[name])[:, :3], b.values(attributes_b[name])[:, :3]
+            check.normal_degrees = max(check.normal_degrees, _angle(va, vb))
+    for name, index in attributes_a.items():
+        if name.startswith("TEXCOORD_"):
+            check.uv = max(check.uv, _largest(a.values(index) - b.values(attributes_b[name])))
+        elif name.startswith("WEIGHTS_"):
+            check.weight = max(check.weight, _largest(a.values(index) - b.values(attributes_b[name])))
+
+
+def _same_triangles(a: Floats, b: Floats, primitive: dict[str, Any]) -> bool:
+    """The same triangles, each with its corners in the same winding, in any order (indices of other
+    primitive modes in the same order)."""
+    if primitive.get("mode", 4) != 4:
+        return bool(np.array_equal(a, b))
+    return bool(np.array_equal(_canonical(a), _canonical(b)))
+
+
+def _canonical(indices: Floats) -> Floats:
+    corners = indices.reshape(-1, 3)
+    start = np.argmin(corners, axis=1)
+    rotated = np.take_along_axis(corners, (start[:, np.newaxis] + np.arange(3)) % 3, axis=1)
+    ordered: Floats = rotated[np.lexsort(rotated.T[::-1])]
+    return ordered
+
+
+def _largest(values: Floats) -> float:
+    return float(np.abs(values).max(initial=0.0))
+
+
+def _distance(a: Floats, b: Floats) -> float:
+    return float(np.linalg.norm(a - b, axis=1).max(initial=0.0))
+
+
+def _angle(a: Floats, b: Floats) -> float:
+    """The largest angle between matching vectors, in degrees (zero vectors left out)."""
+    lengths = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    usable = lengths > 1e-6
+    cosines = np.einsum("ij,ij->i", a[usable], b[usable]) / lengths[usable]
+    return float(np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0))).max(initial=0.0))
+
+
+def _worlds(document: dict[str, Any]) -> dict[int, Floats]:
+    """Every node of the default scene -> its world transform (column vectors)."""
+    nodes = document.get("nodes", [])
+    scene = document.get("scenes", [{}])[document.get("scene", 0)]
+    world: dict[int, Floats] = {}
+    pending: list[tuple[int, Floats]] = [(n, np.eye(4)) for n in scene.get("nodes", [])]
+    while pending:
+        index, above = pending.pop()
+        if index in world:
+            continue
+        world[index] = above @ node_matrix(nodes[index])
+        pending.extend((child, world[index]) for child in nodes[index].get("children", []))
+    return world
+
+
+def _places(file: _File, node_index: int, world: dict[int, Floats]) -> Floats:
+    """(joints, 4, 4): each joint's jointWorld · inverseBind for a skinned node, the node's world otherwise."""
+    node = file.document["nodes"][node_index]
+    if "skin" not in node:
+        return world[node_index][np.newaxis]
+    skin = file.document["skins"][node["skin"]]
+    joints = skin["joints"]
+    if "inverseBindMatrices" in skin:
+        binds = file.values(skin["inverseBindMatrices"]).reshape(len(joints), 4, 4).transpose(0, 2, 1)
+    else:
+        binds = np.broadcast_to(np.eye(4), (len(joints), 4, 4))
+    places: Floats = np.stack([world[j] for j in joints]) @ binds
+    return places
+
+
+def _blend(file: _File, attributes: dict[str, Any], places: Floats) -> Floats:
+    """(vertices, 3, 4): each vertex's weighted sum of its joints' placements (the node's for a rigid one)."""
+    count = file.document["accessors"][attributes["POSITION"]]["count"]
+    if len(places) == 1 and "JOINTS_0" not in attributes:
+        return np.broadcast_to(places[0][:3], (count, 3, 4))
+    blended = np.zeros((count, 12))
+    rows = places[:, :3].reshape(len(places), 12)
+    sets = 0
+    while f"JOINTS_{sets}" in attributes:
+        joints = file.values(attributes[f"JOINTS_{sets}"]).astype(np.intp)
+        weights = file.values(attributes[f"WEIGHTS_{sets}"])
+        for k in range(4):
+            blended += weights[:, k : k + 1] * rows[joints[:, k]]
+        sets += 1
+    return blended.reshape(count, 3, 4)
+
+
+def _place(blend: Floats, positions: Floats) -> Floats:
+    placed: Floats = np.einsum("nij,nj->ni", blend[:, :, :3], positions) + blend[:, :, 3]
+    return placed

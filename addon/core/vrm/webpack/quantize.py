@@ -1,0 +1,352 @@
+"""KHR_mesh_quantization: vertex attributes stored as small integers, every accessor laid out anew.
+
+What is stored how, and what it costs (the file states it, `tolerances` below, and the export proves it):
+- skinned positions: 16-bit unsigned integers on one uniform grid per skin, spanning the skin's meshes;
+  the grid's scale and offset are folded into the skin's inverse bind matrices (a loader ignores a skinned
+  mesh's node transform, and jointWorld · inverseBind · (scale · q + offset) is the original vertex). On a
+  2 m avatar a step is 0.03 mm, the error at most half that. Morph position deltas are 16-bit signed on
+  the same grid (the fold scales them too). Meshes without a skin keep float positions (their node
+  transform may be shared with children and VRM references: it is never rewritten).
+- normals and tangents: 8-bit normalized (0.45° at most); morph normal deltas 16-bit normalized.
+- texture coordinates within 0..1: 16-bit normalized (1/65535: a sixteenth of a texel at 4096²); others
+  stay float.
+- weights: 16-bit normalized, rounded so that each vertex's weights still sum to exactly 1.
+- triangles: the same ones, in the order a GPU's vertex cache likes (meshoptimizer's, which its index codec
+  also compresses best); vertices keep their numbers.
+- joints, inverse bind matrices and everything else: unchanged values.
+Morph targets stay sparse where they were (their sparse values are quantized), dense where they were.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ..accessors import accessor_array
+from . import meshopt_codec
+from .layout import (
+    ARRAY_BUFFER,
+    COMPONENTS,
+    ELEMENT_ARRAY_BUFFER,
+    Layout,
+    declare,
+    padded,
+    strided,
+    vertex_accessors,
+    view_holders,
+)
+
+BYTE, UNSIGNED_BYTE, SHORT, UNSIGNED_SHORT, FLOAT = 5120, 5121, 5122, 5123, 5126
+EXTENSION: Final = "KHR_mesh_quantization"
+POSITION_STEPS: Final = 65535  # 16-bit grid over the skin's largest extent
+_INDEX_TYPES: Final = {UNSIGNED_SHORT: "<u2", 5125: "<u4"}
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How one accessor's values are stored: component type, normalized, and how floats become integers."""
+
+    component: int
+    normalized: bool
+    dtype: str
+    scale: float  # stored = round(value * scale)
+
+
+NORMAL: Final = Encoding(BYTE, True, "<i1", 127.0)
+MORPH_NORMAL: Final = Encoding(SHORT, True, "<i2", 32767.0)
+UV: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
+WEIGHT: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One skin's position grid: value = offset + step · q."""
+
+    offset: npt.NDArray[np.float64]
+    step: float
+
+    def matrix(self) -> npt.NDArray[np.float64]:
+        matrix = np.eye(4)
+        matrix[:3, :3] *= self.step
+        matrix[:3, 3] = self.offset
+        return matrix
+
+
+@dataclass(frozen=True)
+class QuantizeStats:
+    accessors: int  # accessors stored as integers
+    skins: int  # skins whose positions are on a grid
+    position_step: float  # the largest grid step (model units); 0 without a grid
+
+
+def quantize(
+    document: dict[str, Any], binary: bytes, *, attributes: bool = True
+) -> tuple[dict[str, Any], bytes, QuantizeStats]:
+    """The document and BIN with every view laid out anew (one per accessor, vertex attributes strided to 4
+    bytes, views nothing reads dropped) and, when `attributes`, vertex attributes quantized; raises
+    GlbLayoutError on a layout it does not know."""
+    document = copy.deepcopy(document)
+    view_holders(document)  # refuses unknown view references before anything is rewritten
+    source = _Source(document, binary)
+    accessors: list[dict[str, Any]] = document.get("accessors", [])
+    roles: dict[int, str] = {index: "vertex" for _name, index, _morph in vertex_accessors(document)}
+    for mesh in document.get("meshes", []):
+        primitives = [p for p in mesh.get("primitives", []) if "indices" in p]
+        roles |= {p["indices"]: "triangles" if p.get("mode", 4) == 4 else f"mode {p['mode']}" for p in primitives}
+    encodings: dict[int, Encoding] = {}
+    grids: dict[int, Grid] = {}
+    gridded: dict[int, Grid] = {}
+    if attributes:
+        for name, index, morph in vertex_accessors(document):
+            _plan_attribute(source, encodings, name, index, morph=morph)
+        grids, gridded = _plan_grids(source, encodings)
+    replaced = _fold_grids(source, grids)
+    layout = Layout()
+    for index, accessor in enumerate(accessors):
+        plan = _Plan(encodings.get(index), gridded.get(index), roles.get(index), replaced.get(index))
+        _lay_out(source, index, accessor, plan, layout, reorder=attributes)
+    for image in document.get("images", []):
+        if "bufferView" in image:
+            image["bufferView"], _offset = layout.add(source.view(image["bufferView"]))
+    out = layout.binary()
+    document["bufferViews"] = layout.views
+    document["buffers"] = [{"byteLength": len(out)}]
+    if encodings:
+        declare(document, EXTENSION, required=True)
+    step = max((g.step for g in grids.values()), default=0.0)
+    return document, out, QuantizeStats(len(encodings), len(grids), step)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The document being rewritten and the BIN its (old) views still describe."""
+
+    document: dict[str, Any]
+    binary: bytes
+
+    def view(self, index: int) -> bytes:
+        view = self.document["bufferViews"][index]
+        start = view.get("byteOffset", 0)
+        return self.binary[start : start + view["byteLength"]]
+
+    def values(self, index: int) -> npt.NDArray[Any]:
+        return accessor_array(self.document, self.binary, index)
+
+
+def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, index: int, *, morph: bool) -> None:
+    """Chooses the accessor's integer encoding (positions are chosen per skin, in _plan_grids)."""
+    if source.document["accessors"][index].get("componentType") != FLOAT or index in encodings:
+        return
+    if name in ("NORMAL", "TANGENT") and not morph:
+        encodings[index] = NORMAL
+    elif name in ("NORMAL", "TANGENT"):
+        # Normalized integers reach 1: a morph that turns a normal further (a flip) keeps floats.
+        if np.abs(source.values(index)).max(initial=0.0) <= 1.0:
+            encodings[index] = MORPH_NORMAL
+    elif name.startswith("TEXCOORD_"):
+        values = source.values(index)
+        if values.size and values.min() >= 0.0 and values.max() <= 1.0:
+            encodings[index] = UV
+    elif name.startswith("WEIGHTS_"):
+        encodings[index] = WEIGHT
+
+
+def _plan_grids(source: _Source, encodings: dict[int, Encoding]) -> tuple[dict[int, Grid], dict[int, Grid]]:
+    """Skin -> the grid of its meshes' positions, for each skin that can take one (see _gridded_skins; a
+    morph reaching past the 16-bit range keeps floats too); and base position accessor -> its grid."""
+    grids: dict[int, Grid] = {}
+    gridded: dict[int, Grid] = {}
+    for skin, meshes in _gridded_skins(source.document).items():
+        primitives = [p for m in meshes for p in source.document["meshes"][m].get("primitives", [])]
+        bases = [p["attributes"]["POSITION"] for p in primitives if "POSITION" in p.get("attributes", {})]
+        if not bases:
+            continue
+        points = np.concatenate([source.values(i).astype(np.float64) for i in bases])
+        low, high = points.min(axis=0), points.max(axis=0)
+        step = float((high - low).max()) / POSITION_STEPS or 1.0
+        deltas = [t["POSITION"] for p in primitives for t in p.get("targets", []) if "POSITION" in t]
+        reach = max((float(np.abs(source.values(i)).max(initial=0.0)) for i in deltas), default=0.0)
+        if reach / step > np.iinfo(np.int16).max:
+            continue
+        grids[skin] = grid = Grid(low, step)
+        for index in bases:
+            encodings[index] = Encoding(UNSIGNED_SHORT, False, "<u2", 1.0 / step)
+            gridded[index] = grid
+        for index in deltas:
+            encodings[index] = Encoding(SHORT, False, "<i2", 1.0 / step)
+    return grids, gridded
+
+
+def _gridded_skins(document: dict[str, Any]) -> dict[int, list[int]]:
+    """Skin -> its meshes, for the skins whose grid can be folded into their inverse binds alone: each of
+    their meshes is drawn with that skin only (never rigid, never with another), their positions are read
+    by no other skin's mesh, and their inverse bind matrices are their own."""
+    skins_of: dict[int, set[int | None]] = {}
+    for node in document.get("nodes", []):
+        if "mesh" in node:
+            skins_of.setdefault(node["mesh"], set()).add(node.get("skin"))
+    meshes_of: dict[int, list[int]] = {}
+    for mesh, skins in skins_of.items():
+        (skin,) = skins if len(skins) == 1 else (None,)
+        if skin is not None:
+            meshes_of.setdefault(skin, []).append(mesh)
+    binds = [skin.get("inverseBindMatrices") for skin in document.get("skins", [])]
+    owner: dict[int, int] = {}  # position accessor -> its skin
+    refused = {skin for skin in meshes_of if binds[skin] is not None and binds.count(binds[skin]) > 1}
+    for skin, meshes in meshes_of.items():
+        for mesh in meshes:
+            for primitive in document["meshes"][mesh].get("primitives", []):
+                for index in _positions(primitive):
+                    if owner.setdefault(index, skin) != skin:
+                        refused |= {skin, owner[index]}
+    return {skin: meshes for skin, meshes in meshes_of.items() if skin not in refused}
+
+
+def _positions(primitive: dict[str, Any]) -> list[int]:
+    found = [primitive["attributes"]["POSITION"]] if "POSITION" in primitive.get("attributes", {}) else []
+    return found + [t["POSITION"] for t in primitive.get("targets", []) if "POSITION" in t]
+
+
+def _encode(values: npt.NDArray[Any], encoding: Encoding, grid: Grid | None) -> npt.NDArray[Any]:
+    """Float values as the encoding stores them (rounded to nearest, clamped to the type's range)."""
+    floats = values.astype(np.float64)
+    if grid is not None:
+        floats = floats - grid.offset
+    if encoding is WEIGHT:
+        return _weights(floats)
+    info = np.iinfo(encoding.dtype)
+    low = -info.max if encoding.normalized and info.min < 0 else info.min  # -127, not -128: both mean -1
+    stored: npt.NDArray[Any] = np.clip(np.rint(floats * encoding.scale), low, info.max).astype(encoding.dtype)
+    return stored
+
+
+def _weights(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.uint16]:
+    """16-bit weights whose sum per vertex is exactly what the floats' was (65535 for 1): the rounding's
+    remainder goes to each vertex's largest weight, so skinning does not shrink or swell a vertex."""
+    stored = np.rint(weights * 65535.0)
+    total = np.rint(weights.sum(axis=1) * 65535.0)
+    largest = np.argmax(stored, axis=1)
+    rows = np.arange(len(stored))
+    stored[rows, largest] += total - stored.sum(axis=1)
+    result: npt.NDArray[np.uint16] = np.clip(stored, 0, 65535).astype(np.uint16)
+    return result
+
+
+@dataclass(frozen=True)
+class _Plan:
+    encoding: Encoding | None
+    grid: Grid | None  # a base position's grid (its offset is taken off before scaling)
+    role: str | None  # "vertex", "triangles", "mode <n>" (other primitives' indices) or None
+    values: npt.NDArray[Any] | None  # new values replacing the accessor's (folded inverse binds)
+
+
+def _lay_out(
+    source: _Source, index: int, accessor: dict[str, Any], plan: _Plan, layout: Layout, *, reorder: bool
+) -> None:
+    """Writes the accessor's data (dense part and sparse parts) as new views, quantized when planned."""
+    encoding, grid = plan.encoding, plan.grid
+    width = COMPONENTS[accessor["type"]]
+    bounded = encoding is not None and (grid is not None or (encoding.component == SHORT and not encoding.normalized))
+    # Positions and morph position deltas must carry their bounds, in the stored integers.
+    bounds = _encode(source.values(index), encoding, grid) if bounded and encoding else None
+    sparse = accessor.get("sparse")
+    if "bufferView" in accessor or plan.values is not None:
+        values = plan.values if plan.values is not None else _dense(source, accessor)
+        if encoding is not None:
+            values = _encode(values, encoding, grid)
+        if plan.role == "vertex":
+            stride = padded(values.dtype.itemsize * width)
+            place = layout.add(
+                strided(values, stride), stride=stride, target=ARRAY_BUFFER, group=("vertex", stride), align=stride
+            )
+        elif plan.role is not None:  # indices: triangles apart from lines and points
+            if plan.role == "triangles" and reorder:
+                values = meshopt_codec.cache_order(values)
+            size = values.dtype.itemsize  # whole triangles between pieces: the index codec reads threes
+            group, align = (plan.role, size), _lcm4(3 * size)
+            place = layout.add(_tight(values), target=ELEMENT_ARRAY_BUFFER, group=group, align=align)
+        else:
+            element = values.dtype.itemsize * width
+            place = layout.add(_tight(values), group=("other", element), align=_lcm4(element))
+        _point(accessor, place)
+    if sparse:
+        indices, sparse_values = _sparse_parts(source, accessor)
+        if encoding is not None:
+            sparse_values = _encode(sparse_values, encoding, grid)
+        index_place = layout.add(_tight(indices), group=("sparse indices", indices.itemsize), align=4)
+        element = sparse_values.dtype.itemsize * width
+        value_place = layout.add(_tight(sparse_values), group=("sparse values", element), align=_lcm4(element))
+        sparse["indices"] = {"componentType": sparse["indices"]["componentType"]}
+        sparse["values"] = {}
+        _point(sparse["indices"], index_place)
+        _point(sparse["values"], value_place)
+    if encoding is None:
+        return
+    accessor["componentType"] = encoding.component
+    if encoding.normalized:
+        accessor["normalized"] = True
+    accessor.pop("min", None)
+    accessor.pop("max", None)
+    if bounds is not None:
+        accessor["min"] = bounds.astype(np.int64).min(axis=0).tolist()
+        accessor["max"] = bounds.astype(np.int64).max(axis=0).tolist()
+
+
+def _tight(values: npt.NDArray[Any]) -> bytes:
+    return np.ascontiguousarray(values).tobytes()
+
+
+def _lcm4(size: int) -> int:
+    """The least multiple of both `size` and 4 bytes: pieces of a shared view start on whole rows."""
+    return size * 4 // math.gcd(size, 4)
+
+
+def _point(holder: dict[str, Any], place: tuple[int, int]) -> None:
+    """Points an accessor (or a sparse part) at its view and offset in the new layout."""
+    holder["bufferView"] = place[0]
+    if place[1]:
+        holder["byteOffset"] = place[1]
+    else:
+        holder.pop("byteOffset", None)
+
+
+def _dense(source: _Source, accessor: dict[str, Any]) -> npt.NDArray[Any]:
+    """The accessor's own view's values, without its sparse substitution (that stays sparse)."""
+    bare = {k: v for k, v in accessor.items() if k != "sparse"}
+    return accessor_array({**source.document, "accessors": [bare]}, source.binary, 0)
+
+
+def _sparse_parts(source: _Source, accessor: dict[str, Any]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    sparse = accessor["sparse"]
+    count, width = sparse["count"], COMPONENTS[accessor["type"]]
+    indices_at, values_at = sparse["indices"], sparse["values"]
+    index_kind = _INDEX_TYPES[indices_at["componentType"]]
+    indices = np.frombuffer(source.view(indices_at["bufferView"]), index_kind, count, indices_at.get("byteOffset", 0))
+    kind = {FLOAT: "<f4", BYTE: "<i1", UNSIGNED_BYTE: "<u1", SHORT: "<i2", UNSIGNED_SHORT: "<u2"}
+    raw = source.view(values_at["bufferView"])
+    values = np.frombuffer(raw, kind[accessor["componentType"]], count * width, values_at.get("byteOffset", 0))
+    return indices, values.reshape(count, width)
+
+
+def _fold_grids(source: _Source, grids: dict[int, Grid]) -> dict[int, npt.NDArray[Any]]:
+    """Each gridded skin's inverse bind matrices times its grid's matrix: accessor -> its new values (an
+    accessor is added for a skin that had none: identities)."""
+    replaced: dict[int, npt.NDArray[Any]] = {}
+    for skin_index, grid in grids.items():
+        skin = source.document["skins"][skin_index]
+        count = len(skin["joints"])
+        if "inverseBindMatrices" in skin:
+            binds = source.values(skin["inverseBindMatrices"]).reshape(count, 4, 4)
+            binds = binds.astype(np.float64).transpose(0, 2, 1)  # column-major in the file
+        else:
+            binds = np.broadcast_to(np.eye(4), (count, 4, 4))
+            source.document["accessors"].append({"componentType": FLOAT, "type": "MAT4", "count": count})
+            skin["inverseBindMatrices"] = len(source.document["accessors"]) - 1
+        folded = (binds @ grid.matrix()).transpose(0, 2, 1).reshape(count, 16)
+        replaced[skin["inverseBindMatrices"]] = folded.astype("<f4")
+    return replaced
