@@ -70,7 +70,7 @@ def test_installed_zip_imports_meshopt_and_pil_from_its_own_site_packages(built_
     # then the export's own checks for the two packages it packs with.
     code = (
         "import sys, json; sys.path.insert(0, sys.argv[1]);"
-        "from addon.core.webpack import meshopt_codec, textures; import meshopt, PIL;"
+        "from addon.core.vrm.webpack import meshopt_codec, textures; import meshopt, PIL;"
         "print(json.dumps([meshopt.__file__, PIL.__file__, meshopt_codec.available(), textures.available()]))"
     )
     done = subprocess.run(
