@@ -10,13 +10,8 @@
 // The artist's model is placed by its rest mesh, the others where their rest mesh best matches it (see
 // `matched`), so a rig that moved the whole avatar is not penalised.
 import { readFile } from 'node:fs/promises';
-import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { Vector3 } from 'three';
-import { VRMLoaderPlugin } from '@pixiv/three-vrm';
-import { MeshoptDecoder } from 'meshoptimizer/decoder';
-
-globalThis.self ??= globalThis;
-globalThis.createImageBitmap ??= async () => ({ width: 1, height: 1, close() {} });
+import { parseGLB } from './three_vrm.mjs';
 
 const REQUIRED = ['hips', 'spine', 'head', 'leftUpperLeg', 'leftLowerLeg', 'leftFoot', 'rightUpperLeg',
   'rightLowerLeg', 'rightFoot', 'leftUpperArm', 'leftLowerArm', 'leftHand', 'rightUpperArm', 'rightLowerArm',
@@ -33,11 +28,7 @@ const MAX_POINTS = 30000;
 
 async function load(file) {
   const bytes = await readFile(file);
-  const loader = new GLTFLoader();
-  // companions-frontend's one line for web presets' compressed geometry (EXT_meshopt_compression).
-  loader.setMeshoptDecoder(MeshoptDecoder);
-  loader.register((parser) => new VRMLoaderPlugin(parser));
-  const gltf = await loader.parseAsync(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), '');
+  const gltf = await parseGLB(bytes);
   const vrm = gltf.userData.vrm;
   if (!vrm?.meta) throw new Error(`${file}: three-vrm found no VRM`);
   return vrm;

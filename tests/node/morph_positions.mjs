@@ -4,21 +4,12 @@
 // Prints {"vertices", "expressions": {name: {"difference", "moved"}}} ("moved": the largest displacement
 // the expression gives in A, in metres); exit 1 with {"error"} when a file does not load or the meshes differ.
 import { readFile } from 'node:fs/promises';
-import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { Mesh, Vector3 } from 'three';
-import { VRMLoaderPlugin } from '@pixiv/three-vrm';
-import { MeshoptDecoder } from 'meshoptimizer/decoder';
-
-globalThis.self ??= globalThis;
-globalThis.createImageBitmap ??= async () => ({ width: 1, height: 1, close() {} });
+import { parseGLB } from './three_vrm.mjs';
 
 async function load(file) {
   const bytes = await readFile(file);
-  const loader = new GLTFLoader();
-  // companions-frontend's one line for web presets' compressed geometry (EXT_meshopt_compression).
-  loader.setMeshoptDecoder(MeshoptDecoder);
-  loader.register((parser) => new VRMLoaderPlugin(parser));
-  const gltf = await loader.parseAsync(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), '');
+  const gltf = await parseGLB(bytes);
   const vrm = gltf.userData.vrm;
   if (!vrm || !vrm.expressionManager) throw new Error(`${file}: three-vrm found no VRM expressions`);
   const meshes = [];

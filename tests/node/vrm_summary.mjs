@@ -3,26 +3,8 @@
 //   node vrm_summary.mjs FILE.vrm [FILE.vrm ...]
 // A file three-vrm cannot load gets {"file", "error"} instead of a summary; the exit code is then 1.
 import { readFile } from 'node:fs/promises';
-import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { Box3, Vector3 } from 'three';
-import { VRMLoaderPlugin } from '@pixiv/three-vrm';
-import { MeshoptDecoder } from 'meshoptimizer/decoder';
-import validator from 'gltf-validator';
-
-// three's loaders expect a browser: no WebGL is needed to parse, only these two globals.
-globalThis.self ??= globalThis;
-// Textures are not drawn here; a stand-in bitmap of the right kind is enough to build the materials.
-globalThis.createImageBitmap ??= async () => ({ width: 1, height: 1, close() {} });
-
-async function validate(bytes) {
-  const report = await validator.validateBytes(new Uint8Array(bytes), { maxIssues: 200 });
-  const errors = report.issues.messages.filter((m) => m.severity === 0);
-  return {
-    errors: report.issues.numErrors,
-    warnings: report.issues.numWarnings,
-    error_messages: errors.slice(0, 10).map((m) => `${m.code} ${m.pointer ?? ''}: ${m.message}`),
-  };
-}
+import { parseGLB, validate } from './three_vrm.mjs';
 
 function metaOf(meta) {
   if (meta.metaVersion === '1') {
@@ -38,12 +20,7 @@ function thumbnailIndex(json) {
 
 async function summarize(file) {
   const bytes = await readFile(file);
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const loader = new GLTFLoader();
-  // companions-frontend's one line for web presets' compressed geometry (EXT_meshopt_compression).
-  loader.setMeshoptDecoder(MeshoptDecoder);
-  loader.register((parser) => new VRMLoaderPlugin(parser));
-  const gltf = await loader.parseAsync(buffer, '');
+  const gltf = await parseGLB(bytes);
   const vrm = gltf.userData.vrm;
   if (!vrm || !vrm.meta) throw new Error('three-vrm found no VRM in the file (VRMC_vrm / VRM extension or meta missing)');
   gltf.scene.updateMatrixWorld(true);

@@ -4,23 +4,13 @@
 //   node vrma_play.mjs AVATAR.vrm SECONDS[,SECONDS...] CLIP.vrma [CLIP.vrma ...]
 // A clip that cannot be loaded or bound gets {"file", "error"}; the exit code is then 1.
 import { readFile } from 'node:fs/promises';
-import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
-import { MeshoptDecoder } from 'meshoptimizer/decoder';
 import { AnimationMixer, Quaternion } from 'three';
-import { VRMLoaderPlugin } from '@pixiv/three-vrm';
 import { VRMAnimationLoaderPlugin, createVRMAnimationClip } from '@pixiv/three-vrm-animation';
-
-globalThis.self ??= globalThis;
-globalThis.createImageBitmap ??= async () => ({ width: 1, height: 1, close() {} });
+import { parseGLB } from './three_vrm.mjs';
 
 async function parse(file) {
   const bytes = await readFile(file);
-  const loader = new GLTFLoader();
-  // companions-frontend's one line for web presets' compressed geometry (EXT_meshopt_compression).
-  loader.setMeshoptDecoder(MeshoptDecoder);
-  loader.register((parser) => new VRMLoaderPlugin(parser));
-  loader.register((parser) => new VRMAnimationLoaderPlugin(parser));
-  return loader.parseAsync(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), '');
+  return parseGLB(bytes, (parser) => new VRMAnimationLoaderPlugin(parser));
 }
 
 const [avatarFile, times, ...clips] = process.argv.slice(2);

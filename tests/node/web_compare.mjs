@@ -8,14 +8,8 @@
 // and morphed vertex positions in world space and the largest distance A's vertices moved from rest; and the
 // Khronos validator's report on B. Exit 1 with {"error"} when a file does not load.
 import { readFile } from 'node:fs/promises';
-import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { Vector3 } from 'three';
-import { VRMLoaderPlugin } from '@pixiv/three-vrm';
-import { MeshoptDecoder } from 'meshoptimizer/decoder';
-import validator from 'gltf-validator';
-
-globalThis.self ??= globalThis;
-globalThis.createImageBitmap ??= async () => ({ width: 1, height: 1, close() {} });
+import { parseGLB, validate } from './three_vrm.mjs';
 
 // The humanoid test pose: normalized bone -> Euler angles (radians), arms down, a knee and the head turned.
 const POSE = {
@@ -29,11 +23,7 @@ const POSE = {
 
 async function load(file) {
   const bytes = await readFile(file);
-  const loader = new GLTFLoader();
-  // The one line companions-frontend needs for a compressed file.
-  loader.setMeshoptDecoder(MeshoptDecoder);
-  loader.register((parser) => new VRMLoaderPlugin(parser));
-  const gltf = await loader.parseAsync(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), '');
+  const gltf = await parseGLB(bytes);
   const vrm = gltf.userData.vrm;
   if (!vrm || !vrm.meta) throw new Error(`${file}: three-vrm found no VRM`);
   const meshes = [];
@@ -159,17 +149,6 @@ function comparePositions(a, b) {
   const posed = positions(a);
   result.pose = { difference: largestDistance(posed, positions(b)), moved: largestDistance(posed, rest) };
   return result;
-}
-
-async function validate(bytes) {
-  const report = await validator.validateBytes(new Uint8Array(bytes), { maxIssues: 200 });
-  const errors = report.issues.messages.filter((m) => m.severity === 0);
-  return {
-    errors: report.issues.numErrors,
-    warnings: report.issues.numWarnings,
-    error_messages: errors.slice(0, 10).map((m) => `${m.code} ${m.pointer ?? ''}: ${m.message}`),
-    warning_codes: [...new Set(report.issues.messages.filter((m) => m.severity === 1).map((m) => m.code))].sort(),
-  };
 }
 
 try {
