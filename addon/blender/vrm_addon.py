@@ -65,20 +65,24 @@ def _uuids_given(bones: Any) -> bool:
     return True
 
 
-def _write_bone_names(armature: bpy.types.Object, assignments: list[tuple[Any, str]]) -> None:
-    """Sets `node.bone_name = name` for each (add-on bone node, Blender bone name).
+def _write_bone_names(armature: bpy.types.Object, assignments: list[tuple[Any, str]], every: list[Any]) -> None:
+    """Sets `node.bone_name = name` for each (add-on bone node, Blender bone name); `every` is every node of
+    that humanoid.
 
-    The add-on's setter re-validates the whole humanoid on every call (about 50 ms a bone; seconds on a rig
-    of a few hundred bones). So every bone is given its UUID as the setter first does (only when the add-on
-    keeps one on each bone; else the first bone goes through the setter for that), every bone but the last
-    stores the UUID the setter would store, and the last one goes through the setter, from cleared, to
-    validate once. Every name is
-    read back through the add-on's getter and any that did not take is set the slow way, so an add-on
-    version that stores mappings differently stays correct, only slower. A bone already holding its name
-    is left alone.
+    The add-on's setter gives bones their UUIDs, stores the bone's UUID on the node and then recomputes
+    every humanoid bone's candidate list (what its bone menus offer and its validation compares with): per
+    call, and from an empty cache (a freshly imported rig) once per bone recursively, quadratic in the
+    bones (10 s on a 132-bone rig, where our own check has just validated the mapping). So every bone is
+    given its UUID as the setter first does (only when the add-on keeps one on each bone; else the first
+    bone goes through the setter for that), every node stores the UUID the setter would store, and the
+    humanoid's candidate lists are dropped: the add-on computes them anew, from this mapping, when its
+    panel or validation next asks, as after opening a file. An add-on without that cache has the last
+    bone go through the setter, from cleared, to validate once. Every name is read back through the
+    add-on's getter and any that did not take is set the slow way, so an add-on version that stores
+    mappings differently stays correct, only slower. A bone already holding its name is left alone.
     """
     bones = armature.data.bones  # type: ignore[union-attr]
-    # Only what changes: an export maps a rig the add-on mostly holds already (two validations, 20 ms).
+    # Only what changes: an export maps a rig the add-on mostly holds already.
     assignments = [(node, name) for node, name in assignments if node.bone_name != name]
     valid = [(node, name) for node, name in assignments if name in bones]
     for node, name in assignments:
@@ -88,15 +92,19 @@ def _write_bone_names(armature: bpy.types.Object, assignments: list[tuple[Any, s
         return
     if not _uuids_given(bones):
         valid[0][0].bone_name = valid[0][1]  # the setter gives them
-    for node, name in valid[:-1]:
+    forget = getattr(type(valid[0][0]), "clear_bone_name_candidates_cache", None)
+    for node, name in valid if callable(forget) else valid[:-1]:
         bone_uuid = getattr(getattr(bones[name], "vrm_addon_extension", None), "uuid", None)
         if bone_uuid is None or not hasattr(node, "bone_uuid"):
             break
         node.bone_uuid = bone_uuid
-    last, last_name = valid[-1]
-    if hasattr(last, "bone_uuid"):
-        last.bone_uuid = ""  # an unchanged value would skip the validation this call is for
-    last.bone_name = last_name
+    if callable(forget):
+        forget(every)
+    else:
+        last, last_name = valid[-1]
+        if hasattr(last, "bone_uuid"):
+            last.bone_uuid = ""  # an unchanged value would skip the validation this call is for
+        last.bone_name = last_name
     for node, name in valid:
         if node.bone_name != name:
             node.bone_name = name
@@ -106,8 +114,8 @@ def map_humanoid(armature: bpy.types.Object, mapping: dict[str, str]) -> None:
     """Writes VRM bone -> Blender bone into the add-on's VRM 1.0 humanoid data, which its exporter reads."""
     data = armature.data
     human_bones = data.vrm_addon_extension.vrm1.humanoid.human_bones  # type: ignore[union-attr]
-    nodes = [(getattr(human_bones, humanoid.snake_case(v)).node, name) for v, name in mapping.items()]
-    _write_bone_names(armature, nodes)
+    every = {v: getattr(human_bones, humanoid.snake_case(v)).node for v in humanoid.HUMAN_BONES}
+    _write_bone_names(armature, [(every[v], name) for v, name in mapping.items()], list(every.values()))
 
 
 def humanoid_mapping(armature: bpy.types.Object) -> dict[str, str]:
@@ -146,7 +154,7 @@ def map_humanoid_vrm0(armature: bpy.types.Object, mapping: dict[str, str]) -> No
             entry = by_name[vrm0_bone] = human_bones.add()
             entry.bone = vrm0_bone
         nodes.append((entry.node, bone_name))
-    _write_bone_names(armature, nodes)
+    _write_bone_names(armature, nodes, [entry.node for entry in human_bones])
 
 
 def humanoid_mapping_vrm0(armature: bpy.types.Object) -> dict[str, str]:
