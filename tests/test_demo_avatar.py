@@ -177,9 +177,9 @@ def test_rendering_leaves_every_scene_setting_as_it_was(avatar, tmp_path, engine
     def settings():
         return (shading.light, shading.color_type, scene.render.engine, scene.render.resolution_x,
                 scene.render.filepath, scene.render.image_settings.file_format, scene.world, scene.camera,
-                scene.cycles.samples, len(bpy.data.objects), len(bpy.data.worlds))  # fmt: skip
+                scene.cycles.samples, scene.display.render_aa, len(bpy.data.objects), len(bpy.data.worlds))  # fmt: skip
 
     before = settings()
-    out = render.render_still(tmp_path / "shot.png", 48, 48, engine=engine)
+    out = render.render_still(tmp_path / "shot.png", 48, 48, engine=engine, antialiased=False)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert settings() == before and scene.world is world and scene.camera is camera
