@@ -12,6 +12,7 @@ from addon.blender import demo_avatar, render, vrm_addon
 from addon.core.demo import look as demo_look
 from addon.core.demo import rig as demo_rig
 from addon.core.rig import humanoid
+from tests import rigs
 
 
 @pytest.fixture(scope="module")
@@ -108,56 +109,28 @@ def test_detail_out_of_range_is_refused(blender):
         demo_avatar.build_demo_avatar(0)
 
 
-def _cleared(armature: Any) -> list[Any]:
-    """The add-on's VRM 1.0 humanoid as a freshly imported rig has it: no bone mapped, no bone UUID, no
-    candidate list computed. Returns its nodes."""
-    human_bones = armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
-    nodes = [getattr(human_bones, humanoid.snake_case(v)).node for v in humanoid.HUMAN_BONES]
-    for node in nodes:
-        node.bone_uuid = ""
-    for bone in armature.data.bones:
-        bone.vrm_addon_extension.uuid = ""
-    type(nodes[0]).clear_bone_name_candidates_cache(nodes)
-    return nodes
-
-
-def _held(armature: Any) -> dict[str, Any]:
-    """What the add-on holds of the humanoid, read through its own getters: each VRM bone's Blender bone and
-    whether the node stores that bone's UUID, whether every bone has its own UUID, each VRM bone's candidates
-    (what its bone menus offer and its validation checks against) and its validation's messages."""
-    human_bones = armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
-    nodes = {v: getattr(human_bones, humanoid.snake_case(v)).node for v in humanoid.HUMAN_BONES}
-    uuids = {b.name: b.vrm_addon_extension.uuid for b in armature.data.bones}
-    return {
-        "mapped": {v: (n.bone_name, n.bone_uuid == uuids.get(n.bone_name)) for v, n in nodes.items()},
-        "own uuids": all(uuids.values()) and len(set(uuids.values())) == len(uuids),
-        "candidates": {v: sorted(n.bone_name_candidates) for v, n in nodes.items()},
-        "errors": list(human_bones.error_messages()),
-    }
-
-
-def test_mapping_stored_without_the_addons_validation_is_what_its_setter_stores(avatar):
+def test_mapping_stored_in_a_few_passes_is_what_the_addons_setter_stores(avatar):
     """map_humanoid stores what the add-on's bone name setter stores bone by bone, and computes every bone's
     candidates once instead of once per bone (and, from a freshly imported rig's empty cache, recursively):
     on a fresh rig and over another mapping, the add-on then holds what its setter leaves, names, UUIDs,
     candidates and its validation's verdict alike."""
     mapping = demo_rig.vrm_mapping()
-    _cleared(avatar.armature)
+    rigs.fresh_humanoid(avatar.armature)
     human_bones = avatar.armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
     for vrm_bone, name in mapping.items():
         getattr(human_bones, humanoid.snake_case(vrm_bone)).node.bone_name = name  # the add-on's own way
-    by_setter = _held(avatar.armature)
+    by_setter = rigs.held_humanoid(avatar.armature)
     assert by_setter["errors"] == [] and by_setter["own uuids"]
 
-    _cleared(avatar.armature)
+    rigs.fresh_humanoid(avatar.armature)
     vrm_addon.map_humanoid(avatar.armature, mapping)
-    assert _held(avatar.armature) == by_setter
+    assert rigs.held_humanoid(avatar.armature) == by_setter
 
     human_bones.head.node.bone_name = "Neck"  # the candidates the add-on holds are now another mapping's
     vrm_addon.map_humanoid(avatar.armature, mapping)
-    assert _held(avatar.armature) == by_setter
+    assert rigs.held_humanoid(avatar.armature) == by_setter
 
-    _cleared(avatar.armature)
+    rigs.fresh_humanoid(avatar.armature)
     vrm_addon.map_humanoid(avatar.armature, {"hips": "Hips", "spine": "Spine", "head": "NoSuchBone"})
     assert vrm_addon.humanoid_mapping(avatar.armature) == {"hips": "Hips", "spine": "Spine"}
     vrm_addon.map_humanoid(avatar.armature, mapping)
