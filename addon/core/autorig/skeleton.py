@@ -67,9 +67,10 @@ def build(
         found = trunk_centre(trunk, z, np.array([0.0, near[1], z]), 0.004 * height)
         near = np.array([0.0, torso.y_at(z), z]) if found is None else found
         heads[name] = np.array([0.0, near[1], z])
-    # The head's joint sits on the neck's column: where the head begins, the chin, the jaw and the mouth's
-    # inside are in the cut, all to the front.
-    heads["head"] = np.array([0.0, heads["neck"][1], torso.head_base])
+    # The head's joint sits on the neck's column (where the head begins, the chin, the jaw and the mouth's
+    # inside are in the cut, all to the front), at the skull's base: a little above the chin's underside,
+    # where the cut widens (1% of the height, the median of artists' rigs).
+    heads["head"] = np.array([0.0, heads["neck"][1], torso.head_base + 0.01 * height])
     tails["head"] = np.array([0.0, heads["head"][1], torso.top])
     for side, arm, hand in (("left", arms[0], hands[0]), ("right", arms[1], hands[1])):
         heads[f"{side}Shoulder"] = np.array([0.2 * arm.shoulder[0], arm.shoulder[1], arm.shoulder[2]])
