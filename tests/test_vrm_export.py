@@ -249,7 +249,8 @@ def test_rendered_thumbnail_shows_the_avatar_from_the_front(cli_export):
     rows, columns = np.nonzero(figure)
     assert rows.max() - rows.min() > 0.6 * 1024  # the avatar stands over most of the picture
     assert abs((columns.min() + columns.max()) / 2 - 512) < 0.1 * 1024  # in its middle
-    assert len(np.unique(picture[figure] // 16, axis=0)) > 20  # shaded and textured, not a flat silhouette
+    shades = (picture[figure] // 16) @ np.array([256, 16, 1])  # each pixel's colour, 16 levels a channel
+    assert len(np.unique(shades)) > 20  # shaded and textured, not a flat silhouette
 
 
 def _vrm(armature: bpy.types.Object) -> Any:
