@@ -156,6 +156,6 @@ def test_rendering_leaves_every_scene_setting_as_it_was(avatar, tmp_path, engine
                 scene.cycles.samples, scene.display.render_aa, len(bpy.data.objects), len(bpy.data.worlds))  # fmt: skip
 
     before = settings()
-    out = render.render_still(tmp_path / "shot.png", 48, 48, engine=engine, antialiased=False)
+    out = render.render_still(tmp_path / "shot.png", 48, 48, engine=engine, fxaa=True)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert settings() == before and scene.world is world and scene.camera is camera

@@ -234,7 +234,7 @@ def test_thumbnail_is_rendered_into_the_meta_when_the_preset_asks(exports, summa
 
 
 def test_rendered_thumbnail_shows_the_avatar_from_the_front(cli_export):
-    """The thumbnail (rendered in one Workbench pass, without anti-aliasing samples) is a 1024 px square
+    """The thumbnail (rendered in one Workbench pass smoothed by FXAA) is a 1024 px square
     picture of the avatar: a figure over most of the frame's height, in its middle, shaded and textured, on an
     even background."""
     document, binary = glb.read(Path(cli_export.json()["path"]).read_bytes())
