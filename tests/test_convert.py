@@ -254,6 +254,10 @@ def test_a_folder_converts_every_model_in_order_and_the_broken_ones_fail_alone(b
     failed = {Path(m["input"]).name: m["error"] for m in models if not m["ok"]}
     assert failed["Notes.fbx"].startswith("Notes.fbx: not a binary FBX file") and "\n" not in failed["Notes.fbx"]
     assert failed["Truncated.glb"].startswith("Truncated.glb: GLB header says") and "\n" not in failed["Truncated.glb"]
+    # Each model has a process of its own (which says "converting 1/1 <name>" too), but a file that is no model
+    # fails at once, without one: a folder of broken files starts no Blender for them.
+    assert "forge: converting 1/1 Fbx.fbx" in batch.stderr
+    assert "converting 1/1 Notes.fbx" not in batch.stderr and "converting 1/1 Truncated.glb" not in batch.stderr
 
 
 def test_the_inputs_are_never_written(batch):
