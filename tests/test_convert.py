@@ -357,7 +357,11 @@ def test_bad_usage_exits_2_with_one_line_and_touches_nothing(inputs, user_resour
         (out / "sub").write_bytes(b"precious")
         args, extra = [models], ["--recursive"]
     before = {p: _fingerprint(p) for p in (models, tmp_path / "out")}
-    done = run_forge("convert", *args, "--out", out, "--preset", QUICK, *extra, user_resources=user_resources)
+    # What the paths alone decide is refused before Blender loads (in a process where bpy cannot be imported);
+    # an output's place needs Blender's preferences (the storage root).
+    before_blender = case not in {"exists", "same-stem", "file-where-a-subfolder-goes"}
+    done = run_forge("convert", *args, "--out", out, "--preset", QUICK, *extra, user_resources=user_resources,
+                     without_bpy=before_blender)  # fmt: skip
     assert done.code == 2, done.stderr
     assert "Traceback" not in done.stderr and message in done.stderr.strip().splitlines()[-1]
     assert {p: _fingerprint(p) for p in before} == before

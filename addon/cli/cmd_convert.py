@@ -170,12 +170,12 @@ def _entry_lines(entry: dict[str, Any]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> Result:
-    from ..blender import convert, vrm_addon
-
     if args.blend is not None:
         raise UsageError("convert imports each model into an empty scene: give the .blend as a MODEL")
+    jobs = plan(args.models, args.out, args.force, args.recursive)  # bad paths are refused before Blender loads
+    from ..blender import convert, vrm_addon
+
     preset = cli_preset(args.preset)
-    jobs = plan(args.models, args.out, args.force, args.recursive)
     vrm_addon.ensure_enabled()
     entries: list[dict[str, Any]] = []
     internal = False
