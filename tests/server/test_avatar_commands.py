@@ -16,7 +16,7 @@ from tests.server.serving import Serving
 @pytest.fixture(scope="module")
 def server(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory):
     storage = tmp_path_factory.mktemp("storage")
-    user = quick_preset_user(tmp_path_factory.mktemp("user"))  # QUICK: the exports render no thumbnail
+    user = quick_preset_user(tmp_path_factory.mktemp("user"), QUICK)  # the exports render no thumbnail
     # The storage root default an image sets; the server has no saved preferences of its own.
     env = {"AVATAR_FORGE_STORAGE_ROOT": str(storage)}
     with Serving("--blend", demo_blend, env=env, user_resources=user) as serving:

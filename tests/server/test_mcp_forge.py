@@ -100,7 +100,7 @@ def served(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     storage = folder / "storage"
     storage.mkdir()
     env = {"AVATAR_FORGE_STORAGE_ROOT": str(storage)}
-    user = quick_preset_user(folder / "user")  # QUICK: the export and publish render no thumbnail
+    user = quick_preset_user(folder / "user", QUICK)  # the export and publish render no thumbnail
     with Serving("--blend", demo_blend, "--token-file", token, env=env, user_resources=user) as serving:
         yield Served(serving, token, storage, folder)
 
