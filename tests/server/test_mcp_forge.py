@@ -24,6 +24,8 @@ from mcp.client.stdio import stdio_client
 from tests.conftest import FORGE, QUICK, quick_preset_user
 from tests.server.serving import Serving, port_is_free
 
+pytestmark = pytest.mark.slow  # a serving Blender and every tool called through it: over ten seconds
+
 PNG = b"\x89PNG\r\n\x1a\n"
 Call = tuple[str, dict[str, Any]]
 
