@@ -111,7 +111,7 @@ def pack(data: bytes, options: PackOptions) -> Packed:
     figures["quantized_bytes"] = len(plain)
     out, uses_meshopt = plain, False
     if geometry:
-        check = geometry_check.compare(original, (document, binary))
+        check = geometry_check.compare(original, (document, binary), quantize_stats.orders)
         figures["geometry"] = check.to_json() | {"position_step_mm": round(quantize_stats.position_step * 1000, 4)}
         if check.problems:
             raise PackError(f"quantized geometry out of bounds: {'; '.join(check.problems)}")

@@ -9,6 +9,7 @@ coordinates and skin weights by value; morphed normals (with each target at weig
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -50,6 +51,7 @@ class GeometryCheck:
 class _File:
     document: dict[str, Any]
     binary: bytes
+    order: npt.NDArray[np.intp] | None = None  # vertex rows read in this order (values() is for vertex data then)
 
     def values(self, index: int) -> Floats:
         accessor = self.document["accessors"][index]
@@ -57,12 +59,19 @@ class _File:
         if accessor.get("normalized"):
             scale = _NORMALIZED[accessor["componentType"]]
             values = np.maximum(values / scale, -1.0)
-        return values
+        return values if self.order is None else values[self.order]
 
 
-def compare(original: tuple[dict[str, Any], bytes], packed: tuple[dict[str, Any], bytes]) -> GeometryCheck:
-    """How far the packed file's geometry is from the original's; `problems` names what exceeds a bound."""
+def compare(
+    original: tuple[dict[str, Any], bytes],
+    packed: tuple[dict[str, Any], bytes],
+    orders: Mapping[int, Any] | None = None,
+) -> GeometryCheck:
+    """How far the packed file's geometry is from the original's; `problems` names what exceeds a bound.
+    `orders` maps a vertex accessor whose rows were renumbered to its renumbering (`old`: each new row's
+    original vertex): each packed vertex is compared with the vertex it was."""
     a, b = _File(*original), _File(*packed)
+    orders = orders or {}
     check = GeometryCheck()
     worlds = _worlds(a.document), _worlds(b.document)
     lows: list[Floats] = []
@@ -76,7 +85,8 @@ def compare(original: tuple[dict[str, Any], bytes], packed: tuple[dict[str, Any]
             b.document["meshes"][node["mesh"]]["primitives"],
             strict=True,
         ):
-            _compare_primitive(_Pair(a, b, pa, pb, places), check, lows, highs)
+            order = orders.get(pa.get("attributes", {}).get("POSITION", -1))
+            _compare_primitive(_Pair(a, b, pa, pb, places, None if order is None else order.old), check, lows, highs)
     if lows:
         check.height_m = float(np.max(highs, axis=0)[1] - np.min(lows, axis=0)[1])
     bound = check.height_m * POSITION_SHARE
@@ -100,10 +110,13 @@ class _Pair:
     pa: dict[str, Any]
     pb: dict[str, Any]
     places: tuple[Floats, Floats]
+    order: npt.NDArray[np.intp] | None  # the packed primitive's vertices renumbered: each one's original vertex
 
 
 def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], highs: list[Floats]) -> None:
-    a, b, pa, pb, places = pair.a, pair.b, pair.pa, pair.pb, pair.places
+    # The original's vertex accessors read in the packed file's vertex order: row i is the same vertex in both.
+    a = _File(pair.a.document, pair.a.binary, pair.order)
+    b, pa, pb, places = pair.b, pair.pa, pair.pb, pair.places
     attributes_a, attributes_b = pa.get("attributes", {}), pb.get("attributes", {})
     if "POSITION" not in attributes_a:
         return
@@ -123,7 +136,10 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
             morphed_a = a.values(attributes_a["NORMAL"]) + a.values(ta["NORMAL"])
             morphed_b = b.values(attributes_b["NORMAL"]) + b.values(tb["NORMAL"])
             check.normal_degrees = max(check.normal_degrees, _angle(morphed_a, morphed_b))
-    if "indices" in pa and not _same_triangles(a.values(pa["indices"]), b.values(pb["indices"]), pa):
+    packed_indices = b.values(pb["indices"]) if "indices" in pb else None
+    if packed_indices is not None and pair.order is not None:  # in the original's vertex numbers
+        packed_indices = pair.order[packed_indices.astype(np.intp)].astype(np.float64)
+    if "indices" in pa and not _same_triangles(pair.a.values(pa["indices"]), packed_indices, pa):
         check.problems.append("a primitive's triangles are not the same ones")
     for name in ("NORMAL", "TANGENT"):
         if name in attributes_a:
@@ -136,9 +152,11 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
             check.weight = max(check.weight, _largest(a.values(index) - b.values(attributes_b[name])))
 
 
-def _same_triangles(a: Floats, b: Floats, primitive: dict[str, Any]) -> bool:
+def _same_triangles(a: Floats, b: Floats | None, primitive: dict[str, Any]) -> bool:
     """The same triangles, each with its corners in the same winding, in any order (indices of other
     primitive modes in the same order)."""
+    if b is None:
+        return False
     if primitive.get("mode", 4) != 4:
         return bool(np.array_equal(a, b))
     return bool(np.array_equal(_canonical(a), _canonical(b)))

@@ -20,6 +20,7 @@ Morph targets stay sparse where they were (their sparse values are quantized), d
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..accessors import accessor_array
-from . import meshopt_codec
+from . import reorder
 from .layout import (
     ARRAY_BUFFER,
     COMPONENTS,
@@ -43,7 +44,7 @@ from .layout import (
 
 BYTE, UNSIGNED_BYTE, SHORT, UNSIGNED_SHORT, FLOAT = 5120, 5121, 5122, 5123, 5126
 EXTENSION: Final = "KHR_mesh_quantization"
-POSITION_STEPS: Final = 65535  # 16-bit grid over the skin's largest extent
+POSITION_STEPS: Final = 16383  # a 14-bit grid over the skin's largest extent (as gltfpack's default)
 _INDEX_TYPES: Final = {UNSIGNED_SHORT: "<u2", 5125: "<u4"}
 
 
@@ -82,6 +83,7 @@ class QuantizeStats:
     accessors: int  # accessors stored as integers
     skins: int  # skins whose positions are on a grid
     position_step: float  # the largest grid step (model units); 0 without a grid
+    orders: dict[int, reorder.VertexOrder]  # vertex accessor -> how its rows were renumbered
 
 
 def quantize(
@@ -95,6 +97,8 @@ def quantize(
     source = _Source(document, binary)
     accessors: list[dict[str, Any]] = document.get("accessors", [])
     roles: dict[int, str] = {index: "vertex" for _name, index, _morph in vertex_accessors(document)}
+    # One view per kind of vertex data (positions apart from weights...): the codec's runs stay alike.
+    kinds = {index: f"morph {name}" if morph else name for name, index, morph in vertex_accessors(document)}
     for mesh in document.get("meshes", []):
         primitives = [p for p in mesh.get("primitives", []) if "indices" in p]
         roles |= {p["indices"]: "triangles" if p.get("mode", 4) == 4 else f"mode {p['mode']}" for p in primitives}
@@ -105,11 +109,13 @@ def quantize(
         for name, index, morph in vertex_accessors(document):
             _plan_attribute(source, encodings, name, index, morph=morph)
         grids, gridded = _plan_grids(source, encodings)
-    replaced = _fold_grids(source, grids)
+    order = reorder.plan(document, source.values) if attributes else reorder.Plan({}, {})
+    replaced = _fold_grids(source, grids) | order.indices
     layout = Layout()
     for index, accessor in enumerate(accessors):
-        plan = _Plan(encodings.get(index), gridded.get(index), roles.get(index), replaced.get(index))
-        _lay_out(source, index, accessor, plan, layout, reorder=attributes)
+        plan = _Plan(encodings.get(index), gridded.get(index), roles.get(index), kinds.get(index))
+        plan = dataclasses.replace(plan, values=replaced.get(index), order=order.orders.get(index))
+        _lay_out(source, index, accessor, plan, layout)
     for image in document.get("images", []):
         if "bufferView" in image:
             image["bufferView"], _offset = layout.add(source.view(image["bufferView"]))
@@ -119,7 +125,7 @@ def quantize(
     if encodings:
         declare(document, EXTENSION, required=True)
     step = max((g.step for g in grids.values()), default=0.0)
-    return document, out, QuantizeStats(len(encodings), len(grids), step)
+    return document, out, QuantizeStats(len(encodings), len(grids), step, order.orders)
 
 
 @dataclass(frozen=True)
@@ -242,12 +248,12 @@ class _Plan:
     encoding: Encoding | None
     grid: Grid | None  # a base position's grid (its offset is taken off before scaling)
     role: str | None  # "vertex", "triangles", "mode <n>" (other primitives' indices) or None
-    values: npt.NDArray[Any] | None  # new values replacing the accessor's (folded inverse binds)
+    kind: str | None  # a vertex accessor's attribute ("NORMAL", "morph POSITION"): one view per kind
+    values: npt.NDArray[Any] | None = None  # new values replacing the accessor's (folded inverse binds, indices)
+    order: reorder.VertexOrder | None = None  # a vertex accessor's renumbering
 
 
-def _lay_out(
-    source: _Source, index: int, accessor: dict[str, Any], plan: _Plan, layout: Layout, *, reorder: bool
-) -> None:
+def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan, layout: Layout) -> None:
     """Writes the accessor's data (dense part and sparse parts) as new views, quantized when planned."""
     encoding, grid = plan.encoding, plan.grid
     width = COMPONENTS[accessor["type"]]
@@ -257,16 +263,20 @@ def _lay_out(
     sparse = accessor.get("sparse")
     if "bufferView" in accessor or plan.values is not None:
         values = plan.values if plan.values is not None else _dense(source, accessor)
+        if plan.order is not None:
+            values = values[plan.order.old]
         if encoding is not None:
             values = _encode(values, encoding, grid)
         if plan.role == "vertex":
             stride = padded(values.dtype.itemsize * width)
             place = layout.add(
-                strided(values, stride), stride=stride, target=ARRAY_BUFFER, group=("vertex", stride), align=stride
+                strided(values, stride),
+                stride=stride,
+                target=ARRAY_BUFFER,
+                group=("vertex", plan.kind, stride),
+                align=stride,
             )
         elif plan.role is not None:  # indices: triangles apart from lines and points
-            if plan.role == "triangles" and reorder:
-                values = meshopt_codec.cache_order(values)
             size = values.dtype.itemsize  # whole triangles between pieces: the index codec reads threes
             group, align = (plan.role, size), _lcm4(3 * size)
             place = layout.add(_tight(values), target=ELEMENT_ARRAY_BUFFER, group=group, align=align)
@@ -276,11 +286,16 @@ def _lay_out(
         _point(accessor, place)
     if sparse:
         indices, sparse_values = _sparse_parts(source, accessor)
+        if plan.order is not None:  # sparse indices stay increasing
+            renumbered = plan.order.new[indices]
+            by_place = np.argsort(renumbered, kind="stable")
+            indices, sparse_values = renumbered[by_place].astype(indices.dtype), sparse_values[by_place]
         if encoding is not None:
             sparse_values = _encode(sparse_values, encoding, grid)
         index_place = layout.add(_tight(indices), group=("sparse indices", indices.itemsize), align=4)
         element = sparse_values.dtype.itemsize * width
-        value_place = layout.add(_tight(sparse_values), group=("sparse values", element), align=_lcm4(element))
+        values_group = ("sparse values", plan.kind, element)
+        value_place = layout.add(_tight(sparse_values), group=values_group, align=_lcm4(element))
         sparse["indices"] = {"componentType": sparse["indices"]["componentType"]}
         sparse["values"] = {}
         _point(sparse["indices"], index_place)
