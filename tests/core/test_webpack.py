@@ -193,6 +193,45 @@ def test_vertices_are_renumbered_in_fetch_order_and_every_row_moves_with_its_ver
     assert np.array_equal(np.sort(old[moved]), np.flatnonzero(accessor_array(*before, 5)[:, 2]))
 
 
+def test_normals_go_through_the_octahedral_filter_within_three_quarters_of_a_degree():
+    # meshopt's filter at 8 bits, each vector's grid point chosen for the smallest turn: rounding to the
+    # nearest point alone turns some normals by more than the stated 1°.
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(20000, 3))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    decoded, rows = meshopt_codec.octahedral(vectors)
+    shown = decoded[:, :3].astype(np.float64)
+    shown /= np.linalg.norm(shown, axis=1, keepdims=True)
+    turned = np.degrees(np.arccos(np.clip(np.einsum("ij,ij->i", shown, vectors), -1, 1)))
+    assert turned.max() < 0.75 and len(rows) == 4 * len(vectors)
+
+
+def test_normals_are_stored_as_octahedral_rows_the_decoder_expands(original):
+    packed = webpack.pack(original, WEB)
+    document, _binary = glb.read(packed.data)
+    normal_view = document["accessors"][1]["bufferView"]
+    assert document["bufferViews"][normal_view]["extensions"]["EXT_meshopt_compression"]["filter"] == "OCTAHEDRAL"
+    plain = glb.read(packed.decoded)
+    accessor = plain[0]["accessors"][1]
+    # KHR_mesh_quantization's layout for three.js: normalized bytes, rows of 4 (x, y, z and a pad).
+    assert (accessor["componentType"], accessor.get("normalized")) == (5120, True)
+    assert plain[0]["bufferViews"][accessor["bufferView"]]["byteStride"] == 4
+
+
+def test_weights_exact_in_8_bits_are_stored_in_8_and_others_keep_16(original):
+    document, binary = glb.read(original)
+    rigid = np.zeros((82, 4), dtype="<f4")
+    rigid[:41, 0] = rigid[41:, 1] = 1.0  # each vertex on one joint: 0 and 1 are exact in 8 bits
+    view = document["bufferViews"][4]
+    binary = binary[: view["byteOffset"]] + rigid.tobytes() + binary[view["byteOffset"] + view["byteLength"] :]
+    data = glb.write(document, binary)
+    plain = glb.read(webpack.pack(data, WEB).decoded)
+    assert plain[0]["accessors"][4]["componentType"] == 5121  # UNSIGNED_BYTE
+    assert np.array_equal(accessor_array(*plain, 4), (rigid * 255).astype(np.uint8)[_orders(data)[4].old])
+    smooth = glb.read(webpack.pack(original, WEB).decoded)
+    assert smooth[0]["accessors"][4]["componentType"] == UNSIGNED_SHORT  # 8 bits would move a bent limb
+
+
 def test_quantized_weights_still_sum_to_one_exactly(original):
     plain = glb.read(webpack.pack(original, WEB).decoded)
     weights = accessor_array(*plain, 4).astype(np.int64)

@@ -115,7 +115,7 @@ def pack(data: bytes, options: PackOptions) -> Packed:
         figures["geometry"] = check.to_json() | {"position_step_mm": round(quantize_stats.position_step * 1000, 4)}
         if check.problems:
             raise PackError(f"quantized geometry out of bounds: {'; '.join(check.problems)}")
-        compressed, packed_binary, meshopt_stats = meshopt_codec.encode(document, binary)
+        compressed, packed_binary, meshopt_stats = meshopt_codec.encode(document, binary, quantize_stats.filtered)
         _prove_lossless((document, binary), meshopt_codec.decode(compressed, packed_binary))
         out, uses_meshopt = glb.write(compressed, packed_binary), True
         figures["meshopt"] = {

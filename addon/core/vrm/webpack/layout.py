@@ -39,6 +39,8 @@ class Layout:
     views: list[dict[str, Any]] = field(default_factory=list)
     contents: list[bytearray] = field(default_factory=list)
     groups: dict[Any, int] = field(default_factory=dict)
+    # view -> (meshopt filter, the filter's input for the view's rows): what the codec compresses instead
+    filtered: dict[int, tuple[str, bytearray]] = field(default_factory=dict)
 
     def add(
         self,
@@ -48,8 +50,11 @@ class Layout:
         target: int | None = None,
         group: Any = None,
         align: int = 4,
+        filtered: tuple[str, bytes] | None = None,
     ) -> tuple[int, int]:
-        """Appends `data` (to its group's view, or as a new view): the view's index and the byte offset."""
+        """Appends `data` (to its group's view, or as a new view): the view's index and the byte offset.
+        `filtered`: a meshopt filter and its input, the same size as `data`, which decodes to `data` (a
+        group is filtered throughout or not at all)."""
         index = self.groups.get(group) if group is not None else None
         if index is None:
             view: dict[str, Any] = {"buffer": 0}
@@ -66,6 +71,14 @@ class Layout:
         content += b"\0" * (-len(content) % align)
         offset = len(content)
         content += data
+        if filtered is not None:
+            _name, rows = self.filtered.setdefault(index, (filtered[0], bytearray()))
+            rows += b"\0" * (offset - len(rows))
+            rows += filtered[1]
+        if (index in self.filtered) != (filtered is not None) or len(self.filtered.get(index, ("", content))[1]) != len(
+            content
+        ):
+            raise ValueError("a view's pieces are filtered throughout or not at all")
         return index, offset
 
     def binary(self) -> bytes:

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..accessors import accessor_array
-from . import reorder
+from . import geometry_check, meshopt_codec, reorder
 from .layout import (
     ARRAY_BUFFER,
     COMPONENTS,
@@ -56,12 +56,14 @@ class Encoding:
     normalized: bool
     dtype: str
     scale: float  # stored = round(value * scale)
+    filter: str | None = None  # a meshopt filter that stores the values (then they are what it decodes to)
 
 
-NORMAL: Final = Encoding(BYTE, True, "<i1", 127.0)
+NORMAL: Final = Encoding(BYTE, True, "<i1", 127.0, "OCTAHEDRAL")  # rows of 4: x, y, z (and a tangent's w)
 MORPH_NORMAL: Final = Encoding(SHORT, True, "<i2", 32767.0)
 UV: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
 WEIGHT: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
+WEIGHT8: Final = Encoding(UNSIGNED_BYTE, True, "<u1", 255.0)  # where 8 bits hold every weight within the bound
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class QuantizeStats:
     skins: int  # skins whose positions are on a grid
     position_step: float  # the largest grid step (model units); 0 without a grid
     orders: dict[int, reorder.VertexOrder]  # vertex accessor -> how its rows were renumbered
+    filtered: dict[int, tuple[str, bytes]]  # view -> the meshopt filter its rows go through, and its input
 
 
 def quantize(
@@ -125,7 +128,8 @@ def quantize(
     if encodings:
         declare(document, EXTENSION, required=True)
     step = max((g.step for g in grids.values()), default=0.0)
-    return document, out, QuantizeStats(len(encodings), len(grids), step, order.orders)
+    filtered = {view: (name, bytes(rows)) for view, (name, rows) in layout.filtered.items()}
+    return document, out, QuantizeStats(len(encodings), len(grids), step, order.orders, filtered)
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,8 @@ def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, 
     if source.document["accessors"][index].get("componentType") != FLOAT or index in encodings:
         return
     if name in ("NORMAL", "TANGENT") and not morph:
-        encodings[index] = NORMAL
+        if "sparse" not in source.document["accessors"][index]:  # the filter writes whole rows
+            encodings[index] = NORMAL
     elif name in ("NORMAL", "TANGENT"):
         # Normalized integers reach 1: a morph that turns a normal further (a flip) keeps floats.
         if np.abs(source.values(index)).max(initial=0.0) <= 1.0:
@@ -159,7 +164,11 @@ def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, 
         if values.size and values.min() >= 0.0 and values.max() <= 1.0:
             encodings[index] = UV
     elif name.startswith("WEIGHTS_"):
-        encodings[index] = WEIGHT
+        # 8 bits (off by up to 1/255 after rounding) would move a bent limb's vertices past the position
+        # bound: weights take them only where they are exact in 8 bits (rigid parts, 0 and 1).
+        weights = source.values(index).astype(np.float64)
+        exact = np.abs(_weights(weights, WEIGHT8) / 255.0 - weights).max(initial=0.0) <= geometry_check.WEIGHT_ERROR
+        encodings[index] = WEIGHT8 if exact else WEIGHT
 
 
 def _plan_grids(source: _Source, encodings: dict[int, Encoding]) -> tuple[dict[int, Grid], dict[int, Grid]]:
@@ -223,23 +232,23 @@ def _encode(values: npt.NDArray[Any], encoding: Encoding, grid: Grid | None) -> 
     floats = values.astype(np.float64)
     if grid is not None:
         floats = floats - grid.offset
-    if encoding is WEIGHT:
-        return _weights(floats)
+    if encoding is WEIGHT or encoding is WEIGHT8:  # identity: UV encodes alike but is no weight
+        return _weights(floats, encoding)
     info = np.iinfo(encoding.dtype)
     low = -info.max if encoding.normalized and info.min < 0 else info.min  # -127, not -128: both mean -1
     stored: npt.NDArray[Any] = np.clip(np.rint(floats * encoding.scale), low, info.max).astype(encoding.dtype)
     return stored
 
 
-def _weights(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.uint16]:
-    """16-bit weights whose sum per vertex is exactly what the floats' was (65535 for 1): the rounding's
+def _weights(weights: npt.NDArray[np.float64], encoding: Encoding) -> npt.NDArray[Any]:
+    """Weights whose sum per vertex is exactly what the floats' was (65535 or 255 for 1): the rounding's
     remainder goes to each vertex's largest weight, so skinning does not shrink or swell a vertex."""
-    stored = np.rint(weights * 65535.0)
-    total = np.rint(weights.sum(axis=1) * 65535.0)
+    stored = np.rint(weights * encoding.scale)
+    total = np.rint(weights.sum(axis=1) * encoding.scale)
     largest = np.argmax(stored, axis=1)
     rows = np.arange(len(stored))
     stored[rows, largest] += total - stored.sum(axis=1)
-    result: npt.NDArray[np.uint16] = np.clip(stored, 0, 65535).astype(np.uint16)
+    result: npt.NDArray[Any] = np.clip(stored, 0, encoding.scale).astype(encoding.dtype)
     return result
 
 
@@ -262,19 +271,16 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
     bounds = _encode(source.values(index), encoding, grid) if bounded and encoding else None
     sparse = accessor.get("sparse")
     if "bufferView" in accessor or plan.values is not None:
-        values = plan.values if plan.values is not None else _dense(source, accessor)
-        if plan.order is not None:
-            values = values[plan.order.old]
-        if encoding is not None:
-            values = _encode(values, encoding, grid)
+        values, filtered = _stored(source, accessor, plan)
         if plan.role == "vertex":
-            stride = padded(values.dtype.itemsize * width)
+            stride = padded(values.dtype.itemsize * values.shape[1])
             place = layout.add(
                 strided(values, stride),
                 stride=stride,
                 target=ARRAY_BUFFER,
-                group=("vertex", plan.kind, stride),
+                group=("vertex", plan.kind, stride, filtered and filtered[0]),
                 align=stride,
+                filtered=filtered,
             )
         elif plan.role is not None:  # indices: triangles apart from lines and points
             size = values.dtype.itemsize  # whole triangles between pieces: the index codec reads threes
@@ -310,6 +316,23 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
     if bounds is not None:
         accessor["min"] = bounds.astype(np.int64).min(axis=0).tolist()
         accessor["max"] = bounds.astype(np.int64).max(axis=0).tolist()
+
+
+def _stored(
+    source: _Source, accessor: dict[str, Any], plan: _Plan
+) -> tuple[npt.NDArray[Any], tuple[str, bytes] | None]:
+    """The dense rows as stored (renumbered, quantized) and, when a meshopt filter stores them, the filter
+    and its input."""
+    values = plan.values if plan.values is not None else _dense(source, accessor)
+    if plan.order is not None:
+        values = values[plan.order.old]
+    encoding = plan.encoding
+    if encoding is not None and encoding.filter == "OCTAHEDRAL":
+        decoded, rows = meshopt_codec.octahedral(values)
+        return decoded, (encoding.filter, rows)
+    if encoding is not None:
+        values = _encode(values, encoding, plan.grid)
+    return values, None
 
 
 def _tight(values: npt.NDArray[Any]) -> bytes:
