@@ -232,6 +232,21 @@ def test_weights_exact_in_8_bits_are_stored_in_8_and_others_keep_16(original):
     assert smooth[0]["accessors"][4]["componentType"] == UNSIGNED_SHORT  # 8 bits would move a bent limb
 
 
+def test_data_nothing_reads_is_dropped_and_every_accessor_keeps_its_index(original):
+    # As the VRM Add-on leaves a morph's normals it does not draw: an accessor no mesh, skin or animation names.
+    document, binary = glb.read(original)
+    document["accessors"].append(dict(document["accessors"][0]))  # the positions again, read by nothing
+    with_unused = glb.write(document, binary)
+    packed, plain = glb.read(webpack.pack(with_unused, WEB).data), glb.read(webpack.pack(original, WEB).data)
+    assert len(packed[1]) == len(plain[1])  # not one byte of it stored
+    assert len(packed[0]["accessors"]) == len(document["accessors"])  # indices unchanged: its entry stays
+    assert "bufferView" not in packed[0]["accessors"][-1] and "min" not in packed[0]["accessors"][-1]
+    # An extension this packing does not know might name it: then it is kept.
+    document["extensionsUsed"].append("EXT_unknown_vendor")
+    kept = glb.read(webpack.pack(glb.write(document, binary), WEB).data)
+    assert "bufferView" in kept[0]["accessors"][-1]
+
+
 def test_quantized_weights_still_sum_to_one_exactly(original):
     plain = glb.read(webpack.pack(original, WEB).decoded)
     weights = accessor_array(*plain, 4).astype(np.int64)

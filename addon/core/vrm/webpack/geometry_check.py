@@ -52,8 +52,14 @@ class _File:
     document: dict[str, Any]
     binary: bytes
     order: npt.NDArray[np.intp] | None = None  # vertex rows read in this order (values() is for vertex data then)
+    read: dict[int, Floats] = field(default_factory=dict)  # values already read (morph loops reread the base)
 
     def values(self, index: int) -> Floats:
+        if index not in self.read:
+            self.read[index] = self._values(index)
+        return self.read[index]
+
+    def _values(self, index: int) -> Floats:
         accessor = self.document["accessors"][index]
         values = accessor_array(self.document, self.binary, index).astype(np.float64)
         if accessor.get("normalized"):

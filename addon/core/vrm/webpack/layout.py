@@ -137,6 +137,24 @@ def declare(document: dict[str, Any], extension: str, *, required: bool) -> None
             names.append(extension)
 
 
+# Extensions known to name no accessor: with only these in use, an accessor core glTF does not name is unused.
+_NAME_NO_ACCESSOR: Final = ("VRM", "VRMC_", "KHR_materials_", "KHR_texture_", "KHR_mesh_quantization",
+                            "EXT_texture_webp", "EXT_meshopt_compression", "KHR_lights_punctual")  # fmt: skip
+
+
+def unused_accessors(document: dict[str, Any]) -> set[int]:
+    """Accessors nothing reads: no mesh, skin or animation names them (exporters leave such data behind, the
+    VRM Add-on a morph's normals it does not draw); none when an extension that might name one is in use."""
+    if any(not name.startswith(_NAME_NO_ACCESSOR) for name in document.get("extensionsUsed", [])):
+        return set()
+    named = {index for _name, index, _morph in vertex_accessors(document)}
+    named |= {p["indices"] for m in document.get("meshes", []) for p in m.get("primitives", []) if "indices" in p}
+    named |= {s["inverseBindMatrices"] for s in document.get("skins", []) if "inverseBindMatrices" in s}
+    for animation in document.get("animations", []):
+        named |= {i for sampler in animation.get("samplers", []) for i in (sampler.get("input"), sampler.get("output"))}
+    return set(range(len(document.get("accessors", [])))) - named
+
+
 def vertex_accessors(document: dict[str, Any]) -> list[tuple[str, int, bool]]:
     """(attribute name, accessor, whether it is a morph target's) for every primitive of every mesh."""
     found: list[tuple[str, int, bool]] = []

@@ -38,6 +38,7 @@ from .layout import (
     declare,
     padded,
     strided,
+    unused_accessors,
     vertex_accessors,
     view_holders,
 )
@@ -115,7 +116,12 @@ def quantize(
     order = reorder.plan(document, source.values) if attributes else reorder.Plan({}, {})
     replaced = _fold_grids(source, grids) | order.indices
     layout = Layout()
+    unused = unused_accessors(document) if attributes else set()
     for index, accessor in enumerate(accessors):
+        if index in unused:  # kept as an entry (indices stay), its data dropped: a loader reads zeros
+            for key in ("bufferView", "byteOffset", "sparse", "min", "max"):
+                accessor.pop(key, None)
+            continue
         plan = _Plan(encodings.get(index), gridded.get(index), roles.get(index), kinds.get(index))
         plan = dataclasses.replace(plan, values=replaced.get(index), order=order.orders.get(index))
         _lay_out(source, index, accessor, plan, layout)
