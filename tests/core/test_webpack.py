@@ -247,6 +247,44 @@ def test_data_nothing_reads_is_dropped_and_every_accessor_keeps_its_index(origin
     assert "bufferView" in kept[0]["accessors"][-1]
 
 
+def _with_morph_normals(data: bytes, deltas: list[np.ndarray]) -> bytes:
+    """The strip with one more morph target per delta array, each moving the normals only."""
+    document, binary = glb.read(data)
+    primitive = document["meshes"][0]["primitives"][0]
+    for delta in deltas:
+        binary += b"\0" * (-len(binary) % 4)
+        document["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": delta.nbytes})
+        binary += delta.astype("<f4").tobytes()
+        document["accessors"].append(
+            {
+                "bufferView": len(document["bufferViews"]) - 1,
+                "type": "VEC3",
+                "componentType": FLOAT,
+                "count": len(delta),
+            }
+        )
+        primitive["targets"].append({"NORMAL": len(document["accessors"]) - 1})
+    document["buffers"][0]["byteLength"] = len(binary)
+    return glb.write(document, binary)
+
+
+def test_morph_normals_take_8_bits_where_the_morphed_normals_hold_and_a_filter_past_1(original):
+    document, binary = glb.read(original)
+    normals = accessor_array(document, binary, 1).astype(np.float64)
+    tilt = np.cross(normals, [0.0, 1.0, 0.0]) * 0.2  # turns each normal about 11°
+    # Leaves each normal 40% long (and a little turned): an 8-bit step would turn it by up to a degree.
+    shorten = -0.6 * normals + np.random.default_rng(2).normal(0, 0.03, normals.shape)
+    data = _with_morph_normals(original, [tilt, shorten, -2.0 * normals * [1, 0, 1]])
+    packed = webpack.pack(data, WEB)  # proves each morphed normal within 1° of the original's
+    assert packed.figures["geometry"]["normal_degrees"] <= 1.0
+    stored = glb.read(packed.decoded)[0]["accessors"]
+    assert (stored[8]["componentType"], stored[9]["componentType"]) == (5120, 5122)  # 8 bits, 16 bits
+    # Past 1 (normals turned over): floats, through meshopt's exponential filter.
+    views = glb.read(packed.data)[0]["bufferViews"]
+    assert stored[10]["componentType"] == FLOAT
+    assert views[stored[10]["bufferView"]]["extensions"]["EXT_meshopt_compression"]["filter"] == "EXPONENTIAL"
+
+
 def test_quantized_weights_still_sum_to_one_exactly(original):
     plain = glb.read(webpack.pack(original, WEB).decoded)
     weights = accessor_array(*plain, 4).astype(np.int64)

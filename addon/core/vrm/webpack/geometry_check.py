@@ -141,7 +141,7 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
             # The morphed normal as a loader shades it: the base normal plus the target's change.
             morphed_a = a.values(attributes_a["NORMAL"]) + a.values(ta["NORMAL"])
             morphed_b = b.values(attributes_b["NORMAL"]) + b.values(tb["NORMAL"])
-            check.normal_degrees = max(check.normal_degrees, _angle(morphed_a, morphed_b))
+            check.normal_degrees = max(check.normal_degrees, largest_angle(morphed_a, morphed_b))
     packed_indices = b.values(pb["indices"]) if "indices" in pb else None
     if packed_indices is not None and pair.order is not None:  # in the original's vertex numbers
         packed_indices = pair.order[packed_indices.astype(np.intp)].astype(np.float64)
@@ -150,7 +150,7 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
     for name in ("NORMAL", "TANGENT"):
         if name in attributes_a:
             va, vb = a.values(attributes_a[name])[:, :3], b.values(attributes_b[name])[:, :3]
-            check.normal_degrees = max(check.normal_degrees, _angle(va, vb))
+            check.normal_degrees = max(check.normal_degrees, largest_angle(va, vb))
     for name, index in attributes_a.items():
         if name.startswith("TEXCOORD_"):
             check.uv = max(check.uv, _largest(a.values(index) - b.values(attributes_b[name])))
@@ -184,7 +184,7 @@ def _distance(a: Floats, b: Floats) -> float:
     return float(np.linalg.norm(a - b, axis=1).max(initial=0.0))
 
 
-def _angle(a: Floats, b: Floats) -> float:
+def largest_angle(a: Floats, b: Floats) -> float:
     """The largest angle between matching vectors, in degrees (zero vectors left out)."""
     lengths = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     usable = lengths > 1e-6

@@ -86,6 +86,20 @@ def octahedral(vectors: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int8], bytes]:
     return best_decoded, best_rows.tobytes()
 
 
+def exponential(values: npt.NDArray[Any], bits: int) -> tuple[npt.NDArray[np.float32], bytes]:
+    """Floats (n by k) through meshoptimizer's exponential filter, one exponent per component for the whole
+    array and `bits` of mantissa (an absolute error of at most half a step of the largest value's exponent):
+    what the decoder makes of them (n by k float32) and the filter's input rows (4k bytes each)."""
+    codec = _codec()
+    rows = np.ascontiguousarray(
+        codec.encode_filter_exp(np.ascontiguousarray(values, np.float32), bits, "SharedComponent")
+    )
+    packed = codec.encode_vertex_buffer_level(rows, 2, 0)
+    width = values.shape[1]
+    decoded = codec.decode_vertex_buffer(packed, len(values), 4 * width, "EXPONENTIAL").view("<f4")
+    return decoded.reshape(len(values), width).copy(), rows.tobytes()
+
+
 def _oct_decoded(codec: Any, rows: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
     """Octahedral rows as the decoder (the one three.js runs) turns them into vectors."""
     packed = codec.encode_vertex_buffer_level(np.ascontiguousarray(rows).view(np.uint8), 2, 0)

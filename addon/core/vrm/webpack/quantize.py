@@ -62,6 +62,12 @@ class Encoding:
 
 NORMAL: Final = Encoding(BYTE, True, "<i1", 127.0, "OCTAHEDRAL")  # rows of 4: x, y, z (and a tangent's w)
 MORPH_NORMAL: Final = Encoding(SHORT, True, "<i2", 32767.0)
+MORPH_NORMAL8: Final = Encoding(BYTE, True, "<i1", 127.0)  # where the morphed normals stay within the bound
+# Deltas past 1 (a morph that turns normals over) stay floats, through the exponential filter: 12 bits.
+MORPH_NORMAL_EXP: Final = Encoding(FLOAT, False, "<f4", 1.0, "EXPONENTIAL")
+_EXP_BITS: Final = 12
+# The share of the normal bound a morph's 8-bit normal deltas may take, on top of the base's octahedral turn.
+_MORPH_NORMAL8_SHARE: Final = 0.9
 UV: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
 WEIGHT: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
 WEIGHT8: Final = Encoding(UNSIGNED_BYTE, True, "<u1", 255.0)  # where 8 bits hold every weight within the bound
@@ -113,6 +119,7 @@ def quantize(
         for name, index, morph in vertex_accessors(document):
             _plan_attribute(source, encodings, name, index, morph=morph)
         grids, gridded = _plan_grids(source, encodings)
+        _plan_morph_normals(source, encodings)
     order = reorder.plan(document, source.values) if attributes else reorder.Plan({}, {})
     replaced = _fold_grids(source, grids) | order.indices
     layout = Layout()
@@ -175,6 +182,39 @@ def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, 
         weights = source.values(index).astype(np.float64)
         exact = np.abs(_weights(weights, WEIGHT8) / 255.0 - weights).max(initial=0.0) <= geometry_check.WEIGHT_ERROR
         encodings[index] = WEIGHT8 if exact else WEIGHT
+
+
+def _plan_morph_normals(source: _Source, encodings: dict[int, Encoding]) -> None:
+    """Morph normal deltas in 8 bits where every morphed normal (the base as the octahedral filter stores
+    it, plus the 8-bit delta, as a loader adds them) stays within 90% of the normal bound of the original's;
+    16 bits elsewhere (a morph that leaves a short normal turns it further per step)."""
+    readers: dict[int, list[tuple[int, int]]] = {}  # morph normal accessor -> (its base normal, ...) pairs
+    for mesh in source.document.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            base = primitive.get("attributes", {}).get("NORMAL")
+            for target in primitive.get("targets", []):
+                if "NORMAL" in target:
+                    readers.setdefault(target["NORMAL"], []).append((base, target["NORMAL"]))
+    stored: dict[int, npt.NDArray[np.float64]] = {}
+    for index, pairs in readers.items():
+        planned = encodings.get(index)
+        if planned not in (MORPH_NORMAL, None) or any(encodings.get(b) is not NORMAL for b, _t in pairs):
+            continue
+        delta = source.values(index).astype(np.float64)
+        if planned is MORPH_NORMAL:
+            candidate, smaller = np.clip(np.rint(delta * 127.0), -127, 127) / 127.0, MORPH_NORMAL8
+        elif source.document["accessors"][index].get("componentType") == FLOAT:
+            candidate, smaller = meshopt_codec.exponential(delta, _EXP_BITS)[0].astype(np.float64), MORPH_NORMAL_EXP
+        else:
+            continue
+        worst = 0.0
+        for base_index, _target in pairs:
+            if base_index not in stored:
+                stored[base_index] = meshopt_codec.octahedral(source.values(base_index))[0][:, :3] / 127.0
+            base = source.values(base_index)[:, :3].astype(np.float64)
+            worst = max(worst, geometry_check.largest_angle(base + delta, stored[base_index] + candidate))
+        if worst <= _MORPH_NORMAL8_SHARE * geometry_check.NORMAL_DEGREES:
+            encodings[index] = smaller
 
 
 def _plan_grids(source: _Source, encodings: dict[int, Encoding]) -> tuple[dict[int, Grid], dict[int, Grid]]:
@@ -302,12 +342,11 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
             renumbered = plan.order.new[indices]
             by_place = np.argsort(renumbered, kind="stable")
             indices, sparse_values = renumbered[by_place].astype(indices.dtype), sparse_values[by_place]
-        if encoding is not None:
-            sparse_values = _encode(sparse_values, encoding, grid)
+        sparse_values, filtered = _quantized(sparse_values, plan)
         index_place = layout.add(_tight(indices), group=("sparse indices", indices.itemsize), align=4)
         element = sparse_values.dtype.itemsize * width
-        values_group = ("sparse values", plan.kind, element)
-        value_place = layout.add(_tight(sparse_values), group=values_group, align=_lcm4(element))
+        values_group = ("sparse values", plan.kind, element, filtered and filtered[0])
+        value_place = layout.add(_tight(sparse_values), group=values_group, align=_lcm4(element), filtered=filtered)
         sparse["indices"] = {"componentType": sparse["indices"]["componentType"]}
         sparse["values"] = {}
         _point(sparse["indices"], index_place)
@@ -332,12 +371,20 @@ def _stored(
     values = plan.values if plan.values is not None else _dense(source, accessor)
     if plan.order is not None:
         values = values[plan.order.old]
+    return _quantized(values, plan)
+
+
+def _quantized(values: npt.NDArray[Any], plan: _Plan) -> tuple[npt.NDArray[Any], tuple[str, bytes] | None]:
+    """Rows as the plan's encoding stores them and, for a filtered one, the filter and its input."""
     encoding = plan.encoding
     if encoding is not None and encoding.filter == "OCTAHEDRAL":
         decoded, rows = meshopt_codec.octahedral(values)
         return decoded, (encoding.filter, rows)
+    if encoding is not None and encoding.filter == "EXPONENTIAL":
+        floats, rows = meshopt_codec.exponential(values, _EXP_BITS)
+        return floats, (encoding.filter, rows)
     if encoding is not None:
-        values = _encode(values, encoding, plan.grid)
+        return _encode(values, encoding, plan.grid), None
     return values, None
 
 
