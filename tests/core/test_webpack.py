@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from PIL import Image
 
@@ -247,7 +248,7 @@ def test_data_nothing_reads_is_dropped_and_every_accessor_keeps_its_index(origin
     assert "bufferView" in kept[0]["accessors"][-1]
 
 
-def _with_morph_normals(data: bytes, deltas: list[np.ndarray]) -> bytes:
+def _with_morph_normals(data: bytes, deltas: list[npt.NDArray[np.float64]]) -> bytes:
     """The strip with one more morph target per delta array, each moving the normals only."""
     document, binary = glb.read(data)
     primitive = document["meshes"][0]["primitives"][0]
