@@ -59,7 +59,7 @@ def cache_order(indices: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return ordered
 
 
-def octahedral(vectors: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int8], bytes]:
+def octahedral(vectors: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
     """Unit vectors (n by 3, or tangents n by 4 with w a sign) through meshoptimizer's octahedral filter at
     8 bits: what a loader's decoder makes of them (n by 4 normalized bytes: x, y, z and w, the layout
     KHR_mesh_quantization reads) and the filter's input rows (4 bytes each, what the codec compresses).
@@ -83,7 +83,7 @@ def octahedral(vectors: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int8], bytes]:
         cosines = _cosines(unit, decoded)
         better = cosines > best
         best_rows[better], best_decoded[better], best[better] = candidate[better], decoded[better], cosines[better]
-    return best_decoded, best_rows.tobytes()
+    return best_decoded, best_rows
 
 
 def exponential(values: npt.NDArray[Any], bits: int) -> tuple[npt.NDArray[np.float32], bytes]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -158,6 +158,13 @@ class _Source:
 
     document: dict[str, Any]
     binary: bytes
+    filtered: dict[int, tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]] = field(default_factory=dict)
+
+    def octahedral(self, index: int) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
+        """meshopt_codec.octahedral of an accessor's vectors, once (the plan and the layout both need it)."""
+        if index not in self.filtered:
+            self.filtered[index] = meshopt_codec.octahedral(self.values(index))
+        return self.filtered[index]
 
     def view(self, index: int) -> bytes:
         view = self.document["bufferViews"][index]
@@ -217,7 +224,7 @@ def _plan_morph_normals(source: _Source, encodings: dict[int, Encoding]) -> None
         worst = 0.0
         for base_index, _target in pairs:
             if base_index not in stored:
-                stored[base_index] = meshopt_codec.octahedral(source.values(base_index))[0][:, :3] / 127.0
+                stored[base_index] = source.octahedral(base_index)[0][:, :3] / 127.0
             base = source.values(base_index)[:, :3].astype(np.float64)
             worst = max(worst, geometry_check.largest_angle(base + delta, stored[base_index] + candidate))
         if worst <= _MORPH_NORMAL8_SHARE * geometry_check.NORMAL_DEGREES:
@@ -324,7 +331,7 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
     bounds = _encode(source.values(index), encoding, grid) if bounded and encoding else None
     sparse = accessor.get("sparse")
     if "bufferView" in accessor or plan.values is not None:
-        values, filtered = _stored(source, accessor, plan)
+        values, filtered = _stored(source, index, accessor, plan)
         if plan.role == "vertex":
             stride = padded(values.dtype.itemsize * values.shape[1])
             place = layout.add(
@@ -371,10 +378,15 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
 
 
 def _stored(
-    source: _Source, accessor: dict[str, Any], plan: _Plan
+    source: _Source, index: int, accessor: dict[str, Any], plan: _Plan
 ) -> tuple[npt.NDArray[Any], tuple[str, bytes] | None]:
     """The dense rows as stored (renumbered, quantized) and, when a meshopt filter stores them, the filter
     and its input."""
+    if plan.encoding is not None and plan.encoding.filter == "OCTAHEDRAL":  # rows are independent: reorder after
+        decoded, rows = source.octahedral(index)
+        if plan.order is not None:
+            decoded, rows = decoded[plan.order.old], rows[plan.order.old]
+        return decoded, (plan.encoding.filter, np.ascontiguousarray(rows).tobytes())
     values = plan.values if plan.values is not None else _dense(source, accessor)
     if plan.order is not None:
         values = values[plan.order.old]
@@ -384,9 +396,6 @@ def _stored(
 def _quantized(values: npt.NDArray[Any], plan: _Plan) -> tuple[npt.NDArray[Any], tuple[str, bytes] | None]:
     """Rows as the plan's encoding stores them and, for a filtered one, the filter and its input."""
     encoding = plan.encoding
-    if encoding is not None and encoding.filter == "OCTAHEDRAL":
-        decoded, rows = meshopt_codec.octahedral(values)
-        return decoded, (encoding.filter, rows)
     if encoding is not None and encoding.filter == "EXPONENTIAL":
         floats, rows = meshopt_codec.exponential(values, _EXP_BITS)
         return floats, (encoding.filter, rows)
