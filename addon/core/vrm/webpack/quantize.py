@@ -4,10 +4,11 @@ What is stored how, and what it costs (the file states it, `tolerances` below, a
 - skinned positions: 16-bit unsigned integers on one uniform 14-bit grid per skin (16383 steps over the
   skin's largest extent, as gltfpack's default), the grid's scale and offset folded into the skin's inverse
   bind matrices (a loader ignores a skinned mesh's node transform, and jointWorld · inverseBind · (scale · q
-  + offset) is the original vertex). On a 2 m avatar a step is 0.12 mm, the error at most 0.11 mm (half a
-  step on each axis). Morph position deltas are 16-bit signed on the same grid (the fold scales them too).
-  Meshes without a skin keep float positions (their node transform may be shared with children and VRM
-  references: it is never rewritten).
+  + offset) is the original vertex). On a 2 m avatar a step is 0.12 mm, the error on the grid at most
+  0.11 mm (half a step on each axis), a little more once skinned (the folded binds are float32). Morph
+  position deltas are 16-bit signed on the same grid (the fold scales them too). Meshes without a skin
+  keep float positions (their node transform may be shared with children and VRM references: it is never
+  rewritten).
 - normals and tangents: meshoptimizer's octahedral filter at 8 bits (0.73° at most), decoded into the
   4-byte rows KHR_mesh_quantization reads (normalized bytes); morph normal deltas 8-bit normalized where
   every morphed normal stays within 0.9° of the original's, else 16-bit; deltas past 1 stay floats through
