@@ -26,6 +26,7 @@ from addon.blender import autorig, avatar_import, rig_reader, vrm_addon
 from addon.blender.autorig import read
 from addon.core.presets import get_preset
 from addon.core.rig import humanoid
+from tests import thumbnails
 from tests.conftest import run_forge
 from tests.corpus import autorig_harness as harness
 from tests.corpus import primitives
@@ -201,6 +202,15 @@ def test_every_bare_artist_mesh_rigs_into_a_vrm_three_vrm_loads(measured: dict[s
     summary = consumers([measured["auto"]])[str(measured["auto"])]
     assert "error" not in summary, summary.get("error")
     assert summary["validator"]["errors"] == 0, summary["validator"]
+
+
+def test_the_rendered_thumbnails_frame_the_avatar(measured: dict[str, Any]) -> None:
+    """The thumbnail convert renders (a VRM brings its author's, kept as it is) shows the converted avatar
+    whole and in the middle: the frame follows the posed meshes, not their rest shape's boxes."""
+    assert measured["rigged"].code == 0, measured["rigged"].stdout + measured["rigged"].stderr[-2000:]
+    rendered = [measured["auto"]] + ([] if measured["name"].endswith(".vrm") else [measured["artist"]])
+    for vrm in rendered:
+        thumbnails.assert_shows_the_avatar(thumbnails.thumbnail_pixels(vrm))
 
 
 @pytest.mark.parametrize("goal", ["joint_median", "joint_worst", "surface"])
