@@ -64,9 +64,12 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
     width = hi - lo
     span = top - crotch
     notes: list[str] = []
-    belly = (z >= crotch + 0.12 * span) & (z <= crotch + 0.3 * span)
-    waist = float(np.median(width[belly])) if belly.any() else float(np.median(width))
-    above = np.flatnonzero((z > crotch + 0.25 * span) & (width > 1.35 * waist))
+    # The arms join the torso's cut in one step (the hips widen gradually). The waist is the belly's narrower
+    # cuts: a chibi's arms lie as low as a tenth of its span above the crotch (its head is half of it).
+    belly = (z >= crotch + 0.05 * span) & (z <= crotch + 0.3 * span)
+    waist = float(np.percentile(width[belly], 20)) if belly.any() else float(np.median(width))
+    joins = np.r_[False, np.diff(width) > 0.02 * height]
+    above = np.flatnonzero((z > crotch + 0.1 * span) & (width > 1.35 * waist) & joins)
     if len(above):
         armpit_i = int(above[0])
     else:
