@@ -94,9 +94,13 @@ def humanoid(
     hair: bool = False,
     eyes: bool = False,
     hood: bool = False,
+    long_hair: bool = False,
+    touching: bool = False,
     x: float = 0.0,
 ) -> Figure:
-    """A 1.7 m figure (or a 1.0 m chibi with a big head) with arms `arm_drop` degrees below horizontal."""
+    """A 1.7 m figure (or a 1.0 m chibi with a big head) with arms `arm_drop` degrees below horizontal; with
+    `long_hair` a sheet of hair behind the back down to the waist, wider than the shoulders (it hides the
+    armpits from behind); with `touching` thighs pressed together from the knees to the crotch."""
     k = 0.6 if chibi else 1.0  # the chibi's body below the neck is shorter
     j: dict[str, Array] = {}
     shells: list[Shell] = []
@@ -104,7 +108,7 @@ def humanoid(
     shoulder_z = 1.40 * k
     neck_z, head_z = shoulder_z + 0.04, shoulder_z + 0.12  # the neck's base at the shoulders' top
     for s, side in ((1, "left"), (-1, "right")):
-        hx = s * 0.09
+        hx = s * (0.065 if touching else 0.09)  # touching: the thighs' capsules overlap across the mid-line
         j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
             np.array([hx, 0, hip_z]), np.array([hx, 0, knee_z]), np.array([hx, 0, ankle_z]))  # fmt: skip
         shells.append(capsule((hx, 0, hip_z), (hx, 0, knee_z), 0.07))
@@ -154,6 +158,10 @@ def humanoid(
     if hair:
         v, t = squashed(capsule((0, 0.12, 0.95 * k), (0, 0.12, head_z + 2 * head_r), 0.13), (0, 0.12, 0), (1.1, 0.3, 1))
         parts.append(MeshPart("Hair", v, t))
+    if long_hair:
+        top = head_z + 2 * head_r
+        v, t = squashed(capsule((0, 0.14, pelvis_z + 0.12), (0, 0.14, top), 0.26), (0, 0.14, 0), (1, 0.06, 1))
+        parts.append(MeshPart("LongHair", v, t))
     if eyes:
         for s, name in ((1, "EyeL"), (-1, "EyeR")):
             c = centre + [s * 0.035 * head_r / 0.1, -0.85 * head_r, 0.1 * head_r]

@@ -172,3 +172,21 @@ def test_a_strap_hanging_behind_a_leg_inside_a_skirt_does_not_lower_the_hips() -
     plan = plan_rig(fig.parts)
     assert_joints_close(fig, plan)
     assert "a skirt hides the crotch: the legs followed up inside it" in plan.notes
+
+
+@pytest.mark.parametrize("pose", [{}, {"arm_drop": 40}, {"chibi": True}], ids=["T-pose", "A-pose", "chibi"])
+def test_thighs_pressed_together_from_the_knees_up_are_still_two_legs(pose: dict[str, Any]) -> None:
+    """The thighs touch from the knees to the crotch (one region across): the legs are followed up to the
+    torso, not joined at the knees (which would refuse the figure: a crotch too low)."""
+    fig = figure(touching=True, **pose)
+    plan = plan_rig(fig.parts)
+    assert_joints_close(fig, plan)
+
+
+@pytest.mark.parametrize("pose", [{}, {"arm_drop": 45, "skirt": True}, {"arm_drop": 60}], ids=["T", "A skirt", "A 60"])
+def test_long_hair_down_the_back_hides_neither_armpits_nor_neck(pose: dict[str, Any]) -> None:
+    """A sheet of hair behind the back to the waist, wider than the shoulders: the torso's width (armpits,
+    chest, neck) is the body's, not the hair's."""
+    fig = figure(long_hair=True, **pose)
+    plan = plan_rig(fig.parts)
+    assert_joints_close(fig, plan)
