@@ -68,8 +68,6 @@ def find_legs(surface: Surface, height: float) -> Legs:
     pair = sorted(sorted(first, key=lambda r: -r.width)[:2], key=lambda r: r.lo)
     right, left = pair
     tracks: list[list[tuple[float, Region]]] = [[(float(heights[0]), left)], [(float(heights[0]), right)]]
-    crotch = None
-    hidden = False
     ended: float | None = None  # the last cut holding both legs, when no cut above it holds either
     for z, cut in zip(heights[1:], cuts[1:], strict=True):
         found = regions_along(cut, _X, gap)
@@ -86,24 +84,43 @@ def find_legs(surface: Surface, height: float) -> Legs:
         if left_pick is right_pick:
             apart = _apart(cut, left_pick, (tracks[0][-1][1].lo + tracks[1][-1][1].hi) / 2, height)
             if apart is None:
-                crotch = float(z)
-                # Thighs meet gradually; a skirt's or shorts' hem closes a wide gap in one step.
-                hidden = tracks[0][-1][1].lo - tracks[1][-1][1].hi > 0.008 * height
-                if hidden:
-                    crotch = _inside(surface, tracks, float(z), heights[-1], height)
-                    hidden = crotch > z + step
-                break
+                crotch, hidden, top = _join(surface, tracks, float(z), ended, stop=float(heights[-1]), height=height)
+                legs = [_leg(surface, track, height) for track in tracks]
+                return Legs(legs[0], legs[1], crotch, hidden, top)
             left_pick, right_pick = apart
         ended = None
         tracks[0].append((float(z), left_pick))
         tracks[1].append((float(z), right_pick))
-    if crotch is None:
-        raise NotHumanoidError("no body above two legs: the two lowest regions never join")
+    raise NotHumanoidError("no body above two legs: the two lowest regions never join")
+
+
+def _join(
+    surface: Surface,
+    tracks: list[list[tuple[float, Region]]],
+    z: float,
+    ended: float | None,
+    *,
+    stop: float,
+    height: float,
+) -> tuple[float, bool, float | None]:
+    """(the crotch, whether a skirt hides it, the legs' tops when their own shells end) where the two legs'
+    tracks first meet in one region at height z; `ended` is the last cut holding them when a gap parts
+    them from it."""
+    step = 0.005 * height
+    crotch, top = z, None if ended is None else ended + step / 2
+    # Thighs meet gradually; a skirt's or shorts' hem closes a wide gap in one step.
+    hidden = tracks[0][-1][1].lo - tracks[1][-1][1].hi > 0.008 * height
+    if hidden:
+        inside, closed = _inside(surface, tracks, z, stop, height)
+        if closed:  # no skirt: a torso's box, the legs' boxes ending below or inside it
+            top, hidden = inside - step / 2 if top is None else top, False
+        else:
+            crotch, hidden = inside, inside > z + step
     if crotch < 0.12 * height:
         raise NotHumanoidError(f"no two legs: the two lowest regions join {crotch / height:.0%} of the height up")
-    top = ended + step / 2 if ended is not None else None if hidden else _shells_end(surface, tracks, crotch, height)
-    legs = [_leg(surface, track, height) for track in tracks]
-    return Legs(legs[0], legs[1], crotch, hidden, top)
+    if top is None and not hidden:
+        top = _shells_end(surface, tracks, crotch, height)
+    return crotch, hidden, top
 
 
 def _apart(cut: FloatArray, region: Region, mid: float, height: float) -> tuple[Region, Region] | None:
@@ -152,9 +169,11 @@ def _shells_end(
 
 def _inside(
     surface: Surface, tracks: list[list[tuple[float, Region]]], hem: float, stop: float, height: float
-) -> float:
+) -> tuple[float, bool]:
     """Where the legs join inside a skirt: above the hem, each leg is its own loop in the cut, apart from the
-    skirt's; followed up until the two loops are one (or the skirt's loop is all there is)."""
+    skirt's; followed up until the two loops are one (or the skirt's loop is all there is). With whether
+    they closed there instead: neither leg's loop goes on and one loop alone holds where they were (the
+    legs' boxes ending inside a torso's box: no skirt, the hem was the torso's bottom)."""
     centres = [_own_loop(surface, track[-1], height) for track in tracks]
     for z in np.arange(hem, stop, 0.005 * height):
         loops = regions_in_plane(surface.cut_z(float(z)), _X, _Y, 0.004 * height)
@@ -163,10 +182,14 @@ def _inside(
         for c in centres:
             near = [i for i, m in enumerate(middles) if np.linalg.norm(m - c) < 0.04 * height]
             picks.append(min(near, key=lambda i: float(np.linalg.norm(middles[i] - c))) if near else None)
+        if picks[0] is None and picks[1] is None:
+            boxes = [(loop.min(axis=0)[:2], loop.max(axis=0)[:2]) for loop in loops]
+            held = [sum(bool(np.all((lo <= c) & (c <= hi))) for lo, hi in boxes) for c in centres]
+            return float(z), max(held) <= 1
         if picks[0] is None or picks[1] is None or picks[0] == picks[1]:
-            return float(z)
+            return float(z), False
         centres = [middles[i] for i in picks]  # type: ignore[index]
-    return hem
+    return hem, False
 
 
 def _own_loop(surface: Surface, last: tuple[float, Region], height: float) -> FloatArray:
@@ -191,7 +214,8 @@ def _leg(surface: Surface, track: list[tuple[float, Region]], height: float) -> 
     low = (heights >= 0.03 * height) & (heights <= 0.14 * height)
     if not low.any():
         raise NotHumanoidError("the legs are too short to hold an ankle")
-    ankle = centres[np.flatnonzero(low)[np.argmin(sizes[low])]]
+    # The lowest of the narrowest cuts: a shin as narrow all the way up has its ankle just above the foot.
+    ankle = centres[np.flatnonzero(low & (sizes <= 1.05 * sizes[low].min()))[0]]
     # The foot's outline on the floor: the region of a low cut nearest this leg.
     segments = surface.cut_z(0.015 * height)
     feet = regions_in_plane(segments, _X, _Y, 0.01 * height)

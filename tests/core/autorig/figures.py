@@ -171,6 +171,38 @@ def humanoid(
     return figure.transformed(_shift(x)) if x else figure
 
 
+def block(lo, hi) -> Shell:
+    """A closed axis-aligned box from corner `lo` to corner `hi`, a shell of its own."""
+    corners = np.array([[(lo, hi)[i >> k & 1][k] for k in range(3)] for i in range(8)], dtype=np.float64)
+    quads = ((0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5))
+    return corners, np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))], dtype=np.int64)
+
+
+def blocks(torso_from: float, legs_x: float = 0.09) -> Figure:
+    """A 1.7 m body of one box per bone, as game exporters and placeholder rigs make it: each leg's boxes
+    (square, turned 45° about the vertical, as a box along a bone often is) reach up to its thigh's joint at
+    0.88 m, `legs_x` from the mid-line (at 0.05 the legs' boxes overlap across it, at 0.12 a wide gap parts
+    them as a skirt's hem would); the torso's box starts
+    at `torso_from` (below 0.88 the legs' boxes reach into it; above, a gap parts the legs from it)."""
+    j: dict[str, Array] = {}
+    shells: list[Shell] = []
+    for s, side in ((1, "left"), (-1, "right")):
+        x = s * legs_x
+        j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
+            np.array([x, 0, 0.88]), np.array([x, 0, 0.48]), np.array([x, 0, 0.08]))  # fmt: skip
+        for lo, hi, r in ((0.48, 0.88, 0.06), (0.08, 0.48, 0.045)):
+            v, t = block((-r, -r, lo), (r, r, hi))
+            c = math.sqrt(0.5)
+            shells.append((v @ np.array([[c, -c, 0], [c, c, 0], [0, 0, 1.0]]).T + [x, 0, 0], t))
+        shells += [
+            block((x - 0.04, -0.16, 0.0), (x + 0.04, 0.06, 0.08)),
+            block((min(s * 0.24, s * 0.8), -0.04, 1.34), (max(s * 0.24, s * 0.8), 0.04, 1.42)),  # the arm
+        ]
+    shells += [block((-0.24, -0.1, torso_from), (0.24, 0.1, 1.44)), block((-0.04, -0.04, 1.44), (0.04, 0.04, 1.5))]
+    shells.append(block((-0.1, -0.11, 1.5), (0.1, 0.11, 1.72)))
+    return Figure([MeshPart("Body", *merged(shells))], j)
+
+
 def _shift(x: float) -> Array:
     m = np.eye(4)
     m[0, 3] = x

@@ -10,7 +10,7 @@ import pytest
 from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, plan_rig
 from addon.core.rig import humanoid
 
-from .figures import Figure, capsule, lying_down, merged, table_on_legs, turn_z
+from .figures import Figure, blocks, capsule, lying_down, merged, table_on_legs, turn_z
 from .figures import humanoid as figure
 
 
@@ -190,3 +190,21 @@ def test_long_hair_down_the_back_hides_neither_armpits_nor_neck(pose: dict[str, 
     fig = figure(long_hair=True, **pose)
     plan = plan_rig(fig.parts)
     assert_joints_close(fig, plan)
+
+
+@pytest.mark.parametrize(
+    ("torso_from", "legs_x"),
+    [(0.8, 0.09), (0.92, 0.09), (0.8, 0.05), (0.8, 0.12)],
+    ids=["legs into the torso", "a gap below the torso", "legs overlapping, into the torso", "legs apart, into it"],
+)
+def test_a_body_of_one_box_per_bone_has_its_thighs_joints_at_the_legs_tops(torso_from: float, legs_x: float) -> None:
+    """Each leg's boxes end at its thigh's joint, inside the torso's box or below it: the joint goes there,
+    not a third of a thigh above where the torso begins (as a body of one skin has it)."""
+    fig = blocks(torso_from, legs_x)
+    plan = plan_rig(fig.parts)
+    err = errors(fig, plan)
+    assert max(err.values()) <= 0.02, {k: f"{v:.1%}" for k, v in err.items()}
+    thighs = [b.head[2] for b in plan.bones if b.name.endswith("UpperLeg")]
+    m = np.array(plan.to_rig_frame)
+    assert thighs == pytest.approx([0.88 * m[2, 2] + m[2, 3]] * 2, abs=0.005 * plan.height)
+    assert not any("skirt" in note for note in plan.notes), plan.notes

@@ -91,8 +91,6 @@ SHORT = {
     **FAR,
     "fbx_quaternius_female_casual": "the artist's hips and spine sit at the thighs' joints, 4-6% of the height "
     "from ours (the hips 4.6% further back)",
-    "fbx_seedsan_univrm": "the artist's thighs' joints sit 7.5% of the height above the crotch and its hips and "
-    "spine 6-7% above ours; what the outfit mesh carries on the back pulls spine and chest 5 cm backwards",
     "vrm0_godette": "the artist puts the hips at the waist, 10% of the height above the thighs' joints, and "
     "what the body mesh carries behind the back pulls spine, neck and head 5-9 cm backwards",
 }
