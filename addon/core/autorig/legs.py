@@ -136,9 +136,12 @@ def _apart(cut: FloatArray, region: Region, mid: float, height: float) -> tuple[
     t = (mid - p[cross, 0]) / np.where(q[cross, 0] == p[cross, 0], 1.0, q[cross, 0] - p[cross, 0])
     on_mid = p[cross] + (q[cross] - p[cross]) * t[:, None]
     points = np.concatenate([segments.reshape(-1, 3), on_mid])
-    halves = []
-    for half in (points[points[:, 0] >= mid], points[points[:, 0] <= mid]):
-        halves.append(Region(float(half[:, 0].min()), float(half[:, 0].max()), half.min(axis=0), half.max(axis=0)))
+    # Each half's inner bound is the mid-line itself, so the next cut splits at the same place.
+    left, right = points[points[:, 0] >= mid], points[points[:, 0] <= mid]
+    halves = [
+        Region(mid, float(left[:, 0].max()), left.min(axis=0), left.max(axis=0)),
+        Region(float(right[:, 0].min()), mid, right.min(axis=0), right.max(axis=0)),
+    ]
     depth = float(np.ptp(on_mid[:, 1])) if len(on_mid) else 0.0
     if depth >= 0.6 * min(h.size[1] for h in halves) or min(h.width for h in halves) < 0.01 * height:
         return None
