@@ -24,8 +24,10 @@ import pytest
 
 from addon.blender import autorig, avatar_import, rig_reader, vrm_addon
 from addon.blender.autorig import read
+from addon.core.autorig import rigid
 from addon.core.presets import get_preset
 from addon.core.rig import humanoid
+from addon.core.vrm import accessors, glb, webpack
 from tests.conftest import run_forge
 from tests.corpus import autorig_harness as harness
 from tests.corpus import primitives
@@ -119,7 +121,7 @@ def test_auto_leaves_a_rigged_model_alone_and_replace_rigs_it_anew(tmp_path: Pat
     assert anew.code == 0, anew.stderr[-2000:]
     rig = json.loads(anew.stdout)["models"][0]["rig"]
     assert rig["rigged"] and rig["replaced_armatures"], rig
-    assert {p["how"] for p in rig["parts"]} <= {"heat", "proxy", "nearest", "rigid"}
+    assert {p["how"] for p in rig["parts"]} <= {"heat", "proxy", "nearest", "rigid", "shells"}
     assert _digest(rigged) == before
 
 
@@ -175,7 +177,7 @@ def test_what_is_no_standing_humanoid_is_refused_with_its_reason(
     assert _digest(model) == before
 
 
-@pytest.fixture(scope="module", params=harness.ARTISTS)
+@pytest.fixture(scope="module", params=[*harness.ARTISTS, *harness.ROBOTS])
 def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One artist's avatar stripped, auto-rigged and converted, beside the artist's own rig converted and the
     artist's skeleton placed on the bare mesh and converted like the auto-rig (the joints' reference)."""
@@ -189,7 +191,7 @@ def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     oracle = harness.oracle_convert(stripped, reference, get_preset(PRESET))
     assert oracle["ok"], oracle["error"]
     rigged = run_forge("convert", stripped.bare, "--out", auto, "--preset", PRESET, "--fix", "all", "--rig", "auto",
-                       timeout=900)  # fmt: skip
+                       "--json", timeout=900)  # fmt: skip
     done = run_forge("convert", harness.SHARED_CORPUS / name, "--out", artist, "--preset", PRESET, "--fix", "all")
     assert done.code == 0, done.stdout
     found = harness.compare(auto, artist, reference) if rigged.code == 0 else None
@@ -209,6 +211,44 @@ def test_the_rig_is_the_artists(measured: dict[str, Any], goal: str) -> None:
     surface within 1% of the height of where the artist's rig puts it."""
     assert measured["found"] is not None, measured["rigged"].stdout
     _meets(measured["name"], measured["found"], goal)
+
+
+def _pieces_and_joints(vrm: Path) -> list[tuple[set[int], float]]:
+    """Per separate piece of each skinned primitive of the file (triangles joined where they share a place): the
+    joints its vertices' main weights are on, and the least share of a vertex's weight on its main joint."""
+    document, binary = glb.read(webpack.decoded(vrm.read_bytes()))
+    out = []
+    for mesh in document["meshes"]:
+        for primitive in mesh["primitives"]:
+            attributes = primitive["attributes"]
+            if "WEIGHTS_0" not in attributes:
+                continue
+            weights = accessors.accessor_array(document, binary, attributes["WEIGHTS_0"]).astype(np.float64)
+            joints = accessors.accessor_array(document, binary, attributes["JOINTS_0"])
+            points = accessors.accessor_array(document, binary, attributes["POSITION"]).astype(np.float64)
+            triangles = accessors.accessor_array(document, binary, primitive["indices"]).reshape(-1, 3).astype(np.int64)
+            main = weights.argmax(axis=1)
+            share = weights.max(axis=1) / weights.sum(axis=1)
+            joint = joints[np.arange(len(joints)), main]
+            labels = rigid.pieces(points, triangles)
+            out += [
+                ({int(j) for j in joint[labels == root]}, float(share[labels == root].min()))
+                for root in np.unique(labels)
+            ]
+    return out
+
+
+def test_each_rigid_part_of_a_robot_moves_wholly_with_one_bone(measured: dict[str, Any]) -> None:
+    """In the robot's VRM, every separate piece of every mesh follows one joint with all its weight: no rigid
+    part is stretched across two bones."""
+    if measured["name"] not in harness.ROBOTS:
+        pytest.skip("a soft body: its skin bends at the joints")
+    assert measured["rigged"].code == 0, measured["rigged"].stdout + measured["rigged"].stderr[-2000:]
+    rig = measured["rigged"].json()["models"][0]["rig"]
+    assert {p["how"] for p in rig["parts"]} <= {"shells", "rigid"}, rig["parts"]
+    pieces = _pieces_and_joints(measured["auto"])
+    assert len(pieces) >= 20
+    assert all(len(joints) == 1 and share > 0.999 for joints, share in pieces), pieces
 
 
 def test_a_folder_of_bare_models_is_rigged_model_by_model(tmp_path: Path) -> None:

@@ -16,9 +16,10 @@ from ..rig.model import FloatArray, IntArray
 from ..rig.skinning import segment_distances
 from .weights import shells
 
-# A body is kit-bashed when no shell reaches up this share of its height: the tallest parts of a robot
-# (RobotExpressive's torso, its head) reach 40%; a soft body's skin reaches more.
-LARGEST = 0.5
+# A body is kit-bashed when no shell reaches up this share of its height. The tallest shells of the corpus's
+# robots reach 30% (RobotExpressive's torso) and 12% (the debug robot's markers); soft bodies have one that
+# reaches 39% (Godette, whose skin is cut in pieces) to 100% (a skin from the feet to the head).
+LARGEST = 0.35
 # A shell reaching beyond this distance from the mid-plane (a fraction of the height) on both sides straddles
 # it: it may follow only a middle bone.
 MID_PLANE = 0.01

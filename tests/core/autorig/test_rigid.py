@@ -30,14 +30,14 @@ def test_a_part_written_with_split_corners_is_one_piece_and_two_parts_are_two() 
 
 
 def test_a_body_of_parts_is_kit_bashed_and_one_with_a_skin_from_the_feet_to_the_neck_is_not() -> None:
-    parts = [capsule((0, 0, 0.05), (0, 0, 0.45), 0.06), capsule((0, 0, 0.5), (0, 0, 0.95), 0.1),
-             capsule((0, 0, 1.0), (0, 0, 1.4), 0.15)]  # fmt: skip
+    parts = [capsule((0, 0, 0.05), (0, 0, 0.35), 0.05), capsule((0, 0, 0.52), (0, 0, 0.85), 0.1),
+             capsule((0, 0, 1.0), (0, 0, 1.3), 0.12)]  # fmt: skip
     points, triangles = merged(parts)
-    assert rigid.kit_bashed(points, rigid.pieces(points, triangles), height=1.5)
+    assert rigid.kit_bashed(points, rigid.pieces(points, triangles), height=1.7)
     skin, skin_triangles = merged([*parts, capsule((0.3, 0, 0.05), (0.3, 0, 1.3), 0.05)])
-    assert not rigid.kit_bashed(skin, rigid.pieces(skin, skin_triangles), height=1.5)
+    assert not rigid.kit_bashed(skin, rigid.pieces(skin, skin_triangles), height=1.7)
     alone, alone_triangles = parts[1]
-    assert not rigid.kit_bashed(alone, rigid.pieces(alone, alone_triangles), height=1.5), "one shell is no kit"
+    assert not rigid.kit_bashed(alone, rigid.pieces(alone, alone_triangles), height=1.7), "one shell is no kit"
 
 
 def test_each_part_follows_the_one_bone_it_mostly_lies_along_on_its_own_side() -> None:
