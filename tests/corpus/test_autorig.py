@@ -63,6 +63,20 @@ SHORT: dict[tuple[str, str], str] = {
     ),
 }
 
+# The robots (docs/auto-rig-accuracy.md, "Robots"): both are rigged facing backwards, their left and right
+# swapped, which is most of their error.
+BACKWARDS = (
+    "rigged facing backwards: the two feet vote for +Y and outvote the face ({}), so left and right swap; "
+    "the arms' joints also land at the gaps between parts"
+)
+EXPRESSIVE = BACKWARDS.format(
+    "its bare feet do point backwards: Blender's glTF import places the parts its bones carry 13% of the height "
+    "off them, the artist's own convert likewise, so both files hold that broken body"
+)
+DEBUG_ROBOT = BACKWARDS.format("it has no feet nor face: an axis marker on each bone, a gap between every two")
+SHORT |= {("glb_robot_expressive.glb", goal): EXPRESSIVE for goal in GOALS}
+SHORT |= {("vrm1_debug_robot.vrm", goal): DEBUG_ROBOT for goal in GOALS}
+
 
 def _meets(name: str, found: dict[str, Any], goal: str) -> None:
     value, limit = found[goal], GOALS[goal]
@@ -203,6 +217,9 @@ def test_every_bare_artist_mesh_rigs_into_a_vrm_three_vrm_loads(measured: dict[s
     summary = consumers([measured["auto"]])[str(measured["auto"])]
     assert "error" not in summary, summary.get("error")
     assert summary["validator"]["errors"] == 0, summary["validator"]
+    at = {bone: p[1] for bone, p in summary["positions"].items()}  # three-vrm: y up
+    for side in ("left", "right"):  # plausible anatomy: no leg bone of no length
+        assert at["head"] > at["hips"] > at[f"{side}UpperLeg"] > at[f"{side}LowerLeg"] > at[f"{side}Foot"], at
 
 
 @pytest.mark.parametrize("goal", ["joint_median", "joint_worst", "surface"])
@@ -238,11 +255,10 @@ def _pieces_and_joints(vrm: Path) -> list[tuple[set[int], float]]:
     return out
 
 
+@pytest.mark.parametrize("measured", harness.ROBOTS, indirect=True)
 def test_each_rigid_part_of_a_robot_moves_wholly_with_one_bone(measured: dict[str, Any]) -> None:
     """In the robot's VRM, every separate piece of every mesh follows one joint with all its weight: no rigid
     part is stretched across two bones."""
-    if measured["name"] not in harness.ROBOTS:
-        pytest.skip("a soft body: its skin bends at the joints")
     assert measured["rigged"].code == 0, measured["rigged"].stdout + measured["rigged"].stderr[-2000:]
     rig = measured["rigged"].json()["models"][0]["rig"]
     assert {p["how"] for p in rig["parts"]} <= {"shells", "rigid"}, rig["parts"]

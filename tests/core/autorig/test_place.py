@@ -201,3 +201,5 @@ def test_a_robot_of_separate_parts_with_a_big_head_short_legs_and_wide_arms_rigs
     err = errors(robot, plan)
     legs_and_trunk = {k: v for k, v in err.items() if "Arm" not in k and "Hand" not in k}
     assert max(legs_and_trunk.values()) < 0.08, legs_and_trunk
+    short = {b.name for b in plan.bones if np.linalg.norm(np.subtract(b.tail, b.head)) < 0.005 * plan.height}
+    assert not short, f"bones of no length: {short}"
