@@ -36,7 +36,8 @@ class Leg:
 
     def at(self, pieces: Sequence[Surface], z: float, height: float) -> FloatArray:
         """The leg's centre at height z: its own region of the cut, apart from anything hanging beside it."""
-        rough = np.asarray(self.centres[int(np.argmin(abs(self.heights - z)))], dtype=np.float64)
+        # A copy: the skeleton moves what it is handed (the thighs' joint up to the hips).
+        rough = np.array(self.centres[int(np.argmin(abs(self.heights - z)))], dtype=np.float64)
         found = loop_centre(pieces, z, rough, 0.004 * height)
         # A loop centred off this leg is both legs and the hips together: keep the cut's own centre.
         return rough if found is None or abs(found[0] - rough[0]) > 0.03 * height else found
