@@ -2,7 +2,8 @@
 as a user runs it, all six in one call, each output proven on the real consumers: three-vrm loads it with
 every required bone in an anatomically plausible place, a person's size, standing on the ground; the Khronos
 validator finds no error; an imported VRM's author and licence are kept; the inputs are byte for byte as
-their authors published them afterwards.
+their authors published them afterwards; every mesh of a glTF, GLB or VRM sits where three.js puts it
+in the source file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from addon.core.rig import checks, humanoid
 from tests.conftest import QUICK, ROOT, run_forge
+from tests.mesh_placement import misplaced, placements
 from tests.test_vrm_export import consumers
 
 pytestmark = pytest.mark.slow  # one convert of six avatars: about a minute
@@ -55,10 +57,18 @@ def run(tmp_path_factory: pytest.TempPathFactory, user_resources: Path) -> dict[
     document = json.loads(done.stdout)
     models = {Path(m["input"]).name: m for m in document["models"]}
     files = [Path(m["out"]) for m in models.values() if m["ok"]]
-    return {"code": done.code, "inputs": inputs, "models": models, "loaded": consumers(files) if files else {}}
+    pairs = [(inputs / name, Path(m["out"])) for name, m in models.items() if m["ok"] and name.endswith(GLTF_SUFFIXES)]
+    return {
+        "code": done.code,
+        "inputs": inputs,
+        "models": models,
+        "loaded": consumers(files) if files else {},
+        "placed": placements(pairs) if pairs else {},
+    }
 
 
 NAMES = sorted(_sums()) if (SHARED / "SHA256SUMS").is_file() else []
+GLTF_SUFFIXES = (".glb", ".gltf", ".vrm")
 
 
 def test_every_avatar_is_read(run: dict[str, Any]) -> None:
@@ -126,3 +136,12 @@ def test_the_robots_file_has_its_mended_bones_and_no_ik_pole_targets(run: dict[s
     joints = {names[j] for skin in document.get("skins", []) for j in skin["joints"]}
     assert "FootL" in joints and "HandL" in joints
     assert not [n for n in names if n.startswith("PoleTarget")]  # IK pole targets deform and carry nothing
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.endswith(GLTF_SUFFIXES)])
+def test_every_part_sits_where_the_source_puts_it(run: dict[str, Any], name: str) -> None:
+    # Blender's glTF importer once hung a robot's ten bone-carried parts off their bones: shoulders inside
+    # the head, thighs pointing up, feet floating, while three.js shows the same file whole.
+    placement = run["placed"][run["models"][name]["out"]]
+    assert misplaced(placement) == {}
+    assert placement["nodes"] and placement["only_source"] == []  # every part of the source is there
