@@ -24,13 +24,14 @@ from typing import Any
 import bpy
 
 from ..core.errors import OperationError
+from ..core.models import bone_children as file_bone_children
 from ..core.models import fbx_header
 from ..core.models import files as model_files
 from ..core.models import refs as model_refs
 from ..core.models.files import ModelFormat
 from ..core.vrm import meta as vrm_meta
 from ..core.vrm import webpack
-from . import context, rig_reader, vrm_addon
+from . import bone_children, context, rig_reader, vrm_addon
 
 # The VRM Add-on's importer asks the user to confirm a VRM 0.x licence given only as a URL of its own
 # (otherLicenseUrl / otherPermissionUrl) in a dialog, which headless Blender cannot show; with this set it
@@ -361,6 +362,8 @@ def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False) -> 
         _undo_import(before, collections)
         raise ImportFailedError(f"{path.name}: no armature in it ({', '.join(kinds)}): not a rigged avatar")
     name = armature.name if armature is not None else None
+    if fmt in ("vrm", "glb", "gltf"):
+        bone_children.place(imported, file_bone_children.carried_children(model_files.json_document(fmt, data)))
     if fmt in ("fbx", "blend"):
         meta: dict[str, Any] = _source_meta(path, fmt, data)
         if armature is not None:  # the export's meta fills its empty name and authors from it

@@ -68,7 +68,8 @@ def gltf_document(data: bytes) -> dict[str, Any]:
     return document
 
 
-def _document(fmt: ModelFormat, data: bytes) -> dict[str, Any]:
+def json_document(fmt: ModelFormat, data: bytes) -> dict[str, Any]:
+    """A glTF/GLB/VRM file's JSON ({} for other formats); call after content_problem()."""
     if fmt in ("vrm", "glb"):
         return glb_document(data)
     if fmt == "gltf":
@@ -81,7 +82,7 @@ def vrm_meta(fmt: ModelFormat, data: bytes) -> dict[str, Any]:
     "specVersion" added ("1.0" or "0.x"); {} for a file without one. Call after content_problem()."""
     if fmt not in ("vrm", "glb", "gltf"):
         return {}
-    extensions = _document(fmt, data).get("extensions")
+    extensions = json_document(fmt, data).get("extensions")
     if not isinstance(extensions, dict):
         return {}
     for name, spec_version in (("VRMC_vrm", "1.0"), ("VRM", "0.x")):
