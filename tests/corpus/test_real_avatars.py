@@ -5,7 +5,8 @@ For each model: the armature chosen, the effective mapping bone by bone against 
 manifest.toml, bones that must never be mapped, the fix invariants (no vertex or bone moves in the rest pose
 beyond what the fix is for: grounding, units, a standing pose made the rest pose), and the exported file on
 the real consumers: three-vrm loads it with its required bones in anatomically plausible places, the Khronos
-validator finds no error, and an imported VRM's meta is kept.
+validator finds no error, an imported VRM's meta is kept, and every part of a glTF or VRM sits where three.js
+puts it in the source.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from addon.core.presets import get_preset
 from addon.core.rig import humanoid
 from tests import invariants
 from tests.corpus.conftest import MODELS, load
+from tests.mesh_placement import misplaced, placements
 from tests.test_vrm_export import consumers
 
 pytestmark = pytest.mark.slow  # module fixtures that export, convert or re-import for tens of seconds
@@ -151,6 +153,22 @@ def loaded(converted: dict[str, Converted]) -> dict[str, dict[str, Any]]:
 
 
 IDS = [m["path"] for m in MODELS]
+GLTF_IDS = [p for p in IDS if p.endswith((".glb", ".gltf", ".vrm"))]
+
+
+@pytest.fixture(scope="module")
+def placed(converted: dict[str, Converted], corpus: Path) -> dict[str, dict[str, Any]]:
+    pairs = [(corpus / p, converted[p].out) for p in GLTF_IDS if converted[p].out.is_file()]
+    return placements(pairs) if pairs else {}
+
+
+@pytest.mark.parametrize("path", GLTF_IDS)
+def test_every_part_sits_where_the_source_puts_it(
+    converted: dict[str, Converted], placed: dict[str, dict[str, Any]], path: str
+) -> None:
+    placement = placed[str(converted[path].out)]
+    assert misplaced(placement) == {}
+    assert placement["nodes"] and placement["only_source"] == []  # every part of the source is there
 
 
 @pytest.mark.parametrize("path", IDS)
