@@ -84,6 +84,39 @@ def _bounds(values: Doubles) -> tuple[list[float], list[float]]:
 
 
 @dataclass
+class _Triangles:
+    """A mesh's loop triangles, corner by corner (3 per triangle, in Blender's order)."""
+
+    corner: Ints  # the mesh corner (loop)
+    vertex: Ints  # its Blender vertex
+    normal: Floats  # its normal (the triangle's split normal there)
+
+
+def _triangles(mesh: bpy.types.Mesh) -> _Triangles:
+    """The loop triangles of `mesh` (calc_loop_triangles done). `loop_triangles` has no bulk read (foreach_get
+    goes item by item: its `vertices`, `loops` and `split_normals` take about 35 ms at 10k vertices), so only
+    the triangles' corners are read from it, and only when a face has more than three: Blender makes a
+    triangle face's one triangle of its corners in order, the faces' in face order. Each corner's vertex and
+    normal come from the mesh's corner arrays, which do have one."""
+    count = len(mesh.loop_triangles)
+    if count == len(mesh.polygons):  # each face makes one triangle or more: these are all triangles
+        corner = np.arange(3 * count, dtype=np.int64)
+    else:
+        corner = _read(mesh.loop_triangles, "loops", count, np.int32, 3).reshape(-1).astype(np.int64)
+    normals = _read(mesh.corner_normals, "vector", len(mesh.loops), np.float32, 3)
+    return _Triangles(corner, _corner_vertices(mesh)[corner], normals[corner])
+
+
+def _corner_vertices(mesh: bpy.types.Mesh) -> Ints:
+    """Each corner's vertex (the loops' vertex_index), from the attribute that holds them: the loops' own read
+    goes item by item."""
+    stored = mesh.attributes.get(".corner_vert")
+    source: Any = stored.data if stored is not None else mesh.loops  # a Blender that keeps them elsewhere
+    vertices: Ints = _read(source, "value" if stored is not None else "vertex_index", len(mesh.loops), np.int32)
+    return vertices.astype(np.int64)
+
+
+@dataclass
 class _Corners:
     """The evaluated mesh's triangle corners, in the add-on's order, and the glTF vertices they make."""
 
@@ -95,14 +128,13 @@ class _Corners:
     texcoord: Doubles | None  # (u, 1 - v) of each corner
 
 
-def _corners(mesh: bpy.types.Mesh) -> _Corners:
+def _corners(mesh: bpy.types.Mesh, triangles: _Triangles) -> _Corners:
     """Splits vertices as the add-on's VertexAttributesCollector does: one glTF vertex per distinct
     (Blender vertex, normal, texcoord), numbered by first appearance; -0.0 equals 0.0, NaN equals nothing."""
-    triangles = len(mesh.loop_triangles)
-    loops = _read(mesh.loop_triangles, "loops", triangles, np.int32, 3).reshape(-1).astype(np.int64)
-    slot = _read(mesh.loop_triangles, "material_index", triangles, np.int32).astype(np.int64)
-    vertex = _read(mesh.loops, "vertex_index", len(mesh.loops), np.int32).astype(np.int64)[loops]
-    normal = _axis(_safe_normalized(_read(mesh.loops, "normal", len(mesh.loops), np.float32, 3)[loops]))
+    loops, vertex = triangles.corner, triangles.vertex
+    face = _read(mesh.loop_triangle_polygons, "value", len(mesh.loop_triangles), np.int32)
+    slot = _read(mesh.polygons, "material_index", len(mesh.polygons), np.int32).astype(np.int64)[face]
+    normal = _axis(_safe_normalized(triangles.normal))
     layer = next((u for u in mesh.uv_layers if u and u.active_render), None)
     texcoord: Doubles | None = None
     columns = [vertex, *(np.ascontiguousarray(normal + np.float32(0)).view(np.int32).T.astype(np.int64))]
@@ -133,13 +165,10 @@ def _within(totals: NDArray[np.int32]) -> Ints:
     return np.arange(int(totals.sum()), dtype=np.int64) - offsets
 
 
-def _vertex_normals(mesh: bpy.types.Mesh, excluded: NDArray[np.bool_], sums: _OrderedSums) -> Floats:
-    """create_export_vertex_normal_vectors: each vertex's triangle corner normals summed in float32 in
-    triangle order (excluded vertices keep zero), then safely normalized."""
-    count = len(mesh.vertices)
-    triangles = len(mesh.loop_triangles)
-    vertices = _read(mesh.loop_triangles, "vertices", triangles, np.int32, 3).reshape(-1)
-    normals = _read(mesh.loop_triangles, "split_normals", triangles, np.float32, 9).reshape(-1, 3)
+def _vertex_normals(triangles: _Triangles, count: int, excluded: NDArray[np.bool_], sums: _OrderedSums) -> Floats:
+    """create_export_vertex_normal_vectors for a mesh of `count` vertices: each vertex's triangle corner
+    normals summed in float32 in triangle order (excluded vertices keep zero), then safely normalized."""
+    vertices, normals = triangles.vertex, triangles.normal
     keep = (vertices >= 0) & (vertices < count)
     keep[keep] = ~excluded[vertices[keep]]
     return _safe_normalized(sums(vertices[keep], normals[keep], count))
@@ -158,11 +187,11 @@ class _OrderedSums:
     (a mesh's shape keys mostly keep its triangles)."""
 
     def __init__(self) -> None:
-        self.index: NDArray[np.int32] | None = None
+        self.index: Ints | None = None
         self.order: Ints = np.zeros(0, dtype=np.int64)
         self.bounds: list[int] = []
 
-    def __call__(self, index: NDArray[np.int32], values: Floats, count: int) -> Floats:
+    def __call__(self, index: Ints, values: Floats, count: int) -> Floats:
         if self.index is None or not np.array_equal(index, self.index):
             by_index = np.argsort(index, kind="stable")
             place = _places(index[by_index])
@@ -183,6 +212,7 @@ class _Reference:
 
     mesh: bpy.types.Mesh
     co: Doubles
+    triangles: _Triangles
     corners: _Corners
     transform: Matrix
     excluded: NDArray[np.bool_]  # vertices whose morph normals are not exported (zero)
@@ -303,13 +333,14 @@ class _Call:
                 return None  # as the add-on does, shape keys left at 0
             main.transform(transform)
             main.calc_loop_triangles()
-            corners = _corners(main)
+            triangles = _triangles(main)
+            corners = _corners(main, triangles)
             read = _Mesh(
                 corners,
                 _read(main.vertices, "co", len(main.vertices), np.float32, 3).astype(np.float64),
                 self.triangle_materials(corners.triangle_slot),
                 self.weights(main) if have_skin else None,
-                self.targets(main, corners, transform) if shape_keys else {},
+                self.targets(main, triangles, corners, transform) if shape_keys else {},
                 key_values,
             )
         self.remove(main)
@@ -401,9 +432,11 @@ class _Call:
         return joint
 
     def targets(
-        self, main: bpy.types.Mesh, corners: _Corners, transform: Matrix
+        self, main: bpy.types.Mesh, triangles: _Triangles, corners: _Corners, transform: Matrix
     ) -> dict[str, tuple[bytes, list[float], list[float], bytes]]:
-        """Each shape key's morph target, the key alone at 1.0 (the others at 0), in the key blocks' order."""
+        """Each shape key's morph target, the key alone at 1.0 (the others at 0), in the key blocks' order.
+        The scene is evaluated once per key: the key before goes back to 0 as this one goes to 1 (the add-on
+        evaluates it twice, once more with the key back at 0; read() puts every value back)."""
         shape_keys = self.obj.data.shape_keys  # type: ignore[union-attr]
         assert shape_keys is not None, "read() asks for targets only with shape keys"
         excluded = self.no_morph_normal_vertices(main)
@@ -411,23 +444,26 @@ class _Call:
         reference = _Reference(
             main,
             _read(main.vertices, "co", len(main.vertices), np.float32, 3).astype(np.float64),
+            triangles,
             corners,
             transform,
             excluded,
-            _vertex_normals(main, excluded, sums).astype(np.float64),
+            _vertex_normals(triangles, len(main.vertices), excluded, sums).astype(np.float64),
             sums,
         )
         targets: dict[str, tuple[bytes, list[float], list[float], bytes]] = {}
+        before: bpy.types.ShapeKey | None = None
         for shape_key in shape_keys.key_blocks:
             if shape_keys.reference_key.name == shape_key.name:
                 continue
+            if before is not None:
+                before.value = 0.0
             shape_key.value = 1.0
             blender_context.view_layer().update()
             target = self.target(reference)
             if target is not None:
                 targets.setdefault(shape_key.name, target)
-            shape_key.value = 0.0
-            blender_context.view_layer().update()
+            before = shape_key
         return targets
 
     def target(self, reference: _Reference) -> tuple[bytes, list[float], list[float], bytes] | None:
@@ -445,7 +481,8 @@ class _Call:
             shape.transform(reference.transform)
             shape.calc_loop_triangles()
             shape_co = _read(shape.vertices, "co", len(shape.vertices), np.float32, 3).astype(np.float64)
-            normals = _vertex_normals(shape, reference.excluded, reference.sums).astype(np.float64)
+            count = len(shape.vertices)
+            normals = _vertex_normals(_triangles(shape), count, reference.excluded, reference.sums).astype(np.float64)
         finally:
             evaluated.to_mesh_clear()
         source = reference.corners.vertex[reference.corners.first]
@@ -490,7 +527,7 @@ class _Call:
         slot_of = _read(mesh.polygons, "material_index", polygons, np.int32)
         start = _read(mesh.polygons, "loop_start", polygons, np.int32)
         total = _read(mesh.polygons, "loop_total", polygons, np.int32)
-        loop_vertex = _read(mesh.loops, "vertex_index", len(mesh.loops), np.int32)
+        loop_vertex = _corner_vertices(mesh)
         chosen = np.isin(slot_of, excluded_slots)
         loops = np.repeat(start[chosen], total[chosen]) + _within(total[chosen])
         mask[loop_vertex[loops]] = True
