@@ -49,7 +49,7 @@ def _addons_own_vrm0_writer(before: bool) -> Iterator[None]:
 
     numpy_writer = vrm0_mesh_writer.replacement
     if before:
-        vrm0_mesh_writer.replacement = lambda addon, original: original
+        vrm0_mesh_writer.replacement = lambda addon, original, checked: original
     try:
         yield
     finally:

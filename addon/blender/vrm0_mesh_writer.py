@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, MutableSequence, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from sys import float_info
 from types import ModuleType
 from typing import Any
@@ -25,6 +25,7 @@ import numpy as np
 from mathutils import Matrix, Vector
 from numpy.typing import NDArray
 
+from ..core.rig.model import MeshInfo
 from . import context as blender_context
 from . import rig_reader
 
@@ -255,6 +256,7 @@ class _Call:
     material_name_to_material_index: Mapping[str, int]
     skin_dict: Mapping[str, Any]
     skin_joints: Sequence[int]
+    checked: Mapping[str, MeshInfo] = field(default_factory=dict, kw_only=True)  # see replacement()
 
     @property
     def context(self) -> bpy.types.Context:
@@ -374,16 +376,15 @@ class _Call:
         return np.array([material_of_slot[s] for s in slots.tolist()], dtype=np.int64)[slot_of_triangle]
 
     def weights(self, mesh: bpy.types.Mesh) -> tuple[Floats, NDArray[np.uint16]]:
-        """Each Blender vertex's 4 strongest joints and their weights, as collect_vertex makes them. The
-        weights are read in bulk (rig_reader.dense_weights): a weight of 0 and no weight are alike here, as
-        the add-on leaves out weights under float epsilon."""
+        """Each Blender vertex's 4 strongest joints and their weights, as collect_vertex makes them (a weight
+        of 0 and no weight are alike here, as the add-on leaves out weights under float epsilon)."""
         joint_of_group = {
             i: self.skin_joints.index(node)
             for i, group in enumerate(self.obj.vertex_groups)
             if (node := self.bone_name_to_node_index.get(group.name)) is not None and node in self.skin_joints
         }
         groups = sorted(joint_of_group)
-        dense = rig_reader.dense_weights(mesh, [self.obj.vertex_groups[g].name for g in groups]).astype(np.float64)
+        dense = self.dense_weights(mesh, [self.obj.vertex_groups[g].name for g in groups])
         vertex_of, column = np.nonzero(~(dense < float_info.epsilon))
         weight_of = dense[vertex_of, column]
         joint_of = np.array([joint_of_group[g] for g in groups], dtype=np.int64)[column]
@@ -404,6 +405,19 @@ class _Call:
             weights[unweighted] = (1.0, 0.0, 0.0, 0.0)
             joints[unweighted] = (self.fallback_joint(), 0, 0, 0)
         return weights.astype(np.float32), joints.astype(np.uint16)
+
+    def dense_weights(self, mesh: bpy.types.Mesh, names: list[str]) -> Doubles:
+        """(N, G) weight of each vertex of `mesh` in each group named, 0 where it has none: from the rig check's
+        read of the object when it has one (its weights are the exported mesh's), else read in bulk from `mesh`
+        (rig_reader.dense_weights: a Geometry Nodes pass, most of this at 10k vertices)."""
+        info = self.checked.get(self.obj.name)
+        if info is None:
+            return rig_reader.dense_weights(mesh, names).astype(np.float64)
+        padding = len(info.group_names)  # the padded slots' index -1 lands in this extra column
+        dense = np.zeros((len(mesh.vertices), padding + 1), dtype=np.float64)
+        slots = info.group_index.shape[1]
+        dense[np.repeat(np.arange(len(mesh.vertices)), slots), info.group_index.ravel()] = info.group_weight.ravel()
+        return dense[:, [info.group_names.index(name) for name in names]]
 
     def fallback_joint(self) -> int:
         """collect_vertex's joint for a vertex without weights: the bone the mesh hangs from, else the hips."""
@@ -612,12 +626,16 @@ def _aligned(buffer: bytearray) -> None:
         buffer.append(0)
 
 
-def replacement(addon: ModuleType, original: Callable[..., int | None]) -> Callable[..., int | None]:
+def replacement(
+    addon: ModuleType, original: Callable[..., int | None], checked: Mapping[str, MeshInfo]
+) -> Callable[..., int | None]:
     """A Vrm0Exporter.write_mesh_node writing what `original` (the add-on's) writes, with numpy; objects
-    other than meshes (curves) go to `original`."""
+    other than meshes (curves) go to `original`. `checked`: the rig check's read of the objects (by name)
+    whose exported mesh has the weights it read (no modifier but the armature's, the same vertex groups),
+    made with nothing changed since: their weights are not read again."""
 
     def write_mesh_node(self: Any, *arguments: Any) -> int | None:
-        call = _Call(addon, self, *arguments)
+        call = _Call(addon, self, *arguments, checked=checked)
         if call.obj.type != "MESH" or not isinstance(call.obj.data, bpy.types.Mesh):
             return original(self, *arguments)
         return call.write()
