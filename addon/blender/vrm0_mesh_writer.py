@@ -384,11 +384,10 @@ class _Call:
             if (node := self.bone_name_to_node_index.get(group.name)) is not None and node in self.skin_joints
         }
         groups = sorted(joint_of_group)
-        dense = self.dense_weights(mesh, [self.obj.vertex_groups[g].name for g in groups])
-        vertex_of, column = np.nonzero(~(dense < float_info.epsilon))
-        weight_of = dense[vertex_of, column]
+        vertex_of, column, weight_of = self.influences(mesh, [self.obj.vertex_groups[g].name for g in groups])
         joint_of = np.array([joint_of_group[g] for g in groups], dtype=np.int64)[column]
-        order = np.lexsort((-joint_of, -weight_of, vertex_of))  # sort(reverse=True) of (weight, joint)
+        # sort(reverse=True) of (weight, joint) per vertex: a total order (a vertex's joints differ)
+        order = np.lexsort((-joint_of, -weight_of, vertex_of))
         vertex_of, weight_of, joint_of = vertex_of[order], weight_of[order], joint_of[order]
         place = _places(vertex_of)
         kept = place < 4
@@ -406,18 +405,22 @@ class _Call:
             joints[unweighted] = (self.fallback_joint(), 0, 0, 0)
         return weights.astype(np.float32), joints.astype(np.uint16)
 
-    def dense_weights(self, mesh: bpy.types.Mesh, names: list[str]) -> Doubles:
-        """(N, G) weight of each vertex of `mesh` in each group named, 0 where it has none: from the rig check's
-        read of the object when it has one (its weights are the exported mesh's), else read in bulk from `mesh`
-        (rig_reader.dense_weights: a Geometry Nodes pass, most of this at 10k vertices)."""
+    def influences(self, mesh: bpy.types.Mesh, names: list[str]) -> tuple[Ints, Ints, Doubles]:
+        """Each weight of a vertex of `mesh` in a group named that the add-on keeps (not under float epsilon,
+        so a weight of 0 and no weight are alike): its vertex, the group's place in `names`, the weight. From
+        the rig check's read of the object when it has one (its weights are the exported mesh's), else read in
+        bulk from `mesh` (rig_reader.dense_weights: a Geometry Nodes pass, most of this at 10k vertices)."""
         info = self.checked.get(self.obj.name)
         if info is None:
-            return rig_reader.dense_weights(mesh, names).astype(np.float64)
-        padding = len(info.group_names)  # the padded slots' index -1 lands in this extra column
-        dense = np.zeros((len(mesh.vertices), padding + 1), dtype=np.float64)
-        slots = info.group_index.shape[1]
-        dense[np.repeat(np.arange(len(mesh.vertices)), slots), info.group_index.ravel()] = info.group_weight.ravel()
-        return dense[:, [info.group_names.index(name) for name in names]]
+            dense = rig_reader.dense_weights(mesh, names).astype(np.float64)
+            vertex_of, column = np.nonzero(~(dense < float_info.epsilon))
+            return vertex_of, column, dense[vertex_of, column]
+        place = np.full(len(info.group_names) + 1, -1, dtype=np.int64)  # the last for a padded slot's index -1
+        place[[info.group_names.index(name) for name in names]] = np.arange(len(names))
+        columns = place[info.group_index]
+        weights = info.group_weight.astype(np.float64)
+        vertex_of, slot = np.nonzero((columns >= 0) & ~(weights < float_info.epsilon))
+        return vertex_of, columns[vertex_of, slot], weights[vertex_of, slot]
 
     def fallback_joint(self) -> int:
         """collect_vertex's joint for a vertex without weights: the bone the mesh hangs from, else the hips."""
