@@ -5,7 +5,8 @@ shape key: about 15-20x Blender's glTF exporter on the same scene. This writes t
 Blender meshes (the add-on's own evaluated copies, posed and transformed by the add-on's own code), the
 same vertex splitting (a glTF vertex per distinct Blender vertex, normal and UV, numbered in the order the
 add-on meets them), the same float32 arithmetic where the add-on uses mathutils and the same float64 where
-it uses Python floats, and the same accessors, buffer layout and JSON. tests/test_vrm0_mesh_writer.py
+it uses Python floats, and the same accessors, buffer layout and JSON; the weights, where the export's
+rig check has just read them as the file will have them, are that read. tests/test_vrm0_mesh_writer.py
 compares the two writers' files byte for byte. Only used for the add-on version vrm_addon_exporter pins;
 objects that are not meshes, and shape keys whose evaluated mesh has another vertex count, go to the
 add-on's own code.
