@@ -42,7 +42,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--oracle", action="store_true", help="place the artist's skeleton (measures the rest)")
     parser.add_argument("--joints", action="store_true", help="print each required bone's joint error too")
-    parser.add_argument("models", nargs="*", help="corpus file names (default: every artist humanoid)")
+    parser.add_argument("models", nargs="*", help="corpus file names (default: every artist humanoid and robot)")
     args = parser.parse_args()
     start_blender("bench-autorig-")
     from addon.core.presets import get_preset
@@ -54,7 +54,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-autorig-"))
     print(f"{'model':34} {'verts':>6} {'joint med':>9} {'worst':>6} {'at':>13} {'surface':>7}  {'auto s':>6} "
           f"{'artist s':>8} {'ratio':>5}  stages (s)")  # fmt: skip
-    for name in args.models or harness.ARTISTS:
+    for name in args.models or (*harness.ARTISTS, *harness.ROBOTS):
         folder = work / Path(name).stem
         folder.mkdir()
         stripped = harness.strip(harness.SHARED_CORPUS / name, folder / "bare.glb")

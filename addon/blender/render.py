@@ -78,8 +78,12 @@ def render_still(
 
 def _front_camera(scene: bpy.types.Scene) -> bpy.types.Object:
     """A camera in front of (-Y) everything visible, far enough to frame it all."""
-    points = [obj.matrix_world @ Vector(corner) for obj in scene.objects if obj.type == "MESH"
-              for corner in obj.bound_box]  # fmt: skip
+    # The evaluated objects' boxes: the posed, deformed meshes the render shows (an original's box can be
+    # the rest shape's, or stale after the fixes moved the rig).
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    depsgraph.update()
+    shown = [obj.evaluated_get(depsgraph) for obj in scene.objects if obj.type == "MESH" and obj.visible_get()]
+    points = [obj.matrix_world @ Vector(corner) for obj in shown for corner in obj.bound_box]
     if points:
         lo = [min(p[i] for p in points) for i in range(3)]
         hi = [max(p[i] for p in points) for i in range(3)]

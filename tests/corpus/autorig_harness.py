@@ -27,13 +27,16 @@ from addon.core.rig import humanoid
 ROOT = Path(__file__).resolve().parent.parent.parent
 NODE_DIR = ROOT / "tests" / "node"
 SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
-# The artists' humanoids (the robots are rigid parts on bones: no skin to compare).
+# The artists' humanoids.
 ARTISTS = (
     "glb_quaternius_women_casual.glb",
     "fbx_quaternius_female_casual.fbx",
     "fbx_seedsan_univrm.fbx",
     "vrm0_godette.vrm",
 )
+# Robots: rigid parts carried by bones (three-vrm poses those through their bones too, so the posed surfaces
+# compare), RobotExpressive with skinned hands, the debug robot an axis marker on each of 22 bones.
+ROBOTS = ("glb_robot_expressive.glb", "vrm1_debug_robot.vrm")
 
 
 @dataclass(frozen=True)

@@ -29,23 +29,56 @@ def rod(a: Point, b: Point, radius: float) -> None:
     bpy.ops.mesh.primitive_cylinder_add(radius=radius, depth=length, location=mid, rotation=(0.0, pitch, yaw))
 
 
-def person(x: float = 0.0, arms: float = 30.0) -> None:
-    """A 1.7 m standing figure, facing -Y, arms `arms` degrees below horizontal, from boxes and cylinders."""
+def person(x: float = 0.0, arms: float = 30.0, thighs: float = 0.09) -> None:
+    """A 1.7 m standing figure, facing -Y, arms `arms` degrees below horizontal, from boxes and cylinders;
+    the thighs `thighs` from the mid-line at the hips (their cylinders are 0.07 thick: under that they
+    overlap from the knees to the crotch)."""
     box((x, 0, 1.2), (0.36, 0.2, 0.5))  # chest and belly
     box((x, 0, 0.9), (0.32, 0.18, 0.16))  # pelvis
     rod((x, 0, 1.44), (x, 0, 1.52), 0.05)  # neck
     box((x, 0, 1.61), (0.2, 0.22, 0.24))  # head
     down = math.radians(arms)
     for side in (1, -1):
-        shoulder = (x + side * 0.2, 0, 1.4)
-        elbow = (x + side * (0.2 + 0.28 * math.cos(down)), 0, 1.4 - 0.28 * math.sin(down))
-        wrist = (x + side * (0.2 + 0.54 * math.cos(down)), 0, 1.4 - 0.54 * math.sin(down))
+        shoulder, elbow, wrist, hip, knee, ankle = ((x + side * p[0], p[1], p[2]) for p in joints(arms, thighs))
         rod(shoulder, elbow, 0.045)
         rod(elbow, wrist, 0.04)
         box((wrist[0] + side * 0.06 * math.cos(down), 0, wrist[2] - 0.06 * math.sin(down)), (0.12, 0.04, 0.09))  # hand
-        rod((x + side * 0.09, 0, 0.88), (x + side * 0.1, 0, 0.48), 0.07)  # thigh
-        rod((x + side * 0.1, 0, 0.48), (x + side * 0.1, 0, 0.07), 0.055)  # shin
-        box((x + side * 0.1, -0.05, 0.035), (0.1, 0.24, 0.07))  # foot
+        rod(hip, knee, 0.07)  # thigh
+        rod(knee, ankle, 0.055)  # shin
+        box((ankle[0], -0.05, 0.035), (0.1, 0.24, 0.07))  # foot
+
+
+def joints(arms: float = 30.0, thighs: float = 0.09) -> tuple[Point, ...]:
+    """The left side's shoulder, elbow, wrist, hip, knee and ankle of `person` (the right is mirrored)."""
+    down = math.radians(arms)
+    shoulder = (0.2, 0.0, 1.4)
+    elbow = (0.2 + 0.28 * math.cos(down), 0.0, 1.4 - 0.28 * math.sin(down))
+    wrist = (0.2 + 0.54 * math.cos(down), 0.0, 1.4 - 0.54 * math.sin(down))
+    return shoulder, elbow, wrist, (thighs, 0.0, 0.88), (thighs + 0.01, 0.0, 0.48), (0.1, 0.0, 0.07)
+
+
+# The joints `person` places, by VRM humanoid bone: what the placement must find again.
+JOINTS = ("UpperArm", "LowerArm", "Hand", "UpperLeg", "LowerLeg", "Foot")
+
+
+def touching() -> None:
+    """Thighs pressed together from the knees to the crotch (their cylinders overlap across the mid-line)."""
+    person(thighs=0.055)
+
+
+def skirt() -> None:
+    """An open skirt from the waist down to the knees, around both legs."""
+    person()
+    bpy.ops.mesh.primitive_cone_add(
+        radius1=0.3, radius2=0.2, depth=0.45, end_fill_type="NOTHING", location=(0, 0, 0.5 + 0.45 / 2)
+    )
+
+
+def long_hair() -> None:
+    """A sheet of hair behind the back from the top of the head to the waist, wider than the shoulders: from
+    behind it hides the armpits."""
+    person()
+    box((0, 0.16, 1.34), (0.52, 0.03, 0.78))
 
 
 def t_pose() -> None:

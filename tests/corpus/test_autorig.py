@@ -24,8 +24,11 @@ import pytest
 
 from addon.blender import autorig, avatar_import, rig_reader, vrm_addon
 from addon.blender.autorig import read
+from addon.core.autorig import plan_rig, rigid
 from addon.core.presets import get_preset
 from addon.core.rig import humanoid
+from addon.core.vrm import accessors, glb, webpack
+from tests import thumbnails
 from tests.conftest import run_forge
 from tests.corpus import autorig_harness as harness
 from tests.corpus import primitives
@@ -49,7 +52,6 @@ SHORT: dict[tuple[str, str], str] = {
     ("fbx_quaternius_female_casual.fbx", "joint_median"): PLACEMENT,
     ("fbx_quaternius_female_casual.fbx", "surface"): PLACEMENT
     + PROXY.format(0.9, "its one mesh gets the voxel proxy's weights"),
-    ("fbx_seedsan_univrm.fbx", "joint_median"): PLACEMENT,
     ("fbx_seedsan_univrm.fbx", "surface"): PLACEMENT
     + PROXY.format(2.7, "four of its five meshes get the voxel proxy's weights"),
     ("vrm0_godette.vrm", "joint_median"): PLACEMENT,
@@ -60,6 +62,20 @@ SHORT: dict[tuple[str, str], str] = {
         "VRM 1.0 T-pose written for the auto-rig straightens them, so the test pose bends them from other rests",
     ),
 }
+
+# The robots (docs/auto-rig-accuracy.md, "Robots"): both are rigged facing backwards, their left and right
+# swapped, which is most of their error.
+BACKWARDS = (
+    "rigged facing backwards: the two feet vote for +Y and outvote the face ({}), so left and right swap; "
+    "the arms' joints also land at the gaps between parts"
+)
+EXPRESSIVE = BACKWARDS.format(
+    "its bare feet do point backwards: Blender's glTF import places the parts its bones carry 13% of the height "
+    "off them, the artist's own convert likewise, so both files hold that broken body"
+)
+DEBUG_ROBOT = BACKWARDS.format("it has no feet nor face: an axis marker on each bone, a gap between every two")
+SHORT |= {("glb_robot_expressive.glb", goal): EXPRESSIVE for goal in GOALS}
+SHORT |= {("vrm1_debug_robot.vrm", goal): DEBUG_ROBOT for goal in GOALS}
 
 
 def _meets(name: str, found: dict[str, Any], goal: str) -> None:
@@ -119,7 +135,7 @@ def test_auto_leaves_a_rigged_model_alone_and_replace_rigs_it_anew(tmp_path: Pat
     assert anew.code == 0, anew.stderr[-2000:]
     rig = json.loads(anew.stdout)["models"][0]["rig"]
     assert rig["rigged"] and rig["replaced_armatures"], rig
-    assert {p["how"] for p in rig["parts"]} <= {"heat", "proxy", "nearest", "rigid"}
+    assert {p["how"] for p in rig["parts"]} <= {"heat", "proxy", "nearest", "rigid", "shells"}
     assert _digest(rigged) == before
 
 
@@ -175,7 +191,39 @@ def test_what_is_no_standing_humanoid_is_refused_with_its_reason(
     assert _digest(model) == before
 
 
-@pytest.fixture(scope="module", params=harness.ARTISTS)
+@pytest.mark.parametrize(
+    ("build", "thighs", "note"),
+    [
+        (primitives.touching, 0.055, None),
+        (primitives.skirt, 0.09, "a skirt hides the crotch: the legs followed up inside it"),
+        (primitives.long_hair, 0.09, None),
+    ],
+    ids=["thighs touching from the knees up", "skirt to the knees", "long hair to the waist"],
+)
+def test_what_hides_the_gaps_between_limbs_still_rigs_at_the_right_joints(
+    build: Callable[[], None], thighs: float, note: str | None, tmp_path: Path
+) -> None:
+    """Thighs pressed together, a skirt to the knees, a sheet of hair behind the arms wider than the shoulders:
+    the placement finds every limb's joints where the model was built (within 4% of the height, median 2%)."""
+    model = primitives.write_glb(build, tmp_path / "figure.glb")
+    bpy.ops.wm.read_homefile(use_empty=True)
+    avatar_import.import_avatar(model, bare_ok=True)
+    plan = plan_rig(read.read_parts([o for o in bpy.data.objects if o.type == "MESH"]))
+    m = np.array(plan.to_rig_frame)
+    heads = {b.name: np.array(b.head) for b in plan.bones}
+    errors = {}
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        for bone, at in zip(primitives.JOINTS, primitives.joints(thighs=thighs), strict=True):
+            world = np.array([sign * at[0], at[1], at[2]])
+            errors[side + bone] = (
+                float(np.linalg.norm(heads[side + bone] - (m[:3, :3] @ world + m[:3, 3]))) / plan.height
+            )
+    report = {k: f"{v:.1%}" for k, v in errors.items()}
+    assert max(errors.values()) <= 0.04 and np.median(list(errors.values())) <= 0.02, report
+    assert note is None or note in plan.notes, plan.notes
+
+
+@pytest.fixture(scope="module", params=[*harness.ARTISTS, *harness.ROBOTS])
 def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One artist's avatar stripped, auto-rigged and converted, beside the artist's own rig converted and the
     artist's skeleton placed on the bare mesh and converted like the auto-rig (the joints' reference)."""
@@ -189,7 +237,7 @@ def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     oracle = harness.oracle_convert(stripped, reference, get_preset(PRESET))
     assert oracle["ok"], oracle["error"]
     rigged = run_forge("convert", stripped.bare, "--out", auto, "--preset", PRESET, "--fix", "all", "--rig", "auto",
-                       timeout=900)  # fmt: skip
+                       "--json", timeout=900)  # fmt: skip
     done = run_forge("convert", harness.SHARED_CORPUS / name, "--out", artist, "--preset", PRESET, "--fix", "all")
     assert done.code == 0, done.stdout
     found = harness.compare(auto, artist, reference) if rigged.code == 0 else None
@@ -201,6 +249,18 @@ def test_every_bare_artist_mesh_rigs_into_a_vrm_three_vrm_loads(measured: dict[s
     summary = consumers([measured["auto"]])[str(measured["auto"])]
     assert "error" not in summary, summary.get("error")
     assert summary["validator"]["errors"] == 0, summary["validator"]
+    at = {bone: p[1] for bone, p in summary["positions"].items()}  # three-vrm: y up
+    for side in ("left", "right"):  # plausible anatomy: no leg bone of no length
+        assert at["head"] > at["hips"] > at[f"{side}UpperLeg"] > at[f"{side}LowerLeg"] > at[f"{side}Foot"], at
+
+
+def test_the_rendered_thumbnails_frame_the_avatar(measured: dict[str, Any]) -> None:
+    """The thumbnail convert renders (a VRM brings its author's, kept as it is) shows the converted avatar
+    whole and in the middle: the frame follows the posed meshes, not their rest shape's boxes."""
+    assert measured["rigged"].code == 0, measured["rigged"].stdout + measured["rigged"].stderr[-2000:]
+    rendered = [measured["auto"]] + ([] if measured["name"].endswith(".vrm") else [measured["artist"]])
+    for vrm in rendered:
+        thumbnails.assert_shows_the_avatar(thumbnails.thumbnail_pixels(vrm))
 
 
 @pytest.mark.parametrize("goal", ["joint_median", "joint_worst", "surface"])
@@ -209,6 +269,43 @@ def test_the_rig_is_the_artists(measured: dict[str, Any], goal: str) -> None:
     surface within 1% of the height of where the artist's rig puts it."""
     assert measured["found"] is not None, measured["rigged"].stdout
     _meets(measured["name"], measured["found"], goal)
+
+
+def _pieces_and_joints(vrm: Path) -> list[tuple[set[int], float]]:
+    """Per separate piece of each skinned primitive of the file (triangles joined where they share a place): the
+    joints its vertices' main weights are on, and the least share of a vertex's weight on its main joint."""
+    document, binary = glb.read(webpack.decoded(vrm.read_bytes()))
+    out = []
+    for mesh in document["meshes"]:
+        for primitive in mesh["primitives"]:
+            attributes = primitive["attributes"]
+            if "WEIGHTS_0" not in attributes:
+                continue
+            weights = accessors.accessor_array(document, binary, attributes["WEIGHTS_0"]).astype(np.float64)
+            joints = accessors.accessor_array(document, binary, attributes["JOINTS_0"])
+            points = accessors.accessor_array(document, binary, attributes["POSITION"]).astype(np.float64)
+            triangles = accessors.accessor_array(document, binary, primitive["indices"]).reshape(-1, 3).astype(np.int64)
+            main = weights.argmax(axis=1)
+            share = weights.max(axis=1) / weights.sum(axis=1)
+            joint = joints[np.arange(len(joints)), main]
+            labels = rigid.pieces(points, triangles)
+            out += [
+                ({int(j) for j in joint[labels == root]}, float(share[labels == root].min()))
+                for root in np.unique(labels)
+            ]
+    return out
+
+
+@pytest.mark.parametrize("measured", harness.ROBOTS, indirect=True)
+def test_each_rigid_part_of_a_robot_moves_wholly_with_one_bone(measured: dict[str, Any]) -> None:
+    """In the robot's VRM, every separate piece of every mesh follows one joint with all its weight: no rigid
+    part is stretched across two bones."""
+    assert measured["rigged"].code == 0, measured["rigged"].stdout + measured["rigged"].stderr[-2000:]
+    rig = measured["rigged"].json()["models"][0]["rig"]
+    assert {p["how"] for p in rig["parts"]} <= {"shells", "rigid"}, rig["parts"]
+    pieces = _pieces_and_joints(measured["auto"])
+    assert len(pieces) >= 20
+    assert all(len(joints) == 1 and share > 0.999 for joints, share in pieces), pieces
 
 
 def test_a_folder_of_bare_models_is_rigged_model_by_model(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from ...core.autorig import MeshPart, RigPlan, place
 from ...core.errors import OperationError
 from .. import context, vrm_addon
-from . import build, read, weights
+from . import build, read, shells, weights
 from .timing import stage
 
 Planner = Callable[[Sequence[MeshPart], str], RigPlan]
@@ -102,7 +102,10 @@ def auto_rig(
         armature = build.build_armature(plan, collection)
         m = np.array(plan.to_rig_frame, dtype=np.float64)
         in_frame = {p.name: MeshPart(p.name, p.vertices @ m[:3, :3].T + m[:3, 3], p.triangles) for p in parts}
-    bindings = weights.bind(meshes, in_frame, armature, plan, seconds)
+    with stage(seconds, "weights"):
+        kit = shells.bind_if_kit_bashed(meshes, in_frame, armature, plan)
+    bound = {b.mesh for b in kit}
+    bindings = kit + weights.bind([m for m in meshes if m.name not in bound], in_frame, armature, plan, seconds)
     mapping = {b.name: build.bone_name(b.name) for b in plan.bones}
     with stage(seconds, "mapping"):
         if vrm_addon.is_enabled():

@@ -30,15 +30,16 @@ PROXY_VOXEL = 1 / 160
 PROXY_VERTICES = 12000
 _ops: Any = bpy.ops  # fake-bpy-module types operators as returning None; they return a set
 
-How = Literal["heat", "proxy", "nearest", "rigid"]
+How = Literal["heat", "proxy", "nearest", "rigid", "shells"]
 
 
 @dataclass(frozen=True)
 class Binding:
     """How one mesh was bound: `heat` (bone heat on the mesh), `proxy` (bone heat on its voxel proxy,
     transferred, after heat left `heat_unweighted` of its vertices or whole shells bare), `nearest` (both
-    failed: each vertex to its nearest bone) or `rigid` (wholly to `bone`); `filled` vertices were left
-    without weight and went to their nearest allowed bone."""
+    failed: each vertex to its nearest bone), `rigid` (wholly to `bone`) or `shells` (a kit-bashed body: each
+    separate shell wholly to one bone, see shells.py); `filled` vertices were left without weight and went to
+    their nearest allowed bone."""
 
     mesh: str
     how: How
@@ -189,11 +190,16 @@ def bind_rigid(obj: bpy.types.Object, armature: bpy.types.Object, vrm_bone: str)
     mesh = obj.data
     assert isinstance(mesh, bpy.types.Mesh)
     obj.vertex_groups.new(name=name).add(list(range(len(mesh.vertices))), 1.0, "REPLACE")
+    attach(obj, armature)
+    return Binding(obj.name, "rigid", len(mesh.vertices), bone=name)
+
+
+def attach(obj: bpy.types.Object, armature: bpy.types.Object) -> None:
+    """The mesh follows the armature through its vertex groups: an Armature modifier, and the armature as parent."""
     modifier = obj.modifiers.new("Armature", "ARMATURE")
     assert isinstance(modifier, bpy.types.ArmatureModifier)
     modifier.object = armature
     obj.parent = armature
-    return Binding(obj.name, "rigid", len(mesh.vertices), bone=name)
 
 
 def bind(

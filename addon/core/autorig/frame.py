@@ -61,6 +61,10 @@ def choose_body(parts: Sequence[MeshPart], low: float, height: float) -> list[in
         raise NotHumanoidError("no part is bigger than 15% of the whole: scattered small pieces")
     # The widest-based part (the one reaching lowest, most vertices) sets the mid-line.
     anchor = min(big, key=lambda i: (parts[i].vertices[:, 2].min() - low > 0.1 * height, -len(parts[i].vertices)))
+    if extents[anchor][2] < 0.5 * height and max(extents[i][2] for i in big) < 0.5 * height:
+        # Kit-bashed (a robot of rigid parts, separate boxes): no part carries the body, and the lowest one is a
+        # foot, off the mid-line; every big part belongs to the body, hands held out too.
+        return big
     mid = (parts[anchor].vertices.max(axis=0) + parts[anchor].vertices.min(axis=0)) / 2
     keep = []
     for i in big:

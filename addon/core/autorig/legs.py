@@ -1,5 +1,10 @@
-"""The legs from horizontal cuts: two regions from the floor up to where they join (the crotch), the ankle at
-the narrowest cut above the foot, the toes toward the foot's long end."""
+"""The legs from horizontal cuts: two regions from the floor up to where they merge into the torso (the
+crotch), the ankle at the narrowest cut above the foot, the toes toward the foot's long end.
+
+Legs that touch or overlap (thighs pressed together, or one box per bone crossing the mid-line) are one
+region along X before the crotch: they stay two legs, split at the mid-line, while the cut is still
+narrow there (front to back) beside the legs on either side of it; the torso's cut is as deep on the
+mid-line as beside it."""
 
 from __future__ import annotations
 
@@ -31,7 +36,8 @@ class Leg:
 
     def at(self, pieces: Sequence[Surface], z: float, height: float) -> FloatArray:
         """The leg's centre at height z: its own region of the cut, apart from anything hanging beside it."""
-        rough = np.asarray(self.centres[int(np.argmin(abs(self.heights - z)))], dtype=np.float64)
+        # A copy: the skeleton moves what it is handed (the thighs' joint up to the hips).
+        rough = np.array(self.centres[int(np.argmin(abs(self.heights - z)))], dtype=np.float64)
         found = loop_centre(pieces, z, rough, 0.004 * height)
         # A loop centred off this leg is both legs and the hips together: keep the cut's own centre.
         return rough if found is None or abs(found[0] - rough[0]) > 0.03 * height else found
@@ -43,6 +49,8 @@ class Legs:
     right: Leg
     crotch: float  # height where the two legs join
     hidden: bool  # the join is a skirt's hem, not the crotch
+    # Where the legs' own shells end, when the body is built of pieces (a box per bone): the thighs' joints.
+    top: float | None = None
 
 
 def _overlap(a: Region, b: Region) -> float:
@@ -52,7 +60,7 @@ def _overlap(a: Region, b: Region) -> float:
 def find_legs(surface: Surface, height: float) -> Legs:
     step = 0.005 * height
     gap = 0.004 * height
-    heights = np.arange(0.02 * height, 0.7 * height, step)
+    heights = np.arange(0.02 * height, 0.8 * height, step)
     cuts = surface.cuts_z(heights)
     first = regions_along(cuts[0], _X, gap)
     if len(first) < 2:
@@ -61,8 +69,7 @@ def find_legs(surface: Surface, height: float) -> Legs:
     pair = sorted(sorted(first, key=lambda r: -r.width)[:2], key=lambda r: r.lo)
     right, left = pair
     tracks: list[list[tuple[float, Region]]] = [[(float(heights[0]), left)], [(float(heights[0]), right)]]
-    crotch = None
-    hidden = False
+    ended: float | None = None  # the last cut holding both legs, when no cut above it holds either
     for z, cut in zip(heights[1:], cuts[1:], strict=True):
         found = regions_along(cut, _X, gap)
         picks = []
@@ -72,30 +79,105 @@ def find_legs(surface: Surface, height: float) -> Legs:
             picks.append(best if best is not None and _overlap(best, prev) > 0 else None)
         left_pick, right_pick = picks
         if left_pick is None or right_pick is None:
+            if left_pick is None and right_pick is None and ended is None:
+                ended = tracks[0][-1][0]  # both legs' shells close: the torso, if any, is a piece above them
             continue  # a hole in the mesh at this height
         if left_pick is right_pick:
-            crotch = float(z)
-            # Thighs meet gradually; a skirt's or shorts' hem closes a wide gap in one step.
-            hidden = tracks[0][-1][1].lo - tracks[1][-1][1].hi > 0.008 * height
-            if hidden:
-                crotch = _inside(surface, tracks, float(z), heights[-1], height)
-                hidden = crotch > z + step
-            break
+            apart = _apart(cut, left_pick, (tracks[0][-1][1].lo + tracks[1][-1][1].hi) / 2, height)
+            if apart is None:
+                crotch, hidden, top = _join(surface, tracks, float(z), ended, stop=float(heights[-1]), height=height)
+                legs = [_leg(surface, track, height) for track in tracks]
+                return Legs(legs[0], legs[1], crotch, hidden, top)
+            left_pick, right_pick = apart
+        ended = None
         tracks[0].append((float(z), left_pick))
         tracks[1].append((float(z), right_pick))
-    if crotch is None:
-        raise NotHumanoidError("no body above two legs: the two lowest regions never join")
+    raise NotHumanoidError("no body above two legs: the two lowest regions never join")
+
+
+def _join(
+    surface: Surface,
+    tracks: list[list[tuple[float, Region]]],
+    z: float,
+    ended: float | None,
+    *,
+    stop: float,
+    height: float,
+) -> tuple[float, bool, float | None]:
+    """(the crotch, whether a skirt hides it, the legs' tops when their own shells end) where the two legs'
+    tracks first meet in one region at height z; `ended` is the last cut holding them when a gap parts
+    them from it."""
+    step = 0.005 * height
+    crotch, top = z, None if ended is None else ended + step / 2
+    # Thighs meet gradually; a skirt's or shorts' hem closes a wide gap in one step.
+    hidden = tracks[0][-1][1].lo - tracks[1][-1][1].hi > 0.008 * height
+    if hidden:
+        inside, closed = _inside(surface, tracks, z, stop, height)
+        if closed:  # no skirt: a torso's box, the legs' boxes ending below or inside it
+            top, hidden = inside - step / 2 if top is None else top, False
+        else:
+            crotch, hidden = inside, inside > z + step
     if crotch < 0.12 * height:
         raise NotHumanoidError(f"no two legs: the two lowest regions join {crotch / height:.0%} of the height up")
-    legs = [_leg(surface, track, height) for track in tracks]
-    return Legs(legs[0], legs[1], crotch, hidden)
+    if top is None and not hidden:
+        top = _shells_end(surface, tracks, crotch, height)
+    return crotch, hidden, top
+
+
+def _apart(cut: FloatArray, region: Region, mid: float, height: float) -> tuple[Region, Region] | None:
+    """The (left, right) halves of one region of the cut split at `mid`, while it is two legs touching: the
+    region is less than 60% as deep on the mid-line as the shallower half (two round legs pressed together,
+    or two boxes crossing); None when it is as deep there as beside it (the torso)."""
+    if not region.lo < mid < region.hi:
+        return None
+    x = cut[:, :, 0]
+    segments = cut[(x.min(axis=1) >= region.lo - 1e-9) & (x.max(axis=1) <= region.hi + 1e-9)]
+    p, q = segments[:, 0], segments[:, 1]
+    cross = (p[:, 0] - mid) * (q[:, 0] - mid) <= 0
+    t = (mid - p[cross, 0]) / np.where(q[cross, 0] == p[cross, 0], 1.0, q[cross, 0] - p[cross, 0])
+    on_mid = p[cross] + (q[cross] - p[cross]) * t[:, None]
+    points = np.concatenate([segments.reshape(-1, 3), on_mid])
+    # Each half's inner bound is the mid-line itself, so the next cut splits at the same place.
+    left, right = points[points[:, 0] >= mid], points[points[:, 0] <= mid]
+    halves = [
+        Region(mid, float(left[:, 0].max()), left.min(axis=0), left.max(axis=0)),
+        Region(float(right[:, 0].min()), mid, right.min(axis=0), right.max(axis=0)),
+    ]
+    depth = float(np.ptp(on_mid[:, 1])) if len(on_mid) else 0.0
+    if depth >= 0.6 * min(h.size[1] for h in halves) or min(h.width for h in halves) < 0.01 * height:
+        return None
+    return halves[0], halves[1]
+
+
+def _shells_end(
+    surface: Surface, tracks: list[list[tuple[float, Region]]], crotch: float, height: float
+) -> float | None:
+    """Where the legs' own loops end inside the torso's, for a body built of pieces whose legs' shells reach
+    into the torso's (each leg's centre is held by a loop inside the torso's, and a little higher by the
+    torso's alone); None when the legs merge into the torso's surface (one skin), as a body's do."""
+    centres = [track[-1][1].centre[:2] for track in tracks]
+    step = 0.005 * height
+    last = None
+    for z in np.arange(crotch, crotch + 0.1 * height, step):
+        loops = regions_in_plane(surface.cut_z(float(z)), _X, _Y, 0.004 * height)
+        boxes = [(loop.min(axis=0)[:2], loop.max(axis=0)[:2]) for loop in loops]
+        held = [sum(bool(np.all((lo <= c) & (c <= hi))) for lo, hi in boxes) for c in centres]
+        if min(held) >= 2:
+            last = float(z)
+        elif min(held) == 1:
+            return None if last is None else last + step / 2
+        else:
+            return None
+    return None
 
 
 def _inside(
     surface: Surface, tracks: list[list[tuple[float, Region]]], hem: float, stop: float, height: float
-) -> float:
+) -> tuple[float, bool]:
     """Where the legs join inside a skirt: above the hem, each leg is its own loop in the cut, apart from the
-    skirt's; followed up until the two loops are one (or the skirt's loop is all there is)."""
+    skirt's; followed up until the two loops are one (or the skirt's loop is all there is). With whether
+    they closed there instead: neither leg's loop goes on and one loop alone holds where they were (the
+    legs' boxes ending inside a torso's box: no skirt, the hem was the torso's bottom)."""
     centres = [_own_loop(surface, track[-1], height) for track in tracks]
     for z in np.arange(hem, stop, 0.005 * height):
         loops = regions_in_plane(surface.cut_z(float(z)), _X, _Y, 0.004 * height)
@@ -104,10 +186,14 @@ def _inside(
         for c in centres:
             near = [i for i, m in enumerate(middles) if np.linalg.norm(m - c) < 0.04 * height]
             picks.append(min(near, key=lambda i: float(np.linalg.norm(middles[i] - c))) if near else None)
+        if picks[0] is None and picks[1] is None:
+            boxes = [(loop.min(axis=0)[:2], loop.max(axis=0)[:2]) for loop in loops]
+            held = [sum(bool(np.all((lo <= c) & (c <= hi))) for lo, hi in boxes) for c in centres]
+            return float(z), max(held) <= 1
         if picks[0] is None or picks[1] is None or picks[0] == picks[1]:
-            return float(z)
+            return float(z), False
         centres = [middles[i] for i in picks]  # type: ignore[index]
-    return hem
+    return hem, False
 
 
 def _own_loop(surface: Surface, last: tuple[float, Region], height: float) -> FloatArray:
@@ -132,7 +218,8 @@ def _leg(surface: Surface, track: list[tuple[float, Region]], height: float) -> 
     low = (heights >= 0.03 * height) & (heights <= 0.14 * height)
     if not low.any():
         raise NotHumanoidError("the legs are too short to hold an ankle")
-    ankle = centres[np.flatnonzero(low)[np.argmin(sizes[low])]]
+    # The lowest of the narrowest cuts: a shin as narrow all the way up has its ankle just above the foot.
+    ankle = centres[np.flatnonzero(low & (sizes <= 1.05 * sizes[low].min()))[0]]
     # The foot's outline on the floor: the region of a low cut nearest this leg.
     segments = surface.cut_z(0.015 * height)
     feet = regions_in_plane(segments, _X, _Y, 0.01 * height)

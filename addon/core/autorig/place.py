@@ -78,10 +78,13 @@ def _extent(parts: Sequence[MeshPart]) -> tuple[FloatArray, FloatArray]:
     if len(every) < frames.MIN_VERTICES or not np.isfinite(every).all():
         raise NotHumanoidError(f"nothing to rig: {len(every)} vertices")
     low, high = every.min(axis=0), every.max(axis=0)
-    tall, across = float(high[2] - low[2]), float(max(high[0] - low[0], high[1] - low[1]))
+    tall = float(high[2] - low[2])
+    narrow, across = sorted(float(v) for v in (high - low)[:2])
     if tall <= 1e-6 * max(across, 1e-9):
         raise NotHumanoidError("nothing to rig: the mesh is flat")
-    if tall < 0.6 * across:
+    # Spread arms may reach far: a big-headed, short-legged robot's T-pose spans 1.7 times its height. A lying
+    # figure is low across both ways (or very low along its length).
+    if tall < 0.6 * narrow or tall < 0.4 * across:
         raise NotHumanoidError(
             f"not standing: {across / tall:.1f}× longer than tall (lying down, or an animal or a piece of furniture)"
         )

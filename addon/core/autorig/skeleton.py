@@ -38,7 +38,7 @@ def build(
     tails: dict[str, FloatArray] = {}
     # The thighs' joints sit above the crotch by about a third of a thigh's width.
     thigh = min(legs.left.half_width(legs.crotch - 0.03 * height), legs.right.half_width(legs.crotch - 0.03 * height))
-    hip_z = legs.crotch + 0.6 * thigh
+    hip_z = legs.top if legs.top is not None else legs.crotch + 0.6 * thigh
     trunk = [(piece, shells_of(piece)) for piece in pieces]
     for side, leg in (("left", legs.left), ("right", legs.right)):
         axis = _leg_axis(pieces, leg, legs.crotch - 0.03 * height, height)

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rig.model import FloatArray, IntArray
-from .sections import Surface, loop_around, regions_along
+from .sections import Surface, loop_around, regions_along, regions_in_plane
 from .types import NotHumanoidError
 from .weights import shells
 
 _X = np.array([1.0, 0.0, 0.0])
+_Y = np.array([0.0, 1.0, 0.0])
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,9 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
     step = 0.005 * height
     heights = np.arange(crotch + step, top, step)
     rows = []
+    y = None
     for z, cut in zip(heights, surface.cuts_z(heights), strict=True):
-        found = regions_along(cut, _X, 0.004 * height)
+        found = regions_along(_beside(cut, y, 0.004 * height), _X, 0.004 * height)
         mid = [r for r in found if r.lo <= 0.0 <= r.hi]
         if not mid:
             mid = sorted(found, key=lambda r: min(abs(r.lo), abs(r.hi)))[:1]
@@ -55,7 +57,8 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
             rows.append((z, np.nan, np.nan, np.nan, np.nan))
             continue
         r = mid[0]
-        rows.append((z, r.lo, r.hi, float(r.centre[1]), float(r.size[1])))
+        y = float(r.centre[1])
+        rows.append((z, r.lo, r.hi, y, float(r.size[1])))
     table = np.array(rows)
     ok = ~np.isnan(table[:, 1])
     if ok.sum() < 10:
@@ -65,9 +68,12 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
     width = hi - lo
     span = top - crotch
     notes: list[str] = []
-    belly = (z >= crotch + 0.12 * span) & (z <= crotch + 0.3 * span)
-    waist = float(np.median(width[belly])) if belly.any() else float(np.median(width))
-    above = np.flatnonzero((z > crotch + 0.25 * span) & (width > 1.35 * waist))
+    # The arms join the torso's cut in one step (the hips widen gradually). The waist is the belly's narrower
+    # cuts: a chibi's arms lie as low as a tenth of its span above the crotch (its head is half of it).
+    belly = (z >= crotch + 0.05 * span) & (z <= crotch + 0.3 * span)
+    waist = float(np.percentile(width[belly], 20)) if belly.any() else float(np.median(width))
+    joins = np.r_[False, np.diff(width) > 0.02 * height]
+    above = np.flatnonzero((z > crotch + 0.1 * span) & (width > 1.35 * waist) & joins)
     if len(above):
         armpit_i = int(above[0])
     else:
@@ -90,6 +96,28 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
         head_base = neck + 0.03 * height
         notes.append("neck from proportions: no narrowing above the shoulders")
     return Torso(z, lo, hi, yc, depth, armpit, chest_half, base, neck, head_base, top, tuple(notes))
+
+
+def _beside(cut: FloatArray, y: float | None, cell: float) -> FloatArray:
+    """The cut without the loops hanging apart behind or in front of the body's (a sheet of long hair on the
+    back, wider than the shoulders, would read as the torso's width): those whose depth misses the loop
+    around the mid-line at depth `y` (the cut below's centre)."""
+    if y is None or len(cut) == 0:
+        return cut
+    loops = regions_in_plane(cut, _X, _Y, cell)
+    boxes = [(loop.min(axis=0), loop.max(axis=0)) for loop in loops]
+    body = [(lo, hi) for lo, hi in boxes if lo[0] <= 0.0 <= hi[0] and lo[1] <= y <= hi[1]]
+    if not body:
+        return cut
+    front, back = min(lo[1] for lo, _ in body), max(hi[1] for _, hi in body)
+    apart = [(lo, hi) for lo, hi in boxes if hi[1] < front or lo[1] > back]
+    if not apart:
+        return cut
+    mids = cut.mean(axis=1)
+    keep = np.ones(len(cut), dtype=bool)
+    for lo, hi in apart:
+        keep &= ~np.all((mids >= lo - cell) & (mids <= hi + cell), axis=1)
+    return np.asarray(cut[keep], dtype=np.float64)
 
 
 def _neck(

@@ -94,9 +94,13 @@ def humanoid(
     hair: bool = False,
     eyes: bool = False,
     hood: bool = False,
+    long_hair: bool = False,
+    touching: bool = False,
     x: float = 0.0,
 ) -> Figure:
-    """A 1.7 m figure (or a 1.0 m chibi with a big head) with arms `arm_drop` degrees below horizontal."""
+    """A 1.7 m figure (or a 1.0 m chibi with a big head) with arms `arm_drop` degrees below horizontal; with
+    `long_hair` a sheet of hair behind the back down to the waist, wider than the shoulders (it hides the
+    armpits from behind); with `touching` thighs pressed together from the knees to the crotch."""
     k = 0.6 if chibi else 1.0  # the chibi's body below the neck is shorter
     j: dict[str, Array] = {}
     shells: list[Shell] = []
@@ -104,7 +108,7 @@ def humanoid(
     shoulder_z = 1.40 * k
     neck_z, head_z = shoulder_z + 0.04, shoulder_z + 0.12  # the neck's base at the shoulders' top
     for s, side in ((1, "left"), (-1, "right")):
-        hx = s * 0.09
+        hx = s * (0.065 if touching else 0.09)  # touching: the thighs' capsules overlap across the mid-line
         j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
             np.array([hx, 0, hip_z]), np.array([hx, 0, knee_z]), np.array([hx, 0, ankle_z]))  # fmt: skip
         shells.append(capsule((hx, 0, hip_z), (hx, 0, knee_z), 0.07))
@@ -154,6 +158,10 @@ def humanoid(
     if hair:
         v, t = squashed(capsule((0, 0.12, 0.95 * k), (0, 0.12, head_z + 2 * head_r), 0.13), (0, 0.12, 0), (1.1, 0.3, 1))
         parts.append(MeshPart("Hair", v, t))
+    if long_hair:
+        top = head_z + 2 * head_r
+        v, t = squashed(capsule((0, 0.14, pelvis_z + 0.12), (0, 0.14, top), 0.26), (0, 0.14, 0), (1, 0.06, 1))
+        parts.append(MeshPart("LongHair", v, t))
     if eyes:
         for s, name in ((1, "EyeL"), (-1, "EyeR")):
             c = centre + [s * 0.035 * head_r / 0.1, -0.85 * head_r, 0.1 * head_r]
@@ -161,6 +169,38 @@ def humanoid(
             j["leftEye" if s > 0 else "rightEye"] = c
     figure = Figure(parts, j)
     return figure.transformed(_shift(x)) if x else figure
+
+
+def block(lo, hi) -> Shell:
+    """A closed axis-aligned box from corner `lo` to corner `hi`, a shell of its own."""
+    corners = np.array([[(lo, hi)[i >> k & 1][k] for k in range(3)] for i in range(8)], dtype=np.float64)
+    quads = ((0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5))
+    return corners, np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))], dtype=np.int64)
+
+
+def blocks(torso_from: float, legs_x: float = 0.09) -> Figure:
+    """A 1.7 m body of one box per bone, as game exporters and placeholder rigs make it: each leg's boxes
+    (square, turned 45° about the vertical, as a box along a bone often is) reach up to its thigh's joint at
+    0.88 m, `legs_x` from the mid-line (at 0.05 the legs' boxes overlap across it, at 0.12 a wide gap parts
+    them as a skirt's hem would); the torso's box starts
+    at `torso_from` (below 0.88 the legs' boxes reach into it; above, a gap parts the legs from it)."""
+    j: dict[str, Array] = {}
+    shells: list[Shell] = []
+    for s, side in ((1, "left"), (-1, "right")):
+        x = s * legs_x
+        j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
+            np.array([x, 0, 0.88]), np.array([x, 0, 0.48]), np.array([x, 0, 0.08]))  # fmt: skip
+        for lo, hi, r in ((0.48, 0.88, 0.06), (0.08, 0.48, 0.045)):
+            v, t = block((-r, -r, lo), (r, r, hi))
+            c = math.sqrt(0.5)
+            shells.append((v @ np.array([[c, -c, 0], [c, c, 0], [0, 0, 1.0]]).T + [x, 0, 0], t))
+        shells += [
+            block((x - 0.04, -0.16, 0.0), (x + 0.04, 0.06, 0.08)),
+            block((min(s * 0.24, s * 0.8), -0.04, 1.34), (max(s * 0.24, s * 0.8), 0.04, 1.42)),  # the arm
+        ]
+    shells += [block((-0.24, -0.1, torso_from), (0.24, 0.1, 1.44)), block((-0.04, -0.04, 1.44), (0.04, 0.04, 1.5))]
+    shells.append(block((-0.1, -0.11, 1.5), (0.1, 0.11, 1.72)))
+    return Figure([MeshPart("Body", *merged(shells))], j)
 
 
 def _shift(x: float) -> Array:

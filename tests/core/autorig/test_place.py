@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, plan_rig
+from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, plan_rig, rigid
 from addon.core.rig import humanoid
 
-from .figures import Figure, capsule, lying_down, merged, squashed, table_on_legs, turn_z
+from .figures import Figure, blocks, capsule, lying_down, merged, squashed, table_on_legs, turn_z
 from .figures import humanoid as figure
 
 
@@ -209,3 +209,70 @@ def test_a_pouch_touching_the_back_of_a_thigh_leaves_the_thighs_joint_in_the_thi
             at = fig.joints[f"{side}{bone}"]
             assert abs(_depth_error(fig, plan, side + bone, at)) < 0.005, side + bone
     assert_joints_close(fig, plan)
+
+
+@pytest.mark.parametrize("pose", [{}, {"arm_drop": 40}, {"chibi": True}], ids=["T-pose", "A-pose", "chibi"])
+def test_thighs_pressed_together_from_the_knees_up_are_still_two_legs(pose: dict[str, Any]) -> None:
+    """The thighs touch from the knees to the crotch (one region across): the legs are followed up to the
+    torso, not joined at the knees (which would refuse the figure: a crotch too low)."""
+    fig = figure(touching=True, **pose)
+    plan = plan_rig(fig.parts)
+    assert_joints_close(fig, plan)
+
+
+@pytest.mark.parametrize("pose", [{}, {"arm_drop": 45, "skirt": True}, {"arm_drop": 60}], ids=["T", "A skirt", "A 60"])
+def test_long_hair_down_the_back_hides_neither_armpits_nor_neck(pose: dict[str, Any]) -> None:
+    """A sheet of hair behind the back to the waist, wider than the shoulders: the torso's width (armpits,
+    chest, neck) is the body's, not the hair's."""
+    fig = figure(long_hair=True, **pose)
+    plan = plan_rig(fig.parts)
+    assert_joints_close(fig, plan)
+
+
+@pytest.mark.parametrize(
+    ("torso_from", "legs_x"),
+    [(0.8, 0.09), (0.92, 0.09), (0.8, 0.05), (0.8, 0.12)],
+    ids=["legs into the torso", "a gap below the torso", "legs overlapping, into the torso", "legs apart, into it"],
+)
+def test_a_body_of_one_box_per_bone_has_its_thighs_joints_at_the_legs_tops(torso_from: float, legs_x: float) -> None:
+    """Each leg's boxes end at its thigh's joint, inside the torso's box or below it: the joint goes there,
+    not a third of a thigh above where the torso begins (as a body of one skin has it)."""
+    fig = blocks(torso_from, legs_x)
+    plan = plan_rig(fig.parts)
+    err = errors(fig, plan)
+    assert max(err.values()) <= 0.02, {k: f"{v:.1%}" for k, v in err.items()}
+    thighs = [b.head[2] for b in plan.bones if b.name.endswith("UpperLeg")]
+    m = np.array(plan.to_rig_frame)
+    assert thighs == pytest.approx([0.88 * m[2, 2] + m[2, 3]] * 2, abs=0.005 * plan.height)
+    assert not any("skirt" in note for note in plan.notes), plan.notes
+
+
+def test_a_robot_of_separate_parts_with_a_big_head_short_legs_and_wide_arms_rigs() -> None:
+    """A kit-bashed body: every shell of the chibi its own part, shrunk apart (a gap between every two), and
+    squashed to short legs so its T-pose spans 1.8 times its height. No part carries the body (the lowest is a
+    foot, off the mid-line), and it is no lying figure."""
+    chibi = figure(chibi=True)
+    body = chibi.parts[0]
+    labels = rigid.pieces(body.vertices, body.triangles)
+    parts = []
+    for i, root in enumerate(np.unique(labels)):
+        keep = np.flatnonzero(labels == root)
+        index = np.full(len(body.vertices), -1)
+        index[keep] = np.arange(len(keep))
+        mine = body.vertices[keep]
+        centre = (mine.max(axis=0) + mine.min(axis=0)) / 2
+        parts.append(
+            MeshPart(
+                f"Part{i}", centre + 0.9 * (mine - centre), index[body.triangles[labels[body.triangles[:, 0]] == root]]
+            )
+        )
+    robot = Figure(parts, chibi.joints).transformed(np.diag([1.0, 1.0, 0.55, 1.0]))
+    every = np.concatenate([p.vertices for p in robot.parts])
+    span, tall = np.ptp(every[:, 0]), np.ptp(every[:, 2])
+    assert len(robot.parts) > 15 and span > 1.7 * tall
+    plan = plan_rig(robot.parts)
+    err = errors(robot, plan)
+    legs_and_trunk = {k: v for k, v in err.items() if "Arm" not in k and "Hand" not in k}
+    assert max(legs_and_trunk.values()) < 0.08, legs_and_trunk
+    short = {b.name for b in plan.bones if np.linalg.norm(np.subtract(b.tail, b.head)) < 0.005 * plan.height}
+    assert not short, f"bones of no length: {short}"

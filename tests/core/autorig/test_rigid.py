@@ -1,0 +1,55 @@
+"""Kit-bashed bodies (core.autorig.rigid): which shells make one part, whether a body is made of parts, and the
+one bone each part follows wholly."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from addon.core.autorig import rigid
+from addon.core.rig.model import FloatArray, IntArray
+
+from .figures import capsule, merged
+
+# Three bones on a line up the middle, and an upper arm and a forearm to the left (+x), one to the right.
+NAMES = ["hips", "spine", "head", "leftUpperArm", "leftLowerArm", "rightUpperArm"]
+HEADS = np.array([[0, 0, 0.9], [0, 0, 1.1], [0, 0, 1.5], [0.2, 0, 1.4], [0.45, 0, 1.4], [-0.2, 0, 1.4]], float)
+TAILS = np.array([[0, 0, 1.1], [0, 0, 1.5], [0, 0, 1.7], [0.45, 0, 1.4], [0.7, 0, 1.4], [-0.45, 0, 1.4]], float)
+SIDES = np.array([0, 0, 0, 1, 1, -1])
+
+
+def split_corners(vertices: FloatArray, triangles: IntArray) -> tuple[FloatArray, IntArray]:
+    """The mesh as an exporter writes it: every triangle with corners of its own (split normals)."""
+    return vertices[triangles.reshape(-1)], np.arange(3 * len(triangles)).reshape(-1, 3)
+
+
+def test_a_part_written_with_split_corners_is_one_piece_and_two_parts_are_two() -> None:
+    one = split_corners(*capsule((0, 0, 0), (0, 0, 0.3), 0.05))
+    two = split_corners(*merged([capsule((0, 0, 0), (0, 0, 0.3), 0.05), capsule((0.2, 0, 0), (0.2, 0, 0.3), 0.05)]))
+    assert len(np.unique(rigid.pieces(*one))) == 1
+    assert len(np.unique(rigid.pieces(*two))) == 2
+
+
+def test_a_body_of_parts_is_kit_bashed_and_one_with_a_skin_from_the_feet_to_the_neck_is_not() -> None:
+    parts = [capsule((0, 0, 0.05), (0, 0, 0.35), 0.05), capsule((0, 0, 0.52), (0, 0, 0.85), 0.1),
+             capsule((0, 0, 1.0), (0, 0, 1.3), 0.12)]  # fmt: skip
+    points, triangles = merged(parts)
+    assert rigid.kit_bashed(points, rigid.pieces(points, triangles), height=1.7)
+    skin, skin_triangles = merged([*parts, capsule((0.3, 0, 0.05), (0.3, 0, 1.3), 0.05)])
+    assert not rigid.kit_bashed(skin, rigid.pieces(skin, skin_triangles), height=1.7)
+    alone, alone_triangles = parts[1]
+    assert not rigid.kit_bashed(alone, rigid.pieces(alone, alone_triangles), height=1.7), "one shell is no kit"
+
+
+def test_each_part_follows_the_one_bone_it_mostly_lies_along_on_its_own_side() -> None:
+    upper_arm = capsule((0.22, 0, 1.4), (0.5, 0, 1.4), 0.04)  # over the elbow, mostly along the upper arm
+    forearm = capsule((0.5, 0, 1.4), (0.68, 0, 1.4), 0.035)
+    # A collar from arm to arm, most of it nearer the upper arms than the spine: it straddles the mid-plane, so
+    # it follows a middle bone, never one side's.
+    collar = capsule((-0.45, 0, 1.45), (0.42, 0, 1.45), 0.03)
+    points, triangles = merged([upper_arm, forearm, collar])
+    labels = rigid.pieces(points, triangles)
+    bones = rigid.shell_bones(points, labels, HEADS, TAILS, SIDES, height=1.7)
+    follows = [{NAMES[b] for b in bones[labels == root]} for root in np.unique(labels)]
+    assert follows == [{"leftUpperArm"}, {"leftLowerArm"}, {"spine"}]
+    weights = rigid.rigid_weights(bones, len(NAMES))
+    assert np.array_equal(weights.sum(axis=1), np.ones(len(points))) and set(np.unique(weights)) == {0.0, 1.0}
