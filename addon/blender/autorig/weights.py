@@ -11,11 +11,12 @@ import bmesh
 import bpy
 import numpy as np
 from mathutils.bvhtree import BVHTree
+from mathutils.kdtree import KDTree
 
 from ...core.autorig import MeshPart, RigPlan
 from ...core.autorig import weights as decide
 from ...core.rig.model import FloatArray
-from ...core.rig.skinning import envelope_weights
+from ...core.rig.skinning import envelope_weights, segment_distances
 from .. import context, rig_reader
 from . import read
 from .build import bone_name
@@ -38,7 +39,8 @@ class Binding:
     """How one mesh was bound: `heat` (bone heat on the mesh), `proxy` (bone heat on its voxel proxy,
     transferred, after heat left `heat_unweighted` of its vertices or whole shells bare), `nearest` (both
     failed: each vertex to its nearest bone) or `rigid` (wholly to `bone`); `filled` vertices were left
-    without weight and went to their nearest allowed bone."""
+    without weight and went to their nearest allowed bone; `rigid_shells` of its hard shells (closed, small,
+    in one bone's region) ride wholly on their bone."""
 
     mesh: str
     how: How
@@ -47,10 +49,12 @@ class Binding:
     empty_shells: int = 0
     filled: int = 0
     bone: str | None = None
+    rigid_shells: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"mesh": self.mesh, "how": self.how, "vertices": self.vertices, "heat_unweighted": self.heat_unweighted,
-                "empty_shells": self.empty_shells, "filled": self.filled, "bone": self.bone}  # fmt: skip
+                "empty_shells": self.empty_shells, "filled": self.filled, "rigid_shells": self.rigid_shells,
+                "bone": self.bone}  # fmt: skip
 
 
 def _select_only(objects: list[bpy.types.Object], active: bpy.types.Object) -> None:
@@ -212,13 +216,15 @@ def bind(
     tails = np.array([b.tail for b in plan.bones], dtype=np.float64)
     parents = [index[b.parent] if b.parent is not None else None for b in plan.bones]
     sides = np.array([1 if b.name.startswith("left") else -1 if b.name.startswith("right") else 0 for b in plan.bones])
+    separate = set(decide.separate_parts(list(parts.values()), plan.height)) - set(plan.rigid)
     rigid = [m for m in meshes if m.name in plan.rigid]
-    skinned = [m for m in meshes if m.name not in plan.rigid]
+    skinned = [m for m in meshes if m.name not in plan.rigid and m.name not in separate]
     out = [bind_rigid(m, armature, plan.rigid[m.name]) for m in rigid]
     with stage(seconds, "heat"):
         if skinned:
             bone_heat(skinned, armature)
     proxy = Proxy(skinned, armature, plan.height)
+    body: list[tuple[FloatArray, FloatArray]] = []  # the skinned meshes' points and final weights
     for obj in skinned:
         part = parts[obj.name]
         with stage(seconds, "heat"):
@@ -237,9 +243,43 @@ def bind(
         with stage(seconds, "weights"):
             mask = decide.allowed(part.vertices, heads, tails, parents, sides, height=plan.height)
             filled = int((np.where(mask, raw, 0.0).sum(axis=1) < decide.EMPTY).sum())
-            write_weights(obj, bones, decide.finished(raw, mask, part.vertices, heads, tails))
-        out.append(Binding(obj.name, how, len(raw), report.unweighted, report.empty_shells, filled))
+            final = decide.finished(raw, mask, part.vertices, heads, tails)
+            hard = decide.rigid_shells(
+                part.vertices,
+                part.triangles,
+                segment_distances(part.vertices, heads, tails).argmin(axis=1),
+                height=plan.height,
+            )
+            final[hard >= 0] = 0.0
+            final[np.nonzero(hard >= 0)[0], hard[hard >= 0]] = 1.0
+            write_weights(obj, bones, final)
+            body.append((part.vertices, final))
+        shells_hard = len(np.unique(decide.shells(len(hard), part.triangles)[hard >= 0]))
+        out.append(Binding(obj.name, how, len(raw), report.unweighted, report.empty_shells, filled,
+                           rigid_shells=shells_hard))  # fmt: skip
+    with stage(seconds, "weights"):
+        for obj in (m for m in meshes if m.name in separate):
+            bone = _contact_bone(parts[obj.name], body, heads, tails)
+            out.append(bind_rigid(obj, armature, plan.bones[bone].name))
     return out
+
+
+def _contact_bone(
+    part: MeshPart, body: list[tuple[FloatArray, FloatArray]], heads: FloatArray, tails: FloatArray
+) -> int:
+    """The bone a separate part rides on: the strongest weight of the body's vertex nearest to the part
+    (where it touches the body); the bone nearest to its centre when there is no skinned body."""
+    if not body:
+        centre = (part.vertices.min(axis=0) + part.vertices.max(axis=0)) / 2
+        return int(segment_distances(centre[None], heads, tails).argmin())
+    points = np.concatenate([p for p, _ in body])
+    tree = KDTree(len(points))
+    for i, point in enumerate(points.tolist()):
+        tree.insert(point, i)
+    tree.balance()
+    found = [tree.find(point) for point in part.vertices.tolist()]
+    _location, index, _distance = min(found, key=lambda f: f[2])
+    return int(np.concatenate([w for _, w in body])[index].argmax())
 
 
 def _unless_empty(raw: FloatArray, other: FloatArray) -> FloatArray:

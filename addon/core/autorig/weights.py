@@ -15,6 +15,8 @@ import numpy as np
 from ..rig.model import BoolArray, FloatArray, IntArray
 from ..rig.skinning import MAX_INFLUENCES, quantized, segment_distances
 from ..rig.weight_fixes import limited
+from . import frame
+from .types import MeshPart, NotHumanoidError
 
 # Heat weights below Blender's own cut-off (0.025) never arrive; a vertex whose weights add up to less than
 # this has effectively none.
@@ -24,6 +26,13 @@ EMPTY = 1e-3
 REGION_HOPS = 2
 # Vertices this close to the mid-plane (a fraction of the height) may follow either side.
 MID_PLANE = 0.01
+# A separate closed shell no bigger than this (its box's diagonal, a fraction of the height) whose vertices
+# all lie nearest one bone is a hard part (a button, a buckle, an armour plate, a robot's shell): it follows
+# that bone wholly, as the artist binds it, instead of bending with the skin around it.
+RIGID_SHELL = 0.25
+# Vertices closer than this (a fraction of the height) are one point when shells are told apart: importers
+# split a closed surface along its UV seams and hard edges.
+WELD = 1e-5
 
 
 def shells(vertex_count: int, triangles: IntArray) -> IntArray:
@@ -43,6 +52,63 @@ def shells(vertex_count: int, triangles: IntArray) -> IntArray:
             if np.array_equal(jumped, label):
                 break
             label = jumped
+
+
+def rigid_shells(points: FloatArray, triangles: IntArray, nearest: IntArray, *, height: float) -> IntArray:
+    """Per vertex, the bone (index) its shell rides on wholly, or -1 where it is skinned: a shell rides on one
+    bone when it is closed (every edge between exactly two triangles, seams welded), at most RIGID_SHELL of
+    the height across, and every vertex of it has that bone as its `nearest`."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    if not len(triangles):
+        return out
+    _, weld = np.unique(np.round(points / (WELD * height)).astype(np.int64), axis=0, return_inverse=True)
+    weld = weld.ravel()
+    faces = weld[triangles]
+    faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
+    count = int(weld.max()) + 1
+    label = shells(count, faces)[weld]  # per vertex, its welded shell
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    unique, uses = np.unique(edges, axis=0, return_counts=True)
+    # A welded vertex's first original vertex carries its shell's label.
+    first = np.zeros(count, dtype=np.int64)
+    first[weld[::-1]] = np.arange(len(weld))[::-1]
+    open_shells = np.unique(label[first[unique[uses != 2].ravel()]])
+    used = np.zeros(count, dtype=bool)
+    used[faces.ravel()] = True
+    roots, inverse = np.unique(label, return_inverse=True)
+    low = np.full((len(roots), 3), np.inf)
+    high = np.full((len(roots), 3), -np.inf)
+    np.minimum.at(low, inverse, points)
+    np.maximum.at(high, inverse, points)
+    bone_low = np.full(len(roots), np.iinfo(np.int64).max)
+    bone_high = np.full(len(roots), -1)
+    np.minimum.at(bone_low, inverse, nearest)
+    np.maximum.at(bone_high, inverse, nearest)
+    faced = np.zeros(len(roots), dtype=bool)
+    faced[inverse[used[weld]]] = True
+    hard = (
+        faced
+        & ~np.isin(roots, open_shells)
+        & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height)
+        & (bone_low == bone_high)
+    )
+    rows = hard[inverse]
+    out[rows] = nearest[rows]
+    return out
+
+
+def separate_parts(parts: Sequence[MeshPart], height: float) -> list[str]:
+    """The parts (in the rig frame) that are no piece of the body, as the placement tells them apart: small
+    accessories and props standing off to one side (a robot arm on the back). Each rides wholly on the bone
+    of the body where it touches it; kept out of bone heat, whose solve a part that sees no bone breaks."""
+    parts = [p for p in parts if len(p.vertices) and len(p.triangles)]
+    if not parts:
+        return []
+    try:
+        body = frame.choose_body(parts, min(float(p.vertices[:, 2].min()) for p in parts), height)
+    except NotHumanoidError:
+        return []
+    return [p.name for i, p in enumerate(parts) if i not in body]
 
 
 @dataclass(frozen=True)
