@@ -72,6 +72,27 @@ def face_parts() -> None:
     _name_added("Glasses")
 
 
+# A belt buckle: a small closed box on the pelvis's front, joined into the body's mesh as a shell of its own.
+BUCKLE_CENTER, BUCKLE_SIZE = (0.0, -0.1, 0.9), (0.06, 0.02, 0.04)
+# The separate hard meshes of `hard_parts`, and the bone each must ride on.
+HARD_PARTS = {"Bracer": "LowerArm.L"}
+
+
+def buckled() -> None:
+    """`person()` wearing a belt buckle (BUCKLE_CENTER, BUCKLE_SIZE) in its own mesh."""
+    person()
+    box(BUCKLE_CENTER, BUCKLE_SIZE)
+
+
+def hard_parts() -> None:
+    """`face_parts()`, and an armour plate (`Bracer`) lying on the left forearm of `person()`'s 30° A-pose."""
+    face_parts()
+    down = math.radians(30.0)
+    middle = 0.2 + 0.41 * math.cos(down), 1.4 - 0.41 * math.sin(down)  # halfway from elbow to wrist
+    box((middle[0], 0.0, middle[1] + 0.046), (0.08, 0.06, 0.012))
+    _name_added("Bracer")
+
+
 def _name_added(name: str) -> None:
     added = context.view_layer().objects.active  # an add operator makes its object the active one
     assert added is not None

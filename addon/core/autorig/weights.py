@@ -54,28 +54,46 @@ def shells(vertex_count: int, triangles: IntArray) -> IntArray:
             label = jumped
 
 
-def rigid_shells(points: FloatArray, triangles: IntArray, nearest: IntArray, *, height: float) -> IntArray:
-    """Per vertex, the bone (index) its shell rides on wholly, or -1 where it is skinned: a shell rides on one
-    bone when it is closed (every edge between exactly two triangles, seams welded), at most RIGID_SHELL of
-    the height across, and every vertex of it has that bone as its `nearest`."""
-    out = np.full(len(points), -1, dtype=np.int64)
-    if not len(triangles):
-        return out
-    _, weld = np.unique(np.round(points / (WELD * height)).astype(np.int64), axis=0, return_inverse=True)
-    weld = weld.ravel()
-    faces = weld[triangles]
+@dataclass(frozen=True)
+class Welded:
+    """A mesh with the vertices that share a position made one (importers split a surface along its UV seams
+    and hard edges into hundreds of shells): `points` (W, 3), `faces` (F, 3) into them without the collapsed
+    ones, `index` (N,) each original vertex's welded one, `shell` (N,) each original vertex's welded shell."""
+
+    points: FloatArray
+    faces: IntArray
+    index: IntArray
+    shell: IntArray
+
+
+def welded(points: FloatArray, triangles: IntArray, *, height: float) -> Welded:
+    """`points` and `triangles` with vertices closer than WELD of the height made one."""
+    if not len(points):
+        empty = np.zeros(0, dtype=np.int64)
+        return Welded(points, np.zeros((0, 3), dtype=np.int64), empty, empty)
+    _, first, index = np.unique(
+        np.round(points / (WELD * height)).astype(np.int64), axis=0, return_index=True, return_inverse=True
+    )
+    index = index.ravel()
+    faces = index[triangles] if len(triangles) else np.zeros((0, 3), dtype=np.int64)
     faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
-    count = int(weld.max()) + 1
-    label = shells(count, faces)[weld]  # per vertex, its welded shell
+    return Welded(points[first], faces, index, shells(len(first), faces)[index])
+
+
+def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height: float) -> IntArray:
+    """Per vertex of `points` (welded as `weld`), the bone (index) its shell rides on wholly, or -1 where it is
+    skinned: a shell rides on one bone when it is closed (every edge between exactly two triangles, seams
+    welded), at most RIGID_SHELL of the height across, and every vertex of it has that bone as its `nearest`."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    if not len(weld.faces):
+        return out
+    shell_of = np.zeros(len(weld.points), dtype=np.int64)  # per welded vertex
+    shell_of[weld.index] = weld.shell
+    faces = weld.faces
     edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
     unique, uses = np.unique(edges, axis=0, return_counts=True)
-    # A welded vertex's first original vertex carries its shell's label.
-    first = np.zeros(count, dtype=np.int64)
-    first[weld[::-1]] = np.arange(len(weld))[::-1]
-    open_shells = np.unique(label[first[unique[uses != 2].ravel()]])
-    used = np.zeros(count, dtype=bool)
-    used[faces.ravel()] = True
-    roots, inverse = np.unique(label, return_inverse=True)
+    open_shells = np.unique(shell_of[unique[uses != 2].ravel()])
+    roots, inverse = np.unique(weld.shell, return_inverse=True)
     low = np.full((len(roots), 3), np.inf)
     high = np.full((len(roots), 3), -np.inf)
     np.minimum.at(low, inverse, points)
@@ -84,8 +102,7 @@ def rigid_shells(points: FloatArray, triangles: IntArray, nearest: IntArray, *, 
     bone_high = np.full(len(roots), -1)
     np.minimum.at(bone_low, inverse, nearest)
     np.maximum.at(bone_high, inverse, nearest)
-    faced = np.zeros(len(roots), dtype=bool)
-    faced[inverse[used[weld]]] = True
+    faced = np.isin(roots, shell_of[faces.ravel()])
     hard = (
         faced
         & ~np.isin(roots, open_shells)
