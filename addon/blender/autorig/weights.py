@@ -258,10 +258,11 @@ def bind(
         with seconds.stage("heat"):
             raw = heat[obj.name]
             report = decide.heat_report(raw, welds[obj.name].shell)
+        mask = decide.allowed(part.vertices, heads, tails, parents, sides, height=plan.height)
         how: How = "heat"
-        if report.failed:
+        if report.failed or (np.where(mask, raw, 0.0).sum(axis=1) < decide.EMPTY).any():
             with seconds.stage("proxy"):
-                raw = _unless_empty(raw, proxy.weights(part, bones))
+                raw = _unless_empty(np.where(mask, raw, 0.0), proxy.weights(part, bones))
             how = "proxy"
         if (raw.sum(axis=1) < decide.EMPTY).all():
             nearest, weight = envelope_weights(part.vertices, heads, tails)
@@ -269,7 +270,6 @@ def bind(
             np.put_along_axis(raw, nearest, weight, axis=1)
             how = "nearest"
         with seconds.stage("weights"):
-            mask = decide.allowed(part.vertices, heads, tails, parents, sides, height=plan.height)
             filled = int((np.where(mask, raw, 0.0).sum(axis=1) < decide.EMPTY).sum())
             final = decide.finished(raw, mask, part.vertices, heads, tails)
             nearest_bone = segment_distances(part.vertices, heads, tails).argmin(axis=1)
