@@ -72,16 +72,17 @@ def face_parts() -> None:
     _name_added("Glasses")
 
 
-# A belt buckle: a small closed box on the pelvis's front, joined into the body's mesh as a shell of its own.
-BUCKLE_CENTER, BUCKLE_SIZE = (0.0, -0.1, 0.9), (0.06, 0.02, 0.04)
+# A knee pad: a small closed box on the left shin's front just below the knee, joined into the body's mesh
+# as a shell of its own (bone heat would blend it between thigh and shin).
+PAD_CENTER, PAD_SIZE = (0.1, -0.065, 0.4), (0.08, 0.02, 0.06)
 # The separate hard meshes of `hard_parts`, and the bone each must ride on.
 HARD_PARTS = {"Bracer": "LowerArm.L"}
 
 
-def buckled() -> None:
-    """`person()` wearing a belt buckle (BUCKLE_CENTER, BUCKLE_SIZE) in its own mesh."""
+def padded() -> None:
+    """`person()` wearing a knee pad (PAD_CENTER, PAD_SIZE) in its own mesh."""
     person()
-    box(BUCKLE_CENTER, BUCKLE_SIZE)
+    box(PAD_CENTER, PAD_SIZE)
 
 
 def hard_parts() -> None:

@@ -7,7 +7,7 @@ humanoid built from primitives with separate eyes, teeth and glasses. After `aut
   a hand (or finger) never moves the hips' vertices, a thigh never the other leg;
 - eyes, teeth and glasses ride rigidly on one bone each (eyes on their eye bones, the rest on the head), and
   posing that bone carries them without bending them;
-- hard parts below the neck do too: a belt buckle, a shell of the body's own mesh, and an armour plate on the
+- hard parts below the neck do too: a knee pad, a shell of the body's own mesh, and an armour plate on the
   forearm, a mesh of its own, stay unbent when the legs, spine and arms are posed.
 """
 
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow  # each model is stripped, imported and rigged in 
 # (web/mixamo_centimetres.glb and fbx2gltf/chibi.glb, bare, are refused by the placement today: "no left arm
 # beside the torso", "no two legs".)
 BUILT = ("univrm/apose_centimetres.fbx",)
-PRIMITIVE = "primitive humanoid with eyes, teeth, glasses, a belt buckle and an armour plate"
+PRIMITIVE = "primitive humanoid with eyes, teeth, glasses, a knee pad and an armour plate"
 # Beyond this distance from the mid-plane (a fraction of the height) a vertex is on one side.
 SIDE = 0.02
 HANDS = ("Hand", "Thumb", "Index", "Middle", "Ring", "Little")
@@ -52,7 +52,7 @@ class Rigged:
 
 def _bare(model: str, corpus_dir: Path | None, folder: Path) -> Path:
     if model == PRIMITIVE:
-        return primitives.write_glb(primitives.buckled, folder / "blocky.glb", primitives.hard_parts)
+        return primitives.write_glb(primitives.padded, folder / "blocky.glb", primitives.hard_parts)
     source = harness.SHARED_CORPUS / model if corpus_dir is None else corpus_dir / model
     if not source.is_file():
         pytest.skip(f"{source} is absent (the third-party corpus: see tests/corpus/SOURCES.md)")
@@ -181,19 +181,20 @@ def test_hard_parts_below_the_neck_ride_rigidly_on_one_bone(rigged: Rigged) -> N
     assert {m: how[m] for m in primitives.HARD_PARTS} == {m: ("rigid", b) for m, b in primitives.HARD_PARTS.items()}
     body = next(b.mesh for b in rigged.result.bindings if b.how != "rigid")
     points = rigged.points[body]
-    centre, size = np.array(primitives.BUCKLE_CENTER), np.array(primitives.BUCKLE_SIZE)
-    # The buckle's vertices: the body's frontmost at the belt, as built (the rig frame moved the feet to z=0 and
-    # the mid-plane to x=0, and may have moved the figure along y).
+    centre, size = np.array(primitives.PAD_CENTER), np.array(primitives.PAD_SIZE)
+    # The pad's vertices: the body's frontmost there, as built (the rig frame moved the feet to z=0 and the
+    # mid-plane to x=0, and may have moved the figure along y).
     at = (np.abs(points[:, [0, 2]] - centre[[0, 2]]) <= size[[0, 2]] / 2 + 1e-3).all(axis=1)
-    buckle = np.nonzero(at & (points[:, 1] <= points[at, 1].min() + size[1] + 1e-3))[0]
-    assert len(buckle) >= 8, f"the buckle's vertices are not where it was built: {len(buckle)} found"
-    followed = rigged.weights[body][buckle]
-    bone = int(followed[0].argmax())
-    assert (followed[:, bone] == 1.0).all(), f"the buckle bends with the skin around it: {followed.max(axis=0)}"
-    # Walking, turning and bending an elbow carry both parts along unbent: every distance within each is kept.
-    pose = {"Hips": (0.0, 15.0, 0.0), "UpperLeg.L": (-40.0, 0.0, 0.0), "UpperLeg.R": (30.0, 0.0, 0.0),
+    pad = np.nonzero(at & (points[:, 1] <= points[at, 1].min() + size[1] + 1e-3))[0]
+    assert len(pad) >= 8, f"the knee pad's vertices are not where it was built: {len(pad)} found"
+    followed = rigged.weights[body][pad]
+    assert (followed[:, rigged.result.bones.index("LowerLeg.L")] == 1.0).all(), (
+        f"the knee pad bends with the skin around it: {followed.max(axis=0)}"
+    )
+    # Walking, bending a knee, turning and bending an elbow carry both along unbent: every distance within each kept.
+    pose = {"UpperLeg.L": (-40.0, 0.0, 0.0), "LowerLeg.L": (60.0, 0.0, 0.0), "UpperLeg.R": (30.0, 0.0, 0.0),
             "Spine": (10.0, 0.0, 20.0), "LowerArm.L": (0.0, 0.0, 60.0)}  # fmt: skip
-    parts = [(body, buckle), *((m, np.arange(len(rigged.points[m]))) for m in primitives.HARD_PARTS)]
+    parts = [(body, pad), *((m, np.arange(len(rigged.points[m]))) for m in primitives.HARD_PARTS)]
     for mesh, rows in parts:
         rest, posed = rigged.points[mesh][rows], _posed(rigged, mesh, pose)[rows]
         assert np.abs(posed - rest).max() > 0.005, f"{mesh}: the hard part did not follow its bone"
