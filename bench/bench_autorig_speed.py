@@ -1,5 +1,5 @@
 """The auto-rig's own time, per stage, wall-clock and CPU, on a generated humanoid of about --vertices
-vertices (tests/corpus/primitives.py's figure with its eyes, teeth, glasses, belt buckle and armour plate,
+vertices (tests/corpus/primitives.py's figure with its eyes, teeth, glasses, knee pad and armour plate,
 every edge cut until the whole has that many) and on the bare corpus meshes (each rigged third-party avatar
 stripped of its skeleton as tests/corpus/autorig_harness.py does), against a same-run baseline: Blender's
 own automatic weights alone (bone heat, `parent_set(type='ARMATURE_AUTO')`) on the same meshes with the
@@ -30,8 +30,8 @@ GENERATED = "generated"
 
 
 def _generated(path: Path, vertices: int) -> Path:
-    """The primitive humanoid with its hard parts, its body's edges cut into `cuts` each until the body has
-    at least `vertices` vertices, written as a .glb."""
+    """The primitive humanoid with its hard parts, its body's edges each cut as often as brings the body
+    nearest to `vertices` vertices, written as a .glb."""
     import bmesh
     import bpy
 
@@ -39,18 +39,20 @@ def _generated(path: Path, vertices: int) -> Path:
     from tests.corpus import primitives
 
     def build() -> None:
-        primitives.buckled()
+        primitives.padded()
         meshes = [o.data for o in context.scene().objects if isinstance(o.data, bpy.types.Mesh)]
+        totals: dict[int, int] = {}
         for cuts in range(1, 64):
-            total = 0
+            totals[cuts] = 0
             for mesh in meshes:
                 edit = bmesh.new()
                 edit.from_mesh(mesh)
                 bmesh.ops.subdivide_edges(edit, edges=edit.edges[:], cuts=cuts, use_grid_fill=True)
-                total += len(edit.verts)
+                totals[cuts] += len(edit.verts)
                 edit.free()
-            if total >= vertices:
+            if totals[cuts] >= vertices:
                 break
+        cuts = min(totals, key=lambda c: abs(totals[c] - vertices))
         for mesh in meshes:
             edit = bmesh.new()
             edit.from_mesh(mesh)
