@@ -59,7 +59,10 @@ def _generated(path: Path, vertices: int) -> Path:
             bmesh.ops.subdivide_edges(edit, edges=edit.edges[:], cuts=cuts, use_grid_fill=True)
             edit.to_mesh(mesh)
             edit.free()
-            mesh.shade_smooth()  # flat faces would each be split apart in the file, four times the vertices
+            # Flat faces and UV seams would each be split apart in the file: more vertices than asked for.
+            mesh.shade_smooth()
+            while mesh.uv_layers:
+                mesh.uv_layers.remove(mesh.uv_layers[0])
 
     return primitives.write_glb(build, path, primitives.hard_parts)
 

@@ -255,12 +255,17 @@ def bind(
     body: list[tuple[FloatArray, FloatArray]] = []  # the skinned meshes' points and final weights
     for obj in skinned:
         part = parts[obj.name]
+        with seconds.stage("weights"):
+            nearest_bone = segment_distances(part.vertices, heads, tails).argmin(axis=1)
+            hard = decide.rigid_shells(part.vertices, welds[obj.name], nearest_bone, height=plan.height)
+            mask = decide.allowed(part.vertices, heads, tails, parents, sides, height=plan.height)
         with seconds.stage("heat"):
             raw = heat[obj.name]
-            report = decide.heat_report(raw, welds[obj.name].shell)
-        mask = decide.allowed(part.vertices, heads, tails, parents, sides, height=plan.height)
+            skin = hard < 0  # a hard shell bone heat left bare needs no proxy: it rides on its bone
+            report = decide.heat_report(raw[skin], welds[obj.name].shell[skin])
         how: How = "heat"
-        if report.failed or (np.where(mask, raw, 0.0).sum(axis=1) < decide.EMPTY).any():
+        masked = (np.where(mask, raw, 0.0)[skin].sum(axis=1) < decide.EMPTY).mean() if skin.any() else 0.0
+        if report.failed or masked > decide.MASKED:
             with seconds.stage("proxy"):
                 raw = _unless_empty(np.where(mask, raw, 0.0), proxy.weights(part, bones))
             how = "proxy"
@@ -272,8 +277,6 @@ def bind(
         with seconds.stage("weights"):
             filled = int((np.where(mask, raw, 0.0).sum(axis=1) < decide.EMPTY).sum())
             final = decide.finished(raw, mask, part.vertices, heads, tails)
-            nearest_bone = segment_distances(part.vertices, heads, tails).argmin(axis=1)
-            hard = decide.rigid_shells(part.vertices, welds[obj.name], nearest_bone, height=plan.height)
             final[hard >= 0] = 0.0
             final[np.nonzero(hard >= 0)[0], hard[hard >= 0]] = 1.0
             write_weights(obj, bones, final)

@@ -26,6 +26,9 @@ EMPTY = 1e-3
 REGION_HOPS = 2
 # Vertices this close to the mid-plane (a fraction of the height) may follow either side.
 MID_PLANE = 0.01
+# Beyond this share of a mesh's vertices whose heat weights all lie on bones they may not follow, those take
+# the voxel proxy's weights (Godette's body: 10%); below it, their nearest allowed bone, sparing the proxy.
+MASKED = 0.01
 # A separate closed shell no bigger than this (its box's diagonal, a fraction of the height) whose vertices
 # all lie nearest one bone is a hard part (a button, a buckle, an armour plate, a robot's shell): it follows
 # that bone wholly, as the artist binds it, instead of bending with the skin around it.
