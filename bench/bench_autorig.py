@@ -4,12 +4,13 @@ mesh goes through `forge.py convert --rig auto --fix all`, the original through 
 (the baseline), the bare mesh with the artist's skeleton placed through the same auto-rig convert (the
 reference for the joints), and three-vrm compares the VRMs.
 
-    .venv/bin/python -m bench.bench_autorig [--oracle] [MODEL ...]
+    .venv/bin/python -m bench.bench_autorig [--oracle] [--joints] [MODEL ...]
 
 Prints per model: joint error median and worst and the posed surface error (percent of the height), the
 auto-rig's seconds per stage, the auto-rigged convert's seconds beside the artist-rig convert's, and their
 ratio. --oracle measures the reference itself instead of the automatic placement: its joints are the
 reference's (0 by construction), its surface error what the weights and the export lose on their own.
+--joints adds a line per model with each required bone's joint error, worst first.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def _convert(model: Path, out: Path, *extra: str) -> tuple[float, dict[str, Any]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--oracle", action="store_true", help="place the artist's skeleton (measures the rest)")
+    parser.add_argument("--joints", action="store_true", help="print each required bone's joint error too")
     parser.add_argument("models", nargs="*", help="corpus file names (default: every artist humanoid)")
     args = parser.parse_args()
     start_blender("bench-autorig-")
@@ -76,6 +78,9 @@ def main() -> int:
               f"{worst:>13} {100 * found['surface']:6.2f}%  {auto_s:6.1f} {artist_s:8.1f} {auto_s / artist_s:5.2f}  "
               f"{stages}; "
               f"parts: {', '.join(p['mesh'] + ' ' + p['how'] for p in auto['rig']['parts'])}", flush=True)  # fmt: skip
+        if args.joints:
+            ranked = sorted(found["joints"].items(), key=lambda item: -item[1])
+            print(f"{'':34} joints: {', '.join(f'{bone} {100 * e:.1f}%' for bone, e in ranked)}", flush=True)
     return 0
 
 

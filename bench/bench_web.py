@@ -15,13 +15,18 @@ uncompressed VRM through the same optimizer. Ratios: our packed file over glTF-T
 and the packed export's time over the uncompressed export's (goal <= 1.3).
 
 Then what each part contributes, packing the uncompressed file step by step with core/vrm/webpack: the
-exporter's file; its textures as WebP (thumbnail as JPEG); its geometry quantized; meshopt on top.
+exporter's file; its textures as WebP (thumbnail as JPEG); its geometry quantized; meshopt on top. And where
+the gap to glTF-Transform is: for each model, the bytes each kind of data takes in our packed file and in
+glTF-Transform's (the JSON, images, each vertex attribute, morph targets, indices).
+
+    python bench/bench_web.py --gap OURS.vrm THEIRS.glb   # that table alone, for two files
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +34,7 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 # Run as a script (python bench/NAME.py), the checkout is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -68,9 +74,66 @@ def contributions(name: str, data: bytes) -> str:
     return f"  {name:<34} {cells}"
 
 
-def _corpus_row(model: Path, out: Path) -> tuple[str, bytes] | None:
-    """`forge.py convert` with both presets, and the plain file through the optimizer: the row and the plain
-    file's bytes (None when a conversion fails: it says why)."""
+def _kinds(document: dict[str, Any]) -> dict[int, str]:
+    """bufferView -> the kind of data in it ("POSITION", "morph NORMAL", "indices", "image/png"...)."""
+    kinds: dict[int, str] = {}
+
+    def name(accessor: int, kind: str) -> None:
+        entry = document["accessors"][accessor]
+        if "bufferView" in entry:
+            kinds.setdefault(entry["bufferView"], kind)
+        if "sparse" in entry:
+            kinds.setdefault(entry["sparse"]["indices"]["bufferView"], "sparse indices")
+            kinds.setdefault(entry["sparse"]["values"]["bufferView"], kind)
+
+    for mesh in document.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            for attribute, accessor in primitive.get("attributes", {}).items():
+                name(accessor, attribute.rstrip("0123456789_"))
+            for target in primitive.get("targets", []):
+                for attribute, accessor in target.items():
+                    name(accessor, f"morph {attribute}")
+            if "indices" in primitive:
+                name(primitive["indices"], "indices")
+    for skin in document.get("skins", []):
+        if "inverseBindMatrices" in skin:
+            name(skin["inverseBindMatrices"], "inverse binds")
+    for image in document.get("images", []):
+        if "bufferView" in image:
+            kinds.setdefault(image["bufferView"], f"image {image.get('mimeType', '')}".strip())
+    return kinds
+
+
+def stored_bytes(data: bytes) -> dict[str, int]:
+    """Bytes of the file each kind of data takes as stored (compressed views at their compressed size)."""
+    from addon.core.vrm import glb
+
+    document, _binary = glb.read(data)
+    found = {"JSON": len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())}
+    kinds = _kinds(document)
+    for index, view in enumerate(document.get("bufferViews", [])):
+        compressed = view.get("extensions", {}).get("EXT_meshopt_compression")
+        if view.get("buffer", 0) != 0 and not compressed:
+            continue  # the fallback buffer: no bytes in the file
+        kind = kinds.get(index, "read by nothing")
+        found[kind] = found.get(kind, 0) + (compressed or view)["byteLength"]
+    return found
+
+
+def gap(name: str, ours: bytes, theirs: bytes) -> list[str]:
+    """Lines: each kind of data's bytes in our packed file and in glTF-Transform's, the largest gap first."""
+    a, b = stored_bytes(ours), stored_bytes(theirs)
+    kinds = sorted(a.keys() | b.keys(), key=lambda k: b.get(k, 0) - a.get(k, 0))
+    lines = [f"  {name}: ours {len(ours) / 1e3:.1f} kB, glTF-Transform {len(theirs) / 1e3:.1f} kB"]
+    for kind in kinds:
+        ka, kb = a.get(kind, 0) / 1e3, b.get(kind, 0) / 1e3
+        lines.append(f"    {kind:<32} {ka:>9.1f} {kb:>9.1f} {ka - kb:>+9.1f} kB")
+    return lines
+
+
+def _corpus_row(model: Path, out: Path) -> tuple[str, bytes, list[str]] | None:
+    """`forge.py convert` with both presets, and the plain file through the optimizer: the row, the plain
+    file's bytes and the gap's lines (None when a conversion fails: it says why)."""
     files, seconds = {}, {}
     for preset in ("companions-web-uncompressed", "companions-web"):
         files[preset] = out / f"{model.stem}.{preset}.vrm"
@@ -83,13 +146,46 @@ def _corpus_row(model: Path, out: Path) -> tuple[str, bytes] | None:
             print(f"{model.name}: convert failed with {preset}: {done.stdout.strip()[-300:]}", flush=True)
             return None
     plain, web = (files[p].stat().st_size for p in ("companions-web-uncompressed", "companions-web"))
-    yard = optimized(files["companions-web-uncompressed"], out / f"{model.stem}.gltf-transform.glb")
+    yard_file = out / f"{model.stem}.gltf-transform.glb"
+    yard = optimized(files["companions-web-uncompressed"], yard_file)
     plain_s, web_s = seconds["companions-web-uncompressed"], seconds["companions-web"]
     row = (
         f"{model.name:<34} {'':>8} {plain / 1e6:>8.2f} {web / 1e6:>7.2f} {'':>7} {yard / 1e6:>9.2f} "
         f"{web / yard:>10.2f} {plain_s:>7.2f} {web_s:>7.2f} {web_s / plain_s:>5.2f}"
     )
-    return row, files["companions-web-uncompressed"].read_bytes()
+    lines = gap(model.name, files["companions-web"].read_bytes(), yard_file.read_bytes())
+    return row, files["companions-web-uncompressed"].read_bytes(), lines
+
+
+def _demo_row(bpy: Any, detail: int, out: Path, repeat: int) -> tuple[str, bytes, list[str]]:
+    """The demo avatar at `detail` exported with both presets (best of `repeat`, alternating), and Blender's
+    sparse glTF of the same scene through the optimizer: the row, the plain file's bytes, the gap's lines."""
+    from addon.blender import console, demo_avatar, vrm_export
+    from addon.core.presets import get_preset
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    avatar = demo_avatar.build_demo_avatar(detail)
+    vertices = len(avatar.body.data.vertices)  # type: ignore[union-attr]
+    plain_preset = dataclasses.replace(get_preset("companions-web-uncompressed"), thumbnail=False)
+    web_preset = dataclasses.replace(get_preset("companions-web"), thumbnail=False)
+    plain_file, web_file = out / f"plain-{detail}.vrm", out / f"web-{detail}.vrm"
+    gltf_file, yard_file = out / f"gltf-{detail}.glb", out / f"gltf-transform-{detail}.glb"
+    plain_s, web_s = best_of(
+        repeat,
+        partial(vrm_export.export_vrm, plain_file, plain_preset, overwrite=True),
+        partial(vrm_export.export_vrm, web_file, web_preset, overwrite=True),
+    )
+    with console.quiet(verbose=False):
+        bpy.ops.export_scene.gltf(filepath=str(gltf_file), export_format="GLB", export_try_sparse_sk=True)
+    yard = optimized(gltf_file, yard_file)
+    plain, web, gltf = plain_file.stat().st_size, web_file.stat().st_size, gltf_file.stat().st_size
+    row = (
+        f"{f'demo avatar, detail {detail}':<34} {vertices:>8} {plain / 1e6:>8.2f} {web / 1e6:>7.2f} "
+        f"{gltf / 1e6:>7.2f} {yard / 1e6:>9.2f} {web / yard:>10.2f} {plain_s:>7.2f} {web_s:>7.2f} "
+        f"{web_s / plain_s:>5.2f}"
+    )
+    lines = gap(f"demo avatar, detail {detail}", web_file.read_bytes(), yard_file.read_bytes())
+    return row, plain_file.read_bytes(), lines
 
 
 def main() -> int:
@@ -98,48 +194,34 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--no-corpus", action="store_true")
+    parser.add_argument("--gap", type=Path, nargs=2, metavar=("OURS", "THEIRS"), help="only the gap table")
     args = parser.parse_args()
+    if args.gap:
+        sys.path.insert(0, str(ROOT))
+        print("\n".join(gap(args.gap[0].name, args.gap[0].read_bytes(), args.gap[1].read_bytes())))
+        return 0
     if not CLI.is_file():
         raise SystemExit("bench_web: run `npm ci` in bench/gltf_transform first")
     bpy = start_blender("bench-web-")
-    from addon.blender import console, demo_avatar, vrm_export
-    from addon.core.presets import get_preset
-
     out = Path(tempfile.mkdtemp(prefix="bench-web-out-"))
     rows: list[str] = []
     parts: list[tuple[str, bytes]] = []
+    gaps: list[str] = []
     header = f"{'model':<34} {'vertices':>8} {'plain MB':>8} {'web MB':>7} {'glTF MB':>7} {'gltf-t MB':>9}"
     header += f" {'web/gltf-t':>10} {'plain s':>7} {'web s':>7} {'time':>5}"
     for detail in args.detail:
-        bpy.ops.wm.read_homefile(use_empty=True)
-        avatar = demo_avatar.build_demo_avatar(detail)
-        vertices = len(avatar.body.data.vertices)  # type: ignore[union-attr]
-        plain_preset = dataclasses.replace(get_preset("companions-web-uncompressed"), thumbnail=False)
-        web_preset = dataclasses.replace(get_preset("companions-web"), thumbnail=False)
-        plain_file, web_file = out / f"plain-{detail}.vrm", out / f"web-{detail}.vrm"
-        gltf_file, yard_file = out / f"gltf-{detail}.glb", out / f"gltf-transform-{detail}.glb"
-        plain_s, web_s = best_of(
-            args.repeat,
-            partial(vrm_export.export_vrm, plain_file, plain_preset, overwrite=True),
-            partial(vrm_export.export_vrm, web_file, web_preset, overwrite=True),
-        )
-        with console.quiet(verbose=False):
-            bpy.ops.export_scene.gltf(filepath=str(gltf_file), export_format="GLB", export_try_sparse_sk=True)
-        yard = optimized(gltf_file, yard_file)
-        plain, web, gltf = plain_file.stat().st_size, web_file.stat().st_size, gltf_file.stat().st_size
-        rows.append(
-            f"{f'demo avatar, detail {detail}':<34} {vertices:>8} {plain / 1e6:>8.2f} {web / 1e6:>7.2f} "
-            f"{gltf / 1e6:>7.2f} {yard / 1e6:>9.2f} {web / yard:>10.2f} {plain_s:>7.2f} {web_s:>7.2f} "
-            f"{web_s / plain_s:>5.2f}"
-        )
+        row, plain_bytes, lines = _demo_row(bpy, detail, out, args.repeat)
+        rows.append(row)
         print(rows[-1], flush=True)
-        parts.append((f"demo avatar, detail {detail}", plain_file.read_bytes()))
+        parts.append((f"demo avatar, detail {detail}", plain_bytes))
+        gaps += lines
     models = [] if args.no_corpus or not args.corpus.is_dir() else [args.corpus / m for m in MODELS]
     for model in [m for m in models if m.is_file()]:
-        row = _corpus_row(model, out)
-        if row is not None:
-            rows.append(row[0])
-            parts.append((model.name, row[1]))
+        converted = _corpus_row(model, out)
+        if converted is not None:
+            rows.append(converted[0])
+            parts.append((model.name, converted[1]))
+            gaps += converted[2]
             print(rows[-1], flush=True)
     print("\nplain = companions-web-uncompressed, web = companions-web (packed), glTF = Blender's sparse GLB,")
     print("gltf-t = glTF-Transform 4.5.1 optimize (meshopt, WebP, no simplification: not a VRM any more);")
@@ -150,6 +232,8 @@ def main() -> int:
     print("\nWhat each part contributes (core/vrm/webpack on the plain file, cumulative):")
     for name, data in parts:
         print(contributions(name, data), flush=True)
+    print("\nWhere the gap is (kB: our packed file, glTF-Transform's, the difference), the largest first:")
+    print("\n".join(gaps))
     return 0
 
 

@@ -131,6 +131,35 @@ def clear_mapping(armature: bpy.types.Object) -> None:
         getattr(human_bones, humanoid.snake_case(vrm)).node.bone_uuid = ""
 
 
+def fresh_humanoid(armature: bpy.types.Object) -> None:
+    """The VRM Add-on's VRM 1.0 humanoid as on a freshly imported rig: no bone mapped, no bone UUID, no
+    candidate list computed."""
+    data: Any = armature.data
+    human_bones = data.vrm_addon_extension.vrm1.humanoid.human_bones
+    nodes = [getattr(human_bones, humanoid.snake_case(v)).node for v in humanoid.HUMAN_BONES]
+    clear_mapping(armature)
+    for bone in data.bones:
+        bone.vrm_addon_extension.uuid = ""
+    type(nodes[0]).clear_bone_name_candidates_cache(nodes)
+
+
+def held_humanoid(armature: bpy.types.Object) -> dict[str, Any]:
+    """What the VRM Add-on holds of the VRM 1.0 humanoid, read through its own getters: each VRM bone's
+    Blender bone and whether the node stores that bone's UUID, whether every bone has its own UUID, each VRM
+    bone's candidates (what its bone menus offer and its validation and exporter check against) and its
+    validation's messages."""
+    data: Any = armature.data
+    human_bones = data.vrm_addon_extension.vrm1.humanoid.human_bones
+    nodes = {v: getattr(human_bones, humanoid.snake_case(v)).node for v in humanoid.HUMAN_BONES}
+    uuids = {b.name: b.vrm_addon_extension.uuid for b in data.bones}
+    return {
+        "mapped": {v: (n.bone_name, n.bone_uuid == uuids.get(n.bone_name)) for v, n in nodes.items()},
+        "own uuids": all(uuids.values()) and len(set(uuids.values())) == len(uuids),
+        "candidates": {v: sorted(n.bone_name_candidates) for v, n in nodes.items()},
+        "errors": list(human_bones.error_messages()),
+    }
+
+
 def rename_bones(armature: bpy.types.Object, names: dict[str, str]) -> None:
     """Renames bones; Blender renames the vertex groups of the meshes the armature deforms with them."""
     data: Any = armature.data

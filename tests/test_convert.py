@@ -254,6 +254,10 @@ def test_a_folder_converts_every_model_in_order_and_the_broken_ones_fail_alone(b
     failed = {Path(m["input"]).name: m["error"] for m in models if not m["ok"]}
     assert failed["Notes.fbx"].startswith("Notes.fbx: not a binary FBX file") and "\n" not in failed["Notes.fbx"]
     assert failed["Truncated.glb"].startswith("Truncated.glb: GLB header says") and "\n" not in failed["Truncated.glb"]
+    # Each model has a process of its own (which says "converting 1/1 <name>" too), but a file that is no model
+    # fails at once, without one: a folder of broken files starts no Blender for them.
+    assert "forge: converting 1/1 Fbx.fbx" in batch.stderr
+    assert "converting 1/1 Notes.fbx" not in batch.stderr and "converting 1/1 Truncated.glb" not in batch.stderr
 
 
 def test_the_inputs_are_never_written(batch):
@@ -353,7 +357,11 @@ def test_bad_usage_exits_2_with_one_line_and_touches_nothing(inputs, user_resour
         (out / "sub").write_bytes(b"precious")
         args, extra = [models], ["--recursive"]
     before = {p: _fingerprint(p) for p in (models, tmp_path / "out")}
-    done = run_forge("convert", *args, "--out", out, "--preset", QUICK, *extra, user_resources=user_resources)
+    # What the paths alone decide is refused before Blender loads (in a process where bpy cannot be imported);
+    # an output's place needs Blender's preferences (the storage root).
+    before_blender = case not in {"exists", "same-stem", "file-where-a-subfolder-goes"}
+    done = run_forge("convert", *args, "--out", out, "--preset", QUICK, *extra, user_resources=user_resources,
+                     without_bpy=before_blender)  # fmt: skip
     assert done.code == 2, done.stderr
     assert "Traceback" not in done.stderr and message in done.stderr.strip().splitlines()[-1]
     assert {p: _fingerprint(p) for p in before} == before

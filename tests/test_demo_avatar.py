@@ -12,6 +12,7 @@ from addon.blender import demo_avatar, render, vrm_addon
 from addon.core.demo import look as demo_look
 from addon.core.demo import rig as demo_rig
 from addon.core.rig import humanoid
+from tests import rigs
 
 
 @pytest.fixture(scope="module")
@@ -108,18 +109,32 @@ def test_detail_out_of_range_is_refused(blender):
         demo_avatar.build_demo_avatar(0)
 
 
-def test_mapping_written_in_one_batch_reads_back_through_the_addon_and_validates(avatar):
-    """map_humanoid writes most bones without the add-on's per-bone setter; the add-on must still see
-    every one of them, and its own validation must find the mapping complete."""
+def test_mapping_stored_in_a_few_passes_is_what_the_addons_setter_stores(avatar):
+    """map_humanoid stores what the add-on's bone name setter stores bone by bone, and computes every bone's
+    candidates once instead of once per bone (and, from a freshly imported rig's empty cache, recursively):
+    on a fresh rig and over another mapping, the add-on then holds what its setter leaves, names, UUIDs,
+    candidates and its validation's verdict alike."""
+    mapping = demo_rig.vrm_mapping()
+    rigs.fresh_humanoid(avatar.armature)
     human_bones = avatar.armature.data.vrm_addon_extension.vrm1.humanoid.human_bones
-    for vrm_bone in humanoid.HUMAN_BONES:
-        getattr(human_bones, humanoid.snake_case(vrm_bone)).node.bone_name = ""
-    assert vrm_addon.humanoid_mapping(avatar.armature) == {}
+    for vrm_bone, name in mapping.items():
+        getattr(human_bones, humanoid.snake_case(vrm_bone)).node.bone_name = name  # the add-on's own way
+    by_setter = rigs.held_humanoid(avatar.armature)
+    assert by_setter["errors"] == [] and by_setter["own uuids"]
+
+    rigs.fresh_humanoid(avatar.armature)
+    vrm_addon.map_humanoid(avatar.armature, mapping)
+    assert rigs.held_humanoid(avatar.armature) == by_setter
+
+    human_bones.head.node.bone_name = "Neck"  # the candidates the add-on holds are now another mapping's
+    vrm_addon.map_humanoid(avatar.armature, mapping)
+    assert rigs.held_humanoid(avatar.armature) == by_setter
+
+    rigs.fresh_humanoid(avatar.armature)
     vrm_addon.map_humanoid(avatar.armature, {"hips": "Hips", "spine": "Spine", "head": "NoSuchBone"})
     assert vrm_addon.humanoid_mapping(avatar.armature) == {"hips": "Hips", "spine": "Spine"}
-    vrm_addon.map_humanoid(avatar.armature, demo_rig.vrm_mapping())
-    assert vrm_addon.humanoid_mapping(avatar.armature) == demo_rig.vrm_mapping()
-    assert list(human_bones.error_messages()) == []
+    vrm_addon.map_humanoid(avatar.armature, mapping)
+    assert vrm_addon.humanoid_mapping(avatar.armature) == mapping
 
 
 # Blender 5.0 renamed EEVEE Next back to EEVEE.
@@ -138,9 +153,9 @@ def test_rendering_leaves_every_scene_setting_as_it_was(avatar, tmp_path, engine
     def settings():
         return (shading.light, shading.color_type, scene.render.engine, scene.render.resolution_x,
                 scene.render.filepath, scene.render.image_settings.file_format, scene.world, scene.camera,
-                scene.cycles.samples, len(bpy.data.objects), len(bpy.data.worlds))  # fmt: skip
+                scene.cycles.samples, scene.display.render_aa, len(bpy.data.objects), len(bpy.data.worlds))  # fmt: skip
 
     before = settings()
-    out = render.render_still(tmp_path / "shot.png", 48, 48, engine=engine)
+    out = render.render_still(tmp_path / "shot.png", 48, 48, engine=engine, fxaa=True)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert settings() == before and scene.world is world and scene.camera is camera

@@ -20,7 +20,7 @@ from addon.blender import rig_reader, vrm_addon, vrm_addon_exporter, vrm_export
 from addon.core.presets import Preset, get_preset
 from addon.core.rig import checks
 from addon.core.vrm import glb
-from tests.conftest import run_forge
+from tests.conftest import QUICK, run_forge
 from tests.test_vrm_export import NODE_DIR, consumers, open_demo
 
 pytestmark = pytest.mark.slow  # module fixtures that export, convert or re-import for tens of seconds
@@ -183,7 +183,7 @@ def test_the_pinned_vrm_addon_is_called_below_its_operator(blender, demo_blend, 
     assert {name for name, _ in _morph_accessors(tmp_path / "operator.vrm")} == {"POSITION"}
 
 
-def test_the_cli_prints_progress_and_warnings_only_unless_verbose(files, demo_blend, tmp_path):
+def test_the_cli_prints_progress_and_warnings_only_unless_verbose(files, demo_blend, user_resources, tmp_path):
     out = tmp_path / "a.vrm"
     # The rig check estimates the exporter's file, before any web packing: the uncompressed twin.
     quiet = run_forge("export", "--blend", demo_blend, "--preset", "companions-web-uncompressed", "--out", out)
@@ -196,8 +196,8 @@ def test_the_cli_prints_progress_and_warnings_only_unless_verbose(files, demo_bl
     # This export renders the thumbnail: the estimate allows for it.
     estimate = files.estimates["companions-web with thumbnail"]
     assert abs(estimate - out.stat().st_size) <= 0.1 * out.stat().st_size, (estimate, out.stat().st_size)
-    verbose = run_forge("export", "--blend", demo_blend, "--preset", "companions-web", "--out", out, "--force",
-                        "--verbose")  # fmt: skip
+    verbose = run_forge("export", "--blend", demo_blend, "--preset", QUICK, "--out", out, "--force", "--verbose",
+                        user_resources=user_resources)  # fmt: skip
     assert verbose.code == 0, verbose.stderr
     assert (verbose.stdout + verbose.stderr).count("Starting glTF 2.0 export") == 1
 

@@ -17,7 +17,7 @@ import pytest
 
 from addon.core.presets import get_preset
 from addon.core.vrm.verify import verify_vrm
-from tests.conftest import run_forge
+from tests.conftest import QUICK, run_forge
 
 pytestmark = pytest.mark.slow  # real exports of the demo avatar
 SHRUNK_REASON = "the skeleton's head is 0.0142 m above its feet, not a person's 0.5 to 2.5 m"
@@ -43,9 +43,13 @@ def lifted_blend(blender: Any, demo_blend: Path, tmp_path_factory: pytest.TempPa
     return out
 
 
-def test_export_of_a_file_consumers_would_show_broken_exits_1_and_keeps_it_aside(lifted_blend, tmp_path):
+def test_export_of_a_file_consumers_would_show_broken_exits_1_and_keeps_it_aside(
+    lifted_blend, user_resources, tmp_path
+):
     out = tmp_path / "Lifted.vrm"
-    done = run_forge("export", "--blend", lifted_blend, "--preset", "companions-web", "--out", out, "--json")
+    done = run_forge(
+        "export", "--blend", lifted_blend, "--preset", QUICK, "--out", out, "--json", user_resources=user_resources
+    )
     assert done.code == 1, done.stderr
     data = done.json()
     assert data["exported"] is False
@@ -60,18 +64,17 @@ def test_export_of_a_file_consumers_would_show_broken_exits_1_and_keeps_it_aside
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Lifted.rejected.vrm"]
     assert not verify_vrm(rejected.read_bytes()).ok
     # Without --json: one line with the reasons, no traceback.
-    again = run_forge("export", "--blend", lifted_blend, "--preset", "companions-web", "--out", out)
+    again = run_forge("export", "--blend", lifted_blend, "--preset", QUICK, "--out", out, user_resources=user_resources)
     assert again.code == 1 and LIFTED_REASON in again.stdout + again.stderr
     assert "Traceback" not in again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Lifted.rejected-2.vrm", "Lifted.rejected.vrm"]
 
 
-def test_publish_of_a_file_consumers_would_show_broken_publishes_nothing(lifted_blend, tmp_path):
+def test_publish_of_a_file_consumers_would_show_broken_publishes_nothing(lifted_blend, user_resources, tmp_path):
     root = tmp_path / "storage"
     root.mkdir()
-    done = run_forge(
-        "publish", "--blend", lifted_blend, "--name", "Lifted", "--preset", "companions-web", "--root", root, "--json"
-    )
+    done = run_forge("publish", "--blend", lifted_blend, "--name", "Lifted", "--preset", QUICK, "--root", root,
+                     "--json", user_resources=user_resources)  # fmt: skip
     assert done.code == 1, done.stderr
     data = done.json()
     assert data["published"] is False and LIFTED_REASON in data["reason"]

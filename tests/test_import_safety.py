@@ -107,6 +107,11 @@ def test_a_model_whose_uris_reach_outside_its_folder_is_refused_naming_the_uri_a
         assert entries[name]["import"] is None
     assert sorted(p.name for p in out.iterdir()) == ["Good.vrm"]  # the good one, with its siblings, converts
     assert entries["Good.gltf"]["ok"] and entries["Good.gltf"]["import"]["removed"] == []
+    # Refused from their bytes, before any Blender: only the good one had a process of its own (which says
+    # "converting 1/1 <name>" itself).
+    assert [line for line in done.stderr.splitlines() if "converting 1/1 " in line] == [
+        "forge: converting 1/1 Good.gltf"
+    ]
 
 
 def _secret_png_image() -> list[str]:

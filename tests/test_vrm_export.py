@@ -25,7 +25,7 @@ from PIL import Image
 from addon.blender import context, demo_avatar, posed_ground, rig_check, rig_fixes, vrm_addon, vrm_export
 from addon.core.presets import VRM1_LICENSE_URL, Preset, get_preset
 from addon.core.rig.checks import GROUND_TOLERANCE
-from addon.core.vrm import webpack
+from addon.core.vrm import glb, webpack
 from addon.core.vrm.inspect import glb_document
 from tests import rigs
 from tests.conftest import ROOT, ForgeRun, run_forge
@@ -231,6 +231,26 @@ def test_thumbnail_is_rendered_into_the_meta_when_the_preset_asks(exports, summa
     with_thumbnail = {"cli-companions-web", "vroid-vrm0-legacy"}
     for exported in exports:
         assert summaries[str(exported.path)]["thumbnail"] is (exported.label in with_thumbnail), exported.label
+
+
+def test_rendered_thumbnail_shows_the_avatar_from_the_front(cli_export):
+    """The thumbnail (rendered in one Workbench pass smoothed by FXAA) is a 1024 px square
+    picture of the avatar: a figure over most of the frame's height, in its middle, shaded and textured, on an
+    even background."""
+    document, binary = glb.read(Path(cli_export.json()["path"]).read_bytes())
+    image = document["images"][document["extensions"]["VRMC_vrm"]["meta"]["thumbnailImage"]]
+    with Image.open(io.BytesIO(glb.view_bytes(document, binary, image["bufferView"]))) as thumbnail:
+        picture = np.asarray(thumbnail.convert("RGB"), dtype=np.int16)
+    assert picture.shape == (1024, 1024, 3)
+    background = picture[0, 0]
+    assert all((picture[y, x] == background).all() for y in (0, -1) for x in (0, -1))
+    figure = np.abs(picture - background).sum(axis=2) > 24
+    assert 0.03 < figure.mean() < 0.6
+    rows, columns = np.nonzero(figure)
+    assert rows.max() - rows.min() > 0.6 * 1024  # the avatar stands over most of the picture
+    assert abs((columns.min() + columns.max()) / 2 - 512) < 0.1 * 1024  # in its middle
+    shades = (picture[figure] // 16) @ np.array([256, 16, 1])  # each pixel's colour, 16 levels a channel
+    assert len(np.unique(shades)) > 20  # shaded and textured, not a flat silhouette
 
 
 def _vrm(armature: bpy.types.Object) -> Any:

@@ -1,7 +1,8 @@
 """One item of a batch, the work of `forge.py batch-item` (each item in its own process, so that a crash, a
 hang or a broken file costs that item only): fetch the source, skip it when the same content was done with
 the same settings, else convert it or re-export and publish it, and record the work in DEST. Blender's side
-loads only for the work itself: a skipped item never needs it. The results are typed; the CLI renders them.
+loads only for the work itself: a skipped item, or one whose file the import would refuse, never needs it. The results
+are typed; the CLI renders them.
 """
 
 from __future__ import annotations
@@ -128,6 +129,14 @@ def output_taken(dest: Storage, item: plan.Item) -> ItemResult | None:
     if item.kind == "convert" and _exists(dest, item.output):
         return failed(f"{dest.where(item.output)} exists; it is never overwritten")
     return None
+
+
+def refused(local: Path) -> ItemResult | None:
+    """The failure of a source the import would refuse before reading it (bytes that are not its format, a
+    URI outside its folder), with the import's one line: found before Blender loads, so a library's broken
+    files cost no Blender start each."""
+    problem = model_refs.refusal(local)
+    return failed(problem) if problem is not None else None
 
 
 def convert_item(work: ItemWork) -> ItemResult:

@@ -29,11 +29,15 @@ def _settings(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
             setattr(owner, name, value)
 
 
-def render_still(path: Path, width: int = 640, height: int = 640, engine: str = "workbench") -> Path:
+def render_still(
+    path: Path, width: int = 640, height: int = 640, engine: str = "workbench", *, fxaa: bool = False
+) -> Path:
     """Renders the scene camera (or a temporary front view when there is none) to a PNG at `path`.
 
-    Every render and shading setting it touches is restored: a thumbnail must not change the scene the
-    artist saves.
+    fxaa=True renders Workbench in one pass smoothed by FXAA instead of the scene's anti-aliasing samples
+    (8 by default, each a full render on a machine without a GPU): the VRM thumbnail takes about a third of
+    the time, with edges close to 8 samples' (one pass alone leaves them jagged). Every render and shading
+    setting it touches is restored: a thumbnail must not change the scene the artist saves.
     """
     scene = context.scene()
     render = scene.render
@@ -51,6 +55,8 @@ def render_still(path: Path, width: int = 640, height: int = 640, engine: str = 
     if engine == "workbench":
         shading: Any = scene.display.shading  # type: ignore[union-attr]
         changes += [(shading, "light", "STUDIO"), (shading, "color_type", "TEXTURE")]
+        if fxaa:
+            changes.append((scene.display, "render_aa", "FXAA"))
     else:
         cycles: Any = scene.cycles
         changes += [(cycles, "samples", 16), (cycles, "device", "CPU")]

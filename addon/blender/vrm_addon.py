@@ -65,20 +65,50 @@ def _uuids_given(bones: Any) -> bool:
     return True
 
 
-def _write_bone_names(armature: bpy.types.Object, assignments: list[tuple[Any, str]]) -> None:
-    """Sets `node.bone_name = name` for each (add-on bone node, Blender bone name).
+def _candidates_recomputed(armature: bpy.types.Object, every: list[Any], update: str) -> bool:
+    """The add-on's candidate list of every humanoid bone (what its bone menus offer, and what its validation
+    and exporter check each bone against) recomputed from the stored mapping, in a few passes of its own
+    `update` over the humanoid; False, touching nothing, when this add-on keeps them otherwise.
 
-    The add-on's setter re-validates the whole humanoid on every call (about 50 ms a bone; seconds on a rig
-    of a few hundred bones). So every bone is given its UUID as the setter first does (only when the add-on
-    keeps one on each bone; else the first bone goes through the setter for that), every bone but the last
-    stores the UUID the setter would store, and the last one goes through the setter, from cleared, to
-    validate once. Every name is
-    read back through the add-on's getter and any that did not take is set the slow way, so an add-on
-    version that stores mappings differently stays correct, only slower. A bone already holding its name
-    is left alone.
+    Its setter computes them too, but from an empty cache (a freshly imported rig) each bone's first lookup
+    starts a whole pass again, recursively: one pass per bone, quadratic (10 s on a 132-bone rig). Every bone
+    gets an empty list first, so that each pass is one pass; passes run until the lists stop changing (a
+    bone's candidates depend on its ancestors' and on which bones are in error: three passes on the corpus
+    avatars, the last changing nothing)."""
+    owner = type(every[0])
+    cache = getattr(owner, "pointer_to_bone_name_candidates", None)
+    updater = getattr(owner, update, None)
+    if not isinstance(cache, dict) or not callable(updater):
+        return False
+    for node in every:
+        cache[node.as_pointer()] = set()
+    held: list[frozenset[str]] = []
+    for _ in every:  # a bound: each pass settles at least the next bone down the hierarchy
+        updater(armature.data)
+        now = [frozenset(cache.get(node.as_pointer(), ())) for node in every]
+        if now == held:
+            break
+        held = now
+    return True
+
+
+def _write_bone_names(
+    armature: bpy.types.Object, assignments: list[tuple[Any, str]], every: list[Any], update: str
+) -> None:
+    """Sets `node.bone_name = name` for each (add-on bone node, Blender bone name); `every` is every node of
+    that humanoid and `update` the add-on's recomputation of their candidates.
+
+    The add-on's setter gives bones their UUIDs, stores the bone's UUID on the node and recomputes every
+    humanoid bone's candidates, per call (about 50 ms a bone; quadratic from an empty cache, see
+    _candidates_recomputed). So every bone is given its UUID as the setter first does (only when the add-on
+    keeps one on each bone; else the first bone goes through the setter for that), every node stores the
+    UUID the setter would store, and the candidates are recomputed once. An add-on that keeps them otherwise
+    has the last bone go through the setter, from cleared, to validate once. Every name is read back through
+    the add-on's getter and any that did not take is set the slow way, so an add-on version that stores
+    mappings differently stays correct, only slower. A bone already holding its name is left alone.
     """
     bones = armature.data.bones  # type: ignore[union-attr]
-    # Only what changes: an export maps a rig the add-on mostly holds already (two validations, 20 ms).
+    # Only what changes: an export maps a rig the add-on mostly holds already.
     assignments = [(node, name) for node, name in assignments if node.bone_name != name]
     valid = [(node, name) for node, name in assignments if name in bones]
     for node, name in assignments:
@@ -88,15 +118,16 @@ def _write_bone_names(armature: bpy.types.Object, assignments: list[tuple[Any, s
         return
     if not _uuids_given(bones):
         valid[0][0].bone_name = valid[0][1]  # the setter gives them
-    for node, name in valid[:-1]:
+    for node, name in valid:
         bone_uuid = getattr(getattr(bones[name], "vrm_addon_extension", None), "uuid", None)
         if bone_uuid is None or not hasattr(node, "bone_uuid"):
             break
         node.bone_uuid = bone_uuid
-    last, last_name = valid[-1]
-    if hasattr(last, "bone_uuid"):
-        last.bone_uuid = ""  # an unchanged value would skip the validation this call is for
-    last.bone_name = last_name
+    if not _candidates_recomputed(armature, every, update):
+        last, last_name = valid[-1]
+        if hasattr(last, "bone_uuid"):
+            last.bone_uuid = ""  # an unchanged value would skip the validation this call is for
+        last.bone_name = last_name
     for node, name in valid:
         if node.bone_name != name:
             node.bone_name = name
@@ -106,8 +137,9 @@ def map_humanoid(armature: bpy.types.Object, mapping: dict[str, str]) -> None:
     """Writes VRM bone -> Blender bone into the add-on's VRM 1.0 humanoid data, which its exporter reads."""
     data = armature.data
     human_bones = data.vrm_addon_extension.vrm1.humanoid.human_bones  # type: ignore[union-attr]
-    nodes = [(getattr(human_bones, humanoid.snake_case(v)).node, name) for v, name in mapping.items()]
-    _write_bone_names(armature, nodes)
+    every = {v: getattr(human_bones, humanoid.snake_case(v)).node for v in humanoid.HUMAN_BONES}
+    assignments = [(every[v], name) for v, name in mapping.items()]
+    _write_bone_names(armature, assignments, list(every.values()), "update_all_vrm1_bone_name_candidates")
 
 
 def humanoid_mapping(armature: bpy.types.Object) -> dict[str, str]:
@@ -146,7 +178,7 @@ def map_humanoid_vrm0(armature: bpy.types.Object, mapping: dict[str, str]) -> No
             entry = by_name[vrm0_bone] = human_bones.add()
             entry.bone = vrm0_bone
         nodes.append((entry.node, bone_name))
-    _write_bone_names(armature, nodes)
+    _write_bone_names(armature, nodes, [entry.node for entry in human_bones], "update_all_vrm0_bone_name_candidates")
 
 
 def humanoid_mapping_vrm0(armature: bpy.types.Object) -> dict[str, str]:

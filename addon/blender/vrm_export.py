@@ -353,7 +353,7 @@ def _thumbnail(armature: bpy.types.Object, preset: Preset, vrm: vrm_target.VrmTa
         yield
         return
     with tempfile.TemporaryDirectory(prefix="avatar-forge-thumb-") as folder:
-        png = render.render_still(Path(folder) / "thumbnail.png", THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+        png = render.render_still(Path(folder) / "thumbnail.png", THUMBNAIL_SIZE, THUMBNAIL_SIZE, fxaa=True)
         image = bpy.data.images.load(str(png))
         image.pack()
     image.name = "thumbnail"

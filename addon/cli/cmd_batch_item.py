@@ -71,9 +71,9 @@ def _run(args: argparse.Namespace) -> Result:
             previous = item_work.previous(dest, item, marker)
             if previous is not None:
                 return _rendered(previous)  # before Blender loads: a rerun over a library already done starts none
-            taken = item_work.output_taken(dest, item)
-            if taken is not None:
-                return _rendered(taken)
+            refused = item_work.output_taken(dest, item) or item_work.refused(local)
+            if refused is not None:
+                return _rendered(refused)
             return _rendered(_work(args, item=item, local=local, scratch=scratch, dest=dest, marker=marker))
         except (StorageError, OSError) as exc:
             return _rendered(item_work.failed(str(exc)))

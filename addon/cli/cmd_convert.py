@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.models.files import SUFFIXES, is_model_file
+from ..core.models.refs import refusal
 from ..process import children
 from .blender_args import preset as cli_preset
 from .command import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
@@ -169,18 +170,22 @@ def _entry_lines(entry: dict[str, Any]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> Result:
-    from ..blender import convert, vrm_addon
-
     if args.blend is not None:
         raise UsageError("convert imports each model into an empty scene: give the .blend as a MODEL")
+    jobs = plan(args.models, args.out, args.force, args.recursive)  # bad paths are refused before Blender loads
+    from ..blender import convert, vrm_addon
+
     preset = cli_preset(args.preset)
-    jobs = plan(args.models, args.out, args.force, args.recursive)
     vrm_addon.ensure_enabled()
     entries: list[dict[str, Any]] = []
     internal = False
     for number, job in enumerate(jobs, 1):
         print(f"forge: converting {number}/{len(jobs)} {job.model.name}", file=sys.stderr, flush=True)
         if len(jobs) > 1:  # each in its own process: a crash, or what a bad file leaves in Blender, stays there
+            refused = refusal(job.model)  # a file the import refuses at once needs no process (nor Blender)
+            if refused is not None:
+                entries.append(_unconverted(job, refused))
+                continue
             entry, failed_inside = _convert_apart(job, args)
             entries.append(entry)
             internal |= failed_inside

@@ -38,9 +38,12 @@ def claim() -> Path:
     _system_temp = Path(tempfile.gettempdir())
     sweep(_system_temp)
     root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=_system_temp))
-    fd = os.open(root / _LOCK, os.O_CREAT | os.O_RDWR, 0o600)  # not inherited: children do not hold it
+    # Locked under another name first: a sweep opens only `.owner`, so it never finds the lock file in the
+    # instant between its creation and its lock (it would take the lock, and remove a live folder).
+    fd = os.open(root / f"{_LOCK}.new", os.O_CREAT | os.O_RDWR, 0o600)  # not inherited: children do not hold it
     if fcntl is not None:
         fcntl.flock(fd, fcntl.LOCK_EX)
+    os.rename(root / f"{_LOCK}.new", root / _LOCK)
     _root, _lock_fd = root, fd
     os.environ["TMPDIR"] = tempfile.tempdir = str(root)
     return root

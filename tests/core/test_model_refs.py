@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from addon.core.models.refs import import_problem
+from addon.core.models.refs import import_problem, refusal
 from addon.core.vrm.inspect import MAX_UNBACKED_TOTAL
 
 
@@ -59,3 +59,21 @@ def test_zeros_declared_without_buffer_views_are_bounded_in_all_not_only_one_by_
     assert problem == (f"accessors without a bufferView declare {5 * each * 16} bytes of zeros in all, "
                        f"over the limit of {MAX_UNBACKED_TOTAL}")  # fmt: skip
     assert _problem(_gltf(tmp_path, [], accessors=accessors[:4])) is None
+
+
+def test_the_refusal_before_any_import_names_the_file_and_says_what_the_import_would(tmp_path):
+    # What convert and batch say, without a Blender, for a file the import would refuse before reading it.
+    (tmp_path / "Notes.fbx").write_text("shopping list: bread, milk\n")
+    (tmp_path / "Text.blend").write_text("not a blend")
+    (tmp_path / "Short.glb").write_bytes(b"glTF")
+    reaching = _gltf(tmp_path, [{"uri": "../secret.bin", "byteLength": 4}])
+    assert refusal(tmp_path / "Notes.fbx") == (
+        "Notes.fbx: not a binary FBX file (Blender's FBX importer reads binary FBX 7.1 and newer only)"
+    )
+    assert refusal(tmp_path / "Text.blend") == "Text.blend: not a .blend file"
+    assert (refusal(tmp_path / "Short.glb") or "").startswith("Short.glb: ")
+    assert refusal(reaching) == f"model.gltf: {_problem(reaching)}"
+    # A file the import would go on with, or one that is not there to read, is left to the import.
+    blend = tmp_path / "Real.blend"
+    blend.write_bytes(b"BLENDER-v405" + bytes(100))
+    assert refusal(blend) is None and refusal(tmp_path / "Gone.glb") is None and refusal(tmp_path / "a.txt") is None

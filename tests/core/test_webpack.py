@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from PIL import Image
 
@@ -36,9 +37,10 @@ def _png(size: int, seed: int, alpha: bool = False) -> bytes:
     return out.getvalue()
 
 
-def _glb() -> bytes:
+def _glb(shuffled: bool = False) -> bytes:
     """A 1.7 m strip of 40 quads skinned to two joints (hips, head), one sparse-free morph target moving the
-    top, normals, UVs, a base colour texture and a VRM 1.0 thumbnail image."""
+    top, normals, UVs, a base colour texture and a VRM 1.0 thumbnail image; `shuffled`: its vertices numbered
+    in a random order (as an exporter that numbers them per UV island leaves them)."""
     rows = 41
     y = np.linspace(0.0, 1.7, rows)
     positions = np.array([(x, h, 0.05 * np.sin(7 * h)) for h in y for x in (-0.2, 0.2)], dtype="<f4")
@@ -56,6 +58,12 @@ def _glb() -> bytes:
     morph[-6:, 2] = 0.012  # the top moves 12 mm forward
     quads = [(2 * r, 2 * r + 1, 2 * r + 3, 2 * r, 2 * r + 3, 2 * r + 2) for r in range(rows - 1)]
     indices = np.array(quads, dtype="<u2").reshape(-1)
+    if shuffled:
+        old = np.random.default_rng(5).permutation(count)  # new number -> the vertex it was
+        positions, normals, uvs, joints, weights, morph = (
+            a[old] for a in (positions, normals, uvs, joints, weights, morph)
+        )
+        indices = np.argsort(old)[indices].astype("<u2")
     hips, head_at = np.eye(4), np.eye(4)
     hips[:3, 3] = (0, 0.9, 0)
     head_at[:3, 3] = (0, 1.5, 0)
@@ -150,13 +158,132 @@ def test_the_compressed_views_decode_to_the_quantized_file_and_it_shows_the_orig
         if index == 6:  # triangle indices: the codec may start a triangle at another corner
             continue
         assert np.array_equal(accessor_array(*plain, index), accessor_array(*decoded, index)), index
-    check = geometry_check.compare(glb.read(original), decoded)
+    check = geometry_check.compare(glb.read(original), decoded, _orders(original))
     assert not check.problems
-    # 16-bit positions on a 1.7 m grid: a step of 26 µm; 8-bit normals: under half a degree.
-    assert check.position_m < 3e-5 and check.normal_degrees < 0.5 and check.uv < 1e-5
+    # 14-bit positions on a 1.7 m grid: a step of 0.104 mm, at most 0.09 mm off; 8-bit normals: under 0.5°.
+    assert check.position_m < 0.9e-4 and check.normal_degrees < 0.5 and check.uv < 1e-5
     stored = glb.read(packed.decoded)[0]["accessors"]
     assert stored[0]["componentType"] == UNSIGNED_SHORT and "normalized" not in stored[0]
     assert stored[5]["componentType"] == 5122  # morph deltas: SHORT on the same grid
+
+
+def _orders(data: bytes) -> dict[int, Any]:
+    """How the packing renumbers each vertex accessor's rows (deterministic: the same as pack's)."""
+    return quantize.quantize(*glb.read(data))[2].orders
+
+
+def test_vertices_are_renumbered_in_fetch_order_and_every_row_moves_with_its_vertex():
+    # A mesh numbered at random compresses badly; packed, its triangles first use vertices 0, 1, 2, ... in
+    # turn, and each vertex keeps its own position, normal, UV, joints, weights and morph delta.
+    original = _glb(shuffled=True)
+    before = glb.read(original)
+    after = glb.read(webpack.pack(original, WEB).decoded)
+    indices = accessor_array(*after, 6).reshape(-1)
+    first_use = indices[np.sort(np.unique(indices, return_index=True)[1])]
+    assert np.array_equal(first_use, np.arange(len(first_use)))
+    assert not np.array_equal(accessor_array(*before, 6), accessor_array(*after, 6))  # it was renumbered
+    old = _orders(original)[0].old
+    check = geometry_check.compare(before, after, _orders(original))
+    assert not check.problems and check.position_m < 0.9e-4
+    # Row by row, each packed vertex holds its original vertex's values (within the quantization).
+    assert np.array_equal(accessor_array(*after, 3), accessor_array(*before, 3)[old])  # joints: exact
+    weights = accessor_array(*after, 4) / 65535.0
+    assert np.abs(weights - accessor_array(*before, 4)[old]).max() < 1e-4
+    moved = np.flatnonzero(accessor_array(*after, 5)[:, 2])
+    assert len(moved) == 6  # the morph still moves the top six, the same vertices
+    assert np.array_equal(np.sort(old[moved]), np.flatnonzero(accessor_array(*before, 5)[:, 2]))
+
+
+def test_normals_go_through_the_octahedral_filter_within_three_quarters_of_a_degree():
+    # meshopt's filter at 8 bits, each vector's grid point chosen for the smallest turn: rounding to the
+    # nearest point alone turns some normals by more than the stated 1°.
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(20000, 3))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    decoded, rows = meshopt_codec.octahedral(vectors)
+    shown = decoded[:, :3].astype(np.float64)
+    shown /= np.linalg.norm(shown, axis=1, keepdims=True)
+    turned = np.degrees(np.arccos(np.clip(np.einsum("ij,ij->i", shown, vectors), -1, 1)))
+    assert turned.max() < 0.75 and rows.shape == (len(vectors), 4)
+
+
+def test_normals_are_stored_as_octahedral_rows_the_decoder_expands(original):
+    packed = webpack.pack(original, WEB)
+    document, _binary = glb.read(packed.data)
+    normal_view = document["accessors"][1]["bufferView"]
+    assert document["bufferViews"][normal_view]["extensions"]["EXT_meshopt_compression"]["filter"] == "OCTAHEDRAL"
+    plain = glb.read(packed.decoded)
+    accessor = plain[0]["accessors"][1]
+    # KHR_mesh_quantization's layout for three.js: normalized bytes, rows of 4 (x, y, z and a pad).
+    assert (accessor["componentType"], accessor.get("normalized")) == (5120, True)
+    assert plain[0]["bufferViews"][accessor["bufferView"]]["byteStride"] == 4
+
+
+def test_weights_exact_in_8_bits_are_stored_in_8_and_others_keep_16(original):
+    document, binary = glb.read(original)
+    rigid = np.zeros((82, 4), dtype="<f4")
+    rigid[:41, 0] = rigid[41:, 1] = 1.0  # each vertex on one joint: 0 and 1 are exact in 8 bits
+    view = document["bufferViews"][4]
+    binary = binary[: view["byteOffset"]] + rigid.tobytes() + binary[view["byteOffset"] + view["byteLength"] :]
+    data = glb.write(document, binary)
+    plain = glb.read(webpack.pack(data, WEB).decoded)
+    assert plain[0]["accessors"][4]["componentType"] == 5121  # UNSIGNED_BYTE
+    assert np.array_equal(accessor_array(*plain, 4), (rigid * 255).astype(np.uint8)[_orders(data)[4].old])
+    smooth = glb.read(webpack.pack(original, WEB).decoded)
+    assert smooth[0]["accessors"][4]["componentType"] == UNSIGNED_SHORT  # 8 bits would move a bent limb
+
+
+def test_data_nothing_reads_is_dropped_and_every_accessor_keeps_its_index(original):
+    # As the VRM Add-on leaves a morph's normals it does not draw: an accessor no mesh, skin or animation names.
+    document, binary = glb.read(original)
+    document["accessors"].append(dict(document["accessors"][0]))  # the positions again, read by nothing
+    with_unused = glb.write(document, binary)
+    packed, plain = glb.read(webpack.pack(with_unused, WEB).data), glb.read(webpack.pack(original, WEB).data)
+    assert len(packed[1]) == len(plain[1])  # not one byte of it stored
+    assert len(packed[0]["accessors"]) == len(document["accessors"])  # indices unchanged: its entry stays
+    assert "bufferView" not in packed[0]["accessors"][-1] and "min" not in packed[0]["accessors"][-1]
+    # An extension this packing does not know might name it: then it is kept.
+    document["extensionsUsed"].append("EXT_unknown_vendor")
+    kept = glb.read(webpack.pack(glb.write(document, binary), WEB).data)
+    assert "bufferView" in kept[0]["accessors"][-1]
+
+
+def _with_morph_normals(data: bytes, deltas: list[npt.NDArray[np.float64]]) -> bytes:
+    """The strip with one more morph target per delta array, each moving the normals only."""
+    document, binary = glb.read(data)
+    primitive = document["meshes"][0]["primitives"][0]
+    for delta in deltas:
+        binary += b"\0" * (-len(binary) % 4)
+        document["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": delta.nbytes})
+        binary += delta.astype("<f4").tobytes()
+        document["accessors"].append(
+            {
+                "bufferView": len(document["bufferViews"]) - 1,
+                "type": "VEC3",
+                "componentType": FLOAT,
+                "count": len(delta),
+            }
+        )
+        primitive["targets"].append({"NORMAL": len(document["accessors"]) - 1})
+    document["buffers"][0]["byteLength"] = len(binary)
+    return glb.write(document, binary)
+
+
+def test_morph_normals_take_8_bits_where_the_morphed_normals_hold_and_a_filter_past_1(original):
+    document, binary = glb.read(original)
+    normals = accessor_array(document, binary, 1).astype(np.float64)
+    tilt = np.cross(normals, [0.0, 1.0, 0.0]) * 0.2  # turns each normal about 11°
+    # Leaves each normal 40% long (and a little turned): an 8-bit step would turn it by up to a degree.
+    shorten = -0.6 * normals + np.random.default_rng(2).normal(0, 0.03, normals.shape)
+    data = _with_morph_normals(original, [tilt, shorten, -2.0 * normals * [1, 0, 1]])
+    packed = webpack.pack(data, WEB)  # proves each morphed normal within 1° of the original's
+    assert packed.figures["geometry"]["normal_degrees"] <= 1.0
+    stored = glb.read(packed.decoded)[0]["accessors"]
+    assert (stored[8]["componentType"], stored[9]["componentType"]) == (5120, 5122)  # 8 bits, 16 bits
+    # Past 1 (normals turned over): floats, through meshopt's exponential filter.
+    views = glb.read(packed.data)[0]["bufferViews"]
+    assert stored[10]["componentType"] == FLOAT
+    assert views[stored[10]["bufferView"]]["extensions"]["EXT_meshopt_compression"]["filter"] == "EXPONENTIAL"
 
 
 def test_quantized_weights_still_sum_to_one_exactly(original):

@@ -16,7 +16,7 @@ import pytest
 from addon.blender import rig_check, vrm_export
 from addon.core.presets import get_preset
 from tests import invariants
-from tests.conftest import run_forge
+from tests.conftest import QUICK, run_forge
 from tests.corpus.conftest import load
 from tests.test_vrm_export import consumers
 
@@ -77,9 +77,10 @@ def test_the_fix_makes_the_rest_pose_what_the_artist_sees(empty_scene: Any, corp
 
 
 @pytest.fixture(scope="module")
-def converted(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def converted(corpus: Path, user_resources: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("rpm") / "rpm.vrm"
-    run = run_forge("convert", corpus / RPM, "--out", out, "--preset", "companions-web-lite", "--fix", "all", "--json")
+    run = run_forge("convert", corpus / RPM, "--out", out, "--preset", QUICK, "--fix", "all", "--json",
+                    user_resources=user_resources)  # fmt: skip
     assert run.code == 0, run.stderr
     report = json.loads(run.stdout)["models"][0]
     return {"report": report, "summary": consumers([out])[str(out)]}

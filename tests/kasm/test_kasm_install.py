@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import BLENDER_VERSION, ROOT
 
+pytestmark = pytest.mark.slow  # installs and checks in processes of their own: about ten seconds
+
 INSTALL = ROOT / "scripts" / "kasm" / "install.py"
 DOCKERFILE = ROOT / "scripts" / "kasm" / "Dockerfile"
 MODULES = ["bl_ext.system.avatar_forge", "bl_ext.system.vrm"]  # sorted

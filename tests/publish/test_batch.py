@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from addon.batch.shards import shard_of
-from tests.conftest import FORGE, ROOT, run_forge
+from tests.conftest import FORGE, QUICK, ROOT, run_forge
 from tests.publish.conftest import S3Server
 
 SHARDS = 3
@@ -54,20 +54,25 @@ def _bucket_keys(kasm: S3Server, s3_url: str) -> list[str]:
 
 def _command(s3_url: str, kasm: S3Server, index: int) -> list[str]:
     return [sys.executable, str(FORGE), "batch", "--from", f"{s3_url}/projects", "--out", s3_url, "--json",
-               "--preset", "companions-web", "--endpoint-url", kasm.endpoint,
+               "--preset", QUICK, "--endpoint-url", kasm.endpoint,
                "--shard", f"{index}/{SHARDS}"]  # fmt: skip
 
 
-def _shard(s3_url: str, kasm: S3Server, index: int, **popen: Any) -> subprocess.Popen[str]:
+def _environment(user_resources: Path) -> dict[str, str]:
+    """This process's environment (the bucket's keys), with the Blender user folder that holds QUICK."""
+    return {**os.environ, "BLENDER_USER_RESOURCES": str(user_resources)}
+
+
+def _shard(s3_url: str, kasm: S3Server, index: int, user_resources: Path, **popen: Any) -> subprocess.Popen[str]:
     # Its own process group, like a pod: killing the group kills the shard and its item worker.
     command = _command(s3_url, kasm, index)
     return subprocess.Popen(command, cwd=ROOT, text=True, start_new_session=True, stdin=subprocess.DEVNULL,
-                            env=dict(os.environ), **popen)  # fmt: skip
+                            env=_environment(user_resources), **popen)  # fmt: skip
 
 
 @pytest.mark.slow
 def test_shards_split_a_library_exactly_once_and_a_killed_shard_rerun_never_publishes_twice(
-    kasm: S3Server, s3_url: str, demo_blend: Path, empty_blend: Path, tmp_path: Path
+    kasm: S3Server, s3_url: str, demo_blend: Path, empty_blend: Path, *, user_resources: Path, tmp_path: Path
 ):
     bucket, _, prefix = s3_url.removeprefix("s3://").partition("/")
     client = kasm.client()
@@ -87,9 +92,11 @@ def test_shards_split_a_library_exactly_once_and_a_killed_shard_rerun_never_publ
     killed = shard_of(valid[0], SHARDS)
     outs = {i: (tmp_path / f"out-{i}.json").open("w+") for i in range(SHARDS)}
     others = {
-        i: _shard(s3_url, kasm, i, stdout=outs[i], stderr=subprocess.DEVNULL) for i in range(SHARDS) if i != killed
+        i: _shard(s3_url, kasm, i, user_resources, stdout=outs[i], stderr=subprocess.DEVNULL)
+        for i in range(SHARDS)
+        if i != killed
     }
-    victim = _shard(s3_url, kasm, killed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    victim = _shard(s3_url, kasm, killed, user_resources, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # Kill that shard (and its worker) as soon as it has published its first item: a pod evicted mid-run.
     assert victim.stderr is not None
     seen = []
@@ -105,8 +112,8 @@ def test_shards_split_a_library_exactly_once_and_a_killed_shard_rerun_never_publ
 
     # The Job restarts the index: the same command again, to the end.
     rerun = subprocess.run(
-        _command(s3_url, kasm, killed), cwd=ROOT, capture_output=True, text=True, env=dict(os.environ), timeout=900,
-        check=False,
+        _command(s3_url, kasm, killed), cwd=ROOT, capture_output=True, text=True, env=_environment(user_resources),
+        timeout=900, check=False,
     )  # fmt: skip
     reports = {i: json.loads(Path(outs[i].name).read_text()) for i in others} | {killed: json.loads(rerun.stdout)}
     codes[killed] = rerun.returncode
@@ -150,16 +157,16 @@ def test_shards_split_a_library_exactly_once_and_a_killed_shard_rerun_never_publ
 
 
 def test_models_under_an_s3_prefix_convert_into_another_prefix_and_a_broken_one_fails_alone(
-    kasm: S3Server, s3_url: str, demo_blend: Path
+    kasm: S3Server, s3_url: str, demo_blend: Path, user_resources: Path
 ):
     bucket, _, prefix = s3_url.removeprefix("s3://").partition("/")
     client = kasm.client()
     client.put_object(Bucket=bucket, Key=f"{prefix}/models/Good.blend", Body=demo_blend.read_bytes())
     client.put_object(Bucket=bucket, Key=f"{prefix}/models/Broken.glb", Body=b"not a glb")
     command = [sys.executable, str(FORGE), "batch", "--from", f"{s3_url}/models", "--out", f"{s3_url}/converted",
-               "--preset", "companions-web-lite", "--endpoint-url", kasm.endpoint, "--json"]  # fmt: skip
+               "--preset", QUICK, "--endpoint-url", kasm.endpoint, "--json"]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-                          env=dict(os.environ), check=False)  # fmt: skip
+                          env=_environment(user_resources), check=False)  # fmt: skip
     assert done.returncode == 1, done.stderr[-2000:]  # one item failed: the shard says so at the end
     keys = _bucket_keys(kasm, f"{s3_url}/converted")
     vrm = client.get_object(Bucket=bucket, Key=f"{prefix}/converted/Good.vrm")["Body"].read()
@@ -183,7 +190,7 @@ def gltf_avatar(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 @pytest.mark.slow
 def test_a_model_from_s3_reads_only_the_files_beside_it_never_the_workers_credentials(
-    kasm: S3Server, s3_url: str, gltf_avatar: Path
+    kasm: S3Server, s3_url: str, gltf_avatar: Path, user_resources: Path
 ):
     bucket, _, prefix = s3_url.removeprefix("s3://").partition("/")
     client = kasm.client()
@@ -194,9 +201,9 @@ def test_a_model_from_s3_reads_only_the_files_beside_it_never_the_workers_creden
     document["buffers"][0]["uri"] = "/proc/self/environ"
     client.put_object(Bucket=bucket, Key=f"{prefix}/models/Environ.gltf", Body=json.dumps(document).encode())
     command = [sys.executable, str(FORGE), "batch", "--from", f"{s3_url}/models", "--out", f"{s3_url}/converted",
-               "--preset", "companions-web-lite", "--endpoint-url", kasm.endpoint, "--json"]  # fmt: skip
+               "--preset", QUICK, "--endpoint-url", kasm.endpoint, "--json"]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-                          env=dict(os.environ), check=False)  # fmt: skip
+                          env=_environment(user_resources), check=False)  # fmt: skip
     assert done.returncode == 1, done.stderr[-2000:]
     items = {item["id"].rsplit("/", 1)[-1]: item for item in json.loads(done.stdout)["items"]}
     assert items["Avatar.gltf"]["status"] == "done"

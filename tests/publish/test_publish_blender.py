@@ -3,6 +3,7 @@ folder root and to a real S3 server, and the sidebar's Publish operator."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -218,7 +219,8 @@ def test_a_file_that_appears_at_the_destination_during_the_export_is_never_repla
     the exporter ran. Their file stays; the export reports it."""
     extension = __import__(f"{EXTENSION}.blender.vrm_export", fromlist=["export_vrm"])
     __import__(f"{EXTENSION}.blender.demo_avatar", fromlist=["x"]).build_demo_avatar(1)
-    preset = __import__(f"{EXTENSION}.core.presets", fromlist=["get_preset"]).get_preset("companions-web")
+    presets = __import__(f"{EXTENSION}.core.presets", fromlist=["get_preset"])
+    preset = dataclasses.replace(presets.get_preset("companions-web"), thumbnail=False)  # no render to wait for
     out = tmp_path / "Avatar.vrm"
 
     def someone_writes_it(_fraction: float, what: str) -> None:

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import QUICK, quick_preset_user
 from tests.server.serving import Serving
 
 
 @pytest.fixture(scope="module")
 def server(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory):
     storage = tmp_path_factory.mktemp("storage")
+    user = quick_preset_user(tmp_path_factory.mktemp("user"), QUICK)  # the exports render no thumbnail
     # The storage root default an image sets; the server has no saved preferences of its own.
-    with Serving("--blend", demo_blend, env={"AVATAR_FORGE_STORAGE_ROOT": str(storage)}) as serving:
+    env = {"AVATAR_FORGE_STORAGE_ROOT": str(storage)}
+    with Serving("--blend", demo_blend, env=env, user_resources=user) as serving:
         serving.storage = storage
         yield serving
 
@@ -39,12 +42,12 @@ def test_check_rig_names_a_missing_preset_or_armature(server):
 def test_export_vrm_writes_the_file_it_describes_and_never_overwrites_by_default(server, tmp_path):
     out = tmp_path / "Avatar.vrm"
     client = server.client()
-    result = client.result("avatar_export_vrm", out=str(out), preset="companions-web", meta={"name": "Socket"})
+    result = client.result("avatar_export_vrm", out=str(out), preset=QUICK, meta={"name": "Socket"})
     data = out.read_bytes()
     assert result["path"] == str(out) and result["bytes"] == len(data) > 100_000
     assert result["sha256"] == hashlib.sha256(data).hexdigest() and data[:4] == b"glTF"
 
-    again = client.request("avatar_export_vrm", out=str(out), preset="companions-web")
+    again = client.request("avatar_export_vrm", out=str(out), preset=QUICK)
     assert again["status"] == "error" and "exists" in again["message"]
     assert out.read_bytes() == data
 
@@ -68,7 +71,7 @@ def test_export_vrm_needs_a_preset(server, tmp_path):
 
 def test_publish_puts_the_next_version_into_the_storage_root(server):
     client = server.client()
-    first = client.result("avatar_publish", name="Socket-Avatar", preset="companions-web")
+    first = client.result("avatar_publish", name="Socket-Avatar", preset=QUICK)
     assert first["published"] is True and first["name"] == "Socket-Avatar" and first["version"] == 1
     assert (server.storage / "exports" / "Socket-Avatar-v1.vrm").is_file()
     bad = client.request("avatar_publish", name="no spaces allowed", preset="companions-web")
@@ -92,9 +95,7 @@ def test_export_never_writes_into_the_storage_root_even_when_asked_to_overwrite(
 
 def test_export_reports_the_normalised_path_and_the_audit_log_records_it(server, tmp_path):
     (tmp_path / "sub").mkdir()
-    result = server.client().result(
-        "avatar_export_vrm", out=str(tmp_path / "sub" / ".." / "Norm.vrm"), preset="companions-web"
-    )
+    result = server.client().result("avatar_export_vrm", out=str(tmp_path / "sub" / ".." / "Norm.vrm"), preset=QUICK)
     assert result["path"] == str(tmp_path.resolve() / "Norm.vrm")
     assert 'type="avatar_export_vrm"' in server.audit_log.read_text()
     assert f"wrote={json.dumps(result['path'])}" in server.audit_log.read_text()

@@ -21,8 +21,10 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from tests.conftest import FORGE
+from tests.conftest import FORGE, QUICK, quick_preset_user
 from tests.server.serving import Serving, port_is_free
+
+pytestmark = pytest.mark.slow  # a serving Blender and every tool called through it: over ten seconds
 
 PNG = b"\x89PNG\r\n\x1a\n"
 Call = tuple[str, dict[str, Any]]
@@ -100,7 +102,8 @@ def served(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     storage = folder / "storage"
     storage.mkdir()
     env = {"AVATAR_FORGE_STORAGE_ROOT": str(storage)}
-    with Serving("--blend", demo_blend, "--token-file", token, env=env) as serving:
+    user = quick_preset_user(folder / "user", QUICK)  # the export and publish render no thumbnail
+    with Serving("--blend", demo_blend, "--token-file", token, env=env, user_resources=user) as serving:
         yield Served(serving, token, storage, folder)
 
 
@@ -122,9 +125,9 @@ def tools(served: Served, no_bpy: Path) -> dict[str, Any]:
         ("fix_rig", {"finding": "no_such_finding"}),
         ("fix_rig", {}),
         ("fix_rig", {"all_safe": True}),
-        ("export_vrm", {"out": str(vrm), "preset": "companions-web", "meta": {"name": "Via MCP"}}),
-        ("export_vrm", {"out": str(vrm), "preset": "companions-web"}),
-        ("publish", {"name": "Mcp-Avatar", "preset": "companions-web"}),
+        ("export_vrm", {"out": str(vrm), "preset": QUICK, "meta": {"name": "Via MCP"}}),
+        ("export_vrm", {"out": str(vrm), "preset": QUICK}),
+        ("publish", {"name": "Mcp-Avatar", "preset": QUICK}),
         ("import_avatar", {"path": str(vrm)}),
         ("render_preview", {"size": 128}),
         ("render_preview", {"size": 128, "expression": "happy"}),

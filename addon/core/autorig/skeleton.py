@@ -8,12 +8,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..rig import humanoid
-from ..rig.model import FloatArray
+from ..rig.model import FloatArray, IntArray
 from .arms import Arm
 from .hands import Hand
-from .legs import Legs
-from .sections import Surface, loop_centre
-from .torso import Torso
+from .legs import Leg, Legs
+from .sections import Surface
+from .torso import Torso, shells_of, trunk_centre
 from .types import Bone
 
 _FINGER_SEGMENTS = {
@@ -39,10 +39,12 @@ def build(
     # The thighs' joints sit above the crotch by about a third of a thigh's width.
     thigh = min(legs.left.half_width(legs.crotch - 0.03 * height), legs.right.half_width(legs.crotch - 0.03 * height))
     hip_z = legs.crotch + 0.6 * thigh
+    trunk = [(piece, shells_of(piece)) for piece in pieces]
     for side, leg in (("left", legs.left), ("right", legs.right)):
-        upper = leg.at(pieces, legs.crotch - 0.03 * height, height)
+        axis = _leg_axis(pieces, leg, legs.crotch - 0.03 * height, height)
+        upper = _on_axis(trunk, axis, legs.crotch - 0.03 * height, height)
         upper[2] = hip_z
-        knee = leg.at(pieces, (hip_z + leg.ankle[2]) / 2, height)
+        knee = _on_axis(trunk, axis, (hip_z + leg.ankle[2]) / 2, height)
         # The ball of the foot, about halfway from the ankle to the toes' tip (the median of artists' rigs).
         toes = leg.ankle + 0.55 * (leg.toe_tip - leg.ankle)
         toes[2] = 0.02 * height
@@ -59,13 +61,16 @@ def build(
     else:
         spine_heights["chest"] = spine_heights["hips"] + 0.5 * length
     spine_heights["neck"] = neck_z
-    spine_heights["head"] = torso.head_base
     # The torso's own region of each cut, followed up from above the legs (hair behind the back is apart).
     near = (heads["leftUpperLeg"] + heads["rightUpperLeg"]) / 2
     for name, z in spine_heights.items():
-        found = loop_centre(pieces, z, np.array([0.0, near[1], z]), 0.004 * height)
+        found = trunk_centre(trunk, z, np.array([0.0, near[1], z]), 0.004 * height)
         near = np.array([0.0, torso.y_at(z), z]) if found is None else found
         heads[name] = np.array([0.0, near[1], z])
+    # The head's joint sits on the neck's column (where the head begins, the chin, the jaw and the mouth's
+    # inside are in the cut, all to the front), at the skull's base: a little above the chin's underside,
+    # where the cut widens (1% of the height, the median of artists' rigs).
+    heads["head"] = np.array([0.0, heads["neck"][1], torso.head_base + 0.01 * height])
     tails["head"] = np.array([0.0, heads["head"][1], torso.top])
     for side, arm, hand in (("left", arms[0], hands[0]), ("right", arms[1], hands[1])):
         heads[f"{side}Shoulder"] = np.array([0.2 * arm.shoulder[0], arm.shoulder[1], arm.shoulder[2]])
@@ -81,6 +86,21 @@ def build(
         heads[name] = centre
         tails[name] = centre - np.array([0.0, 0.02 * height, 0.0])
     return _bones(heads, tails, height)
+
+
+def _leg_axis(pieces: Sequence[Surface], leg: Leg, top: float, height: float) -> FloatArray:
+    """The leg's line: the median (x, y) of its centres over the upper two thirds from the ankle to `top`.
+    One cut's centre can be off it, where a strap or a tail hanging beside the leg touches its loop."""
+    heights = np.linspace(leg.ankle[2] + 0.33 * (top - leg.ankle[2]), top, 8)
+    return np.asarray(np.median([leg.at(pieces, float(z), height)[:2] for z in heights], axis=0), dtype=np.float64)
+
+
+def _on_axis(trunk: Sequence[tuple[Surface, IntArray]], axis: FloatArray, z: float, height: float) -> FloatArray:
+    """The centre at height z of the leg's own loop around its line (its shells that surround the line); the
+    line itself where that loop is off it (both legs and the hips together, or no loop at all)."""
+    on_line = np.array([axis[0], axis[1], z])
+    found = trunk_centre(trunk, z, on_line, 0.004 * height)
+    return on_line if found is None or abs(found[0] - axis[0]) > 0.03 * height else found
 
 
 def _bones(heads: dict[str, FloatArray], tails: dict[str, FloatArray], height: float) -> tuple[Bone, ...]:

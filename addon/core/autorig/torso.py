@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rig.model import FloatArray
+from ..rig.model import FloatArray, IntArray
 from .sections import Surface, loop_around, regions_along
 from .types import NotHumanoidError
+from .weights import shells
 
 _X = np.array([1.0, 0.0, 0.0])
 
@@ -107,3 +108,44 @@ def _neck(
     wide = np.flatnonzero((z > z[neck_i]) & (area > 1.6 * area[neck_i]))
     head_base = float(z[wide[0]]) if len(wide) else float(z[neck_i]) + 0.03 * height
     return float(z[base_i]), float(z[neck_i]), head_base
+
+
+def shells_of(piece: Surface) -> IntArray:
+    """A label per triangle of the piece, equal within one connected shell; corners are welded by position
+    first (exporters split vertices at UV seams, which would cut one skin into hundreds of patches)."""
+    corners = piece.corners.reshape(-1, 3)
+    cell = 1e-5 * max(float(np.ptp(corners[:, 2])), 1e-9)
+    grid = np.round((corners - corners.min(axis=0)) / cell).astype(np.int64)
+    span = grid.max(axis=0) + 1
+    _, index = np.unique((grid[:, 0] * span[1] + grid[:, 1]) * span[2] + grid[:, 2], return_inverse=True)
+    triangles = index.reshape(-1, 3)
+    return np.asarray(shells(int(triangles.max()) + 1, triangles)[triangles[:, 0]], dtype=np.int64)
+
+
+def trunk_centre(
+    parts: Sequence[tuple[Surface, IntArray]], z: float, near: FloatArray, cell: float
+) -> FloatArray | None:
+    """The centre of the skin's loop around `near` at height z (sections.loop_around with `skin`), each
+    part's cut keeping only its shells whose own cut surrounds `near` (`parts`: each mesh part with its
+    `shells_of`): what hangs off the back as a shell of its own (a backpack, a robot arm's mount, a strap)
+    may touch the body's loop, which would then reach behind the back and pull the centre backwards."""
+    cuts = []
+    for piece, label in parts:
+        hit = (piece.low <= z) & (piece.high > z)
+        # Exactly the triangles the plane crosses, in order: one segment each.
+        cut = Surface(piece.corners[hit], piece.low[hit], piece.high[hit]).cut_z(z)
+        owner = label[hit]
+        kept = [k for k in np.unique(owner) if _surrounds(cut[owner == k], near)]
+        cuts.append(cut[np.isin(owner, kept)])
+    box = loop_around(cuts, near, cell, skin=True)
+    if box is None:
+        return None
+    centre = (box[0] + box[1]) / 2
+    centre[2] = z
+    return np.asarray(centre, dtype=np.float64)
+
+
+def _surrounds(cut: FloatArray, near: FloatArray) -> bool:
+    points = cut.reshape(-1, 3)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    return bool(lo[0] <= near[0] <= hi[0] and lo[1] <= near[1] <= hi[1])

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from ..vrm.inspect import MAX_DECODED_BUFFER, is_meshopt_fallback, layout_problems, read_glb
 from ..wire.json_limits import JsonLimitError
-from .files import ModelFormat, gltf_document
+from .files import FORMATS, ModelFormat, content_problem, gltf_document
 
 # All the meshes of one model, as the sum of their primitives' POSITION counts: the 200k-vertex demo avatar
 # at its highest detail is a twentieth of this.
@@ -26,6 +26,7 @@ MAX_VERTICES: Final = 4_000_000
 _SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _SHOWN: Final = 200  # characters of a URI named in a refusal
 _ALLOWED: Final = "a model may read only data: URIs and files inside its own folder"
+_HEAD: Final = 32  # bytes: a .blend or an FBX is known by its first ones
 
 
 class ReferenceRefusedError(ValueError):
@@ -169,3 +170,20 @@ def import_problem(path: Path, fmt: ModelFormat, data: bytes) -> str | None:
     if vertices > MAX_VERTICES:
         problems.append(f"its meshes declare {vertices:,} vertices, over the limit of {MAX_VERTICES:,}")
     return "; ".join(problems) or None
+
+
+def refusal(path: Path) -> str | None:
+    """What the import says when it refuses the model at `path` before any importer runs (`<name>: <why>`):
+    bytes that are not its format, a URI it may not read, sizes past its data; None when the import would go
+    on, or when the file cannot be read here (the import reports that). Without Blender: a folder or a batch
+    starts none for such a file."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        return None
+    try:
+        with path.open("rb") as file:
+            data = file.read() if fmt in ("vrm", "glb", "gltf") else file.read(_HEAD)
+    except OSError:
+        return None
+    problem = content_problem(fmt, data) or import_problem(path, fmt, data)
+    return f"{path.name}: {problem}" if problem is not None else None

@@ -10,7 +10,7 @@ import pytest
 from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, plan_rig
 from addon.core.rig import humanoid
 
-from .figures import Figure, capsule, lying_down, merged, table_on_legs, turn_z
+from .figures import Figure, capsule, lying_down, merged, squashed, table_on_legs, turn_z
 from .figures import humanoid as figure
 
 
@@ -172,3 +172,40 @@ def test_a_strap_hanging_behind_a_leg_inside_a_skirt_does_not_lower_the_hips() -
     plan = plan_rig(fig.parts)
     assert_joints_close(fig, plan)
     assert "a skirt hides the crotch: the legs followed up inside it" in plan.notes
+
+
+def _depth_error(fig: Figure, plan: RigPlan, bone: str, at: Any) -> float:
+    """How far the bone's head lies in front of (-) or behind (+) the constructed point `at`, along Y in the rig
+    frame, as a share of the height."""
+    m = np.array(plan.to_rig_frame)
+    head = next(b.head for b in plan.bones if b.name == bone)
+    return float(head[1] - (m[1, :3] @ np.asarray(at, float) + m[1, 3])) / plan.height
+
+
+def test_what_hangs_off_the_back_does_not_pull_the_spine_backwards() -> None:
+    """A backpack modelled in the body's own mesh, a shell of its own lying against the back: the spine and
+    chest stay midway through the torso (its cuts are one loop with the torso's, reaching behind it)."""
+    fig = figure()
+    body = fig.parts[0]
+    backpack = squashed(capsule((0, 0.17, 1.0), (0, 0.17, 1.3), 0.09), (0, 0.17, 0), (1.2, 1, 1))
+    fig.parts[0] = MeshPart(body.name, *merged([(body.vertices, body.triangles), backpack]))
+    plan = plan_rig(fig.parts)
+    heads = {b.name: b.head for b in plan.bones}
+    for bone in ("spine", "chest", "upperChest"):
+        assert abs(_depth_error(fig, plan, bone, (0, 0, 0))) < 0.01, (bone, heads[bone])
+    assert_joints_close(fig, plan)
+
+
+def test_a_pouch_touching_the_back_of_a_thigh_leaves_the_thighs_joint_in_the_thigh() -> None:
+    """A strap with a pouch hanging down the back of the right thigh, touching it: the thighs' joints and knees
+    stay on the legs' own line, not pulled toward the strap."""
+    fig = figure()
+    body = fig.parts[0]
+    strap = capsule((-0.09, 0.095, 0.45), (-0.09, 0.095, 0.95), 0.03)
+    fig.parts[0] = MeshPart(body.name, *merged([(body.vertices, body.triangles), strap]))
+    plan = plan_rig(fig.parts)
+    for side in ("left", "right"):
+        for bone in ("UpperLeg", "LowerLeg"):
+            at = fig.joints[f"{side}{bone}"]
+            assert abs(_depth_error(fig, plan, side + bone, at)) < 0.005, side + bone
+    assert_joints_close(fig, plan)

@@ -1,14 +1,17 @@
 """Web packing of an exported VRM: a file several times smaller that is still a VRM.
 
-The steps, each optional by preset: textures to WebP (textures.py), vertex attributes quantized
-(quantize.py, KHR_mesh_quantization) and every geometry view compressed with meshoptimizer
-(meshopt_codec.py, EXT_meshopt_compression: three.js decodes it with `MeshoptDecoder`). Only buffers,
-bufferViews, accessors, images and textures' sources are rewritten; nodes, meshes, materials, skins' joints
-and every extension (VRMC_vrm, VRMC_springBone, VRMC_node_constraint, VRMC_materials_mtoon, VRM) keep their
-indices and values, so everything they point at is still what they point at.
+The steps, each optional by preset: textures to WebP (textures.py), vertices renumbered for the GPU and
+the codecs (reorder.py) and their attributes quantized (quantize.py, KHR_mesh_quantization), and every
+geometry view compressed with meshoptimizer (meshopt_codec.py, EXT_meshopt_compression, with its
+octahedral and exponential filters: three.js decodes it with `MeshoptDecoder`). Only buffers,
+bufferViews, accessors (their rows in the new vertex order), images and textures' sources are rewritten;
+nodes, meshes, materials, skins' joints and every extension (VRMC_vrm, VRMC_springBone,
+VRMC_node_constraint, VRMC_materials_mtoon, VRM) keep their indices and values, so everything they point at
+is still what they point at (none of them names a vertex).
 
 pack() proves what it wrote: the compressed views decode to exactly the quantized data, and the quantized
-geometry is within geometry_check's bounds of the original (else PackError: the caller keeps the original).
+geometry, each vertex compared with the vertex it was, is within geometry_check's bounds of the original
+(else PackError: the caller keeps the original).
 A missing binding (meshopt, Pillow) leaves its step out and says so in `skipped`.
 """
 
@@ -111,11 +114,11 @@ def pack(data: bytes, options: PackOptions) -> Packed:
     figures["quantized_bytes"] = len(plain)
     out, uses_meshopt = plain, False
     if geometry:
-        check = geometry_check.compare(original, (document, binary))
+        check = geometry_check.compare(original, (document, binary), quantize_stats.orders)
         figures["geometry"] = check.to_json() | {"position_step_mm": round(quantize_stats.position_step * 1000, 4)}
         if check.problems:
             raise PackError(f"quantized geometry out of bounds: {'; '.join(check.problems)}")
-        compressed, packed_binary, meshopt_stats = meshopt_codec.encode(document, binary)
+        compressed, packed_binary, meshopt_stats = meshopt_codec.encode(document, binary, quantize_stats.filtered)
         _prove_lossless((document, binary), meshopt_codec.decode(compressed, packed_binary))
         out, uses_meshopt = glb.write(compressed, packed_binary), True
         figures["meshopt"] = {

@@ -9,6 +9,7 @@ coordinates and skin weights by value; morphed normals (with each target at weig
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -50,19 +51,33 @@ class GeometryCheck:
 class _File:
     document: dict[str, Any]
     binary: bytes
+    order: npt.NDArray[np.intp] | None = None  # vertex rows read in this order (values() is for vertex data then)
+    read: dict[int, Floats] = field(default_factory=dict)  # values already read (morph loops reread the base)
 
     def values(self, index: int) -> Floats:
+        if index not in self.read:
+            self.read[index] = self._values(index)
+        return self.read[index]
+
+    def _values(self, index: int) -> Floats:
         accessor = self.document["accessors"][index]
         values = accessor_array(self.document, self.binary, index).astype(np.float64)
         if accessor.get("normalized"):
             scale = _NORMALIZED[accessor["componentType"]]
             values = np.maximum(values / scale, -1.0)
-        return values
+        return values if self.order is None else values[self.order]
 
 
-def compare(original: tuple[dict[str, Any], bytes], packed: tuple[dict[str, Any], bytes]) -> GeometryCheck:
-    """How far the packed file's geometry is from the original's; `problems` names what exceeds a bound."""
+def compare(
+    original: tuple[dict[str, Any], bytes],
+    packed: tuple[dict[str, Any], bytes],
+    orders: Mapping[int, Any] | None = None,
+) -> GeometryCheck:
+    """How far the packed file's geometry is from the original's; `problems` names what exceeds a bound.
+    `orders` maps a vertex accessor whose rows were renumbered to its renumbering (`old`: each new row's
+    original vertex): each packed vertex is compared with the vertex it was."""
     a, b = _File(*original), _File(*packed)
+    orders = orders or {}
     check = GeometryCheck()
     worlds = _worlds(a.document), _worlds(b.document)
     lows: list[Floats] = []
@@ -76,7 +91,8 @@ def compare(original: tuple[dict[str, Any], bytes], packed: tuple[dict[str, Any]
             b.document["meshes"][node["mesh"]]["primitives"],
             strict=True,
         ):
-            _compare_primitive(_Pair(a, b, pa, pb, places), check, lows, highs)
+            order = orders.get(pa.get("attributes", {}).get("POSITION", -1))
+            _compare_primitive(_Pair(a, b, pa, pb, places, None if order is None else order.old), check, lows, highs)
     if lows:
         check.height_m = float(np.max(highs, axis=0)[1] - np.min(lows, axis=0)[1])
     bound = check.height_m * POSITION_SHARE
@@ -100,10 +116,13 @@ class _Pair:
     pa: dict[str, Any]
     pb: dict[str, Any]
     places: tuple[Floats, Floats]
+    order: npt.NDArray[np.intp] | None  # the packed primitive's vertices renumbered: each one's original vertex
 
 
 def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], highs: list[Floats]) -> None:
-    a, b, pa, pb, places = pair.a, pair.b, pair.pa, pair.pb, pair.places
+    # The original's vertex accessors read in the packed file's vertex order: row i is the same vertex in both.
+    a = _File(pair.a.document, pair.a.binary, pair.order)
+    b, pa, pb, places = pair.b, pair.pa, pair.pb, pair.places
     attributes_a, attributes_b = pa.get("attributes", {}), pb.get("attributes", {})
     if "POSITION" not in attributes_a:
         return
@@ -122,13 +141,16 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
             # The morphed normal as a loader shades it: the base normal plus the target's change.
             morphed_a = a.values(attributes_a["NORMAL"]) + a.values(ta["NORMAL"])
             morphed_b = b.values(attributes_b["NORMAL"]) + b.values(tb["NORMAL"])
-            check.normal_degrees = max(check.normal_degrees, _angle(morphed_a, morphed_b))
-    if "indices" in pa and not _same_triangles(a.values(pa["indices"]), b.values(pb["indices"]), pa):
+            check.normal_degrees = max(check.normal_degrees, largest_angle(morphed_a, morphed_b))
+    packed_indices = b.values(pb["indices"]) if "indices" in pb else None
+    if packed_indices is not None and pair.order is not None:  # in the original's vertex numbers
+        packed_indices = pair.order[packed_indices.astype(np.intp)].astype(np.float64)
+    if "indices" in pa and not _same_triangles(pair.a.values(pa["indices"]), packed_indices, pa):
         check.problems.append("a primitive's triangles are not the same ones")
     for name in ("NORMAL", "TANGENT"):
         if name in attributes_a:
             va, vb = a.values(attributes_a[name])[:, :3], b.values(attributes_b[name])[:, :3]
-            check.normal_degrees = max(check.normal_degrees, _angle(va, vb))
+            check.normal_degrees = max(check.normal_degrees, largest_angle(va, vb))
     for name, index in attributes_a.items():
         if name.startswith("TEXCOORD_"):
             check.uv = max(check.uv, _largest(a.values(index) - b.values(attributes_b[name])))
@@ -136,9 +158,11 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
             check.weight = max(check.weight, _largest(a.values(index) - b.values(attributes_b[name])))
 
 
-def _same_triangles(a: Floats, b: Floats, primitive: dict[str, Any]) -> bool:
+def _same_triangles(a: Floats, b: Floats | None, primitive: dict[str, Any]) -> bool:
     """The same triangles, each with its corners in the same winding, in any order (indices of other
     primitive modes in the same order)."""
+    if b is None:
+        return False
     if primitive.get("mode", 4) != 4:
         return bool(np.array_equal(a, b))
     return bool(np.array_equal(_canonical(a), _canonical(b)))
@@ -160,7 +184,7 @@ def _distance(a: Floats, b: Floats) -> float:
     return float(np.linalg.norm(a - b, axis=1).max(initial=0.0))
 
 
-def _angle(a: Floats, b: Floats) -> float:
+def largest_angle(a: Floats, b: Floats) -> float:
     """The largest angle between matching vectors, in degrees (zero vectors left out)."""
     lengths = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     usable = lengths > 1e-6

@@ -39,6 +39,8 @@ class Layout:
     views: list[dict[str, Any]] = field(default_factory=list)
     contents: list[bytearray] = field(default_factory=list)
     groups: dict[Any, int] = field(default_factory=dict)
+    # view -> (meshopt filter, the filter's input for the view's rows): what the codec compresses instead
+    filtered: dict[int, tuple[str, bytearray]] = field(default_factory=dict)
 
     def add(
         self,
@@ -48,8 +50,11 @@ class Layout:
         target: int | None = None,
         group: Any = None,
         align: int = 4,
+        filtered: tuple[str, bytes] | None = None,
     ) -> tuple[int, int]:
-        """Appends `data` (to its group's view, or as a new view): the view's index and the byte offset."""
+        """Appends `data` (to its group's view, or as a new view): the view's index and the byte offset.
+        `filtered`: a meshopt filter and its input, the same size as `data`, which decodes to `data` (a
+        group is filtered throughout or not at all)."""
         index = self.groups.get(group) if group is not None else None
         if index is None:
             view: dict[str, Any] = {"buffer": 0}
@@ -66,6 +71,14 @@ class Layout:
         content += b"\0" * (-len(content) % align)
         offset = len(content)
         content += data
+        if filtered is not None:
+            _name, rows = self.filtered.setdefault(index, (filtered[0], bytearray()))
+            rows += b"\0" * (offset - len(rows))
+            rows += filtered[1]
+        if (index in self.filtered) != (filtered is not None) or len(self.filtered.get(index, ("", content))[1]) != len(
+            content
+        ):
+            raise ValueError("a view's pieces are filtered throughout or not at all")
         return index, offset
 
     def binary(self) -> bytes:
@@ -122,6 +135,24 @@ def declare(document: dict[str, Any], extension: str, *, required: bool) -> None
         names = document.setdefault(key, [])
         if extension not in names:
             names.append(extension)
+
+
+# Extensions known to name no accessor: with only these in use, an accessor core glTF does not name is unused.
+_NAME_NO_ACCESSOR: Final = ("VRM", "VRMC_", "KHR_materials_", "KHR_texture_", "KHR_mesh_quantization",
+                            "EXT_texture_webp", "EXT_meshopt_compression", "KHR_lights_punctual")  # fmt: skip
+
+
+def unused_accessors(document: dict[str, Any]) -> set[int]:
+    """Accessors nothing reads: no mesh, skin or animation names them (exporters leave such data behind, the
+    VRM Add-on a morph's normals it does not draw); none when an extension that might name one is in use."""
+    if any(not name.startswith(_NAME_NO_ACCESSOR) for name in document.get("extensionsUsed", [])):
+        return set()
+    named = {index for _name, index, _morph in vertex_accessors(document)}
+    named |= {p["indices"] for m in document.get("meshes", []) for p in m.get("primitives", []) if "indices" in p}
+    named |= {s["inverseBindMatrices"] for s in document.get("skins", []) if "inverseBindMatrices" in s}
+    for animation in document.get("animations", []):
+        named |= {i for sampler in animation.get("samplers", []) for i in (sampler.get("input"), sampler.get("output"))}
+    return set(range(len(document.get("accessors", [])))) - named
 
 
 def vertex_accessors(document: dict[str, Any]) -> list[tuple[str, int, bool]]:

@@ -1,18 +1,26 @@
 """KHR_mesh_quantization: vertex attributes stored as small integers, every accessor laid out anew.
 
 What is stored how, and what it costs (the file states it, `tolerances` below, and the export proves it):
-- skinned positions: 16-bit unsigned integers on one uniform grid per skin, spanning the skin's meshes;
-  the grid's scale and offset are folded into the skin's inverse bind matrices (a loader ignores a skinned
-  mesh's node transform, and jointWorld · inverseBind · (scale · q + offset) is the original vertex). On a
-  2 m avatar a step is 0.03 mm, the error at most half that. Morph position deltas are 16-bit signed on
-  the same grid (the fold scales them too). Meshes without a skin keep float positions (their node
-  transform may be shared with children and VRM references: it is never rewritten).
-- normals and tangents: 8-bit normalized (0.45° at most); morph normal deltas 16-bit normalized.
+- skinned positions: 16-bit unsigned integers on one uniform 14-bit grid per skin (16383 steps over the
+  skin's largest extent, as gltfpack's default), the grid's scale and offset folded into the skin's inverse
+  bind matrices (a loader ignores a skinned mesh's node transform, and jointWorld · inverseBind · (scale · q
+  + offset) is the original vertex). On a 2 m avatar a step is 0.12 mm, the error on the grid at most
+  0.11 mm (half a step on each axis), a little more once skinned (the folded binds are float32). Morph
+  position deltas are 16-bit signed on the same grid (the fold scales them too). Meshes without a skin
+  keep float positions (their node transform may be shared with children and VRM references: it is never
+  rewritten).
+- normals and tangents: meshoptimizer's octahedral filter at 8 bits (0.73° at most), decoded into the
+  4-byte rows KHR_mesh_quantization reads (normalized bytes); morph normal deltas 8-bit normalized where
+  every morphed normal stays within 0.9° of the original's, else 16-bit; deltas past 1 stay floats through
+  meshoptimizer's exponential filter (12 bits) where the same holds.
 - texture coordinates within 0..1: 16-bit normalized (1/65535: a sixteenth of a texel at 4096²); others
   stay float.
-- weights: 16-bit normalized, rounded so that each vertex's weights still sum to exactly 1.
-- triangles: the same ones, in the order a GPU's vertex cache likes (meshoptimizer's, which its index codec
-  also compresses best); vertices keep their numbers.
+- weights: 16-bit normalized, rounded so that each vertex's weights still sum to exactly 1; 8-bit where
+  8 bits hold every weight within 1e-4 (rigid parts: 0 and 1). 8 bits everywhere would move a bent limb's
+  vertices by up to a millimetre (measured on the demo in the test pose), twice the position bound.
+- vertices and triangles: renumbered in the order meshoptimizer's vertex cache and fetch optimizers give
+  (reorder.py), every row of every vertex accessor moved with its vertex.
+- accessors nothing reads: their entry kept (every index stays), their data dropped.
 - joints, inverse bind matrices and everything else: unchanged values.
 Morph targets stay sparse where they were (their sparse values are quantized), dense where they were.
 """
@@ -20,15 +28,16 @@ Morph targets stay sparse where they were (their sparse values are quantized), d
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from ..accessors import accessor_array
-from . import meshopt_codec
+from . import geometry_check, meshopt_codec, reorder
 from .layout import (
     ARRAY_BUFFER,
     COMPONENTS,
@@ -37,13 +46,14 @@ from .layout import (
     declare,
     padded,
     strided,
+    unused_accessors,
     vertex_accessors,
     view_holders,
 )
 
 BYTE, UNSIGNED_BYTE, SHORT, UNSIGNED_SHORT, FLOAT = 5120, 5121, 5122, 5123, 5126
 EXTENSION: Final = "KHR_mesh_quantization"
-POSITION_STEPS: Final = 65535  # 16-bit grid over the skin's largest extent
+POSITION_STEPS: Final = 16383  # a 14-bit grid over the skin's largest extent (as gltfpack's default)
 _INDEX_TYPES: Final = {UNSIGNED_SHORT: "<u2", 5125: "<u4"}
 
 
@@ -55,12 +65,20 @@ class Encoding:
     normalized: bool
     dtype: str
     scale: float  # stored = round(value * scale)
+    filter: str | None = None  # a meshopt filter that stores the values (then they are what it decodes to)
 
 
-NORMAL: Final = Encoding(BYTE, True, "<i1", 127.0)
+NORMAL: Final = Encoding(BYTE, True, "<i1", 127.0, "OCTAHEDRAL")  # rows of 4: x, y, z (and a tangent's w)
 MORPH_NORMAL: Final = Encoding(SHORT, True, "<i2", 32767.0)
+MORPH_NORMAL8: Final = Encoding(BYTE, True, "<i1", 127.0)  # where the morphed normals stay within the bound
+# Deltas past 1 (a morph that turns normals over) stay floats, through the exponential filter: 12 bits.
+MORPH_NORMAL_EXP: Final = Encoding(FLOAT, False, "<f4", 1.0, "EXPONENTIAL")
+_EXP_BITS: Final = 12
+# The share of the normal bound a morph's 8-bit normal deltas may take, on top of the base's octahedral turn.
+_MORPH_NORMAL8_SHARE: Final = 0.9
 UV: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
 WEIGHT: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
+WEIGHT8: Final = Encoding(UNSIGNED_BYTE, True, "<u1", 255.0)  # where 8 bits hold every weight within the bound
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,8 @@ class QuantizeStats:
     accessors: int  # accessors stored as integers
     skins: int  # skins whose positions are on a grid
     position_step: float  # the largest grid step (model units); 0 without a grid
+    orders: dict[int, reorder.VertexOrder]  # vertex accessor -> how its rows were renumbered
+    filtered: dict[int, tuple[str, bytes]]  # view -> the meshopt filter its rows go through, and its input
 
 
 def quantize(
@@ -95,6 +115,8 @@ def quantize(
     source = _Source(document, binary)
     accessors: list[dict[str, Any]] = document.get("accessors", [])
     roles: dict[int, str] = {index: "vertex" for _name, index, _morph in vertex_accessors(document)}
+    # One view per kind of vertex data (positions apart from weights...): the codec's runs stay alike.
+    kinds = {index: f"morph {name}" if morph else name for name, index, morph in vertex_accessors(document)}
     for mesh in document.get("meshes", []):
         primitives = [p for p in mesh.get("primitives", []) if "indices" in p]
         roles |= {p["indices"]: "triangles" if p.get("mode", 4) == 4 else f"mode {p['mode']}" for p in primitives}
@@ -105,11 +127,19 @@ def quantize(
         for name, index, morph in vertex_accessors(document):
             _plan_attribute(source, encodings, name, index, morph=morph)
         grids, gridded = _plan_grids(source, encodings)
-    replaced = _fold_grids(source, grids)
+        _plan_morph_normals(source, encodings)
+    order = reorder.plan(document, source.values) if attributes else reorder.Plan({}, {})
+    replaced = _fold_grids(source, grids) | order.indices
     layout = Layout()
+    unused = unused_accessors(document) if attributes else set()
     for index, accessor in enumerate(accessors):
-        plan = _Plan(encodings.get(index), gridded.get(index), roles.get(index), replaced.get(index))
-        _lay_out(source, index, accessor, plan, layout, reorder=attributes)
+        if index in unused:  # kept as an entry (indices stay), its data dropped: a loader reads zeros
+            for key in ("bufferView", "byteOffset", "sparse", "min", "max"):
+                accessor.pop(key, None)
+            continue
+        plan = _Plan(encodings.get(index), gridded.get(index), roles.get(index), kinds.get(index))
+        plan = dataclasses.replace(plan, values=replaced.get(index), order=order.orders.get(index))
+        _lay_out(source, index, accessor, plan, layout)
     for image in document.get("images", []):
         if "bufferView" in image:
             image["bufferView"], _offset = layout.add(source.view(image["bufferView"]))
@@ -119,7 +149,8 @@ def quantize(
     if encodings:
         declare(document, EXTENSION, required=True)
     step = max((g.step for g in grids.values()), default=0.0)
-    return document, out, QuantizeStats(len(encodings), len(grids), step)
+    filtered = {view: (name, bytes(rows)) for view, (name, rows) in layout.filtered.items()}
+    return document, out, QuantizeStats(len(encodings), len(grids), step, order.orders, filtered)
 
 
 @dataclass(frozen=True)
@@ -128,6 +159,13 @@ class _Source:
 
     document: dict[str, Any]
     binary: bytes
+    filtered: dict[int, tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]] = field(default_factory=dict)
+
+    def octahedral(self, index: int) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
+        """meshopt_codec.octahedral of an accessor's vectors, once (the plan and the layout both need it)."""
+        if index not in self.filtered:
+            self.filtered[index] = meshopt_codec.octahedral(self.values(index))
+        return self.filtered[index]
 
     def view(self, index: int) -> bytes:
         view = self.document["bufferViews"][index]
@@ -143,7 +181,8 @@ def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, 
     if source.document["accessors"][index].get("componentType") != FLOAT or index in encodings:
         return
     if name in ("NORMAL", "TANGENT") and not morph:
-        encodings[index] = NORMAL
+        if "sparse" not in source.document["accessors"][index]:  # the filter writes whole rows
+            encodings[index] = NORMAL
     elif name in ("NORMAL", "TANGENT"):
         # Normalized integers reach 1: a morph that turns a normal further (a flip) keeps floats.
         if np.abs(source.values(index)).max(initial=0.0) <= 1.0:
@@ -153,7 +192,44 @@ def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, 
         if values.size and values.min() >= 0.0 and values.max() <= 1.0:
             encodings[index] = UV
     elif name.startswith("WEIGHTS_"):
-        encodings[index] = WEIGHT
+        # 8 bits (off by up to 1/255 after rounding) would move a bent limb's vertices past the position
+        # bound: weights take them only where they are exact in 8 bits (rigid parts, 0 and 1).
+        weights = source.values(index).astype(np.float64)
+        exact = np.abs(_weights(weights, WEIGHT8) / 255.0 - weights).max(initial=0.0) <= geometry_check.WEIGHT_ERROR
+        encodings[index] = WEIGHT8 if exact else WEIGHT
+
+
+def _plan_morph_normals(source: _Source, encodings: dict[int, Encoding]) -> None:
+    """Morph normal deltas in 8 bits where every morphed normal (the base as the octahedral filter stores
+    it, plus the 8-bit delta, as a loader adds them) stays within 90% of the normal bound of the original's;
+    16 bits elsewhere (a morph that leaves a short normal turns it further per step)."""
+    readers: dict[int, list[tuple[int, int]]] = {}  # morph normal accessor -> (its base normal, ...) pairs
+    for mesh in source.document.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            base = primitive.get("attributes", {}).get("NORMAL")
+            for target in primitive.get("targets", []):
+                if "NORMAL" in target:
+                    readers.setdefault(target["NORMAL"], []).append((base, target["NORMAL"]))
+    stored: dict[int, npt.NDArray[np.float64]] = {}
+    for index, pairs in readers.items():
+        planned = encodings.get(index)
+        if planned not in (MORPH_NORMAL, None) or any(encodings.get(b) is not NORMAL for b, _t in pairs):
+            continue
+        delta = source.values(index).astype(np.float64)
+        if planned is MORPH_NORMAL:
+            candidate, smaller = np.clip(np.rint(delta * 127.0), -127, 127) / 127.0, MORPH_NORMAL8
+        elif source.document["accessors"][index].get("componentType") == FLOAT:
+            candidate, smaller = meshopt_codec.exponential(delta, _EXP_BITS)[0].astype(np.float64), MORPH_NORMAL_EXP
+        else:
+            continue
+        worst = 0.0
+        for base_index, _target in pairs:
+            if base_index not in stored:
+                stored[base_index] = source.octahedral(base_index)[0][:, :3] / 127.0
+            base = source.values(base_index)[:, :3].astype(np.float64)
+            worst = max(worst, geometry_check.largest_angle(base + delta, stored[base_index] + candidate))
+        if worst <= _MORPH_NORMAL8_SHARE * geometry_check.NORMAL_DEGREES:
+            encodings[index] = smaller
 
 
 def _plan_grids(source: _Source, encodings: dict[int, Encoding]) -> tuple[dict[int, Grid], dict[int, Grid]]:
@@ -217,23 +293,23 @@ def _encode(values: npt.NDArray[Any], encoding: Encoding, grid: Grid | None) -> 
     floats = values.astype(np.float64)
     if grid is not None:
         floats = floats - grid.offset
-    if encoding is WEIGHT:
-        return _weights(floats)
+    if encoding is WEIGHT or encoding is WEIGHT8:  # identity: UV encodes alike but is no weight
+        return _weights(floats, encoding)
     info = np.iinfo(encoding.dtype)
     low = -info.max if encoding.normalized and info.min < 0 else info.min  # -127, not -128: both mean -1
     stored: npt.NDArray[Any] = np.clip(np.rint(floats * encoding.scale), low, info.max).astype(encoding.dtype)
     return stored
 
 
-def _weights(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.uint16]:
-    """16-bit weights whose sum per vertex is exactly what the floats' was (65535 for 1): the rounding's
+def _weights(weights: npt.NDArray[np.float64], encoding: Encoding) -> npt.NDArray[Any]:
+    """Weights whose sum per vertex is exactly what the floats' was (65535 or 255 for 1): the rounding's
     remainder goes to each vertex's largest weight, so skinning does not shrink or swell a vertex."""
-    stored = np.rint(weights * 65535.0)
-    total = np.rint(weights.sum(axis=1) * 65535.0)
+    stored = np.rint(weights * encoding.scale)
+    total = np.rint(weights.sum(axis=1) * encoding.scale)
     largest = np.argmax(stored, axis=1)
     rows = np.arange(len(stored))
     stored[rows, largest] += total - stored.sum(axis=1)
-    result: npt.NDArray[np.uint16] = np.clip(stored, 0, 65535).astype(np.uint16)
+    result: npt.NDArray[Any] = np.clip(stored, 0, encoding.scale).astype(encoding.dtype)
     return result
 
 
@@ -242,12 +318,12 @@ class _Plan:
     encoding: Encoding | None
     grid: Grid | None  # a base position's grid (its offset is taken off before scaling)
     role: str | None  # "vertex", "triangles", "mode <n>" (other primitives' indices) or None
-    values: npt.NDArray[Any] | None  # new values replacing the accessor's (folded inverse binds)
+    kind: str | None  # a vertex accessor's attribute ("NORMAL", "morph POSITION"): one view per kind
+    values: npt.NDArray[Any] | None = None  # new values replacing the accessor's (folded inverse binds, indices)
+    order: reorder.VertexOrder | None = None  # a vertex accessor's renumbering
 
 
-def _lay_out(
-    source: _Source, index: int, accessor: dict[str, Any], plan: _Plan, layout: Layout, *, reorder: bool
-) -> None:
+def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan, layout: Layout) -> None:
     """Writes the accessor's data (dense part and sparse parts) as new views, quantized when planned."""
     encoding, grid = plan.encoding, plan.grid
     width = COMPONENTS[accessor["type"]]
@@ -256,17 +332,18 @@ def _lay_out(
     bounds = _encode(source.values(index), encoding, grid) if bounded and encoding else None
     sparse = accessor.get("sparse")
     if "bufferView" in accessor or plan.values is not None:
-        values = plan.values if plan.values is not None else _dense(source, accessor)
-        if encoding is not None:
-            values = _encode(values, encoding, grid)
+        values, filtered = _stored(source, index, accessor, plan)
         if plan.role == "vertex":
-            stride = padded(values.dtype.itemsize * width)
+            stride = padded(values.dtype.itemsize * values.shape[1])
             place = layout.add(
-                strided(values, stride), stride=stride, target=ARRAY_BUFFER, group=("vertex", stride), align=stride
+                strided(values, stride),
+                stride=stride,
+                target=ARRAY_BUFFER,
+                group=("vertex", plan.kind, stride, filtered and filtered[0]),
+                align=stride,
+                filtered=filtered,
             )
         elif plan.role is not None:  # indices: triangles apart from lines and points
-            if plan.role == "triangles" and reorder:
-                values = meshopt_codec.cache_order(values)
             size = values.dtype.itemsize  # whole triangles between pieces: the index codec reads threes
             group, align = (plan.role, size), _lcm4(3 * size)
             place = layout.add(_tight(values), target=ELEMENT_ARRAY_BUFFER, group=group, align=align)
@@ -276,11 +353,15 @@ def _lay_out(
         _point(accessor, place)
     if sparse:
         indices, sparse_values = _sparse_parts(source, accessor)
-        if encoding is not None:
-            sparse_values = _encode(sparse_values, encoding, grid)
+        if plan.order is not None:  # sparse indices stay increasing
+            renumbered = plan.order.new[indices]
+            by_place = np.argsort(renumbered, kind="stable")
+            indices, sparse_values = renumbered[by_place].astype(indices.dtype), sparse_values[by_place]
+        sparse_values, filtered = _quantized(sparse_values, plan)
         index_place = layout.add(_tight(indices), group=("sparse indices", indices.itemsize), align=4)
         element = sparse_values.dtype.itemsize * width
-        value_place = layout.add(_tight(sparse_values), group=("sparse values", element), align=_lcm4(element))
+        values_group = ("sparse values", plan.kind, element, filtered and filtered[0])
+        value_place = layout.add(_tight(sparse_values), group=values_group, align=_lcm4(element), filtered=filtered)
         sparse["indices"] = {"componentType": sparse["indices"]["componentType"]}
         sparse["values"] = {}
         _point(sparse["indices"], index_place)
@@ -295,6 +376,33 @@ def _lay_out(
     if bounds is not None:
         accessor["min"] = bounds.astype(np.int64).min(axis=0).tolist()
         accessor["max"] = bounds.astype(np.int64).max(axis=0).tolist()
+
+
+def _stored(
+    source: _Source, index: int, accessor: dict[str, Any], plan: _Plan
+) -> tuple[npt.NDArray[Any], tuple[str, bytes] | None]:
+    """The dense rows as stored (renumbered, quantized) and, when a meshopt filter stores them, the filter
+    and its input."""
+    if plan.encoding is not None and plan.encoding.filter == "OCTAHEDRAL":  # rows are independent: reorder after
+        decoded, rows = source.octahedral(index)
+        if plan.order is not None:
+            decoded, rows = decoded[plan.order.old], rows[plan.order.old]
+        return decoded, (plan.encoding.filter, np.ascontiguousarray(rows).tobytes())
+    values = plan.values if plan.values is not None else _dense(source, accessor)
+    if plan.order is not None:
+        values = values[plan.order.old]
+    return _quantized(values, plan)
+
+
+def _quantized(values: npt.NDArray[Any], plan: _Plan) -> tuple[npt.NDArray[Any], tuple[str, bytes] | None]:
+    """Rows as the plan's encoding stores them and, for a filtered one, the filter and its input."""
+    encoding = plan.encoding
+    if encoding is not None and encoding.filter == "EXPONENTIAL":
+        floats, rows = meshopt_codec.exponential(values, _EXP_BITS)
+        return floats, (encoding.filter, rows)
+    if encoding is not None:
+        return _encode(values, encoding, plan.grid), None
+    return values, None
 
 
 def _tight(values: npt.NDArray[Any]) -> bytes:
