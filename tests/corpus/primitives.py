@@ -105,9 +105,10 @@ def face_parts() -> None:
     _name_added("Glasses")
 
 
-# A knee pad: a small closed box on the left shin's front just below the knee, joined into the body's mesh
-# as a shell of its own (bone heat would blend it between thigh and shin).
-PAD_CENTER, PAD_SIZE = (0.1, -0.065, 0.4), (0.08, 0.02, 0.06)
+# A knee pad: a small closed box 1 cm in front of the left shin just below the knee (clear of the remeshed
+# skin's surface), joined into the body's mesh as a shell of its own (bone heat would blend it between thigh
+# and shin).
+PAD_CENTER, PAD_SIZE = (0.1, -0.075, 0.4), (0.08, 0.02, 0.06)
 # The separate hard meshes of `hard_parts`, and the bone each must ride on.
 HARD_PARTS = {"Bracer": "LowerArm.L"}
 
