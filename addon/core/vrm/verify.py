@@ -425,7 +425,7 @@ def _invisible_meshes(document: dict[str, Any], scene: _Scene) -> list[str]:
             reasons.append(f"material '{name}' alpha {alpha:g}{below} ({mode})")
         else:
             if reasons:
-                found.append(f"'{node.get('name', mesh.get('name', index))}' ({', '.join(dict.fromkeys(reasons))})")
+                found.append(f"'{node.get('name', mesh.get('name', index))}' ({_named(list(dict.fromkeys(reasons)))})")
     return found
 
 
