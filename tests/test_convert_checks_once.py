@@ -137,7 +137,7 @@ def test_the_fbx_importers_invisible_materials_are_made_opaque_and_never_exporte
 
 def test_a_partly_transparent_material_is_left_as_it_is(empty_scene: Any) -> None:
     """Glass or lace: alpha 0.3, or alpha from a texture, is the author's choice; the check and its fix leave
-    it alone (the fully transparent one beside it is made opaque)."""
+    it alone. The fully transparent ones beside them, Principled or the VRM Add-on's MToon, are made opaque."""
     bpy = empty_scene
     bpy.ops.object.armature_add()
     armature = bpy.context.object
@@ -156,9 +156,19 @@ def test_a_partly_transparent_material_is_left_as_it_is(empty_scene: Any) -> Non
             material.node_tree.links.new(image.outputs["Alpha"], bsdf.inputs["Alpha"])
         cube.data.materials.append(material)
         looks[name] = bsdf.inputs["Alpha"]
+    toons = {}
+    for name, alpha in [("ToonGlass", 0.3), ("ToonInvisible", 0.0)]:
+        material = bpy.data.materials.new(name)
+        toon = toons[name] = material.vrm_addon_extension.mtoon1
+        toon.enabled, toon.alpha_mode = True, "BLEND"
+        toon.pbr_metallic_roughness.base_color_factor = (1.0, 1.0, 1.0, alpha)
+        cube.data.materials.append(material)
     report = rig_check.check_rig(armature.name, None, fix="safe")
-    assert "made 1 fully transparent material(s) opaque: Invisible" in report.fixes
+    assert "made 2 fully transparent material(s) opaque: Invisible, ToonInvisible" in report.fixes
     assert looks["Glass"].default_value == pytest.approx(0.3)
     assert looks["Lace"].default_value == 0.0 and looks["Lace"].is_linked
     assert looks["Invisible"].default_value == 1.0
+    glass, invisible = toons["ToonGlass"], toons["ToonInvisible"]
+    assert glass.alpha_mode == "BLEND" and glass.pbr_metallic_roughness.base_color_factor[3] == pytest.approx(0.3)
+    assert invisible.alpha_mode == "OPAQUE" and invisible.pbr_metallic_roughness.base_color_factor[3] == 1.0
     assert "transparent_material" not in [f.id for f in report.findings]
