@@ -1,15 +1,16 @@
-"""The auto-rig's own time, per stage, on the bare corpus meshes (each rigged third-party avatar stripped of
-its skeleton as tests/corpus/autorig_harness.py does), against a same-run baseline: the voxel proxy's bone
-heat on the undecimated proxy (tens of thousands of vertices), as before it was decimated.
+"""The auto-rig's own time, per stage, wall-clock and CPU, on a generated humanoid of about --vertices
+vertices (tests/corpus/primitives.py's figure with its eyes, teeth, glasses, knee pad and armour plate,
+every edge cut until the whole has that many) and on the bare corpus meshes (each rigged third-party avatar
+stripped of its skeleton as tests/corpus/autorig_harness.py does), against a same-run baseline: Blender's
+own automatic weights alone (bone heat, `parent_set(type='ARMATURE_AUTO')`) on the same meshes with the
+auto-rig's skeleton already built.
 
-    .venv/bin/python -m bench.bench_autorig_speed [--repeat N] [MODEL ...]
+    .venv/bin/python -m bench.bench_autorig_speed [--repeat N] [--vertices N] [MODEL ...]
 
-Prints per model: its vertices, the best auto_rig seconds of each over N rounds (the two alternating, so
-load on a shared machine falls on both alike) and their ratio, the same for the `proxy` stage alone (the
-one the decimation changes), the CPU seconds of each (this process's, all its threads: what other
-processes on a shared machine disturb least) and their ratio, the decimated run's stages, and what the
-decimation changes: how far the skinned surface moves in a test pose (arms lowered, elbows and knees bent,
-spine and head turned) between the two weightings, mean and worst, as a fraction of the height.
+MODEL is `generated` or a corpus file name (default: the generated humanoid, then every artist humanoid).
+Prints per model: its vertices, the best auto_rig wall and CPU seconds over N rounds and the baseline's
+(the two alternating, so load on a shared machine falls on both alike), their ratios, and the stages of the
+auto-rig's best round (wall / CPU seconds). CPU seconds are this process's, all its threads.
 """
 
 from __future__ import annotations
@@ -22,93 +23,124 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from bench.common import start_blender
 
-UNDECIMATED = 10**9
-# bone -> (axis, degrees) of the test pose, in the bones' own axes (Blender's Y along the bone).
-POSE = {"UpperArm.L": ("Y", 50), "UpperArm.R": ("Y", -50), "LowerArm.L": ("Z", 60), "LowerArm.R": ("Z", -60),
-        "UpperLeg.L": ("X", -40), "UpperLeg.R": ("X", -40), "LowerLeg.L": ("X", 60), "LowerLeg.R": ("X", 60),
-        "Spine": ("Z", 20), "Head": ("Z", 30)}  # fmt: skip
+GENERATED = "generated"
 
 
-def _rig(bare: Path, proxy_vertices: int) -> tuple[dict[str, float], float, Any]:
-    """auto_rig on a fresh import of `bare`: (its stages' seconds, its CPU seconds, the surface in the test
-    pose)."""
+def _generated(path: Path, vertices: int) -> Path:
+    """The primitive humanoid with its hard parts, its body's edges each cut as often as brings the body
+    nearest to `vertices` vertices, written as a .glb."""
+    import bmesh
     import bpy
 
-    from addon.blender import autorig, avatar_import
-    from addon.blender.autorig import weights
+    from addon.blender import context
+    from tests.corpus import primitives
 
-    weights.PROXY_VERTICES = proxy_vertices
+    def build() -> None:
+        primitives.padded()
+        meshes = [o.data for o in context.scene().objects if isinstance(o.data, bpy.types.Mesh)]
+        totals: dict[int, int] = {}
+        for cuts in range(1, 64):
+            totals[cuts] = 0
+            for mesh in meshes:
+                edit = bmesh.new()
+                edit.from_mesh(mesh)
+                bmesh.ops.subdivide_edges(edit, edges=edit.edges[:], cuts=cuts, use_grid_fill=True)
+                totals[cuts] += len(edit.verts)
+                edit.free()
+            if totals[cuts] >= vertices:
+                break
+        cuts = min(totals, key=lambda c: abs(totals[c] - vertices))
+        for mesh in meshes:
+            edit = bmesh.new()
+            edit.from_mesh(mesh)
+            bmesh.ops.subdivide_edges(edit, edges=edit.edges[:], cuts=cuts, use_grid_fill=True)
+            edit.to_mesh(mesh)
+            edit.free()
+            # Flat faces and UV seams would each be split apart in the file: more vertices than asked for.
+            mesh.shade_smooth()
+            while mesh.uv_layers:
+                mesh.uv_layers.remove(mesh.uv_layers[0])
+
+    return primitives.write_glb(build, path, primitives.hard_parts)
+
+
+def _import(bare: Path) -> int:
+    import bpy
+
+    from addon.blender import avatar_import
+
     bpy.ops.wm.read_homefile(use_empty=True)
     avatar_import.import_avatar(bare, bare_ok=True)
     gc.collect()
-    started = time.process_time()
+    return sum(len(o.data.vertices) for o in bpy.data.objects if isinstance(o.data, bpy.types.Mesh))
+
+
+def _auto_rig(bare: Path) -> tuple[float, float, dict[str, float], dict[str, float]]:
+    """(wall s, CPU s, stage wall s, stage CPU s) of auto_rig on a fresh import of `bare`."""
+    from addon.blender import autorig
+
+    _import(bare)
+    wall, cpu = time.perf_counter(), time.process_time()
     result = autorig.auto_rig()
-    cpu = time.process_time() - started
-    armature = bpy.data.objects[result.armature]
-    for name, (axis, degrees) in POSE.items():
-        bone = armature.pose.bones[name]  # type: ignore[union-attr]
-        bone.rotation_mode = "XYZ"
-        bone.rotation_euler["XYZ".index(axis)] = math.radians(degrees)
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    depsgraph.update()
-    posed = []
-    for binding in result.bindings:
-        mesh = bpy.data.objects[binding.mesh].evaluated_get(depsgraph).data
-        co = np.empty(len(mesh.vertices) * 3)  # type: ignore[union-attr]
-        mesh.vertices.foreach_get("co", co)  # type: ignore[union-attr]
-        posed.append(co.reshape(-1, 3))
-    return result.seconds, cpu, (np.concatenate(posed), result.height)
+    return time.perf_counter() - wall, time.process_time() - cpu, result.seconds, result.cpu_seconds
+
+
+def _bone_heat(bare: Path) -> tuple[float, float]:
+    """(wall s, CPU s) of Blender's bone heat alone on a fresh import of `bare`, with the skeleton the
+    auto-rig places built first (untimed)."""
+    import mathutils
+
+    from addon.blender import context
+    from addon.blender.autorig import build, read, weights
+    from addon.core.autorig import place
+
+    _import(bare)
+    meshes = [o for o in context.scene().objects if o.type == "MESH"]
+    plan = place.plan_rig(read.read_parts(meshes))
+    build.apply_frame(meshes, mathutils.Matrix(plan.to_rig_frame))
+    armature = build.build_armature(plan, context.scene().collection)
+    wall, cpu = time.perf_counter(), time.process_time()
+    weights.bone_heat(meshes, armature)
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best of each is kept (default 3)")
-    parser.add_argument("models", nargs="*", help="corpus file names (default: every artist humanoid)")
+    parser.add_argument("--vertices", type=int, default=30000, help="the generated humanoid's (default 30000)")
+    parser.add_argument("models", nargs="*", help=f"{GENERATED!r} or corpus file names (default: all)")
     args = parser.parse_args()
     start_blender("bench-autorig-speed-")
-    from addon.blender.autorig import weights
     from tests.corpus import autorig_harness as harness
 
-    if not harness.SHARED_CORPUS.is_dir():
-        print(f"no third-party corpus at {harness.SHARED_CORPUS}", file=sys.stderr)
-        return 1
-    decimated = weights.PROXY_VERTICES
     work = Path(tempfile.mkdtemp(prefix="bench-autorig-speed-"))
-    print(f"{'model':34} {'verts':>6} {'undecimated s':>13} {'decimated s':>11} {'ratio':>5}  {'proxy s':>11} "
-          f"{'ratio':>5}  {'CPU s':>11} {'ratio':>5}  {'moved mean':>10} {'worst':>6}  "
-          "stages of the decimated run (s)")  # fmt: skip
-    for name in args.models or harness.ARTISTS:
+    print(f"{'model':34} {'verts':>6} {'auto_rig s':>10} {'heat alone s':>12} {'ratio':>5}  {'CPU s':>5} "
+          f"{'heat alone':>10} {'ratio':>5}  stages of the best auto_rig, wall/CPU s")  # fmt: skip
+    for name in args.models or [GENERATED, *harness.ARTISTS]:
         folder = work / Path(name).stem
         folder.mkdir()
-        stripped = harness.strip(harness.SHARED_CORPUS / name, folder / "bare.glb")
-        best: dict[int, dict[str, float]] = {}
-        proxy: dict[int, float] = {}
-        cpu: dict[int, float] = {}
-        surfaces: dict[int, Any] = {}
+        if name == GENERATED:
+            bare = _generated(folder / "generated.glb", args.vertices)
+        else:
+            if not (harness.SHARED_CORPUS / name).is_file():
+                print(f"{name:34} absent: {harness.SHARED_CORPUS / name}", flush=True)
+                continue
+            bare = harness.strip(harness.SHARED_CORPUS / name, folder / "bare.glb").bare
+        vertices = _import(bare)
+        auto_wall = auto_cpu = heat_wall = heat_cpu = math.inf
+        stages = ""
         for _ in range(args.repeat):
-            for vertices in (UNDECIMATED, decimated):
-                seconds, used, surfaces[vertices] = _rig(stripped.bare, vertices)
-                cpu[vertices] = min(cpu.get(vertices, math.inf), used)
-                if vertices not in best or sum(seconds.values()) < sum(best[vertices].values()):
-                    best[vertices] = seconds
-                proxy[vertices] = min(proxy.get(vertices, math.inf), seconds.get("proxy", 0.0))
-        weights.PROXY_VERTICES = decimated
-        (before, height), (after, _height) = surfaces[UNDECIMATED], surfaces[decimated]
-        moved = np.linalg.norm(after - before, axis=1) / height
-        slow, fast = sum(best[UNDECIMATED].values()), sum(best[decimated].values())
-        stages = " ".join(f"{k} {v:.2f}" for k, v in best[decimated].items())
-        proxies = f"{proxy[UNDECIMATED]:.2f}/{proxy[decimated]:.2f}"
-        proxy_ratio = proxy[decimated] / proxy[UNDECIMATED] if proxy[UNDECIMATED] else 1.0
-        cpus = f"{cpu[UNDECIMATED]:.2f}/{cpu[decimated]:.2f} {cpu[decimated] / cpu[UNDECIMATED]:5.2f}"
-        moves = f"{100 * moved.mean():9.3f}% {100 * moved.max():5.2f}%"
-        print(f"{name:34} {stripped.vertices:6} {slow:13.2f} {fast:11.2f} {fast / slow:5.2f}  {proxies:>11} "
-              f"{proxy_ratio:5.2f}  {cpus:>17}  {moves}  {stages}", flush=True)  # fmt: skip
+            wall, cpu, stage_wall, stage_cpu = _auto_rig(bare)
+            if wall < auto_wall:
+                stages = " ".join(f"{k} {stage_wall[k]:.2f}/{stage_cpu[k]:.2f}" for k in stage_wall)
+            auto_wall, auto_cpu = min(auto_wall, wall), min(auto_cpu, cpu)
+            wall, cpu = _bone_heat(bare)
+            heat_wall, heat_cpu = min(heat_wall, wall), min(heat_cpu, cpu)
+        print(f"{name:34} {vertices:6} {auto_wall:10.2f} {heat_wall:12.2f} {auto_wall / heat_wall:5.2f}  "
+              f"{auto_cpu:5.2f} {heat_cpu:10.2f} {auto_cpu / heat_cpu:5.2f}  {stages}", flush=True)  # fmt: skip
     return 0
 
 

@@ -1,9 +1,10 @@
 """VRM 0.x export writes, with the numpy mesh writer (addon/blender/vrm0_mesh_writer.py), the very file the
 VRM Add-on's own per-vertex writer writes: byte for byte on the demo avatar at several details (with a second,
 MToon material whose shape key normals are off, and a rigid accessory on a bone with an empty material slot and
-a weld that merges vertices differently in one shape key), on a vertex weighted under float epsilon (below the
-rig check, which refuses it), and on every third-party avatar of `../shared/corpus` that exports to VRM 0.x.
-Another add-on version writes with its own writer.
+a weld that merges vertices differently in one shape key; at detail 3 a modifier that changes the body's weights),
+on a vertex weighted under float epsilon (below the rig check, which refuses it), and on every third-party avatar
+of `../shared/corpus` that exports to VRM 0.x. The writer takes the weights the rig check read, unless a modifier
+may have changed them. Another add-on version writes with its own writer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from typing import Any
 import bpy  # before addon.blender: bmesh and mathutils exist only after it
 import pytest
 
-from addon.blender import avatar_import, demo_avatar, rig_check, vrm0_mesh_writer, vrm_addon_exporter, vrm_export
+from addon.blender import (
+    avatar_import,
+    demo_avatar,
+    rig_check,
+    rig_reader,
+    vrm0_mesh_writer,
+    vrm_addon_exporter,
+    vrm_export,
+)
 from addon.core.presets import get_preset
 from tests.conftest import ROOT
 
@@ -56,23 +65,31 @@ def _assert_same_file(ours: Path, addons: Path) -> None:
 
 def _both_writers(
     out: Path, monkeypatch: pytest.MonkeyPatch, armature: str | None = None
-) -> tuple[Path, Path, list[str]]:
-    """The scene exported to VRM 0.x with our mesh writer, then with the add-on's; and the objects whose
-    mesh our writer wrote."""
+) -> tuple[Path, Path, list[str], list[str]]:
+    """The scene exported to VRM 0.x with our mesh writer, then with the add-on's; the objects whose mesh our
+    writer wrote, and those whose weights it read again (not taking the rig check's)."""
     written: list[str] = []
-    write = vrm0_mesh_writer._Call.write
+    reread: list[str] = []
+    write, read = vrm0_mesh_writer._Call.write, rig_reader.dense_weights
 
     def counted(call: vrm0_mesh_writer._Call) -> int | None:
         written.append(call.obj.name)
-        return write(call)
+
+        def reading(mesh: bpy.types.Mesh, names: list[str]) -> Any:
+            reread.append(call.obj.name)
+            return read(mesh, names)
+
+        with monkeypatch.context() as reads:
+            reads.setattr(rig_reader, "dense_weights", reading)
+            return write(call)
 
     with monkeypatch.context() as patched:
         patched.setattr(vrm0_mesh_writer._Call, "write", counted)
         ours = vrm_export.export_vrm(out / "ours.vrm", VRM0, armature_name=armature).path
     with monkeypatch.context() as patched:
-        patched.setattr(vrm0_mesh_writer, "replacement", lambda _addon, original: original)
+        patched.setattr(vrm0_mesh_writer, "replacement", lambda _addon, original, _checked: original)
         addons = vrm_export.export_vrm(out / "addon.vrm", VRM0, armature_name=armature).path
-    return ours, addons, written
+    return ours, addons, written, reread
 
 
 def _second_material(avatar: demo_avatar.DemoAvatar) -> None:
@@ -88,6 +105,18 @@ def _second_material(avatar: demo_avatar.DemoAvatar) -> None:
     for polygon in mesh.polygons:
         if polygon.center.z > top / 2:
             polygon.material_index = 1
+
+
+def _weights_edited(avatar: demo_avatar.DemoAvatar) -> None:
+    """A modifier after the armature's that takes the square root of the body's weights in one group (one
+    that shares vertices with another): the file's weights are no longer those the rig check read."""
+    mesh = avatar.body.data
+    assert isinstance(mesh, bpy.types.Mesh)
+    shared = next(vertex for vertex in mesh.vertices if len(vertex.groups) > 1 and vertex.groups[0].weight < 1)
+    edit = avatar.body.modifiers.new("Weights", "VERTEX_WEIGHT_EDIT")
+    assert isinstance(edit, bpy.types.VertexWeightEditModifier)
+    edit.vertex_group = avatar.body.vertex_groups[shared.groups[0].group].name
+    edit.falloff_type = "ROOT"
 
 
 def _accessory(avatar: demo_avatar.DemoAvatar) -> bpy.types.Object:
@@ -121,13 +150,17 @@ def test_the_demo_avatar_exports_to_vrm0_byte_for_byte_as_the_addons_writer(
     avatar = demo_avatar.build_demo_avatar(detail)
     _second_material(avatar)
     hat = _accessory(avatar)
-    ours, addons, written = _both_writers(tmp_path, monkeypatch)
+    if detail == 3:
+        _weights_edited(avatar)
+    ours, addons, written, reread = _both_writers(tmp_path, monkeypatch)
     assert sorted(written) == sorted([avatar.body.name, hat.name])
     document, _ = _chunks(ours)
     primitives = [p for mesh in document["meshes"] for p in mesh["primitives"]]
     assert len(primitives) >= 3 and any("targets" in p for p in primitives)
     assert any("NORMAL" not in t for p in primitives for t in p.get("targets", []))  # MToon: normals off
     _assert_same_file(ours, addons)
+    # The body's weights were the rig check's, except where a modifier changes them (the hat has none).
+    assert reread == ([avatar.body.name] if detail == 3 else [])
 
 
 def test_a_vertex_weighted_under_float_epsilon_is_bound_to_the_hips_as_the_addon_binds_it(
@@ -145,7 +178,7 @@ def test_a_vertex_weighted_under_float_epsilon_is_bound_to_the_hips_as_the_addon
     flags = {"export_invisibles": False, "export_only_selections": False, "export_all_influences": False}
     ours = vrm_addon_exporter.export(found, avatar.armature, "0.x", flags, {})
     with monkeypatch.context() as patched:
-        patched.setattr(vrm0_mesh_writer, "replacement", lambda _addon, original: original)
+        patched.setattr(vrm0_mesh_writer, "replacement", lambda _addon, original, _checked: original)
         addons = vrm_addon_exporter.export(found, avatar.armature, "0.x", flags, {})
     assert ours is not None and addons is not None
     (tmp_path / "ours.vrm").write_bytes(ours)
@@ -161,7 +194,7 @@ def test_every_corpus_avatar_exports_to_vrm0_byte_for_byte_as_the_addons_writer(
     shutil.copy2(SHARED / name, model)  # importers never get the chance to write beside the original
     imported = avatar_import.import_avatar(model)
     rig_check.check_rig(imported.armature, VRM0, fix="all")
-    ours, addons, written = _both_writers(tmp_path, monkeypatch, imported.armature)
+    ours, addons, written, _reread = _both_writers(tmp_path, monkeypatch, imported.armature)
     assert written
     _assert_same_file(ours, addons)
 
@@ -181,3 +214,29 @@ def test_another_addon_version_writes_vrm0_with_its_own_writer(
     monkeypatch.setattr(vrm0_mesh_writer, "replacement", lambda *_args: used.append(True))
     result = vrm_export.export_vrm(tmp_path / "other.vrm", VRM0)
     assert used == [] and result.verification.ok and result.spec_version == "0.x"
+
+
+def test_weights_the_rig_check_read_before_the_mesh_lost_a_vertex_are_not_used(
+    empty_scene: Any, tmp_path: Path
+) -> None:
+    """The writer takes the rig check's weights only for a mesh that still has the vertices and groups it read:
+    with a read made before a vertex was deleted, it writes what it writes without one."""
+    avatar = demo_avatar.build_demo_avatar(1)
+    report, model = rig_check.check_and_read(None, VRM0)
+    vrm_export.apply_preset(avatar.armature, VRM0, {}, report.mapping, fallback_name="avatar")
+    import bmesh  # here: it exists only once bpy is loaded
+
+    mesh = avatar.body.data
+    assert isinstance(mesh, bpy.types.Mesh)
+    edit = bmesh.new()
+    edit.from_mesh(mesh)
+    edit.verts.ensure_lookup_table()
+    bmesh.ops.delete(edit, geom=[edit.verts[0]], context="VERTS")
+    edit.to_mesh(mesh)
+    edit.free()
+    found = vrm_addon_exporter.internals()
+    assert found is not None
+    flags = {"export_invisibles": False, "export_only_selections": False, "export_all_influences": False}
+    stale = vrm_addon_exporter.export(found, avatar.armature, "0.x", flags, {}, checked=model.meshes)
+    fresh = vrm_addon_exporter.export(found, avatar.armature, "0.x", flags, {})
+    assert stale is not None and stale == fresh

@@ -21,8 +21,8 @@ def thumbnail_pixels(vrm: Path) -> npt.NDArray[np.int16]:
 
 
 def assert_shows_the_avatar(picture: npt.NDArray[np.int16]) -> None:
-    """A figure over most of the frame's height (its width, when wider than tall), in its middle, shaded and
-    textured, on an even background (a lossy JPEG's background varies by a few levels)."""
+    """A figure over most of the frame's height (or width), in its middle, shaded and textured, on an even background
+    (a lossy JPEG's background varies by a few levels)."""
     size = picture.shape[0]
     assert picture.shape == (size, size, 3)
     background = picture[0, 0]
@@ -30,9 +30,8 @@ def assert_shows_the_avatar(picture: npt.NDArray[np.int16]) -> None:
     figure = np.abs(picture - background).sum(axis=2) > 24
     assert 0.03 < figure.mean() < 0.6
     rows, columns = np.nonzero(figure)
-    # A figure fills the frame along its longer side: a robot in a T-pose is wider than it is tall.
-    extent = max(rows.max() - rows.min(), columns.max() - columns.min())
-    assert extent > 0.6 * size, "the avatar fills most of the picture"
+    # Most of the picture's height, or of its width for an avatar wider than tall (a robot's T-pose).
+    assert max(rows.max() - rows.min(), columns.max() - columns.min()) > 0.6 * size, "the avatar fills the picture"
     assert abs((rows.min() + rows.max()) / 2 - size / 2) < 0.1 * size, "the avatar is in the picture's middle"
     assert abs((columns.min() + columns.max()) / 2 - size / 2) < 0.1 * size, "the avatar is in the picture's middle"
     shades = (picture[figure] // 16) @ np.array([256, 16, 1])  # each pixel's colour, 16 levels a channel

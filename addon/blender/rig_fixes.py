@@ -340,6 +340,27 @@ def rename_clashing(mesh: bpy.types.Object, armature: bpy.types.Object) -> str:
     return f"renamed the mesh object '{old}' to '{candidate}' (a bone of '{armature.name}' is called '{old}')"
 
 
+def make_opaque(finding: Finding, _armature: bpy.types.Object, _preset: Preset | None) -> str:
+    """Makes each fully transparent material of the finding's meshes opaque (the check's judgement, read
+    anew): Alpha 1, drawn dithered (not blended), or an MToon material's base colour alpha 1 and mode OPAQUE. A
+    material shared by several meshes is changed once; partial or textured alpha is never touched."""
+    materials = {m.name: m for obj in _meshes(finding, once_per_data=True) for m in obj.data.materials if m}  # type: ignore[union-attr]
+    changed = []
+    for name, material in sorted(materials.items()):
+        if not checks.fully_transparent(rig_reader.material_info(material)):
+            continue
+        mtoon, bsdf = rig_reader.mtoon_of(material), rig_reader.principled_surface(material)
+        if mtoon is not None:
+            mtoon.pbr_metallic_roughness.base_color_factor[3] = 1.0
+            mtoon.alpha_mode = "OPAQUE"
+        elif bsdf is not None:
+            bsdf.inputs["Alpha"].default_value = 1.0
+        # Blender 4.2+ has no opaque blend mode left (blend_method reads HASHED): dithered at alpha 1 is opaque.
+        material.surface_render_method = "DITHERED"
+        changed.append(name)
+    return f"made {len(changed)} fully transparent material(s) opaque: {', '.join(changed) or 'none'}"
+
+
 # A fix: the finding, its armature and the preset checked against; says what it did in one line.
 Fix = Callable[[Finding, bpy.types.Object, Preset | None], str]
 
@@ -388,6 +409,7 @@ FIXES: dict[str, Fix] = _registered(
         "weights_not_normalized": _per_mesh(normalize_weights, once_per_data=True),
         "unweighted_vertices": _per_mesh(weight_to_nearest_bone, once_per_data=True),
         "not_grounded": lambda _finding, armature, _preset: ground(armature),
+        "transparent_material": make_opaque,
     }
 )
 

@@ -16,6 +16,7 @@ from ..core.rig import checks
 from ..core.rig.model import (
     ArmatureInfo,
     BoneTable,
+    MaterialInfo,
     MeshInfo,
     RigModel,
     TextureInfo,
@@ -304,6 +305,46 @@ def textures_of(meshes: list[bpy.types.Object]) -> list[TextureInfo]:
     ]
 
 
+def principled_surface(material: bpy.types.Material) -> Any | None:
+    """The Principled BSDF the material's active output draws with (what the glTF exporter reads), or None."""
+    if not material.use_nodes or material.node_tree is None:
+        return None
+    output: Any = material.node_tree.get_output_node("ALL")  # None without an output node, whatever the stubs say
+    surface: Any = output.inputs.get("Surface") if output is not None else None
+    if surface is None or not surface.is_linked:
+        return None
+    node = surface.links[0].from_node
+    return node if node.type == "BSDF_PRINCIPLED" else None
+
+
+def mtoon_of(material: bpy.types.Material) -> Any | None:
+    """The VRM Add-on's MToon settings of the material when it is an MToon material (the export writes those)."""
+    if not vrm_addon.is_enabled():
+        return None
+    mtoon = material.vrm_addon_extension.mtoon1  # type: ignore[attr-defined]
+    return mtoon if mtoon.enabled else None
+
+
+def material_info(material: bpy.types.Material) -> MaterialInfo:
+    """The alpha the export writes for `material`: an MToon material's (VRM Add-on) base colour alpha and
+    mode, else its Principled BSDF's Alpha input; alpha 1 for a material with neither (nothing to judge)."""
+    mtoon = mtoon_of(material)
+    if mtoon is not None:
+        pbr = mtoon.pbr_metallic_roughness
+        textured = pbr.base_color_texture.index.source is not None
+        return MaterialInfo(material.name, float(pbr.base_color_factor[3]), mtoon.alpha_mode == "OPAQUE", textured)
+    bsdf = principled_surface(material)
+    if bsdf is None:
+        return MaterialInfo(material.name, 1.0)
+    alpha = bsdf.inputs["Alpha"]
+    return MaterialInfo(material.name, float(alpha.default_value), textured=bool(alpha.is_linked))
+
+
+def materials_of(meshes: list[bpy.types.Object]) -> list[MaterialInfo]:
+    found = {m.name: m for obj in meshes for m in obj.data.materials if m is not None}  # type: ignore[union-attr]
+    return [material_info(m) for _name, m in sorted(found.items())]
+
+
 def _bound_expressions(armature: bpy.types.Object) -> frozenset[str]:
     """Expressions the model has bound in the VRM Add-on, VRM 1.0 (presets and custom) and 0.x groups, by
     the names consumers give them: an export keeps them all (a 0.x model's groups become 1.0 expressions)."""
@@ -329,7 +370,7 @@ def read_rig(armature_name: str | None = None) -> RigModel:
     armature = pick_armature(armature_name)
     if armature is None:
         meshes = [o for o in context.scene().objects if o.type == "MESH"]
-        return RigModel(None, [mesh_info(o) for o in meshes], textures_of(meshes))
+        return RigModel(None, [mesh_info(o) for o in meshes], textures_of(meshes), materials_of(meshes))
     meshes = avatar_meshes(armature)
     rivals = [o.name for o in armatures() if o != armature and drives(o)]
     infos = [mesh_info(o) for o in meshes]
@@ -340,6 +381,7 @@ def read_rig(armature_name: str | None = None) -> RigModel:
         rival_armatures=rivals,
         meshes=infos,
         textures=textures_of(meshes),
+        materials=materials_of(meshes),
         bound_expressions=_bound_expressions(armature),
         user_chose_armature=armature_name is not None,
     )

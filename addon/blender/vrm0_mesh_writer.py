@@ -5,7 +5,8 @@ shape key: about 15-20x Blender's glTF exporter on the same scene. This writes t
 Blender meshes (the add-on's own evaluated copies, posed and transformed by the add-on's own code), the
 same vertex splitting (a glTF vertex per distinct Blender vertex, normal and UV, numbered in the order the
 add-on meets them), the same float32 arithmetic where the add-on uses mathutils and the same float64 where
-it uses Python floats, and the same accessors, buffer layout and JSON. tests/test_vrm0_mesh_writer.py
+it uses Python floats, and the same accessors, buffer layout and JSON; the weights, where the export's
+rig check has just read them as the file will have them, are that read. tests/test_vrm0_mesh_writer.py
 compares the two writers' files byte for byte. Only used for the add-on version vrm_addon_exporter pins;
 objects that are not meshes, and shape keys whose evaluated mesh has another vertex count, go to the
 add-on's own code.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, MutableSequence, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from sys import float_info
 from types import ModuleType
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 from mathutils import Matrix, Vector
 from numpy.typing import NDArray
 
+from ..core.rig.model import MeshInfo
 from . import context as blender_context
 from . import rig_reader
 
@@ -84,6 +86,39 @@ def _bounds(values: Doubles) -> tuple[list[float], list[float]]:
 
 
 @dataclass
+class _Triangles:
+    """A mesh's loop triangles, corner by corner (3 per triangle, in Blender's order)."""
+
+    corner: Ints  # the mesh corner (loop)
+    vertex: Ints  # its Blender vertex
+    normal: Floats  # its normal (the triangle's split normal there)
+
+
+def _triangles(mesh: bpy.types.Mesh) -> _Triangles:
+    """The loop triangles of `mesh` (calc_loop_triangles done). `loop_triangles` has no bulk read (foreach_get
+    goes item by item: its `vertices`, `loops` and `split_normals` take about 35 ms at 10k vertices), so only
+    the triangles' corners are read from it, and only when a face has more than three: Blender makes a
+    triangle face's one triangle of its corners in order, the faces' in face order. Each corner's vertex and
+    normal come from the mesh's corner arrays, which do have one."""
+    count = len(mesh.loop_triangles)
+    if count == len(mesh.polygons):  # each face makes one triangle or more: these are all triangles
+        corner = np.arange(3 * count, dtype=np.int64)
+    else:
+        corner = _read(mesh.loop_triangles, "loops", count, np.int32, 3).reshape(-1).astype(np.int64)
+    normals = _read(mesh.corner_normals, "vector", len(mesh.loops), np.float32, 3)
+    return _Triangles(corner, _corner_vertices(mesh)[corner], normals[corner])
+
+
+def _corner_vertices(mesh: bpy.types.Mesh) -> Ints:
+    """Each corner's vertex (the loops' vertex_index), from the attribute that holds them: the loops' own read
+    goes item by item."""
+    stored = mesh.attributes.get(".corner_vert")
+    source: Any = stored.data if stored is not None else mesh.loops  # a Blender that keeps them elsewhere
+    vertices: Ints = _read(source, "value" if stored is not None else "vertex_index", len(mesh.loops), np.int32)
+    return vertices.astype(np.int64)
+
+
+@dataclass
 class _Corners:
     """The evaluated mesh's triangle corners, in the add-on's order, and the glTF vertices they make."""
 
@@ -95,14 +130,13 @@ class _Corners:
     texcoord: Doubles | None  # (u, 1 - v) of each corner
 
 
-def _corners(mesh: bpy.types.Mesh) -> _Corners:
+def _corners(mesh: bpy.types.Mesh, triangles: _Triangles) -> _Corners:
     """Splits vertices as the add-on's VertexAttributesCollector does: one glTF vertex per distinct
     (Blender vertex, normal, texcoord), numbered by first appearance; -0.0 equals 0.0, NaN equals nothing."""
-    triangles = len(mesh.loop_triangles)
-    loops = _read(mesh.loop_triangles, "loops", triangles, np.int32, 3).reshape(-1).astype(np.int64)
-    slot = _read(mesh.loop_triangles, "material_index", triangles, np.int32).astype(np.int64)
-    vertex = _read(mesh.loops, "vertex_index", len(mesh.loops), np.int32).astype(np.int64)[loops]
-    normal = _axis(_safe_normalized(_read(mesh.loops, "normal", len(mesh.loops), np.float32, 3)[loops]))
+    loops, vertex = triangles.corner, triangles.vertex
+    face = _read(mesh.loop_triangle_polygons, "value", len(mesh.loop_triangles), np.int32)
+    slot = _read(mesh.polygons, "material_index", len(mesh.polygons), np.int32).astype(np.int64)[face]
+    normal = _axis(_safe_normalized(triangles.normal))
     layer = next((u for u in mesh.uv_layers if u and u.active_render), None)
     texcoord: Doubles | None = None
     columns = [vertex, *(np.ascontiguousarray(normal + np.float32(0)).view(np.int32).T.astype(np.int64))]
@@ -133,13 +167,10 @@ def _within(totals: NDArray[np.int32]) -> Ints:
     return np.arange(int(totals.sum()), dtype=np.int64) - offsets
 
 
-def _vertex_normals(mesh: bpy.types.Mesh, excluded: NDArray[np.bool_], sums: _OrderedSums) -> Floats:
-    """create_export_vertex_normal_vectors: each vertex's triangle corner normals summed in float32 in
-    triangle order (excluded vertices keep zero), then safely normalized."""
-    count = len(mesh.vertices)
-    triangles = len(mesh.loop_triangles)
-    vertices = _read(mesh.loop_triangles, "vertices", triangles, np.int32, 3).reshape(-1)
-    normals = _read(mesh.loop_triangles, "split_normals", triangles, np.float32, 9).reshape(-1, 3)
+def _vertex_normals(triangles: _Triangles, count: int, excluded: NDArray[np.bool_], sums: _OrderedSums) -> Floats:
+    """create_export_vertex_normal_vectors for a mesh of `count` vertices: each vertex's triangle corner
+    normals summed in float32 in triangle order (excluded vertices keep zero), then safely normalized."""
+    vertices, normals = triangles.vertex, triangles.normal
     keep = (vertices >= 0) & (vertices < count)
     keep[keep] = ~excluded[vertices[keep]]
     return _safe_normalized(sums(vertices[keep], normals[keep], count))
@@ -158,11 +189,11 @@ class _OrderedSums:
     (a mesh's shape keys mostly keep its triangles)."""
 
     def __init__(self) -> None:
-        self.index: NDArray[np.int32] | None = None
+        self.index: Ints | None = None
         self.order: Ints = np.zeros(0, dtype=np.int64)
         self.bounds: list[int] = []
 
-    def __call__(self, index: NDArray[np.int32], values: Floats, count: int) -> Floats:
+    def __call__(self, index: Ints, values: Floats, count: int) -> Floats:
         if self.index is None or not np.array_equal(index, self.index):
             by_index = np.argsort(index, kind="stable")
             place = _places(index[by_index])
@@ -183,6 +214,7 @@ class _Reference:
 
     mesh: bpy.types.Mesh
     co: Doubles
+    triangles: _Triangles
     corners: _Corners
     transform: Matrix
     excluded: NDArray[np.bool_]  # vertices whose morph normals are not exported (zero)
@@ -225,6 +257,7 @@ class _Call:
     material_name_to_material_index: Mapping[str, int]
     skin_dict: Mapping[str, Any]
     skin_joints: Sequence[int]
+    checked: Mapping[str, MeshInfo] = field(default_factory=dict, kw_only=True)  # see replacement()
 
     @property
     def context(self) -> bpy.types.Context:
@@ -303,13 +336,14 @@ class _Call:
                 return None  # as the add-on does, shape keys left at 0
             main.transform(transform)
             main.calc_loop_triangles()
-            corners = _corners(main)
+            triangles = _triangles(main)
+            corners = _corners(main, triangles)
             read = _Mesh(
                 corners,
                 _read(main.vertices, "co", len(main.vertices), np.float32, 3).astype(np.float64),
                 self.triangle_materials(corners.triangle_slot),
                 self.weights(main) if have_skin else None,
-                self.targets(main, corners, transform) if shape_keys else {},
+                self.targets(main, triangles, corners, transform) if shape_keys else {},
                 key_values,
             )
         self.remove(main)
@@ -343,20 +377,18 @@ class _Call:
         return np.array([material_of_slot[s] for s in slots.tolist()], dtype=np.int64)[slot_of_triangle]
 
     def weights(self, mesh: bpy.types.Mesh) -> tuple[Floats, NDArray[np.uint16]]:
-        """Each Blender vertex's 4 strongest joints and their weights, as collect_vertex makes them. The
-        weights are read in bulk (rig_reader.dense_weights): a weight of 0 and no weight are alike here, as
-        the add-on leaves out weights under float epsilon."""
+        """Each Blender vertex's 4 strongest joints and their weights, as collect_vertex makes them (a weight
+        of 0 and no weight are alike here, as the add-on leaves out weights under float epsilon)."""
         joint_of_group = {
             i: self.skin_joints.index(node)
             for i, group in enumerate(self.obj.vertex_groups)
             if (node := self.bone_name_to_node_index.get(group.name)) is not None and node in self.skin_joints
         }
         groups = sorted(joint_of_group)
-        dense = rig_reader.dense_weights(mesh, [self.obj.vertex_groups[g].name for g in groups]).astype(np.float64)
-        vertex_of, column = np.nonzero(~(dense < float_info.epsilon))
-        weight_of = dense[vertex_of, column]
+        vertex_of, column, weight_of = self.influences(mesh, [self.obj.vertex_groups[g].name for g in groups])
         joint_of = np.array([joint_of_group[g] for g in groups], dtype=np.int64)[column]
-        order = np.lexsort((-joint_of, -weight_of, vertex_of))  # sort(reverse=True) of (weight, joint)
+        # sort(reverse=True) of (weight, joint) per vertex: a total order (a vertex's joints differ)
+        order = np.lexsort((-joint_of, -weight_of, vertex_of))
         vertex_of, weight_of, joint_of = vertex_of[order], weight_of[order], joint_of[order]
         place = _places(vertex_of)
         kept = place < 4
@@ -373,6 +405,23 @@ class _Call:
             weights[unweighted] = (1.0, 0.0, 0.0, 0.0)
             joints[unweighted] = (self.fallback_joint(), 0, 0, 0)
         return weights.astype(np.float32), joints.astype(np.uint16)
+
+    def influences(self, mesh: bpy.types.Mesh, names: list[str]) -> tuple[Ints, Ints, Doubles]:
+        """Each weight of a vertex of `mesh` in a group named that the add-on keeps (not under float epsilon,
+        so a weight of 0 and no weight are alike): its vertex, the group's place in `names`, the weight. From
+        the rig check's read of the object when it has one (its weights are the exported mesh's), else read in
+        bulk from `mesh` (rig_reader.dense_weights: a Geometry Nodes pass, most of this at 10k vertices)."""
+        info = self.checked.get(self.obj.name)
+        if info is None:
+            dense = rig_reader.dense_weights(mesh, names).astype(np.float64)
+            vertex_of, column = np.nonzero(~(dense < float_info.epsilon))
+            return vertex_of, column, dense[vertex_of, column]
+        place = np.full(len(info.group_names) + 1, -1, dtype=np.int64)  # the last for a padded slot's index -1
+        place[[info.group_names.index(name) for name in names]] = np.arange(len(names))
+        columns = place[info.group_index]
+        weights = info.group_weight.astype(np.float64)
+        vertex_of, slot = np.nonzero((columns >= 0) & ~(weights < float_info.epsilon))
+        return vertex_of, columns[vertex_of, slot], weights[vertex_of, slot]
 
     def fallback_joint(self) -> int:
         """collect_vertex's joint for a vertex without weights: the bone the mesh hangs from, else the hips."""
@@ -401,9 +450,11 @@ class _Call:
         return joint
 
     def targets(
-        self, main: bpy.types.Mesh, corners: _Corners, transform: Matrix
+        self, main: bpy.types.Mesh, triangles: _Triangles, corners: _Corners, transform: Matrix
     ) -> dict[str, tuple[bytes, list[float], list[float], bytes]]:
-        """Each shape key's morph target, the key alone at 1.0 (the others at 0), in the key blocks' order."""
+        """Each shape key's morph target, the key alone at 1.0 (the others at 0), in the key blocks' order.
+        The scene is evaluated once per key: the key before goes back to 0 as this one goes to 1 (the add-on
+        evaluates it twice, once more with the key back at 0; read() puts every value back)."""
         shape_keys = self.obj.data.shape_keys  # type: ignore[union-attr]
         assert shape_keys is not None, "read() asks for targets only with shape keys"
         excluded = self.no_morph_normal_vertices(main)
@@ -411,23 +462,26 @@ class _Call:
         reference = _Reference(
             main,
             _read(main.vertices, "co", len(main.vertices), np.float32, 3).astype(np.float64),
+            triangles,
             corners,
             transform,
             excluded,
-            _vertex_normals(main, excluded, sums).astype(np.float64),
+            _vertex_normals(triangles, len(main.vertices), excluded, sums).astype(np.float64),
             sums,
         )
         targets: dict[str, tuple[bytes, list[float], list[float], bytes]] = {}
+        before: bpy.types.ShapeKey | None = None
         for shape_key in shape_keys.key_blocks:
             if shape_keys.reference_key.name == shape_key.name:
                 continue
+            if before is not None:
+                before.value = 0.0
             shape_key.value = 1.0
             blender_context.view_layer().update()
             target = self.target(reference)
             if target is not None:
                 targets.setdefault(shape_key.name, target)
-            shape_key.value = 0.0
-            blender_context.view_layer().update()
+            before = shape_key
         return targets
 
     def target(self, reference: _Reference) -> tuple[bytes, list[float], list[float], bytes] | None:
@@ -445,7 +499,8 @@ class _Call:
             shape.transform(reference.transform)
             shape.calc_loop_triangles()
             shape_co = _read(shape.vertices, "co", len(shape.vertices), np.float32, 3).astype(np.float64)
-            normals = _vertex_normals(shape, reference.excluded, reference.sums).astype(np.float64)
+            count = len(shape.vertices)
+            normals = _vertex_normals(_triangles(shape), count, reference.excluded, reference.sums).astype(np.float64)
         finally:
             evaluated.to_mesh_clear()
         source = reference.corners.vertex[reference.corners.first]
@@ -490,7 +545,7 @@ class _Call:
         slot_of = _read(mesh.polygons, "material_index", polygons, np.int32)
         start = _read(mesh.polygons, "loop_start", polygons, np.int32)
         total = _read(mesh.polygons, "loop_total", polygons, np.int32)
-        loop_vertex = _read(mesh.loops, "vertex_index", len(mesh.loops), np.int32)
+        loop_vertex = _corner_vertices(mesh)
         chosen = np.isin(slot_of, excluded_slots)
         loops = np.repeat(start[chosen], total[chosen]) + _within(total[chosen])
         mask[loop_vertex[loops]] = True
@@ -575,12 +630,16 @@ def _aligned(buffer: bytearray) -> None:
         buffer.append(0)
 
 
-def replacement(addon: ModuleType, original: Callable[..., int | None]) -> Callable[..., int | None]:
+def replacement(
+    addon: ModuleType, original: Callable[..., int | None], checked: Mapping[str, MeshInfo]
+) -> Callable[..., int | None]:
     """A Vrm0Exporter.write_mesh_node writing what `original` (the add-on's) writes, with numpy; objects
-    other than meshes (curves) go to `original`."""
+    other than meshes (curves) go to `original`. `checked`: the rig check's read of the objects (by name)
+    whose exported mesh has the weights it read (no modifier but the armature's, the same vertex groups),
+    made with nothing changed since: their weights are not read again."""
 
     def write_mesh_node(self: Any, *arguments: Any) -> int | None:
-        call = _Call(addon, self, *arguments)
+        call = _Call(addon, self, *arguments, checked=checked)
         if call.obj.type != "MESH" or not isinstance(call.obj.data, bpy.types.Mesh):
             return original(self, *arguments)
         return call.write()

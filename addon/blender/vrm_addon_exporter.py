@@ -199,7 +199,8 @@ def export(
     """The file's bytes from the add-on's VRM 1.0 or 0.x exporter (None when it cancels), without the
     operator's validation; `preferences` are the operator's export_* flags, `gltf_options` go to Blender's
     glTF exporter (VRM 1.0 only: the 0.x writer is the add-on's own); `checked`, the meshes as the rig check
-    read them just before (their weights spare the add-on a pass over every vertex)."""
+    read them just before (their weights spare the add-on a pass over every vertex, and the 0.x mesh
+    writer a second read of them)."""
     context = bpy.context
     prefs = _Preferences(**preferences)
     armatures, objects = found.export_scene._collect_export_objects(context, armature.name, prefs)
@@ -209,17 +210,17 @@ def export(
     writer_class = vrm1 if spec_version == "1.0" else found.export_scene.Vrm0Exporter
     writer = sys.modules[writer_class.__module__]
     meshes = [o for o in objects if o.type == "MESH"]
+    unchanged = _unchanged(meshes, armature, checked)
     with found.workspace.save_workspace(context, armature):
         found.migration.migrate(context, armature.name, heavy_migration=False)
         vrm0 = found.export_scene.Vrm0Exporter
-        meshes_written = vrm0_mesh_writer.replacement(sys.modules[vrm0.__module__], vrm0.write_mesh_node)
+        as_read = {n: m for n, m in unchanged.items() if _same_mesh(bpy.data.objects.get(n), m)}
+        meshes_written = vrm0_mesh_writer.replacement(sys.modules[vrm0.__module__], vrm0.write_mesh_node, as_read)
         with (
             _patched(found.gltf_support, "_invoke_export_scene_gltf", _gltf_with(gltf_options)),
             _patched(vrm0, "write_mesh_node", meshes_written),
             _patched(writer, "setup_humanoid_t_pose", _posing_on_the_ground(writer.setup_humanoid_t_pose, meshes)),
-            _patched(
-                vrm1, _REMOVAL, _armature_removal_from(_unchanged(meshes, armature, checked), getattr(vrm1, _REMOVAL))
-            ),
+            _patched(vrm1, _REMOVAL, _armature_removal_from(unchanged, getattr(vrm1, _REMOVAL))),
         ):
             if spec_version == "1.0":
                 exporter = found.export_scene.Vrm1Exporter(context, objects, armature, prefs)

@@ -230,3 +230,57 @@ def test_a_malformed_file_is_refused_with_a_reason_never_a_crash(demo_vrm1):
 
     problems = _problems(altered(demo_vrm1, bad_node))
     assert problems.startswith("malformed node, skin or accessor (ValueError")
+
+
+def fully_transparent(document: Document, _binary: bytearray) -> None:
+    """Every material as Blender's FBX importer leaves a file whose transparency it misreads: alpha 0, masked."""
+    for material in document["materials"]:
+        material.setdefault("pbrMetallicRoughness", {})["baseColorFactor"] = [0.8, 0.8, 0.8, 0.0]
+        material["alphaMode"] = "MASK"
+
+
+def test_meshes_whose_every_material_is_fully_transparent_are_refused(demo_vrm1):
+    problems = _problems(altered(demo_vrm1, fully_transparent))
+    named = "meshes that would draw nothing, every material fully transparent: 'AvatarBody' (material 'AvatarMaterial'"
+    assert f"{named} alpha 0 below its cutoff 0.5 (MASK))" in problems
+
+    def blended_to_nothing(document: Document, binary: bytearray) -> None:
+        fully_transparent(document, binary)
+        for material in document["materials"]:
+            material["alphaMode"] = "BLEND"
+
+    assert "alpha 0 (BLEND)" in _problems(altered(demo_vrm1, blended_to_nothing))
+
+
+def test_partly_transparent_and_opaque_materials_pass(demo_vrm1):
+    """Glass or lace at alpha 0.3 draws; so does a cutout at its cutoff, and alpha 0 on an OPAQUE material
+    (alpha ignored)."""
+
+    def partial(mode: str, alpha: float) -> Callable[[Document, bytearray], None]:
+        def change(document: Document, binary: bytearray) -> None:
+            fully_transparent(document, binary)
+            for material in document["materials"]:
+                material["alphaMode"] = mode
+                material["pbrMetallicRoughness"]["baseColorFactor"][3] = alpha
+                material["alphaCutoff"] = 0.3
+
+        return change
+
+    for mode, alpha in [("BLEND", 0.3), ("MASK", 0.3), ("OPAQUE", 0.0)]:
+        assert verify_vrm(altered(demo_vrm1, partial(mode, alpha))).problems == [], mode
+
+
+def test_a_vrm0_mtoon_material_fully_transparent_is_refused():
+    """VRM 0.x: three-vrm draws a MToon material by its properties (`_Color`'s alpha, blend keywords), not by
+    the glTF material's (Godette's are glTF shaders: made MToon here, its glTF materials left opaque)."""
+    godette = _shared("vrm0_godette.vrm")
+
+    def mtoon_transparent(document: Document, _binary: bytearray) -> None:
+        for properties in document["extensions"]["VRM"]["materialProperties"]:
+            properties["shader"] = "VRM/MToon"
+            properties.setdefault("vectorProperties", {})["_Color"] = [1.0, 1.0, 1.0, 0.0]
+            properties.setdefault("keywordMap", {})["_ALPHABLEND_ON"] = True
+
+    problems = _problems(altered(godette, mtoon_transparent))
+    assert "meshes that would draw nothing, every material fully transparent: '" in problems
+    assert "alpha 0 (BLEND)" in problems

@@ -300,6 +300,18 @@ def test_a_grid_not_folded_into_the_inverse_binds_is_caught_by_the_geometry_chec
         webpack.pack(original, WEB)
 
 
+def test_the_geometry_check_sees_a_morph_that_moves_a_vertex_only_in_the_packed_file(original):
+    # The check looks only at the rows a morph moves; a row the original's morph leaves still but the
+    # packed one's moves is one of them.
+    document, binary = glb.read(original)
+    view = document["bufferViews"][document["accessors"][5]["bufferView"]]
+    assert not np.frombuffer(binary, "<f4", 3, view["byteOffset"]).any()  # vertex 0 stays put in the original
+    moved = bytearray(binary)
+    moved[view["byteOffset"] : view["byteOffset"] + 12] = np.array([0.0, 0.0, 0.002], "<f4").tobytes()
+    check = geometry_check.compare((document, binary), (document, bytes(moved)))
+    assert check.position_m == pytest.approx(0.002, abs=1e-6) and "vertices moved" in check.problems[0]
+
+
 def test_without_the_meshopt_binding_the_textures_are_packed_and_the_geometry_left_as_it_is(original, monkeypatch):
     monkeypatch.setitem(sys.modules, "meshopt", None)  # as on a Python the binding has no wheel for
     packed = webpack.pack(original, WEB)

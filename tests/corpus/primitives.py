@@ -105,6 +105,40 @@ def face_parts() -> None:
     _name_added("Glasses")
 
 
+# A knee pad: a small closed box 1 cm in front of the left shin just below the knee (clear of the remeshed
+# skin's surface), joined into the body's mesh as a shell of its own (bone heat would blend it between thigh
+# and shin).
+PAD_CENTER, PAD_SIZE = (0.1, -0.075, 0.4), (0.08, 0.02, 0.06)
+# The separate hard meshes of `hard_parts`, and the bone each must ride on.
+HARD_PARTS = {"Bracer": "LowerArm.L"}
+
+
+def padded() -> None:
+    """`person()` as one soft, watertight skin (voxel-remeshed: a body of separate boxes is a kit-bashed one,
+    bound part by part), wearing a knee pad (PAD_CENTER, PAD_SIZE) as a shell of its own."""
+    person()
+    objects = [o for o in context.scene().objects if o.type == "MESH"]
+    for obj in objects:
+        obj.select_set(True)
+    context.view_layer().objects.active = objects[0]
+    bpy.ops.object.join()
+    skin = objects[0]
+    remesh = skin.modifiers.new("Skin", "REMESH")
+    assert isinstance(remesh, bpy.types.RemeshModifier)
+    remesh.mode, remesh.voxel_size = "VOXEL", 0.012
+    bpy.ops.object.modifier_apply(modifier=remesh.name)
+    box(PAD_CENTER, PAD_SIZE)
+
+
+def hard_parts() -> None:
+    """`face_parts()`, and an armour plate (`Bracer`) lying on the left forearm of `person()`'s 30° A-pose."""
+    face_parts()
+    down = math.radians(30.0)
+    middle = 0.2 + 0.41 * math.cos(down), 1.4 - 0.41 * math.sin(down)  # halfway from elbow to wrist
+    box((middle[0], 0.0, middle[1] + 0.046), (0.08, 0.06, 0.012))
+    _name_added("Bracer")
+
+
 def _name_added(name: str) -> None:
     added = context.view_layer().objects.active  # an add operator makes its object the active one
     assert added is not None

@@ -6,7 +6,9 @@ humanoid built from primitives with separate eyes, teeth and glasses. After `aut
 - nothing bleeds across the body: no vertex on one side of the mid-plane follows a bone of the other side,
   a hand (or finger) never moves the hips' vertices, a thigh never the other leg;
 - eyes, teeth and glasses ride rigidly on one bone each (eyes on their eye bones, the rest on the head), and
-  posing that bone carries them without bending them.
+  posing that bone carries them without bending them;
+- hard parts below the neck do too: a knee pad, a shell of the body's own mesh, and an armour plate on the
+  forearm, a mesh of its own, stay unbent when the legs, spine and arms are posed.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ pytestmark = pytest.mark.slow  # each model is stripped, imported and rigged in 
 # (web/mixamo_centimetres.glb and fbx2gltf/chibi.glb, bare, are refused by the placement today: "no left arm
 # beside the torso", "no two legs".)
 BUILT = ("univrm/apose_centimetres.fbx",)
-PRIMITIVE = "primitive humanoid with eyes, teeth and glasses"
+PRIMITIVE = "primitive humanoid with eyes, teeth, glasses, a knee pad and an armour plate"
 # Beyond this distance from the mid-plane (a fraction of the height) a vertex is on one side.
 SIDE = 0.02
 HANDS = ("Hand", "Thumb", "Index", "Middle", "Ring", "Little")
@@ -50,7 +52,7 @@ class Rigged:
 
 def _bare(model: str, corpus_dir: Path | None, folder: Path) -> Path:
     if model == PRIMITIVE:
-        return primitives.write_glb(primitives.person, folder / "blocky.glb", primitives.face_parts)
+        return primitives.write_glb(primitives.padded, folder / "blocky.glb", primitives.hard_parts)
     source = harness.SHARED_CORPUS / model if corpus_dir is None else corpus_dir / model
     if not source.is_file():
         pytest.skip(f"{source} is absent (the third-party corpus: see tests/corpus/SOURCES.md)")
@@ -150,3 +152,51 @@ def test_eyes_teeth_and_glasses_ride_rigidly_on_one_bone(rigged: Rigged) -> None
     finally:
         head.rotation_euler = (0.0, 0.0, 0.0)
         context.view_layer().update()
+
+
+def _posed(rigged: Rigged, mesh: str, pose: dict[str, tuple[float, float, float]]) -> FloatArray:
+    """The mesh's vertices with the bones turned by `pose` (XYZ Euler degrees), the pose cleared after."""
+    armature = bpy.data.objects[rigged.result.armature]
+    bones = armature.pose.bones  # type: ignore[union-attr]
+    for name, angles in pose.items():
+        bones[name].rotation_mode = "XYZ"
+        bones[name].rotation_euler = tuple(math.radians(a) for a in angles)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    depsgraph.update()
+    try:
+        posed_mesh = bpy.data.objects[mesh].evaluated_get(depsgraph).data
+        assert isinstance(posed_mesh, bpy.types.Mesh)
+        posed = np.empty(len(posed_mesh.vertices) * 3)
+        posed_mesh.vertices.foreach_get("co", posed)
+        return posed.reshape(-1, 3)
+    finally:
+        for name in pose:
+            bones[name].rotation_euler = (0.0, 0.0, 0.0)
+        context.view_layer().update()
+
+
+@pytest.mark.parametrize("rigged", [PRIMITIVE], indirect=True)
+def test_hard_parts_below_the_neck_ride_rigidly_on_one_bone(rigged: Rigged) -> None:
+    how = {b.mesh: (b.how, b.bone) for b in rigged.result.bindings}
+    assert {m: how[m] for m in primitives.HARD_PARTS} == {m: ("rigid", b) for m, b in primitives.HARD_PARTS.items()}
+    body = next(b.mesh for b in rigged.result.bindings if b.how != "rigid")
+    points = rigged.points[body]
+    centre, size = np.array(primitives.PAD_CENTER), np.array(primitives.PAD_SIZE)
+    # The pad's vertices: the body's frontmost there, as built (the rig frame moved the feet to z=0 and the
+    # mid-plane to x=0, and may have moved the figure along y).
+    at = (np.abs(points[:, [0, 2]] - centre[[0, 2]]) <= size[[0, 2]] / 2 + 1e-3).all(axis=1)
+    pad = np.nonzero(at & (points[:, 1] <= points[at, 1].min() + size[1] + 1e-3))[0]
+    assert len(pad) >= 8, f"the knee pad's vertices are not where it was built: {len(pad)} found"
+    followed = rigged.weights[body][pad]
+    assert (followed[:, rigged.result.bones.index("LowerLeg.L")] == 1.0).all(), (
+        f"the knee pad bends with the skin around it: {followed.max(axis=0)}"
+    )
+    # Walking, bending a knee, turning and bending an elbow carry both along unbent: every distance within each kept.
+    pose = {"UpperLeg.L": (-40.0, 0.0, 0.0), "LowerLeg.L": (60.0, 0.0, 0.0), "UpperLeg.R": (30.0, 0.0, 0.0),
+            "Spine": (10.0, 0.0, 20.0), "LowerArm.L": (0.0, 0.0, 60.0)}  # fmt: skip
+    parts = [(body, pad), *((m, np.arange(len(rigged.points[m]))) for m in primitives.HARD_PARTS)]
+    for mesh, rows in parts:
+        rest, posed = rigged.points[mesh][rows], _posed(rigged, mesh, pose)[rows]
+        assert np.abs(posed - rest).max() > 0.005, f"{mesh}: the hard part did not follow its bone"
+        spans = [np.linalg.norm(p[:, None] - p[None], axis=2) for p in (rest, posed)]
+        assert np.allclose(spans[0], spans[1], atol=1e-5), f"{mesh}: the hard part bent as the body moved"

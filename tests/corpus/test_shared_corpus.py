@@ -1,9 +1,9 @@
 """The third-party avatars (`../shared/corpus`, credits in its SOURCES.md) through `forge.py convert --fix all`
 as a user runs it, all six in one call, each output proven on the real consumers: three-vrm loads it with
-every required bone in an anatomically plausible place, a person's size, standing on the ground; the Khronos
-validator finds no error; an imported VRM's author and licence are kept; the inputs are byte for byte as
-their authors published them afterwards; every mesh of a glTF, GLB or VRM sits where three.js puts it
-in the source file.
+every required bone in an anatomically plausible place, a person's size, standing on the ground, every
+material drawn (none fully transparent); the Khronos validator finds no error; an imported VRM's author and
+licence are kept; the inputs are byte for byte as their authors published them afterwards; every mesh of a
+glTF, GLB or VRM sits where three.js puts it in the source file.
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ def test_three_vrm_loads_a_person_standing_on_the_ground(run: dict[str, Any], na
     summary = run["loaded"][run["models"][name]["out"]]
     assert "error" not in summary, summary.get("error")
     assert summary["validator"]["errors"] == 0, summary["validator"]["error_messages"]
+    # Visible: no material drawn as nothing (Blender's FBX importer left Quaternius' at alpha 0; the fix mends it).
+    assert [m["material"] for m in summary["materials"] if not m["draws"]] == []
     assert set(summary["humanBones"]) >= set(REQUIRED)
     y = {bone: p[1] for bone, p in summary["positions"].items()}
     for side in ("left", "right"):

@@ -18,6 +18,21 @@ function thumbnailIndex(json) {
   return ext.VRMC_vrm ? ext.VRMC_vrm.meta.thumbnailImage : ext.VRM?.meta?.texture;
 }
 
+// Each mesh's materials as three.js draws them: a fragment's alpha is the material's opacity times its map's
+// and vertex colour's (at most 1), discarded below alphaTest, and invisible when blended at opacity 0.
+function materialsOf(scene) {
+  const found = [];
+  scene.traverse((object) => {
+    if (!object.isMesh) return;
+    for (const material of [object.material].flat()) {
+      const draws = material.visible && material.opacity >= material.alphaTest && !(material.transparent && material.opacity <= 0);
+      found.push({ mesh: object.name, material: material.name, type: material.type, opacity: material.opacity,
+        alphaTest: material.alphaTest, transparent: material.transparent, draws });
+    }
+  });
+  return found;
+}
+
 async function summarize(file) {
   const bytes = await readFile(file);
   const gltf = await parseGLB(bytes);
@@ -47,6 +62,7 @@ async function summarize(file) {
     meshBounds: (({ min, max }) => ({ min: min.toArray(), max: max.toArray() }))(new Box3().setFromObject(gltf.scene, true)),
     // three-vrm skips loading the thumbnail by default: read whether the meta points at one.
     thumbnail: thumbnailIndex(gltf.parser.json) != null,
+    materials: materialsOf(gltf.scene),
     validator: await validate(bytes),
   };
 }

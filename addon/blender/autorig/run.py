@@ -15,7 +15,7 @@ from ...core.autorig import MeshPart, RigPlan, place
 from ...core.errors import OperationError
 from .. import context, vrm_addon
 from . import build, read, shells, weights
-from .timing import stage
+from .timing import Timings
 
 Planner = Callable[[Sequence[MeshPart], str], RigPlan]
 
@@ -33,6 +33,7 @@ class AutoRigResult:
     replaced: list[str]
     height: float
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -53,6 +54,7 @@ class AutoRigResult:
             "replaced_armatures": list(self.replaced),
             "height": self.height,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "cpu_seconds": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
             "notes": list(self.notes),
         }
 
@@ -89,12 +91,12 @@ def auto_rig(
         raise AutoRigError(f"already driven by an armature: {', '.join(rigged)} (replace its rig instead)")
     if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
-    seconds: dict[str, float] = {}
-    with stage(seconds, "read"):
+    seconds = Timings()
+    with seconds.stage("read"):
         parts = read.read_parts(meshes)
-    with stage(seconds, "plan"):
+    with seconds.stage("plan"):
         plan = (planner or place.plan_rig)(parts, spec_version)  # NotHumanoidError here leaves the scene untouched
-    with stage(seconds, "build"):
+    with seconds.stage("build"):
         replaced = build.discard_armatures(meshes) if replace else []
         frame = mathutils.Matrix(plan.to_rig_frame)
         build.apply_frame(meshes, frame)
@@ -102,12 +104,12 @@ def auto_rig(
         armature = build.build_armature(plan, collection)
         m = np.array(plan.to_rig_frame, dtype=np.float64)
         in_frame = {p.name: MeshPart(p.name, p.vertices @ m[:3, :3].T + m[:3, 3], p.triangles) for p in parts}
-    with stage(seconds, "weights"):
+    with seconds.stage("weights"):
         kit = shells.bind_if_kit_bashed(meshes, in_frame, armature, plan)
     bound = {b.mesh for b in kit}
     bindings = kit + weights.bind([m for m in meshes if m.name not in bound], in_frame, armature, plan, seconds)
     mapping = {b.name: build.bone_name(b.name) for b in plan.bones}
-    with stage(seconds, "mapping"):
+    with seconds.stage("mapping"):
         if vrm_addon.is_enabled():
             vrm_addon.map_humanoid(armature, mapping)
     notes = list(plan.notes)
@@ -121,6 +123,7 @@ def auto_rig(
         bindings,
         replaced,
         plan.height,
-        seconds,
+        seconds.wall,
+        seconds.cpu,
         notes,
     )

@@ -11,15 +11,16 @@ import bmesh
 import bpy
 import numpy as np
 from mathutils.bvhtree import BVHTree
+from mathutils.kdtree import KDTree
 
 from ...core.autorig import MeshPart, RigPlan
 from ...core.autorig import weights as decide
 from ...core.rig.model import FloatArray
-from ...core.rig.skinning import envelope_weights
+from ...core.rig.skinning import envelope_weights, segment_distances
 from .. import context, rig_reader
 from . import read
 from .build import bone_name
-from .timing import stage
+from .timing import Timings
 
 # The voxel proxy's cell, as a fraction of the avatar's height: fine enough for fingers, coarse enough to
 # close gaps between clothes and body.
@@ -39,7 +40,8 @@ class Binding:
     transferred, after heat left `heat_unweighted` of its vertices or whole shells bare), `nearest` (both
     failed: each vertex to its nearest bone), `rigid` (wholly to `bone`) or `shells` (a kit-bashed body: each
     separate shell wholly to one bone, see shells.py); `filled` vertices were left without weight and went to
-    their nearest allowed bone."""
+    their nearest allowed bone; `rigid_shells` of its hard shells (closed, small, in one bone's region) ride
+    wholly on their bone."""
 
     mesh: str
     how: How
@@ -48,10 +50,12 @@ class Binding:
     empty_shells: int = 0
     filled: int = 0
     bone: str | None = None
+    rigid_shells: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"mesh": self.mesh, "how": self.how, "vertices": self.vertices, "heat_unweighted": self.heat_unweighted,
-                "empty_shells": self.empty_shells, "filled": self.filled, "bone": self.bone}  # fmt: skip
+                "empty_shells": self.empty_shells, "filled": self.filled, "rigid_shells": self.rigid_shells,
+                "bone": self.bone}  # fmt: skip
 
 
 def _select_only(objects: list[bpy.types.Object], active: bpy.types.Object) -> None:
@@ -202,12 +206,32 @@ def attach(obj: bpy.types.Object, armature: bpy.types.Object) -> None:
     obj.parent = armature
 
 
+def welded_heat(welds: dict[str, decide.Welded], armature: bpy.types.Object, bones: list[str]) -> dict[str, FloatArray]:
+    """Bone heat on a welded copy of each mesh (by name), read back onto the mesh's own vertices. An imported
+    mesh is split along its UV seams and hard edges into hundreds of loose shells; heat does not flow across
+    a split, and one small shell that sees no bone fails the whole solve (Godette's body: 195 shells, all
+    left bare)."""
+    copies: dict[str, bpy.types.Object] = {}
+    try:
+        for name, weld in welds.items():
+            mesh = bpy.data.meshes.new(f"AutoRigWelded {name}")
+            mesh.from_pydata(weld.points.tolist(), [], weld.faces.tolist())
+            copies[name] = bpy.data.objects.new(mesh.name, mesh)
+            context.scene().collection.objects.link(copies[name])
+        if copies:
+            bone_heat(list(copies.values()), armature)
+        return {name: read_weights(copies[name].data, bones)[weld.index] for name, weld in welds.items()}  # type: ignore[arg-type]
+    finally:
+        for copy in copies.values():
+            _remove(copy)
+
+
 def bind(
     meshes: list[bpy.types.Object],
     parts: dict[str, MeshPart],
     armature: bpy.types.Object,
     plan: RigPlan,
-    seconds: dict[str, float],
+    seconds: Timings,
 ) -> list[Binding]:
     """Binds every mesh (in the rig frame, at the origin) to the armature built from `plan`; `parts` are
     the meshes read in the rig frame, by name. Adds its stages' times to `seconds`: `heat` (bone heat on
@@ -218,34 +242,72 @@ def bind(
     tails = np.array([b.tail for b in plan.bones], dtype=np.float64)
     parents = [index[b.parent] if b.parent is not None else None for b in plan.bones]
     sides = np.array([1 if b.name.startswith("left") else -1 if b.name.startswith("right") else 0 for b in plan.bones])
+    separate = set(decide.separate_parts(list(parts.values()), plan.height)) - set(plan.rigid)
     rigid = [m for m in meshes if m.name in plan.rigid]
-    skinned = [m for m in meshes if m.name not in plan.rigid]
+    skinned = [m for m in meshes if m.name not in plan.rigid and m.name not in separate]
     out = [bind_rigid(m, armature, plan.rigid[m.name]) for m in rigid]
-    with stage(seconds, "heat"):
-        if skinned:
-            bone_heat(skinned, armature)
+    with seconds.stage("heat"):
+        welds = {m.name: decide.welded(parts[m.name].vertices, parts[m.name].triangles, height=plan.height)
+                 for m in skinned}  # fmt: skip
+        heat = welded_heat(welds, armature, bones)
+        for obj in skinned:
+            attach(obj, armature)
     proxy = Proxy(skinned, armature, plan.height)
+    body: list[tuple[FloatArray, FloatArray]] = []  # the skinned meshes' points and final weights
     for obj in skinned:
         part = parts[obj.name]
-        with stage(seconds, "heat"):
-            raw = read_weights(obj.data, bones)  # type: ignore[arg-type]
-            report = decide.heat_report(raw, decide.shells(len(raw), part.triangles))
+        with seconds.stage("weights"):
+            nearest_bone = segment_distances(part.vertices, heads, tails).argmin(axis=1)
+            hard = decide.rigid_shells(part.vertices, welds[obj.name], nearest_bone, height=plan.height)
+            mask = decide.allowed(part.vertices, heads, tails, parents, sides, height=plan.height)
+        with seconds.stage("heat"):
+            raw = heat[obj.name]
+            skin = hard < 0  # a hard shell bone heat left bare needs no proxy: it rides on its bone
+            report = decide.heat_report(raw[skin], welds[obj.name].shell[skin])
         how: How = "heat"
-        if report.failed:
-            with stage(seconds, "proxy"):
-                raw = _unless_empty(raw, proxy.weights(part, bones))
+        masked = (np.where(mask, raw, 0.0)[skin].sum(axis=1) < decide.EMPTY).mean() if skin.any() else 0.0
+        if report.failed or masked > decide.MASKED:
+            with seconds.stage("proxy"):
+                raw = _unless_empty(np.where(mask, raw, 0.0), proxy.weights(part, bones))
             how = "proxy"
         if (raw.sum(axis=1) < decide.EMPTY).all():
             nearest, weight = envelope_weights(part.vertices, heads, tails)
             raw = np.zeros_like(raw)
             np.put_along_axis(raw, nearest, weight, axis=1)
             how = "nearest"
-        with stage(seconds, "weights"):
-            mask = decide.allowed(part.vertices, heads, tails, parents, sides, height=plan.height)
+        with seconds.stage("weights"):
             filled = int((np.where(mask, raw, 0.0).sum(axis=1) < decide.EMPTY).sum())
-            write_weights(obj, bones, decide.finished(raw, mask, part.vertices, heads, tails))
-        out.append(Binding(obj.name, how, len(raw), report.unweighted, report.empty_shells, filled))
+            final = decide.finished(raw, mask, part.vertices, heads, tails)
+            final[hard >= 0] = 0.0
+            final[np.nonzero(hard >= 0)[0], hard[hard >= 0]] = 1.0
+            write_weights(obj, bones, final)
+            body.append((part.vertices, final))
+        shells_hard = len(np.unique(welds[obj.name].shell[hard >= 0]))
+        out.append(Binding(obj.name, how, len(raw), report.unweighted, report.empty_shells, filled,
+                           rigid_shells=shells_hard))  # fmt: skip
+    with seconds.stage("weights"):
+        for obj in (m for m in meshes if m.name in separate):
+            bone = _contact_bone(parts[obj.name], body, heads, tails)
+            out.append(bind_rigid(obj, armature, plan.bones[bone].name))
     return out
+
+
+def _contact_bone(
+    part: MeshPart, body: list[tuple[FloatArray, FloatArray]], heads: FloatArray, tails: FloatArray
+) -> int:
+    """The bone a separate part rides on: the strongest weight of the body's vertex nearest to the part
+    (where it touches the body); the bone nearest to its centre when there is no skinned body."""
+    if not body:
+        centre = (part.vertices.min(axis=0) + part.vertices.max(axis=0)) / 2
+        return int(segment_distances(centre[None], heads, tails).argmin())
+    points = np.concatenate([p for p, _ in body])
+    tree = KDTree(len(points))
+    for i, point in enumerate(points.tolist()):
+        tree.insert(point, i)
+    tree.balance()
+    found = [tree.find(point) for point in part.vertices.tolist()]
+    _location, index, _distance = min(found, key=lambda f: f[2])
+    return int(np.concatenate([w for _, w in body])[index].argmax())
 
 
 def _unless_empty(raw: FloatArray, other: FloatArray) -> FloatArray:

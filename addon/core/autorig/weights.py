@@ -15,6 +15,8 @@ import numpy as np
 from ..rig.model import BoolArray, FloatArray, IntArray
 from ..rig.skinning import MAX_INFLUENCES, quantized, segment_distances
 from ..rig.weight_fixes import limited
+from . import frame
+from .types import MeshPart, NotHumanoidError
 
 # Heat weights below Blender's own cut-off (0.025) never arrive; a vertex whose weights add up to less than
 # this has effectively none.
@@ -24,6 +26,16 @@ EMPTY = 1e-3
 REGION_HOPS = 2
 # Vertices this close to the mid-plane (a fraction of the height) may follow either side.
 MID_PLANE = 0.01
+# Beyond this share of a mesh's vertices whose heat weights all lie on bones they may not follow, those take
+# the voxel proxy's weights (Godette's body: 10%); below it, their nearest allowed bone, sparing the proxy.
+MASKED = 0.01
+# A separate closed shell no bigger than this (its box's diagonal, a fraction of the height) whose vertices
+# all lie nearest one bone is a hard part (a button, a buckle, an armour plate, a robot's shell): it follows
+# that bone wholly, as the artist binds it, instead of bending with the skin around it.
+RIGID_SHELL = 0.25
+# Vertices closer than this (a fraction of the height) are one point when shells are told apart: importers
+# split a closed surface along its UV seams and hard edges.
+WELD = 1e-5
 
 
 def shells(vertex_count: int, triangles: IntArray) -> IntArray:
@@ -43,6 +55,80 @@ def shells(vertex_count: int, triangles: IntArray) -> IntArray:
             if np.array_equal(jumped, label):
                 break
             label = jumped
+
+
+@dataclass(frozen=True)
+class Welded:
+    """A mesh with the vertices that share a position made one (importers split a surface along its UV seams
+    and hard edges into hundreds of shells): `points` (W, 3), `faces` (F, 3) into them without the collapsed
+    ones, `index` (N,) each original vertex's welded one, `shell` (N,) each original vertex's welded shell."""
+
+    points: FloatArray
+    faces: IntArray
+    index: IntArray
+    shell: IntArray
+
+
+def welded(points: FloatArray, triangles: IntArray, *, height: float) -> Welded:
+    """`points` and `triangles` with vertices closer than WELD of the height made one."""
+    if not len(points):
+        empty = np.zeros(0, dtype=np.int64)
+        return Welded(points, np.zeros((0, 3), dtype=np.int64), empty, empty)
+    _, first, index = np.unique(
+        np.round(points / (WELD * height)).astype(np.int64), axis=0, return_index=True, return_inverse=True
+    )
+    index = index.ravel()
+    faces = index[triangles] if len(triangles) else np.zeros((0, 3), dtype=np.int64)
+    faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
+    return Welded(points[first], faces, index, shells(len(first), faces)[index])
+
+
+def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height: float) -> IntArray:
+    """Per vertex of `points` (welded as `weld`), the bone (index) its shell rides on wholly, or -1 where it is
+    skinned: a shell rides on one bone when it is closed (every edge between exactly two triangles, seams
+    welded), at most RIGID_SHELL of the height across, and every vertex of it has that bone as its `nearest`."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    if not len(weld.faces):
+        return out
+    shell_of = np.zeros(len(weld.points), dtype=np.int64)  # per welded vertex
+    shell_of[weld.index] = weld.shell
+    faces = weld.faces
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    unique, uses = np.unique(edges, axis=0, return_counts=True)
+    open_shells = np.unique(shell_of[unique[uses != 2].ravel()])
+    roots, inverse = np.unique(weld.shell, return_inverse=True)
+    low = np.full((len(roots), 3), np.inf)
+    high = np.full((len(roots), 3), -np.inf)
+    np.minimum.at(low, inverse, points)
+    np.maximum.at(high, inverse, points)
+    bone_low = np.full(len(roots), np.iinfo(np.int64).max)
+    bone_high = np.full(len(roots), -1)
+    np.minimum.at(bone_low, inverse, nearest)
+    np.maximum.at(bone_high, inverse, nearest)
+    faced = np.isin(roots, shell_of[faces.ravel()])
+    hard = (
+        faced
+        & ~np.isin(roots, open_shells)
+        & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height)
+        & (bone_low == bone_high)
+    )
+    rows = hard[inverse]
+    out[rows] = nearest[rows]
+    return out
+
+
+def separate_parts(parts: Sequence[MeshPart], height: float) -> list[str]:
+    """The parts (in the rig frame) that are no piece of the body, as the placement tells them apart: small
+    accessories and props standing off to one side (a robot arm on the back). Each rides wholly on the bone
+    of the body where it touches it; kept out of bone heat, whose solve a part that sees no bone breaks."""
+    parts = [p for p in parts if len(p.vertices) and len(p.triangles)]
+    if not parts:
+        return []
+    try:
+        body = frame.choose_body(parts, min(float(p.vertices[:, 2].min()) for p in parts), height)
+    except NotHumanoidError:
+        return []
+    return [p.name for i, p in enumerate(parts) if i not in body]
 
 
 @dataclass(frozen=True)

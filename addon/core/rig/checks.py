@@ -16,7 +16,7 @@ from ..vrm import expressions
 from . import bone_mapping, humanoid
 from .finding_kinds import FIXABLE, Severity
 from .findings import CheckReport, Finding
-from .model import ArmatureInfo, BoolArray, FloatArray, MeshInfo, RigModel
+from .model import ArmatureInfo, BoolArray, FloatArray, MaterialInfo, MeshInfo, RigModel
 
 T_POSE_TOLERANCE_DEG = 15.0
 UPRIGHT_TOLERANCE_DEG = 45.0
@@ -36,6 +36,7 @@ FACING_TOLERANCE_DEG = 45.0
 GROUND_TOLERANCE = 0.005  # metres
 CENTER_TOLERANCE = 0.05  # metres
 WEIGHT_TOLERANCE = 1e-3
+TRANSPARENT_ALPHA = 1e-3  # at most this alpha, a material is fully transparent (a cutoff is never this low)
 TRANSFORM_TOLERANCE = 1e-4
 VISEMES = ("aa", "ih", "ou", "ee", "oh")
 EXPRESSIONS = ("happy", "angry", "sad", "relaxed", "surprised")
@@ -593,6 +594,29 @@ def check_name_clash(model: RigModel, armature: ArmatureInfo, spec_version: str)
     return [_finding("object_bone_name_clash", "info", message, clashes)]
 
 
+# --- materials -------------------------------------------------------------------------------------------
+
+
+def fully_transparent(material: MaterialInfo) -> bool:
+    """Draws nothing in a VRM consumer and nothing but its own value says so: alpha 0, not from a texture,
+    not ignored by an opaque mode. Partial alpha (glass, lace) is a choice, never this."""
+    return material.alpha <= TRANSPARENT_ALPHA and not material.textured and not material.opaque
+
+
+def check_materials(model: RigModel) -> list[Finding]:
+    """Fully transparent materials on the avatar's meshes: three-vrm would not draw what they cover."""
+    clear = {m.name for m in model.materials if fully_transparent(m)}
+    meshes = [m.name for m in model.meshes if clear.intersection(m.materials)]
+    if not meshes:
+        return []
+    named = sorted(clear.intersection(n for m in model.meshes for n in m.materials))
+    message = (
+        f"fully transparent material(s) (alpha 0, no texture): {_names(named)} on {_names(meshes)}; a VRM viewer "
+        "would draw nothing there (Blender's viewport and the thumbnail ignore material alpha)"
+    )
+    return [_finding("transparent_material", "error", message, meshes)]
+
+
 # --- expressions -----------------------------------------------------------------------------------------
 
 
@@ -722,6 +746,7 @@ def run_checks(model: RigModel, preset: Preset | None = None) -> CheckReport:
         lambda: check_transforms(model, armature),
         lambda: check_skinning(model, armature),
         lambda: check_name_clash(model, armature, spec),
+        lambda: check_materials(model),
         lambda: check_expressions(model),
     ]
     if preset is not None:

@@ -60,6 +60,12 @@ _EXPRESSIONS = (
     "— (aa ih ou ee oh; blink; happy angry sad relaxed surprised: a shape key the export binds by its name, or an "
     "expression already bound in the VRM Add-on, VRM 1.0 or a VRM 0.x blend shape group)"
 )
+_TRANSPARENT_MATERIAL = (
+    "make each fully transparent material of the avatar's meshes (alpha 0 with no texture feeding it: Blender's "
+    "FBX importer makes them, see below) opaque: Alpha 1, render method dithered (Blender 4.2+ has no opaque "
+    "blend mode left); an MToon material: base colour alpha 1, alpha mode OPAQUE. The fix line names the "
+    "materials. A material whose alpha comes from a texture, or is partial (glass, lace at 0.3), is left alone"
+)
 _BUDGET = "— (the file size is an estimate)"
 
 # In the order the findings table lists them (structure, pose and placement, skinning, expressions, budgets).
@@ -137,6 +143,7 @@ KINDS: Final[dict[str, FindingKind]] = _kinds(
         "safe",
         2,
     ),
+    FindingKind("transparent_material", "error", _TRANSPARENT_MATERIAL, "safe", 12),
     FindingKind("missing_visemes", "warning", _EXPRESSIONS),
     FindingKind("missing_blink", "warning", _EXPRESSIONS),
     FindingKind("missing_expressions", "warning", _EXPRESSIONS),

@@ -137,6 +137,17 @@ class TextureInfo:
     bytes: int  # packed or file size; 0 when unknown
 
 
+@dataclass(frozen=True)
+class MaterialInfo:
+    """A material as the export writes it: the alpha it multiplies the base colour by, whether that alpha is
+    ignored (an opaque MToon), and whether a texture feeds it (then the value alone says little)."""
+
+    name: str
+    alpha: float
+    opaque: bool = False
+    textured: bool = False
+
+
 @dataclass
 class RigModel:
     """Everything one check looks at: the armature checked, its meshes and their looks."""
@@ -144,6 +155,7 @@ class RigModel:
     armature: ArmatureInfo | None
     meshes: list[MeshInfo]
     textures: list[TextureInfo] = field(default_factory=list)
+    materials: list[MaterialInfo] = field(default_factory=list)  # the meshes' materials, each once
     bound_expressions: frozenset[str] = frozenset()  # VRM expressions already bound in the VRM Add-on
     user_chose_armature: bool = False
     # Other armatures that drive geometry too (one that drives none, a Rigify metarig, is no rival).

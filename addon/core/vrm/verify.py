@@ -15,7 +15,10 @@ What it checks, beyond vrm_inspect's structure (required bones mapped, licence, 
   (not above it; below it only as far as the ankles stay above), their height in proportion to the
   skeleton's, and the skeleton's joints inside them. A rigid mesh is bounded by its accessor's min/max; a
   skinned one is skinned vertex by vertex (its pose need not be its bind pose: the export writes a T-pose
-  whose straightened legs move the feet), about 0.1 s per 100k vertices.
+  whose straightened legs move the feet), about 0.1 s per 100k vertices;
+- every mesh draws something: a mesh all of whose primitives' materials are fully transparent (alpha 0 when
+  blended, below the cutoff when masked) shows nothing in three-vrm, as an importer that read a material's
+  transparency wrongly leaves it (see _invisible_meshes).
 """
 
 from __future__ import annotations
@@ -367,8 +370,73 @@ def _check_meshes(glb: Glb, scene: _Scene, joints: dict[str, Matrix], result: Ve
         )
 
 
+def _alpha_shown(material: dict[str, Any], v0_properties: Any) -> tuple[str, float, float] | None:
+    """(alpha mode, alpha, cutoff) a loader draws the material with: the glTF material's, or for VRM 0.x the
+    MToon or Unlit properties that three-vrm puts in its place (keywords or shader name, `_Color`, `_Cutoff`);
+    None when the material draws whatever its alpha (OPAQUE)."""
+    if isinstance(v0_properties, dict) and (
+        v0_properties.get("shader") == "VRM/MToon" or str(v0_properties.get("shader", "")).startswith("VRM/Unlit")
+    ):
+        shader = str(v0_properties["shader"])
+        keywords = v0_properties.get("keywordMap") or {}
+        floats = v0_properties.get("floatProperties") or {}
+        if shader == "VRM/MToon":
+            blend, cut = bool(keywords.get("_ALPHABLEND_ON")), bool(keywords.get("_ALPHATEST_ON"))
+        else:
+            blend, cut = shader in ("VRM/UnlitTransparent", "VRM/UnlitTransparentZWrite"), shader == "VRM/UnlitCutout"
+        mode = "BLEND" if blend else "MASK" if cut else "OPAQUE"
+        color = (v0_properties.get("vectorProperties") or {}).get("_Color") or [1.0, 1.0, 1.0, 1.0]
+        alpha, cutoff = float(color[3]), float(floats.get("_Cutoff", 0.5))
+    else:
+        mode = str(material.get("alphaMode", "OPAQUE"))
+        factor = material.get("pbrMetallicRoughness", {}).get("baseColorFactor") or [1.0, 1.0, 1.0, 1.0]
+        alpha, cutoff = float(factor[3]), float(material.get("alphaCutoff", 0.5))
+    return None if mode not in ("BLEND", "MASK") else (mode, alpha, cutoff)
+
+
+def _invisible_meshes(document: dict[str, Any], scene: _Scene) -> list[str]:
+    """The scene's meshes that draw nothing, each with why: every primitive's material fully transparent.
+
+    A fragment's alpha is the material's factor times its base colour texture's and its vertex colour's alpha,
+    each at most 1: a texture cannot raise it, so the factor alone decides. MToon (VRM 1.0) takes alpha mode,
+    factor and cutoff from the glTF material; three-vrm discards a masked fragment below the cutoff.
+    """
+    materials, meshes, nodes = _list(document, "materials"), _list(document, "meshes"), _list(document, "nodes")
+    v0 = _list(document.get("extensions", {}).get("VRM", {}), "materialProperties")
+    found = []
+    for index in sorted(scene.world):
+        node = nodes[index]
+        if "mesh" not in node:
+            continue
+        mesh = meshes[node["mesh"]]
+        reasons = []
+        for primitive in _list(mesh, "primitives"):
+            number = primitive.get("material")
+            if not isinstance(number, int):
+                break  # the default material: opaque
+            shown = _alpha_shown(materials[number], v0[number] if number < len(v0) else None)
+            if shown is None:
+                break
+            mode, alpha, cutoff = shown
+            if (mode == "BLEND" and alpha > 0.0) or (mode == "MASK" and alpha >= cutoff):
+                break
+            name = materials[number].get("name", number)
+            below = "" if mode == "BLEND" else f" below its cutoff {cutoff:g}"
+            reasons.append(f"material '{name}' alpha {alpha:g}{below} ({mode})")
+        else:
+            if reasons:
+                found.append(f"'{node.get('name', mesh.get('name', index))}' ({_named(list(dict.fromkeys(reasons)))})")
+    return found
+
+
 def _check_scene(glb: Glb, spec_version: str, result: Verification) -> None:
     scene = _scene(glb.document)
+    invisible = _invisible_meshes(glb.document, scene)
+    if invisible:
+        result.problems.append(
+            f"meshes that would draw nothing, every material fully transparent: {_named(invisible)}; "
+            "three-vrm would show them invisible (an importer's misread transparency?)"
+        )
     bones = _humanoid(glb.document, spec_version)
     _check_chain(bones, scene, result)
     joints = {bone: scene.world[node][:3, 3] for bone, node in bones.items() if node in scene.world}

@@ -132,15 +132,21 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
     lows.append(shown_a.min(axis=0))
     highs.append(shown_a.max(axis=0))
     check.position_m = max(check.position_m, _distance(shown_a, _place(blends[1], base_b)))
+    # A morph target at weight 1, on the rows it moves in either file: a row it moves in neither shows the
+    # base vertex, measured above (positions) and below (normals), so the largest error is the same.
     for ta, tb in zip(pa.get("targets", []), pb.get("targets", []), strict=True):
         if "POSITION" in ta:
-            morphed_a = _place(blends[0], base_a + a.values(ta["POSITION"]))
-            morphed_b = _place(blends[1], base_b + b.values(tb["POSITION"]))
+            da, db = a.values(ta["POSITION"]), b.values(tb["POSITION"])
+            rows = changed_rows(da, db)
+            morphed_a = _place(blends[0][rows], base_a[rows] + da[rows])
+            morphed_b = _place(blends[1][rows], base_b[rows] + db[rows])
             check.position_m = max(check.position_m, _distance(morphed_a, morphed_b))
         if "NORMAL" in ta and "NORMAL" in attributes_a:
             # The morphed normal as a loader shades it: the base normal plus the target's change.
-            morphed_a = a.values(attributes_a["NORMAL"]) + a.values(ta["NORMAL"])
-            morphed_b = b.values(attributes_b["NORMAL"]) + b.values(tb["NORMAL"])
+            da, db = a.values(ta["NORMAL"]), b.values(tb["NORMAL"])
+            rows = changed_rows(da, db)
+            morphed_a = a.values(attributes_a["NORMAL"])[rows] + da[rows]
+            morphed_b = b.values(attributes_b["NORMAL"])[rows] + db[rows]
             check.normal_degrees = max(check.normal_degrees, largest_angle(morphed_a, morphed_b))
     packed_indices = b.values(pb["indices"]) if "indices" in pb else None
     if packed_indices is not None and pair.order is not None:  # in the original's vertex numbers
@@ -156,6 +162,11 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
             check.uv = max(check.uv, _largest(a.values(index) - b.values(attributes_b[name])))
         elif name.startswith("WEIGHTS_"):
             check.weight = max(check.weight, _largest(a.values(index) - b.values(attributes_b[name])))
+
+
+def changed_rows(a: Floats, b: Floats) -> npt.NDArray[np.intp]:
+    """The rows where either of two morph targets' deltas is not zero (elsewhere both show the base)."""
+    return np.flatnonzero(np.any(a != 0.0, axis=1) | np.any(b != 0.0, axis=1))
 
 
 def _same_triangles(a: Floats, b: Floats | None, primitive: dict[str, Any]) -> bool:
@@ -186,10 +197,17 @@ def _distance(a: Floats, b: Floats) -> float:
 
 def largest_angle(a: Floats, b: Floats) -> float:
     """The largest angle between matching vectors, in degrees (zero vectors left out)."""
+    return float(angles(a, b).max(initial=0.0))
+
+
+def angles(a: Floats, b: Floats) -> Floats:
+    """Each pair of matching vectors' angle, in degrees (0 where either is a zero vector)."""
     lengths = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     usable = lengths > 1e-6
-    cosines = np.einsum("ij,ij->i", a[usable], b[usable]) / lengths[usable]
-    return float(np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0))).max(initial=0.0))
+    cosines = np.ones(len(lengths))
+    cosines[usable] = np.einsum("ij,ij->i", a[usable], b[usable]) / lengths[usable]
+    found: Floats = np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0)))
+    return found
 
 
 def _worlds(document: dict[str, Any]) -> dict[int, Floats]:
@@ -233,8 +251,7 @@ def _blend(file: _File, attributes: dict[str, Any], places: Floats) -> Floats:
     while f"JOINTS_{sets}" in attributes:
         joints = file.values(attributes[f"JOINTS_{sets}"]).astype(np.intp)
         weights = file.values(attributes[f"WEIGHTS_{sets}"])
-        for k in range(4):
-            blended += weights[:, k : k + 1] * rows[joints[:, k]]
+        blended += np.einsum("nk,nkj->nj", weights, rows[joints])
         sets += 1
     return blended.reshape(count, 3, 4)
 

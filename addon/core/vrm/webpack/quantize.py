@@ -211,6 +211,7 @@ def _plan_morph_normals(source: _Source, encodings: dict[int, Encoding]) -> None
                 if "NORMAL" in target:
                     readers.setdefault(target["NORMAL"], []).append((base, target["NORMAL"]))
     stored: dict[int, npt.NDArray[np.float64]] = {}
+    base_angles: dict[int, npt.NDArray[np.float64]] = {}  # each base row's angle, stored against original
     for index, pairs in readers.items():
         planned = encodings.get(index)
         if planned not in (MORPH_NORMAL, None) or any(encodings.get(b) is not NORMAL for b, _t in pairs):
@@ -223,11 +224,17 @@ def _plan_morph_normals(source: _Source, encodings: dict[int, Encoding]) -> None
         else:
             continue
         worst = 0.0
+        # Rows the delta leaves at zero both ways show the stored base: their angles are the base's own.
+        rows = geometry_check.changed_rows(delta, candidate)
+        still = np.ones(len(delta), dtype=bool)
+        still[rows] = False
         for base_index, _target in pairs:
+            base = source.values(base_index)[:, :3].astype(np.float64)
             if base_index not in stored:
                 stored[base_index] = source.octahedral(base_index)[0][:, :3] / 127.0
-            base = source.values(base_index)[:, :3].astype(np.float64)
-            worst = max(worst, geometry_check.largest_angle(base + delta, stored[base_index] + candidate))
+                base_angles[base_index] = geometry_check.angles(base, stored[base_index])
+            moved = geometry_check.largest_angle(base[rows] + delta[rows], stored[base_index][rows] + candidate[rows])
+            worst = max(worst, moved, float(base_angles[base_index][still].max(initial=0.0)))
         if worst <= _MORPH_NORMAL8_SHARE * geometry_check.NORMAL_DEGREES:
             encodings[index] = smaller
 
