@@ -117,12 +117,7 @@ def padded() -> None:
     """`person()` as one soft, watertight skin (voxel-remeshed: a body of separate boxes is a kit-bashed one,
     bound part by part), wearing a knee pad (PAD_CENTER, PAD_SIZE) as a shell of its own."""
     person()
-    objects = [o for o in context.scene().objects if o.type == "MESH"]
-    for obj in objects:
-        obj.select_set(True)
-    context.view_layer().objects.active = objects[0]
-    bpy.ops.object.join()
-    skin = objects[0]
+    skin = _join_meshes()
     remesh = skin.modifiers.new("Skin", "REMESH")
     assert isinstance(remesh, bpy.types.RemeshModifier)
     remesh.mode, remesh.voxel_size = "VOXEL", 0.012
@@ -137,6 +132,16 @@ def hard_parts() -> None:
     middle = 0.2 + 0.41 * math.cos(down), 1.4 - 0.41 * math.sin(down)  # halfway from elbow to wrist
     box((middle[0], 0.0, middle[1] + 0.046), (0.08, 0.06, 0.012))
     _name_added("Bracer")
+
+
+def _join_meshes() -> bpy.types.Object:
+    """Joins every mesh of the scene into one object (the join keeps the active one) and returns it."""
+    objects = [o for o in context.scene().objects if o.type == "MESH"]
+    for obj in objects:
+        obj.select_set(True)
+    context.view_layer().objects.active = objects[0]
+    bpy.ops.object.join()
+    return objects[0]
 
 
 def _name_added(name: str) -> None:
@@ -178,13 +183,9 @@ def write_glb(build: Callable[[], None], path: Path, separate: Callable[[], None
     builds as objects of their own, and writes it as a .glb."""
     bpy.ops.wm.read_homefile(use_empty=True)
     build()
-    objects = [o for o in context.scene().objects if o.type == "MESH"]
-    for obj in objects:
-        obj.select_set(True)
-    context.view_layer().objects.active = objects[0]
-    bpy.ops.object.join()
+    joined = _join_meshes()
     bpy.ops.object.transform_apply(location=False, rotation=True, scale=True)
-    objects[0].name = path.stem  # the join keeps the active object
+    joined.name = path.stem
     if separate is not None:
         separate()
     bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB")
