@@ -1,5 +1,6 @@
-"""The corpus fixtures: the built corpus (build.py runs once per session and skips what is built) and the
-manifest of what each model is (manifest.toml). Set AVATAR_FORGE_CORPUS to use a corpus built elsewhere."""
+"""The corpus fixtures: the built corpus (build.py runs once per session and skips what is built), the
+manifest of what each model is (manifest.toml), and the third-party avatars (`../shared/corpus`) converted
+once per session for every file that reads them. Set AVATAR_FORGE_CORPUS to use a corpus built elsewhere."""
 
 from __future__ import annotations
 
@@ -13,10 +14,24 @@ from typing import Any
 
 import pytest
 
+from tests import session_cache
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 MANIFEST = tomllib.loads((HERE / "manifest.toml").read_text())
 MODELS: list[dict[str, Any]] = MANIFEST["model"]
+SHARED = ROOT.parent / "shared" / "corpus"
+# How the third-party avatars are converted for every test that reads them: as a user converts an avatar.
+SHARED_PRESET = "companions-web"
+SHARED_FLAGS = ("--fix", "all")
+
+
+def shared_sums() -> dict[str, str]:
+    """The third-party avatars' names and their SHA-256 as published (SHA256SUMS); {} without the corpus."""
+    if not (SHARED / "SHA256SUMS").is_file():
+        return {}
+    lines = (SHARED / "SHA256SUMS").read_text().splitlines()
+    return {name.strip(): digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
 
 
 def run_build(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -42,6 +57,18 @@ def corpus() -> Path:
     if done.returncode != 0:
         pytest.fail(f"corpus build failed: {done.stderr.strip().splitlines()[-1:]}")
     return out
+
+
+@pytest.fixture(scope="session")
+def shared_converted(tmp_path_factory: pytest.TempPathFactory) -> session_cache.Converted:
+    """Every third-party avatar converted in one `forge.py convert FOLDER --preset SHARED_PRESET SHARED_FLAGS`
+    of copies, once per session: tests/corpus/test_shared_corpus.py checks these VRMs, test_autorig.py measures
+    the auto-rig against them."""
+    sums = shared_sums()
+    if not sums:
+        pytest.skip(f"the shared corpus is not at {SHARED} (see tests/corpus/SOURCES.md; CI has it)")
+    models = [SHARED / name for name in sums]
+    return session_cache.converted(tmp_path_factory, models, SHARED_PRESET, *SHARED_FLAGS)
 
 
 def load(bpy: Any, path: Path) -> None:

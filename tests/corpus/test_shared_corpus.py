@@ -1,16 +1,16 @@
 """The third-party avatars (`../shared/corpus`, credits in its SOURCES.md) through `forge.py convert --fix all`
-as a user runs it, all six in one call, each output proven on the real consumers: three-vrm loads it with
-every required bone in an anatomically plausible place, a person's size, standing on the ground, every
-material drawn (none fully transparent); the Khronos validator finds no error; an imported VRM's author and
-licence are kept; the inputs are byte for byte as their authors published them afterwards; every mesh of a
-glTF, GLB or VRM sits where three.js puts it in the source file.
+as a user runs it, all six in one call (the session's `shared_converted`, which test_autorig.py reads too),
+each output proven on the real consumers: three-vrm loads it with every required bone in an anatomically
+plausible place, a person's size, standing on the ground, every material drawn (none fully transparent);
+the Khronos validator finds no error; an imported VRM's author and licence are kept; the inputs are byte for
+byte as their authors published them afterwards; every mesh of a glTF, GLB or VRM sits where three.js puts
+it in the source file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import struct
 from pathlib import Path
 from typing import Any
@@ -18,19 +18,14 @@ from typing import Any
 import pytest
 
 from addon.core.rig import checks, humanoid
-from tests.conftest import QUICK, ROOT, run_forge
+from tests.corpus.conftest import SHARED, shared_sums
 from tests.mesh_placement import misplaced, placements
+from tests.session_cache import Converted
 from tests.test_vrm_export import consumers
 
 pytestmark = pytest.mark.slow  # one convert of six avatars: about a minute
 
-SHARED = ROOT.parent / "shared" / "corpus"
 REQUIRED = sorted(humanoid.REQUIRED_VRM1)
-
-
-def _sums() -> dict[str, str]:
-    lines = (SHARED / "SHA256SUMS").read_text().splitlines()
-    return {name.strip(): digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
 
 
 def _sha256(path: Path) -> str:
@@ -45,21 +40,13 @@ def _gltf_json(path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory, user_resources: Path) -> dict[str, Any]:
-    if not (SHARED / "SHA256SUMS").is_file():
-        pytest.skip(f"the shared corpus is not at {SHARED} (CI has it)")
-    inputs = tmp_path_factory.mktemp("inputs")
-    for name in _sums():  # copies: an importer must never get the chance to write beside the originals
-        shutil.copy2(SHARED / name, inputs / name)
-    out = tmp_path_factory.mktemp("converted")
-    done = run_forge("convert", inputs, "--out", out, "--preset", QUICK, "--fix", "all", "--json",
-                     user_resources=user_resources, timeout=900)  # fmt: skip
-    document = json.loads(done.stdout)
-    models = {Path(m["input"]).name: m for m in document["models"]}
+def run(shared_converted: Converted) -> dict[str, Any]:
+    inputs = shared_converted.inputs
+    models = shared_converted.models()
     files = [Path(m["out"]) for m in models.values() if m["ok"]]
     pairs = [(inputs / name, Path(m["out"])) for name, m in models.items() if m["ok"] and name.endswith(GLTF_SUFFIXES)]
     return {
-        "code": done.code,
+        "code": shared_converted.run.code,
         "inputs": inputs,
         "models": models,
         "loaded": consumers(files) if files else {},
@@ -67,7 +54,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, user_resources: Path) -> dict[
     }
 
 
-NAMES = sorted(_sums()) if (SHARED / "SHA256SUMS").is_file() else []
+NAMES = sorted(shared_sums())
 GLTF_SUFFIXES = (".glb", ".gltf", ".vrm")
 
 
@@ -82,7 +69,7 @@ def test_each_avatar_converts(run: dict[str, Any], name: str) -> None:
 
 
 def test_the_inputs_are_byte_for_byte_as_published(run: dict[str, Any]) -> None:
-    sums = _sums()
+    sums = shared_sums()
     assert {name: _sha256(SHARED / name) for name in sums} == sums
     assert {name: _sha256(run["inputs"] / name) for name in sums} == sums  # convert only read its copies
 
