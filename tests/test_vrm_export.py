@@ -396,16 +396,18 @@ def test_the_sidebar_button_exports_with_the_scene_settings_and_reports(blender,
 def test_cli_refuses_bad_input_with_one_line_and_writes_nothing(demo_blend, tmp_path):
     keep = tmp_path / "keep.vrm"
     keep.write_bytes(b"precious")
-    for args, message in (
-        (["--preset", "no-such", "--out", tmp_path / "x.vrm"], "unknown preset"),
-        (["--preset", "companions-web", "--out", keep], "exists"),
-        (["--preset", "companions-web", "--out", tmp_path / "x.glb"], "must end in .vrm"),
-        (["--preset", "companions-web", "--out", tmp_path / "x.vrm", "--armature", "Nobody"], "no armature"),
+    for args, message, opened in (
+        (["--preset", "no-such", "--out", tmp_path / "x.vrm"], "unknown preset", False),
+        (["--preset", "companions-web", "--out", keep], "exists", False),
+        (["--preset", "companions-web", "--out", tmp_path / "x.glb"], "must end in .vrm", False),
+        (["--preset", "companions-web", "--out", tmp_path / "x.vrm", "--armature", "Nobody"], "no armature", True),
     ):
         result = run_forge("export", "--blend", demo_blend, *args)
         assert result.code == 2, result.stderr
         assert "Traceback" not in result.stderr
         assert message in result.stderr.strip().splitlines()[-1]
+        # A bad argument is refused before Blender reads the file (at once); only the armature needs it.
+        assert ("Read blend" in result.stdout) == opened, result.stdout
     assert keep.read_bytes() == b"precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.vrm"]
 

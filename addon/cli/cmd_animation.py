@@ -10,7 +10,7 @@ from typing import Any
 
 from .cmd_publish import add_storage_arguments, checked_name, chosen_storage, progress, published
 from .command import EXIT_PROBLEMS, Command, Result, UsageError
-from .paths import new_output_path
+from .paths import new_output_path, open_given_blend
 
 _FRAMES = re.compile(r"(-?\d{1,9})-(-?\d{1,9})")
 
@@ -49,6 +49,7 @@ def _export(args: argparse.Namespace) -> Result:
 
     clip = _clip(args)
     out = new_output_path(args.out, ".vrma", args.force)
+    open_given_blend(args)
     try:
         result = animation_export.export_clip(out, armature_name=args.armature, overwrite=args.force, **clip)
     except (vrm_addon.VrmAddonMissingError, LookupError, PermissionError) as exc:
@@ -80,9 +81,10 @@ def _add_publish_arguments(parser: argparse.ArgumentParser) -> None:
 def _publish(args: argparse.Namespace) -> Result:
     name = checked_name(args)
     clip = _clip(args)
+    target = chosen_storage(args)
+    open_given_blend(args)
     from ..blender import publish
 
-    target = chosen_storage(args)
     return published(lambda: publish.publish_clip(name, target, armature_name=args.armature, progress=progress, **clip))
 
 
@@ -91,10 +93,12 @@ EXPORT_COMMAND = Command(
     "export the armature's action (or an NLA strip) as a VRM Animation .vrma clip (clip check first)",
     _add_export_arguments,
     _export,
+    own_blend=True,
 )
 PUBLISH_COMMAND = Command(
     "publish-animation",
     "export a clip and publish it as the next version under animations/, queued for promotion",
     _add_publish_arguments,
     _publish,
+    own_blend=True,
 )

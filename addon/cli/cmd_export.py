@@ -9,7 +9,7 @@ from pathlib import Path
 from ..core.errors import OperationError, OutputExistsError, finding_line
 from .blender_args import preset as cli_preset
 from .command import Command, Result, UsageError, failed
-from .paths import new_output_path
+from .paths import new_output_path, open_given_blend
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +35,7 @@ def _run(args: argparse.Namespace) -> Result:
     out = new_output_path(args.out, ".vrm", args.force)
     preset = cli_preset(args.preset)
     overrides = {k: v for k in ("name", "author", "version") if (v := getattr(args, k))}
+    open_given_blend(args)
     try:
         result = vrm_export.export_vrm(
             out,
@@ -62,4 +63,6 @@ def _run(args: argparse.Namespace) -> Result:
     return Result(data, lines)
 
 
-COMMAND = Command("export", "export the avatar to .vrm with a preset (rig check first)", _add_arguments, _run)
+COMMAND = Command(
+    "export", "export the avatar to .vrm with a preset (rig check first)", _add_arguments, _run, own_blend=True
+)

@@ -14,6 +14,7 @@ from ..storage.base import Storage
 from ..storage.targets import open_storage
 from .blender_args import preset as cli_preset
 from .command import EXIT_PROBLEMS, Command, Result, UsageError, failed
+from .paths import open_given_blend
 
 if TYPE_CHECKING:
     from ..blender.publish import PublishResult
@@ -65,10 +66,11 @@ def progress(fraction: float, what: str) -> None:
 
 def _run(args: argparse.Namespace) -> Result:
     name = checked_name(args)
+    target = chosen_storage(args)  # before Blender's modules load: a bad destination is refused at once
+    preset = cli_preset(args.preset)
+    open_given_blend(args)
     from ..blender import publish
 
-    preset = cli_preset(args.preset)
-    target = chosen_storage(args)
     return published(lambda: publish.publish(name, preset, target, armature_name=args.armature, progress=progress))
 
 
@@ -102,5 +104,9 @@ def published(run: Callable[[], PublishResult]) -> Result:
 
 
 COMMAND = Command(
-    "publish", "export the avatar and publish it as the next version, queued for promotion", _add_arguments, _run
+    "publish",
+    "export the avatar and publish it as the next version, queued for promotion",
+    _add_arguments,
+    _run,
+    own_blend=True,
 )

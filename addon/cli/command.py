@@ -40,4 +40,6 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], Result]
     needs_bpy: bool = True
-    own_blend: bool = False  # reads --blend itself instead of having it opened (mcp hands it to a Blender)
+    # Opens --blend itself once its other arguments are checked (a mistake in them is reported before Blender
+    # reads the file), or hands it on (mcp to a Blender), instead of having it opened first.
+    own_blend: bool = False

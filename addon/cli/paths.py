@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ..core.errors import OutputExistsError
@@ -48,3 +49,9 @@ def open_blend(path: Path, *, untrusted: bool = False) -> None:
         bpy.ops.wm.open_mainfile(filepath=str(blend), use_scripts=use_scripts)
     except RuntimeError as exc:
         raise UsageError(f"cannot open {blend}: {str(exc).strip().splitlines()[-1]}") from None
+
+
+def open_given_blend(args: argparse.Namespace) -> None:
+    """Opens --blend, when given, for a command that checked its other arguments first (`own_blend`)."""
+    if args.blend is not None:
+        open_blend(args.blend)

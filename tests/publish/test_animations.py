@@ -146,6 +146,7 @@ def test_export_animation_refuses_scale_keys_a_bad_range_and_never_overwrites(cl
     assert "Head" in squash.json()["findings"][0]["message"]
     bad = run_forge("export-animation", "--blend", clips.blend, "--frames", "1:25", "--out", out)
     assert bad.code == 2 and "--frames must be START-END" in bad.stderr and "Traceback" not in bad.stderr
+    assert "Read blend" not in bad.stdout  # refused before Blender reads the file
     missing = run_forge("export-animation", "--blend", clips.blend, "--action", "Nope", "--out", out)
     assert missing.code == 2 and "no action 'Nope'" in missing.stderr and "Wave" in missing.stderr
     first = run_forge("export-animation", "--blend", clips.blend, "--frames", "1-13", "--out", out, "--json")
@@ -154,6 +155,7 @@ def test_export_animation_refuses_scale_keys_a_bad_range_and_never_overwrites(cl
     written = out.read_bytes()
     again = run_forge("export-animation", "--blend", clips.blend, "--out", out)
     assert again.code == 2 and "exists" in again.stderr and out.read_bytes() == written
+    assert "Read blend" not in again.stdout
 
 
 def test_the_clip_check_names_each_problem():

@@ -75,6 +75,7 @@ def test_bad_destinations_and_presets_exit_2(demo_blend, monkeypatch, args, env,
     run = run_forge(*base, *([] if "--preset" in args else ["--preset", "companions-web"]), *args)
     assert run.code == 2
     assert "Traceback" not in run.stderr and message in run.stderr
+    assert "Read blend" not in run.stdout + run.stderr  # refused before Blender reads the file: at once
 
 
 @pytest.mark.parametrize("name", ["../x", "a b"])
@@ -85,6 +86,7 @@ def test_a_name_with_path_tricks_or_spaces_exits_2_and_writes_nothing(demo_blend
     assert run.code == 2
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith("forge: error: invalid model name")
+    assert "Read blend" not in run.stdout + run.stderr
     assert list(root.iterdir()) == []
     assert not (tmp_path / "x").exists()
 
