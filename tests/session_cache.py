@@ -62,7 +62,7 @@ def shared(factory: pytest.TempPathFactory, key: Any, make: Callable[[Path], Non
     return folder
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -84,7 +84,7 @@ def converted(
 ) -> Converted:
     """The models converted in one `forge.py convert` of a folder holding copies of them, with a shipped
     `preset` and `flags`, once per session whichever test file asks first."""
-    key = ["convert", sorted((m.name, _sha256(m)) for m in models), preset, list(flags)]
+    key = ["convert", sorted((m.name, sha256(m)) for m in models), preset, list(flags)]
 
     def make(folder: Path) -> None:
         inputs, out = folder / "inputs", folder / "out"

@@ -4,17 +4,21 @@ once per session for every file that reads them. Set AVATAR_FORGE_CORPUS to use 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests import session_cache
+
+if TYPE_CHECKING:
+    from tests.corpus.autorig_harness import Stripped
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -69,6 +73,27 @@ def shared_converted(tmp_path_factory: pytest.TempPathFactory) -> session_cache.
         pytest.skip(f"the shared corpus is not at {SHARED} (see tests/corpus/SOURCES.md; CI has it)")
     models = [SHARED / name for name in sums]
     return session_cache.converted(tmp_path_factory, models, SHARED_PRESET, *SHARED_FLAGS)
+
+
+def stripped(factory: pytest.TempPathFactory, source: Path) -> Stripped:
+    """`autorig_harness.strip(source)` once per session (test_autorig.py and test_autorig_weights.py strip the
+    same artists' avatars), in this process: it needs bpy with the VRM Add-on enabled."""
+    from addon.core.autorig import Bone, RigPlan
+    from tests.corpus import autorig_harness as harness  # bpy: imported only where a test strips
+
+    def make(folder: Path) -> None:
+        done = harness.strip(source, folder / "bare.glb")
+        plan = done.oracle
+        bones = [[b.name, b.head, b.tail, b.parent] for b in plan.bones]
+        record = {"bones": bones, "frame": plan.to_rig_frame, "height": plan.height, "notes": plan.notes}
+        (folder / "stripped.json").write_text(json.dumps({**record, "vertices": done.vertices}))
+
+    folder = session_cache.shared(factory, ["strip", source.name, session_cache.sha256(source)], make)
+    record = json.loads((folder / "stripped.json").read_text())
+    bones = tuple(Bone(name, tuple(head), tuple(tail), parent) for name, head, tail, parent in record["bones"])
+    frame = tuple(tuple(row) for row in record["frame"])
+    oracle = RigPlan(bones, frame, record["height"], notes=tuple(record["notes"]))  # type: ignore[arg-type]
+    return harness.Stripped(folder / "bare.glb", oracle, record["vertices"])
 
 
 def load(bpy: Any, path: Path) -> None:

@@ -1,6 +1,7 @@
 """The auto-rig's weight guarantees, on real bare meshes: each rigged third-party avatar (`../shared/corpus`)
-and built-corpus model stripped of its skeleton as tests/corpus/autorig_harness.py does, and a never-rigged
-humanoid built from primitives with separate eyes, teeth and glasses. After `auto_rig`, on every mesh:
+and built-corpus model stripped of its skeleton as tests/corpus/autorig_harness.py does (once per session:
+test_autorig.py strips the same avatars), and a never-rigged humanoid built from primitives with separate
+eyes, teeth and glasses. After `auto_rig`, on every mesh:
 
 - every vertex follows at most 4 bones, with weights adding up to 1 (none left unweighted);
 - nothing bleeds across the body: no vertex on one side of the mid-plane follows a bone of the other side,
@@ -27,6 +28,7 @@ from addon.core.rig.model import FloatArray
 from addon.core.rig.skinning import segment_distances
 from tests.corpus import autorig_harness as harness
 from tests.corpus import primitives
+from tests.corpus.conftest import stripped
 
 pytestmark = pytest.mark.slow  # each model is stripped, imported and rigged in this process: seconds each
 
@@ -50,13 +52,13 @@ class Rigged:
     tails: FloatArray
 
 
-def _bare(model: str, corpus_dir: Path | None, folder: Path) -> Path:
+def _bare(model: str, corpus_dir: Path | None, factory: pytest.TempPathFactory) -> Path:
     if model == PRIMITIVE:
-        return primitives.write_glb(primitives.padded, folder / "blocky.glb", primitives.hard_parts)
+        return primitives.write_glb(primitives.padded, factory.mktemp("bare") / "blocky.glb", primitives.hard_parts)
     source = harness.SHARED_CORPUS / model if corpus_dir is None else corpus_dir / model
     if not source.is_file():
         pytest.skip(f"{source} is absent (the third-party corpus: see tests/corpus/SOURCES.md)")
-    return harness.strip(source, folder / "bare.glb").bare
+    return stripped(factory, source).bare
 
 
 @pytest.fixture(scope="module", params=[*harness.ARTISTS, *BUILT, PRIMITIVE])
@@ -64,7 +66,7 @@ def rigged(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     model: str = request.param
     vrm_addon.ensure_enabled()
     corpus_dir = request.getfixturevalue("corpus") if model in BUILT else None
-    bare = _bare(model, corpus_dir, tmp_path_factory.mktemp("bare"))
+    bare = _bare(model, corpus_dir, tmp_path_factory)
     bpy.ops.wm.read_homefile(use_empty=True)
     avatar_import.import_avatar(bare, bare_ok=True)
     result = autorig.auto_rig()
