@@ -25,6 +25,10 @@ from tests.conftest import FORGE, ROOT, ForgeRun
 from tests.publish.conftest import S3Server, run_publisher
 from tests.publish.samples import bin_chunk, glb, json_chunk, make_vrm
 
+# Each test runs the promoter in processes of its own against real S3 servers: seconds each, over a minute
+# for the file, which pytest-xdist should start early rather than finish a run with (tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 # The promoter's image (deploy/promoter) has Python and rclone only: importing any of these there is a bug.
 _ONLY_STDLIB = (
     "import runpy, sys\n"
