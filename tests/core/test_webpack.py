@@ -18,7 +18,7 @@ from PIL import Image
 from addon.core.models import refs as model_refs
 from addon.core.vrm import glb, webpack
 from addon.core.vrm.accessors import accessor_array
-from addon.core.vrm.webpack import geometry_check, meshopt_codec, quantize
+from addon.core.vrm.webpack import geometry_check, meshopt_codec, quantize, textures
 
 FLOAT, UNSIGNED_SHORT = 5126, 5123
 
@@ -329,6 +329,29 @@ def test_a_texture_fallback_keeps_the_png_beside_the_webp(original):
     assert document["images"][texture["source"]]["mimeType"] == "image/png"
     assert document["images"][texture["extensions"]["EXT_texture_webp"]["source"]]["mimeType"] == "image/webp"
     assert "EXT_texture_webp" in document["extensionsUsed"] and "extensionsRequired" not in document
+
+
+@pytest.mark.parametrize(
+    "options",
+    [WEB, webpack.PackOptions(geometry=True, webp=True, webp_lossless=True, texture_fallback=True)],
+    ids=["webp-and-jpeg-thumbnail", "lossless-with-fallback"],
+)
+def test_textures_encoded_beside_the_geometry_give_the_file_the_steps_one_after_another_give(original, options):
+    # pack() encodes the textures on a worker thread while the geometry is quantized, then swaps them in: the
+    # file must be the one the steps make in turn (textures, then the quantization that lays every view out,
+    # then meshopt), byte for byte: images replaced in place and appended, the thumbnail as JPEG, the
+    # extension lists in the same order.
+    document, binary = glb.read(original)
+    webp = textures.WebpOptions(
+        options.webp_quality, options.webp_lossless, options.texture_fallback, options.thumbnail_jpeg
+    )
+    document, binary, _texture_stats = textures.to_webp(copy.deepcopy(document), binary, webp)
+    document, binary, stats = quantize.quantize(document, binary)
+    step_by_step = glb.write(*meshopt_codec.encode(document, binary, stats.filtered)[:2])
+    packed = webpack.pack(original, options)
+    assert packed.data == step_by_step
+    assert packed.decoded == glb.write(document, binary)
+    assert {"textures", "quantize", "geometry check", "meshopt"} <= packed.stages.keys()
 
 
 def test_an_import_accepts_a_compressed_file_and_refuses_one_whose_compressed_bytes_are_not_there(
