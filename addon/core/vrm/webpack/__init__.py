@@ -87,6 +87,7 @@ class Packed:
             "bytes": len(self.data),
             "meshopt": self.uses_meshopt,
             "seconds": round(self.seconds, 3),
+            "stages": {name: round(seconds, 3) for name, seconds in self.stages.items()},
             **self.figures,
             "skipped": self.skipped,
         }
