@@ -109,7 +109,9 @@ def _oct_decoded(codec: Any, rows: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]
 
 def _cosines(unit: npt.NDArray[np.float64], decoded: npt.NDArray[np.int8]) -> npt.NDArray[np.float64]:
     vectors = decoded[:, :3].astype(np.float64)
-    lengths = np.maximum(np.linalg.norm(vectors, axis=1), 1e-12)
+    # np.linalg.norm(axis=1)'s sums in the same order, column by column (a quarter of its time on rows of 3).
+    squares = vectors[:, 0] * vectors[:, 0] + vectors[:, 1] * vectors[:, 1] + vectors[:, 2] * vectors[:, 2]
+    lengths = np.maximum(np.sqrt(squares), 1e-12)
     cosines: npt.NDArray[np.float64] = np.einsum("ij,ij->i", unit, vectors) / lengths
     return cosines
 
