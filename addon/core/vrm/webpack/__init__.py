@@ -21,7 +21,6 @@ A missing binding (meshopt, Pillow) leaves its step out and says so in `skipped`
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -150,7 +149,7 @@ def _quantized(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="webpack-textures") as worker:
         textured: Future[tuple[dict[str, Any], bytes, textures.TextureStats]] | None = None
         if webp is not None:  # on its own copy of the document: the two threads share nothing they change
-            textured = worker.submit(_textures, copy.deepcopy(document), binary, webp, stages)
+            textured = worker.submit(_textures, glb.copied(document), binary, webp, stages)
         with _stage(stages, "quantize"):
             document, binary, stats = quantize.quantize(document, binary, attributes=geometry)
         if geometry:

@@ -12,7 +12,6 @@ The codec is lossless: decode() gives back the exact bytes of every view (the ex
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from .. import glb
 from ..sparse_morphs import GlbLayoutError
 from .layout import COMPONENT_BYTES, COMPONENTS, ELEMENT_ARRAY_BUFFER, Layout, declare, view_holders
 
@@ -171,7 +171,7 @@ def encode(
     view's bytes."""
     filtered = filtered or {}
     codec = _codec()
-    document = copy.deepcopy(document)
+    document = glb.copied(document)
     view_holders(document)
     rows = _rows(document)
     views: list[dict[str, Any]] = document["bufferViews"]
@@ -227,7 +227,7 @@ def encode(
 def decode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], bytes]:
     """A compressed document and BIN back as one plain buffer: what a loader with the decoder sees."""
     codec = _codec()
-    document = copy.deepcopy(document)
+    document = glb.copied(document)
     layout = Layout()
     placed: list[tuple[dict[str, Any], int]] = []  # each view, and its bytes' view in `layout`
     for view in document.get("bufferViews", []):

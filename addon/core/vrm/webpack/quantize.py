@@ -27,7 +27,6 @@ Morph targets stay sparse where they were (their sparse values are quantized), d
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from .. import glb
 from ..accessors import accessor_array
 from . import geometry_check, meshopt_codec, reorder
 from .layout import (
@@ -110,7 +110,7 @@ def quantize(
     """The document and BIN with every view laid out anew (one per accessor, vertex attributes strided to 4
     bytes, views nothing reads dropped) and, when `attributes`, vertex attributes quantized; raises
     GlbLayoutError on a layout it does not know."""
-    document = copy.deepcopy(document)
+    document = glb.copied(document)
     view_holders(document)  # refuses unknown view references before anything is rewritten
     source = _Source(document, binary)
     accessors: list[dict[str, Any]] = document.get("accessors", [])
