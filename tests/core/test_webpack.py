@@ -331,6 +331,55 @@ def test_a_texture_fallback_keeps_the_png_beside_the_webp(original):
     assert "EXT_texture_webp" in document["extensionsUsed"] and "extensionsRequired" not in document
 
 
+def test_textures_encoded_at_once_each_show_their_own_image():
+    # The encodings run on several threads at once: each texture must still get its own image's WebP
+    # (a normal map losslessly), an image two textures share one WebP, and the thumbnail its own JPEG.
+    sizes = [64, 48, 40, 32]
+    pngs = [_png(size, seed, alpha=seed == 2) for seed, size in enumerate(sizes)]
+    binary = b""
+    views = []
+    for png in pngs:
+        binary += b"\0" * (-len(binary) % 4)
+        views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(png)})
+        binary += png
+    document: dict[str, Any] = {
+        "asset": {"version": "2.0"},
+        "images": [{"bufferView": i, "mimeType": "image/png"} for i in range(len(pngs))],
+        "textures": [{"source": 0}, {"source": 1}, {"source": 2}, {"source": 0}, {"source": 3}],
+        "materials": [{"normalTexture": {"index": 1}, "pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}],
+        "bufferViews": views,
+        "buffers": [{"byteLength": len(binary)}],
+        "extensionsUsed": ["VRMC_vrm"],
+        "extensions": {"VRMC_vrm": {"meta": {"thumbnailImage": 3}}},
+    }
+    options = textures.WebpOptions(quality=90, lossless=False, fallback=False, thumbnail_jpeg=True)
+    document, binary, stats = textures.to_webp(document, binary, options)
+
+    def pixels(image: int) -> npt.NDArray[np.int16]:
+        data = glb.view_bytes(document, binary, document["images"][image]["bufferView"])
+        with Image.open(io.BytesIO(data)) as picture:
+            return np.asarray(picture.convert("RGBA"), dtype=np.int16)
+
+    def original(image: int) -> npt.NDArray[np.int16]:
+        with Image.open(io.BytesIO(pngs[image])) as picture:
+            return np.asarray(picture.convert("RGBA"), dtype=np.int16)
+
+    shown = [t["extensions"]["EXT_texture_webp"]["source"] for t in document["textures"]]
+    assert shown[0] == shown[3] and len(set(shown)) == 4
+    for texture, image in zip(shown, (0, 1, 2, 0, 3), strict=True):
+        assert document["images"][texture]["mimeType"] == "image/webp"
+        got, want = pixels(texture), original(image)
+        assert got.shape == want.shape
+        if image == 1:  # the normal map: lossless
+            assert np.array_equal(got, want)
+        else:
+            assert np.sqrt(np.mean((got - want) ** 2)) < 5.0  # lossy, on noise of 4 levels
+    thumbnail = document["extensions"]["VRMC_vrm"]["meta"]["thumbnailImage"]
+    assert document["images"][thumbnail]["mimeType"] == "image/jpeg"
+    assert thumbnail == 3 and pixels(thumbnail).shape == original(3).shape
+    assert stats.images == 5  # four WebPs (the thumbnail's texture gets its own) and the JPEG
+
+
 @pytest.mark.parametrize(
     "options",
     [WEB, webpack.PackOptions(geometry=True, webp=True, webp_lossless=True, texture_fallback=True)],
