@@ -50,6 +50,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import ROOT, start_blender
 
 CLI = ROOT / "bench" / "gltf_transform" / "node_modules" / "@gltf-transform" / "cli" / "bin" / "cli.js"
+# The packing's steps (Packed.stages), in the order they start; textures run on their own threads.
+PACKING_STEPS = (
+    "textures",
+    "quantize",
+    "geometry check",
+    "waiting for textures",
+    "meshopt",
+    "meshopt decode and proof",
+)
 MODELS = ("vrm1_debug_robot.vrm", "vrm0_godette.vrm", "fbx_seedsan_univrm.fbx", "fbx_quaternius_female_casual.fbx")
 
 
@@ -216,7 +225,7 @@ def _corpus_row(model: Path, out: Path, repeat: int) -> tuple[str, bytes, list[s
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             timing.cpu.append(after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime)
             if done.returncode != 0:
-                print(f"{model.name}: convert failed with {preset}: {done.stdout.strip()[-300:]}", flush=True)
+                print(f"{model.name}: convert failed with {preset}: {_why(done.stdout)}", flush=True)
                 return None
             export = json.loads(done.stdout)["models"][0]["export"]
             web = export.get("web") or {}
@@ -238,7 +247,7 @@ def _corpus_row(model: Path, out: Path, repeat: int) -> tuple[str, bytes, list[s
         f"  {model.name} (convert processes: plain {plain_t.median('wall'):.2f} s, web {web_t.median('wall'):.2f} s)",
         plain_t.step_line("plain", ["export"]),
         web_t.step_line("web", ["export", "packing"]),
-        web_t.step_line("packing", [n for n in web_t.steps if n not in ("export", "packing")]),
+        web_t.step_line("packing", list(PACKING_STEPS)),
     ]
     return row, files["companions-web-uncompressed"].read_bytes(), lines, times
 
@@ -286,9 +295,18 @@ def _demo_row(bpy: Any, detail: int, out: Path, repeat: int) -> tuple[str, bytes
         f"  demo avatar, detail {detail} (export: plain {plain_s:.3f} s, web {web_s:.3f} s)",
         plain_t.step_line("plain"),
         web_t.step_line("web"),
-        packing.step_line("packing"),
+        packing.step_line("packing", ["packing", *PACKING_STEPS]),
     ]
     return row, plain_file.read_bytes(), lines, times
+
+
+def _why(output: str) -> str:
+    """The reason a `forge.py convert --json` gives for its failure, in one line."""
+    try:
+        model = json.loads(output)["models"][0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return output.strip()[-300:]
+    return str(model.get("error") or (model.get("export") or {}).get("reason") or "no reason given")
 
 
 def _timed_export(export: Any, file: Path, preset: Any) -> tuple[Any, dict[str, float]]:
@@ -362,8 +380,8 @@ def _report(header: str, rows: list[str], times: list[str]) -> None:
     print(header)
     print("\n".join(rows))
     print("\nWhere the time goes (median wall seconds; the demo: each step of the export as it reports them,")
-    print("the corpus: the conversion's export and its packing; then each step of the packing, textures on")
-    print("their own thread beside quantize and the geometry check):")
+    print("the corpus: the conversion's export, its packing included; then each step of the packing, textures")
+    print("on their own threads beside quantize and the geometry check):")
     print("\n".join(times))
 
 
