@@ -390,17 +390,26 @@ def test_textures_encoded_beside_the_geometry_give_the_file_the_steps_one_after_
     # file must be the one the steps make in turn (textures, then the quantization that lays every view out,
     # then meshopt), byte for byte: images replaced in place and appended, the thumbnail as JPEG, the
     # extension lists in the same order.
-    document, binary = glb.read(original)
+    packed = webpack.pack(original, options)
+    assert (packed.data, packed.decoded) == _step_by_step(original, options)
+    assert {"textures", "quantize", "geometry check", "meshopt"} <= packed.stages.keys()
+
+
+def test_a_layout_the_texture_swap_does_not_know_is_quantized_again_with_its_textures(original, monkeypatch):
+    monkeypatch.setattr(webpack, "_with_images", lambda _quantized, _textured: None)
+    packed = webpack.pack(original, WEB)
+    assert (packed.data, packed.decoded) == _step_by_step(original, WEB)
+
+
+def _step_by_step(data: bytes, options: webpack.PackOptions) -> tuple[bytes, bytes]:
+    """The packed file and its decoded form made by the packing's steps in turn, on one thread."""
+    document, binary = glb.read(data)
     webp = textures.WebpOptions(
         options.webp_quality, options.webp_lossless, options.texture_fallback, options.thumbnail_jpeg
     )
     document, binary, _texture_stats = textures.to_webp(copy.deepcopy(document), binary, webp)
     document, binary, stats = quantize.quantize(document, binary)
-    step_by_step = glb.write(*meshopt_codec.encode(document, binary, stats.filtered)[:2])
-    packed = webpack.pack(original, options)
-    assert packed.data == step_by_step
-    assert packed.decoded == glb.write(document, binary)
-    assert {"textures", "quantize", "geometry check", "meshopt"} <= packed.stages.keys()
+    return glb.write(*meshopt_codec.encode(document, binary, stats.filtered)[:2]), glb.write(document, binary)
 
 
 def test_an_import_accepts_a_compressed_file_and_refuses_one_whose_compressed_bytes_are_not_there(

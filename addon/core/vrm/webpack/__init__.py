@@ -199,8 +199,9 @@ def _with_images(
     textured file lays them out: the quantization writes every accessor's view first and then each image
     that has a view, in image order, as a view of its own (layout.py), so the images' views are the last
     ones; those are cut and the textured file's images appended the same way. The texture step changes
-    only images, textures, their views and the extension lists (appending to them), so everything else is
-    the quantized file's. None when the quantized file's images are not its last views, in order."""
+    only images, textures, their views and the extension lists (appending EXT_texture_webp, which
+    layout.unused_accessors knows names no accessor, so the quantization decides alike), so everything else
+    is the quantized file's. None when the quantized file's images are not its last views, in order."""
     document, binary = quantized
     images: list[dict[str, Any]] = document.get("images", [])
     views: list[dict[str, Any]] = document["bufferViews"]
