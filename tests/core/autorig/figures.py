@@ -178,12 +178,13 @@ def block(lo, hi) -> Shell:
     return corners, np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))], dtype=np.int64)
 
 
-def blocks(torso_from: float, legs_x: float = 0.09) -> Figure:
+def blocks(torso_from: float, legs_x: float = 0.09, *, toes: bool = True) -> Figure:
     """A 1.7 m body of one box per bone, as game exporters and placeholder rigs make it: each leg's boxes
     (square, turned 45° about the vertical, as a box along a bone often is) reach up to its thigh's joint at
     0.88 m, `legs_x` from the mid-line (at 0.05 the legs' boxes overlap across it, at 0.12 a wide gap parts
     them as a skirt's hem would); the torso's box starts
-    at `torso_from` (below 0.88 the legs' boxes reach into it; above, a gap parts the legs from it)."""
+    at `torso_from` (below 0.88 the legs' boxes reach into it; above, a gap parts the legs from it). Without
+    `toes` the feet's boxes reach as far forward as back: nothing but the file's axes shows the front."""
     j: dict[str, Array] = {}
     shells: list[Shell] = []
     for s, side in ((1, "left"), (-1, "right")):
@@ -195,7 +196,7 @@ def blocks(torso_from: float, legs_x: float = 0.09) -> Figure:
             c = math.sqrt(0.5)
             shells.append((v @ np.array([[c, -c, 0], [c, c, 0], [0, 0, 1.0]]).T + [x, 0, 0], t))
         shells += [
-            block((x - 0.04, -0.16, 0.0), (x + 0.04, 0.06, 0.08)),
+            block((x - 0.04, -0.16 if toes else -0.11, 0.0), (x + 0.04, 0.06 if toes else 0.11, 0.08)),
             block((min(s * 0.24, s * 0.8), -0.04, 1.34), (max(s * 0.24, s * 0.8), 0.04, 1.42)),  # the arm
         ]
     shells += [block((-0.24, -0.1, torso_from), (0.24, 0.1, 1.44)), block((-0.04, -0.04, 1.44), (0.04, 0.04, 1.5))]

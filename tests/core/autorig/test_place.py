@@ -92,6 +92,25 @@ def test_any_facing_and_unit_gives_the_same_rig() -> None:
         assert any(n.startswith("front: −Y found from the feet") for n in plan.notes)
 
 
+def test_a_body_with_no_feet_nor_face_faces_the_files_front_and_says_so() -> None:
+    """A robot of boxes whose feet reach as far back as forward and whose head is centred on its neck: nothing
+    in the geometry shows the front. It faces −Y as glTF, VRM and FBX files put it once imported (turned a
+    little, still), its left at +X, and the notes say the front came from the file, not from the body. Stood
+    sideways in its file, not even that tells: refused with the reason, never rigged with left and right
+    guessed."""
+    for turn in (0, 20, -25):
+        fig = blocks(0.8, toes=False).transformed(turn_z(turn))
+        plan = plan_rig(fig.parts)
+        assert max(errors(fig, plan).values()) <= 0.03, (turn, errors(fig, plan))
+        assert any(n.startswith("front: −Y as the file has it") and "no feet nor face" in n for n in plan.notes)
+    with pytest.raises(NotHumanoidError, match="cannot tell the front: no feet nor face shows it"):
+        plan_rig(blocks(0.8, toes=False).transformed(turn_z(90)).parts)
+    # Feet that show the front outweigh the file's axes: turned round in its file, the figure is turned back.
+    fig = blocks(0.8).transformed(turn_z(180))
+    plan = plan_rig(fig.parts)
+    assert max(errors(fig, plan).values()) <= 0.03 and "front: −Y found from the feet" in plan.notes
+
+
 def test_a_skirt_and_long_hair_hide_nothing() -> None:
     fig = figure(skirt=True, hair=True, arm_drop=40)
     plan = plan_rig(fig.parts)
