@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rig.model import FloatArray, IntArray
-from .sections import Surface, loop_around, regions_along, regions_in_plane
+from ..rig.model import BoolArray, FloatArray, IntArray
+from .sections import Surface, longest_run, loop_around, regions_along, regions_in_plane
 from .types import NotHumanoidError
 from .weights import shells
 
@@ -54,31 +54,24 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
         if not mid:
             mid = sorted(found, key=lambda r: min(abs(r.lo), abs(r.hi)))[:1]
         if not mid:
-            rows.append((z, np.nan, np.nan, np.nan, np.nan))
+            rows.append((z, np.nan, np.nan, np.nan, np.nan, 0.0))
             continue
         r = mid[0]
         y = float(r.centre[1])
-        rows.append((z, r.lo, r.hi, y, float(r.size[1])))
+        # Parts on both sides close beside the torso's (a robot's arms, apart from it by a gap).
+        near = 0.05 * height
+        beside = any(0 < r.lo - o.hi < near for o in found) and any(0 < o.lo - r.hi < near for o in found)
+        rows.append((z, r.lo, r.hi, y, float(r.size[1]), float(beside)))
     table = np.array(rows)
     ok = ~np.isnan(table[:, 1])
     if ok.sum() < 10:
         raise NotHumanoidError("no torso above the legs: the cross-sections above the crotch are empty")
     table = table[ok]
-    z, lo, hi, yc, depth = table.T
+    z, lo, hi, yc, depth, beside = table.T
     width = hi - lo
     span = top - crotch
     notes: list[str] = []
-    # The arms join the torso's cut in one step (the hips widen gradually). The waist is the belly's narrower
-    # cuts: a chibi's arms lie as low as a tenth of its span above the crotch (its head is half of it).
-    belly = (z >= crotch + 0.05 * span) & (z <= crotch + 0.3 * span)
-    waist = float(np.percentile(width[belly], 20)) if belly.any() else float(np.median(width))
-    joins = np.r_[False, np.diff(width) > 0.02 * height]
-    above = np.flatnonzero((z > crotch + 0.1 * span) & (width > 1.35 * waist) & joins)
-    if len(above):
-        armpit_i = int(above[0])
-    else:
-        armpit_i = int(np.searchsorted(z, crotch + 0.52 * span))
-        notes.append("armpits from proportions: the arms never join the torso's cross-section")
+    armpit_i = _armpit(z, width, beside > 0, crotch=crotch, span=span, height=height, notes=notes)
     armpit = float(z[armpit_i])
     chest = max(armpit_i - round(0.015 * height / step), 0)
     chest_half = float((hi[chest] - lo[chest]) / 2)
@@ -96,6 +89,33 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
         head_base = neck + 0.03 * height
         notes.append("neck from proportions: no narrowing above the shoulders")
     return Torso(z, lo, hi, yc, depth, armpit, chest_half, base, neck, head_base, top, tuple(notes))
+
+
+def _armpit(
+    z: FloatArray, width: FloatArray, beside: BoolArray, *, crotch: float, span: float, height: float, notes: list[str]
+) -> int:
+    """The index of the armpits' cut among the torso's cuts at heights `z` (its `width` along X; `beside`:
+    whether a part lies close beside it on both sides)."""
+    # The arms join the torso's cut in one step (the hips widen gradually). The waist is the belly's narrower
+    # cuts: a chibi's arms lie as low as a tenth of its span above the crotch (its head is half of it).
+    belly = (z >= crotch + 0.05 * span) & (z <= crotch + 0.3 * span)
+    waist = float(np.percentile(width[belly], 20)) if belly.any() else float(np.median(width))
+    joins = np.r_[False, np.diff(width) > 0.02 * height]
+    # Above a cut half as wide as the waist (a neck) the steps are the head's: a robot's head may be wider
+    # than its shoulders.
+    necks = np.flatnonzero((z > crotch + 0.1 * span) & (width < 0.5 * waist))
+    below = z < (z[necks[0]] if len(necks) else np.inf)
+    above = np.flatnonzero((z > crotch + 0.1 * span) & (width > 1.35 * waist) & joins & below)
+    if len(above):
+        return int(above[0])
+    run = longest_run(beside & below)
+    if run is not None:
+        # Arms of parts apart from the torso never join its cut: their armpits are where the longest stretch
+        # of cuts with a part close beside it on both sides begins (the shoulders' or upper arms' parts).
+        notes.append("armpits where the arms' parts begin beside the torso: they never join its cross-section")
+        return run
+    notes.append("armpits from proportions: the arms never join the torso's cross-section")
+    return int(np.searchsorted(z, crotch + 0.52 * span))
 
 
 def _beside(cut: FloatArray, y: float | None, cell: float) -> FloatArray:

@@ -111,6 +111,16 @@ def test_a_body_with_no_feet_nor_face_faces_the_files_front_and_says_so() -> Non
     assert max(errors(fig, plan).values()) <= 0.03 and "front: −Y found from the feet" in plan.notes
 
 
+def test_a_robots_arms_apart_from_its_torso_begin_at_the_shoulders_under_a_head_wider_than_them() -> None:
+    """Arms of their own parts, a gap from the torso's, never join its cross-section; the step where the cut
+    widens is the head's (wider than the shoulders, as RobotExpressive's), above its neck. The armpits are
+    where the arms' parts begin beside the torso, and the upper arms' joints at the torso's side."""
+    fig = blocks(0.8, robot=True)
+    plan = plan_rig(fig.parts)
+    assert "armpits where the arms' parts begin beside the torso: they never join its cross-section" in plan.notes
+    assert max(errors(fig, plan).values()) <= 0.03, {k: f"{v:.1%}" for k, v in errors(fig, plan).items()}
+
+
 def test_a_skirt_and_long_hair_hide_nothing() -> None:
     fig = figure(skirt=True, hair=True, arm_drop=40)
     plan = plan_rig(fig.parts)
