@@ -21,6 +21,8 @@ from .frame import Frame
 from .hands import Hand, find_hand
 from .head import find_eyes
 from .legs import Leg, Legs, find_legs
+from .rigid import kit_bashed
+from .rigid import pieces as separate_pieces
 from .sections import Surface
 from .torso import Torso, find_torso
 from .types import MeshPart, NotHumanoidError, RigPlan
@@ -45,7 +47,12 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
         parts, body, triangles, scale=scale, floor=float(low[2]) * scale, height=height, notes=notes
     )
     corners = vertices[triangles]
-    arms = [find_arm(corners, torso, legs.crotch, side=side, height=height) for side in (1.0, -1.0)]
+    # Each mesh part's pieces apart (as the binding tells them): parts touching across meshes stay apart.
+    labels = np.concatenate([separate_pieces(parts[i].vertices, parts[i].triangles) + o
+                             for i, o in zip(body, _offsets(parts, body), strict=True)])  # fmt: skip
+    # A kit-bashed body's parts are its segments: the arms' joints are where they meet.
+    kit = labels[triangles[:, 0]] if kit_bashed(vertices, labels, height=height) else None
+    arms = [find_arm(corners, kit, torso, legs.crotch, side=side, height=height) for side in (1.0, -1.0)]
     drop = (arms[0].angle + arms[1].angle) / 2
     notes.append(f"{'T' if drop < 20 else 'A'}-pose: arms {drop:.0f}° below horizontal")
     hands = [find_hand(arm, height) for arm in arms]
