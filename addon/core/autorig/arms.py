@@ -48,11 +48,11 @@ def find_arm(
     piece for a kit-bashed body (whose parts are its segments), None for a soft one."""
     centroids = triangles.mean(axis=1)
     below = (centroids[:, 2] < torso.armpit) & (centroids[:, 2] > crotch) & torso.outside(centroids, 0.005 * height)
-    # Hair hanging beside the head is no arm; a kit-bashed body's arms may lie level with the neck's base
-    # (short legs, a big head): there, what lies beyond the head's width is the arm.
-    head = float(np.max(np.abs(np.r_[torso.lo, torso.hi][np.r_[torso.heights, torso.heights] >= torso.neck_base])))
-    beside_head = (centroids[:, 2] < torso.neck_base) | (pieces is not None and side * centroids[:, 0] > head)
-    above = (centroids[:, 2] >= torso.armpit) & beside_head & (side * centroids[:, 0] > 1.05 * torso.chest_half_width)
+    above = (
+        (centroids[:, 2] >= torso.armpit)
+        & (centroids[:, 2] < torso.neck_base)  # hair hanging beside the head is no arm
+        & (side * centroids[:, 0] > 1.05 * torso.chest_half_width)
+    )
     on_arm = (below | above) & (side * centroids[:, 0] > 0)
     if on_arm.sum() < 4:
         raise NotHumanoidError(f"no {'left' if side > 0 else 'right'} arm beside the torso")
