@@ -14,7 +14,7 @@ import numpy as np
 
 from ..rig.model import FloatArray, IntArray
 from ..rig.skinning import segment_distances
-from .weights import shells
+from .weights import shells, weld
 
 # A body is kit-bashed when no shell reaches up this share of its height. The tallest shells of the corpus's
 # robots reach 30% (RobotExpressive's torso) and 12% (the debug robot's markers); soft bodies have one that
@@ -28,8 +28,8 @@ MID_PLANE = 0.01
 def pieces(points: FloatArray, triangles: IntArray) -> IntArray:
     """A label per vertex, equal for vertices of one separate piece: connected through triangles once vertices
     at the same place are one (an exporter splits a box's corner into one vertex per face)."""
-    _, first, same = np.unique(np.round(points, 6), axis=0, return_index=True, return_inverse=True)
-    welded = first[same.reshape(-1)]
+    first, index = weld(points, 1e-6)
+    welded = first[index]  # each vertex's first original vertex at its place: labels are vertex indices
     return np.asarray(shells(len(points), welded[triangles])[welded], dtype=np.int64)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..rig.model import BoolArray, FloatArray, IntArray
 from .sections import Surface, longest_run, loop_around, regions_along, regions_in_plane
 from .types import NotHumanoidError
-from .weights import shells
+from .weights import shells, weld
 
 _X = np.array([1.0, 0.0, 0.0])
 _Y = np.array([0.0, 1.0, 0.0])
@@ -162,10 +162,7 @@ def shells_of(piece: Surface) -> IntArray:
     """A label per triangle of the piece, equal within one connected shell; corners are welded by position
     first (exporters split vertices at UV seams, which would cut one skin into hundreds of patches)."""
     corners = piece.corners.reshape(-1, 3)
-    cell = 1e-5 * max(float(np.ptp(corners[:, 2])), 1e-9)
-    grid = np.round((corners - corners.min(axis=0)) / cell).astype(np.int64)
-    span = grid.max(axis=0) + 1
-    _, index = np.unique((grid[:, 0] * span[1] + grid[:, 1]) * span[2] + grid[:, 2], return_inverse=True)
+    _, index = weld(corners - corners.min(axis=0), 1e-5 * max(float(np.ptp(corners[:, 2])), 1e-9))
     triangles = index.reshape(-1, 3)
     return np.asarray(shells(int(triangles.max()) + 1, triangles)[triangles[:, 0]], dtype=np.int64)
 

@@ -69,15 +69,30 @@ class Welded:
     shell: IntArray
 
 
+def weld(points: FloatArray, step: float) -> tuple[IntArray, IntArray]:
+    """Vertices at the same place made one: positions rounded to a grid of `step`, equal ones welded.
+    (`first` (W,): an original vertex of each welded one; `index` (N,): each original vertex's welded one.)
+    Its callers differ only in the step: WELD of the height for bone heat's copies and hard shells, 1e-6
+    (a micrometre, in metres) for a kit-bashed body's pieces, 1e-5 of a body part's own height for the
+    shells the torso's cuts keep."""
+    grid = np.round(points / step).astype(np.int64)
+    grid -= grid.min(axis=0, initial=0)
+    span = grid.max(axis=0, initial=0) + 1
+    if float(np.prod(span.astype(np.float64))) < 2.0**62:  # one number per cell: several times faster to sort
+        key = (grid[:, 0] * span[1] + grid[:, 1]) * span[2] + grid[:, 2]
+        _, first, index = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, index = np.unique(grid, axis=0, return_index=True, return_inverse=True)
+    return np.asarray(first, dtype=np.int64), np.asarray(index, dtype=np.int64).ravel()
+
+
 def welded(points: FloatArray, triangles: IntArray, *, height: float) -> Welded:
-    """`points` and `triangles` with vertices closer than WELD of the height made one."""
+    """`points` and `triangles` with vertices closer than WELD of the height made one (`weld`), the faces
+    that collapse dropped (bone heat's copy of the mesh has none)."""
     if not len(points):
         empty = np.zeros(0, dtype=np.int64)
         return Welded(points, np.zeros((0, 3), dtype=np.int64), empty, empty)
-    _, first, index = np.unique(
-        np.round(points / (WELD * height)).astype(np.int64), axis=0, return_index=True, return_inverse=True
-    )
-    index = index.ravel()
+    first, index = weld(points, WELD * height)
     faces = index[triangles] if len(triangles) else np.zeros((0, 3), dtype=np.int64)
     faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
     return Welded(points[first], faces, index, shells(len(first), faces)[index])
