@@ -98,6 +98,20 @@ def welded(points: FloatArray, triangles: IntArray, *, height: float) -> Welded:
     return Welded(points[first], faces, index, shells(len(first), faces)[index])
 
 
+def shell_votes(labels: IntArray, nearest: IntArray, bones: int) -> tuple[IntArray, BoolArray, IntArray]:
+    """Per shell (the distinct `labels`, in order): the bone most of its vertices have as their `nearest` (the
+    first on a tie), and whether all of them do; with each vertex's shell (its row). The one vote behind both
+    rules that put a shell wholly on one bone: `rigid.shell_bones` (a kit-bashed body: every shell, to the
+    bone most of it lies nearest, of its own side) and `rigid_shells` (a hard shell in a skinned mesh: only a
+    closed, small one, and only when every vertex of it lies nearest that bone)."""
+    _, inverse = np.unique(labels, return_inverse=True)
+    inverse = np.asarray(inverse, dtype=np.int64).ravel()
+    counts = np.zeros((int(inverse.max(initial=-1)) + 1, bones), dtype=np.int64)
+    np.add.at(counts, (inverse, nearest), 1)
+    unanimous = counts.max(axis=1, initial=0) == np.bincount(inverse, minlength=len(counts))
+    return np.asarray(counts.argmax(axis=1), dtype=np.int64), np.asarray(unanimous), inverse
+
+
 def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height: float) -> IntArray:
     """Per vertex of `points` (welded as `weld`), the bone (index) its shell rides on wholly, or -1 where it is
     skinned: a shell rides on one bone when it is closed (every edge between exactly two triangles, seams
@@ -111,21 +125,15 @@ def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height:
     edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
     unique, uses = np.unique(edges, axis=0, return_counts=True)
     open_shells = np.unique(shell_of[unique[uses != 2].ravel()])
-    roots, inverse = np.unique(weld.shell, return_inverse=True)
+    roots = np.unique(weld.shell)
+    _, unanimous, inverse = shell_votes(weld.shell, nearest, int(nearest.max()) + 1)
     low = np.full((len(roots), 3), np.inf)
     high = np.full((len(roots), 3), -np.inf)
     np.minimum.at(low, inverse, points)
     np.maximum.at(high, inverse, points)
-    bone_low = np.full(len(roots), np.iinfo(np.int64).max)
-    bone_high = np.full(len(roots), -1)
-    np.minimum.at(bone_low, inverse, nearest)
-    np.maximum.at(bone_high, inverse, nearest)
     faced = np.isin(roots, shell_of[faces.ravel()])
     hard = (
-        faced
-        & ~np.isin(roots, open_shells)
-        & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height)
-        & (bone_low == bone_high)
+        faced & ~np.isin(roots, open_shells) & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height) & unanimous
     )
     rows = hard[inverse]
     out[rows] = nearest[rows]
