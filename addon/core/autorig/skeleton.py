@@ -66,7 +66,7 @@ def build(
     for name, z in spine_heights.items():
         found = trunk_centre(trunk, z, np.array([0.0, near[1], z]), 0.004 * height)
         near = np.array([0.0, torso.y_at(z), z]) if found is None else found
-        heads[name] = np.array([0.0, near[1], z])
+        heads[name] = np.array([0.0, near[1] if name != "neck" or torso.column is None else torso.column, z])
     # The head's joint sits on the neck's column (where the head begins, the chin, the jaw and the mouth's
     # inside are in the cut, all to the front), at the skull's base: a little above the chin's underside,
     # where the cut widens (1% of the height, the median of artists' rigs).
