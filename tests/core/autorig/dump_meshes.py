@@ -18,7 +18,12 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def dump(model: Path, out: Path) -> None:
+Arrays = dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]
+
+
+def rest_meshes(model: Path) -> tuple[list[tuple[str, npt.NDArray[np.float64], npt.NDArray[np.int64]]], Arrays]:
+    """Imports `model` into an empty scene: per visible mesh object (name, world vertices in the rest shape,
+    triangles), and the artist's joints as the .npz's `joint_names` and `joints` arrays."""
     import bpy
 
     from addon.blender import avatar_import, rig_reader, vrm_addon
@@ -39,8 +44,7 @@ def dump(model: Path, out: Path) -> None:
         arm.data.pose_position = "REST"  # type: ignore[union-attr]
     depsgraph = bpy.context.evaluated_depsgraph_get()
     depsgraph.update()
-    arrays: dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]] = {}
-    names = []
+    meshes = []
     for obj in (o for o in bpy.data.objects if o.type == "MESH" and o.visible_get()):
         evaluated = obj.evaluated_get(depsgraph)
         mesh = evaluated.to_mesh()
@@ -52,21 +56,20 @@ def dump(model: Path, out: Path) -> None:
         m = np.array(evaluated.matrix_world)
         world = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
         evaluated.to_mesh_clear()
-        if len(tris) == 0:
-            continue
-        names.append(obj.name)
-        arrays[f"v{len(names) - 1}"] = world
-        arrays[f"t{len(names) - 1}"] = tris.reshape(-1, 3)
+        if len(tris):
+            meshes.append((obj.name, world, tris.reshape(-1, 3)))
     m = np.array(armature.matrix_world)
     bones = armature_data.bones
     joints = {vrm: m[:3, :3] @ np.array(bones[name].head_local) + m[:3, 3] for vrm, name in mapping.items()}
-    np.savez(
-        out,
-        names=np.array(names),
-        joint_names=np.array(list(joints)),
-        joints=np.array(list(joints.values())).reshape(-1, 3),
-        **arrays,
-    )
+    return meshes, {"joint_names": np.array(list(joints)), "joints": np.array(list(joints.values())).reshape(-1, 3)}
+
+
+def dump(model: Path, out: Path) -> None:
+    meshes, joints = rest_meshes(model)
+    arrays: Arrays = {}
+    for i, (_, world, tris) in enumerate(meshes):
+        arrays[f"v{i}"], arrays[f"t{i}"] = world, tris
+    np.savez(out, names=np.array([name for name, _, _ in meshes]), **joints, **arrays)
 
 
 def main() -> int:
