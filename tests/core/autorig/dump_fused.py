@@ -1,10 +1,11 @@
 """Real avatars' bare meshes fused as an AI generator or a scan hands a body over, dumped to .npz for the
 auto-rig placement tests.
 
-Run with the bpy module: `python dump_fused.py OUT_DIR VOXEL TRIANGLES MODEL...`. Each MODEL's visible meshes
-in their rest shape (dump_meshes.rest_meshes) are fused as tests/corpus/generated.py does it: joined,
-voxel-remeshed at VOXEL times the height, decimated to about TRIANGLES triangles. OUT_DIR/<stem>.npz holds
-the one fused mesh (`names`, `v0`, `t0`) and the artist's joints, as dump_meshes.py writes them.
+Run with the bpy module: `python dump_fused.py OUT_DIR VOXEL TRIANGLES MODEL[@DEGREES]...`. Each MODEL's
+visible meshes in their rest shape, or with DEGREES the arms lowered by the artist's rig to that angle below
+horizontal (dump_meshes.rest_meshes), are fused as tests/corpus/generated.py does it: joined, voxel-remeshed
+at VOXEL times the height, decimated to about TRIANGLES triangles. OUT_DIR/<stem>.npz (<stem>@DEGREES.npz)
+holds the one fused mesh (`names`, `v0`, `t0`) and the artist's joints, as dump_meshes.py writes them.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def fuse(model: Path, out: Path, voxel: float, triangles: int) -> None:
+def fuse(model: Path, out: Path, voxel: float, triangles: int, arms: float | None) -> None:
     import bpy
 
     from addon.blender import context
     from tests.core.autorig.dump_meshes import rest_meshes
     from tests.corpus import generated
 
-    meshes, joints = rest_meshes(model)
+    meshes, joints = rest_meshes(model, arms)
     offsets = np.cumsum([0, *(len(v) for _, v, _ in meshes[:-1])])
     vertices = np.concatenate([v for _, v, _ in meshes])
     faces = np.concatenate([t + o for (_, _, t), o in zip(meshes, offsets, strict=True)])
@@ -46,8 +47,10 @@ def fuse(model: Path, out: Path, voxel: float, triangles: int) -> None:
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     out_dir, voxel, triangles = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-    for model in map(Path, sys.argv[4:]):
-        fuse(model, out_dir / f"{model.stem}.npz", voxel, triangles)
+    for spec in sys.argv[4:]:
+        model, _, arms = spec.partition("@")
+        stem = Path(model).stem + (f"@{arms}" if arms else "")
+        fuse(Path(model), out_dir / f"{stem}.npz", voxel, triangles, float(arms) if arms else None)
     return 0
 
 

@@ -8,6 +8,7 @@ run it in a subprocess, so their own process never imports bpy.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -21,12 +22,17 @@ ROOT = Path(__file__).resolve().parents[3]
 Arrays = dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]
 
 
-def rest_meshes(model: Path) -> tuple[list[tuple[str, npt.NDArray[np.float64], npt.NDArray[np.int64]]], Arrays]:
+def rest_meshes(
+    model: Path, arms: float | None = None
+) -> tuple[list[tuple[str, npt.NDArray[np.float64], npt.NDArray[np.int64]]], Arrays]:
     """Imports `model` into an empty scene: per visible mesh object (name, world vertices in the rest shape,
-    triangles), and the artist's joints as the .npz's `joint_names` and `joints` arrays."""
+    triangles), and the artist's joints as the .npz's `joint_names` and `joints` arrays. With `arms`, the
+    artist's rig first lowers both arms to that many degrees below horizontal (upper arm to hand), as an
+    A-pose: the meshes and joints are the posed ones."""
     import bpy
+    from mathutils import Matrix
 
-    from addon.blender import avatar_import, rig_reader, vrm_addon
+    from addon.blender import avatar_import, context, rig_reader, vrm_addon
     from addon.core.rig import bone_mapping
 
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -42,6 +48,24 @@ def rest_meshes(model: Path) -> tuple[list[tuple[str, npt.NDArray[np.float64], n
         mapping = dict(bone_mapping.solve(changes.applied(table) if changes else table).mapping)
     for arm in (o for o in bpy.data.objects if o.type == "ARMATURE"):
         arm.data.pose_position = "REST"  # type: ignore[union-attr]
+    pose = armature.pose
+    assert pose is not None
+    if arms is not None:
+        armature_data.pose_position = "POSE"
+        for bone in pose.bones:
+            bone.matrix_basis = Matrix.Identity(4)
+        context.view_layer().update()
+        world = armature.matrix_world
+        for side in (1, -1):
+            upper = pose.bones[mapping["leftUpperArm" if side > 0 else "rightUpperArm"]]
+            head = world @ upper.head
+            reach = world @ pose.bones[mapping["leftHand" if side > 0 else "rightHand"]].head - head
+            now = math.degrees(math.atan2(-reach.z, math.hypot(reach.x, reach.y)))
+            # About the front-to-back axis, the arm's tip going down on either side.
+            turn = Matrix.Rotation(math.radians(side * (arms - now)), 4, "Y")
+            about = Matrix.Translation(head) @ turn @ Matrix.Translation(-head)
+            upper.matrix = world.inverted() @ about @ world @ upper.matrix
+            context.view_layer().update()
     depsgraph = bpy.context.evaluated_depsgraph_get()
     depsgraph.update()
     meshes = []
@@ -59,8 +83,7 @@ def rest_meshes(model: Path) -> tuple[list[tuple[str, npt.NDArray[np.float64], n
         if len(tris):
             meshes.append((obj.name, world, tris.reshape(-1, 3)))
     m = np.array(armature.matrix_world)
-    bones = armature_data.bones
-    joints = {vrm: m[:3, :3] @ np.array(bones[name].head_local) + m[:3, 3] for vrm, name in mapping.items()}
+    joints = {vrm: m[:3, :3] @ np.array(pose.bones[name].head) + m[:3, 3] for vrm, name in mapping.items()}
     return meshes, {"joint_names": np.array(list(joints)), "joints": np.array(list(joints.values())).reshape(-1, 3)}
 
 

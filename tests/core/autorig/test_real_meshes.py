@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
-from addon.core.autorig import MeshPart, plan_rig
-from addon.core.rig import humanoid
+from addon.core.autorig import MeshPart
+from tests.core.autorig import artists
+from tests.core.autorig.artists import Joints, read_dump
 
 pytestmark = pytest.mark.slow  # the session fixture imports five avatars with Blender, about a minute
 
@@ -60,31 +60,18 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def load(dumps: Path, name: str) -> tuple[list[MeshPart], dict[str, npt.NDArray[np.float64]]]:
+def load(dumps: Path, name: str) -> tuple[list[MeshPart], Joints]:
     if not MODELS[name].is_file():
         pytest.skip(f"{MODELS[name]} is absent")
-    data = np.load(dumps / f"{name}.npz")
-    parts = [MeshPart(str(n), data[f"v{i}"], data[f"t{i}"]) for i, n in enumerate(data["names"])]
-    return parts, dict(zip(map(str, data["joint_names"]), data["joints"], strict=True))
+    return read_dump(dumps / f"{name}.npz")
 
 
-def offsets(name: str, dumps: Path) -> dict[str, npt.NDArray[np.float64]]:
-    """Per bone both rigs have: the planned joint minus the artist's, in the rig frame (X to the avatar's left,
-    Y backwards, Z up), as a share of the height."""
-    parts, artist = load(dumps, name)
-    plan = plan_rig(parts)
-    m = np.array(plan.to_rig_frame)
-    heads = {b.name: np.array(b.head) for b in plan.bones}
-    return {
-        bone: (heads[bone] - (m[:3, :3] @ artist[bone] + m[:3, 3])) / plan.height
-        for bone in sorted(heads.keys() & artist.keys())
-    }
+def offsets(name: str, dumps: Path) -> Joints:
+    return artists.offsets(*load(dumps, name))
 
 
 def joint_errors(name: str, dumps: Path) -> dict[str, float]:
-    """Per required bone the artist maps: distance from the planned joint, as a share of the height."""
-    found = offsets(name, dumps)
-    return {bone: float(np.linalg.norm(found[bone])) for bone in sorted(humanoid.REQUIRED_VRM1 & found.keys())}
+    return artists.joint_errors(*load(dumps, name))
 
 
 # Where the goal is not met yet, and why (the test fails as soon as it is met, so the mark goes).
