@@ -163,7 +163,19 @@ def shells_of(piece: Surface) -> IntArray:
 def trunk_centre(
     parts: Sequence[tuple[Surface, IntArray]], z: float, near: FloatArray, cell: float
 ) -> FloatArray | None:
-    """The centre of the skin's loop around `near` at height z (sections.loop_around with `skin`), each
+    """The centre of the skin's loop around `near` at height z (`trunk_box`)."""
+    box = trunk_box(parts, z, near, cell)
+    if box is None:
+        return None
+    centre = (box[0] + box[1]) / 2
+    centre[2] = z
+    return np.asarray(centre, dtype=np.float64)
+
+
+def trunk_box(
+    parts: Sequence[tuple[Surface, IntArray]], z: float, near: FloatArray, cell: float
+) -> tuple[FloatArray, FloatArray] | None:
+    """The bounding box of the skin's loop around `near` at height z (sections.loop_around with `skin`), each
     part's cut keeping only its shells whose own cut surrounds `near` (`parts`: each mesh part with its
     `shells_of`): what hangs off the back as a shell of its own (a backpack, a robot arm's mount, a strap)
     may touch the body's loop, which would then reach behind the back and pull the centre backwards."""
@@ -175,12 +187,7 @@ def trunk_centre(
         owner = label[hit]
         kept = [k for k in np.unique(owner) if _surrounds(cut[owner == k], near)]
         cuts.append(cut[np.isin(owner, kept)])
-    box = loop_around(cuts, near, cell, skin=True)
-    if box is None:
-        return None
-    centre = (box[0] + box[1]) / 2
-    centre[2] = z
-    return np.asarray(centre, dtype=np.float64)
+    return loop_around(cuts, near, cell, skin=True)
 
 
 def _surrounds(cut: FloatArray, near: FloatArray) -> bool:

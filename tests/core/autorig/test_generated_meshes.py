@@ -74,9 +74,9 @@ def load(fused: Path, name: str) -> tuple[list[MeshPart], artists.Joints]:
 
 # Where the goal is not met yet, and why (the test fails as soon as it is met, so the mark goes).
 SHORT = {
-    "godette": "her backpack and hair buns, fused to her back and neck, are one loop with the body in every cut: "
-    "the spine, chest, neck and head land 5% of the height behind the artist's (as made, the backpack is a shell "
-    "of its own and is left out)",
+    "godette": "median 2.6%: her artist's conventions as in her meshes as made (1.99% there: hips at the waist "
+    "6.8% off, upper arms at 0.65 of the chest's half width 3.8%, thighs' joints 2.8%), and her spine 2.4% "
+    "behind the artist's (1.4% as made): under her fused backpack the body's own back is estimated",
     "seedsan": "the robot arm on her back, fused to it, reaches out past her left hand: it turns the sides' axis and "
     "is read as her left arm (as made, it is a mesh of its own, left out as a prop)",
 }
@@ -124,3 +124,17 @@ def test_a_generator_mesh_turned_and_in_centimetres_rigs_the_same(fused: Path) -
     err = artists.joint_errors(turned, {k: move(v) for k, v in artist.items()})
     assert np.median(list(err.values())) <= 0.02 and max(err.values()) <= 0.08, err
     assert math.isclose(plan.height, plan_rig(parts).height, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_what_is_fused_on_the_back_does_not_pull_the_spine_behind_the_body(name: str, fused: Path) -> None:
+    """Front to back, the spine, neck, head and the thighs' joints lie within 3% of the height of the artist's:
+    hair, a backpack or a hood fused on behind the body (one loop with it in every cut) is not read as the
+    body's depth (before: Godette's spine 5.0% and head 5.1% behind)."""
+    depth = {bone: float(d[1]) for bone, d in artists.offsets(*load(fused, name)).items()}
+    far = {
+        bone: f"{v:+.1%}"
+        for bone, v in depth.items()
+        if bone in {"spine", "neck", "head", "leftUpperLeg", "rightUpperLeg"} and abs(v) > 0.03
+    }
+    assert not far, far
