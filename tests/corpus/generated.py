@@ -35,5 +35,7 @@ def fuse(voxel: float = VOXEL, triangles: int = TRIANGLES) -> bpy.types.Object:
         assert isinstance(decimate, bpy.types.DecimateModifier)
         decimate.ratio = triangles / len(mesh.loop_triangles)
         bpy.ops.object.modifier_apply(modifier=decimate.name)
+    # Smooth, as generators hand a body over: flat faces would be written with a vertex per corner.
+    bpy.ops.object.shade_smooth()
     context.view_layer().update()
     return joined
