@@ -19,6 +19,7 @@ from addon.core.models import refs as model_refs
 from addon.core.vrm import glb, webpack
 from addon.core.vrm.accessors import accessor_array
 from addon.core.vrm.webpack import geometry_check, meshopt_codec, quantize
+from tests.float32_json import same_as_float32
 
 FLOAT, UNSIGNED_SHORT = 5126, 5123
 
@@ -343,3 +344,24 @@ def test_an_import_accepts_a_compressed_file_and_refuses_one_whose_compressed_by
     problem = model_refs.import_problem(tmp_path / "a.glb", "glb", glb.write(broken, binary))
     assert problem is not None and "bufferViews" in problem
     assert json.dumps(document).count('"fallback": true') == 1
+
+
+def test_json_numbers_are_the_shortest_that_read_back_as_the_same_float32(original):
+    # Exporters write float32 values as 17-digit doubles; the packed file spells each with the fewest
+    # digits that read back as the same float32, and leaves an application's extras as they are.
+    document, binary = glb.read(original)
+    long = float(np.float32(0.9))  # 0.8999999761581421
+    tiny = float(np.float32(2.3841858e-07))
+    document["nodes"][1]["translation"] = [tiny, long, 0]
+    document["extensions"]["VRMC_vrm"]["lookAt"] = {"offsetFromHeadBone": [0, long, tiny]}
+    document["nodes"][2]["extras"] = {"timestamp": 1764000000.123456}
+    packed = webpack.pack(glb.write(document, binary), WEB).data
+    text = packed[20 : 20 + int.from_bytes(packed[12:16], "little")].decode()
+    assert '"translation":[2.3841858e-7,0.9,0]' in text and "0.8999999761581421" not in text
+    assert "1764000000.123456" in text
+    after, _binary = glb.read(packed)
+    assert after["extensions"] != document["extensions"]  # the spelling changed the doubles...
+    assert same_as_float32(after["extensions"], document["extensions"])  # ...not the float32 values
+    assert same_as_float32(after["nodes"], document["nodes"])
+    assert not same_as_float32([0.9], [0.9000001])  # one float32 step apart is not the same
+

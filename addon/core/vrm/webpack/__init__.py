@@ -28,7 +28,7 @@ import numpy.typing as npt
 from .. import glb
 from ..accessors import accessor_array
 from ..sparse_morphs import GlbLayoutError
-from . import geometry_check, meshopt_codec, quantize, textures
+from . import geometry_check, json_numbers, meshopt_codec, quantize, textures
 from .meshopt_codec import MeshoptMissingError
 
 __all__ = [
@@ -109,8 +109,10 @@ def pack(data: bytes, options: PackOptions) -> Packed:
     if geometry and not meshopt_codec.available():
         skipped.append("geometry compression (the meshopt package is not installed for this Python)")
         geometry = False
+    # Numbers with the fewest digits that read back as the same float32: the original stays what is compared.
+    document = json_numbers.shortest(document)
     document, binary, quantize_stats = quantize.quantize(document, binary, attributes=geometry)
-    plain = glb.write(document, binary)
+    plain = glb.write(document, binary, json_numbers.dumps)
     figures["quantized_bytes"] = len(plain)
     out, uses_meshopt = plain, False
     if geometry:
@@ -120,7 +122,7 @@ def pack(data: bytes, options: PackOptions) -> Packed:
             raise PackError(f"quantized geometry out of bounds: {'; '.join(check.problems)}")
         compressed, packed_binary, meshopt_stats = meshopt_codec.encode(document, binary, quantize_stats.filtered)
         _prove_lossless((document, binary), meshopt_codec.decode(compressed, packed_binary))
-        out, uses_meshopt = glb.write(compressed, packed_binary), True
+        out, uses_meshopt = glb.write(compressed, packed_binary, json_numbers.dumps), True
         figures["meshopt"] = {
             "views": meshopt_stats.views,
             "bytes_before": meshopt_stats.bytes_before,
