@@ -365,3 +365,41 @@ def test_json_numbers_are_the_shortest_that_read_back_as_the_same_float32(origin
     assert same_as_float32(after["nodes"], document["nodes"])
     assert not same_as_float32([0.9], [0.9000001])  # one float32 step apart is not the same
 
+
+def _with_sparse_morphs(data: bytes, deltas: list[npt.NDArray[np.float64]]) -> bytes:
+    """The strip with one more morph target per delta array, stored sparse (its moving rows only)."""
+    document, binary = glb.read(data)
+    primitive = document["meshes"][0]["primitives"][0]
+    for delta in deltas:
+        rows = np.flatnonzero(np.any(delta != 0, axis=1)).astype("<u2")
+        parts = []
+        for piece in (rows.tobytes(), delta[rows].astype("<f4").tobytes()):
+            binary += b"\0" * (-len(binary) % 4)
+            document["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(piece)})
+            binary += piece
+            parts.append(len(document["bufferViews"]) - 1)
+        indices = {"bufferView": parts[0], "componentType": UNSIGNED_SHORT}
+        sparse = {"count": len(rows), "indices": indices, "values": {"bufferView": parts[1]}}
+        bounds = {"min": delta.min(axis=0).tolist(), "max": delta.max(axis=0).tolist()}
+        document["accessors"].append({"type": "VEC3", "componentType": FLOAT, "count": len(delta), "sparse": sparse})
+        document["accessors"][-1] |= bounds
+        primitive["targets"].append({"POSITION": len(document["accessors"]) - 1})
+    document["buffers"][0]["byteLength"] = len(binary)
+    return glb.write(document, binary)
+
+
+def test_a_sparse_morph_is_stored_dense_where_meshopt_stores_that_in_fewer_bytes(original):
+    # A target that moves every vertex (a body morph) is smaller as dense rows than as indices and values;
+    # one that moves two vertices stays sparse. Both still move the same vertices as far.
+    heights = accessor_array(*glb.read(original), 0)[:, 1].astype(np.float64)
+    everywhere = np.stack([0.01 * heights, 0.002 * np.sin(9 * heights), 0.005 * heights], axis=1)
+    two = np.zeros_like(everywhere)
+    two[[3, 60]] = [0.0, 0.004, 0.001]
+    data = _with_sparse_morphs(original, [everywhere, two])
+    packed = webpack.pack(data, WEB)  # proves every morphed vertex within the bound
+    stored = glb.read(packed.decoded)[0]["accessors"]
+    assert "sparse" not in stored[8] and "bufferView" in stored[8]
+    assert stored[9]["sparse"]["count"] == 2 and "bufferView" not in stored[9]
+    moved = accessor_array(*glb.read(packed.decoded), 8)
+    assert np.count_nonzero(np.any(moved != 0, axis=1)) == np.count_nonzero(np.any(everywhere != 0, axis=1))
+    assert packed.figures["geometry"]["position_mm"] <= packed.figures["geometry"]["position_bound_mm"]

@@ -337,6 +337,9 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
     bounded = encoding is not None and (grid is not None or (encoding.component == SHORT and not encoding.normalized))
     # Positions and morph position deltas must carry their bounds, in the stored integers.
     bounds = _encode(source.values(index), encoding, grid) if bounded and encoding else None
+    if _denser(source, index, accessor, plan):
+        plan = dataclasses.replace(plan, values=source.values(index))  # read before the entry changes
+        del accessor["sparse"]
     sparse = accessor.get("sparse")
     if "bufferView" in accessor or plan.values is not None:
         values, filtered = _stored(source, index, accessor, plan)
@@ -383,6 +386,24 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
     if bounds is not None:
         accessor["min"] = bounds.astype(np.int64).min(axis=0).tolist()
         accessor["max"] = bounds.astype(np.int64).max(axis=0).tolist()
+
+
+def _denser(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan) -> bool:
+    """Whether a sparse morph target (zeros but for its sparse rows) takes fewer bytes under meshopt as
+    dense rows: rows a target leaves alone are runs of zeros, which the vertex codec stores in a few bits,
+    while sparse indices of a target that moves much of a mesh cost more than the zeros they leave out."""
+    if "sparse" not in accessor or "bufferView" in accessor or not (plan.kind or "").startswith("morph "):
+        return False
+    dense = dataclasses.replace(plan, values=source.values(index))
+    rows, filtered = _stored(source, index, {}, dense)
+    stride = padded(rows.dtype.itemsize * rows.shape[1])
+    dense_bytes = meshopt_codec.attribute_bytes(filtered[1] if filtered else strided(rows, stride), stride)
+    indices, values = _sparse_parts(source, accessor)
+    values, filtered = _quantized(values, plan)
+    sparse_bytes = meshopt_codec.attribute_bytes(_tight(indices), indices.itemsize) + meshopt_codec.attribute_bytes(
+        filtered[1] if filtered else _tight(values), values.dtype.itemsize * values.shape[1]
+    )
+    return dense_bytes < sparse_bytes
 
 
 def _stored(
