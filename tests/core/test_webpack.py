@@ -187,12 +187,20 @@ def test_vertices_are_renumbered_in_fetch_order_and_every_row_moves_with_its_ver
     check = geometry_check.compare(before, after, _orders(original))
     assert not check.problems and check.position_m < 0.9e-4
     # Row by row, each packed vertex holds its original vertex's values (within the quantization).
-    assert np.array_equal(accessor_array(*after, 3), accessor_array(*before, 3)[old])  # joints: exact
-    weights = accessor_array(*after, 4) / 65535.0
-    assert np.abs(weights - accessor_array(*before, 4)[old]).max() < 1e-4
+    assert np.abs(_influences(*after) - _influences(*before)[old]).max() < 1e-4
     moved = np.flatnonzero(accessor_array(*after, 5)[:, 2])
     assert len(moved) == 6  # the morph still moves the top six, the same vertices
     assert np.array_equal(np.sort(old[moved]), np.flatnonzero(accessor_array(*before, 5)[:, 2]))
+
+
+def _influences(document: dict[str, Any], binary: bytes) -> npt.NDArray[np.float64]:
+    """The strip's skin as each vertex's weight per joint (vertices by 2 joints), however its pairs are listed."""
+    joints = accessor_array(document, binary, 3).astype(np.intp)
+    weights = accessor_array(document, binary, 4).astype(np.float64)
+    weights /= {FLOAT: 1.0, UNSIGNED_SHORT: 65535.0, 5121: 255.0}[document["accessors"][4]["componentType"]]
+    found = np.zeros((len(joints), 2))
+    np.add.at(found, (np.repeat(np.arange(len(joints)), 4), joints.reshape(-1)), weights.reshape(-1))
+    return found
 
 
 def test_normals_go_through_the_octahedral_filter_within_three_quarters_of_a_degree():
@@ -229,7 +237,7 @@ def test_weights_exact_in_8_bits_are_stored_in_8_and_others_keep_16(original):
     data = glb.write(document, binary)
     plain = glb.read(webpack.pack(data, WEB).decoded)
     assert plain[0]["accessors"][4]["componentType"] == 5121  # UNSIGNED_BYTE
-    assert np.array_equal(accessor_array(*plain, 4), (rigid * 255).astype(np.uint8)[_orders(data)[4].old])
+    assert np.array_equal(_influences(*plain), _influences(*glb.read(data))[_orders(data)[4].old])
     smooth = glb.read(webpack.pack(original, WEB).decoded)
     assert smooth[0]["accessors"][4]["componentType"] == UNSIGNED_SHORT  # 8 bits would move a bent limb
 
@@ -403,3 +411,28 @@ def test_a_sparse_morph_is_stored_dense_where_meshopt_stores_that_in_fewer_bytes
     moved = accessor_array(*glb.read(packed.decoded), 8)
     assert np.count_nonzero(np.any(moved != 0, axis=1)) == np.count_nonzero(np.any(everywhere != 0, axis=1))
     assert packed.figures["geometry"]["position_mm"] <= packed.figures["geometry"]["position_bound_mm"]
+
+
+def test_each_vertex_lists_its_joints_in_order_with_the_same_influences(original):
+    # Exporters list a vertex's pairs by weight, so neighbours swap columns where their weights cross; packed,
+    # the pairs of weight 0 come first (joint 0) and the others by joint, each joint keeping its weight.
+    plain = glb.read(webpack.pack(original, WEB).decoded)
+    joints, weights = accessor_array(*plain, 3).astype(np.int64), accessor_array(*plain, 4)
+    listed = np.where(weights > 0, joints, -1)
+    assert (np.diff(listed, axis=1) >= 0).all() and (joints[weights == 0] == 0).all()
+    before = glb.read(original)
+    assert not np.array_equal(accessor_array(*before, 3)[_orders(original)[3].old], joints)  # it was reordered
+    assert np.abs(_influences(*plain) - _influences(*before)[_orders(original)[3].old]).max() < 1e-4
+
+
+def test_the_geometry_check_sees_a_joint_that_lost_its_weight(original):
+    # The rest pose places a vertex alike whatever its joints (every joint is at its bind): the check
+    # compares each vertex's weight per joint, so joints swapped without their weights are caught.
+    document, binary = glb.read(original)
+    view = document["bufferViews"][3]
+    joints = accessor_array(document, binary, 3).copy()
+    joints[:, [0, 1]] = joints[:, [1, 0]]
+    swapped = binary[: view["byteOffset"]] + joints.tobytes() + binary[view["byteOffset"] + view["byteLength"] :]
+    check = geometry_check.compare((document, binary), (document, swapped))
+    assert check.position_m < 1e-6  # unseen in the rest pose
+    assert "skin weights changed" in check.problems[0]

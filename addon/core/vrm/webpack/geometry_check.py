@@ -160,8 +160,33 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
     for name, index in attributes_a.items():
         if name.startswith("TEXCOORD_"):
             check.uv = max(check.uv, _largest(a.values(index) - b.values(attributes_b[name])))
-        elif name.startswith("WEIGHTS_"):
-            check.weight = max(check.weight, _largest(a.values(index) - b.values(attributes_b[name])))
+    if "JOINTS_0" in attributes_a:
+        check.weight = max(check.weight, _influence_change(a, attributes_a, b, attributes_b))
+
+
+def _influences(file: _File, attributes: dict[str, Any]) -> tuple[npt.NDArray[np.int64], Floats]:
+    """Each vertex's joint influences as (vertex, joint) keys and weights, over every joint/weight set."""
+    keys: list[npt.NDArray[np.int64]] = []
+    weights: list[Floats] = []
+    sets = 0
+    while f"JOINTS_{sets}" in attributes and f"WEIGHTS_{sets}" in attributes:
+        joints = file.values(attributes[f"JOINTS_{sets}"]).astype(np.int64)
+        rows = np.arange(len(joints), dtype=np.int64)[:, np.newaxis]
+        keys.append((rows * 65536 + joints).reshape(-1))  # joints are at most 16-bit
+        weights.append(file.values(attributes[f"WEIGHTS_{sets}"]).reshape(-1))
+        sets += 1
+    return np.concatenate(keys), np.concatenate(weights)
+
+
+def _influence_change(a: _File, attributes_a: dict[str, Any], b: _File, attributes_b: dict[str, Any]) -> float:
+    """The largest change of the weight a vertex gives one joint (a joint named twice counts once, summed):
+    the files may list a vertex's joint/weight pairs in different orders, and a pair of weight 0 names no
+    joint a loader would move the vertex with."""
+    keys_a, weights_a = _influences(a, attributes_a)
+    keys_b, weights_b = _influences(b, attributes_b)
+    _keys, where = np.unique(np.concatenate([keys_a, keys_b]), return_inverse=True)
+    change = np.bincount(where, np.concatenate([weights_a, -weights_b]))
+    return _largest(change)
 
 
 def changed_rows(a: Floats, b: Floats) -> npt.NDArray[np.intp]:

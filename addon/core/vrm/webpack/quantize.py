@@ -130,6 +130,8 @@ def quantize(
         _plan_morph_normals(source, encodings)
     order = reorder.plan(document, source.values) if attributes else reorder.Plan({}, {})
     replaced = _fold_grids(source, grids) | order.indices
+    if attributes:
+        replaced |= _sorted_influences(source)
     layout = Layout()
     unused = unused_accessors(document) if attributes else set()
     for index, accessor in enumerate(accessors):
@@ -197,6 +199,45 @@ def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, 
         weights = source.values(index).astype(np.float64)
         exact = np.abs(_weights(weights, WEIGHT8) / 255.0 - weights).max(initial=0.0) <= geometry_check.WEIGHT_ERROR
         encodings[index] = WEIGHT8 if exact else WEIGHT
+
+
+def _sorted_influences(source: _Source) -> dict[int, npt.NDArray[Any]]:
+    """Each vertex's joint/weight pairs in one order: those of weight 0 first with joint 0 (they move
+    nothing), then by joint. Neighbouring vertices then list the joints they share in the same columns, and
+    the codec stores the columns' small changes rather than swaps (exporters order pairs by weight). The
+    same influences, so skinning is the same: accessor -> its new values, for each joints/weights pair of
+    accessors always read together and as nothing else."""
+    partner: dict[int, int | None] = {}  # joints -> weights and weights -> joints, None where they disagree
+    sets: set[int] = set()  # the joints accessors
+    for name, index, morph in vertex_accessors(source.document):
+        if morph or not name.startswith(("JOINTS_", "WEIGHTS_")):
+            partner[index] = None
+    for mesh in source.document.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            attributes = primitive.get("attributes", {})
+            for name, joints in attributes.items():
+                if not name.startswith("JOINTS_"):
+                    continue
+                weights = attributes.get(f"WEIGHTS_{name[7:]}")
+                sets.add(joints)
+                for one, other in ((joints, weights), (weights, joints)):
+                    if one is not None and partner.setdefault(one, other) != other:
+                        partner[one] = None
+    accessors = source.document["accessors"]
+    replaced: dict[int, npt.NDArray[Any]] = {}
+    for joints in sets:
+        weights = partner[joints]
+        if weights is None or partner.get(weights) != joints or weights in sets:
+            continue
+        if any("sparse" in accessors[i] or "bufferView" not in accessors[i] for i in (joints, weights)):
+            continue
+        joint_rows, weight_rows = source.values(joints), source.values(weights)
+        used = weight_rows != 0
+        moving = np.where(used, joint_rows.astype(np.int64), -1)  # weight 0 first, then by joint
+        order = np.argsort(moving, axis=1, kind="stable")
+        replaced[joints] = np.take_along_axis(np.where(used, joint_rows, 0), order, axis=1).astype(joint_rows.dtype)
+        replaced[weights] = np.take_along_axis(weight_rows, order, axis=1)
+    return replaced
 
 
 def _plan_morph_normals(source: _Source, encodings: dict[int, Encoding]) -> None:
