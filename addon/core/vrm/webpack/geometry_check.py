@@ -186,7 +186,7 @@ def _influence_change(a: _File, attributes_a: dict[str, Any], b: _File, attribut
     keys_b, weights_b = _influences(b, attributes_b)
     _keys, where = np.unique(np.concatenate([keys_a, keys_b]), return_inverse=True)
     change = np.bincount(where, np.concatenate([weights_a, -weights_b]))
-    return _largest(change)
+    return float(np.abs(change).max(initial=0.0))
 
 
 def changed_rows(a: Floats, b: Floats) -> npt.NDArray[np.intp]:
