@@ -4,6 +4,7 @@ decodes to what it proves, and that its checks refuse what would show a differen
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import sys
@@ -18,7 +19,7 @@ from PIL import Image
 from addon.core.models import refs as model_refs
 from addon.core.vrm import glb, webpack
 from addon.core.vrm.accessors import accessor_array
-from addon.core.vrm.webpack import geometry_check, meshopt_codec, quantize
+from addon.core.vrm.webpack import geometry_check, meshopt_codec, quantize, textures
 from tests.float32_json import same_as_float32
 
 FLOAT, UNSIGNED_SHORT = 5126, 5123
@@ -159,10 +160,11 @@ def test_the_compressed_views_decode_to_the_quantized_file_and_it_shows_the_orig
         if index == 6:  # triangle indices: the codec may start a triangle at another corner
             continue
         assert np.array_equal(accessor_array(*plain, index), accessor_array(*decoded, index)), index
-    check = geometry_check.compare(glb.read(original), decoded, _orders(original))
+    check = geometry_check.compare(glb.read(original), decoded, _orders(original), 64)
     assert not check.problems
-    # 14-bit positions on a 1.7 m grid: a step of 0.104 mm, at most 0.09 mm off; 8-bit normals: under 0.5°.
-    assert check.position_m < 0.9e-4 and check.normal_degrees < 0.5 and check.uv < 1e-5
+    # 14-bit positions on a 1.7 m grid: a step of 0.104 mm, at most 0.09 mm off; 8-bit normals: under 0.5°;
+    # texture coordinates within half a texel of the 64² textures.
+    assert check.position_m < 0.9e-4 and check.normal_degrees < 0.5 and check.uv < 0.5 / 64
     stored = glb.read(packed.decoded)[0]["accessors"]
     assert stored[0]["componentType"] == UNSIGNED_SHORT and "normalized" not in stored[0]
     assert stored[5]["componentType"] == 5122  # morph deltas: SHORT on the same grid
@@ -184,7 +186,7 @@ def test_vertices_are_renumbered_in_fetch_order_and_every_row_moves_with_its_ver
     assert np.array_equal(first_use, np.arange(len(first_use)))
     assert not np.array_equal(accessor_array(*before, 6), accessor_array(*after, 6))  # it was renumbered
     old = _orders(original)[0].old
-    check = geometry_check.compare(before, after, _orders(original))
+    check = geometry_check.compare(before, after, _orders(original), 64)
     assert not check.problems and check.position_m < 0.9e-4
     # Row by row, each packed vertex holds its original vertex's values (within the quantization).
     assert np.abs(_influences(*after) - _influences(*before)[old]).max() < 1e-4
@@ -436,3 +438,25 @@ def test_the_geometry_check_sees_a_joint_that_lost_its_weight(original):
     check = geometry_check.compare((document, binary), (document, swapped))
     assert check.position_m < 1e-6  # unseen in the rest pose
     assert "skin weights changed" in check.problems[0]
+
+
+def test_texture_coordinates_take_the_grid_the_largest_texture_allows(original):
+    # The strip's images are 64² (the thumbnail too): its coordinates take a grid of 127 steps, a quarter
+    # of a texel, stored as 16-bit integers; a file whose textures may be tiled keeps all 16 bits.
+    assert textures.largest_side(*glb.read(original)) == 64
+    packed = webpack.pack(original, WEB)
+    stored = accessor_array(*glb.read(packed.decoded), 2).astype(np.float64) / 65535.0
+    assert np.abs(stored * 127 - np.rint(stored * 127)).max() < 127 / 65535
+    geometry = packed.figures["geometry"]
+    assert 1e-3 < geometry["uv"] <= geometry["uv_bound"] and geometry["uv_bound"] == pytest.approx(0.5 / 64, 1e-3)
+    document, binary = glb.read(original)
+    document["extensionsUsed"].append("KHR_texture_transform")
+    tiled = webpack.pack(glb.write(document, binary), WEB)
+    assert tiled.figures["geometry"]["uv"] < 1e-5
+
+
+def test_a_grid_coarser_than_the_textures_allow_is_caught_by_the_geometry_check(original, monkeypatch):
+    coarse = dataclasses.replace(quantize.UV, steps=15)  # 4 bits: 1/30 off, two texels of a 64² texture
+    monkeypatch.setattr(quantize, "uv_encoding", lambda _document, _side: coarse)
+    with pytest.raises(webpack.PackError, match="texture coordinates moved"):
+        webpack.pack(original, WEB)

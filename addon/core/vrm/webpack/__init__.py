@@ -111,12 +111,13 @@ def pack(data: bytes, options: PackOptions) -> Packed:
         geometry = False
     # Numbers with the fewest digits that read back as the same float32: the original stays what is compared.
     document = json_numbers.shortest(document)
-    document, binary, quantize_stats = quantize.quantize(document, binary, attributes=geometry)
+    side = textures.largest_side(*original) if geometry else None  # WebP keeps each image's size
+    document, binary, quantize_stats = quantize.quantize(document, binary, attributes=geometry, texture_side=side)
     plain = glb.write(document, binary, json_numbers.dumps)
     figures["quantized_bytes"] = len(plain)
     out, uses_meshopt = plain, False
     if geometry:
-        check = geometry_check.compare(original, (document, binary), quantize_stats.orders)
+        check = geometry_check.compare(original, (document, binary), quantize_stats.orders, side)
         figures["geometry"] = check.to_json() | {"position_step_mm": round(quantize_stats.position_step * 1000, 4)}
         if check.problems:
             raise PackError(f"quantized geometry out of bounds: {'; '.join(check.problems)}")

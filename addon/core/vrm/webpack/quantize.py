@@ -66,6 +66,7 @@ class Encoding:
     dtype: str
     scale: float  # stored = round(value * scale)
     filter: str | None = None  # a meshopt filter that stores the values (then they are what it decodes to)
+    steps: int = 0  # values first rounded to a grid of this many steps over 0..1 (0: none)
 
 
 NORMAL: Final = Encoding(BYTE, True, "<i1", 127.0, "OCTAHEDRAL")  # rows of 4: x, y, z (and a tangent's w)
@@ -77,6 +78,7 @@ _EXP_BITS: Final = 12
 # The share of the normal bound a morph's 8-bit normal deltas may take, on top of the base's octahedral turn.
 _MORPH_NORMAL8_SHARE: Final = 0.9
 UV: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
+_UV_BITS: Final = 16
 WEIGHT: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
 WEIGHT8: Final = Encoding(UNSIGNED_BYTE, True, "<u1", 255.0)  # where 8 bits hold every weight within the bound
 
@@ -105,11 +107,12 @@ class QuantizeStats:
 
 
 def quantize(
-    document: dict[str, Any], binary: bytes, *, attributes: bool = True
+    document: dict[str, Any], binary: bytes, *, attributes: bool = True, texture_side: int | None = None
 ) -> tuple[dict[str, Any], bytes, QuantizeStats]:
     """The document and BIN with every view laid out anew (one per accessor, vertex attributes strided to 4
-    bytes, views nothing reads dropped) and, when `attributes`, vertex attributes quantized; raises
-    GlbLayoutError on a layout it does not know."""
+    bytes, views nothing reads dropped) and, when `attributes`, vertex attributes quantized (texture
+    coordinates to the grid uv_encoding gives for the largest texture, `texture_side` texels across);
+    raises GlbLayoutError on a layout it does not know."""
     document = copy.deepcopy(document)
     view_holders(document)  # refuses unknown view references before anything is rewritten
     source = _Source(document, binary)
@@ -124,8 +127,9 @@ def quantize(
     grids: dict[int, Grid] = {}
     gridded: dict[int, Grid] = {}
     if attributes:
+        uv = uv_encoding(document, texture_side)
         for name, index, morph in vertex_accessors(document):
-            _plan_attribute(source, encodings, name, index, morph=morph)
+            _plan_attribute(source, encodings, name, index, morph=morph, uv=uv)
         grids, gridded = _plan_grids(source, encodings)
         _plan_morph_normals(source, encodings)
     order = reorder.plan(document, source.values) if attributes else reorder.Plan({}, {})
@@ -178,7 +182,24 @@ class _Source:
         return accessor_array(self.document, self.binary, index)
 
 
-def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, index: int, *, morph: bool) -> None:
+def uv_encoding(document: dict[str, Any], texture_side: int | None) -> Encoding:
+    """Texture coordinates as 16-bit normalized integers, on the coarsest grid of 2^n - 1 steps that keeps
+    them (with the 16-bit rounding) within half a texel of the largest texture, `texture_side` texels across
+    (geometry_check.uv_bound): 11 bits for 1024², 12 for 2048². A grid of fewer bits changes less often
+    between neighbouring vertices, which the codec stores in fewer bytes. All 16 where no texture's size is
+    known, or where a texture may be tiled (KHR_texture_transform, VRM 0.x's material tiling): a texel is
+    then smaller than the texture's size says."""
+    used = document.get("extensionsUsed", [])
+    if not texture_side or "KHR_texture_transform" in used or "VRM" in used:
+        return UV
+    bound = geometry_check.uv_bound(texture_side)
+    bits = next(b for b in range(1, _UV_BITS + 1) if b == _UV_BITS or 0.5 / (2**b - 1) + 0.5 / 65535 < bound)
+    return UV if bits == _UV_BITS else dataclasses.replace(UV, steps=2**bits - 1)
+
+
+def _plan_attribute(
+    source: _Source, encodings: dict[int, Encoding], name: str, index: int, *, morph: bool, uv: Encoding
+) -> None:
     """Chooses the accessor's integer encoding (positions are chosen per skin, in _plan_grids)."""
     if source.document["accessors"][index].get("componentType") != FLOAT or index in encodings:
         return
@@ -192,7 +213,7 @@ def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, 
     elif name.startswith("TEXCOORD_"):
         values = source.values(index)
         if values.size and values.min() >= 0.0 and values.max() <= 1.0:
-            encodings[index] = UV
+            encodings[index] = uv
     elif name.startswith("WEIGHTS_"):
         # 8 bits (off by up to 1/255 after rounding) would move a bent limb's vertices past the position
         # bound: weights take them only where they are exact in 8 bits (rigid parts, 0 and 1).
@@ -343,6 +364,8 @@ def _encode(values: npt.NDArray[Any], encoding: Encoding, grid: Grid | None) -> 
         floats = floats - grid.offset
     if encoding is WEIGHT or encoding is WEIGHT8:  # identity: UV encodes alike but is no weight
         return _weights(floats, encoding)
+    if encoding.steps:
+        floats = np.rint(floats * encoding.steps) / encoding.steps
     info = np.iinfo(encoding.dtype)
     low = -info.max if encoding.normalized and info.min < 0 else info.min  # -127, not -128: both mean -1
     stored: npt.NDArray[Any] = np.clip(np.rint(floats * encoding.scale), low, info.max).astype(encoding.dtype)
