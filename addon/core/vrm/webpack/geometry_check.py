@@ -176,28 +176,37 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
 
 
 def _influences(file: _File, attributes: dict[str, Any]) -> tuple[npt.NDArray[np.int64], Floats]:
-    """Each vertex's joint influences as (vertex, joint) keys and weights, over every joint/weight set."""
-    keys: list[npt.NDArray[np.int64]] = []
+    """Each vertex's joints and weights over every joint/weight set (vertices by 4 per set)."""
+    joints: list[npt.NDArray[np.int64]] = []
     weights: list[Floats] = []
     sets = 0
     while f"JOINTS_{sets}" in attributes and f"WEIGHTS_{sets}" in attributes:
-        joints = file.values(attributes[f"JOINTS_{sets}"]).astype(np.int64)
-        rows = np.arange(len(joints), dtype=np.int64)[:, np.newaxis]
-        keys.append((rows * 65536 + joints).reshape(-1))  # joints are at most 16-bit
-        weights.append(file.values(attributes[f"WEIGHTS_{sets}"]).reshape(-1))
+        joints.append(file.values(attributes[f"JOINTS_{sets}"]).astype(np.int64))
+        weights.append(file.values(attributes[f"WEIGHTS_{sets}"]))
         sets += 1
-    return np.concatenate(keys), np.concatenate(weights)
+    return np.concatenate(joints, axis=1), np.concatenate(weights, axis=1)
 
 
 def _influence_change(a: _File, attributes_a: dict[str, Any], b: _File, attributes_b: dict[str, Any]) -> float:
     """The largest change of the weight a vertex gives one joint (a joint named twice counts once, summed):
     the files may list a vertex's joint/weight pairs in different orders, and a pair of weight 0 names no
-    joint a loader would move the vertex with."""
-    keys_a, weights_a = _influences(a, attributes_a)
-    keys_b, weights_b = _influences(b, attributes_b)
-    _keys, where = np.unique(np.concatenate([keys_a, keys_b]), return_inverse=True)
-    change = np.bincount(where, np.concatenate([weights_a, -weights_b]))
-    return float(np.abs(change).max(initial=0.0))
+    joint a loader would move the vertex with. Each joint either file names is looked at."""
+    joints_a, weights_a = _influences(a, attributes_a)
+    joints_b, weights_b = _influences(b, attributes_b)
+    largest = 0.0
+    for named in (joints_a, joints_b):
+        change = _given(joints_a, weights_a, named) - _given(joints_b, weights_b, named)
+        largest = max(largest, _largest(change))
+    return largest
+
+
+def _given(joints: npt.NDArray[np.int64], weights: Floats, named: npt.NDArray[np.int64]) -> Floats:
+    """The weight each vertex gives each joint of `named` (same rows), summed over its pairs."""
+    given = np.zeros(named.shape)
+    for k in range(named.shape[1]):
+        for pair in range(joints.shape[1]):
+            given[:, k] += (joints[:, pair] == named[:, k]) * weights[:, pair]
+    return given
 
 
 def changed_rows(a: Floats, b: Floats) -> npt.NDArray[np.intp]:

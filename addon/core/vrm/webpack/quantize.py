@@ -458,15 +458,19 @@ def _denser(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan) 
     while sparse indices of a target that moves much of a mesh cost more than the zeros they leave out."""
     if "sparse" not in accessor or "bufferView" in accessor or not (plan.kind or "").startswith("morph "):
         return False
-    dense = dataclasses.replace(plan, values=source.values(index))
-    rows, filtered = _stored(source, index, {}, dense)
-    stride = padded(rows.dtype.itemsize * rows.shape[1])
-    dense_bytes = meshopt_codec.attribute_bytes(filtered[1] if filtered else strided(rows, stride), stride)
     indices, values = _sparse_parts(source, accessor)
     values, filtered = _quantized(values, plan)
     sparse_bytes = meshopt_codec.attribute_bytes(_tight(indices), indices.itemsize) + meshopt_codec.attribute_bytes(
         filtered[1] if filtered else _tight(values), values.dtype.itemsize * values.shape[1]
     )
+    # The vertex codec stores each byte column of 16 rows in 2 bits when it does not change, and in at
+    # least 4 bytes when it does: dense rows cost at least that much, without encoding them.
+    stride = padded(values.dtype.itemsize * values.shape[1])
+    moved = plan.order.new[indices] if plan.order is not None else indices
+    if sparse_bytes <= accessor["count"] * stride / 64 + 4 * len(np.unique(moved // 16)):
+        return False
+    rows, filtered = _stored(source, index, {}, dataclasses.replace(plan, values=source.values(index)))
+    dense_bytes = meshopt_codec.attribute_bytes(filtered[1] if filtered else strided(rows, stride), stride)
     return dense_bytes < sparse_bytes
 
 
