@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import io
 import os
 import subprocess
 import sys
@@ -112,7 +112,7 @@ def stored_bytes(data: bytes) -> dict[str, int]:
     from addon.core.vrm import glb
 
     document, _binary = glb.read(data)
-    found = {"JSON": len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())}
+    found = {"JSON": glb.layout(io.BytesIO(data), len(data)).json_length}  # as the file spells it
     kinds = _kinds(document)
     for index, view in enumerate(document.get("bufferViews", [])):
         compressed = view.get("extensions", {}).get("EXT_meshopt_compression")
@@ -125,8 +125,10 @@ def stored_bytes(data: bytes) -> dict[str, int]:
 
 def vrm_bytes(data: bytes) -> int:
     """Bytes of the VRM data in a file as it stores them: the VRM extensions' JSON (VRM, VRMC_*, wherever
-    they sit, with their names in extensionsUsed/Required) and the meta's thumbnail image."""
+    they sit, with their names in extensionsUsed/Required; spelled as the packing spells numbers) and the
+    meta's thumbnail image."""
     from addon.core.vrm import glb
+    from addon.core.vrm.webpack import json_numbers
 
     document, _binary = glb.read(data)
     total = 0
@@ -136,7 +138,7 @@ def vrm_bytes(data: bytes) -> int:
         if isinstance(node, dict):
             for name, value in node.get("extensions", {}).items():
                 if name.startswith("VRM"):  # "name":value, and its comma
-                    total += len(json.dumps({name: value}, ensure_ascii=False, separators=(",", ":")).encode()) - 1
+                    total += len(json_numbers.dumps({name: value})) - 1
             stack.extend(v for k, v in node.items() if k != "extensions")
             stack.extend(v for k, v in node.get("extensions", {}).items() if not k.startswith("VRM"))
         elif isinstance(node, list):
