@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
+import json
 import os
 import subprocess
 import sys
@@ -125,10 +126,8 @@ def stored_bytes(data: bytes) -> dict[str, int]:
 
 def vrm_bytes(data: bytes) -> int:
     """Bytes of the VRM data in a file as it stores them: the VRM extensions' JSON (VRM, VRMC_*, wherever
-    they sit, with their names in extensionsUsed/Required; spelled as the packing spells numbers) and the
-    meta's thumbnail image."""
+    they sit, with their names in extensionsUsed/Required) and the meta's thumbnail image."""
     from addon.core.vrm import glb
-    from addon.core.vrm.webpack import json_numbers
 
     document, _binary = glb.read(data)
     total = 0
@@ -138,7 +137,7 @@ def vrm_bytes(data: bytes) -> int:
         if isinstance(node, dict):
             for name, value in node.get("extensions", {}).items():
                 if name.startswith("VRM"):  # "name":value, and its comma
-                    total += len(json_numbers.dumps({name: value})) - 1
+                    total += len(json.dumps({name: value}, ensure_ascii=False, separators=(",", ":")).encode()) - 1
             stack.extend(v for k, v in node.items() if k != "extensions")
             stack.extend(v for k, v in node.get("extensions", {}).items() if not k.startswith("VRM"))
         elif isinstance(node, list):

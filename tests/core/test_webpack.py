@@ -367,7 +367,7 @@ def test_json_numbers_are_the_shortest_that_read_back_as_the_same_float32(origin
     document["nodes"][2]["extras"] = {"timestamp": 1764000000.123456}
     packed = webpack.pack(glb.write(document, binary), WEB).data
     text = packed[20 : 20 + int.from_bytes(packed[12:16], "little")].decode()
-    assert '"translation":[2.3841858e-7,0.9,0]' in text and "0.8999999761581421" not in text
+    assert '"translation":[2.3841858e-07,0.9,0]' in text and "0.8999999761581421" not in text
     assert "1764000000.123456" in text
     after, _binary = glb.read(packed)
     assert after["extensions"] != document["extensions"]  # the spelling changed the doubles...

@@ -84,15 +84,10 @@ def read(data: bytes, load: Callable[[bytes], Any] = json.loads) -> tuple[dict[s
     return document, binary
 
 
-def _compact(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def write(document: dict[str, Any], binary: bytes, dump: Callable[[dict[str, Any]], bytes] = _compact) -> bytes:
-    """A GLB from a JSON document (as UTF-8 text by `dump`: compact JSON unless told) and its BIN chunk
-    (each padded to 4 bytes as the format asks: JSON with spaces, BIN with zeros; no BIN chunk when
-    `binary` is empty)."""
-    text = dump(document)
+def write(document: dict[str, Any], binary: bytes) -> bytes:
+    """A GLB from a JSON document and its BIN chunk (each padded to 4 bytes as the format asks: JSON with
+    spaces, BIN with zeros; no BIN chunk when `binary` is empty)."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 4)
     binary += b"\0" * (-len(binary) % 4)
     chunks = CHUNK_HEADER.pack(len(text), JSON_CHUNK) + text

@@ -113,7 +113,7 @@ def pack(data: bytes, options: PackOptions) -> Packed:
     document = json_numbers.shortest(document)
     side = textures.largest_side(*original) if geometry else None  # WebP keeps each image's size
     document, binary, quantize_stats = quantize.quantize(document, binary, attributes=geometry, texture_side=side)
-    plain = glb.write(document, binary, json_numbers.dumps)
+    plain = glb.write(document, binary)
     figures["quantized_bytes"] = len(plain)
     out, uses_meshopt = plain, False
     if geometry:
@@ -123,7 +123,7 @@ def pack(data: bytes, options: PackOptions) -> Packed:
             raise PackError(f"quantized geometry out of bounds: {'; '.join(check.problems)}")
         compressed, packed_binary, meshopt_stats = meshopt_codec.encode(document, binary, quantize_stats.filtered)
         _prove_lossless((document, binary), meshopt_codec.decode(compressed, packed_binary))
-        out, uses_meshopt = glb.write(compressed, packed_binary, json_numbers.dumps), True
+        out, uses_meshopt = glb.write(compressed, packed_binary), True
         figures["meshopt"] = {
             "views": meshopt_stats.views,
             "bytes_before": meshopt_stats.bytes_before,

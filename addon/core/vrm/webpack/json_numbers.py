@@ -4,26 +4,21 @@ Exporters write 32-bit values as the double nearest them (0.019999999552965164 f
 where six to nine name the same float32. glTF's numbers are float32 for every loader that draws them
 (three.js uploads transforms, material factors and morph weights as float32; Unity and Blender store them
 so), and the VRM extensions' numbers come from such programs. So every fractional number is replaced by
-the double nearest its shortest float32 spelling (shortest), and the JSON text writes exponents without a
-plus sign or leading zeros (dumps: 2.3841858e-7, not 2.3841858e-07): the value reads back as exactly the
-float32 it was. Whole numbers stay as written (they are short, and may be counts beyond float32's exact
-integers), and so do numbers float32 cannot hold (past its range, or so small it would lose digits) and
-everything under "extras" (an application's own data, whatever its precision).
+the double nearest its shortest float32 spelling, which json.dumps then writes: the value reads back as
+exactly the float32 it was. Whole numbers stay as written (they are short, and may be counts beyond
+float32's exact integers), and so do numbers float32 cannot hold (past its range, or so small it would lose
+digits) and everything under "extras" (an application's own data, whatever its precision).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import struct
 from typing import Any, Final
 
 _FLOAT32: Final = struct.Struct("<f")
 _SMALLEST_NORMAL: Final = 2.0**-126
 _LARGEST: Final = (2.0 - 2.0**-23) * 2.0**127
-# A JSON string (left as it is: digits in a name are text) or a number with an exponent.
-_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*"|(-?\d+(?:\.\d+)?)e([+-]?\d+)')
 
 
 def shortest(value: Any) -> Any:
@@ -51,14 +46,3 @@ def shortest_float(number: float) -> float:
         if _FLOAT32.pack(spelled) == wanted:
             return spelled
     return number
-
-
-def dumps(document: dict[str, Any]) -> bytes:
-    """Compact UTF-8 JSON, exponents without a plus sign or leading zeros (the same doubles)."""
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    return _TOKEN.sub(_spelled, text).encode("utf-8")
-
-
-def _spelled(match: re.Match[str]) -> str:
-    mantissa, exponent = match.groups()
-    return match.group() if mantissa is None else f"{mantissa}e{int(exponent)}"
