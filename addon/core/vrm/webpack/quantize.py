@@ -460,14 +460,18 @@ def _denser(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan) 
         return False
     indices, values = _sparse_parts(source, accessor)
     values, filtered = _quantized(values, plan)
+    # The vertex codec stores each byte column of 16 rows in 2 bits when it does not change, and in at
+    # least 4 bytes when it does: dense rows cost at least that much, without encoding them. Sparse rows
+    # cost at most their raw bytes (and a little): most targets stay sparse before anything is encoded.
+    stride = padded(values.dtype.itemsize * values.shape[1])
+    moved = plan.order.new[indices] if plan.order is not None else indices
+    dense_at_least = accessor["count"] * stride / 64 + 4 * len(np.unique(moved // 16))
+    if 1.1 * (indices.nbytes + values.nbytes) <= dense_at_least:
+        return False
     sparse_bytes = meshopt_codec.attribute_bytes(_tight(indices), indices.itemsize) + meshopt_codec.attribute_bytes(
         filtered[1] if filtered else _tight(values), values.dtype.itemsize * values.shape[1]
     )
-    # The vertex codec stores each byte column of 16 rows in 2 bits when it does not change, and in at
-    # least 4 bytes when it does: dense rows cost at least that much, without encoding them.
-    stride = padded(values.dtype.itemsize * values.shape[1])
-    moved = plan.order.new[indices] if plan.order is not None else indices
-    if sparse_bytes <= accessor["count"] * stride / 64 + 4 * len(np.unique(moved // 16)):
+    if sparse_bytes <= dense_at_least:
         return False
     rows, filtered = _stored(source, index, {}, dataclasses.replace(plan, values=source.values(index)))
     dense_bytes = meshopt_codec.attribute_bytes(filtered[1] if filtered else strided(rows, stride), stride)
