@@ -3,11 +3,12 @@
 The steps, each optional by preset: textures to WebP (textures.py), vertices renumbered for the GPU and
 the codecs (reorder.py) and their attributes quantized (quantize.py, KHR_mesh_quantization), and every
 geometry view compressed with meshoptimizer (meshopt_codec.py, EXT_meshopt_compression, with its
-octahedral and exponential filters: three.js decodes it with `MeshoptDecoder`). Only buffers,
-bufferViews, accessors (their rows in the new vertex order), images and textures' sources are rewritten;
-nodes, meshes, materials, skins' joints and every extension (VRMC_vrm, VRMC_springBone,
-VRMC_node_constraint, VRMC_materials_mtoon, VRM) keep their indices and values, so everything they point at
-is still what they point at (none of them names a vertex).
+octahedral and exponential filters: three.js decodes it with `MeshoptDecoder`); JSON numbers spelled as
+the shortest text that reads back as the same float32 (json_numbers.py). Only buffers, bufferViews,
+accessors (their rows in the new vertex order), images and textures' sources are rewritten; nodes, meshes,
+materials, skins' joints and every extension (VRMC_vrm, VRMC_springBone, VRMC_node_constraint,
+VRMC_materials_mtoon, VRM) keep their indices and values (numbers equal as float32), so everything they
+point at is still what they point at (none of them names a vertex).
 
 pack() proves what it wrote: the compressed views decode to exactly the quantized data, and the quantized
 geometry, each vertex compared with the vertex it was, is within geometry_check's bounds of the original

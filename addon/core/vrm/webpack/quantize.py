@@ -13,16 +13,19 @@ What is stored how, and what it costs (the file states it, `tolerances` below, a
   4-byte rows KHR_mesh_quantization reads (normalized bytes); morph normal deltas 8-bit normalized where
   every morphed normal stays within 0.9° of the original's, else 16-bit; deltas past 1 stay floats through
   meshoptimizer's exponential filter (12 bits) where the same holds.
-- texture coordinates within 0..1: 16-bit normalized (1/65535: a sixteenth of a texel at 4096²); others
-  stay float.
+- texture coordinates within 0..1: 16-bit normalized, on the coarsest grid that keeps them within half a
+  texel of the file's largest image (uv_encoding; all 16 bits where no size is known or a texture may be
+  tiled); others stay float.
 - weights: 16-bit normalized, rounded so that each vertex's weights still sum to exactly 1; 8-bit where
   8 bits hold every weight within 1e-4 (rigid parts: 0 and 1). 8 bits everywhere would move a bent limb's
-  vertices by up to a millimetre (measured on the demo in the test pose), twice the position bound.
+  vertices by up to a millimetre (measured on the demo in the test pose), twice the position bound. Each
+  vertex's joint/weight pairs are listed by joint (_sorted_influences).
 - vertices and triangles: renumbered in the order meshoptimizer's vertex cache and fetch optimizers give
   (reorder.py), every row of every vertex accessor moved with its vertex.
 - accessors nothing reads: their entry kept (every index stays), their data dropped.
 - joints, inverse bind matrices and everything else: unchanged values.
-Morph targets stay sparse where they were (their sparse values are quantized), dense where they were.
+Morph targets stay sparse where they were (their sparse values are quantized) unless meshopt stores their
+dense rows in fewer bytes (_denser), and dense where they were.
 """
 
 from __future__ import annotations
