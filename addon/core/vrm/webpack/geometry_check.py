@@ -171,7 +171,7 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
     for name, index in attributes_a.items():
         if name.startswith("TEXCOORD_"):
             check.uv = max(check.uv, _largest(a.values(index) - b.values(attributes_b[name])))
-    if "JOINTS_0" in attributes_a:
+    if "JOINTS_0" in attributes_a and "WEIGHTS_0" in attributes_a:
         check.weight = max(check.weight, _influence_change(a, attributes_a, b, attributes_b))
 
 
