@@ -15,6 +15,9 @@ from .weights import shells, weld
 
 _X = np.array([1.0, 0.0, 0.0])
 _Y = np.array([0.0, 1.0, 0.0])
+# Of the height: the least a head reaches above the neck's base (an adult's an eighth, a box figure's 9%): a
+# crown narrows above it.
+HEAD_MIN = 0.06
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class Torso:
     head_base: float
     top: float
     notes: tuple[str, ...]
+    # The neck's depth when no cut narrows above the shoulders: the chest's, continuing the trunk's line (the
+    # loop there may be a head or a hood reaching behind the neck); None where the neck's own loop shows it.
+    column: float | None = None
 
     def y_at(self, z: float) -> float:
         return float(np.interp(z, self.heights, self.depth_centre))
@@ -84,11 +90,13 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
         if box is not None:
             lo[i], hi[i], yc[i], depth[i] = box[0][0], box[1][0], (box[0][1] + box[1][1]) / 2, box[1][1] - box[0][1]
     base, neck, head_base = _neck(z, hi - lo, depth, armpit=armpit, chest_half=chest_half, top=top, height=height)
+    column = None
     if base is None:
         base = neck = float(z[min(int(np.searchsorted(z, armpit + 0.08 * height)), len(z) - 1)])
         head_base = neck + 0.03 * height
+        column = float(yc[chest])
         notes.append("neck from proportions: no narrowing above the shoulders")
-    return Torso(z, lo, hi, yc, depth, armpit, chest_half, base, neck, head_base, top, tuple(notes))
+    return Torso(z, lo, hi, yc, depth, armpit, chest_half, base, neck, head_base, top, tuple(notes), column)
 
 
 def _armpit(
@@ -144,9 +152,11 @@ def _neck(
     z: FloatArray, width: FloatArray, depth: FloatArray, *, armpit: float, chest_half: float, top: float, height: float
 ) -> tuple[float | None, float, float]:
     """(the neck's base, its narrowest cut, the head's base): above the armpits, the first cut narrower than
-    70% of the chest, then the narrowest one within the next tenth of the height, then where the cut is
-    more than 1.6 times that wide again. (None, 0, 0) when nothing above the shoulders narrows."""
-    narrow = np.flatnonzero((z > armpit) & (width < 0.7 * 2 * chest_half))
+    70% of the chest with a head's height still above it, then the narrowest one within the next tenth of
+    the height, then where the cut is more than 1.6 times that wide again. (None, 0, 0) when nothing above
+    the shoulders narrows: a head's crown narrows too, and a head as wide as the chest (a box) shows no
+    other narrowing."""
+    narrow = np.flatnonzero((z > armpit) & (width < 0.7 * 2 * chest_half) & (z < top - HEAD_MIN * height))
     if not len(narrow):
         return None, 0.0, 0.0
     base_i = int(narrow[0])
@@ -170,7 +180,19 @@ def shells_of(piece: Surface) -> IntArray:
 def trunk_centre(
     parts: Sequence[tuple[Surface, IntArray]], z: float, near: FloatArray, cell: float
 ) -> FloatArray | None:
-    """The centre of the skin's loop around `near` at height z (sections.loop_around with `skin`), each
+    """The centre of the skin's loop around `near` at height z (`trunk_box`)."""
+    box = trunk_box(parts, z, near, cell)
+    if box is None:
+        return None
+    centre = (box[0] + box[1]) / 2
+    centre[2] = z
+    return np.asarray(centre, dtype=np.float64)
+
+
+def trunk_box(
+    parts: Sequence[tuple[Surface, IntArray]], z: float, near: FloatArray, cell: float
+) -> tuple[FloatArray, FloatArray] | None:
+    """The bounding box of the skin's loop around `near` at height z (sections.loop_around with `skin`), each
     part's cut keeping only its shells whose own cut surrounds `near` (`parts`: each mesh part with its
     `shells_of`): what hangs off the back as a shell of its own (a backpack, a robot arm's mount, a strap)
     may touch the body's loop, which would then reach behind the back and pull the centre backwards."""
@@ -182,12 +204,7 @@ def trunk_centre(
         owner = label[hit]
         kept = [k for k in np.unique(owner) if _surrounds(cut[owner == k], near)]
         cuts.append(cut[np.isin(owner, kept)])
-    box = loop_around(cuts, near, cell, skin=True)
-    if box is None:
-        return None
-    centre = (box[0] + box[1]) / 2
-    centre[2] = z
-    return np.asarray(centre, dtype=np.float64)
+    return loop_around(cuts, near, cell, skin=True)
 
 
 def _surrounds(cut: FloatArray, near: FloatArray) -> bool:
