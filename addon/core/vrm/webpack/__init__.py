@@ -3,11 +3,12 @@
 The steps, each optional by preset: textures to WebP (textures.py), vertices renumbered for the GPU and
 the codecs (reorder.py) and their attributes quantized (quantize.py, KHR_mesh_quantization), and every
 geometry view compressed with meshoptimizer (meshopt_codec.py, EXT_meshopt_compression, with its
-octahedral and exponential filters: three.js decodes it with `MeshoptDecoder`). Only buffers,
-bufferViews, accessors (their rows in the new vertex order), images and textures' sources are rewritten;
-nodes, meshes, materials, skins' joints and every extension (VRMC_vrm, VRMC_springBone,
-VRMC_node_constraint, VRMC_materials_mtoon, VRM) keep their indices and values, so everything they point at
-is still what they point at (none of them names a vertex).
+octahedral and exponential filters: three.js decodes it with `MeshoptDecoder`); JSON numbers spelled as
+the shortest text that reads back as the same float32 (json_numbers.py). Only buffers, bufferViews,
+accessors (their rows in the new vertex order), images and textures' sources are rewritten; nodes, meshes,
+materials, skins' joints and every extension (VRMC_vrm, VRMC_springBone, VRMC_node_constraint,
+VRMC_materials_mtoon, VRM) keep their indices and values (numbers equal as float32), so everything they
+point at is still what they point at (none of them names a vertex).
 
 The textures are encoded on a worker thread while the geometry is quantized and proven (Pillow's encoders
 release the GIL, so a free core takes WebP off the clock), then swapped into the quantized file exactly
@@ -34,7 +35,7 @@ import numpy.typing as npt
 from .. import glb
 from ..accessors import accessor_array
 from ..sparse_morphs import GlbLayoutError
-from . import geometry_check, meshopt_codec, quantize, textures
+from . import geometry_check, json_numbers, meshopt_codec, quantize, textures
 from .meshopt_codec import MeshoptMissingError
 
 __all__ = [
@@ -146,15 +147,19 @@ def _quantized(
     quantized and proven within bounds (PackError otherwise). The textures are encoded on a worker thread
     meanwhile, then swapped in where quantizing the textured file would have put them."""
     document, binary = original
+    side = textures.largest_side(*original) if geometry else None  # WebP keeps each image's size
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="webpack-textures") as worker:
         textured: Future[tuple[dict[str, Any], bytes, textures.TextureStats]] | None = None
         if webp is not None:  # on its own copy of the document: the two threads share nothing they change
             textured = worker.submit(_textures, glb.copied(document), binary, webp, stages)
         with _stage(stages, "quantize"):
-            document, binary, stats = quantize.quantize(document, binary, attributes=geometry)
+            # Numbers with the fewest digits that read back as the same float32: the original stays what is
+            # compared.
+            document = json_numbers.shortest(document)
+            document, binary, stats = quantize.quantize(document, binary, attributes=geometry, texture_side=side)
         if geometry:
             with _stage(stages, "geometry check"):
-                check = geometry_check.compare(original, (document, binary), stats.orders)
+                check = geometry_check.compare(original, (document, binary), stats.orders, side)
             figures["geometry"] = check.to_json() | {"position_step_mm": round(stats.position_step * 1000, 4)}
             if check.problems:
                 raise PackError(f"quantized geometry out of bounds: {'; '.join(check.problems)}")
@@ -171,7 +176,7 @@ def _quantized(
     if swapped is not None:
         return *swapped, stats
     with _stage(stages, "quantize"):  # a layout the swap does not know: quantize the textured file after all
-        return quantize.quantize(textured_document, textured_binary, attributes=geometry)
+        return quantize.quantize(textured_document, textured_binary, attributes=geometry, texture_side=side)
 
 
 @contextmanager
@@ -187,9 +192,11 @@ def _stage(stages: dict[str, float], name: str) -> Iterator[None]:
 def _textures(
     document: dict[str, Any], binary: bytes, options: textures.WebpOptions, stages: dict[str, float]
 ) -> tuple[dict[str, Any], bytes, textures.TextureStats]:
-    """textures.to_webp, timed as the "textures" stage (on the worker thread)."""
+    """textures.to_webp, its numbers the shortest float32 spellings as the quantized file's are, timed as
+    the "textures" stage (on the worker thread)."""
     with _stage(stages, "textures"):
-        return textures.to_webp(document, binary, options)
+        document, binary, stats = textures.to_webp(document, binary, options)
+        return json_numbers.shortest(document), binary, stats
 
 
 def _with_images(
