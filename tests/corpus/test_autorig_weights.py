@@ -125,10 +125,10 @@ def test_a_hand_never_moves_the_hips_nor_a_thigh_the_other_leg(rigged: Rigged) -
 
 
 def test_a_mesh_keeps_its_own_bone_heat_unless_heat_gave_it_nothing(rigged: Rigged) -> None:
-    """The voxel proxy's coarser weights stand in only for a mesh bone heat left wholly bare. Shells heat
-    leaves bare (the eyes' and brows' shells in front of Godette's face, straps lying on her body) take the
-    weights of the skin around them, and a shell hanging off the body (her backpack, which saw only the neck)
-    rides on the bone where it touches it, so the mesh keeps its own bone heat."""
+    """A mesh counts as bound by the voxel proxy only when bone heat left all of it bare. Shells heat leaves
+    bare (the eyes' and brows' shells in front of Godette's face, straps lying on her body) take the proxy's
+    weights, and a shell hanging off the body (her backpack, which saw only the neck) rides on the bone
+    where it touches the skin, while the rest of the mesh keeps its own bone heat."""
     for binding in rigged.result.bindings:
         if binding.how == "proxy":
             assert binding.heat_unweighted == binding.vertices, f"{rigged.model}: {binding}"

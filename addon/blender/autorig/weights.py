@@ -29,6 +29,9 @@ PROXY_VOXEL = 1 / 160
 # the vertex count (it was most of an auto-rig's time at 37k). Measured on the bare corpus meshes in a test
 # pose, the weights move the skinned surface by 0.02% of the height on average and 0.6% at worst.
 PROXY_VERTICES = 12000
+# A hanging shell touches the skin where its vertices come within this much (a fraction of the height) of its
+# nearest one to the skin.
+CONTACT = 0.005
 _ops: Any = bpy.ops  # fake-bpy-module types operators as returning None; they return a set
 
 How = Literal["heat", "proxy", "nearest", "rigid", "shells"]
@@ -280,15 +283,15 @@ def bind(
         skin_surface = _skin_surface(found)
     body: list[tuple[FloatArray, FloatArray]] = []  # the skinned meshes' points and final weights
     for item in found:
-        obj, part = item.obj, item.part
-        raw, how = _carried(item, skin_surface, proxy, bones, seconds)
+        obj, part, how = item.obj, item.part, item.how
+        raw = _carried(item, proxy, bones, seconds)
         if (raw.sum(axis=1) < decide.EMPTY).all():
             nearest, weight = envelope_weights(part.vertices, heads, tails)
             raw = np.zeros_like(raw)
             np.put_along_axis(raw, nearest, weight, axis=1)
             how = "nearest"
         with seconds.stage("weights"):
-            ride = _hanging_bones(item, welds[obj.name].shell, skin_surface)
+            ride = _hanging_bones(item, welds[obj.name].shell, skin_surface, plan.height)
             hard = np.where(ride >= 0, ride, item.hard)
             filled = int((np.where(item.mask, raw, 0.0).sum(axis=1) < decide.EMPTY)[hard < 0].sum())
             final = decide.finished(raw, item.mask, part.vertices, heads, tails)
@@ -381,31 +384,25 @@ def _heat_of(
             heat = proxy.weights(part.vertices, k.names)
             usable = np.where(mask, heat, 0.0)
         how = "proxy"
-    carried, hanging = decide.unskinned(heat, usable, weld.shell)
+    carried, hanging = decide.unskinned(heat, usable, weld.shell, part.vertices, k.heads)
     return _Heat(obj, part, mask, hard, usable, carried & skin, hanging & skin, how, report)
 
 
-def _carried(
-    item: _Heat, skin_surface: Transfer, proxy: Proxy, bones: list[str], seconds: Timings
-) -> tuple[FloatArray, How]:
-    """The mesh's weights with its unskinned vertices' carried from the nearest skin that has weights of its
-    own (the proxy's when no mesh has any)."""
+def _carried(item: _Heat, proxy: Proxy, bones: list[str], seconds: Timings) -> FloatArray:
+    """The mesh's weights, its unskinned vertices' from the proxy when they are more than a few (beyond
+    MASKED of the mesh); a few are left empty, to go to their nearest allowed bone, sparing the proxy."""
     raw = item.usable.copy()
-    if not item.unskinned.any():
-        return raw, item.how
-    points = item.part.vertices[item.unskinned]
-    if skin_surface.tree is not None:
-        with seconds.stage("weights"):
-            raw[item.unskinned] = skin_surface(points)
-        return raw, item.how
-    with seconds.stage("proxy"):
-        raw[item.unskinned] = proxy.weights(points, bones)
-    return raw, "proxy"
+    if item.unskinned.mean() > decide.MASKED:
+        with seconds.stage("proxy"):
+            raw[item.unskinned] = proxy.weights(item.part.vertices[item.unskinned], bones)
+    else:
+        raw[item.unskinned] = 0.0
+    return raw
 
 
-def _hanging_bones(item: _Heat, shell: IntArray, skin_surface: Transfer) -> IntArray:
+def _hanging_bones(item: _Heat, shell: IntArray, skin_surface: Transfer, height: float) -> IntArray:
     """Per vertex, the bone its hanging shell rides on wholly (-1 elsewhere): the strongest weight of the skin
-    where the shell comes nearest to it (where it touches the body)."""
+    where the shell touches it (its vertices within CONTACT of the height of its nearest)."""
     out = np.full(len(item.hanging), -1, dtype=np.int64)
     rows = np.nonzero(item.hanging)[0]
     if not len(rows) or skin_surface.tree is None:
@@ -413,7 +410,8 @@ def _hanging_bones(item: _Heat, shell: IntArray, skin_surface: Transfer) -> IntA
     weights, distances = skin_surface.nearest(item.part.vertices[rows])
     for label in np.unique(shell[rows]):
         inside = shell[rows] == label
-        out[rows[inside]] = int(weights[inside][distances[inside].argmin()].argmax())
+        near = distances[inside] <= distances[inside].min() + CONTACT * height
+        out[rows[inside]] = int(weights[inside][near].sum(axis=0).argmax())
     return out
 
 

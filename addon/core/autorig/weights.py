@@ -26,6 +26,9 @@ EMPTY = 1e-3
 REGION_HOPS = 2
 # Vertices this close to the mid-plane (a fraction of the height) may follow either side.
 MID_PLANE = 0.01
+# Beyond this share of a mesh's vertices that do not keep their own bone heat (`unskinned`'s carried), those
+# take the voxel proxy's weights; below it, their nearest allowed bone, sparing the proxy.
+MASKED = 0.01
 # A separate closed shell no bigger than this (its box's diagonal, a fraction of the height) whose vertices
 # all lie nearest one bone is a hard part (a button, a buckle, an armour plate, a robot's shell): it follows
 # that bone wholly, as the artist binds it, instead of bending with the skin around it.
@@ -151,19 +154,27 @@ def heat_report(weights: FloatArray, labels: IntArray) -> HeatReport:
     return HeatReport(len(weights), int(empty.sum()), len(roots), int((bare == size).sum()))
 
 
-def unskinned(heat: FloatArray, usable: FloatArray, labels: IntArray) -> tuple[BoolArray, BoolArray]:
+def unskinned(
+    heat: FloatArray, usable: FloatArray, labels: IntArray, points: FloatArray, heads: FloatArray
+) -> tuple[BoolArray, BoolArray]:
     """Which vertices do not keep their own bone heat (`heat`; `usable`: the part of it each may follow;
-    `labels`: their shells), as (carried, hanging). Carried take the weights of the skin nearest to them:
-    vertices left without any, and every vertex of a shell where those are most (a shell lying on the skin
-    that sees no bone through it: the eyes' and brows' shells in front of the face, a strap). Hanging is a
-    shell most of whose heat lies on bones it may not follow: it hangs off the body and saw a far bone past
-    it (Godette's backpack, from her hips to her shoulders, the neck); it rides wholly on the bone where it
-    touches the skin."""
+    `labels`: their shells; `points`: where they are; `heads`: the bones' joints), as (carried, hanging).
+    Carried take other weights (the voxel proxy's): vertices left without any, and every vertex of a shell
+    where those are most (a shell lying on the skin that sees no bone through it: the eyes' and brows'
+    shells in front of the face, a strap, a garment heat could not weigh). Hanging is a shell off the
+    skeleton (no joint inside its box) most of whose heat lies on bones it may not follow: it hangs off the
+    body and saw a far bone past it (Godette's backpack, from her hips to her shoulders, the neck); it rides
+    wholly on the bone where it touches the skin."""
     empty = usable.sum(axis=1) < EMPTY
     masked = empty & (heat.sum(axis=1) >= EMPTY)
-    _, inverse = np.unique(labels, return_inverse=True)
+    roots, inverse = np.unique(labels, return_inverse=True)
     size = np.bincount(inverse)
-    hanging = (np.bincount(inverse, weights=masked.astype(np.float64)) / size > 0.5)[inverse]
+    low = np.full((len(roots), 3), np.inf)
+    high = np.full((len(roots), 3), -np.inf)
+    np.minimum.at(low, inverse, points)
+    np.maximum.at(high, inverse, points)
+    inside = ((heads[None] >= low[:, None]) & (heads[None] <= high[:, None])).all(axis=2).any(axis=1)
+    hanging = ((np.bincount(inverse, weights=masked.astype(np.float64)) / size > 0.5) & ~inside)[inverse]
     bare = (np.bincount(inverse, weights=empty.astype(np.float64)) / size > 0.5)[inverse]
     return np.asarray((empty | bare) & ~hanging), np.asarray(hanging)
 
