@@ -29,9 +29,6 @@ PROXY_VOXEL = 1 / 160
 # the vertex count (it was most of an auto-rig's time at 37k). Measured on the bare corpus meshes in a test
 # pose, the weights move the skinned surface by 0.02% of the height on average and 0.6% at worst.
 PROXY_VERTICES = 12000
-# A hanging shell touches the skin where its vertices come within this much (a fraction of the height) of its
-# nearest one to the skin.
-CONTACT = 0.005
 _ops: Any = bpy.ops  # fake-bpy-module types operators as returning None; they return a set
 
 How = Literal["heat", "proxy", "nearest", "rigid", "shells"]
@@ -104,19 +101,14 @@ class Transfer:
         )
 
     def __call__(self, points: FloatArray) -> FloatArray:
-        return self.nearest(points)[0]
-
-    def nearest(self, points: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """The weights at each point's nearest point of the surface, and its distance from it."""
         if self.tree is None:
-            return np.zeros((len(points), self.source.shape[1])), np.full(len(points), np.inf)
+            return np.zeros((len(points), self.source.shape[1]))
         found = np.empty((len(points), 3))
         faces = np.zeros(len(points), dtype=np.int64)
-        distances = np.empty(len(points))
         for i, point in enumerate(points.tolist()):
-            location, _normal, face, distances[i] = self.tree.find_nearest(point)
+            location, _normal, face, _distance = self.tree.find_nearest(point)
             found[i], faces[i] = location, face
-        return decide.interpolated(self.source, self.triangles[faces], self.points, found), distances
+        return decide.interpolated(self.source, self.triangles[faces], self.points, found)
 
 
 class Proxy:
@@ -279,8 +271,6 @@ def bind(
                  seconds=seconds)
         for obj in skinned
     ]  # fmt: skip
-    with seconds.stage("weights"):
-        skin_surface = _skin_surface(found)
     body: list[tuple[FloatArray, FloatArray]] = []  # the skinned meshes' points and final weights
     for item in found:
         obj, part, how = item.obj, item.part, item.how
@@ -291,7 +281,7 @@ def bind(
             np.put_along_axis(raw, nearest, weight, axis=1)
             how = "nearest"
         with seconds.stage("weights"):
-            ride = _hanging_bones(item, welds[obj.name].shell, skin_surface, plan.height)
+            ride = _hanging_bones(item, welds[obj.name].shell, heads, tails)
             hard = np.where(ride >= 0, ride, item.hard)
             filled = int((np.where(item.mask, raw, 0.0).sum(axis=1) < decide.EMPTY)[hard < 0].sum())
             final = decide.finished(raw, item.mask, part.vertices, heads, tails)
@@ -400,33 +390,14 @@ def _carried(item: _Heat, proxy: Proxy, bones: list[str], seconds: Timings) -> F
     return raw
 
 
-def _hanging_bones(item: _Heat, shell: IntArray, skin_surface: Transfer, height: float) -> IntArray:
-    """Per vertex, the bone its hanging shell rides on wholly (-1 elsewhere): the strongest weight of the skin
-    where the shell touches it (its vertices within CONTACT of the height of its nearest)."""
+def _hanging_bones(item: _Heat, shell: IntArray, heads: FloatArray, tails: FloatArray) -> IntArray:
+    """Per vertex, the bone its hanging shell rides on wholly (-1 elsewhere): the bone nearest the middle of
+    the shell's box (a backpack's is the chest, a lock of hair's the head)."""
     out = np.full(len(item.hanging), -1, dtype=np.int64)
     rows = np.nonzero(item.hanging)[0]
-    if not len(rows) or skin_surface.tree is None:
-        return out
-    weights, distances = skin_surface.nearest(item.part.vertices[rows])
     for label in np.unique(shell[rows]):
-        inside = shell[rows] == label
-        near = distances[inside] <= distances[inside].min() + CONTACT * height
-        out[rows[inside]] = int(weights[inside][near].sum(axis=0).argmax())
+        inside = rows[shell[rows] == label]
+        points = item.part.vertices[inside]
+        middle = (points.min(axis=0) + points.max(axis=0)) / 2
+        out[inside] = int(segment_distances(middle[None], heads, tails).argmin())
     return out
-
-
-def _skin_surface(found: list[_Heat]) -> Transfer:
-    """Every skinned mesh's triangles whose corners all kept usable weights of their own, as one surface."""
-    points, triangles, weights, offset = [], [], [], 0
-    for item in found:
-        source = ~item.unskinned & ~item.hanging & (item.hard < 0) & (item.usable.sum(axis=1) >= decide.EMPTY)
-        tris = item.part.triangles[source[item.part.triangles].all(axis=1)] if len(item.part.triangles) else None
-        points.append(item.part.vertices)
-        weights.append(item.usable)
-        if tris is not None:
-            triangles.append(tris + offset)
-        offset += len(item.part.vertices)
-    if not found:
-        return Transfer(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), np.zeros((0, 0)))
-    return Transfer(np.concatenate(points), np.concatenate(triangles or [np.zeros((0, 3), dtype=np.int64)]),
-                    np.concatenate(weights))  # fmt: skip
