@@ -366,10 +366,10 @@ def _heat_of(
         mask = decide.allowed(part.vertices, k.heads, k.tails, k.parents, k.sides, height=k.height)
     with seconds.stage("heat"):
         skin = hard < 0  # a hard shell bone heat left bare needs nothing else: it rides on its bone
-        report = decide.heat_report(heat[skin], weld.shell[skin])
+        report = decide.heat_report(heat, weld.shell)
         usable = np.where(mask, heat, 0.0)
     how: How = "heat"
-    if report.failed:
+    if decide.heat_report(heat[skin], weld.shell[skin]).failed:
         with seconds.stage("proxy"):
             heat = proxy.weights(part.vertices, k.names)
             usable = np.where(mask, heat, 0.0)
