@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import os
 import subprocess
@@ -112,7 +113,7 @@ def stored_bytes(data: bytes) -> dict[str, int]:
     from addon.core.vrm import glb
 
     document, _binary = glb.read(data)
-    found = {"JSON": len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())}
+    found = {"JSON": glb.layout(io.BytesIO(data), len(data)).json_length}  # as the file spells it
     kinds = _kinds(document)
     for index, view in enumerate(document.get("bufferViews", [])):
         compressed = view.get("extensions", {}).get("EXT_meshopt_compression")

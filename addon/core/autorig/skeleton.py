@@ -13,7 +13,7 @@ from .arms import Arm
 from .hands import Hand
 from .legs import Leg, Legs
 from .sections import Surface
-from .torso import Torso, shells_of, trunk_centre
+from .torso import Torso, shells_of, trunk_box, trunk_centre
 from .types import Bone
 
 _FINGER_SEGMENTS = {
@@ -61,12 +61,22 @@ def build(
     else:
         spine_heights["chest"] = spine_heights["hips"] + 0.5 * length
     spine_heights["neck"] = neck_z
-    # The torso's own region of each cut, followed up from above the legs (hair behind the back is apart).
+    # The torso's own region of each cut, followed up from above the legs (hair behind the back is apart),
+    # a cut every 1% of the height and one at each joint.
+    ladder = np.union1d(np.arange(spine_heights["hips"], neck_z, 0.01 * height), list(spine_heights.values()))
     near = (heads["leftUpperLeg"] + heads["rightUpperLeg"]) / 2
+    front, back = np.empty(len(ladder)), np.empty(len(ladder))
+    for i, z in enumerate(ladder):
+        box = trunk_box(trunk, float(z), np.array([0.0, near[1], z]), 0.004 * height)
+        y = torso.y_at(float(z))
+        front[i], back[i] = (y, y) if box is None else (box[0][1], box[1][1])
+        near = np.array([0.0, (front[i] + back[i]) / 2, z])
+    # Something fused on behind the body would move the midway point back by half its depth: taken off.
+    centre = (front + back - fused_behind(front, back, 2, 0.03 * height)) / 2
     for name, z in spine_heights.items():
-        found = trunk_centre(trunk, z, np.array([0.0, near[1], z]), 0.004 * height)
-        near = np.array([0.0, torso.y_at(z), z]) if found is None else found
-        heads[name] = np.array([0.0, near[1], z])
+        heads[name] = np.array([0.0, float(centre[np.searchsorted(ladder, z)]), z])
+    if torso.column is not None:  # no neck narrowing: the loop there may be a head or a hood behind the neck
+        heads["neck"][1] = torso.column
     # The head's joint sits on the neck's column (where the head begins, the chin, the jaw and the mouth's
     # inside are in the cut, all to the front), at the skull's base: a little above the chin's underside,
     # where the cut widens (1% of the height, the median of artists' rigs).
@@ -86,6 +96,29 @@ def build(
         heads[name] = centre
         tails[name] = centre - np.array([0.0, 0.02 * height, 0.0])
     return _bones(heads, tails, height)
+
+
+def fused_behind(front: FloatArray, back: FloatArray, cuts: int, jump: float) -> FloatArray:
+    """Per cut (lowest first; `front` and `back` its extent along Y, +Y behind), how far the back stands out
+    behind the body's own. Where the back moves out by more than `jump` within `cuts` cuts going up while the
+    front stays (a box torso on a box pelvis grows both ways), something is fused on behind the body (long
+    hair, a backpack, a hood, a cape): it stands out by that much until the back comes in again by most of
+    it."""
+    out = np.zeros(len(back))
+    held, base, since = 0.0, 0.0, 0
+    for i in range(1, len(back)):
+        lo = max(0, i - cuts)
+        out_back = float(back[i] - back[lo:i].min())
+        out_front = float(front[lo:i].max() - front[i])
+        if held == 0.0 and out_back > jump and out_front < out_back / 3:
+            held, base, since = out_back, float(back[lo:i].min()), 0
+        elif held > 0.0 and since < cuts:  # the step may take a few cuts to reach its full depth
+            held = max(held, float(back[i]) - base)
+        elif held > 0.0 and back[i] - back[lo:i].max() < -0.6 * held:
+            held = 0.0
+        since += 1
+        out[i] = held
+    return out
 
 
 def _leg_axis(pieces: Sequence[Surface], leg: Leg, top: float, height: float) -> FloatArray:

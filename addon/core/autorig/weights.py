@@ -69,18 +69,47 @@ class Welded:
     shell: IntArray
 
 
+def weld(points: FloatArray, step: float) -> tuple[IntArray, IntArray]:
+    """Vertices at the same place made one: positions rounded to a grid of `step`, equal ones welded.
+    (`first` (W,): an original vertex of each welded one; `index` (N,): each original vertex's welded one.)
+    Its callers differ only in the step: WELD of the height for bone heat's copies and hard shells, 1e-6
+    (a micrometre, in metres) for a kit-bashed body's pieces, 1e-5 of a body part's own height for the
+    shells the torso's cuts keep."""
+    grid = np.round(points / step).astype(np.int64)
+    grid -= grid.min(axis=0, initial=0)
+    span = grid.max(axis=0, initial=0) + 1
+    if float(np.prod(span.astype(np.float64))) < 2.0**62:  # one number per cell: several times faster to sort
+        key = (grid[:, 0] * span[1] + grid[:, 1]) * span[2] + grid[:, 2]
+        _, first, index = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, index = np.unique(grid, axis=0, return_index=True, return_inverse=True)
+    return np.asarray(first, dtype=np.int64), np.asarray(index, dtype=np.int64).ravel()
+
+
 def welded(points: FloatArray, triangles: IntArray, *, height: float) -> Welded:
-    """`points` and `triangles` with vertices closer than WELD of the height made one."""
+    """`points` and `triangles` with vertices closer than WELD of the height made one (`weld`), the faces
+    that collapse dropped (bone heat's copy of the mesh has none)."""
     if not len(points):
         empty = np.zeros(0, dtype=np.int64)
         return Welded(points, np.zeros((0, 3), dtype=np.int64), empty, empty)
-    _, first, index = np.unique(
-        np.round(points / (WELD * height)).astype(np.int64), axis=0, return_index=True, return_inverse=True
-    )
-    index = index.ravel()
+    first, index = weld(points, WELD * height)
     faces = index[triangles] if len(triangles) else np.zeros((0, 3), dtype=np.int64)
     faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
     return Welded(points[first], faces, index, shells(len(first), faces)[index])
+
+
+def shell_votes(labels: IntArray, nearest: IntArray, bones: int) -> tuple[IntArray, BoolArray, IntArray]:
+    """Per shell (the distinct `labels`, in order): the bone most of its vertices have as their `nearest` (the
+    first on a tie), and whether all of them do; with each vertex's shell (its row). The one vote behind both
+    rules that put a shell wholly on one bone: `rigid.shell_bones` (a kit-bashed body: every shell, to the
+    bone most of it lies nearest, of its own side) and `rigid_shells` (a hard shell in a skinned mesh: only a
+    closed, small one, and only when every vertex of it lies nearest that bone)."""
+    _, inverse = np.unique(labels, return_inverse=True)
+    inverse = np.asarray(inverse, dtype=np.int64).ravel()
+    counts = np.zeros((int(inverse.max(initial=-1)) + 1, bones), dtype=np.int64)
+    np.add.at(counts, (inverse, nearest), 1)
+    unanimous = counts.max(axis=1, initial=0) == np.bincount(inverse, minlength=len(counts))
+    return np.asarray(counts.argmax(axis=1), dtype=np.int64), np.asarray(unanimous), inverse
 
 
 def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height: float) -> IntArray:
@@ -96,21 +125,15 @@ def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height:
     edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
     unique, uses = np.unique(edges, axis=0, return_counts=True)
     open_shells = np.unique(shell_of[unique[uses != 2].ravel()])
-    roots, inverse = np.unique(weld.shell, return_inverse=True)
+    roots = np.unique(weld.shell)
+    _, unanimous, inverse = shell_votes(weld.shell, nearest, int(nearest.max()) + 1)
     low = np.full((len(roots), 3), np.inf)
     high = np.full((len(roots), 3), -np.inf)
     np.minimum.at(low, inverse, points)
     np.maximum.at(high, inverse, points)
-    bone_low = np.full(len(roots), np.iinfo(np.int64).max)
-    bone_high = np.full(len(roots), -1)
-    np.minimum.at(bone_low, inverse, nearest)
-    np.maximum.at(bone_high, inverse, nearest)
     faced = np.isin(roots, shell_of[faces.ravel()])
     hard = (
-        faced
-        & ~np.isin(roots, open_shells)
-        & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height)
-        & (bone_low == bone_high)
+        faced & ~np.isin(roots, open_shells) & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height) & unanimous
     )
     rows = hard[inverse]
     out[rows] = nearest[rows]

@@ -3,11 +3,12 @@
 The steps, each optional by preset: textures to WebP (textures.py), vertices renumbered for the GPU and
 the codecs (reorder.py) and their attributes quantized (quantize.py, KHR_mesh_quantization), and every
 geometry view compressed with meshoptimizer (meshopt_codec.py, EXT_meshopt_compression, with its
-octahedral and exponential filters: three.js decodes it with `MeshoptDecoder`). Only buffers,
-bufferViews, accessors (their rows in the new vertex order), images and textures' sources are rewritten;
-nodes, meshes, materials, skins' joints and every extension (VRMC_vrm, VRMC_springBone,
-VRMC_node_constraint, VRMC_materials_mtoon, VRM) keep their indices and values, so everything they point at
-is still what they point at (none of them names a vertex).
+octahedral and exponential filters: three.js decodes it with `MeshoptDecoder`); JSON numbers spelled as
+the shortest text that reads back as the same float32 (json_numbers.py). Only buffers, bufferViews,
+accessors (their rows in the new vertex order), images and textures' sources are rewritten; nodes, meshes,
+materials, skins' joints and every extension (VRMC_vrm, VRMC_springBone, VRMC_node_constraint,
+VRMC_materials_mtoon, VRM) keep their indices and values (numbers equal as float32), so everything they
+point at is still what they point at (none of them names a vertex).
 
 pack() proves what it wrote: the compressed views decode to exactly the quantized data, and the quantized
 geometry, each vertex compared with the vertex it was, is within geometry_check's bounds of the original
@@ -28,7 +29,7 @@ import numpy.typing as npt
 from .. import glb
 from ..accessors import accessor_array
 from ..sparse_morphs import GlbLayoutError
-from . import geometry_check, meshopt_codec, quantize, textures
+from . import geometry_check, json_numbers, meshopt_codec, quantize, textures
 from .meshopt_codec import MeshoptMissingError
 
 __all__ = [
@@ -109,12 +110,15 @@ def pack(data: bytes, options: PackOptions) -> Packed:
     if geometry and not meshopt_codec.available():
         skipped.append("geometry compression (the meshopt package is not installed for this Python)")
         geometry = False
-    document, binary, quantize_stats = quantize.quantize(document, binary, attributes=geometry)
+    # Numbers with the fewest digits that read back as the same float32: the original stays what is compared.
+    document = json_numbers.shortest(document)
+    side = textures.largest_side(*original) if geometry else None  # WebP keeps each image's size
+    document, binary, quantize_stats = quantize.quantize(document, binary, attributes=geometry, texture_side=side)
     plain = glb.write(document, binary)
     figures["quantized_bytes"] = len(plain)
     out, uses_meshopt = plain, False
     if geometry:
-        check = geometry_check.compare(original, (document, binary), quantize_stats.orders)
+        check = geometry_check.compare(original, (document, binary), quantize_stats.orders, side)
         figures["geometry"] = check.to_json() | {"position_step_mm": round(quantize_stats.position_step * 1000, 4)}
         if check.problems:
             raise PackError(f"quantized geometry out of bounds: {'; '.join(check.problems)}")

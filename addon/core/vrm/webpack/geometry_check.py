@@ -21,7 +21,7 @@ from ..accessors import accessor_array, node_matrix
 # On a 2 m avatar, 0.5 mm: the bound the web presets promise for positions, as a share of the avatar's height.
 POSITION_SHARE: Final = 0.5e-3 / 2.0
 NORMAL_DEGREES: Final = 1.0
-UV_ERROR: Final = 1.0 / 8192  # half a texel of a 4096² texture
+UV_ERROR: Final = 1.0 / 8192  # half a texel of a 4096² texture: the bound where no texture's size is known
 WEIGHT_ERROR: Final = 1e-4
 _NORMALIZED: Final = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
 
@@ -34,6 +34,7 @@ class GeometryCheck:
     height_m: float = 0.0  # the avatar's height, which the position bound is a share of
     normal_degrees: float = 0.0
     uv: float = 0.0
+    uv_bound: float = UV_ERROR
     weight: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -43,6 +44,7 @@ class GeometryCheck:
             "position_bound_mm": round(self.height_m * POSITION_SHARE * 1000, 4),
             "normal_degrees": round(self.normal_degrees, 3),
             "uv": float(f"{self.uv:.3g}"),
+            "uv_bound": float(f"{self.uv_bound:.3g}"),
             "weight": float(f"{self.weight:.3g}"),
         }
 
@@ -68,14 +70,22 @@ class _File:
         return values if self.order is None else values[self.order]
 
 
+def uv_bound(texture_side: int | None) -> float:
+    """Half a texel of the file's largest texture (`texture_side` texels across), and never less than
+    UV_ERROR: how far a texture coordinate may move."""
+    return max(UV_ERROR, 0.5 / texture_side) if texture_side else UV_ERROR
+
+
 def compare(
     original: tuple[dict[str, Any], bytes],
     packed: tuple[dict[str, Any], bytes],
     orders: Mapping[int, Any] | None = None,
+    texture_side: int | None = None,
 ) -> GeometryCheck:
     """How far the packed file's geometry is from the original's; `problems` names what exceeds a bound.
     `orders` maps a vertex accessor whose rows were renumbered to its renumbering (`old`: each new row's
-    original vertex): each packed vertex is compared with the vertex it was."""
+    original vertex): each packed vertex is compared with the vertex it was. `texture_side`: the largest
+    texture's width or height, which sets the texture coordinates' bound (uv_bound)."""
     a, b = _File(*original), _File(*packed)
     orders = orders or {}
     check = GeometryCheck()
@@ -100,8 +110,9 @@ def compare(
         check.problems.append(f"vertices moved up to {check.position_m * 1000:.3g} mm (bound {bound * 1000:.3g} mm)")
     if check.normal_degrees > NORMAL_DEGREES:
         check.problems.append(f"normals turned up to {check.normal_degrees:.3g}° (bound {NORMAL_DEGREES:g}°)")
-    if check.uv > UV_ERROR:
-        check.problems.append(f"texture coordinates moved up to {check.uv:.3g} (bound {UV_ERROR:.3g})")
+    check.uv_bound = uv_bound(texture_side)
+    if check.uv > check.uv_bound:
+        check.problems.append(f"texture coordinates moved up to {check.uv:.3g} (bound {check.uv_bound:.3g})")
     if check.weight > WEIGHT_ERROR:
         check.problems.append(f"skin weights changed up to {check.weight:.3g} (bound {WEIGHT_ERROR:g})")
     return check
@@ -160,8 +171,42 @@ def _compare_primitive(pair: _Pair, check: GeometryCheck, lows: list[Floats], hi
     for name, index in attributes_a.items():
         if name.startswith("TEXCOORD_"):
             check.uv = max(check.uv, _largest(a.values(index) - b.values(attributes_b[name])))
-        elif name.startswith("WEIGHTS_"):
-            check.weight = max(check.weight, _largest(a.values(index) - b.values(attributes_b[name])))
+    if "JOINTS_0" in attributes_a and "WEIGHTS_0" in attributes_a:
+        check.weight = max(check.weight, _influence_change(a, attributes_a, b, attributes_b))
+
+
+def _influences(file: _File, attributes: dict[str, Any]) -> tuple[npt.NDArray[np.int64], Floats]:
+    """Each vertex's joints and weights over every joint/weight set (vertices by 4 per set)."""
+    joints: list[npt.NDArray[np.int64]] = []
+    weights: list[Floats] = []
+    sets = 0
+    while f"JOINTS_{sets}" in attributes and f"WEIGHTS_{sets}" in attributes:
+        joints.append(file.values(attributes[f"JOINTS_{sets}"]).astype(np.int64))
+        weights.append(file.values(attributes[f"WEIGHTS_{sets}"]))
+        sets += 1
+    return np.concatenate(joints, axis=1), np.concatenate(weights, axis=1)
+
+
+def _influence_change(a: _File, attributes_a: dict[str, Any], b: _File, attributes_b: dict[str, Any]) -> float:
+    """The largest change of the weight a vertex gives one joint (a joint named twice counts once, summed):
+    the files may list a vertex's joint/weight pairs in different orders, and a pair of weight 0 names no
+    joint a loader would move the vertex with. Each joint either file names is looked at."""
+    joints_a, weights_a = _influences(a, attributes_a)
+    joints_b, weights_b = _influences(b, attributes_b)
+    largest = 0.0
+    for named in (joints_a, joints_b):
+        change = _given(joints_a, weights_a, named) - _given(joints_b, weights_b, named)
+        largest = max(largest, _largest(change))
+    return largest
+
+
+def _given(joints: npt.NDArray[np.int64], weights: Floats, named: npt.NDArray[np.int64]) -> Floats:
+    """The weight each vertex gives each joint of `named` (same rows), summed over its pairs."""
+    given = np.zeros(named.shape)
+    for k in range(named.shape[1]):
+        for pair in range(joints.shape[1]):
+            given[:, k] += (joints[:, pair] == named[:, k]) * weights[:, pair]
+    return given
 
 
 def changed_rows(a: Floats, b: Floats) -> npt.NDArray[np.intp]:

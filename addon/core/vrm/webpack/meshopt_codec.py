@@ -25,6 +25,7 @@ from .layout import COMPONENT_BYTES, COMPONENTS, ELEMENT_ARRAY_BUFFER, Layout, d
 
 EXTENSION: Final = "EXT_meshopt_compression"
 _MAX_ROW: Final = 256  # the vertex codec's largest row
+_TAIL: Final = 32  # the vertex codec's smallest tail
 
 
 class MeshoptMissingError(RuntimeError):
@@ -84,6 +85,16 @@ def octahedral(vectors: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int8], npt.NDA
         better = cosines > best
         best_rows[better], best_decoded[better], best[better] = candidate[better], decoded[better], cosines[better]
     return best_decoded, best_rows
+
+
+def attribute_bytes(rows: bytes, size: int) -> int:
+    """The bytes the vertex codec stores `rows` (of `size` bytes each, padded to whole rows of a multiple
+    of 4 bytes) in, less its fixed cost (a header byte, and a tail of at least 32 bytes that a view shared
+    by many accessors pays once): how the packing weighs two layouts of the same data."""
+    size = _row_of(size)
+    rows += b"\0" * (-len(rows) % size)
+    data = np.frombuffer(rows, np.uint8).reshape(-1, size)
+    return len(_codec().encode_gltf_buffer(data, "ATTRIBUTES", 0)) - 1 - max(size, _TAIL)
 
 
 def exponential(values: npt.NDArray[Any], bits: int) -> tuple[npt.NDArray[np.float32], bytes]:

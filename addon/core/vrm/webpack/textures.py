@@ -156,6 +156,25 @@ class _Rewrite:
                 images[index] = images[index] | {"bufferView": self.append(jpeg), "mimeType": "image/jpeg"}
 
 
+def largest_side(document: dict[str, Any], binary: bytes) -> int | None:
+    """The largest width or height of the file's images (thumbnail included: any image may be a texture);
+    None when there is none or one's size cannot be read (Pillow missing, an image outside the file)."""
+    try:
+        image_module = _pillow()
+    except PillowMissingError:
+        return None
+    sides = []
+    for image in document.get("images", []):
+        if "bufferView" not in image:
+            return None
+        try:
+            with image_module.open(io.BytesIO(_view_bytes(document, binary, image["bufferView"]))) as picture:
+                sides.append(max(picture.size))  # the header only: nothing is decoded
+        except (OSError, ValueError):
+            return None
+    return max(sides, default=None)
+
+
 def _thumbnails(document: dict[str, Any]) -> tuple[set[int], set[int]]:
     """The images (VRM 1.0) and textures (VRM 0.x) the meta names as its thumbnail: they keep PNG/JPEG."""
     extensions = document.get("extensions", {})

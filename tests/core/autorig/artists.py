@@ -1,0 +1,38 @@
+"""Joints planned on a dump (dump_meshes.py, dump_fused.py) against the artist's, as shares of the height."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from addon.core.autorig import MeshPart, plan_rig
+from addon.core.rig import humanoid
+
+Joints = dict[str, npt.NDArray[np.float64]]
+
+
+def read_dump(path: Path) -> tuple[list[MeshPart], Joints]:
+    """The dump's meshes and the artist's joint of each VRM humanoid bone (world coordinates)."""
+    data = np.load(path)
+    parts = [MeshPart(str(n), data[f"v{i}"], data[f"t{i}"]) for i, n in enumerate(data["names"])]
+    return parts, dict(zip(map(str, data["joint_names"]), data["joints"], strict=True))
+
+
+def offsets(parts: list[MeshPart], artist: Joints) -> Joints:
+    """Per bone both rigs have: the planned joint minus the artist's, in the rig frame (X to the avatar's left,
+    Y backwards, Z up), as a share of the height."""
+    plan = plan_rig(parts)
+    m = np.array(plan.to_rig_frame)
+    heads = {b.name: np.array(b.head) for b in plan.bones}
+    return {
+        bone: (heads[bone] - (m[:3, :3] @ artist[bone] + m[:3, 3])) / plan.height
+        for bone in sorted(heads.keys() & artist.keys())
+    }
+
+
+def joint_errors(parts: list[MeshPart], artist: Joints) -> dict[str, float]:
+    """Per required bone the artist maps: distance from the planned joint, as a share of the height."""
+    found = offsets(parts, artist)
+    return {bone: float(np.linalg.norm(found[bone])) for bone in sorted(humanoid.REQUIRED_VRM1 & found.keys())}
