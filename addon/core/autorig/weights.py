@@ -112,6 +112,15 @@ def shell_votes(labels: IntArray, nearest: IntArray, bones: int) -> tuple[IntArr
     return np.asarray(counts.argmax(axis=1), dtype=np.int64), np.asarray(unanimous), inverse
 
 
+def boxes(points: FloatArray, rows: IntArray, count: int) -> tuple[FloatArray, FloatArray]:
+    """The lowest and highest corner of each of `count` groups of `points` (`rows`: each point's group)."""
+    low = np.full((count, 3), np.inf)
+    high = np.full((count, 3), -np.inf)
+    np.minimum.at(low, rows, points)
+    np.maximum.at(high, rows, points)
+    return low, high
+
+
 def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height: float) -> IntArray:
     """Per vertex of `points` (welded as `weld`), the bone (index) its shell rides on wholly, or -1 where it is
     skinned: a shell rides on one bone when it is closed (every edge between exactly two triangles, seams
@@ -127,10 +136,7 @@ def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height:
     open_shells = np.unique(shell_of[unique[uses != 2].ravel()])
     roots = np.unique(weld.shell)
     _, unanimous, inverse = shell_votes(weld.shell, nearest, int(nearest.max()) + 1)
-    low = np.full((len(roots), 3), np.inf)
-    high = np.full((len(roots), 3), -np.inf)
-    np.minimum.at(low, inverse, points)
-    np.maximum.at(high, inverse, points)
+    low, high = boxes(points, inverse, len(roots))
     faced = np.isin(roots, shell_of[faces.ravel()])
     hard = (
         faced & ~np.isin(roots, open_shells) & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height) & unanimous
@@ -192,10 +198,7 @@ def unskinned(
     masked = empty & (heat.sum(axis=1) >= EMPTY)
     roots, inverse = np.unique(labels, return_inverse=True)
     size = np.bincount(inverse)
-    low = np.full((len(roots), 3), np.inf)
-    high = np.full((len(roots), 3), -np.inf)
-    np.minimum.at(low, inverse, points)
-    np.maximum.at(high, inverse, points)
+    low, high = boxes(points, inverse, len(roots))
     inside = ((heads[None] >= low[:, None]) & (heads[None] <= high[:, None])).all(axis=2).any(axis=1)
     hanging = ((np.bincount(inverse, weights=masked.astype(np.float64)) / size > 0.5) & ~inside)[inverse]
     bare = (np.bincount(inverse, weights=empty.astype(np.float64)) / size > 0.5)[inverse]
