@@ -128,7 +128,7 @@ def test_a_mesh_keeps_its_own_bone_heat_unless_heat_gave_it_nothing(rigged: Rigg
     """A mesh counts as bound by the voxel proxy only when bone heat left all of it bare. Shells heat leaves
     bare (the eyes' and brows' shells in front of Godette's face, straps lying on her body) take the proxy's
     weights, and a shell hanging off the body (her backpack, which saw only the neck) rides on the bone
-    where it touches the skin, while the rest of the mesh keeps its own bone heat."""
+    nearest its middle, while the rest of the mesh keeps its own bone heat."""
     for binding in rigged.result.bindings:
         if binding.how == "proxy":
             assert binding.heat_unweighted == binding.vertices, f"{rigged.model}: {binding}"
