@@ -43,8 +43,10 @@ GOALS = {"joint_median": 0.02, "joint_worst": 0.08, "surface": 0.01}
 # Goals a model does not meet yet, and why (bench/bench_autorig.py has the figures). Each is reported as an
 # expected failure, and fails the test the day the model meets it, so this list only ever shrinks.
 PLACEMENT = (
-    "the automatic placement (addon/core/autorig) is off the artist's joints: artists put the hips and spine "
-    "apart by up to 7% of the height (at the waist, at the thighs' joints) and no geometry tells which"
+    "the automatic placement (addon/core/autorig) is off the artist's joints where artists disagree and no "
+    "geometry tells which: hips at the thighs' joints or at the waist (up to 10% of the height apart), upper "
+    "arms at 0.66 or 1.33 of the chest's half width, knees at 0.47 or 0.61 of the leg, foot joints at the sole "
+    "or the ankle; any one of those pairs at the artist's would meet the median (docs/auto-rig-accuracy.md)"
 )
 # The surface's share that is not placement: the artist's own skeleton placed on the bare mesh and converted
 # like the auto-rig (the reference) already differs from the artist's rig by this much after the test pose.
@@ -60,10 +62,10 @@ SHORT: dict[tuple[str, str], str] = {
     ("vrm0_godette.vrm", "joint_median"): PLACEMENT,
     ("vrm0_godette.vrm", "surface"): PLACEMENT
     + PROXY.format(
-        0.9,
-        "both its meshes get the voxel proxy's weights (welded, bone heat still leaves shells bare), and the "
-        "artist's file keeps its legs spread where the VRM 1.0 T-pose written for the auto-rig straightens "
-        "them, so the test pose bends them from other rests",
+        0.8,
+        "its body's and face's bare shells ride on the voxel proxy's weights, and the artist's file keeps its "
+        "legs spread where the VRM 1.0 T-pose written for the auto-rig straightens them, so the test pose bends "
+        "them from other rests; the rest is the placement's (upper arms 3.8% and hips 6.7% off)",
     ),
 }
 

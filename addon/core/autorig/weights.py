@@ -26,8 +26,8 @@ EMPTY = 1e-3
 REGION_HOPS = 2
 # Vertices this close to the mid-plane (a fraction of the height) may follow either side.
 MID_PLANE = 0.01
-# Beyond this share of a mesh's vertices whose heat weights all lie on bones they may not follow, those take
-# the voxel proxy's weights (Godette's body: 10%); below it, their nearest allowed bone, sparing the proxy.
+# Beyond this share of a mesh's vertices that do not keep their own bone heat (`unskinned`'s carried), those
+# take the voxel proxy's weights; below it, their nearest allowed bone, sparing the proxy.
 MASKED = 0.01
 # A separate closed shell no bigger than this (its box's diagonal, a fraction of the height) whose vertices
 # all lie nearest one bone is a hard part (a button, a buckle, an armour plate, a robot's shell): it follows
@@ -112,6 +112,15 @@ def shell_votes(labels: IntArray, nearest: IntArray, bones: int) -> tuple[IntArr
     return np.asarray(counts.argmax(axis=1), dtype=np.int64), np.asarray(unanimous), inverse
 
 
+def boxes(points: FloatArray, rows: IntArray, count: int) -> tuple[FloatArray, FloatArray]:
+    """The lowest and highest corner of each of `count` groups of `points` (`rows`: each point's group)."""
+    low = np.full((count, 3), np.inf)
+    high = np.full((count, 3), -np.inf)
+    np.minimum.at(low, rows, points)
+    np.maximum.at(high, rows, points)
+    return low, high
+
+
 def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height: float) -> IntArray:
     """Per vertex of `points` (welded as `weld`), the bone (index) its shell rides on wholly, or -1 where it is
     skinned: a shell rides on one bone when it is closed (every edge between exactly two triangles, seams
@@ -127,10 +136,7 @@ def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height:
     open_shells = np.unique(shell_of[unique[uses != 2].ravel()])
     roots = np.unique(weld.shell)
     _, unanimous, inverse = shell_votes(weld.shell, nearest, int(nearest.max()) + 1)
-    low = np.full((len(roots), 3), np.inf)
-    high = np.full((len(roots), 3), -np.inf)
-    np.minimum.at(low, inverse, points)
-    np.maximum.at(high, inverse, points)
+    low, high = boxes(points, inverse, len(roots))
     faced = np.isin(roots, shell_of[faces.ravel()])
     hard = (
         faced & ~np.isin(roots, open_shells) & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height) & unanimous
@@ -165,8 +171,8 @@ class HeatReport:
 
     @property
     def failed(self) -> bool:
-        """Nothing weighted (a bone's solve failed, or the mesh was too small), or a shell left bare."""
-        return self.vertices > 0 and (self.unweighted == self.vertices or self.empty_shells > 0)
+        """Nothing weighted: a bone's solve failed, or the mesh was too small (shells left bare are `unskinned`)."""
+        return self.vertices > 0 and self.unweighted == self.vertices
 
 
 def heat_report(weights: FloatArray, labels: IntArray) -> HeatReport:
@@ -175,6 +181,28 @@ def heat_report(weights: FloatArray, labels: IntArray) -> HeatReport:
     size = np.bincount(inverse, minlength=len(roots))
     bare = np.bincount(inverse, weights=empty.astype(np.float64), minlength=len(roots))
     return HeatReport(len(weights), int(empty.sum()), len(roots), int((bare == size).sum()))
+
+
+def unskinned(
+    heat: FloatArray, usable: FloatArray, labels: IntArray, points: FloatArray, heads: FloatArray
+) -> tuple[BoolArray, BoolArray]:
+    """Which vertices do not keep their own bone heat (`heat`; `usable`: the part of it each may follow;
+    `labels`: their shells; `points`: where they are; `heads`: the bones' joints), as (carried, hanging).
+    Carried take other weights (the voxel proxy's): vertices left without any, and every vertex of a shell
+    where those are most (a shell lying on the skin that sees no bone through it: the eyes' and brows'
+    shells in front of the face, a strap, a garment heat could not weigh). Hanging is a shell off the
+    skeleton (no joint inside its box) most of whose heat lies on bones it may not follow: it hangs off the
+    body and saw a far bone past it (Godette's backpack, from her hips to her shoulders, the neck); it rides
+    wholly on the bone where it touches the skin."""
+    empty = usable.sum(axis=1) < EMPTY
+    masked = empty & (heat.sum(axis=1) >= EMPTY)
+    roots, inverse = np.unique(labels, return_inverse=True)
+    size = np.bincount(inverse)
+    low, high = boxes(points, inverse, len(roots))
+    inside = ((heads[None] >= low[:, None]) & (heads[None] <= high[:, None])).all(axis=2).any(axis=1)
+    hanging = ((np.bincount(inverse, weights=masked.astype(np.float64)) / size > 0.5) & ~inside)[inverse]
+    bare = (np.bincount(inverse, weights=empty.astype(np.float64)) / size > 0.5)[inverse]
+    return np.asarray((empty | bare) & ~hanging), np.asarray(hanging)
 
 
 def interpolated(weights: FloatArray, corners: IntArray, points: FloatArray, found: FloatArray) -> FloatArray:
