@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from addon.core.autorig import MeshPart
@@ -83,15 +82,10 @@ SHORT = {
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.xfail(reason=SHORT[n], strict=True)) if n in SHORT else n for n in MODELS],
+    artists.marked(MODELS, SHORT),
 )
 def test_joints_are_near_the_artists(name: str, dumps: Path) -> None:
-    err = joint_errors(name, dumps)
-    assert len(err) >= 12
-    worst = max(err, key=err.__getitem__)
-    report = {k: f"{v:.1%}" for k, v in err.items()}
-    assert np.median(list(err.values())) <= 0.02, report
-    assert err[worst] <= 0.08, report
+    artists.assert_meets_goals(joint_errors(name, dumps))
 
 
 @pytest.mark.parametrize("name", list(MODELS))
