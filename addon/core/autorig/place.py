@@ -66,7 +66,9 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     others = [(p.name, rig.apply(p.vertices)) for i, p in enumerate(parts) if i not in body]
     eyes, rigid = find_eyes(others, torso, height)
     pieces = _pieces(parts, body, rig)
-    bones, centre = skeleton.symmetric(skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height))
+    bones, centre = skeleton.symmetric(
+        skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height), height
+    )
     matrix = rig.matrix()
     matrix[0, 3] -= centre
     notes.append(f"mid-plane: x={centre:+.3f} m from the feet's midpoint")

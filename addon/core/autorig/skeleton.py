@@ -14,7 +14,7 @@ from .hands import Hand
 from .legs import Leg, Legs
 from .sections import Surface
 from .torso import Torso, shells_of, trunk_box, trunk_centre
-from .types import Bone
+from .types import Bone, NotHumanoidError
 
 _FINGER_SEGMENTS = {
     "Thumb": ("Metacarpal", "Proximal", "Distal"),
@@ -155,20 +155,40 @@ def _vec(p: FloatArray) -> tuple[float, float, float]:
     return (float(p[0]), float(p[1]), float(p[2]))
 
 
-def symmetric(bones: tuple[Bone, ...]) -> tuple[tuple[Bone, ...], float]:
+# How far apart a left/right pair's joints may lie once mirrored, as a share of the height. Humanoids as
+# artists and generators make them place within 2%; past a quarter of the height one side's limb is something
+# else (a prop fused to the body, an axis marker), and averaging the two would put both limbs where neither is.
+MIRROR_LIMIT = 0.25
+
+
+def symmetric(bones: tuple[Bone, ...], height: float) -> tuple[tuple[Bone, ...], float]:
     """The bones shifted so the mid-plane (the mean of each left/right pair's midpoint) is x=0, each pair
-    mirrored and averaged, centre bones on x=0; and the shift's x."""
+    mirrored and averaged, centre bones on x=0; and the shift's x. NotHumanoidError when the two sides of a
+    pair do not mirror each other."""
     by_name = {b.name: b for b in bones}
     pairs = [
         (b.name, "right" + b.name[4:]) for b in bones if b.name.startswith("left") and "right" + b.name[4:] in by_name
     ]
     centre = float(np.mean([(by_name[a].head[0] + by_name[b].head[0]) / 2 for a, b in pairs])) if pairs else 0.0
+    flip = np.array([-1.0, 1.0, 1.0])
+    apart = {
+        a[4:]: float(
+            np.linalg.norm((np.array(by_name[a].head) - np.array(by_name[b].head) * flip) - [2 * centre, 0, 0])
+        )
+        for a, b in pairs
+    }
+    worst = max(apart, key=apart.__getitem__, default=None)
+    if worst is not None and apart[worst] > MIRROR_LIMIT * height:
+        raise NotHumanoidError(
+            f"left and right do not mirror: the {worst[0].lower() + worst[1:]} joints lie "
+            f"{apart[worst] / height:.0%} of the height apart once mirrored (something on one side, a prop or "
+            "an accessory joined to the body, reads as a limb)"
+        )
     out = []
     for bone in bones:
         other = by_name.get(_mirror_name(bone.name))
         head, tail = np.array(bone.head) - [centre, 0, 0], np.array(bone.tail) - [centre, 0, 0]
         if other is not None and other is not bone:
-            flip = np.array([-1.0, 1.0, 1.0])
             head = (head + (np.array(other.head) - [centre, 0, 0]) * flip) / 2
             tail = (tail + (np.array(other.tail) - [centre, 0, 0]) * flip) / 2
         elif (other is None or other is bone) and not bone.name.startswith(("left", "right")):
