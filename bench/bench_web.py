@@ -2,20 +2,23 @@
 """Web delivery: size and export time of companions-web (packed) beside companions-web-uncompressed, and
 beside glTF-Transform's optimizer, the field's yardstick (which drops the VRM extensions).
 
-    python bench/bench_web.py [--detail 1 20] [--repeat 2] [--corpus ../shared/corpus] [--no-corpus]
+    python bench/bench_web.py [--detail 1 20] [--repeat 3] [--corpus ../shared/corpus] [--no-corpus]
 
 Needs `npm ci` in bench/gltf_transform (glTF-Transform's CLI 4.5.1, kept out of the tests).
 
 For each demo detail, in this process, thumbnail off: the whole export with companions-web-uncompressed and
-with companions-web (best of --repeat, alternating, each after a full garbage collection); Blender's own
-glTF exporter writing a sparse GLB of the same scene; and that GLB through `gltf-transform optimize
+with companions-web (--repeat rounds, alternating, each after a full garbage collection; medians); Blender's
+own glTF exporter writing a sparse GLB of the same scene; and that GLB through `gltf-transform optimize
 --compress meshopt --texture-compress webp --simplify false`. For each third-party model of the corpus,
-`forge.py convert` with both presets (one run each, in their own processes as convert runs), and the
-uncompressed VRM through the same optimizer. Ratios: our packed file over glTF-Transform's (goal <= 1.1),
-over glTF-Transform's plus the VRM data it drops (the VRM extensions' JSON and the thumbnail image, as our
-file stores them: the comparison on what both files carry), and the packed export's time over the
-uncompressed export's (goal <= 1.3; for the demo also as CPU time, which other processes' load on a shared
-machine leaves alone).
+`forge.py convert` with both presets (--repeat rounds, alternating, in their own processes as convert runs;
+medians), and the uncompressed VRM through the same optimizer. Ratios: our packed file over glTF-Transform's
+(goal <= 1.1), over glTF-Transform's plus the VRM data it drops (the VRM extensions' JSON and the thumbnail
+image, as our file stores them: the comparison on what both files carry), and the packed export's time over
+the uncompressed export's (goal <= 1.3), as wall time and as CPU time (of the export, or of the whole convert
+process), which other processes' load on a shared machine moves less.
+
+Then where the time goes: for each model, the median seconds of each step of the export (the demo) or of
+the conversion's export and packing (the corpus), and of each step of the packing.
 
 Then what each part contributes, packing the uncompressed file step by step with core/vrm/webpack: the
 exporter's file; its textures as WebP (thumbnail as JPEG); its geometry quantized; meshopt on top. And where
@@ -29,21 +32,34 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
+import io
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 # Run as a script (python bench/NAME.py), the checkout is not on the path yet.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import ROOT, best_of, start_blender
+from bench.common import ROOT, start_blender
 
 CLI = ROOT / "bench" / "gltf_transform" / "node_modules" / "@gltf-transform" / "cli" / "bin" / "cli.js"
+# The packing's steps (Packed.stages), in the order they start; textures run on their own threads.
+PACKING_STEPS = (
+    "textures",
+    "quantize",
+    "geometry check",
+    "waiting for textures",
+    "meshopt",
+    "meshopt decode and proof",
+)
 MODELS = ("vrm1_debug_robot.vrm", "vrm0_godette.vrm", "fbx_seedsan_univrm.fbx", "fbx_quaternius_female_casual.fbx")
 
 
@@ -112,7 +128,7 @@ def stored_bytes(data: bytes) -> dict[str, int]:
     from addon.core.vrm import glb
 
     document, _binary = glb.read(data)
-    found = {"JSON": len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())}
+    found = {"JSON": glb.layout(io.BytesIO(data), len(data)).json_length}  # as the file spells it
     kinds = _kinds(document)
     for index, view in enumerate(document.get("bufferViews", [])):
         compressed = view.get("extensions", {}).get("EXT_meshopt_compression")
@@ -170,37 +186,77 @@ def gap(name: str, ours: bytes, theirs: bytes) -> list[str]:
     return lines
 
 
-def _corpus_row(model: Path, out: Path) -> tuple[str, bytes, list[str]] | None:
-    """`forge.py convert` with both presets, and the plain file through the optimizer: the row, the plain
-    file's bytes and the gap's lines (None when a conversion fails: it says why)."""
-    files, seconds = {}, {}
-    for preset in ("companions-web-uncompressed", "companions-web"):
-        files[preset] = out / f"{model.stem}.{preset}.vrm"
-        started = time.perf_counter()
-        command = [sys.executable, str(ROOT / "scripts" / "forge.py"), "convert", str(model), "--out",
-                   str(files[preset]), "--preset", preset, "--fix", "safe", "--force"]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=1800)
-        seconds[preset] = time.perf_counter() - started
-        if done.returncode != 0:
-            print(f"{model.name}: convert failed with {preset}: {done.stdout.strip()[-300:]}", flush=True)
-            return None
+@dataclass
+class Timings:
+    """Each round's seconds of one kind of run: wall, CPU, and named steps (the export's, the packing's)."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    steps: dict[str, list[float]] = field(default_factory=dict)
+
+    def add_steps(self, steps: dict[str, float]) -> None:
+        for name, seconds in steps.items():
+            self.steps.setdefault(name, []).append(seconds)
+
+    def median(self, name: str) -> float:
+        values: list[float] = getattr(self, name)
+        return statistics.median(values)
+
+    def step_line(self, label: str, names: list[str] | None = None) -> str:
+        shown = [n for n in (names if names is not None else list(self.steps)) if n in self.steps]
+        cells = ", ".join(f"{n} {statistics.median(self.steps[n]):.3f}" for n in shown)
+        return f"    {label:<10} {cells}"
+
+
+def _corpus_row(model: Path, out: Path, repeat: int) -> tuple[str, bytes, list[str], list[str]] | None:
+    """`forge.py convert` with both presets (`repeat` rounds, alternating), and the plain file through the
+    optimizer: the row, the plain file's bytes, the gap's lines and the time's lines (None when a conversion
+    fails: it says why)."""
+    files: dict[str, Path] = {}
+    timings = {preset: Timings() for preset in ("companions-web-uncompressed", "companions-web")}
+    for _round in range(repeat):
+        for preset, timing in timings.items():
+            files[preset] = out / f"{model.stem}.{preset}.vrm"
+            command = [sys.executable, str(ROOT / "scripts" / "forge.py"), "convert", str(model), "--out",
+                       str(files[preset]), "--preset", preset, "--fix", "safe", "--force", "--json"]  # fmt: skip
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=1800)
+            timing.wall.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            timing.cpu.append(after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime)
+            if done.returncode != 0:
+                print(f"{model.name}: convert failed with {preset}: {_why(done.stdout)}", flush=True)
+                return None
+            export = json.loads(done.stdout)["models"][0]["export"]
+            web = export.get("web") or {}
+            timing.add_steps({"export": export["seconds"]} | ({"packing": web["seconds"]} if web else {}))
+            timing.add_steps(web.get("stages", {}))
     plain, web = (files[p].stat().st_size for p in ("companions-web-uncompressed", "companions-web"))
     yard_file = out / f"{model.stem}.gltf-transform.glb"
     yard = optimized(files["companions-web-uncompressed"], yard_file)
-    plain_s, web_s = seconds["companions-web-uncompressed"], seconds["companions-web"]
+    plain_t, web_t = timings["companions-web-uncompressed"], timings["companions-web"]
     with_vrm = yardstick_with_vrm(files["companions-web"].read_bytes(), yard_file.read_bytes())
     row = (
         f"{model.name:<34} {'':>8} {plain / 1e6:>8.2f} {web / 1e6:>7.2f} {'':>7} {yard / 1e6:>9.2f} "
         f"{web / yard:>10.2f} {with_vrm / 1e6:>9.2f} {web / with_vrm:>10.2f} "
-        f"{plain_s:>7.2f} {web_s:>7.2f} {web_s / plain_s:>5.2f}"
+        f"{plain_t.median('wall'):>7.2f} {web_t.median('wall'):>7.2f} "
+        f"{web_t.median('wall') / plain_t.median('wall'):>5.2f} {web_t.median('cpu') / plain_t.median('cpu'):>5.2f}"
     )
     lines = gap(model.name, files["companions-web"].read_bytes(), yard_file.read_bytes())
-    return row, files["companions-web-uncompressed"].read_bytes(), lines
+    times = [
+        f"  {model.name} (convert processes: plain {plain_t.median('wall'):.2f} s, web {web_t.median('wall'):.2f} s)",
+        plain_t.step_line("plain", ["export"]),
+        web_t.step_line("web", ["export", "packing"]),
+        web_t.step_line("packing", list(PACKING_STEPS)),
+    ]
+    return row, files["companions-web-uncompressed"].read_bytes(), lines, times
 
 
-def _demo_row(bpy: Any, detail: int, out: Path, repeat: int) -> tuple[str, bytes, list[str]]:
-    """The demo avatar at `detail` exported with both presets (best of `repeat`, alternating), and Blender's
-    sparse glTF of the same scene through the optimizer: the row, the plain file's bytes, the gap's lines."""
+def _demo_row(bpy: Any, detail: int, out: Path, repeat: int) -> tuple[str, bytes, list[str], list[str]]:
+    """The demo avatar at `detail` exported with both presets (`repeat` rounds, alternating; medians), and
+    Blender's sparse glTF of the same scene through the optimizer: the row, the plain file's bytes, the
+    gap's lines and the time's lines."""
     from addon.blender import console, demo_avatar, vrm_export
     from addon.core.presets import get_preset
 
@@ -211,35 +267,66 @@ def _demo_row(bpy: Any, detail: int, out: Path, repeat: int) -> tuple[str, bytes
     web_preset = dataclasses.replace(get_preset("companions-web"), thumbnail=False)
     plain_file, web_file = out / f"plain-{detail}.vrm", out / f"web-{detail}.vrm"
     gltf_file, yard_file = out / f"gltf-{detail}.glb", out / f"gltf-transform-{detail}.glb"
-    cpu = [float("inf")] * 2  # each export's best CPU seconds of this process: what other processes' load
-    # on a shared machine leaves alone (their wall time waits for the cores too)
-
-    def cpu_timed(which: int, preset: Any, file: Path) -> None:
-        started = time.process_time()
-        vrm_export.export_vrm(file, preset, overwrite=True)
-        cpu[which] = min(cpu[which], time.process_time() - started)
-
-    plain_s, web_s = best_of(
-        repeat, partial(cpu_timed, 0, plain_preset, plain_file), partial(cpu_timed, 1, web_preset, web_file)
-    )
+    plain_t, web_t, packing = Timings(), Timings(), Timings()
+    for _round in range(repeat):
+        for timing, preset, file in ((plain_t, plain_preset, plain_file), (web_t, web_preset, web_file)):
+            # A full collection first: Blender's glTF exporter leaves about 60k objects in reference cycles
+            # per export, and without it their collection lands in whichever run comes next.
+            gc.collect()
+            result, steps = _timed_export(vrm_export.export_vrm, file, preset)
+            timing.wall.append(steps.pop("wall"))
+            timing.cpu.append(steps.pop("cpu"))
+            timing.add_steps(steps)
+            if result.web is not None:
+                packing.add_steps({"packing": result.web.seconds} | result.web.stages)
     with console.quiet(verbose=False):
         bpy.ops.export_scene.gltf(filepath=str(gltf_file), export_format="GLB", export_try_sparse_sk=True)
     yard = optimized(gltf_file, yard_file)
     plain, web, gltf = plain_file.stat().st_size, web_file.stat().st_size, gltf_file.stat().st_size
     with_vrm = yardstick_with_vrm(web_file.read_bytes(), yard_file.read_bytes())
+    plain_s, web_s = plain_t.median("wall"), web_t.median("wall")
     row = (
         f"{f'demo avatar, detail {detail}':<34} {vertices:>8} {plain / 1e6:>8.2f} {web / 1e6:>7.2f} "
         f"{gltf / 1e6:>7.2f} {yard / 1e6:>9.2f} {web / yard:>10.2f} {with_vrm / 1e6:>9.2f} "
-        f"{web / with_vrm:>10.2f} {plain_s:>7.2f} {web_s:>7.2f} {web_s / plain_s:>5.2f} {cpu[1] / cpu[0]:>5.2f}"
+        f"{web / with_vrm:>10.2f} {plain_s:>7.2f} {web_s:>7.2f} {web_s / plain_s:>5.2f} "
+        f"{web_t.median('cpu') / plain_t.median('cpu'):>5.2f}"
     )
     lines = gap(f"demo avatar, detail {detail}", web_file.read_bytes(), yard_file.read_bytes())
-    return row, plain_file.read_bytes(), lines
+    times = [
+        f"  demo avatar, detail {detail} (export: plain {plain_s:.3f} s, web {web_s:.3f} s)",
+        plain_t.step_line("plain"),
+        web_t.step_line("web"),
+        packing.step_line("packing", ["packing", *PACKING_STEPS]),
+    ]
+    return row, plain_file.read_bytes(), lines, times
+
+
+def _why(output: str) -> str:
+    """The reason a `forge.py convert --json` gives for its failure, in one line."""
+    try:
+        model = json.loads(output)["models"][0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return output.strip()[-300:]
+    return str(model.get("error") or (model.get("export") or {}).get("reason") or "no reason given")
+
+
+def _timed_export(export: Any, file: Path, preset: Any) -> tuple[Any, dict[str, float]]:
+    """One export: its result, and its wall and CPU seconds and each of its steps' wall seconds (from its
+    progress calls, which name the step starting)."""
+    marks: list[tuple[str, float]] = []
+    started, cpu = time.perf_counter(), time.process_time()
+    result = export(file, preset, overwrite=True, progress=lambda _f, what: marks.append((what, time.perf_counter())))
+    ended = time.perf_counter()
+    steps = {"wall": ended - started, "cpu": time.process_time() - cpu}
+    for (what, at), (_next, until) in zip(marks, [*marks[1:], ("", ended)], strict=True):
+        steps[what] = steps.get(what, 0.0) + until - at
+    return result, steps
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detail", type=int, nargs="*", default=[1, 20])
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--no-corpus", action="store_true")
     parser.add_argument("--gap", type=Path, nargs=2, metavar=("OURS", "THEIRS"), help="only the gap table")
@@ -255,36 +342,48 @@ def main() -> int:
     rows: list[str] = []
     parts: list[tuple[str, bytes]] = []
     gaps: list[str] = []
+    times: list[str] = []
     header = f"{'model':<34} {'vertices':>8} {'plain MB':>8} {'web MB':>7} {'glTF MB':>7} {'gltf-t MB':>9}"
     header += f" {'web/gltf-t':>10} {'+VRM MB':>9} {'web/+VRM':>10} {'plain s':>7} {'web s':>7} {'time':>5} {'cpu':>5}"
     for detail in args.detail:
-        row, plain_bytes, lines = _demo_row(bpy, detail, out, args.repeat)
+        row, plain_bytes, lines, timed = _demo_row(bpy, detail, out, args.repeat)
         rows.append(row)
         print(rows[-1], flush=True)
         parts.append((f"demo avatar, detail {detail}", plain_bytes))
         gaps += lines
+        times += timed
     models = [] if args.no_corpus or not args.corpus.is_dir() else [args.corpus / m for m in MODELS]
     for model in [m for m in models if m.is_file()]:
-        converted = _corpus_row(model, out)
+        converted = _corpus_row(model, out, args.repeat)
         if converted is not None:
             rows.append(converted[0])
             parts.append((model.name, converted[1]))
             gaps += converted[2]
+            times += converted[3]
             print(rows[-1], flush=True)
-    print("\nplain = companions-web-uncompressed, web = companions-web (packed), glTF = Blender's sparse GLB,")
-    print("gltf-t = glTF-Transform 4.5.1 optimize (meshopt, WebP, no simplification: not a VRM any more);")
-    print("demo: glTF-Transform on Blender's GLB, thumbnail off; corpus: on the plain VRM, thumbnail on,")
-    print("times of whole `forge.py convert` processes. +VRM = gltf-t plus the VRM data it drops, as our web file")
-    print("stores it (the VRM extensions' JSON and the thumbnail image): the yardstick on what both files carry.")
-    print("time = web s / plain s (wall, best of --repeat); cpu = the same exports' CPU seconds, web over plain.")
-    print(header)
-    print("\n".join(rows))
+    _report(header, rows, times)
     print("\nWhat each part contributes (core/vrm/webpack on the plain file, cumulative):")
     for name, data in parts:
         print(contributions(name, data), flush=True)
     print("\nWhere the gap is (kB: our packed file, glTF-Transform's, the difference), the largest first:")
     print("\n".join(gaps))
     return 0
+
+
+def _report(header: str, rows: list[str], times: list[str]) -> None:
+    print("\nplain = companions-web-uncompressed, web = companions-web (packed), glTF = Blender's sparse GLB,")
+    print("gltf-t = glTF-Transform 4.5.1 optimize (meshopt, WebP, no simplification: not a VRM any more);")
+    print("demo: glTF-Transform on Blender's GLB, thumbnail off; corpus: on the plain VRM, thumbnail on,")
+    print("times of whole `forge.py convert` processes. +VRM = gltf-t plus the VRM data it drops, as our web file")
+    print("stores it (the VRM extensions' JSON and the thumbnail image): the yardstick on what both files carry.")
+    print("time = web s / plain s (wall, medians of --repeat); cpu = the same runs' CPU seconds (medians), web")
+    print("over plain (the demo: the export's, textures' thread included; the corpus: the convert processes').")
+    print(header)
+    print("\n".join(rows))
+    print("\nWhere the time goes (median wall seconds; the demo: each step of the export as it reports them,")
+    print("the corpus: the conversion's export, its packing included; then each step of the packing, textures")
+    print("on their own threads beside quantize and the geometry check):")
+    print("\n".join(times))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ decodes to what it proves, and that its checks refuse what would show a differen
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import sys
@@ -18,7 +19,8 @@ from PIL import Image
 from addon.core.models import refs as model_refs
 from addon.core.vrm import glb, webpack
 from addon.core.vrm.accessors import accessor_array
-from addon.core.vrm.webpack import geometry_check, meshopt_codec, quantize
+from addon.core.vrm.webpack import geometry_check, json_numbers, meshopt_codec, quantize, textures
+from tests.float32_json import same_as_float32
 
 FLOAT, UNSIGNED_SHORT = 5126, 5123
 
@@ -158,10 +160,11 @@ def test_the_compressed_views_decode_to_the_quantized_file_and_it_shows_the_orig
         if index == 6:  # triangle indices: the codec may start a triangle at another corner
             continue
         assert np.array_equal(accessor_array(*plain, index), accessor_array(*decoded, index)), index
-    check = geometry_check.compare(glb.read(original), decoded, _orders(original))
+    check = geometry_check.compare(glb.read(original), decoded, _orders(original), 64)
     assert not check.problems
-    # 14-bit positions on a 1.7 m grid: a step of 0.104 mm, at most 0.09 mm off; 8-bit normals: under 0.5°.
-    assert check.position_m < 0.9e-4 and check.normal_degrees < 0.5 and check.uv < 1e-5
+    # 14-bit positions on a 1.7 m grid: a step of 0.104 mm, at most 0.09 mm off; 8-bit normals: under 0.5°;
+    # texture coordinates within half a texel of the 64² textures.
+    assert check.position_m < 0.9e-4 and check.normal_degrees < 0.5 and check.uv < 0.5 / 64
     stored = glb.read(packed.decoded)[0]["accessors"]
     assert stored[0]["componentType"] == UNSIGNED_SHORT and "normalized" not in stored[0]
     assert stored[5]["componentType"] == 5122  # morph deltas: SHORT on the same grid
@@ -183,15 +186,23 @@ def test_vertices_are_renumbered_in_fetch_order_and_every_row_moves_with_its_ver
     assert np.array_equal(first_use, np.arange(len(first_use)))
     assert not np.array_equal(accessor_array(*before, 6), accessor_array(*after, 6))  # it was renumbered
     old = _orders(original)[0].old
-    check = geometry_check.compare(before, after, _orders(original))
+    check = geometry_check.compare(before, after, _orders(original), 64)
     assert not check.problems and check.position_m < 0.9e-4
     # Row by row, each packed vertex holds its original vertex's values (within the quantization).
-    assert np.array_equal(accessor_array(*after, 3), accessor_array(*before, 3)[old])  # joints: exact
-    weights = accessor_array(*after, 4) / 65535.0
-    assert np.abs(weights - accessor_array(*before, 4)[old]).max() < 1e-4
+    assert np.abs(_influences(*after) - _influences(*before)[old]).max() < 1e-4
     moved = np.flatnonzero(accessor_array(*after, 5)[:, 2])
     assert len(moved) == 6  # the morph still moves the top six, the same vertices
     assert np.array_equal(np.sort(old[moved]), np.flatnonzero(accessor_array(*before, 5)[:, 2]))
+
+
+def _influences(document: dict[str, Any], binary: bytes) -> npt.NDArray[np.float64]:
+    """The strip's skin as each vertex's weight per joint (vertices by 2 joints), however its pairs are listed."""
+    joints = accessor_array(document, binary, 3).astype(np.intp)
+    weights = accessor_array(document, binary, 4).astype(np.float64)
+    weights /= {FLOAT: 1.0, UNSIGNED_SHORT: 65535.0, 5121: 255.0}[document["accessors"][4]["componentType"]]
+    found = np.zeros((len(joints), 2))
+    np.add.at(found, (np.repeat(np.arange(len(joints)), 4), joints.reshape(-1)), weights.reshape(-1))
+    return found
 
 
 def test_normals_go_through_the_octahedral_filter_within_three_quarters_of_a_degree():
@@ -228,7 +239,7 @@ def test_weights_exact_in_8_bits_are_stored_in_8_and_others_keep_16(original):
     data = glb.write(document, binary)
     plain = glb.read(webpack.pack(data, WEB).decoded)
     assert plain[0]["accessors"][4]["componentType"] == 5121  # UNSIGNED_BYTE
-    assert np.array_equal(accessor_array(*plain, 4), (rigid * 255).astype(np.uint8)[_orders(data)[4].old])
+    assert np.array_equal(_influences(*plain), _influences(*glb.read(data))[_orders(data)[4].old])
     smooth = glb.read(webpack.pack(original, WEB).decoded)
     assert smooth[0]["accessors"][4]["componentType"] == UNSIGNED_SHORT  # 8 bits would move a bent limb
 
@@ -331,6 +342,88 @@ def test_a_texture_fallback_keeps_the_png_beside_the_webp(original):
     assert "EXT_texture_webp" in document["extensionsUsed"] and "extensionsRequired" not in document
 
 
+def test_textures_encoded_at_once_each_show_their_own_image():
+    # The encodings run on several threads at once: each texture must still get its own image's WebP
+    # (a normal map losslessly), an image two textures share one WebP, and the thumbnail its own JPEG.
+    sizes = [64, 48, 40, 32]
+    pngs = [_png(size, seed, alpha=seed == 2) for seed, size in enumerate(sizes)]
+    binary = b""
+    views = []
+    for png in pngs:
+        binary += b"\0" * (-len(binary) % 4)
+        views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(png)})
+        binary += png
+    document: dict[str, Any] = {
+        "asset": {"version": "2.0"},
+        "images": [{"bufferView": i, "mimeType": "image/png"} for i in range(len(pngs))],
+        "textures": [{"source": 0}, {"source": 1}, {"source": 2}, {"source": 0}, {"source": 3}],
+        "materials": [{"normalTexture": {"index": 1}, "pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}],
+        "bufferViews": views,
+        "buffers": [{"byteLength": len(binary)}],
+        "extensionsUsed": ["VRMC_vrm"],
+        "extensions": {"VRMC_vrm": {"meta": {"thumbnailImage": 3}}},
+    }
+    options = textures.WebpOptions(quality=90, lossless=False, fallback=False, thumbnail_jpeg=True)
+    document, binary, stats = textures.to_webp(document, binary, options)
+
+    def pixels(image: int) -> npt.NDArray[np.int16]:
+        data = glb.view_bytes(document, binary, document["images"][image]["bufferView"])
+        with Image.open(io.BytesIO(data)) as picture:
+            return np.asarray(picture.convert("RGBA"), dtype=np.int16)
+
+    def original(image: int) -> npt.NDArray[np.int16]:
+        with Image.open(io.BytesIO(pngs[image])) as picture:
+            return np.asarray(picture.convert("RGBA"), dtype=np.int16)
+
+    shown = [t["extensions"]["EXT_texture_webp"]["source"] for t in document["textures"]]
+    assert shown[0] == shown[3] and len(set(shown)) == 4
+    for texture, image in zip(shown, (0, 1, 2, 0, 3), strict=True):
+        assert document["images"][texture]["mimeType"] == "image/webp"
+        got, want = pixels(texture), original(image)
+        assert got.shape == want.shape
+        if image == 1:  # the normal map: lossless
+            assert np.array_equal(got, want)
+        else:
+            assert np.sqrt(np.mean((got - want) ** 2)) < 5.0  # lossy, on noise of 4 levels
+    thumbnail = document["extensions"]["VRMC_vrm"]["meta"]["thumbnailImage"]
+    assert document["images"][thumbnail]["mimeType"] == "image/jpeg"
+    assert thumbnail == 3 and pixels(thumbnail).shape == original(3).shape
+    assert stats.images == 5  # four WebPs (the thumbnail's texture gets its own) and the JPEG
+
+
+@pytest.mark.parametrize(
+    "options",
+    [WEB, webpack.PackOptions(geometry=True, webp=True, webp_lossless=True, texture_fallback=True)],
+    ids=["webp-and-jpeg-thumbnail", "lossless-with-fallback"],
+)
+def test_textures_encoded_beside_the_geometry_give_the_file_the_steps_one_after_another_give(original, options):
+    # pack() encodes the textures on a worker thread while the geometry is quantized, then swaps them in: the
+    # file must be the one the steps make in turn (textures, then the quantization that lays every view out,
+    # then meshopt), byte for byte: images replaced in place and appended, the thumbnail as JPEG, the
+    # extension lists in the same order.
+    packed = webpack.pack(original, options)
+    assert (packed.data, packed.decoded) == _step_by_step(original, options)
+    assert {"textures", "quantize", "geometry check", "meshopt"} <= packed.stages.keys()
+
+
+def test_a_layout_the_texture_swap_does_not_know_is_quantized_again_with_its_textures(original, monkeypatch):
+    monkeypatch.setattr(webpack, "_with_images", lambda _quantized, _textured: None)
+    packed = webpack.pack(original, WEB)
+    assert (packed.data, packed.decoded) == _step_by_step(original, WEB)
+
+
+def _step_by_step(data: bytes, options: webpack.PackOptions) -> tuple[bytes, bytes]:
+    """The packed file and its decoded form made by the packing's steps in turn, on one thread."""
+    document, binary = glb.read(data)
+    webp = textures.WebpOptions(
+        options.webp_quality, options.webp_lossless, options.texture_fallback, options.thumbnail_jpeg
+    )
+    document, binary, _texture_stats = textures.to_webp(copy.deepcopy(document), binary, webp)
+    side = textures.largest_side(*glb.read(data))
+    document, binary, stats = quantize.quantize(json_numbers.shortest(document), binary, texture_side=side)
+    return glb.write(*meshopt_codec.encode(document, binary, stats.filtered)[:2]), glb.write(document, binary)
+
+
 def test_an_import_accepts_a_compressed_file_and_refuses_one_whose_compressed_bytes_are_not_there(
     original, tmp_path: Path
 ):
@@ -343,3 +436,109 @@ def test_an_import_accepts_a_compressed_file_and_refuses_one_whose_compressed_by
     problem = model_refs.import_problem(tmp_path / "a.glb", "glb", glb.write(broken, binary))
     assert problem is not None and "bufferViews" in problem
     assert json.dumps(document).count('"fallback": true') == 1
+
+
+def test_json_numbers_are_the_shortest_that_read_back_as_the_same_float32(original):
+    # Exporters write float32 values as 17-digit doubles; the packed file spells each with the fewest
+    # digits that read back as the same float32, and leaves an application's extras as they are.
+    document, binary = glb.read(original)
+    long = float(np.float32(0.9))  # 0.8999999761581421
+    tiny = float(np.float32(2.3841858e-07))
+    document["nodes"][1]["translation"] = [tiny, long, 0]
+    document["extensions"]["VRMC_vrm"]["lookAt"] = {"offsetFromHeadBone": [0, long, tiny]}
+    document["nodes"][2]["extras"] = {"timestamp": 1764000000.123456}
+    packed = webpack.pack(glb.write(document, binary), WEB).data
+    text = packed[20 : 20 + int.from_bytes(packed[12:16], "little")].decode()
+    assert '"translation":[2.3841858e-07,0.9,0]' in text and "0.8999999761581421" not in text
+    assert "1764000000.123456" in text
+    after, _binary = glb.read(packed)
+    assert after["extensions"] != document["extensions"]  # the spelling changed the doubles...
+    assert same_as_float32(after["extensions"], document["extensions"])  # ...not the float32 values
+    assert same_as_float32(after["nodes"], document["nodes"])
+    assert not same_as_float32([0.9], [0.9000001])  # one float32 step apart is not the same
+
+
+def _with_sparse_morphs(data: bytes, deltas: list[npt.NDArray[np.float64]]) -> bytes:
+    """The strip with one more morph target per delta array, stored sparse (its moving rows only)."""
+    document, binary = glb.read(data)
+    primitive = document["meshes"][0]["primitives"][0]
+    for delta in deltas:
+        rows = np.flatnonzero(np.any(delta != 0, axis=1)).astype("<u2")
+        parts = []
+        for piece in (rows.tobytes(), delta[rows].astype("<f4").tobytes()):
+            binary += b"\0" * (-len(binary) % 4)
+            document["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(piece)})
+            binary += piece
+            parts.append(len(document["bufferViews"]) - 1)
+        indices = {"bufferView": parts[0], "componentType": UNSIGNED_SHORT}
+        sparse = {"count": len(rows), "indices": indices, "values": {"bufferView": parts[1]}}
+        bounds = {"min": delta.min(axis=0).tolist(), "max": delta.max(axis=0).tolist()}
+        document["accessors"].append({"type": "VEC3", "componentType": FLOAT, "count": len(delta), "sparse": sparse})
+        document["accessors"][-1] |= bounds
+        primitive["targets"].append({"POSITION": len(document["accessors"]) - 1})
+    document["buffers"][0]["byteLength"] = len(binary)
+    return glb.write(document, binary)
+
+
+def test_a_sparse_morph_is_stored_dense_where_meshopt_stores_that_in_fewer_bytes(original):
+    # A target that moves every vertex (a body morph) is smaller as dense rows than as indices and values;
+    # one that moves two vertices stays sparse. Both still move the same vertices as far.
+    heights = accessor_array(*glb.read(original), 0)[:, 1].astype(np.float64)
+    everywhere = np.stack([0.01 * heights, 0.002 * np.sin(9 * heights), 0.005 * heights], axis=1)
+    two = np.zeros_like(everywhere)
+    two[[3, 60]] = [0.0, 0.004, 0.001]
+    data = _with_sparse_morphs(original, [everywhere, two])
+    packed = webpack.pack(data, WEB)  # proves every morphed vertex within the bound
+    stored = glb.read(packed.decoded)[0]["accessors"]
+    assert "sparse" not in stored[8] and "bufferView" in stored[8]
+    assert stored[9]["sparse"]["count"] == 2 and "bufferView" not in stored[9]
+    moved = accessor_array(*glb.read(packed.decoded), 8)
+    assert np.count_nonzero(np.any(moved != 0, axis=1)) == np.count_nonzero(np.any(everywhere != 0, axis=1))
+    assert packed.figures["geometry"]["position_mm"] <= packed.figures["geometry"]["position_bound_mm"]
+
+
+def test_each_vertex_lists_its_joints_in_order_with_the_same_influences(original):
+    # Exporters list a vertex's pairs by weight, so neighbours swap columns where their weights cross; packed,
+    # the pairs of weight 0 come first (joint 0) and the others by joint, each joint keeping its weight.
+    plain = glb.read(webpack.pack(original, WEB).decoded)
+    joints, weights = accessor_array(*plain, 3).astype(np.int64), accessor_array(*plain, 4)
+    listed = np.where(weights > 0, joints, -1)
+    assert (np.diff(listed, axis=1) >= 0).all() and (joints[weights == 0] == 0).all()
+    before = glb.read(original)
+    assert not np.array_equal(accessor_array(*before, 3)[_orders(original)[3].old], joints)  # it was reordered
+    assert np.abs(_influences(*plain) - _influences(*before)[_orders(original)[3].old]).max() < 1e-4
+
+
+def test_the_geometry_check_sees_a_joint_that_lost_its_weight(original):
+    # The rest pose places a vertex alike whatever its joints (every joint is at its bind): the check
+    # compares each vertex's weight per joint, so joints swapped without their weights are caught.
+    document, binary = glb.read(original)
+    view = document["bufferViews"][3]
+    joints = accessor_array(document, binary, 3).copy()
+    joints[:, [0, 1]] = joints[:, [1, 0]]
+    swapped = binary[: view["byteOffset"]] + joints.tobytes() + binary[view["byteOffset"] + view["byteLength"] :]
+    check = geometry_check.compare((document, binary), (document, swapped))
+    assert check.position_m < 1e-6  # unseen in the rest pose
+    assert "skin weights changed" in check.problems[0]
+
+
+def test_texture_coordinates_take_the_grid_the_largest_texture_allows(original):
+    # The strip's images are 64² (the thumbnail too): its coordinates take a grid of 127 steps, a quarter
+    # of a texel, stored as 16-bit integers; a file whose textures may be tiled keeps all 16 bits.
+    assert textures.largest_side(*glb.read(original)) == 64
+    packed = webpack.pack(original, WEB)
+    stored = accessor_array(*glb.read(packed.decoded), 2).astype(np.float64) / 65535.0
+    assert np.abs(stored * 127 - np.rint(stored * 127)).max() < 127 / 65535
+    geometry = packed.figures["geometry"]
+    assert 1e-3 < geometry["uv"] <= geometry["uv_bound"] and geometry["uv_bound"] == pytest.approx(0.5 / 64, 1e-3)
+    document, binary = glb.read(original)
+    document["extensionsUsed"].append("KHR_texture_transform")
+    tiled = webpack.pack(glb.write(document, binary), WEB)
+    assert tiled.figures["geometry"]["uv"] < 1e-5
+
+
+def test_a_grid_coarser_than_the_textures_allow_is_caught_by_the_geometry_check(original, monkeypatch):
+    coarse = dataclasses.replace(quantize.UV, steps=15)  # 4 bits: 1/30 off, two texels of a 64² texture
+    monkeypatch.setattr(quantize, "uv_encoding", lambda _document, _side: coarse)
+    with pytest.raises(webpack.PackError, match="texture coordinates moved"):
+        webpack.pack(original, WEB)

@@ -117,7 +117,7 @@ def padded() -> None:
     """`person()` as one soft, watertight skin (voxel-remeshed: a body of separate boxes is a kit-bashed one,
     bound part by part), wearing a knee pad (PAD_CENTER, PAD_SIZE) as a shell of its own."""
     person()
-    skin = _join_meshes()
+    skin = join_meshes()
     remesh = skin.modifiers.new("Skin", "REMESH")
     assert isinstance(remesh, bpy.types.RemeshModifier)
     remesh.mode, remesh.voxel_size = "VOXEL", 0.012
@@ -134,7 +134,7 @@ def hard_parts() -> None:
     _name_added("Bracer")
 
 
-def _join_meshes() -> bpy.types.Object:
+def join_meshes() -> bpy.types.Object:
     """Joins every mesh of the scene into one object (the join keeps the active one) and returns it."""
     objects = [o for o in context.scene().objects if o.type == "MESH"]
     for obj in objects:
@@ -183,7 +183,7 @@ def write_glb(build: Callable[[], None], path: Path, separate: Callable[[], None
     builds as objects of their own, and writes it as a .glb."""
     bpy.ops.wm.read_homefile(use_empty=True)
     build()
-    joined = _join_meshes()
+    joined = join_meshes()
     bpy.ops.object.transform_apply(location=False, rotation=True, scale=True)
     joined.name = path.stem
     if separate is not None:

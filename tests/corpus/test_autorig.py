@@ -6,6 +6,7 @@ same way, its posed surface with the artist's rig. (test_autorig_primitives.py r
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,10 @@ GOALS = {"joint_median": 0.02, "joint_worst": 0.08, "surface": 0.01}
 # Goals a model does not meet yet, and why (bench/bench_autorig.py has the figures). Each is reported as an
 # expected failure, and fails the test the day the model meets it, so this list only ever shrinks.
 PLACEMENT = (
-    "the automatic placement (addon/core/autorig) is off the artist's joints: artists put the hips and spine "
-    "apart by up to 7% of the height (at the waist, at the thighs' joints) and no geometry tells which"
+    "the automatic placement (addon/core/autorig) is off the artist's joints where artists disagree and no "
+    "geometry tells which: hips at the thighs' joints or at the waist (up to 10% of the height apart), upper "
+    "arms at 0.66 or 1.33 of the chest's half width, knees at 0.47 or 0.61 of the leg, foot joints at the sole "
+    "or the ankle; any one of those pairs at the artist's would meet the median (docs/auto-rig-accuracy.md)"
 )
 # The surface's share that is not placement: the artist's own skeleton placed on the bare mesh and converted
 # like the auto-rig (the reference) already differs from the artist's rig by this much after the test pose.
@@ -49,22 +52,24 @@ SHORT: dict[tuple[str, str], str] = {
     ("vrm0_godette.vrm", "joint_median"): PLACEMENT,
     ("vrm0_godette.vrm", "surface"): PLACEMENT
     + PROXY.format(
-        0.9,
-        "both its meshes get the voxel proxy's weights (welded, bone heat still leaves shells bare), and the "
-        "artist's file keeps its legs spread where the VRM 1.0 T-pose written for the auto-rig straightens "
-        "them, so the test pose bends them from other rests",
+        0.8,
+        "its body's and face's bare shells ride on the voxel proxy's weights, and the artist's file keeps its "
+        "legs spread where the VRM 1.0 T-pose written for the auto-rig straightens them, so the test pose bends "
+        "them from other rests; the rest is the placement's (upper arms 3.8% and hips 6.7% off)",
     ),
 }
 
-# The robots (docs/auto-rig-accuracy.md, "Robots"): along limbs of separate parts the joints land at the gaps;
-# the debug robot is also rigged facing backwards, its left and right swapped, which is most of its error.
-GAPS = "the arms' joints land at the gaps between parts (each part's rounded end narrows the cuts like a wrist)"
-EXPRESSIVE = GAPS
-DEBUG_ROBOT = (
-    "rigged facing backwards: it has no feet nor face (an axis marker on each bone, a gap between every two), "
-    f"so left and right swap; {GAPS}"
+# The robots (docs/auto-rig-accuracy.md, "Robots"). RobotExpressive's worst joint is within the goal.
+EXPRESSIVE = (
+    "its wrists sit inside one part holding forearm and fist, where the narrowest cut is 7% past the artist's; "
+    "its feet's joints are 6% above the artist's (at the sole), and the hull over its thighs puts its hips "
+    "and thighs' joints 3% off"
 )
-SHORT |= {("glb_robot_expressive.glb", goal): EXPRESSIVE for goal in GOALS}
+DEBUG_ROBOT = (
+    "its body is an axis marker per bone (three bars from each bone's head, a gap between every two), which no "
+    "cut reads as limbs: the thighs' joints, head, spine and arms land 12-18% off"
+)
+SHORT |= {("glb_robot_expressive.glb", goal): EXPRESSIVE for goal in ("joint_median", "surface")}
 SHORT |= {("vrm1_debug_robot.vrm", goal): DEBUG_ROBOT for goal in GOALS}
 
 
@@ -166,3 +171,39 @@ def test_each_rigid_part_of_a_robot_moves_wholly_with_one_bone(measured: dict[st
     pieces = _pieces_and_joints(measured["auto"])
     assert len(pieces) >= 20
     assert all(len(joints) == 1 and share > 0.999 for joints, share in pieces), pieces
+
+
+def _bones_of_parts(vrm: Path) -> dict[str, set[str]]:
+    """Per skinned mesh object of the file (by its node's name), the bones its vertices' main weights are on."""
+    document, binary = glb.read(webpack.decoded(vrm.read_bytes()))
+    nodes = document["nodes"]
+    out: dict[str, set[str]] = {}
+    for node in (n for n in nodes if "mesh" in n and "skin" in n):
+        joints = document["skins"][node["skin"]]["joints"]
+        for primitive in document["meshes"][node["mesh"]]["primitives"]:
+            weights = accessors.accessor_array(document, binary, primitive["attributes"]["WEIGHTS_0"])
+            index = accessors.accessor_array(document, binary, primitive["attributes"]["JOINTS_0"])
+            main = index[np.arange(len(index)), weights.argmax(axis=1)]
+            out.setdefault(node["name"], set()).update(nodes[joints[int(j)]]["name"] for j in np.unique(main))
+    return out
+
+
+@pytest.mark.parametrize("measured", harness.ROBOTS, indirect=True)
+def test_a_robot_faces_its_front_with_its_left_on_the_artists_left(measured: dict[str, Any]) -> None:
+    """No robot is rigged facing backwards: each part the artist named for a side (`Hand.L`, `ArmL`,
+    `LowerLegR_1`) follows a bone of that side or the middle, never the other side's (a robot rigged facing
+    backwards, its left and right swapped, has them all on the other side). The debug robot has no
+    feet nor face (axis markers): it faces the file's front, and the notes say so; RobotExpressive's feet and
+    face show it."""
+    assert measured["rigged"].code == 0, measured["rigged"].stdout + measured["rigged"].stderr[-2000:]
+    notes = measured["rigged"].json()["models"][0]["rig"]["notes"]
+    sided = {}
+    for name, bones in _bones_of_parts(measured["auto"]).items():
+        side = re.search(r"\.?([LR])(_\d+)?(_mesh)?$", name)  # the export names a bone's namesake `_mesh`
+        if side is not None:
+            sided[name] = bones
+            other = ".R" if side.group(1) == "L" else ".L"
+            assert not any(bone.endswith(other) for bone in bones), (name, bones)
+    assert len(sided) >= 10, sided
+    expected = "front: −Y as the file has it" if measured["name"] == "vrm1_debug_robot.vrm" else "front: −Y found from"
+    assert any(note.startswith(expected) for note in notes), notes

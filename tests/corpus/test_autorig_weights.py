@@ -126,6 +126,16 @@ def test_a_hand_never_moves_the_hips_nor_a_thigh_the_other_leg(rigged: Rigged) -
     assert checked > 0, f"{rigged.model}: no vertex near the hips or legs to check"
 
 
+def test_a_mesh_keeps_its_own_bone_heat_unless_heat_gave_it_nothing(rigged: Rigged) -> None:
+    """A mesh counts as bound by the voxel proxy only when bone heat left all of it bare. Shells heat leaves
+    bare (the eyes' and brows' shells in front of Godette's face, straps lying on her body) take the proxy's
+    weights, and a shell hanging off the body (her backpack, which saw only the neck) rides on the bone
+    nearest its middle, while the rest of the mesh keeps its own bone heat."""
+    for binding in rigged.result.bindings:
+        if binding.how == "proxy":
+            assert binding.heat_unweighted == binding.vertices, f"{rigged.model}: {binding}"
+
+
 @pytest.mark.parametrize("rigged", [PRIMITIVE], indirect=True)  # the corpus avatars have no separate ones
 def test_eyes_teeth_and_glasses_ride_rigidly_on_one_bone(rigged: Rigged) -> None:
     how = {b.mesh: (b.how, b.bone) for b in rigged.result.bindings}

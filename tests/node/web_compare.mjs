@@ -51,10 +51,11 @@ function summary({ vrm, gltf }) {
   for (const expression of vrm.expressionManager?.expressions ?? []) {
     const kinds = {};
     for (const bind of expression.binds) kinds[bind.constructor.name] = (kinds[bind.constructor.name] ?? 0) + 1;
+    // Each morph bind as [meshes#target, weight]: the weight a number, compared as the caller decides.
     const morphs = expression.binds
       .filter((bind) => bind.primitives)
-      .map((bind) => `${bind.primitives.map((p) => nodeName(p)).join('+')}#${bind.index}@${bind.weight}`)
-      .sort();
+      .map((bind) => [`${bind.primitives.map((p) => nodeName(p)).join('+')}#${bind.index}`, bind.weight])
+      .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] - y[1]));
     expressions[expression.expressionName] = { binds: expression.binds.length, kinds, morphs };
   }
   const springJoints = [...(vrm.springBoneManager?.joints ?? [])]

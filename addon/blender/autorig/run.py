@@ -116,6 +116,8 @@ def auto_rig(
     notes += [f"{b.mesh}: bone heat left {b.heat_unweighted} of {b.vertices} vertices "
               f"({b.empty_shells} whole shells) without weight; used its {b.how} weights instead"
               for b in bindings if b.how in ("proxy", "nearest")]  # fmt: skip
+    notes += [f"{b.mesh}: {b.transferred} vertices of shells bone heat left bare (or weighed only for far bones) "
+              "took the voxel proxy's weights" for b in bindings if b.how == "heat" and b.transferred]  # fmt: skip
     return AutoRigResult(
         armature.name,
         [bone.name for bone in armature.data.bones],  # type: ignore[union-attr]

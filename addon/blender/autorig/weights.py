@@ -15,7 +15,7 @@ from mathutils.kdtree import KDTree
 
 from ...core.autorig import MeshPart, RigPlan
 from ...core.autorig import weights as decide
-from ...core.rig.model import FloatArray
+from ...core.rig.model import BoolArray, FloatArray, IntArray
 from ...core.rig.skinning import envelope_weights, segment_distances
 from .. import context, rig_reader
 from . import read
@@ -37,25 +37,27 @@ How = Literal["heat", "proxy", "nearest", "rigid", "shells"]
 @dataclass(frozen=True)
 class Binding:
     """How one mesh was bound: `heat` (bone heat on the mesh), `proxy` (bone heat on its voxel proxy,
-    transferred, after heat left `heat_unweighted` of its vertices or whole shells bare), `nearest` (both
-    failed: each vertex to its nearest bone), `rigid` (wholly to `bone`) or `shells` (a kit-bashed body: each
-    separate shell wholly to one bone, see shells.py); `filled` vertices were left without weight and went to
-    their nearest allowed bone; `rigid_shells` of its hard shells (closed, small, in one bone's region) ride
-    wholly on their bone."""
+    transferred, after heat left all `heat_unweighted` of its vertices bare), `nearest` (both failed: each
+    vertex to its nearest bone), `rigid` (wholly to `bone`) or `shells` (a kit-bashed body: each separate
+    shell wholly to one bone, see shells.py); `transferred` vertices (`empty_shells` shells heat left bare,
+    and shells lying on the skin or hanging off it) took the weights of the skin nearest to them; `filled`
+    vertices were left without weight and went to their nearest allowed bone; `rigid_shells` of its hard
+    shells (closed, small, in one bone's region) ride wholly on their bone."""
 
     mesh: str
     how: How
     vertices: int
     heat_unweighted: int = 0
     empty_shells: int = 0
+    transferred: int = 0
     filled: int = 0
     bone: str | None = None
     rigid_shells: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"mesh": self.mesh, "how": self.how, "vertices": self.vertices, "heat_unweighted": self.heat_unweighted,
-                "empty_shells": self.empty_shells, "filled": self.filled, "rigid_shells": self.rigid_shells,
-                "bone": self.bone}  # fmt: skip
+                "empty_shells": self.empty_shells, "transferred": self.transferred, "filled": self.filled,
+                "rigid_shells": self.rigid_shells, "bone": self.bone}  # fmt: skip
 
 
 def _select_only(objects: list[bpy.types.Object], active: bpy.types.Object) -> None:
@@ -88,6 +90,27 @@ def _bake(obj: bpy.types.Object) -> None:
     bpy.data.meshes.remove(old)
 
 
+class Transfer:
+    """Weights carried from a weighted surface to other points: each takes the weights at its nearest point
+    of the surface, interpolated across that triangle."""
+
+    def __init__(self, points: FloatArray, triangles: IntArray, weights: FloatArray) -> None:
+        self.points, self.triangles, self.source = points, triangles, weights
+        self.tree: Any = (  # the stubs type FromPolygons as returning None
+            BVHTree.FromPolygons(points.tolist(), triangles.tolist(), all_triangles=True) if len(triangles) else None
+        )
+
+    def __call__(self, points: FloatArray) -> FloatArray:
+        if self.tree is None:
+            return np.zeros((len(points), self.source.shape[1]))
+        found = np.empty((len(points), 3))
+        faces = np.zeros(len(points), dtype=np.int64)
+        for i, point in enumerate(points.tolist()):
+            location, _normal, face, _distance = self.tree.find_nearest(point)
+            found[i], faces[i] = location, face
+        return decide.interpolated(self.source, self.triangles[faces], self.points, found)
+
+
 class Proxy:
     """One watertight stand-in for the whole avatar, made on first use: every skinned mesh joined, voxel
     remeshed (gaps between clothes and body closed, loose shells fused), only its largest shell kept (a
@@ -96,9 +119,9 @@ class Proxy:
 
     def __init__(self, meshes: list[bpy.types.Object], armature: bpy.types.Object, height: float) -> None:
         self.meshes, self.armature, self.height = meshes, armature, height
-        self._surface: tuple[MeshPart, FloatArray, BVHTree] | None = None
+        self._transfer: Transfer | None = None
 
-    def _make(self, bones: list[str]) -> tuple[MeshPart, FloatArray, BVHTree]:
+    def _make(self, bones: list[str]) -> Transfer:
         joined = bmesh.new()
         for obj in self.meshes:
             data = obj.data
@@ -127,24 +150,13 @@ class Proxy:
             weights = read_weights(proxy.data, bones)  # type: ignore[arg-type]
         finally:
             _remove(proxy)
-        tree: Any = BVHTree.FromPolygons(part.vertices.tolist(), part.triangles.tolist(), all_triangles=True)
-        return part, weights, tree  # the stubs type FromPolygons as returning None
+        return Transfer(part.vertices, part.triangles, weights)
 
-    def weights(self, part: MeshPart, bones: list[str]) -> FloatArray:
-        """The proxy's weights carried to `part`'s vertices: from the nearest point of the proxy's surface,
-        interpolated across its triangle."""
-        if self._surface is None:
-            self._surface = self._make(bones)
-        surface, weights, tree = self._surface
-        found = np.empty((len(part.vertices), 3))
-        faces = np.zeros(len(part.vertices), dtype=np.int64)
-        for i, point in enumerate(part.vertices.tolist()):
-            location, _normal, face, _distance = tree.find_nearest(point)
-            if face is not None:
-                found[i], faces[i] = location, face
-            else:  # only when the proxy is empty
-                found[i] = point
-        return decide.interpolated(weights, surface.triangles[faces], surface.vertices, found)
+    def weights(self, points: FloatArray, bones: list[str]) -> FloatArray:
+        """The proxy's weights carried to `points`: from the nearest point of its surface, interpolated."""
+        if self._transfer is None:
+            self._transfer = self._make(bones)
+        return self._transfer(points)
 
 
 def _remove(obj: bpy.types.Object) -> None:
@@ -253,38 +265,33 @@ def bind(
         for obj in skinned:
             attach(obj, armature)
     proxy = Proxy(skinned, armature, plan.height)
+    skeleton = _Skeleton(bones, heads, tails, parents, sides, plan.height)
+    found = [
+        _heat_of(obj, parts[obj.name], weld=welds[obj.name], heat=heat[obj.name], skeleton=skeleton, proxy=proxy,
+                 seconds=seconds)
+        for obj in skinned
+    ]  # fmt: skip
     body: list[tuple[FloatArray, FloatArray]] = []  # the skinned meshes' points and final weights
-    for obj in skinned:
-        part = parts[obj.name]
-        with seconds.stage("weights"):
-            nearest_bone = segment_distances(part.vertices, heads, tails).argmin(axis=1)
-            hard = decide.rigid_shells(part.vertices, welds[obj.name], nearest_bone, height=plan.height)
-            mask = decide.allowed(part.vertices, heads, tails, parents, sides, height=plan.height)
-        with seconds.stage("heat"):
-            raw = heat[obj.name]
-            skin = hard < 0  # a hard shell bone heat left bare needs no proxy: it rides on its bone
-            report = decide.heat_report(raw[skin], welds[obj.name].shell[skin])
-        how: How = "heat"
-        masked = (np.where(mask, raw, 0.0)[skin].sum(axis=1) < decide.EMPTY).mean() if skin.any() else 0.0
-        if report.failed or masked > decide.MASKED:
-            with seconds.stage("proxy"):
-                raw = _unless_empty(np.where(mask, raw, 0.0), proxy.weights(part, bones))
-            how = "proxy"
+    for item in found:
+        obj, part, how = item.obj, item.part, item.how
+        raw = _carried(item, proxy, bones, seconds)
         if (raw.sum(axis=1) < decide.EMPTY).all():
             nearest, weight = envelope_weights(part.vertices, heads, tails)
             raw = np.zeros_like(raw)
             np.put_along_axis(raw, nearest, weight, axis=1)
             how = "nearest"
         with seconds.stage("weights"):
-            filled = int((np.where(mask, raw, 0.0).sum(axis=1) < decide.EMPTY).sum())
-            final = decide.finished(raw, mask, part.vertices, heads, tails)
+            ride = _hanging_bones(item, welds[obj.name].shell, heads, tails)
+            hard = np.where(ride >= 0, ride, item.hard)
+            filled = int((np.where(item.mask, raw, 0.0).sum(axis=1) < decide.EMPTY)[hard < 0].sum())
+            final = decide.finished(raw, item.mask, part.vertices, heads, tails)
             final[hard >= 0] = 0.0
             final[np.nonzero(hard >= 0)[0], hard[hard >= 0]] = 1.0
             write_weights(obj, bones, final)
             body.append((part.vertices, final))
         shells_hard = len(np.unique(welds[obj.name].shell[hard >= 0]))
-        out.append(Binding(obj.name, how, len(raw), report.unweighted, report.empty_shells, filled,
-                           rigid_shells=shells_hard))  # fmt: skip
+        out.append(Binding(obj.name, how, len(raw), item.report.unweighted, item.report.empty_shells,
+                           int(item.unskinned.sum()), filled, rigid_shells=shells_hard))  # fmt: skip
     with seconds.stage("weights"):
         for obj in (m for m in meshes if m.name in separate):
             bone = _contact_bone(parts[obj.name], body, heads, tails)
@@ -310,6 +317,87 @@ def _contact_bone(
     return int(np.concatenate([w for _, w in body])[index].argmax())
 
 
-def _unless_empty(raw: FloatArray, other: FloatArray) -> FloatArray:
-    """`raw`'s rows that have weight, `other`'s for the rest."""
-    return np.where(raw.sum(axis=1, keepdims=True) >= decide.EMPTY, raw, other)
+@dataclass(frozen=True)
+class _Skeleton:
+    """The plan's bones as arrays, in the plan's order: names in the armature, heads, tails, parents (by
+    index), sides (+1 left, -1 right, 0 the middle), and the avatar's height."""
+
+    names: list[str]
+    heads: FloatArray
+    tails: FloatArray
+    parents: list[int | None]
+    sides: IntArray
+    height: float
+
+
+@dataclass(frozen=True)
+class _Heat:
+    """One skinned mesh after bone heat: which bones each vertex may follow (`mask`), its hard shells' bone
+    (`hard`, -1 where skinned), the heat (or proxy) weights it may follow (`usable`), which vertices take the
+    weights of the skin around them instead (`unskinned`), and which shells hang off the body (`hanging`)."""
+
+    obj: bpy.types.Object
+    part: MeshPart
+    mask: BoolArray
+    hard: IntArray
+    usable: FloatArray
+    unskinned: BoolArray
+    hanging: BoolArray
+    how: How
+    report: decide.HeatReport
+
+
+def _heat_of(
+    obj: bpy.types.Object,
+    part: MeshPart,
+    *,
+    weld: decide.Welded,
+    heat: FloatArray,
+    skeleton: _Skeleton,
+    proxy: Proxy,
+    seconds: Timings,
+) -> _Heat:
+    """One mesh's bone heat checked: its hard shells, the weights each vertex may follow (the proxy's when
+    heat gave the mesh nothing), and the shells that are no skin of their own."""
+    k = skeleton
+    with seconds.stage("weights"):
+        nearest_bone = segment_distances(part.vertices, k.heads, k.tails).argmin(axis=1)
+        hard = decide.rigid_shells(part.vertices, weld, nearest_bone, height=k.height)
+        mask = decide.allowed(part.vertices, k.heads, k.tails, k.parents, k.sides, height=k.height)
+    with seconds.stage("heat"):
+        skin = hard < 0  # a hard shell bone heat left bare needs nothing else: it rides on its bone
+        report = decide.heat_report(heat, weld.shell)
+        usable = np.where(mask, heat, 0.0)
+    how: How = "heat"
+    if decide.heat_report(heat[skin], weld.shell[skin]).failed:
+        with seconds.stage("proxy"):
+            heat = proxy.weights(part.vertices, k.names)
+            usable = np.where(mask, heat, 0.0)
+        how = "proxy"
+    carried, hanging = decide.unskinned(heat, usable, weld.shell, part.vertices, k.heads)
+    return _Heat(obj, part, mask, hard, usable, carried & skin, hanging & skin, how, report)
+
+
+def _carried(item: _Heat, proxy: Proxy, bones: list[str], seconds: Timings) -> FloatArray:
+    """The mesh's weights, its unskinned vertices' from the proxy when they are more than a few (beyond
+    MASKED of the mesh); a few are left empty, to go to their nearest allowed bone, sparing the proxy."""
+    raw = item.usable.copy()
+    if item.unskinned.mean() > decide.MASKED:
+        with seconds.stage("proxy"):
+            raw[item.unskinned] = proxy.weights(item.part.vertices[item.unskinned], bones)
+    else:
+        raw[item.unskinned] = 0.0
+    return raw
+
+
+def _hanging_bones(item: _Heat, shell: IntArray, heads: FloatArray, tails: FloatArray) -> IntArray:
+    """Per vertex, the bone its hanging shell rides on wholly (-1 elsewhere): the bone nearest the middle of
+    the shell's box (a backpack's is the chest, a lock of hair's the head)."""
+    out = np.full(len(item.hanging), -1, dtype=np.int64)
+    rows = np.nonzero(item.hanging)[0]
+    for label in np.unique(shell[rows]):
+        inside = rows[shell[rows] == label]
+        points = item.part.vertices[inside]
+        middle = (points.min(axis=0) + points.max(axis=0)) / 2
+        out[inside] = int(segment_distances(middle[None], heads, tails).argmin())
+    return out

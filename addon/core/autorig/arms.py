@@ -3,11 +3,12 @@ centre line, the wrist at its narrowest cut before the hand, the elbow midway.""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..rig.model import FloatArray
+from ..rig.model import BoolArray, FloatArray, IntArray
 from .sections import Surface, regions_in_plane
 from .torso import Torso
 from .types import NotHumanoidError
@@ -40,8 +41,11 @@ def cut_across(surface: Surface, origin: FloatArray, direction: FloatArray, cell
     return sorted(found, key=lambda r: float(np.min(np.linalg.norm(r - origin, axis=1))))
 
 
-def find_arm(triangles: FloatArray, torso: Torso, crotch: float, *, side: float, height: float) -> Arm:
-    """The arm on the +X side (`side` = 1) or the −X side (−1)."""
+def find_arm(
+    triangles: FloatArray, pieces: IntArray | None, torso: Torso, crotch: float, *, side: float, height: float
+) -> Arm:
+    """The arm on the +X side (`side` = 1) or the −X side (−1). `pieces` labels each triangle's separate
+    piece for a kit-bashed body (whose parts are its segments), None for a soft one."""
     centroids = triangles.mean(axis=1)
     below = (centroids[:, 2] < torso.armpit) & (centroids[:, 2] > crotch) & torso.outside(centroids, 0.005 * height)
     above = (
@@ -60,8 +64,48 @@ def find_arm(triangles: FloatArray, torso: Torso, crotch: float, *, side: float,
     length = float(np.linalg.norm(tip - start))
     direction = (tip - start) / length
     ts = np.linspace(0.05, 0.995, SLICES) * length
-    centres = np.full((SLICES, 3), np.nan)
-    widths = np.full(SLICES, np.nan)
+    centres, widths = _centres(surface, start, direction, ts, height)
+    ok = ~np.isnan(widths)
+    if ok.sum() < SLICES // 2:
+        raise NotHumanoidError(f"the {'left' if side > 0 else 'right'} arm's cross-sections are mostly empty")
+    upper = ok & (ts >= 0.15 * length) & (ts <= 0.45 * length)
+    line = centres[upper]
+    mean = line.mean(axis=0)
+    axis = np.linalg.svd(line - mean)[2][0]
+    axis = axis if axis @ direction > 0 else -axis
+    # Where the upper arm's centre line crosses into the torso's side: the shoulder joint.
+    x_joint = side * torso.chest_half_width * 0.95
+    shoulder = mean + axis * ((x_joint - mean[0]) / axis[0]) if abs(axis[0]) > 0.2 else start
+    found_t = float((shoulder - start) @ direction)
+    shoulder_t, elbow_t, wrist_t = found_t, None, None
+    if pieces is not None:
+        shoulder_t, elbow_t, wrist_t = _joints_at_gaps(
+            corners, pieces[on_arm], start=start, direction=direction, shoulder=found_t, length=length
+        )
+    if shoulder_t != found_t:  # on the upper arm's line, where its part begins
+        shoulder = mean + axis * float((start + shoulder_t * direction - mean) @ axis)
+    window = ok & (ts >= max(0.55 * length, (elbow_t or 0.0) + 0.1 * length)) & (ts <= 0.85 * length)
+    if wrist_t is not None:
+        wrist_k = _nearest(ts, ok, wrist_t)
+    elif window.any():
+        # The far end of the narrowest stretch: a forearm narrows toward the wrist, the hand widens after it.
+        narrow = np.flatnonzero(window & (widths <= 1.05 * np.min(widths[window])))
+        wrist_k = int(narrow[-1])
+    else:
+        wrist_k = int(0.75 * SLICES)
+    wrist = centres[wrist_k]
+    elbow_k = _nearest(ts, ok, (shoulder_t + ts[wrist_k]) / 2 if elbow_t is None else elbow_t)
+    angle = float(np.degrees(np.arcsin(np.clip(-direction[2], -1, 1))))
+    return Arm(shoulder, centres[elbow_k], wrist, tip, direction, surface, angle)
+
+
+def _centres(
+    surface: Surface, start: FloatArray, direction: FloatArray, ts: FloatArray, height: float
+) -> tuple[FloatArray, FloatArray]:
+    """Per cut across the arm at `ts` along it: the centre of its region nearest to the line, and its width
+    (NaN where the cut is empty)."""
+    centres = np.full((len(ts), 3), np.nan)
+    widths = np.full(len(ts), np.nan)
     e1, e2 = _perpendiculars(direction)
     for k, t in enumerate(ts):
         origin = start + t * direction
@@ -74,26 +118,60 @@ def find_arm(triangles: FloatArray, torso: Torso, crotch: float, *, side: float,
             origin + e1 * ((a.max() + a.min()) / 2 - origin @ e1) + e2 * ((b.max() + b.min()) / 2 - origin @ e2)
         )
         widths[k] = max(a.max() - a.min(), b.max() - b.min())
-    ok = ~np.isnan(widths)
-    if ok.sum() < SLICES // 2:
-        raise NotHumanoidError(f"the {'left' if side > 0 else 'right'} arm's cross-sections are mostly empty")
-    window = ok & (ts >= 0.55 * length) & (ts <= 0.85 * length)
-    if window.any():
-        # The far end of the narrowest stretch: a forearm narrows toward the wrist, the hand widens after it.
-        narrow = np.flatnonzero(window & (widths <= 1.05 * np.min(widths[window])))
-        wrist_k = int(narrow[-1])
-    else:
-        wrist_k = int(0.75 * SLICES)
-    wrist = centres[wrist_k]
-    upper = ok & (ts >= 0.15 * length) & (ts <= 0.45 * length)
-    line = centres[upper]
-    mean = line.mean(axis=0)
-    axis = np.linalg.svd(line - mean)[2][0]
-    axis = axis if axis @ direction > 0 else -axis
-    # Where the upper arm's centre line crosses into the torso's side: the shoulder joint.
-    x_joint = side * torso.chest_half_width * 0.95
-    shoulder = mean + axis * ((x_joint - mean[0]) / axis[0]) if abs(axis[0]) > 0.2 else start
-    mid_t = (float((shoulder - start) @ direction) + ts[wrist_k]) / 2
-    elbow_k = int(np.nanargmin(np.where(ok, abs(ts - mid_t), np.nan)))
-    angle = float(np.degrees(np.arcsin(np.clip(-direction[2], -1, 1))))
-    return Arm(shoulder, centres[elbow_k], wrist, tip, direction, surface, angle)
+    return centres, widths
+
+
+def _nearest(ts: FloatArray, ok: BoolArray, t: float) -> int:
+    """The cut with a region nearest to `t` along the arm."""
+    return int(np.nanargmin(np.where(ok, abs(ts - t), np.nan)))
+
+
+def _joints_at_gaps(
+    corners: FloatArray, pieces: IntArray, *, start: FloatArray, direction: FloatArray, shoulder: float, length: float
+) -> tuple[float, float | None, float | None]:
+    """(the shoulder, the elbow, the wrist) along the arm from `start`, where an arm of separate parts shows
+    them: `shoulder` (found from the cuts) and None where it does not. Each part's rounded end narrows the
+    cuts like a wrist, so the cuts alone misplace them.
+
+    Parts overlapping by more than half the shorter are one segment (a skinned arm's sleeve or glove lies
+    along its skin: one segment, and the cuts decide). A segment at least 15% of the arm long is a limb's;
+    shorter ones (a ball at the elbow, a cuff, a pad) sit at joints, and three or more parts side by side
+    are fingers, beyond the hand. In their order from the
+    shoulder the limb's segments are the upper arm, the forearm (in one or more parts) and the hand: the
+    elbow is midway between the first two (the middle of the gap, or of the ball, between them), the wrist
+    between the last two unless what lies beyond is too long for a hand (over 35% of the arm: the cuts find
+    the wrist then), the shoulder where the first begins beside the part before it or a gap from the
+    torso's side (at 0), when that is near where the cuts put it."""
+    flat = corners.reshape(-1, 3) - start
+    along, owner = flat @ direction, np.repeat(pieces, 3)
+    segments: list[list[float]] = []  # [from, to, the number of parts side by side in it]
+    for p in sorted(np.unique(owner), key=lambda p: float(along[owner == p].min())):
+        a, b = float(along[owner == p].min()), float(along[owner == p].max())
+        if b - a < 0.03 * length:
+            continue  # a bolt or a rivet
+        last = segments[-1] if segments else None
+        if last is not None and last[1] - a > 0.5 * min(b - a, last[1] - last[0]):
+            # Parts beginning and ending together, side by side (fingers), are counted.
+            alike = abs(a - last[0]) < 0.05 * length and abs(b - last[1]) < 0.05 * length
+            last[1], last[2] = max(last[1], b), last[2] + 1 if alike else 1
+        else:
+            segments.append([a, b, 1])
+    tip = max((b for _, b, _ in segments), default=length)
+    limb = [
+        i
+        for i, (a, b, alike) in enumerate(segments)
+        if b - a >= 0.15 * length and b > shoulder + 0.1 * length and alike < 3
+    ]
+    meetings = [(segments[i][1] + segments[j][0]) / 2 for i, j in itertools.pairwise(limb)]
+    if limb and abs(segments[limb[0]][0] - shoulder) < 0.1 * length:
+        # The upper arm's part begins beside a shoulder's part, or a gap from the torso's side (at 0): the
+        # shoulder joint is where they meet.
+        before = segments[limb[0] - 1][1] if limb[0] > 0 else 0.0
+        if segments[limb[0]][0] > before:
+            shoulder = (before + segments[limb[0]][0]) / 2
+    hand = 0.35 * (tip - shoulder)
+    if len(meetings) >= 2:
+        return shoulder, meetings[0], meetings[-1] if tip - meetings[-1] < hand else None
+    if len(meetings) == 1:
+        return (shoulder, None, meetings[0]) if tip - meetings[0] < hand else (shoulder, meetings[0], None)
+    return shoulder, None, None

@@ -96,6 +96,32 @@ def turn_to_sides(points: FloatArray, feet: list[FloatArray], height: float) -> 
     return -math.atan2(float(side[1]), float(side[0])), how
 
 
+# The file's convention: glTF faces a model toward +Z, VRM 1.0 too, and Blender's glTF, VRM and FBX importers
+# turn that front to −Y. Trusted only while the avatar's sides lie within this angle of the file's X axis.
+CONVENTION = math.radians(30)
+
+
+def front(votes: dict[str, int], angle: float) -> tuple[bool, str]:
+    """Whether to turn half round from the frame turned by `angle` (whose front is −Y) and the note saying how
+    the front was found. `votes` are each evidence's say in that frame (-1: −Y, +1: +Y, 0: none). When they
+    agree, they decide; when they disagree or none speaks (a robot with no feet nor face), the file's
+    convention (−Y in Blender) decides; NotHumanoidError when the avatar stands sideways in its file too."""
+    ahead = [name for name, v in votes.items() if v < 0]
+    behind = [name for name, v in votes.items() if v > 0]
+    if ahead and not behind:
+        return False, f"front: −Y found from {' and '.join(ahead)}"
+    if behind and not ahead:
+        return True, f"front: −Y found from {' and '.join(behind)}"
+    why = f"{' and '.join(ahead + behind)} disagree" if ahead else "no feet nor face shows it"
+    # World −Y in the turned frame is (sin a, −cos a): along −Y there when cos a > 0.
+    if abs(math.cos(angle)) < math.cos(CONVENTION):
+        raise NotHumanoidError(
+            f"cannot tell the front: {why}, and the avatar stands sideways in its file (its sides "
+            f"{math.degrees(math.acos(abs(math.cos(angle)))):.0f}° off the file's left-right axis)"
+        )
+    return math.cos(angle) < 0, f"front: −Y as the file has it (glTF's +Z, as imported): {why}"
+
+
 def toes_toward_plus_y(points: FloatArray, feet: list[FloatArray], angle: float, floor: float, height: float) -> bool:
     """Whether, turned by `angle`, the feet's footprints lie ahead of the shins along +Y: a first guess at the
     front that saves placing the legs and torso twice (the vote that follows decides)."""

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from ..rig.model import FloatArray
 from .arms import Arm, cut_across
+from .sections import longest_run
 
 SLICES = 40
 FINGERS = ("Index", "Middle", "Ring", "Little")
@@ -42,15 +43,6 @@ def _first_run(mask: npt.NDArray[np.bool_], length: int = 3) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def _longest_run(mask: npt.NDArray[np.bool_], length: int = 3) -> int | None:
-    """Where the longest stretch of `mask` holding (at least `length` entries) starts."""
-    edges = np.diff(np.r_[0, mask.astype(np.int64), 0])
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    if not len(starts) or (stops - starts).max() < length:
-        return None
-    return int(starts[np.argmax(stops - starts)])
-
-
 def find_hand(arm: Arm, height: float) -> Hand:
     direction = arm.tip - arm.wrist
     length = float(np.linalg.norm(direction))
@@ -65,7 +57,7 @@ def find_hand(arm: Arm, height: float) -> Hand:
     counts = np.array([len(s) for s in slices])
     # Shells that overlap (palm and forearm, palm and fingers) split a cut or two here and there: a count
     # holds only when it lasts for three cuts in a row, and the fingers are the longest such stretch.
-    k4 = _longest_run(counts >= 4)
+    k4 = longest_run(counts >= 4)
     if k4 is None:
         return Hand(arm.wrist, arm.tip)
     centres = [r.mean(axis=0) for r in sorted(slices[k4], key=len, reverse=True)]

@@ -20,7 +20,9 @@ from .arms import find_arm
 from .frame import Frame
 from .hands import Hand, find_hand
 from .head import find_eyes
-from .legs import Legs, find_legs
+from .legs import Leg, Legs, find_legs
+from .rigid import kit_bashed
+from .rigid import pieces as separate_pieces
 from .sections import Surface
 from .torso import Torso, find_torso
 from .types import MeshPart, NotHumanoidError, RigPlan
@@ -45,7 +47,12 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
         parts, body, triangles, scale=scale, floor=float(low[2]) * scale, height=height, notes=notes
     )
     corners = vertices[triangles]
-    arms = [find_arm(corners, torso, legs.crotch, side=side, height=height) for side in (1.0, -1.0)]
+    # Each mesh part's pieces apart (as the binding tells them): parts touching across meshes stay apart.
+    labels = np.concatenate([separate_pieces(parts[i].vertices, parts[i].triangles) + o
+                             for i, o in zip(body, _offsets(parts, body), strict=True)])  # fmt: skip
+    # A kit-bashed body's parts are its segments: the arms' joints are where they meet.
+    kit = labels[triangles[:, 0]] if kit_bashed(vertices, labels, height=height) else None
+    arms = [find_arm(corners, kit, torso, legs.crotch, side=side, height=height) for side in (1.0, -1.0)]
     drop = (arms[0].angle + arms[1].angle) / 2
     notes.append(f"{'T' if drop < 20 else 'A'}-pose: arms {drop:.0f}° below horizontal")
     hands = [find_hand(arm, height) for arm in arms]
@@ -59,7 +66,9 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     others = [(p.name, rig.apply(p.vertices)) for i, p in enumerate(parts) if i not in body]
     eyes, rigid = find_eyes(others, torso, height)
     pieces = _pieces(parts, body, rig)
-    bones, centre = skeleton.symmetric(skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height))
+    bones, centre = skeleton.symmetric(
+        skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height), height
+    )
     matrix = rig.matrix()
     matrix[0, 3] -= centre
     notes.append(f"mid-plane: x={centre:+.3f} m from the feet's midpoint")
@@ -117,15 +126,11 @@ def _stand(
         angle += math.pi
     rig = _frame(scale, angle, mid, floor)
     legs, torso, vertices, votes = _lower_body(rig, parts, body, triangles, height)
-    if sum(votes.values()) > 0:  # the front is +Y: turn half round
+    turn, how = frames.front(votes, angle)
+    notes.append(how)
+    if turn:  # the front is +Y: turn half round
         rig = _frame(scale, angle + math.pi, mid, floor)
-        legs, torso, vertices, votes = _lower_body(rig, parts, body, triangles, height)
-    agree = [name for name, v in votes.items() if v < 0]
-    against = [name for name, v in votes.items() if v > 0]
-    notes.append(
-        f"front: −Y found from {' and '.join(agree) or 'nothing'}"
-        + (f" ({' and '.join(against)} disagreed)" if against else "")
-    )
+        legs, torso, vertices, _ = _lower_body(rig, parts, body, triangles, height)
     notes.extend(torso.notes)
     if legs.hidden:
         notes.append("a skirt hides the crotch: the legs followed up inside it")
@@ -154,13 +159,19 @@ def _lower_body(
     surface = Surface.of(vertices, triangles)
     legs = find_legs(surface, height)
     torso = find_torso(surface, _pieces(parts, body, rig), legs.crotch, float(vertices[:, 2].max()), height)
-    # One vote a foot (toes ahead of the ankle) and one for the face (the head's middle ahead of the neck);
-    # a head centred on its neck does not vote.
-    votes = {"the feet": sum(_sign(leg.toe_tip[1] - leg.ankle[1], 0.01 * height) for leg in (legs.left, legs.right))}
+    # One vote a foot (toes ahead of the ankle) and one for the face (the head's middle ahead of the neck); a
+    # foot reaching as far behind its ankle as ahead, or a head centred on its neck, does not vote.
+    votes = {"the feet": sum(_foot(leg, 0.01 * height) for leg in (legs.left, legs.right))}
     head = vertices[vertices[:, 2] > torso.head_base]
     if len(head):
         votes["the face"] = _sign(((head.max(0) + head.min(0)) / 2)[1] - torso.y_at(torso.neck), 0.005 * height)
     return legs, torso, vertices, votes
+
+
+def _foot(leg: Leg, dead: float) -> int:
+    """Which way (-1: −Y, +1: +Y, 0: neither) the foot reaches further from its ankle."""
+    ahead, behind = leg.toe_tip[1] - leg.ankle[1], leg.heel[1] - leg.ankle[1]
+    return _sign(ahead, dead) if abs(ahead) - abs(behind) > dead else 0
 
 
 def _sign(value: float, dead: float) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..rig.model import FloatArray, IntArray
 from ..rig.skinning import segment_distances
-from .weights import shells
+from .weights import shell_votes, shells, weld
 
 # A body is kit-bashed when no shell reaches up this share of its height. The tallest shells of the corpus's
 # robots reach 30% (RobotExpressive's torso) and 12% (the debug robot's markers); soft bodies have one that
@@ -28,19 +28,9 @@ MID_PLANE = 0.01
 def pieces(points: FloatArray, triangles: IntArray) -> IntArray:
     """A label per vertex, equal for vertices of one separate piece: connected through triangles once vertices
     at the same place are one (an exporter splits a box's corner into one vertex per face)."""
-    _, first, same = np.unique(np.round(points, 6), axis=0, return_index=True, return_inverse=True)
-    welded = first[same.reshape(-1)]
+    first, index = weld(points, 1e-6)
+    welded = first[index]  # each vertex's first original vertex at its place: labels are vertex indices
     return np.asarray(shells(len(points), welded[triangles])[welded], dtype=np.int64)
-
-
-def _candidates(points: FloatArray, sides: IntArray, height: float) -> FloatArray:
-    """(B,) 0 for the bones a shell of `points` may follow, inf for the others (those of the side it is not on)."""
-    margin = MID_PLANE * height
-    left, right = bool((points[:, 0] > margin).any()), bool((points[:, 0] < -margin).any())
-    allowed = sides == 0
-    if not (left and right):
-        allowed = allowed | (sides == (1 if left else -1))
-    return np.where(allowed, 0.0, np.inf)
 
 
 def kit_bashed(points: FloatArray, labels: IntArray, *, height: float) -> bool:
@@ -61,15 +51,22 @@ def shell_bones(
     points: FloatArray, labels: IntArray, heads: FloatArray, tails: FloatArray, sides: IntArray, *, height: float
 ) -> IntArray:
     """Per vertex, the bone its whole shell follows: the bone nearest to most of the shell's vertices (the bone
-    whose region holds it, or the one it mostly lies along), of its own side, or a middle bone when it
-    straddles the mid-plane."""
+    whose region holds it, or the one it mostly lies along; `weights.shell_votes`), of its own side, or a
+    middle bone when it straddles the mid-plane (reaches beyond MID_PLANE of the height on both sides)."""
+    _, inverse = np.unique(labels, return_inverse=True)
+    inverse = np.asarray(inverse, dtype=np.int64).ravel()
+    margin = MID_PLANE * height
+    left = np.zeros(int(inverse.max(initial=-1)) + 1, dtype=bool)
+    right = np.zeros_like(left)
+    np.logical_or.at(left, inverse, points[:, 0] > margin)
+    np.logical_or.at(right, inverse, points[:, 0] < -margin)
+    # Per shell: the middle bones, and its side's unless it straddles the mid-plane.
+    own = np.where(left & right, 0, np.where(left, 1, -1))
+    allowed = (sides[None, :] == 0) | ((own[:, None] != 0) & (sides[None, :] == own[:, None]))
     distances = segment_distances(points, heads, tails)
-    out = np.empty(len(points), dtype=np.int64)
-    for root in np.unique(labels):
-        mine = labels == root
-        nearest = (distances[mine] + _candidates(points[mine], sides, height)).argmin(axis=1)
-        out[mine] = np.bincount(nearest, minlength=len(heads)).argmax()
-    return out
+    nearest = (distances + np.where(allowed[inverse], 0.0, np.inf)).argmin(axis=1)
+    bones, _, inverse = shell_votes(labels, nearest, len(heads))
+    return bones[inverse]
 
 
 def rigid_weights(bones: IntArray, count: int) -> FloatArray:

@@ -167,6 +167,15 @@ def _components(keys: IntArray, width: int) -> IntArray:
         labels = new
 
 
+def longest_run(mask: BoolArray, length: int = 3) -> int | None:
+    """Where the longest stretch of `mask` holding (at least `length` entries in a row) starts."""
+    edges = np.diff(np.r_[0, mask.astype(np.int64), 0])
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if not len(starts) or (stops - starts).max() < length:
+        return None
+    return int(starts[np.argmax(stops - starts)])
+
+
 def loop_at(
     pieces: Sequence[Surface], z: float, near: FloatArray, cell: float, *, skin: bool = False
 ) -> tuple[FloatArray, FloatArray] | None:

@@ -13,8 +13,8 @@ from .arms import Arm
 from .hands import Hand
 from .legs import Leg, Legs
 from .sections import Surface
-from .torso import Torso, shells_of, trunk_centre
-from .types import Bone
+from .torso import Torso, shells_of, trunk_box, trunk_centre
+from .types import Bone, NotHumanoidError
 
 _FINGER_SEGMENTS = {
     "Thumb": ("Metacarpal", "Proximal", "Distal"),
@@ -61,12 +61,22 @@ def build(
     else:
         spine_heights["chest"] = spine_heights["hips"] + 0.5 * length
     spine_heights["neck"] = neck_z
-    # The torso's own region of each cut, followed up from above the legs (hair behind the back is apart).
+    # The torso's own region of each cut, followed up from above the legs (hair behind the back is apart),
+    # a cut every 1% of the height and one at each joint.
+    ladder = np.union1d(np.arange(spine_heights["hips"], neck_z, 0.01 * height), list(spine_heights.values()))
     near = (heads["leftUpperLeg"] + heads["rightUpperLeg"]) / 2
+    front, back = np.empty(len(ladder)), np.empty(len(ladder))
+    for i, z in enumerate(ladder):
+        box = trunk_box(trunk, float(z), np.array([0.0, near[1], z]), 0.004 * height)
+        y = torso.y_at(float(z))
+        front[i], back[i] = (y, y) if box is None else (box[0][1], box[1][1])
+        near = np.array([0.0, (front[i] + back[i]) / 2, z])
+    # Something fused on behind the body would move the midway point back by half its depth: taken off.
+    centre = (front + back - fused_behind(front, back, 2, 0.03 * height)) / 2
     for name, z in spine_heights.items():
-        found = trunk_centre(trunk, z, np.array([0.0, near[1], z]), 0.004 * height)
-        near = np.array([0.0, torso.y_at(z), z]) if found is None else found
-        heads[name] = np.array([0.0, near[1], z])
+        heads[name] = np.array([0.0, float(centre[np.searchsorted(ladder, z)]), z])
+    if torso.column is not None:  # no neck narrowing: the loop there may be a head or a hood behind the neck
+        heads["neck"][1] = torso.column
     # The head's joint sits on the neck's column (where the head begins, the chin, the jaw and the mouth's
     # inside are in the cut, all to the front), at the skull's base: a little above the chin's underside,
     # where the cut widens (1% of the height, the median of artists' rigs).
@@ -86,6 +96,29 @@ def build(
         heads[name] = centre
         tails[name] = centre - np.array([0.0, 0.02 * height, 0.0])
     return _bones(heads, tails, height)
+
+
+def fused_behind(front: FloatArray, back: FloatArray, cuts: int, jump: float) -> FloatArray:
+    """Per cut (lowest first; `front` and `back` its extent along Y, +Y behind), how far the back stands out
+    behind the body's own. Where the back moves out by more than `jump` within `cuts` cuts going up while the
+    front stays (a box torso on a box pelvis grows both ways), something is fused on behind the body (long
+    hair, a backpack, a hood, a cape): it stands out by that much until the back comes in again by most of
+    it."""
+    out = np.zeros(len(back))
+    held, base, since = 0.0, 0.0, 0
+    for i in range(1, len(back)):
+        lo = max(0, i - cuts)
+        out_back = float(back[i] - back[lo:i].min())
+        out_front = float(front[lo:i].max() - front[i])
+        if held == 0.0 and out_back > jump and out_front < out_back / 3:
+            held, base, since = out_back, float(back[lo:i].min()), 0
+        elif held > 0.0 and since < cuts:  # the step may take a few cuts to reach its full depth
+            held = max(held, float(back[i]) - base)
+        elif held > 0.0 and back[i] - back[lo:i].max() < -0.6 * held:
+            held = 0.0
+        since += 1
+        out[i] = held
+    return out
 
 
 def _leg_axis(pieces: Sequence[Surface], leg: Leg, top: float, height: float) -> FloatArray:
@@ -122,20 +155,40 @@ def _vec(p: FloatArray) -> tuple[float, float, float]:
     return (float(p[0]), float(p[1]), float(p[2]))
 
 
-def symmetric(bones: tuple[Bone, ...]) -> tuple[tuple[Bone, ...], float]:
+# How far apart a left/right pair's joints may lie once mirrored, as a share of the height. Humanoids as
+# artists and generators make them place within 2%; past a quarter of the height one side's limb is something
+# else (a prop fused to the body, an axis marker), and averaging the two would put both limbs where neither is.
+MIRROR_LIMIT = 0.25
+
+
+def symmetric(bones: tuple[Bone, ...], height: float) -> tuple[tuple[Bone, ...], float]:
     """The bones shifted so the mid-plane (the mean of each left/right pair's midpoint) is x=0, each pair
-    mirrored and averaged, centre bones on x=0; and the shift's x."""
+    mirrored and averaged, centre bones on x=0; and the shift's x. NotHumanoidError when the two sides of a
+    pair do not mirror each other."""
     by_name = {b.name: b for b in bones}
     pairs = [
         (b.name, "right" + b.name[4:]) for b in bones if b.name.startswith("left") and "right" + b.name[4:] in by_name
     ]
     centre = float(np.mean([(by_name[a].head[0] + by_name[b].head[0]) / 2 for a, b in pairs])) if pairs else 0.0
+    flip = np.array([-1.0, 1.0, 1.0])
+    apart = {
+        a[4:]: float(
+            np.linalg.norm((np.array(by_name[a].head) - np.array(by_name[b].head) * flip) - [2 * centre, 0, 0])
+        )
+        for a, b in pairs
+    }
+    worst = max(apart, key=apart.__getitem__, default=None)
+    if worst is not None and apart[worst] > MIRROR_LIMIT * height:
+        raise NotHumanoidError(
+            f"left and right do not mirror: the {worst[0].lower() + worst[1:]} joints lie "
+            f"{apart[worst] / height:.0%} of the height apart once mirrored (something on one side, a prop or "
+            "an accessory joined to the body, reads as a limb)"
+        )
     out = []
     for bone in bones:
         other = by_name.get(_mirror_name(bone.name))
         head, tail = np.array(bone.head) - [centre, 0, 0], np.array(bone.tail) - [centre, 0, 0]
         if other is not None and other is not bone:
-            flip = np.array([-1.0, 1.0, 1.0])
             head = (head + (np.array(other.head) - [centre, 0, 0]) * flip) / 2
             tail = (tail + (np.array(other.tail) - [centre, 0, 0]) * flip) / 2
         elif (other is None or other is bone) and not bone.name.startswith(("left", "right")):

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rig.model import FloatArray, IntArray
-from .sections import Surface, loop_around, regions_along, regions_in_plane
+from ..rig.model import BoolArray, FloatArray, IntArray
+from .sections import Surface, longest_run, loop_around, regions_along, regions_in_plane
 from .types import NotHumanoidError
-from .weights import shells
+from .weights import shells, weld
 
 _X = np.array([1.0, 0.0, 0.0])
 _Y = np.array([0.0, 1.0, 0.0])
+# Of the height: the least a head reaches above the neck's base (an adult's an eighth, a box figure's 9%): a
+# crown narrows above it.
+HEAD_MIN = 0.06
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class Torso:
     head_base: float
     top: float
     notes: tuple[str, ...]
+    # The neck's depth when no cut narrows above the shoulders: the chest's, continuing the trunk's line (the
+    # loop there may be a head or a hood reaching behind the neck); None where the neck's own loop shows it.
+    column: float | None = None
 
     def y_at(self, z: float) -> float:
         return float(np.interp(z, self.heights, self.depth_centre))
@@ -54,31 +60,24 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
         if not mid:
             mid = sorted(found, key=lambda r: min(abs(r.lo), abs(r.hi)))[:1]
         if not mid:
-            rows.append((z, np.nan, np.nan, np.nan, np.nan))
+            rows.append((z, np.nan, np.nan, np.nan, np.nan, 0.0))
             continue
         r = mid[0]
         y = float(r.centre[1])
-        rows.append((z, r.lo, r.hi, y, float(r.size[1])))
+        # Parts on both sides close beside the torso's (a robot's arms, apart from it by a gap).
+        near = 0.05 * height
+        beside = any(0 < r.lo - o.hi < near for o in found) and any(0 < o.lo - r.hi < near for o in found)
+        rows.append((z, r.lo, r.hi, y, float(r.size[1]), float(beside)))
     table = np.array(rows)
     ok = ~np.isnan(table[:, 1])
     if ok.sum() < 10:
         raise NotHumanoidError("no torso above the legs: the cross-sections above the crotch are empty")
     table = table[ok]
-    z, lo, hi, yc, depth = table.T
+    z, lo, hi, yc, depth, beside = table.T
     width = hi - lo
     span = top - crotch
     notes: list[str] = []
-    # The arms join the torso's cut in one step (the hips widen gradually). The waist is the belly's narrower
-    # cuts: a chibi's arms lie as low as a tenth of its span above the crotch (its head is half of it).
-    belly = (z >= crotch + 0.05 * span) & (z <= crotch + 0.3 * span)
-    waist = float(np.percentile(width[belly], 20)) if belly.any() else float(np.median(width))
-    joins = np.r_[False, np.diff(width) > 0.02 * height]
-    above = np.flatnonzero((z > crotch + 0.1 * span) & (width > 1.35 * waist) & joins)
-    if len(above):
-        armpit_i = int(above[0])
-    else:
-        armpit_i = int(np.searchsorted(z, crotch + 0.52 * span))
-        notes.append("armpits from proportions: the arms never join the torso's cross-section")
+    armpit_i = _armpit(z, width, beside > 0, crotch=crotch, span=span, height=height, notes=notes)
     armpit = float(z[armpit_i])
     chest = max(armpit_i - round(0.015 * height / step), 0)
     chest_half = float((hi[chest] - lo[chest]) / 2)
@@ -91,11 +90,40 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
         if box is not None:
             lo[i], hi[i], yc[i], depth[i] = box[0][0], box[1][0], (box[0][1] + box[1][1]) / 2, box[1][1] - box[0][1]
     base, neck, head_base = _neck(z, hi - lo, depth, armpit=armpit, chest_half=chest_half, top=top, height=height)
+    column = None
     if base is None:
         base = neck = float(z[min(int(np.searchsorted(z, armpit + 0.08 * height)), len(z) - 1)])
         head_base = neck + 0.03 * height
+        column = float(yc[chest])
         notes.append("neck from proportions: no narrowing above the shoulders")
-    return Torso(z, lo, hi, yc, depth, armpit, chest_half, base, neck, head_base, top, tuple(notes))
+    return Torso(z, lo, hi, yc, depth, armpit, chest_half, base, neck, head_base, top, tuple(notes), column)
+
+
+def _armpit(
+    z: FloatArray, width: FloatArray, beside: BoolArray, *, crotch: float, span: float, height: float, notes: list[str]
+) -> int:
+    """The index of the armpits' cut among the torso's cuts at heights `z` (its `width` along X; `beside`:
+    whether a part lies close beside it on both sides)."""
+    # The arms join the torso's cut in one step (the hips widen gradually). The waist is the belly's narrower
+    # cuts: a chibi's arms lie as low as a tenth of its span above the crotch (its head is half of it).
+    belly = (z >= crotch + 0.05 * span) & (z <= crotch + 0.3 * span)
+    waist = float(np.percentile(width[belly], 20)) if belly.any() else float(np.median(width))
+    joins = np.r_[False, np.diff(width) > 0.02 * height]
+    # Above a cut half as wide as the waist (a neck) the steps are the head's: a robot's head may be wider
+    # than its shoulders.
+    necks = np.flatnonzero((z > crotch + 0.1 * span) & (width < 0.5 * waist))
+    below = z < (z[necks[0]] if len(necks) else np.inf)
+    above = np.flatnonzero((z > crotch + 0.1 * span) & (width > 1.35 * waist) & joins & below)
+    if len(above):
+        return int(above[0])
+    run = longest_run(beside & below)
+    if run is not None:
+        # Arms of parts apart from the torso never join its cut: their armpits are where the longest stretch
+        # of cuts with a part close beside it on both sides begins (the shoulders' or upper arms' parts).
+        notes.append("armpits where the arms' parts begin beside the torso: they never join its cross-section")
+        return run
+    notes.append("armpits from proportions: the arms never join the torso's cross-section")
+    return int(np.searchsorted(z, crotch + 0.52 * span))
 
 
 def _beside(cut: FloatArray, y: float | None, cell: float) -> FloatArray:
@@ -124,9 +152,11 @@ def _neck(
     z: FloatArray, width: FloatArray, depth: FloatArray, *, armpit: float, chest_half: float, top: float, height: float
 ) -> tuple[float | None, float, float]:
     """(the neck's base, its narrowest cut, the head's base): above the armpits, the first cut narrower than
-    70% of the chest, then the narrowest one within the next tenth of the height, then where the cut is
-    more than 1.6 times that wide again. (None, 0, 0) when nothing above the shoulders narrows."""
-    narrow = np.flatnonzero((z > armpit) & (width < 0.7 * 2 * chest_half))
+    70% of the chest with a head's height still above it, then the narrowest one within the next tenth of
+    the height, then where the cut is more than 1.6 times that wide again. (None, 0, 0) when nothing above
+    the shoulders narrows: a head's crown narrows too, and a head as wide as the chest (a box) shows no
+    other narrowing."""
+    narrow = np.flatnonzero((z > armpit) & (width < 0.7 * 2 * chest_half) & (z < top - HEAD_MIN * height))
     if not len(narrow):
         return None, 0.0, 0.0
     base_i = int(narrow[0])
@@ -142,10 +172,7 @@ def shells_of(piece: Surface) -> IntArray:
     """A label per triangle of the piece, equal within one connected shell; corners are welded by position
     first (exporters split vertices at UV seams, which would cut one skin into hundreds of patches)."""
     corners = piece.corners.reshape(-1, 3)
-    cell = 1e-5 * max(float(np.ptp(corners[:, 2])), 1e-9)
-    grid = np.round((corners - corners.min(axis=0)) / cell).astype(np.int64)
-    span = grid.max(axis=0) + 1
-    _, index = np.unique((grid[:, 0] * span[1] + grid[:, 1]) * span[2] + grid[:, 2], return_inverse=True)
+    _, index = weld(corners - corners.min(axis=0), 1e-5 * max(float(np.ptp(corners[:, 2])), 1e-9))
     triangles = index.reshape(-1, 3)
     return np.asarray(shells(int(triangles.max()) + 1, triangles)[triangles[:, 0]], dtype=np.int64)
 
@@ -153,7 +180,19 @@ def shells_of(piece: Surface) -> IntArray:
 def trunk_centre(
     parts: Sequence[tuple[Surface, IntArray]], z: float, near: FloatArray, cell: float
 ) -> FloatArray | None:
-    """The centre of the skin's loop around `near` at height z (sections.loop_around with `skin`), each
+    """The centre of the skin's loop around `near` at height z (`trunk_box`)."""
+    box = trunk_box(parts, z, near, cell)
+    if box is None:
+        return None
+    centre = (box[0] + box[1]) / 2
+    centre[2] = z
+    return np.asarray(centre, dtype=np.float64)
+
+
+def trunk_box(
+    parts: Sequence[tuple[Surface, IntArray]], z: float, near: FloatArray, cell: float
+) -> tuple[FloatArray, FloatArray] | None:
+    """The bounding box of the skin's loop around `near` at height z (sections.loop_around with `skin`), each
     part's cut keeping only its shells whose own cut surrounds `near` (`parts`: each mesh part with its
     `shells_of`): what hangs off the back as a shell of its own (a backpack, a robot arm's mount, a strap)
     may touch the body's loop, which would then reach behind the back and pull the centre backwards."""
@@ -165,12 +204,7 @@ def trunk_centre(
         owner = label[hit]
         kept = [k for k in np.unique(owner) if _surrounds(cut[owner == k], near)]
         cuts.append(cut[np.isin(owner, kept)])
-    box = loop_around(cuts, near, cell, skin=True)
-    if box is None:
-        return None
-    centre = (box[0] + box[1]) / 2
-    centre[2] = z
-    return np.asarray(centre, dtype=np.float64)
+    return loop_around(cuts, near, cell, skin=True)
 
 
 def _surrounds(cut: FloatArray, near: FloatArray) -> bool:

@@ -26,8 +26,8 @@ EMPTY = 1e-3
 REGION_HOPS = 2
 # Vertices this close to the mid-plane (a fraction of the height) may follow either side.
 MID_PLANE = 0.01
-# Beyond this share of a mesh's vertices whose heat weights all lie on bones they may not follow, those take
-# the voxel proxy's weights (Godette's body: 10%); below it, their nearest allowed bone, sparing the proxy.
+# Beyond this share of a mesh's vertices that do not keep their own bone heat (`unskinned`'s carried), those
+# take the voxel proxy's weights; below it, their nearest allowed bone, sparing the proxy.
 MASKED = 0.01
 # A separate closed shell no bigger than this (its box's diagonal, a fraction of the height) whose vertices
 # all lie nearest one bone is a hard part (a button, a buckle, an armour plate, a robot's shell): it follows
@@ -69,18 +69,56 @@ class Welded:
     shell: IntArray
 
 
+def weld(points: FloatArray, step: float) -> tuple[IntArray, IntArray]:
+    """Vertices at the same place made one: positions rounded to a grid of `step`, equal ones welded.
+    (`first` (W,): an original vertex of each welded one; `index` (N,): each original vertex's welded one.)
+    Its callers differ only in the step: WELD of the height for bone heat's copies and hard shells, 1e-6
+    (a micrometre, in metres) for a kit-bashed body's pieces, 1e-5 of a body part's own height for the
+    shells the torso's cuts keep."""
+    grid = np.round(points / step).astype(np.int64)
+    grid -= grid.min(axis=0, initial=0)
+    span = grid.max(axis=0, initial=0) + 1
+    if float(np.prod(span.astype(np.float64))) < 2.0**62:  # one number per cell: several times faster to sort
+        key = (grid[:, 0] * span[1] + grid[:, 1]) * span[2] + grid[:, 2]
+        _, first, index = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, index = np.unique(grid, axis=0, return_index=True, return_inverse=True)
+    return np.asarray(first, dtype=np.int64), np.asarray(index, dtype=np.int64).ravel()
+
+
 def welded(points: FloatArray, triangles: IntArray, *, height: float) -> Welded:
-    """`points` and `triangles` with vertices closer than WELD of the height made one."""
+    """`points` and `triangles` with vertices closer than WELD of the height made one (`weld`), the faces
+    that collapse dropped (bone heat's copy of the mesh has none)."""
     if not len(points):
         empty = np.zeros(0, dtype=np.int64)
         return Welded(points, np.zeros((0, 3), dtype=np.int64), empty, empty)
-    _, first, index = np.unique(
-        np.round(points / (WELD * height)).astype(np.int64), axis=0, return_index=True, return_inverse=True
-    )
-    index = index.ravel()
+    first, index = weld(points, WELD * height)
     faces = index[triangles] if len(triangles) else np.zeros((0, 3), dtype=np.int64)
     faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
     return Welded(points[first], faces, index, shells(len(first), faces)[index])
+
+
+def shell_votes(labels: IntArray, nearest: IntArray, bones: int) -> tuple[IntArray, BoolArray, IntArray]:
+    """Per shell (the distinct `labels`, in order): the bone most of its vertices have as their `nearest` (the
+    first on a tie), and whether all of them do; with each vertex's shell (its row). The one vote behind both
+    rules that put a shell wholly on one bone: `rigid.shell_bones` (a kit-bashed body: every shell, to the
+    bone most of it lies nearest, of its own side) and `rigid_shells` (a hard shell in a skinned mesh: only a
+    closed, small one, and only when every vertex of it lies nearest that bone)."""
+    _, inverse = np.unique(labels, return_inverse=True)
+    inverse = np.asarray(inverse, dtype=np.int64).ravel()
+    counts = np.zeros((int(inverse.max(initial=-1)) + 1, bones), dtype=np.int64)
+    np.add.at(counts, (inverse, nearest), 1)
+    unanimous = counts.max(axis=1, initial=0) == np.bincount(inverse, minlength=len(counts))
+    return np.asarray(counts.argmax(axis=1), dtype=np.int64), np.asarray(unanimous), inverse
+
+
+def boxes(points: FloatArray, rows: IntArray, count: int) -> tuple[FloatArray, FloatArray]:
+    """The lowest and highest corner of each of `count` groups of `points` (`rows`: each point's group)."""
+    low = np.full((count, 3), np.inf)
+    high = np.full((count, 3), -np.inf)
+    np.minimum.at(low, rows, points)
+    np.maximum.at(high, rows, points)
+    return low, high
 
 
 def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height: float) -> IntArray:
@@ -96,21 +134,12 @@ def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height:
     edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
     unique, uses = np.unique(edges, axis=0, return_counts=True)
     open_shells = np.unique(shell_of[unique[uses != 2].ravel()])
-    roots, inverse = np.unique(weld.shell, return_inverse=True)
-    low = np.full((len(roots), 3), np.inf)
-    high = np.full((len(roots), 3), -np.inf)
-    np.minimum.at(low, inverse, points)
-    np.maximum.at(high, inverse, points)
-    bone_low = np.full(len(roots), np.iinfo(np.int64).max)
-    bone_high = np.full(len(roots), -1)
-    np.minimum.at(bone_low, inverse, nearest)
-    np.maximum.at(bone_high, inverse, nearest)
+    roots = np.unique(weld.shell)
+    _, unanimous, inverse = shell_votes(weld.shell, nearest, int(nearest.max()) + 1)
+    low, high = boxes(points, inverse, len(roots))
     faced = np.isin(roots, shell_of[faces.ravel()])
     hard = (
-        faced
-        & ~np.isin(roots, open_shells)
-        & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height)
-        & (bone_low == bone_high)
+        faced & ~np.isin(roots, open_shells) & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height) & unanimous
     )
     rows = hard[inverse]
     out[rows] = nearest[rows]
@@ -142,8 +171,8 @@ class HeatReport:
 
     @property
     def failed(self) -> bool:
-        """Nothing weighted (a bone's solve failed, or the mesh was too small), or a shell left bare."""
-        return self.vertices > 0 and (self.unweighted == self.vertices or self.empty_shells > 0)
+        """Nothing weighted: a bone's solve failed, or the mesh was too small (shells left bare are `unskinned`)."""
+        return self.vertices > 0 and self.unweighted == self.vertices
 
 
 def heat_report(weights: FloatArray, labels: IntArray) -> HeatReport:
@@ -152,6 +181,28 @@ def heat_report(weights: FloatArray, labels: IntArray) -> HeatReport:
     size = np.bincount(inverse, minlength=len(roots))
     bare = np.bincount(inverse, weights=empty.astype(np.float64), minlength=len(roots))
     return HeatReport(len(weights), int(empty.sum()), len(roots), int((bare == size).sum()))
+
+
+def unskinned(
+    heat: FloatArray, usable: FloatArray, labels: IntArray, points: FloatArray, heads: FloatArray
+) -> tuple[BoolArray, BoolArray]:
+    """Which vertices do not keep their own bone heat (`heat`; `usable`: the part of it each may follow;
+    `labels`: their shells; `points`: where they are; `heads`: the bones' joints), as (carried, hanging).
+    Carried take other weights (the voxel proxy's): vertices left without any, and every vertex of a shell
+    where those are most (a shell lying on the skin that sees no bone through it: the eyes' and brows'
+    shells in front of the face, a strap, a garment heat could not weigh). Hanging is a shell off the
+    skeleton (no joint inside its box) most of whose heat lies on bones it may not follow: it hangs off the
+    body and saw a far bone past it (Godette's backpack, from her hips to her shoulders, the neck); it rides
+    wholly on the bone where it touches the skin."""
+    empty = usable.sum(axis=1) < EMPTY
+    masked = empty & (heat.sum(axis=1) >= EMPTY)
+    roots, inverse = np.unique(labels, return_inverse=True)
+    size = np.bincount(inverse)
+    low, high = boxes(points, inverse, len(roots))
+    inside = ((heads[None] >= low[:, None]) & (heads[None] <= high[:, None])).all(axis=2).any(axis=1)
+    hanging = ((np.bincount(inverse, weights=masked.astype(np.float64)) / size > 0.5) & ~inside)[inverse]
+    bare = (np.bincount(inverse, weights=empty.astype(np.float64)) / size > 0.5)[inverse]
+    return np.asarray((empty | bare) & ~hanging), np.asarray(hanging)
 
 
 def interpolated(weights: FloatArray, corners: IntArray, points: FloatArray, found: FloatArray) -> FloatArray:

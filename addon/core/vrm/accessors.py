@@ -26,15 +26,24 @@ def accessor_array(document: dict[str, Any], binary: bytes, index: int) -> npt.N
         values: npt.NDArray[Any] = np.ndarray(shape, kind, raw, accessor.get("byteOffset", 0), strides).copy()
     else:
         values = np.zeros((count, width), dtype=kind)
-    sparse = accessor.get("sparse")
-    if sparse:
-        indices_kind = NUMPY_TYPES[sparse["indices"]["componentType"]]
-        indices_raw = glb.view_bytes(document, binary, sparse["indices"]["bufferView"])
-        indices = np.frombuffer(indices_raw, indices_kind, sparse["count"], sparse["indices"].get("byteOffset", 0))
-        values_raw = glb.view_bytes(document, binary, sparse["values"]["bufferView"])
-        offset = sparse["values"].get("byteOffset", 0)
-        values[indices] = np.frombuffer(values_raw, kind, sparse["count"] * width, offset).reshape(-1, width)
+    if accessor.get("sparse"):
+        indices, substituted = sparse_values(document, binary, index)
+        values[indices] = substituted
     return values
+
+
+def sparse_values(document: dict[str, Any], binary: bytes, index: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """A sparse accessor's substitution alone: its indices and their (count, components) values, read-only
+    views of the BIN (a morph target that moves a few hundred of 200k vertices is read as those rows)."""
+    accessor = document["accessors"][index]
+    sparse = accessor["sparse"]
+    kind, width = NUMPY_TYPES[accessor["componentType"]], glb.COMPONENTS[accessor["type"]]
+    indices_kind = NUMPY_TYPES[sparse["indices"]["componentType"]]
+    indices_raw = glb.view_bytes(document, binary, sparse["indices"]["bufferView"])
+    indices = np.frombuffer(indices_raw, indices_kind, sparse["count"], sparse["indices"].get("byteOffset", 0))
+    values_raw = glb.view_bytes(document, binary, sparse["values"]["bufferView"])
+    offset = sparse["values"].get("byteOffset", 0)
+    return indices, np.frombuffer(values_raw, kind, sparse["count"] * width, offset).reshape(-1, width)
 
 
 def node_matrix(node: dict[str, Any]) -> npt.NDArray[np.float64]:

@@ -84,6 +84,16 @@ def read(data: bytes, load: Callable[[bytes], Any] = json.loads) -> tuple[dict[s
     return document, binary
 
 
+def copied(document: Any) -> Any:
+    """A JSON document (dicts, lists and immutable values, as json.loads gives) copied to its leaves: what
+    copy.deepcopy does for such a tree, in a quarter of its time (no memo, no dispatch per value)."""
+    if isinstance(document, dict):
+        return {key: copied(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [copied(value) for value in document]
+    return document
+
+
 def write(document: dict[str, Any], binary: bytes) -> bytes:
     """A GLB from a JSON document and its BIN chunk (each padded to 4 bytes as the format asks: JSON with
     spaces, BIN with zeros; no BIN chunk when `binary` is empty)."""

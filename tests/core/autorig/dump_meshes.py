@@ -8,6 +8,7 @@ run it in a subprocess, so their own process never imports bpy.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -18,10 +19,20 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def dump(model: Path, out: Path) -> None:
-    import bpy
+Arrays = dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]]
 
-    from addon.blender import avatar_import, rig_reader, vrm_addon
+
+def rest_meshes(
+    model: Path, arms: float | None = None
+) -> tuple[list[tuple[str, npt.NDArray[np.float64], npt.NDArray[np.int64]]], Arrays]:
+    """Imports `model` into an empty scene: per visible mesh object (name, world vertices in the rest shape,
+    triangles), and the artist's joints as the .npz's `joint_names` and `joints` arrays. With `arms`, the
+    artist's rig first lowers both arms to that many degrees below horizontal (upper arm to hand), as an
+    A-pose: the meshes and joints are the posed ones."""
+    import bpy
+    from mathutils import Matrix
+
+    from addon.blender import avatar_import, context, rig_reader, vrm_addon
     from addon.core.rig import bone_mapping
 
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -37,10 +48,27 @@ def dump(model: Path, out: Path) -> None:
         mapping = dict(bone_mapping.solve(changes.applied(table) if changes else table).mapping)
     for arm in (o for o in bpy.data.objects if o.type == "ARMATURE"):
         arm.data.pose_position = "REST"  # type: ignore[union-attr]
+    pose = armature.pose
+    assert pose is not None
+    if arms is not None:
+        armature_data.pose_position = "POSE"
+        for bone in pose.bones:
+            bone.matrix_basis = Matrix.Identity(4)
+        context.view_layer().update()
+        world = armature.matrix_world
+        for side in (1, -1):
+            upper = pose.bones[mapping["leftUpperArm" if side > 0 else "rightUpperArm"]]
+            head = world @ upper.head
+            reach = world @ pose.bones[mapping["leftHand" if side > 0 else "rightHand"]].head - head
+            now = math.degrees(math.atan2(-reach.z, math.hypot(reach.x, reach.y)))
+            # About the front-to-back axis, the arm's tip going down on either side.
+            turn = Matrix.Rotation(math.radians(side * (arms - now)), 4, "Y")
+            about = Matrix.Translation(head) @ turn @ Matrix.Translation(-head)
+            upper.matrix = world.inverted() @ about @ world @ upper.matrix
+            context.view_layer().update()
     depsgraph = bpy.context.evaluated_depsgraph_get()
     depsgraph.update()
-    arrays: dict[str, npt.NDArray[np.float64] | npt.NDArray[np.int64]] = {}
-    names = []
+    meshes = []
     for obj in (o for o in bpy.data.objects if o.type == "MESH" and o.visible_get()):
         evaluated = obj.evaluated_get(depsgraph)
         mesh = evaluated.to_mesh()
@@ -52,21 +80,19 @@ def dump(model: Path, out: Path) -> None:
         m = np.array(evaluated.matrix_world)
         world = co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
         evaluated.to_mesh_clear()
-        if len(tris) == 0:
-            continue
-        names.append(obj.name)
-        arrays[f"v{len(names) - 1}"] = world
-        arrays[f"t{len(names) - 1}"] = tris.reshape(-1, 3)
+        if len(tris):
+            meshes.append((obj.name, world, tris.reshape(-1, 3)))
     m = np.array(armature.matrix_world)
-    bones = armature_data.bones
-    joints = {vrm: m[:3, :3] @ np.array(bones[name].head_local) + m[:3, 3] for vrm, name in mapping.items()}
-    np.savez(
-        out,
-        names=np.array(names),
-        joint_names=np.array(list(joints)),
-        joints=np.array(list(joints.values())).reshape(-1, 3),
-        **arrays,
-    )
+    joints = {vrm: m[:3, :3] @ np.array(pose.bones[name].head) + m[:3, 3] for vrm, name in mapping.items()}
+    return meshes, {"joint_names": np.array(list(joints)), "joints": np.array(list(joints.values())).reshape(-1, 3)}
+
+
+def dump(model: Path, out: Path) -> None:
+    meshes, joints = rest_meshes(model)
+    arrays: Arrays = {}
+    for i, (_, world, tris) in enumerate(meshes):
+        arrays[f"v{i}"], arrays[f"t{i}"] = world, tris
+    np.savez(out, names=np.array([name for name, _, _ in meshes]), **joints, **arrays)
 
 
 def main() -> int:

@@ -92,6 +92,48 @@ def test_any_facing_and_unit_gives_the_same_rig() -> None:
         assert any(n.startswith("front: −Y found from the feet") for n in plan.notes)
 
 
+def test_a_body_with_no_feet_nor_face_faces_the_files_front_and_says_so() -> None:
+    """A robot of boxes whose feet reach as far back as forward and whose head is centred on its neck: nothing
+    in the geometry shows the front. It faces −Y as glTF, VRM and FBX files put it once imported (turned a
+    little, still), its left at +X, and the notes say the front came from the file, not from the body. Stood
+    sideways in its file, not even that tells: refused with the reason, never rigged with left and right
+    guessed."""
+    for turn in (0, 20, -25):
+        fig = blocks(0.8, toes=False).transformed(turn_z(turn))
+        plan = plan_rig(fig.parts)
+        assert max(errors(fig, plan).values()) <= 0.03, (turn, errors(fig, plan))
+        assert any(n.startswith("front: −Y as the file has it") and "no feet nor face" in n for n in plan.notes)
+    with pytest.raises(NotHumanoidError, match="cannot tell the front: no feet nor face shows it"):
+        plan_rig(blocks(0.8, toes=False).transformed(turn_z(90)).parts)
+    # Feet that show the front outweigh the file's axes: turned round in its file, the figure is turned back.
+    fig = blocks(0.8).transformed(turn_z(180))
+    plan = plan_rig(fig.parts)
+    assert max(errors(fig, plan).values()) <= 0.03 and "front: −Y found from the feet" in plan.notes
+
+
+def test_a_robots_arms_apart_from_its_torso_begin_at_the_shoulders_under_a_head_wider_than_them() -> None:
+    """Arms of their own parts, a gap from the torso's, never join its cross-section; the step where the cut
+    widens is the head's (wider than the shoulders, as RobotExpressive's), above its neck. The armpits are
+    where the arms' parts begin beside the torso, and the upper arms' joints at the torso's side."""
+    fig = blocks(0.92, robot=True)
+    plan = plan_rig(fig.parts)
+    assert "armpits where the arms' parts begin beside the torso: they never join its cross-section" in plan.notes
+    err = {k: v for k, v in errors(fig, plan).items() if "Arm" not in k and "Hand" not in k}
+    assert max(err.values()) <= 0.02, err
+    assert max(errors(fig, plan)[f"{side}UpperArm"] for side in ("left", "right")) <= 0.01
+
+
+def test_a_robots_elbows_and_wrists_are_where_its_arms_parts_meet() -> None:
+    """Along an arm of separate rounded parts (a long upper arm, a ball at the elbow, a short forearm, a hand),
+    every part's rounded end narrows the cuts like a wrist: the joints are where the parts meet instead (the
+    middle of the gap, the ball's centre), the forearm and the hand told apart by their order from the
+    shoulder."""
+    fig = blocks(0.92, robot=True)
+    err = errors(fig, plan_rig(fig.parts))
+    arms = {k: f"{v:.1%}" for k, v in err.items() if k.endswith(("LowerArm", "Hand"))}
+    assert max(err[k] for k in arms) <= 0.01, arms
+
+
 def test_a_skirt_and_long_hair_hide_nothing() -> None:
     fig = figure(skirt=True, hair=True, arm_drop=40)
     plan = plan_rig(fig.parts)

@@ -12,12 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 
-from addon.core.autorig import MeshPart, plan_rig
-from addon.core.rig import humanoid
+from addon.core.autorig import MeshPart
+from tests.core.autorig import artists
+from tests.core.autorig.artists import Joints, read_dump
 
 pytestmark = pytest.mark.slow  # the session fixture imports five avatars with Blender, about a minute
 
@@ -60,42 +59,22 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def load(dumps: Path, name: str) -> tuple[list[MeshPart], dict[str, npt.NDArray[np.float64]]]:
+def load(dumps: Path, name: str) -> tuple[list[MeshPart], Joints]:
     if not MODELS[name].is_file():
         pytest.skip(f"{MODELS[name]} is absent")
-    data = np.load(dumps / f"{name}.npz")
-    parts = [MeshPart(str(n), data[f"v{i}"], data[f"t{i}"]) for i, n in enumerate(data["names"])]
-    return parts, dict(zip(map(str, data["joint_names"]), data["joints"], strict=True))
+    return read_dump(dumps / f"{name}.npz")
 
 
-def offsets(name: str, dumps: Path) -> dict[str, npt.NDArray[np.float64]]:
-    """Per bone both rigs have: the planned joint minus the artist's, in the rig frame (X to the avatar's left,
-    Y backwards, Z up), as a share of the height."""
-    parts, artist = load(dumps, name)
-    plan = plan_rig(parts)
-    m = np.array(plan.to_rig_frame)
-    heads = {b.name: np.array(b.head) for b in plan.bones}
-    return {
-        bone: (heads[bone] - (m[:3, :3] @ artist[bone] + m[:3, 3])) / plan.height
-        for bone in sorted(heads.keys() & artist.keys())
-    }
+def offsets(name: str, dumps: Path) -> Joints:
+    return artists.offsets(*load(dumps, name))
 
 
 def joint_errors(name: str, dumps: Path) -> dict[str, float]:
-    """Per required bone the artist maps: distance from the planned joint, as a share of the height."""
-    found = offsets(name, dumps)
-    return {bone: float(np.linalg.norm(found[bone])) for bone in sorted(humanoid.REQUIRED_VRM1 & found.keys())}
+    return artists.joint_errors(*load(dumps, name))
 
 
 # Where the goal is not met yet, and why (the test fails as soon as it is met, so the mark goes).
-# A built-corpus figure whose head joint lands at the top of the head: a box behind the head is one loop with
-# the head and the neck, so no cut narrows above the shoulders.
-FAR = {
-    "vrm0_expressions": "the box behind the head is one loop with the head and neck: no narrowing above the "
-    "shoulders, the head joint lands at its top (16% of the height off) and the neck's and head's 10% behind",
-}
 SHORT = {
-    **FAR,
     "fbx_quaternius_female_casual": "the artist's hips and spine sit at the thighs' joints, 4-6% of the height "
     "from ours (the hips 4.6% further back)",
 }
@@ -103,31 +82,20 @@ SHORT = {
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.xfail(reason=SHORT[n], strict=True)) if n in SHORT else n for n in MODELS],
+    artists.marked(MODELS, SHORT),
 )
 def test_joints_are_near_the_artists(name: str, dumps: Path) -> None:
-    err = joint_errors(name, dumps)
-    assert len(err) >= 12
-    worst = max(err, key=err.__getitem__)
-    report = {k: f"{v:.1%}" for k, v in err.items()}
-    assert np.median(list(err.values())) <= 0.02, report
-    assert err[worst] <= 0.08, report
+    artists.assert_meets_goals(joint_errors(name, dumps))
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(reason=FAR[n], strict=True)) if n in FAR else n for n in MODELS],
-)
+@pytest.mark.parametrize("name", list(MODELS))
 def test_the_front_and_sides_are_the_artists(name: str, dumps: Path) -> None:
     """Left is the artist's left, and no joint is off by a whole limb (the worst within 12% of the height)."""
     err = joint_errors(name, dumps)
     assert max(err.values()) <= 0.12, {k: f"{v:.1%}" for k, v in err.items()}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(reason=FAR[n], strict=True)) if n in FAR else n for n in MODELS],
-)
+@pytest.mark.parametrize("name", list(MODELS))
 def test_the_spine_and_thighs_are_as_deep_in_the_body_as_the_artists(name: str, dumps: Path) -> None:
     """Front to back, the spine, neck, head and the thighs' joints lie within 2% of the height of the artist's:
     what hangs off the back (a backpack, a robot arm's mount) or beside a leg (a strap) does not pull them

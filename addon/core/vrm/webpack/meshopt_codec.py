@@ -12,7 +12,6 @@ The codec is lossless: decode() gives back the exact bytes of every view (the ex
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,11 +19,13 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from .. import glb
 from ..sparse_morphs import GlbLayoutError
 from .layout import COMPONENT_BYTES, COMPONENTS, ELEMENT_ARRAY_BUFFER, Layout, declare, view_holders
 
 EXTENSION: Final = "EXT_meshopt_compression"
 _MAX_ROW: Final = 256  # the vertex codec's largest row
+_TAIL: Final = 32  # the vertex codec's smallest tail
 
 
 class MeshoptMissingError(RuntimeError):
@@ -86,6 +87,16 @@ def octahedral(vectors: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int8], npt.NDA
     return best_decoded, best_rows
 
 
+def attribute_bytes(rows: bytes, size: int) -> int:
+    """The bytes the vertex codec stores `rows` (of `size` bytes each, padded to whole rows of a multiple
+    of 4 bytes) in, less its fixed cost (a header byte, and a tail of at least 32 bytes that a view shared
+    by many accessors pays once): how the packing weighs two layouts of the same data."""
+    size = _row_of(size)
+    rows += b"\0" * (-len(rows) % size)
+    data = np.frombuffer(rows, np.uint8).reshape(-1, size)
+    return len(_codec().encode_gltf_buffer(data, "ATTRIBUTES", 0)) - 1 - max(size, _TAIL)
+
+
 def exponential(values: npt.NDArray[Any], bits: int) -> tuple[npt.NDArray[np.float32], bytes]:
     """Floats (n by k) through meshoptimizer's exponential filter, one exponent per component for the whole
     array and `bits` of mantissa (an absolute error of at most half a step of the largest value's exponent):
@@ -109,7 +120,9 @@ def _oct_decoded(codec: Any, rows: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]
 
 def _cosines(unit: npt.NDArray[np.float64], decoded: npt.NDArray[np.int8]) -> npt.NDArray[np.float64]:
     vectors = decoded[:, :3].astype(np.float64)
-    lengths = np.maximum(np.linalg.norm(vectors, axis=1), 1e-12)
+    # np.linalg.norm(axis=1)'s sums in the same order, column by column (a quarter of its time on rows of 3).
+    squares = vectors[:, 0] * vectors[:, 0] + vectors[:, 1] * vectors[:, 1] + vectors[:, 2] * vectors[:, 2]
+    lengths = np.maximum(np.sqrt(squares), 1e-12)
     cosines: npt.NDArray[np.float64] = np.einsum("ij,ij->i", unit, vectors) / lengths
     return cosines
 
@@ -169,7 +182,7 @@ def encode(
     view's bytes."""
     filtered = filtered or {}
     codec = _codec()
-    document = copy.deepcopy(document)
+    document = glb.copied(document)
     view_holders(document)
     rows = _rows(document)
     views: list[dict[str, Any]] = document["bufferViews"]
@@ -225,7 +238,7 @@ def encode(
 def decode(document: dict[str, Any], binary: bytes) -> tuple[dict[str, Any], bytes]:
     """A compressed document and BIN back as one plain buffer: what a loader with the decoder sees."""
     codec = _codec()
-    document = copy.deepcopy(document)
+    document = glb.copied(document)
     layout = Layout()
     placed: list[tuple[dict[str, Any], int]] = []  # each view, and its bytes' view in `layout`
     for view in document.get("bufferViews", []):

@@ -13,21 +13,23 @@ What is stored how, and what it costs (the file states it, `tolerances` below, a
   4-byte rows KHR_mesh_quantization reads (normalized bytes); morph normal deltas 8-bit normalized where
   every morphed normal stays within 0.9° of the original's, else 16-bit; deltas past 1 stay floats through
   meshoptimizer's exponential filter (12 bits) where the same holds.
-- texture coordinates within 0..1: 16-bit normalized (1/65535: a sixteenth of a texel at 4096²); others
-  stay float.
+- texture coordinates within 0..1: 16-bit normalized, on the coarsest grid that keeps them within half a
+  texel of the file's largest image (uv_encoding; all 16 bits where no size is known or a texture may be
+  tiled); others stay float.
 - weights: 16-bit normalized, rounded so that each vertex's weights still sum to exactly 1; 8-bit where
   8 bits hold every weight within 1e-4 (rigid parts: 0 and 1). 8 bits everywhere would move a bent limb's
-  vertices by up to a millimetre (measured on the demo in the test pose), twice the position bound.
+  vertices by up to a millimetre (measured on the demo in the test pose), twice the position bound. Each
+  vertex's joint/weight pairs are listed by joint (_sorted_influences).
 - vertices and triangles: renumbered in the order meshoptimizer's vertex cache and fetch optimizers give
   (reorder.py), every row of every vertex accessor moved with its vertex.
 - accessors nothing reads: their entry kept (every index stays), their data dropped.
 - joints, inverse bind matrices and everything else: unchanged values.
-Morph targets stay sparse where they were (their sparse values are quantized), dense where they were.
+Morph targets stay sparse where they were (their sparse values are quantized) unless meshopt stores their
+dense rows in fewer bytes (_denser), and dense where they were.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from .. import glb
 from ..accessors import accessor_array
 from . import geometry_check, meshopt_codec, reorder
 from .layout import (
@@ -66,6 +69,7 @@ class Encoding:
     dtype: str
     scale: float  # stored = round(value * scale)
     filter: str | None = None  # a meshopt filter that stores the values (then they are what it decodes to)
+    steps: int = 0  # values first rounded to a grid of this many steps over 0..1 (0: none)
 
 
 NORMAL: Final = Encoding(BYTE, True, "<i1", 127.0, "OCTAHEDRAL")  # rows of 4: x, y, z (and a tangent's w)
@@ -77,6 +81,7 @@ _EXP_BITS: Final = 12
 # The share of the normal bound a morph's 8-bit normal deltas may take, on top of the base's octahedral turn.
 _MORPH_NORMAL8_SHARE: Final = 0.9
 UV: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
+_UV_BITS: Final = 16
 WEIGHT: Final = Encoding(UNSIGNED_SHORT, True, "<u2", 65535.0)
 WEIGHT8: Final = Encoding(UNSIGNED_BYTE, True, "<u1", 255.0)  # where 8 bits hold every weight within the bound
 
@@ -105,12 +110,13 @@ class QuantizeStats:
 
 
 def quantize(
-    document: dict[str, Any], binary: bytes, *, attributes: bool = True
+    document: dict[str, Any], binary: bytes, *, attributes: bool = True, texture_side: int | None = None
 ) -> tuple[dict[str, Any], bytes, QuantizeStats]:
     """The document and BIN with every view laid out anew (one per accessor, vertex attributes strided to 4
-    bytes, views nothing reads dropped) and, when `attributes`, vertex attributes quantized; raises
-    GlbLayoutError on a layout it does not know."""
-    document = copy.deepcopy(document)
+    bytes, views nothing reads dropped) and, when `attributes`, vertex attributes quantized (texture
+    coordinates to the grid uv_encoding gives for the largest texture, `texture_side` texels across);
+    raises GlbLayoutError on a layout it does not know."""
+    document = glb.copied(document)
     view_holders(document)  # refuses unknown view references before anything is rewritten
     source = _Source(document, binary)
     accessors: list[dict[str, Any]] = document.get("accessors", [])
@@ -124,12 +130,15 @@ def quantize(
     grids: dict[int, Grid] = {}
     gridded: dict[int, Grid] = {}
     if attributes:
+        uv = uv_encoding(document, texture_side)
         for name, index, morph in vertex_accessors(document):
-            _plan_attribute(source, encodings, name, index, morph=morph)
+            _plan_attribute(source, encodings, name, index, morph=morph, uv=uv)
         grids, gridded = _plan_grids(source, encodings)
         _plan_morph_normals(source, encodings)
     order = reorder.plan(document, source.values) if attributes else reorder.Plan({}, {})
     replaced = _fold_grids(source, grids) | order.indices
+    if attributes:
+        replaced |= _sorted_influences(source)
     layout = Layout()
     unused = unused_accessors(document) if attributes else set()
     for index, accessor in enumerate(accessors):
@@ -176,7 +185,24 @@ class _Source:
         return accessor_array(self.document, self.binary, index)
 
 
-def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, index: int, *, morph: bool) -> None:
+def uv_encoding(document: dict[str, Any], texture_side: int | None) -> Encoding:
+    """Texture coordinates as 16-bit normalized integers, on the coarsest grid of 2^n - 1 steps that keeps
+    them (with the 16-bit rounding) within half a texel of the largest texture, `texture_side` texels across
+    (geometry_check.uv_bound): 11 bits for 1024², 12 for 2048². A grid of fewer bits changes less often
+    between neighbouring vertices, which the codec stores in fewer bytes. All 16 where no texture's size is
+    known, or where a texture may be tiled (KHR_texture_transform, VRM 0.x's material tiling): a texel is
+    then smaller than the texture's size says."""
+    used = document.get("extensionsUsed", [])
+    if not texture_side or "KHR_texture_transform" in used or "VRM" in used:
+        return UV
+    bound = geometry_check.uv_bound(texture_side)
+    bits = next(b for b in range(1, _UV_BITS + 1) if b == _UV_BITS or 0.5 / (2**b - 1) + 0.5 / 65535 < bound)
+    return UV if bits == _UV_BITS else dataclasses.replace(UV, steps=2**bits - 1)
+
+
+def _plan_attribute(
+    source: _Source, encodings: dict[int, Encoding], name: str, index: int, *, morph: bool, uv: Encoding
+) -> None:
     """Chooses the accessor's integer encoding (positions are chosen per skin, in _plan_grids)."""
     if source.document["accessors"][index].get("componentType") != FLOAT or index in encodings:
         return
@@ -190,13 +216,52 @@ def _plan_attribute(source: _Source, encodings: dict[int, Encoding], name: str, 
     elif name.startswith("TEXCOORD_"):
         values = source.values(index)
         if values.size and values.min() >= 0.0 and values.max() <= 1.0:
-            encodings[index] = UV
+            encodings[index] = uv
     elif name.startswith("WEIGHTS_"):
         # 8 bits (off by up to 1/255 after rounding) would move a bent limb's vertices past the position
         # bound: weights take them only where they are exact in 8 bits (rigid parts, 0 and 1).
         weights = source.values(index).astype(np.float64)
         exact = np.abs(_weights(weights, WEIGHT8) / 255.0 - weights).max(initial=0.0) <= geometry_check.WEIGHT_ERROR
         encodings[index] = WEIGHT8 if exact else WEIGHT
+
+
+def _sorted_influences(source: _Source) -> dict[int, npt.NDArray[Any]]:
+    """Each vertex's joint/weight pairs in one order: those of weight 0 first with joint 0 (they move
+    nothing), then by joint. Neighbouring vertices then list the joints they share in the same columns, and
+    the codec stores the columns' small changes rather than swaps (exporters order pairs by weight). The
+    same influences, so skinning is the same: accessor -> its new values, for each joints/weights pair of
+    accessors always read together and as nothing else."""
+    partner: dict[int, int | None] = {}  # joints -> weights and weights -> joints, None where they disagree
+    sets: set[int] = set()  # the joints accessors
+    for name, index, morph in vertex_accessors(source.document):
+        if morph or not name.startswith(("JOINTS_", "WEIGHTS_")):
+            partner[index] = None
+    for mesh in source.document.get("meshes", []):
+        for primitive in mesh.get("primitives", []):
+            attributes = primitive.get("attributes", {})
+            for name, joints in attributes.items():
+                if not name.startswith("JOINTS_"):
+                    continue
+                weights = attributes.get(f"WEIGHTS_{name[7:]}")
+                sets.add(joints)
+                for one, other in ((joints, weights), (weights, joints)):
+                    if one is not None and partner.setdefault(one, other) != other:
+                        partner[one] = None
+    accessors = source.document["accessors"]
+    replaced: dict[int, npt.NDArray[Any]] = {}
+    for joints in sets:
+        weights = partner[joints]
+        if weights is None or partner.get(weights) != joints or weights in sets:
+            continue
+        if any("sparse" in accessors[i] or "bufferView" not in accessors[i] for i in (joints, weights)):
+            continue
+        joint_rows, weight_rows = source.values(joints), source.values(weights)
+        used = weight_rows != 0
+        moving = np.where(used, joint_rows.astype(np.int64), -1)  # weight 0 first, then by joint
+        order = np.argsort(moving, axis=1, kind="stable")
+        replaced[joints] = np.take_along_axis(np.where(used, joint_rows, 0), order, axis=1).astype(joint_rows.dtype)
+        replaced[weights] = np.take_along_axis(weight_rows, order, axis=1)
+    return replaced
 
 
 def _plan_morph_normals(source: _Source, encodings: dict[int, Encoding]) -> None:
@@ -302,6 +367,8 @@ def _encode(values: npt.NDArray[Any], encoding: Encoding, grid: Grid | None) -> 
         floats = floats - grid.offset
     if encoding is WEIGHT or encoding is WEIGHT8:  # identity: UV encodes alike but is no weight
         return _weights(floats, encoding)
+    if encoding.steps:
+        floats = np.rint(floats * encoding.steps) / encoding.steps
     info = np.iinfo(encoding.dtype)
     low = -info.max if encoding.normalized and info.min < 0 else info.min  # -127, not -128: both mean -1
     stored: npt.NDArray[Any] = np.clip(np.rint(floats * encoding.scale), low, info.max).astype(encoding.dtype)
@@ -337,6 +404,9 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
     bounded = encoding is not None and (grid is not None or (encoding.component == SHORT and not encoding.normalized))
     # Positions and morph position deltas must carry their bounds, in the stored integers.
     bounds = _encode(source.values(index), encoding, grid) if bounded and encoding else None
+    if _denser(source, index, accessor, plan):
+        plan = dataclasses.replace(plan, values=source.values(index))  # read before the entry changes
+        del accessor["sparse"]
     sparse = accessor.get("sparse")
     if "bufferView" in accessor or plan.values is not None:
         values, filtered = _stored(source, index, accessor, plan)
@@ -383,6 +453,32 @@ def _lay_out(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan,
     if bounds is not None:
         accessor["min"] = bounds.astype(np.int64).min(axis=0).tolist()
         accessor["max"] = bounds.astype(np.int64).max(axis=0).tolist()
+
+
+def _denser(source: _Source, index: int, accessor: dict[str, Any], plan: _Plan) -> bool:
+    """Whether a sparse morph target (zeros but for its sparse rows) takes fewer bytes under meshopt as
+    dense rows: rows a target leaves alone are runs of zeros, which the vertex codec stores in a few bits,
+    while sparse indices of a target that moves much of a mesh cost more than the zeros they leave out."""
+    if "sparse" not in accessor or "bufferView" in accessor or not (plan.kind or "").startswith("morph "):
+        return False
+    indices, values = _sparse_parts(source, accessor)
+    values, filtered = _quantized(values, plan)
+    # The vertex codec stores each byte column of 16 rows in 2 bits when it does not change, and in at
+    # least 4 bytes when it does: dense rows cost at least that much, without encoding them. Sparse rows
+    # cost at most their raw bytes (and a little): most targets stay sparse before anything is encoded.
+    stride = padded(values.dtype.itemsize * values.shape[1])
+    moved = plan.order.new[indices] if plan.order is not None else indices
+    dense_at_least = accessor["count"] * stride / 64 + 4 * len(np.unique(moved // 16))
+    if 1.1 * (indices.nbytes + values.nbytes) <= dense_at_least:
+        return False
+    sparse_bytes = meshopt_codec.attribute_bytes(_tight(indices), indices.itemsize) + meshopt_codec.attribute_bytes(
+        filtered[1] if filtered else _tight(values), values.dtype.itemsize * values.shape[1]
+    )
+    if sparse_bytes <= dense_at_least:
+        return False
+    rows, filtered = _stored(source, index, {}, dataclasses.replace(plan, values=source.values(index)))
+    dense_bytes = meshopt_codec.attribute_bytes(filtered[1] if filtered else strided(rows, stride), stride)
+    return dense_bytes < sparse_bytes
 
 
 def _stored(

@@ -9,18 +9,24 @@ WebP does not make smaller keeps its bytes. The thumbnail, when asked, becomes a
 on white, as hubs show it): a 1024² render is half a megabyte as PNG, a tenth of that as JPEG. Normal
 maps are encoded losslessly even in a lossy preset: lossy WebP halves the colour resolution, which bends
 normals.
+
+The encodings run on a few worker threads at once (Pillow's encoders and decoders release the GIL), each
+from the image's original bytes; what is done with each result is decided in texture order, as before.
 """
 
 from __future__ import annotations
 
 import importlib
 import io
+import os
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
 from .layout import declare
 
 EXTENSION: Final = "EXT_texture_webp"
+_WORKERS: Final = min(4, os.cpu_count() or 1)  # encoding threads: a VRoid avatar brings ten or more textures
 
 
 class PillowMissingError(RuntimeError):
@@ -70,10 +76,12 @@ def to_webp(
     """The document (changed in place and returned) with its textures' images as WebP; the new bytes are
     appended to the BIN as new views (the old ones are left for the next layout to drop)."""
     rewrite = _Rewrite(_pillow(), document, binary, options)
-    for texture_index in range(len(document.get("textures", []))):
-        rewrite.texture(texture_index)
-    if options.thumbnail_jpeg:
-        rewrite.thumbnails()
+    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="webpack-encode") as encoders:
+        rewrite.start(encoders)
+        for texture_index in range(len(document.get("textures", []))):
+            rewrite.texture(texture_index)
+        if options.thumbnail_jpeg:
+            rewrite.thumbnails()
     if any(e is not None for e in rewrite.encoded.values()):
         declare(document, EXTENSION, required=not options.fallback)
     out = b"".join(rewrite.parts)
@@ -92,7 +100,41 @@ class _Rewrite:
         self.normal_maps = {m["normalTexture"]["index"] for m in materials if "normalTexture" in m}
         self.parts = [binary]
         self.encoded: dict[tuple[int, bool], int | None] = {}  # (image, lossless) -> WebP image; None: not smaller
+        self.webp: dict[tuple[int, bool], Future[bytes]] = {}  # (image, lossless) -> its encoding, started
+        self.jpeg: dict[int, Future[bytes]] = {}  # thumbnail image -> its JPEG, started
         self.count = self.before = self.after = 0
+
+    def start(self, encoders: Executor) -> None:
+        """Starts every encoding texture() and thumbnails() will ask for. Each reads the image's original
+        bytes, which is what they would read in turn: an image is replaced in place only when no other
+        texture and no thumbnail shows it."""
+        quality = self.options.quality
+        for texture_index in range(len(self.document.get("textures", []))):
+            key = self.source(texture_index)
+            if key is not None and key not in self.webp:
+                self.webp[key] = encoders.submit(_encode, self.image_module, self.original(key[0]), quality, key[1])
+        if self.options.thumbnail_jpeg:
+            for index in self.thumbnail_images():
+                self.jpeg[index] = encoders.submit(_jpeg, self.image_module, self.original(index), quality)
+
+    def source(self, texture_index: int) -> tuple[int, bool] | None:
+        """The image a texture's WebP is made from and whether losslessly (normal maps); None for a texture
+        left as it is (no image, an image without a view, the VRM 0.x thumbnail)."""
+        images: list[dict[str, Any]] = self.document.get("images", [])
+        source = self.document["textures"][texture_index].get("source")
+        if source is None or texture_index in self.kept_textures or "bufferView" not in images[source]:
+            return None
+        return source, self.options.lossless or texture_index in self.normal_maps
+
+    def thumbnail_images(self) -> list[int]:
+        """The thumbnail images that have a view, in image order."""
+        images: list[dict[str, Any]] = self.document.get("images", [])
+        textures: list[dict[str, Any]] = self.document.get("textures", [])
+        found = self.kept_images | {textures[t]["source"] for t in self.kept_textures if "source" in textures[t]}
+        return [index for index in sorted(found) if "bufferView" in images[index]]
+
+    def original(self, image: int) -> bytes:
+        return _view_bytes(self.document, self.binary, self.document["images"][image]["bufferView"])
 
     def append(self, data: bytes) -> int:
         """`data` as a new view after the BIN's bytes (aligned to 4); its index."""
@@ -107,14 +149,12 @@ class _Rewrite:
         images: list[dict[str, Any]] = self.document.get("images", [])
         textures: list[dict[str, Any]] = self.document["textures"]
         texture = textures[texture_index]
-        source = texture.get("source")
-        if source is None or texture_index in self.kept_textures or "bufferView" not in images[source]:
+        key = self.source(texture_index)
+        if key is None:
             return
-        lossless = self.options.lossless or texture_index in self.normal_maps
-        key = (source, lossless)
+        source = key[0]
         if key not in self.encoded:
-            original = _view_bytes(self.document, self.binary, images[source]["bufferView"])
-            webp = _encode(self.image_module, original, self.options.quality, lossless)
+            original, webp = self.original(source), self.webp[key].result()
             self.encoded[key] = None
             if len(webp) >= len(original):
                 return
@@ -140,13 +180,8 @@ class _Rewrite:
     def thumbnails(self) -> None:
         """Each thumbnail image as JPEG where that is smaller (same image index)."""
         images: list[dict[str, Any]] = self.document.get("images", [])
-        textures: list[dict[str, Any]] = self.document.get("textures", [])
-        found = self.kept_images | {textures[t]["source"] for t in self.kept_textures if "source" in textures[t]}
-        for index in sorted(found):
-            if "bufferView" not in images[index]:
-                continue
-            original = _view_bytes(self.document, self.binary, images[index]["bufferView"])
-            jpeg = _jpeg(self.image_module, original, self.options.quality)
+        for index in self.thumbnail_images():
+            original, jpeg = self.original(index), self.jpeg[index].result()
             if len(jpeg) < len(original):
                 self.count, self.before, self.after = (
                     self.count + 1,
@@ -154,6 +189,25 @@ class _Rewrite:
                     self.after + len(jpeg),
                 )
                 images[index] = images[index] | {"bufferView": self.append(jpeg), "mimeType": "image/jpeg"}
+
+
+def largest_side(document: dict[str, Any], binary: bytes) -> int | None:
+    """The largest width or height of the file's images (thumbnail included: any image may be a texture);
+    None when there is none or one's size cannot be read (Pillow missing, an image outside the file)."""
+    try:
+        image_module = _pillow()
+    except PillowMissingError:
+        return None
+    sides = []
+    for image in document.get("images", []):
+        if "bufferView" not in image:
+            return None
+        try:
+            with image_module.open(io.BytesIO(_view_bytes(document, binary, image["bufferView"]))) as picture:
+                sides.append(max(picture.size))  # the header only: nothing is decoded
+        except (OSError, ValueError):
+            return None
+    return max(sides, default=None)
 
 
 def _thumbnails(document: dict[str, Any]) -> tuple[set[int], set[int]]:

@@ -1,0 +1,144 @@
+"""plan_rig on meshes as AI generators (Hyper3D Rodin, Tripo, Meshy, TripoSR) and scans hand a body over: one
+watertight shell (clothes, hair, eyes and skin fused, fingers fused into mittens), tens of thousands of
+triangles, any facing and units, arms down in an A-pose. Made from real avatars' bare meshes
+(tests/corpus/generated.py: voxel-remeshed at 0.7% of the height, decimated to 40k triangles), and measured
+against where their artists put the joints, as test_real_meshes.py does for the meshes as the artists made
+them. The issue's goal per model: over the required bones, the median distance to the artist's joint at most
+2% of the height and the worst at most 8%.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from addon.core.autorig import MeshPart, NotHumanoidError, plan_rig
+from addon.core.rig.model import FloatArray
+from tests.core.autorig import artists
+from tests.core.autorig.figures import turn_z
+
+pytestmark = pytest.mark.slow  # the module fixture imports and remeshes five avatars with Blender
+
+ROOT = Path(__file__).resolve().parents[3]
+CORPUS = ROOT.parent / "shared" / "corpus"
+BUILT = ROOT / "out" / "corpus"
+VOXEL, TRIANGLES = 0.007, 40_000  # as tests/corpus/generated.py
+# name -> (model, the arms' angle below horizontal the artist's rig lowers them to, or None: as modelled)
+MODELS = {
+    "quaternius": (CORPUS / "glb_quaternius_women_casual.glb", None),
+    "quaternius A-pose": (CORPUS / "glb_quaternius_women_casual.glb", 45.0),
+    "godette": (CORPUS / "vrm0_godette.vrm", None),
+    "seedsan": (CORPUS / "fbx_seedsan_univrm.fbx", None),
+    "rigify_basic_human": (BUILT / "rigify" / "rigify_basic_human.blend", None),
+    "vrm0_expressions": (BUILT / "vrm_addon" / "vrm0_expressions.vrm", None),
+}
+
+
+def _spec(model: Path, arms: float | None) -> str:
+    return f"{model}@{arms:g}" if arms is not None else str(model)
+
+
+def _stem(model: Path, arms: float | None) -> str:
+    return model.stem + (f"@{arms:g}" if arms is not None else "")
+
+
+@pytest.fixture(scope="module")
+def fused(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    present = [(m, a) for m, a in MODELS.values() if m.is_file()]
+    if not present:
+        pytest.skip(f"no corpus avatars in {CORPUS} or {BUILT}")
+    out = tmp_path_factory.mktemp("autorig-fused")
+    script = Path(__file__).with_name("dump_fused.py")
+    done = subprocess.run(
+        [sys.executable, str(script), str(out), str(VOXEL), str(TRIANGLES), *(_spec(m, a) for m, a in present)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+def load(fused: Path, name: str) -> tuple[list[MeshPart], artists.Joints]:
+    model, arms = MODELS[name]
+    if not model.is_file():
+        pytest.skip(f"{model} is absent")
+    return artists.read_dump(fused / f"{_stem(model, arms)}.npz")
+
+
+# Where the goal is not met yet, and why (the test fails as soon as it is met, so the mark goes).
+SHORT = {
+    "godette": "median 2.6%: her artist's conventions as in her meshes as made (1.99% there: hips at the waist "
+    "6.8% off, upper arms at 0.65 of the chest's half width 3.8%, thighs' joints 2.8%), and her spine 2.4% "
+    "behind the artist's (1.4% as made): under her fused backpack the body's own back is estimated",
+}
+# Refused rather than rigged with a limb where a prop is. Seed-san's robot arm on her back, fused to her, reaches
+# out past her left hand: read as her left arm, that arm's joints lie a third of the height from the right's
+# mirror (as made, the robot arm is a mesh of its own, left out as a prop).
+REFUSED = {"seedsan"}
+RIGGED = [name for name in MODELS if name not in REFUSED]
+
+
+def test_a_prop_fused_to_one_side_is_refused_not_rigged_as_a_limb(fused: Path) -> None:
+    with pytest.raises(NotHumanoidError, match=r"left and right do not mirror: the \w+ joints lie \d+% of"):
+        plan_rig(load(fused, "seedsan")[0])
+
+
+@pytest.mark.parametrize(
+    "name",
+    artists.marked(RIGGED, SHORT),
+)
+def test_a_generator_mesh_rigs_near_the_artists_joints(name: str, fused: Path) -> None:
+    artists.assert_meets_goals(artists.joint_errors(*load(fused, name)))
+
+
+def test_a_mitten_gets_no_finger_bones(fused: Path) -> None:
+    """At 0.7% of the height the remesh fuses the fingers: the hands get no finger bones, rather than fingers
+    read from folds."""
+    plan = plan_rig(load(fused, "quaternius")[0])
+    assert not [b.name for b in plan.bones if "Proximal" in b.name or "Metacarpal" in b.name]
+    assert "fingers fused: no finger bones" in plan.notes
+
+
+def test_a_generator_mesh_turned_and_in_centimetres_rigs_the_same(fused: Path) -> None:
+    """Generators hand over any facing and any units: the same mesh turned 130° about the vertical, 100 times
+    bigger and moved off the origin gets the same joints in the rig frame (within 0.5% of the height)."""
+    parts, artist = load(fused, "quaternius A-pose")
+    m = turn_z(130.0, 100.0)
+    m[:3, 3] = (3.0, -2.0, 50.0)
+
+    def move(p: FloatArray) -> FloatArray:
+        return np.asarray(p @ m[:3, :3].T + m[:3, 3], dtype=np.float64)
+
+    turned = [MeshPart(p.name, move(p.vertices), p.triangles) for p in parts]
+    before = {b.name: np.array(b.head) for b in plan_rig(parts).bones}
+    plan = plan_rig(turned)
+    after = {b.name: np.array(b.head) for b in plan.bones}
+    assert before.keys() == after.keys()
+    moved = {k: float(np.linalg.norm(after[k] - before[k])) / plan.height for k in before}
+    assert max(moved.values()) <= 0.005, {k: f"{v:.2%}" for k, v in moved.items() if v > 0.005}
+    assert any(note.startswith("scaled ×0.01") for note in plan.notes), plan.notes
+    # And still near the artist's joints, turned and scaled with it.
+    err = artists.joint_errors(turned, {k: move(v) for k, v in artist.items()})
+    assert np.median(list(err.values())) <= 0.02 and max(err.values()) <= 0.08, err
+    assert math.isclose(plan.height, plan_rig(parts).height, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("name", RIGGED)
+def test_what_is_fused_on_the_back_does_not_pull_the_spine_behind_the_body(name: str, fused: Path) -> None:
+    """Front to back, the spine, neck, head and the thighs' joints lie within 3% of the height of the artist's:
+    hair, a backpack or a hood fused on behind the body (one loop with it in every cut) is not read as the
+    body's depth (before: Godette's spine 5.0% and head 5.1% behind)."""
+    depth = {bone: float(d[1]) for bone, d in artists.offsets(*load(fused, name)).items()}
+    far = {
+        bone: f"{v:+.1%}"
+        for bone, v in depth.items()
+        if bone in {"spine", "neck", "head", "leftUpperLeg", "rightUpperLeg"} and abs(v) > 0.03
+    }
+    assert not far, far
