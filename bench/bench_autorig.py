@@ -54,7 +54,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-autorig-"))
     print(f"{'model':34} {'verts':>6} {'joint med':>9} {'worst':>6} {'at':>13} {'surface':>7}  {'auto s':>6} "
           f"{'artist s':>8} {'ratio':>5}  stages (s)")  # fmt: skip
-    for name in args.models or (*harness.ARTISTS, *harness.ROBOTS):
+    for name in args.models or (*harness.ARTISTS, *harness.ROBOTS, *harness.REFUSED):
         folder = work / Path(name).stem
         folder.mkdir()
         stripped = harness.strip(harness.SHARED_CORPUS / name, folder / "bare.glb")

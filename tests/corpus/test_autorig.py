@@ -65,12 +65,7 @@ EXPRESSIVE = (
     "its feet's joints are 6% above the artist's (at the sole), and the hull over its thighs puts its hips "
     "and thighs' joints 3% off"
 )
-DEBUG_ROBOT = (
-    "its body is an axis marker per bone (three bars from each bone's head, a gap between every two), which no "
-    "cut reads as limbs: the thighs' joints, head, spine and arms land 12-18% off"
-)
 SHORT |= {("glb_robot_expressive.glb", goal): EXPRESSIVE for goal in ("joint_median", "surface")}
-SHORT |= {("vrm1_debug_robot.vrm", goal): DEBUG_ROBOT for goal in GOALS}
 
 
 def _meets(name: str, found: dict[str, Any], goal: str) -> None:
@@ -193,8 +188,8 @@ def test_a_robot_faces_its_front_with_its_left_on_the_artists_left(measured: dic
     """No robot is rigged facing backwards: each part the artist named for a side (`Hand.L`, `ArmL`,
     `LowerLegR_1`) follows a bone of that side or the middle, never the other side's (a robot rigged facing
     backwards, its left and right swapped, has them all on the other side). The debug robot has no
-    feet nor face (axis markers): it faces the file's front, and the notes say so; RobotExpressive's feet and
-    face show it."""
+    feet nor face (axis markers) and is refused (below); a body like it that is rigged faces the file's front
+    and says so (tests/core/autorig/test_place.py); RobotExpressive's feet and face show it."""
     assert measured["rigged"].code == 0, measured["rigged"].stdout + measured["rigged"].stderr[-2000:]
     notes = measured["rigged"].json()["models"][0]["rig"]["notes"]
     sided = {}
@@ -205,5 +200,22 @@ def test_a_robot_faces_its_front_with_its_left_on_the_artists_left(measured: dic
             other = ".R" if side.group(1) == "L" else ".L"
             assert not any(bone.endswith(other) for bone in bones), (name, bones)
     assert len(sided) >= 10, sided
-    expected = "front: −Y as the file has it" if measured["name"] == "vrm1_debug_robot.vrm" else "front: −Y found from"
-    assert any(note.startswith(expected) for note in notes), notes
+    assert any(note.startswith("front: −Y found from") for note in notes), notes
+
+
+@pytest.mark.parametrize("name", list(harness.REFUSED))
+def test_a_bare_mesh_no_cut_reads_as_limbs_is_refused_with_its_reason(
+    name: str, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """Rather than a skeleton 12-18% of the height off its parts (the debug robot before), a body whose left
+    and right do not mirror is refused: one line with the reason, exit 1, nothing written, the input as it was."""
+    if not harness.SHARED_CORPUS.is_dir():
+        pytest.skip(f"the third-party corpus is not at {harness.SHARED_CORPUS} (see tests/corpus/SOURCES.md)")
+    bare = strip_once(tmp_path_factory, harness.SHARED_CORPUS / name).bare
+    before = bare.read_bytes()
+    out = tmp_path / "auto.vrm"
+    done = run_forge("convert", bare, "--out", out, "--preset", PRESET, "--fix", "all", "--rig", "auto")
+    assert done.code == 1, done.stdout + done.stderr[-2000:]
+    failed = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and harness.REFUSED[name] in failed[0], done.stdout + done.stderr[-2000:]
+    assert not out.exists() and bare.read_bytes() == before

@@ -181,8 +181,8 @@ def symmetric(bones: tuple[Bone, ...], height: float) -> tuple[tuple[Bone, ...],
     if worst is not None and apart[worst] > MIRROR_LIMIT * height:
         raise NotHumanoidError(
             f"left and right do not mirror: the {worst[0].lower() + worst[1:]} joints lie "
-            f"{apart[worst] / height:.0%} of the height apart once mirrored (something on one side, a prop or "
-            "an accessory joined to the body, reads as a limb)"
+            f"{apart[worst] / height:.0%} of the height apart once mirrored (one side's limb is something else: "
+            "a prop or accessory joined to the body, or parts no cross-section reads as a limb)"
         )
     out = []
     for bone in bones:
