@@ -168,14 +168,19 @@ def test_what_hides_the_gaps_between_limbs_still_rigs_at_the_right_joints(
     assert note is None or note in plan.notes, plan.notes
 
 
+def _person_and_chair(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder with a bare humanoid and a bare chair, and an empty output folder."""
+    models, out = tmp_path / "models", tmp_path / "out"
+    models.mkdir()
+    out.mkdir()
+    primitives.write_glb(primitives.person, models / "blocky.glb")
+    primitives.write_glb(primitives.chair, models / "chair.glb")
+    return models, out
+
+
 def test_a_folder_of_bare_models_is_rigged_model_by_model(tmp_path: Path) -> None:
     # Several models convert each in a process of its own: --rig must reach each of them.
-    folder = tmp_path / "models"
-    folder.mkdir()
-    primitives.write_glb(primitives.person, folder / "blocky.glb")
-    primitives.write_glb(primitives.chair, folder / "chair.glb")
-    out = tmp_path / "out"
-    out.mkdir()
+    folder, out = _person_and_chair(tmp_path)
     done = run_forge("convert", folder, "--out", out, "--preset", PRESET, "--fix", "all", "--rig", "auto")
     assert done.code == 1, done.stdout + done.stderr[-2000:]
     assert (out / "blocky.vrm").is_file(), done.stdout
@@ -184,12 +189,7 @@ def test_a_folder_of_bare_models_is_rigged_model_by_model(tmp_path: Path) -> Non
 
 
 def test_batch_rigs_each_bare_model_and_reports_how(tmp_path: Path) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
-    primitives.write_glb(primitives.person, models / "blocky.glb")
-    primitives.write_glb(primitives.chair, models / "chair.glb")
-    out = tmp_path / "out"
-    out.mkdir()
+    models, out = _person_and_chair(tmp_path)
     batch = ("batch", "--from", models, "--out", out, "--preset", PRESET, "--fix", "all", "--shard", "0/1", "--json")
     done = run_forge(*batch, "--rig", "auto", timeout=900)
     assert done.code == 1, done.stderr[-2000:]

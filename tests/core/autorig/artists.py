@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -53,3 +55,12 @@ def assert_meets_goals(err: dict[str, float]) -> None:
     report = {k: f"{v:.1%}" for k, v in err.items()}
     assert np.median(list(err.values())) <= 0.02, report
     assert max(err.values()) <= 0.08, report
+
+
+def run_dump(script: Path, out: Path, *args: str) -> Path:
+    """Runs a dump script (dump_meshes.py, dump_fused.py) in a Blender process of its own, writing into `out`."""
+    done = subprocess.run(
+        [sys.executable, str(script), str(out), *args], check=False, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out

@@ -8,8 +8,6 @@ distance to the artist's joint at most 2% of the height and the worst at most 8%
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -46,17 +44,8 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> Path:
     present = [path for path in MODELS.values() if path.is_file()]
     if not present:
         pytest.skip(f"no corpus avatars in {CORPUS} or {BUILT}")
-    out = tmp_path_factory.mktemp("autorig-meshes")
     script = Path(__file__).with_name("dump_meshes.py")
-    done = subprocess.run(
-        [sys.executable, str(script), str(out), *map(str, present)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return out
+    return artists.run_dump(script, tmp_path_factory.mktemp("autorig-meshes"), *map(str, present))
 
 
 def load(dumps: Path, name: str) -> tuple[list[MeshPart], Joints]:
