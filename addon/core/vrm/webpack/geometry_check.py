@@ -114,9 +114,7 @@ def compare(
     a, b = _File(*original), _File(*packed)
     orders = orders or {}
     check = GeometryCheck()
-    # Where the packed file's nodes are the original's (numbers not respelled), their transforms are computed once.
-    same = all(a.document.get(key) == b.document.get(key) for key in ("nodes", "scenes", "scene"))
-    worlds = (_worlds(a.document),) * 2 if same else (_worlds(a.document), _worlds(b.document))
+    worlds = _worlds(a.document), _worlds(b.document)
     lows: list[Floats] = []
     highs: list[Floats] = []
     for node_index, node in enumerate(a.document.get("nodes", [])):
