@@ -9,11 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rig.model import BoolArray, FloatArray, IntArray
-from .sections import Surface, regions_in_plane
+from .sections import Surface, regions_in_plane, segment_regions
 from .torso import Torso
 from .types import NotHumanoidError
 
 SLICES = 64
+_X = np.array([1.0, 0.0, 0.0])
+_Y = np.array([0.0, 1.0, 0.0])
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ def find_arm(
     piece for a kit-bashed body (whose parts are its segments), None for a soft one."""
     centroids = triangles.mean(axis=1)
     below = (centroids[:, 2] < torso.armpit) & (centroids[:, 2] > crotch) & torso.outside(centroids, 0.005 * height)
+    below &= ~_across_the_mid_line(triangles, below, torso, height)
     above = (
         (centroids[:, 2] >= torso.armpit)
         & (centroids[:, 2] < torso.neck_base)  # hair hanging beside the head is no arm
@@ -102,6 +105,44 @@ def find_arm(
     elbow_k = _nearest(ts, ok, (shoulder_t + ts[wrist_k]) / 2 if elbow_t is None else elbow_t)
     angle = float(np.degrees(np.arcsin(np.clip(-direction[2], -1, 1))))
     return Arm(shoulder, centres[elbow_k], wrist, tip, direction, surface, angle)
+
+
+def _across_the_mid_line(triangles: FloatArray, beside: BoolArray, torso: Torso, height: float) -> BoolArray:
+    """Which of the triangles `beside` the torso lie on a loop of a horizontal cut that crosses the mid-line only
+    behind or only in front of the body's centre: a cape, a coat's tail or a panel wider than the body hanging
+    behind the hips or before them. An arm's loop stays on its side of the mid-line (or joins the body's, which
+    crosses it before and behind the centre); a sheet's far corners, read as the arm's end, would turn the arm
+    down the sheet's side."""
+    out = np.zeros(len(triangles), dtype=bool)
+    if not beside.any():
+        return out
+    low, high = triangles[:, :, 2].min(axis=1), triangles[:, :, 2].max(axis=1)
+    step, cell = 0.01 * height, 0.004 * height
+    z_beside = triangles[beside][:, :, 2]
+    for z in np.arange(z_beside.min() + step / 2, z_beside.max(), step):
+        hit = np.flatnonzero((low <= z) & (high > z))
+        if not len(hit):
+            continue
+        # Exactly the triangles the plane crosses, in order: one segment each.
+        segments = Surface(triangles[hit], low[hit], high[hit]).cut_z(float(z))
+        labels = segment_regions(segments, _X, _Y, cell)
+        p, q = segments[:, 0], segments[:, 1]
+        cross = (p[:, 0] <= 0) != (q[:, 0] <= 0)
+        if not cross.any():
+            continue
+        t = -p[cross, 0] / (q[cross, 0] - p[cross, 0])
+        y = p[cross, 1] + (q[cross, 1] - p[cross, 1]) * t
+        # A loop around the body (its own, or one it joins) crosses the mid-line both before and behind the
+        # body's centre; a sheet apart from it, on one side only.
+        behind = y > torso.y_at(float(z))
+        crossing = np.unique(labels[cross])
+        apart = crossing[[len(np.unique(behind[labels[cross] == label])) == 1 for label in crossing]]
+        out[hit[np.isin(labels, apart)]] = True
+    # The sheet's small triangles between two cuts: those sharing a corner with one found on it.
+    found = {c.tobytes() for c in triangles[out].reshape(-1, 3)}
+    near = np.array([any(c.tobytes() in found for c in tri) for tri in triangles[beside & ~out]], dtype=bool)
+    out[np.flatnonzero(beside & ~out)[near]] = True
+    return out
 
 
 def _centres(
