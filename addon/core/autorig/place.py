@@ -36,6 +36,11 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
 
     Every bone VRM 1.0 and 0.x require is always placed, so `spec_version` changes nothing yet."""
     del spec_version
+    broken = [p.name for p in parts if not np.isfinite(p.vertices).all()]
+    if broken:
+        raise NotHumanoidError(f"a broken mesh: {broken[0]!r} has vertices whose coordinates are NaN or infinite")
+    if not any(len(p.triangles) for p in parts) and any(len(p.vertices) for p in parts):
+        raise NotHumanoidError("nothing to rig: vertices only, no faces (a point cloud?)")
     parts = [p for p in parts if len(p.vertices) and len(p.triangles)]
     low, high = _extent(parts)
     scale, scale_note = frames.unit_scale(float(high[2] - low[2]))
@@ -84,10 +89,22 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
 def _extent(parts: Sequence[MeshPart]) -> tuple[FloatArray, FloatArray]:
     """The lowest and highest corner of all parts; refuses nothing, flat and lying-down meshes."""
     every = np.concatenate([p.vertices for p in parts]) if parts else np.zeros((0, 3))
-    if len(every) < frames.MIN_VERTICES or not np.isfinite(every).all():
+    if len(every) < frames.MIN_VERTICES:
         raise NotHumanoidError(f"nothing to rig: {len(every)} vertices")
     low, high = every.min(axis=0), every.max(axis=0)
     tall = float(high[2] - low[2])
+    for part in parts:
+        size = part.vertices.max(axis=0) - part.vertices.min(axis=0)
+        # A thin part at the bottom wider both ways than a pair of soles: what the figure stands on.
+        if (
+            len(parts) > 1
+            and size[2] < 0.05 * tall
+            and part.vertices[:, 2].max() < low[2] + 0.05 * tall
+            and min(size[:2]) > 0.3 * tall
+        ):
+            raise NotHumanoidError(
+                f"{part.name!r} lies flat under the feet: a floor, a ground or a base (rig the avatar without it)"
+            )
     narrow, across = sorted(float(v) for v in (high - low)[:2])
     if tall <= 1e-6 * max(across, 1e-9):
         raise NotHumanoidError("nothing to rig: the mesh is flat")

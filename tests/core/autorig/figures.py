@@ -251,3 +251,14 @@ def table_on_legs(length: float, width: float, leg_height: float, *, back: bool 
         shells.append(capsule((-length / 2, width / 2, leg_height), (-length / 2, width / 2, leg_height * 2.2), 0.04))
         shells.append(capsule((length / 2, width / 2, leg_height), (length / 2, width / 2, leg_height * 2.2), 0.04))
     return MeshPart("Object", *merged(shells))
+
+
+def sheet(corner, u, v, n: tuple[int, int] = (12, 24)) -> Shell:
+    """An open single-sided sheet (a cape, a coat's tail, a wing, a floor) from `corner` spanning the edges `u`
+    and `v`, as an (n[0] x n[1]) grid of quads: fine enough that each triangle lies where its part does."""
+    s, t = np.meshgrid(np.linspace(0, 1, n[0] + 1), np.linspace(0, 1, n[1] + 1), indexing="ij")
+    vertices = np.asarray(corner, float) + s.reshape(-1, 1) * np.asarray(u, float) + t.reshape(-1, 1) * np.asarray(v)
+    row = n[1] + 1
+    quads = [(i * row + k, i * row + k + 1, (i + 1) * row + k + 1, (i + 1) * row + k)
+             for i in range(n[0]) for k in range(n[1])]  # fmt: skip
+    return vertices, np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))], dtype=np.int64)
