@@ -138,10 +138,6 @@ def _across_the_mid_line(triangles: FloatArray, beside: BoolArray, torso: Torso,
         crossing = np.unique(labels[cross])
         apart = crossing[[len(np.unique(behind[labels[cross] == label])) == 1 for label in crossing]]
         out[hit[np.isin(labels, apart)]] = True
-    # The sheet's small triangles between two cuts: those sharing a corner with one found on it.
-    found = {c.tobytes() for c in triangles[out].reshape(-1, 3)}
-    near = np.array([any(c.tobytes() in found for c in tri) for tri in triangles[beside & ~out]], dtype=bool)
-    out[np.flatnonzero(beside & ~out)[near]] = True
     return out
 
 
