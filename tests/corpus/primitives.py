@@ -178,6 +178,12 @@ def lying() -> None:
     bpy.ops.transform.rotate(value=math.radians(90), orient_axis="X", center_override=(0, 0, 0))
 
 
+def floor() -> None:
+    """A ground plane under the figure, an object of its own (as a whole scene exported with the avatar has it)."""
+    bpy.ops.mesh.primitive_plane_add(size=4.0)
+    _name_added("Floor")
+
+
 def write_glb(build: Callable[[], None], path: Path, separate: Callable[[], None] | None = None) -> Path:
     """Builds a model from primitives, joined into one mesh (no armature), adds the meshes `separate`
     builds as objects of their own, and writes it as a .glb."""

@@ -3,8 +3,9 @@
 - A humanoid built from cubes and cylinders joined into one mesh (never rigged) rigs, and exports a VRM
   three-vrm loads and the validator passes; its weights are complete, at most 4 per vertex, normalised, and
   never bleed across the body.
-- What is no standing humanoid (a chair, a quadruped, two characters side by side, a lying figure) is refused
-  with its reason in one line, exit 1, nothing written and the input untouched.
+- What is no standing humanoid (a chair, a quadruped, two characters side by side, a lying figure), or a figure
+  exported with its floor plane, is refused with its reason in one line, exit 1, nothing written and the input
+  untouched.
 - A folder of bare models, and a batch of them, rig model by model.
 
 (test_autorig.py measures the auto-rig against the artists' own rigs.)
@@ -113,19 +114,20 @@ def test_the_weights_are_complete_and_stay_on_their_side_and_region(tmp_path: Pa
 
 
 @pytest.mark.parametrize(
-    ("build", "reason"),
+    ("build", "separate", "reason"),
     [
-        (primitives.chair, "supports reach the floor"),
-        (primitives.quadruped, "supports reach the floor"),
-        (primitives.pair, "several characters"),
-        (primitives.lying, "not standing"),
+        (primitives.chair, None, "supports reach the floor"),
+        (primitives.quadruped, None, "supports reach the floor"),
+        (primitives.pair, None, "several characters"),
+        (primitives.lying, None, "not standing"),
+        (primitives.person, primitives.floor, "'Floor' lies flat under the feet: a floor, a ground or a base"),
     ],
-    ids=["chair", "quadruped", "two side by side", "lying"],
+    ids=["chair", "quadruped", "two side by side", "lying", "on a floor plane"],
 )
 def test_what_is_no_standing_humanoid_is_refused_with_its_reason(
-    build: Callable[[], None], reason: str, tmp_path: Path
+    build: Callable[[], None], separate: Callable[[], None] | None, reason: str, tmp_path: Path
 ) -> None:
-    model = primitives.write_glb(build, tmp_path / "thing.glb")
+    model = primitives.write_glb(build, tmp_path / "thing.glb", separate)
     before = _digest(model)
     done = run_forge("convert", model, "--out", tmp_path, "--preset", PRESET, "--rig", "auto")
     assert done.code == 1, done.stdout + done.stderr[-2000:]
