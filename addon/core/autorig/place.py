@@ -134,7 +134,8 @@ def _stand(
     feet = frames.feet_on_floor(surface, floor, height)
     if len(feet) > 2:
         raise NotHumanoidError(
-            f"{len(feet)} separate supports reach the floor, not two feet (furniture, an animal, or several characters)"
+            f"{len(feet)} separate supports reach the floor, not two feet (furniture, an animal, several characters, "
+            "or a tail or a prop standing on the floor)"
         )
     angle, how = frames.turn_to_sides(scaled, feet, height)
     notes.append(f"sides from {how}")

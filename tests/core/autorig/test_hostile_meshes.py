@@ -165,7 +165,7 @@ def _points(vertices: ArrayLike, triangles: ArrayLike) -> list[MeshPart]:
 
 
 Build = Callable[[], tuple[list[MeshPart], Figure, float]]
-SUPPORTS = "3 separate supports reach the floor, not two feet"
+SUPPORTS = "3 separate supports reach the floor, not two feet (furniture, an animal, several characters, or a tail or"
 # name -> (the meshes, the figure whose joints they hold and its arms' angle), and None where it rigs right or the
 # start of the reason it is refused with.
 ADDED: dict[str, tuple[Build, str | None]] = {
