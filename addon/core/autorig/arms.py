@@ -24,6 +24,7 @@ class Arm:
     elbow: FloatArray
     wrist: FloatArray
     tip: FloatArray  # the hand's far end
+    narrowest: FloatArray  # the forearm's narrowest cut, just before the wrist: the hand's cuts start there
     direction: FloatArray  # unit, shoulder to tip
     surface: Surface  # the arm's triangles only
     angle: float  # degrees below horizontal
@@ -95,16 +96,18 @@ def find_arm(
     window = ok & (ts >= max(0.55 * length, (elbow_t or 0.0) + 0.1 * length)) & (ts <= 0.85 * length)
     if wrist_t is not None:
         wrist_k = _nearest(ts, ok, wrist_t)
+        wrist, wrist_t = centres[wrist_k], float(ts[wrist_k])
     elif window.any():
-        # The far end of the narrowest stretch: a forearm narrows toward the wrist, the hand widens after it.
-        narrow = np.flatnonzero(window & (widths <= 1.05 * np.min(widths[window])))
-        wrist_k = int(narrow[-1])
+        # A forearm narrows toward the wrist and the hand widens after it: the joint lies just past the
+        # narrowest stretch, where the hand has begun to widen.
+        wrist_k = int(np.flatnonzero(window & (widths <= 1.05 * np.min(widths[window])))[-1])
+        wrist_t, wrist = _hand_begins(ts, centres, widths, wrist_k, 0.1 * length)
     else:
         wrist_k = int(0.75 * SLICES)
-    wrist = centres[wrist_k]
-    elbow_k = _nearest(ts, ok, (shoulder_t + ts[wrist_k]) / 2 if elbow_t is None else elbow_t)
+        wrist, wrist_t = centres[wrist_k], float(ts[wrist_k])
+    elbow_k = _nearest(ts, ok, (shoulder_t + wrist_t) / 2 if elbow_t is None else elbow_t)
     angle = float(np.degrees(np.arcsin(np.clip(-direction[2], -1, 1))))
-    return Arm(shoulder, centres[elbow_k], wrist, tip, direction, surface, angle)
+    return Arm(shoulder, centres[elbow_k], wrist, tip, centres[wrist_k], direction, surface, angle)
 
 
 def _across_the_mid_line(triangles: FloatArray, beside: BoolArray, torso: Torso, height: float) -> BoolArray:
@@ -161,6 +164,27 @@ def _centres(
         )
         widths[k] = max(a.max() - a.min(), b.max() - b.min())
     return centres, widths
+
+
+def _hand_begins(
+    ts: FloatArray, centres: FloatArray, widths: FloatArray, narrowest: int, reach: float
+) -> tuple[float, FloatArray]:
+    """(where along the arm, the centre there) the cuts past the `narrowest` one first grow a fifth wider than
+    it, or a fifth of the way to the hand's widest if that comes sooner, within `reach` of it; the narrowest
+    cut itself when they do not. Artists' wrists sit there: past the forearm's narrowest, at the hand's root
+    (1-4% of the arm beyond it on real avatars), and as soon as the hand begins on a box figure, whose hand
+    is hardly wider than its forearm."""
+    narrow, widest = widths[narrowest], np.nanmax(widths[narrowest:])
+    if widest < 1.1 * narrow:  # a hand no wider than the forearm (a box figure's small hand): no root shows
+        return float(ts[narrowest]), centres[narrowest]
+    limit = min(1.2 * narrow, narrow + 0.2 * (widest - narrow))
+    for k in range(narrowest + 1, len(ts)):
+        if ts[k] - ts[narrowest] > reach or np.isnan(widths[k]):
+            break
+        if widths[k] >= limit:  # the cut before was narrower: widths[k - 1] < limit <= widths[k]
+            f = (limit - widths[k - 1]) / (widths[k] - widths[k - 1])
+            return float(ts[k - 1] + f * (ts[k] - ts[k - 1])), centres[k - 1] + f * (centres[k] - centres[k - 1])
+    return float(ts[narrowest]), centres[narrowest]
 
 
 def _nearest(ts: FloatArray, ok: BoolArray, t: float) -> int:
