@@ -69,7 +69,8 @@ class _Capture:
 @contextlib.contextmanager
 def quiet(verbose: bool) -> Iterator[None]:
     """Everything Blender prints inside goes to a temporary file; afterwards only its warnings and errors
-    are written to stderr, once each. Python's sys.stderr (progress lines) still reaches the terminal.
+    are written to stderr, once each (not the one an error raised inside repeats: whoever catches that
+    error says it). Python's sys.stderr (progress lines) still reaches the terminal.
     With `verbose`, everything is printed as it comes. Inside another quiet() the outer one decides: a
     convert --verbose shows its import's output too, and a capture inside a capture would take the
     outer one's file for the terminal."""
@@ -97,8 +98,12 @@ def _captured() -> Iterator[None]:
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
         sys.stderr = EscapingWriter(terminal)
+        said = ""  # what the error raised inside says: its caller prints that line, once
         try:
             yield
+        except BaseException as exc:
+            said = str(exc)
+            raise
         finally:
             _flush_all()
             sys.stderr = python_stderr
@@ -108,4 +113,5 @@ def _captured() -> Iterator[None]:
             os.close(saved[1])
             sink.seek(0)
             for line in warnings_in(sink.read().decode("utf-8", "replace")):
-                print(printable(line), file=sys.stderr)  # a name in it is anyone's text
+                if line.removeprefix("Error: ") not in said:
+                    print(printable(line), file=sys.stderr)  # a name in it is anyone's text
