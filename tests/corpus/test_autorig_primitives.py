@@ -81,8 +81,10 @@ def test_auto_leaves_a_rigged_model_alone_and_replace_rigs_it_anew(tmp_path: Pat
     entry = json.loads(kept.stdout)["models"][0]
     assert entry["rig"] == {"rigged": False, "reason": f"already rigged by '{entry['import']['armature']}'"}
     anew = run_forge("convert", rigged, "--out", tmp_path / "anew.vrm", "--preset", PRESET, "--fix", "all",
-                     "--rig", "replace", "--json")  # fmt: skip
+                     "--rig", "replace", "--json", "--verbose")  # fmt: skip
     assert anew.code == 0, anew.stderr[-2000:]
+    # --verbose shows what Blender says as it says it (the importer's INFO line per node), on stderr with --json.
+    assert "glTF import finished" in anew.stderr, anew.stderr[-2000:]
     rig = json.loads(anew.stdout)["models"][0]["rig"]
     assert rig["rigged"] and rig["replaced_armatures"], rig
     assert {p["how"] for p in rig["parts"]} <= {"heat", "proxy", "nearest", "rigid", "shells"}
