@@ -4,7 +4,13 @@ the FBX importer's version, `Read blend: ...`) nowhere unless --verbose."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
 import re
+import sys
+import tempfile
+from collections.abc import Iterator
 
 from tests.conftest import ForgeRun
 
@@ -28,3 +34,29 @@ def strays(run: ForgeRun, report: re.Pattern[str] = CONVERT_REPORT) -> list[str]
         + [f"stderr: {line}" for line in chatter(run.stderr)]
         + [f"stderr, twice: {line}" for line in dict.fromkeys(line for line in said if said.count(line) > 1)]
     )
+
+
+@contextlib.contextmanager
+def fd1_text() -> Iterator[list[str]]:
+    """What is written to stdout inside (Blender's C code, `print`, a logging handler alike): its text, in the
+    list yielded, once the block is done. sys.stdout is the process's own meanwhile, on file descriptor 1, as
+    in a command (pytest points it at a file of its own)."""
+    written: list[str] = []
+    libc = ctypes.CDLL(None)
+    stream = sys.stdout
+    stream.flush()
+    libc.fflush(None)
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        sys.stdout = sys.__stdout__ or stream
+        try:
+            yield written
+        finally:
+            sys.stdout.flush()
+            libc.fflush(None)  # Blender's printf buffer
+            sys.stdout = stream
+            os.dup2(saved, 1)
+            os.close(saved)
+            sink.seek(0)
+            written.append(sink.read().decode("utf-8", "replace"))
