@@ -6,6 +6,12 @@ it.
 
 Shells are labelled per vertex (`pieces`); bones are segments over the plan's bones, in
 its order, with `sides` +1 (the avatar's left, +x), -1 (its right) or 0 (the middle).
+
+Two rules hold for any body of parts, because a joint is where two parts meet and a fastener sits on a part:
+a limb's bone holds only what lies past its joint (a hip's plate above the thigh's joint is the hips', a
+foot's sole behind the toes' joint is the foot's), and a fastener (a bolt, a rivet, a stud: a small piece
+no bone passes through) rides on the bigger part it sits on, not on whichever bone happens to lie nearest
+(a big head's bolts are nearer the shoulders' bones than the head's own).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import numpy as np
 
 from ..rig.model import FloatArray, IntArray
 from ..rig.skinning import segment_distances
-from .weights import shell_votes, shells, weld
+from .weights import boxes, shell_votes, shells, weld
 
 # A body is kit-bashed when no shell reaches up this share of its height. The tallest shells of the corpus's
 # robots reach 30% (RobotExpressive's torso) and 12% (the debug robot's markers); soft bodies have one that
@@ -23,6 +29,12 @@ LARGEST = 0.35
 # A shell reaching beyond this distance from the mid-plane (a fraction of the height) on both sides straddles
 # it: it may follow only a middle bone.
 MID_PLANE = 0.01
+# A fastener is at most this across (its box's diagonal, a fraction of the height): RobotExpressive's bolts are
+# 2-3%, its smallest limb parts (thumb, fingers, which their bones pass through anyway) 9-11%.
+FASTENER = 0.04
+# How far (a fraction of the height) a fastener's box may stand off the part it sits on, and a vertex lie
+# before a limb bone's joint and still count as past it (a joint placed a little off the parts' meeting).
+TOUCH = 0.005
 
 
 def pieces(points: FloatArray, triangles: IntArray) -> IntArray:
@@ -52,7 +64,9 @@ def shell_bones(
 ) -> IntArray:
     """Per vertex, the bone its whole shell follows: the bone nearest to most of the shell's vertices (the bone
     whose region holds it, or the one it mostly lies along; `weights.shell_votes`), of its own side, or a
-    middle bone when it straddles the mid-plane (reaches beyond MID_PLANE of the height on both sides)."""
+    middle bone when it straddles the mid-plane (reaches beyond MID_PLANE of the height on both sides). A
+    limb's bone (a side's) is nearest only to what lies past its joint; a fastener follows its part's bone
+    (`_fasteners`)."""
     _, inverse = np.unique(labels, return_inverse=True)
     inverse = np.asarray(inverse, dtype=np.int64).ravel()
     margin = MID_PLANE * height
@@ -64,9 +78,38 @@ def shell_bones(
     own = np.where(left & right, 0, np.where(left, 1, -1))
     allowed = (sides[None, :] == 0) | ((own[:, None] != 0) & (sides[None, :] == own[:, None]))
     distances = segment_distances(points, heads, tails)
-    nearest = (distances + np.where(allowed[inverse], 0.0, np.inf)).argmin(axis=1)
+    barred = np.where(allowed[inverse], 0.0, np.inf)
+    for b in np.flatnonzero(sides != 0):
+        # Before a limb bone's joint (on its parent's side of the plane through the joint) lies the parent's part.
+        axis = (tails[b] - heads[b]) / max(float(np.linalg.norm(tails[b] - heads[b])), 1e-12)
+        barred[(points - heads[b]) @ axis < -TOUCH * height, b] = np.inf
+    nearest = (distances + barred).argmin(axis=1)
     bones, _, inverse = shell_votes(labels, nearest, len(heads))
-    return bones[inverse]
+    return _fasteners(points, inverse, bones, distances, height=height)[inverse]
+
+
+def _fasteners(
+    points: FloatArray, rows: IntArray, bones: IntArray, distances: FloatArray, *, height: float
+) -> IntArray:
+    """`bones` (one per shell; `rows` gives each vertex's shell) with each fastener's replaced by the bone of
+    the part it sits on: a shell at most FASTENER of the height across that its own bone does not pass
+    through (the bone lies farther from every vertex than the shell is across; a finger's bone runs through
+    the finger) takes the bone of the bigger shell (twice as big across or more) whose box meets its own
+    (within TOUCH of the height) most."""
+    low, high = boxes(points, rows, len(bones))
+    size = np.linalg.norm(high - low, axis=1)
+    own = np.full(len(bones), np.inf)
+    np.minimum.at(own, rows, distances[np.arange(len(points)), bones[rows]])
+    out = bones.copy()
+    for shell in np.argsort(-size):  # the bigger first: a part's bone is final before what sits on it
+        if size[shell] > FASTENER * height or own[shell] <= size[shell]:
+            continue
+        reach = TOUCH * height
+        meet = np.clip(np.minimum(high, high[shell] + reach) - np.maximum(low, low[shell] - reach), 0.0, None)
+        shared = np.prod(meet, axis=1) * (size >= 2 * size[shell])
+        if shared.max() > 0:
+            out[shell] = out[int(shared.argmax())]
+    return out
 
 
 def rigid_weights(bones: IntArray, count: int) -> FloatArray:
