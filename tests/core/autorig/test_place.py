@@ -134,6 +134,16 @@ def test_a_robots_elbows_and_wrists_are_where_its_arms_parts_meet() -> None:
     assert max(err[k] for k in arms) <= 0.01, arms
 
 
+def test_a_robots_wrist_inside_one_part_of_forearm_and_fist_is_level_with_the_thumbs_part() -> None:
+    """The forearm and a fist as wide moulded in one part show no meeting and no narrowing at the wrist (the
+    cuts narrow at the part's rounded end instead); the thumb's part on it, its root on the wrist's bones,
+    marks it."""
+    fig = blocks(0.92, robot=True, fist=True)
+    err = errors(fig, plan_rig(fig.parts))
+    arms = {k: f"{v:.1%}" for k, v in err.items() if k.endswith(("LowerArm", "Hand"))}
+    assert max(err[k] for k in arms) <= 0.01, arms
+
+
 def test_a_skirt_and_long_hair_hide_nothing() -> None:
     fig = figure(skirt=True, hair=True, arm_drop=40)
     plan = plan_rig(fig.parts)
