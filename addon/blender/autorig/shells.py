@@ -34,10 +34,12 @@ def bind_if_kit_bashed(
     bones = [bone_name(n) for n in names]
     # All meshes at once: a part's fasteners may be another mesh's (a head's bolts, a belt's studs).
     followed = rigid.shell_bones(every, together, heads, tails, sides, height=plan.height)
+    parents = np.array([names.index(b.parent) if b.parent in names else -1 for b in plan.bones])
+    weights = rigid.shell_weights(every, together, followed, heads, tails, parents=parents)
     out = []
     for obj, start, shell in zip(chosen, offsets, labels, strict=True):
         obj.vertex_groups.clear()
-        write_weights(obj, bones, rigid.rigid_weights(followed[start : start + len(shell)], len(bones)))
+        write_weights(obj, bones, weights[start : start + len(shell)])
         attach(obj, armature)
         out.append(Binding(obj.name, "shells", len(shell)))
     return out

@@ -179,7 +179,13 @@ def block(lo, hi) -> Shell:
 
 
 def blocks(
-    torso_from: float, legs_x: float = 0.09, *, toes: bool = True, robot: bool = False, fist: bool = False
+    torso_from: float,
+    legs_x: float = 0.09,
+    *,
+    toes: bool = True,
+    robot: bool = False,
+    fist: bool = False,
+    hip_balls: bool = False,
 ) -> Figure:
     """A 1.7 m body of one box per bone, as game exporters and placeholder rigs make it: each leg's boxes
     (square, turned 45° about the vertical, as a box along a bone often is) reach up to its thigh's joint at
@@ -189,14 +195,17 @@ def blocks(
     `toes` the feet's boxes reach as far forward as back: nothing but the file's axes shows the front. A
     `robot`'s head is wider than its shoulders, and its arms are separate rounded parts, a gap from the torso
     and from each other: a long upper arm, a ball at the elbow, a short forearm, a flat hand; with `fist`, the
-    forearm and a fist as wide are one part, with the thumb a part of its own on it, level with the wrist."""
+    forearm and a fist as wide are one part, with the thumb a part of its own on it, level with the wrist.
+    With `hip_balls`, each thigh's box ends below its joint, where a ball centred on the joint sits on it."""
     j: dict[str, Array] = {}
     shells: list[Shell] = []
     for s, side in ((1, "left"), (-1, "right")):
         x = s * legs_x
         j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
             np.array([x, 0, 0.88]), np.array([x, 0, 0.48]), np.array([x, 0, 0.08]))  # fmt: skip
-        for lo, hi, r in ((0.48, 0.88, 0.06), (0.08, 0.48, 0.045)):
+        if hip_balls:
+            shells.append(capsule(j[f"{side}UpperLeg"], j[f"{side}UpperLeg"], 0.05))
+        for lo, hi, r in ((0.48, 0.84 if hip_balls else 0.88, 0.06), (0.08, 0.48, 0.045)):
             v, t = block((-r, -r, lo), (r, r, hi))
             c = math.sqrt(0.5)
             shells.append((v @ np.array([[c, -c, 0], [c, c, 0], [0, 0, 1.0]]).T + [x, 0, 0], t))

@@ -8,7 +8,7 @@ import numpy as np
 from addon.core.autorig import rigid
 from addon.core.rig.model import FloatArray, IntArray
 
-from .figures import block, capsule, merged
+from .figures import block, capsule, merged, squashed
 
 # Three bones on a line up the middle, and an upper arm and a forearm to the left (+x), one to the right.
 NAMES = ["hips", "spine", "head", "leftUpperArm", "leftLowerArm", "rightUpperArm"]
@@ -91,3 +91,32 @@ def test_a_bolt_on_a_big_head_rides_with_the_head_not_the_arm_whose_bone_is_near
     tails = np.concatenate([TAILS, [[0.76, 0, 1.4]]])
     found = _follows([head, *bolts, forearm, finger], heads, tails, np.array([*SIDES, 1]), names)
     assert found == ["head", "head", "head", "leftLowerArm", "leftHand"]
+
+
+def test_a_part_moulded_across_a_joint_bends_there_and_a_plate_or_a_part_ending_at_it_stays_rigid() -> None:
+    """A forearm and fist in one part, the wrist inside it, bends at the wrist as a skin does: the forearm's
+    weight going over to the hand's along its middle; a plate across the elbow (wider than long) and the upper
+    arm's part ending at the elbow each follow one bone wholly."""
+    names = ["spine", "leftUpperArm", "leftLowerArm", "leftHand"]
+    heads = np.array([[0, 0, 1.1], [0.2, 0, 1.4], [0.45, 0, 1.4], [0.7, 0, 1.4]], float)
+    tails = np.array([[0, 0, 1.5], [0.45, 0, 1.4], [0.7, 0, 1.4], [0.8, 0, 1.4]], float)
+    parents = np.array([-1, 0, 1, 2])
+    # 0.545 to 0.785 along the arm, 0.08 across: the wrist (0.7) 0.155 from one end, 0.085 from the other.
+    fist = squashed(capsule((0.665, 0, 1.4), (0.665, 0, 1.4), 0.04), (0.665, 0, 1.4), (3.0, 1.0, 1.0))
+    plate = block((0.43, -0.1, 1.33), (0.47, 0.1, 1.47))
+    upper = capsule((0.24, 0, 1.4), (0.44, 0, 1.4), 0.04)
+    points, triangles = merged([fist, plate, upper])
+    labels = rigid.pieces(points, triangles)
+    bones = rigid.shell_bones(points, labels, heads, tails, np.array([0, 1, 1, 1]), height=1.7)
+    weights = rigid.shell_weights(points, labels, bones, heads, tails, parents=parents)
+    assert np.allclose(weights.sum(axis=1), 1.0)
+    n = len(fist[0])
+    on_fist = weights[:n]
+    before, beyond = points[:n, 0] < 0.6, points[:n, 0] > 0.77
+    assert (on_fist[before, 2] == 1.0).all() and (on_fist[beyond, 3] == 1.0).all()
+    assert ((on_fist[:, 2] > 0) & (on_fist[:, 3] > 0)).any()
+    assert set(on_fist.nonzero()[1]) == {2, 3}  # the forearm's and the hand's only
+    rest = weights[n:]
+    assert set(np.unique(rest)) == {0.0, 1.0}
+    assert len({names[b] for b in rest[: len(plate[0])].argmax(axis=1)}) == 1
+    assert {names[b] for b in rest[len(plate[0]) :].argmax(axis=1)} == {"leftUpperArm"}
