@@ -48,6 +48,16 @@ def test_joints_follow_the_geometry(fig: Figure, pose: str) -> None:
     assert {b.name for b in plan.bones} >= humanoid.REQUIRED_VRM0 | {"leftShoulder", "leftToes", "upperChest"}
 
 
+def test_a_shaped_shins_ankle_is_at_the_ankle_bones_below_its_narrowest_cut() -> None:
+    """A modelled or scanned shin is narrowest above the ankle bones (4 cm here, 2.4% of the height): the
+    foot's joint is lower, where the instep and heel begin to spread the leg, not at the narrowest cut."""
+    fig = figure(shaped_shins=True)
+    plan = plan_rig(fig.parts)
+    err = errors(fig, plan)
+    assert err["leftFoot"] < 0.012 and err["rightFoot"] < 0.012, err
+    assert_joints_close(fig, plan)
+
+
 def test_the_skeleton_is_a_vrm_hierarchy_mirrored_about_x0() -> None:
     plan = plan_rig(figure(arm_drop=30).parts)
     placed = {b.name for b in plan.bones}
