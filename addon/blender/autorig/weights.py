@@ -222,40 +222,20 @@ def welded_heat(welds: dict[str, decide.Welded], armature: bpy.types.Object, bon
     """Bone heat on a welded copy of each mesh (by name), read back onto the mesh's own vertices. An imported
     mesh is split along its UV seams and hard edges into hundreds of loose shells; heat does not flow across
     a split, and one small shell that sees no bone fails the whole solve (Godette's body: 195 shells, all
-    left bare). Where a mesh's solve still fails (no weight at all), heat runs again with each of its shells
-    an object of its own: heat never flows between shells, so only the one whose solve fails stays bare
-    (Seed-san's clothes solve shell by shell; together, 75 shells, they failed)."""
-    names = list(welds)
-    found = dict(zip(names, _heat_on([(w.points, w.faces) for w in welds.values()], armature, bones), strict=True))
-    failed = [n for n in names if len(welds[n].faces) and (found[n].sum(axis=1) < decide.EMPTY).all()]
-    pieces = {n: decide.shell_pieces(welds[n]) for n in failed}
-    again = iter(
-        _heat_on([(welds[n].points[rows], faces) for n in failed for rows, faces in pieces[n]], armature, bones)
-    )
-    for n in failed:
-        for rows, _ in pieces[n]:
-            found[n][rows] = next(again)
-    return {n: found[n][welds[n].index] for n in names}
-
-
-def _heat_on(
-    meshes: list[tuple[FloatArray, IntArray]], armature: bpy.types.Object, bones: list[str]
-) -> list[FloatArray]:
-    """Bone heat in one call on each (points, triangles) as a mesh object of its own; each one's weights."""
-    copies: list[bpy.types.Object] = []
+    left bare)."""
+    copies: dict[str, bpy.types.Object] = {}
     try:
-        for points, faces in meshes:
-            mesh = bpy.data.meshes.new("AutoRigWelded")
-            mesh.from_pydata(points.tolist(), [], faces.tolist())
-            copies.append(bpy.data.objects.new(mesh.name, mesh))
-            context.scene().collection.objects.link(copies[-1])
+        for name, weld in welds.items():
+            mesh = bpy.data.meshes.new(f"AutoRigWelded {name}")
+            mesh.from_pydata(weld.points.tolist(), [], weld.faces.tolist())
+            copies[name] = bpy.data.objects.new(mesh.name, mesh)
+            context.scene().collection.objects.link(copies[name])
         if copies:
-            bone_heat(copies, armature)
-        return [read_weights(copy.data, bones) for copy in copies]  # type: ignore[arg-type]
+            bone_heat(list(copies.values()), armature)
+        return {name: read_weights(copies[name].data, bones)[weld.index] for name, weld in welds.items()}  # type: ignore[arg-type]
     finally:
-        for copy in copies:
+        for copy in copies.values():
             _remove(copy)
-        context.view_layer().update()  # the view layer lists removed objects as None until then
 
 
 def bind(
@@ -302,6 +282,12 @@ def bind(
             how = "nearest"
         with seconds.stage("weights"):
             ride = _hanging_bones(item, welds[obj.name].shell, heads, tails)
+            if plan.prop_beyond is not None:  # a prop fused to the body rides on the bone it hangs from
+                nearest = segment_distances(part.vertices, heads, tails).argmin(axis=1)
+                prop = decide.fused_props(
+                    part.vertices, part.triangles, nearest, beyond=plan.prop_beyond, height=plan.height
+                )
+                ride = np.where(prop >= 0, prop, ride)
             hard = np.where(ride >= 0, ride, item.hard)
             filled = int((np.where(item.mask, raw, 0.0).sum(axis=1) < decide.EMPTY)[hard < 0].sum())
             final = decide.finished(raw, item.mask, part.vertices, heads, tails)

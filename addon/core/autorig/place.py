@@ -61,7 +61,7 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
         if kept is None:
             raise plain from None
         note = f"a prop fused to the body left out: the arms read within the body's own span, as the {kept} arm"
-        return dataclasses.replace(plan, notes=(*plan.notes, note))
+        return dataclasses.replace(plan, notes=(*plan.notes, note), prop_beyond=frames.BAND * height)
 
 
 # Of the height: how near the body-only reading's arm joints must lie to one side's of the first reading.

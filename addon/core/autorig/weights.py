@@ -33,11 +33,6 @@ MASKED = 0.01
 # all lie nearest one bone is a hard part (a button, a buckle, an armour plate, a robot's shell): it follows
 # that bone wholly, as the artist binds it, instead of bending with the skin around it.
 RIGID_SHELL = 0.25
-# A shell whose box is no bigger than this (its diagonal, a fraction of the height) is no surface to bend:
-# geometry an artist hid by collapsing it to a point (Seed-san's head holds three such shells, 237 vertices
-# within a millimetre). It rides wholly on the bone most of it lies nearest; bone heat cannot weigh it (its
-# triangles are too small for the solve) and it would send the whole mesh to the voxel proxy.
-COLLAPSED = 0.001
 # Vertices closer than this (a fraction of the height) are one point when shells are told apart: importers
 # split a closed surface along its UV seams and hard edges.
 WELD = 1e-5
@@ -129,8 +124,7 @@ def boxes(points: FloatArray, rows: IntArray, count: int) -> tuple[FloatArray, F
 def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height: float) -> IntArray:
     """Per vertex of `points` (welded as `weld`), the bone (index) its shell rides on wholly, or -1 where it is
     skinned: a shell rides on one bone when it is closed (every edge between exactly two triangles, seams
-    welded), at most RIGID_SHELL of the height across, and every vertex of it has that bone as its `nearest`;
-    or when it is collapsed (at most COLLAPSED of the height across), on the bone most of it lies nearest."""
+    welded), at most RIGID_SHELL of the height across, and every vertex of it has that bone as its `nearest`."""
     out = np.full(len(points), -1, dtype=np.int64)
     if not len(weld.faces):
         return out
@@ -141,35 +135,45 @@ def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height:
     unique, uses = np.unique(edges, axis=0, return_counts=True)
     open_shells = np.unique(shell_of[unique[uses != 2].ravel()])
     roots = np.unique(weld.shell)
-    bone, unanimous, inverse = shell_votes(weld.shell, nearest, int(nearest.max()) + 1)
+    _, unanimous, inverse = shell_votes(weld.shell, nearest, int(nearest.max()) + 1)
     low, high = boxes(points, inverse, len(roots))
-    size = np.linalg.norm(high - low, axis=1)
     faced = np.isin(roots, shell_of[faces.ravel()])
-    hard = faced & (
-        (~np.isin(roots, open_shells) & (size <= RIGID_SHELL * height) & unanimous) | (size <= COLLAPSED * height)
+    hard = (
+        faced & ~np.isin(roots, open_shells) & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height) & unanimous
     )
     rows = hard[inverse]
-    out[rows] = bone[inverse[rows]]
+    out[rows] = nearest[rows]
     return out
 
 
-def shell_pieces(weld: Welded) -> list[tuple[IntArray, IntArray]]:
-    """Each shell of the welded mesh that has faces, as (its rows among `weld.points`, its faces indexing
-    those rows)."""
-    _, inverse = np.unique(shells(len(weld.points), weld.faces), return_inverse=True)
-    inverse = np.asarray(inverse, dtype=np.int64).ravel()
-    order = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[order], np.arange(int(inverse.max(initial=-1)) + 2))
-    local = np.empty(len(inverse), dtype=np.int64)
-    local[order] = np.arange(len(order)) - starts[inverse[order]]
-    owner = inverse[weld.faces[:, 0]]
-    by_owner = np.argsort(owner, kind="stable")
-    bounds = np.searchsorted(owner[by_owner], np.arange(len(starts)))
-    return [
-        (order[starts[k] : starts[k + 1]], local[weld.faces[by_owner[bounds[k] : bounds[k + 1]]]])
-        for k in range(len(starts) - 1)
-        if bounds[k + 1] > bounds[k]
-    ]
+def fused_props(
+    points: FloatArray, triangles: IntArray, nearest: IntArray, *, beyond: float, height: float
+) -> IntArray:
+    """Per vertex (in the rig frame), the bone a prop fused to the body rides on wholly, or -1: what lies more
+    than `beyond` behind or in front of the plane of the body (y = 0), above the feet, in pieces joined by
+    triangles; each piece rides on the bone most of the body's vertices where it joins them lie nearest
+    (`nearest`: each vertex's nearest bone), or most of its own when it joins none. Seed-san's robot arm,
+    fused to her back, reaches out past her left hand: its nearest bones there are her left arm's, and it
+    would follow her hand; it hangs from her back, and rides on her chest as her artist binds it."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    out_of_plane = (np.abs(points[:, 1]) > beyond) & (points[:, 2] > 0.1 * height)
+    if not out_of_plane.any():
+        return out
+    label = shells(len(points), triangles[out_of_plane[triangles].all(axis=1)])
+    piece = np.full(len(points), -1, dtype=np.int64)
+    roots, piece[out_of_plane] = np.unique(label[out_of_plane], return_inverse=True)
+    bones = int(nearest.max()) + 1
+    # The body's vertices where each piece joins it: those sharing a triangle with one of its vertices.
+    edges = np.concatenate([triangles[:, [a, b]] for a in range(3) for b in range(3) if a != b])
+    joins = edges[out_of_plane[edges[:, 0]] & ~out_of_plane[edges[:, 1]]]
+    pairs = np.unique(np.stack([piece[joins[:, 0]], joins[:, 1]], axis=1), axis=0)
+    votes = np.zeros((len(roots), bones), dtype=np.int64)
+    np.add.at(votes, (pairs[:, 0], nearest[pairs[:, 1]]), 1)
+    alone = np.flatnonzero(votes.sum(axis=1) == 0)
+    rows = np.flatnonzero(np.isin(piece, alone))
+    np.add.at(votes, (piece[rows], nearest[rows]), 1)
+    out[out_of_plane] = votes.argmax(axis=1)[piece[out_of_plane]]
+    return out
 
 
 def separate_parts(parts: Sequence[MeshPart], height: float) -> list[str]:
