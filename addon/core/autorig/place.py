@@ -8,9 +8,9 @@ and averaged about the mid-plane.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from .frame import Frame
 from .hands import Hand, find_hand
 from .head import find_eyes
 from .legs import Leg, Legs, find_legs
-from .rigid import kit_bashed
+from .rigid import kit_bashed, on_balls
 from .rigid import pieces as separate_pieces
 from .sections import Surface
 from .torso import Torso, find_torso
@@ -61,7 +61,7 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
         if kept is None:
             raise plain from None
         note = f"a prop fused to the body left out: the arms read within the body's own span, as the {kept} arm"
-        return dataclasses.replace(plan, notes=(*plan.notes, note), prop_beyond=frames.BAND * height)
+        return replace(plan, notes=(*plan.notes, note), prop_beyond=frames.BAND * height)
 
 
 # Of the height: how near the body-only reading's arm joints must lie to one side's of the first reading.
@@ -125,13 +125,23 @@ def _read(
     others = [(p.name, rig.apply(p.vertices)) for i, p in enumerate(parts) if i not in body]
     eyes, rigid = find_eyes(others, torso, height)
     pieces = _pieces(parts, body, rig)
-    read = skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height)
+    built = skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height)
+    if kit is not None:
+        # A robot's leg swivels on the balls between its parts: the joints are their centres.
+        legs_bones = [b for b in built if b.name.endswith(("UpperLeg", "LowerLeg", "Foot"))]
+        found = on_balls(vertices, labels, np.array([b.head for b in legs_bones]), height=height)
+        moved = {b.name: tuple(float(v) for v in at) for b, at in zip(legs_bones, found, strict=True)}
+        # The hips stay above the thighs' joints, as the skeleton places them (1% of the height).
+        hips = next(b.head for b in built if b.name == "hips")
+        lowest = max(moved[f"{side}UpperLeg"][2] for side in ("left", "right")) + skeleton.HIPS_ABOVE * height
+        moved["hips"] = (hips[0], hips[1], max(hips[2], lowest))
+        built = tuple(replace(b, head=moved.get(b.name, b.head)) for b in built)  # type: ignore[arg-type]
     try:
-        bones, centre = skeleton.symmetric(read, height)
+        bones, centre = skeleton.symmetric(built, height)
     except skeleton.AsymmetricError as refused:
         world = np.linalg.inv(rig.matrix())
-        moved = tuple(Bone(b.name, _point(world, b.head), _point(world, b.tail), b.parent) for b in refused.bones)
-        raise skeleton.AsymmetricError(str(refused), moved) from None
+        read = tuple(Bone(b.name, _point(world, b.head), _point(world, b.tail), b.parent) for b in refused.bones)
+        raise skeleton.AsymmetricError(str(refused), read) from None
     matrix = rig.matrix()
     matrix[0, 3] -= centre
     notes.append(f"mid-plane: x={centre:+.3f} m from the feet's midpoint")
