@@ -69,6 +69,11 @@ def find_arm(
     if ok.sum() < SLICES // 2:
         raise NotHumanoidError(f"the {'left' if side > 0 else 'right'} arm's cross-sections are mostly empty")
     upper = ok & (ts >= 0.15 * length) & (ts <= 0.45 * length)
+    if upper.sum() < 2:
+        raise NotHumanoidError(
+            f"no {'left' if side > 0 else 'right'} upper arm: the cross-sections from the shoulder outward are empty "
+            "(what hangs beside the torso is no arm: a cape or a sheet wider than the body?)"
+        )
     line = centres[upper]
     mean = line.mean(axis=0)
     axis = np.linalg.svd(line - mean)[2][0]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rig.model import FloatArray
-from .sections import Region, Surface, loop_centre, regions_along, regions_in_plane
+from .sections import Region, Surface, loop_centre, regions_along, regions_in_plane, segment_regions
 from .types import NotHumanoidError
 
 _X = np.array([1.0, 0.0, 0.0])
@@ -83,7 +83,7 @@ def find_legs(surface: Surface, height: float) -> Legs:
                 ended = tracks[0][-1][0]  # both legs' shells close: the torso, if any, is a piece above them
             continue  # a hole in the mesh at this height
         if left_pick is right_pick:
-            apart = _apart(cut, left_pick, (tracks[0][-1][1].lo + tracks[1][-1][1].hi) / 2, height)
+            apart = _apart(cut, left_pick, (tracks[0][-1][1], tracks[1][-1][1]), height)
             if apart is None:
                 crotch, hidden, top = _join(surface, tracks, float(z), ended, stop=float(heights[-1]), height=height)
                 legs = [_leg(surface, track, height) for track in tracks]
@@ -124,14 +124,19 @@ def _join(
     return crotch, hidden, top
 
 
-def _apart(cut: FloatArray, region: Region, mid: float, height: float) -> tuple[Region, Region] | None:
-    """The (left, right) halves of one region of the cut split at `mid`, while it is two legs touching: the
-    region is less than 60% as deep on the mid-line as the shallower half (two round legs pressed together,
-    or two boxes crossing); None when it is as deep there as beside it (the torso)."""
+def _apart(cut: FloatArray, region: Region, last: tuple[Region, Region], height: float) -> tuple[Region, Region] | None:
+    """The (left, right) halves of one region of the cut split between the legs' `last` regions, while it is
+    two legs touching: the region is less than 60% as deep on the mid-line as the shallower half (two round
+    legs pressed together, or two boxes crossing); None when it is as deep there as beside it (the torso)."""
+    mid = (last[0].lo + last[1].hi) / 2
     if not region.lo < mid < region.hi:
         return None
     x = cut[:, :, 0]
-    segments = cut[(x.min(axis=1) >= region.lo - 1e-9) & (x.max(axis=1) <= region.hi + 1e-9)]
+    segments = _around_legs(
+        cut[(x.min(axis=1) >= region.lo - 1e-9) & (x.max(axis=1) <= region.hi + 1e-9)], mid, last, height
+    )
+    if len(segments) == 0 or not (segments[:, :, 0].min() < mid < segments[:, :, 0].max()):
+        return None
     p, q = segments[:, 0], segments[:, 1]
     cross = (p[:, 0] - mid) * (q[:, 0] - mid) <= 0
     t = (mid - p[cross, 0]) / np.where(q[cross, 0] == p[cross, 0], 1.0, q[cross, 0] - p[cross, 0])
@@ -147,6 +152,22 @@ def _apart(cut: FloatArray, region: Region, mid: float, height: float) -> tuple[
     if depth >= 0.6 * min(h.size[1] for h in halves) or min(h.width for h in halves) < 0.01 * height:
         return None
     return halves[0], halves[1]
+
+
+def _around_legs(segments: FloatArray, mid: float, last: tuple[Region, Region], height: float) -> FloatArray:
+    """The segments without the loops passing between the legs apart from both (a coat's tail or a skirt's
+    back panel behind them, a flap in front): a loop across the mid-line holding neither leg's last middle.
+    Such a loop joins the legs along X and deepens the mid-line, though each leg is still its own loop."""
+    labels = segment_regions(segments, _X, _Y, 0.004 * height)
+    middles = [r.centre[:2] for r in last]
+    keep = np.ones(len(segments), dtype=bool)
+    for label in np.unique(labels):
+        own = labels == label
+        points = segments[own].reshape(-1, 3)
+        lo, hi = points.min(axis=0)[:2], points.max(axis=0)[:2]
+        if lo[0] < mid < hi[0] and not any(bool(np.all((lo <= c) & (c <= hi))) for c in middles):
+            keep &= ~own
+    return segments[keep]
 
 
 def _shells_end(

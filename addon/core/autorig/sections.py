@@ -131,7 +131,25 @@ def regions_in_plane(segments: FloatArray, u: FloatArray, v: FloatArray, cell: f
     `cell`-sized squares, touching squares joined; each region's sample points (3-D), biggest first."""
     if len(segments) == 0:
         return []
-    # Each segment sampled every half cell, so no drawn line skips a square.
+    points, labels, _ = _drawn(segments, u, v, cell)
+    groups = [points[labels == r] for r in np.unique(labels)]
+    return sorted(groups, key=len, reverse=True)
+
+
+def segment_regions(segments: FloatArray, u: FloatArray, v: FloatArray, cell: float) -> IntArray:
+    """Per segment of the cut, the label of its connected region in the plane (as regions_in_plane joins
+    them); equal labels, one region."""
+    if len(segments) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, labels, owner = _drawn(segments, u, v, cell)
+    found = np.zeros(len(segments), dtype=np.int64)
+    found[owner] = labels
+    return found
+
+
+def _drawn(segments: FloatArray, u: FloatArray, v: FloatArray, cell: float) -> tuple[FloatArray, IntArray, IntArray]:
+    """The segments sampled every half cell (so no drawn line skips a square): the sample points, each one's
+    region label (touching squares joined) and the segment it lies on."""
     length = np.linalg.norm(segments[:, 1] - segments[:, 0], axis=1)
     steps = np.minimum(np.ceil(length / (cell / 2)).astype(np.int64), 256) + 1
     owner = np.repeat(np.arange(len(segments)), steps)
@@ -141,9 +159,7 @@ def regions_in_plane(segments: FloatArray, u: FloatArray, v: FloatArray, cell: f
     grid -= grid.min(axis=0) - 1
     width = int(grid[:, 1].max()) + 2
     keys, inverse = np.unique(grid[:, 0] * width + grid[:, 1], return_inverse=True)
-    labels = _components(keys, width)[inverse.ravel()]
-    groups = [points[labels == r] for r in np.unique(labels)]
-    return sorted(groups, key=len, reverse=True)
+    return points, _components(keys, width)[inverse.ravel()], owner
 
 
 def _components(keys: IntArray, width: int) -> IntArray:

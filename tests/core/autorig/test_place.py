@@ -10,7 +10,7 @@ import pytest
 from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, plan_rig, rigid
 from addon.core.rig import humanoid
 
-from .figures import Figure, blocks, capsule, lying_down, merged, squashed, table_on_legs, turn_z
+from .figures import Figure, block, blocks, capsule, lying_down, merged, squashed, table_on_legs, turn_z
 from .figures import humanoid as figure
 
 
@@ -214,6 +214,31 @@ def test_a_strap_hanging_behind_a_leg_inside_a_skirt_does_not_lower_the_hips() -
     plan = plan_rig(fig.parts)
     assert_joints_close(fig, plan)
     assert "a skirt hides the crotch: the legs followed up inside it" in plan.notes
+
+
+def test_panels_hanging_before_and_behind_the_thighs_do_not_lower_the_crotch() -> None:
+    """Panels hanging in front of and behind both thighs in the body's own mesh (a tabard, a coat's flaps and
+    tail, a skirt open at the sides) join the legs along X and make the mid-line as deep as the legs below the
+    crotch; each leg is still its own loop there, so the crotch and the thighs' joints stay where the legs
+    meet."""
+    fig = figure()
+    body = fig.parts[0]
+    panels = [block((-0.13, y, 0.6), (0.13, y + 0.02, 0.95)) for y in (-0.11, 0.09)]
+    fig.parts[0] = MeshPart(body.name, *merged([(body.vertices, body.triangles), *panels]))
+    plan = plan_rig(fig.parts)
+    err = errors(fig, plan)
+    assert max(err["leftUpperLeg"], err["rightUpperLeg"], err["hips"]) < 0.02, err
+    assert_joints_close(fig, plan)
+
+
+def test_a_sheet_wider_than_the_body_read_as_no_arm_is_refused_with_its_reason() -> None:
+    """A panel behind the hips reaching out beside the torso leaves the arm's reading no upper arm: refused
+    with that reason (it was numpy's "All-NaN slice encountered")."""
+    fig = figure()
+    body = fig.parts[0]
+    sheet = block((-0.2, 0.09, 0.6), (0.2, 0.11, 0.95))
+    with pytest.raises(NotHumanoidError, match="no left upper arm"):
+        plan_rig([MeshPart(body.name, *merged([(body.vertices, body.triangles), sheet]))])
 
 
 def _depth_error(fig: Figure, plan: RigPlan, bone: str, at: Any) -> float:
