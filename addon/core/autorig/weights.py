@@ -282,12 +282,15 @@ def allowed(
     sides: IntArray,
     *,
     height: float,
+    nearest: IntArray | None = None,
 ) -> BoolArray:
     """(N, B): may vertex n follow bone b? Only bones within REGION_HOPS of its nearest bone, only bones of
     its own side of the mid-plane x=0 (sides: +1 the avatar's left, +x; -1 its right; 0 the middle), and
     never a bone of the other side than its nearest bone's (near the mid-plane, where x alone does not
-    decide: an inner thigh at the crotch never follows the other thigh)."""
-    nearest = segment_distances(points, heads, tails).argmin(axis=1)
+    decide: an inner thigh at the crotch never follows the other thigh). `nearest`: each point's nearest bone,
+    when the caller has it already."""
+    if nearest is None:
+        nearest = segment_distances(points, heads, tails).argmin(axis=1)
     mask = hops(parents)[nearest] <= REGION_HOPS
     mask &= sides[nearest][:, None] * sides[None, :] >= 0
     margin = MID_PLANE * height
