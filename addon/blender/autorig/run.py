@@ -13,7 +13,7 @@ import numpy as np
 
 from ...core.autorig import MeshPart, RigPlan, place
 from ...core.errors import OperationError
-from .. import context, vrm_addon
+from .. import console, context, vrm_addon
 from . import build, read, shells, weights
 from .timing import Timings
 
@@ -65,6 +65,9 @@ def driven(obj: bpy.types.Object) -> bool:
     return modifier or (obj.parent is not None and obj.parent.type == "ARMATURE")
 
 
+# Bone heat prints a warning per failed solve and the voxel proxy's operators print their own lines: held
+# back, the warnings once each on stderr (a convert --verbose, around it, shows everything).
+@console.quiet(verbose=False)
 def auto_rig(
     mesh_names: Sequence[str] | None = None,
     *,

@@ -167,7 +167,7 @@ def _around_legs(segments: FloatArray, mid: float, last: tuple[Region, Region], 
         lo, hi = points.min(axis=0)[:2], points.max(axis=0)[:2]
         if lo[0] < mid < hi[0] and not any(bool(np.all((lo <= c) & (c <= hi))) for c in middles):
             keep &= ~own
-    return segments[keep]
+    return np.asarray(segments[keep], dtype=np.float64)
 
 
 def _shells_end(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from .frame import Frame
 from .hands import Hand, find_hand
 from .head import find_eyes
 from .legs import Leg, Legs, find_legs
-from .rigid import kit_bashed
+from .rigid import kit_bashed, on_balls
 from .rigid import pieces as separate_pieces
 from .sections import Surface
 from .torso import Torso, find_torso
@@ -66,9 +67,18 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     others = [(p.name, rig.apply(p.vertices)) for i, p in enumerate(parts) if i not in body]
     eyes, rigid = find_eyes(others, torso, height)
     pieces = _pieces(parts, body, rig)
-    bones, centre = skeleton.symmetric(
-        skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height), height
-    )
+    built = skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height)
+    if kit is not None:
+        # A robot's leg swivels on the balls between its parts: the joints are their centres.
+        legs_bones = [b for b in built if b.name.endswith(("UpperLeg", "LowerLeg", "Foot"))]
+        found = on_balls(vertices, labels, np.array([b.head for b in legs_bones]), height=height)
+        moved = {b.name: tuple(float(v) for v in at) for b, at in zip(legs_bones, found, strict=True)}
+        # The hips stay above the thighs' joints, as the skeleton places them (1% of the height).
+        hips = next(b.head for b in built if b.name == "hips")
+        lowest = max(moved[f"{side}UpperLeg"][2] for side in ("left", "right")) + skeleton.HIPS_ABOVE * height
+        moved["hips"] = (hips[0], hips[1], max(hips[2], lowest))
+        built = tuple(replace(b, head=moved.get(b.name, b.head)) for b in built)  # type: ignore[arg-type]
+    bones, centre = skeleton.symmetric(built, height)
     matrix = rig.matrix()
     matrix[0, 3] -= centre
     notes.append(f"mid-plane: x={centre:+.3f} m from the feet's midpoint")

@@ -21,6 +21,7 @@ _FINGER_SEGMENTS = {
     **{f: ("Proximal", "Intermediate", "Distal") for f in ("Index", "Middle", "Ring", "Little")},
 }
 UPPER_CHEST_MIN = 0.2  # metres from hips to neck below which the torso holds no upper chest
+HIPS_ABOVE = 0.01  # the hips' joint above the thighs' (a fraction of the height)
 
 
 def build(
@@ -51,7 +52,7 @@ def build(
         heads |= {f"{side}UpperLeg": upper, f"{side}LowerLeg": knee, f"{side}Foot": leg.ankle, f"{side}Toes": toes}
         tails[f"{side}Toes"] = np.array([leg.toe_tip[0], leg.toe_tip[1], toes[2]])
     neck_z = torso.neck_base
-    spine_heights = {"hips": hip_z + 0.01 * height}
+    spine_heights = {"hips": hip_z + HIPS_ABOVE * height}
     length = neck_z - spine_heights["hips"]
     # Between hips and neck, where artists' rigs put them (a median over real avatars).
     spine_heights["spine"] = spine_heights["hips"] + 0.2 * length

@@ -100,10 +100,10 @@ def welded(points: FloatArray, triangles: IntArray, *, height: float) -> Welded:
 
 def shell_votes(labels: IntArray, nearest: IntArray, bones: int) -> tuple[IntArray, BoolArray, IntArray]:
     """Per shell (the distinct `labels`, in order): the bone most of its vertices have as their `nearest` (the
-    first on a tie), and whether all of them do; with each vertex's shell (its row). The one vote behind both
-    rules that put a shell wholly on one bone: `rigid.shell_bones` (a kit-bashed body: every shell, to the
-    bone most of it lies nearest, of its own side) and `rigid_shells` (a hard shell in a skinned mesh: only a
-    closed, small one, and only when every vertex of it lies nearest that bone)."""
+    first on a tie), and whether all of them do; with each vertex's shell (its row). The vote behind
+    `rigid_shells` (a hard shell in a skinned mesh rides wholly on one bone: only a closed, small one, and only
+    when every vertex of it lies nearest that bone); a kit-bashed body's parts go by where each sits instead
+    (`rigid.shell_bones`)."""
     _, inverse = np.unique(labels, return_inverse=True)
     inverse = np.asarray(inverse, dtype=np.int64).ravel()
     counts = np.zeros((int(inverse.max(initial=-1)) + 1, bones), dtype=np.int64)

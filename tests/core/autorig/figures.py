@@ -178,7 +178,15 @@ def block(lo, hi) -> Shell:
     return corners, np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))], dtype=np.int64)
 
 
-def blocks(torso_from: float, legs_x: float = 0.09, *, toes: bool = True, robot: bool = False) -> Figure:
+def blocks(
+    torso_from: float,
+    legs_x: float = 0.09,
+    *,
+    toes: bool = True,
+    robot: bool = False,
+    fist: bool = False,
+    hip_balls: bool = False,
+) -> Figure:
     """A 1.7 m body of one box per bone, as game exporters and placeholder rigs make it: each leg's boxes
     (square, turned 45° about the vertical, as a box along a bone often is) reach up to its thigh's joint at
     0.88 m, `legs_x` from the mid-line (at 0.05 the legs' boxes overlap across it, at 0.12 a wide gap parts
@@ -186,25 +194,34 @@ def blocks(torso_from: float, legs_x: float = 0.09, *, toes: bool = True, robot:
     at `torso_from` (below 0.88 the legs' boxes reach into it; above, a gap parts the legs from it). Without
     `toes` the feet's boxes reach as far forward as back: nothing but the file's axes shows the front. A
     `robot`'s head is wider than its shoulders, and its arms are separate rounded parts, a gap from the torso
-    and from each other: a long upper arm, a ball at the elbow, a short forearm, a flat hand."""
+    and from each other: a long upper arm, a ball at the elbow, a short forearm, a flat hand; with `fist`, the
+    forearm and a fist as wide are one part, with the thumb a part of its own on it, level with the wrist.
+    With `hip_balls`, each thigh's box ends below its joint, where a ball centred on the joint sits on it."""
     j: dict[str, Array] = {}
     shells: list[Shell] = []
     for s, side in ((1, "left"), (-1, "right")):
         x = s * legs_x
         j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
             np.array([x, 0, 0.88]), np.array([x, 0, 0.48]), np.array([x, 0, 0.08]))  # fmt: skip
-        for lo, hi, r in ((0.48, 0.88, 0.06), (0.08, 0.48, 0.045)):
+        if hip_balls:
+            shells.append(capsule(j[f"{side}UpperLeg"], j[f"{side}UpperLeg"], 0.05))
+        for lo, hi, r in ((0.48, 0.84 if hip_balls else 0.88, 0.06), (0.08, 0.48, 0.045)):
             v, t = block((-r, -r, lo), (r, r, hi))
             c = math.sqrt(0.5)
             shells.append((v @ np.array([[c, -c, 0], [c, c, 0], [0, 0, 1.0]]).T + [x, 0, 0], t))
         shells.append(block((x - 0.04, -0.16 if toes else -0.11, 0.0), (x + 0.04, 0.06 if toes else 0.11, 0.08)))
         if robot:
             at = [np.array([s * a, 0, 1.38]) for a in (0.30, 0.56, 0.63, 0.695, 0.765, 0.855, 0.895)]
-            shells += [capsule(at[0], at[1], 0.04), capsule(at[2], at[2], 0.025), capsule(at[3], at[4], 0.035)]
-            shells.append(squashed(capsule(at[5], at[6], 0.05), at[5], (1, 1, 0.4)))
+            shells += [capsule(at[0], at[1], 0.04), capsule(at[2], at[2], 0.025)]
             # The joints where the parts meet: the gaps' middles, the elbow's ball's centre.
             j |= {f"{side}UpperArm": np.array([s * 0.25, 0, 1.38]), f"{side}LowerArm": at[2]}
             j[f"{side}Hand"] = np.array([s * 0.8025, 0, 1.38])
+            if fist:
+                shells.append(capsule(at[3], np.array([s * 0.95, 0, 1.38]), 0.035))
+                shells.append(capsule(j[f"{side}Hand"] + [0, -0.04, 0], j[f"{side}Hand"] + [0, -0.07, 0.01], 0.012))
+            else:
+                shells.append(capsule(at[3], at[4], 0.035))
+                shells.append(squashed(capsule(at[5], at[6], 0.05), at[5], (1, 1, 0.4)))
         else:
             shells.append(block((min(s * 0.24, s * 0.8), -0.04, 1.34), (max(s * 0.24, s * 0.8), 0.04, 1.42)))
             j[f"{side}UpperArm"] = np.array([s * 0.24, 0, 1.38])

@@ -134,6 +134,28 @@ def test_a_robots_elbows_and_wrists_are_where_its_arms_parts_meet() -> None:
     assert max(err[k] for k in arms) <= 0.01, arms
 
 
+def test_a_robots_wrist_inside_one_part_of_forearm_and_fist_is_level_with_the_thumbs_part() -> None:
+    """The forearm and a fist as wide moulded in one part show no meeting and no narrowing at the wrist (the
+    cuts narrow at the part's rounded end instead); the thumb's part on it, its root on the wrist's bones,
+    marks it."""
+    fig = blocks(0.92, robot=True, fist=True)
+    err = errors(fig, plan_rig(fig.parts))
+    arms = {k: f"{v:.1%}" for k, v in err.items() if k.endswith(("LowerArm", "Hand"))}
+    assert max(err[k] for k in arms) <= 0.01, arms
+
+
+def test_a_robots_thighs_swivel_on_the_balls_at_its_hips() -> None:
+    """A ball on top of each thigh's part is the joint's (the cuts and the parts' ends only bracket it): the
+    thighs' joints are the balls' centres, the hips' joint still above them."""
+    fig = blocks(0.92, robot=True, hip_balls=True)
+    plan = plan_rig(fig.parts)
+    err = errors(fig, plan)
+    assert max(err[f"{side}UpperLeg"] for side in ("left", "right")) <= 0.005, err
+    assert max(err.values()) <= 0.02, err
+    heads = {b.name: b.head for b in plan.bones}
+    assert heads["hips"][2] > max(heads[f"{side}UpperLeg"][2] for side in ("left", "right"))
+
+
 def test_a_skirt_and_long_hair_hide_nothing() -> None:
     fig = figure(skirt=True, hair=True, arm_drop=40)
     plan = plan_rig(fig.parts)
