@@ -283,6 +283,12 @@ def bind(
             how = "nearest"
         with seconds.stage("weights"):
             ride = _hanging_bones(item, welds[obj.name].shell, heads, tails)
+            if plan.prop_beyond is not None:  # a prop fused to the body rides on the bone it hangs from
+                nearest = segment_distances(part.vertices, heads, tails).argmin(axis=1)
+                prop = decide.fused_props(
+                    part.vertices, part.triangles, nearest, beyond=plan.prop_beyond, height=plan.height
+                )
+                ride = np.where(prop >= 0, prop, ride)
             hard = np.where(ride >= 0, ride, item.hard)
             filled = int((np.where(item.mask, raw, 0.0).sum(axis=1) < decide.EMPTY)[hard < 0].sum())
             final = decide.finished(raw, item.mask, part.vertices, heads, tails)

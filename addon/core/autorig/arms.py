@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rig.model import BoolArray, FloatArray, IntArray
+from .frame import BAND
 from .sections import Surface, regions_in_plane
 from .torso import Torso
 from .types import NotHumanoidError
@@ -43,10 +44,19 @@ def cut_across(surface: Surface, origin: FloatArray, direction: FloatArray, cell
 
 
 def find_arm(
-    triangles: FloatArray, pieces: IntArray | None, torso: Torso, crotch: float, *, side: float, height: float
+    triangles: FloatArray,
+    pieces: IntArray | None,
+    torso: Torso,
+    crotch: float,
+    *,
+    side: float,
+    height: float,
+    body_only: bool = False,
 ) -> Arm:
     """The arm on the +X side (`side` = 1) or the −X side (−1). `pieces` labels each triangle's separate
-    piece for a kit-bashed body (whose parts are its segments), None for a soft one."""
+    piece for a kit-bashed body (whose parts are its segments), None for a soft one. With `body_only`, only
+    what lies within BAND of the plane of the body (over the feet, y = 0) is arm: a prop fused to the body
+    behind or in front of it (a robot arm on the back reaching out past one hand) is not."""
     centroids = triangles.mean(axis=1)
     below = (centroids[:, 2] < torso.armpit) & (centroids[:, 2] > crotch) & torso.outside(centroids, 0.005 * height)
     above = (
@@ -54,7 +64,7 @@ def find_arm(
         & (centroids[:, 2] < torso.neck_base)  # hair hanging beside the head is no arm
         & (side * centroids[:, 0] > 1.05 * torso.chest_half_width)
     )
-    on_arm = (below | above) & (side * centroids[:, 0] > 0)
+    on_arm = (below | above) & (side * centroids[:, 0] > 0) & ((not body_only) | (abs(centroids[:, 1]) < BAND * height))
     if on_arm.sum() < 4:
         raise NotHumanoidError(f"no {'left' if side > 0 else 'right'} arm beside the torso")
     corners = triangles[on_arm]

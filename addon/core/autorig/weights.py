@@ -161,6 +161,36 @@ def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height:
     return out
 
 
+def fused_props(
+    points: FloatArray, triangles: IntArray, nearest: IntArray, *, beyond: float, height: float
+) -> IntArray:
+    """Per vertex (in the rig frame), the bone a prop fused to the body rides on wholly, or -1: what lies more
+    than `beyond` behind or in front of the plane of the body (y = 0), above the feet, in pieces joined by
+    triangles; each piece rides on the bone most of the body's vertices where it joins them lie nearest
+    (`nearest`: each vertex's nearest bone), or most of its own when it joins none. Seed-san's robot arm,
+    fused to her back, reaches out past her left hand: its nearest bones there are her left arm's, and it
+    would follow her hand; it hangs from her back, and rides on her chest as her artist binds it."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    out_of_plane = (np.abs(points[:, 1]) > beyond) & (points[:, 2] > 0.1 * height)
+    if not out_of_plane.any():
+        return out
+    label = shells(len(points), triangles[out_of_plane[triangles].all(axis=1)])
+    piece = np.full(len(points), -1, dtype=np.int64)
+    roots, piece[out_of_plane] = np.unique(label[out_of_plane], return_inverse=True)
+    bones = int(nearest.max()) + 1
+    # The body's vertices where each piece joins it: those sharing a triangle with one of its vertices.
+    edges = np.concatenate([triangles[:, [a, b]] for a in range(3) for b in range(3) if a != b])
+    joins = edges[out_of_plane[edges[:, 0]] & ~out_of_plane[edges[:, 1]]]
+    pairs = np.unique(np.stack([piece[joins[:, 0]], joins[:, 1]], axis=1), axis=0)
+    votes = np.zeros((len(roots), bones), dtype=np.int64)
+    np.add.at(votes, (pairs[:, 0], nearest[pairs[:, 1]]), 1)
+    alone = np.flatnonzero(votes.sum(axis=1) == 0)
+    rows = np.flatnonzero(np.isin(piece, alone))
+    np.add.at(votes, (piece[rows], nearest[rows]), 1)
+    out[out_of_plane] = votes.argmax(axis=1)[piece[out_of_plane]]
+    return out
+
+
 def separate_parts(parts: Sequence[MeshPart], height: float) -> list[str]:
     """The parts (in the rig frame) that are no piece of the body, as the placement tells them apart: small
     accessories and props standing off to one side (a robot arm on the back). Each rides wholly on the bone

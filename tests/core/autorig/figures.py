@@ -47,6 +47,39 @@ def tube(a, b, r_a: float, r_b: float, n: int = 24) -> Shell:
     return vertices, np.array(tris, dtype=np.int64)
 
 
+def loft(rings: list[tuple[float, float, float, float]], x: float, n: int = 24) -> Shell:
+    """A closed shell through horizontal ellipses (z, half width along X, half depth along Y, centre's y),
+    bottom to top, centred on X = x, each end closed by a fan."""
+    theta = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    rows = [np.stack([x + a * np.cos(theta), cy + b * np.sin(theta), np.full(n, z)], axis=1) for z, a, b, cy in rings]
+    ends = [(x, cy, z) for z, _, _, cy in (rings[0], rings[-1])]
+    vertices = np.concatenate([*rows, np.array(ends, dtype=float)])
+    bottom, top = len(rows) * n, len(rows) * n + 1
+    tris = [(bottom, (k + 1) % n, k) for k in range(n)]
+    tris += [(top, (len(rows) - 1) * n + k, (len(rows) - 1) * n + (k + 1) % n) for k in range(n)]
+    for i in range(len(rows) - 1):
+        for k in range(n):
+            p, q = i * n + k, i * n + (k + 1) % n
+            tris += [(p, q, q + n), (p, q + n, p + n)]
+    return vertices, np.array(tris, dtype=np.int64)
+
+
+# A shaped lower leg as modelled or scanned, from the sole to above the knee (z, half width, half depth,
+# centre's y; metres, the ankle's joint at 0.08): the foot narrowing up the instep, the ankle bones, the
+# shin narrowest 4 cm above them, the calf.
+SHAPED_SHIN = [
+    (0.0, 0.045, 0.13, -0.06),
+    (0.03, 0.045, 0.12, -0.05),
+    (0.06, 0.04, 0.06, -0.01),
+    (0.08, 0.04, 0.042, 0.0),
+    (0.12, 0.03, 0.035, 0.0),
+    (0.16, 0.031, 0.036, 0.0),
+    (0.3, 0.05, 0.055, 0.0),
+    (0.46, 0.048, 0.05, 0.0),
+    (0.5, 0.05, 0.05, 0.0),
+]
+
+
 def squashed(shell: Shell, centre, scale) -> Shell:
     """The shell scaled about `centre` per axis (an ellipsoid torso, a flat palm)."""
     v, t = shell
@@ -96,11 +129,13 @@ def humanoid(
     hood: bool = False,
     long_hair: bool = False,
     touching: bool = False,
+    shaped_shins: bool = False,
     x: float = 0.0,
 ) -> Figure:
     """A 1.7 m figure (or a 1.0 m chibi with a big head) with arms `arm_drop` degrees below horizontal; with
     `long_hair` a sheet of hair behind the back down to the waist, wider than the shoulders (it hides the
-    armpits from behind); with `touching` thighs pressed together from the knees to the crotch."""
+    armpits from behind); with `touching` thighs pressed together from the knees to the crotch; with
+    `shaped_shins` each shin and foot one shaped surface (SHAPED_SHIN) instead of two capsules."""
     k = 0.6 if chibi else 1.0  # the chibi's body below the neck is shorter
     j: dict[str, Array] = {}
     shells: list[Shell] = []
@@ -112,8 +147,7 @@ def humanoid(
         j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
             np.array([hx, 0, hip_z]), np.array([hx, 0, knee_z]), np.array([hx, 0, ankle_z]))  # fmt: skip
         shells.append(capsule((hx, 0, hip_z), (hx, 0, knee_z), 0.07))
-        shells.append(capsule((hx, 0, knee_z), (hx, 0, ankle_z), 0.05))
-        shells.append(capsule((hx, 0.03, 0.04), (hx, -0.15, 0.035), 0.04))
+        shells += _shin_and_foot(hx, knee_z, ankle_z, shaped=shaped_shins)
         # The arm in T-pose, then turned down about the shoulder.
         sh = np.array([s * 0.17, 0, shoulder_z])
         elbow, wrist = sh + [s * 0.27 * k, 0, 0], sh + [s * 0.52 * k, 0, 0]
@@ -169,6 +203,13 @@ def humanoid(
             j["leftEye" if s > 0 else "rightEye"] = c
     figure = Figure(parts, j)
     return figure.transformed(_shift(x)) if x else figure
+
+
+def _shin_and_foot(x: float, knee_z: float, ankle_z: float, *, shaped: bool) -> list[Shell]:
+    """One shaped surface from the sole to the knee, or a capsule for the shin and one for the foot."""
+    if shaped:
+        return [loft(SHAPED_SHIN, x)]
+    return [capsule((x, 0, knee_z), (x, 0, ankle_z), 0.05), capsule((x, 0.03, 0.04), (x, -0.15, 0.035), 0.04)]
 
 
 def block(lo, hi) -> Shell:

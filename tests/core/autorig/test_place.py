@@ -48,6 +48,16 @@ def test_joints_follow_the_geometry(fig: Figure, pose: str) -> None:
     assert {b.name for b in plan.bones} >= humanoid.REQUIRED_VRM0 | {"leftShoulder", "leftToes", "upperChest"}
 
 
+def test_a_shaped_shins_ankle_is_at_the_ankle_bones_below_its_narrowest_cut() -> None:
+    """A modelled or scanned shin is narrowest above the ankle bones (4 cm here, 2.4% of the height): the
+    foot's joint is lower, where the instep and heel begin to spread the leg, not at the narrowest cut."""
+    fig = figure(shaped_shins=True)
+    plan = plan_rig(fig.parts)
+    err = errors(fig, plan)
+    assert err["leftFoot"] < 0.012 and err["rightFoot"] < 0.012, err
+    assert_joints_close(fig, plan)
+
+
 def test_the_skeleton_is_a_vrm_hierarchy_mirrored_about_x0() -> None:
     plan = plan_rig(figure(arm_drop=30).parts)
     placed = {b.name for b in plan.bones}
@@ -365,3 +375,23 @@ def test_a_robot_of_separate_parts_with_a_big_head_short_legs_and_wide_arms_rigs
     assert max(legs_and_trunk.values()) < 0.08, legs_and_trunk
     short = {b.name for b in plan.bones if np.linalg.norm(np.subtract(b.tail, b.head)) < 0.005 * plan.height}
     assert not short, f"bones of no length: {short}"
+
+
+def _robot_arm() -> list[tuple[Any, Any]]:
+    """A robot arm mounted on the back, rising over the left shoulder and reaching out and down past the left
+    hand a fifth of the height behind the body (Seed-san's, as a generator fuses it to her)."""
+    mount, top, elbow, tip = (0, 0.14, 1.25), (0.25, 0.33, 1.62), (0.8, 0.33, 1.25), (1.35, 0.33, 0.85)
+    return [capsule(mount, top, 0.05), capsule(top, elbow, 0.05), capsule(elbow, tip, 0.045)]
+
+
+def test_a_prop_fused_to_one_side_is_left_out_and_the_arms_read_from_the_body() -> None:
+    """A robot arm fused in the body's own mesh, hanging from the back and reaching past the left hand, turns the
+    whole mesh's span and reads as the left arm (its left and right would not mirror): the body is read again
+    from its own span, within the plane of the body, and rigged where its joints are."""
+    fig = figure(arm_drop=40)
+    body = fig.parts[0]
+    fig.parts[0] = MeshPart(body.name, *merged([(body.vertices, body.triangles), *_robot_arm()]))
+    plan = plan_rig(fig.parts)
+    assert any(n.startswith("a prop fused to the body left out") for n in plan.notes), plan.notes
+    assert plan.prop_beyond is not None and 0.0 < plan.prop_beyond < 0.33 - 0.05
+    assert_joints_close(fig, plan)
