@@ -120,7 +120,9 @@ def auto_rig(
               f"({b.empty_shells} whole shells) without weight; used its {b.how} weights instead"
               for b in bindings if b.how in ("proxy", "nearest")]  # fmt: skip
     notes += [f"{b.mesh}: {b.transferred} vertices of shells bone heat left bare (or weighed only for far bones) "
-              "took the voxel proxy's weights" for b in bindings if b.how == "heat" and b.transferred]  # fmt: skip
+              "took the voxel proxy's weights, or their nearest allowed bone's where it gave them none or would "
+              f"only repeat the mesh's own heat ({b.filled} filled in)"
+              for b in bindings if b.how == "heat" and b.transferred]  # fmt: skip
     return AutoRigResult(
         armature.name,
         [bone.name for bone in armature.data.bones],  # type: ignore[union-attr]

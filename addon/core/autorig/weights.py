@@ -121,6 +121,22 @@ def boxes(points: FloatArray, rows: IntArray, count: int) -> tuple[FloatArray, F
     return low, high
 
 
+def open_shells(weld: Welded) -> IntArray:
+    """The labels (as in `weld.shell`) of the welded shells with an edge that is not between exactly two
+    triangles: a border, or more than two faces meeting."""
+    if not len(weld.faces):
+        return np.zeros(0, dtype=np.int64)
+    shell_of = np.zeros(len(weld.points), dtype=np.int64)  # per welded vertex
+    shell_of[weld.index] = weld.shell
+    faces = weld.faces
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    # One number per edge: several times faster to count than rows (np.unique's axis=0 sorts a structured view).
+    count = len(weld.points)
+    unique, uses = np.unique(edges[:, 0] * count + edges[:, 1], return_counts=True)
+    border = unique[uses != 2]
+    return np.asarray(np.unique(shell_of[np.concatenate([border // count, border % count])]), dtype=np.int64)
+
+
 def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height: float) -> IntArray:
     """Per vertex of `points` (welded as `weld`), the bone (index) its shell rides on wholly, or -1 where it is
     skinned: a shell rides on one bone when it is closed (every edge between exactly two triangles, seams
@@ -130,16 +146,15 @@ def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height:
         return out
     shell_of = np.zeros(len(weld.points), dtype=np.int64)  # per welded vertex
     shell_of[weld.index] = weld.shell
-    faces = weld.faces
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    unique, uses = np.unique(edges, axis=0, return_counts=True)
-    open_shells = np.unique(shell_of[unique[uses != 2].ravel()])
     roots = np.unique(weld.shell)
     _, unanimous, inverse = shell_votes(weld.shell, nearest, int(nearest.max()) + 1)
     low, high = boxes(points, inverse, len(roots))
-    faced = np.isin(roots, shell_of[faces.ravel()])
+    faced = np.isin(roots, shell_of[weld.faces.ravel()])
     hard = (
-        faced & ~np.isin(roots, open_shells) & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height) & unanimous
+        faced
+        & ~np.isin(roots, open_shells(weld))
+        & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height)
+        & unanimous
     )
     rows = hard[inverse]
     out[rows] = nearest[rows]
@@ -235,6 +250,24 @@ def unskinned(
     return np.asarray((empty | bare) & ~hanging), np.asarray(hanging)
 
 
+def proxy_spared(heat: FloatArray, usable: FloatArray, weld: Welded) -> BoolArray:
+    """Which vertices of the only skinned mesh the voxel proxy could give nothing: those bone heat weighed
+    only for bones they may not follow (`heat` weighs them, `usable`, the part of it they may follow, does
+    not), on the mesh's largest welded shell when that shell is closed (a generator's or a scan's fused
+    body). The proxy is that same surface remeshed (the skinned meshes joined, voxel-remeshed, their largest
+    shell kept): its bone heat sees the bones the mesh's own did, and they go to their nearest allowed bone
+    without it. (A fused 30k-vertex chibi: 860 vertices under its head's overhang lie nearest the upper
+    arms, and both heats put them on the head.)"""
+    out = (usable.sum(axis=1) < EMPTY) & (heat.sum(axis=1) >= EMPTY)
+    if not out.any():
+        return np.asarray(out)
+    roots, sizes = np.unique(weld.shell, return_counts=True)
+    largest = roots[sizes.argmax()]
+    if largest in open_shells(weld):
+        return np.zeros(len(out), dtype=bool)
+    return np.asarray(out & (weld.shell == largest))
+
+
 def interpolated(weights: FloatArray, corners: IntArray, points: FloatArray, found: FloatArray) -> FloatArray:
     """Weights carried from a surface to other points: each point gets the weights at `found` (its nearest
     point on the surface, on the triangle whose vertex indices are `corners`, (N, 3)), interpolated
@@ -279,12 +312,15 @@ def allowed(
     sides: IntArray,
     *,
     height: float,
+    nearest: IntArray | None = None,
 ) -> BoolArray:
     """(N, B): may vertex n follow bone b? Only bones within REGION_HOPS of its nearest bone, only bones of
     its own side of the mid-plane x=0 (sides: +1 the avatar's left, +x; -1 its right; 0 the middle), and
     never a bone of the other side than its nearest bone's (near the mid-plane, where x alone does not
-    decide: an inner thigh at the crotch never follows the other thigh)."""
-    nearest = segment_distances(points, heads, tails).argmin(axis=1)
+    decide: an inner thigh at the crotch never follows the other thigh). `nearest`: each point's nearest bone,
+    when the caller has it already."""
+    if nearest is None:
+        nearest = segment_distances(points, heads, tails).argmin(axis=1)
     mask = hops(parents)[nearest] <= REGION_HOPS
     mask &= sides[nearest][:, None] * sides[None, :] >= 0
     margin = MID_PLANE * height
