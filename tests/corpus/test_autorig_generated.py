@@ -18,6 +18,7 @@ from addon.core.rig import humanoid
 from tests.conftest import run_forge
 from tests.corpus import autorig_harness as harness
 from tests.corpus import generated
+from tests.corpus.conftest import stripped as strip_once
 from tests.test_vrm_export import consumers
 
 pytestmark = pytest.mark.slow  # a strip, a remesh, one convert and node: about half a minute
@@ -25,11 +26,13 @@ pytestmark = pytest.mark.slow  # a strip, a remesh, one convert and node: about 
 SOURCE = harness.SHARED_CORPUS / "glb_quaternius_women_casual.glb"
 
 
-def test_a_generated_single_shell_mesh_rigs_into_a_verified_vrm_three_vrm_loads(tmp_path: Path) -> None:
+def test_a_generated_single_shell_mesh_rigs_into_a_verified_vrm_three_vrm_loads(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     if not SOURCE.is_file():
         pytest.skip(f"{SOURCE} is absent (see tests/corpus/SOURCES.md)")
     vrm_addon.ensure_enabled()
-    bare = harness.strip(SOURCE, tmp_path / "bare.glb").bare
+    bare = strip_once(tmp_path_factory, SOURCE).bare  # once per session: test_autorig.py strips it too
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.import_scene.gltf(filepath=str(bare))
     shell = generated.fuse()
