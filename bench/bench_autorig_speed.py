@@ -1,13 +1,17 @@
 """The auto-rig's own time, per stage, wall-clock and CPU, on a generated humanoid of about --vertices
 vertices (tests/corpus/primitives.py's figure with its eyes, teeth, glasses, knee pad and armour plate,
-every edge cut until the whole has that many) and on the bare corpus meshes (each rigged third-party avatar
-stripped of its skeleton as tests/corpus/autorig_harness.py does), against a same-run baseline: Blender's
-own automatic weights alone (bone heat, `parent_set(type='ARMATURE_AUTO')`) on the same meshes with the
-auto-rig's skeleton already built.
+every edge cut until the whole has that many), on a generator-like shell of about as many (a real body's
+bare meshes fused as AI generators and scans hand a body over: tests/corpus/generated.py joins them,
+voxel-remeshes them at FUSED_VOXEL of the height and decimates the one shell) and on the bare corpus meshes
+(each rigged third-party avatar stripped of its skeleton as tests/corpus/autorig_harness.py does), against
+a same-run baseline: Blender's own automatic weights alone (bone heat, `parent_set(type='ARMATURE_AUTO')`)
+on the same meshes with the auto-rig's skeleton already built.
 
     .venv/bin/python -m bench.bench_autorig_speed [--repeat N] [--vertices N] [MODEL ...]
 
-MODEL is `generated` or a corpus file name (default: the generated humanoid, then every artist humanoid).
+MODEL is `generated`, `fused` (Quaternius' casual woman fused), `fused:FILE` (FILE fused: a third-party or
+built corpus file, such as fbx2gltf/chibi.glb, or a model's path) or a third-party corpus file name (default:
+the generated humanoid, the two fused shells, then every artist humanoid).
 Prints per model: its vertices, the best auto_rig wall and CPU seconds over N rounds and the baseline's
 (the two alternating, so load on a shared machine falls on both alike), their ratios, and the stages of the
 auto-rig's best round (wall / CPU seconds). CPU seconds are this process's, all its threads.
@@ -24,9 +28,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import start_blender
+from bench.common import ROOT, start_blender
 
 GENERATED = "generated"
+FUSED = "fused"
+FUSED_SOURCE = "glb_quaternius_women_casual.glb"
+# The built corpus's chibi fused: the underside of its big head overhangs the shoulders, nearest the upper
+# arms, and bone heat puts it on the head, which those vertices may not follow.
+FUSED_CHIBI = "fused:fbx2gltf/chibi.glb"
+BUILT = ROOT / "out" / "corpus"
+# Fine enough that every corpus body's remesh has more than 60k triangles to decimate from (0.7%, the
+# placement tests' size, gives Quaternius' casual woman 15k vertices).
+FUSED_VOXEL = 0.005
 
 
 def _generated(path: Path, vertices: int) -> Path:
@@ -65,6 +78,19 @@ def _generated(path: Path, vertices: int) -> Path:
                 mesh.uv_layers.remove(mesh.uv_layers[0])
 
     return primitives.write_glb(build, path, primitives.hard_parts)
+
+
+def _fused(bare: Path, path: Path, vertices: int) -> Path:
+    """The bare model's meshes fused into one shell as a generator hands a body over, decimated to about
+    `vertices` vertices (a closed shell has two triangles per vertex), written as a .glb."""
+    import bpy
+
+    from tests.corpus import generated
+
+    _import(bare)
+    generated.fuse(FUSED_VOXEL, 2 * vertices)
+    bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB")
+    return path
 
 
 def _import(bare: Path) -> int:
@@ -119,16 +145,21 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-autorig-speed-"))
     print(f"{'model':34} {'verts':>6} {'auto_rig s':>10} {'heat alone s':>12} {'ratio':>5}  {'CPU s':>5} "
           f"{'heat alone':>10} {'ratio':>5}  stages of the best auto_rig, wall/CPU s")  # fmt: skip
-    for name in args.models or [GENERATED, *harness.ARTISTS]:
-        folder = work / Path(name).stem
+    for name in args.models or [GENERATED, FUSED, FUSED_CHIBI, *harness.ARTISTS]:
+        folder = work / Path(name.replace(":", "-")).stem
         folder.mkdir()
         if name == GENERATED:
             bare = _generated(folder / "generated.glb", args.vertices)
         else:
-            if not (harness.SHARED_CORPUS / name).is_file():
-                print(f"{name:34} absent: {harness.SHARED_CORPUS / name}", flush=True)
+            fused = name == FUSED or name.startswith(f"{FUSED}:")
+            source = (name.partition(":")[2] or FUSED_SOURCE) if fused else name
+            model = next((d / source for d in (harness.SHARED_CORPUS, BUILT) if (d / source).is_file()), Path(source))
+            if not model.is_file():
+                print(f"{name:34} absent: {model}", flush=True)
                 continue
-            bare = harness.strip(harness.SHARED_CORPUS / name, folder / "bare.glb").bare
+            bare = harness.strip(model, folder / "bare.glb").bare
+            if fused:
+                bare = _fused(bare, folder / "fused.glb", args.vertices)
         vertices = _import(bare)
         auto_wall = auto_cpu = heat_wall = heat_cpu = math.inf
         stages = ""

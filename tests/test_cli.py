@@ -82,7 +82,9 @@ def test_a_file_that_is_not_a_blend_is_refused(tmp_path):
     result = run_forge("demo-avatar", "--blend", fake, "--out", tmp_path / "o.blend")
     assert result.code == 2
     _no_traceback(result.stderr)
-    assert "cannot open" in result.stderr
+    # One line, once: Blender's own "Error: File format is not supported" is what forge's line says.
+    assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stdout + result.stderr
+    assert result.stderr.startswith("forge: error: cannot open ") and "File format is not supported" in result.stderr
 
 
 def test_render_shows_a_figure_in_the_frame(tmp_path):

@@ -21,6 +21,7 @@ from addon.blender import avatar_import, vrm_export
 from addon.core.presets import get_preset
 from tests import blend_fields
 from tests.conftest import QUICK, run_forge
+from tests.console_lines import chatter, strays
 from tests.server.serving import Serving
 from tests.test_vrm_export import consumers, open_demo
 
@@ -245,6 +246,7 @@ def batch(inputs: Inputs, user_resources: Path, tmp_path_factory: pytest.TempPat
 def test_a_folder_converts_every_model_in_order_and_the_broken_ones_fail_alone(batch):
     assert batch.code == 1, batch.stderr  # some failed
     assert "Traceback" not in batch.stderr
+    assert chatter(batch.stderr) == []  # each model's process passes on its warnings only, not the importers' INFO
     models = batch.report["models"]
     assert [Path(m["input"]).name for m in models] == ["Fbx.fbx", "Gltf.glb", "Notes.fbx", "Truncated.glb", "Vrm.vrm"]
     ok = {Path(m["input"]).name: m["ok"] for m in models}
@@ -294,17 +296,22 @@ def test_three_vrm_loads_every_converted_file_and_the_validator_finds_no_errors(
     assert summaries[str(batch.out / "Vrm.vrm")]["meta"]["name"] == "Vrm Avatar"
 
 
-def test_one_model_to_a_named_file_prints_what_it_did(inputs, user_resources, tmp_path):
+@pytest.mark.parametrize("kind", ["blend", "glb", "fbx"])
+def test_one_model_to_a_named_file_prints_what_it_did_and_nothing_else(inputs, user_resources, tmp_path, kind):
+    model: Path = getattr(inputs, kind)
     out = tmp_path / "Mine.vrm"
-    before = _fingerprint(inputs.blend.parent)
-    done = run_forge("convert", inputs.blend, "--out", out, "--preset", QUICK, "--fix", "all",
+    before = _fingerprint(model.parent)
+    done = run_forge("convert", model, "--out", out, "--preset", QUICK, "--fix", "all",
                      user_resources=user_resources)  # fmt: skip
     assert done.code == 0, done.stderr
-    lines = done.stdout.strip().splitlines()  # after Blender's own log lines, which it writes to stdout itself
-    assert lines[-1] == "1 of 1 model(s) converted, 0 failed"
-    assert lines[-2].startswith(f"converted Avatar.blend -> {out} (") and "findings" in lines[-2]
+    # stdout is the report alone: the glTF importer's INFO line per node, the FBX importer's version and
+    # Blender's other chatter stay off it (and off stderr), its warnings reach stderr once each.
+    assert strays(done) == [], done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "1 of 1 model(s) converted, 0 failed" and len(lines) == 2, lines
+    assert lines[0].startswith(f"converted {model.name} -> {out} (") and "findings" in lines[0]
     assert out.read_bytes()[:4] == b"glTF"
-    assert _fingerprint(inputs.blend.parent) == before  # no Avatar.blend1 either
+    assert _fingerprint(model.parent) == before  # no Avatar.blend1 either
 
 
 @pytest.mark.parametrize(

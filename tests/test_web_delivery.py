@@ -23,7 +23,8 @@ from addon.core.presets import get_preset
 from addon.core.vrm import webpack
 from addon.core.vrm.glb import read
 from addon.core.vrm.webpack import geometry_check
-from tests.conftest import ROOT, run_forge
+from tests.conftest import ROOT, ForgeRun, run_forge
+from tests.console_lines import strays
 from tests.float32_json import same_as_float32
 from tests.test_vrm_export import DEMO_EXPRESSIONS, NODE_DIR, open_demo
 
@@ -37,6 +38,7 @@ VRM_EXTENSIONS = ("VRMC_vrm", "VRMC_springBone", "VRMC_node_constraint", "VRM")
 class Pair:
     plain: Path  # companions-web-uncompressed
     web: Path  # companions-web: the same scene packed
+    runs: list[ForgeRun] = dataclasses.field(default_factory=list)  # the two conversions that wrote them
 
 
 def _compare(pair: Pair) -> dict[str, Any]:
@@ -171,6 +173,7 @@ def converted(blender: Any, tmp_path_factory: pytest.TempPathFactory) -> list[Pa
         for preset, out in (("companions-web-uncompressed", pair.plain), ("companions-web", pair.web)):
             done = run_forge("convert", SHARED_CORPUS / name, "--out", out, "--preset", preset, "--fix", "safe")
             assert done.code == 0, (name, preset, done.stderr[-2000:])
+            pair.runs.append(done)
         pairs.append(pair)
     return pairs
 
@@ -186,6 +189,14 @@ def test_converted_avatars_keep_spring_bones_expressions_and_meta_when_packed(co
         springs += len(result["a"]["springJoints"])
         assert pair.web.stat().st_size < pair.plain.stat().st_size
     assert springs > 0  # the comparison covered spring bones
+
+
+def test_converting_a_vrm_prints_the_report_alone(converted):
+    # The VRM Add-on's importer goes through Blender's glTF importer (an INFO line per node), the export
+    # renders a thumbnail ("Saved: ...", "Time: ..."): none of it on stdout, nor on stderr.
+    for pair in converted:
+        for run in pair.runs:
+            assert strays(run) == [], run.stdout + run.stderr
 
 
 def test_a_packing_that_cannot_be_proven_writes_the_verified_file_uncompressed(

@@ -31,7 +31,7 @@ from ..core.models import refs as model_refs
 from ..core.models.files import ModelFormat
 from ..core.vrm import meta as vrm_meta
 from ..core.vrm import webpack
-from . import bone_children, context, rig_reader, vrm_addon
+from . import bone_children, console, context, rig_reader, vrm_addon
 
 # The VRM Add-on's importer asks the user to confirm a VRM 0.x licence given only as a URL of its own
 # (otherLicenseUrl / otherPermissionUrl) in a dialog, which headless Blender cannot show; with this set it
@@ -323,12 +323,13 @@ def _probe(path: Path) -> None:
         raise ImportFailedError(said[-1] if said else unsaid)
 
 
-def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False) -> ImportResult:
+def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False, verbose: bool = False) -> ImportResult:
     """Imports the model at `path` into the current scene; raises ValueError for a path that is not a model
     file, ImportFailedError (one line, the scene unchanged) for one that cannot be imported or has no
     armature (unless `bare_ok`: meshes for the auto-rig), vrm_addon.VrmAddonMissingError for a .vrm without
     the VRM Add-on. `probe`: a .blend is first read in a separate Blender (for a session someone works in;
-    convert runs in a process of its own)."""
+    convert runs in a process of its own). The importers' own output (an INFO line per glTF node, the FBX
+    version) is held back unless `verbose`: only its warnings and errors reach stderr, once each."""
     path = path.expanduser().absolute()
     fmt = model_files.model_format(path)
     if not path.is_file():
@@ -342,7 +343,7 @@ def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False) -> 
     if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")  # importers run in object mode only
     before, collections, ids = set(bpy.data.objects), set(bpy.data.collections), _all_ids()
-    with _scripts_never_run(), _importable(path, fmt, data) as readable:
+    with console.quiet(verbose), _scripts_never_run(), _importable(path, fmt, data) as readable:
         try:
             finished = "FINISHED" in _IMPORTERS[fmt](readable)
         except (RuntimeError, OSError) as exc:

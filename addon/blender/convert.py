@@ -17,7 +17,7 @@ from ..core.autorig import NotHumanoidError
 from ..core.errors import ForgeError, OperationError
 from ..core.presets import Preset
 from ..core.rig.findings import CheckReport, Finding, FixLevel
-from . import autorig, avatar_import, rig_check, rig_reader, vrm_export
+from . import autorig, avatar_import, console, rig_check, rig_reader, vrm_export
 
 RigMode = Literal["auto", "replace"]
 
@@ -82,33 +82,37 @@ def convert(
     fix: FixLevel | None = None,
     force: bool = False,
     rig: RigMode | None = None,
+    verbose: bool = False,
 ) -> ConvertResult:
     """Imports, checks, fixes and exports one model to `out` in an empty scene (auto-rigging it first with
-    `rig`). Never raises for what the model is: the result says what went wrong."""
+    `rig`). Never raises for what the model is: the result says what went wrong. What Blender prints
+    meanwhile (importers, bone heat, fixes, exporters) is held back unless `verbose`: only its warnings
+    and errors reach stderr, once each, and stdout is left to the caller's report."""
     result = ConvertResult(model)
-    bpy.ops.wm.read_homefile(use_empty=True)
-    try:
-        result.imported = imported = avatar_import.import_avatar(model, bare_ok=rig is not None)
-        armature = imported.armature
-        if rig is not None:
-            result.rig = _auto_rig(model, armature, rig)
-            armature = result.rig["armature"] if result.rig["rigged"] else armature
-        assert armature is not None, "import_avatar refuses a model without an armature"
-        # One read of the rig before the fixes, and the last check after them is the export's: nothing changes
-        # the scene in between (each was read twice before).
-        result.before, read = rig_check.check_and_read(armature, preset)
-        fixed = rig_check.fix_checked(result.before, read, preset, fix or False)
-        result.after = fixed.report if fix else result.before
-        remaining = {(f.id, f.objects) for f in result.after.findings}
-        result.fixed = [f for f in result.before.findings if f.fixable and (f.id, f.objects) not in remaining]
-        out.parent.mkdir(parents=True, exist_ok=True)
+    with console.quiet(verbose):
+        bpy.ops.wm.read_homefile(use_empty=True)
         try:
-            result.export = vrm_export.export_vrm(
-                out, preset, armature_name=armature, overwrite=force, checked=fixed.checked
-            )
-        except OperationError as exc:
-            result.refusal = exc
-            raise
-    except (ForgeError, ValueError) as exc:  # ValueError: a file that is not a model
-        result.error = str(exc)
+            result.imported = imported = avatar_import.import_avatar(model, bare_ok=rig is not None, verbose=verbose)
+            armature = imported.armature
+            if rig is not None:
+                result.rig = _auto_rig(model, armature, rig)
+                armature = result.rig["armature"] if result.rig["rigged"] else armature
+            assert armature is not None, "import_avatar refuses a model without an armature"
+            # One read of the rig before the fixes, and the last check after them is the export's: nothing changes
+            # the scene in between (each was read twice before).
+            result.before, read = rig_check.check_and_read(armature, preset)
+            fixed = rig_check.fix_checked(result.before, read, preset, fix or False)
+            result.after = fixed.report if fix else result.before
+            remaining = {(f.id, f.objects) for f in result.after.findings}
+            result.fixed = [f for f in result.before.findings if f.fixable and (f.id, f.objects) not in remaining]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                result.export = vrm_export.export_vrm(
+                    out, preset, armature_name=armature, overwrite=force, checked=fixed.checked, verbose=verbose
+                )
+            except OperationError as exc:
+                result.refusal = exc
+                raise
+        except (ForgeError, ValueError) as exc:  # ValueError: a file that is not a model
+            result.error = str(exc)
     return result

@@ -11,7 +11,7 @@ from typing import Any
 import bpy
 from mathutils import Vector
 
-from . import context
+from . import console, context
 
 ENGINES = {"workbench": "BLENDER_WORKBENCH", "cycles": "CYCLES"}
 
@@ -63,7 +63,7 @@ def render_still(
         if world is not None:
             changes.append((scene, "world", world))
     try:
-        with _settings(changes):
+        with _settings(changes), console.quiet(verbose=False):  # "Saved: ...", "Time: ...", headless GPU noise
             bpy.ops.render.render(write_still=True)
     finally:
         if temporary is not None:

@@ -21,7 +21,7 @@ from ..core.presets import DEFAULT_TARGET_HEIGHT_M, Preset
 from ..core.rig import bone_mapping, checks, finding_kinds, skinning, weight_fixes
 from ..core.rig.findings import Finding
 from ..core.rig.model import ArmatureInfo, BoolArray, FloatArray, IntArray
-from . import context, modifiers, rig_reader, vrm_addon
+from . import console, context, modifiers, rig_reader, vrm_addon
 
 
 class FixFailedError(OperationError, RuntimeError):
@@ -414,6 +414,7 @@ FIXES: dict[str, Fix] = _registered(
 )
 
 
+@console.quiet(verbose=False)  # what Blender prints meanwhile: its warnings once each, on stderr
 def apply_fix(finding: Finding, armature_name: str, preset: Preset | None = None) -> str:
     """Runs the fix for one finding of a report on `armature_name` (checked against `preset`) and says what
     it did; raises KeyError when it has none, FixFailedError (one line) when Blender refuses it."""

@@ -1,12 +1,25 @@
 """What several Blender subcommands do with their arguments before the work: the preset they name,
-and the VRM Add-on they need. Blender's modules load only when called (promote runs without bpy)."""
+the VRM Add-on they need, and how much of Blender's own output they show. Blender's modules load only
+when called (promote runs without bpy)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from ..core.presets import Preset, PresetError, get_preset
 from .command import UsageError
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """--verbose: Blender's own output as it comes. Without it stdout holds the command's report only and
+    stderr its progress, with Blender's warnings and errors once each."""
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print Blender's, the importers' and the exporters' own output (default: their warnings and errors "
+        "only, on stderr)",
+    )
 
 
 def preset(name: str) -> Preset:

@@ -17,6 +17,7 @@ from typing import Any
 from ..core.models.files import SUFFIXES, is_model_file
 from ..core.models.refs import refusal
 from ..process import children
+from .blender_args import add_verbose
 from .blender_args import preset as cli_preset
 from .command import EXIT_INTERNAL, EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
 from .paths import new_output_path
@@ -45,6 +46,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read folders' subfolders too; each VRM goes to the same subfolder of --out",
     )
+    add_verbose(parser)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def _convert_apart(job: Conversion, args: argparse.Namespace) -> tuple[dict[str,
     alone: (its report entry, whether it was an internal error). Blender's log passes through to stderr."""
     command = [*children.forge_command(), "convert", str(job.model), "--out", str(job.out), "--preset", args.preset,
                "--json", *(["--fix", args.fix] if args.fix else []), *(["--rig", args.rig] if args.rig else []),
-               *(["--force"] if args.force else [])]  # fmt: skip
+               *(["--force"] if args.force else []), *(["--verbose"] if args.verbose else [])]  # fmt: skip
     finished = children.run(command, capture_stderr=False)
     try:
         entry: dict[str, Any] = json.loads(finished.stdout)["models"][0]
@@ -192,7 +194,9 @@ def _run(args: argparse.Namespace) -> Result:
             continue
         try:
             entries.append(
-                convert.convert(job.model, job.out, preset, fix=args.fix, force=args.force, rig=args.rig).to_json()
+                convert.convert(
+                    job.model, job.out, preset, fix=args.fix, force=args.force, rig=args.rig, verbose=args.verbose
+                ).to_json()
             )
         except Exception as exc:  # a bug of ours on this model: the others still convert
             traceback.print_exc()

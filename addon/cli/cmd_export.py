@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import OperationError, OutputExistsError, finding_line
+from .blender_args import add_verbose
 from .blender_args import preset as cli_preset
 from .command import Command, Result, UsageError, failed
 from .paths import new_output_path, open_given_blend
@@ -20,9 +21,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--author", help="the author in the VRM meta (replaces the model's authors)")
     parser.add_argument("--version", help="the avatar's version in the VRM meta")
     parser.add_argument("--force", action="store_true", help="replace --out when it exists")
-    parser.add_argument(
-        "--verbose", action="store_true", help="print Blender's and the exporters' own output (default: warnings only)"
-    )
+    add_verbose(parser)
 
 
 def _progress(fraction: float, what: str) -> None:

@@ -118,7 +118,7 @@ def _execute(args: argparse.Namespace) -> Result:
     if args.blend is not None and not command.own_blend:
         if not command.needs_bpy:
             raise UsageError(f"{command.name} does not use a .blend file")
-        open_blend(args.blend)
+        open_blend(args.blend, verbose=getattr(args, "verbose", False))  # only some commands have --verbose
     return command.run(args)
 
 

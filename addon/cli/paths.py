@@ -33,20 +33,24 @@ def existing_file(path: Path, suffix: str) -> Path:
     return path
 
 
-def open_blend(path: Path, *, untrusted: bool = False) -> None:
-    """Opens a .blend file in Blender; one line (a usage error) when it is missing or unreadable.
+def open_blend(path: Path, *, untrusted: bool = False, verbose: bool = False) -> None:
+    """Opens a .blend file in Blender; one line (a usage error) when it is missing or unreadable. Blender's
+    `Read blend: ...` and what the file's scripts print stay off stdout unless `verbose`.
 
     The user's own file (`--blend`) opens as Blender opens it: its scripts run only when the user's "Auto
     Run Python Scripts" preference says so. An untrusted one (a batch source anyone with write access to
     the bucket could have put there) never runs them: no registered text block, no Python driver."""
     import bpy
 
+    from ..blender import console
+
     blend = existing_file(path, ".blend")
     preferences = bpy.context.preferences
     assert preferences is not None  # None only while Blender starts
     use_scripts = not untrusted and preferences.filepaths.use_scripts_auto_execute
     try:
-        bpy.ops.wm.open_mainfile(filepath=str(blend), use_scripts=use_scripts)
+        with console.quiet(verbose):
+            bpy.ops.wm.open_mainfile(filepath=str(blend), use_scripts=use_scripts)
     except RuntimeError as exc:
         raise UsageError(f"cannot open {blend}: {str(exc).strip().splitlines()[-1]}") from None
 
@@ -54,4 +58,4 @@ def open_blend(path: Path, *, untrusted: bool = False) -> None:
 def open_given_blend(args: argparse.Namespace) -> None:
     """Opens --blend, when given, for a command that checked its other arguments first (`own_blend`)."""
     if args.blend is not None:
-        open_blend(args.blend)
+        open_blend(args.blend, verbose=getattr(args, "verbose", False))

@@ -56,3 +56,22 @@ def test_the_weights_written_are_complete_limited_normalised_and_masked() -> Non
     assert not (out[points[:, 0] < -0.05][:, SIDES == 1]).any(), "nor the right a left bone"
     hand = points[:, 0] > 0.75
     assert not out[hand][:, 0].any(), "a hand never moves the hips (three bones away)"
+
+
+def test_a_closed_body_shell_spares_the_voxel_proxy_where_its_heat_saw_only_far_bones() -> None:
+    """A generator's fused body is one closed shell, and the voxel proxy would be that surface again, seeing
+    the bones its own heat saw: its vertices whose heat lies only on bones they may not follow go to their
+    nearest allowed bone without the proxy (a fused chibi's head overhanging its shoulders: 1.8 CPU-s
+    spared, the same weights). A vertex heat left bare, a vertex of another shell (a garment), and every
+    vertex once the body's shell is open still take the proxy's weights."""
+    body = [[0, 1, 2], [0, 3, 1], [1, 3, 2], [2, 3, 0]]  # a tetrahedron: every edge between two triangles
+    triangles = np.array([*body, [4, 5, 6]])  # and a loose triangle, an open shell
+    points = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [2, 0, 0], [3, 0, 0], [2, 1, 0]], dtype=float)
+    heat = np.zeros((7, 6))
+    heat[[0, 1, 3, 4, 5, 6], 0] = 1.0  # heat on the hips everywhere but vertex 2, which it left bare
+    usable = heat.copy()
+    usable[[0, 3, 4, 5, 6]] = 0.0  # which none of those may follow; vertex 1 may
+    spared = weights.proxy_spared(heat, usable, weights.welded(points, triangles, height=3.0))
+    assert spared.tolist() == [True, False, False, True, False, False, False]
+    opened = weights.welded(points, triangles[1:], height=3.0)
+    assert not weights.proxy_spared(heat, usable, opened).any(), "an open body: the proxy closes it, and may differ"

@@ -8,14 +8,14 @@ Time: 00:08.75 (Saving: 00:00.65)
 INFO Draco mesh compression is available, use library at /somewhere/libextern_draco.so
 10:37:52 | INFO: Starting glTF 2.0 export
 10:37:52 | WARNING: Image 'skin' has no alpha: exported as JPEG
-10:37:52 | WARNING: Image 'skin' has no alpha: exported as JPEG
+10:37:53 | WARNING: Image 'skin' has no alpha: exported as JPEG
 Error: Object "Hat" has a negative scale
 """
 
 
 def test_only_warnings_and_errors_are_kept_once_each_without_gpu_noise():
     assert warnings_in(CAPTURED) == [
-        "10:37:52 | WARNING: Image 'skin' has no alpha: exported as JPEG",
+        "WARNING: Image 'skin' has no alpha: exported as JPEG",
         'Error: Object "Hat" has a negative scale',
     ]
 

@@ -19,6 +19,7 @@ from addon.core.presets import get_preset
 from addon.core.vrm import accessors, glb, webpack
 from tests import thumbnails
 from tests.conftest import run_forge
+from tests.console_lines import chatter
 from tests.corpus import autorig_harness as harness
 from tests.corpus.conftest import SHARED_PRESET
 from tests.corpus.conftest import stripped as strip_once
@@ -42,7 +43,6 @@ PLACEMENT = (
 # like the auto-rig (the reference) already differs from the artist's rig by this much after the test pose.
 PROXY = "; with the artist's own skeleton placed the surface is already {}% off: {}"
 SHORT: dict[tuple[str, str], str] = {
-    ("fbx_quaternius_female_casual.fbx", "joint_median"): PLACEMENT,
     ("fbx_quaternius_female_casual.fbx", "surface"): PLACEMENT
     + PROXY.format(
         0.9,
@@ -58,14 +58,6 @@ SHORT: dict[tuple[str, str], str] = {
         "them from other rests; the rest is the placement's (upper arms 3.8% and hips 6.7% off)",
     ),
 }
-
-# The robots (docs/auto-rig-accuracy.md, "Robots"). RobotExpressive's worst joint is within the goal.
-EXPRESSIVE = (
-    "its wrists sit inside one part holding forearm and fist, where the narrowest cut is 7% past the artist's; "
-    "its feet's joints are 6% above the artist's (at the sole), and the hull over its thighs puts its hips "
-    "and thighs' joints 3% off"
-)
-SHORT |= {("glb_robot_expressive.glb", goal): EXPRESSIVE for goal in ("joint_median", "surface")}
 
 
 def _meets(name: str, found: dict[str, Any], goal: str) -> None:
@@ -104,6 +96,15 @@ def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return {"name": name, "rigged": rigged, "auto": auto, "artist": artist, "found": found}
 
 
+def test_the_auto_rig_says_only_blenders_warnings_each_once(measured: dict[str, Any]) -> None:
+    # Bone heat fails on some of these bodies (the auto-rig falls back to its proxy): Blender's "Warning: Bone
+    # Heat Weighting: failed to find solution for one or more bones" reaches stderr once, however often a solve
+    # failed; the importer's and exporters' INFO lines not at all.
+    said = [line for line in measured["rigged"].stderr.splitlines() if line.strip()]
+    assert chatter(measured["rigged"].stderr) == [], said
+    assert [line for line in said if said.count(line) > 1] == [], said
+
+
 def test_every_bare_artist_mesh_rigs_into_a_vrm_three_vrm_loads(measured: dict[str, Any]) -> None:
     assert measured["rigged"].code == 0, measured["rigged"].stdout + measured["rigged"].stderr[-2000:]
     summary = consumers([measured["auto"]])[str(measured["auto"])]
@@ -133,7 +134,7 @@ def test_the_rig_is_the_artists(measured: dict[str, Any], goal: str) -> None:
 
 def _pieces_and_joints(vrm: Path) -> list[tuple[set[int], float]]:
     """Per separate piece of each skinned primitive of the file (triangles joined where they share a place): the
-    joints its vertices' main weights are on, and the least share of a vertex's weight on its main joint."""
+    joints any of its vertices has weight on, and the least share of a vertex's weight on its main joint."""
     document, binary = glb.read(webpack.decoded(vrm.read_bytes()))
     out = []
     for mesh in document["meshes"]:
@@ -145,12 +146,13 @@ def _pieces_and_joints(vrm: Path) -> list[tuple[set[int], float]]:
             joints = accessors.accessor_array(document, binary, attributes["JOINTS_0"])
             points = accessors.accessor_array(document, binary, attributes["POSITION"]).astype(np.float64)
             triangles = accessors.accessor_array(document, binary, primitive["indices"]).reshape(-1, 3).astype(np.int64)
-            main = weights.argmax(axis=1)
             share = weights.max(axis=1) / weights.sum(axis=1)
-            joint = joints[np.arange(len(joints)), main]
             labels = rigid.pieces(points, triangles)
             out += [
-                ({int(j) for j in joint[labels == root]}, float(share[labels == root].min()))
+                (
+                    {int(j) for j in joints[labels == root][weights[labels == root] > 0]},
+                    float(share[labels == root].min()),
+                )
                 for root in np.unique(labels)
             ]
     return out
@@ -158,14 +160,17 @@ def _pieces_and_joints(vrm: Path) -> list[tuple[set[int], float]]:
 
 @pytest.mark.parametrize("measured", harness.ROBOTS, indirect=True)
 def test_each_rigid_part_of_a_robot_moves_wholly_with_one_bone(measured: dict[str, Any]) -> None:
-    """In the robot's VRM, every separate piece of every mesh follows one joint with all its weight: no rigid
-    part is stretched across two bones."""
+    """In the robot's VRM, every separate piece of every mesh follows one joint with all its weight, but a part
+    moulded across a joint (RobotExpressive's forearm-and-fist parts, the wrist inside them), which bends there
+    between the two joints: no rigid part is stretched across two bones."""
     assert measured["rigged"].code == 0, measured["rigged"].stdout + measured["rigged"].stderr[-2000:]
     rig = measured["rigged"].json()["models"][0]["rig"]
     assert {p["how"] for p in rig["parts"]} <= {"shells", "rigid"}, rig["parts"]
     pieces = _pieces_and_joints(measured["auto"])
-    assert len(pieces) >= 20
-    assert all(len(joints) == 1 and share > 0.999 for joints, share in pieces), pieces
+    whole = [joints for joints, share in pieces if len(joints) == 1 and share > 0.999]
+    bent = [joints for joints, _ in pieces if len(joints) == 2]
+    assert len(whole) >= 20 and len(whole) + len(bent) == len(pieces), pieces
+    assert 2 <= len(bent) <= 4, bent  # the fists (and the soles, across the toes' joints)
 
 
 def _bones_of_parts(vrm: Path) -> dict[str, set[str]]:

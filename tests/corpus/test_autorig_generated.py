@@ -3,6 +3,7 @@ shell, clothes, hair and skin fused, fingers fused into mittens, no skeleton), m
 meshes: `forge.py convert MESH --rig auto --fix all` rigs it, and the VRM passes the export's verification,
 three-vrm loads it standing like a person and the Khronos validator finds no error. One convert; the
 placement's accuracy on such meshes is measured without export in tests/core/autorig/test_generated_meshes.py.
+A prop fused to one side (Seed-san's robot arm on her back) is rigged in process, without the export.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import hashlib
 from pathlib import Path
 
 import bpy
+import numpy as np
 import pytest
 
-from addon.blender import vrm_addon
+from addon.blender import rig_reader, vrm_addon
+from addon.blender.autorig import read
+from addon.blender.autorig.build import bone_name
+from addon.blender.autorig.run import auto_rig
 from addon.core.rig import humanoid
 from tests.conftest import run_forge
 from tests.corpus import autorig_harness as harness
@@ -24,6 +29,7 @@ from tests.test_vrm_export import consumers
 pytestmark = pytest.mark.slow  # a strip, a remesh, one convert and node: about half a minute
 
 SOURCE = harness.SHARED_CORPUS / "glb_quaternius_women_casual.glb"
+PROP = harness.SHARED_CORPUS / "fbx_seedsan_univrm.fbx"
 
 
 def test_a_generated_single_shell_mesh_rigs_into_a_verified_vrm_three_vrm_loads(
@@ -60,3 +66,30 @@ def test_a_generated_single_shell_mesh_rigs_into_a_verified_vrm_three_vrm_loads(
     assert p["leftHand"][0] > p["leftLowerArm"][0] > p["leftUpperArm"][0] > 0
     assert p["rightHand"][0] < p["rightLowerArm"][0] < p["rightUpperArm"][0] < 0
     assert p["leftFoot"][0] > 0 > p["rightFoot"][0]
+
+
+def test_a_prop_fused_to_one_side_rides_on_the_bone_it_hangs_from(tmp_path: Path) -> None:
+    """Seed-san fused as a generator would hand her over: her robot arm, on her back, reaches out past her left
+    hand. The body is rigged from its own span (arms that mirror), and the robot arm rides wholly on her chest,
+    where it hangs from: none of it follows her left arm, which it reaches past (before: refused, its left and
+    right 31% of the height apart once mirrored)."""
+    if not PROP.is_file():
+        pytest.skip(f"{PROP} is absent (see tests/corpus/SOURCES.md)")
+    vrm_addon.ensure_enabled()
+    bare = harness.strip(PROP, tmp_path / "bare.glb").bare
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.import_scene.gltf(filepath=str(bare))
+    shell = generated.fuse()
+    result = auto_rig([shell.name])
+    assert any(note.startswith("a prop fused to the body left out") for note in result.notes), result.notes
+    trunk = ["hips", "spine", "chest", "upperChest", "neck", "head"]
+    bones = [bone_name(b) for b in (*trunk, "leftShoulder", "leftUpperArm", "leftLowerArm", "leftHand")]
+    weights = rig_reader.dense_weights(shell.data, bones)  # type: ignore[arg-type]
+    points = read.read_part(shell).vertices  # in the rig frame: the avatar's left +X, its back +Y
+    height = float(np.ptp(points[:, 2]))
+    hand = np.array(bpy.data.objects[result.armature].data.bones[bone_name("leftHand")].head_local)  # type: ignore[union-attr]
+    prop = points[:, 1] > 0.2 * height  # the robot arm, a fifth of the height behind her
+    assert prop.sum() > 1000 and (points[prop, 0] > hand[0]).any()  # it reaches out past her left hand
+    ridden = weights[prop, : len(trunk)]
+    assert (ridden.max(axis=1) == 1.0).all() and (weights[prop, len(trunk) :] == 0).all()  # wholly, on her trunk
+    assert (ridden.argmax(axis=1) == trunk.index("chest")).mean() > 0.95  # the mount on her back: the chest

@@ -17,6 +17,7 @@ import pytest
 from addon.blender import context, rig_check, vrm_export
 from addon.core.presets import get_preset
 from tests import invariants, rigs
+from tests.console_lines import fd1_text
 
 WEB = get_preset("companions-web")
 TOLERANCE = 1e-5  # metres
@@ -251,6 +252,22 @@ def test_a_pose_that_scales_or_moves_bones_is_named_and_applied_as_rest_only_whe
     assert max(invariants.moved(seen, now, ground).values()) < TOLERANCE
     assert tuple(pose["Head"].scale) == (1.0, 1.0, 1.0) and tuple(pose["UpperLeg.L"].location) == (0.0, 0.0, 0.0)
     assert pose["LowerArm.L"].rotation_quaternion[2] == pytest.approx(0.3827)  # still posed, not rest
+
+
+def test_a_fix_says_blenders_warning_on_stderr_once_and_nothing_on_stdout(avatar, capsys):
+    armature, _ = avatar
+    armature.pose.bones["Head"].scale = (1.5, 1.5, 1.5)
+    armature.animation_data_create().action = bpy.data.actions.new("Wave")  # Blender warns applying the pose
+    context.view_layer().update()
+    with fd1_text() as printed:
+        fixed = rig_check.check_rig(None, WEB, fix="all")
+    assert "scaled_pose" not in fixed.ids()
+    assert printed == [""]  # `check --fix` prints its report there
+    said = capsys.readouterr().err.splitlines()
+    assert [line for line in said if "Actions on this armature will be destroyed" in line] == [
+        "Warning: Actions on this armature will be destroyed by this new rest pose as the transforms stored are "
+        "relative to the old rest pose"
+    ]
 
 
 def _posed_world(obj):

@@ -22,6 +22,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from tests.conftest import FORGE, QUICK, quick_preset_user
+from tests.console_lines import chatter
 from tests.server.serving import Serving, port_is_free
 
 pytestmark = pytest.mark.slow  # a serving Blender and every tool called through it: over ten seconds
@@ -327,6 +328,13 @@ def test_auto_rig_rigs_the_meshes_anew_and_offers_the_next_steps(tools):
     assert any("check_rig" in step for step in rigged["next_steps"])
     assert any("export_vrm" in step for step in rigged["next_steps"])
     assert "not a mesh in this scene: Nobody" in error(tools["23:auto_rig"])
+
+
+def test_the_serving_blender_logs_its_warnings_only(tools, served):
+    # The tools imported a VRM, auto-rigged, fixed, exported and rendered: none of Blender's chatter (the
+    # importer's INFO line per node, render timings) in the log of the Blender serving them, which for
+    # `mcp --blend` is the MCP server's stderr.
+    assert chatter("".join(served.serving.stderr_lines)) == []
 
 
 def test_export_animation_says_why_a_scene_has_no_clip(tools, served):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...core.autorig import MeshPart, RigPlan, place
 from ...core.errors import OperationError
-from .. import context, vrm_addon
+from .. import console, context, vrm_addon
 from . import build, read, shells, weights
 from .timing import Timings
 
@@ -65,6 +65,9 @@ def driven(obj: bpy.types.Object) -> bool:
     return modifier or (obj.parent is not None and obj.parent.type == "ARMATURE")
 
 
+# Bone heat prints a warning per failed solve and the voxel proxy's operators print their own lines: held
+# back, the warnings once each on stderr (a convert --verbose, around it, shows everything).
+@console.quiet(verbose=False)
 def auto_rig(
     mesh_names: Sequence[str] | None = None,
     *,
@@ -117,7 +120,9 @@ def auto_rig(
               f"({b.empty_shells} whole shells) without weight; used its {b.how} weights instead"
               for b in bindings if b.how in ("proxy", "nearest")]  # fmt: skip
     notes += [f"{b.mesh}: {b.transferred} vertices of shells bone heat left bare (or weighed only for far bones) "
-              "took the voxel proxy's weights" for b in bindings if b.how == "heat" and b.transferred]  # fmt: skip
+              "took the voxel proxy's weights, or their nearest allowed bone's where it gave them none or would "
+              f"only repeat the mesh's own heat ({b.filled} filled in)"
+              for b in bindings if b.how == "heat" and b.transferred]  # fmt: skip
     return AutoRigResult(
         armature.name,
         [bone.name for bone in armature.data.bones],  # type: ignore[union-attr]

@@ -28,15 +28,18 @@ def bind_if_kit_bashed(
     labels = [rigid.pieces(parts[m.name].vertices, parts[m.name].triangles) for m in chosen]
     offsets = np.cumsum([0, *(len(x) for x in labels[:-1])])
     every = np.concatenate([parts[m.name].vertices for m in chosen])
-    if not rigid.kit_bashed(every, np.concatenate([x + o for x, o in zip(labels, offsets, strict=True)]),
-                            height=plan.height):  # fmt: skip
+    together = np.concatenate([x + o for x, o in zip(labels, offsets, strict=True)])
+    if not rigid.kit_bashed(every, together, height=plan.height):
         return []
     bones = [bone_name(n) for n in names]
+    # All meshes at once: a part's fasteners may be another mesh's (a head's bolts, a belt's studs).
+    followed = rigid.shell_bones(every, together, heads, tails, sides, height=plan.height)
+    parents = np.array([names.index(b.parent) if b.parent in names else -1 for b in plan.bones])
+    weights = rigid.shell_weights(every, together, followed, heads, tails, parents=parents)
     out = []
-    for obj, shell in zip(chosen, labels, strict=True):
-        followed = rigid.shell_bones(parts[obj.name].vertices, shell, heads, tails, sides, height=plan.height)
+    for obj, start, shell in zip(chosen, offsets, labels, strict=True):
         obj.vertex_groups.clear()
-        write_weights(obj, bones, rigid.rigid_weights(followed, len(bones)))
+        write_weights(obj, bones, weights[start : start + len(shell)])
         attach(obj, armature)
-        out.append(Binding(obj.name, "shells", len(followed)))
+        out.append(Binding(obj.name, "shells", len(shell)))
     return out

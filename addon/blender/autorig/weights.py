@@ -227,7 +227,8 @@ def welded_heat(welds: dict[str, decide.Welded], armature: bpy.types.Object, bon
     try:
         for name, weld in welds.items():
             mesh = bpy.data.meshes.new(f"AutoRigWelded {name}")
-            mesh.from_pydata(weld.points.tolist(), [], weld.faces.tolist())
+            # Bone heat reads no face shading: marking every face flat would be a tenth of a second on 30k.
+            mesh.from_pydata(weld.points.tolist(), [], weld.faces.tolist(), shade_flat=False)
             copies[name] = bpy.data.objects.new(mesh.name, mesh)
             context.scene().collection.objects.link(copies[name])
         if copies:
@@ -268,7 +269,7 @@ def bind(
     skeleton = _Skeleton(bones, heads, tails, parents, sides, plan.height)
     found = [
         _heat_of(obj, parts[obj.name], weld=welds[obj.name], heat=heat[obj.name], skeleton=skeleton, proxy=proxy,
-                 seconds=seconds)
+                 alone=len(skinned) == 1, seconds=seconds)
         for obj in skinned
     ]  # fmt: skip
     body: list[tuple[FloatArray, FloatArray]] = []  # the skinned meshes' points and final weights
@@ -282,6 +283,12 @@ def bind(
             how = "nearest"
         with seconds.stage("weights"):
             ride = _hanging_bones(item, welds[obj.name].shell, heads, tails)
+            if plan.prop_beyond is not None:  # a prop fused to the body rides on the bone it hangs from
+                nearest = segment_distances(part.vertices, heads, tails).argmin(axis=1)
+                prop = decide.fused_props(
+                    part.vertices, part.triangles, nearest, beyond=plan.prop_beyond, height=plan.height
+                )
+                ride = np.where(prop >= 0, prop, ride)
             hard = np.where(ride >= 0, ride, item.hard)
             filled = int((np.where(item.mask, raw, 0.0).sum(axis=1) < decide.EMPTY)[hard < 0].sum())
             final = decide.finished(raw, item.mask, part.vertices, heads, tails)
@@ -334,7 +341,8 @@ class _Skeleton:
 class _Heat:
     """One skinned mesh after bone heat: which bones each vertex may follow (`mask`), its hard shells' bone
     (`hard`, -1 where skinned), the heat (or proxy) weights it may follow (`usable`), which vertices take the
-    weights of the skin around them instead (`unskinned`), and which shells hang off the body (`hanging`)."""
+    weights of the skin around them instead (`unskinned`; `spared`: those of them the proxy could give
+    nothing, see decide.proxy_spared), and which shells hang off the body (`hanging`)."""
 
     obj: bpy.types.Object
     part: MeshPart
@@ -342,6 +350,7 @@ class _Heat:
     hard: IntArray
     usable: FloatArray
     unskinned: BoolArray
+    spared: BoolArray
     hanging: BoolArray
     how: How
     report: decide.HeatReport
@@ -355,15 +364,18 @@ def _heat_of(
     heat: FloatArray,
     skeleton: _Skeleton,
     proxy: Proxy,
+    alone: bool,
     seconds: Timings,
 ) -> _Heat:
-    """One mesh's bone heat checked: its hard shells, the weights each vertex may follow (the proxy's when
-    heat gave the mesh nothing), and the shells that are no skin of their own."""
+    """One mesh's bone heat checked (`alone`: the only skinned mesh): its hard shells, the weights each vertex
+    may follow (the proxy's when heat gave the mesh nothing), and the shells that are no skin of their own."""
     k = skeleton
     with seconds.stage("weights"):
         nearest_bone = segment_distances(part.vertices, k.heads, k.tails).argmin(axis=1)
         hard = decide.rigid_shells(part.vertices, weld, nearest_bone, height=k.height)
-        mask = decide.allowed(part.vertices, k.heads, k.tails, k.parents, k.sides, height=k.height)
+        mask = decide.allowed(
+            part.vertices, k.heads, k.tails, k.parents, k.sides, height=k.height, nearest=nearest_bone
+        )
     with seconds.stage("heat"):
         skin = hard < 0  # a hard shell bone heat left bare needs nothing else: it rides on its bone
         report = decide.heat_report(heat, weld.shell)
@@ -375,18 +387,22 @@ def _heat_of(
             usable = np.where(mask, heat, 0.0)
         how = "proxy"
     carried, hanging = decide.unskinned(heat, usable, weld.shell, part.vertices, k.heads)
-    return _Heat(obj, part, mask, hard, usable, carried & skin, hanging & skin, how, report)
+    spared = decide.proxy_spared(heat, usable, weld) if alone and how == "heat" else np.zeros(len(heat), dtype=bool)
+    return _Heat(obj, part, mask, hard, usable, carried & skin, spared & carried & skin, hanging & skin, how, report)
 
 
 def _carried(item: _Heat, proxy: Proxy, bones: list[str], seconds: Timings) -> FloatArray:
     """The mesh's weights, its unskinned vertices' from the proxy when they are more than a few (beyond
-    MASKED of the mesh); a few are left empty, to go to their nearest allowed bone, sparing the proxy."""
+    MASKED of the mesh); a few, and those the proxy could give nothing (`spared`), are left empty, to go to
+    their nearest allowed bone."""
     raw = item.usable.copy()
-    if item.unskinned.mean() > decide.MASKED:
+    proxied = item.unskinned & ~item.spared
+    raw[item.spared] = 0.0
+    if proxied.mean() > decide.MASKED:
         with seconds.stage("proxy"):
-            raw[item.unskinned] = proxy.weights(item.part.vertices[item.unskinned], bones)
+            raw[proxied] = proxy.weights(item.part.vertices[proxied], bones)
     else:
-        raw[item.unskinned] = 0.0
+        raw[proxied] = 0.0
     return raw
 
 

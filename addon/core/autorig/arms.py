@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rig.model import BoolArray, FloatArray, IntArray
+from .frame import BAND
 from .sections import Surface, regions_in_plane
 from .torso import Torso
 from .types import NotHumanoidError
@@ -22,6 +23,7 @@ class Arm:
     elbow: FloatArray
     wrist: FloatArray
     tip: FloatArray  # the hand's far end
+    narrowest: FloatArray  # the forearm's narrowest cut, just before the wrist: the hand's cuts start there
     direction: FloatArray  # unit, shoulder to tip
     surface: Surface  # the arm's triangles only
     angle: float  # degrees below horizontal
@@ -42,10 +44,19 @@ def cut_across(surface: Surface, origin: FloatArray, direction: FloatArray, cell
 
 
 def find_arm(
-    triangles: FloatArray, pieces: IntArray | None, torso: Torso, crotch: float, *, side: float, height: float
+    triangles: FloatArray,
+    pieces: IntArray | None,
+    torso: Torso,
+    crotch: float,
+    *,
+    side: float,
+    height: float,
+    body_only: bool = False,
 ) -> Arm:
     """The arm on the +X side (`side` = 1) or the −X side (−1). `pieces` labels each triangle's separate
-    piece for a kit-bashed body (whose parts are its segments), None for a soft one."""
+    piece for a kit-bashed body (whose parts are its segments), None for a soft one. With `body_only`, only
+    what lies within BAND of the plane of the body (over the feet, y = 0) is arm: a prop fused to the body
+    behind or in front of it (a robot arm on the back reaching out past one hand) is not."""
     centroids = triangles.mean(axis=1)
     below = (centroids[:, 2] < torso.armpit) & (centroids[:, 2] > crotch) & torso.outside(centroids, 0.005 * height)
     above = (
@@ -53,7 +64,7 @@ def find_arm(
         & (centroids[:, 2] < torso.neck_base)  # hair hanging beside the head is no arm
         & (side * centroids[:, 0] > 1.05 * torso.chest_half_width)
     )
-    on_arm = (below | above) & (side * centroids[:, 0] > 0)
+    on_arm = (below | above) & (side * centroids[:, 0] > 0) & ((not body_only) | (abs(centroids[:, 1]) < BAND * height))
     if on_arm.sum() < 4:
         raise NotHumanoidError(f"no {'left' if side > 0 else 'right'} arm beside the torso")
     corners = triangles[on_arm]
@@ -82,9 +93,9 @@ def find_arm(
     x_joint = side * torso.chest_half_width * 0.95
     shoulder = mean + axis * ((x_joint - mean[0]) / axis[0]) if abs(axis[0]) > 0.2 else start
     found_t = float((shoulder - start) @ direction)
-    shoulder_t, elbow_t, wrist_t = found_t, None, None
+    shoulder_t, elbow_t, wrist_t, thumb = found_t, None, None, None
     if pieces is not None:
-        shoulder_t, elbow_t, wrist_t = _joints_at_gaps(
+        shoulder_t, elbow_t, wrist_t, thumb = _joints_at_gaps(
             corners, pieces[on_arm], start=start, direction=direction, shoulder=found_t, length=length
         )
     if shoulder_t != found_t:  # on the upper arm's line, where its part begins
@@ -92,16 +103,23 @@ def find_arm(
     window = ok & (ts >= max(0.55 * length, (elbow_t or 0.0) + 0.1 * length)) & (ts <= 0.85 * length)
     if wrist_t is not None:
         wrist_k = _nearest(ts, ok, wrist_t)
+        wrist = centres[wrist_k]
+        if thumb is not None and pieces is not None:
+            wrist = _beside_thumb(
+                corners[pieces[on_arm] != thumb], start, direction, wrist_t, height=height, fallback=wrist
+            )
+        wrist_t = float(ts[wrist_k])  # the elbow lies midway to the wrist's cut
     elif window.any():
-        # The far end of the narrowest stretch: a forearm narrows toward the wrist, the hand widens after it.
-        narrow = np.flatnonzero(window & (widths <= 1.05 * np.min(widths[window])))
-        wrist_k = int(narrow[-1])
+        # A forearm narrows toward the wrist and the hand widens after it: the joint lies just past the
+        # narrowest stretch, where the hand has begun to widen.
+        wrist_k = int(np.flatnonzero(window & (widths <= 1.05 * np.min(widths[window])))[-1])
+        wrist_t, wrist = _hand_begins(ts, centres, widths, wrist_k, 0.1 * length)
     else:
         wrist_k = int(0.75 * SLICES)
-    wrist = centres[wrist_k]
-    elbow_k = _nearest(ts, ok, (shoulder_t + ts[wrist_k]) / 2 if elbow_t is None else elbow_t)
+        wrist, wrist_t = centres[wrist_k], float(ts[wrist_k])
+    elbow_k = _nearest(ts, ok, (shoulder_t + wrist_t) / 2 if elbow_t is None else elbow_t)
     angle = float(np.degrees(np.arcsin(np.clip(-direction[2], -1, 1))))
-    return Arm(shoulder, centres[elbow_k], wrist, tip, direction, surface, angle)
+    return Arm(shoulder, centres[elbow_k], wrist, tip, centres[wrist_k], direction, surface, angle)
 
 
 def _centres(
@@ -126,6 +144,37 @@ def _centres(
     return centres, widths
 
 
+def _beside_thumb(
+    rest: FloatArray, start: FloatArray, direction: FloatArray, t: float, *, height: float, fallback: FloatArray
+) -> FloatArray:
+    """The centre of the hand's own cut at `t` (the thumb's root) from the arm's triangles without the thumb's
+    (`rest`): the thumb would pull the centre toward itself. `fallback` where the cut is empty."""
+    hand = Surface(rest, rest[:, :, 2].min(axis=1), rest[:, :, 2].max(axis=1))
+    centre = _centres(hand, start, direction, np.array([t]), height)[0][0]
+    return centre if np.isfinite(centre).all() else fallback
+
+
+def _hand_begins(
+    ts: FloatArray, centres: FloatArray, widths: FloatArray, narrowest: int, reach: float
+) -> tuple[float, FloatArray]:
+    """(where along the arm, the centre there) the cuts past the `narrowest` one first grow a fifth wider than
+    it, or a fifth of the way to the hand's widest if that comes sooner, within `reach` of it; the narrowest
+    cut itself when they do not. Artists' wrists sit there: past the forearm's narrowest, at the hand's root
+    (1-4% of the arm beyond it on real avatars), and as soon as the hand begins on a box figure, whose hand
+    is hardly wider than its forearm."""
+    narrow, widest = widths[narrowest], np.nanmax(widths[narrowest:])
+    if widest < 1.1 * narrow:  # a hand no wider than the forearm (a box figure's small hand): no root shows
+        return float(ts[narrowest]), centres[narrowest]
+    limit = min(1.2 * narrow, narrow + 0.2 * (widest - narrow))
+    for k in range(narrowest + 1, len(ts)):
+        if ts[k] - ts[narrowest] > reach or np.isnan(widths[k]):
+            break
+        if widths[k] >= limit:  # the cut before was narrower: widths[k - 1] < limit <= widths[k]
+            f = (limit - widths[k - 1]) / (widths[k] - widths[k - 1])
+            return float(ts[k - 1] + f * (ts[k] - ts[k - 1])), centres[k - 1] + f * (centres[k] - centres[k - 1])
+    return float(ts[narrowest]), centres[narrowest]
+
+
 def _nearest(ts: FloatArray, ok: BoolArray, t: float) -> int:
     """The cut with a region nearest to `t` along the arm."""
     return int(np.nanargmin(np.where(ok, abs(ts - t), np.nan)))
@@ -133,9 +182,10 @@ def _nearest(ts: FloatArray, ok: BoolArray, t: float) -> int:
 
 def _joints_at_gaps(
     corners: FloatArray, pieces: IntArray, *, start: FloatArray, direction: FloatArray, shoulder: float, length: float
-) -> tuple[float, float | None, float | None]:
-    """(the shoulder, the elbow, the wrist) along the arm from `start`, where an arm of separate parts shows
-    them: `shoulder` (found from the cuts) and None where it does not. Each part's rounded end narrows the
+) -> tuple[float, float | None, float | None, int | None]:
+    """(the shoulder, the elbow, the wrist, the thumb's piece when it marked the wrist) along the arm from
+    `start`, where an arm of separate parts shows them: `shoulder` (found from the cuts) and None where it
+    does not. Each part's rounded end narrows the
     cuts like a wrist, so the cuts alone misplace them.
 
     Parts overlapping by more than half the shorter are one segment (a skinned arm's sleeve or glove lies
@@ -146,7 +196,9 @@ def _joints_at_gaps(
     elbow is midway between the first two (the middle of the gap, or of the ball, between them), the wrist
     between the last two unless what lies beyond is too long for a hand (over 35% of the arm: the cuts find
     the wrist then), the shoulder where the first begins beside the part before it or a gap from the
-    torso's side (at 0), when that is near where the cuts put it."""
+    torso's side (at 0), when that is near where the cuts put it. What lies beyond is too long for a hand
+    when one part holds the forearm (or its end) and the fist; a thumb's part on it marks the wrist still
+    (`_thumb_root`)."""
     flat = corners.reshape(-1, 3) - start
     along, owner = flat @ direction, np.repeat(pieces, 3)
     segments: list[list[float]] = []  # [from, to, the number of parts side by side in it]
@@ -175,8 +227,31 @@ def _joints_at_gaps(
         if segments[limb[0]][0] > before:
             shoulder = (before + segments[limb[0]][0]) / 2
     hand = 0.35 * (tip - shoulder)
+    fingers = min((a for a, _, alike in segments if alike >= 3), default=tip)
+    thumb = _thumb_root(along, owner, segments[limb[-1]][0], fingers, length) if limb else None
+    inside, piece = thumb if thumb is not None else (None, None)
     if len(meetings) >= 2:
-        return shoulder, meetings[0], meetings[-1] if tip - meetings[-1] < hand else None
+        if tip - meetings[-1] < hand:
+            return shoulder, meetings[0], meetings[-1], None
+        return shoulder, meetings[0], inside, piece
     if len(meetings) == 1:
-        return (shoulder, None, meetings[0]) if tip - meetings[0] < hand else (shoulder, meetings[0], None)
-    return shoulder, None, None
+        if tip - meetings[0] < hand:
+            return shoulder, None, meetings[0], None
+        return shoulder, meetings[0], inside, piece
+    return shoulder, None, None, None
+
+
+def _thumb_root(
+    along: FloatArray, owner: IntArray, start: float, fingers: float, length: float
+) -> tuple[float, int] | None:
+    """Where along the arm the thumb's part sits on the limb's last part (which begins at `start`), and which
+    piece it is: the one part (no bolt: at least 3% of the arm long) beginning on it and ending before the
+    fingers (at `fingers`), its middle; None unless there is exactly one. A thumb's root sits on the wrist's
+    bones (its metacarpal joins the carpals), so the wrist is level with it, wherever the cuts narrow on a
+    fist moulded in one piece with the forearm, or on a fist as wide as the forearm's end."""
+    found = []
+    for p in np.unique(owner):
+        a, b = float(along[owner == p].min()), float(along[owner == p].max())
+        if a > start and b < fingers and b - a >= 0.03 * length:
+            found.append(((a + b) / 2, int(p)))
+    return found[0] if len(found) == 1 else None

@@ -79,12 +79,39 @@ def choose_body(parts: Sequence[MeshPart], low: float, height: float) -> list[in
     return keep
 
 
-def turn_to_sides(points: FloatArray, feet: list[FloatArray], height: float) -> tuple[float, str]:
-    """The turn about Z that puts the character's sides along X: the shoulders' and arms' long horizontal
-    axis when it is clear, else the line between the two feet."""
-    upper = points[points[:, 2] > points[:, 2].min() + 0.55 * height][:, :2]
-    cov = np.cov((upper - upper.mean(axis=0)).T) if len(upper) > 2 else np.eye(2)
+# Of the height: how far behind or in front of the line between the feet the body's own span lies (its arms
+# in a T- or A-pose), when a prop fused to one side is to be left out.
+BAND = 0.12
+
+
+def _spread(points: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The eigenvalues (ascending) and eigenvectors of the 2-D points' covariance."""
+    cov = np.cov((points - points.mean(axis=0)).T) if len(points) > 2 else np.eye(2)
     values, vectors = np.linalg.eigh(cov)
+    return values, vectors
+
+
+def turn_to_sides(
+    points: FloatArray, feet: list[FloatArray], height: float, *, body_only: bool = False
+) -> tuple[float, str]:
+    """The turn about Z that puts the character's sides along X: the shoulders' and arms' long horizontal
+    axis when it is clear, else the line between the two feet. With `body_only`, the span of what lies
+    within BAND of the line between the feet only."""
+    upper = points[points[:, 2] > points[:, 2].min() + 0.55 * height][:, :2]
+    values, vectors = _spread(upper)
+    if body_only and len(feet) == 2 and len(upper) > 2:
+        # The arms lie in the plane of the body, over the feet. A prop fused to the body (a robot arm on the
+        # back reaching out past one hand) turns the whole cloud's axis; what lies more than BAND behind or in
+        # front of the line between the feet is left out, then of the span found.
+        centre = np.mean([foot.mean(axis=0)[:2] for foot in feet], axis=0)
+        along = feet[1].mean(axis=0)[:2] - feet[0].mean(axis=0)[:2]
+        for _ in range(2):
+            across = np.array([-along[1], along[0]]) / max(float(np.linalg.norm(along)), 1e-12)
+            near = upper[np.abs((upper - centre) @ across) < BAND * height]
+            if len(near) <= 2:
+                break
+            values, vectors = _spread(near)
+            along = vectors[:, 1]
     if values[1] > 1.4 * max(values[0], 1e-12):
         side = vectors[:, 1]
         how = "the shoulders' and arms' span"

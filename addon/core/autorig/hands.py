@@ -44,14 +44,14 @@ def _first_run(mask: npt.NDArray[np.bool_], length: int = 3) -> int | None:
 
 
 def find_hand(arm: Arm, height: float) -> Hand:
-    direction = arm.tip - arm.wrist
+    direction = arm.tip - arm.narrowest
     length = float(np.linalg.norm(direction))
     direction /= length
     cell = 0.0012 * height  # fingers a few millimetres apart stay apart
     ts = np.linspace(0.1, 0.98, SLICES) * length
     slices: list[list[FloatArray]] = []
     for t in ts:
-        origin = arm.wrist + t * direction
+        origin = arm.narrowest + t * direction
         found = [r for r in cut_across(arm.surface, origin, direction, cell) if len(r) >= 3]
         slices.append([r for r in found if np.min(np.linalg.norm(r - origin, axis=1)) < 0.06 * height])
     counts = np.array([len(s) for s in slices])

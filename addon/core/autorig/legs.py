@@ -167,7 +167,7 @@ def _around_legs(segments: FloatArray, mid: float, last: tuple[Region, Region], 
         lo, hi = points.min(axis=0)[:2], points.max(axis=0)[:2]
         if lo[0] < mid < hi[0] and not any(bool(np.all((lo <= c) & (c <= hi))) for c in middles):
             keep &= ~own
-    return segments[keep]
+    return np.asarray(segments[keep], dtype=np.float64)
 
 
 def _shells_end(
@@ -240,7 +240,19 @@ def _leg(surface: Surface, track: list[tuple[float, Region]], height: float) -> 
     if not low.any():
         raise NotHumanoidError("the legs are too short to hold an ankle")
     # The lowest of the narrowest cuts: a shin as narrow all the way up has its ankle just above the foot.
-    ankle = centres[np.flatnonzero(low & (sizes <= 1.05 * sizes[low].min()))[0]]
+    narrow = int(np.flatnonzero(low & (sizes <= 1.05 * sizes[low].min()))[0])
+    # A shaped leg (modelled or scanned) is narrowest along a stretch of shin above the ankle bones: its joint
+    # is lower, on the shin's line, at the last cut before the heel and the instep spread the leg (front to
+    # back) to half as deep again. Where the narrowest cut is a pinch (two pieces meeting: a box per bone,
+    # remeshed or not), the cuts widening within 1% of the height above it, the joint is the narrowest cut.
+    depths = np.array([r.size[1] for _, r in track])
+    above = sizes[narrow + 1 : narrow + 3]
+    joint = narrow
+    while len(above) == 2 and bool(np.all(above <= 1.1 * sizes[narrow])) and joint > 0:
+        if depths[joint - 1] >= 1.5 * depths[narrow]:
+            break
+        joint -= 1
+    ankle = np.array([*centres[narrow][:2], heights[joint]])
     # The foot's outline on the floor: the region of a low cut nearest this leg.
     segments = surface.cut_z(0.015 * height)
     feet = regions_in_plane(segments, _X, _Y, 0.01 * height)

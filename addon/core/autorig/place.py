@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -21,11 +22,11 @@ from .frame import Frame
 from .hands import Hand, find_hand
 from .head import find_eyes
 from .legs import Leg, Legs, find_legs
-from .rigid import kit_bashed
+from .rigid import kit_bashed, on_balls
 from .rigid import pieces as separate_pieces
 from .sections import Surface
 from .torso import Torso, find_torso
-from .types import MeshPart, NotHumanoidError, RigPlan
+from .types import Bone, MeshPart, NotHumanoidError, RigPlan
 
 _X = np.array([1.0, 0.0, 0.0])
 _Y = np.array([0.0, 1.0, 0.0])
@@ -34,7 +35,13 @@ _Y = np.array([0.0, 1.0, 0.0])
 def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     """The skeleton for these meshes, in the rig frame; NotHumanoidError when they are no standing humanoid.
 
-    Every bone VRM 1.0 and 0.x require is always placed, so `spec_version` changes nothing yet."""
+    Every bone VRM 1.0 and 0.x require is always placed, so `spec_version` changes nothing yet.
+
+    When left and right do not mirror, the body is read again from its own span only (the sides and the
+    arms within the plane of the body, over the feet): a prop fused to one side (a robot arm on the back
+    reaching out past one hand) turns the whole mesh's span and is read as an arm. That reading is kept when
+    it mirrors and one side's arm is where the first reading had it (that side's limb was the body's own);
+    else the first reading's refusal stands (a body of markers, not limbs, reads as nothing either way)."""
     del spec_version
     parts = [p for p in parts if len(p.vertices) and len(p.triangles)]
     low, high = _extent(parts)
@@ -42,9 +49,58 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     notes = [scale_note] if scale_note else []
     height = float(high[2] - low[2]) * scale
     body = frames.choose_body(parts, float(low[2]), float(high[2] - low[2]))
+    try:
+        return _read(parts, body, scale=scale, floor=float(low[2]) * scale, height=height, notes=notes)
+    except skeleton.AsymmetricError as plain:
+        try:
+            plan = _read(parts, body, scale=scale, floor=float(low[2]) * scale, height=height, notes=notes,
+                         body_only=True)  # fmt: skip
+        except NotHumanoidError:
+            raise plain from None
+        kept = _kept_side(plain.bones, plan)
+        if kept is None:
+            raise plain from None
+        note = f"a prop fused to the body left out: the arms read within the body's own span, as the {kept} arm"
+        return replace(plan, notes=(*plan.notes, note), prop_beyond=frames.BAND * height)
+
+
+# Of the height: how near the body-only reading's arm joints must lie to one side's of the first reading.
+AGREE = 0.03
+_ARM = ("UpperArm", "LowerArm", "Hand")
+
+
+def _kept_side(read: tuple[Bone, ...], plan: RigPlan) -> str | None:
+    """Which side's arm of the first reading (`read`, world coordinates, not mirrored) the body-only `plan`
+    has where it was, within AGREE of the height at each joint (the upper arm, the elbow, the wrist); None
+    when neither."""
+    matrix = np.array(plan.to_rig_frame)
+    first = {b.name: matrix[:3, :3] @ np.array(b.head) + matrix[:3, 3] for b in read}
+    found = {b.name: np.array(b.head) for b in plan.bones}
+    for side in ("left", "right"):
+        names = [side + joint for joint in _ARM]
+        if all(n in first and n in found for n in names) and all(
+            np.linalg.norm(first[n] - found[n]) <= AGREE * plan.height for n in names
+        ):
+            return side
+    return None
+
+
+def _read(
+    parts: Sequence[MeshPart],
+    body: list[int],
+    *,
+    scale: float,
+    floor: float,
+    height: float,
+    notes: list[str],
+    body_only: bool = False,
+) -> RigPlan:
+    """The skeleton read from the `body` parts (see plan_rig); skeleton.AsymmetricError with the bones as read, in
+    world coordinates, when they do not mirror."""
+    notes = list(notes)
     triangles = np.concatenate([parts[i].triangles + off for i, off in zip(body, _offsets(parts, body), strict=True)])
     rig, legs, torso, vertices = _stand(
-        parts, body, triangles, scale=scale, floor=float(low[2]) * scale, height=height, notes=notes
+        parts, body, triangles, scale=scale, floor=floor, height=height, notes=notes, body_only=body_only
     )
     corners = vertices[triangles]
     # Each mesh part's pieces apart (as the binding tells them): parts touching across meshes stay apart.
@@ -52,7 +108,10 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
                              for i, o in zip(body, _offsets(parts, body), strict=True)])  # fmt: skip
     # A kit-bashed body's parts are its segments: the arms' joints are where they meet.
     kit = labels[triangles[:, 0]] if kit_bashed(vertices, labels, height=height) else None
-    arms = [find_arm(corners, kit, torso, legs.crotch, side=side, height=height) for side in (1.0, -1.0)]
+    arms = [
+        find_arm(corners, kit, torso, legs.crotch, side=side, height=height, body_only=body_only)
+        for side in (1.0, -1.0)
+    ]
     drop = (arms[0].angle + arms[1].angle) / 2
     notes.append(f"{'T' if drop < 20 else 'A'}-pose: arms {drop:.0f}° below horizontal")
     hands = [find_hand(arm, height) for arm in arms]
@@ -66,9 +125,23 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     others = [(p.name, rig.apply(p.vertices)) for i, p in enumerate(parts) if i not in body]
     eyes, rigid = find_eyes(others, torso, height)
     pieces = _pieces(parts, body, rig)
-    bones, centre = skeleton.symmetric(
-        skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height), height
-    )
+    built = skeleton.build(pieces, legs, torso, arms, hands, eyes=eyes, height=height)
+    if kit is not None:
+        # A robot's leg swivels on the balls between its parts: the joints are their centres.
+        legs_bones = [b for b in built if b.name.endswith(("UpperLeg", "LowerLeg", "Foot"))]
+        found = on_balls(vertices, labels, np.array([b.head for b in legs_bones]), height=height)
+        moved = {b.name: tuple(float(v) for v in at) for b, at in zip(legs_bones, found, strict=True)}
+        # The hips stay above the thighs' joints, as the skeleton places them (1% of the height).
+        hips = next(b.head for b in built if b.name == "hips")
+        lowest = max(moved[f"{side}UpperLeg"][2] for side in ("left", "right")) + skeleton.HIPS_ABOVE * height
+        moved["hips"] = (hips[0], hips[1], max(hips[2], lowest))
+        built = tuple(replace(b, head=moved.get(b.name, b.head)) for b in built)  # type: ignore[arg-type]
+    try:
+        bones, centre = skeleton.symmetric(built, height)
+    except skeleton.AsymmetricError as refused:
+        world = np.linalg.inv(rig.matrix())
+        read = tuple(Bone(b.name, _point(world, b.head), _point(world, b.tail), b.parent) for b in refused.bones)
+        raise skeleton.AsymmetricError(str(refused), read) from None
     matrix = rig.matrix()
     matrix[0, 3] -= centre
     notes.append(f"mid-plane: x={centre:+.3f} m from the feet's midpoint")
@@ -79,6 +152,11 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
         rigid=rigid,
         notes=tuple(notes),
     )
+
+
+def _point(matrix: FloatArray, p: tuple[float, float, float]) -> tuple[float, float, float]:
+    q = matrix[:3, :3] @ np.array(p) + matrix[:3, 3]
+    return (float(q[0]), float(q[1]), float(q[2]))
 
 
 def _extent(parts: Sequence[MeshPart]) -> tuple[FloatArray, FloatArray]:
@@ -109,9 +187,10 @@ def _stand(
     floor: float,
     height: float,
     notes: list[str],
+    body_only: bool,
 ) -> tuple[Frame, Legs, Torso, FloatArray]:
     """The rig frame (sides on X, front −Y), the legs and the torso in it; refuses what does not stand on
-    two feet."""
+    two feet. With `body_only`, the sides from the body's own span (frame.turn_to_sides)."""
     scaled = np.concatenate([parts[i].vertices for i in body]) * scale
     surface = Surface.of(scaled, triangles)
     feet = frames.feet_on_floor(surface, floor, height)
@@ -119,7 +198,7 @@ def _stand(
         raise NotHumanoidError(
             f"{len(feet)} separate supports reach the floor, not two feet (furniture, an animal, or several characters)"
         )
-    angle, how = frames.turn_to_sides(scaled, feet, height)
+    angle, how = frames.turn_to_sides(scaled, feet, height, body_only=body_only)
     notes.append(f"sides from {how}")
     mid = np.mean([f.mean(axis=0) for f in feet], axis=0) if len(feet) == 2 else (scaled.max(0) + scaled.min(0)) / 2
     if frames.toes_toward_plus_y(scaled, feet, angle, floor, height):

@@ -21,6 +21,7 @@ _FINGER_SEGMENTS = {
     **{f: ("Proximal", "Intermediate", "Distal") for f in ("Index", "Middle", "Ring", "Little")},
 }
 UPPER_CHEST_MIN = 0.2  # metres from hips to neck below which the torso holds no upper chest
+HIPS_ABOVE = 0.01  # the hips' joint above the thighs' (a fraction of the height)
 
 
 def build(
@@ -51,7 +52,7 @@ def build(
         heads |= {f"{side}UpperLeg": upper, f"{side}LowerLeg": knee, f"{side}Foot": leg.ankle, f"{side}Toes": toes}
         tails[f"{side}Toes"] = np.array([leg.toe_tip[0], leg.toe_tip[1], toes[2]])
     neck_z = torso.neck_base
-    spine_heights = {"hips": hip_z + 0.01 * height}
+    spine_heights = {"hips": hip_z + HIPS_ABOVE * height}
     length = neck_z - spine_heights["hips"]
     # Between hips and neck, where artists' rigs put them (a median over real avatars).
     spine_heights["spine"] = spine_heights["hips"] + 0.2 * length
@@ -161,10 +162,18 @@ def _vec(p: FloatArray) -> tuple[float, float, float]:
 MIRROR_LIMIT = 0.25
 
 
+class AsymmetricError(NotHumanoidError):
+    """A left joint and its right twin do not mirror; `bones` are the skeleton as read, before averaging."""
+
+    def __init__(self, reason: str, bones: tuple[Bone, ...]) -> None:
+        super().__init__(reason)
+        self.bones = bones
+
+
 def symmetric(bones: tuple[Bone, ...], height: float) -> tuple[tuple[Bone, ...], float]:
     """The bones shifted so the mid-plane (the mean of each left/right pair's midpoint) is x=0, each pair
-    mirrored and averaged, centre bones on x=0; and the shift's x. NotHumanoidError when the two sides of a
-    pair do not mirror each other."""
+    mirrored and averaged, centre bones on x=0; and the shift's x. AsymmetricError when the two sides of a pair do
+    not mirror each other."""
     by_name = {b.name: b for b in bones}
     pairs = [
         (b.name, "right" + b.name[4:]) for b in bones if b.name.startswith("left") and "right" + b.name[4:] in by_name
@@ -179,10 +188,11 @@ def symmetric(bones: tuple[Bone, ...], height: float) -> tuple[tuple[Bone, ...],
     }
     worst = max(apart, key=apart.__getitem__, default=None)
     if worst is not None and apart[worst] > MIRROR_LIMIT * height:
-        raise NotHumanoidError(
+        raise AsymmetricError(
             f"left and right do not mirror: the {worst[0].lower() + worst[1:]} joints lie "
             f"{apart[worst] / height:.0%} of the height apart once mirrored (one side's limb is something else: "
-            "a prop or accessory joined to the body, or parts no cross-section reads as a limb)"
+            "a prop or accessory joined to the body, or parts no cross-section reads as a limb)",
+            bones,
         )
     out = []
     for bone in bones:

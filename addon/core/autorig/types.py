@@ -45,7 +45,9 @@ class RigPlan:
     The rig frame is `to_rig_frame` · world: a uniform scale to metres, a rotation about Z so the avatar
     faces −Y, and a translation putting the feet on z=0 and the mid-plane at x=0. Bones are parents first.
     `rigid` maps a MeshPart name to the bone it binds to rigidly (eyes, teeth, small hard accessories);
-    `notes` says what was decided, one line each.
+    `notes` says what was decided, one line each. `prop_beyond` is set when a prop fused to the body was left
+    out of the reading (plan_rig): how far behind or in front of the plane of the body (y = 0) the body
+    reaches, in metres; what lies beyond it rides on the bone where it joins the body.
     """
 
     bones: tuple[Bone, ...]
@@ -53,6 +55,7 @@ class RigPlan:
     height: float
     rigid: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    prop_beyond: float | None = None
 
 
 class NotHumanoidError(ValueError):

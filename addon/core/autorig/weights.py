@@ -100,10 +100,10 @@ def welded(points: FloatArray, triangles: IntArray, *, height: float) -> Welded:
 
 def shell_votes(labels: IntArray, nearest: IntArray, bones: int) -> tuple[IntArray, BoolArray, IntArray]:
     """Per shell (the distinct `labels`, in order): the bone most of its vertices have as their `nearest` (the
-    first on a tie), and whether all of them do; with each vertex's shell (its row). The one vote behind both
-    rules that put a shell wholly on one bone: `rigid.shell_bones` (a kit-bashed body: every shell, to the
-    bone most of it lies nearest, of its own side) and `rigid_shells` (a hard shell in a skinned mesh: only a
-    closed, small one, and only when every vertex of it lies nearest that bone)."""
+    first on a tie), and whether all of them do; with each vertex's shell (its row). The vote behind
+    `rigid_shells` (a hard shell in a skinned mesh rides wholly on one bone: only a closed, small one, and only
+    when every vertex of it lies nearest that bone); a kit-bashed body's parts go by where each sits instead
+    (`rigid.shell_bones`)."""
     _, inverse = np.unique(labels, return_inverse=True)
     inverse = np.asarray(inverse, dtype=np.int64).ravel()
     counts = np.zeros((int(inverse.max(initial=-1)) + 1, bones), dtype=np.int64)
@@ -121,6 +121,22 @@ def boxes(points: FloatArray, rows: IntArray, count: int) -> tuple[FloatArray, F
     return low, high
 
 
+def open_shells(weld: Welded) -> IntArray:
+    """The labels (as in `weld.shell`) of the welded shells with an edge that is not between exactly two
+    triangles: a border, or more than two faces meeting."""
+    if not len(weld.faces):
+        return np.zeros(0, dtype=np.int64)
+    shell_of = np.zeros(len(weld.points), dtype=np.int64)  # per welded vertex
+    shell_of[weld.index] = weld.shell
+    faces = weld.faces
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    # One number per edge: several times faster to count than rows (np.unique's axis=0 sorts a structured view).
+    count = len(weld.points)
+    unique, uses = np.unique(edges[:, 0] * count + edges[:, 1], return_counts=True)
+    border = unique[uses != 2]
+    return np.asarray(np.unique(shell_of[np.concatenate([border // count, border % count])]), dtype=np.int64)
+
+
 def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height: float) -> IntArray:
     """Per vertex of `points` (welded as `weld`), the bone (index) its shell rides on wholly, or -1 where it is
     skinned: a shell rides on one bone when it is closed (every edge between exactly two triangles, seams
@@ -130,19 +146,48 @@ def rigid_shells(points: FloatArray, weld: Welded, nearest: IntArray, *, height:
         return out
     shell_of = np.zeros(len(weld.points), dtype=np.int64)  # per welded vertex
     shell_of[weld.index] = weld.shell
-    faces = weld.faces
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    unique, uses = np.unique(edges, axis=0, return_counts=True)
-    open_shells = np.unique(shell_of[unique[uses != 2].ravel()])
     roots = np.unique(weld.shell)
     _, unanimous, inverse = shell_votes(weld.shell, nearest, int(nearest.max()) + 1)
     low, high = boxes(points, inverse, len(roots))
-    faced = np.isin(roots, shell_of[faces.ravel()])
+    faced = np.isin(roots, shell_of[weld.faces.ravel()])
     hard = (
-        faced & ~np.isin(roots, open_shells) & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height) & unanimous
+        faced
+        & ~np.isin(roots, open_shells(weld))
+        & (np.linalg.norm(high - low, axis=1) <= RIGID_SHELL * height)
+        & unanimous
     )
     rows = hard[inverse]
     out[rows] = nearest[rows]
+    return out
+
+
+def fused_props(
+    points: FloatArray, triangles: IntArray, nearest: IntArray, *, beyond: float, height: float
+) -> IntArray:
+    """Per vertex (in the rig frame), the bone a prop fused to the body rides on wholly, or -1: what lies more
+    than `beyond` behind or in front of the plane of the body (y = 0), above the feet, in pieces joined by
+    triangles; each piece rides on the bone most of the body's vertices where it joins them lie nearest
+    (`nearest`: each vertex's nearest bone), or most of its own when it joins none. Seed-san's robot arm,
+    fused to her back, reaches out past her left hand: its nearest bones there are her left arm's, and it
+    would follow her hand; it hangs from her back, and rides on her chest as her artist binds it."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    out_of_plane = (np.abs(points[:, 1]) > beyond) & (points[:, 2] > 0.1 * height)
+    if not out_of_plane.any():
+        return out
+    label = shells(len(points), triangles[out_of_plane[triangles].all(axis=1)])
+    piece = np.full(len(points), -1, dtype=np.int64)
+    roots, piece[out_of_plane] = np.unique(label[out_of_plane], return_inverse=True)
+    bones = int(nearest.max()) + 1
+    # The body's vertices where each piece joins it: those sharing a triangle with one of its vertices.
+    edges = np.concatenate([triangles[:, [a, b]] for a in range(3) for b in range(3) if a != b])
+    joins = edges[out_of_plane[edges[:, 0]] & ~out_of_plane[edges[:, 1]]]
+    pairs = np.unique(np.stack([piece[joins[:, 0]], joins[:, 1]], axis=1), axis=0)
+    votes = np.zeros((len(roots), bones), dtype=np.int64)
+    np.add.at(votes, (pairs[:, 0], nearest[pairs[:, 1]]), 1)
+    alone = np.flatnonzero(votes.sum(axis=1) == 0)
+    rows = np.flatnonzero(np.isin(piece, alone))
+    np.add.at(votes, (piece[rows], nearest[rows]), 1)
+    out[out_of_plane] = votes.argmax(axis=1)[piece[out_of_plane]]
     return out
 
 
@@ -205,6 +250,24 @@ def unskinned(
     return np.asarray((empty | bare) & ~hanging), np.asarray(hanging)
 
 
+def proxy_spared(heat: FloatArray, usable: FloatArray, weld: Welded) -> BoolArray:
+    """Which vertices of the only skinned mesh the voxel proxy could give nothing: those bone heat weighed
+    only for bones they may not follow (`heat` weighs them, `usable`, the part of it they may follow, does
+    not), on the mesh's largest welded shell when that shell is closed (a generator's or a scan's fused
+    body). The proxy is that same surface remeshed (the skinned meshes joined, voxel-remeshed, their largest
+    shell kept): its bone heat sees the bones the mesh's own did, and they go to their nearest allowed bone
+    without it. (A fused 30k-vertex chibi: 860 vertices under its head's overhang lie nearest the upper
+    arms, and both heats put them on the head.)"""
+    out = (usable.sum(axis=1) < EMPTY) & (heat.sum(axis=1) >= EMPTY)
+    if not out.any():
+        return np.asarray(out)
+    roots, sizes = np.unique(weld.shell, return_counts=True)
+    largest = roots[sizes.argmax()]
+    if largest in open_shells(weld):
+        return np.zeros(len(out), dtype=bool)
+    return np.asarray(out & (weld.shell == largest))
+
+
 def interpolated(weights: FloatArray, corners: IntArray, points: FloatArray, found: FloatArray) -> FloatArray:
     """Weights carried from a surface to other points: each point gets the weights at `found` (its nearest
     point on the surface, on the triangle whose vertex indices are `corners`, (N, 3)), interpolated
@@ -249,12 +312,15 @@ def allowed(
     sides: IntArray,
     *,
     height: float,
+    nearest: IntArray | None = None,
 ) -> BoolArray:
     """(N, B): may vertex n follow bone b? Only bones within REGION_HOPS of its nearest bone, only bones of
     its own side of the mid-plane x=0 (sides: +1 the avatar's left, +x; -1 its right; 0 the middle), and
     never a bone of the other side than its nearest bone's (near the mid-plane, where x alone does not
-    decide: an inner thigh at the crotch never follows the other thigh)."""
-    nearest = segment_distances(points, heads, tails).argmin(axis=1)
+    decide: an inner thigh at the crotch never follows the other thigh). `nearest`: each point's nearest bone,
+    when the caller has it already."""
+    if nearest is None:
+        nearest = segment_distances(points, heads, tails).argmin(axis=1)
     mask = hops(parents)[nearest] <= REGION_HOPS
     mask &= sides[nearest][:, None] * sides[None, :] >= 0
     margin = MID_PLANE * height

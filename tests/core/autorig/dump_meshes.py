@@ -34,7 +34,7 @@ def rest_meshes(
     import bpy
     from mathutils import Matrix
 
-    from addon.blender import avatar_import, context, rig_reader, vrm_addon
+    from addon.blender import avatar_import, context, rig_fixes, rig_reader, vrm_addon
     from addon.core.rig import bone_mapping
 
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -48,6 +48,10 @@ def rest_meshes(
         # Legs hanging from a root bone map once reparented, as convert does it; positions are unchanged.
         changes = bone_mapping.restructure(table)
         mapping = dict(bone_mapping.solve(changes.applied(table) if changes else table).mapping)
+        if changes is not None and changes.added:
+            # A bone the mapping needs and the rig lacks (RobotExpressive's hands: fingers straight off the
+            # forearm), inserted as convert's fix inserts it, so the mapping names bones that exist.
+            rig_fixes.insert_bones(armature, changes.added)
     for arm in (o for o in bpy.data.objects if o.type == "ARMATURE"):
         arm.data.pose_position = "REST"  # type: ignore[union-attr]
     pose = armature.pose

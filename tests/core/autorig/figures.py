@@ -47,6 +47,39 @@ def tube(a, b, r_a: float, r_b: float, n: int = 24) -> Shell:
     return vertices, np.array(tris, dtype=np.int64)
 
 
+def loft(rings: list[tuple[float, float, float, float]], x: float, n: int = 24) -> Shell:
+    """A closed shell through horizontal ellipses (z, half width along X, half depth along Y, centre's y),
+    bottom to top, centred on X = x, each end closed by a fan."""
+    theta = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    rows = [np.stack([x + a * np.cos(theta), cy + b * np.sin(theta), np.full(n, z)], axis=1) for z, a, b, cy in rings]
+    ends = [(x, cy, z) for z, _, _, cy in (rings[0], rings[-1])]
+    vertices = np.concatenate([*rows, np.array(ends, dtype=float)])
+    bottom, top = len(rows) * n, len(rows) * n + 1
+    tris = [(bottom, (k + 1) % n, k) for k in range(n)]
+    tris += [(top, (len(rows) - 1) * n + k, (len(rows) - 1) * n + (k + 1) % n) for k in range(n)]
+    for i in range(len(rows) - 1):
+        for k in range(n):
+            p, q = i * n + k, i * n + (k + 1) % n
+            tris += [(p, q, q + n), (p, q + n, p + n)]
+    return vertices, np.array(tris, dtype=np.int64)
+
+
+# A shaped lower leg as modelled or scanned, from the sole to above the knee (z, half width, half depth,
+# centre's y; metres, the ankle's joint at 0.08): the foot narrowing up the instep, the ankle bones, the
+# shin narrowest 4 cm above them, the calf.
+SHAPED_SHIN = [
+    (0.0, 0.045, 0.13, -0.06),
+    (0.03, 0.045, 0.12, -0.05),
+    (0.06, 0.04, 0.06, -0.01),
+    (0.08, 0.04, 0.042, 0.0),
+    (0.12, 0.03, 0.035, 0.0),
+    (0.16, 0.031, 0.036, 0.0),
+    (0.3, 0.05, 0.055, 0.0),
+    (0.46, 0.048, 0.05, 0.0),
+    (0.5, 0.05, 0.05, 0.0),
+]
+
+
 def squashed(shell: Shell, centre, scale) -> Shell:
     """The shell scaled about `centre` per axis (an ellipsoid torso, a flat palm)."""
     v, t = shell
@@ -96,11 +129,13 @@ def humanoid(
     hood: bool = False,
     long_hair: bool = False,
     touching: bool = False,
+    shaped_shins: bool = False,
     x: float = 0.0,
 ) -> Figure:
     """A 1.7 m figure (or a 1.0 m chibi with a big head) with arms `arm_drop` degrees below horizontal; with
     `long_hair` a sheet of hair behind the back down to the waist, wider than the shoulders (it hides the
-    armpits from behind); with `touching` thighs pressed together from the knees to the crotch."""
+    armpits from behind); with `touching` thighs pressed together from the knees to the crotch; with
+    `shaped_shins` each shin and foot one shaped surface (SHAPED_SHIN) instead of two capsules."""
     k = 0.6 if chibi else 1.0  # the chibi's body below the neck is shorter
     j: dict[str, Array] = {}
     shells: list[Shell] = []
@@ -112,8 +147,7 @@ def humanoid(
         j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
             np.array([hx, 0, hip_z]), np.array([hx, 0, knee_z]), np.array([hx, 0, ankle_z]))  # fmt: skip
         shells.append(capsule((hx, 0, hip_z), (hx, 0, knee_z), 0.07))
-        shells.append(capsule((hx, 0, knee_z), (hx, 0, ankle_z), 0.05))
-        shells.append(capsule((hx, 0.03, 0.04), (hx, -0.15, 0.035), 0.04))
+        shells += _shin_and_foot(hx, knee_z, ankle_z, shaped=shaped_shins)
         # The arm in T-pose, then turned down about the shoulder.
         sh = np.array([s * 0.17, 0, shoulder_z])
         elbow, wrist = sh + [s * 0.27 * k, 0, 0], sh + [s * 0.52 * k, 0, 0]
@@ -171,6 +205,13 @@ def humanoid(
     return figure.transformed(_shift(x)) if x else figure
 
 
+def _shin_and_foot(x: float, knee_z: float, ankle_z: float, *, shaped: bool) -> list[Shell]:
+    """One shaped surface from the sole to the knee, or a capsule for the shin and one for the foot."""
+    if shaped:
+        return [loft(SHAPED_SHIN, x)]
+    return [capsule((x, 0, knee_z), (x, 0, ankle_z), 0.05), capsule((x, 0.03, 0.04), (x, -0.15, 0.035), 0.04)]
+
+
 def block(lo, hi) -> Shell:
     """A closed axis-aligned box from corner `lo` to corner `hi`, a shell of its own."""
     corners = np.array([[(lo, hi)[i >> k & 1][k] for k in range(3)] for i in range(8)], dtype=np.float64)
@@ -178,7 +219,15 @@ def block(lo, hi) -> Shell:
     return corners, np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))], dtype=np.int64)
 
 
-def blocks(torso_from: float, legs_x: float = 0.09, *, toes: bool = True, robot: bool = False) -> Figure:
+def blocks(
+    torso_from: float,
+    legs_x: float = 0.09,
+    *,
+    toes: bool = True,
+    robot: bool = False,
+    fist: bool = False,
+    hip_balls: bool = False,
+) -> Figure:
     """A 1.7 m body of one box per bone, as game exporters and placeholder rigs make it: each leg's boxes
     (square, turned 45° about the vertical, as a box along a bone often is) reach up to its thigh's joint at
     0.88 m, `legs_x` from the mid-line (at 0.05 the legs' boxes overlap across it, at 0.12 a wide gap parts
@@ -186,25 +235,34 @@ def blocks(torso_from: float, legs_x: float = 0.09, *, toes: bool = True, robot:
     at `torso_from` (below 0.88 the legs' boxes reach into it; above, a gap parts the legs from it). Without
     `toes` the feet's boxes reach as far forward as back: nothing but the file's axes shows the front. A
     `robot`'s head is wider than its shoulders, and its arms are separate rounded parts, a gap from the torso
-    and from each other: a long upper arm, a ball at the elbow, a short forearm, a flat hand."""
+    and from each other: a long upper arm, a ball at the elbow, a short forearm, a flat hand; with `fist`, the
+    forearm and a fist as wide are one part, with the thumb a part of its own on it, level with the wrist.
+    With `hip_balls`, each thigh's box ends below its joint, where a ball centred on the joint sits on it."""
     j: dict[str, Array] = {}
     shells: list[Shell] = []
     for s, side in ((1, "left"), (-1, "right")):
         x = s * legs_x
         j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
             np.array([x, 0, 0.88]), np.array([x, 0, 0.48]), np.array([x, 0, 0.08]))  # fmt: skip
-        for lo, hi, r in ((0.48, 0.88, 0.06), (0.08, 0.48, 0.045)):
+        if hip_balls:
+            shells.append(capsule(j[f"{side}UpperLeg"], j[f"{side}UpperLeg"], 0.05))
+        for lo, hi, r in ((0.48, 0.84 if hip_balls else 0.88, 0.06), (0.08, 0.48, 0.045)):
             v, t = block((-r, -r, lo), (r, r, hi))
             c = math.sqrt(0.5)
             shells.append((v @ np.array([[c, -c, 0], [c, c, 0], [0, 0, 1.0]]).T + [x, 0, 0], t))
         shells.append(block((x - 0.04, -0.16 if toes else -0.11, 0.0), (x + 0.04, 0.06 if toes else 0.11, 0.08)))
         if robot:
             at = [np.array([s * a, 0, 1.38]) for a in (0.30, 0.56, 0.63, 0.695, 0.765, 0.855, 0.895)]
-            shells += [capsule(at[0], at[1], 0.04), capsule(at[2], at[2], 0.025), capsule(at[3], at[4], 0.035)]
-            shells.append(squashed(capsule(at[5], at[6], 0.05), at[5], (1, 1, 0.4)))
+            shells += [capsule(at[0], at[1], 0.04), capsule(at[2], at[2], 0.025)]
             # The joints where the parts meet: the gaps' middles, the elbow's ball's centre.
             j |= {f"{side}UpperArm": np.array([s * 0.25, 0, 1.38]), f"{side}LowerArm": at[2]}
             j[f"{side}Hand"] = np.array([s * 0.8025, 0, 1.38])
+            if fist:
+                shells.append(capsule(at[3], np.array([s * 0.95, 0, 1.38]), 0.035))
+                shells.append(capsule(j[f"{side}Hand"] + [0, -0.04, 0], j[f"{side}Hand"] + [0, -0.07, 0.01], 0.012))
+            else:
+                shells.append(capsule(at[3], at[4], 0.035))
+                shells.append(squashed(capsule(at[5], at[6], 0.05), at[5], (1, 1, 0.4)))
         else:
             shells.append(block((min(s * 0.24, s * 0.8), -0.04, 1.34), (max(s * 0.24, s * 0.8), 0.04, 1.42)))
             j[f"{side}UpperArm"] = np.array([s * 0.24, 0, 1.38])

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from addon.core.autorig import MeshPart, NotHumanoidError, plan_rig
+from addon.core.autorig import MeshPart, plan_rig
 from addon.core.rig.model import FloatArray
 from tests.core.autorig import artists
 from tests.core.autorig.figures import turn_z
@@ -68,25 +68,28 @@ def offsets(fused: Path, name: str) -> artists.Joints:
 
 # Where the goal is not met yet, and why (the test fails as soon as it is met, so the mark goes).
 SHORT = {
-    "godette": "median 2.6%: her artist's conventions as in her meshes as made (1.99% there: hips at the waist "
+    "godette": "median 2.4%: her artist's conventions as in her meshes as made (1.7% there: hips at the waist "
     "6.8% off, upper arms at 0.65 of the chest's half width 3.8%, thighs' joints 2.8%), and her spine 2.4% "
     "behind the artist's (1.4% as made): under her fused backpack the body's own back is estimated",
 }
-# Refused rather than rigged with a limb where a prop is. Seed-san's robot arm on her back, fused to her, reaches
-# out past her left hand: read as her left arm, that arm's joints lie a third of the height from the right's
-# mirror (as made, the robot arm is a mesh of its own, left out as a prop).
-REFUSED = {"seedsan"}
-RIGGED = [name for name in MODELS if name not in REFUSED]
 
 
-def test_a_prop_fused_to_one_side_is_refused_not_rigged_as_a_limb(fused: Path) -> None:
-    with pytest.raises(NotHumanoidError, match=r"left and right do not mirror: the \w+ joints lie \d+% of"):
-        plan_rig(load(fused, "seedsan")[0])
+def test_a_prop_fused_to_one_side_is_left_out_not_rigged_as_a_limb(fused: Path) -> None:
+    """Seed-san's robot arm on her back, fused to her, reaches out past her left hand: read as her left arm,
+    that arm's joints lay a third of the height from the right's mirror, and she was refused. Her body is
+    read from its own span (her right arm is where the first reading had it): both hands within 2% of the
+    height of her artist's, and the plan says the prop was left out (as made, the robot arm is a mesh of its
+    own, left out as a prop)."""
+    parts, artist = load(fused, "seedsan")
+    plan = plan_rig(parts)
+    assert "a prop fused to the body left out: the arms read within the body's own span, as the right arm" in plan.notes
+    err = artists.joint_errors(parts, artist)
+    assert err["leftHand"] <= 0.02 and err["rightHand"] <= 0.02, err
 
 
 @pytest.mark.parametrize(
     "name",
-    artists.marked(RIGGED, SHORT),
+    artists.marked(MODELS, SHORT),
 )
 def test_a_generator_mesh_rigs_near_the_artists_joints(name: str, fused: Path) -> None:
     artists.assert_meets_goals(artists.errors(offsets(fused, name)))
@@ -124,7 +127,7 @@ def test_a_generator_mesh_turned_and_in_centimetres_rigs_the_same(fused: Path) -
     assert math.isclose(plan.height, plan_rig(parts).height, rel_tol=1e-6)
 
 
-@pytest.mark.parametrize("name", RIGGED)
+@pytest.mark.parametrize("name", list(MODELS))
 def test_what_is_fused_on_the_back_does_not_pull_the_spine_behind_the_body(name: str, fused: Path) -> None:
     """Front to back, the spine, neck, head and the thighs' joints lie within 3% of the height of the artist's:
     hair, a backpack or a hood fused on behind the body (one loop with it in every cut) is not read as the

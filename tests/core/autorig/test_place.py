@@ -48,6 +48,16 @@ def test_joints_follow_the_geometry(fig: Figure, pose: str) -> None:
     assert {b.name for b in plan.bones} >= humanoid.REQUIRED_VRM0 | {"leftShoulder", "leftToes", "upperChest"}
 
 
+def test_a_shaped_shins_ankle_is_at_the_ankle_bones_below_its_narrowest_cut() -> None:
+    """A modelled or scanned shin is narrowest above the ankle bones (4 cm here, 2.4% of the height): the
+    foot's joint is lower, where the instep and heel begin to spread the leg, not at the narrowest cut."""
+    fig = figure(shaped_shins=True)
+    plan = plan_rig(fig.parts)
+    err = errors(fig, plan)
+    assert err["leftFoot"] < 0.012 and err["rightFoot"] < 0.012, err
+    assert_joints_close(fig, plan)
+
+
 def test_the_skeleton_is_a_vrm_hierarchy_mirrored_about_x0() -> None:
     plan = plan_rig(figure(arm_drop=30).parts)
     placed = {b.name for b in plan.bones}
@@ -132,6 +142,28 @@ def test_a_robots_elbows_and_wrists_are_where_its_arms_parts_meet() -> None:
     err = errors(fig, plan_rig(fig.parts))
     arms = {k: f"{v:.1%}" for k, v in err.items() if k.endswith(("LowerArm", "Hand"))}
     assert max(err[k] for k in arms) <= 0.01, arms
+
+
+def test_a_robots_wrist_inside_one_part_of_forearm_and_fist_is_level_with_the_thumbs_part() -> None:
+    """The forearm and a fist as wide moulded in one part show no meeting and no narrowing at the wrist (the
+    cuts narrow at the part's rounded end instead); the thumb's part on it, its root on the wrist's bones,
+    marks it."""
+    fig = blocks(0.92, robot=True, fist=True)
+    err = errors(fig, plan_rig(fig.parts))
+    arms = {k: f"{v:.1%}" for k, v in err.items() if k.endswith(("LowerArm", "Hand"))}
+    assert max(err[k] for k in arms) <= 0.01, arms
+
+
+def test_a_robots_thighs_swivel_on_the_balls_at_its_hips() -> None:
+    """A ball on top of each thigh's part is the joint's (the cuts and the parts' ends only bracket it): the
+    thighs' joints are the balls' centres, the hips' joint still above them."""
+    fig = blocks(0.92, robot=True, hip_balls=True)
+    plan = plan_rig(fig.parts)
+    err = errors(fig, plan)
+    assert max(err[f"{side}UpperLeg"] for side in ("left", "right")) <= 0.005, err
+    assert max(err.values()) <= 0.02, err
+    heads = {b.name: b.head for b in plan.bones}
+    assert heads["hips"][2] > max(heads[f"{side}UpperLeg"][2] for side in ("left", "right"))
 
 
 def test_a_skirt_and_long_hair_hide_nothing() -> None:
@@ -343,3 +375,23 @@ def test_a_robot_of_separate_parts_with_a_big_head_short_legs_and_wide_arms_rigs
     assert max(legs_and_trunk.values()) < 0.08, legs_and_trunk
     short = {b.name for b in plan.bones if np.linalg.norm(np.subtract(b.tail, b.head)) < 0.005 * plan.height}
     assert not short, f"bones of no length: {short}"
+
+
+def _robot_arm() -> list[tuple[Any, Any]]:
+    """A robot arm mounted on the back, rising over the left shoulder and reaching out and down past the left
+    hand a fifth of the height behind the body (Seed-san's, as a generator fuses it to her)."""
+    mount, top, elbow, tip = (0, 0.14, 1.25), (0.25, 0.33, 1.62), (0.8, 0.33, 1.25), (1.35, 0.33, 0.85)
+    return [capsule(mount, top, 0.05), capsule(top, elbow, 0.05), capsule(elbow, tip, 0.045)]
+
+
+def test_a_prop_fused_to_one_side_is_left_out_and_the_arms_read_from_the_body() -> None:
+    """A robot arm fused in the body's own mesh, hanging from the back and reaching past the left hand, turns the
+    whole mesh's span and reads as the left arm (its left and right would not mirror): the body is read again
+    from its own span, within the plane of the body, and rigged where its joints are."""
+    fig = figure(arm_drop=40)
+    body = fig.parts[0]
+    fig.parts[0] = MeshPart(body.name, *merged([(body.vertices, body.triangles), *_robot_arm()]))
+    plan = plan_rig(fig.parts)
+    assert any(n.startswith("a prop fused to the body left out") for n in plan.notes), plan.notes
+    assert plan.prop_beyond is not None and 0.0 < plan.prop_beyond < 0.33 - 0.05
+    assert_joints_close(fig, plan)

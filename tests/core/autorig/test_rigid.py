@@ -8,7 +8,7 @@ import numpy as np
 from addon.core.autorig import rigid
 from addon.core.rig.model import FloatArray, IntArray
 
-from .figures import capsule, merged
+from .figures import block, capsule, merged, squashed
 
 # Three bones on a line up the middle, and an upper arm and a forearm to the left (+x), one to the right.
 NAMES = ["hips", "spine", "head", "leftUpperArm", "leftLowerArm", "rightUpperArm"]
@@ -41,7 +41,9 @@ def test_a_body_of_parts_is_kit_bashed_and_one_with_a_skin_from_the_feet_to_the_
 
 
 def test_each_part_follows_the_one_bone_it_mostly_lies_along_on_its_own_side() -> None:
-    upper_arm = capsule((0.22, 0, 1.4), (0.5, 0, 1.4), 0.04)  # over the elbow, mostly along the upper arm
+    # Over the elbow, mostly along the upper arm; its rounded end reaches the shoulder's joint, not into the
+    # torso (what lies before a limb's joint is the body's: below).
+    upper_arm = capsule((0.24, 0, 1.4), (0.5, 0, 1.4), 0.04)
     forearm = capsule((0.5, 0, 1.4), (0.68, 0, 1.4), 0.035)
     # A collar from arm to arm, most of it nearer the upper arms than the spine: it straddles the mid-plane, so
     # it follows a middle bone, never one side's.
@@ -53,3 +55,68 @@ def test_each_part_follows_the_one_bone_it_mostly_lies_along_on_its_own_side() -
     assert follows == [{"leftUpperArm"}, {"leftLowerArm"}, {"spine"}]
     weights = rigid.rigid_weights(bones, len(NAMES))
     assert np.array_equal(weights.sum(axis=1), np.ones(len(points))) and set(np.unique(weights)) == {0.0, 1.0}
+
+
+def _follows(shells: list[tuple[FloatArray, IntArray]], heads: FloatArray, tails: FloatArray, sides: IntArray,
+             names: list[str]) -> list[str]:  # fmt: skip
+    """The bone each shell follows, in order."""
+    points, triangles = merged(shells)
+    labels = rigid.pieces(points, triangles)
+    bones = rigid.shell_bones(points, labels, heads, tails, sides, height=1.7)
+    starts = np.cumsum([0] + [len(v) for v, _ in shells[:-1]])
+    return [names[bones[start]] for start in starts]
+
+
+def test_a_part_that_lies_mostly_before_a_limbs_joint_follows_the_body_not_the_limb() -> None:
+    """A hip's plate beside the thigh's joint, mostly above it, is the pelvis's: it stays when the thigh swings
+    (nearest the thigh's bone at its lower edge, it went with the leg); the thigh's own part goes with it."""
+    names = ["hips", "spine", "leftUpperLeg"]
+    heads = np.array([[0, 0, 0.9], [0, 0, 1.1], [0.1, 0, 0.9]], float)
+    tails = np.array([[0, 0, 1.1], [0, 0, 1.5], [0.1, 0, 0.5]], float)
+    plate = block((0.05, -0.05, 0.87), (0.16, 0.05, 1.0))
+    thigh = capsule((0.1, 0, 0.88), (0.1, 0, 0.52), 0.05)
+    assert _follows([plate, thigh], heads, tails, np.array([0, 0, 1]), names) == ["hips", "leftUpperLeg"]
+
+
+def test_a_bolt_on_a_big_head_rides_with_the_head_not_the_arm_whose_bone_is_nearer() -> None:
+    """A robot's head wider than its shoulders carries bolts on its sides, nearer the upper arm's bone than the
+    head's own: each rides on the head it is fastened to. A small part its own bone runs through (a finger)
+    keeps that bone even when it touches a bigger part."""
+    head = block((-0.3, -0.12, 1.52), (0.3, 0.12, 1.76))
+    bolts = [block((s * 0.29, -0.01, 1.55), (s * 0.31, 0.01, 1.57)) for s in (1, -1)]
+    forearm = capsule((0.47, 0, 1.4), (0.68, 0, 1.4), 0.035)
+    finger = capsule((0.71, 0, 1.4), (0.74, 0, 1.4), 0.008)  # touching the forearm's end, along the hand's bone
+    names = [*NAMES, "leftHand"]
+    heads = np.concatenate([HEADS, [[0.7, 0, 1.4]]])
+    tails = np.concatenate([TAILS, [[0.76, 0, 1.4]]])
+    found = _follows([head, *bolts, forearm, finger], heads, tails, np.array([*SIDES, 1]), names)
+    assert found == ["head", "head", "head", "leftLowerArm", "leftHand"]
+
+
+def test_a_part_moulded_across_a_joint_bends_there_and_a_plate_or_a_part_ending_at_it_stays_rigid() -> None:
+    """A forearm and fist in one part, the wrist inside it, bends at the wrist as a skin does: the forearm's
+    weight going over to the hand's along its middle; a plate across the elbow (wider than long) and the upper
+    arm's part ending at the elbow each follow one bone wholly."""
+    names = ["spine", "leftUpperArm", "leftLowerArm", "leftHand"]
+    heads = np.array([[0, 0, 1.1], [0.2, 0, 1.4], [0.45, 0, 1.4], [0.7, 0, 1.4]], float)
+    tails = np.array([[0, 0, 1.5], [0.45, 0, 1.4], [0.7, 0, 1.4], [0.8, 0, 1.4]], float)
+    parents = np.array([-1, 0, 1, 2])
+    # 0.545 to 0.785 along the arm, 0.08 across: the wrist (0.7) 0.155 from one end, 0.085 from the other.
+    fist = squashed(capsule((0.665, 0, 1.4), (0.665, 0, 1.4), 0.04), (0.665, 0, 1.4), (3.0, 1.0, 1.0))
+    plate = block((0.43, -0.1, 1.33), (0.47, 0.1, 1.47))
+    upper = capsule((0.24, 0, 1.4), (0.44, 0, 1.4), 0.04)
+    points, triangles = merged([fist, plate, upper])
+    labels = rigid.pieces(points, triangles)
+    bones = rigid.shell_bones(points, labels, heads, tails, np.array([0, 1, 1, 1]), height=1.7)
+    weights = rigid.shell_weights(points, labels, bones, heads, tails, parents=parents)
+    assert np.allclose(weights.sum(axis=1), 1.0)
+    n = len(fist[0])
+    on_fist = weights[:n]
+    before, beyond = points[:n, 0] < 0.6, points[:n, 0] > 0.77
+    assert (on_fist[before, 2] == 1.0).all() and (on_fist[beyond, 3] == 1.0).all()
+    assert ((on_fist[:, 2] > 0) & (on_fist[:, 3] > 0)).any()
+    assert set(on_fist.nonzero()[1]) == {2, 3}  # the forearm's and the hand's only
+    rest = weights[n:]
+    assert set(np.unique(rest)) == {0.0, 1.0}
+    assert len({names[b] for b in rest[: len(plate[0])].argmax(axis=1)}) == 1
+    assert {names[b] for b in rest[len(plate[0]) :].argmax(axis=1)} == {"leftUpperArm"}
