@@ -68,7 +68,7 @@ def test_a_generated_single_shell_mesh_rigs_into_a_verified_vrm_three_vrm_loads(
     assert p["leftFoot"][0] > 0 > p["rightFoot"][0]
 
 
-def test_a_prop_fused_to_one_side_rides_on_the_bone_it_hangs_from(tmp_path: Path) -> None:
+def test_a_prop_fused_to_one_side_rides_on_the_bone_it_hangs_from(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Seed-san fused as a generator would hand her over: her robot arm, on her back, reaches out past her left
     hand. The body is rigged from its own span (arms that mirror), and the robot arm rides wholly on her chest,
     where it hangs from: none of it follows her left arm, which it reaches past (before: refused, its left and
@@ -76,7 +76,7 @@ def test_a_prop_fused_to_one_side_rides_on_the_bone_it_hangs_from(tmp_path: Path
     if not PROP.is_file():
         pytest.skip(f"{PROP} is absent (see tests/corpus/SOURCES.md)")
     vrm_addon.ensure_enabled()
-    bare = harness.strip(PROP, tmp_path / "bare.glb").bare
+    bare = strip_once(tmp_path_factory, PROP).bare  # once per session: test_autorig.py strips her too
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.import_scene.gltf(filepath=str(bare))
     shell = generated.fuse()

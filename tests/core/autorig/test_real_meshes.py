@@ -99,7 +99,7 @@ def test_the_spine_and_thighs_are_as_deep_in_the_body_as_the_artists(name: str, 
 REAL = ["glb_quaternius_women_casual", "fbx_quaternius_female_casual", "fbx_seedsan_univrm", "vrm0_godette"]
 
 
-def test_the_wrists_sit_at_the_hands_roots_as_artists_put_them(dumps: Path) -> None:
+def test_the_wrists_sit_at_the_hands_roots_as_artists_put_them(dumps: dict[Spec, Path]) -> None:
     """On the avatars artists made, the hand's joint lies past the forearm's narrowest cut, where the hand begins
     to widen: within 1.8% of the height of the artist's (both hands' mean: the artists' own left and right
     differ by up to 1.3%) on each, 1% on average; at the narrowest cut they were 1.5%, 0.9%, 0.3% and 2.0% off
