@@ -6,11 +6,11 @@
 Each MODEL (default: the third-party corpus beside the repository and the built corpus's rigged humanoids)
 is fused as AI generators and scans hand a body over (tests/corpus/generated.py: its meshes joined,
 voxel-remeshed at --voxel times the height, decimated to about --triangles; with --arms, lowered first by
-the artist's rig to that angle below horizontal), in a Blender subprocess (tests/core/autorig/dump_fused.py),
-and plan_rig places its skeleton. Prints per model the fused mesh's vertices, the median and worst joint
-error over the required bones (a share of the height, against the artist's joints: test_real_meshes.py's
-measure), the worst three joints, the same measure on the meshes as the artist made them (the baseline, same
-run) and plan_rig's CPU seconds.
+the artist's rig to that angle below horizontal), in Blender subprocesses (tests/core/autorig/dump_meshes.py,
+then dump_fused.py), and plan_rig places its skeleton. Prints per model the fused mesh's vertices, the median
+and worst joint error over the required bones (a share of the height, against the artist's joints:
+test_real_meshes.py's measure), the worst three joints, the same measure on the meshes as the artist made
+them (the baseline, same run) and plan_rig's CPU seconds.
 """
 
 from __future__ import annotations
@@ -72,11 +72,14 @@ def main() -> int:
     args = parser.parse_args()
     models = [m for m in (args.models or DEFAULT) if m.is_file()]
     specs = [f"{m}@{args.arms:g}" if args.arms is not None else str(m) for m in models]
+    stems = [Path(spec).name.replace(model.suffix, "") for model, spec in zip(models, specs, strict=True)]
     here = ROOT / "tests" / "core" / "autorig"
     with tempfile.TemporaryDirectory() as fused, tempfile.TemporaryDirectory() as made:
+        # The meshes as made (and with the arms lowered), then those fused: each model imported once.
+        dumps = [str(Path(made) / f"{stem}.npz") for stem in stems]
         for command in (
-            [sys.executable, str(here / "dump_fused.py"), fused, str(args.voxel), str(args.triangles), *specs],
-            [sys.executable, str(here / "dump_meshes.py"), made, *map(str, models)],
+            [sys.executable, str(here / "dump_meshes.py"), made, *dict.fromkeys([*map(str, models), *specs])],
+            [sys.executable, str(here / "dump_fused.py"), fused, str(args.voxel), str(args.triangles), *dumps],
         ):
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode != 0:
@@ -85,8 +88,7 @@ def main() -> int:
         print(f"voxel {args.voxel:.1%} of the height, about {args.triangles} triangles, arms {args.arms or 'as made'}")
         print("| model | vertices | generator-like: median / worst (worst joints) | as made | plan CPU s |")
         print("|---|---|---|---|---|")
-        for model, spec in zip(models, specs, strict=True):
-            stem = Path(spec).name.replace(model.suffix, "")
+        for model, stem in zip(models, stems, strict=True):
             dump = Path(fused) / f"{stem}.npz"
             vertices = len(np.load(dump)["v0"])
             generated, seconds = _measure(dump)

@@ -4,21 +4,24 @@ conversion runs it, every other file (on any pytest-xdist worker) reads the same
 An entry lives under the session's base temporary folder (`pytest-N`, shared by its xdist workers, a new one
 each session: nothing is ever reused across sessions), keyed by what makes the work: each input's name and
 SHA-256, the preset and the flags. A file lock per entry makes a second worker asking for it wait while the
-first one works, instead of converting the same thing twice.
+first one works, instead of converting the same thing twice. Work done in batches (one Blender process for
+many avatars) keeps an entry per item (`shared_each`): two workers asking for overlapping lists at once each
+make the items nobody holds, then wait for the other's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeVar
 
 import pytest
 
@@ -41,25 +44,91 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _try_lock(path: Path) -> IO[str] | None:
+    """The lock file held (released when closed), or None when another process holds it."""
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+@dataclass(frozen=True)
+class _Entry:
+    folder: Path
+    finished: Path
+    lock: Path
+
+    @staticmethod
+    def of(factory: pytest.TempPathFactory, key: Any) -> _Entry:
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+        cache = session_folder(factory) / "session-cache"
+        cache.mkdir(exist_ok=True)
+        return _Entry(cache / digest, cache / f"{digest}.done", cache / f"{digest}.lock")
+
+    def fresh(self) -> Path:
+        """The entry's folder, emptied (the caller holds the lock)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir()
+        return self.folder
+
+
 def shared(factory: pytest.TempPathFactory, key: Any, make: Callable[[Path], None]) -> Path:
     """The folder `make` filled for `key` (JSON-able) in this session: made on the first call, by one
     process at a time, in place (what it writes may name its own paths); a `make` that raises leaves nothing
     behind (the next caller tries again)."""
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    cache = session_folder(factory) / "session-cache"
-    cache.mkdir(exist_ok=True)
-    folder, finished = cache / digest, cache / f"{digest}.done"
-    with _locked(cache / f"{digest}.lock"):
-        if not finished.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir()
+    entry = _Entry.of(factory, key)
+    with _locked(entry.lock):
+        if not entry.finished.exists():
             try:
-                make(folder)
+                make(entry.fresh())
             except BaseException:
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(entry.folder, ignore_errors=True)
                 raise
-            finished.touch()
-    return folder
+            entry.finished.touch()
+    return entry.folder
+
+
+Item = TypeVar("Item", bound=Hashable)
+
+
+def shared_each(
+    factory: pytest.TempPathFactory,
+    items: Sequence[Item],
+    key: Callable[[Item], Any],
+    make: Callable[[dict[Item, Path]], None],
+) -> dict[Item, Path]:
+    """Per item, the folder `make` filled for `key(item)` in this session, as `shared` keeps it; `make` gets
+    the items to make, each with its empty folder, and makes them in one go (one Blender process for many).
+    The items no other process is making are made here first; the others are then waited for (and made here,
+    one by one, if that process failed): two pytest-xdist workers asking at once share the work."""
+    entries = {item: _Entry.of(factory, key(item)) for item in items}
+    with contextlib.ExitStack() as held:
+        mine = {}
+        for item, entry in entries.items():
+            lock = None if entry.finished.exists() else _try_lock(entry.lock)
+            if lock is not None:
+                held.callback(lock.close)
+                if not entry.finished.exists():
+                    mine[item] = entry
+        if mine:
+            try:
+                make({item: entry.fresh() for item, entry in mine.items()})
+            except BaseException:
+                for entry in mine.values():
+                    shutil.rmtree(entry.folder, ignore_errors=True)
+                raise
+            for entry in mine.values():
+                entry.finished.touch()
+    for item in items:
+        shared(factory, key(item), functools.partial(_make_one, make, item))
+    return {item: entry.folder for item, entry in entries.items()}
+
+
+def _make_one(make: Callable[[dict[Item, Path]], None], item: Item, folder: Path) -> None:
+    make({item: folder})
 
 
 def sha256(path: Path) -> str:

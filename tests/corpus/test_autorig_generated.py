@@ -23,6 +23,7 @@ from addon.core.rig import humanoid
 from tests.conftest import run_forge
 from tests.corpus import autorig_harness as harness
 from tests.corpus import generated
+from tests.corpus.conftest import stripped as strip_once
 from tests.test_vrm_export import consumers
 
 pytestmark = pytest.mark.slow  # a strip, a remesh, one convert and node: about half a minute
@@ -31,14 +32,22 @@ SOURCE = harness.SHARED_CORPUS / "glb_quaternius_women_casual.glb"
 PROP = harness.SHARED_CORPUS / "fbx_seedsan_univrm.fbx"
 
 
-def test_a_generated_single_shell_mesh_rigs_into_a_verified_vrm_three_vrm_loads(tmp_path: Path) -> None:
-    if not SOURCE.is_file():
-        pytest.skip(f"{SOURCE} is absent (see tests/corpus/SOURCES.md)")
+def _fused(source: Path, tmp_path_factory: pytest.TempPathFactory) -> bpy.types.Object:
+    """The avatar's bare meshes (stripped once per session: test_autorig.py strips it too) fused into one
+    shell as a generator hands a body over, in a fresh scene."""
+    if not source.is_file():
+        pytest.skip(f"{source} is absent (see tests/corpus/SOURCES.md)")
     vrm_addon.ensure_enabled()
-    bare = harness.strip(SOURCE, tmp_path / "bare.glb").bare
+    bare = strip_once(tmp_path_factory, source).bare
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.import_scene.gltf(filepath=str(bare))
-    shell = generated.fuse()
+    return generated.fuse()
+
+
+def test_a_generated_single_shell_mesh_rigs_into_a_verified_vrm_three_vrm_loads(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    shell = _fused(SOURCE, tmp_path_factory)
     model = tmp_path / "generated.glb"
     bpy.ops.export_scene.gltf(filepath=str(model), export_format="GLB")
     before = hashlib.sha256(model.read_bytes()).hexdigest()
@@ -65,18 +74,12 @@ def test_a_generated_single_shell_mesh_rigs_into_a_verified_vrm_three_vrm_loads(
     assert p["leftFoot"][0] > 0 > p["rightFoot"][0]
 
 
-def test_a_prop_fused_to_one_side_rides_on_the_bone_it_hangs_from(tmp_path: Path) -> None:
+def test_a_prop_fused_to_one_side_rides_on_the_bone_it_hangs_from(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Seed-san fused as a generator would hand her over: her robot arm, on her back, reaches out past her left
     hand. The body is rigged from its own span (arms that mirror), and the robot arm rides wholly on her chest,
     where it hangs from: none of it follows her left arm, which it reaches past (before: refused, its left and
     right 31% of the height apart once mirrored)."""
-    if not PROP.is_file():
-        pytest.skip(f"{PROP} is absent (see tests/corpus/SOURCES.md)")
-    vrm_addon.ensure_enabled()
-    bare = harness.strip(PROP, tmp_path / "bare.glb").bare
-    bpy.ops.wm.read_homefile(use_empty=True)
-    bpy.ops.import_scene.gltf(filepath=str(bare))
-    shell = generated.fuse()
+    shell = _fused(PROP, tmp_path_factory)
     result = auto_rig([shell.name])
     assert any(note.startswith("a prop fused to the body left out") for note in result.notes), result.notes
     trunk = ["hips", "spine", "chest", "upperChest", "neck", "head"]

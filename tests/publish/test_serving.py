@@ -21,6 +21,8 @@ from tests.publish.test_promote import Promotion
 
 promotion = test_promote.promotion  # the promote tests' fixture: real S3 servers and stand-in tiers
 
+pytestmark = pytest.mark.slow  # every test promotes through real S3 servers: half a minute in all
+
 LAN_URL = "/assets/models/"
 CDN_URL = "https://assets.example.com/models/"
 IMMUTABLE = "public, max-age=31536000, immutable"

@@ -32,6 +32,8 @@ from tests.publish.conftest import publisher_command, run_publisher
 from tests.publish.publisher import describe
 from tests.publish.samples import make_vrm
 
+pytestmark = pytest.mark.slow  # real S3 servers, racing publishers and kill -9 runs: half a minute in all
+
 
 @dataclass
 class Backend:

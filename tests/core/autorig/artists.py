@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -37,10 +38,21 @@ def offsets(parts: list[MeshPart], artist: Joints) -> Joints:
     }
 
 
+@functools.cache
+def dump_offsets(dump: Path) -> Joints:
+    """`offsets` of a dump's meshes against its artist's joints, planned once per process: a dump is a file of
+    this test session that nothing changes, and several tests check the same plan."""
+    return offsets(*read_dump(dump))
+
+
+def errors(found: Joints) -> dict[str, float]:
+    """Per required bone of `offsets`: distance from the planned joint to the artist's, a share of the height."""
+    return {bone: float(np.linalg.norm(found[bone])) for bone in sorted(humanoid.REQUIRED_VRM1 & found.keys())}
+
+
 def joint_errors(parts: list[MeshPart], artist: Joints) -> dict[str, float]:
     """Per required bone the artist maps: distance from the planned joint, as a share of the height."""
-    found = offsets(parts, artist)
-    return {bone: float(np.linalg.norm(found[bone])) for bone in sorted(humanoid.REQUIRED_VRM1 & found.keys())}
+    return errors(offsets(parts, artist))
 
 
 def marked(names: Iterable[str], short: dict[str, str]) -> list[Any]:

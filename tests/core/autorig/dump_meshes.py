@@ -1,9 +1,11 @@
 """Dumps real avatars' bare meshes and their artists' joints to .npz, for the auto-rig placement tests.
 
-Run with the bpy module: `python dump_meshes.py OUT_DIR MODEL...`. Each MODEL becomes OUT_DIR/<stem>.npz
-holding, per mesh object, its vertices in world coordinates in the rest shape (the armature at rest pose)
-and its triangles, plus the artist's joint (head) of each VRM humanoid bone in world coordinates. Core tests
-run it in a subprocess, so their own process never imports bpy.
+Run with the bpy module: `python dump_meshes.py OUT_DIR MODEL[@DEGREES]...`. Each MODEL becomes
+OUT_DIR/<stem>.npz holding, per mesh object, its vertices in world coordinates in the rest shape (the
+armature at rest pose) and its triangles, plus the artist's joint (head) of each VRM humanoid bone in world
+coordinates; with DEGREES, OUT_DIR/<stem>@DEGREES.npz the same with the arms lowered by the artist's rig to
+that angle below horizontal (rest_meshes). Core tests run it in a subprocess, so their own process never
+imports bpy.
 """
 
 from __future__ import annotations
@@ -91,8 +93,8 @@ def rest_meshes(
     return meshes, {"joint_names": np.array(list(joints)), "joints": np.array(list(joints.values())).reshape(-1, 3)}
 
 
-def dump(model: Path, out: Path) -> None:
-    meshes, joints = rest_meshes(model)
+def dump(model: Path, out: Path, arms: float | None = None) -> None:
+    meshes, joints = rest_meshes(model, arms)
     arrays: Arrays = {}
     for i, (_, world, tris) in enumerate(meshes):
         arrays[f"v{i}"], arrays[f"t{i}"] = world, tris
@@ -102,8 +104,10 @@ def dump(model: Path, out: Path) -> None:
 def main() -> int:
     sys.path.insert(0, str(ROOT))
     out_dir = Path(sys.argv[1])
-    for model in map(Path, sys.argv[2:]):
-        dump(model, out_dir / f"{model.stem}.npz")
+    for spec in sys.argv[2:]:
+        model, _, arms = spec.partition("@")
+        stem = Path(model).stem + (f"@{arms}" if arms else "")
+        dump(Path(model), out_dir / f"{stem}.npz", float(arms) if arms else None)
     return 0
 
 

@@ -19,15 +19,16 @@ from addon.core.autorig import MeshPart, plan_rig
 from addon.core.rig.model import FloatArray
 from tests.core.autorig import artists
 from tests.core.autorig.figures import turn_z
+from tests.core.autorig.rest_dumps import Spec, rest_dumps, stem
 
-pytestmark = pytest.mark.slow  # the module fixture imports and remeshes five avatars with Blender
+pytestmark = pytest.mark.slow  # the module fixture remeshes five avatars with Blender (imported once per session)
 
 ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ROOT.parent / "shared" / "corpus"
 BUILT = ROOT / "out" / "corpus"
 VOXEL, TRIANGLES = 0.007, 40_000  # as tests/corpus/generated.py
 # name -> (model, the arms' angle below horizontal the artist's rig lowers them to, or None: as modelled)
-MODELS = {
+MODELS: dict[str, Spec] = {
     "quaternius": (CORPUS / "glb_quaternius_women_casual.glb", None),
     "quaternius A-pose": (CORPUS / "glb_quaternius_women_casual.glb", 45.0),
     "godette": (CORPUS / "vrm0_godette.vrm", None),
@@ -37,29 +38,32 @@ MODELS = {
 }
 
 
-def _spec(model: Path, arms: float | None) -> str:
-    return f"{model}@{arms:g}" if arms is not None else str(model)
-
-
-def _stem(model: Path, arms: float | None) -> str:
-    return model.stem + (f"@{arms:g}" if arms is not None else "")
-
-
 @pytest.fixture(scope="module")
 def fused(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    present = [(m, a) for m, a in MODELS.values() if m.is_file()]
+    present = [spec for spec in MODELS.values() if spec[0].is_file()]
     if not present:
         pytest.skip(f"no corpus avatars in {CORPUS} or {BUILT}")
+    # The meshes as made, dumped once per session (test_real_meshes.py plans on the same dumps).
+    dumps = rest_dumps(tmp_path_factory, present)
     script = Path(__file__).with_name("dump_fused.py")
-    specs = (_spec(m, a) for m, a in present)
-    return artists.run_dump(script, tmp_path_factory.mktemp("autorig-fused"), str(VOXEL), str(TRIANGLES), *specs)
+    out = tmp_path_factory.mktemp("autorig-fused")
+    return artists.run_dump(script, out, str(VOXEL), str(TRIANGLES), *map(str, dumps.values()))
+
+
+def _dump(fused: Path, name: str) -> Path:
+    spec = MODELS[name]
+    if not spec[0].is_file():
+        pytest.skip(f"{spec[0]} is absent")
+    return fused / f"{stem(spec)}.npz"
 
 
 def load(fused: Path, name: str) -> tuple[list[MeshPart], artists.Joints]:
-    model, arms = MODELS[name]
-    if not model.is_file():
-        pytest.skip(f"{model} is absent")
-    return artists.read_dump(fused / f"{_stem(model, arms)}.npz")
+    return artists.read_dump(_dump(fused, name))
+
+
+def offsets(fused: Path, name: str) -> artists.Joints:
+    """The model's plan against its artist's joints, planned once for this module's checks of it."""
+    return artists.dump_offsets(_dump(fused, name))
 
 
 # Where the goal is not met yet, and why (the test fails as soon as it is met, so the mark goes).
@@ -88,7 +92,7 @@ def test_a_prop_fused_to_one_side_is_left_out_not_rigged_as_a_limb(fused: Path) 
     artists.marked(MODELS, SHORT),
 )
 def test_a_generator_mesh_rigs_near_the_artists_joints(name: str, fused: Path) -> None:
-    artists.assert_meets_goals(artists.joint_errors(*load(fused, name)))
+    artists.assert_meets_goals(artists.errors(offsets(fused, name)))
 
 
 def test_a_mitten_gets_no_finger_bones(fused: Path) -> None:
@@ -128,7 +132,7 @@ def test_what_is_fused_on_the_back_does_not_pull_the_spine_behind_the_body(name:
     """Front to back, the spine, neck, head and the thighs' joints lie within 3% of the height of the artist's:
     hair, a backpack or a hood fused on behind the body (one loop with it in every cut) is not read as the
     body's depth (before: Godette's spine 5.0% and head 5.1% behind)."""
-    depth = {bone: float(d[1]) for bone, d in artists.offsets(*load(fused, name)).items()}
+    depth = {bone: float(d[1]) for bone, d in offsets(fused, name).items()}
     far = {
         bone: f"{v:+.1%}"
         for bone, v in depth.items()
