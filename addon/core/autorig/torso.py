@@ -113,13 +113,9 @@ def _armpit(
     # than its shoulders.
     necks = np.flatnonzero((z > crotch + 0.1 * span) & (width < 0.5 * waist))
     below = z < (z[necks[0]] if len(necks) else np.inf)
-    wide = width > 1.35 * waist
-    above = np.flatnonzero((z > crotch + 0.1 * span) & wide & joins & below)
-    # The arms stay joined up to the shoulders' top (an upper arm's thickness at least); the top edge of a coat's
-    # tail or a panel touching the back widens a cut or two only.
-    stay = [i for i in above if wide[(z >= z[i]) & (z <= z[i] + 0.02 * height)].all()]
-    if stay:
-        return int(stay[0])
+    above = np.flatnonzero((z > crotch + 0.1 * span) & (width > 1.35 * waist) & joins & below)
+    if len(above):
+        return int(above[0])
     run = longest_run(beside & below)
     if run is not None:
         # Arms of parts apart from the torso never join its cut: their armpits are where the longest stretch
