@@ -53,15 +53,16 @@ def find_arm(
     *,
     side: float,
     height: float,
+    apart: BoolArray,
     body_only: bool = False,
 ) -> Arm:
     """The arm on the +X side (`side` = 1) or the −X side (−1). `pieces` labels each triangle's separate
     piece for a kit-bashed body (whose parts are its segments), None for a soft one. With `body_only`, only
     what lies within BAND of the plane of the body (over the feet, y = 0) is arm: a prop fused to the body
-    behind or in front of it (a robot arm on the back reaching out past one hand) is not."""
+    behind or in front of it (a robot arm on the back reaching out past one hand) is not. `apart`: the
+    triangles beside the torso that are no arm's (`sheets`, the same for both sides)."""
     centroids = triangles.mean(axis=1)
-    below = (centroids[:, 2] < torso.armpit) & (centroids[:, 2] > crotch) & torso.outside(centroids, 0.005 * height)
-    below &= ~_across_the_mid_line(triangles, below, torso, height)
+    below = _beside_below(centroids, torso, crotch, height) & ~apart
     above = (
         (centroids[:, 2] >= torso.armpit)
         & (centroids[:, 2] < torso.neck_base)  # hair hanging beside the head is no arm
@@ -123,6 +124,18 @@ def find_arm(
     elbow_k = _nearest(ts, ok, (shoulder_t + wrist_t) / 2 if elbow_t is None else elbow_t)
     angle = float(np.degrees(np.arcsin(np.clip(-direction[2], -1, 1))))
     return Arm(shoulder, centres[elbow_k], wrist, tip, centres[wrist_k], direction, surface, angle)
+
+
+def _beside_below(centroids: FloatArray, torso: Torso, crotch: float, height: float) -> BoolArray:
+    """Which triangles (by their `centroids`) lie beside the torso below the armpits, above the crotch."""
+    outside = np.asarray(torso.outside(centroids, 0.005 * height), dtype=bool)
+    return np.asarray((centroids[:, 2] < torso.armpit) & (centroids[:, 2] > crotch) & outside)
+
+
+def sheets(triangles: FloatArray, torso: Torso, crotch: float, height: float) -> BoolArray:
+    """Which triangles beside the torso below the armpits are a sheet's, not an arm's (_across_the_mid_line):
+    one mask for both arms."""
+    return _across_the_mid_line(triangles, _beside_below(triangles.mean(axis=1), torso, crotch, height), torso, height)
 
 
 def _across_the_mid_line(triangles: FloatArray, beside: BoolArray, torso: Torso, height: float) -> BoolArray:

@@ -17,7 +17,7 @@ import numpy as np
 from ..rig.model import FloatArray, IntArray
 from . import frame as frames
 from . import skeleton
-from .arms import find_arm
+from .arms import find_arm, sheets
 from .frame import Frame
 from .hands import Hand, find_hand
 from .head import find_eyes
@@ -113,8 +113,9 @@ def _read(
                              for i, o in zip(body, _offsets(parts, body), strict=True)])  # fmt: skip
     # A kit-bashed body's parts are its segments: the arms' joints are where they meet.
     kit = labels[triangles[:, 0]] if kit_bashed(vertices, labels, height=height) else None
+    apart = sheets(corners, torso, legs.crotch, height)  # the same for both arms: found once
     arms = [
-        find_arm(corners, kit, torso, legs.crotch, side=side, height=height, body_only=body_only)
+        find_arm(corners, kit, torso, legs.crotch, side=side, height=height, apart=apart, body_only=body_only)
         for side in (1.0, -1.0)
     ]
     drop = (arms[0].angle + arms[1].angle) / 2
