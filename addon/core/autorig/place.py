@@ -26,7 +26,7 @@ from .rigid import kit_bashed, on_balls
 from .rigid import pieces as separate_pieces
 from .sections import Surface
 from .torso import Torso, find_torso
-from .types import Bone, MeshPart, NotHumanoidError, RigPlan
+from .types import Bone, MeshPart, NotHumanoidError, RigPlan, UnusableMeshError
 
 _X = np.array([1.0, 0.0, 0.0])
 _Y = np.array([0.0, 1.0, 0.0])
@@ -45,9 +45,9 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     del spec_version
     broken = [p.name for p in parts if not np.isfinite(p.vertices).all()]
     if broken:
-        raise NotHumanoidError(f"a broken mesh: {broken[0]!r} has vertices whose coordinates are NaN or infinite")
+        raise UnusableMeshError(f"a broken mesh: {broken[0]!r} has vertices whose coordinates are NaN or infinite")
     if not any(len(p.triangles) for p in parts) and any(len(p.vertices) for p in parts):
-        raise NotHumanoidError("nothing to rig: vertices only, no faces (a point cloud?)")
+        raise UnusableMeshError("nothing to rig: vertices only, no faces (a point cloud?)")
     parts = [p for p in parts if len(p.vertices) and len(p.triangles)]
     low, high = _extent(parts)
     scale, scale_note = frames.unit_scale(float(high[2] - low[2]))
@@ -169,7 +169,7 @@ def _extent(parts: Sequence[MeshPart]) -> tuple[FloatArray, FloatArray]:
     """The lowest and highest corner of all parts; refuses nothing, flat and lying-down meshes."""
     every = np.concatenate([p.vertices for p in parts]) if parts else np.zeros((0, 3))
     if len(every) < frames.MIN_VERTICES:
-        raise NotHumanoidError(f"nothing to rig: {len(every)} vertices")
+        raise UnusableMeshError(f"nothing to rig: {len(every)} vertices")
     low, high = every.min(axis=0), every.max(axis=0)
     tall = float(high[2] - low[2])
     for part in parts:
@@ -186,7 +186,7 @@ def _extent(parts: Sequence[MeshPart]) -> tuple[FloatArray, FloatArray]:
             )
     narrow, across = sorted(float(v) for v in (high - low)[:2])
     if tall <= 1e-6 * max(across, 1e-9):
-        raise NotHumanoidError("nothing to rig: the mesh is flat")
+        raise UnusableMeshError("nothing to rig: the mesh is flat")
     # Spread arms may reach far: a big-headed, short-legged robot's T-pose spans 1.7 times its height. A lying
     # figure is low across both ways (or very low along its length).
     if tall < 0.6 * narrow or tall < 0.4 * across:

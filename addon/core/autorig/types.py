@@ -60,3 +60,8 @@ class RigPlan:
 
 class NotHumanoidError(ValueError):
     """The meshes are not a standing humanoid; the message is the one-line reason."""
+
+
+class UnusableMeshError(NotHumanoidError):
+    """The meshes hold no shape to read at all (no faces, too few vertices, flat, coordinates not numbers):
+    the reason says so itself, where "not a standing humanoid" would misname it."""
