@@ -250,9 +250,6 @@ WRONG = {
         "for 2% of the height fixed it but misread the primitive-built humanoid's upper arms, 9.8% off)"
         for name in ("coat tail", "coat tails split")
     },
-    "sword held out forward": "rigged 9.5% off at the right elbow, 6.3% at the upper arms, the mid-plane 2 cm "
-    "toward the sword (the arm read toward the blade's tip); the left and right hands mirrored within 25% once "
-    "main's robot placement came in, so the mirror check no longer refuses it",
 }
 
 
