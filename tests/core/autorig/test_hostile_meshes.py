@@ -188,6 +188,11 @@ ADDED: dict[str, tuple[Build, str | None]] = {
         None,
     ),
     "sword held out forward": (_plain(_with(figure(), capsule((-0.78, 0.05, 1.4), (-0.78, -0.95, 1.4), 0.02))), None),
+    # Gripped in the left hand 0.61 m from the shoulder along the arm, pointing forward and 0.4 m up.
+    "sword held forward and up, A-pose": (
+        _plain(_with(figure(arm_drop=40), capsule((0.637, 0.05, 1.008), (0.894, -0.95, 1.314), 0.02)), 40),
+        None,
+    ),
     "sword held down": (
         _plain(_with(figure(arm_drop=45), capsule((-0.56, 0, 0.96), (-0.62, -0.2, 0.15), 0.02)), 45),
         None,
