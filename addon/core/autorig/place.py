@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,11 +37,12 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
 
     Every bone VRM 1.0 and 0.x require is always placed, so `spec_version` changes nothing yet.
 
-    When left and right do not mirror, the body is read again from its own span only (the sides and the
-    arms within the plane of the body, over the feet): a prop fused to one side (a robot arm on the back
-    reaching out past one hand) turns the whole mesh's span and is read as an arm. That reading is kept when
-    it mirrors and one side's arm is where the first reading had it (that side's limb was the body's own);
-    else the first reading's refusal stands (a body of markers, not limbs, reads as nothing either way)."""
+    When left and right do not mirror, or mirror loosely (past LOOSE), the body is read again from its own span
+    only (the sides and the arms within the plane of the body, over the feet): a prop fused to one side (a
+    robot arm on the back reaching out past one hand) turns the whole mesh's span and is read as an arm, and a
+    sword held out forward draws its hand's arm toward the blade's tip. That reading is kept when it mirrors
+    better and one side's arm is where the first reading had it (that side's limb was the body's own); else
+    the first reading stands, or its refusal (a body of markers, not limbs, reads as nothing either way)."""
     del spec_version
     broken = [p.name for p in parts if not np.isfinite(p.vertices).all()]
     if broken:
@@ -54,24 +55,51 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     notes = [scale_note] if scale_note else []
     height = float(high[2] - low[2]) * scale
     body = frames.choose_body(parts, float(low[2]), float(high[2] - low[2]))
+    floor = float(low[2]) * scale
     try:
-        return _read(parts, body, scale=scale, floor=float(low[2]) * scale, height=height, notes=notes)
+        first = _read(parts, body, scale=scale, floor=floor, height=height, notes=notes)
     except skeleton.AsymmetricError as plain:
-        try:
-            plan = _read(parts, body, scale=scale, floor=float(low[2]) * scale, height=height, notes=notes,
-                         body_only=True)  # fmt: skip
-        except NotHumanoidError:
+        limit = skeleton.MIRROR_LIMIT * height
+        again = _body_only(parts, body, plain.bones, limit, scale=scale, floor=floor, height=height, notes=notes)
+        if again is None:
             raise plain from None
-        kept = _kept_side(plain.bones, plan)
-        if kept is None:
-            raise plain from None
-        note = f"a prop fused to the body left out: the arms read within the body's own span, as the {kept} arm"
-        return replace(plan, notes=(*plan.notes, note), prop_beyond=frames.BAND * height)
+        return again
+    if first.apart <= LOOSE * height:
+        return first.plan
+    again = _body_only(parts, body, first.read, first.apart, scale=scale, floor=floor, height=height, notes=notes)
+    return first.plan if again is None else again
 
 
 # Of the height: how near the body-only reading's arm joints must lie to one side's of the first reading.
 AGREE = 0.03
 _ARM = ("UpperArm", "LowerArm", "Hand")
+# Of the height: a left/right pair mirroring worse than this is read again from the body's own span. Artists'
+# avatars mirror within 2%; a sword held out forward in one hand draws that arm's elbow 15% from the other's.
+LOOSE = 0.08
+
+
+def _body_only(
+    parts: Sequence[MeshPart],
+    body: list[int],
+    read: tuple[Bone, ...],
+    apart: float,
+    *,
+    scale: float,
+    floor: float,
+    height: float,
+    notes: list[str],
+) -> RigPlan | None:
+    """The plan read from the body's own span (plan_rig) when it mirrors within `apart` (metres) and one side's
+    arm is where the first reading (`read`) had it; None when not."""
+    try:
+        again = _read(parts, body, scale=scale, floor=floor, height=height, notes=notes, body_only=True)
+    except NotHumanoidError:
+        return None
+    kept = _kept_side(read, again.plan)
+    if kept is None or again.apart > apart:
+        return None
+    note = f"a prop fused to the body left out: the arms read within the body's own span, as the {kept} arm"
+    return replace(again.plan, notes=(*again.plan.notes, note), prop_beyond=frames.BAND * height)
 
 
 def _kept_side(read: tuple[Bone, ...], plan: RigPlan) -> str | None:
@@ -90,6 +118,13 @@ def _kept_side(read: tuple[Bone, ...], plan: RigPlan) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Reading:
+    plan: RigPlan
+    read: tuple[Bone, ...]  # the bones as read, before mirroring, in world coordinates
+    apart: float  # metres: how far apart the worst left/right pair lies once mirrored
+
+
 def _read(
     parts: Sequence[MeshPart],
     body: list[int],
@@ -99,7 +134,7 @@ def _read(
     height: float,
     notes: list[str],
     body_only: bool = False,
-) -> RigPlan:
+) -> _Reading:
     """The skeleton read from the `body` parts (see plan_rig); skeleton.AsymmetricError with the bones as read, in
     world coordinates, when they do not mirror."""
     notes = list(notes)
@@ -142,22 +177,23 @@ def _read(
         lowest = max(moved[f"{side}UpperLeg"][2] for side in ("left", "right")) + skeleton.HIPS_ABOVE * height
         moved["hips"] = (hips[0], hips[1], max(hips[2], lowest))
         built = tuple(replace(b, head=moved.get(b.name, b.head)) for b in built)  # type: ignore[arg-type]
+    world = np.linalg.inv(rig.matrix())
+    read = tuple(Bone(b.name, _point(world, b.head), _point(world, b.tail), b.parent) for b in built)
     try:
-        bones, centre = skeleton.symmetric(built, height)
+        bones, centre, worst = skeleton.symmetric(built, height)
     except skeleton.AsymmetricError as refused:
-        world = np.linalg.inv(rig.matrix())
-        read = tuple(Bone(b.name, _point(world, b.head), _point(world, b.tail), b.parent) for b in refused.bones)
         raise skeleton.AsymmetricError(str(refused), read) from None
     matrix = rig.matrix()
     matrix[0, 3] -= centre
     notes.append(f"mid-plane: x={centre:+.3f} m from the feet's midpoint")
-    return RigPlan(
+    plan = RigPlan(
         bones=bones,
         to_rig_frame=tuple(tuple(float(v) for v in row) for row in matrix),  # type: ignore[arg-type]
         height=height,
         rigid=rigid,
         notes=tuple(notes),
     )
+    return _Reading(plan, read, worst)
 
 
 def _point(matrix: FloatArray, p: tuple[float, float, float]) -> tuple[float, float, float]:

@@ -170,10 +170,10 @@ class AsymmetricError(NotHumanoidError):
         self.bones = bones
 
 
-def symmetric(bones: tuple[Bone, ...], height: float) -> tuple[tuple[Bone, ...], float]:
+def symmetric(bones: tuple[Bone, ...], height: float) -> tuple[tuple[Bone, ...], float, float]:
     """The bones shifted so the mid-plane (the mean of each left/right pair's midpoint) is x=0, each pair
-    mirrored and averaged, centre bones on x=0; and the shift's x. AsymmetricError when the two sides of a pair do
-    not mirror each other."""
+    mirrored and averaged, centre bones on x=0; the shift's x; and how far apart the worst pair's joints lie
+    once mirrored. AsymmetricError when the two sides of a pair do not mirror each other."""
     by_name = {b.name: b for b in bones}
     pairs = [
         (b.name, "right" + b.name[4:]) for b in bones if b.name.startswith("left") and "right" + b.name[4:] in by_name
@@ -204,7 +204,7 @@ def symmetric(bones: tuple[Bone, ...], height: float) -> tuple[tuple[Bone, ...],
         elif (other is None or other is bone) and not bone.name.startswith(("left", "right")):
             head[0] = tail[0] = 0.0
         out.append(Bone(bone.name, _vec(head), _vec(tail), bone.parent))
-    return tuple(out), centre
+    return tuple(out), centre, apart[worst] if worst is not None else 0.0
 
 
 def _mirror_name(name: str) -> str:

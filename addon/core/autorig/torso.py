@@ -53,9 +53,11 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
     step = 0.005 * height
     heights = np.arange(crotch + step, top, step)
     rows = []
+    kept: list[FloatArray] = []  # each cut as read, without the loops hanging apart
     y = None
     for z, cut in zip(heights, surface.cuts_z(heights), strict=True):
-        found = regions_along(_beside(cut, y, 0.004 * height), _X, 0.004 * height)
+        kept.append(_beside(cut, y, 0.004 * height))
+        found = regions_along(kept[-1], _X, 0.004 * height)
         mid = [r for r in found if r.lo <= 0.0 <= r.hi]
         if not mid:
             mid = sorted(found, key=lambda r: min(abs(r.lo), abs(r.hi)))[:1]
@@ -77,7 +79,11 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
     width = hi - lo
     span = top - crotch
     notes: list[str] = []
-    armpit_i = _armpit(z, width, beside > 0, crotch=crotch, span=span, height=height, notes=notes)
+    cuts = [cut for cut, keep in zip(kept, ok, strict=True) if keep]
+    off = np.zeros(len(z), dtype=bool)
+    for i in range(1, len(z)):
+        off[i] = _off_the_middle(cuts[i], (lo[i], hi[i]), (lo[i - 1], hi[i - 1]), yc[i - 1], depth[i - 1])
+    armpit_i = _armpit(z, width, beside > 0, off, crotch=crotch, span=span, height=height, notes=notes)
     armpit = float(z[armpit_i])
     chest = max(armpit_i - round(0.015 * height / step), 0)
     chest_half = float((hi[chest] - lo[chest]) / 2)
@@ -100,15 +106,25 @@ def find_torso(surface: Surface, pieces: Sequence[Surface], crotch: float, top: 
 
 
 def _armpit(
-    z: FloatArray, width: FloatArray, beside: BoolArray, *, crotch: float, span: float, height: float, notes: list[str]
+    z: FloatArray,
+    width: FloatArray,
+    beside: BoolArray,
+    off: BoolArray,
+    *,
+    crotch: float,
+    span: float,
+    height: float,
+    notes: list[str],
 ) -> int:
     """The index of the armpits' cut among the torso's cuts at heights `z` (its `width` along X; `beside`:
-    whether a part lies close beside it on both sides)."""
-    # The arms join the torso's cut in one step (the hips widen gradually). The waist is the belly's narrower
-    # cuts: a chibi's arms lie as low as a tenth of its span above the crotch (its head is half of it).
+    whether a part lies close beside it on both sides; `off`: whether what widens it beyond the cut below lies
+    off the middle of the body's depth, `_off_the_middle`)."""
+    # The arms join the torso's cut in one step (the hips widen gradually); so does a sheet's edge touching the
+    # back (a coat's tail), but behind the body, where no arm joins. The waist is the belly's narrower cuts: a
+    # chibi's arms lie as low as a tenth of its span above the crotch (its head is half of it).
     belly = (z >= crotch + 0.05 * span) & (z <= crotch + 0.3 * span)
     waist = float(np.percentile(width[belly], 20)) if belly.any() else float(np.median(width))
-    joins = np.r_[False, np.diff(width) > 0.02 * height]
+    joins = np.r_[False, np.diff(width) > 0.02 * height] & ~off
     # Above a cut half as wide as the waist (a neck) the steps are the head's: a robot's head may be wider
     # than its shoulders.
     necks = np.flatnonzero((z > crotch + 0.1 * span) & (width < 0.5 * waist))
@@ -124,6 +140,21 @@ def _armpit(
         return run
     notes.append("armpits from proportions: the arms never join the torso's cross-section")
     return int(np.searchsorted(z, crotch + 0.52 * span))
+
+
+def _off_the_middle(
+    cut: FloatArray, extent: tuple[float, float], below: tuple[float, float], y: float, depth: float
+) -> bool:
+    """Whether what widens the torso's region of the `cut` (its `extent` along X) beyond the cut below's
+    (`below`) lies wholly behind or wholly in front of the middle half of that cut's depth (`depth` about
+    `y`): the edge of a sheet hanging on the back or the front (a coat's tail), not an arm, whose own cut,
+    joining the torso's side, reaches across the body's middle depth."""
+    x = cut.mean(axis=1)[:, 0]
+    widens = ((x >= extent[0]) & (x < below[0])) | ((x > below[1]) & (x <= extent[1]))
+    beyond = cut[widens][:, :, 1]
+    if not len(beyond):
+        return False
+    return bool(beyond.min() > y + depth / 4 or beyond.max() < y - depth / 4)
 
 
 def _beside(cut: FloatArray, y: float | None, cell: float) -> FloatArray:

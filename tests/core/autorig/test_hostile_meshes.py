@@ -1,6 +1,6 @@
-"""plan_rig on hostile and unusual bare meshes: the test humanoid with things added (capes, coat tails, a tail,
-wings, a backpack, a staff, swords, a hat, a ball gown, a shield, a base under the feet, a second figure, a floor)
-and degenerate meshes (empty, one triangle, one point, NaN and infinite vertices, repeated and zero-area
+"""plan_rig on hostile and unusual bare meshes: the test humanoid with things added (capes, coat tails, an apron, a
+tail, wings, a backpack, a staff, swords, a hat, a ball gown, a shield, a base under the feet, a second figure, a
+floor) and degenerate meshes (empty, one triangle, one point, NaN and infinite vertices, repeated and zero-area
 triangles, a millimetre or ten kilometres tall, a million metres from the origin, a flat plane, a line).
 
 Each either rigs the humanoid right (joints finite and anatomically plausible, and where the construction
@@ -89,11 +89,12 @@ def _cape(half: float, bottom: float) -> Shell:
     return sheet((-half, BACK + 0.02, bottom), (2 * half, 0, 0), (0, 0, 1.42 - bottom))
 
 
-def _coat_tails(split: bool) -> list[Shell]:
-    """A coat's tail behind the hips and thighs, from the waist to below the knees; `split` up the middle."""
+def _coat_tails(split: bool, y: float = 0.11) -> list[Shell]:
+    """A coat's tail behind the hips and thighs, from the waist to below the knees; `split` up the middle; at a
+    negative `y`, an apron before them."""
     if split:
-        return [sheet((s * 0.01, 0.11, 0.35), (s * 0.2, 0, 0), (0, 0, 0.65)) for s in (1, -1)]
-    return [sheet((-0.21, 0.11, 0.35), (0.42, 0, 0), (0, 0, 0.65))]
+        return [sheet((s * 0.01, y, 0.35), (s * 0.2, 0, 0), (0, 0, 0.65)) for s in (1, -1)]
+    return [sheet((-0.21, y, 0.35), (0.42, 0, 0), (0, 0, 0.65))]
 
 
 def _tail(to_floor: bool) -> Shell:
@@ -175,6 +176,8 @@ ADDED: dict[str, tuple[Build, str | None]] = {
     "cape 0.3, A-pose": (_plain(_with(figure(arm_drop=40), _cape(0.3, 0.5)), 40), None),
     "coat tail": (_plain(_with(figure(), *_coat_tails(split=False))), None),
     "coat tails split": (_plain(_with(figure(), *_coat_tails(split=True))), None),
+    "coat tail, A-pose": (_plain(_with(figure(arm_drop=40), *_coat_tails(split=False)), 40), None),
+    "apron": (_plain(_with(figure(), *_coat_tails(split=False, y=-0.11))), None),
     "tail": (_plain(_with(figure(), _tail(to_floor=False))), None),
     "tail to the floor": (_plain(_with(figure(), _tail(to_floor=True))), SUPPORTS),
     "wings": (_plain(_with(figure(), *_wings())), None),
@@ -185,6 +188,11 @@ ADDED: dict[str, tuple[Build, str | None]] = {
         None,
     ),
     "sword held out forward": (_plain(_with(figure(), capsule((-0.78, 0.05, 1.4), (-0.78, -0.95, 1.4), 0.02))), None),
+    # Gripped in the left hand 0.61 m from the shoulder along the arm, pointing forward and 0.4 m up.
+    "sword held forward and up, A-pose": (
+        _plain(_with(figure(arm_drop=40), capsule((0.637, 0.05, 1.008), (0.894, -0.95, 1.314), 0.02)), 40),
+        None,
+    ),
     "sword held down": (
         _plain(_with(figure(arm_drop=45), capsule((-0.56, 0, 0.96), (-0.62, -0.2, 0.15), 0.02)), 45),
         None,
@@ -243,24 +251,7 @@ def assert_refused(parts: list[MeshPart], reason: str) -> NotHumanoidError:
     return refused.value
 
 
-# Where a case is rigged wrong today, and how (the test fails as soon as it rigs right, so the mark goes).
-WRONG = {
-    **{
-        name: "rigged with 'arms -27° below horizontal': the coat tail's top edge, touching the back, widens the "
-        "torso's cut in one step as arms joining it do, and is read as the armpits (a rule that the widening stays "
-        "for 2% of the height fixed it but misread the primitive-built humanoid's upper arms, 9.8% off)"
-        for name in ("coat tail", "coat tails split")
-    },
-    "sword held out forward": "rigged 9.5% off at the right elbow, 6.3% at the upper arms, the mid-plane 2 cm "
-    "toward the sword (the arm read toward the blade's tip); the left and right hands mirrored within 25% once "
-    "main's robot placement came in, so the mirror check no longer refuses it",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(reason=WRONG[n], strict=True)) if n in WRONG else n for n in ADDED],
-)
+@pytest.mark.parametrize("name", list(ADDED))
 def test_a_humanoid_with_things_added_rigs_right_or_is_refused_with_its_reason(name: str) -> None:
     build, refusal = ADDED[name]
     parts, fig, arm_drop = build()
