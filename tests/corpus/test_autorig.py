@@ -49,7 +49,6 @@ SHORT: dict[tuple[str, str], str] = {
         "unposed, the two exports' rest meshes already differ by 0.86% (the weights alone, vertex by vertex, "
         "by 0.07%: bench/bench_autorig_weights.py)",
     ),
-    ("vrm0_godette.vrm", "joint_median"): PLACEMENT,
     ("vrm0_godette.vrm", "surface"): PLACEMENT
     + PROXY.format(
         0.8,

@@ -22,6 +22,8 @@ _FINGER_SEGMENTS = {
 }
 UPPER_CHEST_MIN = 0.2  # metres from hips to neck below which the torso holds no upper chest
 HIPS_ABOVE = 0.01  # the hips' joint above the thighs' (a fraction of the height)
+# A leg's cut this much wider than its cut 1% of the height below is a garment's hem: a thigh widens gradually.
+HEM = 1.5
 
 
 def build(
@@ -37,9 +39,15 @@ def build(
     """The bones (parents first), left = +X, from the landmarks; `pieces` are the body's parts one by one."""
     heads: dict[str, FloatArray] = {}
     tails: dict[str, FloatArray] = {}
-    # The thighs' joints sit above the crotch by about a third of a thigh's width.
-    thigh = min(legs.left.half_width(legs.crotch - 0.03 * height), legs.right.half_width(legs.crotch - 0.03 * height))
+    # The thighs' joints sit above the crotch by about a third of a thigh's width: the leg's own, not loose
+    # shorts' around it (up to twice as wide). The hips' joint keeps to the cut's width, garment and all:
+    # artists put it anywhere from the thighs' joints up to the waist, and lower it would only be further
+    # from the waist.
+    below = legs.crotch - 0.03 * height
+    cut = min(legs.left.half_width(below), legs.right.half_width(below))
+    thigh = min(_thigh_half_width(leg, below, height) for leg in (legs.left, legs.right))
     hip_z = legs.top if legs.top is not None else legs.crotch + 0.6 * thigh
+    pelvis = legs.top if legs.top is not None else legs.crotch + 0.6 * cut
     trunk = [(piece, shells_of(piece)) for piece in pieces]
     for side, leg in (("left", legs.left), ("right", legs.right)):
         axis = _leg_axis(pieces, leg, legs.crotch - 0.03 * height, height)
@@ -52,7 +60,7 @@ def build(
         heads |= {f"{side}UpperLeg": upper, f"{side}LowerLeg": knee, f"{side}Foot": leg.ankle, f"{side}Toes": toes}
         tails[f"{side}Toes"] = np.array([leg.toe_tip[0], leg.toe_tip[1], toes[2]])
     neck_z = torso.neck_base
-    spine_heights = {"hips": hip_z + HIPS_ABOVE * height}
+    spine_heights = {"hips": pelvis + HIPS_ABOVE * height}
     length = neck_z - spine_heights["hips"]
     # Between hips and neck, where artists' rigs put them (a median over real avatars).
     spine_heights["spine"] = spine_heights["hips"] + 0.2 * length
@@ -120,6 +128,18 @@ def fused_behind(front: FloatArray, back: FloatArray, cuts: int, jump: float) ->
         since += 1
         out[i] = held
     return out
+
+
+def _thigh_half_width(leg: Leg, z: float, height: float) -> float:
+    """Half the thigh's width along X at height z: the leg's cut there, or, past the hem of shorts or a skirt's
+    lining wrapping the thigh (the lowest cut between the knee and z HEM times as wide as the leg's 1% of the
+    height below it), the leg's own cut below the hem."""
+    knee = (leg.ankle[2] + z) / 2
+    for at, width in zip(leg.heights, leg.widths, strict=True):
+        under = leg.half_width(float(at) - 0.01 * height)
+        if knee < at <= z and width > HEM * 2 * under:
+            return under
+    return leg.half_width(z)
 
 
 def _leg_axis(pieces: Sequence[Surface], leg: Leg, top: float, height: float) -> FloatArray:

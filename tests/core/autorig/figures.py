@@ -130,12 +130,14 @@ def humanoid(
     long_hair: bool = False,
     touching: bool = False,
     shaped_shins: bool = False,
+    thigh: float = 0.07,
     x: float = 0.0,
 ) -> Figure:
     """A 1.7 m figure (or a 1.0 m chibi with a big head) with arms `arm_drop` degrees below horizontal; with
     `long_hair` a sheet of hair behind the back down to the waist, wider than the shoulders (it hides the
     armpits from behind); with `touching` thighs pressed together from the knees to the crotch; with
-    `shaped_shins` each shin and foot one shaped surface (SHAPED_SHIN) instead of two capsules."""
+    `shaped_shins` each shin and foot one shaped surface (SHAPED_SHIN) instead of two capsules; `thigh`: the
+    thighs' radius."""
     k = 0.6 if chibi else 1.0  # the chibi's body below the neck is shorter
     j: dict[str, Array] = {}
     shells: list[Shell] = []
@@ -146,7 +148,7 @@ def humanoid(
         hx = s * (0.065 if touching else 0.09)  # touching: the thighs' capsules overlap across the mid-line
         j[f"{side}UpperLeg"], j[f"{side}LowerLeg"], j[f"{side}Foot"] = (
             np.array([hx, 0, hip_z]), np.array([hx, 0, knee_z]), np.array([hx, 0, ankle_z]))  # fmt: skip
-        shells.append(capsule((hx, 0, hip_z), (hx, 0, knee_z), 0.07))
+        shells.append(capsule((hx, 0, hip_z), (hx, 0, knee_z), thigh))
         shells += _shin_and_foot(hx, knee_z, ankle_z, shaped=shaped_shins)
         # The arm in T-pose, then turned down about the shoulder.
         sh = np.array([s * 0.17, 0, shoulder_z])

@@ -10,7 +10,7 @@ import pytest
 from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, plan_rig, rigid
 from addon.core.rig import humanoid
 
-from .figures import Figure, block, blocks, capsule, lying_down, merged, squashed, table_on_legs, turn_z
+from .figures import Figure, block, blocks, capsule, lying_down, merged, squashed, table_on_legs, tube, turn_z
 from .figures import humanoid as figure
 
 
@@ -313,6 +313,22 @@ def test_a_pouch_touching_the_back_of_a_thigh_leaves_the_thighs_joint_in_the_thi
             at = fig.joints[f"{side}{bone}"]
             assert abs(_depth_error(fig, plan, side + bone, at)) < 0.005, side + bone
     assert_joints_close(fig, plan)
+
+
+def test_loose_shorts_over_the_thighs_leave_the_thighs_joints_and_knees_where_they_were() -> None:
+    """Loose shorts in the body's own mesh, each leg's tube nearly twice as wide as the thigh from halfway down
+    it to the crotch, widen the thigh's cut: the thighs' joints (a third of the thigh's width above the crotch)
+    and the knees (midway below them) stay where the bare figure's are, from the leg's own cut below the hem.
+    They went 1.4% of the height up, the knees 0.7%."""
+    bare = figure(thigh=0.045)
+    body = bare.parts[0]
+    shorts = [tube((s * 0.09, 0, 0.66), (s * 0.09, 0, 0.8), 0.085, 0.085) for s in (1, -1)]
+    dressed = [MeshPart(body.name, *merged([(body.vertices, body.triangles), *shorts])), *bare.parts[1:]]
+    before, after = plan_rig(bare.parts), plan_rig(dressed)
+    heads = {b.name: np.array(b.head) for b in before.bones}
+    for bone in ("leftUpperLeg", "rightUpperLeg", "leftLowerLeg", "rightLowerLeg"):
+        moved = next(np.array(b.head) for b in after.bones if b.name == bone) - heads[bone]
+        assert np.linalg.norm(moved) < 0.002 * before.height, (bone, moved)
 
 
 @pytest.mark.parametrize("pose", [{}, {"arm_drop": 40}, {"chibi": True}], ids=["T-pose", "A-pose", "chibi"])
