@@ -45,7 +45,10 @@ def build(
         axis = _leg_axis(pieces, leg, legs.crotch - 0.03 * height, height)
         upper = _on_axis(trunk, axis, legs.crotch - 0.03 * height, height)
         upper[2] = hip_z
-        knee = _on_axis(trunk, axis, (hip_z + leg.ankle[2]) / 2, height)
+        cap = leg.kneecap(hip_z, height)
+        knee = _on_axis(trunk, axis, (hip_z + leg.ankle[2]) / 2 if cap is None else float(cap[0]), height)
+        if cap is not None:
+            knee[1] = cap[1]
         # The ball of the foot, about halfway from the ankle to the toes' tip (the median of artists' rigs).
         toes = leg.ankle + 0.55 * (leg.toe_tip - leg.ankle)
         toes[2] = 0.02 * height
