@@ -19,6 +19,16 @@ from .types import NotHumanoidError
 
 _X = np.array([1.0, 0.0, 0.0])
 _Y = np.array([0.0, 1.0, 0.0])
+# Of the height: how much thinner the leg must get above and below a kneecap's cut for it to count. Legs
+# with modelled knees thin by 0.33-0.6% (the two Quaternius avatars, as made and voxel-remeshed); straight,
+# tapered or shaped legs without one by 0.15% at most (Godette remeshed: her calves), most by nothing.
+KNEECAP = 0.003
+# Of the height: how far above and below the kneecap the leg thins; a dip further off is another feature, or
+# noise along a leg about as deep all the way (a remeshed one).
+KNEECAP_REACH = 0.04
+# Of the leg's depth at the kneecap: how far behind its front the knee's joint lies (the Quaternius artist's
+# knees lie 0.17 and 0.29 of the depth behind, the knee's bend pivoting near the kneecap).
+KNEECAP_BEHIND = 0.25
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,7 @@ class Leg:
     heights: FloatArray  # (S,) cut heights from the floor to the crotch
     centres: FloatArray  # (S, 3) the leg's region centre at each
     widths: FloatArray  # (S,) its width along X
+    depths: FloatArray  # (S,) its depth along Y
     ankle: FloatArray
     toe_tip: FloatArray  # the foot's far end along ±Y from the ankle
     heel: FloatArray
@@ -33,6 +44,47 @@ class Leg:
     def half_width(self, z: float) -> float:
         """Half the leg's width along X at height z (nearest cut)."""
         return float(self.widths[int(np.argmin(abs(self.heights - z)))]) / 2
+
+    def kneecap(self, hip: float, height: float) -> FloatArray | None:
+        """(z, y) of the knee's joint where the leg models a kneecap; None where it does not. The kneecap is
+        the cut deepest front to back in the middle of the leg (from the ankle to the thigh's joint at `hip`),
+        the leg thinner by KNEECAP both below it (the shin) and above it (over the knee) within KNEECAP_REACH,
+        its width running on smoothly (a hem or a boot's top steps out instead) and its cut no deeper than
+        half as much again as wide (else something hangs behind or before the leg). The joint lies behind the
+        kneecap's front by KNEECAP_BEHIND of the leg's depth there."""
+        t = (self.heights - self.ankle[2]) / (hip - self.ankle[2])
+        # Each cut's depth as the median of it and its two neighbours: one cut through a remeshed ring is no knee.
+        padded = np.concatenate([self.depths[:1], self.depths, self.depths[-1:]])
+        depths = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+        best, most = None, KNEECAP * height
+        for i in range(1, len(t) - 1):
+            if not 0.3 <= t[i] <= 0.75 or self.depths[i] > 1.5 * self.widths[i]:
+                continue
+            if depths[i] < max(depths[i - 1], depths[i + 1]):
+                continue
+            thinner = min(self._thinner(depths, i, 1, height), self._thinner(depths, i, -1, height))
+            if thinner > most:
+                best, most = i, thinner
+        if best is None:
+            return None
+        front = self.centres[best][1] - self.depths[best] / 2
+        return np.array([self.heights[best], front + KNEECAP_BEHIND * self.depths[best]])
+
+    def _thinner(self, depths: FloatArray, i: int, step: int, height: float) -> float:
+        """How much thinner than at cut i the leg gets (`depths`, front to back) going from it `step` cuts at a
+        time, within KNEECAP_REACH and up to where it is as deep again; 0 where its width steps by 1% of the
+        height from one cut to the next on the way."""
+        j, least = i + step, depths[i]
+        while (
+            0 <= j < len(depths)
+            and abs(self.heights[j] - self.heights[i]) <= KNEECAP_REACH * height
+            and depths[j] <= depths[i]
+        ):
+            if abs(self.widths[j] - self.widths[j - step]) > 0.01 * height:
+                return 0.0
+            least = min(least, depths[j])
+            j += step
+        return float(depths[i] - least)
 
     def at(self, pieces: Sequence[Surface], z: float, height: float) -> FloatArray:
         """The leg's centre at height z: its own region of the cut, apart from anything hanging beside it."""
@@ -261,4 +313,4 @@ def _leg(surface: Surface, track: list[tuple[float, Region]], height: float) -> 
     front, back = foot[np.argmin(foot[:, 1])], foot[np.argmax(foot[:, 1])]
     toe_tip, heel = (front, back) if ankle[1] - front[1] >= back[1] - ankle[1] else (back, front)
     widths = np.array([r.width for _, r in track])
-    return Leg(heights, centres, widths, ankle, toe_tip, heel)
+    return Leg(heights, centres, widths, depths, ankle, toe_tip, heel)

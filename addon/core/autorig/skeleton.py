@@ -37,28 +37,8 @@ def build(
     height: float,
 ) -> tuple[Bone, ...]:
     """The bones (parents first), left = +X, from the landmarks; `pieces` are the body's parts one by one."""
-    heads: dict[str, FloatArray] = {}
-    tails: dict[str, FloatArray] = {}
-    # The thighs' joints sit above the crotch by about a third of a thigh's width: the leg's own, not loose
-    # shorts' around it (up to twice as wide). The hips' joint keeps to the cut's width, garment and all:
-    # artists put it anywhere from the thighs' joints up to the waist, and lower it would only be further
-    # from the waist.
-    below = legs.crotch - 0.03 * height
-    cut = min(legs.left.half_width(below), legs.right.half_width(below))
-    thigh = min(_thigh_half_width(leg, below, height) for leg in (legs.left, legs.right))
-    hip_z = legs.top if legs.top is not None else legs.crotch + 0.6 * thigh
-    pelvis = legs.top if legs.top is not None else legs.crotch + 0.6 * cut
     trunk = [(piece, shells_of(piece)) for piece in pieces]
-    for side, leg in (("left", legs.left), ("right", legs.right)):
-        axis = _leg_axis(pieces, leg, legs.crotch - 0.03 * height, height)
-        upper = _on_axis(trunk, axis, legs.crotch - 0.03 * height, height)
-        upper[2] = hip_z
-        knee = _on_axis(trunk, axis, (hip_z + leg.ankle[2]) / 2, height)
-        # The ball of the foot, about halfway from the ankle to the toes' tip (the median of artists' rigs).
-        toes = leg.ankle + 0.55 * (leg.toe_tip - leg.ankle)
-        toes[2] = 0.02 * height
-        heads |= {f"{side}UpperLeg": upper, f"{side}LowerLeg": knee, f"{side}Foot": leg.ankle, f"{side}Toes": toes}
-        tails[f"{side}Toes"] = np.array([leg.toe_tip[0], leg.toe_tip[1], toes[2]])
+    heads, tails, pelvis = _leg_joints(pieces, trunk, legs, height)
     neck_z = torso.neck_base
     spine_heights = {"hips": pelvis + HIPS_ABOVE * height}
     length = neck_z - spine_heights["hips"]
@@ -105,6 +85,38 @@ def build(
         heads[name] = centre
         tails[name] = centre - np.array([0.0, 0.02 * height, 0.0])
     return _bones(heads, tails, height)
+
+
+def _leg_joints(
+    pieces: Sequence[Surface], trunk: Sequence[tuple[Surface, IntArray]], legs: Legs, height: float
+) -> tuple[dict[str, FloatArray], dict[str, FloatArray], float]:
+    """Each leg's joints (thigh, knee, ankle, toes) and the toes' tails, and the height of the pelvis the
+    spine starts from."""
+    heads: dict[str, FloatArray] = {}
+    tails: dict[str, FloatArray] = {}
+    # The thighs' joints sit above the crotch by about a third of a thigh's width: the leg's own, not loose
+    # shorts' around it (up to twice as wide). The hips' joint keeps to the cut's width, garment and all:
+    # artists put it anywhere from the thighs' joints up to the waist, and lower it would only be further
+    # from the waist.
+    below = legs.crotch - 0.03 * height
+    cut = min(legs.left.half_width(below), legs.right.half_width(below))
+    thigh = min(_thigh_half_width(leg, below, height) for leg in (legs.left, legs.right))
+    hip_z = legs.top if legs.top is not None else legs.crotch + 0.6 * thigh
+    pelvis = legs.top if legs.top is not None else legs.crotch + 0.6 * cut
+    for side, leg in (("left", legs.left), ("right", legs.right)):
+        axis = _leg_axis(pieces, leg, legs.crotch - 0.03 * height, height)
+        upper = _on_axis(trunk, axis, legs.crotch - 0.03 * height, height)
+        upper[2] = hip_z
+        cap = leg.kneecap(hip_z, height)
+        knee = _on_axis(trunk, axis, (hip_z + leg.ankle[2]) / 2 if cap is None else float(cap[0]), height)
+        if cap is not None:
+            knee[1] = cap[1]
+        # The ball of the foot, about halfway from the ankle to the toes' tip (the median of artists' rigs).
+        toes = leg.ankle + 0.55 * (leg.toe_tip - leg.ankle)
+        toes[2] = 0.02 * height
+        heads |= {f"{side}UpperLeg": upper, f"{side}LowerLeg": knee, f"{side}Foot": leg.ankle, f"{side}Toes": toes}
+        tails[f"{side}Toes"] = np.array([leg.toe_tip[0], leg.toe_tip[1], toes[2]])
+    return heads, tails, pelvis
 
 
 def fused_behind(front: FloatArray, back: FloatArray, cuts: int, jump: float) -> FloatArray:

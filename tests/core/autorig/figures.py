@@ -118,6 +118,9 @@ class Figure:
         )
 
 
+KNEECAP = (-0.05, 0.47)  # (y, z) of the kneecap's ball: its front 2 cm before the thigh's, just below the knee
+
+
 def humanoid(
     *,
     arm_drop: float = 0.0,
@@ -131,13 +134,14 @@ def humanoid(
     touching: bool = False,
     shaped_shins: bool = False,
     thigh: float = 0.07,
+    kneecaps: bool = False,
     x: float = 0.0,
 ) -> Figure:
     """A 1.7 m figure (or a 1.0 m chibi with a big head) with arms `arm_drop` degrees below horizontal; with
     `long_hair` a sheet of hair behind the back down to the waist, wider than the shoulders (it hides the
     armpits from behind); with `touching` thighs pressed together from the knees to the crotch; with
-    `shaped_shins` each shin and foot one shaped surface (SHAPED_SHIN) instead of two capsules; `thigh`: the
-    thighs' radius."""
+    `shaped_shins` each shin and foot one shaped surface (SHAPED_SHIN) instead of two capsules; with
+    `kneecaps` a ball jutting out 2 cm before each knee (KNEECAP, its centre); `thigh`: the thighs' radius."""
     k = 0.6 if chibi else 1.0  # the chibi's body below the neck is shorter
     j: dict[str, Array] = {}
     shells: list[Shell] = []
@@ -150,6 +154,8 @@ def humanoid(
             np.array([hx, 0, hip_z]), np.array([hx, 0, knee_z]), np.array([hx, 0, ankle_z]))  # fmt: skip
         shells.append(capsule((hx, 0, hip_z), (hx, 0, knee_z), thigh))
         shells += _shin_and_foot(hx, knee_z, ankle_z, shaped=shaped_shins)
+        if kneecaps:
+            shells.append(capsule((hx, KNEECAP[0], KNEECAP[1] * k), (hx, KNEECAP[0], KNEECAP[1] * k), 0.04))
         # The arm in T-pose, then turned down about the shoulder.
         sh = np.array([s * 0.17, 0, shoulder_z])
         elbow, wrist = sh + [s * 0.27 * k, 0, 0], sh + [s * 0.52 * k, 0, 0]

@@ -10,7 +10,7 @@ import pytest
 from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, plan_rig, rigid
 from addon.core.rig import humanoid
 
-from .figures import Figure, block, blocks, capsule, lying_down, merged, squashed, table_on_legs, tube, turn_z
+from .figures import KNEECAP, Figure, block, blocks, capsule, lying_down, merged, squashed, table_on_legs, tube, turn_z
 from .figures import humanoid as figure
 
 
@@ -56,6 +56,28 @@ def test_a_shaped_shins_ankle_is_at_the_ankle_bones_below_its_narrowest_cut() ->
     err = errors(fig, plan)
     assert err["leftFoot"] < 0.012 and err["rightFoot"] < 0.012, err
     assert_joints_close(fig, plan)
+
+
+def _knee(fig: Figure) -> tuple[Any, Any, Any, float]:
+    """The planned left knee, the left thigh's joint (on the leg's line) and the ball of the figure's left
+    kneecap (KNEECAP) in the rig frame, and the height; after checking every joint lies near the figure's."""
+    plan = plan_rig(fig.parts)
+    assert_joints_close(fig, plan)
+    m = np.array(plan.to_rig_frame)
+    heads = {b.name: np.array(b.head) for b in plan.bones}
+    cap = m[:3, :3] @ np.array([fig.joints["leftLowerLeg"][0], *KNEECAP]) + m[:3, 3]
+    return heads["leftLowerLeg"], heads["leftUpperLeg"], cap, plan.height
+
+
+def test_a_modelled_kneecap_puts_the_knee_at_its_height_toward_the_front() -> None:
+    """Artists whose legs model the kneecap (the leg deepens there and thins again over the knee) bend the
+    knee near it: the joint goes to the kneecap's height, ahead of the leg's middle and behind the kneecap's
+    front. A leg without one keeps its knee on the leg's line."""
+    knee, line, _, height = _knee(figure())
+    assert abs(knee[1] - line[1]) < 0.003 * height, (knee, line)
+    knee, line, cap, height = _knee(figure(kneecaps=True))
+    assert abs(knee[2] - cap[2]) < 0.01 * height, (knee, cap)
+    assert cap[1] - 0.04 < knee[1] < line[1] - 0.01 * height, (cap, knee, line)  # the ball's radius: 4 cm
 
 
 def test_the_skeleton_is_a_vrm_hierarchy_mirrored_about_x0() -> None:
