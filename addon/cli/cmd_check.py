@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.rig.findings import CheckReport
-from .blender_args import enable_vrm_addon
+from .blender_args import add_verbose, enable_vrm_addon
 from .blender_args import preset as cli_preset
 from .command import EXIT_OK, EXIT_PROBLEMS, Command, Result, UsageError
 
@@ -23,6 +23,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fix what can be fixed, then save the --blend file: 'safe' (the default) keeps every vertex where it "
         "is; 'all' also changes the skeleton where that makes it a VRM humanoid",
     )
+    add_verbose(parser)
 
 
 def report_lines(report: CheckReport) -> list[str]:
@@ -42,17 +43,18 @@ def report_lines(report: CheckReport) -> list[str]:
 def _run(args: argparse.Namespace) -> Result:
     import bpy
 
-    from ..blender import rig_check
+    from ..blender import console, rig_check
 
     preset = cli_preset(args.target)
     enable_vrm_addon("no VRM mapping can be read or written")
     if args.fix and not bpy.data.filepath:
         raise UsageError("--fix needs a .blend file (--blend FILE): the fixes are saved into it")
-    report = rig_check.check_rig(args.armature, preset)  # no such armature: an InputError, exit 2
-    if args.fix and any(f.fixable and (args.fix == "all" or not f.structural) for f in report.findings):
-        report = rig_check.check_rig(report.armature, preset, fix=args.fix)
-        # Blender keeps the previous version beside it as FILE.blend1.
-        bpy.ops.wm.save_mainfile()
+    with console.quiet(args.verbose):  # the fixes' and the save's own output: see add_verbose
+        report = rig_check.check_rig(args.armature, preset)  # no such armature: an InputError, exit 2
+        if args.fix and any(f.fixable and (args.fix == "all" or not f.structural) for f in report.findings):
+            report = rig_check.check_rig(report.armature, preset, fix=args.fix)
+            # Blender keeps the previous version beside it as FILE.blend1.
+            bpy.ops.wm.save_mainfile()
     return Result(report.to_json(), report_lines(report), EXIT_OK if report.ok else EXIT_PROBLEMS)
 
 

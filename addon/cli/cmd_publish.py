@@ -12,6 +12,7 @@ from ..core.errors import OperationError
 from ..core.publish.bucket_keys import check_name
 from ..storage.base import Storage
 from ..storage.targets import open_storage
+from .blender_args import add_verbose
 from .blender_args import preset as cli_preset
 from .command import EXIT_PROBLEMS, Command, Result, UsageError, failed
 from .paths import open_given_blend
@@ -26,6 +27,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="model name: letters, digits, '-', '_' (versions are added)")
     parser.add_argument("--preset", required=True, help="export preset (see `forge.py presets`)")
     add_storage_arguments(parser)
+    add_verbose(parser)
 
 
 def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,9 +71,10 @@ def _run(args: argparse.Namespace) -> Result:
     target = chosen_storage(args)  # before Blender's modules load: a bad destination is refused at once
     preset = cli_preset(args.preset)
     open_given_blend(args)
-    from ..blender import publish
+    from ..blender import console, publish
 
-    return published(lambda: publish.publish(name, preset, target, armature_name=args.armature, progress=progress))
+    with console.quiet(args.verbose):  # the export's own output: see add_verbose
+        return published(lambda: publish.publish(name, preset, target, armature_name=args.armature, progress=progress))
 
 
 def published(run: Callable[[], PublishResult]) -> Result:

@@ -35,9 +35,11 @@ def test_publishing_twice_gives_v1_then_v2_and_leaves_the_artists_file_alone(dem
     before = demo_blend.read_bytes()
     first = _publish(demo_blend, "Demo", "--root", root)
     assert first.code == 0, first.stderr
-    second = _publish(demo_blend, "Demo", "--root", root)
+    second = _publish(demo_blend, "Demo", "--root", root, "--verbose")
     assert second.code == 0, second.stderr
     assert (first.json()["version"], second.json()["version"]) == (1, 2)
+    # The exporter's own log only with --verbose (on stderr: stdout holds the one JSON document).
+    assert "Starting glTF 2.0 export" not in first.stderr and "Starting glTF 2.0 export" in second.stderr
     assert demo_blend.read_bytes() == before
     vrm = (root / "exports" / "Demo-v2.vrm").read_bytes()
     report = inspect_vrm(vrm)

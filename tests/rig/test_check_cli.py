@@ -73,6 +73,13 @@ def test_fix_repairs_and_saves_a_rig_imported_from_mixamo(blender, demo_blend, t
     assert again.code == 0 and again.json()["mapping"]["leftUpperArm"] == "mixamorig:LeftArm"
 
 
+def test_verbose_prints_what_blender_says_and_only_then(demo_blend):
+    quiet = run_forge("check", "--blend", demo_blend)
+    loud = run_forge("check", "--blend", demo_blend, "--verbose")
+    assert quiet.code == loud.code == 0, quiet.stderr + loud.stderr
+    assert "Read blend" not in quiet.stdout + quiet.stderr and "Read blend" in loud.stdout, loud.stdout
+
+
 def test_fix_without_a_file_is_refused():
     result = run_forge("check", "--fix")
     assert result.code == 2 and "--fix needs a .blend file" in result.stderr
