@@ -21,7 +21,7 @@ from ..core.presets import DEFAULT_TARGET_HEIGHT_M, Preset
 from ..core.rig import bone_mapping, checks, finding_kinds, skinning, weight_fixes
 from ..core.rig.findings import Finding
 from ..core.rig.model import ArmatureInfo, BoolArray, FloatArray, IntArray
-from . import console, context, modifiers, rig_reader, vrm_addon
+from . import action_rebase, console, context, modifiers, rig_reader, vrm_addon
 
 
 class FixFailedError(OperationError, RuntimeError):
@@ -287,7 +287,12 @@ def _deformed(mesh: bpy.types.Object, armature: bpy.types.Object) -> list[FloatA
 
 def apply_pose_as_rest(armature: bpy.types.Object) -> str:
     """Makes the current pose the rest pose: each skinned mesh (basis and every shape key) takes the shape
-    the pose gives it, then the armature's rest takes the pose, so the avatar looks as it did."""
+    the pose gives it, then the armature's rest takes the pose, so the avatar looks as it did; its actions
+    are re-based onto the new rest, so they play as they did."""
+    return action_rebase.keeping_actions(armature, lambda: _pose_as_rest(armature))
+
+
+def _pose_as_rest(armature: bpy.types.Object) -> str:
     skinned = [o for o in rig_reader.avatar_meshes(armature) if rig_reader.deformed_by(o, armature)]
     shapes = {o.name: _deformed(o, armature) for o in skinned}  # all read before anything is written
     for obj in skinned:
@@ -311,7 +316,11 @@ def apply_pose_scale_as_rest(armature: bpy.types.Object) -> str:
     left applied as the rest pose (meshes and shape keys follow), then the rotations put back, so the avatar
     looks as it did. With a uniform scale per bone, a turn before or after it is the same; only a vertex
     blending a scaled or moved bone with a turned one can shift a little (blended skinning does not compose).
-    An importer's scaled pose has no turns: there it is exact."""
+    An importer's scaled pose has no turns: there it is exact. Its actions are re-based onto the new rest."""
+    return action_rebase.keeping_actions(armature, lambda: _pose_scale_as_rest(armature))
+
+
+def _pose_scale_as_rest(armature: bpy.types.Object) -> str:
     pose = armature.pose
     assert pose is not None
     turns = {b.name: (b.rotation_quaternion.copy(), b.rotation_euler.copy(), tuple(b.rotation_axis_angle))
@@ -320,7 +329,7 @@ def apply_pose_scale_as_rest(armature: bpy.types.Object) -> str:
         bone.rotation_quaternion, bone.rotation_euler = (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
         bone.rotation_axis_angle = (0.0, 0.0, 1.0, 0.0)
     context.view_layer().update()
-    done = apply_pose_as_rest(armature)
+    done = _pose_as_rest(armature)
     for bone in pose.bones:
         bone.rotation_quaternion, bone.rotation_euler, bone.rotation_axis_angle = turns[bone.name]
     context.view_layer().update()

@@ -1,0 +1,363 @@
+"""The armature's actions carried over a change of its rest pose, so each plays as it did.
+
+A pose bone's keys are relative to its rest: when a fix changes the rest (applies the pose as rest), every
+key would pose the bone anew. The actions re-based are those that animate the armature: the one it plays,
+those in its NLA strips (on Blender 4.4+ with the slot it plays them through), and any other action in the
+file that no object plays whose bone channels all name bones of this armature (an importer brings each
+take as an action and assigns one). Blender has no firmer link from an action to an armature. An action
+another object plays too is left as it is, and the fix line says so: re-basing it would break it there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import bpy
+import mathutils
+from bpy_extras import anim_utils
+
+_BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
+_ROTATION_PATH = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}
+_SIZES = {"location": 3, "rotation_quaternion": 4, "rotation_axis_angle": 4, "rotation_euler": 3, "scale": 3}
+_SAME = 1e-6  # a re-based channel this close to the bone's own value needs no new F-curve
+
+# One bone's transform: location, rotation (as its rotation mode stores it), scale.
+Channels = dict[str, tuple[float, ...]]
+
+
+def _unescape(name: str) -> str:
+    return re.sub(r"\\(.)", r"\1", name)
+
+
+def _rotation_path(bone: bpy.types.PoseBone) -> str:
+    return _ROTATION_PATH.get(bone.rotation_mode, "rotation_euler")
+
+
+def _stored(bone: bpy.types.PoseBone) -> Channels:
+    """The bone's own values: what a channel no key drives holds."""
+    path = _rotation_path(bone)
+    return {"location": tuple(bone.location[:]), path: tuple(getattr(bone, path)[:]), "scale": tuple(bone.scale[:])}
+
+
+@dataclass
+class _Rest:
+    """A bone's rest relative to its parent's (the armature's, for a root) and its length."""
+
+    relative: mathutils.Matrix
+    length: float
+    parent: str | None
+
+    @classmethod
+    def read(cls, bone: bpy.types.Bone) -> _Rest:
+        parent = bone.parent
+        relative = bone.matrix_local if parent is None else parent.matrix_local.inverted() @ bone.matrix_local
+        return cls(relative.copy(), bone.length, parent.name if parent else None)
+
+
+@dataclass
+class _Target:
+    """An action as one armature plays it: through one slot on Blender 4.4+, its F-curves otherwise."""
+
+    action: bpy.types.Action
+    slot: Any
+
+    def bag(self) -> Any:
+        """Where its F-curves live (None: it has none for the slot)."""
+        if not hasattr(self.action, "layers"):  # before 4.4
+            return self.action
+        return anim_utils.action_get_channelbag_for_slot(self.action, self.slot)
+
+    def curves(self) -> dict[tuple[str, str, int], Any]:
+        """Its bone transform F-curves by (bone, property, index)."""
+        bag = self.bag()
+        found = {}
+        for curve in bag.fcurves if bag is not None else ():
+            match = _BONE_PATH.match(curve.data_path)
+            if match and match[2] in _SIZES:
+                found[_unescape(match[1]), match[2], curve.array_index] = curve
+        return found
+
+    def new_curve(self, bone: str, path: str, index: int) -> Any:
+        bag = self.bag()
+        data_path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].{path}'
+        if not hasattr(self.action, "layers"):
+            return bag.fcurves.new(data_path, index=index, action_group=bone)
+        curve = bag.fcurves.new(data_path, index=index)
+        curve.group = bag.groups.get(bone) or bag.groups.new(bone)
+        return curve
+
+
+def _played(obj: bpy.types.Object) -> list[_Target]:
+    """The actions `obj` plays: its own and its NLA strips' (meta strips' too)."""
+    data = obj.animation_data
+    if data is None:
+        return []
+    found = [_Target(data.action, getattr(data, "action_slot", None))] if data.action else []
+
+    def strips(items: Any) -> Iterator[Any]:
+        for strip in items:
+            yield strip
+            yield from strips(strip.strips)
+
+    for track in data.nla_tracks:
+        found += [_Target(s.action, getattr(s, "action_slot", None)) for s in strips(track.strips) if s.action]
+    return found
+
+
+def _key(target: _Target) -> tuple[str, str | None]:
+    return target.action.name, target.slot.identifier if target.slot is not None else None
+
+
+def _unplayed(armature: bpy.types.Object, played: set[tuple[str, str | None]]) -> list[_Target]:
+    """Actions (per slot) no object plays whose bone channels all name bones of `armature`."""
+    bones = set(armature.pose.bones.keys())  # type: ignore[union-attr]
+    found = []
+    for action in bpy.data.actions:
+        slots = list(action.slots) if hasattr(action, "slots") else [None]
+        for slot in slots:
+            target = _Target(action, slot)
+            named = {bone for bone, _, _ in target.curves()}
+            if _key(target) not in played and named and named <= bones:
+                found.append(target)
+    return found
+
+
+@dataclass
+class _Actions:
+    """The armature's actions and rest as they were before its rest changes."""
+
+    armature: bpy.types.Object
+    targets: list[_Target]
+    shared: list[str]  # actions it plays that other objects play too
+    rests: dict[str, _Rest] = field(default_factory=dict)
+    stored: dict[str, Channels] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, armature: bpy.types.Object) -> _Actions:
+        users: dict[tuple[str, str | None], set[str]] = {}
+        for obj in bpy.data.objects:
+            for target in _played(obj):
+                users.setdefault(_key(target), set()).add(obj.name)
+        own = {_key(t): t for t in _played(armature) if t.slot is not None or not hasattr(t.action, "slots")}
+        targets = [t for k, t in own.items() if users[k] == {armature.name}]
+        shared = sorted({t.action.name for k, t in own.items() if users[k] != {armature.name}})
+        data, pose = armature.data, armature.pose
+        assert isinstance(data, bpy.types.Armature) and pose is not None
+        return cls(
+            armature,
+            targets + _unplayed(armature, set(users)),
+            shared,
+            {b.name: _Rest.read(b) for b in data.bones},
+            {b.name: _stored(b) for b in pose.bones},
+        )
+
+    def unsure(self) -> list[str]:
+        """Bones whose pose is not their keys on their parent's pose (constraints, drivers, a parent's
+        rotation or scale not inherited): re-based keys may play differently there."""
+        pose = self.armature.pose
+        assert pose is not None
+        data = self.armature.animation_data
+        driven = {_BONE_PATH.match(d.data_path) for d in data.drivers} if data is not None else set()
+        names = {_unescape(m[1]) for m in driven if m}
+        return sorted(
+            b.name
+            for b in pose.bones
+            if b.name in names
+            or any(c.enabled for c in b.constraints)
+            or not b.bone.use_inherit_rotation
+            or b.bone.inherit_scale != "FULL"
+        )
+
+    @contextlib.contextmanager
+    def set_aside(self, exact: bool) -> Iterator[None]:
+        """The armature's own action unassigned meanwhile when it will be re-based exactly: Blender then
+        does not warn that the change destroys it (it would be untrue)."""
+        data = self.armature.animation_data
+        if not exact or data is None or data.action is None:
+            yield
+            return
+        action, slot = data.action, getattr(data, "action_slot", None)
+        data.action = None
+        try:
+            yield
+        finally:
+            data.action = action
+            if slot is not None:
+                data.action_slot = slot
+
+    def rebase(self) -> list[str]:
+        """Re-bases every target onto the armature's new rest; returns the names of those changed."""
+        data, pose = self.armature.data, self.armature.pose
+        assert isinstance(data, bpy.types.Armature) and pose is not None
+        now = {b.name: _Rest.read(b) for b in data.bones}
+        stored = {b.name: _stored(b) for b in pose.bones}
+        changes = {name: _change(self.rests, now, name) for name in now if name in self.rests}
+        changed = set()
+        for target in self.targets:
+            curves = target.curves()
+            for name, change in changes.items():
+                own = {(path, i): c for (b, path, i), c in curves.items() if b == name and path in stored[name]}
+                if change is None or not own:
+                    continue
+                bone = pose.bones[name]
+                _BoneKeys(target, name, own, self.stored[name], stored[name]).rebase(
+                    change, _rotation_path(bone), bone.rotation_mode
+                )
+                changed.add(target.action.name)
+        return sorted(changed)
+
+
+@dataclass
+class _Change:
+    """basis' = map @ basis @ Scale(scale): the keys that pose a bone as before on its new rest."""
+
+    map: mathutils.Matrix
+    turn: mathutils.Quaternion
+    scale: float
+
+
+def _change(before: dict[str, _Rest], after: dict[str, _Rest], name: str) -> _Change | None:
+    """How the bone's keys change, or None when its rest did not. Blender's rests are rigid: a pose's scale
+    applied as rest goes into the bones' lengths and offsets. With k = old length / new length, a bone now
+    posed P'(t) = P(t)·k deforms its (re-shaped) mesh as before; on its parent's P'·k_parent that is
+    basis' = B⁻¹·k_parent⁻¹·A·basis·k for a rest relative to the (same) parent from A to B."""
+    old, new = before[name], after[name]
+    own = old.length / new.length
+    parent = 1.0 if new.parent is None else before[new.parent].length / after[new.parent].length
+    mapping = new.relative.inverted() @ mathutils.Matrix.Scale(1.0 / parent, 4) @ old.relative
+    if abs(own / parent - 1.0) < 1e-9 and _near(mapping, mathutils.Matrix.Identity(4)):
+        return None
+    return _Change(mapping, mapping.to_3x3().normalized().to_quaternion(), own / parent)
+
+
+def _near(a: mathutils.Matrix, b: mathutils.Matrix) -> bool:
+    return all(abs(a[i][j] - b[i][j]) < 1e-9 for i in range(len(a)) for j in range(len(a[0])))
+
+
+def _quaternion(path: str, values: tuple[float, ...], mode: str) -> mathutils.Quaternion:
+    if path == "rotation_quaternion":
+        return mathutils.Quaternion(values)
+    if path == "rotation_axis_angle":
+        return mathutils.Quaternion(values[1:], values[0])
+    return mathutils.Euler(values, mode).to_quaternion()
+
+
+def _rotation(
+    path: str, turn: mathutils.Quaternion, mode: str, previous: tuple[float, ...] | None
+) -> tuple[float, ...]:
+    """`turn` as the channel stores it, continuous with the previous key (no flip of sign, axis or a whole
+    turn between two keys)."""
+    if path == "rotation_quaternion":
+        if previous is not None and turn.dot(mathutils.Quaternion(previous)) < 0.0:
+            turn.negate()
+        return (turn.w, turn.x, turn.y, turn.z)
+    if path == "rotation_axis_angle":
+        axis, angle = turn.to_axis_angle()
+        if previous is not None and axis.dot(mathutils.Vector(previous[1:])) < 0.0:
+            axis, angle = -axis, -angle
+        return (angle, axis.x, axis.y, axis.z)
+    euler = turn.to_euler(mode, mathutils.Euler(previous, mode)) if previous is not None else turn.to_euler(mode)
+    return (euler.x, euler.y, euler.z)
+
+
+@dataclass
+class _BoneKeys:
+    """One bone's transform F-curves in one action, and its own values before and after the rest changed."""
+
+    target: _Target
+    bone: str
+    curves: dict[tuple[str, int], Any]
+    before: Channels
+    after: Channels
+
+    def rebase(self, change: _Change, rotation: str, mode: str) -> None:
+        """Location maps to location, rotation to rotation and scale to scale, so each is rewritten alone
+        and only when the change touches it. A scale (the scale, or the location under a rest grown or
+        shrunk) multiplies keys and handles, exact between keys too; a turn or move is sampled at the union
+        of the channels' key frames and keyed anew there, each key with the interpolation of the one it
+        replaces: between keys the new curves interpolate, close to the old motion, not the same."""
+        self.scale("scale", change.scale)
+        factor = change.map[0][0]
+        if _near(change.map, mathutils.Matrix.Scale(factor, 4)):
+            self.scale("location", factor)
+        else:
+            self.rewrite("location", lambda v: tuple((change.map @ mathutils.Vector(v))[:]))
+        if abs(abs(change.turn.w) - 1.0) > 1e-9:
+            previous: tuple[float, ...] | None = None
+
+            def turned(values: tuple[float, ...]) -> tuple[float, ...]:
+                nonlocal previous
+                previous = _rotation(rotation, change.turn @ _quaternion(rotation, values, mode), mode, previous)
+                return previous
+
+            self.rewrite(rotation, turned)
+
+    def scale(self, path: str, factor: float) -> None:
+        """Multiplies the channels of `path` by `factor`; a channel without keys gets a constant key when its
+        value then differs from the bone's own."""
+        if abs(factor - 1.0) < 1e-9:
+            return
+        start = min(k.co[0] for c in self.curves.values() for k in c.keyframe_points)
+        for i in range(3):
+            curve = self.curves.get((path, i))
+            if curve is None:
+                if abs(self.before[path][i] * factor - self.after[path][i]) > _SAME:
+                    _write(self.target.new_curve(self.bone, path, i), {}, [(start, self.before[path][i] * factor)])
+                continue
+            for key in curve.keyframe_points:
+                key.co[1] *= factor
+                key.handle_left[1] *= factor
+                key.handle_right[1] *= factor
+            curve.update()
+
+    def rewrite(self, path: str, change: Callable[[tuple[float, ...]], tuple[float, ...]]) -> None:
+        """Samples the channels of `path` at the union of their key frames (one without keys holds the bone's
+        value before), changes each sample and keys them anew; a channel without keys gets some only when
+        its new values differ from the bone's own."""
+        size = _SIZES[path]
+        keyed = {i: self.curves[path, i] for i in range(size) if (path, i) in self.curves}
+        frames = sorted({k.co[0] for c in keyed.values() for k in c.keyframe_points})
+        held = self.before[path]
+        samples = [change(tuple(keyed[i].evaluate(t) if i in keyed else held[i] for i in range(size))) for t in frames]
+        kinds = {k.co[0]: str(k.interpolation) for c in reversed(keyed.values()) for k in c.keyframe_points}
+        for i in range(size):
+            column = [v[i] for v in samples]
+            curve = keyed.get(i)
+            if curve is None:
+                if all(abs(v - self.after[path][i]) < _SAME for v in column):
+                    continue
+                curve = self.target.new_curve(self.bone, path, i)
+            own = {k.co[0]: str(k.interpolation) for k in curve.keyframe_points}
+            _write(curve, {**kinds, **own}, list(zip(frames, column, strict=True)))
+
+
+def _write(curve: Any, kinds: dict[float, str], keys: list[tuple[float, float]]) -> None:
+    curve.keyframe_points.clear()
+    for t, v in keys:
+        curve.keyframe_points.insert(t, v, options={"FAST"}).interpolation = kinds.get(t, "BEZIER")
+    curve.update()
+
+
+def keeping_actions(armature: bpy.types.Object, change: Callable[[], str]) -> str:
+    """Runs `change` (it changes the armature's rest pose and says how) and re-bases the armature's actions
+    onto the new rest; the line says which, and where they may still play differently."""
+    actions = _Actions.read(armature)
+    unsure = actions.unsure() if actions.targets else []
+    with actions.set_aside(exact=not unsure and not actions.shared):
+        done = change()
+    rebased = actions.rebase()
+    said = [done]
+    if rebased:
+        said.append(f"re-based {len(rebased)} action(s) to the new rest pose: {', '.join(rebased)}")
+    if rebased and unsure:
+        said.append(
+            f"constraints, drivers or partial inheritance on {', '.join(unsure)} may make them play differently"
+        )
+    if actions.shared:
+        other = f"other objects play them: they now pose '{armature.name}' differently"
+        said.append(f"left {', '.join(actions.shared)} as they were ({other})")
+    return "; ".join(said)
