@@ -48,7 +48,8 @@ _SCALED_POSE = (
     "pose, and the export would write that scale into the VRM skeleton (its T-pose only turns bones). A glTF whose "
     "root joint has node scale 0.01 (a centimetre web avatar) imports so: a rest pose 100× too big shown through a "
     "0.01 pose-bone scale. The fix applies the pose's scale and moves as the rest pose, meshes and every shape key "
-    "following, the pose's rotations kept: the avatar stays where you see it, now at its size in the rest pose too"
+    "following, the pose's rotations kept: the avatar stays where you see it, now at its size in the rest pose too; "
+    "the armature's actions are [re-based](#actions-survive-a-new-rest-pose)"
 )
 _NOT_GROUNDED = (
     "ground the model (moves the armature and its meshes so the lowest point is at z=0; the message says when that "
@@ -100,7 +101,8 @@ KINDS: Final[dict[str, FindingKind]] = _kinds(
         "rest_pose_not_upright",
         "error",
         "structural, when the current pose stands: apply the current pose as the rest pose, meshes and every shape "
-        "key following it; refused with the reason otherwise",
+        "key following it, the armature's actions [re-based](#actions-survive-a-new-rest-pose); refused with the "
+        "reason otherwise",
         "structural",
         3,
     ),
