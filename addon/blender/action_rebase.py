@@ -133,6 +133,7 @@ class _Actions:
     armature: bpy.types.Object
     targets: list[_Target]
     shared: list[str]  # actions it plays that other objects play too
+    placed: mathutils.Matrix  # its world matrix
     rests: dict[str, _Rest] = field(default_factory=dict)
     stored: dict[str, Channels] = field(default_factory=dict)
 
@@ -151,6 +152,7 @@ class _Actions:
             armature,
             targets + _unplayed(armature, set(users)),
             shared,
+            armature.matrix_world.copy(),
             {b.name: _Rest.read(b) for b in data.bones},
             {b.name: _stored(b) for b in pose.bones},
         )
@@ -195,7 +197,8 @@ class _Actions:
         assert isinstance(data, bpy.types.Armature) and pose is not None
         now = {b.name: _Rest.read(b) for b in data.bones}
         stored = {b.name: _stored(b) for b in pose.bones}
-        changes = {name: _change(self.rests, now, name) for name in now if name in self.rests}
+        moved = self.armature.matrix_world.inverted() @ self.placed
+        changes = {name: _change(self.rests, now, name, moved) for name in now if name in self.rests}
         changed = set()
         for target in self.targets:
             curves = target.curves()
@@ -213,25 +216,30 @@ class _Actions:
 
 @dataclass
 class _Change:
-    """basis' = map @ basis @ Scale(scale): the keys that pose a bone as before on its new rest."""
+    """basis' = map @ basis @ Scale(own): the keys that pose a bone as before on its new rest; `scale` is
+    what the scale channel is multiplied by (own and the map's)."""
 
     map: mathutils.Matrix
     turn: mathutils.Quaternion
     scale: float
 
 
-def _change(before: dict[str, _Rest], after: dict[str, _Rest], name: str) -> _Change | None:
+def _change(before: dict[str, _Rest], after: dict[str, _Rest], name: str, moved: mathutils.Matrix) -> _Change | None:
     """How the bone's keys change, or None when its rest did not. Blender's rests are rigid: a pose's scale
-    applied as rest goes into the bones' lengths and offsets. With k = old length / new length, a bone now
-    posed P'(t) = P(t)·k deforms its (re-shaped) mesh as before; on its parent's P'·k_parent that is
-    basis' = B⁻¹·k_parent⁻¹·A·basis·k for a rest relative to the (same) parent from A to B."""
+    applied as rest (or the object's) goes into the bones' lengths and offsets. With k = old length / new
+    length, a bone posed P'(t) = M·P(t)·k in the new armature space (M: the old armature space in the new
+    one, `moved`) is where it was, its frame as long as it was; on its parent's, P'·k_parent, that is
+    basis' = B⁻¹·X·A·basis·k for a rest relative to the (same) parent from A to B, X = k_parent⁻¹ (M for a
+    root)."""
     old, new = before[name], after[name]
-    own = old.length / new.length
-    parent = 1.0 if new.parent is None else before[new.parent].length / after[new.parent].length
-    mapping = new.relative.inverted() @ mathutils.Matrix.Scale(1.0 / parent, 4) @ old.relative
-    if abs(own / parent - 1.0) < 1e-9 and _near(mapping, mathutils.Matrix.Identity(4)):
+    parent = moved
+    if new.parent is not None:
+        parent = mathutils.Matrix.Scale(after[new.parent].length / before[new.parent].length, 4)
+    mapping = new.relative.inverted() @ parent @ old.relative
+    scale = mapping.to_3x3().determinant() ** (1 / 3) * old.length / new.length
+    if abs(scale - 1.0) < 1e-9 and _near(mapping, mathutils.Matrix.Identity(4)):
         return None
-    return _Change(mapping, mapping.to_3x3().normalized().to_quaternion(), own / parent)
+    return _Change(mapping, mapping.to_3x3().normalized().to_quaternion(), scale)
 
 
 def _near(a: mathutils.Matrix, b: mathutils.Matrix) -> bool:
@@ -342,15 +350,17 @@ def _write(curve: Any, kinds: dict[float, str], keys: list[tuple[float, float]])
     curve.update()
 
 
-def keeping_actions(armature: bpy.types.Object, change: Callable[[], str]) -> str:
-    """Runs `change` (it changes the armature's rest pose and says how) and re-bases the armature's actions
-    onto the new rest; the line says which, and where they may still play differently."""
+@contextlib.contextmanager
+def kept(armature: bpy.types.Object) -> Iterator[list[str]]:
+    """Around a change of the armature's rest pose (or of its object's transform, applied): re-bases its
+    actions onto the new rest afterwards. Yields the list that then holds what to add to the fix line: which
+    actions, and where they may still play differently."""
     actions = _Actions.read(armature)
     unsure = actions.unsure() if actions.targets else []
+    said: list[str] = []
     with actions.set_aside(exact=not unsure and not actions.shared):
-        done = change()
+        yield said
     rebased = actions.rebase()
-    said = [done]
     if rebased:
         said.append(f"re-based {len(rebased)} action(s) to the new rest pose: {', '.join(rebased)}")
     if rebased and unsure:
@@ -360,4 +370,3 @@ def keeping_actions(armature: bpy.types.Object, change: Callable[[], str]) -> st
     if actions.shared:
         other = f"other objects play them: they now pose '{armature.name}' differently"
         said.append(f"left {', '.join(actions.shared)} as they were ({other})")
-    return "; ".join(said)

@@ -136,23 +136,34 @@ def _rest_pose() -> Iterator[None]:
 
 def apply_transforms(objects: list[bpy.types.Object]) -> str:
     """Applies rotation and scale, parents first. Every child (bone-parented parts too, which Blender's own
-    apply moves) is put back where it was in the world; a shared mesh gets its own copy first."""
-    view_layer = context.view_layer()
+    apply moves) is put back where it was in the world; a shared mesh gets its own copy first. An armature's
+    bones grow or shrink with it: its actions are re-based, so they play as they did."""
+    said = [f"applied rotation and scale on {', '.join(o.name for o in objects)}"]
     with _rest_pose():
         for obj in sorted(objects, key=_depth):
-            children = [c for c in bpy.data.objects if c.parent == obj]
-            placed = {c.name: c.matrix_world.copy() for c in children}
-            for other in view_layer.objects:
-                if other is not None:
-                    other.select_set(False)
-            obj.select_set(True)
-            view_layer.objects.active = obj
-            bpy.ops.object.transform_apply(location=False, rotation=True, scale=True, isolate_users=True)
-            view_layer.update()
-            for child in children:
-                child.matrix_world = placed[child.name]
-            view_layer.update()
-    return f"applied rotation and scale on {', '.join(o.name for o in objects)}"
+            if obj.type != "ARMATURE":
+                _apply_transform(obj)
+                continue
+            with action_rebase.kept(obj) as rebased:
+                _apply_transform(obj)
+            said += rebased
+    return "; ".join(said)
+
+
+def _apply_transform(obj: bpy.types.Object) -> None:
+    view_layer = context.view_layer()
+    children = [c for c in bpy.data.objects if c.parent == obj]
+    placed = {c.name: c.matrix_world.copy() for c in children}
+    for other in view_layer.objects:
+        if other is not None:
+            other.select_set(False)
+    obj.select_set(True)
+    view_layer.objects.active = obj
+    bpy.ops.object.transform_apply(location=False, rotation=True, scale=True, isolate_users=True)
+    view_layer.update()
+    for child in children:
+        child.matrix_world = placed[child.name]
+    view_layer.update()
 
 
 def _depth(obj: bpy.types.Object) -> int:
@@ -289,7 +300,9 @@ def apply_pose_as_rest(armature: bpy.types.Object) -> str:
     """Makes the current pose the rest pose: each skinned mesh (basis and every shape key) takes the shape
     the pose gives it, then the armature's rest takes the pose, so the avatar looks as it did; its actions
     are re-based onto the new rest, so they play as they did."""
-    return action_rebase.keeping_actions(armature, lambda: _pose_as_rest(armature))
+    with action_rebase.kept(armature) as rebased:
+        done = _pose_as_rest(armature)
+    return "; ".join([done, *rebased])
 
 
 def _pose_as_rest(armature: bpy.types.Object) -> str:
@@ -317,7 +330,9 @@ def apply_pose_scale_as_rest(armature: bpy.types.Object) -> str:
     looks as it did. With a uniform scale per bone, a turn before or after it is the same; only a vertex
     blending a scaled or moved bone with a turned one can shift a little (blended skinning does not compose).
     An importer's scaled pose has no turns: there it is exact. Its actions are re-based onto the new rest."""
-    return action_rebase.keeping_actions(armature, lambda: _pose_scale_as_rest(armature))
+    with action_rebase.kept(armature) as rebased:
+        done = _pose_scale_as_rest(armature)
+    return "; ".join([done, *rebased])
 
 
 def _pose_scale_as_rest(armature: bpy.types.Object) -> str:

@@ -1,5 +1,6 @@
-"""A fix that changes the rest pose re-bases the armature's actions: every bone and vertex is posed at each
-frame as before the fix, for the action the armature plays, one in an NLA strip and one no object plays."""
+"""A fix that changes the rest pose (or applies the armature object's scale, which resizes its bones) re-bases
+the armature's actions: every bone and vertex is posed at each frame as before the fix, for the action the
+armature plays, one in an NLA strip and one no object plays."""
 
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def _wave(bones, root, size):
 def _avatar(finding):
     """A small skeleton with a skinned point per bone's third (some blended between two bones) and the three
     actions, with what `finding` names: a rest lying flat that every action's root keys stand up (as
-    MakeHuman's FBX arrives), or a root scaled by the pose, no key (as a centimetre glTF arrives)."""
+    MakeHuman's FBX arrives), a root scaled by the pose, no key (as a centimetre glTF arrives), or the
+    armature object turned and scaled."""
     lying = finding == "rest_pose_not_upright"
     lie = mathutils.Matrix.Rotation(-math.pi / 2 if lying else 0.0, 4, "X")
     data = bpy.data.armatures.new("Rig")
@@ -116,7 +118,7 @@ def _avatar(finding):
     rig.pose.bones["Spine"].rotation_mode = "XYZ"
     rig.pose.bones["Head"].rotation_mode = "AXIS_ANGLE"
     rig.animation_data_create()
-    root, size = lie.to_quaternion().inverted(), 1.0 if lying else 0.5
+    root, size = lie.to_quaternion().inverted(), 0.5 if finding == "scaled_pose" else 1.0
     walk, idle = _keyed(rig, "Walk", _walk, root, size), _keyed(rig, "Idle", _idle, root, size)
     _keyed(rig, "Wave", _wave, root, size).use_fake_user = True
     track = rig.animation_data.nla_tracks.new()
@@ -126,6 +128,8 @@ def _avatar(finding):
         pose_bone.matrix_basis = mathutils.Matrix.Identity(4)
     rig.animation_data.action = walk
     rig.pose.bones["Hips"].scale = (size, size, size)
+    if finding == "unapplied_transforms":  # an importer's turned and scaled armature object
+        rig.rotation_euler, rig.scale = (0.0, 0.0, 0.3), (2.5, 2.5, 2.5)
     context.scene().frame_set(1)
     return rig, body
 
@@ -164,7 +168,7 @@ def _posed(rig, body):
     return seen
 
 
-@pytest.mark.parametrize("finding", ["scaled_pose", "rest_pose_not_upright"])
+@pytest.mark.parametrize("finding", ["scaled_pose", "rest_pose_not_upright", "unapplied_transforms"])
 def test_a_rest_changing_fix_re_bases_every_action_so_each_plays_as_before(empty_scene, finding):
     rig, body = _avatar(finding)
     before = _posed(rig, body)

@@ -114,7 +114,8 @@ KINDS: Final[dict[str, FindingKind]] = _kinds(
         "unapplied_transforms",
         "warning",
         "apply rotation and scale, parents first; every child, bone-parented parts included, stays where it was; a "
-        "mesh shared by several objects gets its own copy first",
+        "mesh shared by several objects gets its own copy first; an armature's actions are "
+        "[re-based](#actions-survive-a-new-rest-pose) to its bones' new size",
         "safe",
         7,
     ),
