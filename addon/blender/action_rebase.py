@@ -1,7 +1,8 @@
 """The armature's actions carried over a change of its rest pose, so each plays as it did.
 
-A pose bone's keys are relative to its rest: when a fix changes the rest (applies the pose as rest), every
-key would pose the bone anew. The actions re-based are those that animate the armature: the one it plays,
+A pose bone's keys are relative to its rest and its parent: when a fix changes them (applies the pose as
+rest, applies the armature object's scale, hangs a bone from another parent), every key would pose the
+bone anew. The actions re-based are those that animate the armature: the one it plays,
 those in its NLA strips (on Blender 4.4+ with the slot it plays them through), and any other action in the
 file that no object plays whose bone channels all name bones of this armature (an importer brings each
 take as an action and assigns one). Blender has no firmer link from an action to an armature. An action
@@ -50,12 +51,13 @@ class _Rest:
     relative: mathutils.Matrix
     length: float
     parent: str | None
+    connected: bool  # its location channels do nothing
 
     @classmethod
     def read(cls, bone: bpy.types.Bone) -> _Rest:
         parent = bone.parent
         relative = bone.matrix_local if parent is None else parent.matrix_local.inverted() @ bone.matrix_local
-        return cls(relative.copy(), bone.length, parent.name if parent else None)
+        return cls(relative.copy(), bone.length, parent.name if parent else None, bone.use_connect)
 
 
 @dataclass
@@ -198,10 +200,14 @@ class _Actions:
         now = {b.name: _Rest.read(b) for b in data.bones}
         stored = {b.name: _stored(b) for b in pose.bones}
         moved = self.armature.matrix_world.inverted() @ self.placed
-        changes = {name: _change(self.rests, now, name, moved) for name in now if name in self.rests}
+        kept = [name for name in now if name in self.rests]
+        rehung = {name for name in kept if now[name].parent != self.rests[name].parent}
+        changes = {name: _change(self.rests, now, name, moved) for name in kept if name not in rehung}
         changed = set()
         for target in self.targets:
             curves = target.curves()
+            if rehung and _Rehung(target, curves, pose, (self.rests, now), (self.stored, stored)).rebase(rehung):
+                changed.add(target.action.name)
             for name, change in changes.items():
                 own = {(path, i): c for (b, path, i), c in curves.items() if b == name and path in stored[name]}
                 if change is None or not own:
@@ -341,6 +347,95 @@ class _BoneKeys:
                 curve = self.target.new_curve(self.bone, path, i)
             own = {k.co[0]: str(k.interpolation) for k in curve.keyframe_points}
             _write(curve, {**kinds, **own}, list(zip(frames, column, strict=True)))
+
+
+@dataclass
+class _Rehung:
+    """An action's keys for bones hung from another parent, their rests (and lengths) kept, as reparenting
+    does. A bone's keys then depend on both parents' poses, frame by frame."""
+
+    target: _Target
+    curves: dict[tuple[str, str, int], Any]
+    pose: bpy.types.Pose
+    rests: tuple[dict[str, _Rest], dict[str, _Rest]]  # before, after
+    stored: tuple[dict[str, Channels], dict[str, Channels]]
+
+    def basis(self, name: str, t: float, stored: Channels, rest: _Rest) -> mathutils.Matrix:
+        """The bone's basis at `t` from the keys (a channel without keys holds `stored`)."""
+        rotation, mode = _rotation_path(self.pose.bones[name]), self.pose.bones[name].rotation_mode
+        values = {
+            path: tuple(
+                self.curves[name, path, i].evaluate(t) if (name, path, i) in self.curves else stored[path][i]
+                for i in range(_SIZES[path])
+            )
+            for path in ("location", rotation, "scale")
+        }
+        location = (0.0, 0.0, 0.0) if rest.connected else values["location"]
+        turn = _quaternion(rotation, values[rotation], mode).normalized()
+        return mathutils.Matrix.LocRotScale(location, turn, values["scale"])
+
+    def posed(self, t: float, which: int, rehung: dict[str, mathutils.Matrix]) -> dict[str, mathutils.Matrix]:
+        """Every bone's pose in armature space at `t` (constraints not evaluated) on the rests `which`
+        (0 before, 1 after); a bone in `rehung` is posed there, its basis then solved into `rehung`."""
+        rests, stored = self.rests[which], self.stored[which]
+        posed: dict[str, mathutils.Matrix] = {}
+
+        def pose_of(name: str) -> mathutils.Matrix:
+            if name not in posed:
+                rest = rests[name]
+                parent = mathutils.Matrix.Identity(4) if rest.parent is None else pose_of(rest.parent)
+                if name in rehung:
+                    posed[name] = rehung[name]
+                    rehung[name] = (parent @ rest.relative).inverted() @ rehung[name]
+                else:
+                    posed[name] = parent @ rest.relative @ self.basis(name, t, stored[name], rest)
+            return posed[name]
+
+        for name in rests:
+            pose_of(name)
+        return posed
+
+    def rebase(self, names: set[str]) -> bool:
+        """Keys each bone of `names` at every key frame of the action so it is posed where it was; returns
+        whether any channel was written. Between keys the new curves interpolate, close to the old motion."""
+        frames = sorted({k.co[0] for c in self.curves.values() for k in c.keyframe_points})
+        kinds = {k.co[0]: str(k.interpolation) for c in self.curves.values() for k in c.keyframe_points}
+        wanted: dict[str, list[mathutils.Matrix]] = {name: [] for name in names}
+        for t in frames:
+            before = self.posed(t, 0, {})
+            solved = {name: before[name] for name in names}
+            self.posed(t, 1, solved)
+            for name in names:
+                wanted[name].append(solved[name])
+        written = False
+        for name in sorted(names):
+            written |= self.write(name, frames, kinds, wanted[name])
+        return written
+
+    def write(self, name: str, frames: list[float], kinds: dict[float, str], bases: list[mathutils.Matrix]) -> bool:
+        bone = self.pose.bones[name]
+        rotation, mode = _rotation_path(bone), bone.rotation_mode
+        after = self.stored[1][name]
+        columns: dict[str, list[tuple[float, ...]]] = {"location": [], rotation: [], "scale": []}
+        previous: tuple[float, ...] | None = None
+        for basis in bases:
+            location, turn, scale = basis.decompose()
+            previous = _rotation(rotation, turn, mode, previous)
+            columns["location"].append((location.x, location.y, location.z))
+            columns[rotation].append(previous)
+            columns["scale"].append((scale.x, scale.y, scale.z))
+        written = False
+        for path, values in columns.items():
+            for i in range(_SIZES[path]):
+                column = [v[i] for v in values]
+                curve = self.curves.get((name, path, i))
+                if curve is None:
+                    if all(abs(v - after[path][i]) < _SAME for v in column):
+                        continue
+                    curve = self.target.new_curve(name, path, i)
+                _write(curve, kinds, list(zip(frames, column, strict=True)))
+                written = True
+        return written
 
 
 def _write(curve: Any, kinds: dict[float, str], keys: list[tuple[float, float]]) -> None:

@@ -400,8 +400,10 @@ def _restructure(_finding: Finding, armature: bpy.types.Object, _preset: Preset 
     plan = checks.restructure_plan(_checked_armature(armature), "1.0")
     if plan is None:
         raise FixFailedError(f"no change of the skeleton makes '{armature.name}' a VRM humanoid")
-    done = [insert_bones(armature, plan.added)] if plan.added else []
-    return "; ".join([*done, reparent_bones(armature, plan.reparent)])
+    with action_rebase.kept(armature) as rebased:
+        done = [insert_bones(armature, plan.added)] if plan.added else []
+        done.append(reparent_bones(armature, plan.reparent))
+    return "; ".join([*done, *rebased])
 
 
 def _store_mapping(_finding: Finding, armature: bpy.types.Object, _preset: Preset | None) -> str:

@@ -34,7 +34,8 @@ _MISSING_REQUIRED_BONE = (
     "stays); where a forearm's palms, fingers and thumb branch straight off it (no hand bone), insert a hand bone at "
     "the wrist (named like the forearm: `LowerArmL` → `HandL`) and move them under it, the fingers then mapped below "
     "it. The new bone has no weights: it deforms nothing itself, and posing it turns the palms and fingers with what "
-    "they carry (the vertices the author weighted to the forearm stay with it). No vertex moves in the rest pose"
+    "they carry (the vertices the author weighted to the forearm stay with it). No vertex moves in the rest pose; "
+    "the armature's actions are [re-based](#actions-survive-a-new-rest-pose) so the moved bones play as they did"
 )
 _WRONG_UNITS = (
     "scale the avatar about the origin to a person's size (0.3–3 m across, its head 0.5–2.5 m from its feet: an "
