@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import bpy
@@ -136,8 +136,8 @@ class _Actions:
     targets: list[_Target]
     shared: list[str]  # actions it plays that other objects play too
     placed: mathutils.Matrix  # its world matrix
-    rests: dict[str, _Rest] = field(default_factory=dict)
-    stored: dict[str, Channels] = field(default_factory=dict)
+    rests: dict[str, _Rest]
+    stored: dict[str, Channels]
 
     @classmethod
     def read(cls, armature: bpy.types.Object) -> _Actions:
@@ -459,8 +459,10 @@ def kept(armature: bpy.types.Object) -> Iterator[list[str]]:
     if rebased:
         said.append(f"re-based {len(rebased)} action(s) to the new rest pose: {', '.join(rebased)}")
     if rebased and unsure:
+        more = f" and {len(unsure) - 8} more" if len(unsure) > 8 else ""
         said.append(
-            f"constraints, drivers or partial inheritance on {', '.join(unsure)} may make them play differently"
+            f"constraints, drivers or partial inheritance on {', '.join(unsure[:8])}{more} may make them play "
+            "differently"
         )
     if actions.shared:
         other = f"other objects play them: they now pose '{armature.name}' differently"
