@@ -21,7 +21,7 @@ from ..core.presets import DEFAULT_TARGET_HEIGHT_M, Preset
 from ..core.rig import bone_mapping, checks, finding_kinds, skinning, weight_fixes
 from ..core.rig.findings import Finding
 from ..core.rig.model import ArmatureInfo, BoolArray, FloatArray, IntArray
-from . import console, context, modifiers, rig_reader, vrm_addon
+from . import action_rebase, console, context, modifiers, rig_reader, vrm_addon
 
 
 class FixFailedError(OperationError, RuntimeError):
@@ -136,23 +136,34 @@ def _rest_pose() -> Iterator[None]:
 
 def apply_transforms(objects: list[bpy.types.Object]) -> str:
     """Applies rotation and scale, parents first. Every child (bone-parented parts too, which Blender's own
-    apply moves) is put back where it was in the world; a shared mesh gets its own copy first."""
-    view_layer = context.view_layer()
+    apply moves) is put back where it was in the world; a shared mesh gets its own copy first. An armature's
+    bones grow or shrink with it: its actions are re-based, so they play as they did."""
+    said = [f"applied rotation and scale on {', '.join(o.name for o in objects)}"]
     with _rest_pose():
         for obj in sorted(objects, key=_depth):
-            children = [c for c in bpy.data.objects if c.parent == obj]
-            placed = {c.name: c.matrix_world.copy() for c in children}
-            for other in view_layer.objects:
-                if other is not None:
-                    other.select_set(False)
-            obj.select_set(True)
-            view_layer.objects.active = obj
-            bpy.ops.object.transform_apply(location=False, rotation=True, scale=True, isolate_users=True)
-            view_layer.update()
-            for child in children:
-                child.matrix_world = placed[child.name]
-            view_layer.update()
-    return f"applied rotation and scale on {', '.join(o.name for o in objects)}"
+            if obj.type != "ARMATURE":
+                _apply_transform(obj)
+                continue
+            with action_rebase.kept(obj) as rebased:
+                _apply_transform(obj)
+            said += rebased
+    return "; ".join(said)
+
+
+def _apply_transform(obj: bpy.types.Object) -> None:
+    view_layer = context.view_layer()
+    children = [c for c in bpy.data.objects if c.parent == obj]
+    placed = {c.name: c.matrix_world.copy() for c in children}
+    for other in view_layer.objects:
+        if other is not None:
+            other.select_set(False)
+    obj.select_set(True)
+    view_layer.objects.active = obj
+    bpy.ops.object.transform_apply(location=False, rotation=True, scale=True, isolate_users=True)
+    view_layer.update()
+    for child in children:
+        child.matrix_world = placed[child.name]
+    view_layer.update()
 
 
 def _depth(obj: bpy.types.Object) -> int:
@@ -287,7 +298,14 @@ def _deformed(mesh: bpy.types.Object, armature: bpy.types.Object) -> list[FloatA
 
 def apply_pose_as_rest(armature: bpy.types.Object) -> str:
     """Makes the current pose the rest pose: each skinned mesh (basis and every shape key) takes the shape
-    the pose gives it, then the armature's rest takes the pose, so the avatar looks as it did."""
+    the pose gives it, then the armature's rest takes the pose, so the avatar looks as it did; its actions
+    are re-based onto the new rest, so they play as they did."""
+    with action_rebase.kept(armature) as rebased:
+        done = _pose_as_rest(armature)
+    return "; ".join([done, *rebased])
+
+
+def _pose_as_rest(armature: bpy.types.Object) -> str:
     skinned = [o for o in rig_reader.avatar_meshes(armature) if rig_reader.deformed_by(o, armature)]
     shapes = {o.name: _deformed(o, armature) for o in skinned}  # all read before anything is written
     for obj in skinned:
@@ -311,7 +329,13 @@ def apply_pose_scale_as_rest(armature: bpy.types.Object) -> str:
     left applied as the rest pose (meshes and shape keys follow), then the rotations put back, so the avatar
     looks as it did. With a uniform scale per bone, a turn before or after it is the same; only a vertex
     blending a scaled or moved bone with a turned one can shift a little (blended skinning does not compose).
-    An importer's scaled pose has no turns: there it is exact."""
+    An importer's scaled pose has no turns: there it is exact. Its actions are re-based onto the new rest."""
+    with action_rebase.kept(armature) as rebased:
+        done = _pose_scale_as_rest(armature)
+    return "; ".join([done, *rebased])
+
+
+def _pose_scale_as_rest(armature: bpy.types.Object) -> str:
     pose = armature.pose
     assert pose is not None
     turns = {b.name: (b.rotation_quaternion.copy(), b.rotation_euler.copy(), tuple(b.rotation_axis_angle))
@@ -320,7 +344,7 @@ def apply_pose_scale_as_rest(armature: bpy.types.Object) -> str:
         bone.rotation_quaternion, bone.rotation_euler = (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
         bone.rotation_axis_angle = (0.0, 0.0, 1.0, 0.0)
     context.view_layer().update()
-    done = apply_pose_as_rest(armature)
+    done = _pose_as_rest(armature)
     for bone in pose.bones:
         bone.rotation_quaternion, bone.rotation_euler, bone.rotation_axis_angle = turns[bone.name]
     context.view_layer().update()
@@ -376,8 +400,10 @@ def _restructure(_finding: Finding, armature: bpy.types.Object, _preset: Preset 
     plan = checks.restructure_plan(_checked_armature(armature), "1.0")
     if plan is None:
         raise FixFailedError(f"no change of the skeleton makes '{armature.name}' a VRM humanoid")
-    done = [insert_bones(armature, plan.added)] if plan.added else []
-    return "; ".join([*done, reparent_bones(armature, plan.reparent)])
+    with action_rebase.kept(armature) as rebased:
+        done = [insert_bones(armature, plan.added)] if plan.added else []
+        done.append(reparent_bones(armature, plan.reparent))
+    return "; ".join([*done, *rebased])
 
 
 def _store_mapping(_finding: Finding, armature: bpy.types.Object, _preset: Preset | None) -> str:

@@ -34,7 +34,8 @@ _MISSING_REQUIRED_BONE = (
     "stays); where a forearm's palms, fingers and thumb branch straight off it (no hand bone), insert a hand bone at "
     "the wrist (named like the forearm: `LowerArmL` → `HandL`) and move them under it, the fingers then mapped below "
     "it. The new bone has no weights: it deforms nothing itself, and posing it turns the palms and fingers with what "
-    "they carry (the vertices the author weighted to the forearm stay with it). No vertex moves in the rest pose"
+    "they carry (the vertices the author weighted to the forearm stay with it). No vertex moves in the rest pose; "
+    "the armature's actions are [re-based](#actions-survive-a-new-rest-pose) so the moved bones play as they did"
 )
 _WRONG_UNITS = (
     "scale the avatar about the origin to a person's size (0.3–3 m across, its head 0.5–2.5 m from its feet: an "
@@ -48,7 +49,8 @@ _SCALED_POSE = (
     "pose, and the export would write that scale into the VRM skeleton (its T-pose only turns bones). A glTF whose "
     "root joint has node scale 0.01 (a centimetre web avatar) imports so: a rest pose 100× too big shown through a "
     "0.01 pose-bone scale. The fix applies the pose's scale and moves as the rest pose, meshes and every shape key "
-    "following, the pose's rotations kept: the avatar stays where you see it, now at its size in the rest pose too"
+    "following, the pose's rotations kept: the avatar stays where you see it, now at its size in the rest pose too; "
+    "the armature's actions are [re-based](#actions-survive-a-new-rest-pose)"
 )
 _NOT_GROUNDED = (
     "ground the model (moves the armature and its meshes so the lowest point is at z=0; the message says when that "
@@ -100,7 +102,8 @@ KINDS: Final[dict[str, FindingKind]] = _kinds(
         "rest_pose_not_upright",
         "error",
         "structural, when the current pose stands: apply the current pose as the rest pose, meshes and every shape "
-        "key following it; refused with the reason otherwise",
+        "key following it, the armature's actions [re-based](#actions-survive-a-new-rest-pose); refused with the "
+        "reason otherwise",
         "structural",
         3,
     ),
@@ -112,7 +115,8 @@ KINDS: Final[dict[str, FindingKind]] = _kinds(
         "unapplied_transforms",
         "warning",
         "apply rotation and scale, parents first; every child, bone-parented parts included, stays where it was; a "
-        "mesh shared by several objects gets its own copy first",
+        "mesh shared by several objects gets its own copy first; an armature's actions are "
+        "[re-based](#actions-survive-a-new-rest-pose) to its bones' new size",
         "safe",
         7,
     ),
