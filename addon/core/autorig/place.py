@@ -242,7 +242,16 @@ def _frame(scale: float, angle: float, mid: FloatArray, floor: float) -> Frame:
 
 
 def _pieces(parts: Sequence[MeshPart], body: list[int], rig: Frame) -> list[Surface]:
-    return [Surface.of(rig.apply(parts[i].vertices), parts[i].triangles) for i in body]
+    """The body's surfaces one by one: a part each, or one for the parts of a surface split by material
+    (frame.seam_groups), whose loops run on across the seams (a part's piece of one would read as a loop)."""
+    surfaces = []
+    for group in frames.seam_groups([parts[i] for i in body]):
+        chosen = [body[k] for k in group]
+        triangles = np.concatenate(
+            [parts[i].triangles + o for i, o in zip(chosen, _offsets(parts, chosen), strict=True)]
+        )
+        surfaces.append(Surface.of(np.concatenate([rig.apply(parts[i].vertices) for i in chosen]), triangles))
+    return surfaces
 
 
 def _offsets(parts: Sequence[MeshPart], chosen: list[int]) -> list[int]:
