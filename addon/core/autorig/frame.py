@@ -52,34 +52,63 @@ class Frame:
         return m
 
 
-def _border(part: MeshPart) -> FloatArray:
-    """The positions on the part's border: on an edge only one triangle has, once vertices at the same position
-    are one (an importer splits a surface along its UV seams and hard edges)."""
-    points, index = np.unique(part.vertices, axis=0, return_inverse=True)
-    faces = index.ravel()[part.triangles]
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    n = len(points)
-    unique, uses = np.unique(edges[:, 0] * n + edges[:, 1], return_counts=True)
-    once = unique[uses == 1]
-    return np.asarray(points[np.unique(np.concatenate([once // n, once % n]))], dtype=np.float64)
-
-
 def seam_groups(parts: Sequence[MeshPart]) -> list[list[int]]:
     """The parts in groups of one surface: an exporter splits a body by material (head, torso, arms, hands,
-    legs, shoes) into parts whose borders meet at the same positions; two parts sharing two border positions
-    (an edge) are one group. Closed parts (eyes, teeth) and parts apart (a robot's, clothes over the body) are
-    groups of their own."""
-    borders = [_border(p) for p in parts]
-    owner = np.repeat(np.arange(len(parts)), [len(b) for b in borders])
+    legs, shoes) into parts whose seams' vertices lie at the same positions in both; two parts with two
+    positions (an edge) in common are one group. Closed parts inside the body (eyes, teeth) and parts apart
+    (a robot's, clothes over the body) are groups of their own."""
+    positions = [np.unique(p.vertices, axis=0) for p in parts]
+    owner = np.repeat(np.arange(len(parts)), [len(p) for p in positions])
     group = np.arange(len(parts))
     if len(owner):
-        _, at = np.unique(np.concatenate(borders), axis=0, return_inverse=True)
+        _, at = np.unique(np.concatenate(positions), axis=0, return_inverse=True)
         pos, who = np.unique(np.stack([at.ravel(), owner], axis=1), axis=0).T  # each position's owners, in order
         same = pos[1:] == pos[:-1]
         links, counts = np.unique(np.stack([who[:-1][same], who[1:][same]], axis=1), axis=0, return_counts=True)
         for a, b in links[counts >= 2]:
             group[group == max(group[a], group[b])] = min(group[a], group[b])
     return [[int(i) for i in np.flatnonzero(group == g)] for g in np.unique(group)]
+
+
+# A scan or a damaged export misses triangles here and there: each hole's border is a short loop (a missing
+# triangle's 3 edges, a few missing together's up to a dozen). An opening made on purpose (a skirt's hem, a
+# sleeve's end) has more, and is left open; a small one closed lies within its loop's outline, as the cuts
+# read it.
+HOLE_EDGES = 12
+
+
+def close_holes(part: MeshPart) -> MeshPart:
+    """The part with each hole of at most HOLE_EDGES border edges closed by a fan of triangles: a horizontal cut
+    through a hole would break the loop around a limb or the torso into pieces, read as narrower ones."""
+    points, index = np.unique(part.vertices, axis=0, return_inverse=True)
+    index = index.ravel()
+    faces = index[part.triangles]
+    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    ordered = np.sort(directed, axis=1)
+    _, which, uses = np.unique(ordered[:, 0] * len(points) + ordered[:, 1], return_inverse=True, return_counts=True)
+    after: dict[int, list[int]] = {}
+    for a, b in directed[uses[which.ravel()] == 1].tolist():
+        after.setdefault(a, []).append(b)
+    original = np.zeros(len(points), dtype=np.int64)
+    original[index[::-1]] = np.arange(len(index))[::-1]  # a vertex of the part at each position
+    fans = []
+    while after:
+        start = next(iter(after))
+        loop, at = [start], start
+        while at in after:  # follow the border from each edge's end (the next hole's edge at a shared corner)
+            ends = after[at]
+            nxt = ends.pop()
+            if not ends:
+                del after[at]
+            if nxt == start:
+                if len(loop) <= HOLE_EDGES:
+                    fans += [(loop[0], loop[k + 1], loop[k]) for k in range(1, len(loop) - 1)]
+                break
+            loop.append(nxt)
+            at = nxt
+    if not fans:
+        return part
+    return MeshPart(part.name, part.vertices, np.concatenate([part.triangles, original[np.array(fans)]]))
 
 
 def choose_body(parts: Sequence[MeshPart], low: float, height: float) -> list[int]:

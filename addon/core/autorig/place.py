@@ -54,6 +54,7 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     notes = [scale_note] if scale_note else []
     height = float(high[2] - low[2]) * scale
     body = frames.choose_body(parts, float(low[2]), float(high[2] - low[2]))
+    parts = [frames.close_holes(p) for p in parts]  # a scan's holes would break the cuts' loops
     try:
         return _read(parts, body, scale=scale, floor=float(low[2]) * scale, height=height, notes=notes)
     except skeleton.AsymmetricError as plain:
