@@ -404,11 +404,7 @@ GENERATED: dict[str, tuple[Build, str | None]] = {
     "split into 10 cm patches": (_plain(_split(figure(), _patches(0.1))), None),
 }
 # Where a generated case is rigged wrong today, and how (as WRONG).
-WRONG_GENERATED = {
-    "boxes, arms at 45°, the torso from 72% of the height": "rigged with the hands 16.9% off (the wrists at "
-    "1.20 m, not 1.01): the crotch is read where the torso's box begins (1.25 m, the legs' boxes end at 0.88), and "
-    "the arms are read above the crotch only, so the forearms and hands hanging beside the gap are cut off",
-}
+WRONG_GENERATED: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
