@@ -2,9 +2,9 @@
 wings, a backpack, a staff, swords, a hat, a ball gown, a shield, a base under the feet, a second figure, a floor)
 and degenerate meshes (empty, one triangle, one point, NaN and infinite vertices, repeated and zero-area
 triangles, a millimetre or ten kilometres tall, a million metres from the origin, a flat plane, a line), and
-meshes as AI generators, scanners, decimators and exporters hand them over (a scan with holes, a triangle soup, a scan's
-jitter, a low-poly decimation, a figure of boxes in an A-pose, an A-pose at the issue's 50°, a body split into
-parts by material or into patches).
+meshes as mesh generators, scanners, decimators and exporters hand them over (a scan with holes, a triangle
+soup, a scan's jitter, a low-poly decimation and skirt, figures of boxes in an A-pose, an A-pose at the issue's
+50°, a body split into parts by material or into patches).
 
 Each either rigs the humanoid right (joints finite and anatomically plausible, and where the construction
 knows them, near its joints) or is refused with a one-line NotHumanoidError saying why; never another
@@ -389,7 +389,7 @@ def _patches(size: float) -> Callable[[FloatArray], IntArray]:
 
 
 GENERATED: dict[str, tuple[Build, str | None]] = {
-    "holes, 10% of the triangles": (_plain(_holes(0.1, seed=0)), None),
+    **{f"holes, 10% of the triangles, draw {seed}": (_plain(_holes(0.1, seed=seed)), None) for seed in range(3)},
     **{f"holes, 30% of the triangles, draw {seed}": (_plain(_holes(0.3, seed=seed)), None) for seed in range(3)},
     "a triangle soup": (_plain(_soup(figure())), None),
     "a triangle soup, A-pose": (_plain(_soup(figure(arm_drop=40)), 40), None),
@@ -398,6 +398,8 @@ GENERATED: dict[str, tuple[Build, str | None]] = {
     "boxes, arms at 45°": (_plain(_box_arms(45), 45), None),
     "boxes, arms at 45°, the torso from 72% of the height": (_plain(_box_arms(45, torso_from=0.72 * 1.72), 45), None),
     "A-pose at 50°": (_plain(figure(arm_drop=50), 50), None),
+    # A hole's border is as short as a low-poly hem's: the hem closed over the legs must not join them.
+    "a low-poly skirt of 8 sides": (_plain(_with(figure(), tube((0, 0, 0.5), (0, 0, 0.92), 0.26, 0.17, n=8))), None),
     "split by material": (_plain(_split(figure(), _by_material)), None),
     "split by material, A-pose": (_plain(_split(figure(arm_drop=45), _by_material), 45), None),
     "split into 20 cm patches": (_plain(_split(figure(), _patches(0.2))), None),
