@@ -293,9 +293,9 @@ def _body_as(fig: Figure, vertices: ArrayLike, triangles: ArrayLike) -> Figure:
     return Figure([body, *fig.parts[1:]], fig.joints)
 
 
-def _holes(share: float, seed: int) -> Figure:
-    """A scan with holes: `share` of the body's triangles left out at random."""
-    fig = figure()
+def _holes(share: float, seed: int, fig: Figure | None = None) -> Figure:
+    """A scan with holes: `share` of the body's triangles (of the test humanoid, or `fig`) left out at random."""
+    fig = fig or figure()
     body = fig.parts[0]
     return _body_as(
         fig, body.vertices, body.triangles[np.random.default_rng(seed).random(len(body.triangles)) >= share]
@@ -391,7 +391,9 @@ def _patches(size: float) -> Callable[[FloatArray], IntArray]:
 GENERATED: dict[str, tuple[Build, str | None]] = {
     **{f"holes, 10% of the triangles, draw {seed}": (_plain(_holes(0.1, seed=seed)), None) for seed in range(3)},
     **{f"holes, 30% of the triangles, draw {seed}": (_plain(_holes(0.3, seed=seed)), None) for seed in range(3)},
+    "holes, 30% of the triangles, A-pose": (_plain(_holes(0.3, seed=0, fig=figure(arm_drop=40)), 40), None),
     "a triangle soup": (_plain(_soup(figure())), None),
+    "a triangle soup with holes": (_plain(_soup(_holes(0.3, seed=0))), None),
     "a triangle soup, A-pose": (_plain(_soup(figure(arm_drop=40)), 40), None),
     "scan jitter, 0.3% of the height": (_plain(_jitter(0.003, seed=0)), None),
     "decimated to a few hundred triangles": (_plain(_decimated(0.05)), None),
