@@ -52,31 +52,94 @@ class Frame:
         return m
 
 
+def seam_groups(parts: Sequence[MeshPart]) -> list[list[int]]:
+    """The parts in groups of one surface: an exporter splits a body by material (head, torso, arms, hands,
+    legs, shoes) into parts whose seams' vertices lie at the same positions in both; two parts with two
+    positions (an edge) in common are one group. Closed parts inside the body (eyes, teeth) and parts apart
+    (a robot's, clothes over the body) are groups of their own."""
+    positions = [np.unique(p.vertices, axis=0) for p in parts]
+    owner = np.repeat(np.arange(len(parts)), [len(p) for p in positions])
+    group = np.arange(len(parts))
+    if len(owner):
+        _, at = np.unique(np.concatenate(positions), axis=0, return_inverse=True)
+        pos, who = np.unique(np.stack([at.ravel(), owner], axis=1), axis=0).T  # each position's owners, in order
+        same = pos[1:] == pos[:-1]
+        links, counts = np.unique(np.stack([who[:-1][same], who[1:][same]], axis=1), axis=0, return_counts=True)
+        for a, b in links[counts >= 2]:
+            group[group == max(group[a], group[b])] = min(group[a], group[b])
+    return [[int(i) for i in np.flatnonzero(group == g)] for g in np.unique(group)]
+
+
+# A scan or a damaged export misses triangles here and there: each hole's border is a short loop (a missing
+# triangle's 3 edges, a few missing together's up to a dozen). An opening made on purpose (a skirt's hem, a
+# sleeve's end) has more, and is left open; a small one closed lies within its loop's outline, as the cuts
+# read it.
+HOLE_EDGES = 12
+
+
+def close_holes(part: MeshPart) -> MeshPart:
+    """The part with each hole of at most HOLE_EDGES border edges closed by a fan of triangles: a horizontal cut
+    through a hole would break the loop around a limb or the torso into pieces, read as narrower ones."""
+    points, index = np.unique(part.vertices, axis=0, return_inverse=True)
+    index = index.ravel()
+    faces = index[part.triangles]
+    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    ordered = np.sort(directed, axis=1)
+    _, which, uses = np.unique(ordered[:, 0] * len(points) + ordered[:, 1], return_inverse=True, return_counts=True)
+    after: dict[int, list[int]] = {}
+    for a, b in directed[uses[which.ravel()] == 1].tolist():
+        after.setdefault(a, []).append(b)
+    original = np.zeros(len(points), dtype=np.int64)
+    original[index[::-1]] = np.arange(len(index))[::-1]  # a vertex of the part at each position
+    fans = []
+    while after:
+        start = next(iter(after))
+        loop, at = [start], start
+        while at in after:  # follow the border from each edge's end (the next hole's edge at a shared corner)
+            ends = after[at]
+            nxt = ends.pop()
+            if not ends:
+                del after[at]
+            if nxt == start:
+                if len(loop) <= HOLE_EDGES:
+                    fans += [(loop[0], loop[k + 1], loop[k]) for k in range(1, len(loop) - 1)]
+                break
+            loop.append(nxt)
+            at = nxt
+    if not fans:
+        return part
+    return MeshPart(part.name, part.vertices, np.concatenate([part.triangles, original[np.array(fans)]]))
+
+
 def choose_body(parts: Sequence[MeshPart], low: float, height: float) -> list[int]:
     """The parts that make the body: all but small ones (eyes, teeth, accessories: rigid candidates) and
-    big ones standing off to one side (a prop held out, a robot arm on the back)."""
-    extents = [p.vertices.max(axis=0) - p.vertices.min(axis=0) for p in parts]
+    big ones standing off to one side (a prop held out, a robot arm on the back). Parts of one surface split
+    by material (`seam_groups`) are judged together: a hand in a part of its own is the body's."""
+    groups = seam_groups(parts)
+    points = [np.concatenate([parts[i].vertices for i in g]) for g in groups]
+    extents = [p.max(axis=0) - p.min(axis=0) for p in points]
+    names = [parts[max(g, key=lambda i: len(parts[i].vertices))].name for g in groups]
     big = [i for i, e in enumerate(extents) if float(np.linalg.norm(e)) >= 0.15 * height]
     if not big:
         raise NotHumanoidError("no part is bigger than 15% of the whole: scattered small pieces")
     # The widest-based part (the one reaching lowest, most vertices) sets the mid-line.
-    anchor = min(big, key=lambda i: (parts[i].vertices[:, 2].min() - low > 0.1 * height, -len(parts[i].vertices)))
+    anchor = min(big, key=lambda i: (points[i][:, 2].min() - low > 0.1 * height, -len(points[i])))
     if extents[anchor][2] < 0.5 * height and max(extents[i][2] for i in big) < 0.5 * height:
         # Kit-bashed (a robot of rigid parts, separate boxes): no part carries the body, and the lowest one is a
         # foot, off the mid-line; every big part belongs to the body, hands held out too.
-        return big
-    mid = (parts[anchor].vertices.max(axis=0) + parts[anchor].vertices.min(axis=0)) / 2
+        return sorted(int(k) for i in big for k in groups[i])
+    mid = (points[anchor].max(axis=0) + points[anchor].min(axis=0)) / 2
     keep = []
     for i in big:
-        centre = (parts[i].vertices.max(axis=0) + parts[i].vertices.min(axis=0)) / 2
+        centre = (points[i].max(axis=0) + points[i].min(axis=0)) / 2
         off = float(np.linalg.norm((centre - mid)[:2]))
         if off <= max(0.15 * height, 0.25 * float(np.linalg.norm(extents[i][:2]))):
             keep.append(i)
-        elif extents[i][2] >= 0.8 * height and parts[i].vertices[:, 2].min() - low < 0.1 * height:
+        elif extents[i][2] >= 0.8 * height and points[i][:, 2].min() - low < 0.1 * height:
             raise NotHumanoidError(
-                f"{parts[anchor].name!r} and {parts[i].name!r} stand side by side, each full height: two characters"
+                f"{names[anchor]!r} and {names[i]!r} stand side by side, each full height: two characters"
             )
-    return keep
+    return sorted(int(k) for i in keep for k in groups[i])
 
 
 # Of the height: how far behind or in front of the line between the feet the body's own span lies (its arms

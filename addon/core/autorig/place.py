@@ -56,6 +56,7 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     height = float(high[2] - low[2]) * scale
     body = frames.choose_body(parts, float(low[2]), float(high[2] - low[2]))
     floor = float(low[2]) * scale
+    parts = [frames.close_holes(p) for p in parts]  # a scan's holes would break the cuts' loops
     try:
         first = _read(parts, body, scale=scale, floor=floor, height=height, notes=notes)
     except skeleton.AsymmetricError as plain:
@@ -148,15 +149,18 @@ def _read(
                              for i, o in zip(body, _offsets(parts, body), strict=True)])  # fmt: skip
     # A kit-bashed body's parts are its segments: the arms' joints are where they meet.
     kit = labels[triangles[:, 0]] if kit_bashed(vertices, labels, height=height) else None
-    apart = sheets(corners, torso, legs.crotch, height)  # the same for both arms: found once
+    # Where the legs end below the torso, a gap apart (a figure of boxes whose torso begins high), what hangs
+    # beside the gap is the arms': they are read down to the legs' tops, not the torso's bottom.
+    lowest = legs.crotch if legs.top is None else min(legs.crotch, legs.top)
+    apart = sheets(corners, torso, lowest, height)  # the same for both arms: found once
     arms = [
-        find_arm(corners, kit, torso, legs.crotch, side=side, height=height, apart=apart, body_only=body_only)
+        find_arm(corners, kit, torso, lowest, side=side, height=height, apart=apart, body_only=body_only)
         for side in (1.0, -1.0)
     ]
     drop = (arms[0].angle + arms[1].angle) / 2
     notes.append(f"{'T' if drop < 20 else 'A'}-pose: arms {drop:.0f}° below horizontal")
     hands = [find_hand(arm, height) for arm in arms]
-    if min(arm.tip[2] for arm in arms) < legs.crotch + 0.02 * height:
+    if min(arm.tip[2] for arm in arms) < lowest + 0.02 * height:
         # The arms are read above the crotch only: a hand hanging lower is cut off there, its cuts no hand's.
         hands = [Hand(arm.wrist, arm.tip) for arm in arms]
         notes.append("the hands hang below the crotch: no finger bones, the hands' ends uncertain")
@@ -278,7 +282,16 @@ def _frame(scale: float, angle: float, mid: FloatArray, floor: float) -> Frame:
 
 
 def _pieces(parts: Sequence[MeshPart], body: list[int], rig: Frame) -> list[Surface]:
-    return [Surface.of(rig.apply(parts[i].vertices), parts[i].triangles) for i in body]
+    """The body's surfaces one by one: a part each, or one for the parts of a surface split by material
+    (frame.seam_groups), whose loops run on across the seams (a part's piece of one would read as a loop)."""
+    surfaces = []
+    for group in frames.seam_groups([parts[i] for i in body]):
+        chosen = [body[k] for k in group]
+        triangles = np.concatenate(
+            [parts[i].triangles + o for i, o in zip(chosen, _offsets(parts, chosen), strict=True)]
+        )
+        surfaces.append(Surface.of(np.concatenate([rig.apply(parts[i].vertices) for i in chosen]), triangles))
+    return surfaces
 
 
 def _offsets(parts: Sequence[MeshPart], chosen: list[int]) -> list[int]:

@@ -1,7 +1,10 @@
 """plan_rig on hostile and unusual bare meshes: the test humanoid with things added (capes, coat tails, an apron, a
 tail, wings, a backpack, a staff, swords, a hat, a ball gown, a shield, a base under the feet, a second figure, a
-floor) and degenerate meshes (empty, one triangle, one point, NaN and infinite vertices, repeated and zero-area
-triangles, a millimetre or ten kilometres tall, a million metres from the origin, a flat plane, a line).
+floor), degenerate meshes (empty, one triangle, one point, NaN and infinite vertices, repeated and zero-area
+triangles, a millimetre or ten kilometres tall, a million metres from the origin, a flat plane, a line), and
+meshes as mesh generators, scanners, decimators and exporters hand them over (a scan with holes, a triangle
+soup, a scan's jitter, a low-poly decimation and skirt, figures of boxes in an A-pose, an A-pose at the issue's
+50°, a body split into parts by material or into patches).
 
 Each either rigs the humanoid right (joints finite and anatomically plausible, and where the construction
 knows them, near its joints) or is refused with a one-line NotHumanoidError saying why; never another
@@ -20,8 +23,9 @@ from numpy.typing import ArrayLike
 
 from addon.core.autorig import MeshPart, NotHumanoidError, RigPlan, UnusableMeshError, plan_rig
 from addon.core.rig import humanoid as vrm
+from addon.core.rig.model import FloatArray, IntArray
 
-from .figures import Figure, Shell, block, capsule, merged, sheet, squashed, tube
+from .figures import Figure, Shell, _turn_y, block, blocks, capsule, merged, sheet, squashed, tube
 from .figures import humanoid as figure
 
 # A numpy warning (an empty slice's mean, a division by zero) is where NaN joints come from: each is a failure.
@@ -251,14 +255,18 @@ def assert_refused(parts: list[MeshPart], reason: str) -> NotHumanoidError:
     return refused.value
 
 
-@pytest.mark.parametrize("name", list(ADDED))
-def test_a_humanoid_with_things_added_rigs_right_or_is_refused_with_its_reason(name: str) -> None:
-    build, refusal = ADDED[name]
+def rigs_right_or_is_refused(build: Build, refusal: str | None) -> None:
+    """The case rigs right, or, where `refusal` is given, is refused with a reason starting with it."""
     parts, fig, arm_drop = build()
     if refusal is not None:
         assert_refused(parts, refusal)
     else:
         assert_rigged_right(plan_rig(parts), fig, arm_drop)
+
+
+@pytest.mark.parametrize("name", list(ADDED))
+def test_a_humanoid_with_things_added_rigs_right_or_is_refused_with_its_reason(name: str) -> None:
+    rigs_right_or_is_refused(*ADDED[name])
 
 
 @pytest.mark.parametrize("name", list(DEGENERATE))
@@ -267,3 +275,135 @@ def test_a_degenerate_mesh_is_refused_with_its_reason(name: str) -> None:
     refused = assert_refused(build(), reason)
     # convert prints "not a standing humanoid:" before a shape's reason; a mesh with no shape says so itself
     assert isinstance(refused, UnusableMeshError) == reason.startswith(("nothing to rig", "a broken mesh")), refused
+
+
+# Meshes as generators, scanners, decimators and exporters hand them over: the test humanoid with its mesh
+# altered, each case's outcome pinned as above.
+HEIGHT = 1.71  # the test humanoid's, from the soles to the top of the head
+
+
+def _body_as(fig: Figure, vertices: ArrayLike, triangles: ArrayLike) -> Figure:
+    """The figure with its body's mesh replaced."""
+    body = MeshPart(fig.parts[0].name, np.asarray(vertices, np.float64), np.asarray(triangles, np.int64))
+    return Figure([body, *fig.parts[1:]], fig.joints)
+
+
+def _holes(share: float, seed: int, fig: Figure | None = None) -> Figure:
+    """A scan with holes: `share` of the body's triangles (of the test humanoid, or `fig`) left out at random."""
+    fig = fig or figure()
+    body = fig.parts[0]
+    return _body_as(
+        fig, body.vertices, body.triangles[np.random.default_rng(seed).random(len(body.triangles)) >= share]
+    )
+
+
+def _soup(fig: Figure) -> Figure:
+    """Every triangle with its own three vertices, nothing shared (as some exporters write a mesh)."""
+    body = fig.parts[0]
+    return _body_as(
+        fig, body.vertices[body.triangles].reshape(-1, 3), np.arange(3 * len(body.triangles)).reshape(-1, 3)
+    )
+
+
+def _jitter(amount: float, seed: int) -> Figure:
+    """A scan's noise: every vertex moved up to `amount` of the height along each axis, at random."""
+    fig = figure()
+    body = fig.parts[0]
+    noise = np.random.default_rng(seed).uniform(-amount * HEIGHT, amount * HEIGHT, body.vertices.shape)
+    return _body_as(fig, body.vertices + noise, body.triangles)
+
+
+def _decimated(cell: float) -> Figure:
+    """A decimator's low-poly mesh: the vertices in each cube of `cell` (of the height) merged into their mean
+    (vertex clustering), the triangles that collapse and the repeated ones dropped."""
+    fig = figure()
+    body = fig.parts[0]
+    _, index, count = np.unique(
+        np.floor(body.vertices / (cell * HEIGHT)), axis=0, return_inverse=True, return_counts=True
+    )
+    index = index.ravel()
+    vertices = np.zeros((len(count), 3))
+    np.add.at(vertices, index, body.vertices)
+    t = index[body.triangles]
+    t = t[(t[:, 0] != t[:, 1]) & (t[:, 1] != t[:, 2]) & (t[:, 2] != t[:, 0])]
+    t = t[np.sort(np.unique(np.sort(t, axis=1), axis=0, return_index=True)[1])]
+    assert len(t) < 500, len(t)  # a few hundred triangles
+    return _body_as(fig, vertices / count[:, None], t)
+
+
+def _box_arms(arm_drop: float, torso_from: float = 0.8) -> Figure:
+    """blocks(torso_from) with each arm one box per bone (upper arm, forearm, a flat hand) turned `arm_drop`
+    down about the shoulder: a figure of boxes in an A-pose."""
+    fig = blocks(torso_from)
+    body = fig.parts[0]
+    corners = body.vertices[body.triangles]
+    # blocks()'s arms left out: the triangles beside the torso's box, level with the arms' boxes
+    arms = (np.abs(corners[:, :, 0]) >= 0.24).all(axis=1) & (np.abs(corners[:, :, 2] - 1.38) <= 0.04 + 1e-9).all(axis=1)
+    shells: list[Shell] = [(body.vertices, body.triangles[~arms])]
+    joints = dict(fig.joints)
+    for s, side in ((1, "left"), (-1, "right")):
+        shoulder = np.array([s * 0.24, 0, 1.38])
+        for a, b, half, flat in ((0.24, 0.51, 0.04, 0.04), (0.51, 0.76, 0.035, 0.035), (0.76, 0.88, 0.045, 0.015)):
+            v, t = block((min(s * a, s * b), -half, 1.38 - flat), (max(s * a, s * b), half, 1.38 + flat))
+            shells.append((_turn_y(v, shoulder, s * arm_drop), t))
+        for bone, x in (("UpperArm", 0.24), ("LowerArm", 0.51), ("Hand", 0.76)):
+            joints[side + bone] = _turn_y(np.array([s * x, 0, 1.38]), shoulder, s * arm_drop)
+    return Figure([MeshPart(body.name, *merged(shells))], joints)
+
+
+def _split(fig: Figure, label: Callable[[FloatArray], IntArray]) -> Figure:
+    """The body's triangles as parts by `label` (of their centres), each part with its own vertices: the split
+    an exporter writes per material, the seams' vertices repeated in the parts on both sides."""
+    body = fig.parts[0]
+    labels = label(body.vertices[body.triangles].mean(axis=1))
+    parts = []
+    for k in np.unique(labels):
+        used, index = np.unique(body.triangles[labels == k], return_inverse=True)
+        parts.append(MeshPart(f"Material{k}", body.vertices[used], index.reshape(-1, 3)))
+    return Figure([*parts, *fig.parts[1:]], fig.joints)
+
+
+def _by_material(centres: FloatArray) -> IntArray:
+    """Head, torso, each arm, hand, leg and foot: a part each (hands, feet and the head under 15% of the
+    height)."""
+    x, z = centres[:, 0], centres[:, 2]
+    left = (x > 0).astype(np.int64)
+    label = np.zeros(len(centres), np.int64)  # the torso
+    label[z > 1.44] = 1
+    arms, legs = (np.abs(x) > 0.2) & (z > 1.2), (np.abs(x) < 0.2) & (z < 0.84)
+    label[arms] = 2 + left[arms]
+    label[arms & (np.abs(x) > 0.69)] = 4 + left[arms & (np.abs(x) > 0.69)]
+    label[legs] = 6 + left[legs]
+    label[legs & (z < 0.1)] = 8 + left[legs & (z < 0.1)]
+    return label
+
+
+def _patches(size: float) -> Callable[[FloatArray], IntArray]:
+    """A part per cube of `size` metres: a body split into many small parts."""
+    return lambda centres: np.unique(np.floor(centres / size), axis=0, return_inverse=True)[1].ravel()
+
+
+GENERATED: dict[str, tuple[Build, str | None]] = {
+    **{f"holes, 10% of the triangles, draw {seed}": (_plain(_holes(0.1, seed=seed)), None) for seed in range(3)},
+    **{f"holes, 30% of the triangles, draw {seed}": (_plain(_holes(0.3, seed=seed)), None) for seed in range(3)},
+    "holes, 30% of the triangles, A-pose": (_plain(_holes(0.3, seed=0, fig=figure(arm_drop=40)), 40), None),
+    "a triangle soup": (_plain(_soup(figure())), None),
+    "a triangle soup with holes": (_plain(_soup(_holes(0.3, seed=0))), None),
+    "a triangle soup, A-pose": (_plain(_soup(figure(arm_drop=40)), 40), None),
+    "scan jitter, 0.3% of the height": (_plain(_jitter(0.003, seed=0)), None),
+    "decimated to a few hundred triangles": (_plain(_decimated(0.05)), None),
+    "boxes, arms at 45°": (_plain(_box_arms(45), 45), None),
+    "boxes, arms at 45°, the torso from 72% of the height": (_plain(_box_arms(45, torso_from=0.72 * 1.72), 45), None),
+    "A-pose at 50°": (_plain(figure(arm_drop=50), 50), None),
+    # A hole's border is as short as a low-poly hem's: the hem closed over the legs must not join them.
+    "a low-poly skirt of 8 sides": (_plain(_with(figure(), tube((0, 0, 0.5), (0, 0, 0.92), 0.26, 0.17, n=8))), None),
+    "split by material": (_plain(_split(figure(), _by_material)), None),
+    "split by material, A-pose": (_plain(_split(figure(arm_drop=45), _by_material), 45), None),
+    "split into 20 cm patches": (_plain(_split(figure(), _patches(0.2))), None),
+    "split into 10 cm patches": (_plain(_split(figure(), _patches(0.1))), None),
+}
+
+
+@pytest.mark.parametrize("name", list(GENERATED))
+def test_a_generated_or_scanned_mesh_rigs_right_or_is_refused_with_its_reason(name: str) -> None:
+    rigs_right_or_is_refused(*GENERATED[name])
