@@ -300,10 +300,9 @@ def _leg(surface: Surface, track: list[tuple[float, Region]], height: float) -> 
     depths = np.array([r.size[1] for _, r in track])
     above = sizes[narrow + 1 : narrow + 3]
     joint = narrow
-    while len(above) == 2 and bool(np.all(above <= 1.1 * sizes[narrow])) and joint > 0:
-        if depths[joint - 1] >= 1.5 * depths[narrow]:
-            break
-        joint -= 1
+    if len(above) == 2 and bool(np.all(above <= 1.1 * sizes[narrow])):  # no pinch
+        while joint > 0 and depths[joint - 1] < 1.5 * depths[narrow]:
+            joint -= 1
     ankle = np.array([*centres[narrow][:2], heights[joint]])
     # The foot's outline on the floor: the region of a low cut nearest this leg.
     segments = surface.cut_z(0.015 * height)
