@@ -63,6 +63,7 @@ class Binding:
 
 def _select_only(objects: list[bpy.types.Object], active: bpy.types.Object) -> None:
     layer = context.view_layer()
+    layer.update()  # its objects list keeps the copies removed since its last update (bone heat run again) till then
     for obj in layer.objects:
         obj.select_set(False)
     for obj in objects:
@@ -225,23 +226,26 @@ def welded_heat(
     """Bone heat on a welded copy of each mesh (by name), read back onto the mesh's own vertices. An imported
     mesh is split along its UV seams and hard edges into hundreds of loose shells; heat does not flow across
     a split, and one small shell that sees no bone fails the whole solve (Godette's body: 195 shells, all
-    left bare). Where the copy's solve fails all the same, it runs again without the welded shells that see
-    no bone (`decide.blind`; `heads` and `tails` are the bones', in `bones`' order), which heat would leave
-    bare anyway: they take the weights of the skin around them (`decide.unskinned`)."""
+    left bare). Where the copy's solve fails all the same, it runs again without what gives the solve no
+    equation (`heads` and `tails` are the bones', in `bones`' order): the welded shells that see no bone
+    (`decide.blind`), which heat would leave bare anyway and which take the weights of the skin around them
+    (`decide.unskinned`), and the triangles its Laplacian ignores (`decide.flat`: geometry collapsed to a
+    speck, whose vertices then take their nearest bone's heat)."""
     found = _heat({name: (weld.points, weld.faces) for name, weld in welds.items()}, armature, bones)
-    failed = {name: welds[name] for name, w in found.items() if (w.sum(axis=1) < decide.EMPTY).all()}
     kept: dict[str, IntArray] = {}
-    for name, weld in failed.items():
+    retried: dict[str, tuple[FloatArray, IntArray]] = {}
+    for name, weld in welds.items():
+        if (found[name].sum(axis=1) >= decide.EMPTY).any():
+            continue
         vertices, ends = decide.heat_rays(weld, heads, tails)
         hidden = decide.blind(weld, _sees(weld.points, weld.faces, vertices, ends), vertices)
-        if hidden.any() and not hidden.all():
-            kept[name] = np.nonzero(~hidden)[0]
-    retried = {}
-    for name, rows in kept.items():
-        faces = failed[name].faces
-        renumber = np.full(len(failed[name].points), -1, dtype=np.int64)
-        renumber[rows] = np.arange(len(rows))
-        retried[name] = (failed[name].points[rows], renumber[faces[(renumber[faces] >= 0).all(axis=1)]])
+        faces = weld.faces[~hidden[weld.faces].any(axis=1) & ~decide.flat(weld.points, weld.faces)]
+        if len(faces) == len(weld.faces) or hidden.all():
+            continue  # nothing to leave out, or nothing left
+        kept[name] = np.nonzero(~hidden)[0]
+        renumber = np.full(len(weld.points), -1, dtype=np.int64)
+        renumber[kept[name]] = np.arange(len(kept[name]))
+        retried[name] = (weld.points[kept[name]], renumber[faces])
     for name, weights in _heat(retried, armature, bones).items():
         found[name] = np.zeros_like(found[name])
         found[name][kept[name]] = weights

@@ -131,6 +131,19 @@ def heat_rays(weld: Welded, heads: FloatArray, tails: FloatArray) -> tuple[IntAr
     return rows[vertex], heads[bone] + t[:, None] * axis[bone]
 
 
+# Blender's bone heat gives a triangle whose edges' cross product is no longer than this (its float epsilon,
+# in the rig frame's metres) no weight in its Laplacian.
+HEAT_FLAT = 1.1920929e-07
+
+
+def flat(points: FloatArray, faces: IntArray) -> BoolArray:
+    """Per triangle, whether bone heat's Laplacian ignores it (HEAT_FLAT): a vertex with only such triangles
+    and no sight of its bone is an empty row of its linear system, which fails the whole solve (Seed-san's
+    head, where the artist collapsed hidden geometry to a point)."""
+    a, b, c = (points[faces[:, i]] for i in range(3))
+    return np.asarray(np.linalg.norm(np.cross(b - a, c - a), axis=1) <= HEAT_FLAT)
+
+
 def blind(weld: Welded, sees: BoolArray, vertices: IntArray) -> BoolArray:
     """Per welded vertex, whether its welded shell sees no bone: `sees` says, for each ray of `heat_rays`
     (`vertices`: its vertex), whether it reached its bone. Such a shell puts no heat into bone heat's linear
