@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import bpy  # before addon.blender: bmesh and mathutils exist only after it
+import mathutils
 import numpy as np
 import pytest
 from PIL import Image
@@ -25,6 +26,7 @@ from PIL import Image
 from addon.blender import context, demo_avatar, posed_ground, rig_check, rig_fixes, vrm_addon, vrm_export
 from addon.core.presets import VRM1_LICENSE_URL, Preset, get_preset
 from addon.core.rig.checks import GROUND_TOLERANCE
+from addon.core.rig.model import FloatArray
 from addon.core.vrm import webpack
 from addon.core.vrm.inspect import glb_document
 from tests import rigs, thumbnails
@@ -319,6 +321,50 @@ def test_an_avatar_on_bent_knees_exports_standing_on_the_ground(blender, demo_bl
     loaded = consumers([result.path])[str(result.path)]
     assert "error" not in loaded and abs(loaded["meshBounds"]["min"][1]) <= GROUND_TOLERANCE  # three-vrm's floor
     assert avatar.armature.matrix_world == placed and posed_ground.lowest_point(meshes) == standing
+
+
+def _joint(document: dict[str, Any], bone: str) -> FloatArray:
+    """A humanoid bone's joint in a VRM 1.0 file, in the file's space: its node's transforms composed."""
+    nodes = document["nodes"]
+    parent = {child: i for i, node in enumerate(nodes) for child in node.get("children", [])}
+    chain = [document["extensions"]["VRMC_vrm"]["humanoid"]["humanBones"][bone]["node"]]
+    while chain[-1] in parent:
+        chain.append(parent[chain[-1]])
+    world = mathutils.Matrix.Identity(4)
+    for node in (nodes[i] for i in reversed(chain)):
+        x, y, z, w = node.get("rotation", [0.0, 0.0, 0.0, 1.0])
+        local = mathutils.Matrix.LocRotScale(
+            mathutils.Vector(node.get("translation", [0.0, 0.0, 0.0])),
+            mathutils.Quaternion((w, x, y, z)),
+            mathutils.Vector(node.get("scale", [1.0, 1.0, 1.0])),
+        )
+        world = world @ local
+    return np.array(world.translation)
+
+
+def test_legs_modelled_apart_stay_apart_in_the_t_pose(blender, demo_blend, tmp_path):
+    # VRM's T-pose is the model's relaxed stance, straight from the side, arms out: the VRM Add-on's own
+    # T-pose points the legs straight down, which closed legs the artist modelled apart.
+    avatar = open_demo(demo_blend)
+    for side, sign in (("L", -1.0), ("R", 1.0)):
+        pose_bone = avatar.armature.pose.bones[f"UpperLeg.{side}"]  # type: ignore[union-attr]
+        pose_bone.rotation_mode = "XYZ"
+        pose_bone.rotation_euler = (0.0, 0.0, sign * math.radians(8.0))
+    context.view_layer().update()
+    rig_fixes.apply_pose_as_rest(avatar.armature)
+    rig_fixes.ground(avatar.armature)
+    bones = avatar.armature.data.bones  # type: ignore[union-attr]
+    apart = {b: abs(bones[f"{b}.L"].head_local.x - bones[f"{b}.R"].head_local.x) for b in ("LowerLeg", "Foot")}
+    assert apart["Foot"] > apart["LowerLeg"] > abs(bones["UpperLeg.L"].head_local.x - bones["UpperLeg.R"].head_local.x)
+
+    result = vrm_export.export_vrm(tmp_path / "apart.vrm", _quick(get_preset("companions-web-lite")))
+
+    document = glb_document(result.path.read_bytes())
+    for bone, width in (("LowerLeg", apart["LowerLeg"]), ("Foot", apart["Foot"])):
+        left, right = _joint(document, f"left{bone}"), _joint(document, f"right{bone}")
+        assert abs(abs(left[0] - right[0]) - width) < 1e-3, (
+            f"{bone}: {abs(left[0] - right[0]):.4f} apart, not {width:.4f}"
+        )
 
 
 def test_expressions_bound_by_hand_are_kept(blender, demo_blend, tmp_path):

@@ -16,12 +16,14 @@ import contextlib
 import dataclasses
 import importlib
 import inspect
+import itertools
 import sys
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
 import bpy
+import mathutils
 
 from ..core.rig.model import MeshInfo
 from . import console, modifiers, posed_ground, vrm0_mesh_writer, vrm_addon
@@ -130,11 +132,44 @@ def _posing_on_the_ground(original: Any, meshes: list[bpy.types.Object]) -> Any:
         with contextlib.ExitStack() as posed:
             with modifiers.switched_off(deforming):
                 posed.enter_context(original(context, armature))
+                _legs_apart_as_modelled(sys.modules[original.__module__], context, armature)
                 rest_bottom = posed_ground.rest_lowest_point(armature, meshes)  # skins off: their rest shape
             posed.enter_context(posed_ground.kept_on_ground(armature, meshes, rest_bottom))
             yield
 
     return setup
+
+
+# Each leg's bones, hip to foot, in VRM 1.0 names.
+_LEGS = (("leftUpperLeg", "leftLowerLeg", "leftFoot"), ("rightUpperLeg", "rightLowerLeg", "rightFoot"))
+
+
+def _legs_apart_as_modelled(t_pose: ModuleType, context: bpy.types.Context, armature: bpy.types.Object) -> None:
+    """The add-on's automatic T-pose points each leg bone straight down. VRM's T-pose asks for the model's
+    relaxed, neutral stance, straight seen from the side and symmetric, arms out (VRMC_vrm-1.0 tpose.md,
+    1.1): legs the artist modelled apart stay apart (Godette's VRM 0.x file keeps its knees 0.14 m from the
+    mid-line; straightened, the test pose bent her legs from another rest: `bench_autorig --oracle` 0.78% ->
+    0.57%). Each leg bone the add-on straightened turns back to its rest's angle seen from the front, still
+    straight from the side (a bent-kneed game rig's knees stay straightened)."""
+    align = getattr(t_pose, "_set_bone_direction_to_align_child_bone", None)
+    extension: Any = armature.data.vrm_addon_extension  # type: ignore[union-attr]
+    vrm0 = bool(extension.is_vrm0())
+    humanoid_data = extension.vrm0.humanoid if vrm0 else extension.vrm1.humanoid
+    if align is None or humanoid_data.pose != humanoid_data.POSE_AUTO_POSE.identifier:
+        return
+    mapping = vrm_addon.humanoid_mapping_vrm0(armature) if vrm0 else vrm_addon.humanoid_mapping(armature)
+    pose_bones: Any = armature.pose.bones  # type: ignore[union-attr]
+    world = armature.matrix_world
+    for leg in _LEGS:
+        names = [mapping.get(b, "") for b in leg]
+        if not all(name in pose_bones for name in names):
+            continue
+        bones = [pose_bones[name] for name in names]
+        for bone, child in itertools.pairwise(bones):
+            rest = world @ child.bone.head_local - world @ bone.bone.head_local
+            front = mathutils.Vector((rest.x, 0.0, rest.z))
+            if rest.z < 0.0 and front.length_squared > 0.0:  # a leg bone pointing down in its rest
+                align(context, armature, front.normalized(), bone, child)
 
 
 def _armature_removal_from(checked: dict[str, MeshInfo], original: Any) -> Any:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import bmesh
 import bpy
 import numpy as np
+from mathutils import Vector
 from mathutils.bvhtree import BVHTree
 from mathutils.kdtree import KDTree
 
@@ -62,6 +63,7 @@ class Binding:
 
 def _select_only(objects: list[bpy.types.Object], active: bpy.types.Object) -> None:
     layer = context.view_layer()
+    layer.update()  # its objects list keeps the copies removed since its last update (bone heat run again) till then
     for obj in layer.objects:
         obj.select_set(False)
     for obj in objects:
@@ -218,25 +220,78 @@ def attach(obj: bpy.types.Object, armature: bpy.types.Object) -> None:
     obj.parent = armature
 
 
-def welded_heat(welds: dict[str, decide.Welded], armature: bpy.types.Object, bones: list[str]) -> dict[str, FloatArray]:
+def welded_heat(
+    welds: dict[str, decide.Welded], armature: bpy.types.Object, bones: list[str], heads: FloatArray, tails: FloatArray
+) -> dict[str, FloatArray]:
     """Bone heat on a welded copy of each mesh (by name), read back onto the mesh's own vertices. An imported
     mesh is split along its UV seams and hard edges into hundreds of loose shells; heat does not flow across
     a split, and one small shell that sees no bone fails the whole solve (Godette's body: 195 shells, all
-    left bare)."""
+    left bare). Where the copy's solve fails all the same, it runs again without what gives the solve no
+    equation (`heads` and `tails` are the bones', in `bones`' order): the welded shells that see no bone
+    (`decide.blind`), which heat would leave bare anyway and which take the weights of the skin around them
+    (`decide.unskinned`), and the triangles its Laplacian ignores (`decide.flat`: geometry collapsed to a
+    speck, whose vertices then take their nearest bone's heat)."""
+    found = _heat({name: (weld.points, weld.faces) for name, weld in welds.items()}, armature, bones)
+    kept: dict[str, IntArray] = {}
+    retried: dict[str, tuple[FloatArray, IntArray]] = {}
+    for name, weld in welds.items():
+        if (found[name].sum(axis=1) >= decide.EMPTY).any():
+            continue
+        vertices, ends = decide.heat_rays(weld, heads, tails)
+        hidden = decide.blind(weld, _sees(weld.points, weld.faces, vertices, ends), vertices)
+        faces = weld.faces[~hidden[weld.faces].any(axis=1) & ~decide.flat(weld.points, weld.faces)]
+        if len(faces) == len(weld.faces) or hidden.all():
+            continue  # nothing to leave out, or nothing left
+        kept[name] = np.nonzero(~hidden)[0]
+        renumber = np.full(len(weld.points), -1, dtype=np.int64)
+        renumber[kept[name]] = np.arange(len(kept[name]))
+        retried[name] = (weld.points[kept[name]], renumber[faces])
+    for name, weights in _heat(retried, armature, bones).items():
+        found[name] = np.zeros_like(found[name])
+        found[name][kept[name]] = weights
+    return {name: found[name][weld.index] for name, weld in welds.items()}
+
+
+def _heat(
+    meshes: dict[str, tuple[FloatArray, IntArray]], armature: bpy.types.Object, bones: list[str]
+) -> dict[str, FloatArray]:
+    """Bone heat on a temporary mesh of each (points, triangles), by name: each point's weights."""
     copies: dict[str, bpy.types.Object] = {}
     try:
-        for name, weld in welds.items():
+        for name, (points, faces) in meshes.items():
             mesh = bpy.data.meshes.new(f"AutoRigWelded {name}")
             # Bone heat reads no face shading: marking every face flat would be a tenth of a second on 30k.
-            mesh.from_pydata(weld.points.tolist(), [], weld.faces.tolist(), shade_flat=False)
+            mesh.from_pydata(points.tolist(), [], faces.tolist(), shade_flat=False)
             copies[name] = bpy.data.objects.new(mesh.name, mesh)
             context.scene().collection.objects.link(copies[name])
         if copies:
             bone_heat(list(copies.values()), armature)
-        return {name: read_weights(copies[name].data, bones)[weld.index] for name, weld in welds.items()}  # type: ignore[arg-type]
+        return {name: read_weights(copy.data, bones) for name, copy in copies.items()}  # type: ignore[arg-type]
     finally:
         for copy in copies.values():
             _remove(copy)
+
+
+def _sees(points: FloatArray, faces: IntArray, vertices: IntArray, ends: FloatArray) -> BoolArray:
+    """Per sight line from `points[vertices]` to `ends`, whether it reaches its end as bone heat tests it: no
+    triangle facing back along it lies on it (one it leaves through does not hide the bone)."""
+    tree: Any = BVHTree.FromPolygons(points.tolist(), faces.tolist(), all_triangles=True)  # stubs: None
+    out = np.ones(len(vertices), dtype=bool)
+    for i, (start, end) in enumerate(zip(points[vertices].tolist(), ends.tolist(), strict=True)):
+        origin, direction = Vector(start), Vector(end) - Vector(start)
+        left = direction.length
+        direction.normalize()
+        step = 1e-5 * left  # bone heat's own offsets: the line leaves its vertex and stops short of the bone
+        origin, left = origin + direction * step, left - 2 * step
+        while left > 0:
+            location, normal, _index, distance = tree.ray_cast(origin, direction, left)
+            if location is None:
+                break
+            if normal.dot(direction) < -1e-5:
+                out[i] = False
+                break
+            origin, left = location + direction * step, left - distance - step
+    return out
 
 
 def bind(
@@ -262,7 +317,7 @@ def bind(
     with seconds.stage("heat"):
         welds = {m.name: decide.welded(parts[m.name].vertices, parts[m.name].triangles, height=plan.height)
                  for m in skinned}  # fmt: skip
-        heat = welded_heat(welds, armature, bones)
+        heat = welded_heat(welds, armature, bones, heads, tails)
         for obj in skinned:
             attach(obj, armature)
     proxy = Proxy(skinned, armature, plan.height)
