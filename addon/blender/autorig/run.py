@@ -11,7 +11,7 @@ import bpy
 import mathutils
 import numpy as np
 
-from ...core.autorig import MeshPart, RigPlan, place
+from ...core.autorig import MeshPart, NotHumanoidError, RigPlan, UnusableMeshError, place
 from ...core.errors import OperationError
 from .. import console, context, vrm_addon
 from . import build, read, shells, weights
@@ -90,7 +90,8 @@ def auto_rig(
     planner: Planner | None = None,
 ) -> AutoRigResult:
     """Rigs the named meshes (None: every mesh in the scene no armature drives; with `replace`, every mesh,
-    their armatures discarded) as one humanoid. Raises NotHumanoidError (the planner's one-line reason) and
+    their armatures discarded) as one humanoid. Raises NotHumanoidError ("not a standing humanoid: " and the
+    planner's one-line reason; UnusableMeshError, a mesh with no shape to read, says so itself) and
     AutoRigError; on either, the scene is as it was. `planner` places the skeleton (core's plan_rig unless
     given: the harness measures the rest of the pipeline against an artist's skeleton with its own)."""
     scene_meshes = [o for o in context.scene().objects if o.type == "MESH"]
@@ -114,7 +115,12 @@ def auto_rig(
     with seconds.stage("read"):
         parts = read.read_parts(meshes)
     with seconds.stage("plan"):
-        plan = (planner or place.plan_rig)(parts, spec_version)  # NotHumanoidError here leaves the scene untouched
+        try:  # NotHumanoidError here leaves the scene untouched
+            plan = (planner or place.plan_rig)(parts, spec_version)
+        except UnusableMeshError:  # its reason says what the mesh is itself
+            raise
+        except NotHumanoidError as exc:  # the one line every caller shows: convert, the sidebar, the socket
+            raise NotHumanoidError(f"not a standing humanoid: {exc}") from None
     with seconds.stage("build"):
         replaced = build.discard_armatures(meshes) if replace else []
         frame = mathutils.Matrix(plan.to_rig_frame)
