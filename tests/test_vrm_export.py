@@ -7,6 +7,7 @@ Each file is exported once per module; the consumers run once over all of them.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import io
 import json
@@ -24,6 +25,7 @@ import pytest
 from PIL import Image
 
 from addon.blender import context, demo_avatar, posed_ground, rig_check, rig_fixes, vrm_addon, vrm_export
+from addon.core.errors import BadOutputError
 from addon.core.presets import VRM1_LICENSE_URL, Preset, get_preset
 from addon.core.rig.checks import GROUND_TOLERANCE
 from addon.core.rig.model import FloatArray
@@ -422,6 +424,25 @@ def test_an_existing_file_is_never_replaced_unless_asked(blender, demo_blend, tm
     vrm_export.export_vrm(out, _quick(get_preset("companions-web")), overwrite=True)
     assert out.read_bytes()[:4] == b"glTF"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.vrm"]
+
+
+def test_a_long_name_is_written_and_a_folder_that_takes_no_file_is_refused_in_one_line(
+    blender, demo_blend, tmp_path, monkeypatch
+):
+    open_demo(demo_blend)
+    # 250 characters fit the file system; the scratch file made beside it must fit too.
+    long = tmp_path / f"{'a' * 246}.vrm"
+    vrm_export.export_vrm(long, _quick(get_preset("companions-web")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [long.name]
+
+    # A read-only folder (as the OS answers it for a user; root writes anywhere): one line, nothing written.
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(vrm_export.tempfile, "mkstemp", read_only)
+    with pytest.raises(BadOutputError, match=f"^cannot write in {tmp_path}: Permission denied$"):
+        vrm_export.export_vrm(tmp_path / "b.vrm", _quick(get_preset("companions-web")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [long.name]
 
 
 def test_the_sidebar_button_exports_with_the_scene_settings_and_reports(blender, demo_blend, tmp_path):

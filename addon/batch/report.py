@@ -6,6 +6,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
+from pathlib import PurePosixPath
 from typing import Any, Final, Literal
 
 Status = Literal["done", "skipped", "failed"]
@@ -129,11 +130,18 @@ def _size(count: Any) -> str:
     return f"{count / 1e6:.2f} MB" if count else "-"
 
 
+def reason(item: dict[str, Any]) -> str:
+    """Why an item was skipped or failed, for a line that names it already: a model's own conversion begins
+    its reason with the model's name ("chair.glb: not a standing humanoid: ..."), kept in the report."""
+    why: str = item["reason"] or ""
+    return why.removeprefix(f"{PurePosixPath(item['id']).name}: ")
+
+
 def lines(merged: dict[str, Any]) -> list[str]:
     out = []
     for item in merged["items"]:
         where = item.get("written") or ""
-        detail = item["reason"] if item["status"] != "done" else f"{where} ({_size(item['bytes'])})"
+        detail = reason(item) if item["status"] != "done" else f"{where} ({_size(item['bytes'])})"
         out.append(f"{item['status']:<8} {item['id']}: {detail} [{item['seconds']:.1f} s]")
     if merged["missing_shards"]:
         out.append(f"missing: no report from shard(s) {', '.join(map(str, merged['missing_shards']))}")

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import bpy
 
-from ..core.autorig import NotHumanoidError, UnusableMeshError
+from ..core.autorig import NotHumanoidError
 from ..core.errors import ForgeError, OperationError
 from ..core.presets import Preset
 from ..core.rig.findings import CheckReport, Finding, FixLevel
@@ -68,11 +68,7 @@ def _auto_rig(model: Path, armature: str | None, rig: RigMode) -> dict[str, Any]
         return {"rigged": False, "reason": f"already rigged by '{armature}'"}
     try:
         return {"rigged": True, **autorig.auto_rig(None, replace=True).to_json()}
-    except UnusableMeshError as exc:
-        raise OperationError(f"{model.name}: {exc}") from None
-    except NotHumanoidError as exc:
-        raise OperationError(f"{model.name}: not a standing humanoid: {exc}") from None
-    except autorig.AutoRigError as exc:
+    except (NotHumanoidError, autorig.AutoRigError) as exc:
         raise OperationError(f"{model.name}: {exc}") from None
 
 

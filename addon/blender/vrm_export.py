@@ -21,7 +21,7 @@ from typing import Any
 
 import bpy
 
-from ..core.errors import OperationError, OutputExistsError
+from ..core.errors import BadOutputError, OperationError, OutputExistsError
 from ..core.outputs import output_path, place_new
 from ..core.presets import Preset, WebDelivery
 from ..core.rig import checks
@@ -465,8 +465,12 @@ def _pack(data: bytes, web: WebDelivery) -> tuple[webpack.Packed | None, list[Fi
 
 @contextlib.contextmanager
 def _scratch_file(out: Path) -> Iterator[Path]:
-    """A temporary name in the destination folder (so the final rename is atomic), removed unless renamed."""
-    handle, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part.vrm", dir=out.parent)
+    """A temporary name in the destination folder (so the final rename is atomic), removed unless renamed.
+    BadOutputError when the folder takes no file (read-only, full): one line, before the export's work."""
+    try:  # the stem shortened: a name that fits the file system must not fail for its longer scratch twin
+        handle, name = tempfile.mkstemp(prefix=f".{out.stem[:64]}.", suffix=".part.vrm", dir=out.parent)
+    except OSError as exc:
+        raise BadOutputError(f"cannot write in {out.parent}: {exc.strerror or exc}") from None
     os.close(handle)
     umask = os.umask(0)
     os.umask(umask)

@@ -194,7 +194,7 @@ def _run(args: argparse.Namespace) -> Result:
     counts = data["counts"]
     summary = (f"shard {shard.label} of run {run}: {len(mine)} of {len(items)} item(s): {counts['done']} done, "
                f"{counts['skipped']} skipped, {counts['failed']} failed")  # fmt: skip
-    lines = [f"{r['status']:<8} {r['id']}: {r['written'] or r['reason']}" for r in results]
+    lines = [f"{r['status']:<8} {r['id']}: {r['written'] or report.reason(r)}" for r in results]
     lines += [summary] + ([f"report: {data['report']}"] if data["report"] else [])
     return Result(data, lines, EXIT_PROBLEMS if counts["failed"] or not key else EXIT_OK)
 

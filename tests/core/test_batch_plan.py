@@ -116,6 +116,16 @@ def test_a_merge_with_only_an_item_reported_twice_is_not_ok_and_names_it():
     assert "duplicates: A reported by more than one shard" in report.lines(merged)
 
 
+def test_a_failed_models_line_names_it_once_and_its_report_keeps_the_whole_reason():
+    why = "chair.glb: not a standing humanoid: 4 separate supports reach the floor, not two feet"
+    failed = report.item_result({"id": "kits/chair.glb"}, "failed", reason=why, seconds=1.0)
+    merged = report.merge("r", [report.shard_report("r", (0, 1), {}, [failed], 1.0)])
+    assert report.lines(merged)[0] == (
+        "failed   kits/chair.glb: not a standing humanoid: 4 separate supports reach the floor, not two feet [1.0 s]"
+    )
+    assert merged["items"][0]["reason"] == why
+
+
 def test_the_eta_follows_the_pace_so_far():
     assert report.eta_seconds(0, 10, 5.0) is None
     assert report.eta_seconds(2, 10, 10.0) == 40.0

@@ -67,3 +67,34 @@ def test_auto_rig_button_rigs_the_selected_mesh_anew_and_checks_it(blender, demo
     assert "Avatar" not in bpy.data.objects and state.checked and state.armature in bpy.data.objects
     assert bpy.data.objects["AvatarBody"].modifiers[0].object.name == state.armature
     assert state.mapped >= 15 and "missing_required_bone" not in {f.finding_id for f in state.findings}
+
+
+def test_replacing_the_rig_of_one_mesh_of_several_it_drives_is_refused_naming_the_others(blender, demo_blend):
+    # An artist selects the body alone and replaces its rig: the armature would go, and the clothes it also
+    # drives would be left behind, bare and out of place.
+    bpy.ops.wm.open_mainfile(filepath=str(demo_blend))
+    body = bpy.data.objects["AvatarBody"]
+    shirt = body.copy()
+    shirt.name = "AvatarShirt"
+    body.users_collection[0].objects.link(shirt)
+    for obj in bpy.data.objects:
+        obj.select_set(obj == body)
+    with pytest.raises(RuntimeError, match="'Avatar' also drives AvatarShirt: rig it too"):
+        bpy.ops.avatar_forge.auto_rig(replace=True)
+    assert "Avatar" in bpy.data.objects and shirt.modifiers[0].object.name == "Avatar"
+    shirt.select_set(True)
+    assert bpy.ops.avatar_forge.auto_rig(replace=True) == {"FINISHED"}
+    assert "Avatar" not in bpy.data.objects and shirt.modifiers[0].object == body.modifiers[0].object
+
+
+def test_auto_rigging_a_table_says_it_is_not_a_standing_humanoid(blender, empty_scene):
+    # The sidebar (and the socket) show the same line as convert, not the bare reason ("no two legs").
+    bpy.ops.mesh.primitive_cube_add(size=1, location=(0, 0, 0.8), scale=(1.2, 0.7, 0.05))
+    for x in (-0.5, 0.5):
+        for y in (-0.3, 0.3):
+            bpy.ops.mesh.primitive_cube_add(size=1, location=(x, y, 0.4), scale=(0.06, 0.06, 0.8))
+    for obj in bpy.data.objects:
+        obj.select_set(True)
+    with pytest.raises(RuntimeError, match="not a standing humanoid: "):
+        bpy.ops.avatar_forge.auto_rig()
+    assert [o.type for o in bpy.data.objects] == ["MESH"] * 5

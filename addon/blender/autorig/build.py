@@ -26,20 +26,25 @@ def bone_name(vrm_bone: str) -> str:
     return f"{vrm_bone[side.end() :]}.{'L' if side.group(1) == 'left' else 'R'}"
 
 
+def armatures_of(meshes: list[bpy.types.Object]) -> set[bpy.types.Object]:
+    """The armatures that drive or carry any of the meshes."""
+    found = {m.object for obj in meshes for m in obj.modifiers if m.type == "ARMATURE" and m.object}  # type: ignore[attr-defined]
+    return found | {obj.parent for obj in meshes if obj.parent is not None and obj.parent.type == "ARMATURE"}
+
+
 def discard_armatures(meshes: list[bpy.types.Object]) -> list[str]:
     """For `--rig replace`: the meshes lose every armature that drives or carries them (its modifiers, its
     bones' vertex groups, their parenting, kept where they are in the rest pose); the armatures are deleted.
     Returns their names."""
-    found = {m.object for obj in meshes for m in obj.modifiers if m.type == "ARMATURE" and m.object}  # type: ignore[attr-defined]
-    found |= {obj.parent for obj in meshes if obj.parent is not None and obj.parent.type == "ARMATURE"}
+    found = armatures_of(meshes)
     for armature in found:
-        armature.data.pose_position = "REST"
+        armature.data.pose_position = "REST"  # type: ignore[union-attr]
     context.view_layer().update()
     for obj in meshes:
         world = obj.matrix_world.copy()
         for modifier in [m for m in obj.modifiers if m.type == "ARMATURE"]:
             obj.modifiers.remove(modifier)
-        bones = {b.name for a in found for b in a.data.bones}
+        bones = {b.name for a in found for b in a.data.bones}  # type: ignore[union-attr]
         for group in [g for g in obj.vertex_groups if g.name in bones]:
             obj.vertex_groups.remove(group)
         if obj.parent in found:

@@ -11,7 +11,7 @@ import bpy
 import mathutils
 import numpy as np
 
-from ...core.autorig import MeshPart, RigPlan, place
+from ...core.autorig import MeshPart, NotHumanoidError, RigPlan, UnusableMeshError, place
 from ...core.errors import OperationError
 from .. import console, context, vrm_addon
 from . import build, read, shells, weights
@@ -21,7 +21,8 @@ Planner = Callable[[Sequence[MeshPart], str], RigPlan]
 
 
 class AutoRigError(OperationError, ValueError):
-    """Nothing to rig (no meshes, or every mesh already driven by an armature); one line for the user."""
+    """Nothing to rig (no meshes, or every mesh already driven by an armature), or a rig replaced that also
+    drives meshes left out; one line for the user."""
 
 
 @dataclass
@@ -65,6 +66,19 @@ def driven(obj: bpy.types.Object) -> bool:
     return modifier or (obj.parent is not None and obj.parent.type == "ARMATURE")
 
 
+def _refuse_leaving_behind(meshes: list[bpy.types.Object]) -> None:
+    """Replacing the rig deletes the armatures: a mesh they also drive outside `meshes` (the clothes when only
+    the body is selected) would be left bare where it stood, so that is refused, naming it."""
+    chosen = set(meshes)
+    for armature in sorted(build.armatures_of(meshes), key=lambda a: a.name):
+        others = [o.name for o in context.scene().objects if o.type == "MESH" and o not in chosen
+                  and armature in build.armatures_of([o])]  # fmt: skip
+        if others:
+            them = "it" if len(others) == 1 else "them"
+            raise AutoRigError(f"'{armature.name}' also drives {', '.join(sorted(others))}: rig {them} too, "
+                               f"or {them} would be left without an armature")  # fmt: skip
+
+
 # Bone heat prints a warning per failed solve and the voxel proxy's operators print their own lines: held
 # back, the warnings once each on stderr (a convert --verbose, around it, shows everything).
 @console.quiet(verbose=False)
@@ -76,7 +90,8 @@ def auto_rig(
     planner: Planner | None = None,
 ) -> AutoRigResult:
     """Rigs the named meshes (None: every mesh in the scene no armature drives; with `replace`, every mesh,
-    their armatures discarded) as one humanoid. Raises NotHumanoidError (the planner's one-line reason) and
+    their armatures discarded) as one humanoid. Raises NotHumanoidError ("not a standing humanoid: " and the
+    planner's one-line reason; UnusableMeshError, a mesh with no shape to read, says so itself) and
     AutoRigError; on either, the scene is as it was. `planner` places the skeleton (core's plan_rig unless
     given: the harness measures the rest of the pipeline against an artist's skeleton with its own)."""
     scene_meshes = [o for o in context.scene().objects if o.type == "MESH"]
@@ -92,13 +107,20 @@ def auto_rig(
     rigged = [o.name for o in meshes if driven(o)]
     if rigged and not replace:
         raise AutoRigError(f"already driven by an armature: {', '.join(rigged)} (replace its rig instead)")
+    if replace:
+        _refuse_leaving_behind(meshes)
     if context.view_layer().objects.active is not None and bpy.context.mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
     seconds = Timings()
     with seconds.stage("read"):
         parts = read.read_parts(meshes)
     with seconds.stage("plan"):
-        plan = (planner or place.plan_rig)(parts, spec_version)  # NotHumanoidError here leaves the scene untouched
+        try:  # NotHumanoidError here leaves the scene untouched
+            plan = (planner or place.plan_rig)(parts, spec_version)
+        except UnusableMeshError:  # its reason says what the mesh is itself
+            raise
+        except NotHumanoidError as exc:  # the one line every caller shows: convert, the sidebar, the socket
+            raise NotHumanoidError(f"not a standing humanoid: {exc}") from None
     with seconds.stage("build"):
         replaced = build.discard_armatures(meshes) if replace else []
         frame = mathutils.Matrix(plan.to_rig_frame)
