@@ -142,6 +142,36 @@ def choose_body(parts: Sequence[MeshPart], low: float, height: float) -> list[in
     return sorted(int(k) for i in keep for k in groups[i])
 
 
+# Of the height: a part whose nearest point lies this far from the body's is another object in the scene (a
+# crate, a pet on the floor), not the avatar's: bound to the nearest bone it would move with a hand or a foot.
+# Worn and floating accessories (a halo, a hat, wings) touch the body or hover a few centimetres off it.
+APART = 0.1
+
+
+def apart_from_body(parts: Sequence[MeshPart], body: list[int], height: float) -> tuple[str, float] | None:
+    """The first part not of the `body` whose nearest point lies more than APART of the height from the body's,
+    with that distance (a share of the height; points thinned to a grid of 1% of it, near enough for a tenth);
+    None when every part is near the body."""
+    cell = 0.01 * height
+
+    def thinned(points: FloatArray) -> FloatArray:
+        _, first = np.unique(np.floor(points / cell).astype(np.int64), axis=0, return_index=True)
+        return np.asarray(points[np.sort(first)], dtype=np.float64)
+
+    own = thinned(np.concatenate([parts[i].vertices for i in body]))
+    for i, part in enumerate(parts):
+        if i in body:
+            continue
+        points = thinned(part.vertices)
+        nearest = min(
+            float(np.sqrt(((points[k : k + 256, None, :] - own[None]) ** 2).sum(axis=2).min()))
+            for k in range(0, len(points), 256)
+        )
+        if nearest > APART * height:
+            return part.name, nearest / height
+    return None
+
+
 # Of the height: how far behind or in front of the line between the feet the body's own span lies (its arms
 # in a T- or A-pose), when a prop fused to one side is to be left out.
 BAND = 0.12

@@ -55,6 +55,12 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
     notes = [scale_note] if scale_note else []
     height = float(high[2] - low[2]) * scale
     body = frames.choose_body(parts, float(low[2]), float(high[2] - low[2]))
+    apart = frames.apart_from_body(parts, body, float(high[2] - low[2]))
+    if apart is not None:
+        raise NotHumanoidError(
+            f"{apart[0]!r} stands apart from the body, {apart[1]:.0%} of the height away: another object in the "
+            "scene, not the avatar's (rig the avatar without it)"
+        )
     floor = float(low[2]) * scale
     parts = [frames.close_holes(p) for p in parts]  # a scan's holes would break the cuts' loops
     try:

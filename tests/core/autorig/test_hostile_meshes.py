@@ -1,10 +1,10 @@
 """plan_rig on hostile and unusual bare meshes: the test humanoid with things added (capes, coat tails, an apron, a
-tail, wings, a backpack, a staff, swords, a hat, a ball gown, a shield, a base under the feet, a second figure, a
-floor), degenerate meshes (empty, one triangle, one point, NaN and infinite vertices, repeated and zero-area
-triangles, a millimetre or ten kilometres tall, a million metres from the origin, a flat plane, a line), and
-meshes as mesh generators, scanners, decimators and exporters hand them over (a scan with holes, a triangle
-soup, a scan's jitter, a low-poly decimation and skirt, figures of boxes in an A-pose, an A-pose at the issue's
-50°, a body split into parts by material or into patches).
+tail, wings, a backpack, a staff, swords, a hat, a halo, a ball gown, a shield, a base under the feet, a second
+figure, a crate, a floor), degenerate meshes (empty, one triangle, one point, NaN and infinite vertices,
+repeated and zero-area triangles, a millimetre or ten kilometres tall, a million metres from the origin, a flat
+plane, a line), and meshes as mesh generators, scanners, decimators and exporters hand them over (a scan with
+holes, a triangle soup, a scan's jitter, a low-poly decimation and skirt, figures of boxes in an A-pose, an
+A-pose at the issue's 50°, a body split into parts by material or into patches).
 
 Each either rigs the humanoid right (joints finite and anatomically plausible, and where the construction
 knows them, near its joints) or is refused with a one-line NotHumanoidError saying why; never another
@@ -208,7 +208,16 @@ ADDED: dict[str, tuple[Build, str | None]] = {
         _plain(_with(figure(), block((-0.35, -0.35, -0.08), (0.35, 0.35, 0.0)), part="Base")),
         "'Base' lies flat under the feet: a floor, a ground or a base",
     ),
-    "a second small figure, its own part": (_plain(_second_figure(joined=False)), None),
+    # Bound to its nearest bone, something standing apart would move with a hand or a foot.
+    "a second small figure, its own part": (_plain(_second_figure(joined=False)), "'Pet' stands apart from the body"),
+    "a crate on the floor beside, its own part": (
+        _plain(_with(figure(), block((0.5, -0.6, 0.0), (0.9, -0.2, 0.4)), part="Crate")),
+        "'Crate' stands apart from the body, ",
+    ),
+    "a halo hovering over the head, its own part": (
+        _plain(_with(figure(), tube((0, 0, 1.77), (0, 0, 1.78), 0.12, 0.12), part="Halo")),
+        None,
+    ),
     "a second small figure, same mesh": (_plain(_second_figure(joined=True)), SUPPORTS),
     "floor plane": (
         _plain(_with(figure(), sheet((-2, -2, 0), (4, 0, 0), (0, 4, 0), (8, 8)), part="Floor")),
