@@ -167,3 +167,16 @@ def converted(
     folder = shared(factory, key, make)
     run = ForgeRun(**json.loads((folder / "run.json").read_text()))
     return Converted(folder / "inputs", folder / "out", run)
+
+
+def demo_export(factory: pytest.TempPathFactory, demo_blend: Path, preset: str) -> tuple[Path, ForgeRun]:
+    """The file and the run of `forge.py export --blend DEMO --preset PRESET --out Avatar.vrm` (the report for
+    people), once per session for every test file that only reads them. Keyed by the preset alone: each
+    pytest-xdist worker builds its own demo .blend (never the same bytes twice), the same avatar."""
+
+    def make(folder: Path) -> None:
+        done = run_forge("export", "--blend", demo_blend, "--preset", preset, "--out", folder / "Avatar.vrm")
+        (folder / "run.json").write_text(json.dumps(vars(done)))
+
+    folder = shared(factory, ["export", "demo-avatar", preset], make)
+    return folder / "Avatar.vrm", ForgeRun(**json.loads((folder / "run.json").read_text()))

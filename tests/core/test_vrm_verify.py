@@ -15,7 +15,8 @@ import numpy.typing as npt
 import pytest
 
 from addon.core.vrm.verify import verify_vrm
-from tests.conftest import ROOT, run_forge
+from tests import session_cache
+from tests.conftest import ROOT
 
 SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
 THIRD_PARTY = ("vrm0_godette.vrm", "vrm1_debug_robot.vrm")
@@ -30,9 +31,8 @@ def _shared(name: str) -> bytes:
     return path.read_bytes()
 
 
-def _export(blend: Path, folder: Path, preset: str) -> bytes:
-    out = folder / "Demo.vrm"
-    done = run_forge("export", "--blend", blend, "--preset", preset, "--out", out)
+def _export(blend: Path, factory: pytest.TempPathFactory, preset: str) -> bytes:
+    out, done = session_cache.demo_export(factory, blend, preset)
     assert done.code == 0, done.stderr
     return out.read_bytes()
 
@@ -41,13 +41,13 @@ def _export(blend: Path, folder: Path, preset: str) -> bytes:
 def demo_vrm1(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The demo avatar exported by `forge.py export` with companions-web-uncompressed: the tests below
     alter its bytes where they lie."""
-    return _export(demo_blend, tmp_path_factory.mktemp("verify"), "companions-web-uncompressed")
+    return _export(demo_blend, tmp_path_factory, "companions-web-uncompressed")
 
 
 @pytest.fixture(scope="module")
 def demo_web(demo_blend: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The same with companions-web: geometry quantized and meshopt-compressed."""
-    return _export(demo_blend, tmp_path_factory.mktemp("verify-web"), "companions-web")
+    return _export(demo_blend, tmp_path_factory, "companions-web")
 
 
 def _split(data: bytes) -> tuple[Document, bytearray]:
