@@ -19,6 +19,8 @@ import pytest
 
 from addon.blender import avatar_import, vrm_export
 from addon.core.presets import get_preset
+from addon.socket_server import avatar_commands
+from addon.socket_server.config import ServerConfig
 from tests import blend_fields
 from tests.conftest import QUICK, run_forge
 from tests.console_lines import chatter, strays
@@ -170,7 +172,7 @@ def test_importing_adds_to_the_scene_and_names_only_what_it_added(blender, input
     [
         ("truncated", "Truncated.glb: GLB header says"),
         ("text_as_fbx", "Notes.fbx: not a binary FBX file"),
-        ("no_armature", "Cube.glb: no armature in it (mesh): not a rigged avatar"),
+        ("no_armature", "Cube.glb: no armature in it (mesh): not a rigged avatar (bare meshes: --rig auto rigs them)"),
     ],
 )
 def test_a_broken_file_fails_with_one_line_and_leaves_the_scene_as_it_was(blender, inputs, demo_blend, kind, message):
@@ -180,6 +182,21 @@ def test_a_broken_file_fails_with_one_line_and_leaves_the_scene_as_it_was(blende
         avatar_import.import_avatar(getattr(inputs, kind))
     assert str(failed.value).startswith(message) and "\n" not in str(failed.value)
     assert {o.name for o in bpy.data.objects} == objects and {c.name for c in bpy.data.collections} == collections
+
+
+def test_the_sidebar_and_the_socket_bring_a_bare_mesh_in_for_the_auto_rig(blender, inputs):
+    """What a generator hands over has no armature: the sidebar's Import and the socket's avatar_import (the MCP
+    tool's) bring it in, the sidebar with its meshes selected for the Auto-rig button, where convert alone
+    refuses it (above)."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.object.empty_add()  # something else in the scene, selected: it is left out of the selection
+    assert bpy.ops.avatar_forge.import_avatar(filepath=str(inputs.no_armature)) == {"FINISHED"}
+    meshes = [o for o in bpy.data.objects if o.type == "MESH"]
+    assert meshes and {o.name for o in bpy.context.selected_objects} == {o.name for o in meshes}
+    assert bpy.context.active_object in meshes
+    bpy.ops.wm.read_homefile(use_empty=True)
+    imported = avatar_commands.routed("avatar_import")({"path": str(inputs.no_armature)}, ServerConfig())
+    assert imported["armature"] is None and imported["objects"] == [o.name for o in bpy.data.objects]
 
 
 def test_a_path_that_is_not_a_model_file_is_refused_before_reading(empty_scene, tmp_path):

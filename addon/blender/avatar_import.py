@@ -361,7 +361,8 @@ def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False, ver
     if armature is None and not (bare_ok and any(o.type == "MESH" for o in imported)):
         kinds = sorted({o.type.lower() for o in imported}) or ["nothing"]
         _undo_import(before, collections)
-        raise ImportFailedError(f"{path.name}: no armature in it ({', '.join(kinds)}): not a rigged avatar")
+        hint = " (bare meshes: --rig auto rigs them)" if "mesh" in kinds else ""
+        raise ImportFailedError(f"{path.name}: no armature in it ({', '.join(kinds)}): not a rigged avatar{hint}")
     name = armature.name if armature is not None else None
     if fmt in ("vrm", "glb", "gltf"):
         bone_children.place(imported, file_bone_children.carried_children(model_files.json_document(fmt, data)))

@@ -415,7 +415,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         "import_avatar",
         "Import an avatar file into the open scene: .vrm, .glb, .gltf, .fbx or .blend. Returns the detected "
         "format, the armature, the imported objects, the file's meta (author, licence) and what was removed from "
-        "it (images outside its folder, linked libraries, Python drivers and scripts). Run check_rig next.",
+        "it (images outside its folder, linked libraries, Python drivers and scripts). Run check_rig next; a "
+        "bare mesh (armature null: what a generator makes) comes in too: run auto_rig on its objects next.",
         {"path": {"type": "string", "description": "Absolute path of the file, on the machine where Blender runs."}},
         ("path",),
         _forward("avatar_import", keep=("path",)),

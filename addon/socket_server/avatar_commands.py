@@ -104,7 +104,8 @@ def _import_args(params: dict[str, Any]) -> Arguments:
     if not path.is_absolute():
         raise ValueError("'path' must be an absolute path to a model file")
     model_format(path)  # refuses what is not a model file before anything reads it
-    return (path,), {"probe": True}  # a .blend is read in a separate Blender first: a crash stays there
+    # A .blend is read in a separate Blender first (a crash stays there); bare meshes come in for auto_rig.
+    return (path,), {"probe": True, "bare_ok": True}
 
 
 def _auto_rig_args(params: dict[str, Any]) -> Arguments:
