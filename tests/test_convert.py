@@ -106,7 +106,8 @@ def test_each_format_imports_the_avatar_with_every_bone_and_its_body(empty_scene
     else:
         assert len(bones) == DEMO_BONES
     assert result.to_json() == {"path": str(path), "format": kind, "armature": result.armature,
-                                "objects": result.objects, "meta": result.meta, "removed": []}  # fmt: skip
+                                "objects": result.objects, "meta": result.meta, "removed": [],
+                                "unplayed": []}  # fmt: skip
 
 
 def test_the_vrm_meta_is_what_the_file_says(empty_scene, inputs):

@@ -72,7 +72,7 @@ def test_convert_reports_what_checking_anew_finds_before_and_after_its_fixes_and
     assert entry["fixed"]  # the model needed fixes: the check after them is not the one before
 
     empty_scene.ops.wm.read_homefile(use_empty=True)
-    armature = avatar_import.import_avatar(model).armature
+    armature = avatar_import.import_avatar(model, bind_pose=True).armature
     before = rig_check.check_rig(armature, preset)
     after = rig_check.check_rig(armature, preset, fix="all")
     assert _without_time(entry["before"]) == _without_time(before.to_json())
@@ -112,7 +112,7 @@ def test_the_fbx_importers_invisible_materials_are_made_opaque_and_never_exporte
 
     # Without that fix: the scene with every other fix made, its materials as the importer left them.
     bpy = empty_scene
-    armature = avatar_import.import_avatar(model).armature
+    armature = avatar_import.import_avatar(model, bind_pose=True).armature
     rig_check.check_rig(armature, PRESET, fix="all")
     _alpha(bpy, 0.0)
     out = tmp_path / "Invisible.vrm"

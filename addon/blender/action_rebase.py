@@ -21,6 +21,8 @@ import bpy
 import mathutils
 from bpy_extras import anim_utils
 
+from . import context
+
 _BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
 _ROTATION_PATH = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}
 _SIZES = {"location": 3, "rotation_quaternion": 4, "rotation_axis_angle": 4, "rotation_euler": 3, "scale": 3}
@@ -93,8 +95,8 @@ class _Target:
         return curve
 
 
-def _played(obj: bpy.types.Object) -> list[_Target]:
-    """The actions `obj` plays: its own and its NLA strips' (meta strips' too)."""
+def _played(obj: bpy.types.Object, *, muted: bool = True) -> list[_Target]:
+    """The actions `obj` plays: its own and its NLA strips' (meta strips' too; a muted track's only if `muted`)."""
     data = obj.animation_data
     if data is None:
         return []
@@ -105,7 +107,7 @@ def _played(obj: bpy.types.Object) -> list[_Target]:
             yield strip
             yield from strips(strip.strips)
 
-    for track in data.nla_tracks:
+    for track in [t for t in data.nla_tracks if muted or not t.mute]:
         found += [_Target(s.action, getattr(s, "action_slot", None)) for s in strips(track.strips) if s.action]
     return found
 
@@ -467,3 +469,34 @@ def kept(armature: bpy.types.Object) -> Iterator[list[str]]:
     if actions.shared:
         other = f"other objects play them: they now pose '{armature.name}' differently"
         said.append(f"left {', '.join(actions.shared)} as they were ({other})")
+
+
+# Each transform channel's value at rest (what the bone's rest matrix alone gives).
+_AT_REST = {
+    "location": (0.0, 0.0, 0.0),
+    "rotation_quaternion": (1.0, 0.0, 0.0, 0.0),
+    "rotation_axis_angle": (0.0, 0.0, 1.0, 0.0),
+    "rotation_euler": (0.0, 0.0, 0.0),
+    "scale": (1.0, 1.0, 1.0),
+}
+
+
+def stop_playing(armature: bpy.types.Object) -> list[str]:
+    """Takes off `armature` the actions it plays (its own; its NLA tracks muted) and puts each bone channel
+    they animate back to its rest: an importer assigns one of the file's takes, and its current frame is
+    not the model's bind pose. Channels no action animates keep the importer's pose (a unit scale carried
+    on pose bones). The actions stay in the file. Returns the names of the actions it took off."""
+    played = _played(armature, muted=False)
+    data = armature.animation_data
+    if data is None or not played:
+        return []
+    bones = armature.pose.bones  # type: ignore[union-attr]
+    for target in played:
+        for name, path, index in target.curves():
+            if name in bones:
+                getattr(bones[name], path)[index] = _AT_REST[path][index]
+    data.action = None
+    for track in data.nla_tracks:
+        track.mute = True
+    context.view_layer().update()
+    return sorted({t.action.name for t in played})

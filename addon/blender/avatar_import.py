@@ -31,13 +31,16 @@ from ..core.models import refs as model_refs
 from ..core.models.files import ModelFormat
 from ..core.vrm import meta as vrm_meta
 from ..core.vrm import webpack
-from . import bone_children, console, context, rig_reader, vrm_addon
+from . import action_rebase, bone_children, console, context, rig_reader, vrm_addon
 
 # The VRM Add-on's importer asks the user to confirm a VRM 0.x licence given only as a URL of its own
 # (otherLicenseUrl / otherPermissionUrl) in a dialog, which headless Blender cannot show; with this set it
 # imports. The licence stays in the file's meta, which import_avatar returns.
 _LICENSE_CONFIRMATION = "BLENDER_VRM_AUTOMATIC_LICENSE_CONFIRMATION"
 _PYTHON_ERROR = re.compile(r"^\w+(Error|Exception): ")
+# The formats whose importers have the armature play one of the file's takes. A .blend's action is its
+# author's choice, and a .vrm carries none.
+_ANIMATED = ("fbx", "glb", "gltf")
 _HEAD_BYTES = 64  # enough to recognise an FBX or a .blend; both can be hundreds of MB
 PROBE_TIMEOUT = 600.0  # seconds for a separate Blender to read a .blend (a large one takes minutes)
 # fake-bpy-module types operators and libraries.load() as returning None; they return a set and a context.
@@ -56,6 +59,7 @@ class ImportResult:
     objects: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)  # what the import took out of what the file brought
+    unplayed: list[str] = field(default_factory=list)  # the takes the importer had the armature play (bind_pose)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,7 @@ class ImportResult:
             "objects": list(self.objects),
             "meta": self.meta,
             "removed": list(self.removed),
+            "unplayed": list(self.unplayed),
         }
 
 
@@ -323,13 +328,17 @@ def _probe(path: Path) -> None:
         raise ImportFailedError(said[-1] if said else unsaid)
 
 
-def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False, verbose: bool = False) -> ImportResult:
+def import_avatar(
+    path: Path, *, probe: bool = False, bare_ok: bool = False, bind_pose: bool = False, verbose: bool = False
+) -> ImportResult:
     """Imports the model at `path` into the current scene; raises ValueError for a path that is not a model
     file, ImportFailedError (one line, the scene unchanged) for one that cannot be imported or has no
     armature (unless `bare_ok`: meshes for the auto-rig), vrm_addon.VrmAddonMissingError for a .vrm without
     the VRM Add-on. `probe`: a .blend is first read in a separate Blender (for a session someone works in;
-    convert runs in a process of its own). The importers' own output (an INFO line per glTF node, the FBX
-    version) is held back unless `verbose`: only its warnings and errors reach stderr, once each."""
+    convert runs in a process of its own). `bind_pose` (convert): the take an FBX or glTF importer had the
+    armature play is taken off, the avatar stands in its bind pose. The importers' own output (an INFO line
+    per glTF node, the FBX version) is held back unless `verbose`: only its warnings and errors reach stderr,
+    once each."""
     path = path.expanduser().absolute()
     fmt = model_files.model_format(path)
     if not path.is_file():
@@ -364,6 +373,7 @@ def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False, ver
         hint = " (bare meshes: --rig auto rigs them)" if "mesh" in kinds else ""
         raise ImportFailedError(f"{path.name}: no armature in it ({', '.join(kinds)}): not a rigged avatar{hint}")
     name = armature.name if armature is not None else None
+    unplayed = action_rebase.stop_playing(armature) if bind_pose and armature is not None and fmt in _ANIMATED else []
     if fmt in ("vrm", "glb", "gltf"):
         bone_children.place(imported, file_bone_children.carried_children(model_files.json_document(fmt, data)))
     if fmt in ("fbx", "blend"):
@@ -372,7 +382,7 @@ def import_avatar(path: Path, *, probe: bool = False, bare_ok: bool = False, ver
             armature[vrm_meta.SOURCE_META] = meta
     else:
         meta = model_files.vrm_meta(fmt, data)
-    return ImportResult(path, fmt, name, [o.name for o in imported], meta, removed)
+    return ImportResult(path, fmt, name, [o.name for o in imported], meta, removed, unplayed)
 
 
 def _source_meta(path: Path, fmt: ModelFormat, data: bytes) -> dict[str, str]:

@@ -90,7 +90,9 @@ def convert(
     with console.quiet(verbose):
         bpy.ops.wm.read_homefile(use_empty=True)
         try:
-            result.imported = imported = avatar_import.import_avatar(model, bare_ok=rig is not None, verbose=verbose)
+            result.imported = imported = avatar_import.import_avatar(
+                model, bare_ok=rig is not None, bind_pose=True, verbose=verbose
+            )
             armature = imported.armature
             if rig is not None:
                 result.rig = _auto_rig(model, armature, rig)

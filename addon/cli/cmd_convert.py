@@ -164,7 +164,10 @@ def _entry_lines(entry: dict[str, Any]) -> list[str]:
     rigged = (
         [f"auto-rigged {len(rig['bones'])} bones in {sum(rig['seconds'].values()):.1f} s"] if rig.get("rigged") else []
     )
+    takes = ", ".join(repr(a) for a in (entry["import"] or {}).get("unplayed", []))
+    unplayed = [f"played {takes} at import: exported in its bind pose"] if takes else []
     return [
+        *unplayed,
         *rigged,
         f"converted {name} -> {export['path']} ({export['bytes'] / 1e6:.2f} MB, VRM {export['spec_version']}); "
         f"findings {len(before['findings'])} before, {len(after['findings'])} after; fixed {fixed}",

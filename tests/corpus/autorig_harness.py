@@ -76,9 +76,10 @@ def strip(source: Path, bare: Path) -> Stripped:
     avatar meshes in the rest pose, drops the armature, skin and VRM data, and writes the meshes alone to
     `bare` (a .glb)."""
     bpy.ops.wm.read_homefile(use_empty=True)
-    imported = avatar_import.import_avatar(source)
+    imported = avatar_import.import_avatar(source, bind_pose=True)
     assert imported.armature is not None
-    # As the artist's own convert sees it: restructured, mapped, in metres, standing (convert --fix all).
+    # As the artist's own convert sees it: in its bind pose (not a take's first frame), restructured, mapped,
+    # in metres, standing (convert --fix all).
     rig_check.check_rig(imported.armature, None, fix="all")
     armature = bpy.data.objects[imported.armature]
     armature.data.pose_position = "REST"  # type: ignore[union-attr]

@@ -43,12 +43,6 @@ PLACEMENT = (
 # like the auto-rig (the reference) already differs from the artist's rig by this much after the test pose.
 PROXY = "; with the artist's own skeleton placed the surface is already {}% off: {}"
 SHORT: dict[tuple[str, str], str] = {
-    ("fbx_quaternius_female_casual.fbx", "surface"): PLACEMENT
-    + PROXY.format(
-        0.9,
-        "unposed, the two exports' rest meshes already differ by 0.86% (the weights alone, vertex by vertex, "
-        "by 0.07%: bench/bench_autorig_weights.py)",
-    ),
     ("vrm0_godette.vrm", "surface"): PLACEMENT
     + PROXY.format(
         0.6,
