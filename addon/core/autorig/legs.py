@@ -46,12 +46,12 @@ class Leg:
         return float(self.widths[int(np.argmin(abs(self.heights - z)))]) / 2
 
     def kneecap(self, hip: float, height: float) -> FloatArray | None:
-        """(z, y) of the knee's joint where the leg models a kneecap; None where it does not. The kneecap is
-        the cut deepest front to back in the middle of the leg (from the ankle to the thigh's joint at `hip`),
-        the leg thinner by KNEECAP both below it (the shin) and above it (over the knee) within KNEECAP_REACH,
-        its width running on smoothly (a hem or a boot's top steps out instead) and its cut no deeper than
-        half as much again as wide (else something hangs behind or before the leg). The joint lies behind the
-        kneecap's front by KNEECAP_BEHIND of the leg's depth there."""
+        """(z, y) of the knee's joint where the leg models a kneecap, and the kneecap's front y; None where it
+        does not. The kneecap is the cut deepest front to back in the middle of the leg (from the ankle to the
+        thigh's joint at `hip`), the leg thinner by KNEECAP both below it (the shin) and above it (over the
+        knee) within KNEECAP_REACH, its width running on smoothly (a hem or a boot's top steps out instead) and
+        its cut no deeper than half as much again as wide (else something hangs behind or before the leg). The
+        joint lies behind the kneecap's front by KNEECAP_BEHIND of the leg's depth there."""
         t = (self.heights - self.ankle[2]) / (hip - self.ankle[2])
         # Each cut's depth as the median of it and its two neighbours: one cut through a remeshed ring is no knee.
         padded = np.concatenate([self.depths[:1], self.depths, self.depths[-1:]])
@@ -68,7 +68,7 @@ class Leg:
         if best is None:
             return None
         front = self.centres[best][1] - self.depths[best] / 2
-        return np.array([self.heights[best], front + KNEECAP_BEHIND * self.depths[best]])
+        return np.array([self.heights[best], front + KNEECAP_BEHIND * self.depths[best], front])
 
     def _thinner(self, depths: FloatArray, i: int, step: int, height: float) -> float:
         """How much thinner than at cut i the leg gets (`depths`, front to back) going from it `step` cuts at a

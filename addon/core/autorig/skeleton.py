@@ -12,7 +12,7 @@ from ..rig.model import FloatArray, IntArray
 from .arms import Arm
 from .hands import Hand
 from .legs import Leg, Legs
-from .sections import Surface
+from .sections import Surface, regions_in_plane
 from .torso import Torso, shells_of, trunk_box, trunk_centre
 from .types import Bone, NotHumanoidError
 
@@ -24,6 +24,10 @@ UPPER_CHEST_MIN = 0.2  # metres from hips to neck below which the torso holds no
 HIPS_ABOVE = 0.01  # the hips' joint above the thighs' (a fraction of the height)
 # A leg's cut this much wider than its cut 1% of the height below is a garment's hem: a thigh widens gradually.
 HEM = 1.5
+
+
+_X = np.array([1.0, 0.0, 0.0])
+_Y = np.array([0.0, 1.0, 0.0])
 
 
 def build(
@@ -108,6 +112,8 @@ def _leg_joints(
         upper = _on_axis(trunk, axis, legs.crotch - 0.03 * height, height)
         upper[2] = hip_z
         cap = leg.kneecap(hip_z, height)
+        if cap is not None and _worn_in_front(pieces, axis, cap, height):
+            cap = None
         knee = _on_axis(trunk, axis, (hip_z + leg.ankle[2]) / 2 if cap is None else float(cap[0]), height)
         if cap is not None:
             knee[1] = cap[1]
@@ -152,6 +158,21 @@ def _thigh_half_width(leg: Leg, z: float, height: float) -> float:
         if knee < at <= z and width > HEM * 2 * under:
             return under
     return leg.half_width(z)
+
+
+def _worn_in_front(pieces: Sequence[Surface], axis: FloatArray, cap: FloatArray, height: float) -> bool:
+    """Whether what reads as a kneecap (`Leg.kneecap`: z, joint y, front y) is something worn in front of the
+    leg, a gap apart from it (a knee pad, a strap): the leg's own loop at that height, around its line, ends
+    behind the kneecap's front. A kneecap is the leg's own surface, or a part sunk into it. (Loops a third of a
+    centimetre apart on a 1.7 m figure are apart.)"""
+    cell = 0.002 * height
+    loops = [loop for piece in pieces for loop in regions_in_plane(piece.cut_z(float(cap[0])), _X, _Y, cell)]
+    own = [
+        loop
+        for loop in loops
+        if loop[:, 0].min() <= axis[0] <= loop[:, 0].max() and loop[:, 1].min() <= axis[1] <= loop[:, 1].max()
+    ]
+    return bool(own) and min(float(loop[:, 1].min()) for loop in own) > cap[2] + 0.005 * height
 
 
 def _leg_axis(pieces: Sequence[Surface], leg: Leg, top: float, height: float) -> FloatArray:
