@@ -78,6 +78,15 @@ def test_a_modelled_kneecap_puts_the_knee_at_its_height_toward_the_front() -> No
     knee, line, cap, height = _knee(figure(kneecaps=True))
     assert abs(knee[2] - cap[2]) < 0.01 * height, (knee, cap)
     assert cap[1] - 0.04 < knee[1] < line[1] - 0.01 * height, (cap, knee, line)  # the ball's radius: 4 cm
+    # A pad worn a gap in front of the shin, just below the knee, is no kneecap: the knee stays where it was.
+    plain, _, _, _ = _knee(figure())
+    fig = figure()
+    x, y, z = fig.joints["leftLowerLeg"]
+    pad = block((x - 0.04, y - 0.085, z - 0.09), (x + 0.04, y - 0.065, z - 0.03))
+    body = fig.parts[0]  # the pad a shell of the body's mesh, as a generator or a joined export has it
+    padded = Figure([MeshPart(body.name, *merged([(body.vertices, body.triangles), pad])), *fig.parts[1:]], fig.joints)
+    knee, _, _, _ = _knee(padded)
+    assert np.linalg.norm(knee - plain) < 0.003 * height, (knee, plain)
 
 
 def test_the_skeleton_is_a_vrm_hierarchy_mirrored_about_x0() -> None:
