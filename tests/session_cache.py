@@ -79,7 +79,11 @@ def shared(factory: pytest.TempPathFactory, key: Any, make: Callable[[Path], Non
     """The folder `make` filled for `key` (JSON-able) in this session: made on the first call, by one
     process at a time, in place (what it writes may name its own paths); a `make` that raises leaves nothing
     behind (the next caller tries again)."""
-    entry = _Entry.of(factory, key)
+    return _filled(_Entry.of(factory, key), make)
+
+
+def _filled(entry: _Entry, make: Callable[[Path], None]) -> Path:
+    """`shared` for its entry."""
     with _locked(entry.lock):
         if not entry.finished.exists():
             try:
@@ -122,9 +126,8 @@ def shared_each(
                 raise
             for entry in mine.values():
                 entry.finished.touch()
-    for item in items:
-        shared(factory, key(item), functools.partial(_make_one, make, item))
-    return {item: entry.folder for item, entry in entries.items()}
+    # Each key once: a key may hash a model file.
+    return {item: _filled(entry, functools.partial(_make_one, make, item)) for item, entry in entries.items()}
 
 
 def _make_one(make: Callable[[dict[Item, Path]], None], item: Item, folder: Path) -> None:

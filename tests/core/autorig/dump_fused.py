@@ -26,7 +26,7 @@ def fuse(dump: Path, out: Path, voxel: float, triangles: int) -> None:
     from tests.core.autorig.artists import read_dump
     from tests.corpus import generated
 
-    parts, _ = read_dump(dump)
+    parts, artist = read_dump(dump)
     offsets = np.cumsum([0, *(len(p.vertices) for p in parts[:-1])])
     vertices = np.concatenate([p.vertices for p in parts])
     faces = np.concatenate([p.triangles + o for p, o in zip(parts, offsets, strict=True)])
@@ -41,9 +41,8 @@ def fuse(dump: Path, out: Path, voxel: float, triangles: int) -> None:
     mesh.vertices.foreach_get("co", co)
     tris = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int64)
     mesh.loop_triangles.foreach_get("vertices", tris)
-    with np.load(dump) as joints:
-        artist = {name: joints[name] for name in ("joint_names", "joints")}
-    np.savez(out, names=np.array(["Fused"]), v0=co.reshape(-1, 3), t0=tris.reshape(-1, 3), **artist)
+    np.savez(out, names=np.array(["Fused"]), v0=co.reshape(-1, 3), t0=tris.reshape(-1, 3),
+             joint_names=np.array(list(artist)), joints=np.array(list(artist.values())).reshape(-1, 3))  # fmt: skip
 
 
 def main() -> int:

@@ -73,13 +73,12 @@ def test_a_modelled_kneecap_puts_the_knee_at_its_height_toward_the_front() -> No
     """Artists whose legs model the kneecap (the leg deepens there and thins again over the knee) bend the
     knee near it: the joint goes to the kneecap's height, ahead of the leg's middle and behind the kneecap's
     front. A leg without one keeps its knee on the leg's line."""
-    knee, line, _, height = _knee(figure())
-    assert abs(knee[1] - line[1]) < 0.003 * height, (knee, line)
+    plain, line, _, height = _knee(figure())
+    assert abs(plain[1] - line[1]) < 0.003 * height, (plain, line)
     knee, line, cap, height = _knee(figure(kneecaps=True))
     assert abs(knee[2] - cap[2]) < 0.01 * height, (knee, cap)
     assert cap[1] - 0.04 < knee[1] < line[1] - 0.01 * height, (cap, knee, line)  # the ball's radius: 4 cm
     # A pad worn a gap in front of the shin, just below the knee, is no kneecap: the knee stays where it was.
-    plain, _, _, _ = _knee(figure())
     fig = figure()
     x, y, z = fig.joints["leftLowerLeg"]
     pad = block((x - 0.04, y - 0.085, z - 0.09), (x + 0.04, y - 0.065, z - 0.03))
