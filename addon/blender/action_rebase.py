@@ -23,7 +23,8 @@ from bpy_extras import anim_utils
 
 from . import context
 
-_BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
+# pose.bones["Name"].rotation_quaternion -> (Name, rotation_quaternion); animation_export reads clips with it too.
+BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
 _ROTATION_PATH = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}
 _SIZES = {"location": 3, "rotation_quaternion": 4, "rotation_axis_angle": 4, "rotation_euler": 3, "scale": 3}
 _SAME = 1e-6  # a re-based channel this close to the bone's own value needs no new F-curve
@@ -80,7 +81,7 @@ class _Target:
         bag = self.bag()
         found = {}
         for curve in bag.fcurves if bag is not None else ():
-            match = _BONE_PATH.match(curve.data_path)
+            match = BONE_PATH.match(curve.data_path)
             if match and match[2] in _SIZES:
                 found[_unescape(match[1]), match[2], curve.array_index] = curve
         return found
@@ -167,7 +168,7 @@ class _Actions:
         pose = self.armature.pose
         assert pose is not None
         data = self.armature.animation_data
-        driven = {_BONE_PATH.match(d.data_path) for d in data.drivers} if data is not None else set()
+        driven = {BONE_PATH.match(d.data_path) for d in data.drivers} if data is not None else set()
         names = {_unescape(m[1]) for m in driven if m}
         return sorted(
             b.name
@@ -197,6 +198,8 @@ class _Actions:
 
     def rebase(self) -> list[str]:
         """Re-bases every target onto the armature's new rest; returns the names of those changed."""
+        if not self.targets:  # most avatars carry no action: no rest to read
+            return []
         data, pose = self.armature.data, self.armature.pose
         assert isinstance(data, bpy.types.Armature) and pose is not None
         now = {b.name: _Rest.read(b) for b in data.bones}

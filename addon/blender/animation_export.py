@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,11 +26,10 @@ from ..core.rig.findings import CheckReport, Finding
 from ..core.vrm.clip_check import ClipFacts, check_clip
 from ..core.vrm.inspect import VrmReport, inspect_vrma_file
 from . import context, rig_reader, vrm_addon
+from .action_rebase import BONE_PATH
 from .paths import refuse_storage_root
 from .vrm_export import ExportFailedError, ExportRefusedError
 
-# pose.bones["Name"].rotation_quaternion -> (Name, rotation_quaternion)
-_BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
 _ROTATIONS = frozenset({"rotation_quaternion", "rotation_euler", "rotation_axis_angle"})
 
 
@@ -91,7 +89,7 @@ def _keyed(action: bpy.types.Action, bones: set[str], hips: str | None) -> tuple
     """(humanoid bones with scale keys, humanoid bones whose keys move them: rotation, or the hips' location)."""
     scaled, moved = set(), set()
     for curve in _fcurves(action):
-        match = _BONE_PATH.match(curve.data_path)
+        match = BONE_PATH.match(curve.data_path)
         if not match or match[1] not in bones:
             continue
         bone, channel = match[1], match[2]

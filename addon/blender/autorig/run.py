@@ -62,8 +62,7 @@ class AutoRigResult:
 
 def driven(obj: bpy.types.Object) -> bool:
     """The mesh follows an armature already (an Armature modifier with one, or a bone parent)."""
-    modifier = any(m.type == "ARMATURE" and m.object is not None for m in obj.modifiers)  # type: ignore[attr-defined]
-    return modifier or (obj.parent is not None and obj.parent.type == "ARMATURE")
+    return bool(build.armatures_of([obj]))
 
 
 def _refuse_leaving_behind(meshes: list[bpy.types.Object]) -> None:

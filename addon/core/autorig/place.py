@@ -62,7 +62,8 @@ def plan_rig(parts: Sequence[MeshPart], spec_version: str = "1.0") -> RigPlan:
             "scene, not the avatar's (rig the avatar without it)"
         )
     floor = float(low[2]) * scale
-    parts = [frames.close_holes(p) for p in parts]  # a scan's holes would break the cuts' loops
+    # A scan's holes would break the cuts' loops; the other parts are read as vertices only.
+    parts = [frames.close_holes(p) if i in body else p for i, p in enumerate(parts)]
     try:
         first = _read(parts, body, scale=scale, floor=floor, height=height, notes=notes)
     except skeleton.AsymmetricError as plain:
@@ -114,7 +115,7 @@ def _kept_side(read: tuple[Bone, ...], plan: RigPlan) -> str | None:
     has where it was, within AGREE of the height at each joint (the upper arm, the elbow, the wrist); None
     when neither."""
     matrix = np.array(plan.to_rig_frame)
-    first = {b.name: matrix[:3, :3] @ np.array(b.head) + matrix[:3, 3] for b in read}
+    first = {b.name: np.array(_point(matrix, b.head)) for b in read}
     found = {b.name: np.array(b.head) for b in plan.bones}
     for side in ("left", "right"):
         names = [side + joint for joint in _ARM]

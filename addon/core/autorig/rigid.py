@@ -95,17 +95,16 @@ def shell_bones(
         barred[(middles - heads[b]) @ axis < -TOUCH * height, b] = np.inf
     distances = segment_distances(middles, heads, tails)
     bones = np.asarray((distances + barred).argmin(axis=1), dtype=np.int64)
-    out = _fasteners(points, rows, bones, distances[np.arange(count), bones], height=height)
+    out = _fasteners(low, high, bones, distances[np.arange(count), bones], height=height)
     return np.asarray(out[rows], dtype=np.int64)
 
 
-def _fasteners(points: FloatArray, rows: IntArray, bones: IntArray, apart: FloatArray, *, height: float) -> IntArray:
-    """`bones` (one per shell; `rows` gives each vertex's shell) with each fastener's replaced by the bone of
+def _fasteners(low: FloatArray, high: FloatArray, bones: IntArray, apart: FloatArray, *, height: float) -> IntArray:
+    """`bones` (one per shell, its box from `low` to `high`) with each fastener's replaced by the bone of
     the part it sits on: a shell at most FASTENER of the height across that its own bone does not pass
     through (the bone lies `apart` from the shell's middle, farther than the shell is across; a finger's bone
     runs through the finger) takes the bone of the bigger shell (twice as big across or more) whose box meets
     its own (within TOUCH of the height) most."""
-    low, high = boxes(points, rows, len(bones))
     size = np.linalg.norm(high - low, axis=1)
     out = bones.copy()
     for shell in np.argsort(-size):  # the bigger first: a part's bone is final before what sits on it

@@ -13,7 +13,7 @@ from .arms import Arm
 from .hands import Hand
 from .legs import Leg, Legs
 from .sections import Surface, regions_in_plane
-from .torso import Torso, shells_of, trunk_box, trunk_centre
+from .torso import Torso, shells_of, surrounds, trunk_box, trunk_centre
 from .types import Bone, NotHumanoidError
 
 _FINGER_SEGMENTS = {
@@ -108,8 +108,8 @@ def _leg_joints(
     hip_z = legs.top if legs.top is not None else legs.crotch + 0.6 * thigh
     pelvis = legs.top if legs.top is not None else legs.crotch + 0.6 * cut
     for side, leg in (("left", legs.left), ("right", legs.right)):
-        axis = _leg_axis(pieces, leg, legs.crotch - 0.03 * height, height)
-        upper = _on_axis(trunk, axis, legs.crotch - 0.03 * height, height)
+        axis = _leg_axis(pieces, leg, below, height)
+        upper = _on_axis(trunk, axis, below, height)
         upper[2] = hip_z
         cap = leg.kneecap(hip_z, height)
         if cap is not None and _worn_in_front(pieces, axis, cap, height):
@@ -167,11 +167,7 @@ def _worn_in_front(pieces: Sequence[Surface], axis: FloatArray, cap: FloatArray,
     centimetre apart on a 1.7 m figure are apart.)"""
     cell = 0.002 * height
     loops = [loop for piece in pieces for loop in regions_in_plane(piece.cut_z(float(cap[0])), _X, _Y, cell)]
-    own = [
-        loop
-        for loop in loops
-        if loop[:, 0].min() <= axis[0] <= loop[:, 0].max() and loop[:, 1].min() <= axis[1] <= loop[:, 1].max()
-    ]
+    own = [loop for loop in loops if surrounds(loop, axis)]
     return bool(own) and min(float(loop[:, 1].min()) for loop in own) > cap[2] + 0.005 * height
 
 

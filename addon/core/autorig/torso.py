@@ -233,12 +233,13 @@ def trunk_box(
         # Exactly the triangles the plane crosses, in order: one segment each.
         cut = Surface(piece.corners[hit], piece.low[hit], piece.high[hit]).cut_z(z)
         owner = label[hit]
-        kept = [k for k in np.unique(owner) if _surrounds(cut[owner == k], near)]
+        kept = [k for k in np.unique(owner) if surrounds(cut[owner == k], near)]
         cuts.append(cut[np.isin(owner, kept)])
     return loop_around(cuts, near, cell, skin=True)
 
 
-def _surrounds(cut: FloatArray, near: FloatArray) -> bool:
+def surrounds(cut: FloatArray, near: FloatArray) -> bool:
+    """Whether the cut's (segments' or points') box holds `near` across (X) and in depth (Y)."""
     points = cut.reshape(-1, 3)
     lo, hi = points.min(axis=0), points.max(axis=0)
     return bool(lo[0] <= near[0] <= hi[0] and lo[1] <= near[1] <= hi[1])
